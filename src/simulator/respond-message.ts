@@ -1,0 +1,132 @@
+import type { ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { errorBody } from './errors.js';
+import { delay, sendJson } from './http-util.js';
+import { messageBody } from './message-body.js';
+import type { OutputPlan } from './output.js';
+import type { CacheUsage } from './prompt-cache.js';
+import { writeEvent } from './sse.js';
+
+/** One admitted generation to deliver. */
+export interface Generation {
+  requestId: string;
+  messageId: string;
+  model: string;
+  usage: CacheUsage;
+  output: OutputPlan;
+  /** Fail with an overloaded error part-way through. */
+  midstream: boolean;
+  /** Extra latency before the first token (scripted `delayMs`). */
+  extraDelayMs: number;
+}
+
+/** Timing knobs from the options. */
+export interface Timing {
+  ttftMs: number;
+  msPerToken: number;
+  tokensPerDelta: number;
+}
+
+/** How a delivery ended. */
+export interface Delivery {
+  /** Output tokens that reached the client. */
+  sentTokens: number;
+  outcome: 'completed' | 'midstream' | 'aborted';
+}
+
+/**
+ * Non-streaming: waits as long as generating the whole answer would take, then sends it.
+ * `finalHeaders` is called just before sending so the rate-limit headers reflect the refund of
+ * unused output tokens, which the real API settles before replying.
+ */
+export async function sendMessage(
+  res: ServerResponse,
+  gen: Generation,
+  timing: Timing,
+  signal: AbortSignal,
+  settle: (sentTokens: number) => Record<string, string>,
+): Promise<Delivery> {
+  const n = gen.output.pieces.length;
+  const tokensBeforeFailure = gen.midstream ? Math.max(1, Math.floor(n / 2)) : n;
+  const waitMs = gen.extraDelayMs + timing.ttftMs + tokensBeforeFailure * timing.msPerToken;
+  const finished = await delay(waitMs, signal);
+  const sentTokens = finished && !gen.midstream ? n : 0;
+  const headers = { 'request-id': gen.requestId, ...settle(sentTokens) };
+  if (!finished) return { sentTokens, outcome: 'aborted' };
+  if (gen.midstream) {
+    // A non-streaming call cannot fail "mid-stream": the client sees a late 529 instead.
+    sendJson(res, 529, errorBody('overloaded_error', 'Overloaded', gen.requestId), headers);
+    return { sentTokens, outcome: 'midstream' };
+  }
+  const stop = { reason: gen.output.stopReason, sequence: gen.output.stopSequence };
+  sendJson(
+    res,
+    200,
+    messageBody(gen.messageId, gen.model, gen.output.pieces.join(''), stop, gen.usage, n),
+    headers,
+  );
+  return { sentTokens, outcome: 'completed' };
+}
+
+/**
+ * Streaming: the real API's SSE sequence (message_start, content_block_start, ping, deltas,
+ * content_block_stop, message_delta, message_stop), first delta after `ttftMs`, then one delta
+ * per `tokensPerDelta` tokens at `msPerToken`. Deltas are scheduled against absolute times so
+ * timer granularity does not stretch long answers.
+ */
+export async function streamMessage(
+  res: ServerResponse,
+  gen: Generation,
+  timing: Timing,
+  signal: AbortSignal,
+  headers: Record<string, string>,
+): Promise<Delivery> {
+  const { pieces } = gen.output;
+  const n = pieces.length;
+  res.writeHead(200, {
+    ...headers,
+    'request-id': gen.requestId,
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+  });
+  writeEvent(res, 'message_start', {
+    type: 'message_start',
+    message: messageBody(gen.messageId, gen.model, null, null, gen.usage, 1),
+  });
+  writeEvent(res, 'content_block_start', {
+    type: 'content_block_start',
+    index: 0,
+    content_block: { type: 'text', text: '' },
+  });
+  writeEvent(res, 'ping', { type: 'ping' });
+
+  const start = performance.now() + gen.extraDelayMs + timing.ttftMs;
+  const stopAt = gen.midstream ? Math.max(1, Math.floor(n / 2)) : n;
+  let sent = 0;
+  while (sent < stopAt) {
+    if (!(await delay(start + sent * timing.msPerToken - performance.now(), signal))) {
+      return { sentTokens: sent, outcome: 'aborted' };
+    }
+    const chunk = pieces.slice(sent, Math.min(stopAt, sent + timing.tokensPerDelta));
+    writeEvent(res, 'content_block_delta', {
+      type: 'content_block_delta',
+      index: 0,
+      delta: { type: 'text_delta', text: chunk.join('') },
+    });
+    sent += chunk.length;
+  }
+  if (gen.midstream) {
+    writeEvent(res, 'error', errorBody('overloaded_error', 'Overloaded'));
+    res.end();
+    return { sentTokens: sent, outcome: 'midstream' };
+  }
+  writeEvent(res, 'content_block_stop', { type: 'content_block_stop', index: 0 });
+  writeEvent(res, 'message_delta', {
+    type: 'message_delta',
+    delta: { stop_reason: gen.output.stopReason, stop_sequence: gen.output.stopSequence },
+    usage: { output_tokens: n },
+  });
+  writeEvent(res, 'message_stop', { type: 'message_stop' });
+  res.end();
+  return { sentTokens: n, outcome: 'completed' };
+}
