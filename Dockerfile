@@ -1,0 +1,35 @@
+# promptq image: `docker build -t promptq .`
+#   docker run --rm -e REDIS_URL=redis://host:6379 -e PROMPTQ_AUTH_TOKEN=... -p 3000:3000 promptq          # start
+#   docker run --rm -e REDIS_URL=... promptq worker | api | enqueue "Hello" | simulate --host 0.0.0.0
+# The image listens on 0.0.0.0 (HOST below), so server commands need PROMPTQ_AUTH_TOKEN (see SPEC.md).
+
+# ---- build: all deps + tsc -> dist/ ----
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# Scripts off here: `prepare` would build before the sources are copied. The build runs below.
+RUN npm ci --ignore-scripts --no-audit --no-fund
+# Everything .dockerignore lets through (src, scripts, bin, tsconfig*.json, ...); one COPY so an
+# empty or missing optional directory cannot break the build.
+COPY . .
+RUN npm run build
+
+# ---- runtime: production deps, dist, bin; non-root ----
+FROM node:20-bookworm-slim AS runtime
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
+    PORT=3000
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
+COPY --from=build /app/bin ./bin
+# Code stays root-owned (read-only to the app); the working directory is writable for runtime state.
+RUN chown node:node /app
+USER node
+EXPOSE 3000
+# Liveness on the process's own PORT (3000 for api/start, whatever PORT says for a worker). No curl in slim.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+ENTRYPOINT ["node", "bin/promptq.js"]
+CMD ["start"]

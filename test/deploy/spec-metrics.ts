@@ -1,0 +1,37 @@
+/**
+ * The metric names fixed by SPEC.md ("Metrics" table). Hard-coded here so the deploy tests do not
+ * depend on SPEC.md being checked out beside the repository; change both together.
+ */
+export const SPEC_METRICS = {
+  promptq_requests_total: 'counter',
+  promptq_request_duration_seconds: 'histogram',
+  promptq_time_to_first_token_seconds: 'histogram',
+  promptq_queue_wait_seconds: 'histogram',
+  promptq_job_duration_seconds: 'histogram',
+  promptq_jobs_total: 'counter',
+  promptq_retries_total: 'counter',
+  promptq_tokens_total: 'counter',
+  promptq_cost_usd_total: 'counter',
+  promptq_queue_jobs: 'gauge',
+  promptq_queue_oldest_waiting_seconds: 'gauge',
+  promptq_ratelimit_limit: 'gauge',
+  promptq_ratelimit_remaining: 'gauge',
+  promptq_workers: 'gauge',
+} as const satisfies Record<string, 'counter' | 'gauge' | 'histogram'>;
+
+export type SpecMetric = keyof typeof SPEC_METRICS;
+
+/** Every `promptq_*` name a PromQL expression mentions. */
+export function promptqNames(expr: string): string[] {
+  return [...expr.matchAll(/promptq_[a-z_]+/g)].map((m) => m[0]);
+}
+
+/**
+ * Whether a series name is one of SPEC.md's metrics: the name itself, or a histogram's
+ * `_bucket` / `_sum` / `_count` series.
+ */
+export function isSpecSeries(name: string): boolean {
+  if (name in SPEC_METRICS) return true;
+  const m = /^(.*)_(bucket|sum|count)$/.exec(name);
+  return m?.[1] !== undefined && SPEC_METRICS[m[1] as SpecMetric] === 'histogram';
+}
