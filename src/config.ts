@@ -1,0 +1,183 @@
+/**
+ * Environment → one typed, validated configuration object.
+ *
+ * Every default lives in {@link defaults}; {@link loadConfig} reads the environment once, checks each
+ * value and throws a {@link ConfigError} naming the variable (the CLI turns that into exit code 2).
+ */
+
+/** The resolved configuration of a promptq process. */
+export interface PromptqConfig {
+  /** Redis holding queues, records and shared limiter state. @defaultValue `redis://127.0.0.1:6379` */
+  readonly redisUrl: string;
+  /** Whether REDIS_URL was set explicitly (if not, `start` may launch a private redis-server). */
+  readonly redisUrlExplicit: boolean;
+  /** The real API key; `undefined` → the built-in simulator is used. Never logged. */
+  readonly anthropicApiKey: string | undefined;
+  /** Another Anthropic-compatible endpoint. @defaultValue the SDK's default */
+  readonly anthropicBaseUrl: string | undefined;
+  /** Queue name. @defaultValue `prompts` */
+  readonly queue: string;
+  /** HTTP listen host. @defaultValue `127.0.0.1` */
+  readonly host: string;
+  /** HTTP listen port (0 = ephemeral). @defaultValue `3000` */
+  readonly port: number;
+  /** Bearer token for the API and Bull Board; required when `host` is not loopback. */
+  readonly authToken: string | undefined;
+  /** Upper bound on in-flight API calls per worker. @defaultValue `16` (the limiter may use fewer) */
+  readonly concurrency: number;
+  /** Whether PROMPTQ_CONCURRENCY was set explicitly. */
+  readonly concurrencyExplicit: boolean;
+  /** API attempts per job before it fails (429s that wait for capacity included). @defaultValue `8` */
+  readonly maxAttempts: number;
+  /** First retry's backoff (overloads wait twice this, 5xx and network errors half). @defaultValue `1000` */
+  readonly retryBaseMs: number;
+  /** Longest backoff between attempts (a `retry-after` from the API is honoured even if longer). @defaultValue `60000` */
+  readonly retryMaxMs: number;
+  /** Per-attempt request timeout in ms (a hanging call is aborted and retried). @defaultValue `600000` */
+  readonly requestTimeoutMs: number;
+  /** How long a graceful shutdown waits for in-flight jobs before returning them to the queue. @defaultValue `30000` */
+  readonly shutdownTimeoutMs: number;
+  /** Log prompt and completion text in the per-attempt log line. @defaultValue `false` */
+  readonly logPrompts: boolean;
+  /** Log level. @defaultValue `info` */
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /** JSON file of model prices (USD per million tokens) that overrides/extends the built-in table. */
+  readonly pricingFile: string | undefined;
+  /** How many distinct tenants keep their name in metric labels; the rest are `other`. @defaultValue `50` */
+  readonly maxTenantLabels: number;
+  /** Keep completed jobs (and their records) this many seconds. @defaultValue `604800` (7 days) */
+  readonly keepCompletedSeconds: number;
+  /** Keep failed jobs this many seconds. @defaultValue `2592000` (30 days) */
+  readonly keepFailedSeconds: number;
+  /** Largest `max_tokens` a job may ask for. @defaultValue `128000` */
+  readonly maxTokensCap: number;
+}
+
+/** Raised for an invalid environment value; `variable` names it. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+  }
+}
+
+/** Every default in one place. */
+export const defaults = {
+  redisUrl: 'redis://127.0.0.1:6379',
+  queue: 'prompts',
+  host: '127.0.0.1',
+  port: 3000,
+  concurrency: 16,
+  maxAttempts: 8,
+  retryBaseMs: 1000,
+  retryMaxMs: 60_000,
+  requestTimeoutMs: 600_000,
+  shutdownTimeoutMs: 30_000,
+  logPrompts: false,
+  logLevel: 'info',
+  maxTenantLabels: 50,
+  keepCompletedSeconds: 7 * 24 * 3600,
+  keepFailedSeconds: 30 * 24 * 3600,
+  maxTokensCap: 128_000,
+} as const satisfies Partial<PromptqConfig>;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function str(env: Env, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v.trim() === '' ? undefined : v.trim();
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = str(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `expected a whole number, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = str(env, name)?.toLowerCase();
+  if (raw === undefined) return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  throw new ConfigError(name, `expected true or false, got "${raw}"`);
+}
+
+/** True for 127.0.0.0/8, ::1 and `localhost`. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+const queueNamePattern = /^[A-Za-z0-9_.-]{1,100}$/;
+const logLevels = ['debug', 'info', 'warn', 'error', 'silent'] as const;
+
+/**
+ * For commands that listen: without a token, promptq binds to loopback only. Throws naming HOST.
+ */
+export function checkListenAddress(config: Pick<PromptqConfig, 'host' | 'authToken'>): void {
+  if (!isLoopback(config.host) && config.authToken === undefined) {
+    throw new ConfigError(
+      'HOST',
+      `"${config.host}" is not a loopback address; set PROMPTQ_AUTH_TOKEN to expose promptq beyond this machine`,
+    );
+  }
+}
+
+/** Read and validate the environment. Throws {@link ConfigError} naming the bad variable. */
+export function loadConfig(env: Env = process.env): PromptqConfig {
+  const redisUrl = str(env, 'REDIS_URL') ?? defaults.redisUrl;
+  if (!/^rediss?:\/\//.test(redisUrl)) {
+    throw new ConfigError('REDIS_URL', 'expected redis://host:port[/db] or rediss://...');
+  }
+  try {
+    new URL(redisUrl);
+  } catch {
+    throw new ConfigError('REDIS_URL', 'not a valid URL');
+  }
+  const baseUrl = str(env, 'ANTHROPIC_BASE_URL');
+  if (baseUrl !== undefined && !/^https?:\/\/[^/]/.test(baseUrl)) {
+    throw new ConfigError('ANTHROPIC_BASE_URL', 'expected an http(s):// URL');
+  }
+  const queue = str(env, 'PROMPTQ_QUEUE') ?? defaults.queue;
+  if (!queueNamePattern.test(queue)) {
+    throw new ConfigError('PROMPTQ_QUEUE', 'use 1-100 characters from A-Z a-z 0-9 _ . -');
+  }
+  const host = str(env, 'HOST') ?? defaults.host;
+  const authToken = str(env, 'PROMPTQ_AUTH_TOKEN');
+  if (authToken !== undefined && authToken.length < 16) {
+    throw new ConfigError('PROMPTQ_AUTH_TOKEN', 'must be at least 16 characters');
+  }
+  const level = (str(env, 'PROMPTQ_LOG_LEVEL') ?? defaults.logLevel).toLowerCase();
+  if (!(logLevels as readonly string[]).includes(level)) {
+    throw new ConfigError('PROMPTQ_LOG_LEVEL', `expected one of ${logLevels.join(', ')}`);
+  }
+  return {
+    redisUrl,
+    redisUrlExplicit: str(env, 'REDIS_URL') !== undefined,
+    anthropicApiKey: str(env, 'ANTHROPIC_API_KEY'),
+    anthropicBaseUrl: baseUrl,
+    queue,
+    host,
+    port: int(env, 'PORT', defaults.port, 0, 65535),
+    authToken,
+    concurrency: int(env, 'PROMPTQ_CONCURRENCY', defaults.concurrency, 1, 1000),
+    concurrencyExplicit: str(env, 'PROMPTQ_CONCURRENCY') !== undefined,
+    maxAttempts: int(env, 'PROMPTQ_MAX_ATTEMPTS', defaults.maxAttempts, 1, 100),
+    retryBaseMs: int(env, 'PROMPTQ_RETRY_BASE_MS', defaults.retryBaseMs, 1, 3_600_000),
+    retryMaxMs: int(env, 'PROMPTQ_RETRY_MAX_MS', defaults.retryMaxMs, 1, 86_400_000),
+    requestTimeoutMs: int(env, 'PROMPTQ_REQUEST_TIMEOUT_MS', defaults.requestTimeoutMs, 100),
+    shutdownTimeoutMs: int(env, 'PROMPTQ_SHUTDOWN_TIMEOUT_MS', defaults.shutdownTimeoutMs, 0),
+    logPrompts: bool(env, 'PROMPTQ_LOG_PROMPTS', defaults.logPrompts),
+    logLevel: level as PromptqConfig['logLevel'],
+    pricingFile: str(env, 'PROMPTQ_PRICING_FILE'),
+    maxTenantLabels: int(env, 'PROMPTQ_MAX_TENANT_LABELS', defaults.maxTenantLabels, 0, 10_000),
+    keepCompletedSeconds: int(env, 'PROMPTQ_KEEP_COMPLETED_SECONDS', defaults.keepCompletedSeconds, 1),
+    keepFailedSeconds: int(env, 'PROMPTQ_KEEP_FAILED_SECONDS', defaults.keepFailedSeconds, 1),
+    maxTokensCap: int(env, 'PROMPTQ_MAX_TOKENS_CAP', defaults.maxTokensCap, 1),
+  };
+}

@@ -1,0 +1,237 @@
+/**
+ * The express app: JSON API, Bull Board, /metrics, health. Handlers are plain functions
+ * `(req) → {status, body}` in one route table; one wrapper turns them into express handlers and
+ * one error middleware shapes every error as `{"error":{"type","message","details"}}`.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { ExpressAdapter } from '@bull-board/express';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { ValidationError } from '../job.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { PromptQueue } from '../queue.js';
+
+export type ErrorType =
+  | 'invalid_request'
+  | 'invalid_json'
+  | 'not_found'
+  | 'unauthorized'
+  | 'payload_too_large'
+  | 'unavailable'
+  | 'internal';
+
+const statusOf: Record<ErrorType, number> = {
+  invalid_request: 400,
+  invalid_json: 400,
+  unauthorized: 401,
+  not_found: 404,
+  payload_too_large: 413,
+  unavailable: 503,
+  internal: 500,
+};
+
+/** An error with an HTTP meaning. */
+export class HttpError extends Error {
+  constructor(
+    readonly type: ErrorType,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+export interface AppOptions {
+  queue: PromptQueue;
+  metrics: Metrics;
+  log: Logger;
+  /** Bearer token; when set, everything but /healthz and /readyz requires it. */
+  authToken?: string | undefined;
+  /** Largest JSON body. @defaultValue `4mb` */
+  bodyLimit?: string;
+  /** Longest `?wait=` in seconds. @defaultValue `300` */
+  maxWaitSeconds?: number;
+}
+
+interface Reply {
+  status: number;
+  body: unknown;
+}
+type Handler = (req: Request) => Promise<Reply>;
+
+function tokenMatches(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  // Compare equal-length buffers only; the length check itself leaks nothing useful.
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Accept `Authorization: Bearer T`, or Basic auth with T as the password (browsers, for Bull Board). */
+function presentedToken(h: string | undefined): string | undefined {
+  if (!h) return undefined;
+  const [scheme, value] = h.split(' ', 2);
+  if (scheme?.toLowerCase() === 'bearer') return value;
+  if (scheme?.toLowerCase() === 'basic' && value) {
+    const decoded = Buffer.from(value, 'base64').toString('utf8');
+    return decoded.slice(decoded.indexOf(':') + 1);
+  }
+  return undefined;
+}
+
+/** Does an `Authorization` header carry `expected` (Bearer, or Basic with it as the password)? */
+export function bearerMatches(header: string | undefined, expected: string): boolean {
+  const t = presentedToken(header);
+  return t !== undefined && tokenMatches(t, expected);
+}
+
+export function createApp(opts: AppOptions): express.Express {
+  const { queue, metrics, log } = opts;
+  const maxWait = opts.maxWaitSeconds ?? 300;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+
+  const requireRedis = () => {
+    if (queue.connection.status !== 'ready')
+      throw new HttpError('unavailable', 'Redis is not reachable; try again');
+  };
+
+  const routes: Array<{ method: 'get' | 'post'; path: string; handler: Handler }> = [
+    {
+      method: 'post',
+      path: '/v1/jobs',
+      handler: async (req) => {
+        requireRedis();
+        const r = await queue.add(req.body);
+        return { status: r.created ? 202 : 200, body: { id: r.id, state: r.state } };
+      },
+    },
+    {
+      method: 'post',
+      path: '/v1/jobs/batch',
+      handler: async (req) => {
+        requireRedis();
+        const body = req.body as { jobs?: unknown } | undefined;
+        if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+          throw new HttpError('invalid_request', 'body: must be {"jobs":[...]}');
+        }
+        const extra = Object.keys(body).filter((k) => k !== 'jobs');
+        if (extra.length > 0) throw new HttpError('invalid_request', `${extra[0]}: unknown field`);
+        return { status: 202, body: await queue.addBatch(body.jobs) };
+      },
+    },
+    {
+      method: 'get',
+      path: '/v1/jobs/:id',
+      handler: async (req) => {
+        requireRedis();
+        const id = String(req.params.id);
+        const rawWait = req.query.wait;
+        let view: Awaited<ReturnType<PromptQueue['get']>>;
+        if (rawWait === undefined) {
+          view = await queue.get(id);
+        } else {
+          const s = String(rawWait);
+          if (!/^\d+(\.\d+)?$/.test(s) || Number(s) > maxWait) {
+            throw new HttpError('invalid_request', `wait: must be a number of seconds from 0 to ${maxWait}`);
+          }
+          const abort = new AbortController();
+          req.on('close', () => abort.abort());
+          view = await queue.wait(id, Number(s) * 1000, abort.signal);
+        }
+        if (!view) throw new HttpError('not_found', `no job with id "${id}"`);
+        return { status: 200, body: view };
+      },
+    },
+    {
+      method: 'get',
+      path: '/healthz',
+      handler: async () => ({ status: 200, body: { ok: true } }),
+    },
+    {
+      method: 'get',
+      path: '/readyz',
+      handler: async () => {
+        try {
+          if (queue.connection.status !== 'ready') throw new Error(queue.connection.status);
+          await Promise.race([
+            queue.connection.ping(),
+            new Promise((_, reject) => setTimeout(() => reject(new Error('ping timeout')), 1000)),
+          ]);
+          return { status: 200, body: { ok: true, redis: 'ready' } };
+        } catch (err) {
+          return { status: 503, body: { ok: false, redis: (err as Error).message } };
+        }
+      },
+    },
+  ];
+
+  // Health first: no auth, no body parsing.
+  for (const r of routes.filter((r) => r.path === '/healthz' || r.path === '/readyz')) {
+    app[r.method](r.path, wrap(r.handler));
+  }
+
+  if (opts.authToken) {
+    const expected = opts.authToken;
+    app.use((req, res, next) => {
+      if (bearerMatches(req.headers.authorization, expected)) return next();
+      if (req.path.startsWith('/admin')) res.setHeader('WWW-Authenticate', 'Basic realm="promptq"');
+      else res.setHeader('WWW-Authenticate', 'Bearer');
+      sendError(res, new HttpError('unauthorized', 'missing or wrong bearer token'));
+    });
+  }
+
+  app.get('/metrics', async (_req, res) => {
+    res.setHeader('content-type', metrics.registry.contentType);
+    res.send(await metrics.text());
+  });
+
+  const board = new ExpressAdapter();
+  board.setBasePath('/admin/queues');
+  createBullBoard({ queues: [new BullMQAdapter(queue.queue)], serverAdapter: board });
+  app.use('/admin/queues', board.getRouter());
+
+  app.use(express.json({ limit: opts.bodyLimit ?? '4mb', strict: false, type: () => true }));
+  for (const r of routes.filter((r) => r.path.startsWith('/v1/'))) app[r.method](r.path, wrap(r.handler));
+
+  app.use((req, _res, next) => next(new HttpError('not_found', `no route ${req.method} ${req.path}`)));
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const e = toHttpError(err);
+    if (e.type === 'internal') log.error('request failed', { error: (err as Error)?.message });
+    sendError(res, e);
+  });
+  return app;
+}
+
+function wrap(handler: Handler) {
+  return async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      const { status, body } = await handler(req);
+      res.status(status).json(body);
+    } catch (err) {
+      next(err);
+    }
+  };
+}
+
+function toHttpError(err: unknown): HttpError {
+  if (err instanceof HttpError) return err;
+  if (err instanceof ValidationError) return new HttpError('invalid_request', err.message, err.problems);
+  const e = err as { type?: string; status?: number; message?: string };
+  if (e?.type === 'entity.parse.failed')
+    return new HttpError('invalid_json', `body is not valid JSON: ${e.message}`);
+  if (e?.type === 'entity.too.large')
+    return new HttpError('payload_too_large', 'body is larger than the limit');
+  if (e?.status !== undefined && e.status >= 400 && e.status < 500) {
+    return new HttpError('invalid_request', e.message ?? 'bad request');
+  }
+  return new HttpError('internal', 'internal error');
+}
+
+function sendError(res: Response, e: HttpError): void {
+  const error: Record<string, unknown> = { type: e.type, message: e.message };
+  if (e.details !== undefined) error.details = e.details;
+  res.status(statusOf[e.type]).json({ error });
+}

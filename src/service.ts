@@ -1,0 +1,253 @@
+/**
+ * Wires a process together from the config: Redis, the Anthropic client (or the built-in
+ * simulator), metrics, the limiter, the worker and the HTTP server. `start`, `worker` and `api` are
+ * this with different parts switched on.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Anthropic from '@anthropic-ai/sdk';
+import { Redis } from 'ioredis';
+import { ConfigError, checkListenAddress, type PromptqConfig } from './config.js';
+import { type EmbeddedRedis, ensureRedis } from './embedded-redis.js';
+import { bearerMatches, createApp } from './http/app.js';
+import { defaultJobLimits, type JobLimits } from './job.js';
+import { resources } from './limiter/headers.js';
+import { RateLimiter } from './limiter/limiter.js';
+import { Logger } from './log.js';
+import { Metrics } from './metrics/metrics.js';
+import { registerQueueGauges } from './metrics/queue-gauges.js';
+import { PriceTable } from './pricing.js';
+import { PromptQueue } from './queue.js';
+import { type Simulator, startSimulator } from './simulator/index.js';
+import { PromptWorker } from './worker/worker.js';
+
+export interface ServiceParts {
+  api: boolean;
+  worker: boolean;
+  /** May start a private redis-server when none is reachable (`promptq start`). */
+  embedRedis: boolean;
+}
+
+export interface RunningService {
+  /** The HTTP address actually bound (port 0 → ephemeral). */
+  url: string;
+  queue: PromptQueue;
+  worker: PromptWorker | undefined;
+  metrics: Metrics;
+  simulator: Simulator | undefined;
+  /** Graceful stop: no new jobs, in-flight ones finish (bounded), servers close. */
+  close(force?: boolean): Promise<void>;
+}
+
+/** Build the SDK client, starting the simulator when there is no key. */
+export async function anthropicClient(
+  config: PromptqConfig,
+  log: Logger,
+): Promise<{ client: Anthropic; simulator: Simulator | undefined }> {
+  let simulator: Simulator | undefined;
+  let baseURL = config.anthropicBaseUrl;
+  let apiKey = config.anthropicApiKey;
+  if (apiKey === undefined) {
+    simulator = await startSimulator({});
+    baseURL = simulator.url;
+    apiKey = 'sk-ant-simulator-local';
+    log.warn('ANTHROPIC_API_KEY is not set: using the built-in API simulator (no real calls are made)', {
+      simulator_url: simulator.url,
+    });
+  } else {
+    Logger.redact(apiKey);
+  }
+  const client = new Anthropic({
+    apiKey,
+    ...(baseURL ? { baseURL } : {}),
+    // promptq owns retries and timeouts.
+    maxRetries: 0,
+    timeout: config.requestTimeoutMs,
+  });
+  return { client, simulator };
+}
+
+/** A Redis URL without its password, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'the configured REDIS_URL';
+  }
+}
+
+async function waitForRedis(connection: Redis, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      connection.ping(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('timeout')), timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function jobLimitsFrom(config: PromptqConfig): JobLimits {
+  return { ...defaultJobLimits, maxTokens: config.maxTokensCap };
+}
+
+export async function runService(
+  config: PromptqConfig,
+  parts: ServiceParts,
+  log: Logger,
+): Promise<RunningService> {
+  checkListenAddress(config);
+  let embedded: EmbeddedRedis | null = null;
+  if (parts.embedRedis) embedded = await ensureRedis(config.redisUrl, log);
+  const connection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  connection.on('error', (err) => log.warn('redis connection error', { error: err.message }));
+  try {
+    await waitForRedis(connection, 10_000);
+  } catch {
+    connection.disconnect();
+    throw new ConfigError(
+      'REDIS_URL',
+      `cannot reach Redis at ${redactUrl(config.redisUrl)} (start one, or set REDIS_URL)`,
+    );
+  }
+  const prices = PriceTable.load(config.pricingFile);
+  const metrics = new Metrics({ maxTenantLabels: config.maxTenantLabels });
+  const queue = new PromptQueue({
+    connection,
+    queue: config.queue,
+    jobLimits: jobLimitsFrom(config),
+    keepCompletedSeconds: config.keepCompletedSeconds,
+    keepFailedSeconds: config.keepFailedSeconds,
+  });
+  registerQueueGauges(metrics, queue.queue);
+
+  let worker: PromptWorker | undefined;
+  let simulator: Simulator | undefined;
+  let limiter: RateLimiter | undefined;
+  if (parts.worker) {
+    const c = await anthropicClient(config, log);
+    simulator = c.simulator;
+    limiter = new RateLimiter({
+      maxConcurrent: config.concurrency,
+      onHeaders: (_group, snap) => {
+        for (const r of resources) {
+          const b = snap[r];
+          if (b) metrics.observeRateLimit(r, b.limit, b.remaining);
+        }
+      },
+      onPause: (group, reason, ms) =>
+        log.warn('rate limit: pausing model group', { group, reason, pause_ms: ms }),
+    });
+    worker = new PromptWorker({
+      connection,
+      queue: config.queue,
+      client: c.client,
+      limiter,
+      metrics,
+      prices,
+      log,
+      concurrency: config.concurrency,
+      maxAttempts: config.maxAttempts,
+      backoff: { baseMs: config.retryBaseMs, maxMs: config.retryMaxMs },
+      requestTimeoutMs: config.requestTimeoutMs,
+      shutdownTimeoutMs: config.shutdownTimeoutMs,
+      logPrompts: config.logPrompts,
+      jobLimits: jobLimitsFrom(config),
+      keepCompletedSeconds: config.keepCompletedSeconds,
+      keepFailedSeconds: config.keepFailedSeconds,
+    });
+    await worker.start();
+  }
+
+  let server: Server;
+  if (parts.api) {
+    server = createServer(createApp({ queue, metrics, log, authToken: config.authToken }));
+  } else {
+    // A worker alone still serves /metrics (and health) on PORT.
+    server = createServer((req, res) => {
+      void (async () => {
+        const open = req.url === '/healthz' || req.url === '/readyz';
+        if (
+          !open &&
+          config.authToken !== undefined &&
+          !bearerMatches(req.headers.authorization, config.authToken)
+        ) {
+          res.statusCode = 401;
+          res.setHeader('content-type', 'application/json');
+          res.setHeader('www-authenticate', 'Bearer');
+          res.end('{"error":{"type":"unauthorized","message":"missing or wrong bearer token"}}');
+        } else if (req.url === '/metrics') {
+          res.setHeader('content-type', metrics.registry.contentType);
+          res.end(await metrics.text());
+        } else if (req.url === '/healthz') {
+          res.setHeader('content-type', 'application/json');
+          res.end('{"ok":true}');
+        } else if (req.url === '/readyz') {
+          const ok = connection.status === 'ready';
+          res.statusCode = ok ? 200 : 503;
+          res.setHeader('content-type', 'application/json');
+          res.end(JSON.stringify({ ok, redis: connection.status }));
+        } else {
+          res.statusCode = 404;
+          res.setHeader('content-type', 'application/json');
+          res.end(
+            '{"error":{"type":"not_found","message":"worker processes serve /metrics, /healthz and /readyz"}}',
+          );
+        }
+      })().catch(() => {
+        res.statusCode = 500;
+        res.end();
+      });
+    });
+  }
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const url = `http://${host}:${addr.port}`;
+  log.info('promptq running', {
+    url,
+    queue: config.queue,
+    api: parts.api,
+    worker: parts.worker,
+    concurrency: parts.worker ? config.concurrency : undefined,
+    auth: config.authToken !== undefined,
+    anthropic: simulator ? 'simulator' : (config.anthropicBaseUrl ?? 'api.anthropic.com'),
+  });
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    queue,
+    worker,
+    metrics,
+    simulator,
+    close(force = false) {
+      if (force) {
+        return (async () => {
+          await worker?.close(true);
+          server.closeAllConnections();
+        })();
+      }
+      closing ??= (async () => {
+        server.close();
+        server.closeIdleConnections();
+        await worker?.close();
+        await limiter?.close();
+        server.closeAllConnections();
+        await queue.close();
+        await connection.quit().catch(() => connection.disconnect());
+        await simulator?.close();
+        await embedded?.stop();
+      })();
+      return closing;
+    },
+  };
+}

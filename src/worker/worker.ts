@@ -1,0 +1,333 @@
+/**
+ * The BullMQ worker: takes a job, validates it, runs API attempts through the limiter, keeps the
+ * record, and decides (via the classify table) whether to retry, fail, or finish.
+ *
+ * Retries are promptq's, not BullMQ's: the attempt count lives in the record, so jobs added by any
+ * BullMQ client (with or without `attempts`) get the same bounded retry policy, and a retry is a
+ * `moveToDelayed` with the delay the API asked for.
+ */
+import type Anthropic from '@anthropic-ai/sdk';
+import { DelayedError, type Job, UnrecoverableError, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import {
+  type JobLimits,
+  type JobRecord,
+  type JobRequest,
+  newRecord,
+  ValidationError,
+  validateJob,
+} from '../job.js';
+import type { Permit, RateLimiter } from '../limiter/limiter.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { PriceTable } from '../pricing.js';
+import { jobKey, loadRecord, saveRecord } from '../record-store.js';
+import { estimateInputTokens } from '../tokens.js';
+import { type AttemptResult, runAttempt } from './attempt.js';
+import { type BackoffPolicy, backoffMs, classifyError, type Decision, defaultBackoff } from './classify.js';
+
+export interface PromptWorkerOptions {
+  /** A Redis connection the worker may use (BullMQ duplicates it for blocking calls). */
+  connection: Redis;
+  queue: string;
+  /** BullMQ key prefix. @defaultValue `bull` */
+  prefix?: string;
+  client: Anthropic;
+  limiter: RateLimiter;
+  metrics: Metrics;
+  prices: PriceTable;
+  log: Logger;
+  /** Jobs processed at once by this worker. */
+  concurrency: number;
+  /** API attempts per job. */
+  maxAttempts: number;
+  /** Backoff between attempts when the API gives no retry-after. @defaultValue {@link defaultBackoff} */
+  backoff?: BackoffPolicy;
+  requestTimeoutMs: number;
+  /** Graceful shutdown waits this long for in-flight jobs, then returns them to the queue. */
+  shutdownTimeoutMs: number;
+  logPrompts: boolean;
+  jobLimits: JobLimits;
+  keepCompletedSeconds: number;
+  keepFailedSeconds: number;
+}
+
+/** What a completed job returns (BullMQ `returnvalue`). */
+export interface JobResult {
+  message: Anthropic.Message;
+  record: JobRecord;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Aborts an attempt because the worker is shutting down: the job goes back, no attempt spent. */
+const shutdownReason = 'promptq: worker shutting down';
+
+export class PromptWorker {
+  readonly worker: Worker;
+  readonly #o: PromptWorkerOptions;
+  readonly #prefix: string;
+  #closing: Promise<void> | undefined;
+
+  constructor(opts: PromptWorkerOptions) {
+    this.#o = opts;
+    this.#prefix = opts.prefix ?? 'bull';
+    this.worker = new Worker(opts.queue, (job, token, signal) => this.#process(job, token, signal), {
+      connection: opts.connection,
+      prefix: this.#prefix,
+      concurrency: opts.concurrency,
+      autorun: false,
+      // LLM calls can take minutes: the lock is renewed every lockDuration/2 while the event loop
+      // runs, so only a dead or frozen worker loses it.
+      lockDuration: 60_000,
+      stalledInterval: 30_000,
+      maxStalledCount: 2,
+      removeOnComplete: { age: opts.keepCompletedSeconds },
+      removeOnFail: { age: opts.keepFailedSeconds },
+    });
+    this.worker.on('error', (err) => opts.log.error('worker error', { error: err.message }));
+  }
+
+  /** Start taking jobs. Resolves once connected. */
+  async start(): Promise<void> {
+    void this.worker.run().catch((err: Error) => this.#o.log.error('worker stopped', { error: err.message }));
+    await this.worker.waitUntilReady();
+  }
+
+  /**
+   * Stop taking jobs and let in-flight ones finish; after `shutdownTimeoutMs` abort them and return
+   * them to the queue. `force` skips the wait (the jobs' locks expire and another worker takes them).
+   */
+  close(force = false): Promise<void> {
+    if (force) return this.worker.close(true);
+    this.#closing ??= (async () => {
+      const timer = setTimeout(() => {
+        this.#o.log.warn('shutdown timeout: returning in-flight jobs to the queue', {
+          timeout_ms: this.#o.shutdownTimeoutMs,
+        });
+        this.worker.cancelAllJobs(shutdownReason);
+      }, this.#o.shutdownTimeoutMs);
+      try {
+        await this.worker.close();
+      } finally {
+        clearTimeout(timer);
+      }
+    })();
+    return this.#closing;
+  }
+
+  #key(id: string): string {
+    return jobKey(this.#prefix, this.#o.queue, id);
+  }
+
+  async #process(job: Job, token: string | undefined, signal: AbortSignal | undefined): Promise<JobResult> {
+    const o = this.#o;
+    const id = job.id ?? '';
+    const key = this.#key(id);
+    let request: JobRequest;
+    try {
+      request = validateJob(job.data, o.jobLimits).request;
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      const data = (job.data ?? {}) as { model?: unknown; max_tokens?: unknown; tenant_id?: unknown };
+      const record = newRecord(
+        {
+          model: typeof data.model === 'string' ? data.model : 'unknown',
+          max_tokens: typeof data.max_tokens === 'number' ? data.max_tokens : 0,
+          messages: [],
+          ...(typeof data.tenant_id === 'string' ? { tenant_id: data.tenant_id } : {}),
+        },
+        job.timestamp,
+      );
+      const now = Date.now();
+      record.error_type = 'invalid_job';
+      record.finished_at = iso(now);
+      record.total_ms = now - job.timestamp;
+      await saveRecord(o.connection, key, record);
+      o.metrics.jobs.inc({ status: 'failed' });
+      o.metrics.jobDuration.observe({ model: record.model, status: 'failed' }, record.total_ms / 1000);
+      o.log.warn('invalid job', { job_id: id, field: err.field, error: err.message });
+      throw new UnrecoverableError(`invalid job: ${err.message}`);
+    }
+
+    const record = (await loadRecord(o.connection, key)) ?? newRecord(request, job.timestamp);
+    const startedAt = Date.now();
+    if (record.started_at === null) {
+      record.started_at = iso(startedAt);
+      record.queue_wait_ms = Math.max(0, startedAt - job.timestamp);
+      o.metrics.queueWait.observe({ model: request.model }, record.queue_wait_ms / 1000);
+    }
+
+    let permit: Permit;
+    try {
+      permit = await o.limiter.acquire(
+        {
+          model: request.model,
+          inputTokens: estimateInputTokens(request),
+          maxTokens: request.max_tokens,
+          tenant: request.tenant_id ?? '',
+        },
+        signal,
+      );
+    } catch (err) {
+      if (signal?.aborted) return this.#returnToQueue(job, token);
+      throw err;
+    }
+    // Counted (and saved) before the call: a worker that dies mid-call has still spent the attempt.
+    record.attempts += 1;
+    await saveRecord(o.connection, key, record);
+    let result: AttemptResult;
+    try {
+      result = await runAttempt(o.client, request, o.requestTimeoutMs, signal);
+    } catch (err) {
+      if (signal?.aborted && signal.reason === shutdownReason) {
+        permit.settle({ outcome: 'network_error', headers: null, retryAfterMs: null });
+        record.attempts -= 1;
+        await saveRecord(o.connection, key, record);
+        return this.#returnToQueue(job, token);
+      }
+      const decision = classifyError(err);
+      permit.settle({
+        outcome: decision.outcome,
+        headers: decision.headers,
+        retryAfterMs: decision.retryAfterMs,
+      });
+      return this.#failedAttempt(job, token, record, request, decision);
+    }
+    const usage = result.message.usage;
+    permit.settle({
+      outcome: 'success',
+      headers: result.headers,
+      retryAfterMs: null,
+      inputTokens: usage.input_tokens,
+      outputTokens: usage.output_tokens,
+    });
+    return this.#completed(job, record, request, result);
+  }
+
+  /** Put a job back without spending an attempt (shutdown). */
+  async #returnToQueue(job: Job, token: string | undefined): Promise<never> {
+    this.#o.log.info('job returned to the queue (shutdown)', { job_id: job.id });
+    await job.moveToDelayed(Date.now(), token);
+    throw new DelayedError();
+  }
+
+  async #completed(job: Job, record: JobRecord, request: JobRequest, r: AttemptResult): Promise<JobResult> {
+    const o = this.#o;
+    const u = r.message.usage;
+    const now = Date.now();
+    record.input_tokens = u.input_tokens;
+    record.output_tokens = u.output_tokens;
+    record.cache_creation_input_tokens = u.cache_creation_input_tokens ?? 0;
+    record.cache_read_input_tokens = u.cache_read_input_tokens ?? 0;
+    record.latency_ms = r.latencyMs;
+    record.ttft_ms = r.ttftMs;
+    record.status_code = r.statusCode;
+    record.error_type = null;
+    record.request_id = r.requestId;
+    record.cost_usd = o.prices.cost(request.model, record);
+    record.finished_at = iso(now);
+    record.total_ms = now - job.timestamp;
+    await saveRecord(o.connection, this.#key(job.id ?? ''), record);
+
+    const model = request.model;
+    const tenant = o.metrics.tenantLabel(request.tenant_id);
+    o.metrics.requests.inc({ model, status_code: String(r.statusCode), outcome: 'success' });
+    o.metrics.requestDuration.observe({ model, outcome: 'success' }, r.latencyMs / 1000);
+    if (r.ttftMs !== null) o.metrics.ttft.observe({ model }, r.ttftMs / 1000);
+    o.metrics.tokens.inc({ model, tenant, type: 'input' }, record.input_tokens);
+    o.metrics.tokens.inc({ model, tenant, type: 'output' }, record.output_tokens);
+    o.metrics.tokens.inc({ model, tenant, type: 'cache_creation' }, record.cache_creation_input_tokens);
+    o.metrics.tokens.inc({ model, tenant, type: 'cache_read' }, record.cache_read_input_tokens);
+    o.metrics.cost.inc({ model, tenant }, record.cost_usd);
+    o.metrics.jobs.inc({ status: 'completed' });
+    o.metrics.jobDuration.observe({ model, status: 'completed' }, record.total_ms / 1000);
+    if (o.prices.lookup(model) === undefined) {
+      o.log.warn('no price for model; cost recorded as 0 (set PROMPTQ_PRICING_FILE)', {
+        job_id: job.id,
+        model,
+      });
+    }
+    this.#logAttempt(job, record, request, {
+      outcome: 'success',
+      latency_ms: r.latencyMs,
+      ttft_ms: r.ttftMs,
+      ...(o.logPrompts ? { completion: r.message.content } : {}),
+    });
+    return { message: r.message, record };
+  }
+
+  async #failedAttempt(
+    job: Job,
+    token: string | undefined,
+    record: JobRecord,
+    request: JobRequest,
+    d: Decision,
+  ): Promise<never> {
+    const o = this.#o;
+    const model = request.model;
+    record.status_code = d.statusCode;
+    record.error_type = d.errorType;
+    record.request_id = d.requestId;
+    if (d.outcome === 'rate_limited') record.rate_limited += 1;
+    o.metrics.requests.inc({
+      model,
+      status_code: d.statusCode === null ? 'none' : String(d.statusCode),
+      outcome: d.outcome,
+    });
+
+    const retry = d.retry && record.attempts < o.maxAttempts;
+    if (retry) {
+      const retriesSoFar = Object.values(record.retries).reduce((a, b) => a + b, 0);
+      const delay = backoffMs(d, retriesSoFar + 1, Math.random, o.backoff ?? defaultBackoff);
+      record.retries[d.reason] = (record.retries[d.reason] ?? 0) + 1;
+      await saveRecord(o.connection, this.#key(job.id ?? ''), record);
+      o.metrics.retries.inc({ model, reason: d.reason });
+      this.#logAttempt(job, record, request, { outcome: d.outcome, error: d.message, retry_in_ms: delay });
+      await job.moveToDelayed(Date.now() + delay, token);
+      throw new DelayedError();
+    }
+
+    const now = Date.now();
+    record.finished_at = iso(now);
+    record.total_ms = now - job.timestamp;
+    await saveRecord(o.connection, this.#key(job.id ?? ''), record);
+    o.metrics.jobs.inc({ status: 'failed' });
+    o.metrics.jobDuration.observe({ model, status: 'failed' }, record.total_ms / 1000);
+    this.#logAttempt(job, record, request, { outcome: d.outcome, error: d.message, final: true });
+    let why: string;
+    if (d.spendLimit) {
+      why = `spend limit reached (${d.errorCode}): ${d.message}`;
+      o.log.error('SPEND LIMIT REACHED: raise it in the Anthropic console; jobs fail until then', {
+        job_id: job.id,
+        error_code: d.errorCode,
+      });
+    } else if (d.retry) {
+      why = `gave up after ${record.attempts} attempts: ${d.errorType}${d.statusCode ? ` (${d.statusCode})` : ''}: ${d.message}`;
+    } else {
+      why = `${d.errorType}${d.statusCode ? ` (${d.statusCode})` : ''}: ${d.message}`;
+    }
+    throw new UnrecoverableError(why);
+  }
+
+  /** The one structured log line per API attempt (never the key; prompt text only when asked). */
+  #logAttempt(job: Job, record: JobRecord, request: JobRequest, extra: Record<string, unknown>): void {
+    const o = this.#o;
+    o.log.info('api_attempt', {
+      job_id: job.id,
+      attempt: record.attempts,
+      model: request.model,
+      tenant_id: record.tenant_id,
+      max_tokens: request.max_tokens,
+      input_tokens: record.input_tokens,
+      output_tokens: record.output_tokens,
+      cache_creation_input_tokens: record.cache_creation_input_tokens,
+      cache_read_input_tokens: record.cache_read_input_tokens,
+      status_code: record.status_code,
+      error_type: record.error_type,
+      request_id: record.request_id,
+      ...(o.logPrompts ? { messages: request.messages, system: request.system } : {}),
+      ...extra,
+    });
+  }
+}
