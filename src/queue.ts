@@ -194,6 +194,31 @@ export class PromptQueue {
     return { ids: jobs.map((j) => j.opts.jobId) };
   }
 
+  /**
+   * Enqueue already-validated jobs with caller-chosen ids in one round trip (backfills: deterministic
+   * ids make a re-run add nothing twice). Returns how many were new.
+   */
+  async addValidated(
+    jobs: ReadonlyArray<{ request: JobRequest; id: string; priority?: number }>,
+  ): Promise<{ added: number }> {
+    if (jobs.length === 0) return { added: 0 };
+    const pipe = this.connection.pipeline();
+    for (const j of jobs) pipe.exists(this.#key(j.id));
+    const exists = (await pipe.exec()) ?? [];
+    const timestamp = Date.now();
+    const fresh = jobs.filter((_, i) => exists[i]?.[1] !== 1);
+    if (fresh.length > 0) {
+      await this.queue.addBulk(
+        fresh.map((j) => ({
+          name: j.request.model,
+          data: j.request,
+          opts: this.#jobOptions(j.id, j.priority, timestamp),
+        })),
+      );
+    }
+    return { added: fresh.length };
+  }
+
   #key(id: string): string {
     return jobKey(this.prefix, this.name, id);
   }

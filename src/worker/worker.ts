@@ -50,6 +50,15 @@ export interface PromptWorkerOptions {
   jobLimits: JobLimits;
   keepCompletedSeconds: number;
   keepFailedSeconds: number;
+  /** Called once per finished job (completed or failed for good), after its record is saved. */
+  onFinished?: (event: FinishedEvent) => void | Promise<void>;
+}
+
+/** A job that has finished for good. */
+export interface FinishedEvent {
+  jobId: string;
+  status: 'completed' | 'failed';
+  record: JobRecord;
 }
 
 /** What a completed job returns (BullMQ `returnvalue`). */
@@ -144,6 +153,7 @@ export class PromptWorker {
       record.finished_at = iso(now);
       record.total_ms = now - job.timestamp;
       await saveRecord(o.connection, key, record);
+      await this.#finished(job, 'failed', record);
       o.metrics.jobs.inc({ status: 'failed' });
       o.metrics.jobDuration.observe({ model: record.model, status: 'failed' }, record.total_ms / 1000);
       o.log.warn('invalid job', { job_id: id, field: err.field, error: err.message });
@@ -205,6 +215,15 @@ export class PromptWorker {
     return this.#completed(job, record, request, result);
   }
 
+  async #finished(job: Job, status: FinishedEvent['status'], record: JobRecord): Promise<void> {
+    try {
+      await this.#o.onFinished?.({ jobId: job.id ?? '', status, record });
+    } catch (err) {
+      // A hook's failure must not change the job's outcome.
+      this.#o.log.warn('onFinished hook failed', { job_id: job.id, error: (err as Error).message });
+    }
+  }
+
   /** Put a job back without spending an attempt (shutdown). */
   async #returnToQueue(job: Job, token: string | undefined): Promise<never> {
     this.#o.log.info('job returned to the queue (shutdown)', { job_id: job.id });
@@ -229,6 +248,7 @@ export class PromptWorker {
     record.finished_at = iso(now);
     record.total_ms = now - job.timestamp;
     await saveRecord(o.connection, this.#key(job.id ?? ''), record);
+    await this.#finished(job, 'completed', record);
 
     const model = request.model;
     const tenant = o.metrics.tenantLabel(request.tenant_id);
@@ -292,6 +312,7 @@ export class PromptWorker {
     record.finished_at = iso(now);
     record.total_ms = now - job.timestamp;
     await saveRecord(o.connection, this.#key(job.id ?? ''), record);
+    await this.#finished(job, 'failed', record);
     o.metrics.jobs.inc({ status: 'failed' });
     o.metrics.jobDuration.observe({ model, status: 'failed' }, record.total_ms / 1000);
     this.#logAttempt(job, record, request, { outcome: d.outcome, error: d.message, final: true });
