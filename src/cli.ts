@@ -18,6 +18,7 @@ Usage:
   promptq api                   HTTP API + Bull Board + /metrics only
   promptq enqueue [--model M] [--max-tokens N] [--tenant T] [--priority P] [--id ID] [--system S] [--wait] [--timeout SEC] PROMPT
                                 enqueue one job; prints its id (with --wait, the result JSON)
+  promptq pause | resume        stop / restart every worker taking jobs (a spend-limit 429 pauses the queue)
   promptq simulate [--port P] [--rpm N] [--itpm N] [--otpm N] ...
                                 the Anthropic-compatible API simulator on its own (--help for all flags)
 
@@ -128,6 +129,20 @@ async function enqueue(argv: string[], config: PromptqConfig): Promise<number> {
   }
 }
 
+/** `promptq pause|resume`: stop or restart every worker taking jobs from the queue. */
+async function pauseResume(command: 'pause' | 'resume', config: PromptqConfig): Promise<number> {
+  const q = new PromptQueue({ redisUrl: config.redisUrl, queue: config.queue });
+  q.connection.on('error', () => {});
+  try {
+    if (command === 'pause') await q.queue.pause();
+    else await q.queue.resume();
+    process.stdout.write(`queue "${config.queue}" ${command === 'pause' ? 'paused' : 'resumed'}\n`);
+    return 0;
+  } finally {
+    await q.close();
+  }
+}
+
 /** The CLI entry: returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -149,6 +164,9 @@ export async function main(argv: string[]): Promise<number> {
         return await serve(config, { api: true, worker: false, embedRedis: false }, log);
       case 'enqueue':
         return await enqueue(rest, config);
+      case 'pause':
+      case 'resume':
+        return await pauseResume(command, config);
       case 'backfill':
       case 'bench':
         return fail(2, `"${command}" is not in this version yet`);

@@ -29,6 +29,14 @@ export interface PromptqConfig {
   readonly concurrencyExplicit: boolean;
   /** API attempts per job before it fails (429s that wait for capacity included). @defaultValue `8` */
   readonly maxAttempts: number;
+  /** 429s a job may meet before it fails (they do not spend attempts). @defaultValue `50` */
+  readonly maxRateLimited: number;
+  /** Optional ceilings below the account's limits (per model group, per minute); 0 = none. */
+  readonly maxRpm: number;
+  readonly maxItpm: number;
+  readonly maxOtpm: number;
+  /** Share of the announced limits the limiter aims for. @defaultValue `0.98` */
+  readonly targetUtilization: number;
   /** First retry's backoff (overloads wait twice this, 5xx and network errors half). @defaultValue `1000` */
   readonly retryBaseMs: number;
   /** Longest backoff between attempts (a `retry-after` from the API is honoured even if longer). @defaultValue `60000` */
@@ -72,6 +80,8 @@ export const defaults = {
   port: 3000,
   concurrency: 16,
   maxAttempts: 8,
+  maxRateLimited: 50,
+  targetUtilization: 0.98,
   retryBaseMs: 1000,
   retryMaxMs: 60_000,
   requestTimeoutMs: 600_000,
@@ -97,6 +107,16 @@ function int(env: Env, name: string, fallback: number, min: number, max = Number
   if (!/^\d+$/.test(raw)) throw new ConfigError(name, `expected a whole number, got "${raw}"`);
   const n = Number(raw);
   if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function fraction(env: Env, name: string, fallback: number): number {
+  const raw = str(env, name);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!/^\d*\.?\d+$/.test(raw) || !(n > 0 && n <= 1)) {
+    throw new ConfigError(name, `expected a number in (0, 1], got "${raw}"`);
+  }
   return n;
 }
 
@@ -168,6 +188,11 @@ export function loadConfig(env: Env = process.env): PromptqConfig {
     concurrency: int(env, 'PROMPTQ_CONCURRENCY', defaults.concurrency, 1, 1000),
     concurrencyExplicit: str(env, 'PROMPTQ_CONCURRENCY') !== undefined,
     maxAttempts: int(env, 'PROMPTQ_MAX_ATTEMPTS', defaults.maxAttempts, 1, 100),
+    maxRateLimited: int(env, 'PROMPTQ_MAX_RATE_LIMITED', defaults.maxRateLimited, 0, 10_000),
+    maxRpm: int(env, 'PROMPTQ_MAX_RPM', 0, 0),
+    maxItpm: int(env, 'PROMPTQ_MAX_ITPM', 0, 0),
+    maxOtpm: int(env, 'PROMPTQ_MAX_OTPM', 0, 0),
+    targetUtilization: fraction(env, 'PROMPTQ_TARGET_UTILIZATION', defaults.targetUtilization),
     retryBaseMs: int(env, 'PROMPTQ_RETRY_BASE_MS', defaults.retryBaseMs, 1, 3_600_000),
     retryMaxMs: int(env, 'PROMPTQ_RETRY_MAX_MS', defaults.retryMaxMs, 1, 86_400_000),
     requestTimeoutMs: int(env, 'PROMPTQ_REQUEST_TIMEOUT_MS', defaults.requestTimeoutMs, 100),

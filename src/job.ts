@@ -118,8 +118,8 @@ const allowedFields = new Set([
 const forbiddenKeys = new Set(['__proto__', 'constructor', 'prototype']);
 export const jobIdPattern = /^[A-Za-z0-9_-]{1,128}$/;
 const maxDepth = 32;
-/** BullMQ's largest priority. */
-export const maxPriority = 2_097_152;
+/** Largest user priority (BullMQ's 2^21 is shared with the tenant rank: see fairness.ts). */
+export const maxPriority = 1000;
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

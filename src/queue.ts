@@ -11,6 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { Job, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { combinedPriority, pendingKey, reserveRanks, tenantOf } from './fairness.js';
 import {
   defaultJobLimits,
   type FieldProblem,
@@ -120,11 +121,11 @@ export class PromptQueue {
     this.queue = new Queue(this.name, { connection: this.connection, prefix: this.prefix });
   }
 
-  #jobOptions(id: string, priority: number | undefined, timestamp: number) {
+  #jobOptions(id: string, priority: number, timestamp: number) {
     return {
       jobId: id,
       timestamp,
-      priority: priority ?? defaultPriority,
+      priority,
       // API errors are retried by the worker itself; these cover infrastructure faults only.
       attempts: 3,
       backoff: { type: 'exponential', delay: 1000 },
@@ -142,7 +143,8 @@ export class PromptQueue {
     // died between its claim and its add.
     const existing = created ? null : await this.#state(id);
     if (existing !== null) return { id, state: existing, created: false };
-    await this.queue.add(request.model, request, this.#jobOptions(id, priority, Date.now()));
+    const [p] = await this.#priorities([{ request, priority }]);
+    await this.queue.add(request.model, request, this.#jobOptions(id, p!, Date.now()));
     return { id, state: (await this.#state(id)) ?? 'waiting', created };
   }
 
@@ -182,14 +184,13 @@ export class PromptQueue {
     });
     if (problems.length > 0) throw new ValidationError(problems);
     const timestamp = Date.now();
-    const jobs = valid.map((v) => {
-      const { request, id, priority } = v!;
-      return {
-        name: request.model,
-        data: request,
-        opts: this.#jobOptions(id ?? randomUUID(), priority, timestamp),
-      };
-    });
+    const ok = valid.map((v) => v!);
+    const priorities = await this.#priorities(ok);
+    const jobs = ok.map(({ request, id }, i) => ({
+      name: request.model,
+      data: request,
+      opts: this.#jobOptions(id ?? randomUUID(), priorities[i]!, timestamp),
+    }));
     await this.queue.addBulk(jobs);
     return { ids: jobs.map((j) => j.opts.jobId) };
   }
@@ -208,15 +209,31 @@ export class PromptQueue {
     const timestamp = Date.now();
     const fresh = jobs.filter((_, i) => exists[i]?.[1] !== 1);
     if (fresh.length > 0) {
+      const priorities = await this.#priorities(fresh);
       await this.queue.addBulk(
-        fresh.map((j) => ({
+        fresh.map((j, i) => ({
           name: j.request.model,
           data: j.request,
-          opts: this.#jobOptions(j.id, j.priority, timestamp),
+          opts: this.#jobOptions(j.id, priorities[i]!, timestamp),
         })),
       );
     }
     return { added: fresh.length };
+  }
+
+  /** BullMQ priorities: user priority first, then round robin between tenants (fairness.ts). */
+  async #priorities(
+    jobs: ReadonlyArray<{ request: JobRequest; priority?: number | undefined }>,
+  ): Promise<number[]> {
+    const counts = new Map<string, number>();
+    for (const j of jobs) counts.set(tenantOf(j.request), (counts.get(tenantOf(j.request)) ?? 0) + 1);
+    const next = await reserveRanks(this.connection, pendingKey(this.prefix, this.name), counts);
+    return jobs.map((j) => {
+      const t = tenantOf(j.request);
+      const rank = next.get(t) ?? 0;
+      next.set(t, rank + 1);
+      return combinedPriority(j.priority ?? defaultPriority, rank);
+    });
   }
 
   #key(id: string): string {

@@ -12,7 +12,7 @@ import { type EmbeddedRedis, ensureRedis } from './embedded-redis.js';
 import { bearerMatches, createApp } from './http/app.js';
 import { defaultJobLimits, type JobLimits } from './job.js';
 import { resources } from './limiter/headers.js';
-import { RateLimiter } from './limiter/limiter.js';
+import { accountFingerprint, RateLimiter } from './limiter/limiter.js';
 import { Logger } from './log.js';
 import { Metrics } from './metrics/metrics.js';
 import { registerQueueGauges } from './metrics/queue-gauges.js';
@@ -43,7 +43,12 @@ export interface RunningService {
 export async function anthropicClient(
   config: PromptqConfig,
   log: Logger,
-): Promise<{ client: Anthropic; simulator: Simulator | undefined }> {
+): Promise<{
+  client: Anthropic;
+  simulator: Simulator | undefined;
+  apiKey: string;
+  baseURL: string | undefined;
+}> {
   let simulator: Simulator | undefined;
   let baseURL = config.anthropicBaseUrl;
   let apiKey = config.anthropicApiKey;
@@ -64,7 +69,7 @@ export async function anthropicClient(
     maxRetries: 0,
     timeout: config.requestTimeoutMs,
   });
-  return { client, simulator };
+  return { client, simulator, apiKey, baseURL };
 }
 
 /** A Redis URL without its password, for messages. */
@@ -133,15 +138,40 @@ export async function runService(
     const c = await anthropicClient(config, log);
     simulator = c.simulator;
     limiter = new RateLimiter({
-      maxConcurrent: config.concurrency,
+      redis: connection,
+      // Limits belong to an API key (and endpoint): one shared state per account, never the key itself.
+      account: accountFingerprint(`${c.baseURL ?? 'default'}|${c.apiKey}`),
+      ceilings: { rpm: config.maxRpm, itpm: config.maxItpm, otpm: config.maxOtpm },
+      tuning: {
+        target: config.targetUtilization,
+        overloadBaseMs: config.retryBaseMs,
+        overloadMaxMs: config.retryMaxMs,
+      },
       onHeaders: (_group, snap) => {
         for (const r of resources) {
           const b = snap[r];
           if (b) metrics.observeRateLimit(r, b.limit, b.remaining);
         }
       },
-      onPause: (group, reason, ms) =>
-        log.warn('rate limit: pausing model group', { group, reason, pause_ms: ms }),
+      onPause: (group, reason, ms) => {
+        metrics.limiterPauses.inc({ group, reason });
+        log.warn('rate limit: pausing model group', { group, reason, pause_ms: ms });
+      },
+      onLimits: (group, limits, before) => {
+        const names = { req: 'requests', in: 'input_tokens', out: 'output_tokens' } as const;
+        for (const [r, v] of Object.entries(limits)) {
+          metrics.limiterLimit.set({ group, resource: names[r as keyof typeof names] }, v);
+        }
+        const discovered = Object.keys(before).length === 0;
+        log.info(discovered ? 'rate limits discovered' : 'rate limits changed', {
+          group,
+          rpm: limits.req,
+          itpm: limits.in,
+          otpm: limits.out,
+          ...(discovered ? {} : { before_rpm: before.req, before_itpm: before.in, before_otpm: before.out }),
+        });
+      },
+      onPace: (group, factor) => metrics.limiterPace.set({ group }, factor),
     });
     worker = new PromptWorker({
       connection,
@@ -153,6 +183,8 @@ export async function runService(
       log,
       concurrency: config.concurrency,
       maxAttempts: config.maxAttempts,
+      maxRateLimited: config.maxRateLimited,
+      onSpendLimit: () => metrics.limiterPauses.inc({ group: 'queue', reason: 'spend_limit' }),
       backoff: { baseMs: config.retryBaseMs, maxMs: config.retryMaxMs },
       requestTimeoutMs: config.requestTimeoutMs,
       shutdownTimeoutMs: config.shutdownTimeoutMs,

@@ -6,7 +6,7 @@ import { spawnCli } from './helpers/cli.js';
 import { freePort } from './helpers/redis-server.js';
 import { uniqueQueue } from './helpers/stack.js';
 
-describe('promptq CLI (real processes)', () => {
+describe('promptq CLI (real processes)', { timeout: 90_000 }, () => {
   let sim: Simulator;
   let redis: Redis;
   beforeAll(async () => {

@@ -1,11 +1,30 @@
 /**
- * The limiter in the call path: every API attempt acquires a permit before it is sent and settles
- * it with what the API answered. Per model group, a Bottleneck instance bounds concurrency; a 429
- * with `retry-after` holds the whole group (not just the job that saw it) until the time has passed.
+ * The adaptive limiter in the call path. Every API attempt acquires a permit before it is sent and
+ * settles it with what the API answered:
+ *
+ * - **Header-driven pacing.** Limits are discovered from `anthropic-ratelimit-*` headers (one probe
+ *   request per model group until the first headers arrive; no configuration needed). Each resource
+ *   (requests, input tokens, output tokens) is a token bucket refilled at limit/60 s, with a capacity
+ *   of about one second of refill, so requests are spread evenly and no burst of a minute's
+ *   allowance is ever sent (Anthropic may enforce per-minute limits over shorter intervals).
+ * - **Token-aware admission.** A request costs 1 request, its estimated input tokens (corrected by
+ *   the observed ratio of real to estimated tokens) and `max_tokens` output tokens; the difference
+ *   to the real usage is given back when it finishes.
+ * - **Shared.** The buckets live in Redis ({@link SharedLimiterState}, atomic Lua), so every worker
+ *   process using the same API key draws from one allowance.
+ * - **Backoff.** A 429 pauses the whole group until `retry-after`, lowers the pace
+ *   (multiplicative decrease) and the burst size; successes recover both additively. A 529 pauses
+ *   the group with jittered exponential backoff.
+ *
+ * Bottleneck orders the waiting requests of a process (by priority) and lets one at a time ask Redis
+ * for admission, so a process never hammers Redis while it waits.
  */
+import { createHash } from 'node:crypto';
 import Bottleneck from 'bottleneck';
+import type { Redis } from 'ioredis';
 import type { Outcome } from '../worker/classify.js';
 import { parseRateLimitHeaders, type RateLimitSnapshot } from './headers.js';
+import { type BucketTuning, type LimiterResource, SharedLimiterState } from './shared-state.js';
 
 /** What an attempt is about to spend. */
 export interface CallPlan {
@@ -14,6 +33,8 @@ export interface CallPlan {
   inputTokens: number;
   maxTokens: number;
   tenant: string;
+  /** Job priority (1 = highest). */
+  priority?: number;
 }
 
 /** What the API answered. */
@@ -27,99 +48,222 @@ export interface CallResult {
 }
 
 export interface Permit {
-  /** Report the answer and free the slot. Idempotent. */
-  settle(result: CallResult): void;
+  /** The response headers, as soon as they arrive (before the body streams). */
+  observeHeaders(headers: Headers): void;
+  /** Report the answer. Idempotent. */
+  settle(result: CallResult): Promise<void>;
+}
+
+/** Optional ceilings below the account's limits (leave room for others on the same key). */
+export interface LimitCeilings {
+  rpm?: number | undefined;
+  itpm?: number | undefined;
+  otpm?: number | undefined;
 }
 
 export interface LimiterOptions {
-  /** In-flight calls per worker process. @defaultValue 16 */
-  maxConcurrent: number;
+  /** Redis holding the shared buckets. */
+  redis: Redis;
+  /** Separates accounts: a fingerprint of the API key (never the key itself) or a fixed name. */
+  account: string;
+  ceilings?: LimitCeilings;
+  tuning?: Partial<BucketTuning>;
   /** Called with every parsed header snapshot (metrics). */
   onHeaders?: (group: string, snapshot: RateLimitSnapshot) => void;
-  /** Called when a group pauses (429/529) with the reason and how long. */
+  /** Called when a group is paused (429/529), with the reason and how long. */
   onPause?: (group: string, reason: string, ms: number) => void;
+  /** Called when limits are discovered or change. */
+  onLimits?: (
+    group: string,
+    limits: Partial<Record<LimiterResource, number>>,
+    before: Partial<Record<LimiterResource, number>>,
+  ) => void;
+  /** Called after every settle with the group's pace multiplier. */
+  onPace?: (group: string, factor: number) => void;
 }
 
 /** The model group whose limits are shared: the family in the model name (`opus`, `sonnet`, `haiku`). */
 export function modelGroup(model: string): string {
-  const m = /(opus|sonnet|haiku)/.exec(model);
+  const m = /(opus|sonnet|haiku|fable|mythos)/.exec(model);
   return m?.[1] ?? model;
 }
 
-export class RateLimiter {
-  readonly #opts: LimiterOptions;
-  readonly #groups = new Map<string, { limiter: Bottleneck; pausedUntil: number }>();
+/** A short, one-way fingerprint of an API key: separates accounts in Redis without storing the key. */
+export function accountFingerprint(apiKey: string | undefined): string {
+  if (!apiKey) return 'default';
+  return createHash('sha256').update(`promptq:${apiKey}`).digest('hex').slice(0, 12);
+}
 
-  constructor(opts: Partial<LimiterOptions> = {}) {
-    this.#opts = { maxConcurrent: 16, ...opts };
-    if (!Number.isInteger(this.#opts.maxConcurrent) || this.#opts.maxConcurrent < 1) {
-      throw new Error(`maxConcurrent must be a positive integer, got ${this.#opts.maxConcurrent}`);
-    }
+function bottleneckPriority(priority: number | undefined): number {
+  if (priority === undefined) return 5;
+  if (priority <= 10) return 2;
+  if (priority <= 100) return 5;
+  return 8;
+}
+
+/** Token remainders are rounded down to thousands: the true value may be up to 999 more. */
+function remainingUpper(r: number | undefined, tokens: boolean): number | undefined {
+  if (r === undefined) return undefined;
+  return tokens && r % 1000 === 0 ? r + 999 : r;
+}
+
+const abortError = (signal: AbortSignal) => signal.reason ?? new Error('aborted');
+
+export class RateLimiter {
+  readonly #o: LimiterOptions;
+  readonly #state: SharedLimiterState;
+  readonly #gates = new Map<string, Bottleneck>();
+  readonly #ceilings: Record<LimiterResource, number>;
+  #closed = false;
+
+  constructor(opts: LimiterOptions) {
+    this.#o = opts;
+    this.#state = new SharedLimiterState(opts.redis, opts.tuning);
+    const c = opts.ceilings ?? {};
+    this.#ceilings = { req: c.rpm ?? 0, in: c.itpm ?? 0, out: c.otpm ?? 0 };
   }
 
-  #group(name: string) {
-    let g = this.#groups.get(name);
+  /** The Redis key of a model group's shared state. */
+  key(group: string): string {
+    return `promptq:limiter:${this.#o.account}:${group}`;
+  }
+
+  get state(): SharedLimiterState {
+    return this.#state;
+  }
+
+  #gate(group: string): Bottleneck {
+    let g = this.#gates.get(group);
     if (!g) {
-      g = { limiter: new Bottleneck({ maxConcurrent: this.#opts.maxConcurrent }), pausedUntil: 0 };
-      this.#groups.set(name, g);
+      g = new Bottleneck({ maxConcurrent: 1 });
+      this.#gates.set(group, g);
     }
     return g;
   }
 
-  /** Epoch ms until which `model`'s group is paused (0 if not). */
-  pausedUntil(model: string): number {
-    return this.#groups.get(modelGroup(model))?.pausedUntil ?? 0;
-  }
-
-  /** Wait for a slot (and for any pause on the group to pass), then hand out a permit. */
+  /** Wait until the shared buckets admit this call, then hand out a permit. */
   async acquire(plan: CallPlan, signal?: AbortSignal): Promise<Permit> {
-    const name = modelGroup(plan.model);
-    const g = this.#group(name);
-    return new Promise<Permit>((resolve, reject) => {
-      g.limiter
-        .schedule(async () => {
-          // Held inside Bottleneck so the pause also holds back the jobs queued behind this one.
-          for (;;) {
-            const wait = g.pausedUntil - Date.now();
-            if (wait <= 0) break;
-            if (signal?.aborted) throw signal.reason ?? new Error('aborted');
-            await new Promise((r) => setTimeout(r, Math.min(wait, 1000)));
-          }
-          if (signal?.aborted) throw signal.reason ?? new Error('aborted');
-          await new Promise<void>((done) => {
-            let settled = false;
-            resolve({
-              settle: (result) => {
-                if (settled) return;
-                settled = true;
-                this.#observe(name, result);
-                done();
-              },
-            });
-          });
-        })
-        .catch(reject);
-    });
-  }
-
-  #observe(name: string, result: CallResult): void {
-    const g = this.#group(name);
-    if (result.headers) {
-      const snap = parseRateLimitHeaders(result.headers);
-      if (Object.keys(snap).length > 0) this.#opts.onHeaders?.(name, snap);
-    }
-    if (result.outcome === 'rate_limited' && result.retryAfterMs !== null && result.retryAfterMs > 0) {
-      const until = Date.now() + result.retryAfterMs;
-      if (until > g.pausedUntil) {
-        g.pausedUntil = until;
-        this.#opts.onPause?.(name, 'rate_limited', result.retryAfterMs);
+    const group = modelGroup(plan.model);
+    const key = this.key(group);
+    const ratio = (await this.#state.read(key)).inRatio;
+    const costs = { req: 1, in: Math.max(1, Math.round(plan.inputTokens * ratio)), out: plan.maxTokens };
+    await this.#gate(group).schedule({ priority: bottleneckPriority(plan.priority) }, async () => {
+      for (;;) {
+        if (this.#closed) throw new Error('limiter closed');
+        if (signal?.aborted) throw abortError(signal);
+        const { waitMs, state } = await this.#state.admit(key, costs);
+        if (waitMs <= 0) return;
+        // While the probe is out, look again soon: its headers end the discovery at once.
+        const cap = state === 'discovering' ? 50 : 1000;
+        await sleep(Math.min(Math.max(waitMs, 1), cap), signal);
       }
-    }
+    });
+    return this.#permit(group, key, plan, costs);
   }
 
-  /** Stop all groups (pending acquisitions are rejected). */
-  async close(): Promise<void> {
-    await Promise.all([...this.#groups.values()].map((g) => g.limiter.stop({ dropWaitingJobs: true })));
-    this.#groups.clear();
+  #permit(
+    group: string,
+    key: string,
+    plan: CallPlan,
+    costs: { req: number; in: number; out: number },
+  ): Permit {
+    let headersSeen: Promise<void> | undefined;
+    let settled = false;
+    const observe = (headers: Headers) => {
+      headersSeen ??= this.#observe(group, key, headers).catch(() => {});
+      return headersSeen;
+    };
+    return {
+      observeHeaders: (headers) => {
+        void observe(headers);
+      },
+      settle: async (result) => {
+        if (settled) return;
+        settled = true;
+        const pausing = result.outcome === 'rate_limited' || result.outcome === 'overloaded';
+        // Learn the limits first on success; on a 429/529 pause first, so that the discovery probe's
+        // end cannot let another request slip in before the pause is set.
+        if (result.headers && !pausing) await observe(result.headers);
+        const ok = result.outcome === 'success';
+        const outcome: 'success' | 'rate_limited' | 'overloaded' | 'other' =
+          result.outcome === 'success' || result.outcome === 'rate_limited' || result.outcome === 'overloaded'
+            ? result.outcome
+            : 'other';
+        const refundIn = ok && result.inputTokens !== undefined ? costs.in - result.inputTokens : 0;
+        // A failed call produced no output: give all of max_tokens back.
+        const refundOut =
+          ok && result.outputTokens !== undefined ? costs.out - result.outputTokens : costs.out;
+        const sample =
+          ok && result.inputTokens !== undefined && plan.inputTokens > 0
+            ? result.inputTokens / plan.inputTokens
+            : null;
+        const { pausedUntil, factor } = await this.#state.settle(key, {
+          outcome,
+          refundIn: outcome === 'rate_limited' ? 0 : refundIn,
+          refundOut: outcome === 'rate_limited' ? 0 : refundOut,
+          retryAfterMs: result.retryAfterMs,
+          inRatioSample: sample,
+          headersSeen: headersSeen !== undefined,
+        });
+        if (result.headers && pausing) await observe(result.headers);
+        this.#o.onPace?.(group, factor);
+        if (outcome === 'rate_limited' || outcome === 'overloaded') {
+          const ms = pausedUntil - Date.now();
+          if (ms > 0) this.#o.onPause?.(group, outcome, ms);
+        }
+      },
+    };
   }
+
+  async #observe(group: string, key: string, headers: Headers): Promise<void> {
+    const snap = parseRateLimitHeaders(headers);
+    if (Object.keys(snap).length === 0) return;
+    this.#o.onHeaders?.(group, snap);
+    const limits = {
+      req: snap.requests?.limit,
+      in: snap.input_tokens?.limit,
+      out: snap.output_tokens?.limit,
+    };
+    const remaining = {
+      req: remainingUpper(snap.requests?.remaining, false),
+      in: remainingUpper(snap.input_tokens?.remaining, true),
+      out: remainingUpper(snap.output_tokens?.remaining, true),
+    };
+    const before = await this.#state.observe(key, limits, remaining, this.#ceilings);
+    const now: Partial<Record<LimiterResource, number>> = {};
+    let changed = false;
+    for (const r of ['req', 'in', 'out'] as const) {
+      const l = limits[r];
+      if (l === undefined) continue;
+      const effective = this.#ceilings[r] > 0 ? Math.min(l, this.#ceilings[r]) : l;
+      now[r] = effective;
+      if (before[r] !== effective) changed = true;
+    }
+    if (changed) this.#o.onLimits?.(group, now, before);
+  }
+
+  /** Stop: pending acquisitions are rejected. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all([...this.#gates.values()].map((g) => g.stop({ dropWaitingJobs: true })));
+    this.#gates.clear();
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(abortError(signal));
+      return;
+    }
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(abortError(signal!));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }

@@ -86,6 +86,25 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly limiterPace = new Gauge({
+    name: 'promptq_limiter_pace_ratio',
+    help: 'Pace multiplier of the adaptive limiter per model group (1 = the full announced limit).',
+    labelNames: ['group'] as const,
+    registers: [this.registry],
+  });
+  readonly limiterPauses = new Counter({
+    name: 'promptq_limiter_pauses_total',
+    help: 'Times a model group (or the queue, for spend limits) was paused, by reason.',
+    labelNames: ['group', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly limiterLimit = new Gauge({
+    name: 'promptq_limiter_limit',
+    help: 'Per-minute limits the limiter paces to, per model group and resource (after ceilings).',
+    labelNames: ['group', 'resource'] as const,
+    registers: [this.registry],
+  });
+
   constructor(opts: { maxTenantLabels?: number; defaultMetrics?: boolean } = {}) {
     this.#maxTenants = opts.maxTenantLabels ?? 50;
     if (opts.defaultMetrics !== false)

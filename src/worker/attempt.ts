@@ -77,6 +77,7 @@ export async function runAttempt(
   request: JobRequest,
   timeoutMs: number,
   signal?: AbortSignal,
+  onHeaders?: (headers: Headers) => void,
 ): Promise<AttemptResult> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new AttemptTimeoutError(timeoutMs)), timeoutMs);
@@ -91,6 +92,7 @@ export async function runAttempt(
     } = await client.messages
       .create(apiParams(request), { signal: controller.signal, maxRetries: 0, timeout: timeoutMs })
       .withResponse();
+    onHeaders?.(response.headers);
     const state = { message: null as Anthropic.Message | null, json: new Map<number, string>() };
     let ttftMs: number | null = null;
     let stopped = false;

@@ -7,8 +7,9 @@
  * `moveToDelayed` with the delay the API asked for.
  */
 import type Anthropic from '@anthropic-ai/sdk';
-import { DelayedError, type Job, UnrecoverableError, Worker } from 'bullmq';
+import { DelayedError, type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { pendingKey, tenantJobDone } from '../fairness.js';
 import {
   type JobLimits,
   type JobRecord,
@@ -39,8 +40,10 @@ export interface PromptWorkerOptions {
   log: Logger;
   /** Jobs processed at once by this worker. */
   concurrency: number;
-  /** API attempts per job. */
+  /** API attempts per job (429s not counted). */
   maxAttempts: number;
+  /** 429s a job may meet before it fails (they wait for capacity and do not spend attempts). */
+  maxRateLimited: number;
   /** Backoff between attempts when the API gives no retry-after. @defaultValue {@link defaultBackoff} */
   backoff?: BackoffPolicy;
   requestTimeoutMs: number;
@@ -50,6 +53,8 @@ export interface PromptWorkerOptions {
   jobLimits: JobLimits;
   keepCompletedSeconds: number;
   keepFailedSeconds: number;
+  /** Called when a spend-limit 429 paused the queue. */
+  onSpendLimit?: (errorCode: string) => void;
   /** Called once per finished job (completed or failed for good), after its record is saved. */
   onFinished?: (event: FinishedEvent) => void | Promise<void>;
 }
@@ -77,6 +82,7 @@ export class PromptWorker {
   readonly #o: PromptWorkerOptions;
   readonly #prefix: string;
   #closing: Promise<void> | undefined;
+  #queue: Queue | undefined;
 
   constructor(opts: PromptWorkerOptions) {
     this.#o = opts;
@@ -120,6 +126,7 @@ export class PromptWorker {
         await this.worker.close();
       } finally {
         clearTimeout(timer);
+        await this.#queue?.close();
       }
     })();
     return this.#closing;
@@ -168,60 +175,121 @@ export class PromptWorker {
       o.metrics.queueWait.observe({ model: request.model }, record.queue_wait_ms / 1000);
     }
 
-    let permit: Permit;
-    try {
-      permit = await o.limiter.acquire(
-        {
-          model: request.model,
-          inputTokens: estimateInputTokens(request),
-          maxTokens: request.max_tokens,
-          tenant: request.tenant_id ?? '',
-        },
-        signal,
-      );
-    } catch (err) {
-      if (signal?.aborted) return this.#returnToQueue(job, token);
-      throw err;
-    }
-    // Counted (and saved) before the call: a worker that dies mid-call has still spent the attempt.
-    record.attempts += 1;
-    await saveRecord(o.connection, key, record);
-    let result: AttemptResult;
-    try {
-      result = await runAttempt(o.client, request, o.requestTimeoutMs, signal);
-    } catch (err) {
-      if (signal?.aborted && signal.reason === shutdownReason) {
-        permit.settle({ outcome: 'network_error', headers: null, retryAfterMs: null });
-        record.attempts -= 1;
-        await saveRecord(o.connection, key, record);
-        return this.#returnToQueue(job, token);
+    const plan = {
+      model: request.model,
+      inputTokens: estimateInputTokens(request),
+      maxTokens: request.max_tokens,
+      tenant: request.tenant_id ?? '',
+      priority: job.opts.priority,
+    };
+    for (;;) {
+      let permit: Permit;
+      try {
+        permit = await o.limiter.acquire(plan, signal);
+      } catch (err) {
+        if (signal?.aborted) return this.#returnToQueue(job, token);
+        throw err;
       }
-      const decision = classifyError(err);
-      permit.settle({
-        outcome: decision.outcome,
-        headers: decision.headers,
-        retryAfterMs: decision.retryAfterMs,
+      // Counted (and saved) before the call: a worker that dies mid-call has still spent the attempt.
+      record.attempts += 1;
+      await saveRecord(o.connection, key, record);
+      let result: AttemptResult;
+      try {
+        result = await runAttempt(o.client, request, o.requestTimeoutMs, signal, (h) =>
+          permit.observeHeaders(h),
+        );
+      } catch (err) {
+        if (signal?.aborted && signal.reason === shutdownReason) {
+          await permit.settle({ outcome: 'network_error', headers: null, retryAfterMs: null });
+          record.attempts -= 1;
+          await saveRecord(o.connection, key, record);
+          return this.#returnToQueue(job, token);
+        }
+        const decision = classifyError(err);
+        await permit.settle({
+          outcome: decision.outcome,
+          headers: decision.headers,
+          retryAfterMs: decision.retryAfterMs,
+        });
+        if (await this.#rateLimitedAgain(job, record, request, decision)) continue;
+        return this.#failedAttempt(job, token, record, request, decision);
+      }
+      const usage = result.message.usage;
+      await permit.settle({
+        outcome: 'success',
+        headers: result.headers,
+        retryAfterMs: null,
+        inputTokens: usage.input_tokens,
+        outputTokens: usage.output_tokens,
       });
-      return this.#failedAttempt(job, token, record, request, decision);
+      return this.#completed(job, record, request, result);
     }
-    const usage = result.message.usage;
-    permit.settle({
-      outcome: 'success',
-      headers: result.headers,
-      retryAfterMs: null,
-      inputTokens: usage.input_tokens,
-      outputTokens: usage.output_tokens,
+  }
+
+  /**
+   * A 429 spends no attempt: the limiter has paused the group until `retry-after`, so the job simply
+   * asks for a permit again. Bounded by `maxRateLimited`, so a job cannot loop for ever.
+   */
+  async #rateLimitedAgain(job: Job, record: JobRecord, request: JobRequest, d: Decision): Promise<boolean> {
+    const o = this.#o;
+    if (d.outcome !== 'rate_limited' || d.spendLimit) return false;
+    record.rate_limited += 1;
+    if (record.rate_limited > o.maxRateLimited) return false;
+    record.status_code = d.statusCode;
+    record.error_type = d.errorType;
+    record.request_id = d.requestId;
+    record.retries[d.reason] = (record.retries[d.reason] ?? 0) + 1;
+    await saveRecord(o.connection, this.#key(job.id ?? ''), record);
+    const model = request.model;
+    o.metrics.requests.inc({ model, status_code: String(d.statusCode ?? 'none'), outcome: d.outcome });
+    o.metrics.retries.inc({ model, reason: d.reason });
+    this.#logAttempt(job, record, request, {
+      outcome: d.outcome,
+      error: d.message,
+      retry: 'after the group pause',
     });
-    return this.#completed(job, record, request, result);
+    return true;
   }
 
   async #finished(job: Job, status: FinishedEvent['status'], record: JobRecord): Promise<void> {
+    try {
+      await tenantJobDone(
+        this.#o.connection,
+        pendingKey(this.#prefix, this.#o.queue),
+        record.tenant_id ?? '',
+      );
+    } catch (err) {
+      this.#o.log.warn('tenant counter update failed', { job_id: job.id, error: (err as Error).message });
+    }
     try {
       await this.#o.onFinished?.({ jobId: job.id ?? '', status, record });
     } catch (err) {
       // A hook's failure must not change the job's outcome.
       this.#o.log.warn('onFinished hook failed', { job_id: job.id, error: (err as Error).message });
     }
+  }
+
+  /**
+   * A spend limit: no amount of waiting helps until someone raises it. Pause the whole queue (every
+   * worker stops taking jobs), put this job back, and say so loudly. `promptq resume` continues.
+   */
+  async #spendLimit(job: Job, token: string | undefined, record: JobRecord, d: Decision): Promise<never> {
+    const o = this.#o;
+    await saveRecord(o.connection, this.#key(job.id ?? ''), record);
+    this.#queue ??= new Queue(o.queue, { connection: o.connection, prefix: this.#prefix });
+    await this.#queue.pause();
+    o.log.error(
+      'SPEND LIMIT REACHED: queue paused. Raise the limit in the Anthropic console, then run `promptq resume`',
+      {
+        job_id: job.id,
+        queue: o.queue,
+        error_code: d.errorCode,
+        message: d.message,
+      },
+    );
+    o.onSpendLimit?.(d.errorCode ?? 'spend_limit');
+    await job.moveToDelayed(Date.now() + 1000, token);
+    throw new DelayedError();
   }
 
   /** Put a job back without spending an attempt (shutdown). */
@@ -289,14 +357,17 @@ export class PromptWorker {
     record.status_code = d.statusCode;
     record.error_type = d.errorType;
     record.request_id = d.requestId;
-    if (d.outcome === 'rate_limited') record.rate_limited += 1;
+    if (d.outcome === 'rate_limited' && d.spendLimit) record.rate_limited += 1;
     o.metrics.requests.inc({
       model,
       status_code: d.statusCode === null ? 'none' : String(d.statusCode),
       outcome: d.outcome,
     });
 
-    const retry = d.retry && record.attempts < o.maxAttempts;
+    // 429s do not count against the attempt budget (they have their own bound).
+    const retry =
+      d.retry && d.outcome !== 'rate_limited' && record.attempts - record.rate_limited < o.maxAttempts;
+    if (d.spendLimit) return this.#spendLimit(job, token, record, d);
     if (retry) {
       const retriesSoFar = Object.values(record.retries).reduce((a, b) => a + b, 0);
       const delay = backoffMs(d, retriesSoFar + 1, Math.random, o.backoff ?? defaultBackoff);
@@ -317,12 +388,8 @@ export class PromptWorker {
     o.metrics.jobDuration.observe({ model, status: 'failed' }, record.total_ms / 1000);
     this.#logAttempt(job, record, request, { outcome: d.outcome, error: d.message, final: true });
     let why: string;
-    if (d.spendLimit) {
-      why = `spend limit reached (${d.errorCode}): ${d.message}`;
-      o.log.error('SPEND LIMIT REACHED: raise it in the Anthropic console; jobs fail until then', {
-        job_id: job.id,
-        error_code: d.errorCode,
-      });
+    if (d.outcome === 'rate_limited') {
+      why = `rate limited ${record.rate_limited} times (the bound is ${o.maxRateLimited}): ${d.message}`;
     } else if (d.retry) {
       why = `gave up after ${record.attempts} attempts: ${d.errorType}${d.statusCode ? ` (${d.statusCode})` : ''}: ${d.message}`;
     } else {

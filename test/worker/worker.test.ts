@@ -152,16 +152,24 @@ describe('worker: retry decisions against the simulator', () => {
     expect(m).toContain('promptq_retries_total{model="claude-haiku-4-5",reason="overloaded"} 2');
   });
 
-  it('a 429 waits for retry-after, counts as rate_limited and holds back the other jobs of the group', async () => {
-    s = await startStack();
+  it('a 429 pauses the whole model group until retry-after, and costs no attempt', async () => {
+    const served: ServedResponse[] = [];
+    s = await startStack({ sim: { onServed: (r) => served.push(r) } });
     s.sim.script([{ status: 429, retryAfter: 1 }]);
     const t0 = Date.now();
-    const id = await submit(s);
-    const job = await finished(s, id);
-    expect(job.state).toBe('completed');
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(1000);
-    expect(job.record).toMatchObject({ attempts: 2, rate_limited: 1, retries: { rate_limited: 1 } });
-    expect(s.logs.some((l) => l.msg === 'rate limit: pausing model group' && l.pause_ms === 1000)).toBe(true);
+    const [a, b] = await Promise.all([submit(s), submit(s)]);
+    const [ja, jb] = await Promise.all([finished(s, a), finished(s, b)]);
+    expect(ja.state).toBe('completed');
+    expect(jb.state).toBe('completed');
+    // Whichever job met the 429, nothing of the group was admitted until the pause had passed.
+    expect(served).toHaveLength(2);
+    for (const r of served) expect(r.admittedAt).toBeGreaterThanOrEqual(t0 + 1000);
+    const limited = [ja, jb].find((j) => j.record.rate_limited === 1);
+    expect(limited?.record).toMatchObject({ attempts: 2, rate_limited: 1, retries: { rate_limited: 1 } });
+    const pause = s.logs.find((l) => l.msg === 'rate limit: pausing model group');
+    expect(pause).toMatchObject({ group: 'haiku', reason: 'rate_limited' });
+    expect(Number(pause?.pause_ms)).toBeGreaterThan(500);
+    expect(Number(pause?.pause_ms)).toBeLessThanOrEqual(1000);
   });
 
   it.each([
@@ -182,17 +190,53 @@ describe('worker: retry decisions against the simulator', () => {
     expect(s.sim.stats().requests).toBe(1);
   });
 
-  it('a spend-limit 429 is not retried blindly', async () => {
+  it('a spend-limit 429 pauses the queue (loudly) and keeps the job; resume finishes it', async () => {
     s = await startStack();
     s.sim.script([
       { status: 429, errorCode: 'enforced_spend_limit_reached', message: 'spend limit reached' },
     ]);
     const id = await submit(s);
+    for (let i = 0; i < 200 && !(await s.bull.isPaused()); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await s.bull.isPaused()).toBe(true);
+    const held = await get(`${s.url}/v1/jobs/${id}?wait=1.5`);
+    expect(['waiting', 'delayed']).toContain(held.body.state);
+    expect(held.body.record).toMatchObject({
+      attempts: 1,
+      rate_limited: 1,
+      status_code: 429,
+      error_type: 'rate_limit_error',
+    });
+    expect(s.sim.stats().requests).toBe(1);
+    const loud = s.logs.find((l) => l.level === 'error' && String(l.msg).includes('SPEND LIMIT'));
+    expect(loud).toMatchObject({ job_id: id, error_code: 'enforced_spend_limit_reached' });
+    expect(String(loud?.msg)).toContain('promptq resume');
+
+    await s.bull.resume();
     const job = await finished(s, id);
-    expect(job.state).toBe('failed');
-    expect(job.error.message).toMatch(/spend limit reached \(enforced_spend_limit_reached\)/);
-    expect(job.record.attempts).toBe(1);
-    expect(s.logs.some((l) => l.level === 'error' && String(l.msg).includes('SPEND LIMIT'))).toBe(true);
+    expect(job.state).toBe('completed');
+    expect(job.record.attempts).toBe(2);
+    const m = (await get(`${s.url}/metrics`)).body.text as string;
+    expect(m).toContain('promptq_limiter_pauses_total{group="queue",reason="spend_limit"} 1');
+  });
+
+  it('429s do not spend attempts, but are bounded', async () => {
+    s = await startStack({ env: { PROMPTQ_MAX_ATTEMPTS: '1', PROMPTQ_MAX_RATE_LIMITED: '2' } });
+    s.sim.script([
+      { status: 429, retryAfter: 0 },
+      { status: 429, retryAfter: 0 },
+    ]);
+    const ok = await finished(s, await submit(s));
+    expect(ok.state).toBe('completed');
+    expect(ok.record).toMatchObject({ attempts: 3, rate_limited: 2, retries: { rate_limited: 2 } });
+    s.sim.script([
+      { status: 429, retryAfter: 0 },
+      { status: 429, retryAfter: 0 },
+      { status: 429, retryAfter: 0 },
+    ]);
+    const bad = await finished(s, await submit(s));
+    expect(bad.state).toBe('failed');
+    expect(bad.record).toMatchObject({ attempts: 3, rate_limited: 3 });
+    expect(bad.error.message).toMatch(/rate limited 3 times \(the bound is 2\)/);
   });
 
   it('a hanging request times out and is retried; attempts never exceed the bound', async () => {

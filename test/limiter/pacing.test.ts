@@ -1,0 +1,110 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ServedResponse } from '../../src/simulator/index.js';
+import { get, post, type Stack, startStack } from '../helpers/stack.js';
+import { maxInWindow } from '../helpers/windows.js';
+
+async function runBatch(s: Stack, jobs: Array<Record<string, unknown>>) {
+  const r = await post(`${s.url}/v1/jobs/batch`, { jobs });
+  expect(r.status).toBe(202);
+  const ids = r.body.ids as string[];
+  const views = [];
+  for (const id of ids) views.push((await get(`${s.url}/v1/jobs/${id}?wait=60`)).body);
+  return views;
+}
+
+describe('adaptive limiter against the simulator (no limits configured)', () => {
+  let s: Stack;
+  afterEach(() => s?.close());
+
+  it('discovers the limit and never lets a 1-second window exceed it (short-interval guard on): no 429 after discovery', async () => {
+    const served: ServedResponse[] = [];
+    s = await startStack({
+      sim: {
+        limits: { rpm: 600, itpm: 0, otpm: 0 },
+        shortIntervalSeconds: 1,
+        startEmpty: true,
+        ttftMs: 5,
+        onServed: (r) => served.push(r),
+      },
+      env: { PROMPTQ_CONCURRENCY: '20' },
+    });
+    const jobs = Array.from({ length: 50 }, (_, i) => ({
+      model: 'claude-haiku-4-5',
+      max_tokens: 20,
+      prompt: `job ${i}`,
+    }));
+    const views = await runBatch(s, jobs);
+    expect(views.every((v) => v.state === 'completed')).toBe(true);
+    // At most the discovery probe: the server's bucket starts empty and nothing is known before it.
+    expect(s.sim.stats().rateLimited.total).toBeLessThanOrEqual(1);
+    // 600 RPM = 10 per second; the hidden guard is a 10-request bucket refilled at 10/s.
+    const arrivals = served.map((r) => r.admittedAt);
+    expect(maxInWindow(arrivals, 1000)).toBeLessThanOrEqual(20);
+    expect(maxInWindow(arrivals, 500)).toBeLessThanOrEqual(15);
+    // Evenly spread: no burst of a whole second's allowance within 100 ms.
+    expect(maxInWindow(arrivals, 100)).toBeLessThanOrEqual(10);
+    const m = (await get(`${s.url}/metrics`)).body.text as string;
+    expect(m).toContain('promptq_limiter_limit{group="haiku",resource="requests"} 600');
+    expect(s.logs.some((l) => l.msg === 'rate limits discovered' && l.rpm === 600)).toBe(true);
+  });
+
+  it('paces input tokens: prompts of very different sizes, no 429 after discovery, tokens per window within the limit', async () => {
+    const served: ServedResponse[] = [];
+    s = await startStack({
+      sim: {
+        limits: { rpm: 0, itpm: 60_000, otpm: 0 },
+        shortIntervalSeconds: 1,
+        startEmpty: true,
+        ttftMs: 5,
+        onServed: (r) => served.push(r),
+      },
+    });
+    const words = (n: number) => Array.from({ length: n }, (_, i) => `word${i % 50}`).join(' ');
+    const jobs = Array.from({ length: 20 }, (_, i) => ({
+      model: 'claude-haiku-4-5',
+      max_tokens: 20,
+      prompt: words(i % 3 === 0 ? 600 : 30),
+    }));
+    const views = await runBatch(s, jobs);
+    expect(views.every((v) => v.state === 'completed')).toBe(true);
+    expect(s.sim.stats().rateLimited.total).toBeLessThanOrEqual(1);
+    // Input tokens admitted in any 1 s window ≤ the 1 s bucket (1000) + 1 s of refill (1000) + one oversized prompt.
+    const sorted = [...served].sort((a, b) => a.admittedAt - b.admittedAt);
+    const biggest = Math.max(...sorted.map((r) => r.usage.input_tokens));
+    for (let i = 0; i < sorted.length; i++) {
+      let sum = 0;
+      for (let j = i; j < sorted.length && sorted[j]!.admittedAt - sorted[i]!.admittedAt < 1000; j++) {
+        sum += sorted[j]!.usage.input_tokens;
+      }
+      expect(sum).toBeLessThanOrEqual(2000 + biggest);
+    }
+  });
+
+  it('fair between tenants: a small tenant behind a big backlog is served before the backlog', async () => {
+    const served: ServedResponse[] = [];
+    s = await startStack({
+      sim: { limits: { rpm: 1200, itpm: 0, otpm: 0 }, ttftMs: 5, onServed: (r) => served.push(r) },
+      env: { PROMPTQ_CONCURRENCY: '4' },
+    });
+    const big = Array.from({ length: 120 }, (_, i) => ({
+      model: 'claude-haiku-4-5',
+      max_tokens: 5,
+      prompt: `b${i}`,
+      tenant_id: 'big',
+    }));
+    const bigIds = (await post(`${s.url}/v1/jobs/batch`, { jobs: big })).body.ids as string[];
+    const small = Array.from({ length: 5 }, (_, i) => ({
+      model: 'claude-haiku-4-5',
+      max_tokens: 5,
+      prompt: `s${i}`,
+      tenant_id: 'small',
+    }));
+    const smallIds = (await post(`${s.url}/v1/jobs/batch`, { jobs: small })).body.ids as string[];
+    for (const id of smallIds)
+      expect((await get(`${s.url}/v1/jobs/${id}?wait=60`)).body.state).toBe('completed');
+    // When the last small job finished, most of the big backlog was still waiting.
+    const bigDone = served.filter((r) => r.userId === 'big').length;
+    expect(bigDone).toBeLessThan(40);
+    for (const id of bigIds) await get(`${s.url}/v1/jobs/${id}?wait=60`);
+  });
+});

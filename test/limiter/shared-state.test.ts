@@ -1,0 +1,244 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { SharedLimiterState } from '../../src/limiter/shared-state.js';
+
+/** The Lua buckets, driven with an explicit clock against the test Redis. */
+describe('SharedLimiterState (Lua token buckets in Redis)', () => {
+  let redis: Redis;
+  beforeAll(() => {
+    redis = new Redis(inject('redisUrl'));
+  });
+  afterAll(() => redis.disconnect());
+
+  const key = () => `test:limiter:${randomUUID()}`;
+  const none = { req: undefined, in: undefined, out: undefined };
+  const noCeil = { req: 0, in: 0, out: 0 };
+  const one = { req: 1, in: 100, out: 200 };
+
+  it('discovers: one probe at a time until headers arrive, then paces', async () => {
+    const s = new SharedLimiterState(redis, { target: 1 });
+    const k = key();
+    expect(await s.admit(k, one, 1000)).toEqual({ waitMs: 0, state: 'probe' });
+    const second = await s.admit(k, one, 1001);
+    expect(second.state).toBe('discovering');
+    expect(second.waitMs).toBeGreaterThan(0);
+    // Headers: 600 RPM with 5 left; tokens unlimited (not sent).
+    const before = await s.observe(
+      k,
+      { req: 600, in: undefined, out: undefined },
+      { req: 5, in: undefined, out: undefined },
+      noCeil,
+      1010,
+    );
+    expect(before).toEqual({});
+    // Capacity is one second of refill (10), level = min(cap, remaining) = 5.
+    for (let i = 0; i < 5; i++) expect((await s.admit(k, one, 1010)).state).toBe('ok');
+    const paced = await s.admit(k, one, 1010);
+    expect(paced).toEqual({ waitMs: 100, state: 'pacing' });
+    expect((await s.admit(k, one, 1110)).state).toBe('ok');
+  });
+
+  it('never bursts more than one second of the limit, however long it was idle', async () => {
+    const s = new SharedLimiterState(redis, { target: 1 });
+    const k = key();
+    await s.observe(
+      k,
+      { req: 600, in: undefined, out: undefined },
+      { req: 600, in: undefined, out: undefined },
+      noCeil,
+      0,
+    );
+    let admitted = 0;
+    for (let i = 0; i < 50; i++) if ((await s.admit(k, one, 3_600_000)).waitMs === 0) admitted++;
+    expect(admitted).toBe(10);
+  });
+
+  it('charges tokens: input and output buckets bind, oversized requests go when the bucket is full', async () => {
+    const s = new SharedLimiterState(redis, { target: 1 });
+    const k = key();
+    // 60k ITPM → 1000 tokens/s, bucket 1000; 6k OTPM → 100/s.
+    await s.observe(k, { req: 6000, in: 60_000, out: 6000 }, { req: 6000, in: 60_000, out: 6000 }, noCeil, 0);
+    expect((await s.admit(k, { req: 1, in: 600, out: 50 }, 0)).state).toBe('ok');
+    const w = await s.admit(k, { req: 1, in: 600, out: 50 }, 0);
+    expect(w.state).toBe('pacing');
+    expect(w.waitMs).toBe(200); // 200 more input tokens at 1/ms
+    // 5000 input tokens > the 1000-token bucket: admitted once the bucket is full, leaving debt.
+    expect((await s.admit(k, { req: 1, in: 5000, out: 1 }, 1000)).state).toBe('ok');
+    const after = await s.read(k);
+    expect(after.levels.in).toBeLessThan(0);
+    // Refunds (real usage lower than charged) give tokens back.
+    await s.settle(
+      k,
+      {
+        outcome: 'success',
+        refundIn: 4000,
+        refundOut: 0,
+        retryAfterMs: null,
+        inRatioSample: 1,
+        headersSeen: true,
+      },
+      1000,
+    );
+    expect((await s.read(k)).levels.in).toBeCloseTo(after.levels.in! + 4000, 6);
+  });
+
+  it('a 429 pauses the group for retry-after, cuts pace and burst; successes recover them', async () => {
+    const s = new SharedLimiterState(redis, { target: 1 });
+    const k = key();
+    await s.observe(
+      k,
+      { req: 600, in: undefined, out: undefined },
+      { req: 600, in: undefined, out: undefined },
+      noCeil,
+      0,
+    );
+    const r = await s.settle(
+      k,
+      {
+        outcome: 'rate_limited',
+        refundIn: 0,
+        refundOut: 0,
+        retryAfterMs: 2000,
+        inRatioSample: null,
+        headersSeen: true,
+      },
+      10_000,
+    );
+    expect(r.pausedUntil).toBe(12_000);
+    expect(r.factor).toBeCloseTo(0.8, 9);
+    expect(await s.admit(k, one, 11_000)).toEqual({ waitMs: 1000, state: 'paused' });
+    const st = await s.read(k);
+    expect(st.burstMs).toBeCloseTo(600, 6);
+    expect(st.pauseReason).toBe('rate_limited');
+    let f = 0.8;
+    for (let i = 0; i < 30; i++) {
+      f = (
+        await s.settle(
+          k,
+          {
+            outcome: 'success',
+            refundIn: 0,
+            refundOut: 0,
+            retryAfterMs: null,
+            inRatioSample: null,
+            headersSeen: true,
+          },
+          13_000,
+        )
+      ).factor;
+    }
+    expect(f).toBe(1);
+    expect((await s.read(k)).burstMs).toBe(1000);
+  });
+
+  it('529s back the group off exponentially with jitter', async () => {
+    const s = new SharedLimiterState(redis, { overloadBaseMs: 1000, overloadMaxMs: 8000 });
+    const k = key();
+    const pauses: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await s.settle(
+        k,
+        {
+          outcome: 'overloaded',
+          refundIn: 0,
+          refundOut: 0,
+          retryAfterMs: null,
+          inRatioSample: null,
+          headersSeen: false,
+        },
+        0,
+        () => 1,
+      );
+      pauses.push(r.pausedUntil);
+    }
+    expect(pauses).toEqual([1000, 2000, 4000, 8000, 8000]);
+    await s.settle(
+      k,
+      {
+        outcome: 'success',
+        refundIn: 0,
+        refundOut: 0,
+        retryAfterMs: null,
+        inRatioSample: null,
+        headersSeen: false,
+      },
+      9000,
+    );
+    const again = await s.settle(
+      k,
+      {
+        outcome: 'overloaded',
+        refundIn: 0,
+        refundOut: 0,
+        retryAfterMs: null,
+        inRatioSample: null,
+        headersSeen: false,
+      },
+      9000,
+      () => 0,
+    );
+    expect(again.pausedUntil).toBe(9500);
+  });
+
+  it('takes the API remainder when it is lower (a key shared with someone else), and honours ceilings', async () => {
+    const s = new SharedLimiterState(redis, { target: 1 });
+    const k = key();
+    await s.observe(
+      k,
+      { req: 600, in: undefined, out: undefined },
+      { req: 600, in: undefined, out: undefined },
+      noCeil,
+      0,
+    );
+    expect((await s.read(k)).levels.req).toBe(10);
+    await s.observe(
+      k,
+      { req: 600, in: undefined, out: undefined },
+      { req: 2, in: undefined, out: undefined },
+      noCeil,
+      0,
+    );
+    expect((await s.read(k)).levels.req).toBe(2);
+    const c = key();
+    await s.observe(c, { req: 600, in: 100_000, out: undefined }, none, { req: 120, in: 0, out: 0 }, 0);
+    expect((await s.read(c)).limits).toEqual({ req: 120, in: 100_000 });
+  });
+
+  it('without rate-limit headers, admits freely once it knows none will come', async () => {
+    const s = new SharedLimiterState(redis);
+    const k = key();
+    expect((await s.admit(k, one, 0)).state).toBe('probe');
+    await s.settle(
+      k,
+      {
+        outcome: 'success',
+        refundIn: 0,
+        refundOut: 0,
+        retryAfterMs: null,
+        inRatioSample: null,
+        headersSeen: false,
+      },
+      10,
+    );
+    expect((await s.admit(k, one, 20)).state).toBe('headerless');
+    expect((await s.admit(k, one, 20)).state).toBe('headerless');
+  });
+});
+
+describe('SharedLimiterState: a dead worker holds no capacity', () => {
+  it('a discovery probe whose worker died expires, and another process may probe', async () => {
+    const redis = new Redis(inject('redisUrl'));
+    try {
+      const s = new SharedLimiterState(redis, { probeTtlMs: 500 });
+      const k = `test:limiter:${randomUUID()}`;
+      const one = { req: 1, in: 1, out: 1 };
+      expect((await s.admit(k, one, 0)).state).toBe('probe');
+      // The prober never settles (killed). Before the TTL others wait; after it, one probes again.
+      expect((await s.admit(k, one, 499)).state).toBe('discovering');
+      expect((await s.admit(k, one, 500)).state).toBe('probe');
+    } finally {
+      redis.disconnect();
+    }
+  });
+});
