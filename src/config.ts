@@ -23,7 +23,10 @@ export interface PromptqConfig {
   readonly port: number;
   /** Bearer token for the API and Bull Board; required when `host` is not loopback. */
   readonly authToken: string | undefined;
-  /** Upper bound on in-flight API calls per worker. @defaultValue `16` (the limiter may use fewer) */
+  /**
+   * Upper bound on in-flight API calls per worker. Unset: chosen by the limiter (starts here, then
+   * rate × latency). @defaultValue `16`
+   */
   readonly concurrency: number;
   /** Whether PROMPTQ_CONCURRENCY was set explicitly. */
   readonly concurrencyExplicit: boolean;

@@ -182,6 +182,7 @@ export async function runService(
       prices,
       log,
       concurrency: config.concurrency,
+      ...(config.concurrencyExplicit ? {} : { adaptiveConcurrency: { min: 8, max: 256 } }),
       maxAttempts: config.maxAttempts,
       maxRateLimited: config.maxRateLimited,
       onSpendLimit: () => metrics.limiterPauses.inc({ group: 'queue', reason: 'spend_limit' }),
@@ -249,7 +250,7 @@ export async function runService(
     queue: config.queue,
     api: parts.api,
     worker: parts.worker,
-    concurrency: parts.worker ? config.concurrency : undefined,
+    concurrency: parts.worker ? (config.concurrencyExplicit ? config.concurrency : 'adaptive') : undefined,
     auth: config.authToken !== undefined,
     anthropic: simulator ? 'simulator' : (config.anthropicBaseUrl ?? 'api.anthropic.com'),
   });

@@ -242,6 +242,19 @@ export class RateLimiter {
     if (changed) this.#o.onLimits?.(group, now, before);
   }
 
+  /**
+   * Requests per second the groups this process has used may take (sum of the discovered request
+   * limits at the current pace); 0 while nothing is known.
+   */
+  async requestRate(): Promise<number> {
+    let rps = 0;
+    for (const group of this.#gates.keys()) {
+      const st = await this.#state.read(this.key(group));
+      if (st.limits.req) rps += (st.limits.req * st.factor * this.#state.tuning.target) / 60;
+    }
+    return rps;
+  }
+
   /** Stop: pending acquisitions are rejected. */
   async close(): Promise<void> {
     this.#closed = true;

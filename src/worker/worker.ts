@@ -9,7 +9,7 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { DelayedError, type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { pendingKey, tenantJobDone } from '../fairness.js';
+import { pendingKey, rankSlots, tenantJobDone } from '../fairness.js';
 import {
   type JobLimits,
   type JobRecord,
@@ -38,8 +38,13 @@ export interface PromptWorkerOptions {
   metrics: Metrics;
   prices: PriceTable;
   log: Logger;
-  /** Jobs processed at once by this worker. */
+  /** Jobs processed at once by this worker (the starting point when `adaptiveConcurrency` is set). */
   concurrency: number;
+  /**
+   * Let the limiter choose concurrency: enough in-flight calls to use the discovered request rate at
+   * the observed latency (Little's law, with headroom), between `min` and `max`.
+   */
+  adaptiveConcurrency?: { min: number; max: number };
   /** API attempts per job (429s not counted). */
   maxAttempts: number;
   /** 429s a job may meet before it fails (they wait for capacity and do not spend attempts). */
@@ -82,6 +87,9 @@ export class PromptWorker {
   readonly #o: PromptWorkerOptions;
   readonly #prefix: string;
   #closing: Promise<void> | undefined;
+  /** EWMA of successful attempt latency in ms (for adaptive concurrency). */
+  #latencyMs = 0;
+  #tuner: NodeJS.Timeout | undefined;
   #queue: Queue | undefined;
 
   constructor(opts: PromptWorkerOptions) {
@@ -105,6 +113,11 @@ export class PromptWorker {
 
   /** Start taking jobs. Resolves once connected. */
   async start(): Promise<void> {
+    const adaptive = this.#o.adaptiveConcurrency;
+    if (adaptive) {
+      this.#tuner = setInterval(() => void this.#tune(adaptive).catch(() => {}), 2000);
+      this.#tuner.unref();
+    }
     void this.worker.run().catch((err: Error) => this.#o.log.error('worker stopped', { error: err.message }));
     await this.worker.waitUntilReady();
   }
@@ -114,6 +127,7 @@ export class PromptWorker {
    * them to the queue. `force` skips the wait (the jobs' locks expire and another worker takes them).
    */
   close(force = false): Promise<void> {
+    clearInterval(this.#tuner);
     if (force) return this.worker.close(true);
     this.#closing ??= (async () => {
       const timer = setTimeout(() => {
@@ -134,6 +148,26 @@ export class PromptWorker {
 
   #key(id: string): string {
     return jobKey(this.#prefix, this.#o.queue, id);
+  }
+
+  /** Little's law: in-flight calls = request rate × latency; 1.5× headroom, plus a few for jitter. */
+  async #tune(bounds: { min: number; max: number }): Promise<void> {
+    if (this.#latencyMs === 0) return;
+    const rps = await this.#o.limiter.requestRate();
+    if (rps <= 0) return;
+    const want = Math.ceil(rps * (this.#latencyMs / 1000) * 1.5) + 2;
+    const next = Math.max(bounds.min, Math.min(bounds.max, want));
+    const now = this.worker.concurrency;
+    // Move only on a real change, so the log says something when it speaks.
+    if (Math.abs(next - now) / now >= 0.2) {
+      this.worker.concurrency = next;
+      this.#o.log.info('concurrency adjusted', {
+        from: now,
+        to: next,
+        request_rate_per_s: rps,
+        latency_ms: Math.round(this.#latencyMs),
+      });
+    }
   }
 
   async #process(job: Job, token: string | undefined, signal: AbortSignal | undefined): Promise<JobResult> {
@@ -180,7 +214,8 @@ export class PromptWorker {
       inputTokens: estimateInputTokens(request),
       maxTokens: request.max_tokens,
       tenant: request.tenant_id ?? '',
-      priority: job.opts.priority,
+      // BullMQ's priority carries the tenant rank too (fairness.ts); the limiter wants the user's.
+      priority: job.opts.priority === undefined ? undefined : Math.floor(job.opts.priority / rankSlots),
     };
     for (;;) {
       let permit: Permit;
@@ -301,6 +336,7 @@ export class PromptWorker {
 
   async #completed(job: Job, record: JobRecord, request: JobRequest, r: AttemptResult): Promise<JobResult> {
     const o = this.#o;
+    this.#latencyMs = this.#latencyMs === 0 ? r.latencyMs : this.#latencyMs * 0.9 + r.latencyMs * 0.1;
     const u = r.message.usage;
     const now = Date.now();
     record.input_tokens = u.input_tokens;

@@ -107,4 +107,21 @@ describe('adaptive limiter against the simulator (no limits configured)', () => 
     expect(bigDone).toBeLessThan(40);
     for (const id of bigIds) await get(`${s.url}/v1/jobs/${id}?wait=60`);
   });
+
+  it("chooses concurrency from the discovered rate and the observed latency (Little's law)", async () => {
+    s = await startStack({ sim: { limits: { rpm: 1200, itpm: 0, otpm: 0 }, ttftMs: 1500 } });
+    expect(s.svc.worker!.worker.concurrency).toBe(16);
+    const jobs = Array.from({ length: 100 }, (_, i) => ({
+      model: 'claude-haiku-4-5',
+      max_tokens: 5,
+      prompt: `c${i}`,
+    }));
+    const ids = (await post(`${s.url}/v1/jobs/batch`, { jobs })).body.ids as string[];
+    for (const id of ids) expect((await get(`${s.url}/v1/jobs/${id}?wait=60`)).body.state).toBe('completed');
+    // 20 requests/s × ~1.5 s per call ≈ 30 in flight needed; 16 would cap throughput near 10/s.
+    const adjusted = s.logs.filter((l) => l.msg === 'concurrency adjusted');
+    expect(adjusted.length).toBeGreaterThan(0);
+    expect(s.svc.worker!.worker.concurrency).toBeGreaterThan(30);
+    expect(s.svc.worker!.worker.concurrency).toBeLessThanOrEqual(256);
+  });
 });
