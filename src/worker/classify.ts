@@ -102,18 +102,7 @@ function rowFor(status: number): Row {
 /** Classify anything an attempt threw. */
 export function classifyError(err: unknown): Decision {
   const base = { errorCode: null, spendLimit: false, retryAfterMs: null, requestId: null, headers: null };
-  if (err instanceof AttemptTimeoutError) {
-    return {
-      ...base,
-      outcome: 'timeout',
-      retry: true,
-      reason: 'timeout',
-      statusCode: null,
-      errorType: 'timeout_error',
-      message: err.message,
-    };
-  }
-  if (err instanceof APIConnectionTimeoutError) {
+  if (err instanceof AttemptTimeoutError || err instanceof APIConnectionTimeoutError) {
     return {
       ...base,
       outcome: 'timeout',

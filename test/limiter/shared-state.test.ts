@@ -15,6 +15,12 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
   const none = { req: undefined, in: undefined, out: undefined };
   const noCeil = { req: 0, in: 0, out: 0 };
   const one = { req: 1, in: 100, out: 200 };
+  /** Settle arguments for an outcome with nothing else to say. */
+  const plain = (
+    outcome: 'success' | 'rate_limited' | 'overloaded',
+    retryAfterMs: number | null = null,
+    headersSeen = true,
+  ) => ({ outcome, refundIn: 0, refundOut: 0, retryAfterMs, inRatioSample: null, headersSeen });
 
   it('discovers: one probe at a time until headers arrive, then paces', async () => {
     const s = new SharedLimiterState(redis, { target: 1 });
@@ -93,18 +99,7 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
       noCeil,
       0,
     );
-    const r = await s.settle(
-      k,
-      {
-        outcome: 'rate_limited',
-        refundIn: 0,
-        refundOut: 0,
-        retryAfterMs: 2000,
-        inRatioSample: null,
-        headersSeen: true,
-      },
-      10_000,
-    );
+    const r = await s.settle(k, plain('rate_limited', 2000), 10_000);
     expect(r.pausedUntil).toBe(12_000);
     expect(r.factor).toBeCloseTo(0.8, 9);
     expect(await s.admit(k, one, 11_000)).toEqual({ waitMs: 1000, state: 'paused' });
@@ -113,20 +108,7 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
     expect(st.pauseReason).toBe('rate_limited');
     let f = 0.8;
     for (let i = 0; i < 30; i++) {
-      f = (
-        await s.settle(
-          k,
-          {
-            outcome: 'success',
-            refundIn: 0,
-            refundOut: 0,
-            retryAfterMs: null,
-            inRatioSample: null,
-            headersSeen: true,
-          },
-          13_000,
-        )
-      ).factor;
+      f = (await s.settle(k, plain('success'), 13_000)).factor;
     }
     expect(f).toBe(1);
     expect((await s.read(k)).burstMs).toBe(1000);
@@ -137,47 +119,12 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
     const k = key();
     const pauses: number[] = [];
     for (let i = 0; i < 5; i++) {
-      const r = await s.settle(
-        k,
-        {
-          outcome: 'overloaded',
-          refundIn: 0,
-          refundOut: 0,
-          retryAfterMs: null,
-          inRatioSample: null,
-          headersSeen: false,
-        },
-        0,
-        () => 1,
-      );
+      const r = await s.settle(k, plain('overloaded'), 0, () => 1);
       pauses.push(r.pausedUntil);
     }
     expect(pauses).toEqual([1000, 2000, 4000, 8000, 8000]);
-    await s.settle(
-      k,
-      {
-        outcome: 'success',
-        refundIn: 0,
-        refundOut: 0,
-        retryAfterMs: null,
-        inRatioSample: null,
-        headersSeen: false,
-      },
-      9000,
-    );
-    const again = await s.settle(
-      k,
-      {
-        outcome: 'overloaded',
-        refundIn: 0,
-        refundOut: 0,
-        retryAfterMs: null,
-        inRatioSample: null,
-        headersSeen: false,
-      },
-      9000,
-      () => 0,
-    );
+    await s.settle(k, plain('success'), 9000);
+    const again = await s.settle(k, plain('overloaded'), 9000, () => 0);
     expect(again.pausedUntil).toBe(9500);
   });
 
@@ -209,18 +156,7 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
     const s = new SharedLimiterState(redis);
     const k = key();
     expect((await s.admit(k, one, 0)).state).toBe('probe');
-    await s.settle(
-      k,
-      {
-        outcome: 'success',
-        refundIn: 0,
-        refundOut: 0,
-        retryAfterMs: null,
-        inRatioSample: null,
-        headersSeen: false,
-      },
-      10,
-    );
+    await s.settle(k, plain('success', null, false), 10);
     expect((await s.admit(k, one, 20)).state).toBe('headerless');
     expect((await s.admit(k, one, 20)).state).toBe('headerless');
   });
