@@ -101,7 +101,7 @@ async function runOne(s: Scenario, id: ApproachId, progress: (line: string) => v
     const stats = sim.stats();
     const counts = competitor?.counts();
     const total = served(stats, counts);
-    const before = atDrop ? served(atDrop.stats, { sent: 0, rateLimited: 0 }) : undefined;
+    const before = atDrop ? served(atDrop.stats, undefined) : undefined;
     return measure({
       approach: id,
       label: approach.label(jobsPerSecond(s)),
@@ -114,7 +114,7 @@ async function runOne(s: Scenario, id: ApproachId, progress: (line: string) => v
         ? {
             afterDrop: {
               at: atDrop.at,
-              competitor: counts ?? { sent: 0, rateLimited: 0 },
+              competitor: counts ?? { sent: 0, rateLimited: 0, okAt: [] },
               served: {
                 requests: total.requests - before.requests,
                 rateLimited: total.rateLimited - before.rateLimited,

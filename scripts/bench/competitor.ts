@@ -9,6 +9,8 @@ import { benchApiKey } from './run-sdk.js';
 export interface CompetitorCounts {
   sent: number;
   rateLimited: number;
+  /** Epoch ms of each successful answer (capacity the other service actually took). */
+  okAt: number[];
 }
 
 export interface RunningCompetitor {
@@ -26,14 +28,16 @@ export function startCompetitor(
   startAt: number,
 ): RunningCompetitor {
   const client = new Anthropic({ apiKey: benchApiKey, baseURL: simUrl, maxRetries: 0 });
-  const counts: CompetitorCounts = { sent: 0, rateLimited: 0 };
+  const counts: CompetitorCounts = { sent: 0, rateLimited: 0, okAt: [] };
   const inFlight = new Set<Promise<void>>();
   let interval: NodeJS.Timeout | undefined;
   const fire = () => {
     const p = client.messages
       .create({ model, max_tokens: 8, messages: [{ role: 'user', content: 'other service' }] })
       .then(
-        () => {},
+        () => {
+          counts.okAt.push(Date.now());
+        },
         (err: unknown) => {
           if (err instanceof Anthropic.APIError && err.status === 429) counts.rateLimited += 1;
         },
@@ -52,7 +56,7 @@ export function startCompetitor(
     Math.max(0, startAt - Date.now()),
   );
   return {
-    counts: () => ({ ...counts }),
+    counts: () => ({ ...counts, okAt: [...counts.okAt] }),
     async stop() {
       clearTimeout(timer);
       clearInterval(interval);

@@ -14,7 +14,11 @@ export async function feed(
   push: (batch: BenchJob[]) => void | Promise<void>,
 ): Promise<void> {
   const groups = new Map<number, BenchJob[]>();
-  for (const j of jobs) groups.set(j.enqueueAtMs, [...(groups.get(j.enqueueAtMs) ?? []), j]);
+  for (const j of jobs) {
+    const group = groups.get(j.enqueueAtMs);
+    if (group) group.push(j);
+    else groups.set(j.enqueueAtMs, [j]);
+  }
   for (const at of [...groups.keys()].sort((a, b) => a - b)) {
     const wait = t0 + at - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));

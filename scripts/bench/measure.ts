@@ -20,7 +20,10 @@ export interface RunResult {
   unfinished: number;
   /** Run start → last completed job, seconds. */
   elapsedS: number;
-  /** What an ideal client needs for the completed jobs, seconds. */
+  /**
+   * What an ideal client needs for the completed jobs, seconds (S4: sharing the account with what
+   * the other service actually got, so the share cannot exceed 1 by starving the other service).
+   */
   idealS: number;
   /** idealS / elapsedS; null when more than 5% of the jobs did not complete (not comparable). */
   throughputShare: number | null;
@@ -33,9 +36,9 @@ export interface RunResult {
   p50Ms: number | null;
   p95Ms: number | null;
   /**
-   * S4: after the other service started. `throughputShare` is completions per second from drop + 10 s
-   * to the end over the allowance the other service leaves (above 1: it took capacity from the other
-   * service, whose refusals `otherRefused` counts).
+   * S4: after the other service started. `throughputShare` is the completions from drop + 10 s to the
+   * end over what the account allowed in that window minus what the other service got; the other
+   * service's refusals (`otherRefused`) show whether the approach crowded it out.
    */
   afterDrop?: {
     served: Served;
@@ -78,16 +81,23 @@ export interface MeasureInput {
   afterDrop?: { served: Served; at: number; competitor: CompetitorCounts };
 }
 
-/** Completions in [from, to] per second over the new allowance (jobs/s an ideal client gets). */
+const within = (times: readonly number[], from: number, to: number) =>
+  times.filter((t) => t >= from && t <= to).length;
+
+/**
+ * Completions in [from, to] over the requests the account allowed in that window minus those the
+ * other service got (request-bound).
+ */
 function windowShare(
   done: readonly number[],
+  other: readonly number[],
   from: number,
   to: number,
-  jobsPerSecond: number,
+  rate: number,
 ): number | null {
   if (to - from < 1000) return null;
-  const n = done.filter((t) => t >= from && t <= to).length;
-  return n / ((to - from) / 1000) / jobsPerSecond;
+  const left = (rate * (to - from)) / 1000 - within(other, from, to);
+  return left > 0 ? within(done, from, to) / left : null;
 }
 
 export function measure(m: MeasureInput): RunResult {
@@ -99,10 +109,16 @@ export function measure(m: MeasureInput): RunResult {
   const last = done.length > 0 ? Math.max(...done) : m.t0;
   const elapsedS = (last - m.t0) / 1000;
   const ids = new Set(completed.map((o) => o.id));
-  const idealS = idealSeconds(
-    s,
-    s.jobs.filter((j) => ids.has(j.id)),
-  );
+  const other = m.afterDrop?.competitor.okAt ?? [];
+  // With another service on the key, the account served both: the ideal is their sum at the full
+  // rate (request-bound), so taking the other service's share does not count as throughput.
+  const idealS =
+    s.competitor && m.afterDrop
+      ? (completed.length + within(other, m.t0, last)) / bindingRate(s)
+      : idealSeconds(
+          s,
+          s.jobs.filter((j) => ids.has(j.id)),
+        );
   const comparable = completed.length >= 0.95 * s.jobs.length && elapsedS > 0;
   const latencies = completed.map((o) => o.finishedAt! - o.enqueuedAt);
   const result: RunResult = {
@@ -126,12 +142,10 @@ export function measure(m: MeasureInput): RunResult {
     p95Ms: percentile(latencies, 95),
   };
   if (m.afterDrop && s.competitor) {
-    // Request-bound: the new allowance in jobs/s is what the competitor leaves.
-    const left = bindingRate(s) - s.competitor.rpm / 60;
     result.afterDrop = {
       served: m.afterDrop.served,
       rateLimitedShare: share(m.afterDrop.served.rateLimited, m.afterDrop.served.requests),
-      throughputShare: windowShare(done, m.afterDrop.at + 10_000, last, left),
+      throughputShare: windowShare(done, other, m.afterDrop.at + 10_000, last, bindingRate(s)),
       otherRequests: m.afterDrop.competitor.sent,
       otherRefused: m.afterDrop.competitor.rateLimited,
     };

@@ -162,10 +162,10 @@ export function buildScenario(id: ScenarioId, size: ScenarioSize): Scenario {
 
 /** Default main job counts (full run, `--quick`). */
 export const defaultJobs: Record<ScenarioId, { full: number; quick: number }> = {
-  S1: { full: 200, quick: 50 },
-  S2: { full: 200, quick: 50 },
-  S3: { full: 200, quick: 60 },
-  S4: { full: 160, quick: 110 },
+  S1: { full: 200, quick: 40 },
+  S2: { full: 200, quick: 40 },
+  S3: { full: 200, quick: 40 },
+  S4: { full: 160, quick: 80 },
   S5: { full: 2_000, quick: 400 },
 };
 
