@@ -21,6 +21,8 @@ Usage:
   promptq pause | resume        stop / restart every worker taking jobs (a spend-limit 429 pauses the queue)
   promptq simulate [--port P] [--rpm N] [--itpm N] [--otpm N] ...
                                 the Anthropic-compatible API simulator on its own (--help for all flags)
+  promptq bench [--scenario S1,...] [--jobs N] [--quick]
+                                benchmarks against the simulator (--help for all flags)
 
 Environment: REDIS_URL, ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL, PROMPTQ_QUEUE, HOST, PORT,
 PROMPTQ_AUTH_TOKEN, PROMPTQ_CONCURRENCY (see README.md).`;
@@ -167,8 +169,10 @@ export async function main(argv: string[]): Promise<number> {
       case 'pause':
       case 'resume':
         return await pauseResume(command, config);
-      case 'backfill':
       case 'bench':
+        // Loaded on demand: the benchmark harness is large and only this command needs it.
+        return await (await import('../scripts/bench/bench.js')).benchCommand(rest);
+      case 'backfill':
         return fail(2, `"${command}" is not in this version yet`);
       default:
         return fail(2, `unknown command "${command}" (try promptq --help)`);

@@ -1,0 +1,223 @@
+/**
+ * `promptq bench`: every scenario against a fresh simulator and a private redis-server per run,
+ * promptq side by side with the hand-tuned alternatives; one table per scenario on stdout, progress
+ * on stderr.
+ */
+import { randomUUID } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { TestRedis } from '../../src/redis-server.js';
+import { startSimulator } from '../../src/simulator/index.js';
+import { type ApproachId, approaches, approachIds } from './approaches.js';
+import { type RunningCompetitor, startCompetitor } from './competitor.js';
+import { measure, type RunResult, served } from './measure.js';
+import {
+  buildScenario,
+  defaultJobs,
+  idealSeconds,
+  jobsPerSecond,
+  type Scenario,
+  type ScenarioId,
+  scenarioIds,
+} from './scenarios.js';
+import { renderTable } from './table.js';
+import type { JobOutcome } from './types.js';
+
+export interface BenchOptions {
+  scenarios: readonly ScenarioId[];
+  approaches: readonly ApproachId[];
+  /** Main job count of every scenario (default: per scenario, see `defaultJobs`). */
+  jobs?: number;
+  /** The smoke-test sizes. */
+  quick: boolean;
+  /** Where tables go. @defaultValue stdout */
+  out?: (text: string) => void;
+  /** Where progress lines go. @defaultValue stderr */
+  progress?: (line: string) => void;
+}
+
+export interface ScenarioReport {
+  scenario: Scenario;
+  idealS: number;
+  results: RunResult[];
+  table: string;
+}
+
+/** Seconds past the ideal a run may take before unfinished jobs are given up on. */
+function deadlineMs(idealS: number): number {
+  return idealS * 4_000 + 30_000;
+}
+
+async function runOne(s: Scenario, id: ApproachId, progress: (line: string) => void): Promise<RunResult> {
+  const approach = approaches[id];
+  const redis = new TestRedis();
+  await redis.start();
+  const sim = await startSimulator({
+    seed: 1,
+    startEmpty: true,
+    limits: { ...s.limits, announced: null },
+    shortIntervalSeconds: s.shortIntervalSeconds,
+  });
+  const idealS = idealSeconds(s, s.jobs);
+  const tag = `[${s.id} ${id}]`;
+  let t0 = 0;
+  let competitor: RunningCompetitor | undefined;
+  let atDrop: { stats: ReturnType<typeof sim.stats>; at: number } | undefined;
+  let dropTimer: NodeJS.Timeout | undefined;
+  let lastReport = 0;
+  try {
+    const outcomes: JobOutcome[] = await approach.runner({
+      jobs: s.jobs,
+      simUrl: sim.url,
+      redisUrl: redis.url,
+      queue: `bench-${s.id}-${id}-${randomUUID().slice(0, 8)}`,
+      workers: s.workers,
+      concurrency: s.concurrency,
+      jobsPerSecond: jobsPerSecond(s),
+      begin: () => {
+        t0 = Date.now();
+        if (s.competitor) {
+          const at = t0 + s.competitor.atMs;
+          competitor = startCompetitor(
+            sim.url,
+            s.jobs[0]?.body.model ?? 'claude-haiku-4-5',
+            s.competitor.rpm,
+            at,
+          );
+          dropTimer = setTimeout(() => {
+            atDrop = { stats: sim.stats(), at: Date.now() };
+          }, at - Date.now());
+        }
+        return { t0, deadline: t0 + deadlineMs(idealS) };
+      },
+      progress: (done) => {
+        const now = Date.now();
+        if (now - lastReport < 5_000 && done < s.jobs.length) return;
+        lastReport = now;
+        progress(`${tag} ${done}/${s.jobs.length} jobs finished after ${((now - t0) / 1000).toFixed(0)} s`);
+      },
+    });
+    clearTimeout(dropTimer);
+    await competitor?.stop();
+    const stats = sim.stats();
+    const counts = competitor?.counts();
+    const total = served(stats, counts);
+    const before = atDrop ? served(atDrop.stats, undefined) : undefined;
+    return measure({
+      approach: id,
+      label: approach.label(jobsPerSecond(s)),
+      scenario: s,
+      outcomes,
+      t0,
+      stats,
+      served: total,
+      ...(atDrop && before
+        ? {
+            afterDrop: {
+              at: atDrop.at,
+              competitor: counts ?? { sent: 0, rateLimited: 0, okAt: [] },
+              served: {
+                requests: total.requests - before.requests,
+                rateLimited: total.rateLimited - before.rateLimited,
+              },
+            },
+          }
+        : {}),
+    });
+  } finally {
+    clearTimeout(dropTimer);
+    await competitor?.stop();
+    await sim.close();
+    await redis.destroy();
+  }
+}
+
+/** Runs the chosen scenarios × approaches, printing each scenario's table as soon as it is done. */
+export async function runBench(opts: BenchOptions): Promise<ScenarioReport[]> {
+  const out = opts.out ?? ((t: string) => process.stdout.write(t));
+  const progress = opts.progress ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const reports: ScenarioReport[] = [];
+  for (const id of opts.scenarios) {
+    const jobs = opts.jobs ?? (opts.quick ? defaultJobs[id].quick : defaultJobs[id].full);
+    const s = buildScenario(id, { jobs, quick: opts.quick });
+    const results: RunResult[] = [];
+    for (const a of opts.approaches) results.push(await runOne(s, a, progress));
+    const idealS = idealSeconds(s, s.jobs);
+    const table = renderTable(s, idealS, results);
+    out(`${table}\n`);
+    reports.push({ scenario: s, idealS, results, table });
+  }
+  return reports;
+}
+
+export const benchUsage = `Usage: promptq bench [--scenario S1,S2,...] [--approach sdk,sdk10,bullmq,bottleneck,promptq] [--jobs N] [--quick]
+
+Runs each scenario against the built-in simulator (fresh, buckets empty) and a private redis-server
+(redis-server must be on PATH), promptq (no limits configured) side by side with the SDK's own
+retries, BullMQ's static limiter and Bottleneck set to the true limit. Prints one Markdown table per
+scenario. Scenarios: S1 request-bound with a 1-s guard, S2 input-token-bound, S3 4 worker
+processes, S4 the allowance halves mid-run, S5 two tenants. --quick: smaller job counts (~2 min).`;
+
+function list<T extends string>(flag: string, raw: string | undefined, allowed: readonly T[]): T[] {
+  if (raw === undefined) return [...allowed];
+  const items = raw.split(',').map((x) => x.trim());
+  for (const x of items) {
+    if (!(allowed as readonly string[]).includes(x)) {
+      throw new BenchUsageError(`--${flag}: unknown "${x}" (choose from ${allowed.join(', ')})`);
+    }
+  }
+  return items as T[];
+}
+
+/** A bad `promptq bench` argument; the message names the flag. */
+export class BenchUsageError extends Error {
+  override readonly name = 'BenchUsageError';
+}
+
+/** Parses `promptq bench` arguments; throws {@link BenchUsageError} naming the bad flag. */
+export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      scenario: { type: 'string' },
+      approach: { type: 'string' },
+      jobs: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) return 'help';
+  let jobs: number | undefined;
+  if (values.jobs !== undefined) {
+    if (!/^\d+$/.test(values.jobs) || Number(values.jobs) < 1 || Number(values.jobs) > 100_000) {
+      throw new BenchUsageError(`--jobs: expected a whole number from 1 to 100000, got "${values.jobs}"`);
+    }
+    jobs = Number(values.jobs);
+  }
+  return {
+    scenarios: list('scenario', values.scenario?.toUpperCase(), scenarioIds),
+    approaches: list('approach', values.approach?.toLowerCase(), approachIds),
+    quick: values.quick ?? false,
+    ...(jobs !== undefined ? { jobs } : {}),
+  };
+}
+
+/** `promptq bench ARGS` → exit code (2 for bad arguments, with one line on stderr). */
+export async function benchCommand(argv: string[]): Promise<number> {
+  let opts: BenchOptions | 'help';
+  try {
+    opts = parseBenchArgs(argv);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (err instanceof BenchUsageError || code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`promptq: ${(err as Error).message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (opts === 'help') {
+    process.stdout.write(`${benchUsage}\n`);
+    return 0;
+  }
+  await runBench(opts);
+  return 0;
+}

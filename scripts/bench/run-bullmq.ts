@@ -1,0 +1,78 @@
+/**
+ * Baseline: BullMQ with its static rate limiter set to the true limit, the SDK (default 2 retries)
+ * inside the processor; a job whose call throws fails (no BullMQ attempts).
+ */
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { feed } from './feed.js';
+import { callOnce, sdkClient } from './run-sdk.js';
+import type { BenchJob, JobOutcome, Runner } from './types.js';
+
+/**
+ * The limit as a user writes it: `{ max: rpm / 60, duration: 1000 }`, i.e. whole jobs per second
+ * (for a non-integer rate, the smallest window holding a whole number of jobs).
+ */
+export function bullmqLimiter(jobsPerSecond: number): { max: number; duration: number } {
+  const max = Math.max(1, Math.round(jobsPerSecond));
+  return { max, duration: Math.round((1000 * max) / jobsPerSecond) };
+}
+
+export const bullmqRunner: Runner = async (ctx) => {
+  const byId = new Map(ctx.jobs.map((j) => [j.id, j]));
+  const outcomes: JobOutcome[] = [];
+  const connections: Redis[] = [];
+  const connect = () => {
+    const c = new Redis(ctx.redisUrl, { maxRetriesPerRequest: null });
+    connections.push(c);
+    return c;
+  };
+  const queue = new Queue<{ id: string }>(ctx.queue, { connection: connect() });
+  let resolveDone: () => void = () => {};
+  const done = new Promise<void>((r) => {
+    resolveDone = r;
+  });
+  const record = (job: BenchJob, enqueuedAt: number, ok: boolean) => {
+    outcomes.push({ id: job.id, tenant: job.tenant, enqueuedAt, finishedAt: Date.now(), ok });
+    ctx.progress(outcomes.length);
+    if (outcomes.length === ctx.jobs.length) resolveDone();
+  };
+  const workers = Array.from({ length: ctx.workers }, () => {
+    const client = sdkClient(ctx.simUrl, 2);
+    const w = new Worker<{ id: string }>(
+      ctx.queue,
+      async (job) => {
+        const bench = byId.get(job.data.id);
+        if (!bench) throw new Error(`unknown bench job ${job.data.id}`);
+        try {
+          await callOnce(client, bench);
+        } catch (err) {
+          record(bench, job.timestamp, false);
+          throw err;
+        }
+        record(bench, job.timestamp, true);
+      },
+      {
+        connection: connect(),
+        concurrency: ctx.concurrency,
+        limiter: bullmqLimiter(ctx.jobsPerSecond),
+        removeOnComplete: { count: 0 },
+        removeOnFail: { count: 0 },
+      },
+    );
+    w.on('error', () => {});
+    return w;
+  });
+  try {
+    await Promise.all(workers.map((w) => w.waitUntilReady()));
+    const { t0, deadline } = ctx.begin();
+    await feed(ctx.jobs, t0, async (batch) => {
+      await queue.addBulk(batch.map((j) => ({ name: 'bench', data: { id: j.id }, opts: { jobId: j.id } })));
+    });
+    await Promise.race([done, new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))]);
+    return [...outcomes];
+  } finally {
+    await Promise.all(workers.map((w) => w.close(true)));
+    await queue.close();
+    for (const c of connections) c.disconnect();
+  }
+};

@@ -1,0 +1,205 @@
+/**
+ * The benchmark scenarios (issue 3): limits the simulator enforces, the workload, and how to derive
+ * the ideal run time from those limits. Job counts are the defaults of `npm run bench`; `--quick`
+ * and `--jobs` scale them.
+ */
+import type { Limits } from '../../src/simulator/index.js';
+import { estimateSimTokens } from '../../src/simulator/index.js';
+import type { BenchJob } from './types.js';
+
+export const scenarioIds = ['S1', 'S2', 'S3', 'S4', 'S5'] as const;
+export type ScenarioId = (typeof scenarioIds)[number];
+
+/** The binding resource: requests, or input tokens. */
+export type Binding = 'requests' | 'input_tokens';
+
+/** Another service that starts using the same key mid-run (S4). */
+export interface Competitor {
+  /** When it starts, in ms after the run starts. */
+  atMs: number;
+  /** Its steady request rate (requests per minute), taken out of the account's allowance. */
+  rpm: number;
+}
+
+export interface Scenario {
+  id: ScenarioId;
+  title: string;
+  /** What the simulator enforces (and announces); every bucket starts empty. */
+  limits: Limits;
+  /** The hidden 1-second guard (Anthropic may enforce 60 RPM as 1 request per second); 0 = off. */
+  shortIntervalSeconds: number;
+  binding: Binding;
+  /** Worker processes sharing the account. */
+  workers: number;
+  /** In-flight calls per worker, the same for every approach. */
+  concurrency: number;
+  competitor?: Competitor;
+  jobs: BenchJob[];
+}
+
+export interface ScenarioSize {
+  /** Main job count (S5: the big tenant's backlog). */
+  jobs: number;
+  quick: boolean;
+}
+
+const model = 'claude-haiku-4-5';
+/** Short answers: the benchmark measures admission, not generation speed. */
+const maxTokens = 32;
+/** Generous limits for the resources a scenario does not bind on (headers still report them). */
+const plentyTokens = { itpm: 4_000_000, otpm: 1_000_000 };
+
+/** A deterministic PRNG (mulberry32), so every approach gets the very same workload. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const words = ['queue', 'token', 'bucket', 'limit', 'worker', 'prompt', 'stream', 'answer', 'retry', 'model'];
+
+/** A prompt of about `tokens` simulator tokens (one short word is one token). */
+function promptOf(tokens: number, next: () => number): string {
+  const out: string[] = [];
+  for (let i = 0; i < tokens; i++) out.push(words[Math.floor(next() * words.length)] ?? 'token');
+  return out.join(' ');
+}
+
+function job(id: string, prompt: string, enqueueAtMs: number, tenant?: string): BenchJob {
+  const body = {
+    model,
+    max_tokens: maxTokens,
+    prompt,
+    ...(tenant !== undefined ? { tenant_id: tenant } : {}),
+  };
+  const inputTokens = estimateSimTokens({ messages: [{ role: 'user', content: prompt }] });
+  return { id, tenant, enqueueAtMs, body, inputTokens };
+}
+
+function uniformJobs(prefix: string, n: number, tokens: number, seed: number): BenchJob[] {
+  const next = rng(seed);
+  return Array.from({ length: n }, (_, i) => job(`${prefix}-${i}`, promptOf(tokens, next), 0));
+}
+
+/** Builds a scenario's limits and workload; `size.jobs` scales it. */
+export function buildScenario(id: ScenarioId, size: ScenarioSize): Scenario {
+  const n = size.jobs;
+  const base = { workers: 1, concurrency: 20, shortIntervalSeconds: 0 };
+  switch (id) {
+    case 'S1':
+      return {
+        ...base,
+        id,
+        title: 'request-bound, 1 worker, 1-second short-interval guard on',
+        limits: { rpm: 600, ...plentyTokens },
+        shortIntervalSeconds: 1,
+        binding: 'requests',
+        jobs: uniformJobs('s1', n, 40, 1),
+      };
+    case 'S2': {
+      // Sizes log-uniform over 150..3000 tokens (20x); input tokens bind at 10k/s.
+      const next = rng(2);
+      const jobs = Array.from({ length: n }, (_, i) =>
+        job(`s2-${i}`, promptOf(Math.round(150 * 20 ** next()), next), 0),
+      );
+      return {
+        ...base,
+        id,
+        title: 'input-token-bound, prompt sizes differ 20x (150..3000 tokens)',
+        limits: { rpm: 6_000, itpm: 600_000, otpm: 1_000_000 },
+        binding: 'input_tokens',
+        jobs,
+      };
+    }
+    case 'S3':
+      return {
+        ...base,
+        id,
+        title: '4 worker processes sharing one limit (request-bound)',
+        limits: { rpm: 600, ...plentyTokens },
+        binding: 'requests',
+        workers: 4,
+        jobs: uniformJobs('s3', n, 40, 3),
+      };
+    case 'S4': {
+      // Another service starts using half the key's requests once a quarter of the jobs could be
+      // done, leaving the larger part of the run (and the window from drop + 10 s) after the drop.
+      const atMs = n * 25;
+      return {
+        ...base,
+        id,
+        title: 'the allowance halves mid-run (another service starts using the key)',
+        limits: { rpm: 600, ...plentyTokens },
+        binding: 'requests',
+        competitor: { atMs, rpm: 300 },
+        jobs: uniformJobs('s4', n, 40, 4),
+      };
+    }
+    case 'S5': {
+      // Tenant "backfill" enqueues the backlog; tenant "interactive" adds 20 jobs once it drains.
+      const next = rng(5);
+      const big = Array.from({ length: n }, (_, i) => job(`s5-big-${i}`, promptOf(40, next), 0, 'backfill'));
+      const smallAt = size.quick ? 1_000 : 3_000;
+      const small = Array.from({ length: 20 }, (_, i) =>
+        job(`s5-small-${i}`, promptOf(40, next), smallAt, 'interactive'),
+      );
+      return {
+        ...base,
+        id,
+        title: `two tenants: ${n} backfill jobs, then 20 interactive ones`,
+        limits: { rpm: 6_000, ...plentyTokens },
+        binding: 'requests',
+        jobs: [...big, ...small],
+      };
+    }
+  }
+}
+
+/** Default main job counts (full run, `--quick`). */
+export const defaultJobs: Record<ScenarioId, { full: number; quick: number }> = {
+  S1: { full: 200, quick: 40 },
+  S2: { full: 200, quick: 40 },
+  S3: { full: 200, quick: 40 },
+  S4: { full: 160, quick: 80 },
+  S5: { full: 2_000, quick: 400 },
+};
+
+/** Units of the binding resource per second the simulator admits. */
+export function bindingRate(s: Scenario): number {
+  return (s.binding === 'requests' ? s.limits.rpm : s.limits.itpm) / 60;
+}
+
+/** What one job costs of the binding resource. */
+export function bindingCost(s: Scenario, j: BenchJob): number {
+  return s.binding === 'requests' ? 1 : j.inputTokens;
+}
+
+/**
+ * Seconds an ideal client needs for `jobs` (buckets start empty, so every unit waits for refill):
+ * their total cost over the rate, with the competitor's share taken out once it starts.
+ */
+export function idealSeconds(s: Scenario, jobs: readonly BenchJob[]): number {
+  const total = jobs.reduce((n, j) => n + bindingCost(s, j), 0);
+  const rate = bindingRate(s);
+  const c = s.competitor;
+  if (!c) return total / rate;
+  const before = (rate * c.atMs) / 1000;
+  if (total <= before) return total / rate;
+  const after = rate - bindingRateOf(s, c.rpm);
+  return c.atMs / 1000 + (total - before) / after;
+}
+
+function bindingRateOf(s: Scenario, rpm: number): number {
+  // The competitor sends requests; in a request-bound scenario each one is a unit.
+  return s.binding === 'requests' ? rpm / 60 : 0;
+}
+
+/** The true limit as jobs per second (what a user would give a count-based limiter). */
+export function jobsPerSecond(s: Scenario): number {
+  return s.jobs.length / idealSeconds({ ...s, competitor: undefined }, s.jobs);
+}

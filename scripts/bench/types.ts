@@ -1,0 +1,54 @@
+/** Shapes shared by the benchmark's scenarios, runners and reports. */
+import type { JobBody } from '../../src/job.js';
+
+/** One prompt job of a scenario's workload. */
+export interface BenchJob {
+  /** Unique within the run (also the promptq job id). */
+  id: string;
+  /** The tenant, or undefined for single-tenant scenarios. */
+  tenant: string | undefined;
+  /** When the job is enqueued, in ms after the run starts. */
+  enqueueAtMs: number;
+  body: JobBody & { prompt: string };
+  /** Input tokens the simulator bills for this request (its own tokenizer). */
+  inputTokens: number;
+}
+
+/** What happened to one job, measured by the runner. */
+export interface JobOutcome {
+  id: string;
+  tenant: string | undefined;
+  /** Epoch ms the job was enqueued (handed to the approach). */
+  enqueuedAt: number;
+  /** Epoch ms the job finished (completed or failed for good); null if it never did. */
+  finishedAt: number | null;
+  ok: boolean;
+}
+
+/** Everything a runner needs for one (scenario, approach) run. */
+export interface RunContext {
+  jobs: readonly BenchJob[];
+  /** The simulator's base URL. */
+  simUrl: string;
+  /** A private redis-server for this run. */
+  redisUrl: string;
+  /** A queue name no other run uses. */
+  queue: string;
+  /** Worker processes (or in-process instances for the baselines) sharing the account. */
+  workers: number;
+  /** In-flight calls per worker. */
+  concurrency: number;
+  /** The true limit expressed as jobs per second (what a hand-tuned count limiter would be set to). */
+  jobsPerSecond: number;
+  /**
+   * The runner calls this once its setup is done (processes up, connections ready): the run's clock
+   * starts there. Returns the start (job `enqueueAtMs` offsets count from it) and the epoch ms after
+   * which the runner gives up waiting (unfinished jobs are reported as such).
+   */
+  begin(): { t0: number; deadline: number };
+  /** Called with the number of finished jobs whenever it changes (progress lines). */
+  progress(done: number): void;
+}
+
+/** One approach's implementation: run every job of the context, report each job's outcome. */
+export type Runner = (ctx: RunContext) => Promise<JobOutcome[]>;

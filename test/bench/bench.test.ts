@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { approachIds } from '../../scripts/bench/approaches.js';
+import { parseBenchArgs, runBench } from '../../scripts/bench/bench.js';
+import { columns } from '../../scripts/bench/table.js';
+
+describe('promptq bench', () => {
+  it('prints one table row per approach whose numbers are the simulator ground truth', async () => {
+    const printed: string[] = [];
+    const [report] = await runBench({
+      scenarios: ['S1'],
+      approaches: approachIds,
+      jobs: 20,
+      quick: true,
+      out: (t) => printed.push(t),
+      progress: () => {},
+    });
+    expect(report).toBeDefined();
+    const { scenario, results, table } = report!;
+    expect(printed.join('')).toContain(table);
+
+    // Shape: heading, header row, separator, one row per approach, each with every column.
+    const rows = table.split('\n').filter((l) => l.startsWith('|'));
+    const header = columns(scenario);
+    expect(rows).toHaveLength(2 + approachIds.length);
+    expect(rows[1]).toBe(`|${header.map(() => '---').join('|')}|`);
+    for (const row of [rows[0]!, ...rows.slice(2)]) expect(row.split(' | ')).toHaveLength(header.length);
+    expect(results.map((r) => r.approach)).toEqual([...approachIds]);
+
+    for (const [i, r] of results.entries()) {
+      // Every job is accounted for, and each completed job is exactly one message the simulator
+      // delivered (no competitor here): the runner's outcomes agree with the simulator.
+      expect(r.completed + r.failed + r.unfinished, r.approach).toBe(20);
+      expect(r.simulator.succeeded, r.approach).toBe(r.completed);
+      expect(r.served).toEqual({ requests: r.simulator.requests, rateLimited: r.simulator.rateLimited });
+      expect(r.simulator.requests, r.approach).toBeGreaterThanOrEqual(r.completed);
+
+      // The printed cells are those numbers.
+      const cells = rows[2 + i]!.replace(/^\| | \|$/g, '').split(' | ');
+      expect(Number(cells[2])).toBe(r.simulator.requests);
+      const share = (100 * r.simulator.rateLimited) / r.simulator.requests;
+      expect(cells[3]).toBe(`${share.toFixed(1)}% (${r.simulator.rateLimited})`);
+      expect(cells[4]!.startsWith(String(r.failed))).toBe(true);
+
+      // Buckets start empty: nobody can finish faster than the limits allow (small clock slack).
+      if (r.throughputShare !== null) expect(r.throughputShare, r.approach).toBeLessThanOrEqual(1.05);
+      if (r.p50Ms !== null) expect(r.p95Ms!).toBeGreaterThanOrEqual(r.p50Ms);
+    }
+  }, 180_000);
+
+  it('rejects bad arguments naming the flag', () => {
+    expect(() => parseBenchArgs(['--scenario', 'S9'])).toThrow(/--scenario: unknown "S9"/);
+    expect(() => parseBenchArgs(['--approach', 'celery'])).toThrow(/--approach/);
+    expect(() => parseBenchArgs(['--jobs', 'many'])).toThrow(/--jobs: expected a whole number/);
+    expect(parseBenchArgs(['--scenario', 's1,s5', '--quick'])).toMatchObject({
+      scenarios: ['S1', 'S5'],
+      quick: true,
+    });
+  });
+});
