@@ -38,7 +38,7 @@ export interface PromptqConfig {
   readonly maxRpm: number;
   readonly maxItpm: number;
   readonly maxOtpm: number;
-  /** Share of the announced limits the limiter aims for. @defaultValue `0.98` */
+  /** Share of the announced limits the limiter aims for. @defaultValue `0.995` */
   readonly targetUtilization: number;
   /** First retry's backoff (overloads wait twice this, 5xx and network errors half). @defaultValue `1000` */
   readonly retryBaseMs: number;
@@ -84,7 +84,7 @@ export const defaults = {
   concurrency: 16,
   maxAttempts: 8,
   maxRateLimited: 50,
-  targetUtilization: 0.98,
+  targetUtilization: 0.995,
   retryBaseMs: 1000,
   retryMaxMs: 60_000,
   requestTimeoutMs: 600_000,

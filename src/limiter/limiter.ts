@@ -147,18 +147,21 @@ export class RateLimiter {
     const key = this.key(group);
     const ratio = (await this.#state.read(key)).inRatio;
     const costs = { req: 1, in: Math.max(1, Math.round(plan.inputTokens * ratio)), out: plan.maxTokens };
-    await this.#gate(group).schedule({ priority: bottleneckPriority(plan.priority) }, async () => {
-      for (;;) {
-        if (this.#closed) throw new Error('limiter closed');
-        if (signal?.aborted) throw abortError(signal);
-        const { waitMs, state } = await this.#state.admit(key, costs);
-        if (waitMs <= 0) return;
-        // While the probe is out, look again soon: its headers end the discovery at once.
-        const cap = state === 'discovering' ? 50 : 1000;
-        await sleep(Math.min(Math.max(waitMs, 1), cap), signal);
-      }
-    });
-    return this.#permit(group, key, plan, costs);
+    const admitted = await this.#gate(group).schedule(
+      { priority: bottleneckPriority(plan.priority) },
+      async () => {
+        for (;;) {
+          if (this.#closed) throw new Error('limiter closed');
+          if (signal?.aborted) throw abortError(signal);
+          const { waitMs, state } = await this.#state.admit(key, costs);
+          if (waitMs <= 0) return state;
+          // While the probe is out, look again soon: its headers end the discovery at once.
+          const cap = state === 'discovering' ? 50 : 1000;
+          await sleep(Math.min(Math.max(waitMs, 1), cap), signal);
+        }
+      },
+    );
+    return this.#permit(group, key, plan, costs, admitted === 'probe');
   }
 
   #permit(
@@ -166,6 +169,7 @@ export class RateLimiter {
     key: string,
     plan: CallPlan,
     costs: { req: number; in: number; out: number },
+    probe: boolean,
   ): Permit {
     let headersSeen: Promise<void> | undefined;
     let settled = false;
@@ -204,6 +208,7 @@ export class RateLimiter {
           retryAfterMs: result.retryAfterMs,
           inRatioSample: sample,
           headersSeen: headersSeen !== undefined,
+          probe,
         });
         if (result.headers && pausing) await observe(result.headers);
         this.#o.onPace?.(group, factor);

@@ -132,8 +132,9 @@ return table.concat(before, ',')
  * ARGV[3] refund in  ARGV[4] refund out (tokens to give back; negative = charge more)
  * ARGV[5] retry-after ms (-1 none)  ARGV[6] default burst ms  ARGV[7] min factor
  * ARGV[8] overload base ms  ARGV[9] overload max ms  ARGV[10] jitter 0..1  ARGV[11] in_ratio sample (-1 none)
- * ARGV[12] headers seen (1/0)
- * Returns {pausedUntil, factor*1000}
+ * ARGV[12] headers seen (1/0)  ARGV[13] the request was a discovery probe (1/0): a 429 then teaches
+ *   nothing about pace (the limits were unknown), so it only pauses
+ * Returns {pausedUntil, factor}
  */
 const settleLua = `
 local h = KEYS[1]
@@ -165,8 +166,10 @@ if outcome == 'success' then
     redis.call('HSET', h, 'in_ratio', r * 0.8 + sample * 0.2)
   end
 elseif outcome == 'rate_limited' then
-  factor = math.max(tonumber(ARGV[7]), factor * 0.8)
-  burst = math.max(100, burst * 0.6)
+  if ARGV[13] ~= '1' then
+    factor = math.max(tonumber(ARGV[7]), factor * 0.8)
+    burst = math.max(100, burst * 0.6)
+  end
   local ra = tonumber(ARGV[5])
   if ra < 0 then ra = 1000 end
   if now + ra > paused then
@@ -219,7 +222,7 @@ export interface Costs {
 }
 
 export interface BucketTuning {
-  /** Share of the announced limit to aim for. @defaultValue 0.98 */
+  /** Share of the announced limit to aim for. @defaultValue 0.995 */
   target: number;
   /** Bucket capacity in ms of refill: the largest burst sent. @defaultValue 1000 */
   burstMs: number;
@@ -234,7 +237,7 @@ export interface BucketTuning {
 }
 
 export const defaultTuning: BucketTuning = {
-  target: 0.98,
+  target: 0.995,
   burstMs: 1000,
   probeTtlMs: 10_000,
   minFactor: 0.3,
@@ -269,6 +272,7 @@ export class SharedLimiterState {
   }
 
   async admit(key: string, costs: Costs, now = Date.now()): Promise<{ waitMs: number; state: AdmitState }> {
+    // (The ARGV order is fixed by admitLua's header.)
     const t = this.#tuning;
     const [wait, state] = await this.#redis.promptqLimiterAdmit(
       key,
@@ -318,6 +322,8 @@ export class SharedLimiterState {
       retryAfterMs: number | null;
       inRatioSample: number | null;
       headersSeen: boolean;
+      /** Admitted as the discovery probe (limits unknown). */
+      probe?: boolean;
     },
     now = Date.now(),
     random: () => number = Math.random,
@@ -337,6 +343,7 @@ export class SharedLimiterState {
       random(),
       s.inRatioSample ?? -1,
       s.headersSeen ? 1 : 0,
+      s.probe ? 1 : 0,
     );
     return { pausedUntil: Number(paused), factor: Number(factor) };
   }
