@@ -161,6 +161,7 @@ export async function runBackfillCommand(argv: string[], config: PromptqConfig):
   const input = await openInput(positionals[0]!);
   const progress = new Progress();
   try {
+    const started = performance.now();
     progress.begin('validate');
     const scan = await scanFile(input.path, d, {
       onProgress: (n) => progress.update({ phase: 'validate', done: n, total: n }),
@@ -170,6 +171,7 @@ export async function runBackfillCommand(argv: string[], config: PromptqConfig):
       throw err;
     });
     progress.done({ phase: 'validate', done: scan.lines, total: scan.lines });
+    const validateSeconds = (performance.now() - started) / 1000;
     if (scan.invalid > 0) {
       process.stderr.write(`${formatProblems(scan)}\n`);
       if (!values['skip-invalid'] && !values['dry-run']) {
@@ -206,6 +208,8 @@ export async function runBackfillCommand(argv: string[], config: PromptqConfig):
         invalid_skipped: scan.invalid,
         queue: config.queue,
         priority: d.priority,
+        validate_seconds: Math.round(validateSeconds * 1000) / 1000,
+        enqueue_seconds: Math.round(((performance.now() - started) / 1000 - validateSeconds) * 1000) / 1000,
       };
       if (!wait) {
         write(values.json ? JSON.stringify({ enqueued }) : enqueuedText(enqueued));
