@@ -239,6 +239,21 @@ describe('promptq backfill (real processes, real Redis)', () => {
       const later = spawnCli(['results', path, '--out', again], e);
       expect(await later.exited).toBe(1);
       expect(readFileSync(again, 'utf8')).toBe(readFileSync(out, 'utf8'));
+
+      // A dry run on this queue now knows the usual output/max_tokens ratio, and --count-tokens
+      // asks the API (the simulator) once per valid line.
+      const countBefore = stack.sim.stats().countTokensRequests;
+      const dry = spawnCli(['backfill', '--dry-run', '--count-tokens', '--json', path], {
+        ...e,
+        ANTHROPIC_BASE_URL: stack.sim.url,
+      });
+      expect(await dry.exited).toBe(0);
+      const est = JSON.parse(dry.stdout());
+      expect(est.models[0]).toMatchObject({ model, inputSource: 'count_tokens', outputRatioSamples: 4 });
+      expect(est.models[0].outputRatio).toBeGreaterThan(0);
+      expect(est.models[0].outputRatio).toBeLessThanOrEqual(1);
+      expect(est.outputTokens).toBe(Math.round(5 * 20 * est.models[0].outputRatio));
+      expect(stack.sim.stats().countTokensRequests - countBefore).toBe(5);
     } finally {
       await stack.close();
     }
