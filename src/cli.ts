@@ -3,6 +3,7 @@
  * failure, 2 usage or configuration error (one-line reason on stderr).
  */
 import { parseArgs } from 'node:util';
+import { BackfillUsageError, runBackfillCommand, runResultsCommand } from './backfill/command.js';
 import { ConfigError, loadConfig, type PromptqConfig } from './config.js';
 import { ValidationError } from './job.js';
 import { Logger } from './log.js';
@@ -19,6 +20,11 @@ Usage:
   promptq enqueue [--model M] [--max-tokens N] [--tenant T] [--priority P] [--id ID] [--system S] [--wait] [--timeout SEC] PROMPT
                                 enqueue one job; prints its id (with --wait, the result JSON)
   promptq pause | resume        stop / restart every worker taking jobs (a spend-limit 429 pauses the queue)
+  promptq backfill FILE.jsonl|- [--out FILE] [--wait] [--dry-run] [--skip-invalid] [--tenant T] [--priority P]
+                   [--count-tokens] [--rpm N --itpm N --otpm N] [--chunk N] [--id-prefix P] [--timeout SEC] [--json]
+                                enqueue one job per line (job bodies or Message Batches requests), idempotently
+  promptq results FILE.jsonl|- [--out FILE] [--wait] [--timeout SEC] [--id-prefix P] [--json]
+                                a backfill's results, one line per input line, in input order
   promptq simulate [--port P] [--rpm N] [--itpm N] [--otpm N] ...
                                 the Anthropic-compatible API simulator on its own (--help for all flags)
   promptq bench [--scenario S1,...] [--jobs N] [--quick]
@@ -169,17 +175,19 @@ export async function main(argv: string[]): Promise<number> {
       case 'pause':
       case 'resume':
         return await pauseResume(command, config);
+      case 'backfill':
+        return await runBackfillCommand(rest, config);
+      case 'results':
+        return await runResultsCommand(rest, config);
       case 'bench':
         // Loaded on demand: the benchmark harness is large and only this command needs it.
         return await (await import('../scripts/bench/bench.js')).benchCommand(rest);
-      case 'backfill':
-        return fail(2, `"${command}" is not in this version yet`);
       default:
         return fail(2, `unknown command "${command}" (try promptq --help)`);
     }
   } catch (err) {
     if (err instanceof ConfigError) return fail(2, err.message);
-    if (err instanceof UsageError) return fail(2, err.message);
+    if (err instanceof UsageError || err instanceof BackfillUsageError) return fail(2, err.message);
     if (err instanceof ValidationError) return fail(2, `invalid job: ${err.message}`);
     if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) return fail(2, (err as Error).message);
     if ((err as { code?: string }).code === 'EADDRINUSE')
