@@ -21,7 +21,7 @@ import type { Permit, RateLimiter } from '../limiter/limiter.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { PriceTable } from '../pricing.js';
-import { jobKey, loadRecord, saveRecord } from '../record-store.js';
+import { jobKey, LockLostError, loadRecord, saveFinalRecord, saveRecord } from '../record-store.js';
 import { estimateInputTokens } from '../tokens.js';
 import { type AttemptResult, runAttempt } from './attempt.js';
 import { type BackoffPolicy, backoffMs, classifyError, type Decision, defaultBackoff } from './classify.js';
@@ -50,6 +50,10 @@ export interface PromptWorkerOptions {
   jobLimits: JobLimits;
   keepCompletedSeconds: number;
   keepFailedSeconds: number;
+  /** A job's lock lifetime (renewed every half of it while this process lives). @defaultValue `60000` */
+  lockDurationMs?: number;
+  /** How often to look for jobs whose lock expired. @defaultValue `30000` */
+  stalledIntervalMs?: number;
   /** Called once per finished job (completed or failed for good), after its record is saved. */
   onFinished?: (event: FinishedEvent) => void | Promise<void>;
 }
@@ -87,9 +91,9 @@ export class PromptWorker {
       concurrency: opts.concurrency,
       autorun: false,
       // LLM calls can take minutes: the lock is renewed every lockDuration/2 while the event loop
-      // runs, so only a dead or frozen worker loses it.
-      lockDuration: 60_000,
-      stalledInterval: 30_000,
+      // runs, so only a dead or frozen worker loses it, however long the call.
+      lockDuration: opts.lockDurationMs ?? 60_000,
+      stalledInterval: opts.stalledIntervalMs ?? 30_000,
       maxStalledCount: 2,
       removeOnComplete: { age: opts.keepCompletedSeconds },
       removeOnFail: { age: opts.keepFailedSeconds },
@@ -152,7 +156,7 @@ export class PromptWorker {
       record.error_type = 'invalid_job';
       record.finished_at = iso(now);
       record.total_ms = now - job.timestamp;
-      await saveRecord(o.connection, key, record);
+      await this.#saveFinal(job, token, record);
       await this.#finished(job, 'failed', record);
       o.metrics.jobs.inc({ status: 'failed' });
       o.metrics.jobDuration.observe({ model: record.model, status: 'failed' }, record.total_ms / 1000);
@@ -212,7 +216,7 @@ export class PromptWorker {
       inputTokens: usage.input_tokens,
       outputTokens: usage.output_tokens,
     });
-    return this.#completed(job, record, request, result);
+    return this.#completed(job, token, record, request, result);
   }
 
   async #finished(job: Job, status: FinishedEvent['status'], record: JobRecord): Promise<void> {
@@ -231,7 +235,30 @@ export class PromptWorker {
     throw new DelayedError();
   }
 
-  async #completed(job: Job, record: JobRecord, request: JobRequest, r: AttemptResult): Promise<JobResult> {
+  /**
+   * The finishing write: only while this worker still holds the job's lock, so a worker that froze
+   * past its lock and woke up after another took the job over records, counts and reports nothing.
+   */
+  async #saveFinal(job: Job, token: string | undefined, record: JobRecord): Promise<void> {
+    try {
+      await saveFinalRecord(this.#o.connection, this.#key(job.id ?? ''), record, token, job.id ?? '');
+    } catch (err) {
+      if (err instanceof LockLostError) {
+        this.#o.log.warn('lock lost before finishing: another worker owns the job; dropping this result', {
+          job_id: job.id,
+        });
+      }
+      throw err;
+    }
+  }
+
+  async #completed(
+    job: Job,
+    token: string | undefined,
+    record: JobRecord,
+    request: JobRequest,
+    r: AttemptResult,
+  ): Promise<JobResult> {
     const o = this.#o;
     const u = r.message.usage;
     const now = Date.now();
@@ -247,7 +274,7 @@ export class PromptWorker {
     record.cost_usd = o.prices.cost(request.model, record);
     record.finished_at = iso(now);
     record.total_ms = now - job.timestamp;
-    await saveRecord(o.connection, this.#key(job.id ?? ''), record);
+    await this.#saveFinal(job, token, record);
     await this.#finished(job, 'completed', record);
 
     const model = request.model;
@@ -311,7 +338,7 @@ export class PromptWorker {
     const now = Date.now();
     record.finished_at = iso(now);
     record.total_ms = now - job.timestamp;
-    await saveRecord(o.connection, this.#key(job.id ?? ''), record);
+    await this.#saveFinal(job, token, record);
     await this.#finished(job, 'failed', record);
     o.metrics.jobs.inc({ status: 'failed' });
     o.metrics.jobDuration.observe({ model, status: 'failed' }, record.total_ms / 1000);
