@@ -58,7 +58,7 @@ describe('chaos: workers killed or frozen mid-run', () => {
     procs.push(b);
     a.proc.kill('SIGKILL');
     await a.exited;
-    const doneByA = (await q.queue.getJobCounts('completed')).completed;
+    const doneByA = (await q.queue.getJobCounts('completed')).completed ?? 0;
 
     await until(
       async () => (await q.queue.getJobCounts('completed')).completed === n,
