@@ -109,10 +109,16 @@ export class PromptWorker {
 
   /**
    * Stop taking jobs and let in-flight ones finish; after `shutdownTimeoutMs` abort them and return
-   * them to the queue. `force` skips the wait (the jobs' locks expire and another worker takes them).
+   * them to the queue. `force` skips the wait: in-flight calls are aborted and their jobs returned
+   * now (if Redis cannot take them back, their locks expire and another worker takes them).
    */
   close(force = false): Promise<void> {
-    if (force) return this.worker.close(true);
+    if (force) {
+      // BullMQ's close(true) after a graceful close() would just wait for the graceful one: abort
+      // the in-flight calls first, which hands their jobs back to the queue at once.
+      this.worker.cancelAllJobs(shutdownReason);
+      return this.worker.close(true);
+    }
     this.#closing ??= (async () => {
       const timer = setTimeout(() => {
         this.#o.log.warn('shutdown timeout: returning in-flight jobs to the queue', {
