@@ -66,7 +66,12 @@ async function serve(config: PromptqConfig, parts: ServiceParts, log: Logger): P
         log.warn('forced shutdown: in-flight jobs will be picked up again by another worker', {
           signal: sig,
         });
-        void svc.close(true).finally(() => resolve(1));
+        // Bounded: a forced stop must not hang on an unreachable Redis.
+        const bound = setTimeout(() => resolve(1), 3000);
+        void svc.close(true).finally(() => {
+          clearTimeout(bound);
+          resolve(1);
+        });
       }
     };
     process.on('SIGTERM', onSignal);

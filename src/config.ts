@@ -62,6 +62,14 @@ export interface PromptqConfig {
   readonly keepFailedSeconds: number;
   /** Largest `max_tokens` a job may ask for. @defaultValue `128000` */
   readonly maxTokensCap: number;
+  /** A job's lock lifetime; renewed every half of it while the worker lives. @defaultValue `60000` */
+  readonly lockDurationMs: number;
+  /** How often workers look for jobs whose lock expired (a dead worker's). @defaultValue `30000` */
+  readonly stalledIntervalMs: number;
+  /** A separate bearer token for `/metrics` (Prometheus need not hold the API token). */
+  readonly metricsToken: string | undefined;
+  /** Bull Board without retry/remove/clean buttons. @defaultValue `false` */
+  readonly boardReadOnly: boolean;
 }
 
 /** Raised for an invalid environment value; `variable` names it. */
@@ -95,6 +103,9 @@ export const defaults = {
   keepCompletedSeconds: 7 * 24 * 3600,
   keepFailedSeconds: 30 * 24 * 3600,
   maxTokensCap: 128_000,
+  lockDurationMs: 60_000,
+  stalledIntervalMs: 30_000,
+  boardReadOnly: false,
 } as const satisfies Partial<PromptqConfig>;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -175,6 +186,10 @@ export function loadConfig(env: Env = process.env): PromptqConfig {
   if (authToken !== undefined && authToken.length < 16) {
     throw new ConfigError('PROMPTQ_AUTH_TOKEN', 'must be at least 16 characters');
   }
+  const metricsToken = str(env, 'PROMPTQ_METRICS_TOKEN');
+  if (metricsToken !== undefined && metricsToken.length < 16) {
+    throw new ConfigError('PROMPTQ_METRICS_TOKEN', 'must be at least 16 characters');
+  }
   const level = (str(env, 'PROMPTQ_LOG_LEVEL') ?? defaults.logLevel).toLowerCase();
   if (!(logLevels as readonly string[]).includes(level)) {
     throw new ConfigError('PROMPTQ_LOG_LEVEL', `expected one of ${logLevels.join(', ')}`);
@@ -207,5 +222,9 @@ export function loadConfig(env: Env = process.env): PromptqConfig {
     keepCompletedSeconds: int(env, 'PROMPTQ_KEEP_COMPLETED_SECONDS', defaults.keepCompletedSeconds, 1),
     keepFailedSeconds: int(env, 'PROMPTQ_KEEP_FAILED_SECONDS', defaults.keepFailedSeconds, 1),
     maxTokensCap: int(env, 'PROMPTQ_MAX_TOKENS_CAP', defaults.maxTokensCap, 1),
+    lockDurationMs: int(env, 'PROMPTQ_LOCK_DURATION_MS', defaults.lockDurationMs, 1000),
+    stalledIntervalMs: int(env, 'PROMPTQ_STALLED_INTERVAL_MS', defaults.stalledIntervalMs, 500),
+    metricsToken,
+    boardReadOnly: bool(env, 'PROMPTQ_BOARD_READ_ONLY', defaults.boardReadOnly),
   };
 }

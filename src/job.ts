@@ -80,7 +80,10 @@ export class ValidationError extends Error {
   readonly field: string;
   constructor(readonly problems: FieldProblem[]) {
     const first = problems[0] ?? { field: 'body', message: 'invalid' };
-    super(`${first.field}: ${first.message}`);
+    // A hostile key (blank, control characters, lone surrogates) is quoted so the message still
+    // shows which field it was.
+    const name = /^[A-Za-z0-9_.-]+$/.test(first.field) ? first.field : JSON.stringify(first.field);
+    super(`${name}: ${first.message}`);
     this.field = first.field;
   }
 }

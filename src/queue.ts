@@ -247,10 +247,13 @@ export class PromptQueue {
   /** The job's state, request, result, record and error; `null` for an unknown id. */
   async get(id: string): Promise<JobView | null> {
     if (!jobIdPattern.test(id)) return null;
-    const job = await Job.fromId<JobRequest, JobResult>(this.queue, id);
-    if (!job) return null;
+    // State first, then the job: the job's data is then at least as new as its state, so a job seen
+    // as completed or failed always comes with its result or reason (the other order could pair a
+    // fresh "completed" with the hash read just before it finished).
     const state = await this.#state(id);
     if (state === null) return null;
+    const job = await Job.fromId<JobRequest, JobResult>(this.queue, id);
+    if (!job) return null;
     const request = job.data;
     const stored = await loadRecord(this.connection, this.#key(id));
     const record = stored ?? job.returnvalue?.record ?? newRecord(request, job.timestamp);

@@ -9,7 +9,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { Redis } from 'ioredis';
 import { ConfigError, checkListenAddress, type PromptqConfig } from './config.js';
 import { type EmbeddedRedis, ensureRedis } from './embedded-redis.js';
-import { bearerMatches, createApp } from './http/app.js';
+import { bearerMatches, createApp, metricsAllowed } from './http/app.js';
 import { defaultJobLimits, type JobLimits } from './job.js';
 import { resources } from './limiter/headers.js';
 import { accountFingerprint, RateLimiter } from './limiter/limiter.js';
@@ -193,23 +193,34 @@ export async function runService(
       jobLimits: jobLimitsFrom(config),
       keepCompletedSeconds: config.keepCompletedSeconds,
       keepFailedSeconds: config.keepFailedSeconds,
+      lockDurationMs: config.lockDurationMs,
+      stalledIntervalMs: config.stalledIntervalMs,
     });
     await worker.start();
   }
 
   let server: Server;
   if (parts.api) {
-    server = createServer(createApp({ queue, metrics, log, authToken: config.authToken }));
+    server = createServer(
+      createApp({
+        queue,
+        metrics,
+        log,
+        authToken: config.authToken,
+        metricsToken: config.metricsToken,
+        boardReadOnly: config.boardReadOnly,
+      }),
+    );
   } else {
     // A worker alone still serves /metrics (and health) on PORT.
     server = createServer((req, res) => {
       void (async () => {
         const open = req.url === '/healthz' || req.url === '/readyz';
-        if (
-          !open &&
-          config.authToken !== undefined &&
-          !bearerMatches(req.headers.authorization, config.authToken)
-        ) {
+        const allowed =
+          req.url === '/metrics'
+            ? metricsAllowed(req.headers.authorization, config)
+            : config.authToken === undefined || bearerMatches(req.headers.authorization, config.authToken);
+        if (!open && !allowed) {
           res.statusCode = 401;
           res.setHeader('content-type', 'application/json');
           res.setHeader('www-authenticate', 'Bearer');

@@ -21,6 +21,10 @@ describe('loadConfig', () => {
     ['ANTHROPIC_BASE_URL', 'ftp://x'],
     ['PROMPTQ_LOG_PROMPTS', 'maybe'],
     ['PROMPTQ_AUTH_TOKEN', 'short'],
+    ['PROMPTQ_METRICS_TOKEN', 'short'],
+    ['PROMPTQ_LOCK_DURATION_MS', '5'],
+    ['PROMPTQ_STALLED_INTERVAL_MS', 'soon'],
+    ['PROMPTQ_BOARD_READ_ONLY', 'maybe'],
   ])('a bad %s=%s names the variable', (name, value) => {
     try {
       loadConfig({ [name]: value });

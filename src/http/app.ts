@@ -3,7 +3,7 @@
  * `(req) → {status, body}` in one route table; one wrapper turns them into express handlers and
  * one error middleware shapes every error as `{"error":{"type","message","details"}}`.
  */
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
@@ -49,6 +49,10 @@ export interface AppOptions {
   log: Logger;
   /** Bearer token; when set, everything but /healthz and /readyz requires it. */
   authToken?: string | undefined;
+  /** A token that opens `/metrics` only (the API token opens it too). */
+  metricsToken?: string | undefined;
+  /** Bull Board without its retry/remove/clean actions. @defaultValue `false` */
+  boardReadOnly?: boolean;
   /** Largest JSON body. @defaultValue `4mb` */
   bodyLimit?: string;
   /** Longest `?wait=` in seconds. @defaultValue `300` */
@@ -62,10 +66,10 @@ interface Reply {
 type Handler = (req: Request) => Promise<Reply>;
 
 function tokenMatches(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  // Compare equal-length buffers only; the length check itself leaks nothing useful.
-  return a.length === b.length && timingSafeEqual(a, b);
+  // Digests first: equal lengths for timingSafeEqual, so not even the token's length shows in timing.
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
 }
 
 /** Accept `Authorization: Bearer T`, or Basic auth with T as the password (browsers, for Bull Board). */
@@ -84,6 +88,18 @@ function presentedToken(h: string | undefined): string | undefined {
 export function bearerMatches(header: string | undefined, expected: string): boolean {
   const t = presentedToken(header);
   return t !== undefined && tokenMatches(t, expected);
+}
+
+/**
+ * May this request read `/metrics`? Open when no token is configured; otherwise either the API
+ * token or the metrics token (so Prometheus can hold a token that opens nothing else).
+ */
+export function metricsAllowed(
+  header: string | undefined,
+  tokens: { authToken?: string | undefined; metricsToken?: string | undefined },
+): boolean {
+  const accepted = [tokens.authToken, tokens.metricsToken].filter((t): t is string => t !== undefined);
+  return accepted.length === 0 || accepted.some((t) => bearerMatches(header, t));
 }
 
 export function createApp(opts: AppOptions): express.Express {
@@ -173,6 +189,15 @@ export function createApp(opts: AppOptions): express.Express {
     app[r.method](r.path, wrap(r.handler));
   }
 
+  app.get('/metrics', async (req, res) => {
+    if (!metricsAllowed(req.headers.authorization, opts)) {
+      res.setHeader('WWW-Authenticate', 'Bearer');
+      return sendError(res, new HttpError('unauthorized', 'missing or wrong bearer token'));
+    }
+    res.setHeader('content-type', metrics.registry.contentType);
+    res.send(await metrics.text());
+  });
+
   if (opts.authToken) {
     const expected = opts.authToken;
     app.use((req, res, next) => {
@@ -183,14 +208,12 @@ export function createApp(opts: AppOptions): express.Express {
     });
   }
 
-  app.get('/metrics', async (_req, res) => {
-    res.setHeader('content-type', metrics.registry.contentType);
-    res.send(await metrics.text());
-  });
-
   const board = new ExpressAdapter();
   board.setBasePath('/admin/queues');
-  createBullBoard({ queues: [new BullMQAdapter(queue.queue)], serverAdapter: board });
+  createBullBoard({
+    queues: [new BullMQAdapter(queue.queue, { readOnlyMode: opts.boardReadOnly ?? false })],
+    serverAdapter: board,
+  });
   app.use('/admin/queues', board.getRouter());
 
   app.use(express.json({ limit: opts.bodyLimit ?? '4mb', strict: false, type: () => true }));

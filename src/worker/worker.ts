@@ -22,7 +22,7 @@ import type { Permit, RateLimiter } from '../limiter/limiter.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { PriceTable } from '../pricing.js';
-import { jobKey, loadRecord, saveRecord } from '../record-store.js';
+import { jobKey, LockLostError, loadRecord, saveFinalRecord, saveRecord } from '../record-store.js';
 import { estimateInputTokens } from '../tokens.js';
 import { type AttemptResult, runAttempt } from './attempt.js';
 import { type BackoffPolicy, backoffMs, classifyError, type Decision, defaultBackoff } from './classify.js';
@@ -60,6 +60,10 @@ export interface PromptWorkerOptions {
   keepFailedSeconds: number;
   /** Called when a spend-limit 429 paused the queue. */
   onSpendLimit?: (errorCode: string) => void;
+  /** A job's lock lifetime (renewed every half of it while this process lives). @defaultValue `60000` */
+  lockDurationMs?: number;
+  /** How often to look for jobs whose lock expired. @defaultValue `30000` */
+  stalledIntervalMs?: number;
   /** Called once per finished job (completed or failed for good), after its record is saved. */
   onFinished?: (event: FinishedEvent) => void | Promise<void>;
 }
@@ -101,9 +105,9 @@ export class PromptWorker {
       concurrency: opts.concurrency,
       autorun: false,
       // LLM calls can take minutes: the lock is renewed every lockDuration/2 while the event loop
-      // runs, so only a dead or frozen worker loses it.
-      lockDuration: 60_000,
-      stalledInterval: 30_000,
+      // runs, so only a dead or frozen worker loses it, however long the call.
+      lockDuration: opts.lockDurationMs ?? 60_000,
+      stalledInterval: opts.stalledIntervalMs ?? 30_000,
       maxStalledCount: 2,
       removeOnComplete: { age: opts.keepCompletedSeconds },
       removeOnFail: { age: opts.keepFailedSeconds },
@@ -124,11 +128,17 @@ export class PromptWorker {
 
   /**
    * Stop taking jobs and let in-flight ones finish; after `shutdownTimeoutMs` abort them and return
-   * them to the queue. `force` skips the wait (the jobs' locks expire and another worker takes them).
+   * them to the queue. `force` skips the wait: in-flight calls are aborted and their jobs returned
+   * now (if Redis cannot take them back, their locks expire and another worker takes them).
    */
   close(force = false): Promise<void> {
     clearInterval(this.#tuner);
-    if (force) return this.worker.close(true);
+    if (force) {
+      // BullMQ's close(true) after a graceful close() would just wait for the graceful one: abort
+      // the in-flight calls first, which hands their jobs back to the queue at once.
+      this.worker.cancelAllJobs(shutdownReason);
+      return this.worker.close(true);
+    }
     this.#closing ??= (async () => {
       const timer = setTimeout(() => {
         this.#o.log.warn('shutdown timeout: returning in-flight jobs to the queue', {
@@ -193,7 +203,7 @@ export class PromptWorker {
       record.error_type = 'invalid_job';
       record.finished_at = iso(now);
       record.total_ms = now - job.timestamp;
-      await saveRecord(o.connection, key, record);
+      await this.#saveFinal(job, token, record);
       await this.#finished(job, 'failed', record);
       o.metrics.jobs.inc({ status: 'failed' });
       o.metrics.jobDuration.observe({ model: record.model, status: 'failed' }, record.total_ms / 1000);
@@ -257,7 +267,7 @@ export class PromptWorker {
         inputTokens: usage.input_tokens,
         outputTokens: usage.output_tokens,
       });
-      return this.#completed(job, record, request, result);
+      return this.#completed(job, token, record, request, result);
     }
   }
 
@@ -334,7 +344,30 @@ export class PromptWorker {
     throw new DelayedError();
   }
 
-  async #completed(job: Job, record: JobRecord, request: JobRequest, r: AttemptResult): Promise<JobResult> {
+  /**
+   * The finishing write: only while this worker still holds the job's lock, so a worker that froze
+   * past its lock and woke up after another took the job over records, counts and reports nothing.
+   */
+  async #saveFinal(job: Job, token: string | undefined, record: JobRecord): Promise<void> {
+    try {
+      await saveFinalRecord(this.#o.connection, this.#key(job.id ?? ''), record, token, job.id ?? '');
+    } catch (err) {
+      if (err instanceof LockLostError) {
+        this.#o.log.warn('lock lost before finishing: another worker owns the job; dropping this result', {
+          job_id: job.id,
+        });
+      }
+      throw err;
+    }
+  }
+
+  async #completed(
+    job: Job,
+    token: string | undefined,
+    record: JobRecord,
+    request: JobRequest,
+    r: AttemptResult,
+  ): Promise<JobResult> {
     const o = this.#o;
     this.#latencyMs = this.#latencyMs === 0 ? r.latencyMs : this.#latencyMs * 0.9 + r.latencyMs * 0.1;
     const u = r.message.usage;
@@ -351,7 +384,7 @@ export class PromptWorker {
     record.cost_usd = o.prices.cost(request.model, record);
     record.finished_at = iso(now);
     record.total_ms = now - job.timestamp;
-    await saveRecord(o.connection, this.#key(job.id ?? ''), record);
+    await this.#saveFinal(job, token, record);
     await this.#finished(job, 'completed', record);
 
     const model = request.model;
@@ -418,7 +451,7 @@ export class PromptWorker {
     const now = Date.now();
     record.finished_at = iso(now);
     record.total_ms = now - job.timestamp;
-    await saveRecord(o.connection, this.#key(job.id ?? ''), record);
+    await this.#saveFinal(job, token, record);
     await this.#finished(job, 'failed', record);
     o.metrics.jobs.inc({ status: 'failed' });
     o.metrics.jobDuration.observe({ model, status: 'failed' }, record.total_ms / 1000);

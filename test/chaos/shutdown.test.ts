@@ -1,0 +1,115 @@
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { PromptQueue } from '../../src/queue.js';
+import { type Simulator, type SimulatorOptions, startSimulator } from '../../src/simulator/index.js';
+import type { CliProcess } from '../helpers/cli.js';
+import { uniqueQueue } from '../helpers/stack.js';
+import { finishEvents, reap, startWorker, until } from './helpers.js';
+
+describe('chaos: graceful shutdown under load', () => {
+  let sim: Simulator;
+  let q: PromptQueue;
+  let redis: Redis;
+  let queue: string;
+  let env: Record<string, string>;
+  const procs: CliProcess[] = [];
+  afterEach(async () => {
+    for (const p of procs.splice(0)) await reap(p);
+    await q?.close();
+    redis?.disconnect();
+    await sim?.close();
+  });
+
+  async function setup(simOpts: SimulatorOptions, n: number): Promise<string[]> {
+    sim = await startSimulator({ seed: 13, ...simOpts });
+    queue = uniqueQueue();
+    const redisUrl = inject('redisUrl');
+    q = new PromptQueue({ redisUrl, queue });
+    redis = new Redis(redisUrl);
+    env = {
+      REDIS_URL: redisUrl,
+      ANTHROPIC_API_KEY: 'sk-ant-chaos-0000000000',
+      ANTHROPIC_BASE_URL: sim.url,
+      PROMPTQ_QUEUE: queue,
+      PROMPTQ_CONCURRENCY: '4',
+      PROMPTQ_LOCK_DURATION_MS: '3000',
+      PROMPTQ_STALLED_INTERVAL_MS: '1000',
+    };
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++)
+      ids.push((await q.add({ model: 'claude-haiku-4-5', max_tokens: 200, prompt: `job ${i}` })).id);
+    return ids;
+  }
+
+  /** After the run: every job completed, each reported once, no attempt beyond the first. */
+  async function expectAllCompletedOnce(ids: string[]) {
+    await until(
+      async () => (await q.queue.getJobCounts('completed')).completed === ids.length,
+      'all jobs to complete',
+      60_000,
+    );
+    const ev = await finishEvents(redis, queue);
+    expect(ev.failed.size).toBe(0);
+    expect([...ev.completed.keys()].sort()).toEqual([...ids].sort());
+    expect([...ev.completed.values()].every((c) => c === 1)).toBe(true);
+  }
+
+  it('SIGTERM: takes no new job, lets the in-flight ones finish, exits 0; nothing is lost', async () => {
+    const ids = await setup({ ttftMs: 300, msPerToken: 5, output: { cap: 150 } }, 30);
+    const w = await startWorker(env);
+    procs.push(w);
+    await until(() => sim.stats().inFlight >= 4, '4 calls in flight');
+    const callsAtSignal = sim.stats().requests;
+    w.proc.kill('SIGTERM');
+    expect(await w.exited).toBe(0);
+    // No new call after the signal; the in-flight ones finished and none is left active.
+    expect(sim.stats().requests).toBe(callsAtSignal);
+    expect(sim.stats().inFlight).toBe(0);
+    const counts = await q.queue.getJobCounts('active', 'completed', 'failed', 'wait', 'prioritized');
+    expect(counts.active).toBe(0);
+    expect(counts.failed).toBe(0);
+    expect(counts.completed).toBeGreaterThanOrEqual(4);
+    expect((counts.completed ?? 0) + (counts.wait ?? 0) + (counts.prioritized ?? 0)).toBe(ids.length);
+    procs.push(await startWorker(env));
+    await expectAllCompletedOnce(ids);
+  });
+
+  it('past the shutdown timeout, in-flight jobs go back to the queue (attempt not spent), exit 0', async () => {
+    const ids = await setup({}, 8);
+    sim.script(Array.from({ length: 4 }, () => ({ ok: true as const, delayMs: 20_000 })));
+    const w = await startWorker({ ...env, PROMPTQ_SHUTDOWN_TIMEOUT_MS: '1000' });
+    procs.push(w);
+    await until(() => sim.stats().inFlight >= 4, '4 slow calls in flight');
+    const t0 = Date.now();
+    w.proc.kill('SIGTERM');
+    expect(await w.exited).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    const counts = await q.queue.getJobCounts('active', 'completed', 'failed');
+    expect(counts).toEqual({ active: 0, completed: 0, failed: 0 });
+    for (const id of ids) expect((await q.get(id))!.record.attempts).toBe(0);
+    procs.push(await startWorker(env));
+    await expectAllCompletedOnce(ids);
+    for (const id of ids) expect((await q.get(id))!.record.attempts).toBe(1);
+  });
+
+  it('a second signal forces the exit; the jobs it held go back to the queue at once and another worker completes them', async () => {
+    const ids = await setup({}, 8);
+    sim.script(Array.from({ length: 4 }, () => ({ ok: true as const, delayMs: 20_000 })));
+    const w = await startWorker({ ...env, PROMPTQ_SHUTDOWN_TIMEOUT_MS: '60000' });
+    procs.push(w);
+    await until(() => sim.stats().inFlight >= 4, '4 slow calls in flight');
+    w.proc.kill('SIGTERM');
+    await w.waitForLog((l) => String(l.msg).startsWith('shutting down'));
+    const t0 = Date.now();
+    w.proc.kill('SIGTERM');
+    expect(await w.exited).toBe(1);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(w.logs().some((l) => String(l.msg).startsWith('forced shutdown'))).toBe(true);
+    // The aborted calls' jobs went straight back to the queue, their attempts not spent.
+    const counts = await q.queue.getJobCounts('active', 'completed', 'failed');
+    expect(counts).toEqual({ active: 0, completed: 0, failed: 0 });
+    for (const id of ids) expect((await q.get(id))!.record.attempts).toBe(0);
+    procs.push(await startWorker(env));
+    await expectAllCompletedOnce(ids);
+  });
+});

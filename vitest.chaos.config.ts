@@ -1,0 +1,18 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * The slow fault tests (`npm run test:chaos`): killed workers, a restarted Redis, API faults,
+ * shutdown under load, the load run. They start their own processes and Redis servers, so they run
+ * one file at a time to keep timings honest on two cores.
+ */
+export default defineConfig({
+  test: {
+    include: ['test/chaos/**/*.test.ts'],
+    globalSetup: ['test/global-setup.ts'],
+    testTimeout: 180_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+    maxWorkers: 1,
+    fileParallelism: false,
+  },
+});
