@@ -18,6 +18,9 @@ Usage:
   promptq api                   HTTP API + Bull Board + /metrics only
   promptq enqueue [--model M] [--max-tokens N] [--tenant T] [--priority P] [--id ID] [--system S] [--wait] [--timeout SEC] PROMPT
                                 enqueue one job; prints its id (with --wait, the result JSON)
+  promptq report [--since 24h] [--json]
+                                latency, errors, tokens and cost per model/tenant, month-end
+                                projection, slowest calls (from the rollups workers keep in Redis)
   promptq simulate [--port P] [--rpm N] [--itpm N] [--otpm N] ...
                                 the Anthropic-compatible API simulator on its own (--help for all flags)
 
@@ -149,6 +152,9 @@ export async function main(argv: string[]): Promise<number> {
         return await serve(config, { api: true, worker: false, embedRedis: false }, log);
       case 'enqueue':
         return await enqueue(rest, config);
+      case 'report':
+        // Loaded on demand: the long-running commands never need it.
+        return await (await import('./dashboard/report.js')).runReportCommand(rest, config);
       case 'backfill':
       case 'bench':
         return fail(2, `"${command}" is not in this version yet`);

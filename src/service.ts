@@ -16,6 +16,7 @@ import { RateLimiter } from './limiter/limiter.js';
 import { Logger } from './log.js';
 import { Metrics } from './metrics/metrics.js';
 import { registerQueueGauges } from './metrics/queue-gauges.js';
+import { RollupWriter } from './metrics/rollups.js';
 import { PriceTable } from './pricing.js';
 import { PromptQueue } from './queue.js';
 import { type Simulator, startSimulator } from './simulator/index.js';
@@ -143,6 +144,12 @@ export async function runService(
       onPause: (group, reason, ms) =>
         log.warn('rate limit: pausing model group', { group, reason, pause_ms: ms }),
     });
+    // Queue-wide per-minute figures for /dashboard and `promptq report`.
+    const rollups = new RollupWriter({
+      connection,
+      queue: config.queue,
+      tenantLabel: (t) => metrics.tenantLabel(t),
+    });
     worker = new PromptWorker({
       connection,
       queue: config.queue,
@@ -160,6 +167,7 @@ export async function runService(
       jobLimits: jobLimitsFrom(config),
       keepCompletedSeconds: config.keepCompletedSeconds,
       keepFailedSeconds: config.keepFailedSeconds,
+      onFinished: (e) => rollups.record(e.jobId, e.status, e.record),
     });
     await worker.start();
   }
