@@ -88,8 +88,21 @@ export class Metrics {
 
   constructor(opts: { maxTenantLabels?: number; defaultMetrics?: boolean } = {}) {
     this.#maxTenants = opts.maxTenantLabels ?? 50;
-    if (opts.defaultMetrics !== false)
-      collectDefaultMetrics({ register: this.registry, prefix: 'promptq_process_' });
+    if (opts.defaultMetrics !== false) {
+      collectDefaultMetrics({ register: this.registry, prefix: 'promptq_' });
+      this.#dropTotalGauges();
+    }
+  }
+
+  /**
+   * prom-client exports three gauges twice, once per type of count and once as `*_total` totals,
+   * which `promtool check metrics` rejects (a gauge named like a counter invites `rate()`): keep
+   * the per-type ones only.
+   */
+  #dropTotalGauges(): void {
+    for (const what of ['active_handles', 'active_requests', 'active_resources']) {
+      this.registry.removeSingleMetric(`promptq_nodejs_${what}_total`);
+    }
   }
 
   /** The first N tenants keep their name; the rest share `other` (bounded label cardinality). */

@@ -25,8 +25,11 @@ export const workload = [
 /** Runs the workload one job at a time (so tenant labels are assigned in a known order). */
 export async function runWorkload(s: Stack, headers: Record<string, string> = {}): Promise<FinishedJob[]> {
   const out: FinishedJob[] = [];
-  // The first job meets a 400: it fails for good (the error-rate and failed figures).
-  s.sim.script([{ status: 400, type: 'invalid_request_error', message: 'rejected on purpose' }]);
+  // The first job meets a 529 (retried), then a 400: it fails for good (retries, error rate).
+  s.sim.script([
+    { status: 529 },
+    { status: 400, type: 'invalid_request_error', message: 'rejected on purpose' },
+  ]);
   for (const [i, job] of workload.entries()) {
     const r = await post(
       `${s.url}/v1/jobs`,
