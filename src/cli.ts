@@ -18,6 +18,8 @@ Usage:
   promptq api                   HTTP API + Bull Board + /metrics only
   promptq enqueue [--model M] [--max-tokens N] [--tenant T] [--priority P] [--id ID] [--system S] [--wait] [--timeout SEC] PROMPT
                                 enqueue one job; prints its id (with --wait, the result JSON)
+  promptq probe [--count N] [--url URL]
+                                time DNS, TCP, TLS and a minimal request to the API endpoint
   promptq report [--since 24h] [--json]
                                 latency, errors, tokens and cost per model/tenant, month-end
                                 projection, slowest calls (from the rollups workers keep in Redis)
@@ -152,6 +154,8 @@ export async function main(argv: string[]): Promise<number> {
         return await serve(config, { api: true, worker: false, embedRedis: false }, log);
       case 'enqueue':
         return await enqueue(rest, config);
+      case 'probe':
+        return await (await import('./probe.js')).runProbeCommand(rest, config);
       case 'report':
         // Loaded on demand: the long-running commands never need it.
         return await (await import('./dashboard/report.js')).runReportCommand(rest, config);

@@ -20,6 +20,7 @@ import { RollupWriter } from './metrics/rollups.js';
 import { PriceTable } from './pricing.js';
 import { PromptQueue } from './queue.js';
 import { type Simulator, startSimulator } from './simulator/index.js';
+import { timedFetch } from './worker/network-timing.js';
 import { PromptWorker } from './worker/worker.js';
 
 export interface ServiceParts {
@@ -64,6 +65,8 @@ export async function anthropicClient(
     // promptq owns retries and timeouts.
     maxRetries: 0,
     timeout: config.requestTimeoutMs,
+    // Times DNS/TCP/TLS and time to first byte per request (src/worker/network-timing.ts).
+    fetch: timedFetch(),
   });
   return { client, simulator };
 }

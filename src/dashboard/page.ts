@@ -78,8 +78,8 @@ function render(d){
   lineChart('errors',d.series.t,{'error rate':d.series.error_rate},fmtPct);
   lineChart('throughput',d.series.t,{jobs:d.series.jobs,failed:d.series.failed,'429s':d.series.rate_limited},fmtN);
   const models=Object.entries(d.models).sort((a,b)=>b[1].jobs-a[1].jobs);
-  table('models',['model','jobs','failed','p50','p95','avg','avg TTFT','avg wait','cost'],
-    models.map(([m,f])=>[m,f.jobs,f.failed,fmtMs(f.p50_ms),fmtMs(f.p95_ms),fmtMs(f.avg_ms),fmtMs(f.avg_ttft_ms),fmtMs(f.avg_queue_wait_ms),fmtUsd(f.cost_usd)]));
+  table('models',['model','jobs','failed','p50','p95','avg','avg TTFB (network)','avg TTFT','avg wait','cost'],
+    models.map(([m,f])=>[m,f.jobs,f.failed,fmtMs(f.p50_ms),fmtMs(f.p95_ms),fmtMs(f.avg_ms),fmtMs(f.avg_ttfb_ms),fmtMs(f.avg_ttft_ms),fmtMs(f.avg_queue_wait_ms),fmtUsd(f.cost_usd)]));
   const tenants=Object.entries(d.tenants).sort((a,b)=>b[1].cost_usd-a[1].cost_usd);
   barChart('tokens',tenants.map(([t,f])=>({label:t,input:f.input_tokens,output:f.output_tokens})),['input','output'],fmtN);
   barChart('cost',tenants.map(([t,f])=>({label:t,cost:f.cost_usd})),['cost'],fmtUsd);

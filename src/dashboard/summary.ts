@@ -37,6 +37,8 @@ export interface ModelFigures {
   p95_ms: number | null;
   avg_ms: number | null;
   avg_ttft_ms: number | null;
+  /** Request sent → response headers: the network round trip and API queueing, before the model. */
+  avg_ttfb_ms: number | null;
   avg_queue_wait_ms: number | null;
   cost_usd: number;
   /** Sum of max_tokens / output tokens over completed calls. */
@@ -171,6 +173,7 @@ export async function readDashboard(
       p95_ms: null,
       avg_ms: null,
       avg_ttft_ms: null,
+      avg_ttfb_ms: null,
       avg_queue_wait_ms: null,
       cost_usd: 0,
       max_tokens: 0,
@@ -265,7 +268,7 @@ export async function readDashboard(
           tenant(label).cost_usd += v / 1e6;
           break;
         default: {
-          // ttft_sum, ttft_n, wait_sum, wait_n: averaged per model below.
+          // ttft_*, ttfb_*, wait_*: averaged per model below.
           acc[label] ??= {};
           (acc[label] as Record<string, number>)[kind] =
             ((acc[label] as Record<string, number>)[kind] ?? 0) + v;
@@ -287,6 +290,7 @@ export async function readDashboard(
     f.avg_ms = n === 0 ? null : Math.round((latSum[m] ?? []).reduce((a, x) => a + x, 0) / n);
     const a = acc[m] ?? {};
     f.avg_ttft_ms = a.ttft_n ? Math.round((a.ttft_sum ?? 0) / a.ttft_n) : null;
+    f.avg_ttfb_ms = a.ttfb_n ? Math.round((a.ttfb_sum ?? 0) / a.ttfb_n) : null;
     f.avg_queue_wait_ms = a.wait_n ? Math.round((a.wait_sum ?? 0) / a.wait_n) : null;
     f.max_tokens_used = f.max_tokens === 0 ? null : f.output_tokens / f.max_tokens;
   }

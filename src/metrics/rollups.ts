@@ -93,6 +93,10 @@ export class RollupWriter {
       inc(`lat_n|${model}`, 1);
       inc(`lat_sum|${model}`, r.latency_ms);
       inc(`lat_b${bucketIndex(latencyBucketsMs, r.latency_ms)}|${model}`, 1);
+      if (r.ttfb_ms !== null && r.ttfb_ms !== undefined) {
+        inc(`ttfb_n|${model}`, 1);
+        inc(`ttfb_sum|${model}`, r.ttfb_ms);
+      }
       if (r.ttft_ms !== null) {
         inc(`ttft_n|${model}`, 1);
         inc(`ttft_sum|${model}`, r.ttft_ms);

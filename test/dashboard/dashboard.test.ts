@@ -76,6 +76,8 @@ describe('built-in dashboard over real rollups', () => {
         9,
       );
       expect(sum(f?.usage_buckets ?? [])).toBe(done.length);
+      // Network time (to response headers) per model, from the records' ttfb_ms.
+      expect(f?.avg_ttfb_ms).toBe(Math.round(sum(done.map((r) => r.ttfb_ms ?? 0)) / done.length));
     }
     // The slowest calls are real jobs, slowest first.
     expect(data.slowest.length).toBe(jobs.length);
