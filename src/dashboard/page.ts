@@ -76,6 +76,7 @@ function render(d){
   kpis(d);
   lineChart('latency',d.series.t,d.series.latency_ms,fmtMs);
   lineChart('errors',d.series.t,{'error rate':d.series.error_rate},fmtPct);
+  lineChart('spend',d.series.t,{cost:d.series.cost_usd},fmtUsd);
   lineChart('throughput',d.series.t,{jobs:d.series.jobs,failed:d.series.failed,'429s':d.series.rate_limited},fmtN);
   const models=Object.entries(d.models).sort((a,b)=>b[1].jobs-a[1].jobs);
   table('models',['model','jobs','failed','p50','p95','avg','avg TTFB (network)','avg TTFT','avg wait','cost'],
@@ -103,6 +104,7 @@ const sections: Array<[string, string, string?]> = [
   ['latency', 'Latency per model (average of successful calls)'],
   ['errors', 'Error rate over time (failed jobs / finished jobs)'],
   ['throughput', 'Jobs finished, failed and 429s'],
+  ['spend', 'Cost over time (USD per step)'],
   ['models', 'Per model: latency percentiles and cost', 'wide'],
   ['tokens', 'Tokens per tenant'],
   ['cost', 'Cost per tenant (USD)'],

@@ -173,6 +173,7 @@ describe('built-in dashboard over real rollups', () => {
           Number(p.getAttribute('data-points')),
         );
         expect(errPoints).toBeGreaterThan(0);
+        expect(await page.$$('svg[data-chart="spend"] path')).toHaveLength(1);
 
         // The tenant bars carry the same numbers as the records.
         const bars = await page.$$eval('svg[data-chart="tokens"] rect', (rs) =>
