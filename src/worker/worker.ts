@@ -241,8 +241,8 @@ export class PromptWorker {
     record.cache_read_input_tokens = u.cache_read_input_tokens ?? 0;
     record.latency_ms = r.latencyMs;
     record.ttft_ms = r.ttftMs;
-    record.connect_ms = r.network ? (r.network.connect_ms ?? 0) : null;
-    record.ttfb_ms = r.network?.ttfb_ms ?? null;
+    record.connect_ms = r.network ? Math.round(r.network.connect_ms ?? 0) : null;
+    record.ttfb_ms = r.network?.ttfb_ms == null ? null : Math.round(r.network.ttfb_ms);
     record.status_code = r.statusCode;
     record.error_type = null;
     record.request_id = r.requestId;
