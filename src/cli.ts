@@ -25,6 +25,11 @@ Usage:
                                 enqueue one job per line (job bodies or Message Batches requests), idempotently
   promptq results FILE.jsonl|- [--out FILE] [--wait] [--timeout SEC] [--id-prefix P] [--json]
                                 a backfill's results, one line per input line, in input order
+  promptq probe [--count N] [--url URL]
+                                time DNS, TCP, TLS and a minimal request to the API endpoint
+  promptq report [--since 24h] [--json]
+                                latency, errors, tokens and cost per model/tenant, month-end
+                                projection, slowest calls (from the rollups workers keep in Redis)
   promptq simulate [--port P] [--rpm N] [--itpm N] [--otpm N] ...
                                 the Anthropic-compatible API simulator on its own (--help for all flags)
   promptq bench [--scenario S1,...] [--jobs N] [--quick]
@@ -180,6 +185,11 @@ export async function main(argv: string[]): Promise<number> {
       case 'pause':
       case 'resume':
         return await pauseResume(command, config);
+      case 'probe':
+        return await (await import('./probe.js')).runProbeCommand(rest, config);
+      case 'report':
+        // Loaded on demand: the long-running commands never need it.
+        return await (await import('./dashboard/report.js')).runReportCommand(rest, config);
       case 'backfill':
         return await runBackfillCommand(rest, config);
       case 'results':

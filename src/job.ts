@@ -58,6 +58,10 @@ export interface JobRecord {
   latency_ms: number | null;
   ttft_ms: number | null;
   total_ms: number | null;
+  /** Connection set-up (DNS+TCP+TLS) of the successful call; 0 on a kept-alive connection. */
+  connect_ms: number | null;
+  /** Request headers sent → response headers in (network round trip + API queueing). */
+  ttfb_ms: number | null;
   attempts: number;
   /** Retries by reason (`rate_limited`, `overloaded`, `server_error`, `network_error`, `timeout`). */
   retries: Record<string, number>;
@@ -337,6 +341,8 @@ export function newRecord(request: JobRequest, enqueuedAt: number): JobRecord {
     latency_ms: null,
     ttft_ms: null,
     total_ms: null,
+    connect_ms: null,
+    ttfb_ms: null,
     attempts: 0,
     retries: {},
     rate_limited: 0,

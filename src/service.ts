@@ -16,9 +16,11 @@ import { accountFingerprint, RateLimiter } from './limiter/limiter.js';
 import { Logger } from './log.js';
 import { Metrics } from './metrics/metrics.js';
 import { registerQueueGauges } from './metrics/queue-gauges.js';
+import { RollupWriter } from './metrics/rollups.js';
 import { PriceTable } from './pricing.js';
 import { PromptQueue } from './queue.js';
 import { type Simulator, startSimulator } from './simulator/index.js';
+import { timedFetch } from './worker/network-timing.js';
 import { PromptWorker } from './worker/worker.js';
 
 export interface ServiceParts {
@@ -68,6 +70,8 @@ export async function anthropicClient(
     // promptq owns retries and timeouts.
     maxRetries: 0,
     timeout: config.requestTimeoutMs,
+    // Times DNS/TCP/TLS and time to first byte per request (src/worker/network-timing.ts).
+    fetch: timedFetch(),
   });
   return { client, simulator, apiKey, baseURL };
 }
@@ -173,6 +177,12 @@ export async function runService(
       },
       onPace: (group, factor) => metrics.limiterPace.set({ group }, factor),
     });
+    // Queue-wide per-minute figures for /dashboard and `promptq report`.
+    const rollups = new RollupWriter({
+      connection,
+      queue: config.queue,
+      tenantLabel: (t) => metrics.tenantLabel(t),
+    });
     worker = new PromptWorker({
       connection,
       queue: config.queue,
@@ -195,6 +205,7 @@ export async function runService(
       keepFailedSeconds: config.keepFailedSeconds,
       lockDurationMs: config.lockDurationMs,
       stalledIntervalMs: config.stalledIntervalMs,
+      onFinished: (e) => rollups.record(e.jobId, e.status, e.record),
     });
     await worker.start();
   }

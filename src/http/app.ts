@@ -8,6 +8,7 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { dashboardRouter } from '../dashboard/router.js';
 import { ValidationError } from '../job.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -202,11 +203,15 @@ export function createApp(opts: AppOptions): express.Express {
     const expected = opts.authToken;
     app.use((req, res, next) => {
       if (bearerMatches(req.headers.authorization, expected)) return next();
-      if (req.path.startsWith('/admin')) res.setHeader('WWW-Authenticate', 'Basic realm="promptq"');
+      // Browsers only prompt for Basic: the pages (Bull Board, dashboard) ask for it.
+      if (req.path.startsWith('/admin') || req.path.startsWith('/dashboard'))
+        res.setHeader('WWW-Authenticate', 'Basic realm="promptq"');
       else res.setHeader('WWW-Authenticate', 'Bearer');
       sendError(res, new HttpError('unauthorized', 'missing or wrong bearer token'));
     });
   }
+
+  app.use(dashboardRouter({ connection: queue.connection, queue: queue.name }));
 
   const board = new ExpressAdapter();
   board.setBasePath('/admin/queues');

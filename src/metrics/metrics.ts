@@ -4,6 +4,7 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Resource } from '../limiter/headers.js';
+import type { NetworkTiming } from '../worker/network-timing.js';
 
 /** LLM calls run from tens of milliseconds to many minutes. */
 const latencyBuckets = [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300, 600];
@@ -73,6 +74,20 @@ export class Metrics {
     labelNames: ['model', 'tenant'] as const,
     registers: [this.registry],
   });
+  readonly connect = new Histogram({
+    name: 'promptq_api_connect_seconds',
+    help: 'New connections to the API: DNS, TCP, TLS and total set-up time (kept-alive requests are not observed).',
+    labelNames: ['phase'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly ttfb = new Histogram({
+    name: 'promptq_api_time_to_first_byte_seconds',
+    help: 'Request headers sent to response headers received (network round trip and API queueing), per successful call.',
+    labelNames: ['model'] as const,
+    buckets: ttftBuckets,
+    registers: [this.registry],
+  });
   readonly ratelimitLimit = new Gauge({
     name: 'promptq_ratelimit_limit',
     help: 'Rate limit announced by the API in its last response headers.',
@@ -107,8 +122,21 @@ export class Metrics {
 
   constructor(opts: { maxTenantLabels?: number; defaultMetrics?: boolean } = {}) {
     this.#maxTenants = opts.maxTenantLabels ?? 50;
-    if (opts.defaultMetrics !== false)
-      collectDefaultMetrics({ register: this.registry, prefix: 'promptq_process_' });
+    if (opts.defaultMetrics !== false) {
+      collectDefaultMetrics({ register: this.registry, prefix: 'promptq_' });
+      this.#dropTotalGauges();
+    }
+  }
+
+  /**
+   * prom-client exports three gauges twice, once per type of count and once as `*_total` totals,
+   * which `promtool check metrics` rejects (a gauge named like a counter invites `rate()`): keep
+   * the per-type ones only.
+   */
+  #dropTotalGauges(): void {
+    for (const what of ['active_handles', 'active_requests', 'active_resources']) {
+      this.registry.removeSingleMetric(`promptq_nodejs_${what}_total`);
+    }
   }
 
   /** The first N tenants keep their name; the rest share `other` (bounded label cardinality). */
@@ -125,6 +153,15 @@ export class Metrics {
   observeRateLimit(resource: Resource, limit: number | undefined, remaining: number | undefined): void {
     if (limit !== undefined) this.ratelimitLimit.set({ resource }, limit);
     if (remaining !== undefined) this.ratelimitRemaining.set({ resource }, remaining);
+  }
+
+  /** Network phases of one successful call (see src/worker/network-timing.ts). */
+  observeNetwork(model: string, t: NetworkTiming): void {
+    if (t.ttfb_ms !== null) this.ttfb.observe({ model }, t.ttfb_ms / 1000);
+    if (t.reused) return;
+    const phases = { dns: t.dns_ms, tcp: t.tcp_ms, tls: t.tls_ms, total: t.connect_ms };
+    for (const [phase, ms] of Object.entries(phases))
+      if (ms !== null) this.connect.observe({ phase }, ms / 1000);
   }
 
   async text(): Promise<string> {

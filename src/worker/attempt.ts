@@ -5,6 +5,7 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import type { JobRequest } from '../job.js';
 import { AttemptTimeoutError } from './classify.js';
+import { type NetworkTiming, networkTimingOf } from './network-timing.js';
 
 export interface AttemptResult {
   message: Anthropic.Message;
@@ -15,6 +16,8 @@ export interface AttemptResult {
   ttftMs: number | null;
   /** Request sent → message_stop. */
   latencyMs: number;
+  /** Connection set-up and time to first byte, when the client's fetch was timed. */
+  network?: NetworkTiming | undefined;
 }
 
 /** The request as the API takes it (promptq's own fields removed). */
@@ -111,6 +114,7 @@ export async function runAttempt(
       statusCode: response.status,
       ttftMs: ttftMs === null ? null : Math.round(ttftMs),
       latencyMs: Math.round(performance.now() - started),
+      network: networkTimingOf(response),
     };
   } catch (err) {
     if (controller.signal.aborted && controller.signal.reason instanceof AttemptTimeoutError) {

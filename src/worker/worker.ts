@@ -378,6 +378,8 @@ export class PromptWorker {
     record.cache_read_input_tokens = u.cache_read_input_tokens ?? 0;
     record.latency_ms = r.latencyMs;
     record.ttft_ms = r.ttftMs;
+    record.connect_ms = r.network ? Math.round(r.network.connect_ms ?? 0) : null;
+    record.ttfb_ms = r.network?.ttfb_ms == null ? null : Math.round(r.network.ttfb_ms);
     record.status_code = r.statusCode;
     record.error_type = null;
     record.request_id = r.requestId;
@@ -392,6 +394,7 @@ export class PromptWorker {
     o.metrics.requests.inc({ model, status_code: String(r.statusCode), outcome: 'success' });
     o.metrics.requestDuration.observe({ model, outcome: 'success' }, r.latencyMs / 1000);
     if (r.ttftMs !== null) o.metrics.ttft.observe({ model }, r.ttftMs / 1000);
+    if (r.network) o.metrics.observeNetwork(model, r.network);
     o.metrics.tokens.inc({ model, tenant, type: 'input' }, record.input_tokens);
     o.metrics.tokens.inc({ model, tenant, type: 'output' }, record.output_tokens);
     o.metrics.tokens.inc({ model, tenant, type: 'cache_creation' }, record.cache_creation_input_tokens);
