@@ -26,7 +26,7 @@ export type LimiterResource = (typeof resources)[number];
  * Admit one request if every bucket can take it.
  * KEYS[1] group hash
  * ARGV[1] now (ms)  ARGV[2..4] cost req, in, out  ARGV[5] target utilisation (0..1]
- * ARGV[6] default burst ms  ARGV[7] probe ttl ms
+ * ARGV[6] default burst ms  ARGV[7] probe ttl ms  ARGV[8] reserve ms
  * Returns {waitMs, state}: waitMs 0 → admitted (costs taken); state: ok | probe | headerless | paused | pacing | discovering
  */
 const admitLua = `
@@ -60,8 +60,12 @@ for i = 1, 3 do
     local cap = math.max(rate * burst, 1)
     local level = math.min(cap, (tonumber(st[4 + i]) or 0) + rate * dt)
     levels[i] = level
-    -- An oversized request (more than the bucket holds) goes once the bucket is full.
-    local need = math.min(cost[i], cap)
+    -- Keep a reserve of reserve_ms of refill in the bucket: the API's bucket then always holds that
+    -- much too, which absorbs the jitter between our admission and the request's arrival. It costs
+    -- a one-time delay, not throughput. An oversized request (more than the bucket holds) goes once
+    -- the bucket is full.
+    local reserve = math.min(rate * tonumber(ARGV[8]), cap / 2)
+    local need = math.min(cost[i], cap - reserve) + reserve
     if level < need then wait = math.max(wait, math.ceil((need - level) / rate)) end
   end
 end
@@ -226,6 +230,11 @@ export interface BucketTuning {
   target: number;
   /** Bucket capacity in ms of refill: the largest burst sent. @defaultValue 1000 */
   burstMs: number;
+  /**
+   * Refill time kept in reserve (never spent): absorbs the jitter between admission here and arrival
+   * at the API. @defaultValue 200
+   */
+  reserveMs: number;
   /** Discovery probe lifetime (a dead prober frees the group after this). @defaultValue 10000 */
   probeTtlMs: number;
   /** Floor of the pace multiplier. @defaultValue 0.3 */
@@ -239,6 +248,7 @@ export interface BucketTuning {
 export const defaultTuning: BucketTuning = {
   target: 0.995,
   burstMs: 1000,
+  reserveMs: 200,
   probeTtlMs: 10_000,
   minFactor: 0.3,
   overloadBaseMs: 1000,
@@ -283,6 +293,7 @@ export class SharedLimiterState {
       t.target,
       t.burstMs,
       t.probeTtlMs,
+      t.reserveMs,
     );
     return { waitMs: Number(wait), state: state as AdmitState };
   }

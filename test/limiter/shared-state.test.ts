@@ -23,7 +23,7 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
   ) => ({ outcome, refundIn: 0, refundOut: 0, retryAfterMs, inRatioSample: null, headersSeen });
 
   it('discovers: one probe at a time until headers arrive, then paces', async () => {
-    const s = new SharedLimiterState(redis, { target: 1 });
+    const s = new SharedLimiterState(redis, { target: 1, reserveMs: 0 });
     const k = key();
     expect(await s.admit(k, one, 1000)).toEqual({ waitMs: 0, state: 'probe' });
     const second = await s.admit(k, one, 1001);
@@ -46,7 +46,7 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
   });
 
   it('never bursts more than one second of the limit, however long it was idle', async () => {
-    const s = new SharedLimiterState(redis, { target: 1 });
+    const s = new SharedLimiterState(redis, { target: 1, reserveMs: 0 });
     const k = key();
     await s.observe(
       k,
@@ -60,8 +60,28 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
     expect(admitted).toBe(10);
   });
 
+  it('keeps a reserve in the bucket: the burst is one second minus the reserve, the pace unchanged', async () => {
+    const s = new SharedLimiterState(redis, { target: 1, reserveMs: 200 });
+    const k = key();
+    await s.observe(
+      k,
+      { req: 600, in: undefined, out: undefined },
+      { req: 600, in: undefined, out: undefined },
+      noCeil,
+      0,
+    );
+    let admitted = 0;
+    for (let i = 0; i < 20; i++) if ((await s.admit(k, one, 10_000)).waitMs === 0) admitted++;
+    expect(admitted).toBe(8); // 10 in the bucket, 2 (200 ms of refill) kept back
+    // Then one request every 100 ms, as without a reserve.
+    expect(await s.admit(k, one, 10_000)).toEqual({ waitMs: 100, state: 'pacing' });
+    expect((await s.admit(k, one, 10_100)).state).toBe('ok');
+    expect((await s.admit(k, one, 10_150)).state).toBe('pacing');
+    expect((await s.admit(k, one, 10_200)).state).toBe('ok');
+  });
+
   it('charges tokens: input and output buckets bind, oversized requests go when the bucket is full', async () => {
-    const s = new SharedLimiterState(redis, { target: 1 });
+    const s = new SharedLimiterState(redis, { target: 1, reserveMs: 0 });
     const k = key();
     // 60k ITPM → 1000 tokens/s, bucket 1000; 6k OTPM → 100/s.
     await s.observe(k, { req: 6000, in: 60_000, out: 6000 }, { req: 6000, in: 60_000, out: 6000 }, noCeil, 0);
@@ -90,7 +110,7 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
   });
 
   it('a 429 pauses the group for retry-after, cuts pace and burst; successes recover them', async () => {
-    const s = new SharedLimiterState(redis, { target: 1 });
+    const s = new SharedLimiterState(redis, { target: 1, reserveMs: 0 });
     const k = key();
     await s.observe(
       k,
@@ -129,7 +149,7 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
   });
 
   it('takes the API remainder when it is lower (a key shared with someone else), and honours ceilings', async () => {
-    const s = new SharedLimiterState(redis, { target: 1 });
+    const s = new SharedLimiterState(redis, { target: 1, reserveMs: 0 });
     const k = key();
     await s.observe(
       k,
