@@ -4,6 +4,7 @@
  * already exists is skipped: a re-run adds nothing, a run after an interruption adds the rest.
  */
 import type { PromptQueue } from '../queue.js';
+import { heapBounder } from './bounded-heap.js';
 import type { LineDefaults, ValidLine } from './parse.js';
 import { parsedLines } from './scan.js';
 
@@ -57,6 +58,8 @@ export async function enqueueFile(
     if (running.size >= depth) await Promise.race(running);
     if (failure !== undefined) throw failure;
   };
+  // Every 10 chunks (~10,000 lines): see bounded-heap.ts.
+  const bound = heapBounder(10);
   let batch: ValidLine[] = [];
   for await (const parsed of parsedLines(path, d)) {
     if (parsed.kind === 'invalid') {
@@ -67,6 +70,7 @@ export async function enqueueFile(
     if (batch.length >= size) {
       await send(batch);
       batch = [];
+      bound();
     }
   }
   if (batch.length > 0) await send(batch);

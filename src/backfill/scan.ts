@@ -4,6 +4,7 @@
  */
 import type { FieldProblem } from '../job.js';
 import { estimateInputTokens } from '../tokens.js';
+import { heapBounder } from './bounded-heap.js';
 import { type LineDefaults, type ParsedLine, parseLine } from './parse.js';
 import { readLines } from './reader.js';
 
@@ -69,8 +70,10 @@ export async function* parsedLines(path: string, d: LineDefaults): AsyncGenerato
 export async function scanFile(path: string, d: LineDefaults, opts: ScanOptions = {}): Promise<ScanResult> {
   const maxReported = opts.maxReported ?? 100;
   const r: ScanResult = { lines: 0, jobs: 0, invalid: 0, problems: [], byModel: new Map() };
+  const bound = heapBounder(20_000);
   for await (const parsed of parsedLines(path, d)) {
     r.lines += 1;
+    bound();
     if (r.lines % 5000 === 0) opts.onProgress?.(r.lines);
     if (parsed.kind === 'invalid') {
       r.invalid += 1;
