@@ -3,6 +3,8 @@
  * the ideal run time from those limits. Job counts are the defaults of `npm run bench`; `--quick`
  * and `--jobs` scale them.
  */
+
+import { seededRng } from '../../src/rng.js';
 import type { Limits } from '../../src/simulator/index.js';
 import { estimateSimTokens } from '../../src/simulator/index.js';
 import type { BenchJob } from './types.js';
@@ -49,17 +51,8 @@ const maxTokens = 32;
 /** Generous limits for the resources a scenario does not bind on (headers still report them). */
 const plentyTokens = { itpm: 4_000_000, otpm: 1_000_000 };
 
-/** A deterministic PRNG (mulberry32), so every approach gets the very same workload. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A deterministic PRNG, so every approach gets the very same workload. */
+const rng = seededRng;
 
 const words = ['queue', 'token', 'bucket', 'limit', 'worker', 'prompt', 'stream', 'answer', 'retry', 'model'];
 

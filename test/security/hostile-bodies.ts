@@ -3,18 +3,10 @@
  * it makes is invalid by construction (each case breaks at least one rule of the job schema), sent
  * as raw text so prototype-pollution keys and broken JSON reach the server unchanged.
  */
+import { seededRng } from '../../src/rng.js';
 
-/** mulberry32: small, seeded, good enough to spread cases. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded, so a failing case can be reproduced. */
+export const rng = seededRng;
 
 export interface HostileCase {
   kind: string;
