@@ -9,7 +9,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { Redis } from 'ioredis';
 import { ConfigError, checkListenAddress, type PromptqConfig } from './config.js';
 import { type EmbeddedRedis, ensureRedis } from './embedded-redis.js';
-import { bearerMatches, createApp, metricsAllowed } from './http/app.js';
+import { createApp, createOpsApp } from './http/app.js';
 import { defaultJobLimits, type JobLimits } from './job.js';
 import { resources } from './limiter/headers.js';
 import { accountFingerprint, RateLimiter } from './limiter/limiter.js';
@@ -224,41 +224,15 @@ export async function runService(
     );
   } else {
     // A worker alone still serves /metrics (and health) on PORT.
-    server = createServer((req, res) => {
-      void (async () => {
-        const open = req.url === '/healthz' || req.url === '/readyz';
-        const allowed =
-          req.url === '/metrics'
-            ? metricsAllowed(req.headers.authorization, config)
-            : config.authToken === undefined || bearerMatches(req.headers.authorization, config.authToken);
-        if (!open && !allowed) {
-          res.statusCode = 401;
-          res.setHeader('content-type', 'application/json');
-          res.setHeader('www-authenticate', 'Bearer');
-          res.end('{"error":{"type":"unauthorized","message":"missing or wrong bearer token"}}');
-        } else if (req.url === '/metrics') {
-          res.setHeader('content-type', metrics.registry.contentType);
-          res.end(await metrics.text());
-        } else if (req.url === '/healthz') {
-          res.setHeader('content-type', 'application/json');
-          res.end('{"ok":true}');
-        } else if (req.url === '/readyz') {
-          const ok = connection.status === 'ready';
-          res.statusCode = ok ? 200 : 503;
-          res.setHeader('content-type', 'application/json');
-          res.end(JSON.stringify({ ok, redis: connection.status }));
-        } else {
-          res.statusCode = 404;
-          res.setHeader('content-type', 'application/json');
-          res.end(
-            '{"error":{"type":"not_found","message":"worker processes serve /metrics, /healthz and /readyz"}}',
-          );
-        }
-      })().catch(() => {
-        res.statusCode = 500;
-        res.end();
-      });
-    });
+    server = createServer(
+      createOpsApp({
+        connection,
+        metrics,
+        log,
+        authToken: config.authToken,
+        metricsToken: config.metricsToken,
+      }),
+    );
   }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

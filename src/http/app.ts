@@ -8,6 +8,7 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Redis } from 'ioredis';
 import { dashboardRouter } from '../dashboard/router.js';
 import { ValidationError } from '../job.js';
 import type { Logger } from '../log.js';
@@ -104,7 +105,7 @@ export function metricsAllowed(
 }
 
 export function createApp(opts: AppOptions): express.Express {
-  const { queue, metrics, log } = opts;
+  const { queue, log } = opts;
   const maxWait = opts.maxWaitSeconds ?? 300;
   const app = express();
   app.disable('x-powered-by');
@@ -162,54 +163,10 @@ export function createApp(opts: AppOptions): express.Express {
         return { status: 200, body: view };
       },
     },
-    {
-      method: 'get',
-      path: '/healthz',
-      handler: async () => ({ status: 200, body: { ok: true } }),
-    },
-    {
-      method: 'get',
-      path: '/readyz',
-      handler: async () => {
-        try {
-          if (queue.connection.status !== 'ready') throw new Error(queue.connection.status);
-          await Promise.race([
-            queue.connection.ping(),
-            new Promise((_, reject) => setTimeout(() => reject(new Error('ping timeout')), 1000)),
-          ]);
-          return { status: 200, body: { ok: true, redis: 'ready' } };
-        } catch (err) {
-          return { status: 503, body: { ok: false, redis: (err as Error).message } };
-        }
-      },
-    },
   ];
 
-  // Health first: no auth, no body parsing.
-  for (const r of routes.filter((r) => r.path === '/healthz' || r.path === '/readyz')) {
-    app[r.method](r.path, wrap(r.handler));
-  }
-
-  app.get('/metrics', async (req, res) => {
-    if (!metricsAllowed(req.headers.authorization, opts)) {
-      res.setHeader('WWW-Authenticate', 'Bearer');
-      return sendError(res, new HttpError('unauthorized', 'missing or wrong bearer token'));
-    }
-    res.setHeader('content-type', metrics.registry.contentType);
-    res.send(await metrics.text());
-  });
-
-  if (opts.authToken) {
-    const expected = opts.authToken;
-    app.use((req, res, next) => {
-      if (bearerMatches(req.headers.authorization, expected)) return next();
-      // Browsers only prompt for Basic: the pages (Bull Board, dashboard) ask for it.
-      if (req.path.startsWith('/admin') || req.path.startsWith('/dashboard'))
-        res.setHeader('WWW-Authenticate', 'Basic realm="promptq"');
-      else res.setHeader('WWW-Authenticate', 'Bearer');
-      sendError(res, new HttpError('unauthorized', 'missing or wrong bearer token'));
-    });
-  }
+  mountOps(app, { ...opts, connection: queue.connection });
+  requireToken(app, opts.authToken);
 
   app.use(dashboardRouter({ connection: queue.connection, queue: queue.name }));
 
@@ -224,13 +181,86 @@ export function createApp(opts: AppOptions): express.Express {
   app.use(express.json({ limit: opts.bodyLimit ?? '4mb', strict: false, type: () => true }));
   for (const r of routes.filter((r) => r.path.startsWith('/v1/'))) app[r.method](r.path, wrap(r.handler));
 
+  finish(app, log);
+  return app;
+}
+
+/** What every promptq process serves, the API or a worker alone. */
+export interface OpsOptions {
+  connection: Redis;
+  metrics: Metrics;
+  log: Logger;
+  /** Guards everything but /healthz and /readyz (and opens /metrics too). */
+  authToken?: string | undefined;
+  /** A token that opens `/metrics` only. */
+  metricsToken?: string | undefined;
+}
+
+/**
+ * A worker alone: /healthz, /readyz and /metrics, with the same auth, error shape and 404 as the
+ * API.
+ */
+export function createOpsApp(o: OpsOptions): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  mountOps(app, o);
+  requireToken(app, o.authToken);
+  finish(app, o.log);
+  return app;
+}
+
+/** Liveness, readiness (Redis answers) and /metrics; health needs no token, /metrics its own rule. */
+function mountOps(app: express.Express, o: OpsOptions): void {
+  app.get(
+    '/healthz',
+    wrap(async () => ({ status: 200, body: { ok: true } })),
+  );
+  app.get(
+    '/readyz',
+    wrap(async () => {
+      try {
+        if (o.connection.status !== 'ready') throw new Error(o.connection.status);
+        await Promise.race([
+          o.connection.ping(),
+          new Promise((_, reject) => setTimeout(() => reject(new Error('ping timeout')), 1000)),
+        ]);
+        return { status: 200, body: { ok: true, redis: 'ready' } };
+      } catch (err) {
+        return { status: 503, body: { ok: false, redis: (err as Error).message } };
+      }
+    }),
+  );
+  app.get('/metrics', async (req, res) => {
+    if (!metricsAllowed(req.headers.authorization, o)) {
+      res.setHeader('WWW-Authenticate', 'Bearer');
+      return sendError(res, new HttpError('unauthorized', 'missing or wrong bearer token'));
+    }
+    res.setHeader('content-type', o.metrics.registry.contentType);
+    res.send(await o.metrics.text());
+  });
+}
+
+/** Everything mounted after this needs the token (when one is set). */
+function requireToken(app: express.Express, token: string | undefined): void {
+  if (!token) return;
+  app.use((req, res, next) => {
+    if (bearerMatches(req.headers.authorization, token)) return next();
+    // Browsers only prompt for Basic: the pages (Bull Board, dashboard) ask for it.
+    if (req.path.startsWith('/admin') || req.path.startsWith('/dashboard'))
+      res.setHeader('WWW-Authenticate', 'Basic realm="promptq"');
+    else res.setHeader('WWW-Authenticate', 'Bearer');
+    sendError(res, new HttpError('unauthorized', 'missing or wrong bearer token'));
+  });
+}
+
+/** The 404 for unknown routes and the one error middleware. */
+function finish(app: express.Express, log: Logger): void {
   app.use((req, _res, next) => next(new HttpError('not_found', `no route ${req.method} ${req.path}`)));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const e = toHttpError(err);
     if (e.type === 'internal') log.error('request failed', { error: (err as Error)?.message });
     sendError(res, e);
   });
-  return app;
 }
 
 function wrap(handler: Handler) {
