@@ -29,18 +29,11 @@ export interface JobBody {
   priority?: number;
 }
 
-/** A validated job: `prompt` turned into `messages`, `tenant_id` mirrored into `metadata.user_id`. */
-export interface JobRequest {
-  model: string;
-  max_tokens: number;
-  messages: Message[];
-  system?: string | Array<Record<string, unknown>>;
-  temperature?: number;
-  top_p?: number;
-  stop_sequences?: string[];
-  metadata?: { user_id?: string };
-  tenant_id?: string;
-}
+/**
+ * A validated job: `prompt` turned into `messages`, `tenant_id` mirrored into `metadata.user_id`;
+ * `id` and `priority` live in the BullMQ job, not in its data.
+ */
+export type JobRequest = Omit<JobBody, 'messages' | 'prompt' | 'id' | 'priority'> & { messages: Message[] };
 
 /** The per-job record (SPEC.md "The job record"). */
 export interface JobRecord {

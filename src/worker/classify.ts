@@ -101,29 +101,12 @@ function rowFor(status: number): Row {
 
 /** Classify anything an attempt threw. */
 export function classifyError(err: unknown): Decision {
-  const base = { errorCode: null, spendLimit: false, retryAfterMs: null, requestId: null, headers: null };
   if (err instanceof AttemptTimeoutError || err instanceof APIConnectionTimeoutError) {
-    return {
-      ...base,
-      outcome: 'timeout',
-      retry: true,
-      reason: 'timeout',
-      statusCode: null,
-      errorType: 'timeout_error',
-      message: err.message,
-    };
+    return noResponse('timeout', 'timeout_error', err.message);
   }
   if (err instanceof APIConnectionError) {
     const cause = (err as { cause?: { message?: string } }).cause?.message;
-    return {
-      ...base,
-      outcome: 'network_error',
-      retry: true,
-      reason: 'network_error',
-      statusCode: null,
-      errorType: 'network_error',
-      message: cause ? `${err.message}: ${cause}` : err.message,
-    };
+    return noResponse('network_error', 'network_error', cause ? `${err.message}: ${cause}` : err.message);
   }
   if (err instanceof APIError) {
     const headers = (err.headers as Headers | undefined) ?? null;
@@ -152,16 +135,24 @@ export function classifyError(err: unknown): Decision {
     }
     return { ...common, ...rowFor(err.status), spendLimit: false };
   }
-  const message = err instanceof Error ? err.message : String(err);
   // Not from the SDK: a socket error that escaped its wrapping, or a bug. Retrying is bounded by maxAttempts.
+  return noResponse('network_error', 'network_error', err instanceof Error ? err.message : String(err));
+}
+
+/** No HTTP answer arrived (timeout, connection error): always worth another attempt. */
+function noResponse(outcome: 'timeout' | 'network_error', errorType: string, message: string): Decision {
   return {
-    ...base,
-    outcome: 'network_error',
+    outcome,
     retry: true,
-    reason: 'network_error',
+    reason: outcome,
     statusCode: null,
-    errorType: 'network_error',
+    errorType,
+    errorCode: null,
+    spendLimit: false,
+    retryAfterMs: null,
     message,
+    requestId: null,
+    headers: null,
   };
 }
 
