@@ -4,11 +4,11 @@
  */
 import { parseArgs } from 'node:util';
 import { BackfillUsageError, runBackfillCommand, runResultsCommand } from './backfill/command.js';
-import { ConfigError, loadConfig, type PromptqConfig } from './config.js';
+import { ConfigError, jobLimitsFrom, loadConfig, type PromptqConfig, redactUrl } from './config.js';
 import { ValidationError } from './job.js';
 import { Logger } from './log.js';
 import { PromptQueue } from './queue.js';
-import { jobLimitsFrom, redactUrl, runService, type ServiceParts } from './service.js';
+import type { ServiceParts } from './service.js';
 import { runSimulateCommand } from './simulator/index.js';
 
 export const usage = `promptq — a resilient job queue for Claude API calls
@@ -47,6 +47,8 @@ function fail(code: number, message: string): number {
 
 /** Run a long-lived service until SIGTERM/SIGINT: the first signal drains, a second forces. */
 async function serve(config: PromptqConfig, parts: ServiceParts, log: Logger): Promise<number> {
+  // Loaded here: the service (express, Bull Board, the SDK, …) is what the short commands do without.
+  const { runService } = await import('./service.js');
   const svc = await runService(config, parts, log);
   return new Promise<number>((resolve) => {
     let signals = 0;

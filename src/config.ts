@@ -5,6 +5,8 @@
  * value and throws a {@link ConfigError} naming the variable (the CLI turns that into exit code 2).
  */
 
+import { defaultJobLimits, type JobLimits } from './job.js';
+
 /** The resolved configuration of a promptq process. */
 export interface PromptqConfig {
   /** Redis holding queues, records and shared limiter state. @defaultValue `redis://127.0.0.1:6379` */
@@ -227,4 +229,20 @@ export function loadConfig(env: Env = process.env): PromptqConfig {
     metricsToken,
     boardReadOnly: bool(env, 'PROMPTQ_BOARD_READ_ONLY', defaults.boardReadOnly),
   };
+}
+
+/** A Redis URL without its password, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'the configured REDIS_URL';
+  }
+}
+
+/** The job limits a config sets (`PROMPTQ_MAX_TOKENS_CAP`). */
+export function jobLimitsFrom(config: PromptqConfig): JobLimits {
+  return { ...defaultJobLimits, maxTokens: config.maxTokensCap };
 }

@@ -5,22 +5,20 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import Anthropic from '@anthropic-ai/sdk';
 import { Redis } from 'ioredis';
-import { ConfigError, checkListenAddress, type PromptqConfig } from './config.js';
+import { anthropicClient } from './anthropic-client.js';
+import { ConfigError, checkListenAddress, jobLimitsFrom, type PromptqConfig, redactUrl } from './config.js';
 import { type EmbeddedRedis, ensureRedis } from './embedded-redis.js';
 import { createApp, createOpsApp } from './http/app.js';
-import { defaultJobLimits, type JobLimits } from './job.js';
 import { resources } from './limiter/headers.js';
 import { accountFingerprint, RateLimiter } from './limiter/limiter.js';
-import { Logger } from './log.js';
+import type { Logger } from './log.js';
 import { Metrics } from './metrics/metrics.js';
 import { registerQueueGauges } from './metrics/queue-gauges.js';
 import { RollupWriter } from './metrics/rollups.js';
 import { PriceTable } from './pricing.js';
 import { PromptQueue } from './queue.js';
-import { type Simulator, startSimulator } from './simulator/index.js';
-import { timedFetch } from './worker/network-timing.js';
+import type { Simulator } from './simulator/index.js';
 import { PromptWorker } from './worker/worker.js';
 
 export interface ServiceParts {
@@ -41,52 +39,6 @@ export interface RunningService {
   close(force?: boolean): Promise<void>;
 }
 
-/** Build the SDK client, starting the simulator when there is no key. */
-export async function anthropicClient(
-  config: PromptqConfig,
-  log: Logger,
-): Promise<{
-  client: Anthropic;
-  simulator: Simulator | undefined;
-  apiKey: string;
-  baseURL: string | undefined;
-}> {
-  let simulator: Simulator | undefined;
-  let baseURL = config.anthropicBaseUrl;
-  let apiKey = config.anthropicApiKey;
-  if (apiKey === undefined) {
-    simulator = await startSimulator({});
-    baseURL = simulator.url;
-    apiKey = 'sk-ant-simulator-local';
-    log.warn('ANTHROPIC_API_KEY is not set: using the built-in API simulator (no real calls are made)', {
-      simulator_url: simulator.url,
-    });
-  } else {
-    Logger.redact(apiKey);
-  }
-  const client = new Anthropic({
-    apiKey,
-    ...(baseURL ? { baseURL } : {}),
-    // promptq owns retries and timeouts.
-    maxRetries: 0,
-    timeout: config.requestTimeoutMs,
-    // Times DNS/TCP/TLS and time to first byte per request (src/worker/network-timing.ts).
-    fetch: timedFetch(),
-  });
-  return { client, simulator, apiKey, baseURL };
-}
-
-/** A Redis URL without its password, for messages. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'the configured REDIS_URL';
-  }
-}
-
 async function waitForRedis(connection: Redis, timeoutMs: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -99,10 +51,6 @@ async function waitForRedis(connection: Redis, timeoutMs: number): Promise<void>
   } finally {
     clearTimeout(timer);
   }
-}
-
-export function jobLimitsFrom(config: PromptqConfig): JobLimits {
-  return { ...defaultJobLimits, maxTokens: config.maxTokensCap };
 }
 
 export async function runService(

@@ -6,12 +6,11 @@
 import { createWriteStream } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { ConfigError, type PromptqConfig } from '../config.js';
+import { ConfigError, jobLimitsFrom, type PromptqConfig, redactUrl } from '../config.js';
 import { redisReachable } from '../embedded-redis.js';
 import { Logger } from '../log.js';
 import { PriceTable } from '../pricing.js';
 import { PromptQueue } from '../queue.js';
-import { anthropicClient, jobLimitsFrom, redactUrl } from '../service.js';
 import { countInputTokens } from './count-tokens.js';
 import { enqueueFile } from './enqueue.js';
 import { estimate, formatEstimate, observedOutputRatios } from './estimate.js';
@@ -271,6 +270,8 @@ async function dryRun(
   }
   let counted: Map<string, number> | undefined;
   if (countTokens) {
+    // The SDK is loaded only for --count-tokens: enqueueing never calls the API.
+    const { anthropicClient } = await import('../anthropic-client.js');
     const { client, simulator } = await anthropicClient(config, new Logger(config.logLevel));
     try {
       counted = await countInputTokens(client, path, d);
