@@ -8,9 +8,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { readDashboard } from '../src/dashboard/summary.js';
-import { newRecord } from '../src/job.js';
-import { RollupWriter } from '../src/metrics/rollups.js';
+import { newRecord } from '../src/core/job.js';
+import { readDashboard } from '../src/ops/dashboard/summary.js';
+import { RollupWriter } from '../src/ops/metrics/rollups.js';
 
 const jobs = Number(process.argv[2] ?? 5000);
 const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');

@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { type ServedResponse, startSimulator } from '../src/simulator/index.js';
+import { type ServedResponse, startSimulator } from '../packages/anthropic-simulator/src/index.js';
 import { type CliProcess, spawnCli } from '../test/helpers/cli.js';
 import { TestRedis } from '../test/helpers/redis-server.js';
 

@@ -5,7 +5,9 @@
  * import { PromptQueue } from 'promptq';
  * ```
  */
-export { ConfigError, defaults, loadConfig, type PromptqConfig } from './config.js';
+
+export { type ModelPrice, PriceTable } from './anthropic/pricing.js';
+export { ConfigError, defaults, loadConfig, type PromptqConfig } from './core/config.js';
 export {
   type FieldProblem,
   type JobBody,
@@ -15,14 +17,13 @@ export {
   type Message,
   ValidationError,
   validateJob,
-} from './job.js';
-export { type ModelPrice, PriceTable } from './pricing.js';
+} from './core/job.js';
+export { type RunningService, runService, type ServiceParts } from './ops/service.js';
 export {
   type AddResult,
   type JobState,
   type JobView,
   PromptQueue,
   type PromptQueueOptions,
-} from './queue.js';
-export { type RunningService, runService, type ServiceParts } from './service.js';
+} from './producer/queue.js';
 export { type JobResult, PromptWorker, type PromptWorkerOptions } from './worker/worker.js';

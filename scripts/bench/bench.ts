@@ -5,8 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { TestRedis } from '../../src/redis-server.js';
-import { startSimulator } from '../../src/simulator/index.js';
+import { startSimulator } from '../../packages/anthropic-simulator/src/index.js';
+import { TestRedis } from '../lib/redis-server.js';
 import { type ApproachId, approaches, approachIds } from './approaches.js';
 import { type RunningCompetitor, startCompetitor } from './competitor.js';
 import { measure, type RunResult, served } from './measure.js';

@@ -1,5 +1,5 @@
 /** Per-run numbers: from the runner's job outcomes and the simulator's ground-truth counters. */
-import type { SimulatorStats } from '../../src/simulator/index.js';
+import type { SimulatorStats } from '../../packages/anthropic-simulator/src/index.js';
 import type { CompetitorCounts } from './competitor.js';
 import { bindingRate, idealSeconds, type Scenario } from './scenarios.js';
 import type { JobOutcome } from './types.js';

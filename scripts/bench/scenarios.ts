@@ -4,9 +4,9 @@
  * and `--jobs` scale them.
  */
 
-import { seededRng } from '../../src/rng.js';
-import type { Limits } from '../../src/simulator/index.js';
-import { estimateSimTokens } from '../../src/simulator/index.js';
+import type { Limits } from '../../packages/anthropic-simulator/src/index.js';
+import { estimateSimTokens } from '../../packages/anthropic-simulator/src/index.js';
+import { seededRng } from '../../packages/anthropic-simulator/src/seeded-rng.js';
 import type { BenchJob } from './types.js';
 
 export const scenarioIds = ['S1', 'S2', 'S3', 'S4', 'S5'] as const;

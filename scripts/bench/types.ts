@@ -1,5 +1,5 @@
 /** Shapes shared by the benchmark's scenarios, runners and reports. */
-import type { JobBody } from '../../src/job.js';
+import type { JobBody } from '../../src/core/job.js';
 
 /** One prompt job of a scenario's workload. */
 export interface BenchJob {

@@ -22,7 +22,7 @@
 import { createHash } from 'node:crypto';
 import Bottleneck from 'bottleneck';
 import type { Redis } from 'ioredis';
-import type { Outcome } from '../worker/classify.js';
+import type { Outcome } from '../anthropic/classify.js';
 import { parseRateLimitHeaders, type RateLimitSnapshot } from './headers.js';
 import { type BucketTuning, type LimiterResource, SharedLimiterState } from './shared-state.js';
 

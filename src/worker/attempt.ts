@@ -3,9 +3,9 @@
  * time to first token and total latency, the streamed events folded back into a Message.
  */
 import type Anthropic from '@anthropic-ai/sdk';
-import type { JobRequest } from '../job.js';
-import { AttemptTimeoutError } from './classify.js';
-import { type NetworkTiming, networkTimingOf } from './network-timing.js';
+import { AttemptTimeoutError } from '../anthropic/classify.js';
+import { type NetworkTiming, networkTimingOf } from '../anthropic/network-timing.js';
+import type { JobRequest } from '../core/job.js';
 
 export interface AttemptResult {
   message: Anthropic.Message;

@@ -9,7 +9,16 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { DelayedError, type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { pendingKey, rankSlots, tenantJobDone } from '../fairness.js';
+import {
+  type BackoffPolicy,
+  backoffMs,
+  classifyError,
+  type Decision,
+  defaultBackoff,
+} from '../anthropic/classify.js';
+import type { PriceTable } from '../anthropic/pricing.js';
+import { estimateInputTokens } from '../anthropic/tokens.js';
+import { pendingKey, rankSlots, tenantJobDone } from '../core/fairness.js';
 import {
   type JobLimits,
   type JobRecord,
@@ -17,15 +26,12 @@ import {
   newRecord,
   ValidationError,
   validateJob,
-} from '../job.js';
+} from '../core/job.js';
+import type { Logger } from '../core/log.js';
 import type { Permit, RateLimiter } from '../limiter/limiter.js';
-import type { Logger } from '../log.js';
-import type { Metrics } from '../metrics/metrics.js';
-import type { PriceTable } from '../pricing.js';
-import { jobKey, LockLostError, loadRecord, saveFinalRecord, saveRecord } from '../record-store.js';
-import { estimateInputTokens } from '../tokens.js';
+import type { Metrics } from '../ops/metrics/metrics.js';
+import { jobKey, LockLostError, loadRecord, saveFinalRecord, saveRecord } from '../store/record-store.js';
 import { type AttemptResult, runAttempt } from './attempt.js';
-import { type BackoffPolicy, backoffMs, classifyError, type Decision, defaultBackoff } from './classify.js';
 
 export interface PromptWorkerOptions {
   /** A Redis connection the worker may use (BullMQ duplicates it for blocking calls). */

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { backfillJobId } from '../../src/backfill/ids.js';
-import { type LineDefaults, parseLine } from '../../src/backfill/parse.js';
-import { Progress } from '../../src/backfill/progress.js';
-import { defaultJobLimits } from '../../src/job.js';
+import { defaultJobLimits } from '../../src/core/job.js';
+import { backfillJobId } from '../../src/producer/backfill/ids.js';
+import { type LineDefaults, parseLine } from '../../src/producer/backfill/parse.js';
+import { Progress } from '../../src/producer/backfill/progress.js';
 
 const d: LineDefaults = { tenant: undefined, priority: 500, idPrefix: '', limits: defaultJobLimits };
 

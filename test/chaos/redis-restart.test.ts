@@ -1,6 +1,10 @@
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type ServedResponse, type Simulator, startSimulator } from '../../src/simulator/index.js';
+import {
+  type ServedResponse,
+  type Simulator,
+  startSimulator,
+} from '../../packages/anthropic-simulator/src/index.js';
 import { type CliProcess, spawnCli } from '../helpers/cli.js';
 import { TestRedis } from '../helpers/redis-server.js';
 import { uniqueQueue } from '../helpers/stack.js';

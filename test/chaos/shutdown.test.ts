@@ -1,7 +1,11 @@
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { PromptQueue } from '../../src/queue.js';
-import { type Simulator, type SimulatorOptions, startSimulator } from '../../src/simulator/index.js';
+import {
+  type Simulator,
+  type SimulatorOptions,
+  startSimulator,
+} from '../../packages/anthropic-simulator/src/index.js';
+import { PromptQueue } from '../../src/producer/queue.js';
 import type { CliProcess } from '../helpers/cli.js';
 import { uniqueQueue } from '../helpers/stack.js';
 import { finishEvents, reap, startWorker, until } from './helpers.js';

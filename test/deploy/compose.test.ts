@@ -262,7 +262,7 @@ describe('Prometheus config', () => {
     const dns = jobs.flatMap((j) => j.dns_sd_configs ?? []);
     expect(dns).toContainEqual(expect.objectContaining({ names: ['worker'], type: 'A', port: 3001 }));
 
-    // The api answers /metrics only with PROMPTQ_AUTH_TOKEN (src/http/app.ts): Prometheus gets it
+    // The api answers /metrics only with PROMPTQ_AUTH_TOKEN (src/ops/http/app.ts): Prometheus gets it
     // as a compose secret.
     const apiJob = jobs.find((j) => (j.static_configs ?? []).some((c) => c.targets.includes('api:3000')));
     const tokenFile = apiJob?.authorization?.credentials_file ?? '';

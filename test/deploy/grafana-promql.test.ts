@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { Metrics } from '../../src/metrics/metrics.js';
+import { Metrics } from '../../src/ops/metrics/metrics.js';
 import { SPEC_METRICS } from './spec-metrics.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -49,7 +49,7 @@ async function exportedNames(): Promise<Set<string>> {
     if (type === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(name + s);
   };
   for (const m of await new Metrics().registry.getMetricsAsJSON()) add(m.name, String(m.type));
-  // Queue gauges are registered against a live queue (src/metrics/queue-gauges.ts); SPEC.md fixes them.
+  // Queue gauges are registered against a live queue (src/ops/metrics/queue-gauges.ts); SPEC.md fixes them.
   for (const [name, type] of Object.entries(SPEC_METRICS)) add(name, type);
   return names;
 }

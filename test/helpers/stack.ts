@@ -2,10 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { inject } from 'vitest';
-import { loadConfig, type PromptqConfig } from '../../src/config.js';
-import { Logger } from '../../src/log.js';
-import { type RunningService, runService, type ServiceParts } from '../../src/service.js';
-import { type Simulator, type SimulatorOptions, startSimulator } from '../../src/simulator/index.js';
+import {
+  type Simulator,
+  type SimulatorOptions,
+  startSimulator,
+} from '../../packages/anthropic-simulator/src/index.js';
+import { loadConfig, type PromptqConfig } from '../../src/core/config.js';
+import { Logger } from '../../src/core/log.js';
+import { type RunningService, runService, type ServiceParts } from '../../src/ops/service.js';
 
 /** A recognisable fake key: the secrets test scans for it. */
 export const testApiKey = 'sk-ant-test-SECRET-0123456789abcdef';

@@ -1,7 +1,11 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { PromptQueue } from '../../src/queue.js';
-import { type ServedResponse, type Simulator, startSimulator } from '../../src/simulator/index.js';
+import {
+  type ServedResponse,
+  type Simulator,
+  startSimulator,
+} from '../../packages/anthropic-simulator/src/index.js';
+import { PromptQueue } from '../../src/producer/queue.js';
 import { type CliProcess, spawnCli } from '../helpers/cli.js';
 import { uniqueQueue } from '../helpers/stack.js';
 import { maxInWindow } from '../helpers/windows.js';

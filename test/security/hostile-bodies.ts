@@ -3,7 +3,7 @@
  * it makes is invalid by construction (each case breaks at least one rule of the job schema), sent
  * as raw text so prototype-pollution keys and broken JSON reach the server unchanged.
  */
-import { seededRng } from '../../src/rng.js';
+import { seededRng } from '../../packages/anthropic-simulator/src/seeded-rng.js';
 
 /** Seeded, so a failing case can be reproduced. */
 export const rng = seededRng;

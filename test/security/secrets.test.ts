@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { PromptQueue } from '../../src/queue.js';
-import { type Simulator, startSimulator } from '../../src/simulator/index.js';
+import { type Simulator, startSimulator } from '../../packages/anthropic-simulator/src/index.js';
+import { PromptQueue } from '../../src/producer/queue.js';
 import { spawnCli } from '../helpers/cli.js';
 import { dumpRedis } from '../helpers/redis-dump.js';
 import { get, post, type Stack, startStack, testApiKey, uniqueQueue } from '../helpers/stack.js';

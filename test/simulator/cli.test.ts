@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseSimulateArgs, runSimulateCommand } from '../../src/simulator/index.js';
+import { parseSimulateArgs, runSimulateCommand } from '../../packages/anthropic-simulator/src/index.js';
 
 describe('promptq simulate', () => {
   it('parses flags into options', () => {

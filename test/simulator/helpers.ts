@@ -1,4 +1,4 @@
-import type { Simulator } from '../../src/simulator/index.js';
+import type { Simulator } from '../../packages/anthropic-simulator/src/index.js';
 
 /** A settable clock for bucket math (starts at a fixed instant so reset headers are predictable). */
 export function fakeClock(start = Date.parse('2026-03-01T12:00:00Z')) {

@@ -4,7 +4,7 @@ import {
   type Simulator,
   type SimulatorOptions,
   startSimulator,
-} from '../../src/simulator/index.js';
+} from '../../packages/anthropic-simulator/src/index.js';
 import { API_HEADERS, body, errorMessage, message, post } from './helpers.js';
 
 describe('simulator HTTP surface', () => {

@@ -1,5 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Simulator, type SimulatorOptions, startSimulator } from '../../src/simulator/index.js';
+import {
+  type Simulator,
+  type SimulatorOptions,
+  startSimulator,
+} from '../../packages/anthropic-simulator/src/index.js';
 import { API_HEADERS, errorMessage, fakeClock, message, post } from './helpers.js';
 
 const RESOURCES = ['requests', 'input-tokens', 'output-tokens', 'tokens'];

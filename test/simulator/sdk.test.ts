@@ -9,7 +9,11 @@ import Anthropic, {
   RateLimitError,
 } from '@anthropic-ai/sdk';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { estimateSimTokens, type Simulator, startSimulator } from '../../src/simulator/index.js';
+import {
+  estimateSimTokens,
+  type Simulator,
+  startSimulator,
+} from '../../packages/anthropic-simulator/src/index.js';
 
 const MODEL = 'claude-sonnet-4-6';
 const ask = {

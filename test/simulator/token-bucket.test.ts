@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { RateLimiter, type RateLimiterConfig } from '../../src/simulator/rate-limiter.js';
-import { rateLimitHeaders, rfc3339, roundTokensDown } from '../../src/simulator/ratelimit-headers.js';
+import { RateLimiter, type RateLimiterConfig } from '../../packages/anthropic-simulator/src/rate-limiter.js';
+import {
+  rateLimitHeaders,
+  rfc3339,
+  roundTokensDown,
+} from '../../packages/anthropic-simulator/src/ratelimit-headers.js';
 import {
   bucketSpec,
   emptyBucket,
@@ -11,7 +15,7 @@ import {
   msUntilFull,
   take,
   tryTake,
-} from '../../src/simulator/token-bucket.js';
+} from '../../packages/anthropic-simulator/src/token-bucket.js';
 import { fakeClock } from './helpers.js';
 
 describe('token bucket (pure functions)', () => {

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { estimateSimTokens } from '../../src/simulator/index.js';
-import { generatePieces, planOutput } from '../../src/simulator/output.js';
-import { PromptCache } from '../../src/simulator/prompt-cache.js';
-import { seededRng } from '../../src/simulator/rng.js';
-import { promptSegments, textTokens } from '../../src/simulator/tokenizer.js';
-import { validateMessagesRequest } from '../../src/simulator/validate-request.js';
+import { estimateSimTokens } from '../../packages/anthropic-simulator/src/index.js';
+import { generatePieces, planOutput } from '../../packages/anthropic-simulator/src/output.js';
+import { PromptCache } from '../../packages/anthropic-simulator/src/prompt-cache.js';
+import { seededRng } from '../../packages/anthropic-simulator/src/rng.js';
+import { promptSegments, textTokens } from '../../packages/anthropic-simulator/src/tokenizer.js';
+import { validateMessagesRequest } from '../../packages/anthropic-simulator/src/validate-request.js';
 
 const WORDS = ['alpha', 'beta', 'gamma', 'delta'];
 const LONG = Array.from({ length: 1200 }, (_, i) => WORDS[i % 4]).join(' '); // 1,200 tokens

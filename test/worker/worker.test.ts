@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ServedResponse } from '../../src/simulator/index.js';
+import type { ServedResponse } from '../../packages/anthropic-simulator/src/index.js';
 import { get, post, type Stack, startStack, testApiKey } from '../helpers/stack.js';
 
 const body = {

@@ -1,0 +1,44 @@
+/**
+ * The Anthropic SDK client a process uses: the real API (or ANTHROPIC_BASE_URL) with the key, or the
+ * built-in simulator when there is no key. promptq owns retries and timeouts, so the SDK's are off.
+ */
+import Anthropic from '@anthropic-ai/sdk';
+import { type Simulator, startSimulator } from '../../packages/anthropic-simulator/src/index.js';
+import type { PromptqConfig } from '../core/config.js';
+import { Logger } from '../core/log.js';
+import { timedFetch } from './network-timing.js';
+
+/** Build the SDK client, starting the simulator when there is no key. */
+export async function anthropicClient(
+  config: PromptqConfig,
+  log: Logger,
+): Promise<{
+  client: Anthropic;
+  simulator: Simulator | undefined;
+  apiKey: string;
+  baseURL: string | undefined;
+}> {
+  let simulator: Simulator | undefined;
+  let baseURL = config.anthropicBaseUrl;
+  let apiKey = config.anthropicApiKey;
+  if (apiKey === undefined) {
+    simulator = await startSimulator({});
+    baseURL = simulator.url;
+    apiKey = 'sk-ant-simulator-local';
+    log.warn('ANTHROPIC_API_KEY is not set: using the built-in API simulator (no real calls are made)', {
+      simulator_url: simulator.url,
+    });
+  } else {
+    Logger.redact(apiKey);
+  }
+  const client = new Anthropic({
+    apiKey,
+    ...(baseURL ? { baseURL } : {}),
+    // promptq owns retries and timeouts.
+    maxRetries: 0,
+    timeout: config.requestTimeoutMs,
+    // Times DNS/TCP/TLS and time to first byte per request (src/worker/network-timing.ts).
+    fetch: timedFetch(),
+  });
+  return { client, simulator, apiKey, baseURL };
+}

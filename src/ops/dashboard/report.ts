@@ -1,0 +1,153 @@
+/**
+ * `promptq report [--since 24h] [--json]`: the dashboard's figures in the terminal, read from the
+ * same rollups through the same function ({@link readDashboard}).
+ */
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { ConfigError, type PromptqConfig } from '../../core/config.js';
+import { type DashboardData, parseSince, readDashboard } from './summary.js';
+
+const ms = (v: number | null) => (v === null ? '-' : v >= 1000 ? `${(v / 1000).toFixed(1)} s` : `${v} ms`);
+const usd = (v: number) => `$${v >= 100 ? v.toFixed(0) : v >= 1 ? v.toFixed(2) : v.toFixed(4)}`;
+const pct = (v: number | null) => (v === null ? '-' : `${(v * 100).toFixed(1)}%`);
+
+/** A plain text table: first column left-aligned, the rest right-aligned. */
+export function table(head: string[], rows: Array<Array<string | number>>): string {
+  const cells = [head, ...rows.map((r) => r.map(String))];
+  const width = head.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => (i === 0 ? c.padEnd(width[i] ?? 0) : c.padStart(width[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  return [line(head), line(width.map((w) => '-'.repeat(w))), ...cells.slice(1).map(line)].join('\n');
+}
+
+/** The report as text. */
+export function formatReport(d: DashboardData, queue: string, since: string): string {
+  const out: string[] = [];
+  const t = d.totals;
+  out.push(`promptq report: queue ${queue}, last ${since} (${d.from} → ${d.to})`);
+  out.push('');
+  out.push(
+    table(
+      ['jobs', 'completed', 'failed', 'error rate', 'input tokens', 'output tokens', 'cost'],
+      [[t.jobs, t.completed, t.failed, pct(t.error_rate), t.input_tokens, t.output_tokens, usd(t.cost_usd)]],
+    ),
+  );
+  const models = Object.entries(d.models).sort((a, b) => b[1].jobs - a[1].jobs);
+  out.push('', 'Per model');
+  out.push(
+    table(
+      [
+        'model',
+        'jobs',
+        'failed',
+        '429s',
+        'p50',
+        'p95',
+        'avg',
+        'avg TTFB (network)',
+        'avg TTFT',
+        'avg wait',
+        'max_tokens used',
+        'cost',
+      ],
+      models.map(([m, f]) => [
+        m,
+        f.jobs,
+        f.failed,
+        f.rate_limited,
+        ms(f.p50_ms),
+        ms(f.p95_ms),
+        ms(f.avg_ms),
+        ms(f.avg_ttfb_ms),
+        ms(f.avg_ttft_ms),
+        ms(f.avg_queue_wait_ms),
+        pct(f.max_tokens_used),
+        usd(f.cost_usd),
+      ]),
+    ),
+  );
+  const tenants = Object.entries(d.tenants).sort((a, b) => b[1].cost_usd - a[1].cost_usd);
+  out.push('', 'Per tenant');
+  out.push(
+    table(
+      ['tenant', 'input tokens', 'output tokens', 'cache write', 'cache read', 'cost'],
+      tenants.map(([n, f]) => [
+        n,
+        f.input_tokens,
+        f.output_tokens,
+        f.cache_creation_input_tokens,
+        f.cache_read_input_tokens,
+        usd(f.cost_usd),
+      ]),
+    ),
+  );
+  if (Object.keys(d.errors).length > 0) {
+    out.push('', 'Failed jobs by error type');
+    out.push(
+      table(
+        ['error type', 'jobs'],
+        Object.entries(d.errors).sort((a, b) => b[1] - a[1]),
+      ),
+    );
+  }
+  const p = d.projection;
+  out.push('', 'Cost projection (UTC month)');
+  out.push(
+    table(
+      ['month to date', 'last 24 h', 'days left', 'projected month end'],
+      [[usd(p.month_to_date_usd), usd(p.daily_rate_usd), p.days_left.toFixed(1), usd(p.month_end_usd)]],
+    ),
+  );
+  out.push('', 'Slowest calls (enqueue → finish)');
+  out.push(
+    table(
+      ['job', 'model', 'tenant', 'status', 'total', 'API call', 'TTFT', 'out/max tokens', 'attempts'],
+      d.slowest.map((c) => [
+        c.id,
+        c.model,
+        c.tenant,
+        c.status,
+        ms(c.total_ms),
+        ms(c.latency_ms),
+        ms(c.ttft_ms),
+        `${c.output_tokens}/${c.max_tokens}`,
+        c.attempts,
+      ]),
+    ),
+  );
+  if (t.jobs === 0)
+    out.push('', 'No job finished in this period (rollups are written by workers as jobs finish).');
+  return `${out.join('\n')}\n`;
+}
+
+/** The command; returns the exit code. Throws RangeError (usage) or ConfigError. */
+export async function runReportCommand(argv: string[], config: PromptqConfig): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { since: { type: 'string', default: '24h' }, json: { type: 'boolean', default: false } },
+  });
+  const since = values.since ?? '24h';
+  let minutes: number;
+  try {
+    minutes = parseSince(since);
+  } catch (err) {
+    throw new ConfigError('--since', (err as Error).message.replace(/^since: /, ''));
+  }
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
+  redis.on('error', () => {});
+  try {
+    await redis.connect().catch(() => {
+      throw new ConfigError('REDIS_URL', "cannot reach Redis (set REDIS_URL to the queue's Redis)");
+    });
+    const d = await readDashboard(redis, config.queue, minutes);
+    process.stdout.write(
+      values.json ? `${JSON.stringify(d, null, 2)}\n` : formatReport(d, config.queue, since),
+    );
+    return 0;
+  } finally {
+    redis.disconnect();
+  }
+}

@@ -1,0 +1,295 @@
+/**
+ * The express app: JSON API, Bull Board, /metrics, health. Handlers are plain functions
+ * `(req) → {status, body}` in one route table; one wrapper turns them into express handlers and
+ * one error middleware shapes every error as `{"error":{"type","message","details"}}`.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { ExpressAdapter } from '@bull-board/express';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Redis } from 'ioredis';
+import { ValidationError } from '../../core/job.js';
+import type { Logger } from '../../core/log.js';
+import type { PromptQueue } from '../../producer/queue.js';
+import { dashboardRouter } from '../dashboard/router.js';
+import type { Metrics } from '../metrics/metrics.js';
+
+export type ErrorType =
+  | 'invalid_request'
+  | 'invalid_json'
+  | 'not_found'
+  | 'unauthorized'
+  | 'payload_too_large'
+  | 'unavailable'
+  | 'internal';
+
+const statusOf: Record<ErrorType, number> = {
+  invalid_request: 400,
+  invalid_json: 400,
+  unauthorized: 401,
+  not_found: 404,
+  payload_too_large: 413,
+  unavailable: 503,
+  internal: 500,
+};
+
+/** An error with an HTTP meaning. */
+export class HttpError extends Error {
+  constructor(
+    readonly type: ErrorType,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+export interface AppOptions {
+  queue: PromptQueue;
+  metrics: Metrics;
+  log: Logger;
+  /** Bearer token; when set, everything but /healthz and /readyz requires it. */
+  authToken?: string | undefined;
+  /** A token that opens `/metrics` only (the API token opens it too). */
+  metricsToken?: string | undefined;
+  /** Bull Board without its retry/remove/clean actions. @defaultValue `false` */
+  boardReadOnly?: boolean;
+  /** Largest JSON body. @defaultValue `4mb` */
+  bodyLimit?: string;
+  /** Longest `?wait=` in seconds. @defaultValue `300` */
+  maxWaitSeconds?: number;
+}
+
+interface Reply {
+  status: number;
+  body: unknown;
+}
+type Handler = (req: Request) => Promise<Reply>;
+
+function tokenMatches(given: string, expected: string): boolean {
+  // Digests first: equal lengths for timingSafeEqual, so not even the token's length shows in timing.
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
+}
+
+/** Accept `Authorization: Bearer T`, or Basic auth with T as the password (browsers, for Bull Board). */
+function presentedToken(h: string | undefined): string | undefined {
+  if (!h) return undefined;
+  const [scheme, value] = h.split(' ', 2);
+  if (scheme?.toLowerCase() === 'bearer') return value;
+  if (scheme?.toLowerCase() === 'basic' && value) {
+    const decoded = Buffer.from(value, 'base64').toString('utf8');
+    return decoded.slice(decoded.indexOf(':') + 1);
+  }
+  return undefined;
+}
+
+/** Does an `Authorization` header carry `expected` (Bearer, or Basic with it as the password)? */
+export function bearerMatches(header: string | undefined, expected: string): boolean {
+  const t = presentedToken(header);
+  return t !== undefined && tokenMatches(t, expected);
+}
+
+/**
+ * May this request read `/metrics`? Open when no token is configured; otherwise either the API
+ * token or the metrics token (so Prometheus can hold a token that opens nothing else).
+ */
+export function metricsAllowed(
+  header: string | undefined,
+  tokens: { authToken?: string | undefined; metricsToken?: string | undefined },
+): boolean {
+  const accepted = [tokens.authToken, tokens.metricsToken].filter((t): t is string => t !== undefined);
+  return accepted.length === 0 || accepted.some((t) => bearerMatches(header, t));
+}
+
+export function createApp(opts: AppOptions): express.Express {
+  const { queue, log } = opts;
+  const maxWait = opts.maxWaitSeconds ?? 300;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+
+  const requireRedis = () => {
+    if (queue.connection.status !== 'ready')
+      throw new HttpError('unavailable', 'Redis is not reachable; try again');
+  };
+
+  const routes: Array<{ method: 'get' | 'post'; path: string; handler: Handler }> = [
+    {
+      method: 'post',
+      path: '/v1/jobs',
+      handler: async (req) => {
+        requireRedis();
+        const r = await queue.add(req.body);
+        return { status: r.created ? 202 : 200, body: { id: r.id, state: r.state } };
+      },
+    },
+    {
+      method: 'post',
+      path: '/v1/jobs/batch',
+      handler: async (req) => {
+        requireRedis();
+        const body = req.body as { jobs?: unknown } | undefined;
+        if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+          throw new HttpError('invalid_request', 'body: must be {"jobs":[...]}');
+        }
+        const extra = Object.keys(body).filter((k) => k !== 'jobs');
+        if (extra.length > 0) throw new HttpError('invalid_request', `${extra[0]}: unknown field`);
+        return { status: 202, body: await queue.addBatch(body.jobs) };
+      },
+    },
+    {
+      method: 'get',
+      path: '/v1/jobs/:id',
+      handler: async (req) => {
+        requireRedis();
+        const id = String(req.params.id);
+        const rawWait = req.query.wait;
+        let view: Awaited<ReturnType<PromptQueue['get']>>;
+        if (rawWait === undefined) {
+          view = await queue.get(id);
+        } else {
+          const s = String(rawWait);
+          if (!/^\d+(\.\d+)?$/.test(s) || Number(s) > maxWait) {
+            throw new HttpError('invalid_request', `wait: must be a number of seconds from 0 to ${maxWait}`);
+          }
+          const abort = new AbortController();
+          req.on('close', () => abort.abort());
+          view = await queue.wait(id, Number(s) * 1000, abort.signal);
+        }
+        if (!view) throw new HttpError('not_found', `no job with id "${id}"`);
+        return { status: 200, body: view };
+      },
+    },
+  ];
+
+  mountOps(app, { ...opts, connection: queue.connection });
+  requireToken(app, opts.authToken);
+
+  app.use(dashboardRouter({ connection: queue.connection, queue: queue.name }));
+
+  const board = new ExpressAdapter();
+  board.setBasePath('/admin/queues');
+  createBullBoard({
+    queues: [new BullMQAdapter(queue.queue, { readOnlyMode: opts.boardReadOnly ?? false })],
+    serverAdapter: board,
+  });
+  app.use('/admin/queues', board.getRouter());
+
+  app.use(express.json({ limit: opts.bodyLimit ?? '4mb', strict: false, type: () => true }));
+  for (const r of routes.filter((r) => r.path.startsWith('/v1/'))) app[r.method](r.path, wrap(r.handler));
+
+  finish(app, log);
+  return app;
+}
+
+/** What every promptq process serves, the API or a worker alone. */
+export interface OpsOptions {
+  connection: Redis;
+  metrics: Metrics;
+  log: Logger;
+  /** Guards everything but /healthz and /readyz (and opens /metrics too). */
+  authToken?: string | undefined;
+  /** A token that opens `/metrics` only. */
+  metricsToken?: string | undefined;
+}
+
+/**
+ * A worker alone: /healthz, /readyz and /metrics, with the same auth, error shape and 404 as the
+ * API.
+ */
+export function createOpsApp(o: OpsOptions): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  mountOps(app, o);
+  requireToken(app, o.authToken);
+  finish(app, o.log);
+  return app;
+}
+
+/** Liveness, readiness (Redis answers) and /metrics; health needs no token, /metrics its own rule. */
+function mountOps(app: express.Express, o: OpsOptions): void {
+  app.get(
+    '/healthz',
+    wrap(async () => ({ status: 200, body: { ok: true } })),
+  );
+  app.get(
+    '/readyz',
+    wrap(async () => {
+      try {
+        if (o.connection.status !== 'ready') throw new Error(o.connection.status);
+        await Promise.race([
+          o.connection.ping(),
+          new Promise((_, reject) => setTimeout(() => reject(new Error('ping timeout')), 1000)),
+        ]);
+        return { status: 200, body: { ok: true, redis: 'ready' } };
+      } catch (err) {
+        return { status: 503, body: { ok: false, redis: (err as Error).message } };
+      }
+    }),
+  );
+  app.get('/metrics', async (req, res) => {
+    if (!metricsAllowed(req.headers.authorization, o)) {
+      res.setHeader('WWW-Authenticate', 'Bearer');
+      return sendError(res, new HttpError('unauthorized', 'missing or wrong bearer token'));
+    }
+    res.setHeader('content-type', o.metrics.registry.contentType);
+    res.send(await o.metrics.text());
+  });
+}
+
+/** Everything mounted after this needs the token (when one is set). */
+function requireToken(app: express.Express, token: string | undefined): void {
+  if (!token) return;
+  app.use((req, res, next) => {
+    if (bearerMatches(req.headers.authorization, token)) return next();
+    // Browsers only prompt for Basic: the pages (Bull Board, dashboard) ask for it.
+    if (req.path.startsWith('/admin') || req.path.startsWith('/dashboard'))
+      res.setHeader('WWW-Authenticate', 'Basic realm="promptq"');
+    else res.setHeader('WWW-Authenticate', 'Bearer');
+    sendError(res, new HttpError('unauthorized', 'missing or wrong bearer token'));
+  });
+}
+
+/** The 404 for unknown routes and the one error middleware. */
+function finish(app: express.Express, log: Logger): void {
+  app.use((req, _res, next) => next(new HttpError('not_found', `no route ${req.method} ${req.path}`)));
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const e = toHttpError(err);
+    if (e.type === 'internal') log.error('request failed', { error: (err as Error)?.message });
+    sendError(res, e);
+  });
+}
+
+function wrap(handler: Handler) {
+  return async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      const { status, body } = await handler(req);
+      res.status(status).json(body);
+    } catch (err) {
+      next(err);
+    }
+  };
+}
+
+function toHttpError(err: unknown): HttpError {
+  if (err instanceof HttpError) return err;
+  if (err instanceof ValidationError) return new HttpError('invalid_request', err.message, err.problems);
+  const e = err as { type?: string; status?: number; message?: string };
+  if (e?.type === 'entity.parse.failed')
+    return new HttpError('invalid_json', `body is not valid JSON: ${e.message}`);
+  if (e?.type === 'entity.too.large')
+    return new HttpError('payload_too_large', 'body is larger than the limit');
+  if (e?.status !== undefined && e.status >= 400 && e.status < 500) {
+    return new HttpError('invalid_request', e.message ?? 'bad request');
+  }
+  return new HttpError('internal', 'internal error');
+}
+
+function sendError(res: Response, e: HttpError): void {
+  const error: Record<string, unknown> = { type: e.type, message: e.message };
+  if (e.details !== undefined) error.details = e.details;
+  res.status(statusOf[e.type]).json({ error });
+}

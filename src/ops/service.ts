@@ -1,0 +1,236 @@
+/**
+ * Wires a process together from the config: Redis, the Anthropic client (or the built-in
+ * simulator), metrics, the limiter, the worker and the HTTP server. `start`, `worker` and `api` are
+ * this with different parts switched on.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
+import type { Simulator } from '../../packages/anthropic-simulator/src/index.js';
+import { anthropicClient } from '../anthropic/client.js';
+import { PriceTable } from '../anthropic/pricing.js';
+import {
+  ConfigError,
+  checkListenAddress,
+  jobLimitsFrom,
+  type PromptqConfig,
+  redactUrl,
+} from '../core/config.js';
+import type { Logger } from '../core/log.js';
+import { resources } from '../limiter/headers.js';
+import { accountFingerprint, RateLimiter } from '../limiter/limiter.js';
+import { PromptQueue } from '../producer/queue.js';
+import { type EmbeddedRedis, ensureRedis } from '../store/embedded-redis.js';
+import { PromptWorker } from '../worker/worker.js';
+import { createApp, createOpsApp } from './http/app.js';
+import { Metrics } from './metrics/metrics.js';
+import { registerQueueGauges } from './metrics/queue-gauges.js';
+import { RollupWriter } from './metrics/rollups.js';
+
+export interface ServiceParts {
+  api: boolean;
+  worker: boolean;
+  /** May start a private redis-server when none is reachable (`promptq start`). */
+  embedRedis: boolean;
+}
+
+export interface RunningService {
+  /** The HTTP address actually bound (port 0 → ephemeral). */
+  url: string;
+  queue: PromptQueue;
+  worker: PromptWorker | undefined;
+  metrics: Metrics;
+  simulator: Simulator | undefined;
+  /** Graceful stop: no new jobs, in-flight ones finish (bounded), servers close. */
+  close(force?: boolean): Promise<void>;
+}
+
+async function waitForRedis(connection: Redis, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      connection.ping(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('timeout')), timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function runService(
+  config: PromptqConfig,
+  parts: ServiceParts,
+  log: Logger,
+): Promise<RunningService> {
+  checkListenAddress(config);
+  let embedded: EmbeddedRedis | null = null;
+  if (parts.embedRedis) embedded = await ensureRedis(config.redisUrl, log);
+  const connection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  connection.on('error', (err) => log.warn('redis connection error', { error: err.message }));
+  try {
+    await waitForRedis(connection, 10_000);
+  } catch {
+    connection.disconnect();
+    throw new ConfigError(
+      'REDIS_URL',
+      `cannot reach Redis at ${redactUrl(config.redisUrl)} (start one, or set REDIS_URL)`,
+    );
+  }
+  const prices = PriceTable.load(config.pricingFile);
+  const metrics = new Metrics({ maxTenantLabels: config.maxTenantLabels });
+  const queue = new PromptQueue({
+    connection,
+    queue: config.queue,
+    jobLimits: jobLimitsFrom(config),
+    keepCompletedSeconds: config.keepCompletedSeconds,
+    keepFailedSeconds: config.keepFailedSeconds,
+  });
+  registerQueueGauges(metrics, queue.queue);
+
+  let worker: PromptWorker | undefined;
+  let simulator: Simulator | undefined;
+  let limiter: RateLimiter | undefined;
+  if (parts.worker) {
+    const c = await anthropicClient(config, log);
+    simulator = c.simulator;
+    limiter = new RateLimiter({
+      redis: connection,
+      // Limits belong to an API key (and endpoint): one shared state per account, never the key itself.
+      account: accountFingerprint(`${c.baseURL ?? 'default'}|${c.apiKey}`),
+      ceilings: { rpm: config.maxRpm, itpm: config.maxItpm, otpm: config.maxOtpm },
+      tuning: {
+        target: config.targetUtilization,
+        overloadBaseMs: config.retryBaseMs,
+        overloadMaxMs: config.retryMaxMs,
+      },
+      onHeaders: (_group, snap) => {
+        for (const r of resources) {
+          const b = snap[r];
+          if (b) metrics.observeRateLimit(r, b.limit, b.remaining);
+        }
+      },
+      onPause: (group, reason, ms) => {
+        metrics.limiterPauses.inc({ group, reason });
+        log.warn('rate limit: pausing model group', { group, reason, pause_ms: ms });
+      },
+      onLimits: (group, limits, before) => {
+        const names = { req: 'requests', in: 'input_tokens', out: 'output_tokens' } as const;
+        for (const [r, v] of Object.entries(limits)) {
+          metrics.limiterLimit.set({ group, resource: names[r as keyof typeof names] }, v);
+        }
+        const discovered = Object.keys(before).length === 0;
+        log.info(discovered ? 'rate limits discovered' : 'rate limits changed', {
+          group,
+          rpm: limits.req,
+          itpm: limits.in,
+          otpm: limits.out,
+          ...(discovered ? {} : { before_rpm: before.req, before_itpm: before.in, before_otpm: before.out }),
+        });
+      },
+      onPace: (group, factor) => metrics.limiterPace.set({ group }, factor),
+    });
+    // Queue-wide per-minute figures for /dashboard and `promptq report`.
+    const rollups = new RollupWriter({
+      connection,
+      queue: config.queue,
+      tenantLabel: (t) => metrics.tenantLabel(t),
+    });
+    worker = new PromptWorker({
+      connection,
+      queue: config.queue,
+      client: c.client,
+      limiter,
+      metrics,
+      prices,
+      log,
+      concurrency: config.concurrency,
+      ...(config.concurrencyExplicit ? {} : { adaptiveConcurrency: { min: 8, max: 256 } }),
+      maxAttempts: config.maxAttempts,
+      maxRateLimited: config.maxRateLimited,
+      onSpendLimit: () => metrics.limiterPauses.inc({ group: 'queue', reason: 'spend_limit' }),
+      backoff: { baseMs: config.retryBaseMs, maxMs: config.retryMaxMs },
+      requestTimeoutMs: config.requestTimeoutMs,
+      shutdownTimeoutMs: config.shutdownTimeoutMs,
+      logPrompts: config.logPrompts,
+      jobLimits: jobLimitsFrom(config),
+      keepCompletedSeconds: config.keepCompletedSeconds,
+      keepFailedSeconds: config.keepFailedSeconds,
+      lockDurationMs: config.lockDurationMs,
+      stalledIntervalMs: config.stalledIntervalMs,
+      onFinished: (e) => rollups.record(e.jobId, e.status, e.record),
+    });
+    await worker.start();
+  }
+
+  let server: Server;
+  if (parts.api) {
+    server = createServer(
+      createApp({
+        queue,
+        metrics,
+        log,
+        authToken: config.authToken,
+        metricsToken: config.metricsToken,
+        boardReadOnly: config.boardReadOnly,
+      }),
+    );
+  } else {
+    // A worker alone still serves /metrics (and health) on PORT.
+    server = createServer(
+      createOpsApp({
+        connection,
+        metrics,
+        log,
+        authToken: config.authToken,
+        metricsToken: config.metricsToken,
+      }),
+    );
+  }
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const url = `http://${host}:${addr.port}`;
+  log.info('promptq running', {
+    url,
+    queue: config.queue,
+    api: parts.api,
+    worker: parts.worker,
+    concurrency: parts.worker ? (config.concurrencyExplicit ? config.concurrency : 'adaptive') : undefined,
+    auth: config.authToken !== undefined,
+    anthropic: simulator ? 'simulator' : (config.anthropicBaseUrl ?? 'api.anthropic.com'),
+  });
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    queue,
+    worker,
+    metrics,
+    simulator,
+    close(force = false) {
+      if (force) {
+        return (async () => {
+          await worker?.close(true);
+          server.closeAllConnections();
+        })();
+      }
+      closing ??= (async () => {
+        server.close();
+        server.closeIdleConnections();
+        await worker?.close();
+        await limiter?.close();
+        server.closeAllConnections();
+        await queue.close();
+        await connection.quit().catch(() => connection.disconnect());
+        await simulator?.close();
+        await embedded?.stop();
+      })();
+      return closing;
+    },
+  };
+}

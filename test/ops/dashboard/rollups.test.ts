@@ -1,0 +1,89 @@
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { newRecord } from '../../../src/core/job.js';
+import { parseSince, readDashboard } from '../../../src/ops/dashboard/summary.js';
+import {
+  dayKey,
+  minuteKey,
+  RollupWriter,
+  slowestKept,
+  slowestKey,
+} from '../../../src/ops/metrics/rollups.js';
+import { uniqueQueue } from '../../helpers/stack.js';
+
+describe('rollups in Redis', () => {
+  const redis = new Redis(inject('redisUrl'));
+  afterAll(() => redis.disconnect());
+
+  const finished = (at: number, totalMs: number) => {
+    const r = newRecord(
+      { model: 'claude-haiku-4-5', max_tokens: 100, messages: [], tenant_id: 'acme' },
+      at - totalMs,
+    );
+    return {
+      ...r,
+      finished_at: new Date(at).toISOString(),
+      total_ms: totalMs,
+      latency_ms: totalMs / 2,
+      output_tokens: 40,
+      cost_usd: 0.000123,
+      attempts: 1,
+    };
+  };
+
+  it('every key expires (retention), and the slowest set stays capped', async () => {
+    const queue = uniqueQueue();
+    const w = new RollupWriter({ connection: redis, queue, tenantLabel: (t) => t ?? 'none' });
+    const now = Date.now();
+    for (let i = 0; i < slowestKept + 5; i++) await w.record(`j${i}`, 'completed', finished(now, 100 + i));
+    const minute = Math.floor(now / 60_000);
+    const keys = [
+      minuteKey(queue, minute),
+      dayKey(queue, new Date(now).toISOString().slice(0, 10)),
+      slowestKey(queue, Math.floor(minute / 60)),
+    ];
+    for (const k of keys) {
+      const ttl = await redis.ttl(k);
+      expect(ttl, k).toBeGreaterThan(3600);
+      expect(ttl, k).toBeLessThanOrEqual(40 * 86400);
+    }
+    expect(await redis.zcard(slowestKey(queue, Math.floor(minute / 60)))).toBe(slowestKept);
+    const d = await readDashboard(redis, queue, 60, now);
+    expect(d.totals.jobs).toBe(slowestKept + 5);
+    // Micro-dollar integers: 25 × $0.000123 adds up exactly.
+    expect(d.totals.cost_usd).toBe(0.003075);
+    expect(d.slowest[0]?.id).toBe(`j${slowestKept + 4}`);
+    expect(d.slowest).toHaveLength(10);
+  });
+
+  it('a job that finished before the range is not in it', async () => {
+    const queue = uniqueQueue();
+    const w = new RollupWriter({ connection: redis, queue, tenantLabel: (t) => t ?? 'none' });
+    const now = Date.now();
+    await w.record('old', 'completed', finished(now - 2 * 3600_000, 50));
+    await w.record('new', 'completed', finished(now, 50));
+    const hour = await readDashboard(redis, queue, 60, now);
+    expect(hour.totals.jobs).toBe(1);
+    expect(hour.slowest.map((c) => c.id)).toEqual(['new']);
+    const day = await readDashboard(redis, queue, 1440, now);
+    expect(day.totals.jobs).toBe(2);
+    expect(day.step_seconds).toBe(15 * 60);
+  });
+
+  it('options and durations are checked, naming the field', () => {
+    expect(
+      () =>
+        new RollupWriter({
+          connection: redis,
+          queue: 'q',
+          tenantLabel: () => 'x',
+          minuteRetentionSeconds: 60,
+        }),
+    ).toThrow(/^minuteRetentionSeconds: /);
+    expect(parseSince('90m')).toBe(90);
+    expect(parseSince('24h')).toBe(1440);
+    expect(parseSince('1d')).toBe(1440);
+    expect(() => parseSince('2d')).toThrow(/^since: must be between 1m and 26h/);
+    expect(() => parseSince('soon')).toThrow(/^since: expected a duration/);
+  });
+});

@@ -1,0 +1,59 @@
+/**
+ * A small mixed workload through a real stack: two models, four tenants (with the tenant label
+ * bounded to 2, so two of them land in `other`), and one job the API rejects. Returns the finished
+ * jobs as `GET /v1/jobs/:id` shows them, so tests can compare every aggregate with the records.
+ */
+import { expect } from 'vitest';
+import type { JobRecord } from '../../../src/core/job.js';
+import { get, post, type Stack } from '../../helpers/stack.js';
+
+export interface FinishedJob {
+  id: string;
+  state: 'completed' | 'failed';
+  record: JobRecord;
+}
+
+export const workload = [
+  { model: 'claude-haiku-4-5', max_tokens: 300, tenant_id: 'acme' },
+  { model: 'claude-sonnet-5', max_tokens: 800, tenant_id: 'acme' },
+  { model: 'claude-haiku-4-5', max_tokens: 120, tenant_id: 'globex' },
+  { model: 'claude-sonnet-5', max_tokens: 400, tenant_id: 'initech' },
+  { model: 'claude-haiku-4-5', max_tokens: 1000, tenant_id: 'umbrella' },
+  { model: 'claude-haiku-4-5', max_tokens: 200, tenant_id: 'globex' },
+];
+
+/** Runs the workload one job at a time (so tenant labels are assigned in a known order). */
+export async function runWorkload(s: Stack, headers: Record<string, string> = {}): Promise<FinishedJob[]> {
+  const out: FinishedJob[] = [];
+  // The first job meets a 529 (retried), then a 400: it fails for good (retries, error rate).
+  s.sim.script([
+    { status: 529 },
+    { status: 400, type: 'invalid_request_error', message: 'rejected on purpose' },
+  ]);
+  for (const [i, job] of workload.entries()) {
+    const r = await post(
+      `${s.url}/v1/jobs`,
+      { ...job, prompt: `Write ${i + 2} sentences about queues.` },
+      headers,
+    );
+    expect(r.status).toBe(202);
+    const v = await get(`${s.url}/v1/jobs/${r.body.id as string}?wait=20`, headers);
+    expect(['completed', 'failed']).toContain(v.body.state);
+    out.push({ id: r.body.id as string, state: v.body.state, record: v.body.record as JobRecord });
+  }
+  return out;
+}
+
+/** The tenant label a record was counted under, with labels bounded to `max` in arrival order. */
+export function labelsOf(jobs: FinishedJob[], max: number): Map<FinishedJob, string> {
+  const named: string[] = [];
+  const m = new Map<FinishedJob, string>();
+  for (const j of jobs) {
+    const t = j.record.tenant_id ?? 'none';
+    if (!named.includes(t) && named.length < max) named.push(t);
+    m.set(j, named.includes(t) ? t : 'other');
+  }
+  return m;
+}
+
+export const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);

@@ -1,0 +1,163 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { get, post, type Stack, startStack } from '../../helpers/stack.js';
+
+/** The API alone (no worker), so queued jobs stay put while we look at them. */
+describe('HTTP API: enqueue routes', () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack({ parts: { worker: false } });
+  });
+  afterAll(() => s.close());
+
+  const body = {
+    model: 'claude-haiku-4-5',
+    max_tokens: 50,
+    prompt: 'Write a haiku about the sea',
+    tenant_id: 'acme',
+  };
+
+  it('POST /v1/jobs → 202 {id, state}; GET shows the request and a record', async () => {
+    const r = await post(`${s.url}/v1/jobs`, body);
+    expect(r.status).toBe(202);
+    expect(r.body).toEqual({ id: expect.stringMatching(/^[A-Za-z0-9_-]+$/), state: 'waiting' });
+    const g = await get(`${s.url}/v1/jobs/${r.body.id}`);
+    expect(g.status).toBe(200);
+    expect(g.body).toMatchObject({
+      id: r.body.id,
+      state: 'waiting',
+      request: {
+        model: 'claude-haiku-4-5',
+        max_tokens: 50,
+        messages: [{ role: 'user', content: body.prompt }],
+        tenant_id: 'acme',
+        metadata: { user_id: 'acme' },
+      },
+      result: null,
+      error: null,
+      record: { model: 'claude-haiku-4-5', tenant_id: 'acme', max_tokens: 50, attempts: 0, started_at: null },
+    });
+  });
+
+  it('the same id twice makes one job: 202 then 200 with the existing job', async () => {
+    const id = `idem-${Date.now()}`;
+    const a = await post(`${s.url}/v1/jobs`, { ...body, id });
+    const b = await post(`${s.url}/v1/jobs`, { ...body, id, prompt: 'different text' });
+    expect(a).toEqual({ status: 202, body: { id, state: 'waiting' } });
+    expect(b).toEqual({ status: 200, body: { id, state: 'waiting' } });
+    expect(await s.bull.getJobCountByTypes('waiting', 'prioritized')).toBeGreaterThanOrEqual(1);
+    const jobs = await s.bull.getJobs(['waiting', 'prioritized']);
+    expect(jobs.filter((j) => j.id === id)).toHaveLength(1);
+    const g = await get(`${s.url}/v1/jobs/${id}`);
+    expect(g.body.request.messages[0].content).toBe(body.prompt);
+  });
+
+  it('concurrent submissions of one id make one job and one 202', async () => {
+    const id = `race-${Date.now()}`;
+    const rs = await Promise.all(Array.from({ length: 8 }, () => post(`${s.url}/v1/jobs`, { ...body, id })));
+    expect(rs.every((r) => r.body.id === id)).toBe(true);
+    expect(rs.filter((r) => r.status === 202).length).toBeLessThanOrEqual(1);
+    const jobs = await s.bull.getJobs(['waiting', 'prioritized']);
+    expect(jobs.filter((j) => j.id === id)).toHaveLength(1);
+  });
+
+  it.each([
+    [{ ...body, max_tokens: 0 }, 'max_tokens'],
+    [{ ...body, model: undefined }, 'model'],
+    [{ model: 'm', max_tokens: 5 }, 'messages'],
+    [{ ...body, messages: 'hi', prompt: undefined }, 'messages'],
+    [{ ...body, id: 'bad id' }, 'id'],
+    [{ ...body, priority: -1 }, 'priority'],
+    [{ ...body, colour: 'red' }, 'colour'],
+    [[body], 'body'],
+  ])('400 names the bad field (%#: %s)', async (bad, field) => {
+    const before = await s.bull.count();
+    const r = await post(`${s.url}/v1/jobs`, bad);
+    expect(r.status).toBe(400);
+    expect(r.body.error?.type).toBe('invalid_request');
+    expect(r.body.error?.message.startsWith(`${field}: `)).toBe(true);
+    expect(r.body.error?.details).toEqual(expect.arrayContaining([expect.objectContaining({ field })]));
+    expect(await s.bull.count()).toBe(before);
+  });
+
+  it('malformed JSON and oversize bodies are clear 4xx', async () => {
+    const bad = await post(`${s.url}/v1/jobs`, '{"model": ');
+    expect(bad.status).toBe(400);
+    expect(bad.body.error?.type).toBe('invalid_json');
+    const huge = await post(`${s.url}/v1/jobs`, { ...body, prompt: 'x'.repeat(5 * 1024 * 1024) });
+    expect(huge.status).toBe(413);
+    expect(huge.body.error?.type).toBe('payload_too_large');
+  });
+
+  it('POST /v1/jobs/batch → 202 {ids}; one bad job rejects the whole batch', async () => {
+    const ok = await post(`${s.url}/v1/jobs/batch`, {
+      jobs: [body, { ...body, tenant_id: 'other' }, { ...body, id: `b-${Date.now()}` }],
+    });
+    expect(ok.status).toBe(202);
+    expect(ok.body.ids).toHaveLength(3);
+    for (const id of ok.body.ids as string[]) expect((await get(`${s.url}/v1/jobs/${id}`)).status).toBe(200);
+
+    const before = await s.bull.count();
+    const bad = await post(`${s.url}/v1/jobs/batch`, { jobs: [body, { ...body, max_tokens: 'lots' }] });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error?.message).toMatch(/^jobs\.1\.max_tokens: /);
+    expect(await s.bull.count()).toBe(before);
+
+    for (const b of [{}, { jobs: [] }, { jobs: 'x' }, { jobs: [body], extra: 1 }]) {
+      expect((await post(`${s.url}/v1/jobs/batch`, b)).status).toBe(400);
+    }
+  });
+
+  it('GET an unknown id → 404; a bad wait → 400; wait on an unfinished job returns its state after the timeout', async () => {
+    const nf = await get(`${s.url}/v1/jobs/does-not-exist`);
+    expect(nf.status).toBe(404);
+    expect(nf.body.error.type).toBe('not_found');
+    const r = await post(`${s.url}/v1/jobs`, body);
+    expect((await get(`${s.url}/v1/jobs/${r.body.id}?wait=abc`)).status).toBe(400);
+    const t0 = Date.now();
+    const w = await get(`${s.url}/v1/jobs/${r.body.id}?wait=0.3`);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
+    expect(w.body.state).toBe('waiting');
+  });
+
+  it('serves /healthz, /readyz, /metrics and Bull Board', async () => {
+    expect((await get(`${s.url}/healthz`)).body).toEqual({ ok: true });
+    expect((await get(`${s.url}/readyz`)).body).toMatchObject({ ok: true });
+    const m = await get(`${s.url}/metrics`);
+    expect(m.status).toBe(200);
+    expect(m.body.text).toContain('promptq_queue_jobs{queue=');
+    const board = await fetch(`${s.url}/admin/queues`);
+    expect(board.status).toBe(200);
+    expect(await board.text()).toContain('<html');
+    const api = await get(`${s.url}/admin/queues/api/queues`);
+    expect(JSON.stringify(api.body)).toContain(s.config.queue);
+    expect((await get(`${s.url}/nope`)).status).toBe(404);
+  });
+});
+
+describe('HTTP API: bearer token', () => {
+  let s: Stack;
+  const token = 'test-token-0123456789abcdef';
+  beforeAll(async () => {
+    s = await startStack({ parts: { worker: false }, env: { PROMPTQ_AUTH_TOKEN: token } });
+  });
+  afterAll(() => s.close());
+
+  it('protects the API, metrics and Bull Board; health stays open', async () => {
+    const body = { model: 'claude-haiku-4-5', max_tokens: 5, prompt: 'x' };
+    expect((await post(`${s.url}/v1/jobs`, body)).status).toBe(401);
+    expect(
+      (await post(`${s.url}/v1/jobs`, body, { authorization: 'Bearer wrong-token-0123456789ab' })).status,
+    ).toBe(401);
+    expect((await post(`${s.url}/v1/jobs`, body, { authorization: `Bearer ${token}` })).status).toBe(202);
+    expect((await get(`${s.url}/metrics`)).status).toBe(401);
+    const board = await fetch(`${s.url}/admin/queues`);
+    expect(board.status).toBe(401);
+    expect(board.headers.get('www-authenticate')).toMatch(/^Basic/);
+    const basic = Buffer.from(`admin:${token}`).toString('base64');
+    expect(
+      (await fetch(`${s.url}/admin/queues`, { headers: { authorization: `Basic ${basic}` } })).status,
+    ).toBe(200);
+    expect((await get(`${s.url}/healthz`)).status).toBe(200);
+    expect((await get(`${s.url}/readyz`)).status).toBe(200);
+  });
+});
