@@ -300,7 +300,8 @@ describe('Prometheus config', () => {
     for (const r of alerts) {
       const names = promptqNames(r.expr);
       expect(names.length, `${r.alert} queries a promptq metric`).toBeGreaterThan(0);
-      for (const n of names) expect(isDocumentedSeries(n), `${r.alert}: ${n} is a documented metric`).toBe(true);
+      for (const n of names)
+        expect(isDocumentedSeries(n), `${r.alert}: ${n} is a documented metric`).toBe(true);
       expect(r.for, `${r.alert} has a for:`).toBeTruthy();
       expect(['critical', 'warning', 'info']).toContain(r.labels?.severity);
       for (const a of ['summary', 'description', 'runbook']) {
