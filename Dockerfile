@@ -1,7 +1,7 @@
 # promptq image: `docker build -t promptq .`
 #   docker run --rm -e REDIS_URL=redis://host:6379 -e PROMPTQ_AUTH_TOKEN=... -p 3000:3000 promptq          # start
 #   docker run --rm -e REDIS_URL=... promptq worker | api | enqueue "Hello" | simulate --host 0.0.0.0
-# The image listens on 0.0.0.0 (HOST below), so server commands need PROMPTQ_AUTH_TOKEN (see SPEC.md).
+# The image listens on 0.0.0.0 (HOST below), so server commands need PROMPTQ_AUTH_TOKEN (see docs/reference/environment.md).
 
 # ---- build: all deps + tsc -> dist/ ----
 FROM node:20-bookworm-slim AS build

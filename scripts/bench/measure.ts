@@ -1,5 +1,6 @@
 /** Per-run numbers: from the runner's job outcomes and the simulator's ground-truth counters. */
 import type { SimulatorStats } from '../../packages/anthropic-simulator/src/index.js';
+import { quantile } from '../../src/core/stats.js';
 import type { CompetitorCounts } from './competitor.js';
 import { bindingRate, idealSeconds, type Scenario } from './scenarios.js';
 import type { JobOutcome } from './types.js';
@@ -49,14 +50,6 @@ export interface RunResult {
   };
   /** S5: enqueue → finish p95 of the interactive tenant's completed jobs, ms. */
   smallTenantP95Ms?: number | null;
-}
-
-/** Nearest-rank percentile (p in 0..100); null for no values. */
-export function percentile(values: readonly number[], p: number): number | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-  return sorted[rank - 1] ?? null;
 }
 
 /** The simulator's totals minus what the competitor was answered. */
@@ -138,8 +131,8 @@ export function measure(m: MeasureInput): RunResult {
       succeeded: m.stats.succeeded,
     },
     rateLimitedShare: share(m.served.rateLimited, m.served.requests),
-    p50Ms: percentile(latencies, 50),
-    p95Ms: percentile(latencies, 95),
+    p50Ms: quantile(latencies, 0.5),
+    p95Ms: quantile(latencies, 0.95),
   };
   if (m.afterDrop && s.competitor) {
     result.afterDrop = {
@@ -151,9 +144,9 @@ export function measure(m: MeasureInput): RunResult {
     };
   }
   if (s.id === 'S5') {
-    result.smallTenantP95Ms = percentile(
+    result.smallTenantP95Ms = quantile(
       completed.filter((o) => o.tenant === 'interactive').map((o) => o.finishedAt! - o.enqueuedAt),
-      95,
+      0.95,
     );
   }
   return result;

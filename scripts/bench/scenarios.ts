@@ -7,13 +7,14 @@
 import type { Limits } from '../../packages/anthropic-simulator/src/index.js';
 import { estimateSimTokens } from '../../packages/anthropic-simulator/src/index.js';
 import { seededRng } from '../../packages/anthropic-simulator/src/seeded-rng.js';
+import type { Resource } from '../../src/core/rate-limits.js';
 import type { BenchJob } from './types.js';
 
 export const scenarioIds = ['S1', 'S2', 'S3', 'S4', 'S5'] as const;
 export type ScenarioId = (typeof scenarioIds)[number];
 
 /** The binding resource: requests, or input tokens. */
-export type Binding = 'requests' | 'input_tokens';
+export type Binding = Extract<Resource, 'requests' | 'input_tokens'>;
 
 /** Another service that starts using the same key mid-run (S4). */
 export interface Competitor {

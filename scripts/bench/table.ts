@@ -1,8 +1,8 @@
 /** One Markdown table per scenario (pasteable into docs/benchmarks.md). */
+import { formatPercent } from '../../src/core/format.js';
 import type { RunResult } from './measure.js';
 import type { Scenario } from './scenarios.js';
 
-const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const ratio = (x: number | null | undefined) => (x === null || x === undefined ? '—' : x.toFixed(2));
 const secs = (ms: number | null | undefined) =>
   ms === null || ms === undefined ? '—' : (ms / 1000).toFixed(1);
@@ -31,7 +31,7 @@ function row(s: Scenario, r: RunResult): string[] {
     r.label,
     ratio(r.throughputShare),
     String(r.served.requests),
-    `${pct(r.rateLimitedShare)} (${r.served.rateLimited})`,
+    `${formatPercent(r.rateLimitedShare)} (${r.served.rateLimited})`,
     failed,
     secs(r.p50Ms),
     secs(r.p95Ms),
@@ -39,7 +39,7 @@ function row(s: Scenario, r: RunResult): string[] {
   if (s.competitor) {
     const a = r.afterDrop;
     cells.push(
-      a ? `${pct(a.rateLimitedShare)} (${a.served.rateLimited})` : '—',
+      a ? `${formatPercent(a.rateLimitedShare)} (${a.served.rateLimited})` : '—',
       ratio(a?.throughputShare),
       a ? `${a.otherRefused} of ${a.otherRequests}` : '—',
     );

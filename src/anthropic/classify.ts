@@ -4,7 +4,7 @@
  */
 import { APIConnectionError, APIConnectionTimeoutError, APIError } from '@anthropic-ai/sdk';
 
-/** The `outcome` label of `promptq_requests_total` (SPEC.md). */
+/** The `outcome` label of `promptq_requests_total` (docs/reference/metrics.md). */
 export type Outcome =
   | 'success'
   | 'rate_limited'

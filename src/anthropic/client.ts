@@ -37,7 +37,7 @@ export async function anthropicClient(
     // promptq owns retries and timeouts.
     maxRetries: 0,
     timeout: config.requestTimeoutMs,
-    // Times DNS/TCP/TLS and time to first byte per request (src/worker/network-timing.ts).
+    // Times DNS/TCP/TLS and time to first byte per request (src/anthropic/network-timing.ts).
     fetch: timedFetch(),
   });
   return { client, simulator, apiKey, baseURL };

@@ -13,7 +13,8 @@ import { connect as tlsConnect } from 'node:tls';
 import { parseArgs } from 'node:util';
 import { type Simulator, startSimulator } from '../../packages/anthropic-simulator/src/index.js';
 import { ConfigError, type PromptqConfig } from '../core/config.js';
-import { table } from '../ops/dashboard/report.js';
+import { textTable } from '../core/format.js';
+import { quantile } from '../core/stats.js';
 import { type NetworkTiming, timedFetch } from './network-timing.js';
 
 export interface ProbeRun {
@@ -106,12 +107,12 @@ export async function probeOnce(
   };
 }
 
-const median = (xs: Array<number | null>): number | null => {
-  const v = xs.filter((x): x is number => x !== null).sort((a, b) => a - b);
-  if (v.length === 0) return null;
-  const mid = Math.floor(v.length / 2);
-  return v.length % 2 ? (v[mid] ?? null) : ((v[mid - 1] ?? 0) + (v[mid] ?? 0)) / 2;
-};
+/** The middle run (nearest rank: the lower of the two middle ones for an even count). */
+const median = (xs: Array<number | null>): number | null =>
+  quantile(
+    xs.filter((x): x is number => x !== null),
+    0.5,
+  );
 
 export function formatProbe(url: string, runs: ProbeRun[]): string {
   const ms = (v: number | null) => (v === null ? '-' : v.toFixed(1));
@@ -130,7 +131,7 @@ export function formatProbe(url: string, runs: ProbeRun[]): string {
     'Connection set-up is paid once per connection (workers keep connections alive);',
     'time to first byte is paid on every call, before the model generates anything.',
   ].join('\n');
-  return `promptq probe: ${url} (GET /v1/models, HTTP ${statuses})\n\n${table(head, body)}\n\n${note}\n`;
+  return `promptq probe: ${url} (GET /v1/models, HTTP ${statuses})\n\n${textTable(head, body)}\n\n${note}\n`;
 }
 
 export async function runProbeCommand(argv: string[], config: PromptqConfig): Promise<number> {

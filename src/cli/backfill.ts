@@ -16,8 +16,8 @@ import type { LineDefaults } from '../producer/backfill/parse.js';
 import { Progress } from '../producer/backfill/progress.js';
 import { openInput } from '../producer/backfill/reader.js';
 import { collectResults } from '../producer/backfill/results.js';
+import { type BackfillSummary, formatSummary } from '../producer/backfill/run-summary.js';
 import { formatProblems, scanFile } from '../producer/backfill/scan.js';
-import { type BackfillSummary, formatSummary } from '../producer/backfill/summary.js';
 import { PromptQueue } from '../producer/queue.js';
 import { redisReachable } from '../store/embedded-redis.js';
 

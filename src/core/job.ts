@@ -1,5 +1,5 @@
 /**
- * The job schema (SPEC.md "Job body") and the job record.
+ * The job schema (docs/reference/job.md) and the job record (docs/reference/record.md).
  *
  * {@link validateJob} is the one validator used at every entrance: HTTP, CLI, library, and the worker
  * (for jobs added straight to BullMQ by another language's client).
@@ -35,7 +35,7 @@ export interface JobBody {
  */
 export type JobRequest = Omit<JobBody, 'messages' | 'prompt' | 'id' | 'priority'> & { messages: Message[] };
 
-/** The per-job record (SPEC.md "The job record"). */
+/** The per-job record (docs/reference/record.md). */
 export interface JobRecord {
   enqueued_at: string;
   started_at: string | null;

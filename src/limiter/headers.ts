@@ -3,8 +3,9 @@
  * out rather than guessed, so callers can tell "no information" from "zero left".
  */
 
-export type Resource = 'requests' | 'input_tokens' | 'output_tokens' | 'tokens';
-export const resources: readonly Resource[] = ['requests', 'input_tokens', 'output_tokens', 'tokens'];
+import { type AnnouncedResource as Resource, announcedResources as resources } from '../core/rate-limits.js';
+
+export { type Resource, resources };
 
 export interface BucketHeader {
   limit: number | undefined;

@@ -23,6 +23,7 @@ import { createHash } from 'node:crypto';
 import Bottleneck from 'bottleneck';
 import type { Redis } from 'ioredis';
 import type { Outcome } from '../anthropic/classify.js';
+import { modelGroup } from '../core/models.js';
 import { parseRateLimitHeaders, type RateLimitSnapshot } from './headers.js';
 import { type BucketTuning, type LimiterResource, SharedLimiterState } from './shared-state.js';
 
@@ -80,12 +81,6 @@ export interface LimiterOptions {
   ) => void;
   /** Called after every settle with the group's pace multiplier. */
   onPace?: (group: string, factor: number) => void;
-}
-
-/** The model group whose limits are shared: the family in the model name (`opus`, `sonnet`, `haiku`). */
-export function modelGroup(model: string): string {
-  const m = /(opus|sonnet|haiku|fable|mythos)/.exec(model);
-  return m?.[1] ?? model;
 }
 
 /** A short, one-way fingerprint of an API key: separates accounts in Redis without storing the key. */

@@ -27,7 +27,7 @@ import {
 import { jobKey, loadRecord } from '../store/record-store.js';
 import type { JobResult } from '../worker/worker.js';
 
-/** SPEC.md job states. */
+/** Job states (docs/reference/http-api.md). */
 export type JobState = 'waiting' | 'delayed' | 'active' | 'completed' | 'failed';
 
 /** What `GET /v1/jobs/:id` returns. */

@@ -1,20 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { measure, percentile } from '../../scripts/bench/measure.js';
+import { measure } from '../../scripts/bench/measure.js';
 import { buildScenario } from '../../scripts/bench/scenarios.js';
 
 describe('bench measurements', () => {
-  it('percentile is nearest-rank', () => {
-    expect(percentile([], 95)).toBeNull();
-    expect(percentile([3, 1, 2], 50)).toBe(2);
-    expect(
-      percentile(
-        Array.from({ length: 100 }, (_, i) => i + 1),
-        95,
-      ),
-    ).toBe(95);
-    expect(percentile([7], 95)).toBe(7);
-  });
-
   it('counts what the other service got as used capacity (S4), so starving it is not throughput', () => {
     const s = buildScenario('S4', { jobs: 40, quick: true }); // 600 RPM = 10/s, other service from 1 s
     const t0 = 1_000_000;

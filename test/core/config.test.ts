@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, checkListenAddress, defaults, loadConfig } from '../../src/core/config.js';
 
 describe('loadConfig', () => {
-  it('has the SPEC defaults', () => {
+  it('has the documented defaults', () => {
     const c = loadConfig({});
     expect(c.redisUrl).toBe('redis://127.0.0.1:6379');
     expect(c.queue).toBe('prompts');

@@ -4,7 +4,7 @@ import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { isSpecSeries, promptqNames } from './spec-metrics.js';
+import { isDocumentedSeries, promptqNames } from './documented-metrics.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const read = (rel: string): string => readFileSync(join(root, rel), 'utf8');
@@ -292,7 +292,7 @@ describe('Prometheus config', () => {
     }
   });
 
-  it('alerts use only SPEC.md metrics and carry severity, summary, description and runbook', () => {
+  it('alerts use only documented metrics and carry severity, summary, description and runbook', () => {
     const rules = parse(read('deploy/prometheus/alerts.yml')) as RuleGroups;
     expect(rules.groups.map((g) => g.name)).toContain('promptq');
     const alerts = rules.groups.flatMap((g) => g.rules).filter((r) => r.alert);
@@ -300,7 +300,8 @@ describe('Prometheus config', () => {
     for (const r of alerts) {
       const names = promptqNames(r.expr);
       expect(names.length, `${r.alert} queries a promptq metric`).toBeGreaterThan(0);
-      for (const n of names) expect(isSpecSeries(n), `${r.alert}: ${n} is in SPEC.md`).toBe(true);
+      for (const n of names)
+        expect(isDocumentedSeries(n), `${r.alert}: ${n} is a documented metric`).toBe(true);
       expect(r.for, `${r.alert} has a for:`).toBeTruthy();
       expect(['critical', 'warning', 'info']).toContain(r.labels?.severity);
       for (const a of ['summary', 'description', 'runbook']) {
@@ -369,7 +370,7 @@ describe('Grafana provisioning', () => {
     );
   });
 
-  it('has a dashboard whose queries use only SPEC.md metrics from the provisioned datasource', () => {
+  it('has a dashboard whose queries use only documented metrics from the provisioned datasource', () => {
     const dashboard = JSON.parse(read('deploy/grafana/dashboards/promptq.json')) as {
       uid: string;
       title: string;
@@ -386,7 +387,7 @@ describe('Grafana provisioning', () => {
         const names = promptqNames(t.expr ?? '');
         expect(names.length, `${p.title}: ${t.expr}`).toBeGreaterThan(0);
         for (const n of names) {
-          expect(isSpecSeries(n), `${p.title}: ${n} is in SPEC.md`).toBe(true);
+          expect(isDocumentedSeries(n), `${p.title}: ${n} is a documented metric`).toBe(true);
           seen.add(n);
         }
       }

@@ -24,6 +24,7 @@ td:first-child,th:first-child{text-align:left}.wide{grid-column:1/-1}
 `;
 
 // Plain browser JS (the page's only script). Kept as a string: it runs in the browser, not Node.
+// fmtUsd and fmtPct follow the rules of formatUsd and formatPercent in src/core/format.ts.
 const script = `
 const colors=['#4a7bd0','#d0694a','#3a9b6b','#9b59b6','#c9a227','#2aa3b8','#b83a6b','#6b7a8f'];
 const NS='http://www.w3.org/2000/svg';

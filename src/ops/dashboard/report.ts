@@ -5,23 +5,8 @@
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { ConfigError, type PromptqConfig } from '../../core/config.js';
+import { formatMs, formatPercent, formatUsd, textTable } from '../../core/format.js';
 import { type DashboardData, parseSince, readDashboard } from './summary.js';
-
-const ms = (v: number | null) => (v === null ? '-' : v >= 1000 ? `${(v / 1000).toFixed(1)} s` : `${v} ms`);
-const usd = (v: number) => `$${v >= 100 ? v.toFixed(0) : v >= 1 ? v.toFixed(2) : v.toFixed(4)}`;
-const pct = (v: number | null) => (v === null ? '-' : `${(v * 100).toFixed(1)}%`);
-
-/** A plain text table: first column left-aligned, the rest right-aligned. */
-export function table(head: string[], rows: Array<Array<string | number>>): string {
-  const cells = [head, ...rows.map((r) => r.map(String))];
-  const width = head.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]) =>
-    r
-      .map((c, i) => (i === 0 ? c.padEnd(width[i] ?? 0) : c.padStart(width[i] ?? 0)))
-      .join('  ')
-      .trimEnd();
-  return [line(head), line(width.map((w) => '-'.repeat(w))), ...cells.slice(1).map(line)].join('\n');
-}
 
 /** The report as text. */
 export function formatReport(d: DashboardData, queue: string, since: string): string {
@@ -30,15 +15,25 @@ export function formatReport(d: DashboardData, queue: string, since: string): st
   out.push(`promptq report: queue ${queue}, last ${since} (${d.from} → ${d.to})`);
   out.push('');
   out.push(
-    table(
+    textTable(
       ['jobs', 'completed', 'failed', 'error rate', 'input tokens', 'output tokens', 'cost'],
-      [[t.jobs, t.completed, t.failed, pct(t.error_rate), t.input_tokens, t.output_tokens, usd(t.cost_usd)]],
+      [
+        [
+          t.jobs,
+          t.completed,
+          t.failed,
+          formatPercent(t.error_rate),
+          t.input_tokens,
+          t.output_tokens,
+          formatUsd(t.cost_usd),
+        ],
+      ],
     ),
   );
   const models = Object.entries(d.models).sort((a, b) => b[1].jobs - a[1].jobs);
   out.push('', 'Per model');
   out.push(
-    table(
+    textTable(
       [
         'model',
         'jobs',
@@ -58,21 +53,21 @@ export function formatReport(d: DashboardData, queue: string, since: string): st
         f.jobs,
         f.failed,
         f.rate_limited,
-        ms(f.p50_ms),
-        ms(f.p95_ms),
-        ms(f.avg_ms),
-        ms(f.avg_ttfb_ms),
-        ms(f.avg_ttft_ms),
-        ms(f.avg_queue_wait_ms),
-        pct(f.max_tokens_used),
-        usd(f.cost_usd),
+        formatMs(f.p50_ms),
+        formatMs(f.p95_ms),
+        formatMs(f.avg_ms),
+        formatMs(f.avg_ttfb_ms),
+        formatMs(f.avg_ttft_ms),
+        formatMs(f.avg_queue_wait_ms),
+        formatPercent(f.max_tokens_used),
+        formatUsd(f.cost_usd),
       ]),
     ),
   );
   const tenants = Object.entries(d.tenants).sort((a, b) => b[1].cost_usd - a[1].cost_usd);
   out.push('', 'Per tenant');
   out.push(
-    table(
+    textTable(
       ['tenant', 'input tokens', 'output tokens', 'cache write', 'cache read', 'cost'],
       tenants.map(([n, f]) => [
         n,
@@ -80,14 +75,14 @@ export function formatReport(d: DashboardData, queue: string, since: string): st
         f.output_tokens,
         f.cache_creation_input_tokens,
         f.cache_read_input_tokens,
-        usd(f.cost_usd),
+        formatUsd(f.cost_usd),
       ]),
     ),
   );
   if (Object.keys(d.errors).length > 0) {
     out.push('', 'Failed jobs by error type');
     out.push(
-      table(
+      textTable(
         ['error type', 'jobs'],
         Object.entries(d.errors).sort((a, b) => b[1] - a[1]),
       ),
@@ -96,23 +91,30 @@ export function formatReport(d: DashboardData, queue: string, since: string): st
   const p = d.projection;
   out.push('', 'Cost projection (UTC month)');
   out.push(
-    table(
+    textTable(
       ['month to date', 'last 24 h', 'days left', 'projected month end'],
-      [[usd(p.month_to_date_usd), usd(p.daily_rate_usd), p.days_left.toFixed(1), usd(p.month_end_usd)]],
+      [
+        [
+          formatUsd(p.month_to_date_usd),
+          formatUsd(p.daily_rate_usd),
+          p.days_left.toFixed(1),
+          formatUsd(p.month_end_usd),
+        ],
+      ],
     ),
   );
   out.push('', 'Slowest calls (enqueue → finish)');
   out.push(
-    table(
+    textTable(
       ['job', 'model', 'tenant', 'status', 'total', 'API call', 'TTFT', 'out/max tokens', 'attempts'],
       d.slowest.map((c) => [
         c.id,
         c.model,
         c.tenant,
         c.status,
-        ms(c.total_ms),
-        ms(c.latency_ms),
-        ms(c.ttft_ms),
+        formatMs(c.total_ms),
+        formatMs(c.latency_ms),
+        formatMs(c.ttft_ms),
         `${c.output_tokens}/${c.max_tokens}`,
         c.attempts,
       ]),

@@ -4,6 +4,7 @@
  * terminal can never disagree.
  */
 import type { Redis } from 'ioredis';
+import { bucketQuantile } from '../../core/stats.js';
 import {
   dayKey,
   latencyBucketsMs,
@@ -105,17 +106,7 @@ const add = (xs: number[], i: number, v: number) => {
   xs[i] = (xs[i] ?? 0) + v;
 };
 
-function quantile(buckets: number[], q: number): number | null {
-  const total = buckets.reduce((a, b) => a + b, 0);
-  if (total === 0) return null;
-  let seen = 0;
-  for (let i = 0; i < buckets.length; i++) {
-    seen += buckets[i] ?? 0;
-    // The last bucket is +Inf: report the largest finite bound (what Prometheus does too).
-    if (seen >= q * total) return latencyBucketsMs[Math.min(i, latencyBucketsMs.length - 1)] ?? null;
-  }
-  return null;
-}
+const quantile = (buckets: number[], q: number) => bucketQuantile(buckets, latencyBucketsMs, q);
 
 async function hgetallMany(redis: Redis, keys: string[]): Promise<Fields[]> {
   const p = redis.pipeline();

@@ -1,5 +1,5 @@
 /**
- * Every metric family of SPEC.md, defined once. Counters and histograms count this process's own
+ * Every metric family of docs/reference/metrics.md, defined once. Counters and histograms count this process's own
  * work; queue gauges are read from Redis on each scrape (see queue-gauges.ts).
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';

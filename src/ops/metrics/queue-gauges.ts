@@ -1,12 +1,12 @@
 /**
  * Queue-wide gauges read from Redis at scrape time: the same value from every process, so
- * dashboards take `max` of them (SPEC.md).
+ * dashboards take `max` of them (docs/reference/metrics.md).
  */
 import type { Queue } from 'bullmq';
 import { Gauge } from 'prom-client';
 import type { Metrics } from './metrics.js';
 
-/** BullMQ states → the SPEC's `state` label (prioritized jobs are waiting too). */
+/** BullMQ states → the documented `state` label (prioritized jobs are waiting too). */
 const states = ['waiting', 'delayed', 'active', 'completed', 'failed'] as const;
 
 /** Age of the oldest job still waiting, sampling the wait list's tail and the first prioritized jobs. */

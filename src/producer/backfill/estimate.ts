@@ -11,15 +11,13 @@
  */
 import type { Queue } from 'bullmq';
 import type { PriceTable } from '../../anthropic/pricing.js';
+import { formatCount, formatPercent, formatUsd } from '../../core/format.js';
+import type { PerMinuteLimits, PerMinuteName } from '../../core/rate-limits.js';
 import type { JobResult } from '../../worker/worker.js';
 import type { ModelTotals, ScanResult } from './scan.js';
 
 /** Per-minute limits of the account for the model(s), when known. */
-export interface RateLimits {
-  rpm?: number | undefined;
-  itpm?: number | undefined;
-  otpm?: number | undefined;
-}
+export type RateLimits = PerMinuteLimits;
 
 export interface ModelEstimate {
   model: string;
@@ -50,7 +48,7 @@ export interface Estimate {
   /** Best case under the given limits, in seconds; `null` when no limit was given. */
   rateLimitedSeconds: number | null;
   /** Which limit binds. */
-  bindingLimit: 'rpm' | 'itpm' | 'otpm' | null;
+  bindingLimit: PerMinuteName | null;
 }
 
 /** Batches API discount on every token price. */
@@ -97,7 +95,7 @@ export function estimate(
   const inputTokens = sum((m) => m.inputTokens);
   const outputTokens = sum((m) => m.outputTokens);
   const l = opts.limits ?? {};
-  const candidates: Array<['rpm' | 'itpm' | 'otpm', number]> = [];
+  const candidates: Array<[PerMinuteName, number]> = [];
   if (l.rpm) candidates.push(['rpm', (scan.jobs / l.rpm) * 60]);
   if (l.itpm) candidates.push(['itpm', (inputTokens / l.itpm) * 60]);
   if (l.otpm) candidates.push(['otpm', (outputTokens / l.otpm) * 60]);
@@ -145,8 +143,8 @@ function modelEstimate(
   };
 }
 
-const n = (v: number) => Math.round(v).toLocaleString('en-US');
-const usd = (v: number) => `$${v.toFixed(v < 10 ? 4 : 2)}`;
+const n = formatCount;
+const usd = formatUsd;
 
 function hours(sec: number): string {
   if (sec < 120) return `${Math.ceil(sec)} s`;
@@ -163,7 +161,7 @@ export function formatEstimate(e: Estimate): string {
   for (const m of e.models) {
     const outNote =
       m.outputRatioSamples > 0
-        ? `${(m.outputRatio * 100).toFixed(0)}% of max_tokens, observed on ${n(m.outputRatioSamples)} completed jobs`
+        ? `${formatPercent(m.outputRatio, 0)} of max_tokens, observed on ${n(m.outputRatioSamples)} completed jobs`
         : 'max_tokens, an upper bound';
     out.push(
       `  ${m.model}: ${n(m.jobs)} jobs, input ${n(m.inputTokens)} tokens (${m.inputSource === 'local' ? 'local estimate' : 'count_tokens'}), output ${n(m.outputTokens)} tokens (${outNote}), ` +

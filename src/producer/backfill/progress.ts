@@ -2,6 +2,8 @@
  * Progress on stderr: a bar redrawn in place on a terminal, plain lines every few seconds
  * otherwise (logs and CI keep a readable history instead of a wall of carriage returns).
  */
+import { formatCount, formatUsd } from '../../core/format.js';
+
 export interface ProgressState {
   /** `validate`, `enqueue` or `wait`. */
   phase: string;
@@ -22,8 +24,6 @@ export interface ProgressOptions {
   /** TTY mode: at most one redraw per this many ms. @defaultValue `200` */
   redrawMs?: number;
 }
-
-const num = (n: number) => Math.round(n).toLocaleString('en-US');
 
 function duration(sec: number): string {
   if (!Number.isFinite(sec)) return '?';
@@ -53,15 +53,15 @@ export class Progress {
     const rate = elapsedMs > 0 ? s.done / (elapsedMs / 1000) : 0;
     const pct = s.total > 0 ? Math.floor((100 * s.done) / s.total) : 100;
     const eta = rate > 0 ? (s.total - s.done) / rate : Number.POSITIVE_INFINITY;
-    const parts = [`${s.phase} ${num(s.done)}/${num(s.total)} (${pct}%)`];
-    if (s.failed !== undefined) parts.push(`${num(s.failed)} failed`);
+    const parts = [`${s.phase} ${formatCount(s.done)}/${formatCount(s.total)} (${pct}%)`];
+    if (s.failed !== undefined) parts.push(`${formatCount(s.failed)} failed`);
     parts.push(
-      `${rate >= 10 ? num(rate) : rate.toFixed(1)}/s`,
+      `${rate >= 10 ? formatCount(rate) : rate.toFixed(1)}/s`,
       `ETA ${s.done >= s.total ? '0s' : duration(eta)}`,
     );
     if (s.inputTokens !== undefined)
-      parts.push(`tokens ${num(s.inputTokens)} in ${num(s.outputTokens ?? 0)} out`);
-    if (s.costUsd !== undefined) parts.push(`$${s.costUsd.toFixed(4)}`);
+      parts.push(`tokens ${formatCount(s.inputTokens)} in ${formatCount(s.outputTokens ?? 0)} out`);
+    if (s.costUsd !== undefined) parts.push(formatUsd(s.costUsd));
     return parts.join('  ');
   }
 

@@ -14,8 +14,8 @@ import type { Redis } from 'ioredis';
 import type { JobRecord } from '../../core/job.js';
 import { jobKey } from '../../store/record-store.js';
 import type { LineDefaults, ParsedLine } from './parse.js';
+import { type BackfillSummary, type OutcomeType, SummaryBuilder } from './run-summary.js';
 import { parsedLines } from './scan.js';
-import { type BackfillSummary, type OutcomeType, SummaryBuilder } from './summary.js';
 
 export interface ResultsOptions {
   redis: Redis;

@@ -203,7 +203,7 @@ describe('built-in dashboard over real rollups', () => {
         await page.waitForSelector('body[data-rendered="24h"]');
         await page.click('button[data-range="1h"]');
         await page.waitForSelector('body[data-rendered="1h"]');
-        // PROMPTQ_UPDATE_SCREENSHOT=1 refreshes the README's screenshot; otherwise it goes to tmp.
+        // PROMPTQ_UPDATE_SCREENSHOT=1 refreshes the screenshot in docs/observability.md; otherwise it goes to tmp.
         const shot = process.env.PROMPTQ_UPDATE_SCREENSHOT
           ? join(root, 'docs/dashboard.png')
           : join(mkdtempSync(join(tmpdir(), 'promptq-')), 'dashboard.png');

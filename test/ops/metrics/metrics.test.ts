@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SPEC_METRICS } from '../../deploy/spec-metrics.js';
+import { DOCUMENTED_METRICS } from '../../deploy/documented-metrics.js';
 import { get, type Stack, startStack } from '../../helpers/stack.js';
 import type { FinishedJob } from '../dashboard/workload.js';
 import { labelsOf, runWorkload, sum } from '../dashboard/workload.js';
@@ -50,8 +50,8 @@ describe('/metrics after a simulated run', () => {
   const of = (name: string, labels: Record<string, string> = {}) =>
     samples.filter((x) => x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v));
 
-  it('exports every SPEC.md family with its type, and process default metrics', () => {
-    for (const [name, type] of Object.entries(SPEC_METRICS)) {
+  it('exports every documented family with its type, and process default metrics', () => {
+    for (const [name, type] of Object.entries(DOCUMENTED_METRICS)) {
       expect(types[name], name).toBe(type);
       const series = type === 'histogram' ? `${name}_count` : name;
       expect(of(series).length, `${series} has samples`).toBeGreaterThan(0);

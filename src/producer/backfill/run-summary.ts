@@ -1,8 +1,10 @@
 /**
- * The end-of-run summary: counts, tokens, cost, latency percentiles and failures by reason. Built
+ * A backfill run's summary: counts, tokens, cost, latency percentiles and failures by reason. Built
  * one outcome at a time so it costs the same whether it sums ten jobs or half a million.
  */
+import { formatCount, formatUsd } from '../../core/format.js';
 import type { JobRecord } from '../../core/job.js';
+import { quantileOfSorted } from '../../core/stats.js';
 
 export interface Percentiles {
   p50: number | null;
@@ -34,11 +36,6 @@ export interface BackfillSummary {
 
 export type OutcomeType = 'succeeded' | 'errored' | 'pending' | 'missing' | 'invalid';
 
-function percentile(sorted: Float64Array, q: number): number | null {
-  if (sorted.length === 0) return null;
-  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? null;
-}
-
 /** A growable array of numbers (8 bytes each: 4 MB per half a million jobs). */
 class Samples {
   #data = new Float64Array(1024);
@@ -53,7 +50,7 @@ class Samples {
   }
   percentiles(): Percentiles {
     const sorted = this.#data.slice(0, this.#n).sort();
-    return { p50: percentile(sorted, 0.5), p95: percentile(sorted, 0.95) };
+    return { p50: quantileOfSorted(sorted, 0.5), p95: quantileOfSorted(sorted, 0.95) };
   }
 }
 
@@ -124,7 +121,7 @@ export class SummaryBuilder {
   }
 }
 
-const n = (v: number) => v.toLocaleString('en-US');
+const n = formatCount;
 const ms = (p: Percentiles) => (p.p50 === null ? '-' : `p50 ${n(p.p50)} ms, p95 ${n(p.p95 ?? 0)} ms`);
 
 /** The summary as a few human-readable lines. */
@@ -136,7 +133,7 @@ export function formatSummary(s: BackfillSummary): string {
   return [
     `lines ${n(s.lines)}: succeeded ${n(s.succeeded)}, failed ${n(s.failed)}, invalid ${n(s.invalid)}, pending ${n(s.pending)}, missing ${n(s.missing)}`,
     `tokens: input ${n(s.input_tokens)}, output ${n(s.output_tokens)}, cache write ${n(s.cache_creation_input_tokens)}, cache read ${n(s.cache_read_input_tokens)}`,
-    `cost: $${s.cost_usd.toFixed(4)}`,
+    `cost: ${formatUsd(s.cost_usd)}`,
     `latency (API call): ${ms(s.latency_ms)}; enqueue → finish: ${ms(s.total_ms)}`,
     `failures by reason: ${reasons === '' ? 'none' : reasons}`,
   ].join('\n');

@@ -1,8 +1,8 @@
 /**
- * The metric names fixed by SPEC.md ("Metrics" table). Hard-coded here so the deploy tests do not
- * depend on SPEC.md being checked out beside the repository; change both together.
+ * The metric names users' dashboards and alerts may rely on (docs/reference/metrics.md, first
+ * table). Hard-coded so that a rename breaks these tests; change both together.
  */
-export const SPEC_METRICS = {
+export const DOCUMENTED_METRICS = {
   promptq_requests_total: 'counter',
   promptq_request_duration_seconds: 'histogram',
   promptq_time_to_first_token_seconds: 'histogram',
@@ -19,7 +19,7 @@ export const SPEC_METRICS = {
   promptq_workers: 'gauge',
 } as const satisfies Record<string, 'counter' | 'gauge' | 'histogram'>;
 
-export type SpecMetric = keyof typeof SPEC_METRICS;
+export type DocumentedMetric = keyof typeof DOCUMENTED_METRICS;
 
 /** Every `promptq_*` name a PromQL expression mentions. */
 export function promptqNames(expr: string): string[] {
@@ -27,11 +27,11 @@ export function promptqNames(expr: string): string[] {
 }
 
 /**
- * Whether a series name is one of SPEC.md's metrics: the name itself, or a histogram's
+ * Whether a series name is one of the documented metrics: the name itself, or a histogram's
  * `_bucket` / `_sum` / `_count` series.
  */
-export function isSpecSeries(name: string): boolean {
-  if (name in SPEC_METRICS) return true;
+export function isDocumentedSeries(name: string): boolean {
+  if (name in DOCUMENTED_METRICS) return true;
   const m = /^(.*)_(bucket|sum|count)$/.exec(name);
-  return m?.[1] !== undefined && SPEC_METRICS[m[1] as SpecMetric] === 'histogram';
+  return m?.[1] !== undefined && DOCUMENTED_METRICS[m[1] as DocumentedMetric] === 'histogram';
 }

@@ -1,0 +1,15 @@
+/**
+ * Facts about model names. (The simulator package keeps its own copy of the family rule in
+ * packages/anthropic-simulator/src/models.ts: it stands alone and imports nothing from promptq.)
+ */
+
+const family = /(opus|sonnet|haiku|fable|mythos)/i;
+
+/**
+ * The model group whose rate limits are shared: Anthropic enforces limits per model class, so
+ * every Sonnet version draws from one allowance. The family in the name (`opus`, `sonnet`, `haiku`,
+ * …, any case, reported in lower case), else the model name itself.
+ */
+export function modelGroup(model: string): string {
+  return family.exec(model)?.[1]?.toLowerCase() ?? model;
+}
