@@ -1,6 +1,7 @@
 /**
  * Every metric family of docs/reference/metrics.md, defined once. Counters and histograms count this process's own
- * work; queue gauges are read from Redis on each scrape (see queue-gauges.ts).
+ * work, moved by the worker's events (worker-metrics.ts) and the limiter's hooks (limiter-metrics.ts);
+ * queue gauges are read from Redis on each scrape (queue-gauges.ts).
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { NetworkTiming } from '../../anthropic/network-timing.js';
@@ -155,7 +156,7 @@ export class Metrics {
     if (remaining !== undefined) this.ratelimitRemaining.set({ resource }, remaining);
   }
 
-  /** Network phases of one successful call (see src/worker/network-timing.ts). */
+  /** Network phases of one successful call (see src/anthropic/network-timing.ts). */
   observeNetwork(model: string, t: NetworkTiming): void {
     if (t.ttfb_ms !== null) this.ttfb.observe({ model }, t.ttfb_ms / 1000);
     if (t.reused) return;
