@@ -28,7 +28,7 @@ import {
 import type { JobResult } from '../core/result.js';
 import type { CallPlan, Permit, RateLimiter } from '../limiter/limiter.js';
 import { LockLostError } from '../store/record-store.js';
-import { runAttempt } from './attempt.js';
+import { type AttemptResult, runAttempt } from './attempt.js';
 import type { WorkerEvents } from './events.js';
 import { type FinalOutcome, type JobOutcome, judgeError, judgeSuccess, type RetryPolicy } from './outcome.js';
 import type { RecordPort } from './records.js';
@@ -100,13 +100,8 @@ export class JobProcessor {
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;
       const record = invalidRecord(job);
-      return this.#finish(
-        { job, jobId, token, record, request: undefined, model: record.model },
-        {
-          kind: 'invalid',
-          error: err,
-        },
-      );
+      const run: Run = { job, jobId, token, record, request: undefined, model: record.model };
+      return this.#finish(run, { kind: 'invalid', error: err });
     }
 
     const record = (await this.#o.records.load(jobId)) ?? newRecord(request, job.timestamp);
@@ -147,19 +142,11 @@ export class JobProcessor {
     // Counted (and saved) before the call: a worker that dies mid-call has still spent the attempt.
     record.attempts += 1;
     await this.#o.records.save(run.jobId, record);
+    let result: AttemptResult;
     try {
-      const result = await runAttempt(this.#o.client, request, this.#o.requestTimeoutMs, signal, (h) =>
+      result = await runAttempt(this.#o.client, request, this.#o.requestTimeoutMs, signal, (h) =>
         permit.observeHeaders(h),
       );
-      const usage = result.message.usage;
-      await permit.settle({
-        outcome: 'success',
-        headers: result.headers,
-        retryAfterMs: null,
-        inputTokens: usage.input_tokens,
-        outputTokens: usage.output_tokens,
-      });
-      return judgeSuccess(record, result, request.model, this.#o.prices);
     } catch (err) {
       if (signal?.aborted && signal.reason === shutdownReason) {
         await permit.settle({ outcome: 'network_error', headers: null, retryAfterMs: null });
@@ -171,6 +158,15 @@ export class JobProcessor {
       await permit.settle({ outcome: d.outcome, headers: d.headers, retryAfterMs: d.retryAfterMs });
       return judgeError(record, d, this.#policy);
     }
+    const usage = result.message.usage;
+    await permit.settle({
+      outcome: 'success',
+      headers: result.headers,
+      retryAfterMs: null,
+      inputTokens: usage.input_tokens,
+      outputTokens: usage.output_tokens,
+    });
+    return judgeSuccess(record, result, request.model, this.#o.prices);
   }
 
   /** The one place an outcome is acted on: the record saved, the events emitted, BullMQ told. */
@@ -217,8 +213,9 @@ export class JobProcessor {
           if (err instanceof LockLostError) await events.emit('lockLost', { jobId });
           throw err;
         }
-        if (outcome.kind !== 'invalid')
+        if (outcome.kind !== 'invalid') {
           await events.emit('attempt', { jobId, model, record, request, outcome });
+        }
         if (outcome.kind === 'completed') {
           await events.emit('completed', { jobId, model, record, request });
           await events.emit('finished', { jobId, status: 'completed', record });
