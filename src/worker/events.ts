@@ -87,7 +87,11 @@ export class WorkerEvents implements WorkerEventSource {
   readonly #listeners = new Map<WorkerEventName, AnyListener[]>();
   readonly #onError: ListenerErrorHandler;
 
-  constructor(onError: ListenerErrorHandler = () => {}) {
+  /** @param onError where a failing listener is reported. @defaultValue a Node process warning */
+  constructor(
+    onError: ListenerErrorHandler = (event, err) =>
+      process.emitWarning(`worker '${event}' listener failed: ${err.message}`),
+  ) {
     this.#onError = onError;
   }
 
