@@ -3,19 +3,24 @@
  * group paused, limits discovered or changed).
  */
 import type { Logger } from '../../core/log.js';
-import { resources } from '../../limiter/headers.js';
+import { announcedResources, type Resource } from '../../core/rate-limits.js';
 import type { LimiterOptions } from '../../limiter/limiter.js';
+import type { LimiterResource } from '../../limiter/shared-state.js';
 import type { Metrics } from './metrics.js';
 
 type LimiterHooks = Required<Pick<LimiterOptions, 'onHeaders' | 'onPause' | 'onLimits' | 'onPace'>>;
 
-/** The limiter's resource names → the `resource` label. */
-const resourceLabel = { req: 'requests', in: 'input_tokens', out: 'output_tokens' } as const;
+/** The limiter's short resource names → the `resource` label. */
+const resourceLabel = {
+  req: 'requests',
+  in: 'input_tokens',
+  out: 'output_tokens',
+} as const satisfies Record<LimiterResource, Resource>;
 
 export function limiterHooks(metrics: Metrics, log: Logger): LimiterHooks {
   return {
     onHeaders: (_group, snap) => {
-      for (const r of resources) {
+      for (const r of announcedResources) {
         const b = snap[r];
         if (b) metrics.observeRateLimit(r, b.limit, b.remaining);
       }
