@@ -16,7 +16,7 @@ export interface JobEvent {
   jobId: string;
   /** The model the job asked for (its metric label). */
   model: string;
-  /** The record as it stands now, already saved. */
+  /** The record as it stands now: saved, except at `started` (saved with the first attempt). */
   record: JobRecord;
 }
 

@@ -31,7 +31,7 @@ export interface PromptWorkerOptions {
   /** BullMQ key prefix. @defaultValue `bull` */
   prefix?: string;
   client: Anthropic;
-  limiter: RateLimiter;
+  limiter: Pick<RateLimiter, 'acquire' | 'requestRate'>;
   prices: PriceTable;
   log: Logger;
   /** Jobs processed at once by this worker (the starting point when `adaptiveConcurrency` is set). */
