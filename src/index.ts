@@ -18,6 +18,7 @@ export {
   ValidationError,
   validateJob,
 } from './core/job.js';
+export type { JobResult } from './core/result.js';
 export { type RunningService, runService, type ServiceParts } from './ops/service.js';
 export {
   type AddResult,
@@ -26,4 +27,6 @@ export {
   PromptQueue,
   type PromptQueueOptions,
 } from './producer/queue.js';
-export { type JobResult, PromptWorker, type PromptWorkerOptions } from './worker/worker.js';
+export type { FinishedEvent, WorkerListener } from './worker/events.js';
+export type { JobOutcome } from './worker/outcome.js';
+export { PromptWorker, type PromptWorkerOptions } from './worker/worker.js';

@@ -3,6 +3,7 @@
  * {@link classifyError}; the worker only acts on the decision.
  */
 import { APIConnectionError, APIConnectionTimeoutError, APIError } from '@anthropic-ai/sdk';
+import { defaults } from '../core/config.js';
 
 /** The `outcome` label of `promptq_requests_total` (docs/reference/metrics.md). */
 export type Outcome =
@@ -164,7 +165,7 @@ export interface BackoffPolicy {
   maxMs: number;
 }
 
-export const defaultBackoff: BackoffPolicy = { baseMs: 1000, maxMs: 60_000 };
+export const defaultBackoff: BackoffPolicy = { baseMs: defaults.retryBaseMs, maxMs: defaults.retryMaxMs };
 
 /**
  * Delay before the next attempt: the API's `retry-after` when given (plus a little jitter so that
@@ -176,7 +177,9 @@ export function backoffMs(
   random: () => number = Math.random,
   policy: BackoffPolicy = defaultBackoff,
 ): number {
-  if (decision.retryAfterMs !== null) return decision.retryAfterMs + Math.floor(random() * 250);
+  if (decision.retryAfterMs !== null) {
+    return decision.retryAfterMs + Math.floor(random() * defaults.retryAfterJitterMs);
+  }
   const factor = decision.outcome === 'overloaded' ? 2 : decision.outcome === 'rate_limited' ? 1 : 0.5;
   const exp = Math.min(policy.maxMs, policy.baseMs * factor * 2 ** Math.max(0, retryNumber - 1));
   // "Equal jitter": half fixed, half random, so the delay never collapses to ~0.

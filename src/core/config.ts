@@ -85,6 +85,22 @@ export class ConfigError extends Error {
   }
 }
 
+/** Defaults no environment variable sets: fixed behaviour, named here so that it has one home. */
+export interface FixedDefaults {
+  /** BullMQ's key prefix, when none is given. */
+  readonly prefix: string;
+  /** Times a job may be found stalled (its worker died or froze past the lock) before BullMQ fails it. */
+  readonly maxStalledCount: number;
+  /** Bounds of the concurrency the worker chooses itself when PROMPTQ_CONCURRENCY is unset. */
+  readonly adaptiveConcurrency: { readonly min: number; readonly max: number };
+  /** How often the worker reconsiders its concurrency (adaptive concurrency only). */
+  readonly concurrencyTuneIntervalMs: number;
+  /** A job that met a spend limit is put back this long (the paused queue holds it until resumed). */
+  readonly spendLimitDelayMs: number;
+  /** Random extra wait on top of an API `retry-after`, so workers do not all return in one millisecond. */
+  readonly retryAfterJitterMs: number;
+}
+
 /** Every default in one place. */
 export const defaults = {
   redisUrl: 'redis://127.0.0.1:6379',
@@ -108,7 +124,13 @@ export const defaults = {
   lockDurationMs: 60_000,
   stalledIntervalMs: 30_000,
   boardReadOnly: false,
-} as const satisfies Partial<PromptqConfig>;
+  prefix: 'bull',
+  maxStalledCount: 2,
+  adaptiveConcurrency: { min: 8, max: 256 },
+  concurrencyTuneIntervalMs: 2000,
+  spendLimitDelayMs: 1000,
+  retryAfterJitterMs: 250,
+} as const satisfies Partial<PromptqConfig> & FixedDefaults;
 
 type Env = Readonly<Record<string, string | undefined>>;
 

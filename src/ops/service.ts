@@ -12,20 +12,23 @@ import { PriceTable } from '../anthropic/pricing.js';
 import {
   ConfigError,
   checkListenAddress,
+  defaults,
   jobLimitsFrom,
   type PromptqConfig,
   redactUrl,
 } from '../core/config.js';
 import type { Logger } from '../core/log.js';
-import { resources } from '../limiter/headers.js';
 import { accountFingerprint, RateLimiter } from '../limiter/limiter.js';
 import { PromptQueue } from '../producer/queue.js';
 import { type EmbeddedRedis, ensureRedis } from '../store/embedded-redis.js';
 import { PromptWorker } from '../worker/worker.js';
 import { createApp, createOpsApp } from './http/app.js';
+import { limiterHooks } from './metrics/limiter-metrics.js';
 import { Metrics } from './metrics/metrics.js';
 import { registerQueueGauges } from './metrics/queue-gauges.js';
+import { subscribeRollups } from './metrics/rollup-subscriber.js';
 import { RollupWriter } from './metrics/rollups.js';
+import { subscribeWorkerMetrics } from './metrics/worker-metrics.js';
 
 export interface ServiceParts {
   api: boolean;
@@ -105,31 +108,7 @@ export async function runService(
         overloadBaseMs: config.retryBaseMs,
         overloadMaxMs: config.retryMaxMs,
       },
-      onHeaders: (_group, snap) => {
-        for (const r of resources) {
-          const b = snap[r];
-          if (b) metrics.observeRateLimit(r, b.limit, b.remaining);
-        }
-      },
-      onPause: (group, reason, ms) => {
-        metrics.limiterPauses.inc({ group, reason });
-        log.warn('rate limit: pausing model group', { group, reason, pause_ms: ms });
-      },
-      onLimits: (group, limits, before) => {
-        const names = { req: 'requests', in: 'input_tokens', out: 'output_tokens' } as const;
-        for (const [r, v] of Object.entries(limits)) {
-          metrics.limiterLimit.set({ group, resource: names[r as keyof typeof names] }, v);
-        }
-        const discovered = Object.keys(before).length === 0;
-        log.info(discovered ? 'rate limits discovered' : 'rate limits changed', {
-          group,
-          rpm: limits.req,
-          itpm: limits.in,
-          otpm: limits.out,
-          ...(discovered ? {} : { before_rpm: before.req, before_itpm: before.in, before_otpm: before.out }),
-        });
-      },
-      onPace: (group, factor) => metrics.limiterPace.set({ group }, factor),
+      ...limiterHooks(metrics, log),
     });
     // Queue-wide per-minute figures for /dashboard and `promptq report`.
     const rollups = new RollupWriter({
@@ -142,14 +121,12 @@ export async function runService(
       queue: config.queue,
       client: c.client,
       limiter,
-      metrics,
       prices,
       log,
       concurrency: config.concurrency,
-      ...(config.concurrencyExplicit ? {} : { adaptiveConcurrency: { min: 8, max: 256 } }),
+      ...(config.concurrencyExplicit ? {} : { adaptiveConcurrency: defaults.adaptiveConcurrency }),
       maxAttempts: config.maxAttempts,
       maxRateLimited: config.maxRateLimited,
-      onSpendLimit: () => metrics.limiterPauses.inc({ group: 'queue', reason: 'spend_limit' }),
       backoff: { baseMs: config.retryBaseMs, maxMs: config.retryMaxMs },
       requestTimeoutMs: config.requestTimeoutMs,
       shutdownTimeoutMs: config.shutdownTimeoutMs,
@@ -159,8 +136,9 @@ export async function runService(
       keepFailedSeconds: config.keepFailedSeconds,
       lockDurationMs: config.lockDurationMs,
       stalledIntervalMs: config.stalledIntervalMs,
-      onFinished: (e) => rollups.record(e.jobId, e.status, e.record),
     });
+    subscribeWorkerMetrics(worker, metrics);
+    subscribeRollups(worker, rollups);
     await worker.start();
   }
 

@@ -1,10 +1,11 @@
 /**
- * Every metric family of docs/reference/metrics.md, defined once. Counters and histograms count this process's own
- * work; queue gauges are read from Redis on each scrape (see queue-gauges.ts).
+ * Every metric family of docs/reference/metrics.md, defined once. Counters and histograms count this
+ * process's own work, moved by the worker's events (worker-metrics.ts) and the limiter's hooks
+ * (limiter-metrics.ts); queue gauges are read from Redis on each scrape (queue-gauges.ts).
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { NetworkTiming } from '../../anthropic/network-timing.js';
-import type { Resource } from '../../limiter/headers.js';
+import type { AnnouncedResource } from '../../core/rate-limits.js';
 
 /** LLM calls run from tens of milliseconds to many minutes. */
 const latencyBuckets = [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300, 600];
@@ -150,12 +151,16 @@ export class Metrics {
     return 'other';
   }
 
-  observeRateLimit(resource: Resource, limit: number | undefined, remaining: number | undefined): void {
+  observeRateLimit(
+    resource: AnnouncedResource,
+    limit: number | undefined,
+    remaining: number | undefined,
+  ): void {
     if (limit !== undefined) this.ratelimitLimit.set({ resource }, limit);
     if (remaining !== undefined) this.ratelimitRemaining.set({ resource }, remaining);
   }
 
-  /** Network phases of one successful call (see src/worker/network-timing.ts). */
+  /** Network phases of one successful call (see src/anthropic/network-timing.ts). */
   observeNetwork(model: string, t: NetworkTiming): void {
     if (t.ttfb_ms !== null) this.ttfb.observe({ model }, t.ttfb_ms / 1000);
     if (t.reused) return;

@@ -1,0 +1,49 @@
+/**
+ * The worker's metrics: every counter and histogram a worker moves, from its events. Nothing else in
+ * the worker calls prom-client.
+ */
+import type { WorkerEventSource } from '../../worker/events.js';
+import type { Metrics } from './metrics.js';
+
+export function subscribeWorkerMetrics(events: WorkerEventSource, m: Metrics): void {
+  events.on('started', (e) => {
+    m.queueWait.observe({ model: e.model }, (e.record.queue_wait_ms ?? 0) / 1000);
+  });
+
+  events.on('attempt', ({ model, outcome: o }) => {
+    if (o.kind === 'completed') {
+      const r = o.result;
+      m.requests.inc({ model, status_code: String(r.statusCode), outcome: 'success' });
+      m.requestDuration.observe({ model, outcome: 'success' }, r.latencyMs / 1000);
+      if (r.ttftMs !== null) m.ttft.observe({ model }, r.ttftMs / 1000);
+      if (r.network) m.observeNetwork(model, r.network);
+      return;
+    }
+    const d = o.decision;
+    m.requests.inc({
+      model,
+      status_code: d.statusCode === null ? 'none' : String(d.statusCode),
+      outcome: d.outcome,
+    });
+    if (o.kind === 'rate-limited' || o.kind === 'retry') m.retries.inc({ model, reason: d.reason });
+  });
+
+  events.on('completed', ({ model, record, request }) => {
+    const tenant = m.tenantLabel(request.tenant_id);
+    m.tokens.inc({ model, tenant, type: 'input' }, record.input_tokens);
+    m.tokens.inc({ model, tenant, type: 'output' }, record.output_tokens);
+    m.tokens.inc({ model, tenant, type: 'cache_creation' }, record.cache_creation_input_tokens);
+    m.tokens.inc({ model, tenant, type: 'cache_read' }, record.cache_read_input_tokens);
+    m.cost.inc({ model, tenant }, record.cost_usd);
+    m.jobs.inc({ status: 'completed' });
+    m.jobDuration.observe({ model, status: 'completed' }, (record.total_ms ?? 0) / 1000);
+  });
+
+  events.on('failed', ({ model, record }) => {
+    m.jobs.inc({ status: 'failed' });
+    m.jobDuration.observe({ model, status: 'failed' }, (record.total_ms ?? 0) / 1000);
+  });
+
+  // The whole queue paused: counted with the limiter's group pauses.
+  events.on('spendLimit', () => m.limiterPauses.inc({ group: 'queue', reason: 'spend_limit' }));
+}

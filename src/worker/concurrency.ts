@@ -1,0 +1,79 @@
+/**
+ * Adaptive concurrency: enough jobs in flight to use the request rate the limiter discovered at the
+ * latency the worker observes (Little's law: in flight = rate × latency), within bounds.
+ */
+import { defaults } from '../core/config.js';
+import type { Logger } from '../core/log.js';
+
+/** In-flight calls wanted = rate × latency × this, plus {@link jitterSlots}. */
+const headroom = 1.5;
+/** A few more than Little's law asks for: latency jitter. */
+const jitterSlots = 2;
+/** Change only when the wanted value differs by at least this share, so the log speaks rarely. */
+const minChange = 0.2;
+/** Weight of a new latency sample in the moving average. */
+const latencyWeight = 0.1;
+
+export interface ConcurrencyTunerOptions {
+  min: number;
+  max: number;
+  /** Requests per second the API will take (0 while unknown). */
+  requestRate: () => Promise<number>;
+  /** What is tuned: a BullMQ `Worker`'s `concurrency`. */
+  target: { concurrency: number };
+  log: Logger;
+  /** How often to look. @defaultValue `defaults.concurrencyTuneIntervalMs` (2000) */
+  intervalMs?: number;
+}
+
+export class ConcurrencyTuner {
+  readonly #o: ConcurrencyTunerOptions;
+  /** Moving average of successful attempt latency, ms (0 = no sample yet). */
+  #latencyMs = 0;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(opts: ConcurrencyTunerOptions) {
+    if (!(opts.min >= 1 && opts.max >= opts.min)) {
+      throw new RangeError(`min, max: expected 1 ≤ min ≤ max, got ${opts.min}, ${opts.max}`);
+    }
+    this.#o = opts;
+  }
+
+  /** The latency of a successful attempt. */
+  observe(latencyMs: number): void {
+    this.#latencyMs =
+      this.#latencyMs === 0 ? latencyMs : this.#latencyMs * (1 - latencyWeight) + latencyMs * latencyWeight;
+  }
+
+  start(): void {
+    this.#timer ??= setInterval(
+      () => void this.tune().catch(() => {}),
+      this.#o.intervalMs ?? defaults.concurrencyTuneIntervalMs,
+    );
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Look once: set the target's concurrency if it should change. */
+  async tune(): Promise<void> {
+    const o = this.#o;
+    if (this.#latencyMs === 0) return;
+    const rps = await o.requestRate();
+    if (rps <= 0) return;
+    const want = Math.ceil(rps * (this.#latencyMs / 1000) * headroom) + jitterSlots;
+    const next = Math.max(o.min, Math.min(o.max, want));
+    const now = o.target.concurrency;
+    if (Math.abs(next - now) / now < minChange) return;
+    o.target.concurrency = next;
+    o.log.info('concurrency adjusted', {
+      from: now,
+      to: next,
+      request_rate_per_s: rps,
+      latency_ms: Math.round(this.#latencyMs),
+    });
+  }
+}

@@ -1,0 +1,248 @@
+/**
+ * The worker core: one job in, one {@link JobOutcome} out, and one `finish` that acts on it.
+ *
+ * Processing validates the job, loads (or starts) its record, then runs API attempts through the
+ * limiter until one of them ends the processing. Retries are promptq's, not BullMQ's: the attempt
+ * count lives in the record, so jobs added by any BullMQ client (with or without `attempts`) get the
+ * same bounded policy, and a retry is a `moveToDelayed` with the delay the API asked for.
+ *
+ * The core saves the record and decides; everything else (metrics, logs, rollups, tenant counters,
+ * pausing the queue) is a subscriber of the events it emits. It needs no BullMQ worker and no Redis
+ * of its own: records go through a {@link RecordPort}.
+ */
+import type Anthropic from '@anthropic-ai/sdk';
+import { DelayedError, UnrecoverableError } from 'bullmq';
+import { type BackoffPolicy, classifyError, defaultBackoff } from '../anthropic/classify.js';
+import type { PriceTable } from '../anthropic/pricing.js';
+import { estimateInputTokens } from '../anthropic/tokens.js';
+import { defaults } from '../core/config.js';
+import { rankSlots } from '../core/fairness.js';
+import {
+  type JobLimits,
+  type JobRecord,
+  type JobRequest,
+  newRecord,
+  ValidationError,
+  validateJob,
+} from '../core/job.js';
+import type { JobResult } from '../core/result.js';
+import type { CallPlan, Permit, RateLimiter } from '../limiter/limiter.js';
+import { LockLostError } from '../store/record-store.js';
+import { type AttemptResult, runAttempt } from './attempt.js';
+import type { WorkerEvents } from './events.js';
+import { type FinalOutcome, type JobOutcome, judgeError, judgeSuccess, type RetryPolicy } from './outcome.js';
+import type { RecordPort } from './records.js';
+
+/** The abort reason of a shutdown: the job goes back to the queue, no attempt spent. */
+export const shutdownReason = 'promptq: worker shutting down';
+
+/** The part of a BullMQ `Job` the core uses. */
+export interface JobHandle {
+  readonly id?: string | undefined;
+  readonly data: unknown;
+  /** Enqueue time, ms. */
+  readonly timestamp: number;
+  readonly opts: { priority?: number | undefined };
+  moveToDelayed(timestamp: number, token?: string): Promise<void>;
+}
+
+export interface JobProcessorOptions {
+  client: Anthropic;
+  limiter: Pick<RateLimiter, 'acquire'>;
+  records: RecordPort;
+  prices: Pick<PriceTable, 'cost' | 'lookup'>;
+  events: WorkerEvents;
+  /** API attempts per job (429s not counted). */
+  maxAttempts: number;
+  /** 429s a job may meet before it fails (they wait for capacity and do not spend attempts). */
+  maxRateLimited: number;
+  /** Backoff between attempts when the API gives no retry-after. @defaultValue {@link defaultBackoff} */
+  backoff?: BackoffPolicy;
+  requestTimeoutMs: number;
+  jobLimits: JobLimits;
+  /** Jitter source. @defaultValue `Math.random` */
+  random?: () => number;
+}
+
+/** One processing of one job. */
+interface Run {
+  job: JobHandle;
+  jobId: string;
+  token: string | undefined;
+  record: JobRecord;
+  /** Absent when the job data did not validate. */
+  request: JobRequest | undefined;
+  model: string;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export class JobProcessor {
+  readonly #o: JobProcessorOptions;
+  readonly #policy: RetryPolicy;
+
+  constructor(opts: JobProcessorOptions) {
+    this.#o = opts;
+    this.#policy = {
+      maxAttempts: opts.maxAttempts,
+      maxRateLimited: opts.maxRateLimited,
+      backoff: opts.backoff ?? defaultBackoff,
+      random: opts.random ?? Math.random,
+    };
+  }
+
+  /** BullMQ's processor: resolves with the result, or throws what tells BullMQ to delay or fail. */
+  async process(job: JobHandle, token: string | undefined, signal?: AbortSignal): Promise<JobResult> {
+    const jobId = job.id ?? '';
+    let request: JobRequest;
+    try {
+      request = validateJob(job.data, this.#o.jobLimits).request;
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      const record = invalidRecord(job);
+      const run: Run = { job, jobId, token, record, request: undefined, model: record.model };
+      return this.#finish(run, { kind: 'invalid', error: err });
+    }
+
+    const record = (await this.#o.records.load(jobId)) ?? newRecord(request, job.timestamp);
+    const run: Run = { job, jobId, token, record, request, model: request.model };
+    if (record.started_at === null) {
+      const now = Date.now();
+      record.started_at = iso(now);
+      record.queue_wait_ms = Math.max(0, now - job.timestamp);
+      await this.#o.events.emit('started', { jobId, model: run.model, record, request });
+    }
+    const plan: CallPlan = {
+      model: request.model,
+      inputTokens: estimateInputTokens(request),
+      maxTokens: request.max_tokens,
+      tenant: request.tenant_id ?? '',
+      // BullMQ's priority carries the tenant rank too (fairness.ts); the limiter wants the user's.
+      priority: job.opts.priority === undefined ? undefined : Math.floor(job.opts.priority / rankSlots),
+    };
+    for (;;) {
+      const outcome = await this.#attempt(run, request, plan, signal);
+      if (outcome.kind !== 'rate-limited') return this.#finish(run, outcome);
+      // The limiter paused the group: save the count, then ask for a permit again.
+      await this.#o.records.save(jobId, record);
+      await this.#o.events.emit('attempt', { jobId, model: run.model, record, request, outcome });
+    }
+  }
+
+  /** One permit, one API call, judged. */
+  async #attempt(run: Run, request: JobRequest, plan: CallPlan, signal?: AbortSignal): Promise<JobOutcome> {
+    const { record } = run;
+    let permit: Permit;
+    try {
+      permit = await this.#o.limiter.acquire(plan, signal);
+    } catch (err) {
+      if (signal?.aborted) return { kind: 'returned' };
+      throw err;
+    }
+    // Counted (and saved) before the call: a worker that dies mid-call has still spent the attempt.
+    record.attempts += 1;
+    await this.#o.records.save(run.jobId, record);
+    let result: AttemptResult;
+    try {
+      result = await runAttempt(this.#o.client, request, this.#o.requestTimeoutMs, signal, (h) =>
+        permit.observeHeaders(h),
+      );
+    } catch (err) {
+      if (signal?.aborted && signal.reason === shutdownReason) {
+        await permit.settle({ outcome: 'network_error', headers: null, retryAfterMs: null });
+        record.attempts -= 1;
+        await this.#o.records.save(run.jobId, record);
+        return { kind: 'returned' };
+      }
+      const d = classifyError(err);
+      await permit.settle({ outcome: d.outcome, headers: d.headers, retryAfterMs: d.retryAfterMs });
+      return judgeError(record, d, this.#policy);
+    }
+    const usage = result.message.usage;
+    await permit.settle({
+      outcome: 'success',
+      headers: result.headers,
+      retryAfterMs: null,
+      inputTokens: usage.input_tokens,
+      outputTokens: usage.output_tokens,
+    });
+    return judgeSuccess(record, result, request.model, this.#o.prices);
+  }
+
+  /** The one place an outcome is acted on: the record saved, the events emitted, BullMQ told. */
+  async #finish(run: Run, outcome: FinalOutcome): Promise<JobResult> {
+    const { job, jobId, token, record, model } = run;
+    const events = this.#o.events;
+    // Undefined only for 'invalid', which made no attempt.
+    const request = run.request as JobRequest;
+    switch (outcome.kind) {
+      case 'returned':
+        await events.emit('returned', { jobId });
+        await job.moveToDelayed(Date.now(), token);
+        throw new DelayedError();
+      case 'retry':
+        await this.#o.records.save(jobId, record);
+        await events.emit('attempt', { jobId, model, record, request, outcome });
+        await job.moveToDelayed(Date.now() + outcome.delayMs, token);
+        throw new DelayedError();
+      case 'spend-limit': {
+        await this.#o.records.save(jobId, record);
+        await events.emit('attempt', { jobId, model, record, request, outcome });
+        const { errorCode, message } = outcome.decision;
+        await events.emit('spendLimit', {
+          jobId,
+          model,
+          record,
+          errorCode: errorCode ?? 'spend_limit',
+          message,
+        });
+        await job.moveToDelayed(Date.now() + defaults.spendLimitDelayMs, token);
+        throw new DelayedError();
+      }
+      case 'completed':
+      case 'failed':
+      case 'invalid': {
+        const now = Date.now();
+        record.finished_at = iso(now);
+        record.total_ms = now - job.timestamp;
+        try {
+          await this.#o.records.saveFinal(jobId, record, token);
+        } catch (err) {
+          // A worker that froze past its lock and woke after another took the job over records,
+          // counts and reports nothing.
+          if (err instanceof LockLostError) await events.emit('lockLost', { jobId });
+          throw err;
+        }
+        if (outcome.kind !== 'invalid') {
+          await events.emit('attempt', { jobId, model, record, request, outcome });
+        }
+        if (outcome.kind === 'completed') {
+          await events.emit('completed', { jobId, model, record, request });
+          await events.emit('finished', { jobId, status: 'completed', record });
+          return { message: outcome.result.message, record };
+        }
+        await events.emit('failed', { jobId, model, record, request: run.request, outcome });
+        await events.emit('finished', { jobId, status: 'failed', record });
+        throw new UnrecoverableError(
+          outcome.kind === 'invalid' ? `invalid job: ${outcome.error.message}` : outcome.message,
+        );
+      }
+    }
+  }
+}
+
+/** The record of a job whose data did not validate: what could be read of it, and the error type. */
+function invalidRecord(job: JobHandle): JobRecord {
+  const data = (job.data ?? {}) as { model?: unknown; max_tokens?: unknown; tenant_id?: unknown };
+  const record = newRecord(
+    {
+      model: typeof data.model === 'string' ? data.model : 'unknown',
+      max_tokens: typeof data.max_tokens === 'number' ? data.max_tokens : 0,
+      messages: [],
+      ...(typeof data.tenant_id === 'string' ? { tenant_id: data.tenant_id } : {}),
+    },
+    job.timestamp,
+  );
+  record.error_type = 'invalid_job';
+  return record;
+}

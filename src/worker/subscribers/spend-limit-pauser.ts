@@ -1,0 +1,45 @@
+/**
+ * A spend limit: no amount of waiting helps until someone raises it. Pause the whole queue (every
+ * worker stops taking jobs) and say so loudly; the job itself is put back by the worker.
+ * `promptq resume` continues.
+ */
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../../core/log.js';
+import type { SpendLimitEvent, WorkerEventSource } from '../events.js';
+
+export interface SpendLimitPauserOptions {
+  connection: Redis;
+  queue: string;
+  prefix: string;
+  log: Logger;
+}
+
+export class SpendLimitPauser {
+  readonly #o: SpendLimitPauserOptions;
+  /** Opened on the first spend limit only: most workers never need it. */
+  #queue: Queue | undefined;
+
+  constructor(opts: SpendLimitPauserOptions) {
+    this.#o = opts;
+  }
+
+  subscribe(events: WorkerEventSource): this {
+    events.on('spendLimit', (e) => this.#pause(e));
+    return this;
+  }
+
+  async #pause(e: SpendLimitEvent): Promise<void> {
+    const o = this.#o;
+    this.#queue ??= new Queue(o.queue, { connection: o.connection, prefix: o.prefix });
+    await this.#queue.pause();
+    o.log.error(
+      'SPEND LIMIT REACHED: queue paused. Raise the limit in the Anthropic console, then run `promptq resume`',
+      { job_id: e.jobId, queue: o.queue, error_code: e.errorCode, message: e.message },
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.#queue?.close();
+  }
+}

@@ -1,0 +1,122 @@
+import { DelayedError } from 'bullmq';
+import { describe, expect, it } from 'vitest';
+import { PriceTable } from '../../../src/anthropic/pricing.js';
+import { defaultJobLimits } from '../../../src/core/job.js';
+import { Logger } from '../../../src/core/log.js';
+import { Metrics } from '../../../src/ops/metrics/metrics.js';
+import { subscribeWorkerMetrics } from '../../../src/ops/metrics/worker-metrics.js';
+import { JobProcessor } from '../../../src/worker/core.js';
+import { WorkerEvents } from '../../../src/worker/events.js';
+import { subscribeAttemptLog } from '../../../src/worker/subscribers/attempt-log.js';
+import { type Answer, fakeClient, fakeJob, fakeLimiter, memoryRecords } from '../../worker/fakes.js';
+
+/** A worker core with the metrics and attempt-log subscribers, on fakes (no API, no Redis). */
+function rig(script: Answer[], prices = new PriceTable()) {
+  const metrics = new Metrics({ defaultMetrics: false });
+  const lines: Array<Record<string, unknown>> = [];
+  const events = new WorkerEvents();
+  subscribeAttemptLog(events, {
+    log: new Logger('debug', (l) => lines.push(JSON.parse(l))),
+    logPrompts: false,
+  });
+  subscribeWorkerMetrics(events, metrics);
+  const p = new JobProcessor({
+    client: fakeClient(script).client,
+    limiter: fakeLimiter().limiter,
+    records: memoryRecords().port,
+    prices,
+    events,
+    maxAttempts: 3,
+    maxRateLimited: 1,
+    backoff: { baseMs: 10, maxMs: 100 },
+    requestTimeoutMs: 5000,
+    jobLimits: defaultJobLimits,
+  });
+  return { p, metrics, lines };
+}
+
+const body = { model: 'claude-haiku-4-5', max_tokens: 100, prompt: 'hi', tenant_id: 'acme' };
+
+describe('worker metrics and attempt log, from the worker events', () => {
+  it('a retried then completed job: requests by outcome, retries, tokens, cost, jobs; one line per attempt', async () => {
+    const { p, metrics, lines } = rig([
+      { status: 529, type: 'overloaded_error' },
+      { ok: true, input: 30, output: 4 },
+    ]);
+    const job = fakeJob(body);
+    await expect(p.process(job, 't')).rejects.toBeInstanceOf(DelayedError);
+    const r = await p.process(job, 't');
+    const text = await metrics.text();
+    expect(text).toContain(
+      'promptq_requests_total{model="claude-haiku-4-5",status_code="529",outcome="overloaded"} 1',
+    );
+    expect(text).toContain(
+      'promptq_requests_total{model="claude-haiku-4-5",status_code="200",outcome="success"} 1',
+    );
+    expect(text).toContain('promptq_retries_total{model="claude-haiku-4-5",reason="overloaded"} 1');
+    expect(text).toContain('promptq_tokens_total{model="claude-haiku-4-5",tenant="acme",type="input"} 30');
+    expect(text).toContain('promptq_tokens_total{model="claude-haiku-4-5",tenant="acme",type="output"} 4');
+    expect(text).toContain(
+      `promptq_cost_usd_total{model="claude-haiku-4-5",tenant="acme"} ${r.record.cost_usd}`,
+    );
+    expect(text).toContain('promptq_jobs_total{status="completed"} 1');
+    expect(text).toContain(
+      'promptq_request_duration_seconds_count{model="claude-haiku-4-5",outcome="success"} 1',
+    );
+    expect(text).toContain('promptq_queue_wait_seconds_count{model="claude-haiku-4-5"} 1');
+    expect(text).toContain(
+      'promptq_job_duration_seconds_count{model="claude-haiku-4-5",status="completed"} 1',
+    );
+
+    const attempts = lines.filter((l) => l.msg === 'api_attempt');
+    expect(attempts).toHaveLength(2);
+    expect(attempts[0]).toMatchObject({
+      job_id: 'job-1',
+      attempt: 1,
+      outcome: 'overloaded',
+      status_code: 529,
+    });
+    expect(attempts[0]).toHaveProperty('retry_in_ms');
+    expect(attempts[1]).toMatchObject({
+      attempt: 2,
+      outcome: 'success',
+      input_tokens: 30,
+      output_tokens: 4,
+      tenant_id: 'acme',
+      max_tokens: 100,
+      error_type: null,
+    });
+    expect(JSON.stringify(lines)).not.toContain('"hi"');
+  });
+
+  it('a failed job and a spend limit: failed jobs counted, the queue pause counted, no attempt line for the spend limit', async () => {
+    const { p, metrics, lines } = rig([
+      { status: 400, type: 'invalid_request_error' },
+      { status: 429, type: 'rate_limit_error', errorCode: 'enforced_spend_limit_reached' },
+    ]);
+    await p.process(fakeJob(body, { id: 'a' }), 't').catch(() => {});
+    await p.process(fakeJob(body, { id: 'b' }), 't').catch(() => {});
+    const text = await metrics.text();
+    expect(text).toContain('promptq_jobs_total{status="failed"} 1');
+    expect(text).toContain(
+      'promptq_requests_total{model="claude-haiku-4-5",status_code="400",outcome="client_error"} 1',
+    );
+    expect(text).toContain(
+      'promptq_requests_total{model="claude-haiku-4-5",status_code="429",outcome="rate_limited"} 1',
+    );
+    expect(text).toContain('promptq_limiter_pauses_total{group="queue",reason="spend_limit"} 1');
+    expect(text).not.toContain('promptq_retries_total{');
+    const attempts = lines.filter((l) => l.msg === 'api_attempt');
+    expect(attempts.map((l) => [l.job_id, l.final])).toEqual([['a', true]]);
+  });
+
+  it('an unpriced model: cost 0, and a warning before the attempt line', async () => {
+    const { p, lines } = rig([], new PriceTable({}));
+    const r = await p.process(fakeJob(body), 't');
+    expect(r.record.cost_usd).toBe(0);
+    expect(lines.map((l) => l.msg)).toEqual([
+      'no price for model; cost recorded as 0 (set PROMPTQ_PRICING_FILE)',
+      'api_attempt',
+    ]);
+  });
+});

@@ -1,0 +1,243 @@
+import { DelayedError, UnrecoverableError } from 'bullmq';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { PriceTable } from '../../src/anthropic/pricing.js';
+import { defaultJobLimits } from '../../src/core/job.js';
+import { LockLostError } from '../../src/store/record-store.js';
+import { JobProcessor, shutdownReason } from '../../src/worker/core.js';
+import { type WorkerEventName, WorkerEvents } from '../../src/worker/events.js';
+import { type Answer, fakeClient, fakeJob, fakeLimiter, memoryRecords } from './fakes.js';
+
+const body = { model: 'claude-haiku-4-5', max_tokens: 100, prompt: 'hi', tenant_id: 'acme' };
+
+describe('worker core (fake client and limiter, no Redis)', () => {
+  let seen: Array<{ event: WorkerEventName; kind?: string }>;
+  let records: ReturnType<typeof memoryRecords>;
+  let lim: ReturnType<typeof fakeLimiter>;
+  let events: WorkerEvents;
+
+  beforeEach(() => {
+    seen = [];
+    records = memoryRecords();
+    lim = fakeLimiter();
+    events = new WorkerEvents();
+    for (const event of [
+      'started',
+      'attempt',
+      'completed',
+      'failed',
+      'finished',
+      'spendLimit',
+      'returned',
+      'lockLost',
+    ] as const) {
+      events.on(event, (e: { outcome?: { kind: string } }) =>
+        seen.push({ event, ...(e.outcome ? { kind: e.outcome.kind } : {}) }),
+      );
+    }
+  });
+
+  function processor(script: Answer[], over: { maxAttempts?: number; maxRateLimited?: number } = {}) {
+    const c = fakeClient(script);
+    const p = new JobProcessor({
+      client: c.client,
+      limiter: lim.limiter,
+      records: records.port,
+      prices: new PriceTable(),
+      events,
+      maxAttempts: over.maxAttempts ?? 3,
+      maxRateLimited: over.maxRateLimited ?? 2,
+      backoff: { baseMs: 100, maxMs: 1000 },
+      requestTimeoutMs: 5000,
+      jobLimits: defaultJobLimits,
+      random: () => 0,
+    });
+    return { p, calls: c.calls };
+  }
+
+  it('completes: returns the message and the record, saved last, with events in order', async () => {
+    const { p, calls } = processor([{ ok: true, input: 20, output: 9, text: 'salut' }]);
+    const job = fakeJob(body, { opts: { priority: 3 * 2048 + 17 } });
+    const r = await p.process(job, 'tok');
+    expect(r.message.content).toEqual([{ type: 'text', text: 'salut' }]);
+    expect(r.record).toMatchObject({
+      attempts: 1,
+      input_tokens: 20,
+      output_tokens: 9,
+      status_code: 200,
+      error_type: null,
+      request_id: 'req_1',
+      tenant_id: 'acme',
+      retries: {},
+    });
+    expect(r.record.cost_usd).toBeCloseTo((20 * 1 + 9 * 5) / 1e6, 12);
+    expect(r.record.total_ms).toBeGreaterThanOrEqual(100);
+    expect(records.saved.get('job-1')).toEqual(r.record);
+    expect(records.finals).toEqual(['job-1']);
+    expect(seen).toEqual([
+      { event: 'started' },
+      { event: 'attempt', kind: 'completed' },
+      { event: 'completed' },
+      { event: 'finished' },
+    ]);
+    // The limiter gets the user's priority (without the tenant rank) and the real usage.
+    expect(lim.plans[0]).toMatchObject({ model: body.model, maxTokens: 100, tenant: 'acme', priority: 3 });
+    expect(lim.settled).toEqual([
+      expect.objectContaining({ outcome: 'success', inputTokens: 20, outputTokens: 9 }),
+    ]);
+    expect(calls[0]).toMatchObject({ stream: true, metadata: { user_id: 'acme' } });
+    expect(calls[0]).not.toHaveProperty('tenant_id');
+    expect(job.moveToDelayed).not.toHaveBeenCalled();
+  });
+
+  it('a retryable error delays the job by the backoff; the next processing completes it', async () => {
+    const { p } = processor([{ status: 529, type: 'overloaded_error' }]);
+    const job = fakeJob(body);
+    const t0 = Date.now();
+    await expect(p.process(job, 'tok')).rejects.toBeInstanceOf(DelayedError);
+    // overloaded: base × 2, half fixed (random() = 0).
+    const until = job.moveToDelayed.mock.calls[0]?.[0] ?? 0;
+    expect(until - t0).toBeGreaterThanOrEqual(100);
+    expect(until - Date.now()).toBeLessThanOrEqual(100);
+    expect(records.saved.get('job-1')).toMatchObject({
+      attempts: 1,
+      retries: { overloaded: 1 },
+      status_code: 529,
+    });
+    expect(seen).toEqual([{ event: 'started' }, { event: 'attempt', kind: 'retry' }]);
+
+    seen.length = 0;
+    const r = await p.process(job, 'tok');
+    expect(r.record).toMatchObject({
+      attempts: 2,
+      retries: { overloaded: 1 },
+      status_code: 200,
+      error_type: null,
+    });
+    // Started once per job, not per processing.
+    expect(seen.map((s) => s.event)).toEqual(['attempt', 'completed', 'finished']);
+  });
+
+  it('a 429 within the bound waits for a new permit in the same processing and spends no attempt', async () => {
+    const { p } = processor([{ status: 429, type: 'rate_limit_error', retryAfter: 0 }], { maxAttempts: 1 });
+    const r = await p.process(fakeJob(body), 'tok');
+    expect(r.record).toMatchObject({ attempts: 2, rate_limited: 1, retries: { rate_limited: 1 } });
+    expect(lim.plans).toHaveLength(2);
+    expect(lim.settled.map((s) => s.outcome)).toEqual(['rate_limited', 'success']);
+    expect(seen.filter((s) => s.event === 'attempt').map((s) => s.kind)).toEqual([
+      'rate-limited',
+      'completed',
+    ]);
+  });
+
+  it('429s past the bound fail the job, naming the bound', async () => {
+    const limited: Answer = { status: 429, type: 'rate_limit_error', retryAfter: 0 };
+    const { p } = processor([limited, limited, limited]);
+    const err = await p.process(fakeJob(body), 'tok').catch((e: Error) => e);
+    expect(err).toBeInstanceOf(UnrecoverableError);
+    expect((err as Error).message).toMatch(/^rate limited 3 times \(the bound is 2\): /);
+    expect(records.saved.get('job-1')).toMatchObject({
+      attempts: 3,
+      rate_limited: 3,
+      retries: { rate_limited: 2 },
+    });
+    expect(seen.slice(-3)).toEqual([
+      { event: 'attempt', kind: 'failed' },
+      { event: 'failed', kind: 'failed' },
+      { event: 'finished' },
+    ]);
+  });
+
+  it('a client error fails at once with the API message', async () => {
+    const { p } = processor([{ status: 400, type: 'invalid_request_error', message: 'no' }]);
+    const err = await p.process(fakeJob(body), 'tok').catch((e: Error) => e);
+    expect(err).toBeInstanceOf(UnrecoverableError);
+    expect((err as Error).message).toBe('invalid_request_error (400): no');
+    expect(records.saved.get('job-1')).toMatchObject({ attempts: 1, status_code: 400, retries: {} });
+    expect(records.finals).toEqual(['job-1']);
+  });
+
+  it('gives up after maxAttempts retryable errors', async () => {
+    const { p } = processor([{ network: true }, { network: true }], { maxAttempts: 2 });
+    const job = fakeJob(body);
+    await expect(p.process(job, 'tok')).rejects.toBeInstanceOf(DelayedError);
+    const err = await p.process(job, 'tok').catch((e: Error) => e);
+    expect(err).toBeInstanceOf(UnrecoverableError);
+    expect((err as Error).message).toMatch(/^gave up after 2 attempts: network_error: /);
+    expect(records.saved.get('job-1')).toMatchObject({ attempts: 2, retries: { network_error: 1 } });
+  });
+
+  it('a spend limit puts the job back after the spend-limit event, unfinished', async () => {
+    const { p } = processor([
+      { status: 429, type: 'rate_limit_error', errorCode: 'enforced_spend_limit_reached', message: 'spent' },
+    ]);
+    let paused = false;
+    events.on('spendLimit', async (e) => {
+      await new Promise((r) => setTimeout(r, 10));
+      expect(e).toMatchObject({
+        jobId: 'job-1',
+        errorCode: 'enforced_spend_limit_reached',
+        message: 'spent',
+      });
+      paused = true;
+    });
+    const job = fakeJob(body);
+    job.moveToDelayed.mockImplementation(async () => {
+      expect(paused).toBe(true);
+    });
+    const t0 = Date.now();
+    await expect(p.process(job, 'tok')).rejects.toBeInstanceOf(DelayedError);
+    expect(job.moveToDelayed.mock.calls[0]?.[0]).toBeGreaterThanOrEqual(t0 + 1000);
+    expect(records.saved.get('job-1')).toMatchObject({ attempts: 1, rate_limited: 1, status_code: 429 });
+    expect(records.finals).toEqual([]);
+    expect(seen.map((s) => s.event)).toEqual(['started', 'attempt', 'spendLimit']);
+  });
+
+  it('invalid data fails for good before any attempt', async () => {
+    const { p, calls } = processor([]);
+    const err = await p
+      .process(fakeJob({ model: 'claude-haiku-4-5', max_tokens: 'many', prompt: 'x' }), 'tok')
+      .catch((e: Error) => e);
+    expect(err).toBeInstanceOf(UnrecoverableError);
+    expect((err as Error).message).toMatch(/^invalid job: max_tokens: /);
+    expect(records.saved.get('job-1')).toMatchObject({
+      error_type: 'invalid_job',
+      attempts: 0,
+      model: body.model,
+    });
+    expect(calls).toHaveLength(0);
+    expect(seen).toEqual([{ event: 'failed', kind: 'invalid' }, { event: 'finished' }]);
+  });
+
+  it('shutdown mid-call returns the job to the queue without spending the attempt', async () => {
+    const { p } = processor([{ hang: true }]);
+    const ac = new AbortController();
+    const job = fakeJob(body);
+    const running = p.process(job, 'tok', ac.signal);
+    await new Promise((r) => setTimeout(r, 20));
+    ac.abort(shutdownReason);
+    await expect(running).rejects.toBeInstanceOf(DelayedError);
+    expect(job.moveToDelayed).toHaveBeenCalledTimes(1);
+    expect(records.saved.get('job-1')?.attempts).toBe(0);
+    expect(lim.settled).toEqual([expect.objectContaining({ outcome: 'network_error' })]);
+    expect(seen.map((s) => s.event)).toEqual(['started', 'returned']);
+  });
+
+  it('a lost lock drops the result: nothing counted, logged as lost, the error goes to BullMQ', async () => {
+    const { p } = processor([]);
+    records.lockLost = new LockLostError('job-1');
+    await expect(p.process(fakeJob(body), 'tok')).rejects.toBeInstanceOf(LockLostError);
+    expect(seen).toEqual([{ event: 'started' }, { event: 'lockLost' }]);
+  });
+
+  it('a listener that throws does not change the outcome', async () => {
+    const failures: string[] = [];
+    events = new WorkerEvents((event, err) => failures.push(`${event}: ${err.message}`));
+    events.on('finished', () => {
+      throw new Error('boom');
+    });
+    const { p } = processor([]);
+    const r = await p.process(fakeJob(body), 'tok');
+    expect(r.record.status_code).toBe(200);
+    expect(failures).toEqual(['finished: boom']);
+  });
+});

@@ -1,0 +1,150 @@
+/**
+ * Fakes for unit tests of the worker core: an Anthropic client that answers from a script, a limiter
+ * that admits at once, records in a map and a BullMQ-like job. No API, no Redis.
+ */
+import type Anthropic from '@anthropic-ai/sdk';
+import { APIConnectionError, APIError } from '@anthropic-ai/sdk';
+import { vi } from 'vitest';
+import type { JobRecord } from '../../src/core/job.js';
+import type { CallPlan, CallResult, Permit, RateLimiter } from '../../src/limiter/limiter.js';
+import type { JobHandle } from '../../src/worker/core.js';
+import type { RecordPort } from '../../src/worker/records.js';
+
+export type Answer =
+  | { ok: true; input?: number; output?: number; text?: string }
+  | { status: number; type: string; message?: string; errorCode?: string; retryAfter?: number }
+  | { network: true }
+  /** Never answers; rejects when the call is aborted. */
+  | { hang: true };
+
+function events(model: string, a: { input?: number; output?: number; text?: string }) {
+  const usage = {
+    input_tokens: a.input ?? 12,
+    output_tokens: 0,
+    cache_creation_input_tokens: 0,
+    cache_read_input_tokens: 0,
+  };
+  return [
+    {
+      type: 'message_start',
+      message: {
+        id: 'msg_1',
+        type: 'message',
+        role: 'assistant',
+        model,
+        content: [],
+        stop_reason: null,
+        stop_sequence: null,
+        usage,
+      },
+    },
+    { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
+    { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: a.text ?? 'hello' } },
+    { type: 'content_block_stop', index: 0 },
+    {
+      type: 'message_delta',
+      delta: { stop_reason: 'end_turn', stop_sequence: null },
+      usage: { output_tokens: a.output ?? 7 },
+    },
+    { type: 'message_stop' },
+  ];
+}
+
+/** A client whose n-th call gets the n-th answer (then `ok`). */
+export function fakeClient(script: Answer[]) {
+  const calls: Array<Record<string, unknown>> = [];
+  let n = 0;
+  const create = (params: Record<string, unknown>, opts: { signal?: AbortSignal }) => ({
+    withResponse: async () => {
+      calls.push(params);
+      const a = script[n++] ?? { ok: true };
+      const id = `req_${n}`;
+      if ('hang' in a) {
+        return new Promise((_, reject) => {
+          opts.signal?.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
+        });
+      }
+      if ('network' in a) {
+        throw new APIConnectionError({ message: 'Connection error.', cause: new Error('ECONNRESET') });
+      }
+      if ('status' in a) {
+        const headers = new Headers({ 'request-id': id });
+        if (a.retryAfter !== undefined) headers.set('retry-after', String(a.retryAfter));
+        const error = {
+          type: a.type,
+          message: a.message ?? `${a.type} message`,
+          ...(a.errorCode ? { details: { error_code: a.errorCode } } : {}),
+        };
+        throw APIError.generate(a.status, { type: 'error', error }, undefined, headers);
+      }
+      const evs = events(String(params.model), a);
+      async function* stream() {
+        for (const ev of evs) yield ev;
+      }
+      return {
+        data: stream(),
+        response: new Response(null, { status: 200, headers: { 'request-id': id } }),
+        request_id: id,
+      };
+    },
+  });
+  const client = { messages: { create } } as unknown as Anthropic;
+  return { client, calls };
+}
+
+/** A limiter that admits every call at once and keeps what it was told. */
+export function fakeLimiter() {
+  const plans: CallPlan[] = [];
+  const settled: CallResult[] = [];
+  const limiter: Pick<RateLimiter, 'acquire'> = {
+    async acquire(plan, signal) {
+      if (signal?.aborted) throw signal.reason;
+      plans.push(plan);
+      const permit: Permit = {
+        observeHeaders: () => {},
+        settle: async (r) => {
+          settled.push(r);
+        },
+      };
+      return permit;
+    },
+  };
+  return { limiter, plans, settled };
+}
+
+/** Records in a map; `lockLost` makes the finishing write fail as if another worker held the lock. */
+export function memoryRecords() {
+  const saved = new Map<string, JobRecord>();
+  const finals: string[] = [];
+  const o = {
+    saved,
+    finals,
+    lockLost: undefined as Error | undefined,
+    port: {
+      load: async (id) => {
+        const r = saved.get(id);
+        return r ? structuredClone(r) : null;
+      },
+      save: async (id, record) => {
+        saved.set(id, structuredClone(record));
+      },
+      saveFinal: async (id, record) => {
+        if (o.lockLost) throw o.lockLost;
+        saved.set(id, structuredClone(record));
+        finals.push(id);
+      },
+    } satisfies RecordPort,
+  };
+  return o;
+}
+
+export function fakeJob(data: unknown, over: Partial<Omit<JobHandle, 'moveToDelayed'>> = {}) {
+  return {
+    id: 'job-1',
+    data,
+    timestamp: Date.now() - 100,
+    opts: {},
+    moveToDelayed: vi.fn(async (_timestamp: number, _token?: string) => {}),
+    ...over,
+  };
+}
