@@ -18,7 +18,7 @@ import {
 } from '../anthropic/classify.js';
 import type { PriceTable } from '../anthropic/pricing.js';
 import { estimateInputTokens } from '../anthropic/tokens.js';
-import { pendingKey, rankSlots, tenantJobDone } from '../core/fairness.js';
+import { rankSlots } from '../core/fairness.js';
 import {
   type JobLimits,
   type JobRecord,
@@ -31,6 +31,7 @@ import type { Logger } from '../core/log.js';
 import type { Permit, RateLimiter } from '../limiter/limiter.js';
 import type { Metrics } from '../ops/metrics/metrics.js';
 import { jobKey, LockLostError, loadRecord, saveFinalRecord, saveRecord } from '../store/record-store.js';
+import { pendingKey, tenantJobDone } from '../store/tenant-pending.js';
 import { type AttemptResult, runAttempt } from './attempt.js';
 
 export interface PromptWorkerOptions {

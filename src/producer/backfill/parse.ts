@@ -1,7 +1,7 @@
 /**
  * One input line → a validated job or the reasons it is not one. Two formats:
  *
- * - a job body (SPEC.md), optionally with a `custom_id`;
+ * - a job body (as `POST /v1/jobs` takes it), optionally with a `custom_id`;
  * - the Message Batches API's request format: `{"custom_id": "...", "params": {...Messages API body}}`.
  *
  * Every job goes through {@link validateJob}, the validator of every other entrance.
