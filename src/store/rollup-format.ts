@@ -163,14 +163,14 @@ function split(f: string): [kind: string, label: string] {
 /** A minute's hash → its typed content (unknown fields are ignored). */
 export function decodeMinute(hash: Record<string, string>): MinuteRollup {
   const r: MinuteRollup = { models: {}, tenants: {}, errors: {} };
-  const model = (m: string) => (r.models[m] ??= emptyModel());
+  const model = (m: string) => entry(r.models, m, emptyModel);
   for (const [f, raw] of Object.entries(hash)) {
     const [kind, label] = split(f);
     const v = Number(raw);
     const mc = modelByKind.get(kind);
     const tc = tenantByKind.get(kind);
     if (mc !== undefined) model(label)[mc] += v;
-    else if (tc !== undefined) (r.tenants[label] ??= zeros(tenantCounters))[tc] += v;
+    else if (tc !== undefined) entry(r.tenants, label, () => zeros(tenantCounters))[tc] += v;
     else if (kind === errorKind) r.errors[label] = (r.errors[label] ?? 0) + v;
     else if (kind.startsWith(latencyKind))
       addAt(model(label).latency, Number(kind.slice(latencyKind.length)), v);
@@ -185,9 +185,19 @@ export function decodeDay(hash: Record<string, string>): Record<string, Record<D
   for (const [f, raw] of Object.entries(hash)) {
     const [kind, label] = split(f);
     const c = dayByKind.get(kind);
-    if (c !== undefined) (out[label] ??= zeros(dayCounters))[c] += Number(raw);
+    if (c !== undefined) entry(out, label, () => zeros(dayCounters))[c] += Number(raw);
   }
   return out;
+}
+
+/** `rec[key]`, created by `make` when missing. */
+export function entry<T>(rec: Record<string, T>, key: string, make: () => T): T {
+  let v = rec[key];
+  if (v === undefined) {
+    v = make();
+    rec[key] = v;
+  }
+  return v;
 }
 
 function addAt(xs: number[], i: number, v: number): void {

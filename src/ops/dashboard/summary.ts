@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import { type QueueKeys, queueKeys } from '../../store/keys.js';
 import {
   emptyModel,
+  entry,
   latencyBucketsMs,
   type MinuteRollup,
   type ModelMinute,
@@ -130,8 +131,9 @@ interface ModelTotals {
 function addModel(into: ModelMinute, c: ModelMinute): void {
   for (const k of Object.keys(c) as Array<keyof ModelMinute>) {
     const v = c[k];
-    if (Array.isArray(v)) v.forEach((x, b) => add(into[k] as number[], b, x));
-    else (into[k] as number) += v;
+    if (Array.isArray(v)) {
+      for (const [b, x] of v.entries()) add(into[k] as number[], b, x);
+    } else (into[k] as number) += v;
   }
 }
 
@@ -167,12 +169,12 @@ export async function readDashboard(
   minutes.forEach((m, i) => {
     const s = Math.floor(i / stepMin);
     for (const [name, c] of Object.entries(m.models)) {
-      const t = (totals[name] ??= {
+      const t = entry(totals, name, () => ({
         c: emptyModel(),
         costUsd: 0,
         latencySum: zeros(),
         latencyCount: zeros(),
-      });
+      }));
       addModel(t.c, c);
       t.costUsd += c.costMicro / 1e6;
       add(t.latencySum, s, c.latencySum);
@@ -183,13 +185,13 @@ export async function readDashboard(
       add(series.cost_usd, s, c.costMicro / 1e6);
     }
     for (const [name, c] of Object.entries(m.tenants)) {
-      const t = (tenants[name] ??= {
+      const t = entry(tenants, name, () => ({
         input_tokens: 0,
         output_tokens: 0,
         cache_creation_input_tokens: 0,
         cache_read_input_tokens: 0,
         cost_usd: 0,
-      });
+      }));
       t.input_tokens += c.inputTokens;
       t.output_tokens += c.outputTokens;
       t.cache_creation_input_tokens += c.cacheCreationTokens;
