@@ -68,6 +68,9 @@ export interface PromptQueueOptions {
 /** Priority given to jobs that name none, so that explicit priorities 1-99 go before them. */
 export const defaultPriority = defaults.priority;
 
+/** What {@link PromptQueue.#enqueue} did with a job: claimed and added it, added it unclaimed, or found it. */
+type EnqueueOutcome = 'created' | 'added' | 'existed';
+
 /** A validated job on its way into the queue. */
 interface Submission {
   request: JobRequest;
@@ -144,8 +147,9 @@ export class PromptQueue {
   /** Validate and enqueue one job. The same `id` twice makes one job (`created: false`). */
   async add(body: JobBody | unknown): Promise<AddResult> {
     const [job] = await this.#enqueue([validateJob(body, this.#limits)]);
-    const { id, created } = job!;
-    return { id, state: (await this.#state(id)) ?? 'waiting', created };
+    const { id, outcome } = job!;
+    // Only the claim's winner answers "created": of concurrent submitters of one id, one gets 202.
+    return { id, state: (await this.#state(id)) ?? 'waiting', created: outcome === 'created' };
   }
 
   /** Validate every job first (all-or-nothing), then enqueue them in one round trip. */
@@ -180,23 +184,25 @@ export class PromptQueue {
 
   /**
    * Enqueue already-validated jobs with caller-chosen ids in one round trip (backfills: deterministic
-   * ids make a re-run add nothing twice). Returns how many were new.
+   * ids make a re-run add nothing twice). Returns how many were new: not there before this call
+   * (including those a killed run had claimed but not added).
    */
   async addValidated(
     jobs: ReadonlyArray<{ request: JobRequest; id: string; priority?: number }>,
   ): Promise<{ added: number }> {
     const added = await this.#enqueue(jobs);
-    return { added: added.filter((j) => j.created).length };
+    return { added: added.filter((j) => j.outcome !== 'existed').length };
   }
 
   /**
    * The one way into the queue (single, batch and bulk): claim the ids and count the claimed jobs in
    * their tenants' fairness ranks in one atomic step (store/tenant-pending.ts), then add the claimed
-   * jobs in one `addBulk`. A job that exists is left as it is (`created: false`). An id another
-   * submitter holds the claim of is added too, uncounted as new: BullMQ ignores an existing jobId,
-   * and this covers a submitter that died between its claim and its add.
+   * jobs in one `addBulk`. A job that exists is left as it is (`existed`). An id whose claim another
+   * submitter holds and that does not exist yet is added too (`added`, at a rank reserved apart):
+   * BullMQ ignores an existing jobId, and this covers a submitter that died between its claim and
+   * its add.
    */
-  async #enqueue(jobs: readonly Submission[]): Promise<Array<{ id: string; created: boolean }>> {
+  async #enqueue(jobs: readonly Submission[]): Promise<Array<{ id: string; outcome: EnqueueOutcome }>> {
     if (jobs.length === 0) return [];
     const timestamp = Date.now();
     const all = jobs.map((j) => ({ ...j, id: j.id ?? randomUUID(), tenant: tenantOf(j.request) }));
@@ -229,7 +235,11 @@ export class PromptQueue {
         })),
       );
     }
-    return all.map((j, i) => ({ id: j.id, created: claims[i]?.kind === 'claimed' }));
+    const added = new Set(unseen.map((j) => j.id));
+    return all.map((j, i) => ({
+      id: j.id,
+      outcome: claims[i]?.kind === 'claimed' ? 'created' : added.has(j.id) ? 'added' : 'existed',
+    }));
   }
 
   /** The jobs among `jobs` that do not exist (yet). */

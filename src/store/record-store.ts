@@ -6,7 +6,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { JobRecord } from '../core/job.js';
-import { defaultPrefix, jobLockKey, queueKeys } from './keys.js';
+import { defaultPrefix, jobLockKey, type QueueKeys, queueKeys } from './keys.js';
 import { script } from './scripts.js';
 
 const saveRecordScript = script('save-record-1.lua', ['job'], ['record'], Number);
@@ -59,4 +59,24 @@ export async function loadRecord(redis: Redis, key: string): Promise<JobRecord |
   } catch {
     return null;
   }
+}
+
+/**
+ * Some fields of many jobs' hashes (BullMQ's `finishedOn`, `returnvalue`, …, and `record`) in one
+ * round trip; `null` for a field or a job that is not there.
+ */
+export async function readJobFields<F extends readonly string[]>(
+  redis: Redis,
+  keys: QueueKeys,
+  ids: readonly string[],
+  fields: F,
+): Promise<Array<Array<string | null>>> {
+  const pipe = redis.pipeline();
+  for (const id of ids) pipe.hmget(keys.job(id), ...fields);
+  const rows = (await pipe.exec()) ?? [];
+  return ids.map((_, i) => {
+    const [err, row] = rows[i] ?? [new Error('no reply'), null];
+    if (err) throw err;
+    return row as Array<string | null>;
+  });
 }
