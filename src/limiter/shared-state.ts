@@ -1,7 +1,7 @@
 /**
  * The limiter's shared state: one Redis hash per (account, model group), changed only by the Lua
- * scripts in store/lua/limiter-*.lua, so any number of worker processes on any number of machines admit requests from
- * one set of token buckets. Nothing here is a lease: a worker that dies holds no capacity (a
+ * scripts in store/lua/limiter-*.lua, so any number of worker processes on any number of machines
+ * admit requests from one set of token buckets. Nothing here is a lease: a worker that dies holds no capacity (a
  * discovery probe expires by itself).
  *
  * Hash fields (all optional):
@@ -18,64 +18,10 @@
  *   in_ratio                    real input tokens / local estimate (EWMA)
  */
 import type { Redis } from 'ioredis';
-import { script } from '../store/scripts.js';
+import { admitScript, observeScript, readGroup, settleScript } from '../store/limiter-scripts.js';
 
 const resources = ['req', 'in', 'out'] as const;
 export type LimiterResource = (typeof resources)[number];
-
-const groupKeys = ['group'] as const;
-const admitScript = script(
-  'limiter-admit-1.lua',
-  groupKeys,
-  ['now', 'costReq', 'costIn', 'costOut', 'target', 'burstMs', 'probeTtlMs', 'reserveMs'],
-  (r) => r as [number, string],
-);
-const observeScript = script(
-  'limiter-observe-1.lua',
-  groupKeys,
-  [
-    'now',
-    'limitReq',
-    'limitIn',
-    'limitOut',
-    'remainingReq',
-    'remainingIn',
-    'remainingOut',
-    'ceilingReq',
-    'ceilingIn',
-    'ceilingOut',
-    'target',
-    'burstMs',
-  ],
-  String,
-);
-const settleScript = script(
-  'limiter-settle-1.lua',
-  groupKeys,
-  [
-    'now',
-    'outcome',
-    'refundIn',
-    'refundOut',
-    'retryAfterMs',
-    'burstMs',
-    'minFactor',
-    'overloadBaseMs',
-    'overloadMaxMs',
-    'jitter',
-    'inRatioSample',
-    'headersSeen',
-    'probe',
-    'recoveryStep',
-    'burstRecoveryMs',
-    'decreaseFactor',
-    'burstDecrease',
-    'minBurstMs',
-    'pauseWithoutRetryAfterMs',
-    'inRatioWeight',
-  ],
-  (r) => r as [string, string],
-);
 
 export type AdmitState = 'ok' | 'probe' | 'headerless' | 'paused' | 'pacing' | 'discovering';
 
@@ -268,7 +214,7 @@ export class SharedLimiterState {
   }
 
   async read(key: string): Promise<GroupState> {
-    const h = await this.#redis.hgetall(key);
+    const h = await readGroup(this.#redis, key);
     const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
     const limits: GroupState['limits'] = {};
     const levels: GroupState['levels'] = {};
