@@ -21,6 +21,9 @@
 local pending = KEYS[1]
 local claimMs = ARGV[1]
 local out = {}
+-- Next rank and jobs claimed per tenant: one HGET and one HINCRBY per tenant, not per job.
+local nextRank = {}
+local claimed = {}
 local any = false
 for i = 1, (#KEYS - 1) / 2 do
   local job = KEYS[2 * i]
@@ -28,11 +31,19 @@ for i = 1, (#KEYS - 1) / 2 do
   if redis.call('EXISTS', job) == 1 then
     out[i] = -1
   elseif redis.call('SET', claim, '1', 'NX', 'PX', claimMs) then
-    out[i] = redis.call('HINCRBY', pending, ARGV[2 + i], 1) - 1
+    local tenant = ARGV[2 + i]
+    if nextRank[tenant] == nil then
+      nextRank[tenant] = tonumber(redis.call('HGET', pending, tenant)) or 0
+      claimed[tenant] = 0
+    end
+    out[i] = nextRank[tenant]
+    nextRank[tenant] = nextRank[tenant] + 1
+    claimed[tenant] = claimed[tenant] + 1
     any = true
   else
     out[i] = -2
   end
 end
+for tenant, n in pairs(claimed) do redis.call('HINCRBY', pending, tenant, n) end
 if any then redis.call('EXPIRE', pending, ARGV[2]) end
 return out
