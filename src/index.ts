@@ -26,4 +26,5 @@ export {
   PromptQueue,
   type PromptQueueOptions,
 } from './producer/queue.js';
+export { type KeyspaceOptions, limiterKey, QueueKeys, queueKeys } from './store/keys.js';
 export { type JobResult, PromptWorker, type PromptWorkerOptions } from './worker/worker.js';
