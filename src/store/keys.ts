@@ -11,7 +11,10 @@
  * With `hashTag` the queue's prefix becomes `${prefix}:{${queue}}` and the limiter's group
  * `{<account>:<group>}`, so each queue's keys (BullMQ's and ours) and each group's keys hash to one
  * Redis Cluster slot: every multi-key script and pipeline then stays in a slot, while different
- * queues spread over the cluster. Without it (the default) the keys are those of earlier releases.
+ * queues spread over the cluster. Giving the tagged prefix itself (`prefix: 'bull:{prompts}'`) makes
+ * the same keys, so any component that takes a BullMQ prefix follows. Without a tag (the default)
+ * BullMQ's keys, the records, the fairness counters and the limiter's keys are those of earlier
+ * releases; the rollups moved here from `promptq:<queue>:…` and the claim from `<job key>:promptq-claim`.
  *
  * | key | type | written by |
  * |---|---|---|

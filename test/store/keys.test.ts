@@ -50,6 +50,8 @@ describe('the key builder', () => {
     const queues = Array.from({ length: 20 }, (_, i) => new QueueKeys(`q${i}`, { hashTag: true }));
     expect(new Set(queues.map((q) => keySlot(q.tenantPending))).size).toBeGreaterThan(10);
     expect(() => new QueueKeys('q', { prefix: 'bull:{x}', hashTag: true })).toThrow(/^prefix: /);
+    // The tagged prefix given as a plain prefix makes the same keys (what a BullMQ prefix option takes).
+    expect(queueKeys('prompts', { prefix: k.prefix }).tenantPending).toBe(k.tenantPending);
   });
 
   it('hash-tagged limiter keys: one slot per account and model group', () => {
