@@ -1,7 +1,7 @@
 /**
  * Backfill benchmark: enqueue 10,000 and 100,000 lines into a private redis-server, each run in its
  * own `promptq backfill` child process — the compiled CLI (`bin/promptq.js`, built first with
- * `tsc -p tsconfig.build.json`), as users run it — with wall time and peak RSS from /usr/bin/time, plus raw BullMQ
+ * `npm run build`), as users run it — with wall time and peak RSS from /usr/bin/time, plus raw BullMQ
  * `addBulk` for comparison, a re-run (must add 0) and a run killed at 50% then resumed (must add
  * exactly the rest). Prints a table; docs/benchmarks.md keeps the numbers.
  *
@@ -130,15 +130,9 @@ async function main() {
   if (values['child-raw']) return rawChild(values.url!, values.queue!, Number(values['child-raw']));
 
   const sizes = values.sizes.split(',').map(Number);
-  process.stderr.write('building (tsc -p tsconfig.build.json)…\n');
-  execFileSync(
-    process.execPath,
-    [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
-    {
-      cwd: root,
-      stdio: 'inherit',
-    },
-  );
+  // The build as shipped: tsc, plus the Lua files copied into dist.
+  process.stderr.write('building (npm run build)…\n');
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
   const dir = mkdtempSync(join(tmpdir(), 'promptq-bench-backfill-'));
   const redisServer = new TestRedis();
   await redisServer.start();

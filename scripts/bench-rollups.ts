@@ -11,6 +11,7 @@ import { Redis } from 'ioredis';
 import { newRecord } from '../src/core/job.js';
 import { readDashboard } from '../src/ops/dashboard/summary.js';
 import { RollupWriter } from '../src/ops/metrics/rollups.js';
+import { queueKeys } from '../src/store/keys.js';
 
 const jobs = Number(process.argv[2] ?? 5000);
 const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
@@ -66,7 +67,7 @@ await time('write, 50 concurrent', jobs - Math.min(jobs, 1000), async () => {
 await time('read /dashboard/data 1h', 1, () => readDashboard(redis, queue, 60));
 await time('read /dashboard/data 24h', 1, () => readDashboard(redis, queue, 1440));
 
-const keys = await redis.keys(`promptq:${queue}:*`);
+const keys = await redis.keys(queueKeys(queue).pattern);
 const memory = (await Promise.all(keys.slice(0, 200).map((k) => redis.memory('USAGE', k)))) as number[];
 const avg = memory.reduce((a, b) => a + (b ?? 0), 0) / Math.max(1, memory.length);
 await redis.del(...keys);

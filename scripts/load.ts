@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { type ServedResponse, startSimulator } from '../packages/anthropic-simulator/src/index.js';
+import { queueKeys } from '../src/store/keys.js';
 import { type CliProcess, spawnCli } from '../test/helpers/cli.js';
 import { TestRedis } from '../test/helpers/redis-server.js';
 
@@ -160,8 +161,8 @@ export async function runLoad(opts: LoadOptions = {}): Promise<LoadResult> {
     while (finished < n) {
       await new Promise((r) => setTimeout(r, 250));
       const [c, f] = await Promise.all([
-        redis.zcard(`bull:${queue}:completed`),
-        redis.zcard(`bull:${queue}:failed`),
+        redis.zcard(queueKeys(queue).bullmq('completed')),
+        redis.zcard(queueKeys(queue).bullmq('failed')),
       ]);
       finished = c + f;
       if (Date.now() - lastReport > 5000) {
@@ -174,8 +175,8 @@ export async function runLoad(opts: LoadOptions = {}): Promise<LoadResult> {
     const runSeconds = (Date.now() - t0) / 1000;
     clearInterval(sampler);
 
-    const completedIds = new Set(await redis.zrange(`bull:${queue}:completed`, 0, -1));
-    const failedIds = new Set(await redis.zrange(`bull:${queue}:failed`, 0, -1));
+    const completedIds = new Set(await redis.zrange(queueKeys(queue).bullmq('completed'), 0, -1));
+    const failedIds = new Set(await redis.zrange(queueKeys(queue).bullmq('failed'), 0, -1));
     const unaccounted = ids.filter((id) => completedIds.has(id) === failedIds.has(id));
     let jobsCounted = 0;
     for (const w of workers)
@@ -203,7 +204,7 @@ export async function runLoad(opts: LoadOptions = {}): Promise<LoadResult> {
       }
     }
     // Leave nothing behind in a shared Redis.
-    const keys = await redis.keys(`bull:${queue}:*`);
+    const keys = await redis.keys(queueKeys(queue).pattern);
     for (let i = 0; i < keys.length; i += 1000) await redis.del(...keys.slice(i, i + 1000));
     redis.disconnect();
     await sim.close();

@@ -27,6 +27,7 @@ export {
   PromptQueue,
   type PromptQueueOptions,
 } from './producer/queue.js';
+export { type KeyspaceOptions, limiterKey, QueueKeys, queueKeys } from './store/keys.js';
 export type { FinishedEvent, WorkerListener } from './worker/events.js';
 export type { JobOutcome } from './worker/outcome.js';
 export { PromptWorker, type PromptWorkerOptions } from './worker/worker.js';

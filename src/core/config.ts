@@ -5,7 +5,7 @@
  * value and throws a {@link ConfigError} naming the variable (the CLI turns that into exit code 2).
  */
 
-import { defaultJobLimits, type JobLimits } from './job.js';
+import type { JobLimits } from './job.js';
 
 /** The resolved configuration of a promptq process. */
 export interface PromptqConfig {
@@ -101,7 +101,10 @@ export interface FixedDefaults {
   readonly retryAfterJitterMs: number;
 }
 
-/** Every default in one place. */
+/**
+ * Every default in one place: those of the environment variables, then those of jobs and the
+ * enqueue path that no variable sets.
+ */
 export const defaults = {
   redisUrl: 'redis://127.0.0.1:6379',
   queue: 'prompts',
@@ -130,7 +133,26 @@ export const defaults = {
   concurrencyTuneIntervalMs: 2000,
   spendLimitDelayMs: 1000,
   retryAfterJitterMs: 250,
-} as const satisfies Partial<PromptqConfig> & FixedDefaults;
+
+  /** Priority of a job that names none, so that explicit priorities 1-99 go before it. */
+  priority: 100,
+  /** Largest user priority (BullMQ's 2^21 is shared with the tenant rank: see core/fairness.ts). */
+  maxPriority: 1000,
+  /** Priority of backfilled lines that name none: behind interactive traffic. */
+  backfillPriority: 500,
+  /** Most jobs in one `POST /v1/jobs/batch`. */
+  maxBatch: 1000,
+  /** Most messages in one job. */
+  maxMessages: 1000,
+  /** Longest string anywhere in a job body, in characters. */
+  maxStringLength: 2_000_000,
+  /** How long a caller-given job id stays claimed while it is being added (idempotent enqueue). */
+  claimTtlMs: 30_000,
+  /** BullMQ-level attempts per job: they cover infrastructure faults; API errors are promptq's retries. */
+  infraAttempts: 3,
+  /** First BullMQ-level backoff (exponential). */
+  infraBackoffMs: 1000,
+} as const satisfies Partial<PromptqConfig> & FixedDefaults & Record<string, unknown>;
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -266,5 +288,9 @@ export function redactUrl(url: string): string {
 
 /** The job limits a config sets (`PROMPTQ_MAX_TOKENS_CAP`). */
 export function jobLimitsFrom(config: PromptqConfig): JobLimits {
-  return { ...defaultJobLimits, maxTokens: config.maxTokensCap };
+  return {
+    maxTokens: config.maxTokensCap,
+    maxMessages: defaults.maxMessages,
+    maxStringLength: defaults.maxStringLength,
+  };
 }

@@ -4,6 +4,7 @@
  * {@link validateJob} is the one validator used at every entrance: HTTP, CLI, library, and the worker
  * (for jobs added straight to BullMQ by another language's client).
  */
+import { defaults } from './config.js';
 
 /** A message in Anthropic format. Content blocks are passed to the API as they are. */
 export interface Message {
@@ -96,9 +97,9 @@ export interface JobLimits {
 }
 
 export const defaultJobLimits: JobLimits = {
-  maxTokens: 128_000,
-  maxMessages: 1000,
-  maxStringLength: 2_000_000,
+  maxTokens: defaults.maxTokensCap,
+  maxMessages: defaults.maxMessages,
+  maxStringLength: defaults.maxStringLength,
 };
 
 const allowedFields = new Set([
@@ -119,7 +120,7 @@ const forbiddenKeys = new Set(['__proto__', 'constructor', 'prototype']);
 export const jobIdPattern = /^[A-Za-z0-9_-]{1,128}$/;
 const maxDepth = 32;
 /** Largest user priority (BullMQ's 2^21 is shared with the tenant rank: see fairness.ts). */
-export const maxPriority = 1000;
+export const maxPriority = defaults.maxPriority;
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

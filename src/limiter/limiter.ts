@@ -24,6 +24,7 @@ import Bottleneck from 'bottleneck';
 import type { Redis } from 'ioredis';
 import type { Outcome } from '../anthropic/classify.js';
 import { modelGroup } from '../core/models.js';
+import { limiterKey } from '../store/keys.js';
 import { parseRateLimitHeaders, type RateLimitSnapshot } from './headers.js';
 import { type BucketTuning, type LimiterResource, SharedLimiterState } from './shared-state.js';
 
@@ -67,6 +68,8 @@ export interface LimiterOptions {
   redis: Redis;
   /** Separates accounts: a fingerprint of the API key (never the key itself) or a fixed name. */
   account: string;
+  /** Hash-tag the group keys for Redis Cluster (store/keys.ts). @defaultValue `false` */
+  hashTag?: boolean;
   ceilings?: LimitCeilings;
   tuning?: Partial<BucketTuning>;
   /** Called with every parsed header snapshot (metrics). */
@@ -120,7 +123,7 @@ export class RateLimiter {
 
   /** The Redis key of a model group's shared state. */
   key(group: string): string {
-    return `promptq:limiter:${this.#o.account}:${group}`;
+    return limiterKey(this.#o.account, group, { hashTag: this.#o.hashTag ?? false });
   }
 
   get state(): SharedLimiterState {

@@ -1,7 +1,7 @@
 /**
  * The limiter's shared state: one Redis hash per (account, model group), changed only by the Lua
- * scripts below, so any number of worker processes on any number of machines admit requests from
- * one set of token buckets. Nothing here is a lease: a worker that dies holds no capacity (a
+ * scripts in store/lua/limiter-*.lua, so any number of worker processes on any number of machines
+ * admit requests from one set of token buckets. Nothing here is a lease: a worker that dies holds no capacity (a
  * discovery probe expires by itself).
  *
  * Hash fields (all optional):
@@ -18,204 +18,10 @@
  *   in_ratio                    real input tokens / local estimate (EWMA)
  */
 import type { Redis } from 'ioredis';
+import { admitScript, observeScript, readGroup, settleScript } from '../store/limiter-scripts.js';
 
 const resources = ['req', 'in', 'out'] as const;
 export type LimiterResource = (typeof resources)[number];
-
-/**
- * Admit one request if every bucket can take it.
- * KEYS[1] group hash
- * ARGV[1] now (ms)  ARGV[2..4] cost req, in, out  ARGV[5] target utilisation (0..1]
- * ARGV[6] default burst ms  ARGV[7] probe ttl ms  ARGV[8] reserve ms
- * Returns {waitMs, state}: waitMs 0 → admitted (costs taken); state: ok | probe | headerless | paused | pacing | discovering
- */
-const admitLua = `
-local h = KEYS[1]
-local now = tonumber(ARGV[1])
-local cost = { tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]) }
-local target = tonumber(ARGV[5])
-local names = { 'req', 'in', 'out' }
-local st = redis.call('HMGET', h, 'paused_until', 'req_limit', 'in_limit', 'out_limit', 'req_level', 'in_level', 'out_level',
-  'ts', 'factor', 'burst_ms', 'probe_until', 'headerless')
-local paused = tonumber(st[1]) or 0
-if paused > now then return { paused - now, 'paused' } end
-local limits = { tonumber(st[2]), tonumber(st[3]), tonumber(st[4]) }
-if not limits[1] and not limits[2] and not limits[3] then
-  if st[12] == '1' then return { 0, 'headerless' } end
-  local probe = tonumber(st[11]) or 0
-  if probe > now then return { probe - now, 'discovering' } end
-  redis.call('HSET', h, 'probe_until', now + tonumber(ARGV[7]))
-  return { 0, 'probe' }
-end
-local ts = tonumber(st[8]) or now
-local factor = tonumber(st[9]) or 1
-local burst = tonumber(st[10]) or tonumber(ARGV[6])
-local dt = math.max(0, now - ts)
-local wait = 0
-local levels = {}
-for i = 1, 3 do
-  local limit = limits[i]
-  if limit and limit > 0 then
-    local rate = limit * factor * target / 60000
-    local cap = math.max(rate * burst, 1)
-    local level = math.min(cap, (tonumber(st[4 + i]) or 0) + rate * dt)
-    levels[i] = level
-    -- Keep a reserve of reserve_ms of refill in the bucket: the API's bucket then always holds that
-    -- much too, which absorbs the jitter between our admission and the request's arrival. It costs
-    -- a one-time delay, not throughput. An oversized request (more than the bucket holds) goes once
-    -- the bucket is full.
-    local reserve = math.min(rate * tonumber(ARGV[8]), cap / 2)
-    local need = math.min(cost[i], cap - reserve) + reserve
-    if level < need then wait = math.max(wait, math.ceil((need - level) / rate)) end
-  end
-end
-if wait > 0 then
-  for i = 1, 3 do if levels[i] then redis.call('HSET', h, names[i] .. '_level', levels[i]) end end
-  redis.call('HSET', h, 'ts', now)
-  return { wait, 'pacing' }
-end
-for i = 1, 3 do if levels[i] then redis.call('HSET', h, names[i] .. '_level', levels[i] - cost[i]) end end
-redis.call('HSET', h, 'ts', now)
-return { 0, 'ok' }
-`;
-
-/**
- * Learn from a response's rate-limit headers.
- * KEYS[1] group hash
- * ARGV[1] now  ARGV[2..4] limit req,in,out (-1 = not sent)  ARGV[5..7] remaining req,in,out (-1 = not sent)
- * ARGV[8..10] ceilings req,in,out (0 = none)  ARGV[11] target  ARGV[12] default burst ms
- * Returns a string "old_req,old_in,old_out" of the limits before (to log discoveries and changes).
- */
-const observeLua = `
-local h = KEYS[1]
-local now = tonumber(ARGV[1])
-local names = { 'req', 'in', 'out' }
-local before = {}
-local any = false
-local factor = tonumber(redis.call('HGET', h, 'factor')) or 1
-local burst = tonumber(redis.call('HGET', h, 'burst_ms')) or tonumber(ARGV[12])
-local ts = tonumber(redis.call('HGET', h, 'ts')) or now
-local target = tonumber(ARGV[11])
-for i = 1, 3 do
-  local old = tonumber(redis.call('HGET', h, names[i] .. '_limit'))
-  before[i] = old and tostring(old) or ''
-  local limit = tonumber(ARGV[1 + i])
-  local remaining = tonumber(ARGV[4 + i])
-  local ceiling = tonumber(ARGV[7 + i])
-  if limit >= 0 then
-    any = true
-    if ceiling > 0 and ceiling < limit then limit = ceiling end
-    redis.call('HSET', h, names[i] .. '_limit', limit)
-    if limit > 0 and remaining >= 0 then
-      local rate = limit * factor * target / 60000
-      local cap = math.max(rate * burst, 1)
-      local level = tonumber(redis.call('HGET', h, names[i] .. '_level'))
-      if level == nil then
-        level = math.min(cap, remaining)
-      else
-        level = math.min(cap, level + rate * math.max(0, now - ts))
-        -- The API's view wins when it has less: someone else shares the key. (Callers pass the
-        -- upper end of a rounded remainder, so rounding alone never lowers the level.)
-        if remaining < level then level = remaining end
-      end
-      redis.call('HSET', h, names[i] .. '_level', level)
-    end
-  end
-end
-if any then
-  redis.call('HSET', h, 'ts', now)
-  redis.call('HDEL', h, 'probe_until', 'headerless')
-end
-return table.concat(before, ',')
-`;
-
-/**
- * Settle one answered request.
- * KEYS[1] group hash
- * ARGV[1] now  ARGV[2] outcome (success | rate_limited | overloaded | other)
- * ARGV[3] refund in  ARGV[4] refund out (tokens to give back; negative = charge more)
- * ARGV[5] retry-after ms (-1 none)  ARGV[6] default burst ms  ARGV[7] min factor
- * ARGV[8] overload base ms  ARGV[9] overload max ms  ARGV[10] jitter 0..1  ARGV[11] in_ratio sample (-1 none)
- * ARGV[12] headers seen (1/0)  ARGV[13] the request was a discovery probe (1/0): a 429 then teaches
- *   nothing about pace (the limits were unknown), so it only pauses
- * Returns {pausedUntil, factor}
- */
-const settleLua = `
-local h = KEYS[1]
-local now = tonumber(ARGV[1])
-local outcome = ARGV[2]
-local default_burst = tonumber(ARGV[6])
-local factor = tonumber(redis.call('HGET', h, 'factor')) or 1
-local burst = tonumber(redis.call('HGET', h, 'burst_ms')) or default_burst
-local paused = tonumber(redis.call('HGET', h, 'paused_until')) or 0
-local refund = { nil, tonumber(ARGV[3]), tonumber(ARGV[4]) }
-local names = { 'req', 'in', 'out' }
-for i = 2, 3 do
-  if refund[i] ~= 0 and redis.call('HEXISTS', h, names[i] .. '_level') == 1 then
-    redis.call('HINCRBYFLOAT', h, names[i] .. '_level', refund[i])
-  end
-end
-if ARGV[12] == '0' and outcome == 'success' and redis.call('HEXISTS', h, 'req_limit') == 0
-   and redis.call('HEXISTS', h, 'in_limit') == 0 and redis.call('HEXISTS', h, 'out_limit') == 0 then
-  redis.call('HSET', h, 'headerless', '1')
-end
-redis.call('HDEL', h, 'probe_until')
-if outcome == 'success' then
-  factor = math.min(1, factor + 0.01)
-  burst = math.min(default_burst, burst + 20)
-  redis.call('HSET', h, 'overload_streak', 0)
-  local sample = tonumber(ARGV[11])
-  if sample > 0 then
-    local r = tonumber(redis.call('HGET', h, 'in_ratio')) or sample
-    redis.call('HSET', h, 'in_ratio', r * 0.8 + sample * 0.2)
-  end
-elseif outcome == 'rate_limited' then
-  if ARGV[13] ~= '1' then
-    factor = math.max(tonumber(ARGV[7]), factor * 0.8)
-    burst = math.max(100, burst * 0.6)
-  end
-  local ra = tonumber(ARGV[5])
-  if ra < 0 then ra = 1000 end
-  if now + ra > paused then
-    paused = now + ra
-    redis.call('HSET', h, 'paused_until', paused, 'pause_reason', 'rate_limited')
-  end
-  -- What was sent while we thought there was room did not all land: start from empty.
-  for i = 1, 3 do
-    if redis.call('HEXISTS', h, names[i] .. '_level') == 1 then
-      redis.call('HSET', h, names[i] .. '_level', math.min(0, tonumber(redis.call('HGET', h, names[i] .. '_level'))))
-    end
-  end
-elseif outcome == 'overloaded' then
-  local streak = redis.call('HINCRBY', h, 'overload_streak', 1)
-  local d = math.min(tonumber(ARGV[9]), tonumber(ARGV[8]) * 2 ^ (streak - 1))
-  d = d / 2 + d / 2 * tonumber(ARGV[10])
-  local ra = tonumber(ARGV[5])
-  if ra > d then d = ra end
-  if now + d > paused then
-    paused = now + d
-    redis.call('HSET', h, 'paused_until', paused, 'pause_reason', 'overloaded')
-  end
-end
-redis.call('HSET', h, 'factor', factor, 'burst_ms', burst)
-return { tostring(paused), tostring(factor) }
-`;
-
-type Scripts = Redis & {
-  promptqLimiterAdmit(key: string, ...args: Array<string | number>): Promise<[number, string]>;
-  promptqLimiterObserve(key: string, ...args: Array<string | number>): Promise<string>;
-  promptqLimiterSettle(key: string, ...args: Array<string | number>): Promise<[string, string]>;
-};
-
-function scripts(redis: Redis): Scripts {
-  const r = redis as Scripts;
-  if (typeof r.promptqLimiterAdmit !== 'function') {
-    redis.defineCommand('promptqLimiterAdmit', { numberOfKeys: 1, lua: admitLua });
-    redis.defineCommand('promptqLimiterObserve', { numberOfKeys: 1, lua: observeLua });
-    redis.defineCommand('promptqLimiterSettle', { numberOfKeys: 1, lua: settleLua });
-  }
-  return r;
-}
 
 export type AdmitState = 'ok' | 'probe' | 'headerless' | 'paused' | 'pacing' | 'discovering';
 
@@ -243,6 +49,26 @@ export interface BucketTuning {
   overloadBaseMs: number;
   /** Longest 529 backoff. @defaultValue 30000 */
   overloadMaxMs: number;
+  /** Added to the pace multiplier per success (additive increase, up to 1). @defaultValue 0.01 */
+  recoveryStep: number;
+  /** Added to the burst per success, in ms (up to `burstMs`). @defaultValue 20 */
+  burstRecoveryMs: number;
+  /** The pace multiplier is multiplied by this on a 429 (multiplicative decrease). @defaultValue 0.8 */
+  decreaseFactor: number;
+  /**
+   * The burst is multiplied by this on a 429: 429s while the model had room point at a hidden
+   * short-interval limit, which a smaller burst respects. @defaultValue 0.6
+   */
+  burstDecrease: number;
+  /** Smallest burst, in ms of refill. @defaultValue 100 */
+  minBurstMs: number;
+  /** How long a 429 without `retry-after` pauses the group. @defaultValue 1000 */
+  pauseWithoutRetryAfterMs: number;
+  /**
+   * Weight of a new sample in the moving average of real / estimated input tokens (higher follows
+   * changes faster, lower is steadier). @defaultValue 0.2
+   */
+  inRatioWeight: number;
 }
 
 export const defaultTuning: BucketTuning = {
@@ -253,6 +79,13 @@ export const defaultTuning: BucketTuning = {
   minFactor: 0.3,
   overloadBaseMs: 1000,
   overloadMaxMs: 30_000,
+  recoveryStep: 0.01,
+  burstRecoveryMs: 20,
+  decreaseFactor: 0.8,
+  burstDecrease: 0.6,
+  minBurstMs: 100,
+  pauseWithoutRetryAfterMs: 1000,
+  inRatioWeight: 0.2,
 };
 
 /** A view of one group's state (metrics, logs, tests). */
@@ -269,11 +102,11 @@ export interface GroupState {
 
 /** Typed access to the scripts for one Redis connection. */
 export class SharedLimiterState {
-  readonly #redis: Scripts;
+  readonly #redis: Redis;
   readonly #tuning: BucketTuning;
 
   constructor(redis: Redis, tuning: Partial<BucketTuning> = {}) {
-    this.#redis = scripts(redis);
+    this.#redis = redis;
     this.#tuning = { ...defaultTuning, ...tuning };
   }
 
@@ -282,18 +115,20 @@ export class SharedLimiterState {
   }
 
   async admit(key: string, costs: Costs, now = Date.now()): Promise<{ waitMs: number; state: AdmitState }> {
-    // (The ARGV order is fixed by admitLua's header.)
     const t = this.#tuning;
-    const [wait, state] = await this.#redis.promptqLimiterAdmit(
-      key,
-      now,
-      costs.req,
-      costs.in,
-      costs.out,
-      t.target,
-      t.burstMs,
-      t.probeTtlMs,
-      t.reserveMs,
+    const [wait, state] = await admitScript(
+      this.#redis,
+      { group: key },
+      {
+        now,
+        costReq: costs.req,
+        costIn: costs.in,
+        costOut: costs.out,
+        target: t.target,
+        burstMs: t.burstMs,
+        probeTtlMs: t.probeTtlMs,
+        reserveMs: t.reserveMs,
+      },
     );
     return { waitMs: Number(wait), state: state as AdmitState };
   }
@@ -307,14 +142,23 @@ export class SharedLimiterState {
     now = Date.now(),
   ): Promise<Partial<Record<LimiterResource, number>>> {
     const n = (v: number | undefined) => (v === undefined ? -1 : v);
-    const before = await this.#redis.promptqLimiterObserve(
-      key,
-      now,
-      ...resources.map((r) => n(limits[r])),
-      ...resources.map((r) => n(remaining[r])),
-      ...resources.map((r) => ceilings[r]),
-      this.#tuning.target,
-      this.#tuning.burstMs,
+    const before = await observeScript(
+      this.#redis,
+      { group: key },
+      {
+        now,
+        limitReq: n(limits.req),
+        limitIn: n(limits.in),
+        limitOut: n(limits.out),
+        remainingReq: n(remaining.req),
+        remainingIn: n(remaining.in),
+        remainingOut: n(remaining.out),
+        ceilingReq: ceilings.req,
+        ceilingIn: ceilings.in,
+        ceilingOut: ceilings.out,
+        target: this.#tuning.target,
+        burstMs: this.#tuning.burstMs,
+      },
     );
     const out: Partial<Record<LimiterResource, number>> = {};
     before.split(',').forEach((v, i) => {
@@ -340,27 +184,37 @@ export class SharedLimiterState {
     random: () => number = Math.random,
   ): Promise<{ pausedUntil: number; factor: number }> {
     const t = this.#tuning;
-    const [paused, factor] = await this.#redis.promptqLimiterSettle(
-      key,
-      now,
-      s.outcome,
-      s.refundIn,
-      s.refundOut,
-      s.retryAfterMs ?? -1,
-      t.burstMs,
-      t.minFactor,
-      t.overloadBaseMs,
-      t.overloadMaxMs,
-      random(),
-      s.inRatioSample ?? -1,
-      s.headersSeen ? 1 : 0,
-      s.probe ? 1 : 0,
+    const [paused, factor] = await settleScript(
+      this.#redis,
+      { group: key },
+      {
+        now,
+        outcome: s.outcome,
+        refundIn: s.refundIn,
+        refundOut: s.refundOut,
+        retryAfterMs: s.retryAfterMs ?? -1,
+        burstMs: t.burstMs,
+        minFactor: t.minFactor,
+        overloadBaseMs: t.overloadBaseMs,
+        overloadMaxMs: t.overloadMaxMs,
+        jitter: random(),
+        inRatioSample: s.inRatioSample ?? -1,
+        headersSeen: s.headersSeen ? 1 : 0,
+        probe: s.probe ? 1 : 0,
+        recoveryStep: t.recoveryStep,
+        burstRecoveryMs: t.burstRecoveryMs,
+        decreaseFactor: t.decreaseFactor,
+        burstDecrease: t.burstDecrease,
+        minBurstMs: t.minBurstMs,
+        pauseWithoutRetryAfterMs: t.pauseWithoutRetryAfterMs,
+        inRatioWeight: t.inRatioWeight,
+      },
     );
     return { pausedUntil: Number(paused), factor: Number(factor) };
   }
 
   async read(key: string): Promise<GroupState> {
-    const h = await this.#redis.hgetall(key);
+    const h = await readGroup(this.#redis, key);
     const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
     const limits: GroupState['limits'] = {};
     const levels: GroupState['levels'] = {};

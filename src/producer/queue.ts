@@ -11,7 +11,8 @@
 import { randomUUID } from 'node:crypto';
 import { Job, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { combinedPriority, pendingKey, reserveRanks, tenantOf } from '../core/fairness.js';
+import { defaults } from '../core/config.js';
+import { combinedPriority, tenantOf } from '../core/fairness.js';
 import {
   defaultJobLimits,
   type FieldProblem,
@@ -24,8 +25,10 @@ import {
   ValidationError,
   validateJob,
 } from '../core/job.js';
-import { jobKey, loadRecord } from '../store/record-store.js';
-import type { JobResult } from '../worker/worker.js';
+import type { JobResult } from '../core/result.js';
+import { type QueueKeys, queueKeys } from '../store/keys.js';
+import { loadRecord } from '../store/record-store.js';
+import { claimJobs, reserveRanks } from '../store/tenant-pending.js';
 
 /** Job states (docs/reference/http-api.md). */
 export type JobState = 'waiting' | 'delayed' | 'active' | 'completed' | 'failed';
@@ -50,6 +53,8 @@ export interface PromptQueueOptions {
   queue?: string;
   /** BullMQ key prefix. @defaultValue `bull` */
   prefix?: string;
+  /** Hash-tag the queue's keys for Redis Cluster (store/keys.ts). @defaultValue `false` */
+  hashTag?: boolean;
   /** @defaultValue {@link defaultJobLimits} */
   jobLimits?: JobLimits;
   /** Keep completed jobs this long. @defaultValue 7 days */
@@ -60,18 +65,19 @@ export interface PromptQueueOptions {
   maxBatch?: number;
 }
 
-/**
- * KEYS[1] the job's hash key, KEYS[2] a short-lived claim key for that id.
- * Returns 1 when the job does not exist and nobody else is adding it right now.
- */
-const claimLua = `
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-if redis.call('SET', KEYS[2], '1', 'NX', 'PX', 30000) then return 1 end
-return 0
-`;
-
 /** Priority given to jobs that name none, so that explicit priorities 1-99 go before them. */
-export const defaultPriority = 100;
+export const defaultPriority = defaults.priority;
+
+/** What {@link PromptQueue.#enqueue} did with a job: claimed and added it, added it unclaimed, or found it. */
+type EnqueueOutcome = 'created' | 'added' | 'existed';
+
+/** A validated job on its way into the queue. */
+interface Submission {
+  request: JobRequest;
+  /** The caller's idempotency key; a random id when none. */
+  id?: string | undefined;
+  priority?: number | undefined;
+}
 
 export interface AddResult {
   id: string;
@@ -101,7 +107,10 @@ export class PromptQueue {
   readonly queue: Queue;
   readonly connection: Redis;
   readonly name: string;
+  /** The BullMQ prefix (hash-tagged with `hashTag`). */
   readonly prefix: string;
+  /** Every Redis key of this queue. */
+  readonly keys: QueueKeys;
   readonly #ownsConnection: boolean;
   readonly #limits: JobLimits;
   readonly #keepCompleted: number;
@@ -109,15 +118,16 @@ export class PromptQueue {
   readonly #maxBatch: number;
 
   constructor(opts: PromptQueueOptions = {}) {
-    this.name = opts.queue ?? 'prompts';
-    this.prefix = opts.prefix ?? 'bull';
+    this.name = opts.queue ?? defaults.queue;
+    this.keys = queueKeys(this.name, { prefix: opts.prefix, hashTag: opts.hashTag ?? false });
+    this.prefix = this.keys.prefix;
     this.#ownsConnection = opts.connection === undefined;
     this.connection =
-      opts.connection ?? new Redis(opts.redisUrl ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
+      opts.connection ?? new Redis(opts.redisUrl ?? defaults.redisUrl, { maxRetriesPerRequest: null });
     this.#limits = opts.jobLimits ?? defaultJobLimits;
-    this.#keepCompleted = opts.keepCompletedSeconds ?? 7 * 24 * 3600;
-    this.#keepFailed = opts.keepFailedSeconds ?? 30 * 24 * 3600;
-    this.#maxBatch = opts.maxBatch ?? 1000;
+    this.#keepCompleted = opts.keepCompletedSeconds ?? defaults.keepCompletedSeconds;
+    this.#keepFailed = opts.keepFailedSeconds ?? defaults.keepFailedSeconds;
+    this.#maxBatch = opts.maxBatch ?? defaults.maxBatch;
     this.queue = new Queue(this.name, { connection: this.connection, prefix: this.prefix });
   }
 
@@ -127,8 +137,8 @@ export class PromptQueue {
       timestamp,
       priority,
       // API errors are retried by the worker itself; these cover infrastructure faults only.
-      attempts: 3,
-      backoff: { type: 'exponential', delay: 1000 },
+      attempts: defaults.infraAttempts,
+      backoff: { type: 'exponential', delay: defaults.infraBackoffMs },
       removeOnComplete: { age: this.#keepCompleted },
       removeOnFail: { age: this.#keepFailed },
     };
@@ -136,25 +146,10 @@ export class PromptQueue {
 
   /** Validate and enqueue one job. The same `id` twice makes one job (`created: false`). */
   async add(body: JobBody | unknown): Promise<AddResult> {
-    const { request, id: given, priority } = validateJob(body, this.#limits);
-    const id = given ?? randomUUID();
-    const created = given === undefined || (await this.#claim(id));
-    // A loser of the claim adds too: BullMQ ignores an existing jobId, and this covers a winner that
-    // died between its claim and its add.
-    const existing = created ? null : await this.#state(id);
-    if (existing !== null) return { id, state: existing, created: false };
-    const [p] = await this.#priorities([{ request, priority }]);
-    await this.queue.add(request.model, request, this.#jobOptions(id, p!, Date.now()));
-    return { id, state: (await this.#state(id)) ?? 'waiting', created };
-  }
-
-  /** Atomically claim a caller-given id: true only for the first submitter of a job that does not exist. */
-  async #claim(id: string): Promise<boolean> {
-    const r = this.connection as Redis & { promptqClaimJobId(job: string, claim: string): Promise<number> };
-    if (typeof r.promptqClaimJobId !== 'function') {
-      r.defineCommand('promptqClaimJobId', { numberOfKeys: 2, lua: claimLua });
-    }
-    return (await r.promptqClaimJobId(this.#key(id), `${this.#key(id)}:promptq-claim`)) === 1;
+    const [job] = await this.#enqueue([validateJob(body, this.#limits)]);
+    const { id, outcome } = job!;
+    // Only the claim's winner answers "created": of concurrent submitters of one id, one gets 202.
+    return { id, state: (await this.#state(id)) ?? 'waiting', created: outcome === 'created' };
   }
 
   /** Validate every job first (all-or-nothing), then enqueue them in one round trip. */
@@ -183,61 +178,74 @@ export class PromptQueue {
       seen.add(v.id);
     });
     if (problems.length > 0) throw new ValidationError(problems);
-    const timestamp = Date.now();
-    const ok = valid.map((v) => v!);
-    const priorities = await this.#priorities(ok);
-    const jobs = ok.map(({ request, id }, i) => ({
-      name: request.model,
-      data: request,
-      opts: this.#jobOptions(id ?? randomUUID(), priorities[i]!, timestamp),
-    }));
-    await this.queue.addBulk(jobs);
-    return { ids: jobs.map((j) => j.opts.jobId) };
+    const added = await this.#enqueue(valid.map((v) => v!));
+    return { ids: added.map((j) => j.id) };
   }
 
   /**
    * Enqueue already-validated jobs with caller-chosen ids in one round trip (backfills: deterministic
-   * ids make a re-run add nothing twice). Returns how many were new.
+   * ids make a re-run add nothing twice). Returns how many were new: not there before this call
+   * (including those a killed run had claimed but not added).
    */
   async addValidated(
     jobs: ReadonlyArray<{ request: JobRequest; id: string; priority?: number }>,
   ): Promise<{ added: number }> {
-    if (jobs.length === 0) return { added: 0 };
-    const pipe = this.connection.pipeline();
-    for (const j of jobs) pipe.exists(this.#key(j.id));
-    const exists = (await pipe.exec()) ?? [];
+    const added = await this.#enqueue(jobs);
+    return { added: added.filter((j) => j.outcome !== 'existed').length };
+  }
+
+  /**
+   * The one way into the queue (single, batch and bulk): claim the ids and count the claimed jobs in
+   * their tenants' fairness ranks in one atomic step (store/tenant-pending.ts), then add the claimed
+   * jobs in one `addBulk`. A job that exists is left as it is (`existed`). An id whose claim another
+   * submitter holds and that does not exist yet is added too (`added`, at a rank reserved apart):
+   * BullMQ ignores an existing jobId, and this covers a submitter that died between its claim and
+   * its add.
+   */
+  async #enqueue(jobs: readonly Submission[]): Promise<Array<{ id: string; outcome: EnqueueOutcome }>> {
+    if (jobs.length === 0) return [];
     const timestamp = Date.now();
-    const fresh = jobs.filter((_, i) => exists[i]?.[1] !== 1);
-    if (fresh.length > 0) {
-      const priorities = await this.#priorities(fresh);
+    const all = jobs.map((j) => ({ ...j, id: j.id ?? randomUUID(), tenant: tenantOf(j.request) }));
+    const claims = await claimJobs(this.connection, this.keys, all, defaults.claimTtlMs);
+    const add: Array<{ job: (typeof all)[number]; rank: number }> = [];
+    const busy: typeof all = [];
+    all.forEach((job, i) => {
+      const c = claims[i];
+      if (c?.kind === 'claimed') add.push({ job, rank: c.rank });
+      else if (c?.kind === 'busy') busy.push(job);
+    });
+    const unseen = await this.#notExisting(busy);
+    if (unseen.length > 0) {
+      const counts = new Map<string, number>();
+      for (const j of unseen) counts.set(j.tenant, (counts.get(j.tenant) ?? 0) + 1);
+      const next = await reserveRanks(this.connection, this.keys.tenantPending, counts);
+      for (const job of unseen) {
+        const rank = next.get(job.tenant) ?? 0;
+        next.set(job.tenant, rank + 1);
+        add.push({ job, rank });
+      }
+    }
+    if (add.length > 0) {
       await this.queue.addBulk(
-        fresh.map((j, i) => ({
-          name: j.request.model,
-          data: j.request,
-          opts: this.#jobOptions(j.id, priorities[i]!, timestamp),
+        add.map(({ job, rank }) => ({
+          name: job.request.model,
+          data: job.request,
+          // BullMQ priorities: user priority first, then round robin between tenants (fairness.ts).
+          opts: this.#jobOptions(job.id, combinedPriority(job.priority ?? defaultPriority, rank), timestamp),
         })),
       );
     }
-    return { added: fresh.length };
+    const added = new Set(unseen.map((j) => j.id));
+    return all.map((j, i) => ({
+      id: j.id,
+      outcome: claims[i]?.kind === 'claimed' ? 'created' : added.has(j.id) ? 'added' : 'existed',
+    }));
   }
 
-  /** BullMQ priorities: user priority first, then round robin between tenants (fairness.ts). */
-  async #priorities(
-    jobs: ReadonlyArray<{ request: JobRequest; priority?: number | undefined }>,
-  ): Promise<number[]> {
-    const counts = new Map<string, number>();
-    for (const j of jobs) counts.set(tenantOf(j.request), (counts.get(tenantOf(j.request)) ?? 0) + 1);
-    const next = await reserveRanks(this.connection, pendingKey(this.prefix, this.name), counts);
-    return jobs.map((j) => {
-      const t = tenantOf(j.request);
-      const rank = next.get(t) ?? 0;
-      next.set(t, rank + 1);
-      return combinedPriority(j.priority ?? defaultPriority, rank);
-    });
-  }
-
-  #key(id: string): string {
-    return jobKey(this.prefix, this.name, id);
+  /** The jobs among `jobs` that do not exist (yet). */
+  async #notExisting<J extends { id: string }>(jobs: readonly J[]): Promise<J[]> {
+    const states = await Promise.all(jobs.map((j) => this.#state(j.id)));
+    return jobs.filter((_, i) => states[i] === null);
   }
 
   async #state(id: string): Promise<JobState | null> {
@@ -255,7 +263,7 @@ export class PromptQueue {
     const job = await Job.fromId<JobRequest, JobResult>(this.queue, id);
     if (!job) return null;
     const request = job.data;
-    const stored = await loadRecord(this.connection, this.#key(id));
+    const stored = await loadRecord(this.connection, this.keys.job(id));
     const record = stored ?? job.returnvalue?.record ?? newRecord(request, job.timestamp);
     return {
       id,

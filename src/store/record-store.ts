@@ -1,58 +1,20 @@
 /**
  * The job record lives in the job's own Redis hash (field `record`), so it goes wherever the job
- * goes and is removed with it. The write is a Lua script that only touches an existing job: a
- * late write for a job that was just removed must not leave an orphan hash behind.
+ * goes and is removed with it. Writes go through Lua that only touches an existing job (a late
+ * write for a job just removed must not leave an orphan hash behind); the final write also checks
+ * the job's lock (lua/save-final-record-2.lua).
  */
 import type { Redis } from 'ioredis';
 import type { JobRecord } from '../core/job.js';
+import { defaultPrefix, jobLockKey, type QueueKeys, queueKeys } from './keys.js';
+import { script } from './scripts.js';
 
-/**
- * KEYS[1] job hash key
- * ARGV[1] record JSON
- * returns 1 if written, 0 if the job no longer exists
- */
-const saveRecordLua = `
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  redis.call('HSET', KEYS[1], 'record', ARGV[1])
-  return 1
-end
-return 0
-`;
+const saveRecordScript = script('save-record-1.lua', ['job'], ['record'], Number);
+const saveFinalRecordScript = script('save-final-record-2.lua', ['job', 'lock'], ['record', 'token'], Number);
 
-/**
- * The final write of a finished job. Only the worker that still holds the job's lock may write it:
- * a worker that froze (GC pause, SIGSTOP, a laptop lid) past its lock may wake up after another
- * worker took the job over, and must not record the job a second time.
- *
- * KEYS[1] job hash key, KEYS[2] the job's lock key
- * ARGV[1] record JSON, ARGV[2] the lock token this worker holds
- * returns 1 if written, 0 if the job no longer exists, -1 if the lock is not ours
- */
-const saveFinalRecordLua = `
-if redis.call('GET', KEYS[2]) ~= ARGV[2] then return -1 end
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  redis.call('HSET', KEYS[1], 'record', ARGV[1])
-  return 1
-end
-return 0
-`;
-
+/** The job hash of a job (see {@link queueKeys} for the hash-tagged form). */
 export function jobKey(prefix: string, queue: string, id: string): string {
-  return `${prefix}:${queue}:${id}`;
-}
-
-type WithSaveRecord = Redis & {
-  promptqSaveRecord(key: string, json: string): Promise<number>;
-  promptqSaveFinalRecord(key: string, lockKey: string, json: string, token: string): Promise<number>;
-};
-
-function withScript(redis: Redis): WithSaveRecord {
-  const r = redis as WithSaveRecord;
-  if (typeof r.promptqSaveRecord !== 'function') {
-    redis.defineCommand('promptqSaveRecord', { numberOfKeys: 1, lua: saveRecordLua });
-    redis.defineCommand('promptqSaveFinalRecord', { numberOfKeys: 2, lua: saveFinalRecordLua });
-  }
-  return r;
+  return queueKeys(queue, { prefix: prefix || defaultPrefix }).job(id);
 }
 
 /** Raised when a worker tries to finish a job whose lock another worker now holds. */
@@ -76,13 +38,17 @@ export async function saveFinalRecord(
 ): Promise<boolean> {
   // A job processed without a token (manual processing) has no lock to check.
   if (token === undefined) return saveRecord(redis, key, record);
-  const r = await withScript(redis).promptqSaveFinalRecord(key, `${key}:lock`, JSON.stringify(record), token);
+  const r = await saveFinalRecordScript(
+    redis,
+    { job: key, lock: jobLockKey(key) },
+    { record: JSON.stringify(record), token },
+  );
   if (r === -1) throw new LockLostError(jobId);
   return r === 1;
 }
 
 export async function saveRecord(redis: Redis, key: string, record: JobRecord): Promise<boolean> {
-  return (await withScript(redis).promptqSaveRecord(key, JSON.stringify(record))) === 1;
+  return (await saveRecordScript(redis, { job: key }, { record: JSON.stringify(record) })) === 1;
 }
 
 export async function loadRecord(redis: Redis, key: string): Promise<JobRecord | null> {
@@ -93,4 +59,24 @@ export async function loadRecord(redis: Redis, key: string): Promise<JobRecord |
   } catch {
     return null;
   }
+}
+
+/**
+ * Some fields of many jobs' hashes (BullMQ's `finishedOn`, `returnvalue`, …, and `record`) in one
+ * round trip; `null` for a field or a job that is not there.
+ */
+export async function readJobFields<F extends readonly string[]>(
+  redis: Redis,
+  keys: QueueKeys,
+  ids: readonly string[],
+  fields: F,
+): Promise<Array<Array<string | null>>> {
+  const pipe = redis.pipeline();
+  for (const id of ids) pipe.hmget(keys.job(id), ...fields);
+  const rows = (await pipe.exec()) ?? [];
+  return ids.map((_, i) => {
+    const [err, row] = rows[i] ?? [new Error('no reply'), null];
+    if (err) throw err;
+    return row as Array<string | null>;
+  });
 }

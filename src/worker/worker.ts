@@ -21,8 +21,6 @@ import { subscribeAttemptLog } from './subscribers/attempt-log.js';
 import { SpendLimitPauser } from './subscribers/spend-limit-pauser.js';
 import { subscribeTenantCounters } from './subscribers/tenant-counters.js';
 
-// Transitional: producer/ still imports JobResult from here; its home is core/result.ts.
-export type { JobResult } from '../core/result.js';
 
 export interface PromptWorkerOptions {
   /** A Redis connection the worker may use (BullMQ duplicates it for blocking calls). */

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { queueKeys } from '../../src/store/keys.js';
 import { type CliProcess, spawnCli } from '../helpers/cli.js';
 
 /** Poll `pred` until it holds; fail naming `what` after `timeoutMs`. */
@@ -41,7 +42,7 @@ export async function finishEvents(
   let stalled = 0;
   let start = '-';
   for (;;) {
-    const batch = await redis.xrange(`bull:${queue}:events`, start, '+', 'COUNT', 5000);
+    const batch = await redis.xrange(queueKeys(queue).bullmq('events'), start, '+', 'COUNT', 5000);
     for (const [, fields] of batch) {
       const f: Record<string, string> = {};
       for (let i = 0; i < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { queueKeys } from '../../src/store/keys.js';
 import { get, type Stack, startStack } from '../helpers/stack.js';
 import { type HostileCase, hostileBatches, hostileJobs } from './hostile-bodies.js';
 
@@ -85,7 +86,7 @@ describe('hostile input: thousands of generated bodies', () => {
     expect((await get(`${s.url}/readyz`)).status).toBe(200);
     const counts = await s.bull.getJobCounts();
     expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(0);
-    const keys = await s.redis.keys(`bull:${s.config.queue}:*`);
+    const keys = await s.redis.keys(queueKeys(s.config.queue).pattern);
     expect(keys.filter((k) => !/:(meta|events|id)$/.test(k))).toEqual([]);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     // A valid job still goes in after all that.

@@ -1,18 +1,21 @@
 /**
- * Reads the per-minute rollups (src/ops/metrics/rollups.ts) for a time range and folds them into the
- * figures the built-in dashboard and `promptq report` show. One function, so the page and the
- * terminal can never disagree.
+ * Reads the per-minute rollups (written by ops/metrics/rollups.ts, decoded by
+ * store/rollup-format.ts) for a time range and folds them into the figures the built-in dashboard
+ * and `promptq report` show. One function, so the page and the terminal can never disagree.
  */
 import type { Redis } from 'ioredis';
 import { bucketQuantile } from '../../core/stats.js';
+import { type QueueKeys, queueKeys } from '../../store/keys.js';
 import {
-  dayKey,
+  emptyModel,
+  entry,
   latencyBucketsMs,
-  minuteKey,
+  type MinuteRollup,
+  type ModelMinute,
   type SlowCall,
-  slowestKey,
   usageBuckets,
-} from '../metrics/rollups.js';
+} from '../../store/rollup-format.js';
+import { RollupStore } from '../../store/rollup-store.js';
 
 /** The ranges the dashboard offers, in minutes. */
 export const ranges = { '1h': 60, '6h': 360, '24h': 1440 } as const;
@@ -99,194 +102,122 @@ export interface DashboardData {
   usage_bucket_bounds: number[];
 }
 
-type Fields = Record<string, string>;
-
-const num = (v: string | undefined) => (v === undefined ? 0 : Number(v));
+const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
 const add = (xs: number[], i: number, v: number) => {
   xs[i] = (xs[i] ?? 0) + v;
 };
+const avg = (total: number, n: number) => (n === 0 ? null : Math.round(total / n));
 
 const quantile = (buckets: number[], q: number) => bucketQuantile(buckets, latencyBucketsMs, q);
 
-async function hgetallMany(redis: Redis, keys: string[]): Promise<Fields[]> {
-  const p = redis.pipeline();
-  for (const k of keys) p.hgetall(k);
-  const res = (await p.exec()) ?? [];
-  return res.map(([err, v]) => {
-    if (err) throw err;
-    return (v ?? {}) as Fields;
-  });
+/** A model's counters over the range, its cost, and its latency per step. */
+interface ModelTotals {
+  c: ModelMinute;
+  costUsd: number;
+  latencySum: number[];
+  latencyCount: number[];
+}
+
+/** `into += c`, counter by counter and bucket by bucket. */
+function addModel(into: ModelMinute, c: ModelMinute): void {
+  for (const k of Object.keys(c) as Array<keyof ModelMinute>) {
+    const v = c[k];
+    if (Array.isArray(v)) {
+      for (const [b, x] of v.entries()) add(into[k] as number[], b, x);
+    } else (into[k] as number) += v;
+  }
 }
 
 /** Figures for the last `rangeMinutes` minutes (the current minute included). */
 export async function readDashboard(
   redis: Redis,
-  queue: string,
+  queue: string | QueueKeys,
   rangeMinutes: number,
   now = Date.now(),
 ): Promise<DashboardData> {
+  const store = new RollupStore(redis, typeof queue === 'string' ? queueKeys(queue) : queue);
   const last = Math.floor(now / 60_000);
   const first = last - rangeMinutes + 1;
   // At most ~100 points per chart: 1h → 1 min, 24h → 15 min.
   const stepMin = rangeMinutes <= 120 ? 1 : Math.ceil(rangeMinutes / 100 / 5) * 5;
-  const minutes = Array.from({ length: rangeMinutes }, (_, i) => first + i);
-  const hashes = await hgetallMany(
-    redis,
-    minutes.map((m) => minuteKey(queue, m)),
-  );
+  const minutes = await store.minutes(first, rangeMinutes);
 
   const steps = Math.ceil(rangeMinutes / stepMin);
+  const zeros = () => new Array<number>(steps).fill(0);
   const series: DashboardData['series'] = {
     t: Array.from({ length: steps }, (_, i) => (first + i * stepMin) * 60_000),
-    jobs: new Array(steps).fill(0),
-    failed: new Array(steps).fill(0),
+    jobs: zeros(),
+    failed: zeros(),
     error_rate: [],
-    rate_limited: new Array(steps).fill(0),
-    cost_usd: new Array(steps).fill(0),
+    rate_limited: zeros(),
+    cost_usd: zeros(),
     latency_ms: {},
   };
-  const latSum: Record<string, number[]> = {};
-  const latN: Record<string, number[]> = {};
-  const models: Record<string, ModelFigures> = {};
+  const totals: Record<string, ModelTotals> = {};
   const tenants: Record<string, TenantFigures> = {};
   const errors: Record<string, number> = {};
-  const acc: Record<string, Record<string, number>> = {};
-  const latB: Record<string, number[]> = {};
 
-  const model = (m: string): ModelFigures => {
-    models[m] ??= {
-      jobs: 0,
-      completed: 0,
-      failed: 0,
-      attempts: 0,
-      rate_limited: 0,
-      p50_ms: null,
-      p95_ms: null,
-      avg_ms: null,
-      avg_ttft_ms: null,
-      avg_ttfb_ms: null,
-      avg_queue_wait_ms: null,
-      cost_usd: 0,
-      max_tokens: 0,
-      output_tokens: 0,
-      max_tokens_used: null,
-      usage_buckets: new Array(usageBuckets.length + 1).fill(0),
-    };
-    return models[m];
-  };
-  const tenant = (t: string): TenantFigures => {
-    tenants[t] ??= {
-      input_tokens: 0,
-      output_tokens: 0,
-      cache_creation_input_tokens: 0,
-      cache_read_input_tokens: 0,
-      cost_usd: 0,
-    };
-    return tenants[t];
-  };
-
-  hashes.forEach((h, i) => {
+  minutes.forEach((m, i) => {
     const s = Math.floor(i / stepMin);
-    for (const [field, raw] of Object.entries(h)) {
-      const bar = field.indexOf('|');
-      const kind = field.slice(0, bar);
-      const label = field.slice(bar + 1);
-      const v = Number(raw);
-      const lat = /^lat_b(\d+)$/.exec(kind);
-      const use = /^use_b(\d+)$/.exec(kind);
-      if (lat) {
-        latB[label] ??= new Array(latencyBucketsMs.length + 1).fill(0);
-        add(latB[label] as number[], Number(lat[1]), v);
-        continue;
-      }
-      if (use) {
-        add(model(label).usage_buckets, Number(use[1]), v);
-        continue;
-      }
-      switch (kind) {
-        case 'jobs':
-          model(label).jobs += v;
-          add(series.jobs, s, v);
-          break;
-        case 'completed':
-          model(label).completed += v;
-          break;
-        case 'failed':
-          model(label).failed += v;
-          add(series.failed, s, v);
-          break;
-        case 'attempts':
-          model(label).attempts += v;
-          break;
-        case 'rate_limited':
-          model(label).rate_limited += v;
-          add(series.rate_limited, s, v);
-          break;
-        case 'max_tokens':
-          model(label).max_tokens += v;
-          break;
-        case 'out_tokens':
-          model(label).output_tokens += v;
-          break;
-        case 'cost_micro_model':
-          model(label).cost_usd += v / 1e6;
-          add(series.cost_usd, s, v / 1e6);
-          break;
-        case 'lat_sum':
-          latSum[label] ??= new Array(steps).fill(0);
-          add(latSum[label] as number[], s, v);
-          break;
-        case 'lat_n':
-          latN[label] ??= new Array(steps).fill(0);
-          add(latN[label] as number[], s, v);
-          break;
-        case 'error':
-          errors[label] = (errors[label] ?? 0) + v;
-          break;
-        case 'tok_in':
-          tenant(label).input_tokens += v;
-          break;
-        case 'tok_out':
-          tenant(label).output_tokens += v;
-          break;
-        case 'tok_cw':
-          tenant(label).cache_creation_input_tokens += v;
-          break;
-        case 'tok_cr':
-          tenant(label).cache_read_input_tokens += v;
-          break;
-        case 'cost_micro':
-          tenant(label).cost_usd += v / 1e6;
-          break;
-        default: {
-          // ttft_*, ttfb_*, wait_*: averaged per model below.
-          acc[label] ??= {};
-          (acc[label] as Record<string, number>)[kind] =
-            ((acc[label] as Record<string, number>)[kind] ?? 0) + v;
-        }
-      }
+    for (const [name, c] of Object.entries(m.models)) {
+      const t = entry(totals, name, () => ({
+        c: emptyModel(),
+        costUsd: 0,
+        latencySum: zeros(),
+        latencyCount: zeros(),
+      }));
+      addModel(t.c, c);
+      t.costUsd += c.costMicro / 1e6;
+      add(t.latencySum, s, c.latencySum);
+      add(t.latencyCount, s, c.latencyCount);
+      add(series.jobs, s, c.jobs);
+      add(series.failed, s, c.failed);
+      add(series.rate_limited, s, c.rateLimited);
+      add(series.cost_usd, s, c.costMicro / 1e6);
     }
+    for (const [name, c] of Object.entries(m.tenants)) {
+      const t = entry(tenants, name, () => ({
+        input_tokens: 0,
+        output_tokens: 0,
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: 0,
+        cost_usd: 0,
+      }));
+      t.input_tokens += c.inputTokens;
+      t.output_tokens += c.outputTokens;
+      t.cache_creation_input_tokens += c.cacheCreationTokens;
+      t.cache_read_input_tokens += c.cacheReadTokens;
+      t.cost_usd += c.costMicro / 1e6;
+    }
+    for (const [type, n] of Object.entries(m.errors)) errors[type] = (errors[type] ?? 0) + n;
   });
 
   series.error_rate = series.jobs.map((j, i) => (j === 0 ? null : (series.failed[i] ?? 0) / j));
-  for (const [m, sums] of Object.entries(latSum)) {
-    const ns = latN[m] ?? [];
-    series.latency_ms[m] = sums.map((sum, i) => ((ns[i] ?? 0) === 0 ? null : Math.round(sum / (ns[i] ?? 1))));
-  }
-  for (const [m, f] of Object.entries(models)) {
-    const b = latB[m] ?? [];
-    f.p50_ms = quantile(b, 0.5);
-    f.p95_ms = quantile(b, 0.95);
-    const n = (latN[m] ?? []).reduce((a, x) => a + x, 0);
-    f.avg_ms = n === 0 ? null : Math.round((latSum[m] ?? []).reduce((a, x) => a + x, 0) / n);
-    const a = acc[m] ?? {};
-    f.avg_ttft_ms = a.ttft_n ? Math.round((a.ttft_sum ?? 0) / a.ttft_n) : null;
-    f.avg_ttfb_ms = a.ttfb_n ? Math.round((a.ttfb_sum ?? 0) / a.ttfb_n) : null;
-    f.avg_queue_wait_ms = a.wait_n ? Math.round((a.wait_sum ?? 0) / a.wait_n) : null;
-    f.max_tokens_used = f.max_tokens === 0 ? null : f.output_tokens / f.max_tokens;
+  const models: Record<string, ModelFigures> = {};
+  for (const [name, t] of Object.entries(totals)) {
+    const c = t.c;
+    if (c.latencySum > 0)
+      series.latency_ms[name] = t.latencySum.map((v, i) => avg(v, t.latencyCount[i] ?? 0));
+    models[name] = {
+      jobs: c.jobs,
+      completed: c.completed,
+      failed: c.failed,
+      attempts: c.attempts,
+      rate_limited: c.rateLimited,
+      p50_ms: quantile(c.latency, 0.5),
+      p95_ms: quantile(c.latency, 0.95),
+      avg_ms: avg(c.latencySum, c.latencyCount),
+      avg_ttft_ms: avg(c.ttftSum, c.ttftCount),
+      avg_ttfb_ms: avg(c.ttfbSum, c.ttfbCount),
+      avg_queue_wait_ms: avg(c.queueWaitSum, c.queueWaitCount),
+      cost_usd: t.costUsd,
+      max_tokens: c.maxTokens,
+      output_tokens: c.outputTokens,
+      max_tokens_used: c.maxTokens === 0 ? null : c.outputTokens / c.maxTokens,
+      usage_buckets: c.usage,
+    };
   }
 
-  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
   const jobs = sum(series.jobs);
   const failed = sum(series.failed);
   const tenantList = Object.values(tenants);
@@ -309,8 +240,8 @@ export async function readDashboard(
     models,
     tenants,
     errors,
-    projection: await projection(redis, queue, now, hashes.slice(-1440)),
-    slowest: await slowest(redis, queue, first, last),
+    projection: await projection(store, now, minutes.slice(-1440)),
+    slowest: await slowest(store, first, last),
     latency_bucket_bounds_ms: latencyBucketsMs,
     usage_bucket_bounds: usageBuckets,
   };
@@ -318,33 +249,22 @@ export async function readDashboard(
 
 /** Month to date (daily rollups) plus the last 24 hours' rate over the days left in the month. */
 async function projection(
-  redis: Redis,
-  queue: string,
+  store: RollupStore,
   now: number,
-  recent: Fields[],
+  recent: MinuteRollup[],
 ): Promise<DashboardData['projection']> {
   const d = new Date(now);
   const y = d.getUTCFullYear();
   const mo = d.getUTCMonth();
-  const days = d.getUTCDate();
-  const dayKeys = Array.from({ length: days }, (_, i) =>
-    dayKey(queue, new Date(Date.UTC(y, mo, i + 1)).toISOString().slice(0, 10)),
+  const days = Array.from({ length: d.getUTCDate() }, (_, i) =>
+    new Date(Date.UTC(y, mo, i + 1)).toISOString().slice(0, 10),
   );
   let mtdMicro = 0;
-  for (const h of await hgetallMany(redis, dayKeys))
-    for (const [f, v] of Object.entries(h)) if (f.startsWith('cost_micro|')) mtdMicro += num(v);
+  for (const day of await store.days(days)) for (const t of Object.values(day)) mtdMicro += t.costMicro;
   // The last 24 h of minute rollups when the range covers them; otherwise read them.
-  let last24 = recent;
-  if (recent.length < 1440) {
-    const lastMin = Math.floor(now / 60_000);
-    last24 = await hgetallMany(
-      redis,
-      Array.from({ length: 1440 }, (_, i) => minuteKey(queue, lastMin - 1439 + i)),
-    );
-  }
+  const last24 = recent.length < 1440 ? await store.minutes(Math.floor(now / 60_000) - 1439, 1440) : recent;
   let dayMicro = 0;
-  for (const h of last24)
-    for (const [f, v] of Object.entries(h)) if (f.startsWith('cost_micro|')) dayMicro += num(v);
+  for (const m of last24) for (const t of Object.values(m.tenants)) dayMicro += t.costMicro;
   const monthEnd = Date.UTC(y, mo + 1, 1);
   const daysLeft = Math.max(0, (monthEnd - now) / 86_400_000);
   const mtd = mtdMicro / 1e6;
@@ -358,18 +278,11 @@ async function projection(
 }
 
 /** The slowest calls that finished in the range (by enqueue → finish). */
-async function slowest(redis: Redis, queue: string, firstMin: number, lastMin: number): Promise<SlowCall[]> {
-  const p = redis.pipeline();
-  for (let h = Math.floor(firstMin / 60); h <= Math.floor(lastMin / 60); h++)
-    p.zrevrange(slowestKey(queue, h), 0, -1);
+async function slowest(store: RollupStore, firstMin: number, lastMin: number): Promise<SlowCall[]> {
   const from = firstMin * 60_000;
-  const calls: SlowCall[] = [];
-  for (const [err, members] of (await p.exec()) ?? []) {
-    if (err) throw err;
-    for (const m of members as string[]) {
-      const c = JSON.parse(m) as SlowCall;
-      if (Date.parse(c.finished_at) >= from) calls.push(c);
-    }
-  }
-  return calls.sort((a, b) => b.total_ms - a.total_ms).slice(0, 10);
+  const calls = await store.slowest(Math.floor(firstMin / 60), Math.floor(lastMin / 60));
+  return calls
+    .filter((c) => Date.parse(c.finished_at) >= from)
+    .sort((a, b) => b.total_ms - a.total_ms)
+    .slice(0, 10);
 }

@@ -2,22 +2,37 @@
  * Per-minute rollups of finished jobs in Redis, for the built-in dashboard and `promptq report`
  * (users without Prometheus/Grafana). Written from the worker's `onFinished` hook: one pipelined
  * round trip per finished job, so every worker process adds into the same queue-wide keys and
- * nothing is counted twice.
- *
- * Keys (all expire):
- * - `promptq:{queue}:rollup:{minute}`   hash, minute = epoch minutes; fields below
- * - `promptq:{queue}:rollup:day:{YYYY-MM-DD}` hash of cost/tokens per tenant (month-end projection)
- * - `promptq:{queue}:slowest:{hour}`    sorted set, score = total_ms, capped at {@link slowestKept}
- *
- * Hash fields are `kind|model` or `kind|tenant` (`|` cannot occur in a label we write: it is
- * replaced), so one HGETALL per minute gives everything.
+ * nothing is counted twice. The format (fields, buckets) is store/rollup-format.ts, shared with the
+ * reader; the keys (all under the queue's prefix, all expiring) are store/keys.ts.
  */
 import type { Redis } from 'ioredis';
 import type { JobRecord } from '../../core/job.js';
+import { queueKeys } from '../../store/keys.js';
+import {
+  bucketIndex,
+  latencyBucketsMs,
+  type MinuteIncrement,
+  type SlowCall,
+  usageBuckets,
+} from '../../store/rollup-format.js';
+import { RollupStore } from '../../store/rollup-store.js';
+
+export {
+  bucketIndex,
+  latencyBucketsMs,
+  type SlowCall,
+  safe,
+  slowestKept,
+  usageBuckets,
+} from '../../store/rollup-format.js';
 
 export interface RollupOptions {
   connection: Redis;
   queue: string;
+  /** BullMQ key prefix of the queue. @defaultValue `bull` */
+  prefix?: string;
+  /** Hash-tag the queue's keys for Redis Cluster (store/keys.ts). @defaultValue `false` */
+  hashTag?: boolean;
   /** Maps a tenant id to its bounded label (the same as the metrics' `tenant` label). */
   tenantLabel: (tenant: string | null) => string;
   /** How long per-minute rollups and slowest-call sets are kept. @defaultValue 26 hours */
@@ -26,43 +41,47 @@ export interface RollupOptions {
   dayRetentionSeconds?: number;
 }
 
-/** Latency bucket upper bounds in ms (LLM calls: tens of ms to minutes); the last is +Inf. */
-export const latencyBucketsMs = [100, 250, 500, 1000, 2000, 4000, 8000, 15000, 30000, 60000, 120000, 300000];
-/** `output_tokens / max_tokens` bucket upper bounds (how much of max_tokens a call used). */
-export const usageBuckets = [0.1, 0.25, 0.5, 0.75, 0.9, 1];
-/** Slowest calls kept per hour. */
-export const slowestKept = 20;
-
-export const minuteKey = (queue: string, minute: number) => `promptq:${queue}:rollup:${minute}`;
-export const dayKey = (queue: string, day: string) => `promptq:${queue}:rollup:day:${day}`;
-export const slowestKey = (queue: string, hour: number) => `promptq:${queue}:slowest:${hour}`;
-
-/** A label safe inside a `kind|label` field name. */
-export const safe = (s: string) => s.replaceAll('|', '_');
-
-export function bucketIndex(bounds: readonly number[], v: number): number {
-  const i = bounds.findIndex((b) => v <= b);
-  return i === -1 ? bounds.length : i;
-}
-
-/** One slow call, as kept in the slowest set. */
-export interface SlowCall {
-  id: string;
-  model: string;
-  tenant: string;
-  status: 'completed' | 'failed';
-  total_ms: number;
-  latency_ms: number | null;
-  ttft_ms: number | null;
-  queue_wait_ms: number | null;
-  output_tokens: number;
-  max_tokens: number;
-  attempts: number;
-  finished_at: string;
+/** What a finished job adds to its minute. */
+export function minuteIncrement(
+  status: 'completed' | 'failed',
+  r: JobRecord,
+  tenant: string,
+  costMicro: number,
+): MinuteIncrement {
+  const completed = status === 'completed' && r.latency_ms !== null;
+  const counted = completed && r.max_tokens > 0;
+  const inc: MinuteIncrement = {
+    model: r.model,
+    tenant,
+    counters: {
+      jobs: 1,
+      [status]: 1,
+      attempts: r.attempts,
+      rateLimited: r.rate_limited,
+      costMicro,
+      ...(completed ? { latencyCount: 1, latencySum: r.latency_ms ?? 0 } : {}),
+      ...(completed && r.ttfb_ms != null ? { ttfbCount: 1, ttfbSum: r.ttfb_ms } : {}),
+      ...(completed && r.ttft_ms !== null ? { ttftCount: 1, ttftSum: r.ttft_ms } : {}),
+      ...(counted ? { maxTokens: r.max_tokens, outputTokens: r.output_tokens } : {}),
+      ...(r.queue_wait_ms !== null ? { queueWaitCount: 1, queueWaitSum: r.queue_wait_ms } : {}),
+    },
+    tenantCounters: {
+      inputTokens: r.input_tokens,
+      outputTokens: r.output_tokens,
+      cacheCreationTokens: r.cache_creation_input_tokens,
+      cacheReadTokens: r.cache_read_input_tokens,
+      costMicro,
+    },
+  };
+  if (completed) inc.latencyBucket = bucketIndex(latencyBucketsMs, r.latency_ms ?? 0);
+  if (counted) inc.usageBucket = bucketIndex(usageBuckets, r.output_tokens / r.max_tokens);
+  if (status === 'failed') inc.error = r.error_type ?? 'unknown';
+  return inc;
 }
 
 export class RollupWriter {
-  readonly #o: Required<RollupOptions>;
+  readonly #o: Required<Omit<RollupOptions, 'prefix' | 'hashTag'>>;
+  readonly #store: RollupStore;
 
   constructor(opts: RollupOptions) {
     this.#o = { minuteRetentionSeconds: 26 * 3600, dayRetentionSeconds: 40 * 86400, ...opts };
@@ -70,69 +89,21 @@ export class RollupWriter {
       throw new RangeError('minuteRetentionSeconds: must be a whole number ≥ 3600');
     if (!Number.isInteger(this.#o.dayRetentionSeconds) || this.#o.dayRetentionSeconds < 86400)
       throw new RangeError('dayRetentionSeconds: must be a whole number ≥ 86400');
+    const keys = queueKeys(opts.queue, { prefix: opts.prefix, hashTag: opts.hashTag ?? false });
+    this.#store = new RollupStore(opts.connection, keys);
   }
 
   /** Add one finished job to the rollups of the minute it finished in. */
   async record(jobId: string, status: 'completed' | 'failed', r: JobRecord): Promise<void> {
     const o = this.#o;
     const finished = r.finished_at ? Date.parse(r.finished_at) : Date.now();
-    const minute = Math.floor(finished / 60_000);
-    const model = safe(r.model);
-    const tenant = safe(o.tenantLabel(r.tenant_id));
-    const key = minuteKey(o.queue, minute);
-    const p = o.connection.pipeline();
-    const inc = (field: string, by: number) => {
-      if (by !== 0) p.hincrby(key, field, Math.round(by));
-    };
-    inc(`jobs|${model}`, 1);
-    inc(`${status}|${model}`, 1);
-    inc(`attempts|${model}`, r.attempts);
-    inc(`rate_limited|${model}`, r.rate_limited);
-    if (status === 'failed') inc(`error|${safe(r.error_type ?? 'unknown')}`, 1);
-    if (status === 'completed' && r.latency_ms !== null) {
-      inc(`lat_n|${model}`, 1);
-      inc(`lat_sum|${model}`, r.latency_ms);
-      inc(`lat_b${bucketIndex(latencyBucketsMs, r.latency_ms)}|${model}`, 1);
-      if (r.ttfb_ms !== null && r.ttfb_ms !== undefined) {
-        inc(`ttfb_n|${model}`, 1);
-        inc(`ttfb_sum|${model}`, r.ttfb_ms);
-      }
-      if (r.ttft_ms !== null) {
-        inc(`ttft_n|${model}`, 1);
-        inc(`ttft_sum|${model}`, r.ttft_ms);
-      }
-      if (r.max_tokens > 0) {
-        inc(`max_tokens|${model}`, r.max_tokens);
-        inc(`out_tokens|${model}`, r.output_tokens);
-        inc(`use_b${bucketIndex(usageBuckets, r.output_tokens / r.max_tokens)}|${model}`, 1);
-      }
-    }
-    if (r.queue_wait_ms !== null) {
-      inc(`wait_n|${model}`, 1);
-      inc(`wait_sum|${model}`, r.queue_wait_ms);
-    }
-    const tokens = {
-      tok_in: r.input_tokens,
-      tok_out: r.output_tokens,
-      tok_cw: r.cache_creation_input_tokens,
-      tok_cr: r.cache_read_input_tokens,
-    };
-    for (const [k, v] of Object.entries(tokens)) inc(`${k}|${tenant}`, v);
+    const tenant = o.tenantLabel(r.tenant_id);
     // Cost as integer micro-dollars: HINCRBY is exact, HINCRBYFLOAT drifts over many adds.
     const micro = Math.round(r.cost_usd * 1e6);
-    inc(`cost_micro|${tenant}`, micro);
-    inc(`cost_micro_model|${model}`, micro);
-    p.expire(key, o.minuteRetentionSeconds);
-
-    const day = dayKey(o.queue, new Date(finished).toISOString().slice(0, 10));
-    if (micro !== 0) p.hincrby(day, `cost_micro|${tenant}`, micro);
-    p.hincrby(day, `jobs|${tenant}`, 1);
-    p.expire(day, o.dayRetentionSeconds);
-
     const slow: SlowCall = {
       id: jobId,
       model: r.model,
-      tenant: o.tenantLabel(r.tenant_id),
+      tenant,
       status,
       total_ms: r.total_ms ?? 0,
       latency_ms: r.latency_ms,
@@ -143,12 +114,9 @@ export class RollupWriter {
       attempts: r.attempts,
       finished_at: r.finished_at ?? new Date(finished).toISOString(),
     };
-    const sk = slowestKey(o.queue, Math.floor(minute / 60));
-    p.zadd(sk, slow.total_ms, JSON.stringify(slow));
-    p.zremrangebyrank(sk, 0, -(slowestKept + 1));
-    p.expire(sk, o.minuteRetentionSeconds);
-    const results = await p.exec();
-    const failed = results?.find(([err]) => err);
-    if (failed?.[0]) throw failed[0];
+    await this.#store.add(finished, minuteIncrement(status, r, tenant, micro), micro, slow, {
+      minuteSeconds: o.minuteRetentionSeconds,
+      daySeconds: o.dayRetentionSeconds,
+    });
   }
 }

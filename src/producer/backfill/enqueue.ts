@@ -1,6 +1,6 @@
 /**
  * The enqueue pass: valid lines go into the queue in chunks through {@link PromptQueue.addValidated}
- * (one EXISTS pipeline + one `addBulk` per chunk). Job ids are deterministic, so a line whose job
+ * (one atomic claim of the chunk's ids + one `addBulk` per chunk). Job ids are deterministic, so a line whose job
  * already exists is skipped: a re-run adds nothing, a run after an interruption adds the rest.
  */
 import type { PromptQueue } from '../queue.js';
@@ -13,8 +13,8 @@ export interface EnqueueOptions {
   chunk?: number;
   /**
    * Chunks sent to Redis at once (order does not matter: ids, not positions, make a run
-   * idempotent). Measured on one connection, 2 or 3 in flight were slower than 1 (their EXISTS
-   * pipelines and `addBulk` transactions interleave), hence the default.
+   * idempotent). Measured on one connection, 2 or 3 in flight were slower than 1 (their claims
+   * and `addBulk` transactions interleave), hence the default.
    * @defaultValue `1`
    */
   inFlight?: number;

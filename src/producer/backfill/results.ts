@@ -12,7 +12,8 @@
 import { once } from 'node:events';
 import type { Redis } from 'ioredis';
 import type { JobRecord } from '../../core/job.js';
-import { jobKey } from '../../store/record-store.js';
+import { queueKeys } from '../../store/keys.js';
+import { readJobFields } from '../../store/record-store.js';
 import type { LineDefaults, ParsedLine } from './parse.js';
 import { type BackfillSummary, type OutcomeType, SummaryBuilder } from './run-summary.js';
 import { parsedLines } from './scan.js';
@@ -22,6 +23,8 @@ export interface ResultsOptions {
   queue: string;
   /** BullMQ key prefix. @defaultValue `bull` */
   prefix?: string;
+  /** Hash-tag the queue's keys for Redis Cluster (store/keys.ts). @defaultValue `false` */
+  hashTag?: boolean;
   /** Wait for unfinished jobs; otherwise write their current state (`pending`). */
   wait: boolean;
   /** Give up waiting after this many ms (then unfinished jobs are `pending`). @defaultValue no limit */
@@ -101,7 +104,7 @@ export async function collectResults(
 ): Promise<BackfillSummary> {
   const windowSize = o.window ?? 2000;
   const pollMs = o.pollMs ?? 250;
-  const prefix = o.prefix ?? 'bull';
+  const keys = queueKeys(o.queue, { prefix: o.prefix, hashTag: o.hashTag ?? false });
   const deadline = o.timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + o.timeoutMs;
   const summary = new SummaryBuilder();
   const lines = parsedLines(path, d)[Symbol.asyncIterator]();
@@ -146,13 +149,14 @@ export async function collectResults(
       (e): e is Entry & { parsed: { kind: 'job' } } => e.result === undefined && e.parsed.kind === 'job',
     );
     if (open.length > 0) {
-      const pipe = o.redis.pipeline();
-      for (const e of open) pipe.hmget(jobKey(prefix, o.queue, e.parsed.id), ...fields);
-      const rows = (await pipe.exec()) ?? [];
+      const rows = await readJobFields(
+        o.redis,
+        keys,
+        open.map((e) => e.parsed.id),
+        fields,
+      );
       open.forEach((e, i) => {
-        const [err, row] = rows[i] ?? [new Error('no reply'), null];
-        if (err) throw err;
-        const r = outcome(e, row as Array<string | null>, final);
+        const r = outcome(e, rows[i] ?? [], final);
         if (r !== null) settle(e, r);
       });
     }

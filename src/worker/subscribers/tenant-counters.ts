@@ -3,8 +3,8 @@
  * A failed update only costs that tenant position, so it is logged and the job's outcome stands.
  */
 import type { Redis } from 'ioredis';
-import { pendingKey, tenantJobDone } from '../../core/fairness.js';
 import type { Logger } from '../../core/log.js';
+import { pendingKey, tenantJobDone } from '../../store/tenant-pending.js';
 import type { WorkerEventSource } from '../events.js';
 
 export interface TenantCounterOptions {

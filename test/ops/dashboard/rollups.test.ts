@@ -2,13 +2,8 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { newRecord } from '../../../src/core/job.js';
 import { parseSince, readDashboard } from '../../../src/ops/dashboard/summary.js';
-import {
-  dayKey,
-  minuteKey,
-  RollupWriter,
-  slowestKept,
-  slowestKey,
-} from '../../../src/ops/metrics/rollups.js';
+import { RollupWriter, slowestKept } from '../../../src/ops/metrics/rollups.js';
+import { queueKeys } from '../../../src/store/keys.js';
 import { uniqueQueue } from '../../helpers/stack.js';
 
 describe('rollups in Redis', () => {
@@ -37,17 +32,18 @@ describe('rollups in Redis', () => {
     const now = Date.now();
     for (let i = 0; i < slowestKept + 5; i++) await w.record(`j${i}`, 'completed', finished(now, 100 + i));
     const minute = Math.floor(now / 60_000);
+    const k = queueKeys(queue);
     const keys = [
-      minuteKey(queue, minute),
-      dayKey(queue, new Date(now).toISOString().slice(0, 10)),
-      slowestKey(queue, Math.floor(minute / 60)),
+      k.rollupMinute(minute),
+      k.rollupDay(new Date(now).toISOString().slice(0, 10)),
+      k.slowest(Math.floor(minute / 60)),
     ];
     for (const k of keys) {
       const ttl = await redis.ttl(k);
       expect(ttl, k).toBeGreaterThan(3600);
       expect(ttl, k).toBeLessThanOrEqual(40 * 86400);
     }
-    expect(await redis.zcard(slowestKey(queue, Math.floor(minute / 60)))).toBe(slowestKept);
+    expect(await redis.zcard(k.slowest(Math.floor(minute / 60)))).toBe(slowestKept);
     const d = await readDashboard(redis, queue, 60, now);
     expect(d.totals.jobs).toBe(slowestKept + 5);
     // Micro-dollar integers: 25 × $0.000123 adds up exactly.

@@ -1,0 +1,133 @@
+/**
+ * Every Redis key promptq reads or writes comes from this file (as every BullMQ key comes from
+ * BullMQ's `QueueKeys`). Two families:
+ *
+ * - **Per queue**, under the queue's BullMQ prefix: `${prefix}:${queue}:…`. BullMQ's own keys
+ *   (`…:wait`, `…:<job id>`, `…:<job id>:lock`) and promptq's (`…:promptq:…`) sit side by side, so
+ *   a queue's state is one key range.
+ * - **Per account and model group** (the limiter, shared by every queue using one API key):
+ *   `promptq:limiter:<account>:<group>`.
+ *
+ * With `hashTag` the queue's prefix becomes `${prefix}:{${queue}}` and the limiter's group
+ * `{<account>:<group>}`, so each queue's keys (BullMQ's and ours) and each group's keys hash to one
+ * Redis Cluster slot: every multi-key script and pipeline then stays in a slot, while different
+ * queues spread over the cluster. Giving the tagged prefix itself (`prefix: 'bull:{prompts}'`) makes
+ * the same keys, so any component that takes a BullMQ prefix follows. Without a tag (the default)
+ * BullMQ's keys, the records, the fairness counters and the limiter's keys are those of earlier
+ * releases; the rollups moved here from `promptq:<queue>:…` and the claim from `<job key>:promptq-claim`.
+ *
+ * | key | type | written by |
+ * |---|---|---|
+ * | `<base>:<id>` (field `record`) | hash, BullMQ's job | record-store.ts |
+ * | `<base>:promptq:claim:<id>` | string, 30 s | claim-jobs (enqueue) |
+ * | `<base>:promptq:tenant-pending` | hash tenant → pending jobs | claim-jobs, tenant-done |
+ * | `<base>:promptq:rollup:<epoch minute>` | hash, see rollup-format.ts | rollups.ts |
+ * | `<base>:promptq:rollup:day:<YYYY-MM-DD>` | hash | rollups.ts |
+ * | `<base>:promptq:slowest:<epoch hour>` | sorted set | rollups.ts |
+ * | `promptq:limiter:<account>:<group>` | hash, see limiter/shared-state.ts | limiter-*.lua |
+ */
+
+/** BullMQ's default prefix. */
+export const defaultPrefix = 'bull';
+/** The namespace of state that belongs to no queue (the limiter). */
+export const globalNamespace = 'promptq';
+/** The segment that separates promptq's per-queue keys from BullMQ's. */
+const own = 'promptq';
+
+export interface KeyspaceOptions {
+  /** BullMQ key prefix. @defaultValue `bull` */
+  prefix?: string;
+  /**
+   * Hash-tag the keys for Redis Cluster: a queue's keys share one slot (`bull:{prompts}:prompts:…`),
+   * a limiter group's keys another. @defaultValue `false`
+   */
+  hashTag?: boolean;
+}
+
+/** `{s}`: the part of a key Redis Cluster hashes. */
+const tag = (s: string) => `{${s}}`;
+
+/** The keys of one queue. */
+export class QueueKeys {
+  /** The queue name (unchanged by tagging: it is what Bull Board and the metrics show). */
+  readonly queue: string;
+  /** The prefix to give BullMQ's `Queue` and `Worker` for this queue. */
+  readonly prefix: string;
+  /** `${prefix}:${queue}`: every key of the queue starts with this. */
+  readonly base: string;
+
+  constructor(queue: string, opts: KeyspaceOptions = {}) {
+    const prefix = opts.prefix ?? defaultPrefix;
+    if (opts.hashTag && prefix.includes('{')) {
+      throw new RangeError(`prefix: "${prefix}" already has a hash tag; leave hashTag off`);
+    }
+    this.queue = queue;
+    this.prefix = opts.hashTag ? `${prefix}:${tag(queue)}` : prefix;
+    this.base = `${this.prefix}:${queue}`;
+  }
+
+  /** A key of BullMQ's own (`wait`, `completed`, `events`, `meta`, …), for tests and tools. */
+  bullmq(type: string): string {
+    return `${this.base}:${type}`;
+  }
+
+  /** The BullMQ job hash; promptq keeps the job record in its `record` field. */
+  job(id: string): string {
+    return `${this.base}:${id}`;
+  }
+
+  /** BullMQ's lock of a job (its value is the token of the worker holding it). */
+  jobLock(id: string): string {
+    return jobLockKey(this.job(id));
+  }
+
+  /** A short-lived claim of a caller-given job id while it is being added (idempotent enqueue). */
+  claim(id: string): string {
+    return `${this.base}:${own}:claim:${id}`;
+  }
+
+  /** Pending jobs per tenant (fairness ranks). */
+  get tenantPending(): string {
+    return `${this.base}:${own}:tenant-pending`;
+  }
+
+  /** Rollup of the jobs that finished in one minute (epoch minutes). */
+  rollupMinute(minute: number): string {
+    return `${this.base}:${own}:rollup:${minute}`;
+  }
+
+  /** Per-tenant cost and jobs of one UTC day (`YYYY-MM-DD`). */
+  rollupDay(day: string): string {
+    return `${this.base}:${own}:rollup:day:${day}`;
+  }
+
+  /** The slowest calls that finished in one hour (epoch hours). */
+  slowest(hour: number): string {
+    return `${this.base}:${own}:slowest:${hour}`;
+  }
+
+  /** A pattern matching every key of the queue (tests and tools; never in a hot path). */
+  get pattern(): string {
+    return `${this.base.replace(/[*?[\]\\]/g, '\\$&')}:*`;
+  }
+}
+
+/** BullMQ's lock key of a job hash key. */
+export function jobLockKey(jobKey: string): string {
+  return `${jobKey}:lock`;
+}
+
+/** The keys of one queue (see {@link QueueKeys}). */
+export function queueKeys(queue: string, opts: KeyspaceOptions = {}): QueueKeys {
+  return new QueueKeys(queue, opts);
+}
+
+/** The limiter's key of one account and model group: one hash, so one slot whatever the mode. */
+export function limiterKey(
+  account: string,
+  group: string,
+  opts: Pick<KeyspaceOptions, 'hashTag'> = {},
+): string {
+  const id = `${account}:${group}`;
+  return `${globalNamespace}:limiter:${opts.hashTag ? tag(id) : id}`;
+}

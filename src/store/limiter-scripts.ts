@@ -1,0 +1,65 @@
+/**
+ * The limiter's scripts (lua/limiter-*.lua) with their KEYS and ARGV named in header order. What
+ * the group hash holds and why is limiter/shared-state.ts; the key is keys.ts's `limiterKey`.
+ */
+import type { Redis } from 'ioredis';
+import { script } from './scripts.js';
+
+const groupKeys = ['group'] as const;
+export const admitScript = script(
+  'limiter-admit-1.lua',
+  groupKeys,
+  ['now', 'costReq', 'costIn', 'costOut', 'target', 'burstMs', 'probeTtlMs', 'reserveMs'],
+  (r) => r as [number, string],
+);
+export const observeScript = script(
+  'limiter-observe-1.lua',
+  groupKeys,
+  [
+    'now',
+    'limitReq',
+    'limitIn',
+    'limitOut',
+    'remainingReq',
+    'remainingIn',
+    'remainingOut',
+    'ceilingReq',
+    'ceilingIn',
+    'ceilingOut',
+    'target',
+    'burstMs',
+  ],
+  String,
+);
+export const settleScript = script(
+  'limiter-settle-1.lua',
+  groupKeys,
+  [
+    'now',
+    'outcome',
+    'refundIn',
+    'refundOut',
+    'retryAfterMs',
+    'burstMs',
+    'minFactor',
+    'overloadBaseMs',
+    'overloadMaxMs',
+    'jitter',
+    'inRatioSample',
+    'headersSeen',
+    'probe',
+    'recoveryStep',
+    'burstRecoveryMs',
+    'decreaseFactor',
+    'burstDecrease',
+    'minBurstMs',
+    'pauseWithoutRetryAfterMs',
+    'inRatioWeight',
+  ],
+  (r) => r as [string, string],
+);
+
+/** The whole group hash (empty when the group is unknown). */
+export function readGroup(redis: Redis, key: string): Promise<Record<string, string>> {
+  return redis.hgetall(key);
+}

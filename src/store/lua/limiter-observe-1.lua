@@ -1,0 +1,62 @@
+--[[
+  Learn from a response's rate-limit headers.
+
+  Input:
+    KEYS[1] the group's hash
+
+    ARGV[1]  now (ms)
+    ARGV[2]  limit: requests       (-1 = not sent)
+    ARGV[3]  limit: input tokens   (-1 = not sent)
+    ARGV[4]  limit: output tokens  (-1 = not sent)
+    ARGV[5]  remaining: requests      (-1 = not sent)
+    ARGV[6]  remaining: input tokens  (-1 = not sent)
+    ARGV[7]  remaining: output tokens (-1 = not sent)
+    ARGV[8]  ceiling: requests       (0 = none)
+    ARGV[9]  ceiling: input tokens   (0 = none)
+    ARGV[10] ceiling: output tokens  (0 = none)
+    ARGV[11] target utilisation (0..1]
+    ARGV[12] default burst (ms)
+
+  Output:
+    "req,in,out": the limits known before ('' where none), to log discoveries and changes
+]]
+local h = KEYS[1]
+local now = tonumber(ARGV[1])
+local names = { 'req', 'in', 'out' }
+local before = {}
+local any = false
+local factor = tonumber(redis.call('HGET', h, 'factor')) or 1
+local burst = tonumber(redis.call('HGET', h, 'burst_ms')) or tonumber(ARGV[12])
+local ts = tonumber(redis.call('HGET', h, 'ts')) or now
+local target = tonumber(ARGV[11])
+for i = 1, 3 do
+  local old = tonumber(redis.call('HGET', h, names[i] .. '_limit'))
+  before[i] = old and tostring(old) or ''
+  local limit = tonumber(ARGV[1 + i])
+  local remaining = tonumber(ARGV[4 + i])
+  local ceiling = tonumber(ARGV[7 + i])
+  if limit >= 0 then
+    any = true
+    if ceiling > 0 and ceiling < limit then limit = ceiling end
+    redis.call('HSET', h, names[i] .. '_limit', limit)
+    if limit > 0 and remaining >= 0 then
+      local rate = limit * factor * target / 60000
+      local cap = math.max(rate * burst, 1)
+      local level = tonumber(redis.call('HGET', h, names[i] .. '_level'))
+      if level == nil then
+        level = math.min(cap, remaining)
+      else
+        level = math.min(cap, level + rate * math.max(0, now - ts))
+        -- The API's view wins when it has less: someone else shares the key. (Callers pass the
+        -- upper end of a rounded remainder, so rounding alone never lowers the level.)
+        if remaining < level then level = remaining end
+      end
+      redis.call('HSET', h, names[i] .. '_level', level)
+    end
+  end
+end
+if any then
+  redis.call('HSET', h, 'ts', now)
+  redis.call('HDEL', h, 'probe_until', 'headerless')
+end
+return table.concat(before, ',')

@@ -1,0 +1,92 @@
+--[[
+  Settle one answered request: give back what it did not use, then adapt the group's pace
+  (additive recovery on success, multiplicative decrease and a pause on 429, exponential backoff
+  on 529). The tuning numbers come from limiter/shared-state.ts (defaultTuning).
+
+  Input:
+    KEYS[1] the group's hash
+
+    ARGV[1]  now (ms)
+    ARGV[2]  outcome: success | rate_limited | overloaded | other
+    ARGV[3]  input tokens to give back (negative = charge more)
+    ARGV[4]  output tokens to give back (negative = charge more)
+    ARGV[5]  retry-after (ms; -1 = none)
+    ARGV[6]  default burst (ms): the ceiling burst recovers to
+    ARGV[7]  floor of the pace factor
+    ARGV[8]  first 529 backoff (ms)
+    ARGV[9]  longest 529 backoff (ms)
+    ARGV[10] jitter, 0..1
+    ARGV[11] real/estimated input tokens of this request (-1 = none)
+    ARGV[12] response headers seen: 1 / 0
+    ARGV[13] the request was the discovery probe: 1 / 0 (a 429 then teaches nothing about pace,
+             the limits were unknown, so it only pauses)
+    ARGV[14] pace recovery per success (added to the factor, up to 1)
+    ARGV[15] burst recovery per success (ms, up to the default burst)
+    ARGV[16] pace factor after a 429 (multiplier)
+    ARGV[17] burst after a 429 (multiplier)
+    ARGV[18] smallest burst (ms)
+    ARGV[19] pause after a 429 without retry-after (ms)
+    ARGV[20] weight of a new sample in the input-token ratio's moving average (0..1)
+
+  Output:
+    {pausedUntil, factor} as strings
+]]
+local h = KEYS[1]
+local now = tonumber(ARGV[1])
+local outcome = ARGV[2]
+local default_burst = tonumber(ARGV[6])
+local factor = tonumber(redis.call('HGET', h, 'factor')) or 1
+local burst = tonumber(redis.call('HGET', h, 'burst_ms')) or default_burst
+local paused = tonumber(redis.call('HGET', h, 'paused_until')) or 0
+local refund = { nil, tonumber(ARGV[3]), tonumber(ARGV[4]) }
+local names = { 'req', 'in', 'out' }
+for i = 2, 3 do
+  if refund[i] ~= 0 and redis.call('HEXISTS', h, names[i] .. '_level') == 1 then
+    redis.call('HINCRBYFLOAT', h, names[i] .. '_level', refund[i])
+  end
+end
+if ARGV[12] == '0' and outcome == 'success' and redis.call('HEXISTS', h, 'req_limit') == 0
+   and redis.call('HEXISTS', h, 'in_limit') == 0 and redis.call('HEXISTS', h, 'out_limit') == 0 then
+  redis.call('HSET', h, 'headerless', '1')
+end
+redis.call('HDEL', h, 'probe_until')
+if outcome == 'success' then
+  factor = math.min(1, factor + tonumber(ARGV[14]))
+  burst = math.min(default_burst, burst + tonumber(ARGV[15]))
+  redis.call('HSET', h, 'overload_streak', 0)
+  local sample = tonumber(ARGV[11])
+  if sample > 0 then
+    local w = tonumber(ARGV[20])
+    local r = tonumber(redis.call('HGET', h, 'in_ratio')) or sample
+    redis.call('HSET', h, 'in_ratio', r * (1 - w) + sample * w)
+  end
+elseif outcome == 'rate_limited' then
+  if ARGV[13] ~= '1' then
+    factor = math.max(tonumber(ARGV[7]), factor * tonumber(ARGV[16]))
+    burst = math.max(tonumber(ARGV[18]), burst * tonumber(ARGV[17]))
+  end
+  local ra = tonumber(ARGV[5])
+  if ra < 0 then ra = tonumber(ARGV[19]) end
+  if now + ra > paused then
+    paused = now + ra
+    redis.call('HSET', h, 'paused_until', paused, 'pause_reason', 'rate_limited')
+  end
+  -- What was sent while we thought there was room did not all land: start from empty.
+  for i = 1, 3 do
+    if redis.call('HEXISTS', h, names[i] .. '_level') == 1 then
+      redis.call('HSET', h, names[i] .. '_level', math.min(0, tonumber(redis.call('HGET', h, names[i] .. '_level'))))
+    end
+  end
+elseif outcome == 'overloaded' then
+  local streak = redis.call('HINCRBY', h, 'overload_streak', 1)
+  local d = math.min(tonumber(ARGV[9]), tonumber(ARGV[8]) * 2 ^ (streak - 1))
+  d = d / 2 + d / 2 * tonumber(ARGV[10])
+  local ra = tonumber(ARGV[5])
+  if ra > d then d = ra end
+  if now + d > paused then
+    paused = now + d
+    redis.call('HSET', h, 'paused_until', paused, 'pause_reason', 'overloaded')
+  end
+end
+redis.call('HSET', h, 'factor', factor, 'burst_ms', burst)
+return { tostring(paused), tostring(factor) }

@@ -1,0 +1,72 @@
+/**
+ * The per-tenant pending counters behind fairness (core/fairness.ts explains the ranks), and the
+ * idempotent claim of job ids that counts a job exactly when it is added.
+ */
+import type { Redis } from 'ioredis';
+import { pendingTtlSeconds } from '../core/fairness.js';
+import { defaultPrefix, type QueueKeys, queueKeys } from './keys.js';
+import { script, variadicScript } from './scripts.js';
+
+const tenantDoneScript = script('tenant-done-1.lua', ['pending'], ['tenant'], Number);
+const claimJobsScript = variadicScript('claim-jobs-N.lua', (r) => (r as unknown[]).map(Number));
+
+/** The tenant-pending hash of a queue. */
+export function pendingKey(prefix: string, queue: string): string {
+  return queueKeys(queue, { prefix: prefix || defaultPrefix }).tenantPending;
+}
+
+/**
+ * Reserve ranks for `counts` new jobs per tenant; returns each tenant's first rank.
+ * One round trip whatever the number of tenants.
+ */
+export async function reserveRanks(
+  redis: Redis,
+  key: string,
+  counts: Map<string, number>,
+): Promise<Map<string, number>> {
+  const tenants = [...counts.keys()];
+  const pipe = redis.pipeline();
+  for (const t of tenants) pipe.hincrby(key, t, counts.get(t) ?? 0);
+  pipe.expire(key, pendingTtlSeconds);
+  const res = (await pipe.exec()) ?? [];
+  const first = new Map<string, number>();
+  tenants.forEach((t, i) => {
+    const total = Number(res[i]?.[1] ?? 0);
+    first.set(t, total - (counts.get(t) ?? 0));
+  });
+  return first;
+}
+
+/** A tenant's job finished: its later jobs move up. */
+export async function tenantJobDone(redis: Redis, key: string, tenant: string): Promise<void> {
+  await tenantDoneScript(redis, { pending: key }, { tenant });
+}
+
+/** What {@link claimJobs} says about one job. */
+export type Claim =
+  /** This call adds the job, at this fairness rank (already counted). */
+  | { kind: 'claimed'; rank: number }
+  /** The job exists. */
+  | { kind: 'exists' }
+  /** Another submitter is adding the same id right now. */
+  | { kind: 'busy' };
+
+/**
+ * Claim job ids and count each claimed job in its tenant's pending jobs, in one atomic step
+ * (lua/claim-jobs-N.lua). All keys are the queue's, so one slot when hash-tagged.
+ */
+export async function claimJobs(
+  redis: Redis,
+  keys: QueueKeys,
+  jobs: ReadonlyArray<{ id: string; tenant: string }>,
+  claimTtlMs: number,
+): Promise<Claim[]> {
+  if (jobs.length === 0) return [];
+  const k = [keys.tenantPending];
+  for (const j of jobs) k.push(keys.job(j.id), keys.claim(j.id));
+  const res = await claimJobsScript(redis, k, [claimTtlMs, pendingTtlSeconds, ...jobs.map((j) => j.tenant)]);
+  return res.map((n) => {
+    if (n >= 0) return { kind: 'claimed', rank: n };
+    return n === -1 ? { kind: 'exists' } : { kind: 'busy' };
+  });
+}

@@ -1,0 +1,105 @@
+import { QueueKeys as BullQueueKeys } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { newRecord } from '../../src/core/job.js';
+import { RollupWriter } from '../../src/ops/metrics/rollups.js';
+import { PromptQueue } from '../../src/producer/queue.js';
+import { limiterKey, QueueKeys, queueKeys } from '../../src/store/keys.js';
+import { saveRecord } from '../../src/store/record-store.js';
+import { tenantJobDone } from '../../src/store/tenant-pending.js';
+import { uniqueQueue } from '../helpers/stack.js';
+import { keySlot } from './slot.js';
+
+describe('the key builder', () => {
+  it('computes slots as Redis Cluster does (the examples of the CLUSTER KEYSLOT docs)', () => {
+    expect(keySlot('somekey')).toBe(11058);
+    expect(keySlot('foo{hash_tag}')).toBe(2515);
+  });
+
+  it('by default: BullMQ prefix `bull`, keys of earlier releases', () => {
+    const k = queueKeys('prompts');
+    expect(k.prefix).toBe('bull');
+    expect(k.job('abc')).toBe('bull:prompts:abc');
+    expect(k.jobLock('abc')).toBe('bull:prompts:abc:lock');
+    expect(k.bullmq('wait')).toBe(new BullQueueKeys('bull').toKey('prompts', 'wait'));
+    expect(k.tenantPending).toBe('bull:prompts:promptq:tenant-pending');
+    expect(k.claim('abc')).toBe('bull:prompts:promptq:claim:abc');
+    expect(k.rollupMinute(29_000_000)).toBe('bull:prompts:promptq:rollup:29000000');
+    expect(k.rollupDay('2026-11-27')).toBe('bull:prompts:promptq:rollup:day:2026-11-27');
+    expect(k.slowest(483_000)).toBe('bull:prompts:promptq:slowest:483000');
+    expect(queueKeys('q', { prefix: 'app' }).job('1')).toBe('app:q:1');
+    expect(limiterKey('a1b2c3', 'sonnet')).toBe('promptq:limiter:a1b2c3:sonnet');
+  });
+
+  it('hash-tagged: every key of a queue, BullMQ’s and promptq’s, in one slot; queues spread', () => {
+    const k = new QueueKeys('prompts', { hashTag: true });
+    expect(k.prefix).toBe('bull:{prompts}');
+    expect(k.job('abc')).toBe('bull:{prompts}:prompts:abc');
+    const bull = Object.values(new BullQueueKeys(k.prefix).getKeys('prompts')).filter((x) => x !== '');
+    const ours = [
+      k.job('abc'),
+      k.jobLock('abc'),
+      k.claim('abc'),
+      k.tenantPending,
+      k.rollupMinute(1),
+      k.rollupDay('2026-11-27'),
+      k.slowest(1),
+    ];
+    const slots = new Set([...bull, ...ours].map(keySlot));
+    expect(slots).toEqual(new Set([keySlot('{prompts}')]));
+    const queues = Array.from({ length: 20 }, (_, i) => new QueueKeys(`q${i}`, { hashTag: true }));
+    expect(new Set(queues.map((q) => keySlot(q.tenantPending))).size).toBeGreaterThan(10);
+    expect(() => new QueueKeys('q', { prefix: 'bull:{x}', hashTag: true })).toThrow(/^prefix: /);
+    // The tagged prefix given as a plain prefix makes the same keys (what a BullMQ prefix option takes).
+    expect(queueKeys('prompts', { prefix: k.prefix }).tenantPending).toBe(k.tenantPending);
+  });
+
+  it('hash-tagged limiter keys: one slot per account and model group', () => {
+    const key = limiterKey('a1b2c3', 'sonnet', { hashTag: true });
+    expect(key).toBe('promptq:limiter:{a1b2c3:sonnet}');
+    expect(keySlot(key)).toBe(keySlot(`${key}:more`));
+    expect(keySlot(key)).not.toBe(keySlot(limiterKey('a1b2c3', 'haiku', { hashTag: true })));
+  });
+
+  describe('against Redis', () => {
+    const redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: null });
+    afterAll(() => redis.disconnect());
+
+    it('a hash-tagged queue in use writes only keys of its slot (jobs, claims, ranks, records, rollups)', async () => {
+      const name = uniqueQueue();
+      const q = new PromptQueue({ connection: redis, queue: name, hashTag: true });
+      try {
+        const body = { model: 'claude-haiku-4-5', max_tokens: 5, prompt: 'hi', tenant_id: 'acme' };
+        const { id } = await q.add({ ...body, id: 'one' });
+        await q.add({ ...body, id: 'one' });
+        await q.addBatch([body, { ...body, tenant_id: 'other' }]);
+        await q.addValidated([{ request: { ...body, messages: [] }, id: 'bulk-1' }]);
+        const record = newRecord({ ...body, messages: [] }, Date.now());
+        await saveRecord(redis, q.keys.job(id), record);
+        await tenantJobDone(redis, q.keys.tenantPending, 'acme');
+        const rollups = new RollupWriter({
+          connection: redis,
+          queue: name,
+          hashTag: true,
+          tenantLabel: (t) => t ?? '',
+        });
+        await rollups.record(id, 'completed', {
+          ...record,
+          finished_at: new Date().toISOString(),
+          total_ms: 5,
+        });
+        const keys = await redis.keys(q.keys.pattern);
+        expect(keys.length).toBeGreaterThan(8);
+        expect(keys).toContain(q.keys.bullmq('prioritized'));
+        expect(keys).toContain(q.keys.tenantPending);
+        expect(new Set(keys.map(keySlot))).toEqual(new Set([keySlot(`{${name}}`)]));
+        // Nothing of this queue outside its prefix.
+        expect(await redis.keys(`*${name}*`)).toHaveLength(keys.length);
+        expect((await q.get(id))?.state).toBe('waiting');
+      } finally {
+        await q.queue.obliterate({ force: true });
+        await q.close();
+      }
+    });
+  });
+});

@@ -1,0 +1,145 @@
+import { readdirSync } from 'node:fs';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { newRecord } from '../../src/core/job.js';
+import { SharedLimiterState } from '../../src/limiter/shared-state.js';
+import { queueKeys } from '../../src/store/keys.js';
+import { LockLostError, loadRecord, saveFinalRecord, saveRecord } from '../../src/store/record-store.js';
+import { luaSource, script, variadicScript } from '../../src/store/scripts.js';
+import { claimJobs, tenantJobDone } from '../../src/store/tenant-pending.js';
+import { uniqueQueue } from '../helpers/stack.js';
+
+describe('Lua scripts and their typed wrappers', () => {
+  const redis = new Redis(inject('redisUrl'));
+  afterAll(() => redis.disconnect());
+  const record = newRecord({ model: 'claude-haiku-4-5', max_tokens: 5, messages: [] }, 0);
+
+  it('every script file is named name-NUMKEYS.lua and lists its Input KEYS/ARGV and Output', () => {
+    const files = readdirSync(new URL('../../src/store/lua/', import.meta.url));
+    expect(files.length).toBeGreaterThanOrEqual(7);
+    for (const f of files) {
+      expect(f).toMatch(/^[a-z]+(-[a-z]+)*-(\d+|N)\.lua$/);
+      const head = luaSource(f).split(']]')[0] ?? '';
+      expect(head, f).toMatch(/Input[^:]*:/);
+      expect(head, f).toMatch(/KEYS\[1\]/);
+      expect(head, f).toMatch(/Output:/);
+    }
+    expect(() => script('save-record-1.lua', ['a', 'b'], [], Number)).toThrow(/declared with 2 keys/);
+    expect(() => variadicScript('save-record-1.lua', Number)).toThrow(/-N\.lua/);
+  });
+
+  it('save-record writes only into an existing job; save-final-record only with the lock', async () => {
+    const k = queueKeys(uniqueQueue());
+    const id = 'j1';
+    expect(await saveRecord(redis, k.job(id), record)).toBe(false);
+    expect(await redis.exists(k.job(id))).toBe(0);
+    await redis.hset(k.job(id), 'data', '{}');
+    expect(await saveRecord(redis, k.job(id), record)).toBe(true);
+    expect(await loadRecord(redis, k.job(id))).toEqual(record);
+    await redis.set(k.jobLock(id), 'token-a');
+    const done = { ...record, attempts: 1 };
+    await expect(saveFinalRecord(redis, k.job(id), done, 'token-b', id)).rejects.toBeInstanceOf(
+      LockLostError,
+    );
+    expect((await loadRecord(redis, k.job(id)))?.attempts).toBe(0);
+    expect(await saveFinalRecord(redis, k.job(id), done, 'token-a', id)).toBe(true);
+    expect((await loadRecord(redis, k.job(id)))?.attempts).toBe(1);
+    // No token (manual processing): no lock to check.
+    expect(await saveFinalRecord(redis, k.job(id), record, undefined, id)).toBe(true);
+    await redis.del(k.job(id), k.jobLock(id));
+  });
+
+  it('claim-jobs: claims new ids once, ranks them per tenant, leaves existing and busy ids alone', async () => {
+    const k = queueKeys(uniqueQueue());
+    await redis.hset(k.job('old'), 'data', '{}');
+    const jobs = [
+      { id: 'a', tenant: 'acme' },
+      { id: 'b', tenant: 'acme' },
+      { id: 'c', tenant: '' },
+      { id: 'old', tenant: 'acme' },
+    ];
+    expect(await claimJobs(redis, k, jobs, 30_000)).toEqual([
+      { kind: 'claimed', rank: 0 },
+      { kind: 'claimed', rank: 1 },
+      { kind: 'claimed', rank: 0 },
+      { kind: 'exists' },
+    ]);
+    expect(await redis.hgetall(k.tenantPending)).toEqual({ acme: '2', '': '1' });
+    expect(await redis.ttl(k.tenantPending)).toBeGreaterThan(23 * 3600);
+    // A second submitter of `a` while the first is still adding it; a new job of acme ranks third.
+    expect(
+      await claimJobs(
+        redis,
+        k,
+        [
+          { id: 'a', tenant: 'acme' },
+          { id: 'd', tenant: 'acme' },
+        ],
+        30_000,
+      ),
+    ).toEqual([{ kind: 'busy' }, { kind: 'claimed', rank: 2 }]);
+    expect(await redis.pttl(k.claim('a'))).toBeGreaterThan(29_000);
+    // The claim expires by itself.
+    expect(await claimJobs(redis, k, [{ id: 'e', tenant: 'x' }], 50)).toEqual([{ kind: 'claimed', rank: 0 }]);
+    await new Promise((r) => setTimeout(r, 120));
+    expect(await redis.exists(k.claim('e'))).toBe(0);
+    expect(await claimJobs(redis, k, [], 1000)).toEqual([]);
+    await redis.del(k.tenantPending, k.job('old'), ...['a', 'b', 'c', 'd'].map((i) => k.claim(i)));
+  });
+
+  it('tenant-done counts down and never below zero', async () => {
+    const k = queueKeys(uniqueQueue());
+    await redis.hset(k.tenantPending, 'acme', 2);
+    await tenantJobDone(redis, k.tenantPending, 'acme');
+    expect(await redis.hget(k.tenantPending, 'acme')).toBe('1');
+    await tenantJobDone(redis, k.tenantPending, 'acme');
+    await tenantJobDone(redis, k.tenantPending, 'acme');
+    expect(await redis.hexists(k.tenantPending, 'acme')).toBe(0);
+  });
+
+  it('the limiter scripts take their tuning from defaultTuning (or the caller), not from numbers in Lua', async () => {
+    const key = `test:limiter:${uniqueQueue()}`;
+    const rl = {
+      outcome: 'rate_limited' as const,
+      refundIn: 0,
+      refundOut: 0,
+      inRatioSample: null,
+      headersSeen: true,
+    };
+    const s = new SharedLimiterState(redis, { decreaseFactor: 0.5, burstDecrease: 0.5, minBurstMs: 300 });
+    await s.observe(
+      key,
+      { req: 600, in: undefined, out: undefined },
+      { req: 600, in: undefined, out: undefined },
+      { req: 0, in: 0, out: 0 },
+      0,
+    );
+    expect(await s.settle(key, { ...rl, retryAfterMs: null }, 1000)).toEqual({
+      pausedUntil: 2000,
+      factor: 0.5,
+    });
+    expect((await s.read(key)).burstMs).toBe(500);
+    await s.settle(key, { ...rl, retryAfterMs: 10 }, 3000);
+    expect((await s.read(key)).burstMs).toBe(300);
+    const t = new SharedLimiterState(redis, { recoveryStep: 0.25, burstRecoveryMs: 100, inRatioWeight: 0.5 });
+    await t.settle(key, { ...rl, outcome: 'success', retryAfterMs: null, inRatioSample: 2 }, 4000);
+    await t.settle(key, { ...rl, outcome: 'success', retryAfterMs: null, inRatioSample: 1 }, 4001);
+    const st = await t.read(key);
+    // 0.5, then 0.25 floored at minFactor 0.3, then two recoveries of 0.25.
+    expect(st.factor).toBeCloseTo(0.8, 10);
+    expect(st.burstMs).toBe(500);
+    expect(st.inRatio).toBe(1.5);
+    const p = new SharedLimiterState(redis, { pauseWithoutRetryAfterMs: 7000 });
+    expect((await p.settle(key, { ...rl, retryAfterMs: null }, 10_000)).pausedUntil).toBe(17_000);
+    await redis.del(key);
+  });
+
+  it('defines each command once per connection', async () => {
+    const k = queueKeys(uniqueQueue());
+    await saveRecord(redis, k.job('x'), record);
+    const names = Object.keys(redis).length;
+    await saveRecord(redis, k.job('x'), record);
+    expect(Object.keys(redis).length).toBe(names);
+    expect(typeof (redis as unknown as Record<string, unknown>).promptqSaveRecord).toBe('function');
+  });
+});
