@@ -30,7 +30,7 @@ export class PromptqError extends Error {
 
 /** A wrong command line (a bad flag value, a missing argument, unusable input); exit code 2. */
 export class UsageError extends PromptqError {
-  override readonly name = 'UsageError';
+  override readonly name: string = 'UsageError';
   constructor(message: string, options: { cause?: unknown } = {}) {
     super(message, { code: 'usage', exitCode: 2, ...options });
   }
