@@ -217,7 +217,15 @@ describe('Dockerfile', () => {
       .map((l) => l.trim())
       .filter((l) => l && !l.startsWith('#'));
     expect(ignored).toEqual(expect.arrayContaining(['node_modules', 'dist', '.git']));
-    for (const needed of ['src', 'packages', 'bin', 'scripts', 'package.json', 'package-lock.json', 'tsconfig.json']) {
+    for (const needed of [
+      'src',
+      'packages',
+      'bin',
+      'scripts',
+      'package.json',
+      'package-lock.json',
+      'tsconfig.json',
+    ]) {
       expect(ignored, `${needed} reaches the build`).not.toContain(needed);
     }
   });
