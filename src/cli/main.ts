@@ -21,7 +21,7 @@ import { registerSimulate } from './simulate.js';
 
 const environment = `
 Environment: REDIS_URL, ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL, PROMPTQ_QUEUE, HOST, PORT,
-PROMPTQ_AUTH_TOKEN, PROMPTQ_CONCURRENCY (see README.md).`;
+PROMPTQ_AUTH_TOKEN, PROMPTQ_CONCURRENCY, … (see docs/reference/environment.md).`;
 
 /** The whole command line; `exit` receives the exit code of the command that ran. */
 export function buildProgram(exit: (code: number) => void): Command {
