@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 /**
@@ -6,6 +7,14 @@ import { defineConfig } from 'vitest/config';
  * one file at a time to keep timings honest on two cores.
  */
 export default defineConfig({
+  // The simulator package from its sources, as `--conditions=source` does for spawned processes.
+  resolve: {
+    alias: {
+      '@promptq/anthropic-simulator': fileURLToPath(
+        new URL('./packages/anthropic-simulator/src/index.ts', import.meta.url),
+      ),
+    },
+  },
   test: {
     include: ['test/chaos/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],

@@ -1,6 +1,15 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // The simulator package from its sources, as `--conditions=source` does for spawned processes.
+  resolve: {
+    alias: {
+      '@promptq/anthropic-simulator': fileURLToPath(
+        new URL('./packages/anthropic-simulator/src/index.ts', import.meta.url),
+      ),
+    },
+  },
   test: {
     include: ['test/**/*.test.ts'],
     // The slow fault tests run with `npm run test:chaos` (vitest.chaos.config.ts).

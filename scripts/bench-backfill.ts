@@ -19,7 +19,8 @@ import { TestRedis } from '../test/helpers/redis-server.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = join(root, 'bin/promptq.js');
-const rawScript = join(root, 'dist/scripts/bench-backfill.js');
+// The raw-BullMQ child is this script again, from source (scripts/ is not part of the build).
+const rawScript = ['--import', 'tsx', fileURLToPath(import.meta.url)];
 
 /** Child mode: raw BullMQ addBulk of N generated jobs in chunks of 1000 (no parsing, no validation). */
 async function rawChild(url: string, queue: string, n: number): Promise<void> {
@@ -181,7 +182,7 @@ async function main() {
       const batches = makeFile(dir, n, true);
 
       const raw = await timed(
-        [rawScript, '--child-raw', String(n), '--url', redisServer.url, '--queue', `raw-${n}`],
+        [...rawScript, '--child-raw', String(n), '--url', redisServer.url, '--queue', `raw-${n}`],
         {},
       );
       row(

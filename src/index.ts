@@ -8,6 +8,7 @@
 
 export { type ModelPrice, PriceTable } from './anthropic/pricing.js';
 export { ConfigError, defaults, loadConfig, type PromptqConfig } from './core/config.js';
+export { type ExitCode, PromptqError, UsageError } from './core/errors.js';
 export {
   type FieldProblem,
   type JobBody,

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { startSimulator } from '../../packages/anthropic-simulator/src/index.js';
+import { UsageError } from '../../src/core/errors.js';
 import { TestRedis } from '../lib/redis-server.js';
 import { type ApproachId, approaches, approachIds } from './approaches.js';
 import { type RunningCompetitor, startCompetitor } from './competitor.js';
@@ -169,7 +170,7 @@ function list<T extends string>(flag: string, raw: string | undefined, allowed: 
 }
 
 /** A bad `promptq bench` argument; the message names the flag. */
-export class BenchUsageError extends Error {
+export class BenchUsageError extends UsageError {
   override readonly name = 'BenchUsageError';
 }
 

@@ -30,7 +30,7 @@ function workerEnv(ctx: RunContext): Record<string, string> {
   };
 }
 
-/** The package root (this file is scripts/bench/ in the source tree, dist/scripts/bench/ when built). */
+/** The package root (this file is scripts/bench/ in the source tree; the harness is never built). */
 function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, 'package.json')) || !existsSync(join(dir, 'bin', 'promptq.js'))) {
@@ -46,7 +46,7 @@ function spawnWorker(env: Record<string, string>): ChildProcess {
   const root = packageRoot();
   const fromSource = fileURLToPath(import.meta.url).endsWith('.ts');
   const args = fromSource
-    ? ['--import', 'tsx', join(root, 'test', 'helpers', 'cli-entry.ts'), 'worker']
+    ? ['--conditions=source', '--import', 'tsx', join(root, 'test', 'helpers', 'cli-entry.ts'), 'worker']
     : [join(root, 'bin', 'promptq.js'), 'worker'];
   return spawn(process.execPath, args, {
     cwd: root,

@@ -4,6 +4,7 @@
  */
 import { APIConnectionError, APIConnectionTimeoutError, APIError } from '@anthropic-ai/sdk';
 import { defaults } from '../core/config.js';
+import { PromptqError } from '../core/errors.js';
 
 /** The `outcome` label of `promptq_requests_total` (docs/reference/metrics.md). */
 export type Outcome =
@@ -37,10 +38,10 @@ export interface Decision {
 }
 
 /** A request that took longer than the configured per-attempt timeout (raised by the attempt runner). */
-export class AttemptTimeoutError extends Error {
+export class AttemptTimeoutError extends PromptqError {
   override readonly name = 'AttemptTimeoutError';
   constructor(readonly timeoutMs: number) {
-    super(`request timed out after ${timeoutMs} ms`);
+    super(`request timed out after ${timeoutMs} ms`, { code: 'attempt_timeout' });
   }
 }
 

@@ -3,7 +3,7 @@
  * built-in simulator when there is no key. promptq owns retries and timeouts, so the SDK's are off.
  */
 import Anthropic from '@anthropic-ai/sdk';
-import { type Simulator, startSimulator } from '../../packages/anthropic-simulator/src/index.js';
+import type { Simulator } from '@promptq/anthropic-simulator';
 import type { PromptqConfig } from '../core/config.js';
 import { Logger } from '../core/log.js';
 import { timedFetch } from './network-timing.js';
@@ -22,6 +22,8 @@ export async function anthropicClient(
   let baseURL = config.anthropicBaseUrl;
   let apiKey = config.anthropicApiKey;
   if (apiKey === undefined) {
+    // Loaded only here: a process with a key never loads the simulator.
+    const { startSimulator } = await import('@promptq/anthropic-simulator');
     simulator = await startSimulator({});
     baseURL = simulator.url;
     apiKey = 'sk-ant-simulator-local';

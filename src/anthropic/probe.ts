@@ -10,9 +10,6 @@
 import { lookup } from 'node:dns/promises';
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { parseArgs } from 'node:util';
-import { type Simulator, startSimulator } from '../../packages/anthropic-simulator/src/index.js';
-import { ConfigError, type PromptqConfig } from '../core/config.js';
 import { textTable } from '../core/format.js';
 import { quantile } from '../core/stats.js';
 import { type NetworkTiming, timedFetch } from './network-timing.js';
@@ -132,49 +129,4 @@ export function formatProbe(url: string, runs: ProbeRun[]): string {
     'time to first byte is paid on every call, before the model generates anything.',
   ].join('\n');
   return `promptq probe: ${url} (GET /v1/models, HTTP ${statuses})\n\n${textTable(head, body)}\n\n${note}\n`;
-}
-
-export async function runProbeCommand(argv: string[], config: PromptqConfig): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { count: { type: 'string', default: '3' }, url: { type: 'string' } },
-  });
-  const count = Number(values.count);
-  if (!/^\d+$/.test(values.count ?? '') || count < 1 || count > 100)
-    throw new ConfigError('--count', 'expected a whole number from 1 to 100');
-  let sim: Simulator | undefined;
-  let target = values.url ?? config.anthropicBaseUrl;
-  let apiKey = config.anthropicApiKey;
-  if (target === undefined && apiKey === undefined) {
-    sim = await startSimulator({});
-    target = sim.url;
-    apiKey = 'sk-ant-simulator-local';
-    process.stderr.write('promptq: ANTHROPIC_API_KEY is not set: probing the built-in simulator\n');
-  }
-  target ??= 'https://api.anthropic.com';
-  let base: URL;
-  try {
-    base = new URL(target);
-    if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new Error('protocol');
-  } catch {
-    throw new ConfigError(values.url ? '--url' : 'ANTHROPIC_BASE_URL', `not an http(s) URL: "${target}"`);
-  }
-  try {
-    const runs: ProbeRun[] = [];
-    for (let i = 0; i < count; i++) {
-      try {
-        runs.push(await probeOnce(base, apiKey));
-      } catch (err) {
-        const e = err as Error & { cause?: { code?: string; message?: string } };
-        process.stderr.write(
-          `promptq: probe of ${base.origin} failed: ${e.cause?.code ?? (e as { code?: string }).code ?? ''} ${e.cause?.message ?? e.message}\n`,
-        );
-        return 1;
-      }
-    }
-    process.stdout.write(formatProbe(base.origin, runs));
-    return 0;
-  } finally {
-    await sim?.close();
-  }
 }

@@ -1,332 +1,55 @@
 /**
- * `promptq backfill FILE.jsonl|-` and `promptq results FILE.jsonl|-`: the flags, and the order of
- * the passes — validate everything, (estimate and stop | enqueue), then optionally wait and write
- * results. Exit codes: 0 ok, 1 a job failed (or did not finish), 2 usage or invalid input.
+ * `promptq backfill FILE.jsonl|- [flags]`: one job per line (job bodies or Message Batches
+ * requests), enqueued idempotently; `--dry-run` estimates cost and time instead. The work is in
+ * backfill-run.ts, loaded only when the command runs.
  */
-import { createWriteStream } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
-import { PriceTable } from '../anthropic/pricing.js';
-import { ConfigError, jobLimitsFrom, type PromptqConfig, redactUrl } from '../core/config.js';
-import { Logger } from '../core/log.js';
-import { countInputTokens } from '../producer/backfill/count-tokens.js';
-import { enqueueFile } from '../producer/backfill/enqueue.js';
-import { estimate, formatEstimate, observedOutputRatios } from '../producer/backfill/estimate.js';
-import type { LineDefaults } from '../producer/backfill/parse.js';
-import { Progress } from '../producer/backfill/progress.js';
-import { openInput } from '../producer/backfill/reader.js';
-import { collectResults } from '../producer/backfill/results.js';
-import { type BackfillSummary, formatSummary } from '../producer/backfill/run-summary.js';
-import { formatProblems, scanFile } from '../producer/backfill/scan.js';
-import { PromptQueue } from '../producer/queue.js';
-import { redisReachable } from '../store/embedded-redis.js';
+import type { BackfillOptions } from './backfill-run.js';
+import { type Cli, loadContext } from './context.js';
+import { defaultBackfillPriority, idPrefix, wholeNumber } from './options.js';
 
-/**
- * Backfills run behind interactive traffic: a larger number is a lower BullMQ priority, and jobs
- * that name none get {@link defaultPriority} (100).
- */
-export const defaultBackfillPriority = 500;
-
-/** A bad flag or input; the CLI prints the message and exits 2. */
-export class BackfillUsageError extends Error {
-  override readonly name = 'BackfillUsageError';
-}
-
-function wholeNumber(flag: string, v: string | undefined, min: number, max: number): number | undefined {
-  if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v)) throw new BackfillUsageError(`--${flag}: expected a whole number, got "${v}"`);
-  const n = Number(v);
-  if (n < min || n > max)
-    throw new BackfillUsageError(`--${flag}: must be between ${min} and ${max}, got ${n}`);
-  return n;
-}
-
-function idPrefix(v: string | undefined): string {
-  if (v === undefined) return '';
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(v))
-    throw new BackfillUsageError('--id-prefix: use 1-64 characters from A-Z a-z 0-9 _ -');
-  return v;
-}
-
-/** A Redis connection that answered PING, or exit 2 naming REDIS_URL. */
-async function connect(config: PromptqConfig): Promise<Redis> {
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
-  redis.on('error', () => {});
-  try {
-    await Promise.race([
-      redis.ping(),
-      new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 3000)),
-    ]);
-    return redis;
-  } catch {
-    redis.disconnect();
-    throw new ConfigError('REDIS_URL', `cannot reach Redis at ${redactUrl(config.redisUrl)}`);
-  }
-}
-
-const write = (s: string) => process.stdout.write(`${s}\n`);
-
-function failedExit(s: BackfillSummary): number {
-  return s.failed + s.pending + s.missing > 0 ? 1 : 0;
-}
-
-async function results(
-  redis: Redis,
-  config: PromptqConfig,
-  path: string,
-  d: LineDefaults,
-  jobs: number,
-  o: { wait: boolean; out: string | undefined; timeoutSec: number | undefined; progress: Progress },
-): Promise<BackfillSummary> {
-  const out = o.out === undefined ? undefined : createWriteStream(o.out);
-  o.progress.begin(o.wait ? 'wait' : 'results');
-  try {
-    const summary = await collectResults(path, d, {
-      redis,
-      queue: config.queue,
-      wait: o.wait,
-      ...(o.timeoutSec !== undefined ? { timeoutMs: o.timeoutSec * 1000 } : {}),
-      ...(out ? { out } : {}),
-      onProgress: (s) =>
-        o.progress.update({
-          phase: o.wait ? 'wait' : 'results',
-          done: s.finished,
-          total: jobs,
-          failed: s.failed,
-          inputTokens: s.inputTokens,
-          outputTokens: s.outputTokens,
-          costUsd: s.costUsd,
-        }),
+export function registerBackfill(cli: Cli): void {
+  cli.program
+    .command('backfill')
+    .description('enqueue one job per line (job bodies or Message Batches requests), idempotently')
+    .argument('<FILE>', 'a .jsonl file, or - for stdin')
+    .option('--out <FILE>', 'wait, then write one result line per input line, in input order')
+    .option('--wait', 'wait until every job has finished', false)
+    .option('--dry-run', 'validate and estimate cost and time; enqueue nothing', false)
+    .option('--skip-invalid', 'enqueue the valid lines even when some are invalid', false)
+    .option('--tenant <T>', 'tenant_id for lines that name none')
+    .option(
+      '--priority <P>',
+      'priority for lines that name none (1 = highest)',
+      wholeNumber('priority', { min: 1, max: 1000 }),
+      defaultBackfillPriority,
+    )
+    .option('--count-tokens', 'with --dry-run: count input tokens with the API (free)', false)
+    .option(
+      '--rpm <N>',
+      'with --dry-run: requests per minute, for the time estimate',
+      wholeNumber('rpm', { min: 1, max: 1e9 }),
+    )
+    .option(
+      '--itpm <N>',
+      'with --dry-run: input tokens per minute',
+      wholeNumber('itpm', { min: 1, max: 1e12 }),
+    )
+    .option(
+      '--otpm <N>',
+      'with --dry-run: output tokens per minute',
+      wholeNumber('otpm', { min: 1, max: 1e12 }),
+    )
+    .option('--chunk <N>', 'jobs per Redis round trip', wholeNumber('chunk', { min: 1, max: 10_000 }), 1000)
+    .option('--id-prefix <P>', 'prefix of the job ids made from line numbers or custom_id', idPrefix, '')
+    .option(
+      '--timeout <SEC>',
+      'with --wait/--out: give up after SEC seconds',
+      wholeNumber('timeout', { min: 1, max: 1e9 }),
+    )
+    .option('--json', 'print the summary as JSON', false)
+    .action(async (file: string, o: BackfillOptions) => {
+      const { config } = loadContext();
+      const { runBackfill } = await import('./backfill-run.js');
+      cli.exit(await runBackfill(file, o, config));
     });
-    o.progress.done({
-      phase: o.wait ? 'wait' : 'results',
-      done: summary.succeeded + summary.failed,
-      total: jobs,
-      failed: summary.failed,
-      inputTokens: summary.input_tokens,
-      outputTokens: summary.output_tokens,
-      costUsd: summary.cost_usd,
-    });
-    return summary;
-  } finally {
-    if (out)
-      await new Promise<void>((resolve, reject) =>
-        out.end((err?: Error | null) => (err ? reject(err) : resolve())),
-      );
-  }
-}
-
-/** `promptq backfill FILE.jsonl|- [flags]` → exit code. */
-export async function runBackfillCommand(argv: string[], config: PromptqConfig): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      out: { type: 'string' },
-      wait: { type: 'boolean', default: false },
-      'dry-run': { type: 'boolean', default: false },
-      'skip-invalid': { type: 'boolean', default: false },
-      tenant: { type: 'string' },
-      priority: { type: 'string' },
-      'count-tokens': { type: 'boolean', default: false },
-      chunk: { type: 'string' },
-      'id-prefix': { type: 'string' },
-      rpm: { type: 'string' },
-      itpm: { type: 'string' },
-      otpm: { type: 'string' },
-      timeout: { type: 'string' },
-      json: { type: 'boolean', default: false },
-    },
-  });
-  if (positionals.length !== 1)
-    throw new BackfillUsageError('backfill takes exactly one FILE.jsonl (or - for stdin)');
-  const d: LineDefaults = {
-    tenant: values.tenant,
-    priority: wholeNumber('priority', values.priority, 1, 1000) ?? defaultBackfillPriority,
-    idPrefix: idPrefix(values['id-prefix']),
-    limits: jobLimitsFrom(config),
-  };
-  const chunk = wholeNumber('chunk', values.chunk, 1, 10_000) ?? 1000;
-  const limits = {
-    rpm: wholeNumber('rpm', values.rpm, 1, 1e9),
-    itpm: wholeNumber('itpm', values.itpm, 1, 1e12),
-    otpm: wholeNumber('otpm', values.otpm, 1, 1e12),
-  };
-  const timeoutSec = wholeNumber('timeout', values.timeout, 1, 1e9);
-  if (values['count-tokens'] && !values['dry-run'])
-    throw new BackfillUsageError('--count-tokens goes with --dry-run');
-  const wait = values.wait || values.out !== undefined;
-
-  const input = await openInput(positionals[0]!);
-  const progress = new Progress();
-  try {
-    const started = performance.now();
-    progress.begin('validate');
-    const scan = await scanFile(input.path, d, {
-      onProgress: (n) => progress.update({ phase: 'validate', done: n, total: n }),
-    }).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT' || err.code === 'EISDIR' || err.code === 'EACCES')
-        throw new BackfillUsageError(`cannot read ${positionals[0]}: ${err.code}`);
-      throw err;
-    });
-    progress.done({ phase: 'validate', done: scan.lines, total: scan.lines });
-    const validateSeconds = (performance.now() - started) / 1000;
-    if (scan.invalid > 0) {
-      process.stderr.write(`${formatProblems(scan)}\n`);
-      if (!values['skip-invalid'] && !values['dry-run']) {
-        throw new BackfillUsageError(
-          `${scan.invalid} of ${scan.lines} lines are invalid (listed above); nothing was enqueued (--skip-invalid enqueues the valid ones)`,
-        );
-      }
-    }
-    if (scan.jobs === 0 && !values['dry-run']) throw new BackfillUsageError('no jobs in the input');
-
-    if (values['dry-run'])
-      return await dryRun(config, input.path, d, scan, limits, values['count-tokens'], values.json);
-
-    const redis = await connect(config);
-    const queue = new PromptQueue({
-      connection: redis,
-      queue: config.queue,
-      jobLimits: d.limits,
-      keepCompletedSeconds: config.keepCompletedSeconds,
-      keepFailedSeconds: config.keepFailedSeconds,
-    });
-    try {
-      progress.begin('enqueue');
-      const enq = await enqueueFile(queue, input.path, d, {
-        chunk,
-        onProgress: (p) => progress.update({ phase: 'enqueue', done: p.handled, total: scan.jobs }),
-      });
-      progress.done({ phase: 'enqueue', done: enq.handled, total: scan.jobs });
-      const enqueued = {
-        lines: scan.lines,
-        jobs: scan.jobs,
-        added: enq.added,
-        already_there: enq.handled - enq.added,
-        invalid_skipped: scan.invalid,
-        queue: config.queue,
-        priority: d.priority,
-        validate_seconds: Math.round(validateSeconds * 1000) / 1000,
-        enqueue_seconds: Math.round(((performance.now() - started) / 1000 - validateSeconds) * 1000) / 1000,
-      };
-      if (!wait) {
-        write(values.json ? JSON.stringify({ enqueued }) : enqueuedText(enqueued));
-        return 0;
-      }
-      const summary = await results(redis, config, input.path, d, scan.jobs, {
-        wait: true,
-        out: values.out,
-        timeoutSec,
-        progress,
-      });
-      write(
-        values.json
-          ? JSON.stringify({ enqueued, summary })
-          : `${enqueuedText(enqueued)}\n${formatSummary(summary)}`,
-      );
-      return failedExit(summary);
-    } finally {
-      await queue.close();
-      redis.disconnect();
-    }
-  } finally {
-    await input.cleanup();
-  }
-}
-
-function enqueuedText(e: {
-  jobs: number;
-  added: number;
-  already_there: number;
-  invalid_skipped: number;
-  queue: string;
-  priority: number;
-}): string {
-  return `enqueued into "${e.queue}" at priority ${e.priority}: ${e.added.toLocaleString('en-US')} added, ${e.already_there.toLocaleString('en-US')} already there${e.invalid_skipped > 0 ? `, ${e.invalid_skipped} invalid lines skipped` : ''}`;
-}
-
-async function dryRun(
-  config: PromptqConfig,
-  path: string,
-  d: LineDefaults,
-  scan: Awaited<ReturnType<typeof scanFile>>,
-  limits: { rpm?: number | undefined; itpm?: number | undefined; otpm?: number | undefined },
-  countTokens: boolean,
-  json: boolean,
-): Promise<number> {
-  const prices = PriceTable.load(config.pricingFile);
-  // Observed output ratios are a bonus: a dry run works offline too.
-  let ratios: Awaited<ReturnType<typeof observedOutputRatios>> | undefined;
-  const redis = (await redisReachable(config.redisUrl, 1000)) ? await connect(config) : undefined;
-  if (redis) {
-    const queue = new PromptQueue({ connection: redis, queue: config.queue });
-    try {
-      ratios = await observedOutputRatios(queue.queue);
-    } finally {
-      await queue.close();
-      redis.disconnect();
-    }
-  }
-  let counted: Map<string, number> | undefined;
-  if (countTokens) {
-    // The SDK is loaded only for --count-tokens: enqueueing never calls the API.
-    const { anthropicClient } = await import('../anthropic/client.js');
-    const { client, simulator } = await anthropicClient(config, new Logger(config.logLevel));
-    try {
-      counted = await countInputTokens(client, path, d);
-    } finally {
-      await simulator?.close();
-    }
-  }
-  const e = estimate(scan, prices, {
-    ...(ratios ? { ratios } : {}),
-    ...(counted ? { counted } : {}),
-    limits,
-  });
-  write(json ? JSON.stringify(e) : formatEstimate(e));
-  return 0;
-}
-
-/** `promptq results FILE.jsonl|- [--out FILE] [--wait]` → exit code. */
-export async function runResultsCommand(argv: string[], config: PromptqConfig): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      out: { type: 'string' },
-      wait: { type: 'boolean', default: false },
-      timeout: { type: 'string' },
-      'id-prefix': { type: 'string' },
-      json: { type: 'boolean', default: false },
-    },
-  });
-  if (positionals.length !== 1)
-    throw new BackfillUsageError('results takes exactly one FILE.jsonl (the backfill input, or - for stdin)');
-  const d: LineDefaults = {
-    tenant: undefined,
-    priority: defaultBackfillPriority,
-    idPrefix: idPrefix(values['id-prefix']),
-    limits: jobLimitsFrom(config),
-  };
-  const timeoutSec = wholeNumber('timeout', values.timeout, 1, 1e9);
-  const input = await openInput(positionals[0]!);
-  const redis = await connect(config);
-  try {
-    const scan = await scanFile(input.path, d);
-    const summary = await results(redis, config, input.path, d, scan.jobs, {
-      wait: values.wait,
-      out: values.out ?? '/dev/stdout',
-      timeoutSec,
-      progress: new Progress(),
-    });
-    const text = values.json ? JSON.stringify({ summary }) : formatSummary(summary);
-    // With no --out the result lines own stdout; the summary goes to stderr.
-    if (values.out === undefined) process.stderr.write(`${text}\n`);
-    else write(text);
-    return failedExit(summary);
-  } finally {
-    redis.disconnect();
-    await input.cleanup();
-  }
 }

@@ -5,6 +5,7 @@
  * value and throws a {@link ConfigError} naming the variable (the CLI turns that into exit code 2).
  */
 
+import { PromptqError } from './errors.js';
 import type { JobLimits } from './job.js';
 
 /** The resolved configuration of a promptq process. */
@@ -75,13 +76,13 @@ export interface PromptqConfig {
 }
 
 /** Raised for an invalid environment value; `variable` names it. */
-export class ConfigError extends Error {
+export class ConfigError extends PromptqError {
   override readonly name = 'ConfigError';
   constructor(
     readonly variable: string,
     message: string,
   ) {
-    super(`${variable}: ${message}`);
+    super(`${variable}: ${message}`, { code: 'config', exitCode: 2 });
   }
 }
 

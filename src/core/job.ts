@@ -6,6 +6,8 @@
  */
 import { defaults } from './config.js';
 
+import { PromptqError } from './errors.js';
+
 /** A message in Anthropic format. Content blocks are passed to the API as they are. */
 export interface Message {
   role: 'user' | 'assistant';
@@ -73,7 +75,7 @@ export interface FieldProblem {
 }
 
 /** An invalid job body; `field` names the first bad field, `problems` lists them all. */
-export class ValidationError extends Error {
+export class ValidationError extends PromptqError {
   override readonly name = 'ValidationError';
   readonly field: string;
   constructor(readonly problems: FieldProblem[]) {
@@ -81,7 +83,7 @@ export class ValidationError extends Error {
     // A hostile key (blank, control characters, lone surrogates) is quoted so the message still
     // shows which field it was.
     const name = /^[A-Za-z0-9_.-]+$/.test(first.field) ? first.field : JSON.stringify(first.field);
-    super(`${name}: ${first.message}`);
+    super(`${name}: ${first.message}`, { code: 'invalid_job', exitCode: 2 });
     this.field = first.field;
   }
 }

@@ -5,8 +5,8 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Simulator } from '@promptq/anthropic-simulator';
 import { Redis } from 'ioredis';
-import type { Simulator } from '../../packages/anthropic-simulator/src/index.js';
 import { anthropicClient } from '../anthropic/client.js';
 import { PriceTable } from '../anthropic/pricing.js';
 import {

@@ -5,6 +5,7 @@
  * the job's lock (lua/save-final-record-2.lua).
  */
 import type { Redis } from 'ioredis';
+import { PromptqError } from '../core/errors.js';
 import type { JobRecord } from '../core/job.js';
 import { defaultPrefix, jobLockKey, type QueueKeys, queueKeys } from './keys.js';
 import { script } from './scripts.js';
@@ -18,10 +19,10 @@ export function jobKey(prefix: string, queue: string, id: string): string {
 }
 
 /** Raised when a worker tries to finish a job whose lock another worker now holds. */
-export class LockLostError extends Error {
+export class LockLostError extends PromptqError {
   override readonly name = 'LockLostError';
   constructor(readonly jobId: string) {
-    super(`lost the lock of job ${jobId}: another worker owns it now`);
+    super(`lost the lock of job ${jobId}: another worker owns it now`, { code: 'lock_lost' });
   }
 }
 

@@ -21,7 +21,6 @@ import { subscribeAttemptLog } from './subscribers/attempt-log.js';
 import { SpendLimitPauser } from './subscribers/spend-limit-pauser.js';
 import { subscribeTenantCounters } from './subscribers/tenant-counters.js';
 
-
 export interface PromptWorkerOptions {
   /** A Redis connection the worker may use (BullMQ duplicates it for blocking calls). */
   connection: Redis;

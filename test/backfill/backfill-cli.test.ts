@@ -133,10 +133,14 @@ describe('promptq backfill (real processes, real Redis)', () => {
     const fromFile = spawnCli(['backfill', '--json', path], env(queue));
     expect(await fromFile.exited).toBe(0);
     const entry = fileURLToPath(new URL('../helpers/cli-entry.ts', import.meta.url));
-    const child = spawn(process.execPath, ['--import', 'tsx', entry, 'backfill', '--json', '-'], {
-      env: { PATH: process.env.PATH ?? '', ...env(queue) },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--conditions=source', '--import', 'tsx', entry, 'backfill', '--json', '-'],
+      {
+        env: { PATH: process.env.PATH ?? '', ...env(queue) },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     child.stdout.on('data', (c) => {
       out += c;

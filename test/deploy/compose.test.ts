@@ -195,10 +195,10 @@ describe('Dockerfile', () => {
     expect(pkg.bin?.promptq).toBe('bin/promptq.js');
   });
 
-  it('builds in one stage and runs from node:20-bookworm-slim as a non-root user', () => {
+  it('builds in one stage and runs from node:24-bookworm-slim (LTS) as a non-root user', () => {
     expect(instructions('FROM')).toEqual([
-      'node:20-bookworm-slim AS build',
-      'node:20-bookworm-slim AS runtime',
+      'node:24-bookworm-slim AS build',
+      'node:24-bookworm-slim AS runtime',
     ]);
     expect(dockerfile).toMatch(/npm ci --omit=dev --ignore-scripts/);
     expect(dockerfile).toMatch(/npm run build/);
@@ -217,7 +217,15 @@ describe('Dockerfile', () => {
       .map((l) => l.trim())
       .filter((l) => l && !l.startsWith('#'));
     expect(ignored).toEqual(expect.arrayContaining(['node_modules', 'dist', '.git']));
-    for (const needed of ['src', 'bin', 'scripts', 'package.json', 'package-lock.json', 'tsconfig.json']) {
+    for (const needed of [
+      'src',
+      'packages',
+      'bin',
+      'scripts',
+      'package.json',
+      'package-lock.json',
+      'tsconfig.json',
+    ]) {
       expect(ignored, `${needed} reaches the build`).not.toContain(needed);
     }
   });

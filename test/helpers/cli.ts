@@ -19,7 +19,7 @@ export interface CliProcess {
 
 /** Spawn `promptq ARGS` from source with the given environment (nothing inherited but PATH/HOME). */
 export function spawnCli(args: string[], env: Record<string, string>): CliProcess {
-  const proc = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
+  const proc = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', entry, ...args], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -2,11 +2,8 @@
  * `promptq report [--since 24h] [--json]`: the dashboard's figures in the terminal, read from the
  * same rollups through the same function ({@link readDashboard}).
  */
-import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
-import { ConfigError, type PromptqConfig } from '../../core/config.js';
 import { formatMs, formatPercent, formatUsd, textTable } from '../../core/format.js';
-import { type DashboardData, parseSince, readDashboard } from './summary.js';
+import type { DashboardData } from './summary.js';
 
 /** The report as text. */
 export function formatReport(d: DashboardData, queue: string, since: string): string {
@@ -123,33 +120,4 @@ export function formatReport(d: DashboardData, queue: string, since: string): st
   if (t.jobs === 0)
     out.push('', 'No job finished in this period (rollups are written by workers as jobs finish).');
   return `${out.join('\n')}\n`;
-}
-
-/** The command; returns the exit code. Throws RangeError (usage) or ConfigError. */
-export async function runReportCommand(argv: string[], config: PromptqConfig): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { since: { type: 'string', default: '24h' }, json: { type: 'boolean', default: false } },
-  });
-  const since = values.since ?? '24h';
-  let minutes: number;
-  try {
-    minutes = parseSince(since);
-  } catch (err) {
-    throw new ConfigError('--since', (err as Error).message.replace(/^since: /, ''));
-  }
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
-  redis.on('error', () => {});
-  try {
-    await redis.connect().catch(() => {
-      throw new ConfigError('REDIS_URL', "cannot reach Redis (set REDIS_URL to the queue's Redis)");
-    });
-    const d = await readDashboard(redis, config.queue, minutes);
-    process.stdout.write(
-      values.json ? `${JSON.stringify(d, null, 2)}\n` : formatReport(d, config.queue, since),
-    );
-    return 0;
-  } finally {
-    redis.disconnect();
-  }
 }

@@ -6,6 +6,7 @@
 
 import { type RequestHandler, Router } from 'express';
 import type { Redis } from 'ioredis';
+import { HttpError } from '../http/errors.js';
 import { dashboardHtml } from './page.js';
 import { type RangeName, ranges, readDashboard } from './summary.js';
 
@@ -31,13 +32,10 @@ export function dashboardRouter(opts: DashboardRouterOptions): Router {
     try {
       const range = String(req.query.range ?? '1h');
       if (!(range in ranges)) {
-        res.status(400).json({
-          error: {
-            type: 'invalid_request',
-            message: `range: expected one of ${Object.keys(ranges).join(', ')}, got "${range}"`,
-          },
-        });
-        return;
+        throw new HttpError(
+          'invalid_request',
+          `range: expected one of ${Object.keys(ranges).join(', ')}, got "${range}"`,
+        );
       }
       res.json(await readDashboard(opts.connection, opts.queue, ranges[range as RangeName]));
     } catch (err) {

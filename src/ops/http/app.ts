@@ -14,36 +14,9 @@ import type { Logger } from '../../core/log.js';
 import type { PromptQueue } from '../../producer/queue.js';
 import { dashboardRouter } from '../dashboard/router.js';
 import type { Metrics } from '../metrics/metrics.js';
+import { HttpError, statusOf } from './errors.js';
 
-export type ErrorType =
-  | 'invalid_request'
-  | 'invalid_json'
-  | 'not_found'
-  | 'unauthorized'
-  | 'payload_too_large'
-  | 'unavailable'
-  | 'internal';
-
-const statusOf: Record<ErrorType, number> = {
-  invalid_request: 400,
-  invalid_json: 400,
-  unauthorized: 401,
-  not_found: 404,
-  payload_too_large: 413,
-  unavailable: 503,
-  internal: 500,
-};
-
-/** An error with an HTTP meaning. */
-export class HttpError extends Error {
-  constructor(
-    readonly type: ErrorType,
-    message: string,
-    readonly details?: unknown,
-  ) {
-    super(message);
-  }
-}
+export { type ErrorType, HttpError } from './errors.js';
 
 export interface AppOptions {
   queue: PromptQueue;

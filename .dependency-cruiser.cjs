@@ -1,0 +1,91 @@
+/**
+ * The dependency rule of src/ (`npm run depcheck`, run in .ci/run). Layers, lowest first; a layer
+ * may import only the ones below it:
+ *
+ *   core ← store ← anthropic ← limiter ← worker, producer ← ops ← cli
+ *
+ * worker and producer sit side by side and do not import each other. src/index.ts (the library's
+ * exports) may import any layer. Besides: src never imports scripts/ or test/, and it loads the
+ * simulator package only with a dynamic import() (types through `import type`).
+ */
+const layers = ['core', 'store', 'anthropic', 'limiter', 'worker', 'producer', 'ops', 'cli'];
+/** What each layer must not import. */
+const above = {
+  core: ['store', 'anthropic', 'limiter', 'worker', 'producer', 'ops', 'cli'],
+  store: ['anthropic', 'limiter', 'worker', 'producer', 'ops', 'cli'],
+  anthropic: ['limiter', 'worker', 'producer', 'ops', 'cli'],
+  limiter: ['worker', 'producer', 'ops', 'cli'],
+  worker: ['producer', 'ops', 'cli'],
+  producer: ['worker', 'ops', 'cli'],
+  ops: ['cli'],
+  cli: [],
+};
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    ...layers
+      .filter((layer) => above[layer].length > 0)
+      .map((layer) => ({
+        name: `layer-${layer}`,
+        comment: `src/${layer} must not import ${above[layer].map((l) => `src/${l}`).join(', ')} (see the layer order at the top of .dependency-cruiser.cjs)`,
+        severity: 'error',
+        from: { path: `^src/${layer}/` },
+        to: { path: `^src/(${above[layer].join('|')})/` },
+      })),
+    {
+      name: 'src-not-to-scripts-or-test',
+      comment: 'scripts/ and test/ are development tools; nothing in src (the shipped build) may import them',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { path: '^(scripts|test)/' },
+    },
+    {
+      name: 'simulator-only-dynamic',
+      comment:
+        'src loads the simulator package by its name, with a dynamic import() where there is no API key (types through `import type`)',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: {
+        path: '(^|/)(packages/anthropic-simulator|node_modules/@promptq/anthropic-simulator)/',
+        dependencyTypesNot: ['dynamic-import', 'type-only'],
+      },
+    },
+    {
+      name: 'simulator-by-package-name',
+      comment:
+        'src imports the simulator as @promptq/anthropic-simulator, never by a relative path into packages/',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { path: '^packages/', dependencyTypesNot: ['aliased-workspace', 'npm'] },
+    },
+    {
+      name: 'no-circular',
+      comment:
+        'a cycle of imports makes the order of module initialisation fragile (type-only imports do not run, so they may close a cycle)',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { circular: true, viaOnly: { dependencyTypesNot: ['type-only'] } },
+    },
+    {
+      name: 'src-not-to-dev-deps',
+      comment:
+        'the shipped build runs with production dependencies only (the one exception: `promptq bench` loads tsx dynamically, in a source checkout)',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/cli/bench\\.ts$' },
+      to: { dependencyTypes: ['npm-dev'] },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    // `import type` counts: a type is a dependency on the layer that owns it.
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      // The simulator resolves to its sources, as in the typecheck: no build needed first.
+      conditionNames: ['source', 'import', 'require', 'node', 'default', 'types'],
+      mainFields: ['module', 'main', 'types', 'typings'],
+    },
+  },
+};

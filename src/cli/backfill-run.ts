@@ -1,0 +1,293 @@
+/**
+ * What `promptq backfill FILE.jsonl|-` and `promptq results FILE.jsonl|-` do once their flags are
+ * parsed (backfill.ts, results.ts): the order of the passes — validate everything, (estimate and
+ * stop | enqueue), then optionally wait and write results. Exit codes: 0 ok, 1 a job failed (or did
+ * not finish), 2 usage or invalid input. Loaded only when one of the two commands runs.
+ */
+import { createWriteStream } from 'node:fs';
+import { Redis } from 'ioredis';
+import { PriceTable } from '../anthropic/pricing.js';
+import { ConfigError, jobLimitsFrom, type PromptqConfig, redactUrl } from '../core/config.js';
+import { UsageError } from '../core/errors.js';
+import { Logger } from '../core/log.js';
+import { countInputTokens } from '../producer/backfill/count-tokens.js';
+import { enqueueFile } from '../producer/backfill/enqueue.js';
+import { estimate, formatEstimate, observedOutputRatios } from '../producer/backfill/estimate.js';
+import type { LineDefaults } from '../producer/backfill/parse.js';
+import { Progress } from '../producer/backfill/progress.js';
+import { openInput } from '../producer/backfill/reader.js';
+import { collectResults } from '../producer/backfill/results.js';
+import { type BackfillSummary, formatSummary } from '../producer/backfill/run-summary.js';
+import { formatProblems, scanFile } from '../producer/backfill/scan.js';
+import { PromptQueue } from '../producer/queue.js';
+import { redisReachable } from '../store/embedded-redis.js';
+import { defaultBackfillPriority } from './options.js';
+
+/** A Redis connection that answered PING, or exit 2 naming REDIS_URL. */
+async function connect(config: PromptqConfig): Promise<Redis> {
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  redis.on('error', () => {});
+  try {
+    await Promise.race([
+      redis.ping(),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 3000)),
+    ]);
+    return redis;
+  } catch {
+    redis.disconnect();
+    throw new ConfigError('REDIS_URL', `cannot reach Redis at ${redactUrl(config.redisUrl)}`);
+  }
+}
+
+const write = (s: string) => process.stdout.write(`${s}\n`);
+
+function failedExit(s: BackfillSummary): number {
+  return s.failed + s.pending + s.missing > 0 ? 1 : 0;
+}
+
+async function results(
+  redis: Redis,
+  config: PromptqConfig,
+  path: string,
+  d: LineDefaults,
+  jobs: number,
+  o: { wait: boolean; out: string | undefined; timeoutSec: number | undefined; progress: Progress },
+): Promise<BackfillSummary> {
+  const out = o.out === undefined ? undefined : createWriteStream(o.out);
+  o.progress.begin(o.wait ? 'wait' : 'results');
+  try {
+    const summary = await collectResults(path, d, {
+      redis,
+      queue: config.queue,
+      wait: o.wait,
+      ...(o.timeoutSec !== undefined ? { timeoutMs: o.timeoutSec * 1000 } : {}),
+      ...(out ? { out } : {}),
+      onProgress: (s) =>
+        o.progress.update({
+          phase: o.wait ? 'wait' : 'results',
+          done: s.finished,
+          total: jobs,
+          failed: s.failed,
+          inputTokens: s.inputTokens,
+          outputTokens: s.outputTokens,
+          costUsd: s.costUsd,
+        }),
+    });
+    o.progress.done({
+      phase: o.wait ? 'wait' : 'results',
+      done: summary.succeeded + summary.failed,
+      total: jobs,
+      failed: summary.failed,
+      inputTokens: summary.input_tokens,
+      outputTokens: summary.output_tokens,
+      costUsd: summary.cost_usd,
+    });
+    return summary;
+  } finally {
+    if (out)
+      await new Promise<void>((resolve, reject) =>
+        out.end((err?: Error | null) => (err ? reject(err) : resolve())),
+      );
+  }
+}
+
+/** The flags of `promptq backfill` (parsed and range-checked by backfill.ts). */
+export interface BackfillOptions {
+  out?: string;
+  wait: boolean;
+  dryRun: boolean;
+  skipInvalid: boolean;
+  tenant?: string;
+  priority: number;
+  countTokens: boolean;
+  chunk: number;
+  idPrefix: string;
+  rpm?: number;
+  itpm?: number;
+  otpm?: number;
+  timeout?: number;
+  json: boolean;
+}
+
+/** `promptq backfill FILE.jsonl|- [flags]` → exit code. */
+export async function runBackfill(file: string, o: BackfillOptions, config: PromptqConfig): Promise<number> {
+  const d: LineDefaults = {
+    tenant: o.tenant,
+    priority: o.priority,
+    idPrefix: o.idPrefix,
+    limits: jobLimitsFrom(config),
+  };
+  const chunk = o.chunk;
+  const limits = { rpm: o.rpm, itpm: o.itpm, otpm: o.otpm };
+  const timeoutSec = o.timeout;
+  if (o.countTokens && !o.dryRun) throw new UsageError('--count-tokens goes with --dry-run');
+  const wait = o.wait || o.out !== undefined;
+
+  const input = await openInput(file);
+  const progress = new Progress();
+  try {
+    const started = performance.now();
+    progress.begin('validate');
+    const scan = await scanFile(input.path, d, {
+      onProgress: (n) => progress.update({ phase: 'validate', done: n, total: n }),
+    }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' || err.code === 'EISDIR' || err.code === 'EACCES')
+        throw new UsageError(`cannot read ${file}: ${err.code}`);
+      throw err;
+    });
+    progress.done({ phase: 'validate', done: scan.lines, total: scan.lines });
+    const validateSeconds = (performance.now() - started) / 1000;
+    if (scan.invalid > 0) {
+      process.stderr.write(`${formatProblems(scan)}\n`);
+      if (!o.skipInvalid && !o.dryRun) {
+        throw new UsageError(
+          `${scan.invalid} of ${scan.lines} lines are invalid (listed above); nothing was enqueued (--skip-invalid enqueues the valid ones)`,
+        );
+      }
+    }
+    if (scan.jobs === 0 && !o.dryRun) throw new UsageError('no jobs in the input');
+
+    if (o.dryRun) return await dryRun(config, input.path, d, scan, limits, o.countTokens, o.json);
+
+    const redis = await connect(config);
+    const queue = new PromptQueue({
+      connection: redis,
+      queue: config.queue,
+      jobLimits: d.limits,
+      keepCompletedSeconds: config.keepCompletedSeconds,
+      keepFailedSeconds: config.keepFailedSeconds,
+    });
+    try {
+      progress.begin('enqueue');
+      const enq = await enqueueFile(queue, input.path, d, {
+        chunk,
+        onProgress: (p) => progress.update({ phase: 'enqueue', done: p.handled, total: scan.jobs }),
+      });
+      progress.done({ phase: 'enqueue', done: enq.handled, total: scan.jobs });
+      const enqueued = {
+        lines: scan.lines,
+        jobs: scan.jobs,
+        added: enq.added,
+        already_there: enq.handled - enq.added,
+        invalid_skipped: scan.invalid,
+        queue: config.queue,
+        priority: d.priority,
+        validate_seconds: Math.round(validateSeconds * 1000) / 1000,
+        enqueue_seconds: Math.round(((performance.now() - started) / 1000 - validateSeconds) * 1000) / 1000,
+      };
+      if (!wait) {
+        write(o.json ? JSON.stringify({ enqueued }) : enqueuedText(enqueued));
+        return 0;
+      }
+      const summary = await results(redis, config, input.path, d, scan.jobs, {
+        wait: true,
+        out: o.out,
+        timeoutSec,
+        progress,
+      });
+      write(
+        o.json
+          ? JSON.stringify({ enqueued, summary })
+          : `${enqueuedText(enqueued)}\n${formatSummary(summary)}`,
+      );
+      return failedExit(summary);
+    } finally {
+      await queue.close();
+      redis.disconnect();
+    }
+  } finally {
+    await input.cleanup();
+  }
+}
+
+function enqueuedText(e: {
+  jobs: number;
+  added: number;
+  already_there: number;
+  invalid_skipped: number;
+  queue: string;
+  priority: number;
+}): string {
+  return `enqueued into "${e.queue}" at priority ${e.priority}: ${e.added.toLocaleString('en-US')} added, ${e.already_there.toLocaleString('en-US')} already there${e.invalid_skipped > 0 ? `, ${e.invalid_skipped} invalid lines skipped` : ''}`;
+}
+
+async function dryRun(
+  config: PromptqConfig,
+  path: string,
+  d: LineDefaults,
+  scan: Awaited<ReturnType<typeof scanFile>>,
+  limits: { rpm?: number | undefined; itpm?: number | undefined; otpm?: number | undefined },
+  countTokens: boolean,
+  json: boolean,
+): Promise<number> {
+  const prices = PriceTable.load(config.pricingFile);
+  // Observed output ratios are a bonus: a dry run works offline too.
+  let ratios: Awaited<ReturnType<typeof observedOutputRatios>> | undefined;
+  const redis = (await redisReachable(config.redisUrl, 1000)) ? await connect(config) : undefined;
+  if (redis) {
+    const queue = new PromptQueue({ connection: redis, queue: config.queue });
+    try {
+      ratios = await observedOutputRatios(queue.queue);
+    } finally {
+      await queue.close();
+      redis.disconnect();
+    }
+  }
+  let counted: Map<string, number> | undefined;
+  if (countTokens) {
+    // The SDK is loaded only for --count-tokens: enqueueing never calls the API.
+    const { anthropicClient } = await import('../anthropic/client.js');
+    const { client, simulator } = await anthropicClient(config, new Logger(config.logLevel));
+    try {
+      counted = await countInputTokens(client, path, d);
+    } finally {
+      await simulator?.close();
+    }
+  }
+  const e = estimate(scan, prices, {
+    ...(ratios ? { ratios } : {}),
+    ...(counted ? { counted } : {}),
+    limits,
+  });
+  write(json ? JSON.stringify(e) : formatEstimate(e));
+  return 0;
+}
+
+/** The flags of `promptq results` (parsed by results.ts). */
+export interface ResultsOptions {
+  out?: string;
+  wait: boolean;
+  timeout?: number;
+  idPrefix: string;
+  json: boolean;
+}
+
+/** `promptq results FILE.jsonl|- [--out FILE] [--wait]` → exit code. */
+export async function runResults(file: string, o: ResultsOptions, config: PromptqConfig): Promise<number> {
+  const d: LineDefaults = {
+    tenant: undefined,
+    priority: defaultBackfillPriority,
+    idPrefix: o.idPrefix,
+    limits: jobLimitsFrom(config),
+  };
+  const timeoutSec = o.timeout;
+  const input = await openInput(file);
+  const redis = await connect(config);
+  try {
+    const scan = await scanFile(input.path, d);
+    const summary = await results(redis, config, input.path, d, scan.jobs, {
+      wait: o.wait,
+      out: o.out ?? '/dev/stdout',
+      timeoutSec,
+      progress: new Progress(),
+    });
+    const text = o.json ? JSON.stringify({ summary }) : formatSummary(summary);
+    // With no --out the result lines own stdout; the summary goes to stderr.
+    if (o.out === undefined) process.stderr.write(`${text}\n`);
+    else write(text);
+    return failedExit(summary);
+  } finally {
+    redis.disconnect();
+    await input.cleanup();
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * `promptq enqueue [--model M] [--max-tokens N] [--tenant T] [--priority P] [--id ID] [--system S]
+ * [--wait] [--timeout SEC] PROMPT`: one job; prints its id (with `--wait`, the job's JSON view).
+ */
+import { ConfigError, jobLimitsFrom, type PromptqConfig, redactUrl } from '../core/config.js';
+import { UsageError } from '../core/errors.js';
+import { ValidationError } from '../core/job.js';
+import { type Cli, loadContext } from './context.js';
+import { wholeNumber } from './options.js';
+
+interface EnqueueOptions {
+  model: string;
+  maxTokens: number;
+  tenant?: string;
+  priority?: number;
+  id?: string;
+  system?: string;
+  wait: boolean;
+  timeout: number;
+}
+
+async function enqueue(prompt: string, o: EnqueueOptions, config: PromptqConfig): Promise<number> {
+  // Loaded here: bullmq is what `promptq --help` and the other short commands do without.
+  const { PromptQueue } = await import('../producer/queue.js');
+  const body = {
+    model: o.model,
+    max_tokens: o.maxTokens,
+    prompt,
+    ...(o.tenant !== undefined ? { tenant_id: o.tenant } : {}),
+    ...(o.priority !== undefined ? { priority: o.priority } : {}),
+    ...(o.id !== undefined ? { id: o.id } : {}),
+    ...(o.system !== undefined ? { system: o.system } : {}),
+  };
+  const q = new PromptQueue({
+    redisUrl: config.redisUrl,
+    queue: config.queue,
+    jobLimits: jobLimitsFrom(config),
+  });
+  q.connection.on('error', () => {});
+  try {
+    await Promise.race([
+      q.connection.ping(),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 3000)),
+    ]).catch(() => {
+      throw new ConfigError(
+        'REDIS_URL',
+        `cannot reach Redis at ${redactUrl(config.redisUrl)} (is promptq start running?)`,
+      );
+    });
+    const added = await q.add(body).catch((err: unknown) => {
+      if (err instanceof ValidationError) throw new UsageError(`invalid job: ${err.message}`, { cause: err });
+      throw err;
+    });
+    if (!o.wait) {
+      process.stdout.write(`${added.id}\n`);
+      return 0;
+    }
+    const view = await q.wait(added.id, o.timeout * 1000);
+    process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
+    if (view?.state === 'completed') return 0;
+    if (view?.state !== 'failed')
+      process.stderr.write(`promptq: job ${added.id} not finished after ${o.timeout}s\n`);
+    return 1;
+  } finally {
+    await q.close();
+  }
+}
+
+export function registerEnqueue(cli: Cli): void {
+  cli.program
+    .command('enqueue')
+    .description('enqueue one job; prints its id (with --wait, the result JSON)')
+    .argument('<PROMPT>', 'the prompt, sent as one user message (quote it)')
+    .option('--model <M>', 'the model', 'claude-haiku-4-5')
+    .option('--max-tokens <N>', 'max_tokens', wholeNumber('max-tokens'), 1024)
+    .option('--tenant <T>', 'tenant_id (also sent as metadata.user_id)')
+    .option('--priority <P>', 'priority, 1 = highest', wholeNumber('priority'))
+    .option('--id <ID>', 'idempotency key: the same id again returns the existing job')
+    .option('--system <S>', 'a system prompt')
+    .option('--wait', 'wait for the result and print the job as JSON', false)
+    .option('--timeout <SEC>', 'with --wait: give up after SEC seconds', wholeNumber('timeout'), 600)
+    .action(async (prompt: string, o: EnqueueOptions) => {
+      const { config } = loadContext();
+      cli.exit(await enqueue(prompt, o, config));
+    });
+}

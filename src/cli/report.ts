@@ -1,0 +1,53 @@
+/**
+ * `promptq report [--since 24h] [--json]`: latency, errors, tokens and cost per model and tenant,
+ * the month-end projection and the slowest calls, from the rollups workers keep in Redis (the same
+ * figures as the dashboard, through the same function).
+ */
+import { ConfigError, type PromptqConfig } from '../core/config.js';
+import { UsageError } from '../core/errors.js';
+import { type Cli, loadContext } from './context.js';
+
+interface ReportOptions {
+  since: string;
+  json: boolean;
+}
+
+async function report(o: ReportOptions, config: PromptqConfig): Promise<number> {
+  const { parseSince, readDashboard } = await import('../ops/dashboard/summary.js');
+  let minutes: number;
+  try {
+    minutes = parseSince(o.since);
+  } catch (err) {
+    throw new UsageError(`--since: ${(err as Error).message.replace(/^since: /, '')}`);
+  }
+  const [{ Redis }, { formatReport }] = await Promise.all([
+    import('ioredis'),
+    import('../ops/dashboard/report.js'),
+  ]);
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
+  redis.on('error', () => {});
+  try {
+    await redis.connect().catch(() => {
+      throw new ConfigError('REDIS_URL', "cannot reach Redis (set REDIS_URL to the queue's Redis)");
+    });
+    const d = await readDashboard(redis, config.queue, minutes);
+    process.stdout.write(o.json ? `${JSON.stringify(d, null, 2)}\n` : formatReport(d, config.queue, o.since));
+    return 0;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export function registerReport(cli: Cli): void {
+  cli.program
+    .command('report')
+    .description(
+      'latency, errors, tokens and cost per model/tenant, month-end projection, slowest calls (from the rollups workers keep in Redis)',
+    )
+    .option('--since <DURATION>', 'the window, from 1m to 26h (e.g. 30m, 1h)', '24h')
+    .option('--json', 'print the figures as JSON', false)
+    .action(async (o: ReportOptions) => {
+      const { config } = loadContext();
+      cli.exit(await report(o, config));
+    });
+}

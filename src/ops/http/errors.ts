@@ -1,0 +1,36 @@
+/**
+ * The HTTP API's errors: a closed set of types, each with its status. Every error response has one
+ * shape, `{"error":{"type","message","details"}}`, written by the app's one error middleware.
+ */
+import { PromptqError } from '../../core/errors.js';
+
+export type ErrorType =
+  | 'invalid_request'
+  | 'invalid_json'
+  | 'not_found'
+  | 'unauthorized'
+  | 'payload_too_large'
+  | 'unavailable'
+  | 'internal';
+
+export const statusOf: Record<ErrorType, number> = {
+  invalid_request: 400,
+  invalid_json: 400,
+  unauthorized: 401,
+  not_found: 404,
+  payload_too_large: 413,
+  unavailable: 503,
+  internal: 500,
+};
+
+/** An error with an HTTP meaning; its `code` is its `type`. */
+export class HttpError extends PromptqError {
+  override readonly name = 'HttpError';
+  constructor(
+    readonly type: ErrorType,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message, { code: type });
+  }
+}
