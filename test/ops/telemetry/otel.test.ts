@@ -59,7 +59,9 @@ describe('OpenTelemetry: one trace per job, GenAI spans and metrics, correlated 
 
   it('exports one trace with the caller’s trace id, over http/json', () => {
     expect(rx.requests.some((r) => r.path === '/v1/traces' && r.contentType.includes('json'))).toBe(true);
-    const job = rx.spans.filter((sp) => sp.attributes['messaging.message.id'] === jobId || sp.attributes['promptq.job.id'] === jobId);
+    const job = rx.spans.filter(
+      (sp) => sp.attributes['messaging.message.id'] === jobId || sp.attributes['promptq.job.id'] === jobId,
+    );
     expect(job.length).toBeGreaterThan(0);
     expect(new Set(job.map((sp) => sp.traceId))).toEqual(new Set([callerTrace]));
     expect(rx.spans[0]?.resource['service.name']).toBe('promptq-test');
@@ -130,7 +132,9 @@ describe('OpenTelemetry: one trace per job, GenAI spans and metrics, correlated 
     const input = usage.find((p) => p.attributes['gen_ai.token.type'] === 'input');
     const output = usage.find((p) => p.attributes['gen_ai.token.type'] === 'output');
     expect(input).toMatchObject({ unit: '{token}', count: 1, explicitBounds: tokenBuckets });
-    expect(input?.sum).toBe(record.input_tokens + record.cache_read_input_tokens + record.cache_creation_input_tokens);
+    expect(input?.sum).toBe(
+      record.input_tokens + record.cache_read_input_tokens + record.cache_creation_input_tokens,
+    );
     expect(output?.sum).toBe(record.output_tokens);
     expect(input?.attributes).toMatchObject({
       'gen_ai.operation.name': 'chat',
