@@ -28,7 +28,11 @@ async function child(jobs: number): Promise<void> {
   const { loadConfig } = await import('../src/core/config.js');
   const { Logger } = await import('../src/core/log.js');
   const { runService } = await import('../src/ops/service.js');
-  const sim = await startSimulator({ limits: { rpm: 0, itpm: 0, otpm: 0 }, ttftMs: 0, msPerToken: 0 });
+  const sim = await startSimulator({
+    limits: { rpm: 1_000_000, itpm: 1_000_000_000, otpm: 1_000_000_000 },
+    ttftMs: 0,
+    msPerToken: 0,
+  });
   const config = loadConfig({
     ...process.env,
     ANTHROPIC_API_KEY: 'sk-ant-bench-0000000000',

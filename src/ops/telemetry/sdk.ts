@@ -29,7 +29,9 @@ export function startSdk(log: Logger): Telemetry {
     observe: (events) => subscribeGenAiMetrics(events),
     shutdown() {
       stopping ??= sdk.shutdown().catch((err: unknown) => {
-        log.warn('OpenTelemetry shutdown failed', { error: err instanceof Error ? err.message : String(err) });
+        log.warn('OpenTelemetry shutdown failed', {
+          error: err instanceof Error ? err.message : String(err),
+        });
       });
       return stopping;
     },
