@@ -191,7 +191,9 @@ describe('docker-compose.yml', () => {
     expect(base.exporters?.['otlp/jaeger']).toMatchObject({ endpoint: 'jaeger:4317' });
     expect(base.service.pipelines.metrics?.receivers).toEqual(['otlp']);
     const dd = parse(read('deploy/otel/datadog.yaml')) as Collector;
-    expect(dd.exporters?.datadog).toMatchObject({ api: { key: expect.stringMatching(/^\$\{env:DD_API_KEY\}$/) } });
+    expect(dd.exporters?.datadog).toMatchObject({
+      api: { key: expect.stringMatching(/^\$\{env:DD_API_KEY\}$/) },
+    });
     expect(dd.service.pipelines.traces?.exporters).toEqual(['datadog/connector', 'datadog']);
     expect(dd.service.pipelines.metrics?.exporters).toEqual(['datadog']);
     expect(dd.service.pipelines.metrics?.receivers).toContain('datadog/connector');
