@@ -44,6 +44,7 @@ async function child(jobs: number): Promise<void> {
   const svc = await runService(config, { api: false, worker: true, embedRedis: false }, new Logger('warn'));
   const body = { model: 'claude-haiku-4-5', max_tokens: 32, prompt: 'Say hello', tenant_id: 'bench' };
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < jobs; i += 500) {
     await svc.queue.addBatch(Array.from({ length: Math.min(500, jobs - i) }, () => body));
   }
@@ -53,10 +54,14 @@ async function child(jobs: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 20));
   }
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  // CPU time of this process (producer, worker, simulator and exporter together) per job: steadier
+  // than jobs/s on a shared machine.
+  const cpuMsPerJob = (cpu.user + cpu.system) / 1000 / jobs;
   await svc.close();
   await sim.close();
   process.stdout.write(
-    `${JSON.stringify({ jobsPerSecond: jobs / seconds, rssMb: process.memoryUsage().rss / 2 ** 20 })}\n`,
+    `${JSON.stringify({ jobsPerSecond: jobs / seconds, cpuMsPerJob, rssMb: process.memoryUsage().rss / 2 ** 20 })}\n`,
   );
   process.exit(0);
 }
@@ -77,7 +82,7 @@ async function parent(jobs: number, rounds: number): Promise<void> {
   const endpoint = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OTEL_')));
   const run = (on: boolean) =>
-    new Promise<{ jobsPerSecond: number; rssMb: number }>((resolve, reject) => {
+    new Promise<{ jobsPerSecond: number; cpuMsPerJob: number; rssMb: number }>((resolve, reject) => {
       const env: NodeJS.ProcessEnv = { ...clean, REDIS_URL: redis.url };
       if (on) Object.assign(env, { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_LOGS_EXPORTER: 'none' });
       const p = spawn(
@@ -97,12 +102,14 @@ async function parent(jobs: number, rounds: number): Promise<void> {
       );
     });
   const results: Record<'off' | 'on', number[]> = { off: [], on: [] };
+  const cpu: Record<'off' | 'on', number[]> = { off: [], on: [] };
   for (let i = 0; i < rounds; i++) {
     for (const mode of ['off', 'on'] as const) {
       const r = await run(mode === 'on');
       results[mode].push(r.jobsPerSecond);
+      cpu[mode].push(r.cpuMsPerJob);
       console.log(
-        `round ${i + 1} ${mode.padEnd(3)} ${r.jobsPerSecond.toFixed(0)} jobs/s  rss ${r.rssMb.toFixed(0)} MB`,
+        `round ${i + 1} ${mode.padEnd(3)} ${r.jobsPerSecond.toFixed(0)} jobs/s  ${r.cpuMsPerJob.toFixed(2)} CPU ms/job  rss ${r.rssMb.toFixed(0)} MB`,
       );
     }
   }
@@ -111,7 +118,8 @@ async function parent(jobs: number, rounds: number): Promise<void> {
   const on = median(results.on);
   console.log(
     `\n${jobs} jobs, concurrency 50, median of ${rounds}: off ${off.toFixed(0)} jobs/s, on ${on.toFixed(0)} jobs/s ` +
-      `(${(((off - on) / off) * 100).toFixed(1)}% slower); ${exports} OTLP exports, ${(bytes / 2 ** 20).toFixed(1)} MB`,
+      `(${(((off - on) / off) * 100).toFixed(1)}% slower); CPU ${median(cpu.off).toFixed(2)} → ${median(cpu.on).toFixed(2)} ms/job; ` +
+      `${exports} OTLP exports, ${(bytes / 2 ** 20).toFixed(1)} MB`,
   );
   receiver.close();
   await redis.stop();

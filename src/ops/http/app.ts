@@ -154,7 +154,10 @@ export function createApp(opts: AppOptions): express.Express {
 
   app.use(express.json({ limit: opts.bodyLimit ?? '4mb', strict: false, type: () => true }));
   for (const r of routes.filter((r) => r.path.startsWith('/v1/')))
-    app[r.method](r.path, wrap(serverSpan(r.method, r.path, r.handler)));
+    app[r.method](
+      r.path,
+      wrap(serverSpan(r.method, r.path, r.handler, (e) => statusOf[toHttpError(e).type])),
+    );
 
   finish(app, log);
   return app;

@@ -8,11 +8,16 @@ import type { Request } from 'express';
 
 const tracer = trace.getTracer('promptq');
 
-/** `handler` run in a span named `METHOD route`, with the status of its reply (or 500 when it throws). */
+/**
+ * `handler` run in a span named `METHOD route`, with the status of its reply. A thrown handler gets
+ * the status `statusOf` gives its error (the error middleware's), and only a 5xx marks the span
+ * failed, as the HTTP conventions say for servers.
+ */
 export function serverSpan<R extends { status: number }>(
   method: string,
   route: string,
   handler: (req: Request) => Promise<R>,
+  statusOf: (err: unknown) => number,
 ): (req: Request) => Promise<R> {
   const verb = method.toUpperCase();
   return async (req) => {
@@ -30,9 +35,12 @@ export function serverSpan<R extends { status: number }>(
       span.setAttribute('http.response.status_code', reply.status);
       return reply;
     } catch (err) {
-      // The error middleware picks the status; a thrown handler is a client or server error alike.
-      span.setAttribute('error.type', err instanceof Error ? err.name : 'Error');
-      span.setStatus({ code: SpanStatusCode.ERROR });
+      const status = statusOf(err);
+      span.setAttribute('http.response.status_code', status);
+      if (status >= 500) {
+        span.setAttribute('error.type', String(status));
+        span.setStatus({ code: SpanStatusCode.ERROR });
+      }
       throw err;
     } finally {
       span.end();
