@@ -21,6 +21,7 @@ export {
 } from './core/job.js';
 export type { JobResult } from './core/result.js';
 export { type RunningService, runService, type ServiceParts } from './ops/service.js';
+export { subscribeGenAiMetrics } from './ops/telemetry/genai-metrics.js';
 export {
   type AddResult,
   type JobState,

@@ -41,6 +41,9 @@ export async function anthropicClient(
     timeout: config.requestTimeoutMs,
     // Times DNS/TCP/TLS and time to first byte per request (src/anthropic/network-timing.ts).
     fetch: timedFetch(),
+    // The worker's attempt span is the GenAI span (worker/tracing.ts), with the record's tokens: the
+    // SDK's own call span would describe the same call twice.
+    openTelemetry: false,
   });
   return { client, simulator, apiKey, baseURL };
 }

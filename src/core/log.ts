@@ -1,23 +1,55 @@
 /**
- * Structured JSON logging: one line per event on stderr (stdout stays free for command output such
- * as job ids). Secrets registered with {@link Logger.redact} are replaced wherever they appear.
+ * Structured JSON logging on pino: one line per event on stderr (stdout stays free for command output
+ * such as job ids). Secrets registered with {@link Logger.redact} are replaced wherever they appear.
+ *
+ * A line written while an OpenTelemetry span is active (an API attempt, the processing of a job, an
+ * enqueue request) carries that span's `trace_id` and `span_id`, so a log search and a trace find
+ * each other. `@opentelemetry/api` is only the API: with no SDK registered there is never an active
+ * span and the lookup costs one function call.
  */
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+import { isSpanContextValid, trace } from '@opentelemetry/api';
+import { type Logger as Pino, pino } from 'pino';
 
-const rank: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
 export type LogSink = (line: string) => void;
 
+/** The active span's ids, in the field names log pipelines (Datadog, Loki, Elastic) correlate on. */
+function traceFields(): Record<string, string> {
+  const ctx = trace.getActiveSpan()?.spanContext();
+  if (ctx === undefined || !isSpanContextValid(ctx)) return {};
+  return { trace_id: ctx.traceId, span_id: ctx.spanId };
+}
+
+function rootLogger(level: LogLevel, sink: LogSink): Pino {
+  return pino(
+    {
+      level,
+      base: null,
+      messageKey: 'msg',
+      timestamp: () => `,"ts":"${new Date().toISOString()}"`,
+      formatters: { level: (label) => ({ level: label }) },
+      mixin: traceFields,
+    },
+    // pino writes each line whole, synchronously; scrubbing the serialized line catches a secret in
+    // any field, however deep.
+    { write: (line: string) => sink(Logger.scrub(line.endsWith('\n') ? line.slice(0, -1) : line)) },
+  );
+}
+
 export class Logger {
   static readonly #secrets = new Set<string>();
-  #level: LogLevel;
-  readonly #sink: LogSink;
-  readonly #base: Record<string, unknown>;
+  readonly #pino: Pino;
 
-  constructor(level: LogLevel = 'info', sink: LogSink = (l) => process.stderr.write(`${l}\n`), base = {}) {
-    this.#level = level;
-    this.#sink = sink;
-    this.#base = base;
+  constructor(
+    level: LogLevel = 'info',
+    sink: LogSink = (l) => process.stderr.write(`${l}\n`),
+    base: Record<string, unknown> = {},
+    /** @internal a child's pino logger. */
+    from?: Pino,
+  ) {
+    const root = from ?? rootLogger(level, sink);
+    this.#pino = Object.keys(base).length > 0 ? root.child(base) : root;
   }
 
   /** Never print `secret` (process-wide: every logger scrubs it). */
@@ -33,29 +65,23 @@ export class Logger {
   }
 
   child(fields: Record<string, unknown>): Logger {
-    return new Logger(this.#level, this.#sink, { ...this.#base, ...fields });
+    return new Logger(undefined, undefined, fields, this.#pino);
   }
 
   set level(level: LogLevel) {
-    this.#level = level;
+    this.#pino.level = level;
   }
 
   debug(msg: string, fields?: Record<string, unknown>): void {
-    this.#write('debug', msg, fields);
+    this.#pino.debug(fields ?? {}, msg);
   }
   info(msg: string, fields?: Record<string, unknown>): void {
-    this.#write('info', msg, fields);
+    this.#pino.info(fields ?? {}, msg);
   }
   warn(msg: string, fields?: Record<string, unknown>): void {
-    this.#write('warn', msg, fields);
+    this.#pino.warn(fields ?? {}, msg);
   }
   error(msg: string, fields?: Record<string, unknown>): void {
-    this.#write('error', msg, fields);
-  }
-
-  #write(level: LogLevel, msg: string, fields?: Record<string, unknown>): void {
-    if (rank[level] < rank[this.#level]) return;
-    const line = JSON.stringify({ ts: new Date().toISOString(), level, msg, ...this.#base, ...fields });
-    this.#sink(Logger.scrub(line));
+    this.#pino.error(fields ?? {}, msg);
   }
 }

@@ -29,6 +29,7 @@ import { registerQueueGauges } from './metrics/queue-gauges.js';
 import { subscribeRollups } from './metrics/rollup-subscriber.js';
 import { RollupWriter } from './metrics/rollups.js';
 import { subscribeWorkerMetrics } from './metrics/worker-metrics.js';
+import { startTelemetry } from './telemetry/telemetry.js';
 
 export interface ServiceParts {
   api: boolean;
@@ -81,6 +82,8 @@ export async function runService(
       `cannot reach Redis at ${redactUrl(config.redisUrl)} (start one, or set REDIS_URL)`,
     );
   }
+  // Before the first span: with no OTEL_* endpoint this loads nothing (ops/telemetry/telemetry.ts).
+  const telemetry = await startTelemetry(process.env, log);
   const prices = PriceTable.load(config.pricingFile);
   const metrics = new Metrics({ maxTenantLabels: config.maxTenantLabels });
   const queue = new PromptQueue({
@@ -139,6 +142,7 @@ export async function runService(
     });
     subscribeWorkerMetrics(worker, metrics);
     subscribeRollups(worker, rollups);
+    telemetry?.observe(worker);
     await worker.start();
   }
 
@@ -207,6 +211,7 @@ export async function runService(
         await connection.quit().catch(() => connection.disconnect());
         await simulator?.close();
         await embedded?.stop();
+        await telemetry?.shutdown();
       })();
       return closing;
     },

@@ -26,6 +26,7 @@ import {
   validateJob,
 } from '../core/job.js';
 import type { JobResult } from '../core/result.js';
+import { inSpan, SpanKind, traceMetadata } from '../core/trace.js';
 import { type QueueKeys, queueKeys } from '../store/keys.js';
 import { loadRecord } from '../store/record-store.js';
 import { claimJobs, reserveRanks } from '../store/tenant-pending.js';
@@ -204,6 +205,24 @@ export class PromptQueue {
    */
   async #enqueue(jobs: readonly Submission[]): Promise<Array<{ id: string; outcome: EnqueueOutcome }>> {
     if (jobs.length === 0) return [];
+    // The jobs start their traces here (a child of the caller's span, e.g. the HTTP request that
+    // carried a `traceparent`); each job carries this context to whichever worker runs it.
+    return inSpan(
+      `send ${this.name}`,
+      {
+        kind: SpanKind.PRODUCER,
+        attributes: {
+          'messaging.system': 'bullmq',
+          'messaging.operation.type': 'send',
+          'messaging.destination.name': this.name,
+          'messaging.batch.message_count': jobs.length,
+        },
+      },
+      () => this.#enqueueTraced(jobs),
+    );
+  }
+
+  async #enqueueTraced(jobs: readonly Submission[]): Promise<Array<{ id: string; outcome: EnqueueOutcome }>> {
     const timestamp = Date.now();
     const all = jobs.map((j) => ({ ...j, id: j.id ?? randomUUID(), tenant: tenantOf(j.request) }));
     const claims = await claimJobs(this.connection, this.keys, all, defaults.claimTtlMs);
@@ -226,12 +245,16 @@ export class PromptQueue {
       }
     }
     if (add.length > 0) {
+      const metadata = traceMetadata();
       await this.queue.addBulk(
         add.map(({ job, rank }) => ({
           name: job.request.model,
           data: job.request,
           // BullMQ priorities: user priority first, then round robin between tenants (fairness.ts).
-          opts: this.#jobOptions(job.id, combinedPriority(job.priority ?? defaultPriority, rank), timestamp),
+          opts: {
+            ...this.#jobOptions(job.id, combinedPriority(job.priority ?? defaultPriority, rank), timestamp),
+            ...(metadata === undefined ? {} : { telemetry: { metadata } }),
+          },
         })),
       );
     }

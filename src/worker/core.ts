@@ -11,6 +11,7 @@
  * of its own: records go through a {@link RecordPort}.
  */
 import type Anthropic from '@anthropic-ai/sdk';
+import type { Span } from '@opentelemetry/api';
 import { DelayedError, UnrecoverableError } from 'bullmq';
 import { type BackoffPolicy, classifyError, defaultBackoff } from '../anthropic/classify.js';
 import type { PriceTable } from '../anthropic/pricing.js';
@@ -26,12 +27,21 @@ import {
   validateJob,
 } from '../core/job.js';
 import type { JobResult } from '../core/result.js';
+import { inSpan, jobContext, SpanKind, type TraceCarrierOpts, withSpan } from '../core/trace.js';
 import type { CallPlan, Permit, RateLimiter } from '../limiter/limiter.js';
 import { LockLostError } from '../store/record-store.js';
 import { type AttemptResult, runAttempt } from './attempt.js';
 import type { WorkerEvents } from './events.js';
-import { type FinalOutcome, type JobOutcome, judgeError, judgeSuccess, type RetryPolicy } from './outcome.js';
+import {
+  type AttemptOutcome,
+  type FinalOutcome,
+  type JobOutcome,
+  judgeError,
+  judgeSuccess,
+  type RetryPolicy,
+} from './outcome.js';
 import type { RecordPort } from './records.js';
+import { endAttemptSpan, recordQueueWait, startAttemptSpan } from './tracing.js';
 
 /** The abort reason of a shutdown: the job goes back to the queue, no attempt spent. */
 export const shutdownReason = 'promptq: worker shutting down';
@@ -42,7 +52,8 @@ export interface JobHandle {
   readonly data: unknown;
   /** Enqueue time, ms. */
   readonly timestamp: number;
-  readonly opts: { priority?: number | undefined };
+  /** `telemetry.metadata`: the trace context the job was enqueued in (worker/tracing.ts). */
+  readonly opts: { priority?: number | undefined } & TraceCarrierOpts;
   moveToDelayed(timestamp: number, token?: string): Promise<void>;
 }
 
@@ -73,6 +84,10 @@ interface Run {
   /** Absent when the job data did not validate. */
   request: JobRequest | undefined;
   model: string;
+  /** The span of the current API attempt: active while its `attempt` event is emitted. */
+  span?: Span | undefined;
+  /** How long the current API attempt took, request sent → answer (or error) in hand. */
+  attemptMs?: number | undefined;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -93,6 +108,24 @@ export class JobProcessor {
 
   /** BullMQ's processor: resolves with the result, or throws what tells BullMQ to delay or fail. */
   async process(job: JobHandle, token: string | undefined, signal?: AbortSignal): Promise<JobResult> {
+    // One span per pickup, in the trace the job was enqueued in; a delay (retry) is not a failure.
+    return inSpan(
+      'promptq.process',
+      {
+        kind: SpanKind.CONSUMER,
+        parent: jobContext(job.opts),
+        attributes: {
+          'messaging.system': 'bullmq',
+          'messaging.operation.type': 'process',
+          'messaging.message.id': job.id ?? '',
+        },
+        benign: (err) => err instanceof DelayedError,
+      },
+      () => this.#process(job, token, signal),
+    );
+  }
+
+  async #process(job: JobHandle, token: string | undefined, signal?: AbortSignal): Promise<JobResult> {
     const jobId = job.id ?? '';
     let request: JobRequest;
     try {
@@ -110,6 +143,7 @@ export class JobProcessor {
       const now = Date.now();
       record.started_at = iso(now);
       record.queue_wait_ms = Math.max(0, now - job.timestamp);
+      recordQueueWait(job.opts, jobId, job.timestamp, now);
       await this.#o.events.emit('started', { jobId, model: run.model, record, request });
     }
     const plan: CallPlan = {
@@ -125,7 +159,16 @@ export class JobProcessor {
       if (outcome.kind !== 'rate-limited') return this.#finish(run, outcome);
       // The limiter paused the group: save the count, then ask for a permit again.
       await this.#o.records.save(jobId, record);
-      await this.#o.events.emit('attempt', { jobId, model: run.model, record, request, outcome });
+      await withSpan(run.span, () =>
+        this.#o.events.emit('attempt', {
+          jobId,
+          model: run.model,
+          record,
+          request,
+          outcome,
+          durationMs: run.attemptMs,
+        }),
+      );
     }
   }
 
@@ -134,7 +177,7 @@ export class JobProcessor {
     const { record } = run;
     let permit: Permit;
     try {
-      permit = await this.#o.limiter.acquire(plan, signal);
+      permit = await inSpan('promptq.limiter.wait', {}, () => this.#o.limiter.acquire(plan, signal));
     } catch (err) {
       if (signal?.aborted) return { kind: 'returned' };
       throw err;
@@ -142,13 +185,21 @@ export class JobProcessor {
     // Counted (and saved) before the call: a worker that dies mid-call has still spent the attempt.
     record.attempts += 1;
     await this.#o.records.save(run.jobId, record);
+    const span = startAttemptSpan(request, run.jobId, record.attempts);
+    run.span = span;
     let result: AttemptResult;
+    const started = performance.now();
     try {
-      result = await runAttempt(this.#o.client, request, this.#o.requestTimeoutMs, signal, (h) =>
-        permit.observeHeaders(h),
+      result = await withSpan(span, () =>
+        runAttempt(this.#o.client, request, this.#o.requestTimeoutMs, signal, (h) =>
+          permit.observeHeaders(h),
+        ),
       );
     } catch (err) {
+      run.attemptMs = performance.now() - started;
       if (signal?.aborted && signal.reason === shutdownReason) {
+        span.addEvent('promptq.returned');
+        span.end();
         await permit.settle({ outcome: 'network_error', headers: null, retryAfterMs: null });
         record.attempts -= 1;
         await this.#o.records.save(run.jobId, record);
@@ -156,8 +207,9 @@ export class JobProcessor {
       }
       const d = classifyError(err);
       await permit.settle({ outcome: d.outcome, headers: d.headers, retryAfterMs: d.retryAfterMs });
-      return judgeError(record, d, this.#policy);
+      return judged(span, judgeError(record, d, this.#policy), record);
     }
+    run.attemptMs = performance.now() - started;
     const usage = result.message.usage;
     await permit.settle({
       outcome: 'success',
@@ -166,7 +218,7 @@ export class JobProcessor {
       inputTokens: usage.input_tokens,
       outputTokens: usage.output_tokens,
     });
-    return judgeSuccess(record, result, request.model, this.#o.prices);
+    return judged(span, judgeSuccess(record, result, request.model, this.#o.prices), record);
   }
 
   /** The one place an outcome is acted on: the record saved, the events emitted, BullMQ told. */
@@ -182,12 +234,16 @@ export class JobProcessor {
         throw new DelayedError();
       case 'retry':
         await this.#o.records.save(jobId, record);
-        await events.emit('attempt', { jobId, model, record, request, outcome });
+        await withSpan(run.span, () =>
+          events.emit('attempt', { jobId, model, record, request, outcome, durationMs: run.attemptMs }),
+        );
         await job.moveToDelayed(Date.now() + outcome.delayMs, token);
         throw new DelayedError();
       case 'spend-limit': {
         await this.#o.records.save(jobId, record);
-        await events.emit('attempt', { jobId, model, record, request, outcome });
+        await withSpan(run.span, () =>
+          events.emit('attempt', { jobId, model, record, request, outcome, durationMs: run.attemptMs }),
+        );
         const { errorCode, message } = outcome.decision;
         await events.emit('spendLimit', {
           jobId,
@@ -214,7 +270,9 @@ export class JobProcessor {
           throw err;
         }
         if (outcome.kind !== 'invalid') {
-          await events.emit('attempt', { jobId, model, record, request, outcome });
+          await withSpan(run.span, () =>
+            events.emit('attempt', { jobId, model, record, request, outcome, durationMs: run.attemptMs }),
+          );
         }
         if (outcome.kind === 'completed') {
           await events.emit('completed', { jobId, model, record, request });
@@ -229,6 +287,12 @@ export class JobProcessor {
       }
     }
   }
+}
+
+/** The attempt's span gets its answer and ends, before the record is saved and the events go out. */
+function judged(span: Span, outcome: AttemptOutcome, record: JobRecord): AttemptOutcome {
+  endAttemptSpan(span, outcome, record);
+  return outcome;
 }
 
 /** The record of a job whose data did not validate: what could be read of it, and the error type. */

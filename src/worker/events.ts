@@ -29,6 +29,8 @@ export interface StartedEvent extends JobEvent {
 export interface AttemptEvent extends JobEvent {
   request: JobRequest;
   outcome: AttemptOutcome;
+  /** Wall time of the attempt: request sent → answer or error in hand (the limiter wait excluded). */
+  durationMs?: number | undefined;
 }
 
 export interface CompletedEvent extends JobEvent {

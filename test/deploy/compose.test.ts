@@ -90,7 +90,7 @@ function containerPorts(s: Service): string[] {
 describe('docker-compose.yml', () => {
   it('has the expected services and images', () => {
     expect(Object.keys(compose.services).sort()).toEqual(
-      ['api', 'grafana', 'prometheus', 'redis', 'simulator', 'worker'].sort(),
+      ['api', 'grafana', 'jaeger', 'otel-collector', 'prometheus', 'redis', 'simulator', 'worker'].sort(),
     );
     expect(service('redis').image).toBe('redis:7-alpine');
     expect(service('prometheus').image).toMatch(/^prom\/prometheus(:|$)/);
@@ -159,6 +159,57 @@ describe('docker-compose.yml', () => {
       expect(service(name).profiles, `${name} runs without a profile`).toBeUndefined();
     }
     expect(read('docker-compose.yml')).toContain('ANTHROPIC_BASE_URL=http://simulator:4000');
+  });
+
+  it('keeps an OpenTelemetry Collector and Jaeger under the "otel" profile, Datadog when DD_API_KEY is set', () => {
+    const collector = service('otel-collector');
+    const jaeger = service('jaeger');
+    expect(collector.profiles).toEqual(['otel']);
+    expect(jaeger.profiles).toEqual(['otel']);
+    expect(collector.image).toMatch(/^otel\/opentelemetry-collector-contrib(:|$)/);
+    expect(jaeger.image).toMatch(/^jaegertracing\/jaeger(:|$)/);
+    expect(publishedPorts(collector)).toEqual(expect.arrayContaining(['4318', '4317']));
+    expect(publishedPorts(jaeger)).toContain('16686');
+    // The Datadog overlay is added only when DD_API_KEY is non-empty (Compose's `${VAR:+word}`).
+    const cmd = commandOf(collector);
+    expect(cmd).toContain('--config=/etc/otelcol/collector.yaml');
+    expect(cmd).toMatch(/\$\{DD_API_KEY:\+--config=\/etc\/otelcol\/datadog\.yaml\}/);
+    expect(envOf(collector)).toHaveProperty('DD_API_KEY');
+    const mount = mountsOf(collector).find((m) => m.target === '/etc/otelcol');
+    expect(mount?.source).toBe('./deploy/otel');
+
+    type Pipelines = Record<string, { receivers: string[]; processors?: string[]; exporters: string[] }>;
+    type Collector = {
+      receivers?: Dict;
+      exporters?: Dict;
+      connectors?: Dict;
+      service: { pipelines: Pipelines };
+    };
+    const base = parse(read('deploy/otel/collector.yaml')) as Collector;
+    expect(JSON.stringify(base.receivers)).toContain('0.0.0.0:4318');
+    expect(base.service.pipelines.traces?.exporters).toEqual(['otlp/jaeger']);
+    expect(base.exporters?.['otlp/jaeger']).toMatchObject({ endpoint: 'jaeger:4317' });
+    expect(base.service.pipelines.metrics?.receivers).toEqual(['otlp']);
+    const dd = parse(read('deploy/otel/datadog.yaml')) as Collector;
+    expect(dd.exporters?.datadog).toMatchObject({
+      api: { key: expect.stringMatching(/^\$\{env:DD_API_KEY\}$/) },
+    });
+    expect(dd.service.pipelines.traces?.exporters).toEqual(['datadog/connector', 'datadog']);
+    expect(dd.service.pipelines.metrics?.exporters).toEqual(['datadog']);
+    expect(dd.service.pipelines.metrics?.receivers).toContain('datadog/connector');
+    for (const [name, p] of Object.entries({ ...base.service.pipelines, ...dd.service.pipelines })) {
+      for (const e of p.exporters) {
+        expect({ ...base.exporters, ...dd.exporters, ...dd.connectors }, `${name}: ${e}`).toHaveProperty([e]);
+      }
+    }
+
+    // promptq's processes pass the endpoint through; unset, telemetry stays off.
+    for (const name of ['api', 'worker']) {
+      const env = envOf(service(name));
+      expect(env).toHaveProperty('OTEL_EXPORTER_OTLP_ENDPOINT', null);
+      expect(String(env.OTEL_SERVICE_NAME)).toContain('promptq');
+    }
+    expect(read('docker-compose.yml')).toContain('OTEL_EXPORTER_OTLP_ENDPOINT=http://otel-collector:4318');
   });
 
   it('bind-mounts only files and directories that exist, and declares its named volumes', () => {

@@ -14,6 +14,7 @@ import type { Logger } from '../../core/log.js';
 import type { PromptQueue } from '../../producer/queue.js';
 import { dashboardRouter } from '../dashboard/router.js';
 import type { Metrics } from '../metrics/metrics.js';
+import { serverSpan } from '../telemetry/http-span.js';
 import { HttpError, statusOf } from './errors.js';
 
 export { type ErrorType, HttpError } from './errors.js';
@@ -152,7 +153,11 @@ export function createApp(opts: AppOptions): express.Express {
   app.use('/admin/queues', board.getRouter());
 
   app.use(express.json({ limit: opts.bodyLimit ?? '4mb', strict: false, type: () => true }));
-  for (const r of routes.filter((r) => r.path.startsWith('/v1/'))) app[r.method](r.path, wrap(r.handler));
+  for (const r of routes.filter((r) => r.path.startsWith('/v1/')))
+    app[r.method](
+      r.path,
+      wrap(serverSpan(r.method, r.path, r.handler, (e) => statusOf[toHttpError(e).type])),
+    );
 
   finish(app, log);
   return app;

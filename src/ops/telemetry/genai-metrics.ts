@@ -1,0 +1,59 @@
+/**
+ * The GenAI client metrics of the OpenTelemetry semantic conventions
+ * (https://opentelemetry.io/docs/specs/semconv/gen-ai/gen-ai-metrics/), from the worker's events,
+ * beside the Prometheus families (which keep their names). The bucket boundaries are the
+ * conventions' advice.
+ */
+import { type Attributes, metrics } from '@opentelemetry/api';
+import type { WorkerEventSource } from '../../worker/events.js';
+
+/** `gen_ai.client.token.usage`: powers of 4, 1 → 67,108,864 tokens. */
+export const tokenBuckets = [
+  1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
+];
+/** `gen_ai.client.operation.duration` and time to first chunk: doubling from 10 ms to 81.92 s. */
+export const secondsBuckets = [
+  0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+];
+
+export function subscribeGenAiMetrics(events: WorkerEventSource): void {
+  const meter = metrics.getMeter('promptq');
+  const tokens = meter.createHistogram('gen_ai.client.token.usage', {
+    description: 'Number of input and output tokens used',
+    unit: '{token}',
+    advice: { explicitBucketBoundaries: tokenBuckets },
+  });
+  const duration = meter.createHistogram('gen_ai.client.operation.duration', {
+    description: 'GenAI operation duration',
+    unit: 's',
+    advice: { explicitBucketBoundaries: secondsBuckets },
+  });
+  const firstChunk = meter.createHistogram('gen_ai.client.operation.time_to_first_chunk', {
+    description: 'Time to receive the first chunk of a streamed response',
+    unit: 's',
+    advice: { explicitBucketBoundaries: secondsBuckets },
+  });
+
+  events.on('attempt', ({ model, outcome, durationMs }) => {
+    const base: Attributes = {
+      'gen_ai.operation.name': 'chat',
+      'gen_ai.provider.name': 'anthropic',
+      'gen_ai.request.model': model,
+    };
+    if (outcome.kind === 'completed') {
+      const r = outcome.result;
+      const u = r.message.usage;
+      const attrs = { ...base, 'gen_ai.response.model': r.message.model };
+      // Input counts every input token, cached or not, as the conventions ask.
+      const input = u.input_tokens + (u.cache_read_input_tokens ?? 0) + (u.cache_creation_input_tokens ?? 0);
+      tokens.record(input, { ...attrs, 'gen_ai.token.type': 'input' });
+      tokens.record(u.output_tokens, { ...attrs, 'gen_ai.token.type': 'output' });
+      duration.record(r.latencyMs / 1000, attrs);
+      if (r.ttftMs !== null) firstChunk.record(r.ttftMs / 1000, attrs);
+      return;
+    }
+    if (durationMs !== undefined) {
+      duration.record(durationMs / 1000, { ...base, 'error.type': outcome.decision.errorType });
+    }
+  });
+}

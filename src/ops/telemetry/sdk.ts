@@ -1,0 +1,39 @@
+/**
+ * The OpenTelemetry Node SDK, configured from the standard `OTEL_*` variables: OTLP traces and
+ * metrics over the protocol `OTEL_EXPORTER_OTLP_PROTOCOL` names (`http/protobuf` by default,
+ * `http/json`, `grpc`), W3C Trace Context propagation, AsyncLocalStorage context. Loaded only by
+ * `startTelemetry` when an endpoint is set.
+ */
+import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
+import { startNodeSDK } from '@opentelemetry/sdk-node';
+import type { Logger } from '../../core/log.js';
+import { subscribeGenAiMetrics } from './genai-metrics.js';
+import type { Telemetry } from './telemetry.js';
+
+export function startSdk(log: Logger): Telemetry {
+  const sdk = startNodeSDK({
+    // `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` override this default name.
+    baseResource: defaultResource().merge(resourceFromAttributes({ 'service.name': 'promptq' })),
+    // promptq instruments itself (core/trace.ts, worker/tracing.ts); no monkey-patching.
+    instrumentations: [],
+  });
+  log.info('OpenTelemetry export on', {
+    endpoint:
+      process.env.OTEL_EXPORTER_OTLP_ENDPOINT ??
+      process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
+      process.env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT,
+    protocol: process.env.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf',
+  });
+  let stopping: Promise<void> | undefined;
+  return {
+    observe: (events) => subscribeGenAiMetrics(events),
+    shutdown() {
+      stopping ??= sdk.shutdown().catch((err: unknown) => {
+        log.warn('OpenTelemetry shutdown failed', {
+          error: err instanceof Error ? err.message : String(err),
+        });
+      });
+      return stopping;
+    },
+  };
+}
