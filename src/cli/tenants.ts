@@ -11,15 +11,15 @@ import type { TenantSettings, TenantStore, TenantWithSpend } from '../store/tena
 import { type Cli, loadContext } from './context.js';
 
 interface SettingFlags {
-  dailyUsd?: number | null;
-  monthlyUsd?: number | null;
+  dailyUsd?: number | 'none';
+  monthlyUsd?: number | 'none';
   onExceed?: 'wait' | 'fail';
 }
 
-/** `--daily-usd X`: USD, or `none` to remove the budget. */
-function usd(flag: string): (raw: string) => number | null {
+/** `--daily-usd X`: USD, or `none` to remove the budget (commander turns a parsed `null` into `true`). */
+function usd(flag: string): (raw: string) => number | 'none' {
   return (raw) => {
-    if (raw === 'none') return null;
+    if (raw === 'none') return raw;
     if (!/^\d+(\.\d+)?$/.test(raw))
       throw new UsageError(`--${flag}: a number of USD or "none", got "${raw}"`);
     return Number(raw);
@@ -44,8 +44,8 @@ function settingOptions(c: Command): Command {
 
 function settings(o: SettingFlags): Partial<TenantSettings> {
   return {
-    ...(o.dailyUsd !== undefined ? { dailyUsd: o.dailyUsd } : {}),
-    ...(o.monthlyUsd !== undefined ? { monthlyUsd: o.monthlyUsd } : {}),
+    ...(o.dailyUsd !== undefined ? { dailyUsd: o.dailyUsd === 'none' ? null : o.dailyUsd } : {}),
+    ...(o.monthlyUsd !== undefined ? { monthlyUsd: o.monthlyUsd === 'none' ? null : o.monthlyUsd } : {}),
     ...(o.onExceed !== undefined ? { onExceed: o.onExceed } : {}),
   };
 }
