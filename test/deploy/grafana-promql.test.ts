@@ -38,7 +38,8 @@ function concrete(expr: string): string {
     .replaceAll('$__rate_interval', '5m')
     .replaceAll('$__interval', '1m')
     .replaceAll('$__range', '1h')
-    .replaceAll('$queue', '.*');
+    .replaceAll('$queue', '.*')
+    .replaceAll('$tenant', '.*');
 }
 
 /** Every series name promptq exports: the metrics registry (with histogram series) + queue gauges. */
@@ -77,15 +78,20 @@ describe('Grafana dashboard queries', () => {
       'promptq_queue_jobs',
       'promptq_queue_wait_seconds_bucket',
       'promptq_queue_oldest_waiting_seconds',
+      'max by (tenant, period) (promptq_tenant_spent_usd{tenant=~"$tenant"}) / max by (tenant, period) (promptq_tenant_budget_usd',
     ]) {
       expect(all, needle).toContain(needle);
     }
     // Queue gauges are the same from every process: panels take max, never sum.
     for (const q of queries) {
-      if (/promptq_(queue_jobs|queue_oldest_waiting_seconds|workers)\b/.test(q.expr))
+      if (
+        /promptq_(queue_jobs|queue_oldest_waiting_seconds|workers|tenant_budget_usd|tenant_spent_usd)\b/.test(
+          q.expr,
+        )
+      )
         expect(q.expr, q.panel.title).toMatch(/^max\b/);
     }
-    expect(dashboard.templating.list.map((v) => v.name)).toContain('queue');
+    expect(dashboard.templating.list.map((v) => v.name)).toEqual(expect.arrayContaining(['queue', 'tenant']));
   });
 
   it('name only metrics promptq exports', async () => {
