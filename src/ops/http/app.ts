@@ -166,7 +166,7 @@ export function createApp(opts: AppOptions): express.Express {
   );
   requireToken(app, opts.authToken);
 
-  app.use(dashboardRouter({ connection: queue.connection, queue: queue.name }));
+  app.use(dashboardRouter({ connection: queue.connection, queue: queue.name, keys: queue.keys }));
 
   const board = new ExpressAdapter();
   board.setBasePath('/admin/queues');
