@@ -14,6 +14,8 @@ interface SettingFlags {
   dailyUsd?: number | 'none';
   monthlyUsd?: number | 'none';
   onExceed?: 'wait' | 'fail';
+  rpm?: number | 'none';
+  tpm?: number | 'none';
 }
 
 /** `--daily-usd X`: USD, or `none` to remove the budget (commander turns a parsed `null` into `true`). */
@@ -22,6 +24,16 @@ function usd(flag: string): (raw: string) => number | 'none' {
     if (raw === 'none') return raw;
     if (!/^\d+(\.\d+)?$/.test(raw))
       throw new UsageError(`--${flag}: a number of USD or "none", got "${raw}"`);
+    return Number(raw);
+  };
+}
+
+/** `--rpm N`: a whole number per minute, or `none` to remove the quota. */
+function perMinute(flag: string): (raw: string) => number | 'none' {
+  return (raw) => {
+    if (raw === 'none') return raw;
+    if (!/^[1-9]\d{0,8}$/.test(raw))
+      throw new UsageError(`--${flag}: a whole number per minute or "none", got "${raw}"`);
     return Number(raw);
   };
 }
@@ -39,7 +51,17 @@ function settingOptions(c: Command): Command {
       'budget per UTC month in USD ("none": no monthly budget)',
       usd('monthly-usd'),
     )
-    .option('--on-exceed <wait|fail>', 'over budget, jobs wait for room (default) or fail', onExceed);
+    .option('--on-exceed <wait|fail>', 'over budget, jobs wait for room (default) or fail', onExceed)
+    .option(
+      '--rpm <N>',
+      'quota: requests per minute, all workers together ("none": no quota)',
+      perMinute('rpm'),
+    )
+    .option(
+      '--tpm <N>',
+      'quota: tokens per minute, input estimate + max_tokens ("none": no quota)',
+      perMinute('tpm'),
+    );
 }
 
 function settings(o: SettingFlags): Partial<TenantSettings> {
@@ -47,6 +69,8 @@ function settings(o: SettingFlags): Partial<TenantSettings> {
     ...(o.dailyUsd !== undefined ? { dailyUsd: o.dailyUsd === 'none' ? null : o.dailyUsd } : {}),
     ...(o.monthlyUsd !== undefined ? { monthlyUsd: o.monthlyUsd === 'none' ? null : o.monthlyUsd } : {}),
     ...(o.onExceed !== undefined ? { onExceed: o.onExceed } : {}),
+    ...(o.rpm !== undefined ? { rpm: o.rpm === 'none' ? null : o.rpm } : {}),
+    ...(o.tpm !== undefined ? { tpm: o.tpm === 'none' ? null : o.tpm } : {}),
   };
 }
 
@@ -77,12 +101,15 @@ function spendCell(spent: number, budget: number | null): string {
 export function tenantsTable(tenants: readonly TenantWithSpend[]): string {
   if (tenants.length === 0) return 'no tenants (add one with `promptq tenants add NAME`)';
   return textTable(
-    ['tenant', 'today (spent / budget)', 'this month (spent / budget)', 'over budget', 'token'],
+    ['tenant', 'today (spent / budget)', 'this month (spent / budget)', 'over budget', 'quota', 'token'],
     tenants.map((t) => [
       t.name,
       spendCell(t.spentUsd.day, t.dailyUsd),
       spendCell(t.spentUsd.month, t.monthlyUsd),
       t.onExceed,
+      [t.rpm === null ? null : `${t.rpm} rpm`, t.tpm === null ? null : `${t.tpm} tpm`]
+        .filter((x) => x !== null)
+        .join(', ') || '-',
       t.revokedAt !== null ? `revoked ${t.revokedAt.slice(0, 10)}` : 'active',
     ]),
   );
@@ -95,6 +122,8 @@ function json(t: TenantWithSpend) {
     daily_usd: t.dailyUsd,
     monthly_usd: t.monthlyUsd,
     on_exceed: t.onExceed,
+    rpm: t.rpm,
+    tpm: t.tpm,
     created_at: t.createdAt,
     token_created_at: t.tokenCreatedAt,
     revoked_at: t.revokedAt,
@@ -151,7 +180,7 @@ export function registerTenants(cli: Cli): void {
     await run(async (config) => {
       const s = settings(o);
       if (Object.keys(s).length === 0)
-        throw new UsageError('set: give --daily-usd, --monthly-usd or --on-exceed');
+        throw new UsageError('set: give --daily-usd, --monthly-usd, --on-exceed, --rpm or --tpm');
       const rows = await withTenants(config, async (store) => {
         await store.set(name, s);
         return (await store.list()).filter((t) => t.name === name);

@@ -30,6 +30,7 @@
  * | `<base>:promptq:budget:<name>:day:<YYYY-MM-DD>` | string, nano-USD spent; TTL past the day | budget-*.lua |
  * | `<base>:promptq:budget:<name>:month:<YYYY-MM>` | string, nano-USD spent; TTL past the month | budget-*.lua |
  * | `<base>:promptq:budget:<name>:holds` | hash reservation id → worst-case cost, periods, expiry | budget-*.lua |
+ * | `<base>:promptq:quota:<name>` | hash: the tenant's request and token buckets; 2 min TTL | quota-admit-2.lua |
  * | `promptq:limiter:<account>:<group>` | hash, see limiter/shared-state.ts | limiter-*.lua |
  */
 
@@ -135,6 +136,11 @@ export class QueueKeys {
   /** A tenant's reservations: the worst-case cost of each call admitted and not yet settled. */
   budgetHolds(name: string): string {
     return `${this.base}:${own}:budget:${name}:holds`;
+  }
+
+  /** A tenant's per-minute quota buckets (requests, tokens). */
+  quota(name: string): string {
+    return `${this.base}:${own}:quota:${name}`;
   }
 
   /** A pattern matching every key of the queue (tests and tools; never in a hot path). */

@@ -23,6 +23,10 @@ export interface TenantSettings {
   /** USD per UTC month; `null` = no monthly budget. */
   monthlyUsd: number | null;
   onExceed: OnExceed;
+  /** Requests per minute the tenant may send (all workers together); `null` = no quota. */
+  rpm: number | null;
+  /** Tokens per minute (each call counts its input estimate plus `max_tokens`); `null` = no quota. */
+  tpm: number | null;
 }
 
 export interface Tenant extends TenantSettings {
@@ -71,6 +75,15 @@ export function checkSettings(s: Partial<TenantSettings>): void {
       throw new TenantError('invalid', `${field}: a number of USD from 0 to ${maxBudgetUsd}`);
     }
   }
+  for (const [field, v] of [
+    ['rpm', s.rpm],
+    ['tpm', s.tpm],
+  ] as const) {
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 1e9) {
+      throw new TenantError('invalid', `${field}: a whole number from 1 to 1000000000 per minute`);
+    }
+  }
   if (s.onExceed !== undefined && !onExceedValues.includes(s.onExceed)) {
     throw new TenantError('invalid', `on_exceed: one of ${onExceedValues.join(', ')}`);
   }
@@ -92,6 +105,13 @@ function fields(s: Partial<TenantSettings>): { set: Record<string, string>; del:
     if (v === null) del.push(field);
     else if (v !== undefined) set[field] = String(toNano(v));
   }
+  for (const [field, v] of [
+    ['rpm', s.rpm],
+    ['tpm', s.tpm],
+  ] as const) {
+    if (v === null) del.push(field);
+    else if (v !== undefined) set[field] = String(v);
+  }
   if (s.onExceed !== undefined) set.on_exceed = s.onExceed;
   return { set, del };
 }
@@ -103,6 +123,8 @@ function fromHash(name: string, h: Record<string, string>): Tenant {
     dailyUsd: usd('daily_nusd'),
     monthlyUsd: usd('monthly_nusd'),
     onExceed: h.on_exceed === 'fail' ? 'fail' : 'wait',
+    rpm: h.rpm === undefined ? null : Number(h.rpm),
+    tpm: h.tpm === undefined ? null : Number(h.tpm),
     createdAt: h.created_at ?? '',
     tokenCreatedAt: h.token_created_at ?? null,
     revokedAt: h.revoked_at ?? null,

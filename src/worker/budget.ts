@@ -1,6 +1,7 @@
 /**
- * Tenant budgets at admission: before a call, its worst-case cost is held against its tenant's
- * budgets (atomically, in Redis: store/budget-store.ts); after it, the hold is settled to the real
+ * Tenant budgets and quotas at admission: before a call, it is counted against its tenant's
+ * per-minute quota and its worst-case cost is held against the tenant's budgets (atomically, in
+ * Redis: store/quota-store.ts, store/budget-store.ts); after it, the hold is settled to the real
  * cost. A port, as records are, so the worker core runs against a fake in its unit tests.
  */
 import type { Redis } from 'ioredis';
@@ -9,12 +10,15 @@ import { estimateInputTokens } from '../anthropic/tokens.js';
 import type { JobRequest } from '../core/job.js';
 import { type BudgetAdmission, type BudgetHold, reserveBudget, settleBudget } from '../store/budget-store.js';
 import type { QueueKeys } from '../store/keys.js';
+import { admitQuota } from '../store/quota-store.js';
 
 export interface BudgetPort {
   /** Hold `worstCaseUsd` against the tenant's budgets, or say which budget refused. */
   reserve(tenant: string, worstCaseUsd: number, holdId: string): Promise<BudgetAdmission>;
   /** Drop the hold, charging `costUsd` (0 when the call was not made). */
   settle(hold: BudgetHold, costUsd: number): Promise<void>;
+  /** Count the call against the tenant's per-minute quota, or say how long until it fits. */
+  quota(tenant: string, tokens: number): Promise<{ waitMs: number; resource: 'requests' | 'tokens' }>;
 }
 
 /**
@@ -38,5 +42,6 @@ export function redisBudgets(connection: Redis, keys: QueueKeys, holdMs: number)
     settle: async (hold, usd) => {
       await settleBudget(connection, keys, hold, usd);
     },
+    quota: (tenant, tokens) => admitQuota(connection, keys, tenant, tokens),
   };
 }

@@ -182,8 +182,9 @@ export class JobProcessor {
   }
 
   /**
-   * One call: its worst case held against the tenant's budgets first (no hold, no call), then the
-   * call, then the hold settled to what the call cost (nothing, unless it completed).
+   * One call: its worst case held against its tenant's budgets, then counted against the tenant's
+   * per-minute quota (no room in either, no call), then the call, then the hold settled to what the
+   * call cost (nothing, unless it completed).
    */
   async #attempt(run: Run, request: JobRequest, plan: CallPlan, signal?: AbortSignal): Promise<JobOutcome> {
     const budgets = this.#o.budgets;
@@ -207,6 +208,16 @@ export class JobProcessor {
     const hold: BudgetHold | undefined = admission.kind === 'held' ? admission.hold : undefined;
     let spent = 0;
     try {
+      // A tenant with no record has no quota either: no round trip for it.
+      const quota =
+        admission.kind === 'unknown'
+          ? { waitMs: 0, resource: 'requests' as const }
+          : await budgets.quota(tenant, plan.inputTokens + plan.maxTokens);
+      if (quota.waitMs > 0) {
+        // A little past the wait, spread, so that the tenant's waiting jobs do not all return at once.
+        const delayMs = Math.round(quota.waitMs * (1 + 0.5 * this.#policy.random())) + 50;
+        return { kind: 'over-quota', tenant, resource: quota.resource, delayMs };
+      }
       const outcome = await this.#call(run, request, plan, signal);
       if (outcome.kind === 'completed') spent = run.record.cost_usd ?? 0;
       return outcome;
@@ -298,6 +309,10 @@ export class JobProcessor {
         await job.moveToDelayed(Date.now() + defaults.spendLimitDelayMs, token);
         throw new DelayedError();
       }
+      case 'over-quota':
+        await events.emit('quota', { jobId, model, record, request, outcome });
+        await job.moveToDelayed(Date.now() + outcome.delayMs, token);
+        throw new DelayedError();
       case 'over-budget':
         await this.#o.records.save(jobId, record);
         await events.emit('budget', { jobId, model, record, request, outcome });

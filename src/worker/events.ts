@@ -9,7 +9,7 @@
  * outcome.
  */
 import type { JobRecord, JobRequest } from '../core/job.js';
-import type { AttemptOutcome, BudgetOutcome, FailedOutcome } from './outcome.js';
+import type { AttemptOutcome, BudgetOutcome, FailedOutcome, JobOutcome } from './outcome.js';
 
 /** What every event says about its job. */
 export interface JobEvent {
@@ -62,6 +62,12 @@ export interface BudgetEvent extends JobEvent {
   outcome: BudgetOutcome;
 }
 
+/** A call over its tenant's per-minute quota: the job waits until it fits. */
+export interface QuotaEvent extends JobEvent {
+  request: JobRequest;
+  outcome: Extract<JobOutcome, { kind: 'over-quota' }>;
+}
+
 /** Event name → listener, as BullMQ's `WorkerListener`. */
 export interface WorkerListener {
   started: (e: StartedEvent) => void;
@@ -73,6 +79,8 @@ export interface WorkerListener {
   spendLimit: (e: SpendLimitEvent) => void | Promise<void>;
   /** A tenant's budget refused a call (before `failed`, when the job fails for it). */
   budget: (e: BudgetEvent) => void;
+  /** A tenant's quota put a job back until it fits. */
+  quota: (e: QuotaEvent) => void;
   /** A job went back to the queue because the worker is shutting down. */
   returned: (e: { jobId: string }) => void;
   /** Another worker took the job over while this one froze: its late result is dropped. */

@@ -35,7 +35,9 @@ export type JobOutcome =
    */
   | { kind: 'over-budget'; refusal: BudgetRefusal; delayMs: number }
   /** Over its tenant's budget with `on_exceed: fail`: failed for good (`budget_exceeded`), no call made. */
-  | { kind: 'budget-exceeded'; refusal: BudgetRefusal; message: string };
+  | { kind: 'budget-exceeded'; refusal: BudgetRefusal; message: string }
+  /** Over its tenant's per-minute quota: put back until it fits, no attempt spent, no call made. */
+  | { kind: 'over-quota'; tenant: string; resource: 'requests' | 'tokens'; delayMs: number };
 
 /** Which budget refused a call, and its figures. */
 export type BudgetRefusal = Extract<BudgetAdmission, { kind: 'over' }> & {
@@ -50,7 +52,10 @@ export type FinalOutcome = Exclude<JobOutcome, { kind: 'rate-limited' }>;
 /** The outcomes of a call its tenant's budget refused (no API attempt). */
 export type BudgetOutcome = Extract<JobOutcome, { kind: 'over-budget' | 'budget-exceeded' }>;
 /** What an attempt that got an answer from the API came to. */
-export type AttemptOutcome = Exclude<JobOutcome, { kind: 'invalid' | 'returned' } | BudgetOutcome>;
+export type AttemptOutcome = Exclude<
+  JobOutcome,
+  { kind: 'invalid' | 'returned' | 'over-quota' } | BudgetOutcome
+>;
 /** The outcomes that fail a job for good. */
 export type FailedOutcome = Extract<JobOutcome, { kind: 'failed' | 'invalid' | 'budget-exceeded' }>;
 

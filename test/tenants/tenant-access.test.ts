@@ -137,7 +137,7 @@ describe('promptq tenants (the CLI)', () => {
       const table = await run();
       expect(table.code).toBe(0);
       expect(table.out).toMatch(/^tenant\s+today \(spent \/ budget\)/);
-      expect(table.out).toMatch(/acme\s+\$0\.0000 \/ \$2\.50\s+\$0\.0000 \/ -\s+fail\s+active/);
+      expect(table.out).toMatch(/acme\s+\$0\.0000 \/ \$2\.50\s+\$0\.0000 \/ -\s+fail\s+-\s+active/);
       expect(table.out).not.toContain(token);
       const json = JSON.parse((await run('list', '--json')).out);
       expect(json).toEqual([expect.objectContaining({ name: 'acme', daily_usd: 2.5, on_exceed: 'fail' })]);
@@ -146,6 +146,9 @@ describe('promptq tenants (the CLI)', () => {
         daily_usd: null,
         monthly_usd: 40,
       });
+      const quota = await run('set', 'acme', '--rpm', '60', '--tpm', '90000');
+      expect(quota.out).toMatch(/acme .* 60 rpm, 90000 tpm\s+active/);
+      expect((await run('set', 'acme', '--rpm', '0')).code).toBe(2);
       const rotated = await run('rotate', 'acme');
       expect(rotated.out).toMatch(/^pqt_[A-Za-z0-9_-]{43}\n$/);
       expect(await new TenantStore(redis, queueKeys(queue)).resolve(token)).toBeNull();
@@ -162,5 +165,6 @@ describe('promptq tenants (the CLI)', () => {
     } finally {
       redis.disconnect();
     }
-  });
+    // A dozen CLI processes: slow on a loaded machine.
+  }, 120_000);
 });

@@ -74,5 +74,5 @@ describe('tenant tokens stay secret', () => {
     await s.redis.set(control, `prefix ${token} suffix`);
     expect(await redisHits(s.redis, token)).toEqual([control]);
     await s.redis.del(control);
-  });
+  }, 90_000);
 });

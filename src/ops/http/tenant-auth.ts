@@ -91,6 +91,8 @@ function view(t: Tenant & { spentUsd?: Record<'day' | 'month', number> }) {
     daily_usd: t.dailyUsd,
     monthly_usd: t.monthlyUsd,
     on_exceed: t.onExceed,
+    rpm: t.rpm,
+    tpm: t.tpm,
     created_at: t.createdAt,
     token_created_at: t.tokenCreatedAt,
     revoked_at: t.revokedAt,
@@ -98,9 +100,9 @@ function view(t: Tenant & { spentUsd?: Record<'day' | 'month', number> }) {
   };
 }
 
-const settingFields = ['daily_usd', 'monthly_usd', 'on_exceed'] as const;
+const settingFields = ['daily_usd', 'monthly_usd', 'on_exceed', 'rpm', 'tpm'] as const;
 
-/** `{daily_usd, monthly_usd, on_exceed}` (null clears a budget) → settings; 400 naming the field. */
+/** `{daily_usd, monthly_usd, on_exceed, rpm, tpm}` (null clears a budget or quota) → settings; 400 naming the field. */
 function parseSettings(body: unknown, extra: readonly string[] = []): Partial<TenantSettings> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new HttpError('invalid_request', 'body: must be a JSON object');
@@ -121,6 +123,14 @@ function parseSettings(body: unknown, extra: readonly string[] = []): Partial<Te
       throw new HttpError('invalid_request', `${field}: a number of USD, or null for none`);
     }
     s[key] = v;
+  }
+  for (const field of ['rpm', 'tpm'] as const) {
+    const v = b[field];
+    if (v === undefined) continue;
+    if (v !== null && typeof v !== 'number') {
+      throw new HttpError('invalid_request', `${field}: a whole number per minute, or null for none`);
+    }
+    s[field] = v;
   }
   if (b.on_exceed !== undefined) s.onExceed = b.on_exceed as TenantSettings['onExceed'];
   return s;

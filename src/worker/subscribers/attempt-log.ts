@@ -63,6 +63,14 @@ export function subscribeAttemptLog(events: WorkerEventSource, { log, logPrompts
       ...(o.kind === 'over-budget' ? { retry_in_ms: o.delayMs } : {}),
     });
   });
+  events.on('quota', (e) =>
+    log.info('over quota: job waits', {
+      job_id: e.jobId,
+      tenant_id: e.outcome.tenant,
+      resource: e.outcome.resource,
+      retry_in_ms: e.outcome.delayMs,
+    }),
+  );
   events.on('returned', (e) => log.info('job returned to the queue (shutdown)', { job_id: e.jobId }));
   events.on('lockLost', (e) =>
     log.warn('lock lost before finishing: another worker owns the job; dropping this result', {
