@@ -141,6 +141,10 @@ export function createApp(opts: AppOptions): express.Express {
           if (!/^\d+(\.\d+)?$/.test(s) || Number(s) > maxWait) {
             throw new HttpError('invalid_request', `wait: must be a number of seconds from 0 to ${maxWait}`);
           }
+          // Another tenant's job answers 404 at once, not after the wait (its timing says nothing).
+          const first = principalOf(req)?.kind === 'tenant' ? await queue.get(id) : undefined;
+          if (first !== undefined && (!first || !mayAccess(principalOf(req), first.request)))
+            throw new HttpError('not_found', `no job with id "${id}"`);
           const abort = new AbortController();
           req.on('close', () => abort.abort());
           view = await queue.wait(id, Number(s) * 1000, abort.signal);
