@@ -36,10 +36,11 @@ describe('tenant quotas (requests and tokens per minute)', () => {
     const s = await startStack();
     try {
       await new TenantStore(s.redis, s.svc.queue.keys).add('metered', { tpm: 6000 });
-      const body = { model: 'claude-haiku-4-5', max_tokens: 2000, prompt: 'hello', tenant_id: 'metered' };
-      // 3 × (2000 + the prompt's) tokens > 6000: the third waits a few hundred ms.
-      const ids = [];
-      for (let i = 0; i < 3; i++) ids.push((await post(`${s.url}/v1/jobs`, body)).body.id as string);
+      // 3 × (2155 + the prompt's) tokens ≈ 6500 > 6000: the third waits about 5 s, even when the
+      // three are picked up seconds apart on a loaded machine.
+      const body = { model: 'claude-haiku-4-5', max_tokens: 2155, prompt: 'hello', tenant_id: 'metered' };
+      const batch = await post(`${s.url}/v1/jobs/batch`, { jobs: [body, body, body] });
+      const ids = batch.body.ids as string[];
       const views = await Promise.all(ids.map((id) => get(`${s.url}/v1/jobs/${id}?wait=30`)));
       expect(views.map((v) => v.body.state)).toEqual(['completed', 'completed', 'completed']);
       for (const v of views) expect(v.body.record.attempts).toBe(1);
