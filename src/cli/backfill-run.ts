@@ -10,6 +10,7 @@ import { PriceTable } from '../anthropic/pricing.js';
 import { ConfigError, jobLimitsFrom, type PromptqConfig, redactUrl } from '../core/config.js';
 import { UsageError } from '../core/errors.js';
 import { Logger } from '../core/log.js';
+import { budgetFits, formatBudgetFits } from '../producer/backfill/budget-fit.js';
 import { countInputTokens } from '../producer/backfill/count-tokens.js';
 import { enqueueFile } from '../producer/backfill/enqueue.js';
 import { estimate, formatEstimate, observedOutputRatios } from '../producer/backfill/estimate.js';
@@ -21,6 +22,7 @@ import { type BackfillSummary, formatSummary } from '../producer/backfill/run-su
 import { formatProblems, scanFile } from '../producer/backfill/scan.js';
 import { PromptQueue } from '../producer/queue.js';
 import { redisReachable } from '../store/embedded-redis.js';
+import { TenantStore, type TenantWithSpend } from '../store/tenant-store.js';
 import { defaultBackfillPriority } from './options.js';
 
 /** A Redis connection that answered PING, or exit 2 naming REDIS_URL. */
@@ -223,11 +225,13 @@ async function dryRun(
   const prices = PriceTable.load(config.pricingFile);
   // Observed output ratios are a bonus: a dry run works offline too.
   let ratios: Awaited<ReturnType<typeof observedOutputRatios>> | undefined;
+  let tenants: TenantWithSpend[] | undefined;
   const redis = (await redisReachable(config.redisUrl, 1000)) ? await connect(config) : undefined;
   if (redis) {
     const queue = new PromptQueue({ connection: redis, queue: config.queue });
     try {
       ratios = await observedOutputRatios(queue.queue);
+      if (scan.byTenant.size > 0) tenants = await new TenantStore(redis, queue.keys).list();
     } finally {
       await queue.close();
       redis.disconnect();
@@ -249,7 +253,10 @@ async function dryRun(
     ...(counted ? { counted } : {}),
     limits,
   });
-  write(json ? JSON.stringify(e) : formatEstimate(e));
+  // Budgets live in Redis: without it the dry run says nothing about them.
+  const budgets = tenants ? budgetFits(scan, prices, tenants, ratios) : undefined;
+  if (json) write(JSON.stringify(budgets ? { ...e, budgets } : e));
+  else write(budgets?.length ? `${formatEstimate(e)}\n${formatBudgetFits(budgets)}` : formatEstimate(e));
   return 0;
 }
 

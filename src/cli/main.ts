@@ -18,6 +18,7 @@ import { registerReport } from './report.js';
 import { registerResults } from './results.js';
 import { registerServe } from './serve.js';
 import { registerSimulate } from './simulate.js';
+import { registerTenants } from './tenants.js';
 
 const environment = `
 Environment: REDIS_URL, ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL, PROMPTQ_QUEUE, HOST, PORT,
@@ -47,6 +48,7 @@ export function buildProgram(exit: (code: number) => void): Command {
     registerReport,
     registerSimulate,
     registerBench,
+    registerTenants,
   ])
     register(cli);
   return program;

@@ -100,6 +100,12 @@ export interface FixedDefaults {
   readonly spendLimitDelayMs: number;
   /** Random extra wait on top of an API `retry-after`, so workers do not all return in one millisecond. */
   readonly retryAfterJitterMs: number;
+  /** An over-budget job whose room is held by calls in flight asks again after about this long. */
+  readonly budgetHeldRetryMs: number;
+  /** An over-budget job whose budget is spent asks again after about this long (or at the period's end). */
+  readonly budgetSpentRetryMs: number;
+  /** A budget hold left by a worker that died stops counting after the request timeout plus this. */
+  readonly budgetHoldGraceMs: number;
 }
 
 /**
@@ -134,6 +140,9 @@ export const defaults = {
   concurrencyTuneIntervalMs: 2000,
   spendLimitDelayMs: 1000,
   retryAfterJitterMs: 250,
+  budgetHeldRetryMs: 2000,
+  budgetSpentRetryMs: 60_000,
+  budgetHoldGraceMs: 10 * 60_000,
 
   /** Priority of a job that names none, so that explicit priorities 1-99 go before it. */
   priority: 100,

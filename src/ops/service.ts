@@ -21,6 +21,7 @@ import type { Logger } from '../core/log.js';
 import { accountFingerprint, RateLimiter } from '../limiter/limiter.js';
 import { PromptQueue } from '../producer/queue.js';
 import { type EmbeddedRedis, ensureRedis } from '../store/embedded-redis.js';
+import { TenantStore } from '../store/tenant-store.js';
 import { PromptWorker } from '../worker/worker.js';
 import { createApp, createOpsApp } from './http/app.js';
 import { limiterHooks } from './metrics/limiter-metrics.js';
@@ -28,6 +29,7 @@ import { Metrics } from './metrics/metrics.js';
 import { registerQueueGauges } from './metrics/queue-gauges.js';
 import { subscribeRollups } from './metrics/rollup-subscriber.js';
 import { RollupWriter } from './metrics/rollups.js';
+import { registerTenantGauges } from './metrics/tenant-gauges.js';
 import { subscribeWorkerMetrics } from './metrics/worker-metrics.js';
 import { startTelemetry } from './telemetry/telemetry.js';
 
@@ -94,6 +96,8 @@ export async function runService(
     keepFailedSeconds: config.keepFailedSeconds,
   });
   registerQueueGauges(metrics, queue.queue);
+  const tenants = new TenantStore(connection, queue.keys);
+  registerTenantGauges(metrics, tenants);
 
   let worker: PromptWorker | undefined;
   let simulator: Simulator | undefined;

@@ -24,6 +24,13 @@
  * | `<base>:promptq:rollup:<epoch minute>` | hash, see rollup-format.ts | rollups.ts |
  * | `<base>:promptq:rollup:day:<YYYY-MM-DD>` | hash | rollups.ts |
  * | `<base>:promptq:slowest:<epoch hour>` | sorted set | rollups.ts |
+ * | `<base>:promptq:tenants` | set of tenant names | tenant-store.ts |
+ * | `<base>:promptq:tenant:<name>` | hash: budgets, on_exceed, token digest | tenant-store.ts |
+ * | `<base>:promptq:tenant-tokens` | hash token SHA-256 (hex) → tenant name | tenant-store.ts |
+ * | `<base>:promptq:budget:<name>:day:<YYYY-MM-DD>` | string, nano-USD spent; TTL past the day | budget-*.lua |
+ * | `<base>:promptq:budget:<name>:month:<YYYY-MM>` | string, nano-USD spent; TTL past the month | budget-*.lua |
+ * | `<base>:promptq:budget:<name>:holds` | hash reservation id → worst-case cost, periods, expiry | budget-*.lua |
+ * | `<base>:promptq:quota:<name>` | hash: the tenant's request and token buckets; 2 min TTL | quota-admit-2.lua |
  * | `promptq:limiter:<account>:<group>` | hash, see limiter/shared-state.ts | limiter-*.lua |
  */
 
@@ -104,6 +111,36 @@ export class QueueKeys {
   /** The slowest calls that finished in one hour (epoch hours). */
   slowest(hour: number): string {
     return `${this.base}:${own}:slowest:${hour}`;
+  }
+
+  /** The names of the queue's tenants (credentials and budgets). */
+  get tenants(): string {
+    return `${this.base}:${own}:tenants`;
+  }
+
+  /** One tenant: its budgets, what happens over budget, its token's digest (never the token). */
+  tenant(name: string): string {
+    return `${this.base}:${own}:tenant:${name}`;
+  }
+
+  /** Token digest → tenant name: how a request's token finds its tenant. */
+  get tenantTokens(): string {
+    return `${this.base}:${own}:tenant-tokens`;
+  }
+
+  /** What a tenant spent in one UTC day (`YYYY-MM-DD`) or month (`YYYY-MM`), in nano-USD. */
+  budgetSpent(name: string, period: 'day' | 'month', id: string): string {
+    return `${this.base}:${own}:budget:${name}:${period}:${id}`;
+  }
+
+  /** A tenant's reservations: the worst-case cost of each call admitted and not yet settled. */
+  budgetHolds(name: string): string {
+    return `${this.base}:${own}:budget:${name}:holds`;
+  }
+
+  /** A tenant's per-minute quota buckets (requests, tokens). */
+  quota(name: string): string {
+    return `${this.base}:${own}:quota:${name}`;
   }
 
   /** A pattern matching every key of the queue (tests and tools; never in a hot path). */

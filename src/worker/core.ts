@@ -10,6 +10,7 @@
  * pausing the queue) is a subscriber of the events it emits. It needs no BullMQ worker and no Redis
  * of its own: records go through a {@link RecordPort}.
  */
+import { randomUUID } from 'node:crypto';
 import type Anthropic from '@anthropic-ai/sdk';
 import type { Span } from '@opentelemetry/api';
 import { DelayedError, UnrecoverableError } from 'bullmq';
@@ -29,13 +30,17 @@ import {
 import type { JobResult } from '../core/result.js';
 import { inSpan, jobContext, SpanKind, type TraceCarrierOpts, withSpan } from '../core/trace.js';
 import type { CallPlan, Permit, RateLimiter } from '../limiter/limiter.js';
+import type { BudgetHold } from '../store/budget-store.js';
 import { LockLostError } from '../store/record-store.js';
 import { type AttemptResult, runAttempt } from './attempt.js';
+import { type BudgetPort, worstCaseCostUsd } from './budget.js';
 import type { WorkerEvents } from './events.js';
 import {
   type AttemptOutcome,
+  type BudgetWaitPolicy,
   type FinalOutcome,
   type JobOutcome,
+  judgeBudget,
   judgeError,
   judgeSuccess,
   type RetryPolicy,
@@ -71,6 +76,10 @@ export interface JobProcessorOptions {
   backoff?: BackoffPolicy;
   requestTimeoutMs: number;
   jobLimits: JobLimits;
+  /** Tenant budgets, checked before each call; without it no budget applies. */
+  budgets?: BudgetPort | undefined;
+  /** How long over-budget jobs wait. @defaultValue from `defaults` (core/config.ts) */
+  budgetWait?: BudgetWaitPolicy;
   /** Jitter source. @defaultValue `Math.random` */
   random?: () => number;
 }
@@ -172,8 +181,53 @@ export class JobProcessor {
     }
   }
 
-  /** One permit, one API call, judged. */
+  /**
+   * One call: its worst case held against its tenant's budgets, then counted against the tenant's
+   * per-minute quota (no room in either, no call), then the call, then the hold settled to what the
+   * call cost (nothing, unless it completed).
+   */
   async #attempt(run: Run, request: JobRequest, plan: CallPlan, signal?: AbortSignal): Promise<JobOutcome> {
+    const budgets = this.#o.budgets;
+    const tenant = request.tenant_id;
+    if (budgets === undefined || tenant === undefined) return this.#call(run, request, plan, signal);
+    const costUsd = worstCaseCostUsd(request, this.#o.prices);
+    const admission = await budgets.reserve(tenant, costUsd, `${run.jobId}:${randomUUID()}`);
+    if (admission.kind === 'over') {
+      const wait = this.#o.budgetWait ?? {
+        heldMs: defaults.budgetHeldRetryMs,
+        spentMs: defaults.budgetSpentRetryMs,
+      };
+      return judgeBudget(
+        run.record,
+        { ...admission, tenant, costUsd },
+        wait,
+        Date.now(),
+        this.#policy.random,
+      );
+    }
+    const hold: BudgetHold | undefined = admission.kind === 'held' ? admission.hold : undefined;
+    let spent = 0;
+    try {
+      // A tenant with no record has no quota either: no round trip for it.
+      const quota =
+        admission.kind === 'unknown'
+          ? { waitMs: 0, resource: 'requests' as const }
+          : await budgets.quota(tenant, plan.inputTokens + plan.maxTokens);
+      if (quota.waitMs > 0) {
+        // A little past the wait, spread, so that the tenant's waiting jobs do not all return at once.
+        const delayMs = Math.round(quota.waitMs * (1 + 0.5 * this.#policy.random())) + 50;
+        return { kind: 'over-quota', tenant, resource: quota.resource, delayMs };
+      }
+      const outcome = await this.#call(run, request, plan, signal);
+      if (outcome.kind === 'completed') spent = run.record.cost_usd ?? 0;
+      return outcome;
+    } finally {
+      if (hold) await budgets.settle(hold, spent);
+    }
+  }
+
+  /** One permit, one API call, judged. */
+  async #call(run: Run, request: JobRequest, plan: CallPlan, signal?: AbortSignal): Promise<JobOutcome> {
     const { record } = run;
     let permit: Permit;
     try {
@@ -255,8 +309,18 @@ export class JobProcessor {
         await job.moveToDelayed(Date.now() + defaults.spendLimitDelayMs, token);
         throw new DelayedError();
       }
+      case 'over-quota':
+        await events.emit('quota', { jobId, model, record, request, outcome });
+        await job.moveToDelayed(Date.now() + outcome.delayMs, token);
+        throw new DelayedError();
+      case 'over-budget':
+        await this.#o.records.save(jobId, record);
+        await events.emit('budget', { jobId, model, record, request, outcome });
+        await job.moveToDelayed(Date.now() + outcome.delayMs, token);
+        throw new DelayedError();
       case 'completed':
       case 'failed':
+      case 'budget-exceeded':
       case 'invalid': {
         const now = Date.now();
         record.finished_at = iso(now);
@@ -269,7 +333,9 @@ export class JobProcessor {
           if (err instanceof LockLostError) await events.emit('lockLost', { jobId });
           throw err;
         }
-        if (outcome.kind !== 'invalid') {
+        if (outcome.kind === 'budget-exceeded') {
+          await events.emit('budget', { jobId, model, record, request, outcome });
+        } else if (outcome.kind !== 'invalid') {
           await withSpan(run.span, () =>
             events.emit('attempt', { jobId, model, record, request, outcome, durationMs: run.attemptMs }),
           );

@@ -9,7 +9,7 @@
  * outcome.
  */
 import type { JobRecord, JobRequest } from '../core/job.js';
-import type { AttemptOutcome, FailedOutcome } from './outcome.js';
+import type { AttemptOutcome, BudgetOutcome, FailedOutcome, JobOutcome } from './outcome.js';
 
 /** What every event says about its job. */
 export interface JobEvent {
@@ -56,6 +56,18 @@ export interface SpendLimitEvent extends JobEvent {
   message: string;
 }
 
+/** A call its tenant's budget refused: the job waits (`over-budget`) or fails (`budget-exceeded`). */
+export interface BudgetEvent extends JobEvent {
+  request: JobRequest;
+  outcome: BudgetOutcome;
+}
+
+/** A call over its tenant's per-minute quota: the job waits until it fits. */
+export interface QuotaEvent extends JobEvent {
+  request: JobRequest;
+  outcome: Extract<JobOutcome, { kind: 'over-quota' }>;
+}
+
 /** Event name → listener, as BullMQ's `WorkerListener`. */
 export interface WorkerListener {
   started: (e: StartedEvent) => void;
@@ -65,6 +77,10 @@ export interface WorkerListener {
   finished: (e: FinishedEvent) => void | Promise<void>;
   /** Awaited before the job is put back, so the queue is paused by the time it is. */
   spendLimit: (e: SpendLimitEvent) => void | Promise<void>;
+  /** A tenant's budget refused a call (before `failed`, when the job fails for it). */
+  budget: (e: BudgetEvent) => void;
+  /** A tenant's quota put a job back until it fits. */
+  quota: (e: QuotaEvent) => void;
   /** A job went back to the queue because the worker is shutting down. */
   returned: (e: { jobId: string }) => void;
   /** Another worker took the job over while this one froze: its late result is dropped. */

@@ -5,7 +5,9 @@
  */
 import { type BackoffPolicy, backoffMs, type Decision } from '../anthropic/classify.js';
 import type { PriceTable } from '../anthropic/pricing.js';
+import { formatUsd } from '../core/format.js';
 import type { JobRecord, ValidationError } from '../core/job.js';
+import { type BudgetAdmission, periodEnd } from '../store/budget-store.js';
 import type { AttemptResult } from './attempt.js';
 
 /** What processing a job came to. */
@@ -26,15 +28,44 @@ export type JobOutcome =
   /** The job data did not validate: failed for good before any attempt. */
   | { kind: 'invalid'; error: ValidationError }
   /** Cut short by shutdown: back to the queue, no attempt spent. */
-  | { kind: 'returned' };
+  | { kind: 'returned' }
+  /**
+   * Over its tenant's budget, the tenant waiting for room (`on_exceed: wait`): put back for
+   * `delayMs`, no attempt spent, no call made.
+   */
+  | { kind: 'over-budget'; refusal: BudgetRefusal; delayMs: number }
+  /** Over its tenant's budget with `on_exceed: fail`: failed for good (`budget_exceeded`), no call made. */
+  | { kind: 'budget-exceeded'; refusal: BudgetRefusal; message: string }
+  /** Over its tenant's per-minute quota: put back until it fits, no attempt spent, no call made. */
+  | { kind: 'over-quota'; tenant: string; resource: 'requests' | 'tokens'; delayMs: number };
+
+/** Which budget refused a call, and its figures. */
+export type BudgetRefusal = Extract<BudgetAdmission, { kind: 'over' }> & {
+  tenant: string;
+  /** The worst-case cost of the refused call (USD). */
+  costUsd: number;
+};
 
 export type OutcomeKind = JobOutcome['kind'];
 /** The outcomes that end a processing: what `finish` acts on. */
 export type FinalOutcome = Exclude<JobOutcome, { kind: 'rate-limited' }>;
+/** The outcomes of a call its tenant's budget refused (no API attempt). */
+export type BudgetOutcome = Extract<JobOutcome, { kind: 'over-budget' | 'budget-exceeded' }>;
 /** What an attempt that got an answer from the API came to. */
-export type AttemptOutcome = Exclude<JobOutcome, { kind: 'invalid' | 'returned' }>;
+export type AttemptOutcome = Exclude<
+  JobOutcome,
+  { kind: 'invalid' | 'returned' | 'over-quota' } | BudgetOutcome
+>;
 /** The outcomes that fail a job for good. */
-export type FailedOutcome = Extract<JobOutcome, { kind: 'failed' | 'invalid' }>;
+export type FailedOutcome = Extract<JobOutcome, { kind: 'failed' | 'invalid' | 'budget-exceeded' }>;
+
+/** How long an over-budget job waits before it asks again. */
+export interface BudgetWaitPolicy {
+  /** When calls in flight hold the room (their settling may free it). */
+  heldMs: number;
+  /** When the spend itself fills the budget: at most this, or until the period ends. */
+  spentMs: number;
+}
 
 export interface RetryPolicy {
   /** API attempts per job (429s not counted). */
@@ -96,6 +127,35 @@ export function judgeSuccess(
   record.request_id = r.requestId;
   record.cost_usd = prices.cost(model, record);
   return { kind: 'completed', result: r, priced: prices.lookup(model) !== undefined };
+}
+
+/**
+ * A call its tenant's budget refused: wait (put back, no attempt spent) or fail for good with
+ * `budget_exceeded`, as the tenant says.
+ */
+export function judgeBudget(
+  record: JobRecord,
+  refusal: BudgetRefusal,
+  policy: BudgetWaitPolicy,
+  now: number,
+  random: () => number,
+): BudgetOutcome {
+  const usd = formatUsd;
+  const what =
+    `tenant "${refusal.tenant}" is over its ${refusal.period === 'day' ? 'daily' : 'monthly'} budget of ` +
+    `${usd(refusal.budgetUsd)}: spent ${usd(refusal.spentUsd)}, held by calls in flight ${usd(refusal.heldUsd)}, ` +
+    `this call up to ${usd(refusal.costUsd)}`;
+  if (refusal.onExceed === 'fail') {
+    record.error_type = 'budget_exceeded';
+    record.status_code = null;
+    return { kind: 'budget-exceeded', refusal, message: `budget exceeded: ${what}` };
+  }
+  // Only calls in flight stand in the way: they settle soon, usually below their worst case.
+  const fitsWhenSettled = refusal.spentUsd + refusal.costUsd <= refusal.budgetUsd;
+  const base = fitsWhenSettled
+    ? policy.heldMs
+    : Math.min(policy.spentMs, periodEnd(refusal.period, now) - now + 1000);
+  return { kind: 'over-budget', refusal, delayMs: Math.round(base * (0.8 + 0.4 * random())) };
 }
 
 function countRetry(record: JobRecord, reason: string): void {

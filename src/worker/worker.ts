@@ -13,6 +13,8 @@ import { defaults } from '../core/config.js';
 import type { JobLimits } from '../core/job.js';
 import type { Logger } from '../core/log.js';
 import type { RateLimiter } from '../limiter/limiter.js';
+import { queueKeys } from '../store/keys.js';
+import { redisBudgets } from './budget.js';
 import { ConcurrencyTuner } from './concurrency.js';
 import { JobProcessor, shutdownReason } from './core.js';
 import { type WorkerEventName, type WorkerEventSource, WorkerEvents, type WorkerListener } from './events.js';
@@ -55,6 +57,8 @@ export interface PromptWorkerOptions {
   lockDurationMs?: number;
   /** How often to look for jobs whose lock expired. @defaultValue `30000` */
   stalledIntervalMs?: number;
+  /** Enforce tenants' budgets (docs/tenants.md). @defaultValue `true` */
+  budgets?: boolean;
 }
 
 export class PromptWorker implements WorkerEventSource {
@@ -88,6 +92,14 @@ export class PromptWorker implements WorkerEventSource {
       ...(opts.backoff ? { backoff: opts.backoff } : {}),
       requestTimeoutMs: opts.requestTimeoutMs,
       jobLimits: opts.jobLimits,
+      budgets:
+        opts.budgets === false
+          ? undefined
+          : redisBudgets(
+              connection,
+              queueKeys(queue, { prefix }),
+              opts.requestTimeoutMs + defaults.budgetHoldGraceMs,
+            ),
     });
     this.worker = new Worker(queue, (job, token, signal) => processor.process(job, token, signal), {
       connection,

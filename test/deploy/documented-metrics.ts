@@ -17,6 +17,9 @@ export const DOCUMENTED_METRICS = {
   promptq_ratelimit_limit: 'gauge',
   promptq_ratelimit_remaining: 'gauge',
   promptq_workers: 'gauge',
+  promptq_tenant_budget_usd: 'gauge',
+  promptq_tenant_spent_usd: 'gauge',
+  promptq_budget_rejections_total: 'counter',
 } as const satisfies Record<string, 'counter' | 'gauge' | 'histogram'>;
 
 export type DocumentedMetric = keyof typeof DOCUMENTED_METRICS;

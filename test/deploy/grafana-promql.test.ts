@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { Metrics } from '../../src/ops/metrics/metrics.js';
+import { registerTenantGauges } from '../../src/ops/metrics/tenant-gauges.js';
 import { DOCUMENTED_METRICS } from './documented-metrics.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -38,7 +39,8 @@ function concrete(expr: string): string {
     .replaceAll('$__rate_interval', '5m')
     .replaceAll('$__interval', '1m')
     .replaceAll('$__range', '1h')
-    .replaceAll('$queue', '.*');
+    .replaceAll('$queue', '.*')
+    .replaceAll('$tenant', '.*');
 }
 
 /** Every series name promptq exports: the metrics registry (with histogram series) + queue gauges. */
@@ -48,7 +50,10 @@ async function exportedNames(): Promise<Set<string>> {
     names.add(name);
     if (type === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(name + s);
   };
-  for (const m of await new Metrics().registry.getMetricsAsJSON()) add(m.name, String(m.type));
+  const metrics = new Metrics();
+  // Tenant gauges are registered against a tenant store (src/ops/metrics/tenant-gauges.ts).
+  registerTenantGauges(metrics, { list: async () => [] });
+  for (const m of await metrics.registry.getMetricsAsJSON()) add(m.name, String(m.type));
   // Queue gauges are registered against a live queue (src/ops/metrics/queue-gauges.ts); docs/reference/metrics.md fixes them.
   for (const [name, type] of Object.entries(DOCUMENTED_METRICS)) add(name, type);
   return names;
@@ -77,15 +82,20 @@ describe('Grafana dashboard queries', () => {
       'promptq_queue_jobs',
       'promptq_queue_wait_seconds_bucket',
       'promptq_queue_oldest_waiting_seconds',
+      'max by (tenant, period) (promptq_tenant_spent_usd{tenant=~"$tenant"}) / max by (tenant, period) (promptq_tenant_budget_usd',
     ]) {
       expect(all, needle).toContain(needle);
     }
     // Queue gauges are the same from every process: panels take max, never sum.
     for (const q of queries) {
-      if (/promptq_(queue_jobs|queue_oldest_waiting_seconds|workers)\b/.test(q.expr))
+      if (
+        /promptq_(queue_jobs|queue_oldest_waiting_seconds|workers|tenant_budget_usd|tenant_spent_usd)\b/.test(
+          q.expr,
+        )
+      )
         expect(q.expr, q.panel.title).toMatch(/^max\b/);
     }
-    expect(dashboard.templating.list.map((v) => v.name)).toContain('queue');
+    expect(dashboard.templating.list.map((v) => v.name)).toEqual(expect.arrayContaining(['queue', 'tenant']));
   });
 
   it('name only metrics promptq exports', async () => {

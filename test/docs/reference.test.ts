@@ -3,6 +3,7 @@ import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Metrics } from '../../src/ops/metrics/metrics.js';
 import { registerQueueGauges } from '../../src/ops/metrics/queue-gauges.js';
+import { registerTenantGauges } from '../../src/ops/metrics/tenant-gauges.js';
 
 /** The reference pages in docs/ are the contract: they must say what the code does. */
 const root = join(import.meta.dirname, '../..');
@@ -35,6 +36,7 @@ describe('docs/reference', () => {
   it('metrics.md names every promptq metric family /metrics exports, and no other', () => {
     const metrics = new Metrics();
     registerQueueGauges(metrics, { name: 'q' } as never);
+    registerTenantGauges(metrics, { list: async () => [] });
     const exported = metrics.registry
       .getMetricsAsArray()
       .map((m) => m.name)

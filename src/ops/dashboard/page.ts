@@ -11,6 +11,7 @@ header{display:flex;align-items:center;gap:16px;padding:12px 20px;background:#1d
 header h1{font-size:18px;margin:0}header .q{opacity:.7}header nav{margin-left:auto;display:flex;gap:6px}
 header button{background:#334;color:#fff;border:1px solid #556;border-radius:4px;padding:4px 10px;cursor:pointer}
 header button[aria-pressed=true]{background:#4a7bd0;border-color:#4a7bd0}
+header select{background:#334;color:#fff;border:1px solid #556;border-radius:4px;padding:3px 6px}
 main{display:grid;grid-template-columns:repeat(auto-fill,minmax(440px,1fr));gap:14px;padding:14px 20px}
 section{background:#fff;border:1px solid #dde1e7;border-radius:6px;padding:12px 14px}
 section h2{font-size:14px;margin:0 0 8px;color:#445}
@@ -28,7 +29,9 @@ td:first-child,th:first-child{text-align:left}.wide{grid-column:1/-1}
 const script = `
 const colors=['#4a7bd0','#d0694a','#3a9b6b','#9b59b6','#c9a227','#2aa3b8','#b83a6b','#6b7a8f'];
 const NS='http://www.w3.org/2000/svg';
-let range=new URLSearchParams(location.search).get('range')||'1h';
+const params=new URLSearchParams(location.search);
+let range=params.get('range')||'1h';
+let tenant=params.get('tenant')||'';
 const $=(id)=>document.getElementById(id);
 function el(tag,attrs,text){const e=document.createElementNS(NS,tag);for(const k in attrs)e.setAttribute(k,attrs[k]);if(text!==undefined)e.textContent=text;return e}
 function h(tag,text,attrs){const e=document.createElement(tag);if(text!==undefined)e.textContent=text;for(const k in attrs||{})e.setAttribute(k,attrs[k]);return e}
@@ -86,6 +89,13 @@ function render(d){
   barChart('tokens',tenants.map(([t,f])=>({label:t,input:f.input_tokens,output:f.output_tokens})),['input','output'],fmtN);
   barChart('cost',tenants.map(([t,f])=>({label:t,cost:f.cost_usd})),['cost'],fmtUsd);
   barChart('maxtokens',models.filter(([,f])=>f.max_tokens_used!=null).map(([m,f])=>({label:m,used:Math.round(f.max_tokens_used*1000)/10})),['used'],(v)=>v+'%');
+  table('budgets',['tenant','today: spent / budget','share','this month: spent / budget','share'],
+    d.budgets.map((b)=>[b.tenant,fmtUsd(b.spent_usd.day)+' / '+(b.daily_usd==null?'–':fmtUsd(b.daily_usd)),b.daily_usd?fmtPct(b.spent_usd.day/b.daily_usd):'–',
+      fmtUsd(b.spent_usd.month)+' / '+(b.monthly_usd==null?'–':fmtUsd(b.monthly_usd)),b.monthly_usd?fmtPct(b.spent_usd.month/b.monthly_usd):'–']));
+  const sel=$('tenant');const want=['',...d.tenant_names];
+  if(sel.options.length!==want.length||want.some((n,i)=>sel.options[i].value!==n)){sel.textContent='';
+    want.forEach((n)=>{const o=h('option',n||'all tenants',{value:n});sel.append(o)})}
+  sel.value=tenant;
   const p=d.projection;
   table('projection',['','USD'],[['month to date',fmtUsd(p.month_to_date_usd)],['last 24 h (per day)',fmtUsd(p.daily_rate_usd)],['days left',p.days_left.toFixed(1)],['projected month end',fmtUsd(p.month_end_usd)]]);
   table('slowest',['job','model','tenant','status','total','API call','TTFT','wait','out / max tokens','attempts','finished'],
@@ -94,10 +104,12 @@ function render(d){
   document.body.dataset.rendered=range}
 async function load(){
   document.querySelectorAll('header button').forEach((b)=>b.setAttribute('aria-pressed',String(b.dataset.range===range)));
-  try{const r=await fetch(location.pathname.replace(/\\/?$/,'')+'/data?range='+encodeURIComponent(range),{credentials:'same-origin'});
+  try{const r=await fetch(location.pathname.replace(/\\/?$/,'')+'/data?range='+encodeURIComponent(range)+(tenant?'&tenant='+encodeURIComponent(tenant):''),{credentials:'same-origin'});
     const d=await r.json();if(!r.ok)throw new Error(d.error?d.error.message:r.statusText);render(d)}
   catch(e){$('status').textContent='failed to load: '+e.message}}
-document.querySelectorAll('header button').forEach((b)=>b.addEventListener('click',()=>{range=b.dataset.range;history.replaceState(null,'','?range='+range);load()}));
+const query=()=>'?range='+range+(tenant?'&tenant='+encodeURIComponent(tenant):'');
+document.querySelectorAll('header button').forEach((b)=>b.addEventListener('click',()=>{range=b.dataset.range;history.replaceState(null,'',query());load()}));
+$('tenant').addEventListener('change',(e)=>{tenant=e.target.value;history.replaceState(null,'',query());load()});
 load();setInterval(load,30000);
 `;
 
@@ -110,6 +122,7 @@ const sections: Array<[string, string, string?]> = [
   ['tokens', 'Tokens per tenant'],
   ['cost', 'Cost per tenant (USD)'],
   ['maxtokens', 'max_tokens actually used (output tokens / max_tokens)'],
+  ['budgets', 'Tenant budgets: spend against budget (UTC day and month)'],
   ['projection', 'Month-end cost projection'],
   ['slowest', 'Slowest calls (enqueue → finish)', 'wide'],
 ];
@@ -127,7 +140,7 @@ export function dashboardHtml(queue: string): string {
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>promptq · ${esc}</title><style>${css}</style></head>
 <body><header><h1>promptq</h1><span class="q">queue ${esc}</span><span id="status">loading…</span>
-<nav><button data-range="1h">1 hour</button><button data-range="6h">6 hours</button><button data-range="24h">24 hours</button></nav></header>
+<nav><select id="tenant" aria-label="tenant"><option value="">all tenants</option></select><button data-range="1h">1 hour</button><button data-range="6h">6 hours</button><button data-range="24h">24 hours</button></nav></header>
 <main><section class="kpis" id="kpis"></section>
 ${body}
 </main><script>${script}</script></body></html>`;

@@ -12,10 +12,12 @@ import type { Redis } from 'ioredis';
 import { ValidationError } from '../../core/job.js';
 import type { Logger } from '../../core/log.js';
 import type { PromptQueue } from '../../producer/queue.js';
+import { TenantStore } from '../../store/tenant-store.js';
 import { dashboardRouter } from '../dashboard/router.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { serverSpan } from '../telemetry/http-span.js';
 import { HttpError, statusOf } from './errors.js';
+import { mayAccess, principalOf, scopeJobBody, tenantAuth, tenantRoutes } from './tenant-auth.js';
 
 export { type ErrorType, HttpError } from './errors.js';
 
@@ -90,13 +92,20 @@ export function createApp(opts: AppOptions): express.Express {
       throw new HttpError('unavailable', 'Redis is not reachable; try again');
   };
 
-  const routes: Array<{ method: 'get' | 'post'; path: string; handler: Handler }> = [
+  const tenants = new TenantStore(queue.connection, queue.keys);
+  const routes: Array<{ method: 'get' | 'post' | 'patch'; path: string; handler: Handler }> = [
     {
       method: 'post',
       path: '/v1/jobs',
       handler: async (req) => {
         requireRedis();
-        const r = await queue.add(req.body);
+        const r = await queue.add(scopeJobBody(principalOf(req), req.body));
+        // The id is another tenant's job: say so, show nothing of it.
+        if (!r.created && principalOf(req)?.kind === 'tenant') {
+          const existing = await queue.get(r.id);
+          if (existing && !mayAccess(principalOf(req), existing.request))
+            throw new HttpError('forbidden', `id: "${r.id}" is taken by another tenant's job`);
+        }
         return { status: r.created ? 202 : 200, body: { id: r.id, state: r.state } };
       },
     },
@@ -111,7 +120,10 @@ export function createApp(opts: AppOptions): express.Express {
         }
         const extra = Object.keys(body).filter((k) => k !== 'jobs');
         if (extra.length > 0) throw new HttpError('invalid_request', `${extra[0]}: unknown field`);
-        return { status: 202, body: await queue.addBatch(body.jobs) };
+        const jobs = Array.isArray(body.jobs)
+          ? body.jobs.map((j, i) => scopeJobBody(principalOf(req), j, `jobs.${i}.tenant_id`))
+          : body.jobs;
+        return { status: 202, body: await queue.addBatch(jobs) };
       },
     },
     {
@@ -129,20 +141,36 @@ export function createApp(opts: AppOptions): express.Express {
           if (!/^\d+(\.\d+)?$/.test(s) || Number(s) > maxWait) {
             throw new HttpError('invalid_request', `wait: must be a number of seconds from 0 to ${maxWait}`);
           }
+          // Another tenant's job answers 404 at once, not after the wait (its timing says nothing).
+          const first = principalOf(req)?.kind === 'tenant' ? await queue.get(id) : undefined;
+          if (first !== undefined && (!first || !mayAccess(principalOf(req), first.request)))
+            throw new HttpError('not_found', `no job with id "${id}"`);
           const abort = new AbortController();
           req.on('close', () => abort.abort());
           view = await queue.wait(id, Number(s) * 1000, abort.signal);
         }
-        if (!view) throw new HttpError('not_found', `no job with id "${id}"`);
+        // Another tenant's job is, to a tenant, no job at all.
+        if (!view || !mayAccess(principalOf(req), view.request))
+          throw new HttpError('not_found', `no job with id "${id}"`);
         return { status: 200, body: view };
       },
     },
+    ...tenantRoutes(tenants),
   ];
 
   mountOps(app, { ...opts, connection: queue.connection });
+  app.use(
+    '/v1',
+    tenantAuth({
+      adminToken: opts.authToken,
+      isAdmin: (h) => opts.authToken !== undefined && bearerMatches(h, opts.authToken),
+      tenants,
+      redisReady: () => queue.connection.status === 'ready',
+    }),
+  );
   requireToken(app, opts.authToken);
 
-  app.use(dashboardRouter({ connection: queue.connection, queue: queue.name }));
+  app.use(dashboardRouter({ connection: queue.connection, queue: queue.name, keys: queue.keys }));
 
   const board = new ExpressAdapter();
   board.setBasePath('/admin/queues');
@@ -222,7 +250,8 @@ function mountOps(app: express.Express, o: OpsOptions): void {
 function requireToken(app: express.Express, token: string | undefined): void {
   if (!token) return;
   app.use((req, res, next) => {
-    if (bearerMatches(req.headers.authorization, token)) return next();
+    // /v1 has its own check (tenant-auth.ts); everything else is the admin's.
+    if (principalOf(req) !== undefined || bearerMatches(req.headers.authorization, token)) return next();
     // Browsers only prompt for Basic: the pages (Bull Board, dashboard) ask for it.
     if (req.path.startsWith('/admin') || req.path.startsWith('/dashboard'))
       res.setHeader('WWW-Authenticate', 'Basic realm="promptq"');

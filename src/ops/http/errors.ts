@@ -9,6 +9,8 @@ export type ErrorType =
   | 'invalid_json'
   | 'not_found'
   | 'unauthorized'
+  | 'forbidden'
+  | 'conflict'
   | 'payload_too_large'
   | 'unavailable'
   | 'internal';
@@ -17,6 +19,8 @@ export const statusOf: Record<ErrorType, number> = {
   invalid_request: 400,
   invalid_json: 400,
   unauthorized: 401,
+  forbidden: 403,
+  conflict: 409,
   not_found: 404,
   payload_too_large: 413,
   unavailable: 503,

@@ -75,6 +75,12 @@ export class Metrics {
     labelNames: ['model', 'tenant'] as const,
     registers: [this.registry],
   });
+  readonly budgetRejections = new Counter({
+    name: 'promptq_budget_rejections_total',
+    help: "Calls refused by their tenant's budget (the job waits or fails), by tenant.",
+    labelNames: ['tenant'] as const,
+    registers: [this.registry],
+  });
   readonly connect = new Histogram({
     name: 'promptq_api_connect_seconds',
     help: 'New connections to the API: DNS, TCP, TLS and total set-up time (kept-alive requests are not observed).',

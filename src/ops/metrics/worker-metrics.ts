@@ -44,6 +44,10 @@ export function subscribeWorkerMetrics(events: WorkerEventSource, m: Metrics): v
     m.jobDuration.observe({ model, status: 'failed' }, (record.total_ms ?? 0) / 1000);
   });
 
+  events.on('budget', ({ outcome }) => {
+    m.budgetRejections.inc({ tenant: m.tenantLabel(outcome.refusal.tenant) });
+  });
+
   // The whole queue paused: counted with the limiter's group pauses.
   events.on('spendLimit', () => m.limiterPauses.inc({ group: 'queue', reason: 'spend_limit' }));
 }

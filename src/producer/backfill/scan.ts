@@ -32,6 +32,8 @@ export interface ScanResult {
   /** The first {@link ScanOptions.maxReported} bad lines. */
   problems: LineProblem[];
   byModel: Map<string, ModelTotals>;
+  /** The same totals per tenant (lines with a `tenant_id`), for the budget check of a dry run. */
+  byTenant: Map<string, Map<string, ModelTotals>>;
 }
 
 export interface ScanOptions {
@@ -70,7 +72,14 @@ export async function* parsedLines(path: string, d: LineDefaults): AsyncGenerato
 
 export async function scanFile(path: string, d: LineDefaults, opts: ScanOptions = {}): Promise<ScanResult> {
   const maxReported = opts.maxReported ?? 100;
-  const r: ScanResult = { lines: 0, jobs: 0, invalid: 0, problems: [], byModel: new Map() };
+  const r: ScanResult = {
+    lines: 0,
+    jobs: 0,
+    invalid: 0,
+    problems: [],
+    byModel: new Map(),
+    byTenant: new Map(),
+  };
   const bound = heapBounder(20_000);
   for await (const parsed of parsedLines(path, d)) {
     r.lines += 1;
@@ -82,11 +91,20 @@ export async function scanFile(path: string, d: LineDefaults, opts: ScanOptions 
       continue;
     }
     r.jobs += 1;
-    const m = r.byModel.get(parsed.request.model) ?? { jobs: 0, inputTokens: 0, maxOutputTokens: 0 };
-    m.jobs += 1;
-    m.inputTokens += estimateInputTokens(parsed.request);
-    m.maxOutputTokens += parsed.request.max_tokens;
-    r.byModel.set(parsed.request.model, m);
+    const input = estimateInputTokens(parsed.request);
+    const tenant = parsed.request.tenant_id;
+    const tally = [r.byModel];
+    if (tenant !== undefined) {
+      if (!r.byTenant.has(tenant)) r.byTenant.set(tenant, new Map());
+      tally.push(r.byTenant.get(tenant)!);
+    }
+    for (const byModel of tally) {
+      const m = byModel.get(parsed.request.model) ?? { jobs: 0, inputTokens: 0, maxOutputTokens: 0 };
+      m.jobs += 1;
+      m.inputTokens += input;
+      m.maxOutputTokens += parsed.request.max_tokens;
+      byModel.set(parsed.request.model, m);
+    }
   }
   return r;
 }

@@ -1,7 +1,7 @@
 /**
  * The worker's log: one structured `api_attempt` line per API attempt (never the key; prompt and
  * completion text only when asked), and the few job facts around it (invalid data, no price for the
- * model, a job returned on shutdown, a late result dropped after a lost lock).
+ * model, a tenant over budget, a job returned on shutdown, a late result dropped after a lost lock).
  */
 import type { Logger } from '../../core/log.js';
 import type { AttemptEvent, WorkerEventSource } from '../events.js';
@@ -49,6 +49,28 @@ export function subscribeAttemptLog(events: WorkerEventSource, { log, logPrompts
     const err = e.outcome.error;
     log.warn('invalid job', { job_id: e.jobId, field: err.field, error: err.message });
   });
+  events.on('budget', (e) => {
+    const o = e.outcome;
+    const r = o.refusal;
+    log.warn(o.kind === 'budget-exceeded' ? 'over budget: job failed' : 'over budget: job waits', {
+      job_id: e.jobId,
+      tenant_id: r.tenant,
+      period: r.period,
+      budget_usd: r.budgetUsd,
+      spent_usd: r.spentUsd,
+      held_usd: r.heldUsd,
+      cost_usd: r.costUsd,
+      ...(o.kind === 'over-budget' ? { retry_in_ms: o.delayMs } : {}),
+    });
+  });
+  events.on('quota', (e) =>
+    log.info('over quota: job waits', {
+      job_id: e.jobId,
+      tenant_id: e.outcome.tenant,
+      resource: e.outcome.resource,
+      retry_in_ms: e.outcome.delayMs,
+    }),
+  );
   events.on('returned', (e) => log.info('job returned to the queue (shutdown)', { job_id: e.jobId }));
   events.on('lockLost', (e) =>
     log.warn('lock lost before finishing: another worker owns the job; dropping this result', {

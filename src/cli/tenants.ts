@@ -1,0 +1,215 @@
+/**
+ * `promptq tenants [list [--json]] | add NAME | set NAME | rotate NAME | revoke NAME`: tenants'
+ * credentials and budgets (docs/tenants.md). `add` and `rotate` print the token alone on stdout,
+ * the only time it is shown; Redis keeps its SHA-256 digest only.
+ */
+import type { Command } from 'commander';
+import { ConfigError, type PromptqConfig, redactUrl } from '../core/config.js';
+import { UsageError } from '../core/errors.js';
+import { formatUsd, textTable } from '../core/format.js';
+import type { TenantSettings, TenantStore, TenantWithSpend } from '../store/tenant-store.js';
+import { type Cli, loadContext } from './context.js';
+
+interface SettingFlags {
+  dailyUsd?: number | 'none';
+  monthlyUsd?: number | 'none';
+  onExceed?: 'wait' | 'fail';
+  rpm?: number | 'none';
+  tpm?: number | 'none';
+}
+
+/** `--daily-usd X`: USD, or `none` to remove the budget (commander turns a parsed `null` into `true`). */
+function usd(flag: string): (raw: string) => number | 'none' {
+  return (raw) => {
+    if (raw === 'none') return raw;
+    if (!/^\d+(\.\d+)?$/.test(raw))
+      throw new UsageError(`--${flag}: a number of USD or "none", got "${raw}"`);
+    return Number(raw);
+  };
+}
+
+/** `--rpm N`: a whole number per minute, or `none` to remove the quota. */
+function perMinute(flag: string): (raw: string) => number | 'none' {
+  return (raw) => {
+    if (raw === 'none') return raw;
+    if (!/^[1-9]\d{0,8}$/.test(raw))
+      throw new UsageError(`--${flag}: a whole number per minute or "none", got "${raw}"`);
+    return Number(raw);
+  };
+}
+
+function onExceed(raw: string): 'wait' | 'fail' {
+  if (raw !== 'wait' && raw !== 'fail') throw new UsageError(`--on-exceed: wait or fail, got "${raw}"`);
+  return raw;
+}
+
+function settingOptions(c: Command): Command {
+  return c
+    .option('--daily-usd <X>', 'budget per UTC day in USD ("none": no daily budget)', usd('daily-usd'))
+    .option(
+      '--monthly-usd <X>',
+      'budget per UTC month in USD ("none": no monthly budget)',
+      usd('monthly-usd'),
+    )
+    .option('--on-exceed <wait|fail>', 'over budget, jobs wait for room (default) or fail', onExceed)
+    .option(
+      '--rpm <N>',
+      'quota: requests per minute, all workers together ("none": no quota)',
+      perMinute('rpm'),
+    )
+    .option(
+      '--tpm <N>',
+      'quota: tokens per minute, input estimate + max_tokens ("none": no quota)',
+      perMinute('tpm'),
+    );
+}
+
+function settings(o: SettingFlags): Partial<TenantSettings> {
+  return {
+    ...(o.dailyUsd !== undefined ? { dailyUsd: o.dailyUsd === 'none' ? null : o.dailyUsd } : {}),
+    ...(o.monthlyUsd !== undefined ? { monthlyUsd: o.monthlyUsd === 'none' ? null : o.monthlyUsd } : {}),
+    ...(o.onExceed !== undefined ? { onExceed: o.onExceed } : {}),
+    ...(o.rpm !== undefined ? { rpm: o.rpm === 'none' ? null : o.rpm } : {}),
+    ...(o.tpm !== undefined ? { tpm: o.tpm === 'none' ? null : o.tpm } : {}),
+  };
+}
+
+/** Run `f` with the queue's tenant store, then close the connection. */
+async function withTenants<T>(config: PromptqConfig, f: (store: TenantStore) => Promise<T>): Promise<T> {
+  const [{ Redis }, { TenantStore }, { queueKeys }] = await Promise.all([
+    import('ioredis'),
+    import('../store/tenant-store.js'),
+    import('../store/keys.js'),
+  ]);
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
+  redis.on('error', () => {});
+  try {
+    await redis.connect().catch(() => {
+      throw new ConfigError('REDIS_URL', `cannot reach Redis at ${redactUrl(config.redisUrl)}`);
+    });
+    return await f(new TenantStore(redis, queueKeys(config.queue)));
+  } finally {
+    redis.disconnect();
+  }
+}
+
+function spendCell(spent: number, budget: number | null): string {
+  return budget === null ? `${formatUsd(spent)} / -` : `${formatUsd(spent)} / ${formatUsd(budget)}`;
+}
+
+/** The `promptq tenants` table: spend against budget this UTC day and month. */
+export function tenantsTable(tenants: readonly TenantWithSpend[]): string {
+  if (tenants.length === 0) return 'no tenants (add one with `promptq tenants add NAME`)';
+  return textTable(
+    ['tenant', 'today (spent / budget)', 'this month (spent / budget)', 'over budget', 'quota', 'token'],
+    tenants.map((t) => [
+      t.name,
+      spendCell(t.spentUsd.day, t.dailyUsd),
+      spendCell(t.spentUsd.month, t.monthlyUsd),
+      t.onExceed,
+      [t.rpm === null ? null : `${t.rpm} rpm`, t.tpm === null ? null : `${t.tpm} tpm`]
+        .filter((x) => x !== null)
+        .join(', ') || '-',
+      t.revokedAt !== null ? `revoked ${t.revokedAt.slice(0, 10)}` : 'active',
+    ]),
+  );
+}
+
+/** A tenant as `list --json` prints it (the HTTP API's shape; never the token or its digest). */
+function json(t: TenantWithSpend) {
+  return {
+    name: t.name,
+    daily_usd: t.dailyUsd,
+    monthly_usd: t.monthlyUsd,
+    on_exceed: t.onExceed,
+    rpm: t.rpm,
+    tpm: t.tpm,
+    created_at: t.createdAt,
+    token_created_at: t.tokenCreatedAt,
+    revoked_at: t.revokedAt,
+    spent_usd: t.spentUsd,
+  };
+}
+
+export function registerTenants(cli: Cli): void {
+  const tenants = cli.program
+    .command('tenants')
+    .description("tenants' tokens and budgets; alone, prints the table of tenants");
+  const run = (f: (config: PromptqConfig) => Promise<number>) => async () => {
+    const { config } = loadContext();
+    cli.exit(await f(config));
+  };
+
+  tenants
+    .command('list', { isDefault: true })
+    .description('the tenants: spend against budget this UTC day and month')
+    .option('--json', 'print JSON', false)
+    .action(async (o: { json: boolean }) => {
+      await run(async (config) => {
+        const list = await withTenants(config, (s) => s.list());
+        process.stdout.write(
+          o.json ? `${JSON.stringify(list.map(json), null, 2)}\n` : `${tenantsTable(list)}\n`,
+        );
+        return 0;
+      })();
+    });
+
+  settingOptions(
+    tenants
+      .command('add')
+      .description('create a tenant; prints its token alone on stdout, once')
+      .argument(
+        '<NAME>',
+        'the tenant (1-64 characters from A-Z a-z 0-9 _ . -); its jobs carry it as tenant_id',
+      ),
+  ).action(async (name: string, o: SettingFlags) => {
+    await run(async (config) => {
+      const { token } = await withTenants(config, (s) => s.add(name, settings(o)));
+      process.stdout.write(`${token}\n`);
+      process.stderr.write(`promptq: tenant "${name}" created; the token above is shown only this once\n`);
+      return 0;
+    })();
+  });
+
+  settingOptions(
+    tenants
+      .command('set')
+      .description("change a tenant's budgets or what its jobs do over budget")
+      .argument('<NAME>', 'the tenant'),
+  ).action(async (name: string, o: SettingFlags) => {
+    await run(async (config) => {
+      const s = settings(o);
+      if (Object.keys(s).length === 0)
+        throw new UsageError('set: give --daily-usd, --monthly-usd, --on-exceed, --rpm or --tpm');
+      const rows = await withTenants(config, async (store) => {
+        await store.set(name, s);
+        return (await store.list()).filter((t) => t.name === name);
+      });
+      process.stdout.write(`${tenantsTable(rows)}\n`);
+      return 0;
+    })();
+  });
+
+  tenants
+    .command('rotate')
+    .description('a new token for the tenant (the old one stops working at once); prints it alone on stdout')
+    .argument('<NAME>', 'the tenant')
+    .action(async (name: string) => {
+      await run(async (config) => {
+        process.stdout.write(`${await withTenants(config, (s) => s.rotate(name))}\n`);
+        return 0;
+      })();
+    });
+
+  tenants
+    .command('revoke')
+    .description("revoke the tenant's token at once (its budgets and jobs stay; rotate issues a new one)")
+    .argument('<NAME>', 'the tenant')
+    .action(async (name: string) => {
+      await run(async (config) => {
+        await withTenants(config, (s) => s.revoke(name));
+        process.stdout.write(`tenant "${name}": token revoked\n`);
+        return 0;
+      })();
+    });
+}

@@ -1,0 +1,47 @@
+/**
+ * Tenant budgets and quotas at admission: before a call, it is counted against its tenant's
+ * per-minute quota and its worst-case cost is held against the tenant's budgets (atomically, in
+ * Redis: store/quota-store.ts, store/budget-store.ts); after it, the hold is settled to the real
+ * cost. A port, as records are, so the worker core runs against a fake in its unit tests.
+ */
+import type { Redis } from 'ioredis';
+import type { PriceTable } from '../anthropic/pricing.js';
+import { estimateInputTokens } from '../anthropic/tokens.js';
+import type { JobRequest } from '../core/job.js';
+import { type BudgetAdmission, type BudgetHold, reserveBudget, settleBudget } from '../store/budget-store.js';
+import type { QueueKeys } from '../store/keys.js';
+import { admitQuota } from '../store/quota-store.js';
+
+export interface BudgetPort {
+  /** Hold `worstCaseUsd` against the tenant's budgets, or say which budget refused. */
+  reserve(tenant: string, worstCaseUsd: number, holdId: string): Promise<BudgetAdmission>;
+  /** Drop the hold, charging `costUsd` (0 when the call was not made). */
+  settle(hold: BudgetHold, costUsd: number): Promise<void>;
+  /** Count the call against the tenant's per-minute quota, or say how long until it fits. */
+  quota(tenant: string, tokens: number): Promise<{ waitMs: number; resource: 'requests' | 'tokens' }>;
+}
+
+/**
+ * The most a call can cost: its estimated input at the dearest input rate (a cache write) plus all
+ * of `max_tokens` as output. Server tools billed per use are not included. 0 for a model with no
+ * price (nothing is recorded for it either).
+ *
+ * The one place budgets read prices: re-point it when pricing grows (long context, tiers).
+ */
+export function worstCaseCostUsd(request: JobRequest, prices: Pick<PriceTable, 'lookup'>): number {
+  const p = prices.lookup(request.model);
+  if (!p) return 0;
+  const input = estimateInputTokens(request) * Math.max(p.input, p.cache_write, p.cache_read);
+  return (input + request.max_tokens * p.output) / 1_000_000;
+}
+
+/** Budgets in the queue's Redis keys; a hold left by a dead worker stops counting after `holdMs`. */
+export function redisBudgets(connection: Redis, keys: QueueKeys, holdMs: number): BudgetPort {
+  return {
+    reserve: (tenant, usd, id) => reserveBudget(connection, keys, tenant, usd, { id, holdMs }),
+    settle: async (hold, usd) => {
+      await settleBudget(connection, keys, hold, usd);
+    },
+    quota: (tenant, tokens) => admitQuota(connection, keys, tenant, tokens),
+  };
+}

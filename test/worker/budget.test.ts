@@ -1,0 +1,138 @@
+import { DelayedError, UnrecoverableError } from 'bullmq';
+import { describe, expect, it } from 'vitest';
+import { PriceTable } from '../../src/anthropic/pricing.js';
+import { defaultJobLimits, newRecord } from '../../src/core/job.js';
+import type { BudgetAdmission, BudgetHold } from '../../src/store/budget-store.js';
+import type { BudgetPort } from '../../src/worker/budget.js';
+import { JobProcessor } from '../../src/worker/core.js';
+import { WorkerEvents } from '../../src/worker/events.js';
+import { judgeBudget } from '../../src/worker/outcome.js';
+import { type Answer, fakeClient, fakeJob, fakeLimiter, memoryRecords } from './fakes.js';
+
+const body = { model: 'claude-haiku-4-5', max_tokens: 100, prompt: 'hi', tenant_id: 'acme' };
+const over = (onExceed: 'wait' | 'fail'): Extract<BudgetAdmission, { kind: 'over' }> => ({
+  kind: 'over',
+  period: 'day',
+  spentUsd: 0.5,
+  heldUsd: 0.4,
+  budgetUsd: 1,
+  onExceed,
+});
+
+/** A budget port that answers `admission` and records what it was asked. */
+function fakeBudgets(admission: BudgetAdmission, quotaWaitMs = 0) {
+  const reserved: Array<{ tenant: string; usd: number }> = [];
+  const settled: Array<{ hold: BudgetHold; usd: number }> = [];
+  const port: BudgetPort = {
+    reserve: async (tenant, usd) => {
+      reserved.push({ tenant, usd });
+      return admission;
+    },
+    settle: async (hold, usd) => {
+      settled.push({ hold, usd });
+    },
+    quota: async () => ({ waitMs: quotaWaitMs, resource: 'requests' }),
+  };
+  return { port, reserved, settled };
+}
+
+function processor(budgets: BudgetPort, script: Answer[] = []) {
+  const c = fakeClient(script);
+  const events = new WorkerEvents();
+  const seen: string[] = [];
+  for (const e of ['attempt', 'budget', 'quota', 'failed'] as const)
+    events.on(e, (x: { outcome: { kind: string } }) => seen.push(`${e}:${x.outcome.kind}`));
+  const p = new JobProcessor({
+    client: c.client,
+    limiter: fakeLimiter().limiter,
+    records: memoryRecords().port,
+    prices: new PriceTable(),
+    events,
+    maxAttempts: 3,
+    maxRateLimited: 2,
+    requestTimeoutMs: 5000,
+    jobLimits: defaultJobLimits,
+    budgets,
+    budgetWait: { heldMs: 2000, spentMs: 60_000 },
+    random: () => 0.5,
+  });
+  return { p, calls: c.calls, seen };
+}
+
+const hold: BudgetHold = { tenant: 'acme', id: 'h', day: '2026-11-27', month: '2026-11', at: 0 };
+
+describe('worker core and tenant budgets (fake port)', () => {
+  it('holds the worst case, calls, settles to the real cost', async () => {
+    const b = fakeBudgets({ kind: 'held', hold });
+    const { p } = processor(b.port, [{ ok: true, input: 20, output: 9 }]);
+    const r = await p.process(fakeJob(body), 'tok');
+    // 13 input tokens (estimate) at the cache-write rate ($1.25/M) + 100 output tokens at $5/M.
+    expect(b.reserved).toEqual([{ tenant: 'acme', usd: (13 * 1.25 + 100 * 5) / 1e6 }]);
+    expect(b.settled).toEqual([{ hold, usd: r.record.cost_usd }]);
+  });
+
+  it('a failed call settles to nothing; a job without tenant asks no budget', async () => {
+    const b = fakeBudgets({ kind: 'held', hold });
+    const { p } = processor(b.port, [{ status: 400, type: 'invalid_request_error' }]);
+    await expect(p.process(fakeJob(body), 'tok')).rejects.toBeInstanceOf(UnrecoverableError);
+    expect(b.settled).toEqual([{ hold, usd: 0 }]);
+    const none = fakeBudgets({ kind: 'held', hold });
+    const { tenant_id: _, ...anonymous } = body;
+    await processor(none.port).p.process(fakeJob(anonymous), 'tok');
+    expect(none.reserved).toEqual([]);
+  });
+
+  it('over budget, waiting: delayed, no call, no attempt, a budget event', async () => {
+    const b = fakeBudgets(over('wait'));
+    const { p, calls, seen } = processor(b.port);
+    const job = fakeJob(body);
+    await expect(p.process(job, 'tok')).rejects.toBeInstanceOf(DelayedError);
+    expect(calls).toEqual([]);
+    expect(seen).toEqual(['budget:over-budget']);
+    // Spend + worst case fits once the holds settle: ask again soon (2 s, jittered ×[0.8, 1.2)).
+    const until = (job.moveToDelayed.mock.calls[0]?.[0] ?? 0) - Date.now();
+    expect(until).toBeGreaterThan(1500);
+    expect(until).toBeLessThanOrEqual(2000);
+    expect(b.settled).toEqual([]);
+  });
+
+  it('over budget, failing: budget_exceeded, no call, no attempt', async () => {
+    const b = fakeBudgets(over('fail'));
+    const { p, calls, seen } = processor(b.port);
+    const err = await p.process(fakeJob(body), 'tok').catch((e: Error) => e);
+    expect(err).toBeInstanceOf(UnrecoverableError);
+    expect((err as Error).message).toMatch(
+      /^budget exceeded: tenant "acme" is over its daily budget of \$1\.00/,
+    );
+    expect(calls).toEqual([]);
+    expect(seen).toEqual(['budget:budget-exceeded', 'failed:budget-exceeded']);
+  });
+
+  it('over quota: the hold is released, the job delayed, no call', async () => {
+    const b = fakeBudgets({ kind: 'held', hold }, 3000);
+    const { p, calls, seen } = processor(b.port);
+    await expect(p.process(fakeJob(body), 'tok')).rejects.toBeInstanceOf(DelayedError);
+    expect(calls).toEqual([]);
+    expect(seen).toEqual(['quota:over-quota']);
+    expect(b.settled).toEqual([{ hold, usd: 0 }]);
+  });
+
+  it('judgeBudget: a spent budget waits for the period end when that comes first', () => {
+    const record = newRecord({ model: 'm', max_tokens: 1, messages: [] }, 0);
+    const refusal = { ...over('wait'), heldUsd: 0, spentUsd: 0.99, tenant: 't', costUsd: 0.05 } as const;
+    const tenSecondsBeforeMidnight = Date.UTC(2026, 10, 27, 23, 59, 50);
+    const o = judgeBudget(
+      record,
+      refusal,
+      { heldMs: 2000, spentMs: 60_000 },
+      tenSecondsBeforeMidnight,
+      () => 0.5,
+    );
+    expect(o).toMatchObject({ kind: 'over-budget', delayMs: 11_000 });
+    const noon = Date.UTC(2026, 10, 27, 12);
+    expect(judgeBudget(record, refusal, { heldMs: 2000, spentMs: 60_000 }, noon, () => 0.5)).toMatchObject({
+      delayMs: 60_000,
+    });
+    expect(record.error_type).toBeNull();
+  });
+});
