@@ -24,6 +24,9 @@
  * | `<base>:promptq:rollup:<epoch minute>` | hash, see rollup-format.ts | rollups.ts |
  * | `<base>:promptq:rollup:day:<YYYY-MM-DD>` | hash | rollups.ts |
  * | `<base>:promptq:slowest:<epoch hour>` | sorted set | rollups.ts |
+ * | `<base>:promptq:batches` | sorted set batch id → created (ms) | batch-store.ts |
+ * | `<base>:promptq:batch:<batch id>` | hash, see batch-store.ts | batch-store.ts |
+ * | `<base>:promptq:batch-of` | hash job id → batch id | batch-store.ts |
  * | `promptq:limiter:<account>:<group>` | hash, see limiter/shared-state.ts | limiter-*.lua |
  */
 
@@ -104,6 +107,21 @@ export class QueueKeys {
   /** The slowest calls that finished in one hour (epoch hours). */
   slowest(hour: number): string {
     return `${this.base}:${own}:slowest:${hour}`;
+  }
+
+  /** The Message Batches promptq submitted for this queue (batch id → created, ms). */
+  get batches(): string {
+    return `${this.base}:${own}:batches`;
+  }
+
+  /** One submitted Message Batch: its state as promptq last saw it. */
+  batch(id: string): string {
+    return `${this.base}:${own}:batch:${id}`;
+  }
+
+  /** Which batch each backfill job was submitted in (the ledger that keeps a resume from submitting twice). */
+  get batchOf(): string {
+    return `${this.base}:${own}:batch-of`;
   }
 
   /** A pattern matching every key of the queue (tests and tools; never in a hot path). */
