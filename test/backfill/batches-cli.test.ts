@@ -138,7 +138,7 @@ describe('promptq backfill --via batches (real CLI processes, real Redis, the si
     }
   }, 240_000);
 
-  it('errored and expired requests end as --batch-retry says; invalid params fail once; canceled are reported', async () => {
+  it('errored and expired requests end as --batch-retry says; invalid params fail once', async () => {
     const stack = await startStack({
       sim: { batches: { processingSeconds: 1, errorRate: 0.15, expiryRate: 0.15 }, seed: 3 },
       parts: { api: false, worker: false },
@@ -223,6 +223,60 @@ describe('promptq backfill --via batches (real CLI processes, real Redis, the si
       expect(fu.batches.retried_batch).toBeGreaterThan(40);
       expect(fu.batches.batches).toBeGreaterThan(1);
       expect(rows.every((r) => r.result.type !== 'succeeded' || r.record.cost_usd > 0)).toBe(true);
+    } finally {
+      await stack.close();
+    }
+  }, 120_000);
+
+  it('promptq batches list / show / cancel: progress while it runs; a canceled batch ends as canceled', async () => {
+    const stack = await startStack({
+      sim: { batches: { processingSeconds: 60, cancelSeconds: 0.5 } },
+      parts: { api: false, worker: false },
+    });
+    try {
+      const n = 300;
+      const path = join(dir, 'cancel.jsonl');
+      writeFileSync(path, `${Array.from({ length: n }, (_, i) => line(i + 1)).join('\n')}\n`);
+      const out = join(dir, 'cancel-out.jsonl');
+      const run = spawnCli(['backfill', path, '--via', 'batches', '--out', out, '--json'], env(stack));
+      const submitted = await run.waitForLog((l) => l.msg === 'message batch submitted', 30_000);
+      const id = String(submitted.batch_id);
+
+      const list = spawnCli(['batches', 'list', '--json'], env(stack));
+      expect(await list.exited, list.stderr()).toBe(0);
+      const listed = list
+        .stdout()
+        .trim()
+        .split('\n')
+        .map(
+          (l) =>
+            JSON.parse(l) as { id: string; status: string; requests: number; counts: Record<string, number> },
+        );
+      expect(listed).toHaveLength(1);
+      expect(listed[0]).toMatchObject({ id, status: 'in_progress', requests: n });
+      expect(listed[0]?.counts.processing).toBeGreaterThan(0);
+      const text = spawnCli(['batches', 'show', id], env(stack));
+      expect(await text.exited).toBe(0);
+      expect(text.stdout()).toMatch(
+        new RegExp(`^${id} .* in_progress .* processing \\d+ succeeded \\d+ errored 0`),
+      );
+
+      const cancel = spawnCli(['batches', 'cancel', id, '--json'], env(stack));
+      expect(await cancel.exited, cancel.stderr()).toBe(0);
+      expect(JSON.parse(cancel.stdout())).toMatchObject({ id, status: 'canceling' });
+      const unknown = spawnCli(['batches', 'cancel', 'msgbatch_not_ours'], env(stack));
+      expect(await unknown.exited).toBe(2);
+
+      expect(await run.exited, run.stderr()).toBe(1);
+      const rows = readOut(out);
+      const canceled = rows.filter((r) => r.result.type === 'canceled').length;
+      expect(canceled).toBeGreaterThan(n / 2);
+      expect(rows.every((r) => r.result.type === 'canceled' || r.result.type === 'succeeded')).toBe(true);
+      const s = JSON.parse(run.stdout()) as { batches: BatchRunSummary; summary: BackfillSummary };
+      expect(s.batches.canceled).toBe(canceled);
+      expect(s.summary.canceled).toBe(canceled);
+      // The progress line showed the counts while polling.
+      expect(run.stderr()).toMatch(/batches \d+\/300 .*submitted 300 processing \d+ succeeded \d+ errored 0/);
     } finally {
       await stack.close();
     }
