@@ -5,6 +5,9 @@
  * - `batch:<id>`: `created_at`, `requests`, `round` (0 = first submission, 1+ = follow-ups of
  *   errored or expired requests), `status` (`in_progress`, `canceling`, `ended`), `collected`
  *   (`1` once its results were written) and the last `request_counts` seen (`counts`, JSON);
+ * - `batch-intents`: token → `{at, ids}` of a batch being submitted, written before the API is asked
+ *   and removed with the write of its answer, so a run killed in between can find the batch the API
+ *   accepted (batch-run.ts) instead of submitting its lines again;
  * - `batch-of`: job id → batch id. A job is submitted only while it has no entry (or its entry's
  *   batch was collected and the job was sent again), so a killed run resumes without submitting
  *   anything twice.
@@ -35,8 +38,10 @@ export async function saveSubmittedBatch(
   keys: QueueKeys,
   batch: { id: string; createdAt: number; round: number; status: string },
   jobIds: readonly string[],
+  intent?: string,
 ): Promise<void> {
   const tx = redis.multi();
+  if (intent !== undefined) tx.hdel(keys.batchIntents, intent);
   tx.zadd(keys.batches, batch.createdAt, batch.id);
   tx.hset(keys.batch(batch.id), {
     created_at: new Date(batch.createdAt).toISOString(),
@@ -51,6 +56,49 @@ export async function saveSubmittedBatch(
   }
   for (const k of [keys.batches, keys.batch(batch.id), keys.batchOf]) tx.expire(k, batchRetentionSeconds);
   await tx.exec();
+}
+
+/** A batch about to be submitted (see `batch-intents` above). */
+export interface BatchIntent {
+  token: string;
+  /** When the API was asked (ms). */
+  at: number;
+  /** 0 = first submission, 1+ = follow-ups. */
+  round: number;
+  ids: string[];
+}
+
+export async function saveBatchIntent(redis: Redis, keys: QueueKeys, intent: BatchIntent): Promise<void> {
+  await redis
+    .multi()
+    .hset(
+      keys.batchIntents,
+      intent.token,
+      JSON.stringify({ at: intent.at, round: intent.round, ids: intent.ids }),
+    )
+    .expire(keys.batchIntents, batchRetentionSeconds)
+    .exec();
+}
+
+export async function loadBatchIntents(redis: Redis, keys: QueueKeys): Promise<BatchIntent[]> {
+  const all = await redis.hgetall(keys.batchIntents);
+  return Object.entries(all).flatMap(([token, raw]) => {
+    try {
+      const { at, round, ids } = JSON.parse(raw) as { at: number; round?: number; ids: string[] };
+      return [{ token, at, round: round ?? 0, ids }];
+    } catch {
+      return [];
+    }
+  });
+}
+
+export async function dropBatchIntent(redis: Redis, keys: QueueKeys, token: string): Promise<void> {
+  await redis.hdel(keys.batchIntents, token);
+}
+
+/** Every batch id promptq knows for the queue. */
+export async function knownBatchIds(redis: Redis, keys: QueueKeys): Promise<Set<string>> {
+  return new Set(await redis.zrange(keys.batches, 0, -1));
 }
 
 /** The batch each job was submitted in (`null`: none). */

@@ -27,6 +27,7 @@
  * | `<base>:promptq:batches` | sorted set batch id → created (ms) | batch-store.ts |
  * | `<base>:promptq:batch:<batch id>` | hash, see batch-store.ts | batch-store.ts |
  * | `<base>:promptq:batch-of` | hash job id → batch id | batch-store.ts |
+ * | `<base>:promptq:batch-intents` | hash token → batch being submitted (JSON) | batch-store.ts |
  * | `promptq:limiter:<account>:<group>` | hash, see limiter/shared-state.ts | limiter-*.lua |
  */
 
@@ -122,6 +123,11 @@ export class QueueKeys {
   /** Which batch each backfill job was submitted in (the ledger that keeps a resume from submitting twice). */
   get batchOf(): string {
     return `${this.base}:${own}:batch-of`;
+  }
+
+  /** Batches being submitted: written before the API is asked, removed once its answer is saved. */
+  get batchIntents(): string {
+    return `${this.base}:${own}:batch-intents`;
   }
 
   /** A pattern matching every key of the queue (tests and tools; never in a hot path). */

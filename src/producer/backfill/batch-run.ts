@@ -16,15 +16,20 @@
  * The results file and the summary then come from the jobs, exactly as for a live backfill
  * (results.ts).
  */
+import { randomUUID } from 'node:crypto';
 import type Anthropic from '@anthropic-ai/sdk';
 import type { Redis } from 'ioredis';
 import type { PriceTable } from '../../anthropic/pricing.js';
 import type { JobRecord } from '../../core/job.js';
 import {
   batchesOfJobs,
+  dropBatchIntent,
   type FinishedBatchJob,
   finishBatchJobs,
+  knownBatchIds,
   loadBatches,
+  loadBatchIntents,
+  saveBatchIntent,
   saveSubmittedBatch,
   updateBatch,
 } from '../../store/batch-store.js';
@@ -69,8 +74,12 @@ export interface BatchRunOptions {
     status: 'completed' | 'failed';
     record: JobRecord;
   }) => void | Promise<void>;
-  /** A batch was submitted, ended or collected. */
-  onBatch?: (e: { event: 'submitted' | 'ended' | 'collected'; id: string; requests?: number }) => void;
+  /** A batch was submitted, adopted (found after a kill), ended or collected. */
+  onBatch?: (e: {
+    event: 'submitted' | 'adopted' | 'ended' | 'collected';
+    id: string;
+    requests?: number;
+  }) => void;
 }
 
 /** Request counts over every batch of the run (the progress line). */
@@ -151,10 +160,52 @@ export class BatchRun {
 
   /** Submit what is missing, poll until every batch of the file is collected. */
   async run(): Promise<BatchRunSummary> {
+    await this.#adoptOrphans();
     await this.#submitMissing();
     await this.#pollUntilCollected();
     this.summary.batches = this.#batches.size;
     return this.summary;
+  }
+
+  /**
+   * A run killed between the API accepting a batch and Redis recording it left an intent: the
+   * batch the API created then (not known to promptq, created within minutes of the intent, with as
+   * many requests) is taken as that one. No such batch: the API never accepted it, and its lines are
+   * submitted as any others.
+   */
+  async #adoptOrphans(): Promise<void> {
+    const intents = await loadBatchIntents(this.#o.redis, this.#keys);
+    if (intents.length === 0) return;
+    const known = await knownBatchIds(this.#o.redis, this.#keys);
+    const skewMs = 60_000;
+    const oldest = Math.min(...intents.map((i) => i.at)) - skewMs;
+    const candidates: Anthropic.Messages.MessageBatch[] = [];
+    for await (const b of this.#o.client.messages.batches.list({ limit: 100 })) {
+      if (Date.parse(b.created_at) < oldest) break;
+      if (!known.has(b.id)) candidates.push(b);
+    }
+    for (const intent of intents) {
+      const i = candidates.findIndex((b) => {
+        const c = b.request_counts;
+        const total = c.processing + c.succeeded + c.errored + c.expired + c.canceled;
+        const at = Date.parse(b.created_at);
+        return total === intent.ids.length && at >= intent.at - skewMs && at <= intent.at + 10 * skewMs;
+      });
+      const b = candidates[i];
+      if (b === undefined) {
+        await dropBatchIntent(this.#o.redis, this.#keys, intent.token);
+        continue;
+      }
+      candidates.splice(i, 1);
+      await saveSubmittedBatch(
+        this.#o.redis,
+        this.#keys,
+        { id: b.id, createdAt: Date.parse(b.created_at), round: intent.round, status: b.processing_status },
+        intent.ids,
+        intent.token,
+      );
+      this.#o.onBatch?.({ event: 'adopted', id: b.id, requests: intent.ids.length });
+    }
   }
 
   /** Pass over the file: remember the batches lines are in, submit the lines in none. */
@@ -211,13 +262,24 @@ export class BatchRun {
     let bytes = 15;
     const flush = async () => {
       if (requests.length === 0) return;
-      const batch = await this.#o.client.messages.batches.create({ requests });
+      const intent = { token: randomUUID(), at: Date.now(), round, ids };
+      await saveBatchIntent(this.#o.redis, this.#keys, intent);
+      let batch: Anthropic.Messages.MessageBatch;
+      try {
+        batch = await this.#o.client.messages.batches.create({ requests });
+      } catch (err) {
+        // An answer from the API (a status) says no batch was made; a lost connection does not.
+        if ((err as { status?: unknown }).status !== undefined)
+          await dropBatchIntent(this.#o.redis, this.#keys, intent.token);
+        throw err;
+      }
       const createdAt = Date.parse(batch.created_at);
       await saveSubmittedBatch(
         this.#o.redis,
         this.#keys,
         { id: batch.id, createdAt, round, status: batch.processing_status },
         ids,
+        intent.token,
       );
       this.#batches.set(batch.id, round);
       this.#counts.set(batch.id, {
