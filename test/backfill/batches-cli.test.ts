@@ -133,6 +133,14 @@ describe('promptq backfill --via batches (real CLI processes, real Redis, the si
       const again = spawnCli(['results', path, '--out', reread], env(stack));
       expect(await again.exited, again.stderr().slice(-2000)).toBe(0);
       expect(readFileSync(reread, 'utf8')).toBe(readFileSync(out, 'utf8'));
+
+      // The dashboard's rollups (and so `promptq report`) count the batch results with their price.
+      const report = spawnCli(['report', '--json', '--since', '1h'], env(stack));
+      expect(await report.exited, report.stderr()).toBe(0);
+      const totals = (JSON.parse(report.stdout()) as { totals: { jobs: number; cost_usd: number } }).totals;
+      expect(totals.jobs).toBe(n);
+      // (Rollups keep whole micro-dollars per job.)
+      expect(Math.abs(totals.cost_usd - summary.cost_usd)).toBeLessThanOrEqual(n * 1e-6);
     } finally {
       await stack.close();
     }

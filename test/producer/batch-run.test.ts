@@ -77,6 +77,13 @@ describe('BatchRun (the simulator, real Redis)', () => {
     expect(s).toMatchObject({ batches: 3, submitted: 50, succeeded: 50 });
     expect((await apiBatches(client)).map((b) => b.request_counts.succeeded).sort()).toEqual([10, 20, 20]);
     expect(await queue.queue.getCompletedCount()).toBe(50);
+    // A job finished in a batch reads like one a worker finished.
+    const view = await queue.get('job-7');
+    expect(view).toMatchObject({ id: 'job-7', state: 'completed', error: null });
+    expect(view?.request.messages[0]?.content).toMatch(/^p7 /);
+    expect((view?.result as Anthropic.Message).usage.service_tier).toBe('batch');
+    expect(view?.record).toMatchObject({ attempts: 1, latency_ms: null, status_code: 200, error_type: null });
+    expect(view?.record.cost_usd).toBeGreaterThan(0);
 
     sim.reset();
     // ~300 bytes per request: 2,000 bytes hold 6 of them.
