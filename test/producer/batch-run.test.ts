@@ -79,11 +79,12 @@ describe('BatchRun (the simulator, real Redis)', () => {
     expect(await queue.queue.getCompletedCount()).toBe(50);
     // A job finished in a batch reads like one a worker finished.
     const view = await queue.get('job-7');
+    if (view === null) throw new Error('job-7 is missing');
     expect(view).toMatchObject({ id: 'job-7', state: 'completed', error: null });
-    expect(view?.request.messages[0]?.content).toMatch(/^p7 /);
-    expect((view?.result as Anthropic.Message).usage.service_tier).toBe('batch');
-    expect(view?.record).toMatchObject({ attempts: 1, latency_ms: null, status_code: 200, error_type: null });
-    expect(view?.record.cost_usd).toBeGreaterThan(0);
+    expect(view.request.messages[0]?.content).toMatch(/^p7 /);
+    expect((view.result as Anthropic.Message).usage.service_tier).toBe('batch');
+    expect(view.record).toMatchObject({ attempts: 1, latency_ms: null, status_code: 200, error_type: null });
+    expect(view.record.cost_usd).toBeGreaterThan(0);
 
     sim.reset();
     // ~300 bytes per request: 2,000 bytes hold 6 of them.
