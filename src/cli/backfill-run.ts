@@ -298,7 +298,7 @@ async function viaBatches(
 function batchesText(b: BatchRunSummary): string {
   const c = (x: number) => x.toLocaleString('en-US');
   return [
-    `message batches: ${c(b.batches)}; submitted ${c(b.submitted)} requests, ${c(b.resumed)} resumed from an earlier run, ${c(b.already_done)} already done`,
+    `message batches: ${c(b.batches)}; submitted ${c(b.submitted)} requests, ${c(b.resumed)} resumed from an earlier run, ${c(b.already_there)} already in the queue`,
     `batch results: succeeded ${c(b.succeeded)}, errored ${c(b.errored)}, expired ${c(b.expired)}, canceled ${c(b.canceled)}; sent again: ${c(b.retried_live)} live, ${c(b.retried_batch)} in follow-up batches`,
   ].join('\n');
 }

@@ -125,7 +125,7 @@ describe('BatchRun (the simulator, real Redis)', () => {
 
     // A third run finds every job done and asks the API for nothing new.
     const again = await new BatchRun(path, d, o).run();
-    expect(again).toMatchObject({ submitted: 0, already_done: 30, succeeded: 0 });
+    expect(again).toMatchObject({ submitted: 0, already_there: 30, succeeded: 0 });
   });
 
   it('an intent the API never accepted is dropped and its lines are submitted', async () => {

@@ -100,8 +100,8 @@ export interface BatchRunSummary {
   submitted: number;
   /** Lines found in a batch an earlier run submitted. */
   resumed: number;
-  /** Lines whose job had already finished (nothing to do). */
-  already_done: number;
+  /** Lines whose job already exists in the queue (finished, or waiting from a live run): left alone. */
+  already_there: number;
   /** Final outcomes written by this run, by kind. */
   succeeded: number;
   errored: number;
@@ -142,7 +142,7 @@ export class BatchRun {
     batches: 0,
     submitted: 0,
     resumed: 0,
-    already_done: 0,
+    already_there: 0,
     succeeded: 0,
     errored: 0,
     expired: 0,
@@ -227,7 +227,7 @@ export class BatchRun {
       }
       for (const [i, line] of chunk.entries()) {
         const batch = batchOf[i];
-        if (exists[i]) this.summary.already_done += 1;
+        if (exists[i]) this.summary.already_there += 1;
         // A collected batch whose job is missing: killed between collecting and re-sending.
         else if (batch !== null && batch !== undefined && this.#batches.has(batch) && !this.#done.has(batch))
           this.summary.resumed += 1;
