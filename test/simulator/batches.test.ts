@@ -1,6 +1,11 @@
 import Anthropic, { BadRequestError, NotFoundError } from '@anthropic-ai/sdk';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Simulator, startSimulator } from '../../packages/anthropic-simulator/src/index.js';
+import {
+  parseSimulateArgs,
+  type Simulator,
+  SimulatorOptionError,
+  startSimulator,
+} from '../../packages/anthropic-simulator/src/index.js';
 
 const params = (content: string) => ({
   model: 'claude-haiku-4-5',
@@ -143,5 +148,15 @@ describe('simulator: Message Batches API through the SDK', () => {
     });
     expect(early.status).toBe(400);
     expect(await early.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+  });
+
+  it('options: promptq simulate flags, and bad values named', async () => {
+    expect(
+      parseSimulateArgs(['--batch-seconds', '2.5', '--batch-errors', '0.1', '--batch-expiry=0.05']),
+    ).toMatchObject({
+      batches: { processingSeconds: 2.5, errorRate: 0.1, expiryRate: 0.05 },
+    });
+    await expect(startSimulator({ batches: { errorRate: 2 } })).rejects.toThrow(SimulatorOptionError);
+    await expect(startSimulator({ batches: { maxRequests: 0 } })).rejects.toThrow(/batches\.maxRequests/);
   });
 });
