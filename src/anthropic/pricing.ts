@@ -52,6 +52,15 @@ export const builtinPrices: Readonly<Record<string, ModelPrice>> = {
   'claude-3-haiku': price(0.25, 1.25),
 };
 
+/** The Message Batches API's price: this share of the standard price of every token type. */
+export const batchDiscount = 0.5;
+
+/** How a call was made, where that changes its price. */
+export interface CostOptions {
+  /** Through the Message Batches API. @defaultValue `false` */
+  batch?: boolean;
+}
+
 /** A price table with longest-prefix lookup. */
 export class PriceTable {
   readonly #entries: Array<[string, ModelPrice]>;
@@ -97,16 +106,20 @@ export class PriceTable {
     return undefined;
   }
 
-  /** Cost of `usage` on `model` in USD (0 when the model has no price). */
-  cost(model: string, usage: Usage): number {
+  /**
+   * Cost of `usage` on `model` in USD (0 when the model has no price). `batch`: a Message Batches
+   * request, {@link batchDiscount} of every token type, cache tokens included.
+   */
+  cost(model: string, usage: Usage, opts: CostOptions = {}): number {
     const p = this.lookup(model);
     if (!p) return 0;
     const usd =
-      (usage.input_tokens * p.input +
+      ((usage.input_tokens * p.input +
         usage.output_tokens * p.output +
         usage.cache_creation_input_tokens * p.cache_write +
         usage.cache_read_input_tokens * p.cache_read) /
-      1_000_000;
+        1_000_000) *
+      (opts.batch ? batchDiscount : 1);
     // Round to 1e-9 USD so sums over records stay exact enough for finance.
     return Math.round(usd * 1e9) / 1e9;
   }

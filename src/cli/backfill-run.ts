@@ -7,9 +7,12 @@
 import { createWriteStream } from 'node:fs';
 import { Redis } from 'ioredis';
 import { PriceTable } from '../anthropic/pricing.js';
-import { ConfigError, jobLimitsFrom, type PromptqConfig, redactUrl } from '../core/config.js';
+import { ConfigError, defaults, jobLimitsFrom, type PromptqConfig, redactUrl } from '../core/config.js';
 import { UsageError } from '../core/errors.js';
 import { Logger } from '../core/log.js';
+import { Metrics } from '../ops/metrics/metrics.js';
+import { RollupWriter } from '../ops/metrics/rollups.js';
+import { type BatchRetry, BatchRun, type BatchRunSummary } from '../producer/backfill/batch-run.js';
 import { budgetFits, formatBudgetFits } from '../producer/backfill/budget-fit.js';
 import { countInputTokens } from '../producer/backfill/count-tokens.js';
 import { enqueueFile } from '../producer/backfill/enqueue.js';
@@ -44,7 +47,7 @@ async function connect(config: PromptqConfig): Promise<Redis> {
 const write = (s: string) => process.stdout.write(`${s}\n`);
 
 function failedExit(s: BackfillSummary): number {
-  return s.failed + s.pending + s.missing > 0 ? 1 : 0;
+  return s.failed + s.pending + s.missing + s.canceled + s.expired > 0 ? 1 : 0;
 }
 
 async function results(
@@ -109,6 +112,18 @@ export interface BackfillOptions {
   otpm?: number;
   timeout?: number;
   json: boolean;
+  via: 'live' | 'batches' | 'auto';
+  /** Seconds (`--deadline`). */
+  deadline?: number;
+  batchRetry: BatchRetry;
+  batchSize: number;
+}
+
+/** `--via auto`: the Batches API for a large file, unless the results are needed within its 24 h window. */
+export function chooseVia(o: Pick<BackfillOptions, 'via' | 'deadline'>, jobs: number): 'live' | 'batches' {
+  if (o.via !== 'auto') return o.via;
+  if (o.deadline !== undefined && o.deadline < 24 * 3600) return 'live';
+  return jobs >= defaults.batchesAutoMinJobs ? 'batches' : 'live';
 }
 
 /** `promptq backfill FILE.jsonl|- [flags]` → exit code. */
@@ -160,6 +175,9 @@ export async function runBackfill(file: string, o: BackfillOptions, config: Prom
       keepFailedSeconds: config.keepFailedSeconds,
     });
     try {
+      if (chooseVia(o, scan.jobs) === 'batches') {
+        return await viaBatches(redis, queue, config, input.path, d, scan, o, progress);
+      }
       progress.begin('enqueue');
       const enq = await enqueueFile(queue, input.path, d, {
         chunk,
@@ -200,6 +218,91 @@ export async function runBackfill(file: string, o: BackfillOptions, config: Prom
   } finally {
     await input.cleanup();
   }
+}
+
+/** `--via batches`: submit, poll and collect (batch-run.ts), then the same results and summary as live. */
+async function viaBatches(
+  redis: Redis,
+  queue: PromptQueue,
+  config: PromptqConfig,
+  path: string,
+  d: LineDefaults,
+  scan: Awaited<ReturnType<typeof scanFile>>,
+  o: BackfillOptions,
+  progress: Progress,
+): Promise<number> {
+  const log = new Logger(config.logLevel);
+  const { anthropicClient } = await import('../anthropic/client.js');
+  const { client, simulator } = await anthropicClient(config, log);
+  // Finished batch requests count in the dashboard's rollups as jobs a worker finished do.
+  const labels = new Metrics({ maxTenantLabels: config.maxTenantLabels, defaultMetrics: false });
+  const rollups = new RollupWriter({
+    connection: redis,
+    queue: config.queue,
+    tenantLabel: (t) => labels.tenantLabel(t),
+  });
+  try {
+    progress.begin('batches');
+    const run = new BatchRun(path, d, {
+      client,
+      redis,
+      queue,
+      prices: PriceTable.load(config.pricingFile),
+      retry: o.batchRetry,
+      batchSize: o.batchSize,
+      keepCompletedSeconds: config.keepCompletedSeconds,
+      keepFailedSeconds: config.keepFailedSeconds,
+      onFinished: (e) => rollups.record(e.jobId, e.status, e.record),
+      onBatch: (e) => log.info(`message batch ${e.event}`, { batch_id: e.id, requests: e.requests }),
+      onProgress: (p) =>
+        progress.update({
+          phase: 'batches',
+          done: p.succeeded + p.errored + p.expired + p.canceled,
+          total: p.submitted,
+          failed: p.errored,
+          counts: {
+            batches: p.batches,
+            submitted: p.submitted,
+            processing: p.processing,
+            succeeded: p.succeeded,
+            errored: p.errored,
+            expired: p.expired,
+            canceled: p.canceled,
+          },
+        }),
+    });
+    const batches = await run.run();
+    progress.done({
+      phase: 'batches',
+      done: batches.succeeded + batches.errored + batches.expired + batches.canceled,
+      total: batches.succeeded + batches.errored + batches.expired + batches.canceled,
+    });
+    const wait = o.wait || o.out !== undefined;
+    if (!wait && batches.retried_live > 0) {
+      write(o.json ? JSON.stringify({ batches }) : batchesText(batches));
+      return 0;
+    }
+    const summary = await results(redis, config, path, d, scan.jobs, {
+      wait: true,
+      out: o.out,
+      timeoutSec: o.timeout,
+      progress,
+    });
+    write(
+      o.json ? JSON.stringify({ batches, summary }) : `${batchesText(batches)}\n${formatSummary(summary)}`,
+    );
+    return failedExit(summary);
+  } finally {
+    await simulator?.close();
+  }
+}
+
+function batchesText(b: BatchRunSummary): string {
+  const c = (x: number) => x.toLocaleString('en-US');
+  return [
+    `message batches: ${c(b.batches)}; submitted ${c(b.submitted)} requests, ${c(b.resumed)} resumed from an earlier run, ${c(b.already_there)} already in the queue`,
+    `batch results: succeeded ${c(b.succeeded)}, errored ${c(b.errored)}, expired ${c(b.expired)}, canceled ${c(b.canceled)}; sent again: ${c(b.retried_live)} live, ${c(b.retried_batch)} in follow-up batches`,
+  ].join('\n');
 }
 
 function enqueuedText(e: {

@@ -3,9 +3,11 @@
  * requests), enqueued idempotently; `--dry-run` estimates cost and time instead. The work is in
  * backfill-run.ts, loaded only when the command runs.
  */
+
+import { defaults } from '../core/config.js';
 import type { BackfillOptions } from './backfill-run.js';
 import { type Cli, loadContext } from './context.js';
-import { defaultBackfillPriority, idPrefix, wholeNumber } from './options.js';
+import { defaultBackfillPriority, duration, idPrefix, oneOf, wholeNumber } from './options.js';
 
 export function registerBackfill(cli: Cli): void {
   cli.program
@@ -45,6 +47,29 @@ export function registerBackfill(cli: Cli): void {
       '--timeout <SEC>',
       'with --wait/--out: give up after SEC seconds',
       wholeNumber('timeout', { min: 1, max: 1e9 }),
+    )
+    .option(
+      '--via <MODE>',
+      'live (the queue), batches (the Message Batches API: half the price, results within 24 h) or auto',
+      oneOf('via', ['live', 'batches', 'auto']),
+      'live',
+    )
+    .option(
+      '--deadline <DURATION>',
+      'with --via auto: results needed within this long (e.g. 90m, 6h); under 24 h means live',
+      duration('deadline'),
+    )
+    .option(
+      '--batch-retry <WHERE>',
+      'with --via batches: errored and expired requests go to live (the queue), batches (a follow-up batch) or none',
+      oneOf('batch-retry', ['live', 'batches', 'none']),
+      'live',
+    )
+    .option(
+      '--batch-size <N>',
+      'with --via batches: requests per batch',
+      wholeNumber('batch-size', { min: 1, max: 100_000 }),
+      defaults.batchSize,
     )
     .option('--json', 'print the summary as JSON', false)
     .action(async (file: string, o: BackfillOptions) => {

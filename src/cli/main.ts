@@ -9,6 +9,7 @@ import { Command, CommanderError } from 'commander';
 import { PromptqError } from '../core/errors.js';
 import { Logger } from '../core/log.js';
 import { registerBackfill } from './backfill.js';
+import { registerBatches } from './batches.js';
 import { registerBench } from './bench.js';
 import { type Cli, packageVersion } from './context.js';
 import { registerEnqueue } from './enqueue.js';
@@ -44,6 +45,7 @@ export function buildProgram(exit: (code: number) => void): Command {
     registerPauseResume,
     registerBackfill,
     registerResults,
+    registerBatches,
     registerProbe,
     registerReport,
     registerSimulate,

@@ -38,3 +38,23 @@ export function idPrefix(raw: string): string {
     throw new UsageError('--id-prefix: use 1-64 characters from A-Z a-z 0-9 _ -');
   return raw;
 }
+
+/** `--flag` as one of a few words. */
+export function oneOf<const W extends string>(flag: string, words: readonly W[]): (raw: string) => W {
+  return (raw) => {
+    if (!(words as readonly string[]).includes(raw))
+      throw new UsageError(`--${flag}: expected ${words.join(', ')}, got "${raw}"`);
+    return raw as W;
+  };
+}
+
+/** `--flag` as a duration (`90s`, `30m`, `6h`, `2d`, or plain seconds) → seconds. */
+export function duration(flag: string): (raw: string) => number {
+  const unit: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86_400 };
+  return (raw) => {
+    const m = /^(\d+(?:\.\d+)?)([smhd]?)$/.exec(raw);
+    const n = m ? Number(m[1]) * (unit[m[2] ?? ''] ?? 1) : Number.NaN;
+    if (!(n > 0)) throw new UsageError(`--${flag}: expected a duration such as 90m or 6h, got "${raw}"`);
+    return n;
+  };
+}

@@ -162,6 +162,10 @@ export const defaults = {
   infraAttempts: 3,
   /** First BullMQ-level backoff (exponential). */
   infraBackoffMs: 1000,
+  /** `backfill --via auto` sends files with at least this many jobs through the Message Batches API. */
+  batchesAutoMinJobs: 1000,
+  /** Requests per Message Batch a backfill submits (the API allows 100,000). */
+  batchSize: 10_000,
 } as const satisfies Partial<PromptqConfig> & FixedDefaults & Record<string, unknown>;
 
 type Env = Readonly<Record<string, string | undefined>>;

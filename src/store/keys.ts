@@ -31,6 +31,10 @@
  * | `<base>:promptq:budget:<name>:month:<YYYY-MM>` | string, nano-USD spent; TTL past the month | budget-*.lua |
  * | `<base>:promptq:budget:<name>:holds` | hash reservation id → worst-case cost, periods, expiry | budget-*.lua |
  * | `<base>:promptq:quota:<name>` | hash: the tenant's request and token buckets; 2 min TTL | quota-admit-2.lua |
+ * | `<base>:promptq:batches` | sorted set batch id → created (ms) | batch-store.ts |
+ * | `<base>:promptq:batch:<batch id>` | hash, see batch-store.ts | batch-store.ts |
+ * | `<base>:promptq:batch-of` | hash job id → batch id | batch-store.ts |
+ * | `<base>:promptq:batch-intents` | hash token → batch being submitted (JSON) | batch-store.ts |
  * | `promptq:limiter:<account>:<group>` | hash, see limiter/shared-state.ts | limiter-*.lua |
  */
 
@@ -141,6 +145,26 @@ export class QueueKeys {
   /** A tenant's per-minute quota buckets (requests, tokens). */
   quota(name: string): string {
     return `${this.base}:${own}:quota:${name}`;
+  }
+
+  /** The Message Batches promptq submitted for this queue (batch id → created, ms). */
+  get batches(): string {
+    return `${this.base}:${own}:batches`;
+  }
+
+  /** One submitted Message Batch: its state as promptq last saw it. */
+  batch(id: string): string {
+    return `${this.base}:${own}:batch:${id}`;
+  }
+
+  /** Which batch each backfill job was submitted in (the ledger that keeps a resume from submitting twice). */
+  get batchOf(): string {
+    return `${this.base}:${own}:batch-of`;
+  }
+
+  /** Batches being submitted: written before the API is asked, removed once its answer is saved. */
+  get batchIntents(): string {
+    return `${this.base}:${own}:batch-intents`;
   }
 
   /** A pattern matching every key of the queue (tests and tools; never in a hot path). */

@@ -10,6 +10,7 @@ const commands = [
   'resume',
   'backfill',
   'results',
+  'batches',
   'probe',
   'report',
   'simulate',

@@ -22,6 +22,9 @@ Runs the Anthropic-compatible Messages API simulator until SIGINT/SIGTERM.
   --fault-hang P         probability of a request that never answers (default 0)
   --fault-midstream P    probability of an overloaded error mid-stream (default 0)
   --short-interval S     also enforce limits over S seconds, hidden from headers (default 0 = off)
+  --batch-seconds S      Message Batches: seconds until a batch ends (default 10)
+  --batch-errors P       Message Batches: probability of an errored request (default 0)
+  --batch-expiry P       Message Batches: probability of an expired request (default 0)
   --seed N               PRNG seed for faults and output lengths (default 1)
   --help                 this text`;
 
@@ -51,6 +54,12 @@ const NUMERIC: Record<string, { kind: 'int' | 'number' | 'prob'; set: Setter }> 
   '--fault-hang': { kind: 'prob', set: (o, v) => (o.faults = { ...o.faults, hang: v }) },
   '--fault-midstream': { kind: 'prob', set: (o, v) => (o.faults = { ...o.faults, midstream: v }) },
   '--short-interval': { kind: 'number', set: (o, v) => (o.shortIntervalSeconds = v) },
+  '--batch-seconds': {
+    kind: 'number',
+    set: (o, v) => (o.batches = { ...o.batches, processingSeconds: v }),
+  },
+  '--batch-errors': { kind: 'prob', set: (o, v) => (o.batches = { ...o.batches, errorRate: v }) },
+  '--batch-expiry': { kind: 'prob', set: (o, v) => (o.batches = { ...o.batches, expiryRate: v }) },
   '--seed': { kind: 'int', set: (o, v) => (o.seed = v) },
 };
 

@@ -1,3 +1,4 @@
+import type { BatchStore } from './batches.js';
 import type { ResolvedOptions } from './options.js';
 import type { PromptCache } from './prompt-cache.js';
 import type { RateLimiter } from './rate-limiter.js';
@@ -16,4 +17,6 @@ export interface SimContext {
   /** Separate streams so that changing fault rates does not change output lengths. */
   faultRng: Rng;
   outputRng: Rng;
+  /** The Message Batches API's batches (batches.ts). */
+  batches: BatchStore;
 }

@@ -3,6 +3,7 @@
  * the real `@anthropic-ai/sdk` works against it unchanged (pass `url` as `baseURL`), and its rate
  * limiting, headers, errors and streaming follow the real API closely enough to tune a limiter.
  */
+export { BATCHES_DEFAULTS, type BatchesOptions } from './batches.js';
 export { DEFAULT_CLI_PORT, parseSimulateArgs, runSimulateCommand, type SimulateCommandIo } from './cli.js';
 export {
   DEFAULTS as SIMULATOR_DEFAULTS,

@@ -1,3 +1,4 @@
+import { type BatchesOptions, resolveBatchesOptions } from './batches.js';
 import { defaultCacheMinTokens, defaultGroupOf, defaultMaxOutputTokens } from './models.js';
 import type { LimitSet, Limits, ServedResponse } from './types.js';
 
@@ -163,6 +164,11 @@ export interface SimulatorOptions {
    * @defaultValue undefined
    */
   onServed?: (served: ServedResponse) => void;
+  /**
+   * The Message Batches endpoints: processing time, per-request failure and expiry rates, limits.
+   * @defaultValue see `BatchesOptions`
+   */
+  batches?: BatchesOptions;
 }
 
 /** {@link SimulatorOptions} with every default applied. */
@@ -188,6 +194,7 @@ export interface ResolvedOptions {
   requireVersionHeader: boolean;
   now: () => number;
   onServed: ((served: ServedResponse) => void) | undefined;
+  batches: Required<BatchesOptions>;
 }
 
 /** Every default in one place. */
@@ -339,6 +346,8 @@ export function resolveOptions(opts: SimulatorOptions = {}): ResolvedOptions {
     'a function',
     typeof opts.onServed,
   );
+  const resolvedBatches = resolveBatchesOptions(opts.batches);
+  if (typeof resolvedBatches === 'string') throw new SimulatorOptionError(resolvedBatches);
   return {
     host,
     port,
@@ -361,5 +370,6 @@ export function resolveOptions(opts: SimulatorOptions = {}): ResolvedOptions {
     requireVersionHeader: opts.requireVersionHeader ?? DEFAULTS.requireVersionHeader,
     now: opts.now ?? Date.now,
     onServed: opts.onServed,
+    batches: resolvedBatches,
   };
 }

@@ -2,6 +2,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Socket } from 'node:net';
 import { handleAdmin, statsSnapshot } from './admin-routes.js';
 import { handleCountTokens, handleListModels } from './api-routes.js';
+import { BatchStore } from './batches.js';
+import { handleBatches } from './batches-routes.js';
 import type { SimContext } from './context.js';
 import { ERROR_DEFAULTS, errorBody } from './errors.js';
 import { validateScript } from './faults.js';
@@ -44,6 +46,7 @@ async function route(ctx: SimContext, req: IncomingMessage, res: ServerResponse,
     return handleCountTokens(ctx, req, res, requestId);
   }
   if (path === '/v1/models' && req.method === 'GET') return handleListModels(ctx, req, res, requestId);
+  if (await handleBatches(ctx, req, res, path, requestId)) return;
   req.resume();
   const known = ['/v1/messages', '/v1/messages/count_tokens', '/v1/models'].includes(path);
   const status = known ? 405 : 404;
@@ -57,6 +60,7 @@ async function route(ctx: SimContext, req: IncomingMessage, res: ServerResponse,
  */
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   const opts = resolveOptions(options);
+  const cache = new PromptCache();
   const ctx: SimContext = {
     opts,
     limiter: new RateLimiter({
@@ -66,12 +70,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       startEmpty: opts.startEmpty,
       now: opts.now,
     }),
-    cache: new PromptCache(),
+    cache,
     stats: new StatsRecorder(),
     script: [],
     faultRng: seededRng(opts.seed),
     // A different stream for lengths, so adding faults does not reshuffle the answers.
     outputRng: seededRng(opts.seed ^ 0x5bd1e995),
+    batches: new BatchStore(opts, opts.batches, cache),
   };
   const reset = () => {
     ctx.limiter.reset();
@@ -80,6 +85,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     ctx.script.length = 0;
     ctx.faultRng = seededRng(opts.seed);
     ctx.outputRng = seededRng(opts.seed ^ 0x5bd1e995);
+    ctx.batches.reset();
   };
 
   const sockets = new Set<Socket>();

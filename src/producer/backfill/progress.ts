@@ -13,6 +13,8 @@ export interface ProgressState {
   inputTokens?: number;
   outputTokens?: number;
   costUsd?: number;
+  /** Named counts shown after the bar's numbers (Message Batches: submitted, processing, …). */
+  counts?: Record<string, number>;
 }
 
 export interface ProgressOptions {
@@ -54,6 +56,12 @@ export class Progress {
     const pct = s.total > 0 ? Math.floor((100 * s.done) / s.total) : 100;
     const eta = rate > 0 ? (s.total - s.done) / rate : Number.POSITIVE_INFINITY;
     const parts = [`${s.phase} ${formatCount(s.done)}/${formatCount(s.total)} (${pct}%)`];
+    if (s.counts !== undefined)
+      parts.push(
+        Object.entries(s.counts)
+          .map(([k, v]) => `${k} ${formatCount(v)}`)
+          .join(' '),
+      );
     if (s.failed !== undefined) parts.push(`${formatCount(s.failed)} failed`);
     parts.push(
       `${rate >= 10 ? formatCount(rate) : rate.toFixed(1)}/s`,
@@ -78,7 +86,7 @@ export class Progress {
   update(s: ProgressState, force = false): void {
     const now = Date.now();
     if (s.phase !== this.#phase) this.begin(s.phase);
-    const key = `${s.done}/${s.total}/${s.failed}`;
+    const key = `${s.done}/${s.total}/${s.failed}/${JSON.stringify(s.counts ?? null)}`;
     // A forced draw of what is already on screen would only repeat it.
     if (force ? key === this.#lastKey : now - this.#last < this.#interval) return;
     this.#last = now;

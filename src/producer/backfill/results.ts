@@ -7,7 +7,7 @@
  * A result line follows the Message Batches API's results: `{"custom_id", "result": {"type":
  * "succeeded", "message"} | {"type": "errored", "error"}}`, plus `line`, `job_id` and the `record`;
  * promptq adds the types `pending` (not finished), `missing` (no such job) and `invalid` (a bad line
- * that `--skip-invalid` passed over).
+ * that `--skip-invalid` passed over); `canceled` and `expired` come from `--via batches`.
  */
 import { once } from 'node:events';
 import type { Redis } from 'ioredis';
@@ -45,7 +45,7 @@ export interface ResultLine {
   result:
     | { type: 'succeeded'; message: unknown }
     | { type: 'errored' | 'invalid'; error: { type: string; message: string } }
-    | { type: 'pending' | 'missing' };
+    | { type: 'pending' | 'missing' | 'canceled' | 'expired' };
   record: JobRecord | null;
 }
 
@@ -84,6 +84,9 @@ function outcome(
   }
   if (ret?.message !== undefined)
     return { ...base, result: { type: 'succeeded', message: ret.message }, record };
+  // A Message Batches request that ended unprocessed keeps the API's own result type.
+  if (record?.error_type === 'canceled' || record?.error_type === 'expired')
+    return { ...base, result: { type: record.error_type }, record };
   return {
     ...base,
     result: {

@@ -21,6 +21,10 @@ export interface BackfillSummary {
   pending: number;
   /** No such job in Redis (never enqueued, or removed after its retention time). */
   missing: number;
+  /** `--via batches`: requests whose batch was canceled before they ran. */
+  canceled: number;
+  /** `--via batches`: requests the batch did not get to within 24 h (and that were not sent again). */
+  expired: number;
   input_tokens: number;
   output_tokens: number;
   cache_creation_input_tokens: number;
@@ -34,7 +38,14 @@ export interface BackfillSummary {
   failures_by_reason: Record<string, number>;
 }
 
-export type OutcomeType = 'succeeded' | 'errored' | 'pending' | 'missing' | 'invalid';
+export type OutcomeType =
+  | 'succeeded'
+  | 'errored'
+  | 'pending'
+  | 'missing'
+  | 'invalid'
+  | 'canceled'
+  | 'expired';
 
 /** A growable array of numbers (8 bytes each: 4 MB per half a million jobs). */
 class Samples {
@@ -62,6 +73,8 @@ export class SummaryBuilder {
     failed: 0,
     pending: 0,
     missing: 0,
+    canceled: 0,
+    expired: 0,
     input_tokens: 0,
     output_tokens: 0,
     cache_creation_input_tokens: 0,
@@ -131,7 +144,7 @@ export function formatSummary(s: BackfillSummary): string {
     .map(([r, c]) => `${r} ${n(c)}`)
     .join(', ');
   return [
-    `lines ${n(s.lines)}: succeeded ${n(s.succeeded)}, failed ${n(s.failed)}, invalid ${n(s.invalid)}, pending ${n(s.pending)}, missing ${n(s.missing)}`,
+    `lines ${n(s.lines)}: succeeded ${n(s.succeeded)}, failed ${n(s.failed)}, invalid ${n(s.invalid)}, pending ${n(s.pending)}, missing ${n(s.missing)}${s.canceled + s.expired > 0 ? `, canceled ${n(s.canceled)}, expired ${n(s.expired)}` : ''}`,
     `tokens: input ${n(s.input_tokens)}, output ${n(s.output_tokens)}, cache write ${n(s.cache_creation_input_tokens)}, cache read ${n(s.cache_read_input_tokens)}`,
     `cost: ${formatUsd(s.cost_usd)}`,
     `latency (API call): ${ms(s.latency_ms)}; enqueue → finish: ${ms(s.total_ms)}`,

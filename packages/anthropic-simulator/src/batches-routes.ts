@@ -1,0 +1,180 @@
+/**
+ * The Message Batches endpoints, shaped like the real API's so that the SDK's
+ * `client.messages.batches` works unchanged:
+ *
+ * | route | answer |
+ * |---|---|
+ * | `POST /v1/messages/batches` | the new batch (`requests: [{custom_id, params}]`) |
+ * | `GET /v1/messages/batches` | newest first; `limit`, `after_id`, `before_id`; `has_more`, `first_id`, `last_id` |
+ * | `GET /v1/messages/batches/{id}` | the batch |
+ * | `POST /v1/messages/batches/{id}/cancel` | the batch, now `canceling` |
+ * | `GET /v1/messages/batches/{id}/results` | JSONL, once the batch has ended |
+ * | `DELETE /v1/messages/batches/{id}` | `{id, type: "message_batch_deleted"}`, ended batches only |
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { checkCredentials } from './auth.js';
+import { CUSTOM_ID } from './batches.js';
+import type { SimContext } from './context.js';
+import { errorBody } from './errors.js';
+import { parseJson, readBody, sendJson } from './http-util.js';
+
+const PREFIX = '/v1/messages/batches';
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The problem with a create body, as the real API words it, or `null`. */
+function checkCreate(body: unknown, maxRequests: number): string | null {
+  if (!isRecord(body)) return 'Request body must be a JSON object';
+  const { requests } = body;
+  if (!Array.isArray(requests)) return 'requests: Field required';
+  if (requests.length === 0) return 'requests: List should have at least 1 item after validation, not 0';
+  if (requests.length > maxRequests) {
+    return `requests: List should have at most ${maxRequests} items after validation, not ${requests.length}`;
+  }
+  const seen = new Set<string>();
+  for (const [i, r] of requests.entries()) {
+    if (!isRecord(r)) return `requests.${i}: Input should be a valid dictionary`;
+    if (typeof r.custom_id !== 'string') return `requests.${i}.custom_id: Field required`;
+    if (!CUSTOM_ID.test(r.custom_id)) {
+      return `requests.${i}.custom_id: String should match pattern '^[a-zA-Z0-9_-]{1,64}$'`;
+    }
+    if (seen.has(r.custom_id)) {
+      return `requests.${i}.custom_id: Duplicate custom_id "${r.custom_id}"; custom_id values must be unique within a batch`;
+    }
+    seen.add(r.custom_id);
+    if (!isRecord(r.params)) return `requests.${i}.params: Field required`;
+    const extra = Object.keys(r).find((k) => k !== 'custom_id' && k !== 'params');
+    if (extra !== undefined) return `requests.${i}.${extra}: Extra inputs are not permitted`;
+  }
+  return null;
+}
+
+function baseUrl(req: IncomingMessage): string {
+  return `http://${req.headers.host ?? '127.0.0.1'}`;
+}
+
+/** Answers a batches route; `false` when `path` is not one. */
+export async function handleBatches(
+  ctx: SimContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  requestId: string,
+): Promise<boolean> {
+  if (path !== PREFIX && !path.startsWith(`${PREFIX}/`)) return false;
+  const headers = { 'request-id': requestId };
+  const fail = (status: number, type: string, message: string) =>
+    sendJson(res, status, errorBody(type, message, requestId), headers);
+  const store = ctx.batches;
+  const method = req.method ?? 'GET';
+
+  if (path === PREFIX && method === 'POST') {
+    const { body, tooLarge } = await readBody(req, store.config.maxBytes);
+    if (tooLarge) {
+      fail(413, 'request_too_large', `Request exceeds the maximum size of ${store.config.maxBytes} bytes.`);
+      return true;
+    }
+    const denied = checkCredentials(req, ctx.opts.apiKey, ctx.opts.requireVersionHeader);
+    if (denied) {
+      fail(denied.status, denied.type, denied.message);
+      return true;
+    }
+    const json = parseJson(body);
+    const problem =
+      json === undefined
+        ? 'There was an issue with the formatting of your request body: invalid JSON'
+        : checkCreate(json, store.config.maxRequests);
+    if (problem !== null) {
+      fail(400, 'invalid_request_error', problem);
+      return true;
+    }
+    const id = store.create((json as { requests: Array<{ custom_id: string; params: unknown }> }).requests);
+    sendJson(res, 200, store.view(id, baseUrl(req)), headers);
+    return true;
+  }
+
+  req.resume();
+  const denied = checkCredentials(req, ctx.opts.apiKey, ctx.opts.requireVersionHeader);
+  if (denied) {
+    fail(denied.status, denied.type, denied.message);
+    return true;
+  }
+  if (path === PREFIX) {
+    if (method !== 'GET') {
+      fail(405, 'invalid_request_error', 'Method not allowed');
+      return true;
+    }
+    const q = new URL(req.url ?? '/', 'http://localhost').searchParams;
+    const limit = q.get('limit') === null ? 20 : Number(q.get('limit'));
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+      fail(400, 'invalid_request_error', 'limit: Input should be between 1 and 1000');
+      return true;
+    }
+    let ids = store.ids();
+    const after = q.get('after_id');
+    const before = q.get('before_id');
+    if (after !== null) ids = ids.slice(ids.indexOf(after) + 1);
+    if (before !== null) ids = ids.slice(0, Math.max(0, ids.indexOf(before)));
+    const page = before !== null ? ids.slice(-limit) : ids.slice(0, limit);
+    const data = page.map((id) => store.view(id, baseUrl(req)));
+    sendJson(
+      res,
+      200,
+      {
+        data,
+        has_more: ids.length > page.length,
+        first_id: page[0] ?? null,
+        last_id: page[page.length - 1] ?? null,
+      },
+      headers,
+    );
+    return true;
+  }
+
+  const [id, action, ...rest] = path.slice(PREFIX.length + 1).split('/');
+  if (id === undefined || rest.length > 0 || !store.has(id)) {
+    fail(404, 'not_found_error', `message_batch not found: ${id ?? ''}`);
+    return true;
+  }
+  if (action === undefined && method === 'GET') {
+    sendJson(res, 200, store.view(id, baseUrl(req)), headers);
+  } else if (action === undefined && method === 'DELETE') {
+    if (store.view(id, baseUrl(req))?.processing_status !== 'ended') {
+      fail(
+        400,
+        'invalid_request_error',
+        `Batch ${id} cannot be deleted while it is processing; cancel it first.`,
+      );
+    } else {
+      store.delete(id);
+      sendJson(res, 200, { id, type: 'message_batch_deleted' }, headers);
+    }
+  } else if (action === 'cancel' && method === 'POST') {
+    store.cancel(id);
+    sendJson(res, 200, store.view(id, baseUrl(req)), headers);
+  } else if (action === 'results' && method === 'GET') {
+    const lines = store.results(id);
+    if (lines === null) {
+      fail(
+        400,
+        'invalid_request_error',
+        `Batch ${id} has not finished processing; results are not available yet.`,
+      );
+    } else {
+      const payload = lines.length === 0 ? '' : `${lines.join('\n')}\n`;
+      res.writeHead(200, {
+        ...headers,
+        'content-type': 'application/binary',
+        'content-length': String(Buffer.byteLength(payload)),
+      });
+      res.end(payload);
+    }
+  } else if (action === 'cancel' || action === 'results' || action === undefined) {
+    fail(405, 'invalid_request_error', 'Method not allowed');
+  } else {
+    fail(404, 'not_found_error', 'Not found');
+  }
+  return true;
+}

@@ -1,0 +1,297 @@
+/**
+ * The Message Batches API's state: batches, their requests and, once a batch has ended, its results.
+ * Time drives everything (no timers): each request is given the moment it finishes, spread over the
+ * batch's processing time, so `request_counts` move while a client polls. Batches have their own
+ * limits and never touch the Messages rate limiter, as in the real API.
+ */
+import { messageBody } from './message-body.js';
+import type { ResolvedOptions } from './options.js';
+import { planOutput } from './output.js';
+import type { PromptCache } from './prompt-cache.js';
+import { type Rng, randomId, seededRng } from './rng.js';
+import { promptSegments } from './tokenizer.js';
+import { validateMessagesRequest } from './validate-request.js';
+
+/** Options of the Message Batches endpoints (`SimulatorOptions.batches`). */
+export interface BatchesOptions {
+  /**
+   * Seconds from creation until a batch ends (the real API: up to 24 h, usually under one).
+   * @defaultValue 10
+   */
+  processingSeconds?: number;
+  /**
+   * Chance that a request ends `errored` with an `api_error` (besides requests with invalid params,
+   * which always end `errored` with an `invalid_request_error`).
+   * @defaultValue 0
+   */
+  errorRate?: number;
+  /**
+   * Chance that a request is still unprocessed when its batch ends: it ends `expired`.
+   * @defaultValue 0
+   */
+  expiryRate?: number;
+  /**
+   * Seconds from a cancel to the batch's end (`canceling` meanwhile).
+   * @defaultValue 1
+   */
+  cancelSeconds?: number;
+  /**
+   * Most requests per batch.
+   * @defaultValue 100000
+   */
+  maxRequests?: number;
+  /**
+   * Largest create body in bytes.
+   * @defaultValue 268435456 (256 MB)
+   */
+  maxBytes?: number;
+}
+
+export const BATCHES_DEFAULTS = {
+  processingSeconds: 10,
+  errorRate: 0,
+  expiryRate: 0,
+  cancelSeconds: 1,
+  maxRequests: 100_000,
+  maxBytes: 256 * 1024 * 1024,
+} as const satisfies Required<BatchesOptions>;
+
+/** Checks `SimulatorOptions.batches`; returns a message naming the bad field, or the resolved options. */
+export function resolveBatchesOptions(o: BatchesOptions = {}): Required<BatchesOptions> | string {
+  const r = { ...BATCHES_DEFAULTS, ...o };
+  const finite = (v: number) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+  if (!finite(r.processingSeconds)) return 'batches.processingSeconds must be a number >= 0';
+  if (!finite(r.cancelSeconds)) return 'batches.cancelSeconds must be a number >= 0';
+  for (const k of ['errorRate', 'expiryRate'] as const) {
+    if (!(finite(r[k]) && r[k] <= 1)) return `batches.${k} must be a probability in [0, 1]`;
+  }
+  if (r.errorRate + r.expiryRate > 1) return 'batches.errorRate + batches.expiryRate must be at most 1';
+  for (const k of ['maxRequests', 'maxBytes'] as const) {
+    if (!(Number.isInteger(r[k]) && r[k] >= 1)) return `batches.${k} must be an integer >= 1`;
+  }
+  return r;
+}
+
+/** The real API's `custom_id` rule. */
+export const CUSTOM_ID = /^[a-zA-Z0-9_-]{1,64}$/;
+
+type Fate = 'succeeded' | 'errored' | 'expired';
+
+interface SimRequest {
+  customId: string;
+  params: unknown;
+  /** When processing this request ends (ms). */
+  doneAt: number;
+  fate: Fate;
+  /** Why the params are not a valid Messages request (the request then ends `errored`). */
+  invalid: { type: string; message: string } | null;
+}
+
+interface SimBatch {
+  id: string;
+  createdAt: number;
+  readyAt: number;
+  cancelAt: number | null;
+  requests: SimRequest[];
+  /** JSONL lines, made once when the batch has ended and its results are first asked for. */
+  results: string[] | null;
+  seed: number;
+}
+
+export type ProcessingStatus = 'in_progress' | 'canceling' | 'ended';
+
+/** A batch as the API shows it. */
+export interface MessageBatchBody {
+  id: string;
+  type: 'message_batch';
+  processing_status: ProcessingStatus;
+  request_counts: {
+    processing: number;
+    succeeded: number;
+    errored: number;
+    canceled: number;
+    expired: number;
+  };
+  ended_at: string | null;
+  created_at: string;
+  expires_at: string;
+  archived_at: string | null;
+  cancel_initiated_at: string | null;
+  results_url: string | null;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const DAY_MS = 24 * 3600 * 1000;
+
+export class BatchStore {
+  readonly #opts: ResolvedOptions;
+  readonly #cfg: Required<BatchesOptions>;
+  readonly #cache: PromptCache;
+  /** Newest last. */
+  readonly #batches = new Map<string, SimBatch>();
+  #rng: Rng;
+  #made = 0;
+
+  constructor(opts: ResolvedOptions, cfg: Required<BatchesOptions>, cache: PromptCache) {
+    this.#opts = opts;
+    this.#cfg = cfg;
+    this.#cache = cache;
+    this.#rng = seededRng(opts.seed ^ 0x2f6b_a7c1);
+  }
+
+  get config(): Required<BatchesOptions> {
+    return this.#cfg;
+  }
+
+  reset(): void {
+    this.#batches.clear();
+    this.#rng = seededRng(this.#opts.seed ^ 0x2f6b_a7c1);
+    this.#made = 0;
+  }
+
+  /** A new batch of already-checked requests. */
+  create(requests: Array<{ custom_id: string; params: unknown }>): string {
+    const now = this.#opts.now();
+    const span = this.#cfg.processingSeconds * 1000;
+    const id = randomId('msgbatch_');
+    const { errorRate, expiryRate } = this.#cfg;
+    this.#batches.set(id, {
+      id,
+      createdAt: now,
+      readyAt: now + span,
+      cancelAt: null,
+      seed: (this.#opts.seed + ++this.#made * 7919) | 0,
+      requests: requests.map((r) => {
+        const u = this.#rng();
+        const invalid = this.#check(r.params);
+        const fate: Fate =
+          invalid !== null || u < errorRate
+            ? 'errored'
+            : u < errorRate + expiryRate
+              ? 'expired'
+              : 'succeeded';
+        return { customId: r.custom_id, params: r.params, fate, invalid, doneAt: now + span * this.#rng() };
+      }),
+      results: null,
+    });
+    return id;
+  }
+
+  #check(params: unknown): { type: string; message: string } | null {
+    const v = validateMessagesRequest(params, this.#opts.maxOutputTokens);
+    if (!v.ok) return { type: v.error.type, message: v.error.message };
+    if (v.value.stream) return { type: 'invalid_request_error', message: 'stream: not supported in a batch' };
+    return null;
+  }
+
+  has(id: string): boolean {
+    return this.#batches.has(id);
+  }
+
+  /** Newest first. */
+  ids(): string[] {
+    return [...this.#batches.keys()].reverse();
+  }
+
+  /** Starts canceling (no-op once canceling or ended). */
+  cancel(id: string): void {
+    const b = this.#batches.get(id);
+    if (!b || b.cancelAt !== null) return;
+    const now = this.#opts.now();
+    if (now >= b.readyAt) return;
+    b.cancelAt = now;
+  }
+
+  delete(id: string): boolean {
+    return this.#batches.delete(id);
+  }
+
+  #endedAt(b: SimBatch): number {
+    return b.cancelAt === null ? b.readyAt : Math.min(b.readyAt, b.cancelAt + this.#cfg.cancelSeconds * 1000);
+  }
+
+  /** What a request ended as, given when the batch ended (or `processing`). */
+  #state(b: SimBatch, r: SimRequest, now: number): Fate | 'canceled' | 'processing' {
+    const end = this.#endedAt(b);
+    if (b.cancelAt !== null && r.doneAt > b.cancelAt) return now >= end ? 'canceled' : 'processing';
+    if (r.fate === 'expired') return now >= end ? 'expired' : 'processing';
+    return r.doneAt <= now ? r.fate : 'processing';
+  }
+
+  /** The batch object; `baseUrl` makes `results_url` absolute, as the SDK expects. */
+  view(id: string, baseUrl: string): MessageBatchBody | null {
+    const b = this.#batches.get(id);
+    if (!b) return null;
+    const now = this.#opts.now();
+    const counts = { processing: 0, succeeded: 0, errored: 0, canceled: 0, expired: 0 };
+    for (const r of b.requests) counts[this.#state(b, r, now)] += 1;
+    const end = this.#endedAt(b);
+    const ended = now >= end;
+    return {
+      id: b.id,
+      type: 'message_batch',
+      processing_status: ended ? 'ended' : b.cancelAt !== null ? 'canceling' : 'in_progress',
+      request_counts: counts,
+      ended_at: ended ? iso(end) : null,
+      created_at: iso(b.createdAt),
+      expires_at: iso(b.createdAt + DAY_MS),
+      archived_at: null,
+      cancel_initiated_at: b.cancelAt === null ? null : iso(b.cancelAt),
+      results_url: ended ? `${baseUrl}/v1/messages/batches/${b.id}/results` : null,
+    };
+  }
+
+  /** The results as JSONL lines (not in request order, as the real API warns), or `null` before the end. */
+  results(id: string): string[] | null {
+    const b = this.#batches.get(id);
+    if (!b) return null;
+    const end = this.#endedAt(b);
+    if (this.#opts.now() < end) return null;
+    if (b.results === null) {
+      const rng = seededRng(b.seed);
+      const lines = b.requests.map((r) =>
+        JSON.stringify({ custom_id: r.customId, result: this.#result(b, r, end, rng) }),
+      );
+      // Shuffled, so that clients which rely on the order are caught in tests.
+      for (let i = lines.length - 1; i > 0; i--) {
+        const j = Math.floor(rng() * (i + 1));
+        [lines[i], lines[j]] = [lines[j] as string, lines[i] as string];
+      }
+      b.results = lines;
+    }
+    return b.results;
+  }
+
+  #result(b: SimBatch, r: SimRequest, end: number, rng: Rng): unknown {
+    const state = this.#state(b, r, end);
+    if (state === 'canceled' || state === 'expired' || state === 'processing') {
+      return { type: state === 'processing' ? 'expired' : state };
+    }
+    const error = (type: string, message: string) => ({
+      type: 'errored',
+      error: { type: 'error', error: { type, message }, request_id: null },
+    });
+    if (r.invalid !== null) return error(r.invalid.type, r.invalid.message);
+    if (state === 'errored') return error('api_error', 'Internal server error');
+    const validated = validateMessagesRequest(r.params, this.#opts.maxOutputTokens);
+    if (!validated.ok) return error(validated.error.type, validated.error.message);
+    const req = validated.value;
+    const plan = this.#cache.plan(
+      req.model,
+      promptSegments(req.input),
+      this.#opts.cacheMinTokens(req.model),
+      end,
+    );
+    plan.commit(end);
+    const out = planOutput(rng, req.maxTokens, this.#opts.output, req.stopSequences);
+    const body = messageBody(
+      randomId('msg_'),
+      req.model,
+      out.pieces.join(''),
+      { reason: out.stopReason, sequence: out.stopSequence },
+      plan.usage,
+      out.pieces.length,
+    );
+    return { type: 'succeeded', message: { ...body, usage: { ...body.usage, service_tier: 'batch' } } };
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * `promptq batches list | show ID | cancel ID`: the Message Batches promptq submitted for this queue
+ * (`backfill --via batches`), with their progress: the API's live state where it still knows the
+ * batch, else what promptq saw last (Redis, store/batch-store.ts).
+ */
+import type Anthropic from '@anthropic-ai/sdk';
+import { ConfigError, type PromptqConfig, redactUrl } from '../core/config.js';
+import { UsageError } from '../core/errors.js';
+import { formatCount } from '../core/format.js';
+import type { Logger } from '../core/log.js';
+import { type Cli, loadContext } from './context.js';
+import { wholeNumber } from './options.js';
+
+/** One batch as the commands show it. */
+export interface BatchView {
+  id: string;
+  created_at: string;
+  /** `in_progress`, `canceling` or `ended` (`unknown`: the API no longer has it). */
+  status: string;
+  /** 0 = first submission, 1+ = follow-ups of errored or expired requests. */
+  round: number;
+  requests: number;
+  counts: Record<string, number> | null;
+  /** Its results are written into the queue. */
+  collected: boolean;
+  ended_at: string | null;
+}
+
+function progressText(b: BatchView): string {
+  const c = b.counts;
+  if (c === null) return `${formatCount(b.requests)} requests`;
+  const done = b.requests - (c.processing ?? 0);
+  const pct = b.requests > 0 ? Math.floor((100 * done) / b.requests) : 100;
+  return `${formatCount(done)}/${formatCount(b.requests)} (${pct}%)  processing ${formatCount(c.processing ?? 0)} succeeded ${formatCount(c.succeeded ?? 0)} errored ${formatCount(c.errored ?? 0)} expired ${formatCount(c.expired ?? 0)} canceled ${formatCount(c.canceled ?? 0)}`;
+}
+
+function line(b: BatchView): string {
+  const flags = [b.round > 0 ? `follow-up ${b.round}` : '', b.collected ? 'collected' : ''].filter(Boolean);
+  return `${b.id}  ${b.created_at}  ${b.status.padEnd(11)}  ${progressText(b)}${flags.length > 0 ? `  [${flags.join(', ')}]` : ''}`;
+}
+
+async function withBatches(
+  config: PromptqConfig,
+  log: Logger,
+  run: (t: {
+    view: (id: string) => Promise<BatchView | null>;
+    ids: (limit: number) => Promise<string[]>;
+    client: Anthropic;
+    known: (id: string) => Promise<boolean>;
+  }) => Promise<number>,
+): Promise<number> {
+  const { Redis } = await import('ioredis');
+  const { queueKeys } = await import('../store/keys.js');
+  const store = await import('../store/batch-store.js');
+  const { anthropicClient } = await import('../anthropic/client.js');
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+  } catch {
+    redis.disconnect();
+    throw new ConfigError('REDIS_URL', `cannot reach Redis at ${redactUrl(config.redisUrl)}`);
+  }
+  const keys = queueKeys(config.queue);
+  const { client, simulator } = await anthropicClient(config, log);
+  const view = async (id: string): Promise<BatchView | null> => {
+    const stored = await store.loadBatch(redis, keys, id);
+    if (stored === null) return null;
+    let live: Anthropic.Messages.MessageBatch | null = null;
+    try {
+      live = await client.messages.batches.retrieve(id);
+    } catch (err) {
+      if ((err as { status?: number }).status !== 404) throw err;
+    }
+    if (live !== null) {
+      await store.updateBatch(redis, keys, id, {
+        status: live.processing_status,
+        counts: { ...live.request_counts },
+      });
+    }
+    return {
+      id,
+      created_at: stored.created_at,
+      status: live?.processing_status ?? (stored.status === 'ended' ? 'ended' : 'unknown'),
+      round: stored.round,
+      requests: stored.requests,
+      counts: live ? { ...live.request_counts } : stored.counts,
+      collected: stored.collected,
+      ended_at: live?.ended_at ?? null,
+    };
+  };
+  try {
+    return await run({
+      view,
+      ids: (limit) => store.listBatchIds(redis, keys, limit),
+      client,
+      known: async (id) => (await store.loadBatch(redis, keys, id)) !== null,
+    });
+  } finally {
+    redis.disconnect();
+    await simulator?.close();
+  }
+}
+
+const write = (s: string) => process.stdout.write(`${s}\n`);
+
+export function registerBatches(cli: Cli): void {
+  const batches = cli.program
+    .command('batches')
+    .description('the Message Batches promptq submitted (backfill --via batches): list, show, cancel');
+
+  batches
+    .command('list')
+    .description('the newest batches first, with their progress')
+    .option('--limit <N>', 'at most N batches', wholeNumber('limit', { min: 1, max: 10_000 }), 20)
+    .option('--json', 'one JSON object per batch', false)
+    .action(async (o: { limit: number; json: boolean }) => {
+      const { config, log } = loadContext();
+      cli.exit(
+        await withBatches(config, log, async ({ ids, view }) => {
+          const list = await ids(o.limit);
+          if (list.length === 0 && !o.json) write(`no message batches for queue "${config.queue}"`);
+          for (const id of list) {
+            const b = await view(id);
+            if (b) write(o.json ? JSON.stringify(b) : line(b));
+          }
+          return 0;
+        }),
+      );
+    });
+
+  batches
+    .command('show')
+    .description('one batch and its progress')
+    .argument('<ID>', 'the batch id (msgbatch_…)')
+    .option('--json', 'as JSON', false)
+    .action(async (id: string, o: { json: boolean }) => {
+      const { config, log } = loadContext();
+      cli.exit(
+        await withBatches(config, log, async ({ view }) => {
+          const b = await view(id);
+          if (b === null)
+            throw new UsageError(`no batch ${id} was submitted by promptq for queue "${config.queue}"`);
+          write(o.json ? JSON.stringify(b) : line(b));
+          return 0;
+        }),
+      );
+    });
+
+  batches
+    .command('cancel')
+    .description('cancel a batch: requests not yet processed end canceled (a running backfill reports them)')
+    .argument('<ID>', 'the batch id (msgbatch_…)')
+    .option('--json', 'as JSON', false)
+    .action(async (id: string, o: { json: boolean }) => {
+      const { config, log } = loadContext();
+      cli.exit(
+        await withBatches(config, log, async ({ view, known, client }) => {
+          if (!(await known(id)))
+            throw new UsageError(`no batch ${id} was submitted by promptq for queue "${config.queue}"`);
+          await client.messages.batches.cancel(id);
+          const b = await view(id);
+          if (b) write(o.json ? JSON.stringify(b) : line(b));
+          return 0;
+        }),
+      );
+    });
+}

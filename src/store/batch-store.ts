@@ -1,0 +1,217 @@
+/**
+ * What promptq remembers of the Message Batches it submitted, per queue (keys from keys.ts):
+ *
+ * - `batches`: every batch id with its creation time, for `promptq batches list`;
+ * - `batch:<id>`: `created_at`, `requests`, `round` (0 = first submission, 1+ = follow-ups of
+ *   errored or expired requests), `status` (`in_progress`, `canceling`, `ended`), `collected`
+ *   (`1` once its results were written) and the last `request_counts` seen (`counts`, JSON);
+ * - `batch-intents`: token → `{at, ids}` of a batch being submitted, written before the API is asked
+ *   and removed with the write of its answer, so a run killed in between can find the batch the API
+ *   accepted (batch-run.ts) instead of submitting its lines again;
+ * - `batch-of`: job id → batch id. A job is submitted only while it has no entry (or its entry's
+ *   batch was collected and the job was sent again), so a killed run resumes without submitting
+ *   anything twice.
+ *
+ * Everything expires {@link batchRetentionSeconds} after its last write. Finished requests become
+ * BullMQ jobs in their final state (lua/finish-batch-jobs-N.lua).
+ */
+import type { Redis } from 'ioredis';
+import type { QueueKeys } from './keys.js';
+import { variadicScript } from './scripts.js';
+
+/** How long batch state is kept after its last write: past the API's 29-day results retention. */
+export const batchRetentionSeconds = 30 * 24 * 3600;
+
+export interface StoredBatch {
+  id: string;
+  created_at: string;
+  requests: number;
+  round: number;
+  status: string;
+  collected: boolean;
+  counts: Record<string, number> | null;
+}
+
+/** Remember a batch that the API accepted, and which jobs it carries. */
+export async function saveSubmittedBatch(
+  redis: Redis,
+  keys: QueueKeys,
+  batch: { id: string; createdAt: number; round: number; status: string },
+  jobIds: readonly string[],
+  intent?: string,
+): Promise<void> {
+  const tx = redis.multi();
+  if (intent !== undefined) tx.hdel(keys.batchIntents, intent);
+  tx.zadd(keys.batches, batch.createdAt, batch.id);
+  tx.hset(keys.batch(batch.id), {
+    created_at: new Date(batch.createdAt).toISOString(),
+    requests: jobIds.length,
+    round: batch.round,
+    status: batch.status,
+    collected: 0,
+  });
+  for (let i = 0; i < jobIds.length; i += 5000) {
+    const part = jobIds.slice(i, i + 5000);
+    tx.hset(keys.batchOf, Object.fromEntries(part.map((id) => [id, batch.id])));
+  }
+  for (const k of [keys.batches, keys.batch(batch.id), keys.batchOf]) tx.expire(k, batchRetentionSeconds);
+  await tx.exec();
+}
+
+/** A batch about to be submitted (see `batch-intents` above). */
+export interface BatchIntent {
+  token: string;
+  /** When the API was asked (ms). */
+  at: number;
+  /** 0 = first submission, 1+ = follow-ups. */
+  round: number;
+  ids: string[];
+}
+
+export async function saveBatchIntent(redis: Redis, keys: QueueKeys, intent: BatchIntent): Promise<void> {
+  await redis
+    .multi()
+    .hset(
+      keys.batchIntents,
+      intent.token,
+      JSON.stringify({ at: intent.at, round: intent.round, ids: intent.ids }),
+    )
+    .expire(keys.batchIntents, batchRetentionSeconds)
+    .exec();
+}
+
+export async function loadBatchIntents(redis: Redis, keys: QueueKeys): Promise<BatchIntent[]> {
+  const all = await redis.hgetall(keys.batchIntents);
+  return Object.entries(all).flatMap(([token, raw]) => {
+    try {
+      const { at, round, ids } = JSON.parse(raw) as { at: number; round?: number; ids: string[] };
+      return [{ token, at, round: round ?? 0, ids }];
+    } catch {
+      return [];
+    }
+  });
+}
+
+export async function dropBatchIntent(redis: Redis, keys: QueueKeys, token: string): Promise<void> {
+  await redis.hdel(keys.batchIntents, token);
+}
+
+/** Every batch id promptq knows for the queue. */
+export async function knownBatchIds(redis: Redis, keys: QueueKeys): Promise<Set<string>> {
+  return new Set(await redis.zrange(keys.batches, 0, -1));
+}
+
+/** The batch each job was submitted in (`null`: none). */
+export async function batchesOfJobs(
+  redis: Redis,
+  keys: QueueKeys,
+  jobIds: readonly string[],
+): Promise<Array<string | null>> {
+  if (jobIds.length === 0) return [];
+  return redis.hmget(keys.batchOf, ...jobIds);
+}
+
+/** Update what promptq last saw of a batch. */
+export async function updateBatch(
+  redis: Redis,
+  keys: QueueKeys,
+  id: string,
+  fields: { status?: string; collected?: boolean; counts?: Record<string, number> },
+): Promise<void> {
+  const f: Record<string, string | number> = {};
+  if (fields.status !== undefined) f.status = fields.status;
+  if (fields.collected !== undefined) f.collected = fields.collected ? 1 : 0;
+  if (fields.counts !== undefined) f.counts = JSON.stringify(fields.counts);
+  await redis.multi().hset(keys.batch(id), f).expire(keys.batch(id), batchRetentionSeconds).exec();
+}
+
+function decode(id: string, h: Record<string, string>): StoredBatch | null {
+  if (h.created_at === undefined) return null;
+  let counts: Record<string, number> | null = null;
+  try {
+    counts = h.counts === undefined ? null : (JSON.parse(h.counts) as Record<string, number>);
+  } catch {
+    counts = null;
+  }
+  return {
+    id,
+    created_at: h.created_at,
+    requests: Number(h.requests ?? 0),
+    round: Number(h.round ?? 0),
+    status: h.status ?? 'in_progress',
+    collected: h.collected === '1',
+    counts,
+  };
+}
+
+export async function loadBatch(redis: Redis, keys: QueueKeys, id: string): Promise<StoredBatch | null> {
+  return decode(id, await redis.hgetall(keys.batch(id)));
+}
+
+/** Several batches in one round trip (unknown ids are left out). */
+export async function loadBatches(
+  redis: Redis,
+  keys: QueueKeys,
+  ids: readonly string[],
+): Promise<StoredBatch[]> {
+  const pipe = redis.pipeline();
+  for (const id of ids) pipe.hgetall(keys.batch(id));
+  const rows = (await pipe.exec()) ?? [];
+  return ids
+    .map((id, i) => decode(id, (rows[i]?.[1] ?? {}) as Record<string, string>))
+    .filter((b): b is StoredBatch => b !== null);
+}
+
+/** The newest batches first. */
+export async function listBatchIds(redis: Redis, keys: QueueKeys, limit: number): Promise<string[]> {
+  return redis.zrevrange(keys.batches, 0, limit - 1);
+}
+
+/** A job that finished in a batch, to be written in its final state. */
+export interface FinishedBatchJob {
+  id: string;
+  status: 'completed' | 'failed';
+  /** BullMQ's job name (promptq uses the model). */
+  name: string;
+  /** The job data (the validated request), JSON. */
+  data: string;
+  /** BullMQ job options, JSON (retention, priority). */
+  opts: string;
+  enqueuedAt: number;
+  processedOn: number;
+  finishedOn: number;
+  /** `returnvalue` (JSON) for completed jobs, `failedReason` for failed ones. */
+  result: string;
+  /** The record, JSON. */
+  record: string;
+}
+
+const finishScript = variadicScript('finish-batch-jobs-N.lua', (r) => (r as unknown[]).map(Number));
+
+/** Write finished jobs unless they exist; returns, per job, whether this call wrote it. */
+export async function finishBatchJobs(
+  redis: Redis,
+  keys: QueueKeys,
+  jobs: readonly FinishedBatchJob[],
+): Promise<boolean[]> {
+  if (jobs.length === 0) return [];
+  const k = [
+    keys.bullmq('completed'),
+    keys.bullmq('failed'),
+    keys.bullmq('events'),
+    ...jobs.map((j) => keys.job(j.id)),
+  ];
+  const argv = jobs.flatMap((j) => [
+    j.id,
+    j.status,
+    j.name,
+    j.data,
+    j.opts,
+    j.enqueuedAt,
+    j.processedOn,
+    j.finishedOn,
+    j.result,
+  ]);
+  const written = await finishScript(redis, k, [...argv, ...jobs.map((j) => j.record)]);
+  return written.map((w) => w === 1);
+}
