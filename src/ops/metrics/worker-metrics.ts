@@ -34,7 +34,7 @@ export function subscribeWorkerMetrics(events: WorkerEventSource, m: Metrics): v
     m.tokens.inc({ model, tenant, type: 'output' }, record.output_tokens);
     m.tokens.inc({ model, tenant, type: 'cache_creation' }, record.cache_creation_input_tokens);
     m.tokens.inc({ model, tenant, type: 'cache_read' }, record.cache_read_input_tokens);
-    m.cost.inc({ model, tenant }, record.cost_usd);
+    m.cost.inc({ model, tenant }, record.cost_usd ?? 0);
     m.jobs.inc({ status: 'completed' });
     m.jobDuration.observe({ model, status: 'completed' }, (record.total_ms ?? 0) / 1000);
   });

@@ -121,7 +121,7 @@ describe('/metrics after a simulated run', () => {
         ).toBe(sum(mine.map((r) => r[field])));
       }
       expect(sum(of('promptq_cost_usd_total', { tenant: t ?? '' }).map((x) => x.value)), t).toBeCloseTo(
-        sum(mine.map((r) => r.cost_usd)),
+        sum(mine.map((r) => r.cost_usd ?? 0)),
         9,
       );
     }
