@@ -168,6 +168,7 @@ const maxDepth = 32;
 /** Largest user priority (BullMQ's 2^21 is shared with the tenant rank: see fairness.ts). */
 export const maxPriority = defaults.maxPriority;
 /** C0/C1 controls, and the bidirectional overrides and isolates that make a name read differently. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
 const controlOrBidi = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 
 // ---------------------------------------------------------------------------------------------

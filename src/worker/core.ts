@@ -61,7 +61,7 @@ export interface JobProcessorOptions {
   client: Anthropic;
   limiter: Pick<RateLimiter, 'acquire'>;
   records: RecordPort;
-  prices: Pick<PriceTable, 'cost' | 'lookup'>;
+  prices: Pick<PriceTable, 'priceCall'>;
   events: WorkerEvents;
   /** API attempts per job (429s not counted). */
   maxAttempts: number;

@@ -4,13 +4,13 @@
  * tests check the policy here directly.
  */
 import { type BackoffPolicy, backoffMs, type Decision } from '../anthropic/classify.js';
-import type { PriceTable } from '../anthropic/pricing.js';
+import type { PriceTable, Usage } from '../anthropic/pricing.js';
 import type { JobRecord, ValidationError } from '../core/job.js';
 import type { AttemptResult } from './attempt.js';
 
 /** What processing a job came to. */
 export type JobOutcome =
-  /** The API answered with a message; `priced` is false when the model has no known price (cost 0). */
+  /** The API answered with a message; `priced` is false when the model has no known price (cost null). */
   | { kind: 'completed'; result: AttemptResult; priced: boolean }
   /**
    * A 429 within `maxRateLimited`: the limiter paused the model group, the job asks for a permit
@@ -80,13 +80,23 @@ export function judgeSuccess(
   record: JobRecord,
   r: AttemptResult,
   model: string,
-  prices: Pick<PriceTable, 'cost' | 'lookup'>,
+  prices: Pick<PriceTable, 'priceCall'>,
 ): AttemptOutcome {
-  const u = r.message.usage;
+  const u = r.message.usage as Usage;
   record.input_tokens = u.input_tokens;
   record.output_tokens = u.output_tokens;
   record.cache_creation_input_tokens = u.cache_creation_input_tokens ?? 0;
   record.cache_read_input_tokens = u.cache_read_input_tokens ?? 0;
+  // Without the breakdown (older API versions) every cache write was a 5-minute one.
+  record.cache_creation_5m_input_tokens = u.cache_creation
+    ? (u.cache_creation.ephemeral_5m_input_tokens ?? 0)
+    : record.cache_creation_input_tokens;
+  record.cache_creation_1h_input_tokens = u.cache_creation?.ephemeral_1h_input_tokens ?? 0;
+  record.web_search_requests = u.server_tool_use?.web_search_requests ?? 0;
+  record.web_fetch_requests = u.server_tool_use?.web_fetch_requests ?? 0;
+  record.service_tier = u.service_tier ?? null;
+  record.stop_reason = r.message.stop_reason ?? null;
+  record.served_model = model;
   record.latency_ms = r.latencyMs;
   record.ttft_ms = r.ttftMs;
   record.connect_ms = r.network ? Math.round(r.network.connect_ms ?? 0) : null;
@@ -94,8 +104,16 @@ export function judgeSuccess(
   record.status_code = r.statusCode;
   record.error_type = null;
   record.request_id = r.requestId;
-  record.cost_usd = prices.cost(model, record);
-  return { kind: 'completed', result: r, priced: prices.lookup(model) !== undefined };
+  const cost = prices.priceCall(u, model);
+  if (cost) {
+    const { total, ...parts } = cost;
+    record.cost_usd = total;
+    record.cost = parts;
+  } else {
+    record.cost_usd = null;
+    record.cost = null;
+  }
+  return { kind: 'completed', result: r, priced: cost !== null };
 }
 
 function countRetry(record: JobRecord, reason: string): void {

@@ -4,6 +4,7 @@
  * limiting, headers, errors and streaming follow the real API closely enough to tune a limiter.
  */
 export { DEFAULT_CLI_PORT, parseSimulateArgs, runSimulateCommand, type SimulateCommandIo } from './cli.js';
+export { RETIRED_MODELS, SERVED_MODELS } from './models.js';
 export {
   DEFAULTS as SIMULATOR_DEFAULTS,
   type FaultRates,
