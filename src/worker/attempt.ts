@@ -76,7 +76,10 @@ export async function runAttempt(
     final.catch(() => {});
     const { response, request_id } = await stream.withResponse();
     onHeaders?.(response.headers);
-    const message = await final;
+    const message: Anthropic.Message = await final;
+    // The helper adds `parsed_output` for structured outputs; without them it is not the API's.
+    const parsed = message as Anthropic.Message & { parsed_output?: unknown };
+    if (parsed.parsed_output === null) delete parsed.parsed_output;
     return {
       message,
       headers: response.headers,

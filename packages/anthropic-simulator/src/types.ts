@@ -128,7 +128,7 @@ export interface ServedResponse {
     cache_creation_input_tokens: number;
     cache_read_input_tokens: number;
   };
-  stopReason: 'end_turn' | 'max_tokens' | 'stop_sequence' | null;
+  stopReason: 'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use' | null;
   /** Clock readings (the simulator's `now`) when the request was admitted and when delivery ended. */
   admittedAt: number;
   finishedAt: number;
