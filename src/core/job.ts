@@ -104,6 +104,8 @@ export interface JobRecord {
   served_model: string | null;
   /** Why the job moved to a fallback model: `overloaded` or `not_found`; `null` when it did not. */
   fallback_reason: string | null;
+  /** Overloaded answers in a row from the model tried last (resets on any other answer). */
+  overloaded_in_a_row: number;
   queue_wait_ms: number | null;
   latency_ms: number | null;
   ttft_ms: number | null;
@@ -628,6 +630,7 @@ export function newRecord(request: JobRequest, enqueuedAt: number): JobRecord {
     stop_reason: null,
     served_model: null,
     fallback_reason: null,
+    overloaded_in_a_row: 0,
     queue_wait_ms: null,
     latency_ms: null,
     ttft_ms: null,

@@ -75,6 +75,40 @@ export function judgeError(record: JobRecord, d: Decision, policy: RetryPolicy):
   return { kind: 'failed', decision: d, message };
 }
 
+/**
+ * Model fallback (opt-in, `fallback_models`): after `after` overloaded answers in a row from the
+ * model tried, or a `404 not_found_error` (a retired model), the next attempt goes to the next model
+ * of `[model, ...fallback_models]`. Updates `served_model`/`fallback_reason`; returns the outcome to
+ * act on (a 404 that found a next model becomes a retry without delay).
+ */
+export function judgeFallback(
+  record: JobRecord,
+  outcome: AttemptOutcome,
+  models: readonly string[],
+  after: number,
+  policy: RetryPolicy,
+): AttemptOutcome {
+  if (outcome.kind !== 'retry' && outcome.kind !== 'failed') {
+    record.overloaded_in_a_row = 0;
+    return outcome;
+  }
+  const d = outcome.decision;
+  record.overloaded_in_a_row = d.outcome === 'overloaded' ? record.overloaded_in_a_row + 1 : 0;
+  const current = record.served_model ?? models[0];
+  const next = models[models.indexOf(current ?? '') + 1];
+  if (next === undefined || models.length < 2) return outcome;
+  const retired = d.statusCode === 404 && d.errorType === 'not_found_error';
+  const overloaded = d.outcome === 'overloaded' && record.overloaded_in_a_row >= after;
+  if (!retired && !overloaded) return outcome;
+  if (record.attempts - record.rate_limited >= policy.maxAttempts) return outcome;
+  record.served_model = next;
+  record.fallback_reason = retired ? 'not_found' : 'overloaded';
+  record.overloaded_in_a_row = 0;
+  if (outcome.kind === 'retry') return outcome;
+  countRetry(record, d.reason);
+  return { kind: 'retry', decision: d, delayMs: 0 };
+}
+
 /** A successful attempt: usage, timings, status and cost into the record. */
 export function judgeSuccess(
   record: JobRecord,
