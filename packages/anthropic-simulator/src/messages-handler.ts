@@ -207,6 +207,12 @@ export async function handleMessages(
       cache_read_input_tokens: usage.cacheReadInputTokens,
     },
     stopReason: delivery.outcome === 'completed' ? gen.content.stopReason : null,
+    content: gen.content.blocks.map((b) => b.final),
+    cacheCreation: {
+      ephemeral_5m_input_tokens: usage.ephemeral5mInputTokens,
+      ephemeral_1h_input_tokens: usage.ephemeral1hInputTokens,
+    },
+    serverToolUse: gen.content.serverToolUse,
     admittedAt,
     finishedAt: now,
   });
