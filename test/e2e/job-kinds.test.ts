@@ -64,6 +64,27 @@ describe('every kind of job, end to end', () => {
     if (kind === 'image input') expect(record.input_tokens).toBeGreaterThan(1000);
   });
 
+  it('CLI: promptq enqueue --wait --body @FILE, for every kind', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pq-enq-'));
+    const env = { REDIS_URL: inject('redisUrl'), PROMPTQ_QUEUE: s.config.queue };
+    const runs = Object.entries(jobKinds).map(([kind, body], i) => {
+      const file = join(dir, `${i}.json`);
+      writeFileSync(file, JSON.stringify(body));
+      return {
+        kind,
+        run: spawnCli(['enqueue', '--wait', '--timeout', '60', '--tenant', 'cli', '--body', `@${file}`], env),
+      };
+    });
+    for (const { kind, run } of runs) {
+      expect(await run.exited, `${kind}: ${run.stderr()}`).toBe(0);
+      const view = JSON.parse(run.stdout());
+      expect(view.state, kind).toBe('completed');
+      expect(view.request.tenant_id).toBe('cli');
+      expect(view.result.content, kind).toEqual(servedFor(view.record.request_id)?.content);
+      expect(view.record.cost_usd).toBeCloseTo(handCost(view.record), 9);
+    }
+  }, 120_000);
+
   it('backfill: a Batches-format file of every kind goes in without a refused line, results as the API sent them', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pq-kinds-'));
     const path = join(dir, 'kinds.jsonl');
