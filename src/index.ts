@@ -6,7 +6,7 @@
  * ```
  */
 
-export { type ModelPrice, PriceTable } from './anthropic/pricing.js';
+export { type CallCost, type ModelPrice, PriceTable, priceCall, type Usage } from './anthropic/pricing.js';
 export { ConfigError, defaults, loadConfig, type PromptqConfig } from './core/config.js';
 export { type ExitCode, PromptqError, UsageError } from './core/errors.js';
 export {

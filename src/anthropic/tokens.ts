@@ -17,8 +17,9 @@ function textLength(content: unknown): number {
   return 0;
 }
 
-export function estimateInputTokens(request: Pick<JobRequest, 'messages' | 'system'>): number {
-  let chars = textLength(request.system);
+export function estimateInputTokens(request: Pick<JobRequest, 'messages' | 'system' | 'tools'>): number {
+  // Tool definitions are input too (their JSON schemas, as the API renders them).
+  let chars = textLength(request.system) + (request.tools ? JSON.stringify(request.tools).length : 0);
   for (const m of request.messages) chars += textLength(m.content);
   return Math.ceil(chars / 4) + 4 * request.messages.length + 8;
 }

@@ -37,6 +37,8 @@ export interface PromptqConfig {
   readonly maxAttempts: number;
   /** 429s a job may meet before it fails (they do not spend attempts). @defaultValue `50` */
   readonly maxRateLimited: number;
+  /** Overloaded (529) answers in a row before a job with `fallback_models` moves on. @defaultValue `2` */
+  readonly fallbackAfterOverloaded: number;
   /** Optional ceilings below the account's limits (per model group, per minute); 0 = none. */
   readonly maxRpm: number;
   readonly maxItpm: number;
@@ -120,6 +122,7 @@ export const defaults = {
   concurrency: 16,
   maxAttempts: 8,
   maxRateLimited: 50,
+  fallbackAfterOverloaded: 2,
   targetUtilization: 0.995,
   retryBaseMs: 1000,
   retryMaxMs: 60_000,
@@ -267,6 +270,8 @@ export function loadConfig(env: Env = process.env): PromptqConfig {
     concurrencyExplicit: str(env, 'PROMPTQ_CONCURRENCY') !== undefined,
     maxAttempts: int(env, 'PROMPTQ_MAX_ATTEMPTS', defaults.maxAttempts, 1, 100),
     maxRateLimited: int(env, 'PROMPTQ_MAX_RATE_LIMITED', defaults.maxRateLimited, 0, 10_000),
+    // biome-ignore format: one line, so docs tests can find the variable.
+    fallbackAfterOverloaded: int(env, 'PROMPTQ_FALLBACK_AFTER_OVERLOADED', defaults.fallbackAfterOverloaded, 1, 100),
     maxRpm: int(env, 'PROMPTQ_MAX_RPM', 0, 0),
     maxItpm: int(env, 'PROMPTQ_MAX_ITPM', 0, 0),
     maxOtpm: int(env, 'PROMPTQ_MAX_OTPM', 0, 0),

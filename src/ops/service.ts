@@ -134,6 +134,7 @@ export async function runService(
       ...(config.concurrencyExplicit ? {} : { adaptiveConcurrency: defaults.adaptiveConcurrency }),
       maxAttempts: config.maxAttempts,
       maxRateLimited: config.maxRateLimited,
+      fallbackAfterOverloaded: config.fallbackAfterOverloaded,
       backoff: { baseMs: config.retryBaseMs, maxMs: config.retryMaxMs },
       requestTimeoutMs: config.requestTimeoutMs,
       shutdownTimeoutMs: config.shutdownTimeoutMs,

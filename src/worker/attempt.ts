@@ -1,6 +1,6 @@
 /**
- * One API attempt: a streaming `messages.create` through the SDK (its own retries off), timed for
- * time to first token and total latency, the streamed events folded back into a Message.
+ * One API attempt: a streamed call through the SDK's `messages.stream` helper (its own retries off),
+ * timed for time to first token and total latency; the helper assembles the final Message.
  */
 import type Anthropic from '@anthropic-ai/sdk';
 import { AttemptTimeoutError } from '../anthropic/classify.js';
@@ -20,67 +20,36 @@ export interface AttemptResult {
   network?: NetworkTiming | undefined;
 }
 
-/** The request as the API takes it (promptq's own fields removed). */
-export function apiParams(request: JobRequest): Anthropic.MessageCreateParamsStreaming {
-  const { tenant_id: _tenant, ...params } = request;
-  return { ...(params as Anthropic.MessageCreateParamsNonStreaming), stream: true };
+/**
+ * The request as the API takes it: promptq's own fields removed, every other field (known or not)
+ * as the job gave it, and `model` replaced when a fallback model serves the job.
+ */
+export function apiParams(
+  request: JobRequest,
+  model: string = request.model,
+): Anthropic.MessageCreateParamsStreaming {
+  const { tenant_id: _tenant, fallback_models: _fallback, betas: _betas, ...params } = request;
+  return { ...(params as unknown as Anthropic.MessageCreateParamsNonStreaming), model, stream: true };
 }
 
-type Block = Record<string, unknown> & { type: string };
-
-/** Fold stream events into the final message (text, tool_use JSON, thinking). */
-function apply(
-  state: { message: Anthropic.Message | null; json: Map<number, string> },
-  ev: Anthropic.RawMessageStreamEvent,
-): void {
-  switch (ev.type) {
-    case 'message_start':
-      state.message = { ...ev.message, content: [] };
-      break;
-    case 'content_block_start':
-      (state.message?.content as Block[] | undefined)?.splice(ev.index, 0, {
-        ...(ev.content_block as unknown as Block),
-      });
-      break;
-    case 'content_block_delta': {
-      const block = (state.message?.content as Block[] | undefined)?.[ev.index];
-      if (!block) break;
-      const d = ev.delta as unknown as Record<string, unknown>;
-      if (d.type === 'text_delta') block.text = `${(block.text as string) ?? ''}${d.text as string}`;
-      else if (d.type === 'thinking_delta')
-        block.thinking = `${(block.thinking as string) ?? ''}${d.thinking as string}`;
-      else if (d.type === 'signature_delta') block.signature = d.signature;
-      else if (d.type === 'input_json_delta')
-        state.json.set(ev.index, (state.json.get(ev.index) ?? '') + (d.partial_json as string));
-      break;
-    }
-    case 'content_block_stop': {
-      const block = (state.message?.content as Block[] | undefined)?.[ev.index];
-      const json = state.json.get(ev.index);
-      if (block && json !== undefined) block.input = json === '' ? {} : JSON.parse(json);
-      break;
-    }
-    case 'message_delta':
-      if (state.message) {
-        state.message.stop_reason = ev.delta.stop_reason;
-        state.message.stop_sequence = ev.delta.stop_sequence;
-        const u = ev.usage as unknown as Record<string, number | null>;
-        const usage = state.message.usage as unknown as Record<string, unknown>;
-        for (const [k, v] of Object.entries(u)) if (v !== null && v !== undefined) usage[k] = v;
-      }
-      break;
-    default:
-      break;
-  }
+/** Per-job request headers: the job's beta flags as `anthropic-beta`. */
+export function apiHeaders(request: JobRequest): Record<string, string> | undefined {
+  return request.betas && request.betas.length > 0
+    ? { 'anthropic-beta': request.betas.join(',') }
+    : undefined;
 }
 
-/** Run one attempt. Throws SDK errors, or {@link AttemptTimeoutError} when `timeoutMs` passes. */
+/**
+ * Run one attempt. Throws SDK errors, or {@link AttemptTimeoutError} when `timeoutMs` passes.
+ * `model` is the model to call (a fallback model, or the job's own).
+ */
 export async function runAttempt(
   client: Anthropic,
   request: JobRequest,
   timeoutMs: number,
   signal?: AbortSignal,
   onHeaders?: (headers: Headers) => void,
+  model: string = request.model,
 ): Promise<AttemptResult> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new AttemptTimeoutError(timeoutMs)), timeoutMs);
@@ -88,27 +57,31 @@ export async function runAttempt(
   signal?.addEventListener('abort', onOuterAbort, { once: true });
   const started = performance.now();
   try {
-    const {
-      data: stream,
-      response,
-      request_id,
-    } = await client.messages
-      .create(apiParams(request), { signal: controller.signal, maxRetries: 0, timeout: timeoutMs })
-      .withResponse();
-    onHeaders?.(response.headers);
-    const state = { message: null as Anthropic.Message | null, json: new Map<number, string>() };
+    const headers = apiHeaders(request);
+    // The SDK's own stream helper folds the events into the message, so every block type
+    // (thinking signatures, tool input, citations, server-tool results) comes out exactly as the
+    // non-streaming API would return it.
+    const stream = client.messages.stream(apiParams(request, model), {
+      signal: controller.signal,
+      maxRetries: 0,
+      timeout: timeoutMs,
+      ...(headers ? { headers } : {}),
+    });
     let ttftMs: number | null = null;
-    let stopped = false;
-    for await (const ev of stream) {
+    stream.on('streamEvent', (ev) => {
       if (ttftMs === null && ev.type === 'content_block_delta') ttftMs = performance.now() - started;
-      apply(state, ev);
-      if (ev.type === 'message_stop') stopped = true;
-    }
-    // An abort ends the SDK's iterator quietly: turn it back into the error it was.
-    if (controller.signal.aborted) throw controller.signal.reason;
-    if (!state.message || !stopped) throw new Error('the stream ended before message_stop');
+    });
+    // Asked for first so that a failed request rejects a promise someone holds.
+    const final = stream.finalMessage();
+    final.catch(() => {});
+    const { response, request_id } = await stream.withResponse();
+    onHeaders?.(response.headers);
+    const message: Anthropic.Message = await final;
+    // The helper adds `parsed_output` for structured outputs; without them it is not the API's.
+    const parsed = message as Anthropic.Message & { parsed_output?: unknown };
+    if (parsed.parsed_output === null) delete parsed.parsed_output;
     return {
-      message: state.message,
+      message,
       headers: response.headers,
       requestId: request_id ?? response.headers.get('request-id'),
       statusCode: response.status,
@@ -117,9 +90,8 @@ export async function runAttempt(
       network: networkTimingOf(response),
     };
   } catch (err) {
-    if (controller.signal.aborted && controller.signal.reason instanceof AttemptTimeoutError) {
-      throw controller.signal.reason;
-    }
+    // An abort surfaces as the SDK's user-abort error: turn it back into the reason it was.
+    if (controller.signal.aborted) throw controller.signal.reason;
     throw err;
   } finally {
     clearTimeout(timer);

@@ -22,17 +22,18 @@ export interface BudgetPort {
 }
 
 /**
- * The most a call can cost: its estimated input at the dearest input rate (a cache write) plus all
- * of `max_tokens` as output. Server tools billed per use are not included. 0 for a model with no
- * price (nothing is recorded for it either).
- *
- * The one place budgets read prices: re-point it when pricing grows (long context, tiers).
+ * The most a call can cost ({@link PriceTable.worstCase}: its estimated input at the dearest input
+ * rate, a 1-hour cache write, plus all of `max_tokens` as output, long-context tier included).
+ * Server tools billed per use are not included. 0 for a model with no price (nothing is recorded
+ * for it either).
  */
-export function worstCaseCostUsd(request: JobRequest, prices: Pick<PriceTable, 'lookup'>): number {
-  const p = prices.lookup(request.model);
-  if (!p) return 0;
-  const input = estimateInputTokens(request) * Math.max(p.input, p.cache_write, p.cache_read);
-  return (input + request.max_tokens * p.output) / 1_000_000;
+export function worstCaseCostUsd(request: JobRequest, prices: Pick<PriceTable, 'worstCase'>): number {
+  return (
+    prices.worstCase(request.model, {
+      inputTokens: estimateInputTokens(request),
+      maxTokens: request.max_tokens,
+    }) ?? 0
+  );
 }
 
 /** Budgets in the queue's Redis keys; a hold left by a dead worker stops counting after `holdMs`. */

@@ -42,6 +42,7 @@ import {
   type JobOutcome,
   judgeBudget,
   judgeError,
+  judgeFallback,
   judgeSuccess,
   type RetryPolicy,
 } from './outcome.js';
@@ -66,7 +67,7 @@ export interface JobProcessorOptions {
   client: Anthropic;
   limiter: Pick<RateLimiter, 'acquire'>;
   records: RecordPort;
-  prices: Pick<PriceTable, 'cost' | 'lookup'>;
+  prices: Pick<PriceTable, 'priceCall' | 'worstCase'>;
   events: WorkerEvents;
   /** API attempts per job (429s not counted). */
   maxAttempts: number;
@@ -82,6 +83,8 @@ export interface JobProcessorOptions {
   budgetWait?: BudgetWaitPolicy;
   /** Jitter source. @defaultValue `Math.random` */
   random?: () => number;
+  /** Overloaded answers in a row before a job with `fallback_models` moves on. @defaultValue `2` */
+  fallbackAfterOverloaded?: number;
 }
 
 /** One processing of one job. */
@@ -229,6 +232,9 @@ export class JobProcessor {
   /** One permit, one API call, judged. */
   async #call(run: Run, request: JobRequest, plan: CallPlan, signal?: AbortSignal): Promise<JobOutcome> {
     const { record } = run;
+    // The model to call: the job's, or the fallback model it moved to (kept in the record).
+    const model = record.served_model ?? request.model;
+    plan.model = model;
     let permit: Permit;
     try {
       permit = await inSpan('promptq.limiter.wait', {}, () => this.#o.limiter.acquire(plan, signal));
@@ -239,14 +245,19 @@ export class JobProcessor {
     // Counted (and saved) before the call: a worker that dies mid-call has still spent the attempt.
     record.attempts += 1;
     await this.#o.records.save(run.jobId, record);
-    const span = startAttemptSpan(request, run.jobId, record.attempts);
+    const span = startAttemptSpan({ ...request, model }, run.jobId, record.attempts);
     run.span = span;
     let result: AttemptResult;
     const started = performance.now();
     try {
       result = await withSpan(span, () =>
-        runAttempt(this.#o.client, request, this.#o.requestTimeoutMs, signal, (h) =>
-          permit.observeHeaders(h),
+        runAttempt(
+          this.#o.client,
+          request,
+          this.#o.requestTimeoutMs,
+          signal,
+          (h) => permit.observeHeaders(h),
+          model,
         ),
       );
     } catch (err) {
@@ -261,7 +272,19 @@ export class JobProcessor {
       }
       const d = classifyError(err);
       await permit.settle({ outcome: d.outcome, headers: d.headers, retryAfterMs: d.retryAfterMs });
-      return judged(span, judgeError(record, d, this.#policy), record);
+      const outcome = judgeError(record, d, this.#policy);
+      if (!request.fallback_models) return judged(span, outcome, record);
+      return judged(
+        span,
+        judgeFallback(
+          record,
+          outcome,
+          [request.model, ...request.fallback_models],
+          this.#o.fallbackAfterOverloaded ?? defaults.fallbackAfterOverloaded,
+          this.#policy,
+        ),
+        record,
+      );
     }
     run.attemptMs = performance.now() - started;
     const usage = result.message.usage;
@@ -272,7 +295,8 @@ export class JobProcessor {
       inputTokens: usage.input_tokens,
       outputTokens: usage.output_tokens,
     });
-    return judged(span, judgeSuccess(record, result, request.model, this.#o.prices), record);
+    record.overloaded_in_a_row = 0;
+    return judged(span, judgeSuccess(record, result, model, this.#o.prices), record);
   }
 
   /** The one place an outcome is acted on: the record saved, the events emitted, BullMQ told. */

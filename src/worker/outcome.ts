@@ -4,7 +4,7 @@
  * tests check the policy here directly.
  */
 import { type BackoffPolicy, backoffMs, type Decision } from '../anthropic/classify.js';
-import type { PriceTable } from '../anthropic/pricing.js';
+import type { PriceTable, Usage } from '../anthropic/pricing.js';
 import { formatUsd } from '../core/format.js';
 import type { JobRecord, ValidationError } from '../core/job.js';
 import { type BudgetAdmission, periodEnd } from '../store/budget-store.js';
@@ -12,7 +12,7 @@ import type { AttemptResult } from './attempt.js';
 
 /** What processing a job came to. */
 export type JobOutcome =
-  /** The API answered with a message; `priced` is false when the model has no known price (cost 0). */
+  /** The API answered with a message; `priced` is false when the model has no known price (cost null). */
   | { kind: 'completed'; result: AttemptResult; priced: boolean }
   /**
    * A 429 within `maxRateLimited`: the limiter paused the model group, the job asks for a permit
@@ -106,18 +106,62 @@ export function judgeError(record: JobRecord, d: Decision, policy: RetryPolicy):
   return { kind: 'failed', decision: d, message };
 }
 
+/**
+ * Model fallback (opt-in, `fallback_models`): after `after` overloaded answers in a row from the
+ * model tried, or a `404 not_found_error` (a retired model), the next attempt goes to the next model
+ * of `[model, ...fallback_models]`. Updates `served_model`/`fallback_reason`; returns the outcome to
+ * act on (a 404 that found a next model becomes a retry without delay).
+ */
+export function judgeFallback(
+  record: JobRecord,
+  outcome: AttemptOutcome,
+  models: readonly string[],
+  after: number,
+  policy: RetryPolicy,
+): AttemptOutcome {
+  if (outcome.kind !== 'retry' && outcome.kind !== 'failed') {
+    record.overloaded_in_a_row = 0;
+    return outcome;
+  }
+  const d = outcome.decision;
+  record.overloaded_in_a_row = d.outcome === 'overloaded' ? record.overloaded_in_a_row + 1 : 0;
+  const current = record.served_model ?? models[0];
+  const next = models[models.indexOf(current ?? '') + 1];
+  if (next === undefined || models.length < 2) return outcome;
+  const retired = d.statusCode === 404 && d.errorType === 'not_found_error';
+  const overloaded = d.outcome === 'overloaded' && record.overloaded_in_a_row >= after;
+  if (!retired && !overloaded) return outcome;
+  if (record.attempts - record.rate_limited >= policy.maxAttempts) return outcome;
+  record.served_model = next;
+  record.fallback_reason = retired ? 'not_found' : 'overloaded';
+  record.overloaded_in_a_row = 0;
+  if (outcome.kind === 'retry') return outcome;
+  countRetry(record, d.reason);
+  return { kind: 'retry', decision: d, delayMs: 0 };
+}
+
 /** A successful attempt: usage, timings, status and cost into the record. */
 export function judgeSuccess(
   record: JobRecord,
   r: AttemptResult,
   model: string,
-  prices: Pick<PriceTable, 'cost' | 'lookup'>,
+  prices: Pick<PriceTable, 'priceCall'>,
 ): AttemptOutcome {
-  const u = r.message.usage;
+  const u = r.message.usage as Usage;
   record.input_tokens = u.input_tokens;
   record.output_tokens = u.output_tokens;
   record.cache_creation_input_tokens = u.cache_creation_input_tokens ?? 0;
   record.cache_read_input_tokens = u.cache_read_input_tokens ?? 0;
+  // Without the breakdown (older API versions) every cache write was a 5-minute one.
+  record.cache_creation_5m_input_tokens = u.cache_creation
+    ? (u.cache_creation.ephemeral_5m_input_tokens ?? 0)
+    : record.cache_creation_input_tokens;
+  record.cache_creation_1h_input_tokens = u.cache_creation?.ephemeral_1h_input_tokens ?? 0;
+  record.web_search_requests = u.server_tool_use?.web_search_requests ?? 0;
+  record.web_fetch_requests = u.server_tool_use?.web_fetch_requests ?? 0;
+  record.service_tier = u.service_tier ?? null;
+  record.stop_reason = r.message.stop_reason ?? null;
+  record.served_model = model;
   record.latency_ms = r.latencyMs;
   record.ttft_ms = r.ttftMs;
   record.connect_ms = r.network ? Math.round(r.network.connect_ms ?? 0) : null;
@@ -125,8 +169,16 @@ export function judgeSuccess(
   record.status_code = r.statusCode;
   record.error_type = null;
   record.request_id = r.requestId;
-  record.cost_usd = prices.cost(model, record);
-  return { kind: 'completed', result: r, priced: prices.lookup(model) !== undefined };
+  const cost = prices.priceCall(u, model);
+  if (cost) {
+    const { total, ...parts } = cost;
+    record.cost_usd = total;
+    record.cost = parts;
+  } else {
+    record.cost_usd = null;
+    record.cost = null;
+  }
+  return { kind: 'completed', result: r, priced: cost !== null };
 }
 
 /**

@@ -44,6 +44,8 @@ export interface PromptWorkerOptions {
   maxAttempts: number;
   /** 429s a job may meet before it fails (they wait for capacity and do not spend attempts). */
   maxRateLimited: number;
+  /** Overloaded answers in a row before a job with `fallback_models` moves on. @defaultValue `2` */
+  fallbackAfterOverloaded?: number;
   /** Backoff between attempts when the API gives no retry-after. @defaultValue `defaultBackoff` */
   backoff?: BackoffPolicy;
   requestTimeoutMs: number;
@@ -89,6 +91,7 @@ export class PromptWorker implements WorkerEventSource {
       events: this.#events,
       maxAttempts: opts.maxAttempts,
       maxRateLimited: opts.maxRateLimited,
+      ...(opts.fallbackAfterOverloaded ? { fallbackAfterOverloaded: opts.fallbackAfterOverloaded } : {}),
       ...(opts.backoff ? { backoff: opts.backoff } : {}),
       requestTimeoutMs: opts.requestTimeoutMs,
       jobLimits: opts.jobLimits,

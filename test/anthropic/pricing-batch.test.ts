@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { batchDiscount, PriceTable } from '../../src/anthropic/pricing.js';
+import { PriceTable } from '../../src/anthropic/pricing.js';
 
 describe('pricing: the Message Batches discount', () => {
   it('halves every token type, cache writes and reads included', () => {
@@ -10,11 +10,10 @@ describe('pricing: the Message Batches discount', () => {
       cache_creation_input_tokens: 300_000,
       cache_read_input_tokens: 2_000_000,
     };
-    expect(batchDiscount).toBe(0.5);
-    const standard = t.cost('claude-sonnet-4-6', usage);
+    const standard = t.priceCall(usage, 'claude-sonnet-4-5')?.total;
     expect(standard).toBeCloseTo(3 + 0.2 * 15 + 0.3 * 3.75 + 2 * 0.3, 9);
-    expect(t.cost('claude-sonnet-4-6', usage, { batch: true })).toBeCloseTo(standard / 2, 9);
-    expect(t.cost('claude-sonnet-4-6', usage, { batch: false })).toBe(standard);
-    expect(t.cost('unknown-model', usage, { batch: true })).toBe(0);
+    expect(t.priceCall(usage, 'claude-sonnet-4-5', { batch: true })?.total).toBeCloseTo(standard! / 2, 9);
+    expect(t.priceCall(usage, 'claude-sonnet-4-5', { batch: false })?.total).toBe(standard);
+    expect(t.priceCall(usage, 'unknown-model', { batch: true })).toBeNull();
   });
 });

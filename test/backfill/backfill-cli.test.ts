@@ -51,7 +51,7 @@ describe('promptq backfill (real processes, real Redis)', () => {
       body('three', { max_tokens: 0 }),
       '{not json',
       batchLine('b-2', 'a second b-2'),
-      JSON.stringify({ custom_id: 'c', params: { model, max_tokens: 5, prompt: 'x', tools: [] } }),
+      JSON.stringify({ custom_id: 'c', params: { model, max_tokens: 5, prompt: 'x', tool_choice: 'any' } }),
     ]);
     const run = spawnCli(['backfill', path], env(queue));
     expect(await run.exited).toBe(2);
@@ -59,7 +59,7 @@ describe('promptq backfill (real processes, real Redis)', () => {
     expect(err).toMatch(/^line 4: max_tokens: /m);
     expect(err).toMatch(/^line 5: line: not valid JSON/m);
     expect(err).toMatch(/^line 6: custom_id: duplicate of line 2/m);
-    expect(err).toMatch(/^line 7: params\.tools: unknown field/m);
+    expect(err).toMatch(/^line 7: params\.tool_choice: /m);
     expect(err).not.toMatch(/^line [123]:/m);
     expect(err).toMatch(/promptq: 4 of 6 lines are invalid .* nothing was enqueued/);
     expect(await jobCount(queue)).toBe(0);

@@ -25,9 +25,15 @@ describe('backfill lines', () => {
   });
 
   it('names the bad field, under params. for Batches lines', () => {
-    const bad = parseLine('{"custom_id":"x","params":{"model":"m","max_tokens":10,"tools":[]}}', 7, d);
+    const bad = parseLine(
+      '{"custom_id":"x","params":{"model":"m","max_tokens":10,"prompt":"p","tools":[{"name":"t"}]}}',
+      7,
+      d,
+    );
     expect(bad?.kind).toBe('invalid');
-    expect(bad?.kind === 'invalid' && bad.problems.map((p) => p.field)).toContain('params.tools');
+    expect(bad?.kind === 'invalid' && bad.problems.map((p) => p.field)).toContain(
+      'params.tools.0.input_schema',
+    );
     const notJson = parseLine('{"model":', 3, d);
     expect(notJson?.kind === 'invalid' && notJson.problems[0]?.field).toBe('line');
     expect(parseLine('{"params":{}}', 4, d)).toMatchObject({
@@ -35,6 +41,44 @@ describe('backfill lines', () => {
       problems: [{ field: 'custom_id' }],
     });
     expect(parseLine('   ', 5, d)).toBeNull();
+  });
+
+  it('accepts Batches lines with tools, forced tool choice, thinking and multi-turn tool results', () => {
+    const params = [
+      {
+        model: 'claude-sonnet-4-5',
+        max_tokens: 1024,
+        tools: [
+          { name: 'get_weather', input_schema: { type: 'object', properties: { city: { type: 'string' } } } },
+        ],
+        tool_choice: { type: 'tool', name: 'get_weather' },
+        messages: [{ role: 'user', content: 'Weather in Paris?' }],
+      },
+      {
+        model: 'claude-sonnet-4-5',
+        max_tokens: 4096,
+        thinking: { type: 'enabled', budget_tokens: 2048 },
+        messages: [{ role: 'user', content: 'Think.' }],
+      },
+      {
+        model: 'claude-sonnet-4-5',
+        max_tokens: 512,
+        tools: [{ name: 'get_weather', input_schema: { type: 'object' } }],
+        messages: [
+          { role: 'user', content: 'Weather?' },
+          {
+            role: 'assistant',
+            content: [{ type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: {} }],
+          },
+          { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: 'sunny' }] },
+        ],
+      },
+    ];
+    params.forEach((p, i) => {
+      const r = parseLine(JSON.stringify({ custom_id: `r-${i}`, params: p }), i + 1, d);
+      expect(r?.kind, JSON.stringify(r)).toBe('job');
+      if (r?.kind === 'job') expect(r.request).toEqual(p);
+    });
   });
 
   it('applies --tenant and --priority only where the line names none', () => {

@@ -12,6 +12,8 @@ export const DOCUMENTED_METRICS = {
   promptq_retries_total: 'counter',
   promptq_tokens_total: 'counter',
   promptq_cost_usd_total: 'counter',
+  promptq_unpriced_calls_total: 'counter',
+  promptq_stop_reasons_total: 'counter',
   promptq_queue_jobs: 'gauge',
   promptq_queue_oldest_waiting_seconds: 'gauge',
   promptq_ratelimit_limit: 'gauge',

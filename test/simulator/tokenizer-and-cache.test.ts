@@ -3,7 +3,12 @@ import { estimateSimTokens } from '../../packages/anthropic-simulator/src/index.
 import { generatePieces, planOutput } from '../../packages/anthropic-simulator/src/output.js';
 import { PromptCache } from '../../packages/anthropic-simulator/src/prompt-cache.js';
 import { seededRng } from '../../packages/anthropic-simulator/src/rng.js';
-import { promptSegments, textTokens } from '../../packages/anthropic-simulator/src/tokenizer.js';
+import {
+  blockTokens,
+  imageSize,
+  promptSegments,
+  textTokens,
+} from '../../packages/anthropic-simulator/src/tokenizer.js';
 import { validateMessagesRequest } from '../../packages/anthropic-simulator/src/validate-request.js';
 
 const WORDS = ['alpha', 'beta', 'gamma', 'delta'];
@@ -201,5 +206,44 @@ describe('request validation', () => {
     const block = { type: 'text', text: 'x', cache_control: { type: 'ephemeral' } };
     const body = { ...valid, messages: [{ role: 'user', content: [block, block, block, block, block] }] };
     expect(errorOf(body)?.message).toContain('A maximum of 4 blocks with cache_control');
+  });
+});
+
+describe('image and document token counts', () => {
+  const png = (w: number, h: number) => {
+    const b = Buffer.alloc(24);
+    b.writeUInt32BE(0x89504e47, 0);
+    b.writeUInt32BE(0x0d0a1a0a, 4);
+    b.writeUInt32BE(13, 8);
+    b.write('IHDR', 12, 'latin1');
+    b.writeUInt32BE(w, 16);
+    b.writeUInt32BE(h, 20);
+    return b.toString('base64');
+  };
+  const image = (data: string) => ({
+    type: 'image',
+    source: { type: 'base64', media_type: 'image/png', data },
+  });
+
+  it('an image costs about width × height / 750 tokens, scaled to the API limits', () => {
+    expect(imageSize(png(200, 100))).toEqual({ width: 200, height: 100 });
+    expect(blockTokens(image(png(200, 100)))).toBe(Math.ceil((200 * 100) / 750));
+    expect(blockTokens(image(png(1000, 1000)))).toBe(1334);
+    // Scaled down to 1.15 megapixels: about 1,534 tokens whatever the size.
+    expect(blockTokens(image(png(4000, 4000)))).toBeLessThanOrEqual(1600);
+    expect(blockTokens(image('not an image'))).toBe(1600);
+  });
+
+  it('a PDF costs per page', () => {
+    const pdf = (pages: number) =>
+      Buffer.from(`%PDF-1.4\n<< /Type /Pages >>\n${'<< /Type /Page >>\n'.repeat(pages)}%%EOF`).toString(
+        'base64',
+      );
+    const doc = (data: string) => ({
+      type: 'document',
+      source: { type: 'base64', media_type: 'application/pdf', data },
+    });
+    expect(blockTokens(doc(pdf(1)))).toBe(1500);
+    expect(blockTokens(doc(pdf(3)))).toBe(4500);
   });
 });

@@ -240,4 +240,96 @@ describe('worker core (fake client and limiter, no Redis)', () => {
     expect(r.record.status_code).toBe(200);
     expect(failures).toEqual(['finished: boom']);
   });
+
+  describe('fallback_models (opt-in)', () => {
+    const withFallback = {
+      ...body,
+      model: 'claude-opus-4-5',
+      fallback_models: ['claude-sonnet-4-5', 'claude-haiku-4-5'],
+    };
+    const until = async (p: JobProcessor, job: ReturnType<typeof fakeJob>) => {
+      for (let i = 0; i < 10; i++) {
+        try {
+          return await p.process(job, 't');
+        } catch (err) {
+          if (!(err instanceof DelayedError)) throw err;
+        }
+      }
+      throw new Error('did not finish');
+    };
+
+    it('after 2 overloaded answers in a row the next model serves the job; the record says which and why', async () => {
+      const { p, calls } = processor(
+        [
+          { status: 529, type: 'overloaded_error' },
+          { status: 529, type: 'overloaded_error' },
+          { ok: true, input: 10, output: 2 },
+        ],
+        { maxAttempts: 5 },
+      );
+      const r = await until(p, fakeJob(withFallback));
+      expect(calls.map((c) => c.model)).toEqual(['claude-opus-4-5', 'claude-opus-4-5', 'claude-sonnet-4-5']);
+      expect(r.record).toMatchObject({
+        model: 'claude-opus-4-5',
+        served_model: 'claude-sonnet-4-5',
+        fallback_reason: 'overloaded',
+      });
+      expect(r.message.model).toBe('claude-sonnet-4-5');
+      // Priced at the model that served it: $3/$15.
+      expect(r.record.cost_usd).toBeCloseTo((10 * 3 + 2 * 15) / 1e6, 12);
+      expect(calls.every((c) => !('fallback_models' in c) && !('betas' in c))).toBe(true);
+    });
+
+    it('one overloaded answer is not enough; a non-overloaded error resets the count', async () => {
+      const { p, calls } = processor(
+        [
+          { status: 529, type: 'overloaded_error' },
+          { status: 500, type: 'api_error' },
+          { status: 529, type: 'overloaded_error' },
+          { ok: true },
+        ],
+        { maxAttempts: 5 },
+      );
+      const r = await until(p, fakeJob(withFallback));
+      expect(calls.map((c) => c.model)).toEqual(Array(4).fill('claude-opus-4-5'));
+      expect(r.record).toMatchObject({ served_model: 'claude-opus-4-5', fallback_reason: null });
+    });
+
+    it('a retired model (404 not_found_error) moves on at once; without fallback_models it fails the job', async () => {
+      const { p, calls } = processor([
+        { status: 404, type: 'not_found_error', message: 'model: claude-opus-4-5' },
+        { ok: true },
+      ]);
+      const r = await until(p, fakeJob(withFallback));
+      expect(calls.map((c) => c.model)).toEqual(['claude-opus-4-5', 'claude-sonnet-4-5']);
+      expect(r.record).toMatchObject({
+        served_model: 'claude-sonnet-4-5',
+        fallback_reason: 'not_found',
+        attempts: 2,
+      });
+
+      const plain = processor([{ status: 404, type: 'not_found_error', message: 'model: x' }]);
+      await expect(plain.p.process(fakeJob(body, { id: 'job-2' }), 't')).rejects.toBeInstanceOf(
+        UnrecoverableError,
+      );
+    });
+
+    it('sends the job betas as the anthropic-beta header', async () => {
+      const c = fakeClient([{ ok: true }]);
+      const p = new JobProcessor({
+        client: c.client,
+        limiter: lim.limiter,
+        records: records.port,
+        prices: new PriceTable(),
+        events,
+        maxAttempts: 3,
+        maxRateLimited: 2,
+        requestTimeoutMs: 5000,
+        jobLimits: defaultJobLimits,
+      });
+      await p.process(fakeJob({ ...body, betas: ['context-1m-2025-08-07', 'files-api-2025-04-14'] }), 't');
+      expect(c.headers[0]?.['anthropic-beta']).toBe('context-1m-2025-08-07,files-api-2025-04-14');
+      expect(c.calls[0]).not.toHaveProperty('betas');
+    });
+  });
 });

@@ -2,8 +2,7 @@
  * Fakes for unit tests of the worker core: an Anthropic client that answers from a script, a limiter
  * that admits at once, records in a map and a BullMQ-like job. No API, no Redis.
  */
-import type Anthropic from '@anthropic-ai/sdk';
-import { APIConnectionError, APIError } from '@anthropic-ai/sdk';
+import Anthropic from '@anthropic-ai/sdk';
 import { vi } from 'vitest';
 import type { JobRecord } from '../../src/core/job.js';
 import type { CallPlan, CallResult, Permit, RateLimiter } from '../../src/limiter/limiter.js';
@@ -50,46 +49,59 @@ function events(model: string, a: { input?: number; output?: number; text?: stri
   ];
 }
 
-/** A client whose n-th call gets the n-th answer (then `ok`). */
+/** The real API's SSE framing of a list of events. */
+export function sse(evs: ReadonlyArray<{ type: string }>): string {
+  return evs.map((ev) => `event: ${ev.type}\ndata: ${JSON.stringify(ev)}\n\n`).join('');
+}
+
+/**
+ * A real SDK client whose n-th call gets the n-th answer (then `ok`), served by a fake `fetch`:
+ * the SDK's own request, stream and error code run as they do against the API.
+ */
 export function fakeClient(script: Answer[]) {
   const calls: Array<Record<string, unknown>> = [];
+  const headers: Array<Record<string, string>> = [];
   let n = 0;
-  const create = (params: Record<string, unknown>, opts: { signal?: AbortSignal }) => ({
-    withResponse: async () => {
-      calls.push(params);
-      const a = script[n++] ?? { ok: true };
-      const id = `req_${n}`;
-      if ('hang' in a) {
-        return new Promise((_, reject) => {
-          opts.signal?.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
+  const fetch = async (_url: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const params = JSON.parse(String(init?.body)) as Record<string, unknown>;
+    calls.push(params);
+    headers.push(Object.fromEntries(new Headers(init?.headers).entries()));
+    const a = script[n++] ?? { ok: true };
+    const id = `req_${n}`;
+    const signal = init?.signal ?? undefined;
+    if ('hang' in a) {
+      return new Promise((_, reject) => {
+        signal?.addEventListener('abort', () => reject(signal.reason ?? new Error('aborted')), {
+          once: true,
         });
-      }
-      if ('network' in a) {
-        throw new APIConnectionError({ message: 'Connection error.', cause: new Error('ECONNRESET') });
-      }
-      if ('status' in a) {
-        const headers = new Headers({ 'request-id': id });
-        if (a.retryAfter !== undefined) headers.set('retry-after', String(a.retryAfter));
-        const error = {
-          type: a.type,
-          message: a.message ?? `${a.type} message`,
-          ...(a.errorCode ? { details: { error_code: a.errorCode } } : {}),
-        };
-        throw APIError.generate(a.status, { type: 'error', error }, undefined, headers);
-      }
-      const evs = events(String(params.model), a);
-      async function* stream() {
-        for (const ev of evs) yield ev;
-      }
-      return {
-        data: stream(),
-        response: new Response(null, { status: 200, headers: { 'request-id': id } }),
-        request_id: id,
+      });
+    }
+    if ('network' in a) throw new TypeError('fetch failed', { cause: new Error('ECONNRESET') });
+    if ('status' in a) {
+      const h = new Headers({ 'request-id': id, 'content-type': 'application/json' });
+      if (a.retryAfter !== undefined) h.set('retry-after', String(a.retryAfter));
+      const error = {
+        type: a.type,
+        message: a.message ?? `${a.type} message`,
+        ...(a.errorCode ? { details: { error_code: a.errorCode } } : {}),
       };
-    },
+      return new Response(JSON.stringify({ type: 'error', error, request_id: id }), {
+        status: a.status,
+        headers: h,
+      });
+    }
+    return new Response(sse(events(String(params.model), a)), {
+      status: 200,
+      headers: { 'request-id': id, 'content-type': 'text/event-stream' },
+    });
+  };
+  const client = new Anthropic({
+    apiKey: 'sk-ant-fake',
+    baseURL: 'http://fake.invalid',
+    maxRetries: 0,
+    fetch,
   });
-  const client = { messages: { create } } as unknown as Anthropic;
-  return { client, calls };
+  return { client, calls, headers };
 }
 
 /** A limiter that admits every call at once and keeps what it was told. */

@@ -3,15 +3,12 @@ import { checkCredentials } from './auth.js';
 import type { SimContext } from './context.js';
 import { errorBody } from './errors.js';
 import { parseJson, readBody, sendJson } from './http-util.js';
+import { SERVED_MODELS } from './models.js';
 import { estimateSimTokens } from './tokenizer.js';
 import { validateMessagesRequest } from './validate-request.js';
 
-/** Models listed by `GET /v1/models` (any `claude-*` name is served regardless). */
-const LISTED_MODELS = [
-  { id: 'claude-opus-4-8', display_name: 'Claude Opus 4.8', created_at: '2026-01-01T00:00:00Z' },
-  { id: 'claude-sonnet-4-6', display_name: 'Claude Sonnet 4.6', created_at: '2026-01-01T00:00:00Z' },
-  { id: 'claude-haiku-4-5', display_name: 'Claude Haiku 4.5', created_at: '2025-10-15T00:00:00Z' },
-];
+/** Models listed by `GET /v1/models` (any `claude-*` name but the retired ones is served regardless). */
+const LISTED_MODELS = SERVED_MODELS;
 
 function deny(ctx: SimContext, req: IncomingMessage, res: ServerResponse, requestId: string): boolean {
   const denied = checkCredentials(req, ctx.opts.apiKey, ctx.opts.requireVersionHeader);

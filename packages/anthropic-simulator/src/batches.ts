@@ -4,6 +4,7 @@
  * batch's processing time, so `request_counts` move while a client polls. Batches have their own
  * limits and never touch the Messages rate limiter, as in the real API.
  */
+import { planContent } from './content-plan.js';
 import { messageBody } from './message-body.js';
 import type { ResolvedOptions } from './options.js';
 import { planOutput } from './output.js';
@@ -284,14 +285,8 @@ export class BatchStore {
     );
     plan.commit(end);
     const out = planOutput(rng, req.maxTokens, this.#opts.output, req.stopSequences);
-    const body = messageBody(
-      randomId('msg_'),
-      req.model,
-      out.pieces.join(''),
-      { reason: out.stopReason, sequence: out.stopSequence },
-      plan.usage,
-      out.pieces.length,
-    );
+    const content = planContent(req.content, out, rng, 4);
+    const body = messageBody(randomId('msg_'), req.model, content, plan.usage, content.outputTokens);
     return { type: 'succeeded', message: { ...body, usage: { ...body.usage, service_tier: 'batch' } } };
   }
 }

@@ -5,6 +5,7 @@
  */
 export { BATCHES_DEFAULTS, type BatchesOptions } from './batches.js';
 export { DEFAULT_CLI_PORT, parseSimulateArgs, runSimulateCommand, type SimulateCommandIo } from './cli.js';
+export { RETIRED_MODELS, SERVED_MODELS } from './models.js';
 export {
   DEFAULTS as SIMULATOR_DEFAULTS,
   type FaultRates,

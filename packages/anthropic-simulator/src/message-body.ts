@@ -1,8 +1,12 @@
-import type { StopReason } from './output.js';
+import type { ContentPlan } from './content-plan.js';
 import type { CacheUsage } from './prompt-cache.js';
 
 /** The usage object exactly as the real API shapes it. */
-export function usageBody(usage: CacheUsage, outputTokens: number) {
+export function usageBody(
+  usage: CacheUsage,
+  outputTokens: number,
+  serverToolUse: ContentPlan['serverToolUse'] = null,
+) {
   return {
     input_tokens: usage.inputTokens,
     cache_creation_input_tokens: usage.cacheCreationInputTokens,
@@ -12,16 +16,16 @@ export function usageBody(usage: CacheUsage, outputTokens: number) {
       ephemeral_1h_input_tokens: usage.ephemeral1hInputTokens,
     },
     output_tokens: outputTokens,
+    server_tool_use: serverToolUse,
     service_tier: 'standard',
   };
 }
 
-/** A `message` object; `text` null gives the empty-content shape of `message_start`. */
+/** A `message` object; `plan` null gives the empty-content shape of `message_start`. */
 export function messageBody(
   id: string,
   model: string,
-  text: string | null,
-  stop: { reason: StopReason; sequence: string | null } | null,
+  plan: ContentPlan | null,
   usage: CacheUsage,
   outputTokens: number,
 ) {
@@ -30,11 +34,11 @@ export function messageBody(
     type: 'message',
     role: 'assistant',
     model,
-    content: text === null ? [] : [{ type: 'text', text }],
-    stop_reason: stop?.reason ?? null,
-    stop_sequence: stop?.sequence ?? null,
+    content: plan === null ? [] : plan.blocks.map((b) => b.final),
+    stop_reason: plan?.stopReason ?? null,
+    stop_sequence: plan?.stopSequence ?? null,
     stop_details: null,
     container: null,
-    usage: usageBody(usage, outputTokens),
+    usage: usageBody(usage, outputTokens, plan?.serverToolUse ?? null),
   };
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { checkCredentials } from './auth.js';
+import { planContent } from './content-plan.js';
 import type { SimContext } from './context.js';
 import { ERROR_DEFAULTS, errorBody, rateLimitMessage } from './errors.js';
 import { drawFault } from './faults.js';
@@ -161,12 +162,11 @@ export async function handleMessages(
     messageId: randomId('msg_'),
     model: request.model,
     usage,
-    output: planOutput(
+    content: planContent(
+      request.content,
+      planOutput(ctx.outputRng, request.maxTokens, opts.output, request.stopSequences, forced?.outputTokens),
       ctx.outputRng,
-      request.maxTokens,
-      opts.output,
-      request.stopSequences,
-      forced?.outputTokens,
+      opts.tokensPerDelta,
     ),
     midstream,
     extraDelayMs: forced?.delayMs ?? 0,
@@ -175,7 +175,7 @@ export async function handleMessages(
   const settle = (sentTokens: number) => {
     if (!settled) {
       settled = true;
-      limiter.refund(group, 'output_tokens', request.maxTokens - sentTokens);
+      limiter.refund(group, 'output_tokens', Math.max(0, request.maxTokens - sentTokens));
     }
     return limitHeaders();
   };
@@ -206,7 +206,13 @@ export async function handleMessages(
       cache_creation_input_tokens: usage.cacheCreationInputTokens,
       cache_read_input_tokens: usage.cacheReadInputTokens,
     },
-    stopReason: delivery.outcome === 'completed' ? gen.output.stopReason : null,
+    stopReason: delivery.outcome === 'completed' ? gen.content.stopReason : null,
+    content: gen.content.blocks.map((b) => b.final),
+    cacheCreation: {
+      ephemeral_5m_input_tokens: usage.ephemeral5mInputTokens,
+      ephemeral_1h_input_tokens: usage.ephemeral1hInputTokens,
+    },
+    serverToolUse: gen.content.serverToolUse,
     admittedAt,
     finishedAt: now,
   });

@@ -13,9 +13,29 @@ export function defaultGroupOf(model: string): string {
   return family?.[1] ? family[1].toLowerCase() : model;
 }
 
-/** Whether the simulator serves this model (the real API answers 404 `not_found_error` otherwise). */
+/** The models `GET /v1/models` lists: the current catalogue, each with a published price. */
+export const SERVED_MODELS = [
+  { id: 'claude-opus-4-5', display_name: 'Claude Opus 4.5', created_at: '2025-11-24T00:00:00Z' },
+  { id: 'claude-sonnet-4-5', display_name: 'Claude Sonnet 4.5', created_at: '2025-09-29T00:00:00Z' },
+  { id: 'claude-haiku-4-5', display_name: 'Claude Haiku 4.5', created_at: '2025-10-15T00:00:00Z' },
+  { id: 'claude-opus-4-1', display_name: 'Claude Opus 4.1', created_at: '2025-08-05T00:00:00Z' },
+] as const;
+
+/** Retired models: the real API answers 404 `not_found_error` for them. */
+export const RETIRED_MODELS: ReadonlySet<string> = new Set([
+  'claude-2.0',
+  'claude-2.1',
+  'claude-instant-1.2',
+  'claude-3-sonnet-20240229',
+  'claude-3-5-sonnet-20240620',
+]);
+
+/**
+ * Whether the simulator serves this model: any `claude-*` name (so tests may name any model) but
+ * the retired ones; the real API answers 404 `not_found_error` otherwise.
+ */
 export function isKnownModel(model: string): boolean {
-  return /^claude-[a-z0-9][a-z0-9.-]*$/i.test(model);
+  return /^claude-[a-z0-9][a-z0-9.-]*$/i.test(model) && !RETIRED_MODELS.has(model);
 }
 
 /** The largest `max_tokens` the model accepts. */

@@ -2,7 +2,7 @@ import type { OutputDistribution } from './options.js';
 import type { Rng } from './rng.js';
 
 /** Why generation stopped, as in the real API. */
-export type StopReason = 'end_turn' | 'max_tokens' | 'stop_sequence';
+export type StopReason = 'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use';
 
 /** A generated answer: its tokens (as text pieces) and how it ended. */
 export interface OutputPlan {

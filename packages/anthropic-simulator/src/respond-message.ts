@@ -1,9 +1,9 @@
 import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import type { ContentPlan } from './content-plan.js';
 import { errorBody } from './errors.js';
 import { delay, sendJson } from './http-util.js';
 import { messageBody } from './message-body.js';
-import type { OutputPlan } from './output.js';
 import type { CacheUsage } from './prompt-cache.js';
 import { writeEvent } from './sse.js';
 
@@ -13,7 +13,7 @@ export interface Generation {
   messageId: string;
   model: string;
   usage: CacheUsage;
-  output: OutputPlan;
+  content: ContentPlan;
   /** Fail with an overloaded error part-way through. */
   midstream: boolean;
   /** Extra latency before the first token (scripted `delayMs`). */
@@ -46,7 +46,7 @@ export async function sendMessage(
   signal: AbortSignal,
   settle: (sentTokens: number) => Record<string, string>,
 ): Promise<Delivery> {
-  const n = gen.output.pieces.length;
+  const n = gen.content.outputTokens;
   const tokensBeforeFailure = gen.midstream ? Math.max(1, Math.floor(n / 2)) : n;
   const waitMs = gen.extraDelayMs + timing.ttftMs + tokensBeforeFailure * timing.msPerToken;
   const finished = await delay(waitMs, signal);
@@ -58,13 +58,7 @@ export async function sendMessage(
     sendJson(res, 529, errorBody('overloaded_error', 'Overloaded', gen.requestId), headers);
     return { sentTokens, outcome: 'midstream' };
   }
-  const stop = { reason: gen.output.stopReason, sequence: gen.output.stopSequence };
-  sendJson(
-    res,
-    200,
-    messageBody(gen.messageId, gen.model, gen.output.pieces.join(''), stop, gen.usage, n),
-    headers,
-  );
+  sendJson(res, 200, messageBody(gen.messageId, gen.model, gen.content, gen.usage, n), headers);
   return { sentTokens, outcome: 'completed' };
 }
 
@@ -81,8 +75,7 @@ export async function streamMessage(
   signal: AbortSignal,
   headers: Record<string, string>,
 ): Promise<Delivery> {
-  const { pieces } = gen.output;
-  const n = pieces.length;
+  const n = gen.content.outputTokens;
   res.writeHead(200, {
     ...headers,
     'request-id': gen.requestId,
@@ -91,40 +84,48 @@ export async function streamMessage(
   });
   writeEvent(res, 'message_start', {
     type: 'message_start',
-    message: messageBody(gen.messageId, gen.model, null, null, gen.usage, 1),
+    message: messageBody(gen.messageId, gen.model, null, gen.usage, 1),
   });
-  writeEvent(res, 'content_block_start', {
-    type: 'content_block_start',
-    index: 0,
-    content_block: { type: 'text', text: '' },
-  });
-  writeEvent(res, 'ping', { type: 'ping' });
 
   const start = performance.now() + gen.extraDelayMs + timing.ttftMs;
   const stopAt = gen.midstream ? Math.max(1, Math.floor(n / 2)) : n;
   let sent = 0;
-  while (sent < stopAt) {
-    if (!(await delay(start + sent * timing.msPerToken - performance.now(), signal))) {
-      return { sentTokens: sent, outcome: 'aborted' };
-    }
-    const chunk = pieces.slice(sent, Math.min(stopAt, sent + timing.tokensPerDelta));
-    writeEvent(res, 'content_block_delta', {
-      type: 'content_block_delta',
-      index: 0,
-      delta: { type: 'text_delta', text: chunk.join('') },
+  for (const [index, block] of gen.content.blocks.entries()) {
+    writeEvent(res, 'content_block_start', {
+      type: 'content_block_start',
+      index,
+      content_block: block.start,
     });
-    sent += chunk.length;
+    if (index === 0) writeEvent(res, 'ping', { type: 'ping' });
+    for (const { delta, tokens } of block.deltas) {
+      if (gen.midstream && sent >= stopAt) {
+        writeEvent(res, 'error', errorBody('overloaded_error', 'Overloaded'));
+        res.end();
+        return { sentTokens: sent, outcome: 'midstream' };
+      }
+      if (!(await delay(start + sent * timing.msPerToken - performance.now(), signal))) {
+        return { sentTokens: sent, outcome: 'aborted' };
+      }
+      writeEvent(res, 'content_block_delta', { type: 'content_block_delta', index, delta });
+      sent += tokens;
+    }
+    writeEvent(res, 'content_block_stop', { type: 'content_block_stop', index });
   }
   if (gen.midstream) {
     writeEvent(res, 'error', errorBody('overloaded_error', 'Overloaded'));
     res.end();
     return { sentTokens: sent, outcome: 'midstream' };
   }
-  writeEvent(res, 'content_block_stop', { type: 'content_block_stop', index: 0 });
+  const usage: Record<string, unknown> = { output_tokens: n };
+  if (gen.content.serverToolUse) usage.server_tool_use = gen.content.serverToolUse;
   writeEvent(res, 'message_delta', {
     type: 'message_delta',
-    delta: { stop_reason: gen.output.stopReason, stop_sequence: gen.output.stopSequence },
-    usage: { output_tokens: n },
+    delta: {
+      stop_reason: gen.content.stopReason,
+      stop_sequence: gen.content.stopSequence,
+      stop_details: null,
+    },
+    usage,
   });
   writeEvent(res, 'message_stop', { type: 'message_stop' });
   res.end();

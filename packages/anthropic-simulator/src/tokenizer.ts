@@ -12,7 +12,7 @@ export const MESSAGE_OVERHEAD_TOKENS = 3;
 export const SYSTEM_OVERHEAD_TOKENS = 3;
 /** Flat cost of an image block (the real API charges about width×height/750, at most ~1,600). */
 export const IMAGE_TOKENS = 1_600;
-/** Flat cost of a non-text document (PDF) block. */
+/** Flat cost of one page of a non-text document (PDF) block. */
 export const DOCUMENT_TOKENS = 1_500;
 
 const RUN = /[\p{L}\p{N}_]+|[^\s\p{L}\p{N}_]+/gu;
@@ -68,6 +68,54 @@ function cacheTtlOf(block: unknown): CacheTtl | null {
   return block.cache_control.ttl === '1h' ? '1h' : '5m';
 }
 
+/** Width and height of a base64 PNG, GIF or JPEG, from its header; null when it cannot tell. */
+export function imageSize(base64: string): { width: number; height: number } | null {
+  const bytes = Buffer.from(base64.slice(0, 200_000), 'base64');
+  if (bytes.length >= 24 && bytes.readUInt32BE(0) === 0x89504e47) {
+    return { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) };
+  }
+  if (bytes.length >= 10 && bytes.toString('latin1', 0, 3) === 'GIF') {
+    return { width: bytes.readUInt16LE(6), height: bytes.readUInt16LE(8) };
+  }
+  if (bytes.length >= 4 && bytes[0] === 0xff && bytes[1] === 0xd8) {
+    let i = 2;
+    while (i + 9 < bytes.length && bytes[i] === 0xff) {
+      const marker = bytes[i + 1] ?? 0;
+      const length = bytes.readUInt16BE(i + 2);
+      if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+        return { width: bytes.readUInt16BE(i + 7), height: bytes.readUInt16BE(i + 5) };
+      }
+      i += 2 + length;
+    }
+  }
+  return null;
+}
+
+/**
+ * Tokens of an image, as the API documents it: about width × height / 750, after scaling the image
+ * down to fit 1568 pixels on its long edge and 1.15 megapixels; {@link IMAGE_TOKENS} when the size
+ * cannot be read (URLs, files, unknown formats).
+ */
+export function imageTokens(block: Record<string, unknown>): number {
+  const source = isRecord(block.source) ? block.source : {};
+  const size = source.type === 'base64' && typeof source.data === 'string' ? imageSize(source.data) : null;
+  if (!size || size.width <= 0 || size.height <= 0) return IMAGE_TOKENS;
+  const scale = Math.min(
+    1,
+    1568 / Math.max(size.width, size.height),
+    Math.sqrt(1_150_000 / (size.width * size.height)),
+  );
+  const w = Math.max(1, Math.round(size.width * scale));
+  const h = Math.max(1, Math.round(size.height * scale));
+  return Math.max(1, Math.ceil((w * h) / 750));
+}
+
+/** Pages of a base64 PDF (its `/Type /Page` objects), at least 1. */
+export function pdfPages(base64: string): number {
+  const text = Buffer.from(base64, 'base64').toString('latin1');
+  return Math.max(1, (text.match(/\/Type\s*\/Page(?!s)/g) ?? []).length);
+}
+
 /** Tokens of one content block (text, image, document, tool_use, tool_result, …). */
 export function blockTokens(block: unknown): number {
   if (typeof block === 'string') return textTokens(block);
@@ -76,12 +124,14 @@ export function blockTokens(block: unknown): number {
     case 'text':
       return textTokens(typeof block.text === 'string' ? block.text : '');
     case 'image':
-      return IMAGE_TOKENS;
+      return imageTokens(block);
     case 'document': {
       const source = isRecord(block.source) ? block.source : {};
-      return source.type === 'text' && typeof source.data === 'string'
-        ? textTokens(source.data)
-        : DOCUMENT_TOKENS;
+      if (source.type === 'text' && typeof source.data === 'string') return textTokens(source.data);
+      // A PDF page is billed as its text plus an image of the page: a flat count per page here.
+      if (source.type === 'base64' && typeof source.data === 'string')
+        return DOCUMENT_TOKENS * pdfPages(source.data);
+      return DOCUMENT_TOKENS;
     }
     case 'tool_use':
       return 6 + textTokens(String(block.name ?? '')) + textTokens(JSON.stringify(block.input ?? {}));

@@ -128,7 +128,12 @@ export interface ServedResponse {
     cache_creation_input_tokens: number;
     cache_read_input_tokens: number;
   };
-  stopReason: 'end_turn' | 'max_tokens' | 'stop_sequence' | null;
+  stopReason: 'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use' | null;
+  /** The message's content blocks, as a non-streaming answer carries them. */
+  content: unknown[];
+  /** `usage.cache_creation` and `usage.server_tool_use` as reported. */
+  cacheCreation: { ephemeral_5m_input_tokens: number; ephemeral_1h_input_tokens: number };
+  serverToolUse: { web_search_requests: number } | null;
   /** Clock readings (the simulator's `now`) when the request was admitted and when delivery ended. */
   admittedAt: number;
   finishedAt: number;

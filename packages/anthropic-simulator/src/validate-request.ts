@@ -1,3 +1,4 @@
+import type { ContentRequest } from './content-plan.js';
 import { isKnownModel } from './models.js';
 import type { SimTokenInput } from './tokenizer.js';
 
@@ -11,6 +12,8 @@ export interface MessagesRequest {
   /** `metadata.user_id`, or null. */
   userId: string | null;
   input: SimTokenInput;
+  /** What shapes the answer's content blocks. */
+  content: ContentRequest;
 }
 
 /** A validation failure, as the real API reports it. */
@@ -21,6 +24,96 @@ export interface RequestError {
 }
 
 export type Validated = { ok: true; value: MessagesRequest } | { ok: false; error: RequestError };
+
+/** The top-level fields the Messages API takes (the SDK's `MessageCreateParams`); others are refused. */
+const API_FIELDS = new Set([
+  'model',
+  'max_tokens',
+  'messages',
+  'cache_control',
+  'container',
+  'context_management',
+  'diagnostics',
+  'inference_geo',
+  'mcp_servers',
+  'metadata',
+  'output_config',
+  'output_format',
+  'service_tier',
+  'speed',
+  'stop_sequences',
+  'stream',
+  'system',
+  'temperature',
+  'thinking',
+  'tool_choice',
+  'tools',
+  'top_k',
+  'top_p',
+  'user_profile_id',
+  'workspace_id',
+]);
+
+/** The ids of the `tool_use` blocks of a message. */
+function toolUseIds(message: unknown): Set<string> {
+  const ids = new Set<string>();
+  if (isRecord(message) && Array.isArray(message.content)) {
+    for (const b of message.content)
+      if (isRecord(b) && b.type === 'tool_use' && typeof b.id === 'string') ids.add(b.id);
+  }
+  return ids;
+}
+
+/** Tools, tool choice, thinking and tool results, checked the way the API checks them. */
+function checkTools(body: Record<string, unknown>, maxTokens: number | undefined): void {
+  const tools = Array.isArray(body.tools) ? body.tools.filter(isRecord) : [];
+  tools.forEach((tool, i) => {
+    if (tool.type === undefined || tool.type === 'custom') {
+      if (typeof tool.name !== 'string' || !/^[a-zA-Z0-9_-]{1,128}$/.test(tool.name)) {
+        fail(`tools.${i}.custom.name: String should match pattern '^[a-zA-Z0-9_-]{1,128}$'`);
+      }
+      if (!isRecord(tool.input_schema)) fail(`tools.${i}.custom.input_schema: Field required`);
+    }
+  });
+  const choice = body.tool_choice;
+  if (choice !== undefined) {
+    if (!isRecord(choice) || !['auto', 'any', 'none', 'tool'].includes(String(choice.type))) {
+      fail("tool_choice: Input tag does not match any of the expected tags: 'auto', 'any', 'tool', 'none'");
+    }
+    if (choice.type === 'tool' && !tools.some((t) => t.name === choice.name)) {
+      fail(`tool_choice: Tool '${String(choice.name)}' not found in provided tools`);
+    }
+  }
+  const thinking = body.thinking;
+  if (isRecord(thinking) && thinking.type === 'enabled') {
+    const budget = thinking.budget_tokens;
+    if (typeof budget !== 'number' || !Number.isInteger(budget))
+      fail('thinking.enabled.budget_tokens: Field required');
+    if (budget < 1024) fail('thinking.enabled.budget_tokens: Input should be greater than or equal to 1024');
+    if (maxTokens !== undefined && maxTokens <= budget) {
+      fail('`max_tokens` must be greater than `thinking.budget_tokens`');
+    }
+    if (body.temperature !== undefined && body.temperature !== 1) {
+      fail('`temperature` may only be set to 1 when thinking is enabled');
+    }
+    if (isRecord(choice) && (choice.type === 'any' || choice.type === 'tool')) {
+      fail('Thinking may not be enabled when tool_choice forces tool use.');
+    }
+  }
+  const messages = Array.isArray(body.messages) ? body.messages : [];
+  messages.forEach((m, i) => {
+    if (!isRecord(m) || !Array.isArray(m.content)) return;
+    const previous = toolUseIds(messages[i - 1]);
+    m.content.forEach((b, j) => {
+      if (!isRecord(b) || b.type !== 'tool_result') return;
+      if (typeof b.tool_use_id !== 'string' || !previous.has(b.tool_use_id)) {
+        fail(
+          `messages.${i}.content.${j}: unexpected \`tool_use_id\` found in \`tool_result\` blocks: ${String(b.tool_use_id)}. Each \`tool_result\` block must have a corresponding \`tool_use\` block in the previous message.`,
+        );
+      }
+    });
+  });
+}
 
 /** Real-API limit on `cache_control` breakpoints per request. */
 const MAX_CACHE_BREAKPOINTS = 4;
@@ -127,6 +220,9 @@ export function validateMessagesRequest(
 ): Validated {
   try {
     if (!isRecord(body)) fail('Request body must be a JSON object');
+    for (const key of Object.keys(body)) {
+      if (!API_FIELDS.has(key)) fail(`${key}: Extra inputs are not permitted`);
+    }
     if (body.model === undefined) fail('model: Field required');
     if (typeof body.model !== 'string') fail('model: Input should be a valid string');
     const model = body.model;
@@ -166,6 +262,7 @@ export function validateMessagesRequest(
         fail('metadata.user_id: Input should be a valid string');
       }
     }
+    checkTools(body, typeof body.max_tokens === 'number' ? body.max_tokens : undefined);
     if (body.stream !== undefined && typeof body.stream !== 'boolean')
       fail('stream: Input should be a valid boolean');
     // The model is looked up after the schema checks, as the real API does.
@@ -182,6 +279,13 @@ export function validateMessagesRequest(
         userId:
           isRecord(body.metadata) && typeof body.metadata.user_id === 'string' ? body.metadata.user_id : null,
         input: { system: body.system, messages: body.messages, tools: body.tools },
+        content: {
+          maxTokens,
+          messages: body.messages,
+          tools: body.tools,
+          toolChoice: body.tool_choice,
+          thinking: body.thinking,
+        },
       },
     };
   } catch (err) {

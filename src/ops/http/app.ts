@@ -17,6 +17,7 @@ import { dashboardRouter } from '../dashboard/router.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { serverSpan } from '../telemetry/http-span.js';
 import { HttpError, statusOf } from './errors.js';
+import { openApiDocument } from './openapi.js';
 import { mayAccess, principalOf, scopeJobBody, tenantAuth, tenantRoutes } from './tenant-auth.js';
 
 export { type ErrorType, HttpError } from './errors.js';
@@ -171,6 +172,10 @@ export function createApp(opts: AppOptions): express.Express {
   requireToken(app, opts.authToken);
 
   app.use(dashboardRouter({ connection: queue.connection, queue: queue.name, keys: queue.keys }));
+  app.get(
+    '/openapi.json',
+    wrap(async () => ({ status: 200, body: openApiDocument() })),
+  );
 
   const board = new ExpressAdapter();
   board.setBasePath('/admin/queues');

@@ -71,8 +71,20 @@ export class Metrics {
   });
   readonly cost = new Counter({
     name: 'promptq_cost_usd_total',
-    help: 'Cost in US dollars at list price, by model and tenant.',
-    labelNames: ['model', 'tenant'] as const,
+    help: 'Cost in US dollars at list price, by model, tenant and part (input, output, cache writes by lifetime, cache reads, server tools).',
+    labelNames: ['model', 'tenant', 'type'] as const,
+    registers: [this.registry],
+  });
+  readonly unpriced = new Counter({
+    name: 'promptq_unpriced_calls_total',
+    help: 'Successful API calls on a model with no known price (their cost is unknown, not counted).',
+    labelNames: ['model'] as const,
+    registers: [this.registry],
+  });
+  readonly stopReasons = new Counter({
+    name: 'promptq_stop_reasons_total',
+    help: 'Completed API calls by the stop_reason of the answer.',
+    labelNames: ['model', 'stop_reason'] as const,
     registers: [this.registry],
   });
   readonly budgetRejections = new Counter({

@@ -99,7 +99,7 @@ export class RollupWriter {
     const finished = r.finished_at ? Date.parse(r.finished_at) : Date.now();
     const tenant = o.tenantLabel(r.tenant_id);
     // Cost as integer micro-dollars: HINCRBY is exact, HINCRBYFLOAT drifts over many adds.
-    const micro = Math.round(r.cost_usd * 1e6);
+    const micro = Math.round((r.cost_usd ?? 0) * 1e6);
     const slow: SlowCall = {
       id: jobId,
       model: r.model,

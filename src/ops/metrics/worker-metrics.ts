@@ -14,6 +14,8 @@ export function subscribeWorkerMetrics(events: WorkerEventSource, m: Metrics): v
     if (o.kind === 'completed') {
       const r = o.result;
       m.requests.inc({ model, status_code: String(r.statusCode), outcome: 'success' });
+      m.stopReasons.inc({ model, stop_reason: r.message.stop_reason ?? 'none' });
+      if (!o.priced) m.unpriced.inc({ model: r.message.model || model });
       m.requestDuration.observe({ model, outcome: 'success' }, r.latencyMs / 1000);
       if (r.ttftMs !== null) m.ttft.observe({ model }, r.ttftMs / 1000);
       if (r.network) m.observeNetwork(model, r.network);
@@ -34,7 +36,15 @@ export function subscribeWorkerMetrics(events: WorkerEventSource, m: Metrics): v
     m.tokens.inc({ model, tenant, type: 'output' }, record.output_tokens);
     m.tokens.inc({ model, tenant, type: 'cache_creation' }, record.cache_creation_input_tokens);
     m.tokens.inc({ model, tenant, type: 'cache_read' }, record.cache_read_input_tokens);
-    m.cost.inc({ model, tenant }, record.cost_usd);
+    const c = record.cost;
+    if (c) {
+      m.cost.inc({ model, tenant, type: 'input' }, c.input);
+      m.cost.inc({ model, tenant, type: 'output' }, c.output);
+      m.cost.inc({ model, tenant, type: 'cache_write_5m' }, c.cache_write_5m);
+      m.cost.inc({ model, tenant, type: 'cache_write_1h' }, c.cache_write_1h);
+      m.cost.inc({ model, tenant, type: 'cache_read' }, c.cache_read);
+      m.cost.inc({ model, tenant, type: 'server_tools' }, c.server_tools);
+    }
     m.jobs.inc({ status: 'completed' });
     m.jobDuration.observe({ model, status: 'completed' }, (record.total_ms ?? 0) / 1000);
   });

@@ -60,15 +60,23 @@ export function batchRecord(
   if (batch.round > 0) r.retries = { batch: batch.round };
   if (result.type === 'succeeded') {
     const u = result.message.usage;
-    const usage = {
+    Object.assign(r, {
       input_tokens: u.input_tokens,
       output_tokens: u.output_tokens,
       cache_creation_input_tokens: u.cache_creation_input_tokens ?? 0,
       cache_read_input_tokens: u.cache_read_input_tokens ?? 0,
-    };
-    Object.assign(r, usage);
+    });
     r.status_code = 200;
-    r.cost_usd = prices.cost(request.model, usage, { batch: true });
+    // The Batches price: every part at the batch discount (cache tokens included).
+    const cost = prices.priceCall(u, request.model, { batch: true });
+    if (cost) {
+      const { total, ...parts } = cost;
+      r.cost_usd = total;
+      r.cost = parts;
+    } else {
+      r.cost_usd = null;
+      r.cost = null;
+    }
   } else if (result.type === 'errored') {
     r.error_type = result.error.error.type;
   } else {

@@ -101,7 +101,7 @@ export class SummaryBuilder {
     s.output_tokens += record.output_tokens;
     s.cache_creation_input_tokens += record.cache_creation_input_tokens;
     s.cache_read_input_tokens += record.cache_read_input_tokens;
-    s.cost_usd += record.cost_usd;
+    s.cost_usd += record.cost_usd ?? 0;
     if (type === 'succeeded' && record.latency_ms !== null) this.#latency.push(record.latency_ms);
     if (type === 'succeeded' && record.total_ms !== null) this.#total.push(record.total_ms);
   }

@@ -13,22 +13,32 @@ export interface AttemptLogOptions {
 }
 
 export function subscribeAttemptLog(events: WorkerEventSource, { log, logPrompts }: AttemptLogOptions): void {
+  // Said once per model and process: every call on it is counted in promptq_unpriced_calls_total.
+  const unpricedSaid = new Set<string>();
   events.on('attempt', (e) => {
     const o = e.outcome;
     switch (o.kind) {
-      case 'completed':
-        if (!o.priced) {
-          log.warn('no price for model; cost recorded as 0 (set PROMPTQ_PRICING_FILE)', {
-            job_id: e.jobId,
-            model: e.model,
-          });
+      case 'completed': {
+        const served = e.record.served_model ?? e.model;
+        if (!o.priced && !unpricedSaid.has(served)) {
+          unpricedSaid.add(served);
+          log.warn(
+            'no known price for model: its cost is recorded as unknown (null); set PROMPTQ_PRICING_FILE',
+            {
+              job_id: e.jobId,
+              model: served,
+            },
+          );
         }
         return line(e, {
           outcome: 'success',
           latency_ms: o.result.latencyMs,
           ttft_ms: o.result.ttftMs,
+          stop_reason: o.result.message.stop_reason,
+          cost_usd: e.record.cost_usd,
           ...(logPrompts ? { completion: o.result.message.content } : {}),
         });
+      }
       case 'rate-limited':
         return line(e, {
           outcome: o.decision.outcome,

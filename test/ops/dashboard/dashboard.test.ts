@@ -51,9 +51,9 @@ describe('built-in dashboard over real rollups', () => {
       const mine = jobs.filter((j) => label.get(j) === t).map((j) => j.record);
       expect(f.input_tokens, t).toBe(sum(mine.map((r) => r.input_tokens)));
       expect(f.output_tokens, t).toBe(sum(mine.map((r) => r.output_tokens)));
-      expect(f.cost_usd, t).toBeCloseTo(sum(mine.map((r) => r.cost_usd)), 6);
+      expect(f.cost_usd, t).toBeCloseTo(sum(mine.map((r) => r.cost_usd ?? 0)), 6);
     }
-    expect(data.totals.cost_usd).toBeCloseTo(sum(jobs.map((j) => j.record.cost_usd)), 6);
+    expect(data.totals.cost_usd).toBeCloseTo(sum(jobs.map((j) => j.record.cost_usd ?? 0)), 6);
     // Today's cost is in the month so far, and the projection never goes below it.
     expect(data.projection.month_to_date_usd).toBeGreaterThanOrEqual(data.totals.cost_usd - 1e-6);
     expect(data.projection.month_end_usd).toBeGreaterThanOrEqual(data.projection.month_to_date_usd);

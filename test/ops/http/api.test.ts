@@ -38,6 +38,50 @@ describe('HTTP API: enqueue routes', () => {
     });
   });
 
+  it('GET /openapi.json describes the API, with the job schema as the body of POST /v1/jobs', async () => {
+    const r = await get(`${s.url}/openapi.json`);
+    expect(r.status).toBe(200);
+    expect(r.body.openapi).toBe('3.1.0');
+    expect(Object.keys(r.body.paths)).toEqual(
+      expect.arrayContaining(['/v1/jobs', '/v1/jobs/batch', '/v1/jobs/{id}']),
+    );
+    const job = r.body.components.schemas.Job;
+    expect(job.required).toEqual(['model', 'max_tokens']);
+    for (const f of [
+      'tools',
+      'tool_choice',
+      'thinking',
+      'top_k',
+      'service_tier',
+      'tenant_id',
+      'fallback_models',
+    ])
+      expect(job.properties, f).toHaveProperty(f);
+  });
+
+  it('a job with tools, thinking and a field promptq does not know is accepted and stored as sent', async () => {
+    const job = {
+      ...body,
+      tools: [{ name: 'get_weather', input_schema: { type: 'object' } }],
+      tool_choice: { type: 'any' },
+      max_tokens: 4000,
+      thinking: { type: 'enabled', budget_tokens: 1024 },
+      context_management: { edits: [] },
+    };
+    const r = await post(`${s.url}/v1/jobs`, job);
+    expect(r.status).toBe(202);
+    const g = await get(`${s.url}/v1/jobs/${r.body.id}`);
+    expect(g.body.request).toMatchObject({
+      tools: job.tools,
+      tool_choice: job.tool_choice,
+      thinking: job.thinking,
+      context_management: { edits: [] },
+    });
+    const bad = await post(`${s.url}/v1/jobs`, { ...job, tool_choice: { type: 'tool' } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error?.message).toMatch(/^tool_choice\.name: /);
+  });
+
   it('the same id twice makes one job: 202 then 200 with the existing job', async () => {
     const id = `idem-${Date.now()}`;
     const a = await post(`${s.url}/v1/jobs`, { ...body, id });
@@ -67,7 +111,8 @@ describe('HTTP API: enqueue routes', () => {
     [{ ...body, messages: 'hi', prompt: undefined }, 'messages'],
     [{ ...body, id: 'bad id' }, 'id'],
     [{ ...body, priority: -1 }, 'priority'],
-    [{ ...body, colour: 'red' }, 'colour'],
+    [{ ...body, max_token: 5 }, 'max_token'],
+    [{ ...body, Colour: 'red' }, 'Colour'],
     [[body], 'body'],
   ])('400 names the bad field (%#: %s)', async (bad, field) => {
     const before = await s.bull.count();

@@ -111,7 +111,7 @@ describe('/metrics after a simulated run', () => {
 
   it('token and cost counters equal the sums over job records, per tenant, `other` included', () => {
     const label = labelsOf(jobs, 2);
-    const tenants = new Set(of('promptq_cost_usd_total').map((x) => x.labels.tenant));
+    const tenants = new Set(of('promptq_tokens_total').map((x) => x.labels.tenant));
     expect(tenants).toEqual(new Set(['acme', 'globex', 'other']));
     const types = {
       input: 'input_tokens',
@@ -128,7 +128,7 @@ describe('/metrics after a simulated run', () => {
         ).toBe(sum(mine.map((r) => r[field])));
       }
       expect(sum(of('promptq_cost_usd_total', { tenant: t ?? '' }).map((x) => x.value)), t).toBeCloseTo(
-        sum(mine.map((r) => r.cost_usd)),
+        sum(mine.map((r) => r.cost_usd ?? 0)),
         9,
       );
     }

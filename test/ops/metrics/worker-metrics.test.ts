@@ -56,9 +56,15 @@ describe('worker metrics and attempt log, from the worker events', () => {
     expect(text).toContain('promptq_retries_total{model="claude-haiku-4-5",reason="overloaded"} 1');
     expect(text).toContain('promptq_tokens_total{model="claude-haiku-4-5",tenant="acme",type="input"} 30');
     expect(text).toContain('promptq_tokens_total{model="claude-haiku-4-5",tenant="acme",type="output"} 4');
+    // 30 input tokens at $1/M and 4 output tokens at $5/M.
+    expect(r.record.cost_usd).toBe(0.00005);
     expect(text).toContain(
-      `promptq_cost_usd_total{model="claude-haiku-4-5",tenant="acme"} ${r.record.cost_usd}`,
+      'promptq_cost_usd_total{model="claude-haiku-4-5",tenant="acme",type="input"} 0.00003',
     );
+    expect(text).toContain(
+      'promptq_cost_usd_total{model="claude-haiku-4-5",tenant="acme",type="output"} 0.00002',
+    );
+    expect(text).toContain('promptq_stop_reasons_total{model="claude-haiku-4-5",stop_reason="end_turn"} 1');
     expect(text).toContain('promptq_jobs_total{status="completed"} 1');
     expect(text).toContain(
       'promptq_request_duration_seconds_count{model="claude-haiku-4-5",outcome="success"} 1',
@@ -110,13 +116,19 @@ describe('worker metrics and attempt log, from the worker events', () => {
     expect(attempts.map((l) => [l.job_id, l.final])).toEqual([['a', true]]);
   });
 
-  it('an unpriced model: cost 0, and a warning before the attempt line', async () => {
-    const { p, lines } = rig([], new PriceTable({}));
+  it('an unpriced model: cost null (not 0), counted per call, and a warning once per model', async () => {
+    const { p, lines, metrics } = rig([], new PriceTable({ models: {} }));
     const r = await p.process(fakeJob(body), 't');
-    expect(r.record.cost_usd).toBe(0);
+    await p.process(fakeJob(body, { id: 'job-2' }), 't');
+    expect(r.record.cost_usd).toBeNull();
+    expect(r.record.cost).toBeNull();
     expect(lines.map((l) => l.msg)).toEqual([
-      'no price for model; cost recorded as 0 (set PROMPTQ_PRICING_FILE)',
+      'no known price for model: its cost is recorded as unknown (null); set PROMPTQ_PRICING_FILE',
+      'api_attempt',
       'api_attempt',
     ]);
+    const text = await metrics.text();
+    expect(text).toContain('promptq_unpriced_calls_total{model="claude-haiku-4-5"} 2');
+    expect(text).not.toContain('promptq_cost_usd_total{');
   });
 });

@@ -1,0 +1,128 @@
+/**
+ * The OpenAPI 3.1 document of the HTTP API (docs/reference/http-api.md), served at
+ * `GET /openapi.json`. The job body is the job schema itself (core/job.ts, as JSON Schema), so the
+ * document cannot drift from what the API checks.
+ */
+import { jobJsonSchema } from '../../core/job.js';
+
+let cached: Record<string, unknown> | undefined;
+
+const error = {
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['type', 'message'],
+      properties: { type: { type: 'string' }, message: { type: 'string' }, details: {} },
+    },
+  },
+};
+
+const json = (schema: unknown) => ({ 'application/json': { schema } });
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const errorReply = (description: string) => ({ description, content: json(ref('Error')) });
+
+/** The document (built once per process). */
+export function openApiDocument(version = '0.1.0'): Record<string, unknown> {
+  if (cached) return cached;
+  const { $schema: _dialect, ...job } = jobJsonSchema();
+  const enqueued = {
+    type: 'object',
+    required: ['id', 'state'],
+    properties: { id: { type: 'string' }, state: { type: 'string' } },
+  };
+  cached = {
+    openapi: '3.1.0',
+    info: { title: 'promptq', version, description: 'A resilient job queue for Claude API calls.' },
+    components: {
+      schemas: {
+        Job: job,
+        Error: error,
+        JobView: {
+          type: 'object',
+          required: ['id', 'state', 'request', 'result', 'record', 'error'],
+          properties: {
+            id: { type: 'string' },
+            state: { enum: ['waiting', 'delayed', 'active', 'completed', 'failed'] },
+            request: { type: 'object' },
+            result: { type: ['object', 'null'], description: 'the API’s Message, once completed' },
+            record: { type: 'object', description: 'the job record' },
+            error: { type: ['object', 'null'] },
+          },
+        },
+      },
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+    },
+    security: [{ bearer: [] }, {}],
+    paths: {
+      '/v1/jobs': {
+        post: {
+          summary: 'Enqueue one job',
+          requestBody: { required: true, content: json(ref('Job')) },
+          responses: {
+            '202': { description: 'enqueued', content: json(enqueued) },
+            '200': { description: 'a job with this id exists already', content: json(enqueued) },
+            '400': errorReply('invalid body: the message names the field'),
+          },
+        },
+      },
+      '/v1/jobs/batch': {
+        post: {
+          summary: 'Enqueue up to 1000 jobs, all or nothing',
+          requestBody: {
+            required: true,
+            content: json({
+              type: 'object',
+              required: ['jobs'],
+              properties: { jobs: { type: 'array', maxItems: 1000, items: ref('Job') } },
+            }),
+          },
+          responses: {
+            '202': {
+              description: 'enqueued',
+              content: json({
+                type: 'object',
+                properties: { ids: { type: 'array', items: { type: 'string' } } },
+              }),
+            },
+            '400': errorReply('an invalid job: fields named jobs.N.field'),
+          },
+        },
+      },
+      '/v1/jobs/{id}': {
+        get: {
+          summary: 'A job: state, request, result, record, error',
+          parameters: [
+            { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
+            {
+              name: 'wait',
+              in: 'query',
+              required: false,
+              schema: { type: 'number', minimum: 0, maximum: 300 },
+            },
+          ],
+          responses: {
+            '200': { description: 'the job', content: json(ref('JobView')) },
+            '404': errorReply('no such job'),
+          },
+        },
+      },
+      '/metrics': {
+        get: { summary: 'Prometheus text exposition', responses: { '200': { description: 'metrics' } } },
+      },
+      '/healthz': { get: { summary: 'Liveness', security: [], responses: { '200': { description: 'up' } } } },
+      '/readyz': {
+        get: {
+          summary: 'Readiness (Redis answers)',
+          security: [],
+          responses: { '200': { description: 'ready' }, '503': { description: 'Redis not reachable' } },
+        },
+      },
+      '/openapi.json': {
+        get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } },
+      },
+    },
+  };
+  return cached;
+}
