@@ -108,7 +108,8 @@ describe('promptq backfill --via batches (real CLI processes, real Redis, the si
       let standard = 0;
       for (const r of viaBatch) {
         const u = r.result.message!.usage;
-        const full = prices.priceCall(u, model)!.total;
+        // The standard price of the same usage (the batch result says service_tier "batch").
+        const full = prices.priceCall({ ...u, service_tier: 'standard' }, model)!.total;
         expect(r.record.cost_usd).toBeCloseTo(full / 2, 9);
         paid += r.record.cost_usd!;
         standard += full;

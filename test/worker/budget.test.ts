@@ -66,8 +66,8 @@ describe('worker core and tenant budgets (fake port)', () => {
     const b = fakeBudgets({ kind: 'held', hold });
     const { p } = processor(b.port, [{ ok: true, input: 20, output: 9 }]);
     const r = await p.process(fakeJob(body), 'tok');
-    // 13 input tokens (estimate) at the cache-write rate ($1.25/M) + 100 output tokens at $5/M.
-    expect(b.reserved).toEqual([{ tenant: 'acme', usd: (13 * 1.25 + 100 * 5) / 1e6 }]);
+    // 13 input tokens (estimate) at the 1-hour cache-write rate ($2/M) + 100 output tokens at $5/M.
+    expect(b.reserved).toEqual([{ tenant: 'acme', usd: (13 * 2 + 100 * 5) / 1e6 }]);
     expect(b.settled).toEqual([{ hold, usd: r.record.cost_usd }]);
   });
 
