@@ -10,7 +10,7 @@ import { seededRng } from '../../packages/anthropic-simulator/src/seeded-rng.js'
 import type { Resource } from '../../src/core/rate-limits.js';
 import type { BenchJob } from './types.js';
 
-export const scenarioIds = ['S1', 'S2', 'S3', 'S4', 'S5'] as const;
+export const scenarioIds = ['S1', 'S2', 'S3', 'S4', 'S5', 'S6', 'S7'] as const;
 export type ScenarioId = (typeof scenarioIds)[number];
 
 /** The binding resource: requests, or input tokens. */
@@ -37,6 +37,10 @@ export interface Scenario {
   /** In-flight calls per worker, the same for every approach. */
   concurrency: number;
   competitor?: Competitor;
+  /** The simulator sends `anthropic-ratelimit-*` headers (S6: it does not). @defaultValue true */
+  rateLimitHeaders?: boolean;
+  /** What the headers claim instead of `limits` (S7: a key shared with a service nobody sees). */
+  announced?: Partial<Limits>;
   jobs: BenchJob[];
 }
 
@@ -151,6 +155,26 @@ export function buildScenario(id: ScenarioId, size: ScenarioSize): Scenario {
         jobs: [...big, ...small],
       };
     }
+    case 'S6':
+      return {
+        ...base,
+        id,
+        title: 'no rate-limit headers (a gateway in between), request-bound',
+        limits: { rpm: 600, ...plentyTokens },
+        rateLimitHeaders: false,
+        binding: 'requests',
+        jobs: uniformJobs('s6', n, 40, 6),
+      };
+    case 'S7':
+      return {
+        ...base,
+        id,
+        title: 'the headers overstate the limit ×2 (the key is shared with a service nobody sees)',
+        limits: { rpm: 600, ...plentyTokens },
+        announced: { rpm: 1_200 },
+        binding: 'requests',
+        jobs: uniformJobs('s7', n, 40, 7),
+      };
   }
 }
 
@@ -161,6 +185,8 @@ export const defaultJobs: Record<ScenarioId, { full: number; quick: number }> = 
   S3: { full: 200, quick: 40 },
   S4: { full: 160, quick: 80 },
   S5: { full: 2_000, quick: 400 },
+  S6: { full: 300, quick: 100 },
+  S7: { full: 300, quick: 100 },
 };
 
 /** Units of the binding resource per second the simulator admits. */

@@ -199,13 +199,17 @@ export class RateLimiter {
           ok && result.inputTokens !== undefined && plan.inputTokens > 0
             ? result.inputTokens / plan.inputTokens
             : null;
+        // Did the API's answer carry rate-limit headers? (null: there was no answer.)
+        const rateHeaders = result.headers
+          ? Object.keys(parseRateLimitHeaders(result.headers)).length > 0
+          : null;
         const { pausedUntil, factor } = await this.#state.settle(key, {
           outcome,
           refundIn: outcome === 'rate_limited' ? 0 : refundIn,
           refundOut: outcome === 'rate_limited' ? 0 : refundOut,
           retryAfterMs: result.retryAfterMs,
           inRatioSample: sample,
-          headersSeen: headersSeen !== undefined,
+          headersSeen: rateHeaders,
           probe,
         });
         if (result.headers && pausing) await observe(result.headers);
