@@ -26,7 +26,14 @@ import type { Outcome } from '../anthropic/classify.js';
 import { modelGroup } from '../core/models.js';
 import { limiterKey } from '../store/keys.js';
 import { parseRateLimitHeaders, type RateLimitSnapshot } from './headers.js';
-import { type BucketTuning, type LimiterResource, SharedLimiterState } from './shared-state.js';
+import {
+  type AdmitState,
+  type BucketTuning,
+  type Costs,
+  type GroupState,
+  type LimiterResource,
+  SharedLimiterState,
+} from './shared-state.js';
 
 /** What an attempt is about to spend. */
 export interface CallPlan {
@@ -47,6 +54,27 @@ export interface CallResult {
   /** Real usage, when the call succeeded. */
   inputTokens?: number;
   outputTokens?: number;
+}
+
+/**
+ * No permit soon: the group is paused, or enough calls of this process already wait for it. The
+ * caller hands the job back until `untilMs` instead of holding a worker slot that a call of another
+ * group (or a job of higher priority) could use.
+ */
+export interface Deferral {
+  deferred: true;
+  /** When to ask again (epoch ms): the group's estimated permit time. */
+  untilMs: number;
+  reason: 'paused' | 'pacing' | 'queued';
+}
+
+/** Options of {@link RateLimiter.acquire}. */
+export interface AcquireOptions {
+  /**
+   * May answer with a {@link Deferral} instead of waiting longer than `holdMs` (tuning) for a
+   * permit. @defaultValue `false`
+   */
+  mayDefer?: boolean;
 }
 
 export interface Permit {
@@ -111,6 +139,8 @@ export class RateLimiter {
   readonly #o: LimiterOptions;
   readonly #state: SharedLimiterState;
   readonly #gates = new Map<string, Bottleneck>();
+  /** Per group: the priorities of this process's calls waiting in its gate. */
+  readonly #parked = new Map<string, number[]>();
   readonly #ceilings: Record<LimiterResource, number>;
   #closed = false;
 
@@ -139,27 +169,71 @@ export class RateLimiter {
     return g;
   }
 
-  /** Wait until the shared buckets admit this call, then hand out a permit. */
-  async acquire(plan: CallPlan, signal?: AbortSignal): Promise<Permit> {
+  /**
+   * Wait until the shared buckets admit this call, then hand out a permit. With `mayDefer`, answer
+   * with a {@link Deferral} when the permit is further away than `holdMs`: the group is paused, its
+   * next permit is that far, or this process already has `holdMs` worth of calls waiting for it
+   * (unless this call's priority beats one of theirs).
+   */
+  async acquire(plan: CallPlan, signal?: AbortSignal): Promise<Permit>;
+  async acquire(
+    plan: CallPlan,
+    signal: AbortSignal | undefined,
+    opts: AcquireOptions,
+  ): Promise<Permit | Deferral>;
+  async acquire(plan: CallPlan, signal?: AbortSignal, opts: AcquireOptions = {}): Promise<Permit | Deferral> {
     const group = modelGroup(plan.model);
     const key = this.key(group);
-    const ratio = (await this.#state.read(key)).inRatio;
+    const st = await this.#state.read(key);
+    const ratio = st.inRatio;
     const costs = { req: 1, in: Math.max(1, Math.round(plan.inputTokens * ratio)), out: plan.maxTokens };
-    const admitted = await this.#gate(group).schedule(
-      { priority: bottleneckPriority(plan.priority) },
-      async () => {
+    const priority = bottleneckPriority(plan.priority);
+    const hold = this.#state.tuning.holdMs;
+    const mayDefer = opts.mayDefer === true;
+    const parked = this.#parkedOf(group);
+    if (mayDefer) {
+      const now = Date.now();
+      if (st.pausedUntil - now > hold) return deferral(st.pausedUntil, 'paused');
+      // Calls of this process already waiting for the group, one call's interval apart. (While
+      // the limits are unknown every call waits: the probe's answer usually comes within one call.)
+      const interval = callIntervalMs(st, costs, this.#state.tuning.target);
+      const room = interval === null ? Number.POSITIVE_INFINITY : Math.max(1, Math.ceil(hold / interval));
+      if (parked.length >= room && !parked.some((p) => p > priority)) {
+        return deferral(now + Math.max(hold, parked.length * (interval ?? 0)), 'queued');
+      }
+    }
+    parked.push(priority);
+    let admitted: AdmitState | Deferral;
+    try {
+      admitted = await this.#gate(group).schedule({ priority }, async () => {
         for (;;) {
           if (this.#closed) throw new Error('limiter closed');
           if (signal?.aborted) throw abortError(signal);
           const { waitMs, state } = await this.#state.admit(key, costs);
           if (waitMs <= 0) return state;
+          // (Not while discovering: the probe's answer usually comes long before its lifetime ends.)
+          if (mayDefer && waitMs > hold && state !== 'discovering') {
+            return deferral(Date.now() + waitMs, state === 'paused' ? 'paused' : 'pacing');
+          }
           // While the probe is out, look again soon: its headers end the discovery at once.
           const cap = state === 'discovering' ? 50 : 1000;
           await sleep(Math.min(Math.max(waitMs, 1), cap), signal);
         }
-      },
-    );
+      });
+    } finally {
+      parked.splice(parked.indexOf(priority), 1);
+    }
+    if (typeof admitted !== 'string') return admitted;
     return this.#permit(group, key, plan, costs, admitted === 'probe');
+  }
+
+  #parkedOf(group: string): number[] {
+    let p = this.#parked.get(group);
+    if (!p) {
+      p = [];
+      this.#parked.set(group, p);
+    }
+    return p;
   }
 
   #permit(
@@ -268,6 +342,23 @@ export class RateLimiter {
     await Promise.all([...this.#gates.values()].map((g) => g.stop({ dropWaitingJobs: true })));
     this.#gates.clear();
   }
+}
+
+function deferral(untilMs: number, reason: Deferral['reason']): Deferral {
+  return { deferred: true, untilMs, reason };
+}
+
+/**
+ * Milliseconds between two calls like this one at the group's pace (the slowest of its known
+ * limits); `null` while no limit is known.
+ */
+function callIntervalMs(st: GroupState, costs: Costs, target: number): number | null {
+  let ms: number | null = null;
+  for (const r of ['req', 'in', 'out'] as const) {
+    const limit = st.limits[r];
+    if (limit) ms = Math.max(ms ?? 0, (costs[r] * 60_000) / (limit * st.factor * target));
+  }
+  return ms;
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

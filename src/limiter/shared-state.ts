@@ -93,6 +93,13 @@ export interface BucketTuning {
   learnDecrease: number;
   /** Header-less: the success rate is measured over about this long. @defaultValue 5000 */
   learnWindowMs: number;
+  /**
+   * A worker holds a job's slot while its permit is at most this far; further (a paused group, a
+   * long pace, or this much waiting already queued in the process) it hands the job back delayed,
+   * without spending an attempt, so jobs of other groups and higher priorities get the slot.
+   * @defaultValue 1000
+   */
+  holdMs: number;
 }
 
 export const defaultTuning: BucketTuning = {
@@ -115,6 +122,7 @@ export const defaultTuning: BucketTuning = {
   learnStep: 0.3,
   learnDecrease: 0.95,
   learnWindowMs: 5000,
+  holdMs: 1000,
 };
 
 /** A view of one group's state (metrics, logs, tests). */

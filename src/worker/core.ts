@@ -177,7 +177,11 @@ export class JobProcessor {
     const { record } = run;
     let permit: Permit;
     try {
-      permit = await inSpan('promptq.limiter.wait', {}, () => this.#o.limiter.acquire(plan, signal));
+      const p = await inSpan('promptq.limiter.wait', {}, () =>
+        this.#o.limiter.acquire(plan, signal, { mayDefer: true }),
+      );
+      if ('deferred' in p) return { kind: 'deferred', untilMs: p.untilMs, reason: p.reason };
+      permit = p;
     } catch (err) {
       if (signal?.aborted) return { kind: 'returned' };
       throw err;
@@ -231,6 +235,18 @@ export class JobProcessor {
       case 'returned':
         await events.emit('returned', { jobId });
         await job.moveToDelayed(Date.now(), token);
+        throw new DelayedError();
+      case 'deferred':
+        // Saved so that a job deferred before its first attempt is not counted as started again.
+        await this.#o.records.save(jobId, record);
+        await events.emit('deferred', {
+          jobId,
+          model,
+          record,
+          untilMs: outcome.untilMs,
+          reason: outcome.reason,
+        });
+        await job.moveToDelayed(outcome.untilMs, token);
         throw new DelayedError();
       case 'retry':
         await this.#o.records.save(jobId, record);

@@ -56,6 +56,11 @@ export interface SpendLimitEvent extends JobEvent {
   message: string;
 }
 
+export interface DeferredEvent extends JobEvent {
+  untilMs: number;
+  reason: 'paused' | 'pacing' | 'queued';
+}
+
 /** Event name → listener, as BullMQ's `WorkerListener`. */
 export interface WorkerListener {
   started: (e: StartedEvent) => void;
@@ -65,6 +70,11 @@ export interface WorkerListener {
   finished: (e: FinishedEvent) => void | Promise<void>;
   /** Awaited before the job is put back, so the queue is paused by the time it is. */
   spendLimit: (e: SpendLimitEvent) => void | Promise<void>;
+  /**
+   * The job's model group has no permit soon: the job was delayed until `untilMs` (no attempt spent)
+   * so that its worker slot serves another job.
+   */
+  deferred: (e: DeferredEvent) => void;
   /** A job went back to the queue because the worker is shutting down. */
   returned: (e: { jobId: string }) => void;
   /** Another worker took the job over while this one froze: its late result is dropped. */

@@ -26,13 +26,18 @@ export type JobOutcome =
   /** The job data did not validate: failed for good before any attempt. */
   | { kind: 'invalid'; error: ValidationError }
   /** Cut short by shutdown: back to the queue, no attempt spent. */
-  | { kind: 'returned' };
+  | { kind: 'returned' }
+  /**
+   * No permit for the job's model group soon (paused, or enough of its calls already waiting): the
+   * job is delayed until `untilMs`, no attempt spent, and its worker slot goes to another job.
+   */
+  | { kind: 'deferred'; untilMs: number; reason: 'paused' | 'pacing' | 'queued' };
 
 export type OutcomeKind = JobOutcome['kind'];
 /** The outcomes that end a processing: what `finish` acts on. */
 export type FinalOutcome = Exclude<JobOutcome, { kind: 'rate-limited' }>;
 /** What an attempt that got an answer from the API came to. */
-export type AttemptOutcome = Exclude<JobOutcome, { kind: 'invalid' | 'returned' }>;
+export type AttemptOutcome = Exclude<JobOutcome, { kind: 'invalid' | 'returned' | 'deferred' }>;
 /** The outcomes that fail a job for good. */
 export type FailedOutcome = Extract<JobOutcome, { kind: 'failed' | 'invalid' }>;
 

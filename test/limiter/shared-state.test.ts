@@ -209,12 +209,27 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
     const k = key();
     expect((await s.admit(k, one, 0)).state).toBe('probe');
     await s.settle(k, { ...plain('rate_limited', 1000, false), probe: true }, 10);
-    expect(await s.read(k)).toMatchObject({ headerless: true, learned: false, limits: {}, pausedUntil: 1010 });
+    expect(await s.read(k)).toMatchObject({
+      headerless: true,
+      learned: false,
+      limits: {},
+      pausedUntil: 1010,
+    });
     expect((await s.admit(k, one, 1010)).state).toBe('probe');
     await s.settle(k, plain('success', null, false), 1020);
     expect((await s.read(k)).limits).toEqual({ req: 60 });
-    await s.observe(k, { req: 600, in: 1_000, out: undefined }, { req: 9, in: 999, out: undefined }, noCeil, 1030);
-    expect(await s.read(k)).toMatchObject({ headerless: false, learned: false, limits: { req: 600, in: 1_000 } });
+    await s.observe(
+      k,
+      { req: 600, in: 1_000, out: undefined },
+      { req: 9, in: 999, out: undefined },
+      noCeil,
+      1030,
+    );
+    expect(await s.read(k)).toMatchObject({
+      headerless: false,
+      learned: false,
+      limits: { req: 600, in: 1_000 },
+    });
     // A network error (no answer) never marks a group header-less.
     const n = key();
     await s.admit(n, one, 0);
