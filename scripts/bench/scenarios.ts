@@ -183,7 +183,7 @@ export function buildScenario(id: ScenarioId, size: ScenarioSize): Scenario {
       // the same ideal time, so the run is ideal only when both allowances are used at once.
       const next = rng(9);
       const jobs = Array.from({ length: n }, (_, i) =>
-        job(`s9-${i}`, promptOf(40, next), 0, undefined, i % 3 === 2 ? 'claude-sonnet-4-5' : model),
+        job(`s9-${i}`, promptOf(40, next), 0, undefined, i % 3 === 2 ? 'claude-sonnet-4-6' : model),
       );
       return {
         ...base,

@@ -139,8 +139,12 @@ export class RateLimiter {
   readonly #o: LimiterOptions;
   readonly #state: SharedLimiterState;
   readonly #gates = new Map<string, Bottleneck>();
-  /** Per group: the priorities of this process's calls waiting in its gate. */
-  readonly #parked = new Map<string, number[]>();
+  /**
+   * Per group: the priorities of this process's calls waiting in its gate, and when the next call
+   * this process defers should come back (spaced one call's interval apart, so deferred jobs
+   * return about when the group can take them instead of all at once).
+   */
+  readonly #local = new Map<string, { parked: number[]; nextBackAt: number }>();
   readonly #ceilings: Record<LimiterResource, number>;
   #closed = false;
 
@@ -190,7 +194,8 @@ export class RateLimiter {
     const priority = bottleneckPriority(plan.priority);
     const hold = this.#state.tuning.holdMs;
     const mayDefer = opts.mayDefer === true;
-    const parked = this.#parkedOf(group);
+    const local = this.#localOf(group);
+    const parked = local.parked;
     if (mayDefer) {
       const now = Date.now();
       if (st.pausedUntil - now > hold) return deferral(st.pausedUntil, 'paused');
@@ -198,8 +203,11 @@ export class RateLimiter {
       // the limits are unknown every call waits: the probe's answer usually comes within one call.)
       const interval = callIntervalMs(st, costs, this.#state.tuning.target);
       const room = interval === null ? Number.POSITIVE_INFINITY : Math.max(1, Math.ceil(hold / interval));
-      if (parked.length >= room && !parked.some((p) => p > priority)) {
-        return deferral(now + Math.max(hold, parked.length * (interval ?? 0)), 'queued');
+      if (interval !== null && parked.length >= room && !parked.some((p) => p > priority)) {
+        local.nextBackAt = Math.max(local.nextBackAt, now + Math.max(hold, parked.length * interval));
+        const untilMs = local.nextBackAt;
+        local.nextBackAt += interval;
+        return deferral(untilMs, 'queued');
       }
     }
     parked.push(priority);
@@ -227,13 +235,13 @@ export class RateLimiter {
     return this.#permit(group, key, plan, costs, admitted === 'probe');
   }
 
-  #parkedOf(group: string): number[] {
-    let p = this.#parked.get(group);
-    if (!p) {
-      p = [];
-      this.#parked.set(group, p);
+  #localOf(group: string): { parked: number[]; nextBackAt: number } {
+    let l = this.#local.get(group);
+    if (!l) {
+      l = { parked: [], nextBackAt: 0 };
+      this.#local.set(group, l);
     }
-    return p;
+    return l;
   }
 
   #permit(

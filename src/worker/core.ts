@@ -139,13 +139,6 @@ export class JobProcessor {
 
     const record = (await this.#o.records.load(jobId)) ?? newRecord(request, job.timestamp);
     const run: Run = { job, jobId, token, record, request, model: request.model };
-    if (record.started_at === null) {
-      const now = Date.now();
-      record.started_at = iso(now);
-      record.queue_wait_ms = Math.max(0, now - job.timestamp);
-      recordQueueWait(job.opts, jobId, job.timestamp, now);
-      await this.#o.events.emit('started', { jobId, model: run.model, record, request });
-    }
     const plan: CallPlan = {
       model: request.model,
       inputTokens: estimateInputTokens(request),
@@ -185,6 +178,14 @@ export class JobProcessor {
     } catch (err) {
       if (signal?.aborted) return { kind: 'returned' };
       throw err;
+    }
+    // Started at its first permit: a job handed back before it (deferred) is still waiting in the queue.
+    if (record.started_at === null) {
+      const now = Date.now();
+      record.started_at = iso(now);
+      record.queue_wait_ms = Math.max(0, now - run.job.timestamp);
+      recordQueueWait(run.job.opts, run.jobId, run.job.timestamp, now);
+      await this.#o.events.emit('started', { jobId: run.jobId, model: run.model, record, request });
     }
     // Counted (and saved) before the call: a worker that dies mid-call has still spent the attempt.
     record.attempts += 1;
@@ -237,8 +238,7 @@ export class JobProcessor {
         await job.moveToDelayed(Date.now(), token);
         throw new DelayedError();
       case 'deferred':
-        // Saved so that a job deferred before its first attempt is not counted as started again.
-        await this.#o.records.save(jobId, record);
+        // Nothing to save: the record is as last saved (a job is started at its first permit).
         await events.emit('deferred', {
           jobId,
           model,

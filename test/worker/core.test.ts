@@ -223,7 +223,7 @@ describe('worker core (fake client and limiter, no Redis)', () => {
     expect(seen.map((s) => s.event)).toEqual(['started', 'returned']);
   });
 
-  it('no permit soon: the job is delayed until the permit time without an attempt, and is not started twice', async () => {
+  it('no permit soon: the job is delayed until the permit time, not started and without an attempt', async () => {
     const untilMs = Date.now() + 5_000;
     lim = fakeLimiter([{ deferred: true, untilMs, reason: 'paused' }]);
     const { p, calls } = processor([{ ok: true, input: 20, output: 9, text: 'salut' }]);
@@ -231,13 +231,14 @@ describe('worker core (fake client and limiter, no Redis)', () => {
     await expect(p.process(job, 'tok')).rejects.toBeInstanceOf(DelayedError);
     expect(job.moveToDelayed).toHaveBeenCalledWith(untilMs, 'tok');
     expect(calls).toHaveLength(0);
-    expect(records.saved.get('job-1')).toMatchObject({ attempts: 0, rate_limited: 0 });
-    expect(records.saved.get('job-1')?.started_at).not.toBeNull();
-    expect(seen.map((s) => s.event)).toEqual(['started', 'deferred']);
-    // Back from the delayed set: one attempt, and the job is not counted as started again.
+    // Not started (it is back in the queue), nothing written.
+    expect(records.saved.get('job-1')).toBeUndefined();
+    expect(seen.map((s) => s.event)).toEqual(['deferred']);
+    // Back from the delayed set: started at its permit, one attempt.
     const r = await p.process(job, 'tok');
     expect(r.record.attempts).toBe(1);
-    expect(seen.map((s) => s.event)).toEqual(['started', 'deferred', 'attempt', 'completed', 'finished']);
+    expect(r.record.started_at).not.toBeNull();
+    expect(seen.map((s) => s.event)).toEqual(['deferred', 'started', 'attempt', 'completed', 'finished']);
   });
 
   it('a lost lock drops the result: nothing counted, logged as lost, the error goes to BullMQ', async () => {
