@@ -159,7 +159,7 @@ Runs each scenario against the built-in simulator (fresh, buckets empty) and a p
 retries, BullMQ's static limiter and Bottleneck set to the true limit. Prints one Markdown table per
 scenario. Scenarios: S1 request-bound with a 1-s guard, S2 input-token-bound, S3 4 worker
 processes, S4 the allowance halves mid-run, S5 two tenants, S6 no rate-limit headers, S7 headers
-that overstate the limit ×2, S9 two model families with separate limits. --quick: smaller job counts (~2 min).`;
+that overstate the limit ×2, S8 prompt caching, S9 two model families with separate limits. --quick: smaller job counts (~2 min).`;
 
 function list<T extends string>(flag: string, raw: string | undefined, allowed: readonly T[]): T[] {
   if (raw === undefined) return [...allowed];

@@ -11,7 +11,7 @@ import { modelGroup } from '../../src/core/models.js';
 import type { Resource } from '../../src/core/rate-limits.js';
 import type { BenchJob } from './types.js';
 
-export const scenarioIds = ['S1', 'S2', 'S3', 'S4', 'S5', 'S6', 'S7', 'S9'] as const;
+export const scenarioIds = ['S1', 'S2', 'S3', 'S4', 'S5', 'S6', 'S7', 'S8', 'S9'] as const;
 export type ScenarioId = (typeof scenarioIds)[number];
 
 /** The binding resource: requests, or input tokens. */
@@ -178,6 +178,27 @@ export function buildScenario(id: ScenarioId, size: ScenarioSize): Scenario {
         binding: 'requests',
         jobs: uniformJobs('s7', n, 40, 7),
       };
+    case 'S8': {
+      // Every job shares a 5,000-token system prompt marked for caching (above Haiku 4.5's 4,096-token
+      // minimum); only its 40-token question differs. Cache reads do not count toward ITPM, so at
+      // 600,000 ITPM the run is request-bound — unless a client counts the cached prompt every time
+      // (5,040 tokens × 10 requests/s would need 3,000,000 ITPM). The first request (the cache
+      // write) waits about half a second for ITPM refill.
+      const next = rng(8);
+      const system = [{ type: 'text', text: promptOf(5_000, next), cache_control: { type: 'ephemeral' } }];
+      const jobs = Array.from({ length: n }, (_, i) => {
+        const j = job(`s8-${i}`, promptOf(40, next), 0);
+        return { ...j, body: { ...j.body, system } };
+      });
+      return {
+        ...base,
+        id,
+        title: 'prompt caching: a 5,000-token cached system prompt shared by every job',
+        limits: { rpm: 600, itpm: 600_000, otpm: 1_000_000 },
+        binding: 'requests',
+        jobs,
+      };
+    }
     case 'S9': {
       // Two thirds Haiku at 600 RPM, one third Sonnet at 300 RPM, interleaved: both families take
       // the same ideal time, so the run is ideal only when both allowances are used at once.
@@ -207,6 +228,7 @@ export const defaultJobs: Record<ScenarioId, { full: number; quick: number }> = 
   S5: { full: 2_000, quick: 400 },
   S6: { full: 300, quick: 100 },
   S7: { full: 300, quick: 100 },
+  S8: { full: 300, quick: 100 },
   S9: { full: 300, quick: 120 },
 };
 

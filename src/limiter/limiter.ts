@@ -23,7 +23,7 @@ import { createHash } from 'node:crypto';
 import Bottleneck from 'bottleneck';
 import type { Redis } from 'ioredis';
 import type { Outcome } from '../anthropic/classify.js';
-import { modelGroup } from '../core/models.js';
+import { cacheReadsCountTowardItpm, modelGroup } from '../core/models.js';
 import { limiterKey } from '../store/keys.js';
 import { parseRateLimitHeaders, type RateLimitSnapshot } from './headers.js';
 import {
@@ -38,8 +38,12 @@ import {
 /** What an attempt is about to spend. */
 export interface CallPlan {
   model: string;
-  /** Local estimate of input tokens. */
+  /** Local estimate of input tokens (the whole prompt, cached or not). */
   inputTokens: number;
+  /** Of those, the estimated cacheable prefix (up to the last `cache_control`). @defaultValue 0 */
+  cachePrefixTokens?: number;
+  /** A fingerprint of that prefix (the cache hits only an identical prefix). */
+  cachePrefixKey?: string;
   maxTokens: number;
   tenant: string;
   /** Job priority (1 = highest). */
@@ -51,9 +55,11 @@ export interface CallResult {
   outcome: Outcome;
   headers: Headers | null;
   retryAfterMs: number | null;
-  /** Real usage, when the call succeeded. */
+  /** Real usage, when the call succeeded (`input_tokens`: the uncached input only). */
   inputTokens?: number;
   outputTokens?: number;
+  cacheCreationInputTokens?: number;
+  cacheReadInputTokens?: number;
 }
 
 /**
@@ -144,6 +150,10 @@ export class RateLimiter {
    * this process defers should come back (spaced one call's interval apart, so deferred jobs
    * return about when the group can take them instead of all at once).
    */
+  /** Cacheable prefixes (group:fingerprint) → until when the API keeps them cached, oldest first. */
+  readonly #cached = new Map<string, number>();
+  /** Cacheable prefixes whose first call (a cache write) is out → settled. */
+  readonly #writing = new Map<string, Promise<void>>();
   readonly #local = new Map<string, { parked: number[]; nextBackAt: number }>();
   readonly #ceilings: Record<LimiterResource, number>;
   #closed = false;
@@ -189,8 +199,19 @@ export class RateLimiter {
     const group = modelGroup(plan.model);
     const key = this.key(group);
     const st = await this.#state.read(key);
-    const ratio = st.inRatio;
-    const costs = { req: 1, in: Math.max(1, Math.round(plan.inputTokens * ratio)), out: plan.maxTokens };
+    // What the API will count toward ITPM: uncached input and cache writes; cache reads only on
+    // models where they count. The cacheable prefix is charged at the share lately written.
+    // The prefix is free when the API answered with it lately (a read), else it is a write.
+    const readsCount = cacheReadsCountTowardItpm(plan.model);
+    const cacheKey = plan.cachePrefixKey === undefined ? undefined : `${group}:${plan.cachePrefixKey}`;
+    // While this process's first call with the prefix is out, wait for it (at most holdMs): its
+    // answer makes the prefix a cheap read for the others instead of as many writes.
+    const writing = cacheKey === undefined ? undefined : this.#writing.get(cacheKey);
+    if (writing) await Promise.race([writing, sleep(this.#state.tuning.holdMs, signal)]);
+    const cached = !readsCount && cacheKey !== undefined && (this.#cached.get(cacheKey) ?? 0) > Date.now();
+    const prefix = cached ? Math.min(plan.cachePrefixTokens ?? 0, plan.inputTokens) : 0;
+    const estimate = plan.inputTokens - prefix;
+    const costs = { req: 1, in: Math.max(1, Math.round(estimate * st.inRatio)), out: plan.maxTokens };
     const priority = bottleneckPriority(plan.priority);
     const hold = this.#state.tuning.holdMs;
     const mayDefer = opts.mayDefer === true;
@@ -204,7 +225,10 @@ export class RateLimiter {
       const interval = callIntervalMs(st, costs, this.#state.tuning.target);
       const room = interval === null ? Number.POSITIVE_INFINITY : Math.max(1, Math.ceil(hold / interval));
       if (interval !== null && parked.length >= room && !parked.some((p) => p > priority)) {
-        local.nextBackAt = Math.max(local.nextBackAt, now + Math.max(hold, parked.length * interval));
+        // Past maxDeferMs the cursor starts over (still spaced): the interval may shrink meanwhile.
+        const first = now + Math.max(hold, parked.length * interval);
+        local.nextBackAt = Math.max(local.nextBackAt, first);
+        if (local.nextBackAt > now + this.#state.tuning.maxDeferMs) local.nextBackAt = first;
         const untilMs = local.nextBackAt;
         local.nextBackAt += interval;
         return deferral(untilMs, 'queued');
@@ -232,7 +256,35 @@ export class RateLimiter {
       parked.splice(parked.indexOf(priority), 1);
     }
     if (typeof admitted !== 'string') return admitted;
-    return this.#permit(group, key, plan, costs, admitted === 'probe');
+    let wrote: (() => void) | undefined;
+    if (!cached && !readsCount && cacheKey !== undefined && !this.#writing.has(cacheKey)) {
+      this.#writing.set(cacheKey, new Promise<void>((resolve) => (wrote = resolve)));
+    }
+    const permit = this.#permit(group, key, plan, costs, admitted === 'probe', readsCount, cacheKey);
+    if (!wrote || cacheKey === undefined) return permit;
+    const done = wrote;
+    return {
+      observeHeaders: (h) => permit.observeHeaders(h),
+      settle: async (result) => {
+        try {
+          await permit.settle(result);
+        } finally {
+          this.#writing.delete(cacheKey);
+          done();
+        }
+      },
+    };
+  }
+
+  /** The API wrote or read this prefix just now: it stays cached for the cache lifetime. */
+  #rememberCached(key: string): void {
+    const t = this.#state.tuning;
+    this.#cached.delete(key);
+    this.#cached.set(key, Date.now() + t.cacheTtlMs);
+    if (this.#cached.size > t.cachePrefixesKept) {
+      const oldest = this.#cached.keys().next().value;
+      if (oldest !== undefined) this.#cached.delete(oldest);
+    }
   }
 
   #localOf(group: string): { parked: number[]; nextBackAt: number } {
@@ -250,6 +302,8 @@ export class RateLimiter {
     plan: CallPlan,
     costs: { req: number; in: number; out: number },
     probe: boolean,
+    cacheReadsCount: boolean,
+    cacheKey: string | undefined,
   ): Permit {
     let headersSeen: Promise<void> | undefined;
     let settled = false;
@@ -273,14 +327,22 @@ export class RateLimiter {
           result.outcome === 'success' || result.outcome === 'rate_limited' || result.outcome === 'overloaded'
             ? result.outcome
             : 'other';
-        const refundIn = ok && result.inputTokens !== undefined ? costs.in - result.inputTokens : 0;
+        const written = result.cacheCreationInputTokens ?? 0;
+        const read = result.cacheReadInputTokens ?? 0;
+        const billedIn =
+          result.inputTokens === undefined
+            ? undefined
+            : result.inputTokens + written + (cacheReadsCount ? read : 0);
+        const refundIn = ok && billedIn !== undefined ? costs.in - billedIn : 0;
         // A failed call produced no output: give all of max_tokens back.
         const refundOut =
           ok && result.outputTokens !== undefined ? costs.out - result.outputTokens : costs.out;
+        // The estimate covers the whole prompt: compare it with all of the prompt's tokens.
         const sample =
           ok && result.inputTokens !== undefined && plan.inputTokens > 0
-            ? result.inputTokens / plan.inputTokens
+            ? (result.inputTokens + written + read) / plan.inputTokens
             : null;
+        if (ok && cacheKey !== undefined && written + read > 0) this.#rememberCached(cacheKey);
         // Did the API's answer carry rate-limit headers? (null: there was no answer.)
         const rateHeaders = result.headers
           ? Object.keys(parseRateLimitHeaders(result.headers)).length > 0

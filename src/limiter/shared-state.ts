@@ -17,7 +17,7 @@
  *   headerless                  the API answers without rate-limit headers: the request limit is learned
  *   learned                     req_limit is learned, not announced (slow_start, ok_since, ok_count,
  *                               learn_hold_until: the learning's state; limiter-settle-1.lua)
- *   in_ratio                    real input tokens / local estimate (EWMA)
+ *   in_ratio                    real input tokens (cached or not) / local estimate (EWMA)
  */
 import type { Redis } from 'ioredis';
 import { admitScript, observeScript, readGroup, settleScript } from '../store/limiter-scripts.js';
@@ -100,6 +100,18 @@ export interface BucketTuning {
    * @defaultValue 1000
    */
   holdMs: number;
+  /**
+   * Deferred jobs come back at most this long after now, however long the group's line (its
+   * interval may shrink meanwhile, e.g. once cached prompts turn out cheap). @defaultValue 5000
+   */
+  maxDeferMs: number;
+  /**
+   * How long a cacheable prefix counts as cached after the API last wrote or read it (the API's
+   * default cache lifetime, refreshed by every read). @defaultValue 300000
+   */
+  cacheTtlMs: number;
+  /** Cacheable prefixes remembered per process (the oldest is forgotten first). @defaultValue 10000 */
+  cachePrefixesKept: number;
 }
 
 export const defaultTuning: BucketTuning = {
@@ -123,6 +135,9 @@ export const defaultTuning: BucketTuning = {
   learnDecrease: 0.95,
   learnWindowMs: 5000,
   holdMs: 1000,
+  maxDeferMs: 5000,
+  cacheTtlMs: 300_000,
+  cachePrefixesKept: 10_000,
 };
 
 /** A view of one group's state (metrics, logs, tests). */

@@ -15,7 +15,7 @@ import type { Span } from '@opentelemetry/api';
 import { DelayedError, UnrecoverableError } from 'bullmq';
 import { type BackoffPolicy, classifyError, defaultBackoff } from '../anthropic/classify.js';
 import type { PriceTable } from '../anthropic/pricing.js';
-import { estimateInputTokens } from '../anthropic/tokens.js';
+import { cachePrefixKey, estimateCachePrefixTokens, estimateInputTokens } from '../anthropic/tokens.js';
 import { defaults } from '../core/config.js';
 import { rankSlots } from '../core/fairness.js';
 import {
@@ -142,6 +142,8 @@ export class JobProcessor {
     const plan: CallPlan = {
       model: request.model,
       inputTokens: estimateInputTokens(request),
+      cachePrefixTokens: estimateCachePrefixTokens(request),
+      cachePrefixKey: cachePrefixKey(request),
       maxTokens: request.max_tokens,
       tenant: request.tenant_id ?? '',
       // BullMQ's priority carries the tenant rank too (fairness.ts); the limiter wants the user's.
@@ -222,6 +224,8 @@ export class JobProcessor {
       retryAfterMs: null,
       inputTokens: usage.input_tokens,
       outputTokens: usage.output_tokens,
+      cacheCreationInputTokens: usage.cache_creation_input_tokens ?? 0,
+      cacheReadInputTokens: usage.cache_read_input_tokens ?? 0,
     });
     return judged(span, judgeSuccess(record, result, request.model, this.#o.prices), record);
   }
