@@ -222,7 +222,9 @@ export class RateLimiter {
       if (st.pausedUntil - now > hold) return deferral(st.pausedUntil, 'paused');
       // Calls of this process already waiting for the group, one call's interval apart. (While
       // the limits are unknown every call waits: the probe's answer usually comes within one call.)
-      const interval = callIntervalMs(st, costs, this.#state.tuning.target);
+      // A learned limit (no headers) is still being probed upward: its interval says little about
+      // the next seconds, so its calls wait as in discovery.
+      const interval = st.learned ? null : callIntervalMs(st, costs, this.#state.tuning.target);
       const room = interval === null ? Number.POSITIVE_INFINITY : Math.max(1, Math.ceil(hold / interval));
       if (interval !== null && parked.length >= room && !parked.some((p) => p > priority)) {
         // Past maxDeferMs the cursor starts over (still spaced): the interval may shrink meanwhile.
