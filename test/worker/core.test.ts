@@ -241,6 +241,31 @@ describe('worker core (fake client and limiter, no Redis)', () => {
     expect(seen.map((s) => s.event)).toEqual(['deferred', 'started', 'attempt', 'completed', 'finished']);
   });
 
+  it('bounds the calls of a job at maxAttempts + maxRateLimited, and reaches that bound (the control)', async () => {
+    const failing: Answer = { status: 500, type: 'api_error', retryAfter: 0 };
+    const limited: Answer = { status: 429, type: 'rate_limit_error', retryAfter: 0 };
+    // More errors than the bound allows: the job must stop at 3 attempts + 2 429s = 5 calls.
+    const { p, calls } = processor([failing, limited, failing, limited, failing, failing, failing, failing], {
+      maxAttempts: 3,
+      maxRateLimited: 2,
+    });
+    const job = fakeJob(body);
+    let err: unknown;
+    for (let pickup = 0; pickup < 10; pickup++) {
+      try {
+        await p.process(job, 'tok');
+        break;
+      } catch (e) {
+        err = e;
+        if (!(e instanceof DelayedError)) break; // BullMQ picks a delayed job up again
+      }
+    }
+    expect(err).toBeInstanceOf(UnrecoverableError);
+    expect((err as Error).message).toMatch(/^gave up after 5 attempts/);
+    expect(calls).toHaveLength(5);
+    expect(records.saved.get('job-1')).toMatchObject({ attempts: 5, rate_limited: 2 });
+  });
+
   it('a lost lock drops the result: nothing counted, logged as lost, the error goes to BullMQ', async () => {
     const { p } = processor([]);
     records.lockLost = new LockLostError('job-1');
