@@ -9,6 +9,7 @@ import { startSimulator } from '../../packages/anthropic-simulator/src/index.js'
 import { UsageError } from '../../src/core/errors.js';
 import { TestRedis } from '../lib/redis-server.js';
 import { type ApproachId, approaches, approachIds } from './approaches.js';
+import { checkResult } from './check.js';
 import { type RunningCompetitor, startCompetitor } from './competitor.js';
 import { measure, type RunResult, served } from './measure.js';
 import {
@@ -30,6 +31,8 @@ export interface BenchOptions {
   jobs?: number;
   /** The smoke-test sizes. */
   quick: boolean;
+  /** Check promptq's rows against the targets (`check.ts`); the command then exits 1 on a miss. */
+  check?: boolean;
   /** Where tables go. @defaultValue stdout */
   out?: (text: string) => void;
   /** Where progress lines go. @defaultValue stderr */
@@ -55,8 +58,10 @@ async function runOne(s: Scenario, id: ApproachId, progress: (line: string) => v
   const sim = await startSimulator({
     seed: 1,
     startEmpty: true,
-    limits: { ...s.limits, announced: null },
+    limits: { ...s.limits, announced: s.announced ?? null },
+    groupLimits: s.groupLimits ?? {},
     shortIntervalSeconds: s.shortIntervalSeconds,
+    rateLimitHeaders: s.rateLimitHeaders ?? true,
   });
   const idealS = idealSeconds(s, s.jobs);
   const tag = `[${s.id} ${id}]`;
@@ -150,13 +155,15 @@ export async function runBench(opts: BenchOptions): Promise<ScenarioReport[]> {
   return reports;
 }
 
-export const benchUsage = `Usage: promptq bench [--scenario S1,S2,...] [--approach sdk,sdk10,bullmq,bottleneck,promptq] [--jobs N] [--quick]
+export const benchUsage = `Usage: promptq bench [--scenario S1,S2,...] [--approach sdk,sdk10,bullmq,bottleneck,promptq] [--jobs N] [--quick] [--check]
 
 Runs each scenario against the built-in simulator (fresh, buckets empty) and a private redis-server
 (redis-server must be on PATH), promptq (no limits configured) side by side with the SDK's own
 retries, BullMQ's static limiter and Bottleneck set to the true limit. Prints one Markdown table per
 scenario. Scenarios: S1 request-bound with a 1-s guard, S2 input-token-bound, S3 4 worker
-processes, S4 the allowance halves mid-run, S5 two tenants. --quick: smaller job counts (~2 min).`;
+processes, S4 the allowance halves mid-run, S5 two tenants, S6 no rate-limit headers, S7 headers
+that overstate the limit ×2, S8 prompt caching, S9 two model families with separate limits.
+--check: exit 1 when promptq misses a target (loose thresholds with --quick). --quick: smaller job counts (~2 min).`;
 
 function list<T extends string>(flag: string, raw: string | undefined, allowed: readonly T[]): T[] {
   if (raw === undefined) return [...allowed];
@@ -183,6 +190,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
       approach: { type: 'string' },
       jobs: { type: 'string' },
       quick: { type: 'boolean', default: false },
+      check: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -198,6 +206,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
     scenarios: list('scenario', values.scenario?.toUpperCase(), scenarioIds),
     approaches: list('approach', values.approach?.toLowerCase(), approachIds),
     quick: values.quick ?? false,
+    check: values.check ?? false,
     ...(jobs !== undefined ? { jobs } : {}),
   };
 }
@@ -219,6 +228,16 @@ export async function benchCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${benchUsage}\n`);
     return 0;
   }
-  await runBench(opts);
-  return 0;
+  const reports = await runBench(opts);
+  if (!opts.check) return 0;
+  let missed = 0;
+  for (const r of reports) {
+    const promptq = r.results.find((x) => x.approach === 'promptq');
+    if (!promptq) continue;
+    const misses = checkResult(r.scenario.id, promptq, opts.quick);
+    missed += misses.length;
+    const verdict = misses.length === 0 ? 'met' : `MISSED: ${misses.join('; ')}`;
+    process.stderr.write(`check ${r.scenario.id}${opts.quick ? ' (quick, loose)' : ''}: ${verdict}\n`);
+  }
+  return missed === 0 ? 0 : 1;
 }

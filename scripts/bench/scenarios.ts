@@ -7,10 +7,11 @@
 import type { Limits } from '../../packages/anthropic-simulator/src/index.js';
 import { estimateSimTokens } from '../../packages/anthropic-simulator/src/index.js';
 import { seededRng } from '../../packages/anthropic-simulator/src/seeded-rng.js';
+import { modelGroup } from '../../src/core/models.js';
 import type { Resource } from '../../src/core/rate-limits.js';
 import type { BenchJob } from './types.js';
 
-export const scenarioIds = ['S1', 'S2', 'S3', 'S4', 'S5'] as const;
+export const scenarioIds = ['S1', 'S2', 'S3', 'S4', 'S5', 'S6', 'S7', 'S8', 'S9'] as const;
 export type ScenarioId = (typeof scenarioIds)[number];
 
 /** The binding resource: requests, or input tokens. */
@@ -37,6 +38,12 @@ export interface Scenario {
   /** In-flight calls per worker, the same for every approach. */
   concurrency: number;
   competitor?: Competitor;
+  /** The simulator sends `anthropic-ratelimit-*` headers (S6: it does not). @defaultValue true */
+  rateLimitHeaders?: boolean;
+  /** Per model group limits over `limits` (S9: two families, each with its own allowance). */
+  groupLimits?: Record<string, Partial<Limits>>;
+  /** What the headers claim instead of `limits` (S7: a key shared with a service nobody sees). */
+  announced?: Partial<Limits>;
   jobs: BenchJob[];
 }
 
@@ -64,9 +71,9 @@ function promptOf(tokens: number, next: () => number): string {
   return out.join(' ');
 }
 
-function job(id: string, prompt: string, enqueueAtMs: number, tenant?: string): BenchJob {
+function job(id: string, prompt: string, enqueueAtMs: number, tenant?: string, jobModel = model): BenchJob {
   const body = {
-    model,
+    model: jobModel,
     max_tokens: maxTokens,
     prompt,
     ...(tenant !== undefined ? { tenant_id: tenant } : {}),
@@ -151,6 +158,64 @@ export function buildScenario(id: ScenarioId, size: ScenarioSize): Scenario {
         jobs: [...big, ...small],
       };
     }
+    case 'S6':
+      return {
+        ...base,
+        id,
+        title: 'no rate-limit headers (a gateway in between), request-bound',
+        limits: { rpm: 600, ...plentyTokens },
+        rateLimitHeaders: false,
+        binding: 'requests',
+        jobs: uniformJobs('s6', n, 40, 6),
+      };
+    case 'S7':
+      return {
+        ...base,
+        id,
+        title: 'the headers overstate the limit ×2 (the key is shared with a service nobody sees)',
+        limits: { rpm: 600, ...plentyTokens },
+        announced: { rpm: 1_200 },
+        binding: 'requests',
+        jobs: uniformJobs('s7', n, 40, 7),
+      };
+    case 'S8': {
+      // Every job shares a 5,000-token system prompt marked for caching (above Haiku 4.5's 4,096-token
+      // minimum); only its 40-token question differs. Cache reads do not count toward ITPM, so at
+      // 600,000 ITPM the run is request-bound — unless a client counts the cached prompt every time
+      // (5,040 tokens × 10 requests/s would need 3,000,000 ITPM). The first request (the cache
+      // write) waits about half a second for ITPM refill.
+      const next = rng(8);
+      const system = [{ type: 'text', text: promptOf(5_000, next), cache_control: { type: 'ephemeral' } }];
+      const jobs = Array.from({ length: n }, (_, i) => {
+        const j = job(`s8-${i}`, promptOf(40, next), 0);
+        return { ...j, body: { ...j.body, system } };
+      });
+      return {
+        ...base,
+        id,
+        title: 'prompt caching: a 5,000-token cached system prompt shared by every job',
+        limits: { rpm: 600, itpm: 600_000, otpm: 1_000_000 },
+        binding: 'requests',
+        jobs,
+      };
+    }
+    case 'S9': {
+      // Two thirds Haiku at 600 RPM, one third Sonnet at 300 RPM, interleaved: both families take
+      // the same ideal time, so the run is ideal only when both allowances are used at once.
+      const next = rng(9);
+      const jobs = Array.from({ length: n }, (_, i) =>
+        job(`s9-${i}`, promptOf(40, next), 0, undefined, i % 3 === 2 ? 'claude-sonnet-4-6' : model),
+      );
+      return {
+        ...base,
+        id,
+        title: 'two model families with separate limits, jobs of both in one queue',
+        limits: { rpm: 600, ...plentyTokens },
+        groupLimits: { sonnet: { rpm: 300 } },
+        binding: 'requests',
+        jobs,
+      };
+    }
   }
 }
 
@@ -161,11 +226,21 @@ export const defaultJobs: Record<ScenarioId, { full: number; quick: number }> = 
   S3: { full: 200, quick: 40 },
   S4: { full: 160, quick: 80 },
   S5: { full: 2_000, quick: 400 },
+  S6: { full: 300, quick: 100 },
+  S7: { full: 300, quick: 100 },
+  S8: { full: 300, quick: 100 },
+  S9: { full: 300, quick: 120 },
 };
 
 /** Units of the binding resource per second the simulator admits. */
 export function bindingRate(s: Scenario): number {
   return (s.binding === 'requests' ? s.limits.rpm : s.limits.itpm) / 60;
+}
+
+/** The scenario as one model group sees it: that group's limits and jobs. */
+function groupView(s: Scenario, group: string, jobs: readonly BenchJob[]): [Scenario, BenchJob[]] {
+  const limits = { ...s.limits, ...s.groupLimits?.[group] };
+  return [{ ...s, limits, groupLimits: undefined }, jobs.filter((j) => modelGroup(j.body.model) === group)];
 }
 
 /** What one job costs of the binding resource. */
@@ -178,6 +253,11 @@ export function bindingCost(s: Scenario, j: BenchJob): number {
  * their total cost over the rate, with the competitor's share taken out once it starts.
  */
 export function idealSeconds(s: Scenario, jobs: readonly BenchJob[]): number {
+  if (s.groupLimits) {
+    // Separate allowances: the slowest group's own ideal.
+    const groups = new Set(jobs.map((j) => modelGroup(j.body.model)));
+    return Math.max(...[...groups].map((g) => idealSeconds(...groupView(s, g, jobs))));
+  }
   const total = jobs.reduce((n, j) => n + bindingCost(s, j), 0);
   const rate = bindingRate(s);
   const c = s.competitor;

@@ -54,6 +54,9 @@ export function renderTable(s: Scenario, idealS: number, results: readonly RunRe
     `${s.limits.rpm} RPM`,
     `${s.limits.itpm.toLocaleString('en-US')} ITPM`,
     s.shortIntervalSeconds > 0 ? `${s.shortIntervalSeconds}-s guard` : null,
+    ...Object.entries(s.groupLimits ?? {}).map(([g, l]) => `${g} ${l.rpm ?? s.limits.rpm} RPM`),
+    s.rateLimitHeaders === false ? 'no rate-limit headers' : null,
+    s.announced?.rpm ? `headers announce ${s.announced.rpm} RPM` : null,
     s.competitor ? `another service takes ${s.competitor.rpm} RPM from ${s.competitor.atMs / 1000} s` : null,
   ].filter((x) => x !== null);
   const head = `${s.id}: ${s.title} — ${s.jobs.length} jobs, ${s.workers} worker(s) × ${s.concurrency} in flight, ${limits.join(', ')}; ideal ${idealS.toFixed(1)} s`;

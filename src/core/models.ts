@@ -13,3 +13,11 @@ const family = /(opus|sonnet|haiku|fable|mythos)/i;
 export function modelGroup(model: string): string {
   return family.exec(model)?.[1]?.toLowerCase() ?? model;
 }
+
+/**
+ * Whether cache reads count toward the input-tokens-per-minute limit. On current models they do not
+ * (only uncached input and cache writes count); on some older ones they do.
+ */
+export function cacheReadsCountTowardItpm(model: string): boolean {
+  return /claude-3-(haiku|opus|sonnet)|claude-3-5-haiku|claude-3-5-sonnet/.test(model);
+}

@@ -23,16 +23,27 @@ import { createHash } from 'node:crypto';
 import Bottleneck from 'bottleneck';
 import type { Redis } from 'ioredis';
 import type { Outcome } from '../anthropic/classify.js';
-import { modelGroup } from '../core/models.js';
+import { cacheReadsCountTowardItpm, modelGroup } from '../core/models.js';
 import { limiterKey } from '../store/keys.js';
 import { parseRateLimitHeaders, type RateLimitSnapshot } from './headers.js';
-import { type BucketTuning, type LimiterResource, SharedLimiterState } from './shared-state.js';
+import {
+  type AdmitState,
+  type BucketTuning,
+  type Costs,
+  type GroupState,
+  type LimiterResource,
+  SharedLimiterState,
+} from './shared-state.js';
 
 /** What an attempt is about to spend. */
 export interface CallPlan {
   model: string;
-  /** Local estimate of input tokens. */
+  /** Local estimate of input tokens (the whole prompt, cached or not). */
   inputTokens: number;
+  /** Of those, the estimated cacheable prefix (up to the last `cache_control`). @defaultValue 0 */
+  cachePrefixTokens?: number;
+  /** A fingerprint of that prefix (the cache hits only an identical prefix). */
+  cachePrefixKey?: string;
   maxTokens: number;
   tenant: string;
   /** Job priority (1 = highest). */
@@ -44,9 +55,32 @@ export interface CallResult {
   outcome: Outcome;
   headers: Headers | null;
   retryAfterMs: number | null;
-  /** Real usage, when the call succeeded. */
+  /** Real usage, when the call succeeded (`input_tokens`: the uncached input only). */
   inputTokens?: number;
   outputTokens?: number;
+  cacheCreationInputTokens?: number;
+  cacheReadInputTokens?: number;
+}
+
+/**
+ * No permit soon: the group is paused, or enough calls of this process already wait for it. The
+ * caller hands the job back until `untilMs` instead of holding a worker slot that a call of another
+ * group (or a job of higher priority) could use.
+ */
+export interface Deferral {
+  deferred: true;
+  /** When to ask again (epoch ms): the group's estimated permit time. */
+  untilMs: number;
+  reason: 'paused' | 'pacing' | 'queued';
+}
+
+/** Options of {@link RateLimiter.acquire}. */
+export interface AcquireOptions {
+  /**
+   * May answer with a {@link Deferral} instead of waiting longer than `holdMs` (tuning) for a
+   * permit. @defaultValue `false`
+   */
+  mayDefer?: boolean;
 }
 
 export interface Permit {
@@ -111,6 +145,16 @@ export class RateLimiter {
   readonly #o: LimiterOptions;
   readonly #state: SharedLimiterState;
   readonly #gates = new Map<string, Bottleneck>();
+  /**
+   * Per group: the priorities of this process's calls waiting in its gate, and when the next call
+   * this process defers should come back (spaced one call's interval apart, so deferred jobs
+   * return about when the group can take them instead of all at once).
+   */
+  /** Cacheable prefixes (group:fingerprint) → until when the API keeps them cached, oldest first. */
+  readonly #cached = new Map<string, number>();
+  /** Cacheable prefixes whose first call (a cache write) is out → settled. */
+  readonly #writing = new Map<string, Promise<void>>();
+  readonly #local = new Map<string, { parked: number[]; nextBackAt: number }>();
   readonly #ceilings: Record<LimiterResource, number>;
   #closed = false;
 
@@ -139,27 +183,119 @@ export class RateLimiter {
     return g;
   }
 
-  /** Wait until the shared buckets admit this call, then hand out a permit. */
-  async acquire(plan: CallPlan, signal?: AbortSignal): Promise<Permit> {
+  /**
+   * Wait until the shared buckets admit this call, then hand out a permit. With `mayDefer`, answer
+   * with a {@link Deferral} when the permit is further away than `holdMs`: the group is paused, its
+   * next permit is that far, or this process already has `holdMs` worth of calls waiting for it
+   * (unless this call's priority beats one of theirs).
+   */
+  async acquire(plan: CallPlan, signal?: AbortSignal): Promise<Permit>;
+  async acquire(
+    plan: CallPlan,
+    signal: AbortSignal | undefined,
+    opts: AcquireOptions,
+  ): Promise<Permit | Deferral>;
+  async acquire(plan: CallPlan, signal?: AbortSignal, opts: AcquireOptions = {}): Promise<Permit | Deferral> {
     const group = modelGroup(plan.model);
     const key = this.key(group);
-    const ratio = (await this.#state.read(key)).inRatio;
-    const costs = { req: 1, in: Math.max(1, Math.round(plan.inputTokens * ratio)), out: plan.maxTokens };
-    const admitted = await this.#gate(group).schedule(
-      { priority: bottleneckPriority(plan.priority) },
-      async () => {
+    const st = await this.#state.read(key);
+    // What the API will count toward ITPM: uncached input and cache writes; cache reads only on
+    // models where they count. The cacheable prefix is charged at the share lately written.
+    // The prefix is free when the API answered with it lately (a read), else it is a write.
+    const readsCount = cacheReadsCountTowardItpm(plan.model);
+    const cacheKey = plan.cachePrefixKey === undefined ? undefined : `${group}:${plan.cachePrefixKey}`;
+    // While this process's first call with the prefix is out, wait for it (at most holdMs): its
+    // answer makes the prefix a cheap read for the others instead of as many writes.
+    const writing = cacheKey === undefined ? undefined : this.#writing.get(cacheKey);
+    if (writing) await Promise.race([writing, sleep(this.#state.tuning.holdMs, signal)]);
+    const cached = !readsCount && cacheKey !== undefined && (this.#cached.get(cacheKey) ?? 0) > Date.now();
+    const prefix = cached ? Math.min(plan.cachePrefixTokens ?? 0, plan.inputTokens) : 0;
+    const estimate = plan.inputTokens - prefix;
+    const costs = { req: 1, in: Math.max(1, Math.round(estimate * st.inRatio)), out: plan.maxTokens };
+    const priority = bottleneckPriority(plan.priority);
+    const hold = this.#state.tuning.holdMs;
+    const mayDefer = opts.mayDefer === true;
+    const local = this.#localOf(group);
+    const parked = local.parked;
+    if (mayDefer) {
+      const now = Date.now();
+      if (st.pausedUntil - now > hold) return deferral(st.pausedUntil, 'paused');
+      // Calls of this process already waiting for the group, one call's interval apart. (While
+      // the limits are unknown every call waits: the probe's answer usually comes within one call.)
+      // A learned limit (no headers) is still being probed upward: its interval says little about
+      // the next seconds, so its calls wait as in discovery.
+      const interval = st.learned ? null : callIntervalMs(st, costs, this.#state.tuning.target);
+      const room = interval === null ? Number.POSITIVE_INFINITY : Math.max(1, Math.ceil(hold / interval));
+      if (interval !== null && parked.length >= room && !parked.some((p) => p > priority)) {
+        // Past maxDeferMs the cursor starts over (still spaced): the interval may shrink meanwhile.
+        const first = now + Math.max(hold, parked.length * interval);
+        local.nextBackAt = Math.max(local.nextBackAt, first);
+        if (local.nextBackAt > now + this.#state.tuning.maxDeferMs) local.nextBackAt = first;
+        const untilMs = local.nextBackAt;
+        local.nextBackAt += interval;
+        return deferral(untilMs, 'queued');
+      }
+    }
+    parked.push(priority);
+    let admitted: AdmitState | Deferral;
+    try {
+      admitted = await this.#gate(group).schedule({ priority }, async () => {
         for (;;) {
           if (this.#closed) throw new Error('limiter closed');
           if (signal?.aborted) throw abortError(signal);
           const { waitMs, state } = await this.#state.admit(key, costs);
           if (waitMs <= 0) return state;
+          // (Not while discovering: the probe's answer usually comes long before its lifetime ends.)
+          if (mayDefer && waitMs > hold && state !== 'discovering') {
+            return deferral(Date.now() + waitMs, state === 'paused' ? 'paused' : 'pacing');
+          }
           // While the probe is out, look again soon: its headers end the discovery at once.
           const cap = state === 'discovering' ? 50 : 1000;
           await sleep(Math.min(Math.max(waitMs, 1), cap), signal);
         }
+      });
+    } finally {
+      parked.splice(parked.indexOf(priority), 1);
+    }
+    if (typeof admitted !== 'string') return admitted;
+    let wrote: (() => void) | undefined;
+    if (!cached && !readsCount && cacheKey !== undefined && !this.#writing.has(cacheKey)) {
+      this.#writing.set(cacheKey, new Promise<void>((resolve) => (wrote = resolve)));
+    }
+    const permit = this.#permit(group, key, plan, costs, admitted === 'probe', readsCount, cacheKey);
+    if (!wrote || cacheKey === undefined) return permit;
+    const done = wrote;
+    return {
+      observeHeaders: (h) => permit.observeHeaders(h),
+      settle: async (result) => {
+        try {
+          await permit.settle(result);
+        } finally {
+          this.#writing.delete(cacheKey);
+          done();
+        }
       },
-    );
-    return this.#permit(group, key, plan, costs, admitted === 'probe');
+    };
+  }
+
+  /** The API wrote or read this prefix just now: it stays cached for the cache lifetime. */
+  #rememberCached(key: string): void {
+    const t = this.#state.tuning;
+    this.#cached.delete(key);
+    this.#cached.set(key, Date.now() + t.cacheTtlMs);
+    if (this.#cached.size > t.cachePrefixesKept) {
+      const oldest = this.#cached.keys().next().value;
+      if (oldest !== undefined) this.#cached.delete(oldest);
+    }
+  }
+
+  #localOf(group: string): { parked: number[]; nextBackAt: number } {
+    let l = this.#local.get(group);
+    if (!l) {
+      l = { parked: [], nextBackAt: 0 };
+      this.#local.set(group, l);
+    }
+    return l;
   }
 
   #permit(
@@ -168,6 +304,8 @@ export class RateLimiter {
     plan: CallPlan,
     costs: { req: number; in: number; out: number },
     probe: boolean,
+    cacheReadsCount: boolean,
+    cacheKey: string | undefined,
   ): Permit {
     let headersSeen: Promise<void> | undefined;
     let settled = false;
@@ -191,21 +329,33 @@ export class RateLimiter {
           result.outcome === 'success' || result.outcome === 'rate_limited' || result.outcome === 'overloaded'
             ? result.outcome
             : 'other';
-        const refundIn = ok && result.inputTokens !== undefined ? costs.in - result.inputTokens : 0;
+        const written = result.cacheCreationInputTokens ?? 0;
+        const read = result.cacheReadInputTokens ?? 0;
+        const billedIn =
+          result.inputTokens === undefined
+            ? undefined
+            : result.inputTokens + written + (cacheReadsCount ? read : 0);
+        const refundIn = ok && billedIn !== undefined ? costs.in - billedIn : 0;
         // A failed call produced no output: give all of max_tokens back.
         const refundOut =
           ok && result.outputTokens !== undefined ? costs.out - result.outputTokens : costs.out;
+        // The estimate covers the whole prompt: compare it with all of the prompt's tokens.
         const sample =
           ok && result.inputTokens !== undefined && plan.inputTokens > 0
-            ? result.inputTokens / plan.inputTokens
+            ? (result.inputTokens + written + read) / plan.inputTokens
             : null;
+        if (ok && cacheKey !== undefined && written + read > 0) this.#rememberCached(cacheKey);
+        // Did the API's answer carry rate-limit headers? (null: there was no answer.)
+        const rateHeaders = result.headers
+          ? Object.keys(parseRateLimitHeaders(result.headers)).length > 0
+          : null;
         const { pausedUntil, factor } = await this.#state.settle(key, {
           outcome,
           refundIn: outcome === 'rate_limited' ? 0 : refundIn,
           refundOut: outcome === 'rate_limited' ? 0 : refundOut,
           retryAfterMs: result.retryAfterMs,
           inRatioSample: sample,
-          headersSeen: headersSeen !== undefined,
+          headersSeen: rateHeaders,
           probe,
         });
         if (result.headers && pausing) await observe(result.headers);
@@ -264,6 +414,23 @@ export class RateLimiter {
     await Promise.all([...this.#gates.values()].map((g) => g.stop({ dropWaitingJobs: true })));
     this.#gates.clear();
   }
+}
+
+function deferral(untilMs: number, reason: Deferral['reason']): Deferral {
+  return { deferred: true, untilMs, reason };
+}
+
+/**
+ * Milliseconds between two calls like this one at the group's pace (the slowest of its known
+ * limits); `null` while no limit is known.
+ */
+function callIntervalMs(st: GroupState, costs: Costs, target: number): number | null {
+  let ms: number | null = null;
+  for (const r of ['req', 'in', 'out'] as const) {
+    const limit = st.limits[r];
+    if (limit) ms = Math.max(ms ?? 0, (costs[r] * 60_000) / (limit * st.factor * target));
+  }
+  return ms;
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

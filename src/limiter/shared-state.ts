@@ -14,8 +14,10 @@
  *   paused_until, pause_reason   the group sends nothing until then
  *   overload_streak             consecutive 529s (exponential group backoff)
  *   probe_until                 discovery: one request at a time until the first headers arrive
- *   headerless                  the API sends no rate-limit headers: admit freely, learn from 429s
- *   in_ratio                    real input tokens / local estimate (EWMA)
+ *   headerless                  the API answers without rate-limit headers: the request limit is learned
+ *   learned                     req_limit is learned, not announced (slow_start, ok_since, ok_count,
+ *                               learn_hold_until: the learning's state; limiter-settle-1.lua)
+ *   in_ratio                    real input tokens (cached or not) / local estimate (EWMA)
  */
 import type { Redis } from 'ioredis';
 import { admitScript, observeScript, readGroup, settleScript } from '../store/limiter-scripts.js';
@@ -23,7 +25,7 @@ import { admitScript, observeScript, readGroup, settleScript } from '../store/li
 const resources = ['req', 'in', 'out'] as const;
 export type LimiterResource = (typeof resources)[number];
 
-export type AdmitState = 'ok' | 'probe' | 'headerless' | 'paused' | 'pacing' | 'discovering';
+export type AdmitState = 'ok' | 'probe' | 'paused' | 'pacing' | 'discovering';
 
 export interface Costs {
   req: number;
@@ -69,6 +71,47 @@ export interface BucketTuning {
    * changes faster, lower is steadier). @defaultValue 0.2
    */
   inRatioWeight: number;
+  /**
+   * Header-less endpoints: the request limit (per minute) assumed after the first success, from
+   * which it is learned. @defaultValue 60
+   */
+  learnStartRpm: number;
+  /**
+   * Header-less: requests per minute added to the learned limit per success until the first 429
+   * (slow start: the rate grows by half every second). @defaultValue 30
+   */
+  learnSlowStartStep: number;
+  /**
+   * Header-less: requests per minute added per success after the first 429 (the rate grows by
+   * `step / 60` of itself per second: 0.5% with 0.3). @defaultValue 0.3
+   */
+  learnStep: number;
+  /**
+   * Header-less: after a 429 the learned limit becomes the smaller of itself and the success rate
+   * measured since the last correction, times this. @defaultValue 0.95
+   */
+  learnDecrease: number;
+  /** Header-less: the success rate is measured over about this long. @defaultValue 5000 */
+  learnWindowMs: number;
+  /**
+   * A worker holds a job's slot while its permit is at most this far; further (a paused group, a
+   * long pace, or this much waiting already queued in the process) it hands the job back delayed,
+   * without spending an attempt, so jobs of other groups and higher priorities get the slot.
+   * @defaultValue 1000
+   */
+  holdMs: number;
+  /**
+   * Deferred jobs come back at most this long after now, however long the group's line (its
+   * interval may shrink meanwhile, e.g. once cached prompts turn out cheap). @defaultValue 5000
+   */
+  maxDeferMs: number;
+  /**
+   * How long a cacheable prefix counts as cached after the API last wrote or read it (the API's
+   * default cache lifetime, refreshed by every read). @defaultValue 300000
+   */
+  cacheTtlMs: number;
+  /** Cacheable prefixes remembered per process (the oldest is forgotten first). @defaultValue 10000 */
+  cachePrefixesKept: number;
 }
 
 export const defaultTuning: BucketTuning = {
@@ -86,6 +129,15 @@ export const defaultTuning: BucketTuning = {
   minBurstMs: 100,
   pauseWithoutRetryAfterMs: 1000,
   inRatioWeight: 0.2,
+  learnStartRpm: 60,
+  learnSlowStartStep: 30,
+  learnStep: 0.3,
+  learnDecrease: 0.95,
+  learnWindowMs: 5000,
+  holdMs: 1000,
+  maxDeferMs: 5000,
+  cacheTtlMs: 300_000,
+  cachePrefixesKept: 10_000,
 };
 
 /** A view of one group's state (metrics, logs, tests). */
@@ -98,6 +150,8 @@ export interface GroupState {
   pauseReason: string | null;
   inRatio: number;
   headerless: boolean;
+  /** `limits.req` was learned from 429s (header-less endpoint), not announced. */
+  learned: boolean;
 }
 
 /** Typed access to the scripts for one Redis connection. */
@@ -176,7 +230,8 @@ export class SharedLimiterState {
       refundOut: number;
       retryAfterMs: number | null;
       inRatioSample: number | null;
-      headersSeen: boolean;
+      /** The answer carried rate-limit headers; `null`: there was no answer (network error). */
+      headersSeen: boolean | null;
       /** Admitted as the discovery probe (limits unknown). */
       probe?: boolean;
     },
@@ -199,7 +254,7 @@ export class SharedLimiterState {
         overloadMaxMs: t.overloadMaxMs,
         jitter: random(),
         inRatioSample: s.inRatioSample ?? -1,
-        headersSeen: s.headersSeen ? 1 : 0,
+        headersSeen: s.headersSeen === null ? -1 : s.headersSeen ? 1 : 0,
         probe: s.probe ? 1 : 0,
         recoveryStep: t.recoveryStep,
         burstRecoveryMs: t.burstRecoveryMs,
@@ -208,6 +263,11 @@ export class SharedLimiterState {
         minBurstMs: t.minBurstMs,
         pauseWithoutRetryAfterMs: t.pauseWithoutRetryAfterMs,
         inRatioWeight: t.inRatioWeight,
+        learnStartRpm: t.learnStartRpm,
+        learnSlowStartStep: t.learnSlowStartStep,
+        learnStep: t.learnStep,
+        learnDecrease: t.learnDecrease,
+        learnWindowMs: t.learnWindowMs,
       },
     );
     return { pausedUntil: Number(paused), factor: Number(factor) };
@@ -233,6 +293,7 @@ export class SharedLimiterState {
       pauseReason: h.pause_reason ?? null,
       inRatio: num(h.in_ratio) ?? 1,
       headerless: h.headerless === '1',
+      learned: h.learned === '1',
     };
   }
 }

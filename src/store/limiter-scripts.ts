@@ -55,6 +55,11 @@ export const settleScript = script(
     'minBurstMs',
     'pauseWithoutRetryAfterMs',
     'inRatioWeight',
+    'learnStartRpm',
+    'learnSlowStartStep',
+    'learnStep',
+    'learnDecrease',
+    'learnWindowMs',
   ],
   (r) => r as [string, string],
 );

@@ -16,7 +16,7 @@ import type { Span } from '@opentelemetry/api';
 import { DelayedError, UnrecoverableError } from 'bullmq';
 import { type BackoffPolicy, classifyError, defaultBackoff } from '../anthropic/classify.js';
 import type { PriceTable } from '../anthropic/pricing.js';
-import { estimateInputTokens } from '../anthropic/tokens.js';
+import { cachePrefixKey, estimateCachePrefixTokens, estimateInputTokens } from '../anthropic/tokens.js';
 import { defaults } from '../core/config.js';
 import { rankSlots } from '../core/fairness.js';
 import {
@@ -151,16 +151,11 @@ export class JobProcessor {
 
     const record = (await this.#o.records.load(jobId)) ?? newRecord(request, job.timestamp);
     const run: Run = { job, jobId, token, record, request, model: request.model };
-    if (record.started_at === null) {
-      const now = Date.now();
-      record.started_at = iso(now);
-      record.queue_wait_ms = Math.max(0, now - job.timestamp);
-      recordQueueWait(job.opts, jobId, job.timestamp, now);
-      await this.#o.events.emit('started', { jobId, model: run.model, record, request });
-    }
     const plan: CallPlan = {
       model: request.model,
       inputTokens: estimateInputTokens(request),
+      cachePrefixTokens: estimateCachePrefixTokens(request),
+      cachePrefixKey: cachePrefixKey(request),
       maxTokens: request.max_tokens,
       tenant: request.tenant_id ?? '',
       // BullMQ's priority carries the tenant rank too (fairness.ts); the limiter wants the user's.
@@ -237,10 +232,22 @@ export class JobProcessor {
     plan.model = model;
     let permit: Permit;
     try {
-      permit = await inSpan('promptq.limiter.wait', {}, () => this.#o.limiter.acquire(plan, signal));
+      const p = await inSpan('promptq.limiter.wait', {}, () =>
+        this.#o.limiter.acquire(plan, signal, { mayDefer: true }),
+      );
+      if ('deferred' in p) return { kind: 'deferred', untilMs: p.untilMs, reason: p.reason };
+      permit = p;
     } catch (err) {
       if (signal?.aborted) return { kind: 'returned' };
       throw err;
+    }
+    // Started at its first permit: a job handed back before it (deferred) is still waiting in the queue.
+    if (record.started_at === null) {
+      const now = Date.now();
+      record.started_at = iso(now);
+      record.queue_wait_ms = Math.max(0, now - run.job.timestamp);
+      recordQueueWait(run.job.opts, run.jobId, run.job.timestamp, now);
+      await this.#o.events.emit('started', { jobId: run.jobId, model: run.model, record, request });
     }
     // Counted (and saved) before the call: a worker that dies mid-call has still spent the attempt.
     record.attempts += 1;
@@ -294,6 +301,8 @@ export class JobProcessor {
       retryAfterMs: null,
       inputTokens: usage.input_tokens,
       outputTokens: usage.output_tokens,
+      cacheCreationInputTokens: usage.cache_creation_input_tokens ?? 0,
+      cacheReadInputTokens: usage.cache_read_input_tokens ?? 0,
     });
     record.overloaded_in_a_row = 0;
     return judged(span, judgeSuccess(record, result, model, this.#o.prices), record);
@@ -309,6 +318,17 @@ export class JobProcessor {
       case 'returned':
         await events.emit('returned', { jobId });
         await job.moveToDelayed(Date.now(), token);
+        throw new DelayedError();
+      case 'deferred':
+        // Nothing to save: the record is as last saved (a job is started at its first permit).
+        await events.emit('deferred', {
+          jobId,
+          model,
+          record,
+          untilMs: outcome.untilMs,
+          reason: outcome.reason,
+        });
+        await job.moveToDelayed(outcome.untilMs, token);
         throw new DelayedError();
       case 'retry':
         await this.#o.records.save(jobId, record);

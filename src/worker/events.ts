@@ -68,6 +68,12 @@ export interface QuotaEvent extends JobEvent {
   outcome: Extract<JobOutcome, { kind: 'over-quota' }>;
 }
 
+/** A job handed back because its model group has no permit soon. */
+export interface DeferredEvent extends JobEvent {
+  untilMs: number;
+  reason: 'paused' | 'pacing' | 'queued';
+}
+
 /** Event name → listener, as BullMQ's `WorkerListener`. */
 export interface WorkerListener {
   started: (e: StartedEvent) => void;
@@ -81,6 +87,11 @@ export interface WorkerListener {
   budget: (e: BudgetEvent) => void;
   /** A tenant's quota put a job back until it fits. */
   quota: (e: QuotaEvent) => void;
+  /**
+   * The job's model group has no permit soon: the job was delayed until `untilMs` (no attempt spent)
+   * so that its worker slot serves another job.
+   */
+  deferred: (e: DeferredEvent) => void;
   /** A job went back to the queue because the worker is shutting down. */
   returned: (e: { jobId: string }) => void;
   /** Another worker took the job over while this one froze: its late result is dropped. */

@@ -37,7 +37,12 @@ export type JobOutcome =
   /** Over its tenant's budget with `on_exceed: fail`: failed for good (`budget_exceeded`), no call made. */
   | { kind: 'budget-exceeded'; refusal: BudgetRefusal; message: string }
   /** Over its tenant's per-minute quota: put back until it fits, no attempt spent, no call made. */
-  | { kind: 'over-quota'; tenant: string; resource: 'requests' | 'tokens'; delayMs: number };
+  | { kind: 'over-quota'; tenant: string; resource: 'requests' | 'tokens'; delayMs: number }
+  /**
+   * No permit for the job's model group soon (paused, or enough of its calls already waiting): the
+   * job is delayed until `untilMs`, no attempt spent, and its worker slot goes to another job.
+   */
+  | { kind: 'deferred'; untilMs: number; reason: 'paused' | 'pacing' | 'queued' };
 
 /** Which budget refused a call, and its figures. */
 export type BudgetRefusal = Extract<BudgetAdmission, { kind: 'over' }> & {
@@ -54,7 +59,7 @@ export type BudgetOutcome = Extract<JobOutcome, { kind: 'over-budget' | 'budget-
 /** What an attempt that got an answer from the API came to. */
 export type AttemptOutcome = Exclude<
   JobOutcome,
-  { kind: 'invalid' | 'returned' | 'over-quota' } | BudgetOutcome
+  { kind: 'invalid' | 'returned' | 'over-quota' | 'deferred' } | BudgetOutcome
 >;
 /** The outcomes that fail a job for good. */
 export type FailedOutcome = Extract<JobOutcome, { kind: 'failed' | 'invalid' | 'budget-exceeded' }>;

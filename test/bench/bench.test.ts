@@ -48,7 +48,7 @@ describe('promptq bench', () => {
   }, 180_000);
 
   it('rejects bad arguments naming the flag', () => {
-    expect(() => parseBenchArgs(['--scenario', 'S9'])).toThrow(/--scenario: unknown "S9"/);
+    expect(() => parseBenchArgs(['--scenario', 'S99'])).toThrow(/--scenario: unknown "S99"/);
     expect(() => parseBenchArgs(['--approach', 'celery'])).toThrow(/--approach/);
     expect(() => parseBenchArgs(['--jobs', 'many'])).toThrow(/--jobs: expected a whole number/);
     expect(parseBenchArgs(['--scenario', 's1,s5', '--quick'])).toMatchObject({

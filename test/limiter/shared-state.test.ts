@@ -172,13 +172,69 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
     expect((await s.read(c)).limits).toEqual({ req: 120, in: 100_000 });
   });
 
-  it('without rate-limit headers, admits freely once it knows none will come', async () => {
-    const s = new SharedLimiterState(redis);
+  it('without rate-limit headers, learns the request limit: slow start, then a 429 sets it from the success rate', async () => {
+    const s = new SharedLimiterState(redis, { target: 1, reserveMs: 0 });
+    const k = key();
+    const noHeaders = (outcome: 'success' | 'rate_limited', retryAfterMs: number | null = null) =>
+      plain(outcome, retryAfterMs, false);
+    expect((await s.admit(k, one, 0)).state).toBe('probe');
+    await s.settle(k, noHeaders('success'), 10);
+    let st = await s.read(k);
+    expect(st).toMatchObject({ headerless: true, learned: true, limits: { req: 60 } });
+    // Paced at the learned limit, never admitted freely: the bucket starts empty, one request a second.
+    expect((await s.admit(k, one, 20)).state).toBe('pacing');
+    expect((await s.admit(k, one, 1010)).state).toBe('ok');
+    // Slow start: each success adds 30 RPM.
+    for (let i = 1; i <= 10; i++) await s.settle(k, noHeaders('success'), 10 + i * 200);
+    expect((await s.read(k)).limits.req).toBe(360);
+    // A 429 at 3,010 ms: 11 successes in 3,000 ms = 220 RPM measured, × 0.95.
+    await s.settle(k, noHeaders('rate_limited', 1000), 3010);
+    st = await s.read(k);
+    expect(st.limits.req).toBeCloseTo(220 * 0.95, 6);
+    expect(st.factor).toBe(1); // the pace factor is for announced limits
+    expect(st.pausedUntil).toBe(4010);
+    // Other answers of the same pause (requests already in flight) correct nothing more…
+    await s.settle(k, noHeaders('rate_limited', 1000), 3020);
+    expect((await s.read(k)).limits.req).toBeCloseTo(220 * 0.95, 6);
+    // …after it, successes add 0.3 RPM each (slow start is over), and the next 429 corrects again.
+    for (let i = 1; i <= 10; i++) await s.settle(k, noHeaders('success'), 4010 + i * 150);
+    expect((await s.read(k)).limits.req).toBeCloseTo(220 * 0.95 + 3, 6);
+    await s.settle(k, noHeaders('rate_limited', 1000), 5510);
+    // 10 successes in 1,500 ms = 400 RPM measured: above the limit, so the limit itself × 0.95.
+    expect((await s.read(k)).limits.req).toBeCloseTo((220 * 0.95 + 3) * 0.95, 6);
+  });
+
+  it('a 429 before the first success only pauses; headers arriving later replace the learned limit', async () => {
+    const s = new SharedLimiterState(redis, { target: 1, reserveMs: 0 });
     const k = key();
     expect((await s.admit(k, one, 0)).state).toBe('probe');
-    await s.settle(k, plain('success', null, false), 10);
-    expect((await s.admit(k, one, 20)).state).toBe('headerless');
-    expect((await s.admit(k, one, 20)).state).toBe('headerless');
+    await s.settle(k, { ...plain('rate_limited', 1000, false), probe: true }, 10);
+    expect(await s.read(k)).toMatchObject({
+      headerless: true,
+      learned: false,
+      limits: {},
+      pausedUntil: 1010,
+    });
+    expect((await s.admit(k, one, 1010)).state).toBe('probe');
+    await s.settle(k, plain('success', null, false), 1020);
+    expect((await s.read(k)).limits).toEqual({ req: 60 });
+    await s.observe(
+      k,
+      { req: 600, in: 1_000, out: undefined },
+      { req: 9, in: 999, out: undefined },
+      noCeil,
+      1030,
+    );
+    expect(await s.read(k)).toMatchObject({
+      headerless: false,
+      learned: false,
+      limits: { req: 600, in: 1_000 },
+    });
+    // A network error (no answer) never marks a group header-less.
+    const n = key();
+    await s.admit(n, one, 0);
+    await s.settle(n, { ...plain('success', null, false), headersSeen: null }, 10);
+    expect(await s.read(n)).toMatchObject({ headerless: false, learned: false, limits: {} });
   });
 });
 

@@ -81,6 +81,22 @@ describe('rate limits over HTTP (injected clock)', () => {
     expect(stats.groups.sonnet?.limits.rpm).toBe(3);
   });
 
+  it('rateLimitHeaders: false sends no rate-limit headers but still enforces the limits, with retry-after', async () => {
+    await start({ limits: { rpm: 2 }, rateLimitHeaders: false });
+    const ok = await message(sim);
+    expect(ok.status).toBe(200);
+    expect([...ok.headers.keys()].filter((k) => k.startsWith('anthropic-ratelimit-'))).toEqual([]);
+    expect((await message(sim)).status).toBe(200);
+    const refused = await message(sim);
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe('30'); // 1 request at 2/min
+    expect([...refused.headers.keys()].filter((k) => k.startsWith('anthropic-ratelimit-'))).toEqual([]);
+    // The control: the same limits with headers on do send them.
+    await sim.close();
+    await start({ limits: { rpm: 2 } });
+    expect((await message(sim)).headers.get('anthropic-ratelimit-requests-limit')).toBe('2');
+  });
+
   it('charges max_tokens to the output bucket up front and names the output limit', async () => {
     await start({ limits: { otpm: 1_000 } });
     sim.script([{ ok: true, outputTokens: 500 }]);

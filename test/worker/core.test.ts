@@ -28,6 +28,7 @@ describe('worker core (fake client and limiter, no Redis)', () => {
       'finished',
       'spendLimit',
       'returned',
+      'deferred',
       'lockLost',
     ] as const) {
       events.on(event, (e: { outcome?: { kind: string } }) =>
@@ -220,6 +221,49 @@ describe('worker core (fake client and limiter, no Redis)', () => {
     expect(records.saved.get('job-1')?.attempts).toBe(0);
     expect(lim.settled).toEqual([expect.objectContaining({ outcome: 'network_error' })]);
     expect(seen.map((s) => s.event)).toEqual(['started', 'returned']);
+  });
+
+  it('no permit soon: the job is delayed until the permit time, not started and without an attempt', async () => {
+    const untilMs = Date.now() + 5_000;
+    lim = fakeLimiter([{ deferred: true, untilMs, reason: 'paused' }]);
+    const { p, calls } = processor([{ ok: true, input: 20, output: 9, text: 'salut' }]);
+    const job = fakeJob(body);
+    await expect(p.process(job, 'tok')).rejects.toBeInstanceOf(DelayedError);
+    expect(job.moveToDelayed).toHaveBeenCalledWith(untilMs, 'tok');
+    expect(calls).toHaveLength(0);
+    // Not started (it is back in the queue), nothing written.
+    expect(records.saved.get('job-1')).toBeUndefined();
+    expect(seen.map((s) => s.event)).toEqual(['deferred']);
+    // Back from the delayed set: started at its permit, one attempt.
+    const r = await p.process(job, 'tok');
+    expect(r.record.attempts).toBe(1);
+    expect(r.record.started_at).not.toBeNull();
+    expect(seen.map((s) => s.event)).toEqual(['deferred', 'started', 'attempt', 'completed', 'finished']);
+  });
+
+  it('bounds the calls of a job at maxAttempts + maxRateLimited, and reaches that bound (the control)', async () => {
+    const failing: Answer = { status: 500, type: 'api_error', retryAfter: 0 };
+    const limited: Answer = { status: 429, type: 'rate_limit_error', retryAfter: 0 };
+    // More errors than the bound allows: the job must stop at 3 attempts + 2 429s = 5 calls.
+    const { p, calls } = processor([failing, limited, failing, limited, failing, failing, failing, failing], {
+      maxAttempts: 3,
+      maxRateLimited: 2,
+    });
+    const job = fakeJob(body);
+    let err: unknown;
+    for (let pickup = 0; pickup < 10; pickup++) {
+      try {
+        await p.process(job, 'tok');
+        break;
+      } catch (e) {
+        err = e;
+        if (!(e instanceof DelayedError)) break; // BullMQ picks a delayed job up again
+      }
+    }
+    expect(err).toBeInstanceOf(UnrecoverableError);
+    expect((err as Error).message).toMatch(/^gave up after 5 attempts/);
+    expect(calls).toHaveLength(5);
+    expect(records.saved.get('job-1')).toMatchObject({ attempts: 5, rate_limited: 2 });
   });
 
   it('a lost lock drops the result: nothing counted, logged as lost, the error goes to BullMQ', async () => {

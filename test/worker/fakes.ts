@@ -5,7 +5,14 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { vi } from 'vitest';
 import type { JobRecord } from '../../src/core/job.js';
-import type { CallPlan, CallResult, Permit, RateLimiter } from '../../src/limiter/limiter.js';
+import type {
+  AcquireOptions,
+  CallPlan,
+  CallResult,
+  Deferral,
+  Permit,
+  RateLimiter,
+} from '../../src/limiter/limiter.js';
 import type { JobHandle } from '../../src/worker/core.js';
 import type { RecordPort } from '../../src/worker/records.js';
 
@@ -104,23 +111,32 @@ export function fakeClient(script: Answer[]) {
   return { client, calls, headers };
 }
 
-/** A limiter that admits every call at once and keeps what it was told. */
-export function fakeLimiter() {
+/**
+ * A limiter that admits every call at once and keeps what it was told; `deferrals` are answered
+ * first (to callers that may be deferred), one per call.
+ */
+export function fakeLimiter(deferrals: Deferral[] = []) {
   const plans: CallPlan[] = [];
   const settled: CallResult[] = [];
-  const limiter: Pick<RateLimiter, 'acquire'> = {
-    async acquire(plan, signal) {
-      if (signal?.aborted) throw signal.reason;
-      plans.push(plan);
-      const permit: Permit = {
-        observeHeaders: () => {},
-        settle: async (r) => {
-          settled.push(r);
-        },
-      };
-      return permit;
-    },
+  const acquire = async (
+    plan: CallPlan,
+    signal?: AbortSignal,
+    opts?: AcquireOptions,
+  ): Promise<Permit | Deferral> => {
+    if (signal?.aborted) throw signal.reason;
+    const d = opts?.mayDefer ? deferrals.shift() : undefined;
+    if (d) return d;
+    plans.push(plan);
+    const permit: Permit = {
+      observeHeaders: () => {},
+      settle: async (r) => {
+        settled.push(r);
+      },
+    };
+    return permit;
   };
+  // (RateLimiter.acquire answers a Permit alone when it may not defer; the fake does too.)
+  const limiter = { acquire } as Pick<RateLimiter, 'acquire'>;
   return { limiter, plans, settled };
 }
 

@@ -104,6 +104,13 @@ export interface SimulatorOptions {
    */
   shortIntervalSeconds?: number;
   /**
+   * Send the `anthropic-ratelimit-*` headers. `false` models an endpoint that omits them (a gateway
+   * or proxy in between, an Anthropic-compatible API that does not send them): the limits are still
+   * enforced, and a 429 still carries `retry-after`.
+   * @defaultValue true
+   */
+  rateLimitHeaders?: boolean;
+  /**
    * Delay before any response to `/v1/messages` (network and queueing), errors included.
    * @defaultValue 0
    */
@@ -182,6 +189,7 @@ export interface ResolvedOptions {
   groupOf: (model: string) => string;
   startEmpty: boolean;
   shortIntervalSeconds: number;
+  rateLimitHeaders: boolean;
   latencyMs: number;
   ttftMs: number;
   msPerToken: number;
@@ -205,6 +213,7 @@ export const DEFAULTS = {
   limits: { rpm: 1_000, itpm: 450_000, otpm: 90_000, announced: null } satisfies LimitSet,
   startEmpty: false,
   shortIntervalSeconds: 0,
+  rateLimitHeaders: true,
   latencyMs: 0,
   ttftMs: 20,
   msPerToken: 0.2,
@@ -358,6 +367,7 @@ export function resolveOptions(opts: SimulatorOptions = {}): ResolvedOptions {
     groupOf: opts.groupOf ?? defaultGroupOf,
     startEmpty: opts.startEmpty ?? DEFAULTS.startEmpty,
     shortIntervalSeconds,
+    rateLimitHeaders: opts.rateLimitHeaders ?? DEFAULTS.rateLimitHeaders,
     latencyMs: nonNegative(opts.latencyMs ?? DEFAULTS.latencyMs, 'latencyMs'),
     ttftMs: nonNegative(opts.ttftMs ?? DEFAULTS.ttftMs, 'ttftMs'),
     msPerToken: nonNegative(opts.msPerToken ?? DEFAULTS.msPerToken, 'msPerToken'),

@@ -67,6 +67,8 @@ export interface RateLimiterConfig {
   defaults: LimitSet;
   groupLimits: Record<string, Partial<LimitSet>>;
   shortIntervalSeconds: number;
+  /** `false`: {@link RateLimiter.headers} is empty (an endpoint that sends no rate-limit headers). */
+  rateLimitHeaders?: boolean;
   startEmpty: boolean;
   now: () => number;
 }
@@ -159,6 +161,7 @@ export class RateLimiter {
 
   /** The `anthropic-ratelimit-*` headers for `group` as of now (the announced view when set). */
   headers(group: string): Record<string, string> {
+    if (this.#config.rateLimitHeaders === false) return {};
     const g = this.#group(group);
     const now = this.#config.now();
     const view = g.announced ?? g.enforced;

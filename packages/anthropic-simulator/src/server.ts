@@ -67,6 +67,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       defaults: opts.limits,
       groupLimits: opts.groupLimits,
       shortIntervalSeconds: opts.shortIntervalSeconds,
+      rateLimitHeaders: opts.rateLimitHeaders,
       startEmpty: opts.startEmpty,
       now: opts.now,
     }),

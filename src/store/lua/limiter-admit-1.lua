@@ -16,7 +16,7 @@
 
   Output:
     {waitMs, state}: waitMs 0 = admitted (the costs are taken);
-    state = ok | probe | headerless | paused | pacing | discovering
+    state = ok | probe | paused | pacing | discovering
 ]]
 local h = KEYS[1]
 local now = tonumber(ARGV[1])
@@ -24,12 +24,11 @@ local cost = { tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]) }
 local target = tonumber(ARGV[5])
 local names = { 'req', 'in', 'out' }
 local st = redis.call('HMGET', h, 'paused_until', 'req_limit', 'in_limit', 'out_limit', 'req_level', 'in_level', 'out_level',
-  'ts', 'factor', 'burst_ms', 'probe_until', 'headerless')
+  'ts', 'factor', 'burst_ms', 'probe_until')
 local paused = tonumber(st[1]) or 0
 if paused > now then return { paused - now, 'paused' } end
 local limits = { tonumber(st[2]), tonumber(st[3]), tonumber(st[4]) }
 if not limits[1] and not limits[2] and not limits[3] then
-  if st[12] == '1' then return { 0, 'headerless' } end
   local probe = tonumber(st[11]) or 0
   if probe > now then return { probe - now, 'discovering' } end
   redis.call('HSET', h, 'probe_until', now + tonumber(ARGV[7]))

@@ -29,6 +29,12 @@ local factor = tonumber(redis.call('HGET', h, 'factor')) or 1
 local burst = tonumber(redis.call('HGET', h, 'burst_ms')) or tonumber(ARGV[12])
 local ts = tonumber(redis.call('HGET', h, 'ts')) or now
 local target = tonumber(ARGV[11])
+local sent = false
+for i = 1, 3 do if tonumber(ARGV[1 + i]) >= 0 then sent = true end end
+if sent and redis.call('HGET', h, 'learned') == '1' then
+  -- Headers after all: the announced limits replace the learned one.
+  redis.call('HDEL', h, 'req_limit', 'req_level', 'learned', 'slow_start', 'ok_since', 'ok_count', 'learn_hold_until')
+end
 for i = 1, 3 do
   local old = tonumber(redis.call('HGET', h, names[i] .. '_limit'))
   before[i] = old and tostring(old) or ''

@@ -17,7 +17,8 @@
     ARGV[9]  longest 529 backoff (ms)
     ARGV[10] jitter, 0..1
     ARGV[11] real/estimated input tokens of this request (-1 = none)
-    ARGV[12] response headers seen: 1 / 0
+    ARGV[12] rate-limit headers: 1 = the answer carried them, 0 = an answer from the API without
+             them, -1 = no answer (network error, timeout)
     ARGV[13] the request was the discovery probe: 1 / 0 (a 429 then teaches nothing about pace,
              the limits were unknown, so it only pauses)
     ARGV[14] pace recovery per success (added to the factor, up to 1)
@@ -27,6 +28,11 @@
     ARGV[18] smallest burst (ms)
     ARGV[19] pause after a 429 without retry-after (ms)
     ARGV[20] weight of a new sample in the input-token ratio's moving average (0..1)
+    ARGV[21] header-less: the first learned request limit (per minute)
+    ARGV[22] header-less: added to the learned limit per success before the first 429 (slow start)
+    ARGV[23] header-less: added to the learned limit per success after it
+    ARGV[24] header-less: the learned limit after a 429 = min(limit, measured success rate) × this
+    ARGV[25] header-less: the success-rate window (ms)
 
   Output:
     {pausedUntil, factor} as strings
@@ -45,9 +51,43 @@ for i = 2, 3 do
     redis.call('HINCRBYFLOAT', h, names[i] .. '_level', refund[i])
   end
 end
-if ARGV[12] == '0' and outcome == 'success' and redis.call('HEXISTS', h, 'req_limit') == 0
-   and redis.call('HEXISTS', h, 'in_limit') == 0 and redis.call('HEXISTS', h, 'out_limit') == 0 then
+-- Header-less: an answer from the API without rate-limit headers while none were ever seen. The
+-- request limit is then learned (field learned = 1) from successes and 429s instead of read.
+local learned = redis.call('HGET', h, 'learned') == '1'
+if ARGV[12] == '0' and (outcome == 'success' or outcome == 'rate_limited') and not learned
+   and redis.call('HEXISTS', h, 'req_limit') == 0 and redis.call('HEXISTS', h, 'in_limit') == 0
+   and redis.call('HEXISTS', h, 'out_limit') == 0 then
   redis.call('HSET', h, 'headerless', '1')
+end
+if outcome == 'success' and redis.call('HGET', h, 'headerless') == '1' then
+  local window = tonumber(ARGV[25])
+  if not learned then
+    learned = true
+    redis.call('HSET', h, 'learned', '1', 'slow_start', '1', 'req_limit', tonumber(ARGV[21]), 'req_level', 0,
+      'ts', now, 'ok_since', now, 'ok_count', 0)
+  else
+    local step = tonumber(ARGV[23])
+    if redis.call('HGET', h, 'slow_start') == '1' then step = tonumber(ARGV[22]) end
+    redis.call('HINCRBYFLOAT', h, 'req_limit', step)
+  end
+  -- Successes counted over about the last window: when it grows past two windows, keep the last
+  -- one's worth at the average rate.
+  local since = tonumber(redis.call('HGET', h, 'ok_since')) or now
+  local count = tonumber(redis.call('HINCRBYFLOAT', h, 'ok_count', 1))
+  if now - since > 2 * window then
+    redis.call('HSET', h, 'ok_since', now - window, 'ok_count', count * window / (now - since))
+  end
+elseif outcome == 'rate_limited' and learned and ARGV[13] ~= '1'
+   and now >= (tonumber(redis.call('HGET', h, 'learn_hold_until')) or 0) then
+  -- Over the limit: the API's bucket is empty, so what got through lately is the limit itself.
+  local limit = tonumber(redis.call('HGET', h, 'req_limit'))
+  local since = tonumber(redis.call('HGET', h, 'ok_since')) or now
+  local count = tonumber(redis.call('HGET', h, 'ok_count')) or 0
+  local elapsed = now - since
+  local measured = limit
+  if elapsed >= 1000 and count >= 5 then measured = count * 60000 / elapsed end
+  limit = math.max(1, math.min(limit, measured) * tonumber(ARGV[24]))
+  redis.call('HSET', h, 'req_limit', limit, 'slow_start', '0')
 end
 redis.call('HDEL', h, 'probe_until')
 if outcome == 'success' then
@@ -61,7 +101,8 @@ if outcome == 'success' then
     redis.call('HSET', h, 'in_ratio', r * (1 - w) + sample * w)
   end
 elseif outcome == 'rate_limited' then
-  if ARGV[13] ~= '1' then
+  -- A learned limit was just corrected above; the pace factor is for announced limits.
+  if ARGV[13] ~= '1' and not learned then
     factor = math.max(tonumber(ARGV[7]), factor * tonumber(ARGV[16]))
     burst = math.max(tonumber(ARGV[18]), burst * tonumber(ARGV[17]))
   end
@@ -70,6 +111,11 @@ elseif outcome == 'rate_limited' then
   if now + ra > paused then
     paused = now + ra
     redis.call('HSET', h, 'paused_until', paused, 'pause_reason', 'rate_limited')
+  end
+  if learned then
+    -- One correction per pause: the requests already in flight answer 429 too. Measure afresh from
+    -- the end of the pause.
+    redis.call('HSET', h, 'learn_hold_until', paused, 'ok_since', paused, 'ok_count', 0)
   end
   -- What was sent while we thought there was room did not all land: start from empty.
   for i = 1, 3 do

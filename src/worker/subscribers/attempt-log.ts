@@ -82,6 +82,15 @@ export function subscribeAttemptLog(events: WorkerEventSource, { log, logPrompts
     }),
   );
   events.on('returned', (e) => log.info('job returned to the queue (shutdown)', { job_id: e.jobId }));
+  // Frequent under load (every job of a paused or busy group): debug.
+  events.on('deferred', (e) =>
+    log.debug('job deferred: no permit soon for its model group', {
+      job_id: e.jobId,
+      model: e.model,
+      reason: e.reason,
+      until: new Date(e.untilMs).toISOString(),
+    }),
+  );
   events.on('lockLost', (e) =>
     log.warn('lock lost before finishing: another worker owns the job; dropping this result', {
       job_id: e.jobId,

@@ -1,0 +1,79 @@
+/**
+ * `promptq bench --check`: promptq's row of each scenario against the issues' targets. A full run is
+ * checked at the targets themselves; a `--quick` run (small samples, a smoke step in CI) at loose
+ * ones, so only a gross regression fails it.
+ */
+import type { RunResult } from './measure.js';
+import type { ScenarioId } from './scenarios.js';
+
+/** What promptq must reach in a scenario (all optional: a scenario checks what it is about). */
+export interface Target {
+  /** Share of ideal throughput, at least. */
+  share?: number;
+  /** Share of requests answered 429, at most. */
+  rateLimited?: number;
+  /** S4: after the drop, 429 share at most and share of the new ideal at least. */
+  afterDrop?: { rateLimited: number; share: number };
+  /** S5: the interactive tenant's p95 wait, at most (ms). */
+  smallTenantP95Ms?: number;
+}
+
+/** The targets of issues 3 and 10 (promptq with no limits configured); every scenario: 0 jobs failed. */
+export const targets: Record<ScenarioId, Target> = {
+  S1: { share: 0.97, rateLimited: 0.01 },
+  S2: { share: 0.97, rateLimited: 0.01 },
+  S3: { share: 0.95, rateLimited: 0.02 },
+  S4: { afterDrop: { rateLimited: 0.03, share: 0.9 } },
+  S5: { smallTenantP95Ms: 3_000 },
+  S6: { share: 0.9, rateLimited: 0.05 },
+  S7: { share: 0.9, rateLimited: 0.05 },
+  S8: { share: 0.95, rateLimited: 0.02 },
+  S9: { share: 0.95, rateLimited: 0.02 },
+};
+
+/** `--quick`: shares × 0.6, 429 shares + 10 points, waits × 2 (small runs are dominated by start-up). */
+function loosen(t: Target): Target {
+  return {
+    ...(t.share !== undefined ? { share: t.share * 0.6 } : {}),
+    ...(t.rateLimited !== undefined ? { rateLimited: t.rateLimited + 0.1 } : {}),
+    ...(t.afterDrop
+      ? { afterDrop: { rateLimited: t.afterDrop.rateLimited + 0.1, share: t.afterDrop.share * 0.6 } }
+      : {}),
+    ...(t.smallTenantP95Ms !== undefined ? { smallTenantP95Ms: t.smallTenantP95Ms * 2 } : {}),
+  };
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+
+/** The targets `r` misses, one line each (empty: all met). */
+export function checkResult(id: ScenarioId, r: RunResult, quick: boolean): string[] {
+  const t = quick ? loosen(targets[id]) : targets[id];
+  const misses: string[] = [];
+  if (r.failed > 0 || r.unfinished > 0)
+    misses.push(`${r.failed} jobs failed, ${r.unfinished} unfinished (target 0)`);
+  if (t.share !== undefined && (r.throughputShare ?? 0) < t.share) {
+    misses.push(`share of ideal ${r.throughputShare?.toFixed(2) ?? '—'} < ${t.share.toFixed(2)}`);
+  }
+  if (t.rateLimited !== undefined && r.rateLimitedShare > t.rateLimited) {
+    misses.push(`429 share ${pct(r.rateLimitedShare)} > ${pct(t.rateLimited)}`);
+  }
+  if (t.afterDrop && r.afterDrop) {
+    if (r.afterDrop.rateLimitedShare > t.afterDrop.rateLimited) {
+      misses.push(
+        `429 after the drop ${pct(r.afterDrop.rateLimitedShare)} > ${pct(t.afterDrop.rateLimited)}`,
+      );
+    }
+    if ((r.afterDrop.throughputShare ?? 0) < t.afterDrop.share) {
+      misses.push(
+        `share of the new ideal ${r.afterDrop.throughputShare?.toFixed(2) ?? '—'} < ${t.afterDrop.share}`,
+      );
+    }
+  }
+  if (
+    t.smallTenantP95Ms !== undefined &&
+    (r.smallTenantP95Ms ?? Number.POSITIVE_INFINITY) > t.smallTenantP95Ms
+  ) {
+    misses.push(`interactive p95 ${r.smallTenantP95Ms ?? '—'} ms > ${t.smallTenantP95Ms} ms`);
+  }
+  return misses;
+}
