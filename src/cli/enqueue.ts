@@ -2,7 +2,7 @@
  * `promptq enqueue [--model M] [--max-tokens N] [--tenant T] [--priority P] [--id ID] [--system S]
  * [--wait] [--timeout SEC] PROMPT`: one job; prints its id (with `--wait`, the job's JSON view).
  */
-import { ConfigError, jobLimitsFrom, type PromptqConfig, redactUrl } from '../core/config.js';
+import { jobLimitsFrom, type PromptqConfig, topologyOf } from '../core/config.js';
 import { UsageError } from '../core/errors.js';
 import { ValidationError } from '../core/job.js';
 import { type Cli, loadContext } from './context.js';
@@ -21,7 +21,10 @@ interface EnqueueOptions {
 
 async function enqueue(prompt: string, o: EnqueueOptions, config: PromptqConfig): Promise<number> {
   // Loaded here: bullmq is what `promptq --help` and the other short commands do without.
-  const { PromptQueue } = await import('../producer/queue.js');
+  const [{ PromptQueue }, { connectOrFail, keyspaceOf }] = await Promise.all([
+    import('../producer/queue.js'),
+    import('../store/connection.js'),
+  ]);
   const body = {
     model: o.model,
     max_tokens: o.maxTokens,
@@ -31,22 +34,17 @@ async function enqueue(prompt: string, o: EnqueueOptions, config: PromptqConfig)
     ...(o.id !== undefined ? { id: o.id } : {}),
     ...(o.system !== undefined ? { system: o.system } : {}),
   };
+  const connection = await connectOrFail(topologyOf(config), {
+    timeoutMs: 3000,
+    hint: 'is promptq start running?',
+  });
   const q = new PromptQueue({
-    redisUrl: config.redisUrl,
+    connection,
     queue: config.queue,
+    ...keyspaceOf(config.redisMode),
     jobLimits: jobLimitsFrom(config),
   });
-  q.connection.on('error', () => {});
   try {
-    await Promise.race([
-      q.connection.ping(),
-      new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 3000)),
-    ]).catch(() => {
-      throw new ConfigError(
-        'REDIS_URL',
-        `cannot reach Redis at ${redactUrl(config.redisUrl)} (is promptq start running?)`,
-      );
-    });
     const added = await q.add(body).catch((err: unknown) => {
       if (err instanceof ValidationError) throw new UsageError(`invalid job: ${err.message}`, { cause: err });
       throw err;
@@ -63,6 +61,7 @@ async function enqueue(prompt: string, o: EnqueueOptions, config: PromptqConfig)
     return 1;
   } finally {
     await q.close();
+    connection.disconnect();
   }
 }
 

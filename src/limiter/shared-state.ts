@@ -17,7 +17,7 @@
  *   headerless                  the API sends no rate-limit headers: admit freely, learn from 429s
  *   in_ratio                    real input tokens / local estimate (EWMA)
  */
-import type { Redis } from 'ioredis';
+import type { RedisConnection as Redis } from '../store/connection.js';
 import { admitScript, observeScript, readGroup, settleScript } from '../store/limiter-scripts.js';
 
 const resources = ['req', 'in', 'out'] as const;

@@ -5,7 +5,8 @@
  */
 
 import { type RequestHandler, Router } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisConnection as Redis } from '../../store/connection.js';
+import type { QueueKeys } from '../../store/keys.js';
 import { HttpError } from '../http/errors.js';
 import { dashboardHtml } from './page.js';
 import { type RangeName, ranges, readDashboard } from './summary.js';
@@ -13,6 +14,8 @@ import { type RangeName, ranges, readDashboard } from './summary.js';
 export interface DashboardRouterOptions {
   connection: Redis;
   queue: string;
+  /** The queue's keys (hash-tagged on a cluster). @defaultValue `queueKeys(queue)` */
+  keys?: QueueKeys | undefined;
 }
 
 export function dashboardRouter(opts: DashboardRouterOptions): Router {
@@ -37,7 +40,7 @@ export function dashboardRouter(opts: DashboardRouterOptions): Router {
           `range: expected one of ${Object.keys(ranges).join(', ')}, got "${range}"`,
         );
       }
-      res.json(await readDashboard(opts.connection, opts.queue, ranges[range as RangeName]));
+      res.json(await readDashboard(opts.connection, opts.keys ?? opts.queue, ranges[range as RangeName]));
     } catch (err) {
       next(err);
     }
