@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -20,7 +20,13 @@ export async function poll(check: () => Promise<boolean>, what: string, timeoutM
 
 /** One command on a node, on a fresh short-lived connection (fails fast when the node is down). */
 export async function nodeCommand(port: number, ...args: string[]): Promise<unknown> {
-  const c = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const c = new Redis({
+    port,
+    host: '127.0.0.1',
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   c.on('error', () => {});
   try {
     await c.connect();
@@ -52,7 +58,11 @@ export class RedisProcess {
       proc.once('error', reject);
       proc.once('spawn', () => resolve());
     });
-    await poll(async () => (await nodeCommand(this.port, 'PING')) === 'PONG', `redis on ${this.port}`, 10_000);
+    await poll(
+      async () => (await nodeCommand(this.port, 'PING')) === 'PONG',
+      `redis on ${this.port}`,
+      10_000,
+    );
   }
 
   /** SIGKILL (`hard`) or SIGTERM, and wait for the exit. */
@@ -159,7 +169,9 @@ export class TestCluster {
   async primaryOf(key: string): Promise<RedisProcess> {
     const live = this.nodes.find((n) => n.running)!;
     const slot = Number(await nodeCommand(live.port, 'CLUSTER', 'KEYSLOT', key));
-    const slots = (await nodeCommand(live.port, 'CLUSTER', 'SLOTS')) as Array<[number, number, [string, number]]>;
+    const slots = (await nodeCommand(live.port, 'CLUSTER', 'SLOTS')) as Array<
+      [number, number, [string, number]]
+    >;
     const range = slots.find(([a, b]) => slot >= a && slot <= b);
     const port = range?.[2][1];
     const node = this.nodes.find((n) => n.port === port);

@@ -48,7 +48,11 @@ export class TestSentinel {
       'no',
     ];
     const masterPort = await freePort();
-    const master = new RedisProcess(masterPort, join(this.dir, 'master'), dataArgs(masterPort, join(this.dir, 'master')));
+    const master = new RedisProcess(
+      masterPort,
+      join(this.dir, 'master'),
+      dataArgs(masterPort, join(this.dir, 'master')),
+    );
     await master.start();
     const replicaPort = await freePort();
     const replicaDir = join(this.dir, 'replica');
@@ -61,7 +65,8 @@ export class TestSentinel {
     await replica.start();
     this.data.push(master, replica);
     await poll(
-      async () => String(await nodeCommand(replicaPort, 'INFO', 'replication')).includes('master_link_status:up'),
+      async () =>
+        String(await nodeCommand(replicaPort, 'INFO', 'replication')).includes('master_link_status:up'),
       'the replica to sync',
     );
     for (let i = 0; i < 3; i++) {
@@ -99,7 +104,10 @@ export class TestSentinel {
   /** The master's port as the first live sentinel reports it. */
   async masterPort(): Promise<number> {
     const s = this.sentinels.find((x) => x.running)!;
-    const [, port] = (await nodeCommand(s.port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', this.name)) as [string, string];
+    const [, port] = (await nodeCommand(s.port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', this.name)) as [
+      string,
+      string,
+    ];
     return Number(port);
   }
 
