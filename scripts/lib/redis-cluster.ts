@@ -43,6 +43,7 @@ export class RedisProcess {
     readonly port: number,
     readonly dir: string,
     readonly args: string[],
+    readonly binary = 'redis-server',
   ) {
     mkdirSync(dir, { recursive: true });
   }
@@ -52,7 +53,7 @@ export class RedisProcess {
   }
 
   async start(): Promise<void> {
-    const proc = spawn('redis-server', [...this.args], { stdio: 'ignore', cwd: this.dir });
+    const proc = spawn(this.binary, [...this.args], { stdio: 'ignore', cwd: this.dir });
     this.#proc = proc;
     await new Promise<void>((resolve, reject) => {
       proc.once('error', reject);

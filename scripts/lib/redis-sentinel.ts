@@ -1,8 +1,15 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nodeCommand, poll, RedisProcess } from './redis-cluster.js';
 import { freePort } from './redis-server.js';
+
+/** Debian's `redis-sentinel` when installed, else `redis-server --sentinel` (the same program). */
+const sentinelBinary =
+  spawnSync('redis-sentinel', ['--version'], { stdio: 'ignore' }).status === 0
+    ? 'redis-sentinel'
+    : 'redis-server';
 
 export interface TestSentinelOptions {
   /** The master's name. @defaultValue `promptq` */
@@ -86,7 +93,7 @@ export class TestSentinel {
           '',
         ].join('\n'),
       );
-      const s = new RedisProcess(port, dir, [conf, '--sentinel']);
+      const s = new RedisProcess(port, dir, [conf, '--sentinel'], sentinelBinary);
       await s.start();
       this.sentinels.push(s);
     }

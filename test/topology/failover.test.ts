@@ -207,6 +207,11 @@ describe(`failover on Redis ${mode === 'cluster' ? 'Cluster' : 'Sentinel'}`, { t
         return url ? metricSum(await (await fetch(`${url}/metrics`)).text(), 'promptq_jobs_total') : 0;
       }),
     );
+    const notCompleted: Record<string, number> = {};
+    for (const id of accepted) {
+      const st = states.get(id) ?? 'unknown';
+      if (st !== 'completed') notCompleted[st] = (notCompleted[st] ?? 0) + 1;
+    }
     const report = {
       topology: mode,
       submitted: given,
@@ -215,6 +220,7 @@ describe(`failover on Redis ${mode === 'cluster' ? 'Cluster' : 'Sentinel'}`, { t
       duplicated,
       lost,
       lost_missing: missing,
+      lost_by_state: notCompleted,
       post_retries: postFailures,
       killed_at_ms: killedAt,
       promoted_after_ms: promotedAfterMs,
@@ -225,6 +231,18 @@ describe(`failover on Redis ${mode === 'cluster' ? 'Cluster' : 'Sentinel'}`, { t
       finished_per_worker: metrics,
     };
     console.log(`failover ${JSON.stringify(report)}`);
+    {
+      // What the processes said, for a diagnosis: distinct warnings and errors with counts.
+      const said = new Map<string, number>();
+      for (const p of procs) {
+        for (const l of p.logs()) {
+          if (l.level !== 'warn' && l.level !== 'error') continue;
+          const k = `${l.msg} ${String(l.error ?? l.reason ?? '').slice(0, 120)}`;
+          said.set(k, (said.get(k) ?? 0) + 1);
+        }
+      }
+      console.log([...said].map(([k, c]) => `${c}× ${k}`).join('\n'));
+    }
 
     expect(accepted.length).toBeGreaterThan(50);
     // Writes acknowledged just before the kill may not have reached the replica: bounded, measured.
