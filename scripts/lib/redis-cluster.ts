@@ -53,17 +53,26 @@ export class RedisProcess {
   }
 
   async start(): Promise<void> {
-    const proc = spawn(this.binary, [...this.args], { stdio: 'ignore', cwd: this.dir });
+    // The server's own log, for the message when it does not come up (a port taken, a bad flag).
+    const logFile = join(this.dir, 'redis.log');
+    const log = openSync(logFile, 'a');
+    const proc = spawn(this.binary, [...this.args], { stdio: ['ignore', log, log], cwd: this.dir });
+    closeSync(log);
     this.#proc = proc;
     await new Promise<void>((resolve, reject) => {
       proc.once('error', reject);
       proc.once('spawn', () => resolve());
     });
-    await poll(
-      async () => (await nodeCommand(this.port, 'PING')) === 'PONG',
-      `redis on ${this.port}`,
-      10_000,
-    );
+    try {
+      await poll(
+        async () => (await nodeCommand(this.port, 'PING')) === 'PONG',
+        `redis on ${this.port}`,
+        10_000,
+      );
+    } catch (err) {
+      const tail = readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join('\n');
+      throw new Error(`${(err as Error).message}; its log ends:\n${tail}`);
+    }
   }
 
   /** SIGKILL (`hard`) or SIGTERM, and wait for the exit. */
