@@ -62,7 +62,7 @@ describe('many workers, one allowance', { timeout: 120_000 }, () => {
     try {
       await Promise.all(workers.map((w) => w.waitForLog((l) => l.msg === 'promptq running', 60_000)));
       const q = new PromptQueue({ connection: redis, queue, ...testKeyspace() });
-      const total = workerCount * 10;
+      const total = Math.max(40, workerCount * 10);
       const jobs = Array.from({ length: total }, (_, i) => ({
         model: 'claude-sonnet-4-5',
         max_tokens: 10,
