@@ -12,8 +12,9 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
-    // The slow fault tests run with `npm run test:chaos` (vitest.chaos.config.ts).
-    exclude: ['test/chaos/**', '**/node_modules/**'],
+    // The slow fault tests run with `npm run test:chaos` (vitest.chaos.config.ts), the failover
+    // tests on a Redis Cluster or Sentinel set with `npm run test:topology` (vitest.topology.config.ts).
+    exclude: ['test/chaos/**', 'test/topology/**', '**/node_modules/**'],
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,

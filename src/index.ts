@@ -29,6 +29,14 @@ export {
   PromptQueue,
   type PromptQueueOptions,
 } from './producer/queue.js';
+export {
+  type ConnectionOptions,
+  createConnection,
+  keyspaceOf,
+  type RedisConnection,
+  type RedisMode,
+  type RedisTopology,
+} from './store/connection.js';
 export { type KeyspaceOptions, limiterKey, QueueKeys, queueKeys } from './store/keys.js';
 export type { FinishedEvent, WorkerListener } from './worker/events.js';
 export type { JobOutcome } from './worker/outcome.js';

@@ -5,9 +5,8 @@
  * not finish), 2 usage or invalid input. Loaded only when one of the two commands runs.
  */
 import { createWriteStream } from 'node:fs';
-import { Redis } from 'ioredis';
 import { PriceTable } from '../anthropic/pricing.js';
-import { ConfigError, defaults, jobLimitsFrom, type PromptqConfig, redactUrl } from '../core/config.js';
+import { defaults, jobLimitsFrom, type PromptqConfig, topologyOf } from '../core/config.js';
 import { UsageError } from '../core/errors.js';
 import { Logger } from '../core/log.js';
 import { Metrics } from '../ops/metrics/metrics.js';
@@ -24,24 +23,13 @@ import { collectResults } from '../producer/backfill/results.js';
 import { type BackfillSummary, formatSummary } from '../producer/backfill/run-summary.js';
 import { formatProblems, scanFile } from '../producer/backfill/scan.js';
 import { PromptQueue } from '../producer/queue.js';
-import { redisReachable } from '../store/embedded-redis.js';
+import { connectOrFail, keyspaceOf, type RedisConnection } from '../store/connection.js';
 import { TenantStore, type TenantWithSpend } from '../store/tenant-store.js';
 import { defaultBackfillPriority } from './options.js';
 
-/** A Redis connection that answered PING, or exit 2 naming REDIS_URL. */
-async function connect(config: PromptqConfig): Promise<Redis> {
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
-  redis.on('error', () => {});
-  try {
-    await Promise.race([
-      redis.ping(),
-      new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 3000)),
-    ]);
-    return redis;
-  } catch {
-    redis.disconnect();
-    throw new ConfigError('REDIS_URL', `cannot reach Redis at ${redactUrl(config.redisUrl)}`);
-  }
+/** A Redis connection (any topology) that answered, or exit 2 naming REDIS_URL. */
+function connect(config: PromptqConfig, timeoutMs = 3000): Promise<RedisConnection> {
+  return connectOrFail(topologyOf(config), { timeoutMs });
 }
 
 const write = (s: string) => process.stdout.write(`${s}\n`);
@@ -51,7 +39,7 @@ function failedExit(s: BackfillSummary): number {
 }
 
 async function results(
-  redis: Redis,
+  redis: RedisConnection,
   config: PromptqConfig,
   path: string,
   d: LineDefaults,
@@ -64,6 +52,7 @@ async function results(
     const summary = await collectResults(path, d, {
       redis,
       queue: config.queue,
+      ...keyspaceOf(config.redisMode),
       wait: o.wait,
       ...(o.timeoutSec !== undefined ? { timeoutMs: o.timeoutSec * 1000 } : {}),
       ...(out ? { out } : {}),
@@ -169,6 +158,7 @@ export async function runBackfill(file: string, o: BackfillOptions, config: Prom
     const redis = await connect(config);
     const queue = new PromptQueue({
       connection: redis,
+      ...keyspaceOf(config.redisMode),
       queue: config.queue,
       jobLimits: d.limits,
       keepCompletedSeconds: config.keepCompletedSeconds,
@@ -222,7 +212,7 @@ export async function runBackfill(file: string, o: BackfillOptions, config: Prom
 
 /** `--via batches`: submit, poll and collect (batch-run.ts), then the same results and summary as live. */
 async function viaBatches(
-  redis: Redis,
+  redis: RedisConnection,
   queue: PromptQueue,
   config: PromptqConfig,
   path: string,
@@ -329,9 +319,13 @@ async function dryRun(
   // Observed output ratios are a bonus: a dry run works offline too.
   let ratios: Awaited<ReturnType<typeof observedOutputRatios>> | undefined;
   let tenants: TenantWithSpend[] | undefined;
-  const redis = (await redisReachable(config.redisUrl, 1000)) ? await connect(config) : undefined;
+  const redis = await connect(config, 1000).catch(() => undefined);
   if (redis) {
-    const queue = new PromptQueue({ connection: redis, queue: config.queue });
+    const queue = new PromptQueue({
+      connection: redis,
+      queue: config.queue,
+      ...keyspaceOf(config.redisMode),
+    });
     try {
       ratios = await observedOutputRatios(queue.queue);
       if (scan.byTenant.size > 0) tenants = await new TenantStore(redis, queue.keys).list();

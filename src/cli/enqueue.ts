@@ -4,7 +4,7 @@
  * `--body JSON|@FILE` takes a whole job body instead (tools, thinking, images, … as in the HTTP API).
  */
 import { readFileSync } from 'node:fs';
-import { ConfigError, jobLimitsFrom, type PromptqConfig, redactUrl } from '../core/config.js';
+import { jobLimitsFrom, type PromptqConfig, topologyOf } from '../core/config.js';
 import { UsageError } from '../core/errors.js';
 import { ValidationError } from '../core/job.js';
 import { type Cli, loadContext } from './context.js';
@@ -54,7 +54,10 @@ async function enqueue(
     throw new UsageError('give either PROMPT or --body, not both');
   if (o.body === undefined && prompt === undefined) throw new UsageError('missing PROMPT (or --body)');
   // Loaded here: bullmq is what `promptq --help` and the other short commands do without.
-  const { PromptQueue } = await import('../producer/queue.js');
+  const [{ PromptQueue }, { connectOrFail, keyspaceOf }] = await Promise.all([
+    import('../producer/queue.js'),
+    import('../store/connection.js'),
+  ]);
   const base = o.body !== undefined ? readBody(o.body) : { model: o.model, max_tokens: o.maxTokens, prompt };
   const body = {
     ...base,
@@ -63,22 +66,17 @@ async function enqueue(
     ...(o.id !== undefined ? { id: o.id } : {}),
     ...(o.system !== undefined ? { system: o.system } : {}),
   };
+  const connection = await connectOrFail(topologyOf(config), {
+    timeoutMs: 3000,
+    hint: 'is promptq start running?',
+  });
   const q = new PromptQueue({
-    redisUrl: config.redisUrl,
+    connection,
     queue: config.queue,
+    ...keyspaceOf(config.redisMode),
     jobLimits: jobLimitsFrom(config),
   });
-  q.connection.on('error', () => {});
   try {
-    await Promise.race([
-      q.connection.ping(),
-      new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 3000)),
-    ]).catch(() => {
-      throw new ConfigError(
-        'REDIS_URL',
-        `cannot reach Redis at ${redactUrl(config.redisUrl)} (is promptq start running?)`,
-      );
-    });
     const added = await q.add(body).catch((err: unknown) => {
       if (err instanceof ValidationError) throw new UsageError(`invalid job: ${err.message}`, { cause: err });
       throw err;
@@ -95,6 +93,7 @@ async function enqueue(
     return 1;
   } finally {
     await q.close();
+    connection.disconnect();
   }
 }
 

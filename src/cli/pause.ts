@@ -1,11 +1,14 @@
 /** `promptq pause | resume`: stop or restart every worker taking jobs from the queue. */
-import type { PromptqConfig } from '../core/config.js';
+import { type PromptqConfig, topologyOf } from '../core/config.js';
 import { type Cli, loadContext } from './context.js';
 
 async function pauseResume(command: 'pause' | 'resume', config: PromptqConfig): Promise<number> {
-  const { PromptQueue } = await import('../producer/queue.js');
-  const q = new PromptQueue({ redisUrl: config.redisUrl, queue: config.queue });
-  q.connection.on('error', () => {});
+  const [{ PromptQueue }, { connectOrFail, keyspaceOf }] = await Promise.all([
+    import('../producer/queue.js'),
+    import('../store/connection.js'),
+  ]);
+  const connection = await connectOrFail(topologyOf(config), { timeoutMs: 3000 });
+  const q = new PromptQueue({ connection, queue: config.queue, ...keyspaceOf(config.redisMode) });
   try {
     if (command === 'pause') await q.queue.pause();
     else await q.queue.resume();
@@ -13,6 +16,7 @@ async function pauseResume(command: 'pause' | 'resume', config: PromptqConfig): 
     return 0;
   } finally {
     await q.close();
+    connection.disconnect();
   }
 }
 

@@ -3,7 +3,7 @@
  * the month-end projection and the slowest calls, from the rollups workers keep in Redis (the same
  * figures as the dashboard, through the same function).
  */
-import { ConfigError, type PromptqConfig } from '../core/config.js';
+import { type PromptqConfig, topologyOf } from '../core/config.js';
 import { UsageError } from '../core/errors.js';
 import { type Cli, loadContext } from './context.js';
 
@@ -20,17 +20,19 @@ async function report(o: ReportOptions, config: PromptqConfig): Promise<number> 
   } catch (err) {
     throw new UsageError(`--since: ${(err as Error).message.replace(/^since: /, '')}`);
   }
-  const [{ Redis }, { formatReport }] = await Promise.all([
-    import('ioredis'),
+  const [{ connectOrFail, keyspaceOf }, { queueKeys }, { formatReport }] = await Promise.all([
+    import('../store/connection.js'),
+    import('../store/keys.js'),
     import('../ops/dashboard/report.js'),
   ]);
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
-  redis.on('error', () => {});
+  const redis = await connectOrFail(topologyOf(config), {
+    maxRetriesPerRequest: 1,
+    timeoutMs: 5000,
+    hint: "set REDIS_URL to the queue's Redis",
+  });
   try {
-    await redis.connect().catch(() => {
-      throw new ConfigError('REDIS_URL', "cannot reach Redis (set REDIS_URL to the queue's Redis)");
-    });
-    const d = await readDashboard(redis, config.queue, minutes);
+    const keys = queueKeys(config.queue, keyspaceOf(config.redisMode));
+    const d = await readDashboard(redis, keys, minutes);
     process.stdout.write(o.json ? `${JSON.stringify(d, null, 2)}\n` : formatReport(d, config.queue, o.since));
     return 0;
   } finally {

@@ -7,6 +7,7 @@
 
 import { PromptqError } from './errors.js';
 import type { JobLimits } from './job.js';
+import { parseRedisUrl, type RedisMode, RedisUrlError, redisModes } from './redis-url.js';
 
 /** The resolved configuration of a promptq process. */
 export interface PromptqConfig {
@@ -14,6 +15,13 @@ export interface PromptqConfig {
   readonly redisUrl: string;
   /** Whether REDIS_URL was set explicitly (if not, `start` may launch a private redis-server). */
   readonly redisUrlExplicit: boolean;
+  /**
+   * How `redisUrl` is read: one endpoint, Redis Cluster seed nodes, or sentinels.
+   * @defaultValue `single`
+   */
+  readonly redisMode: RedisMode;
+  /** The master's name when `redisMode` is `sentinel`. */
+  readonly redisSentinelName: string | undefined;
   /** The real API key; `undefined` → the built-in simulator is used. Never logged. */
   readonly anthropicApiKey: string | undefined;
   /** Another Anthropic-compatible endpoint. @defaultValue the SDK's default */
@@ -116,6 +124,7 @@ export interface FixedDefaults {
  */
 export const defaults = {
   redisUrl: 'redis://127.0.0.1:6379',
+  redisMode: 'single',
   queue: 'prompts',
   host: '127.0.0.1',
   port: 3000,
@@ -225,17 +234,69 @@ export function checkListenAddress(config: Pick<PromptqConfig, 'host' | 'authTok
   }
 }
 
+/** `PROMPTQ_REDIS_MODE`, `REDIS_URL` and `PROMPTQ_REDIS_SENTINEL_NAME`, checked together. */
+function redisTopology(
+  env: Env,
+  url: string,
+): { redisMode: RedisMode; redisSentinelName: string | undefined } {
+  const mode = (str(env, 'PROMPTQ_REDIS_MODE') ?? defaults.redisMode).toLowerCase();
+  if (!(redisModes as readonly string[]).includes(mode)) {
+    throw new ConfigError('PROMPTQ_REDIS_MODE', `expected one of ${redisModes.join(', ')}, got "${mode}"`);
+  }
+  let hosts: number;
+  let db: number;
+  try {
+    ({
+      hosts: { length: hosts },
+      db,
+    } = parseRedisUrl(url));
+  } catch (err) {
+    if (!(err instanceof RedisUrlError)) throw err;
+    // One endpoint goes to ioredis as it is: any URL it reads is fine there.
+    if (mode !== 'single' || !/^rediss?:\/\/[^,]+$/.test(url) || !URL.canParse(url)) {
+      throw new ConfigError('REDIS_URL', err.message);
+    }
+    hosts = 1;
+    db = 0;
+  }
+  if (mode === 'single' && hosts > 1) {
+    throw new ConfigError(
+      'REDIS_URL',
+      `names ${hosts} hosts; set PROMPTQ_REDIS_MODE=cluster (seed nodes) or sentinel (the sentinels)`,
+    );
+  }
+  if (mode === 'cluster' && db !== 0) {
+    throw new ConfigError('REDIS_URL', `Redis Cluster has database 0 only, got /${db}`);
+  }
+  const name = str(env, 'PROMPTQ_REDIS_SENTINEL_NAME');
+  if (mode === 'sentinel' && name === undefined) {
+    throw new ConfigError(
+      'PROMPTQ_REDIS_SENTINEL_NAME',
+      'required with PROMPTQ_REDIS_MODE=sentinel (the master name)',
+    );
+  }
+  if (mode !== 'sentinel' && name !== undefined) {
+    throw new ConfigError(
+      'PROMPTQ_REDIS_SENTINEL_NAME',
+      `set, but PROMPTQ_REDIS_MODE is ${mode}, not sentinel`,
+    );
+  }
+  return { redisMode: mode as RedisMode, redisSentinelName: name };
+}
+
+/** The Redis topology a config names (for store/connection.ts's `createConnection`). */
+export function topologyOf(config: Pick<PromptqConfig, 'redisUrl' | 'redisMode' | 'redisSentinelName'>): {
+  mode: RedisMode;
+  url: string;
+  sentinelName: string | undefined;
+} {
+  return { mode: config.redisMode, url: config.redisUrl, sentinelName: config.redisSentinelName };
+}
+
 /** Read and validate the environment. Throws {@link ConfigError} naming the bad variable. */
 export function loadConfig(env: Env = process.env): PromptqConfig {
   const redisUrl = str(env, 'REDIS_URL') ?? defaults.redisUrl;
-  if (!/^rediss?:\/\//.test(redisUrl)) {
-    throw new ConfigError('REDIS_URL', 'expected redis://host:port[/db] or rediss://...');
-  }
-  try {
-    new URL(redisUrl);
-  } catch {
-    throw new ConfigError('REDIS_URL', 'not a valid URL');
-  }
+  const { redisMode, redisSentinelName } = redisTopology(env, redisUrl);
   const baseUrl = str(env, 'ANTHROPIC_BASE_URL');
   if (baseUrl !== undefined && !/^https?:\/\/[^/]/.test(baseUrl)) {
     throw new ConfigError('ANTHROPIC_BASE_URL', 'expected an http(s):// URL');
@@ -260,6 +321,8 @@ export function loadConfig(env: Env = process.env): PromptqConfig {
   return {
     redisUrl,
     redisUrlExplicit: str(env, 'REDIS_URL') !== undefined,
+    redisMode,
+    redisSentinelName,
     anthropicApiKey: str(env, 'ANTHROPIC_API_KEY'),
     anthropicBaseUrl: baseUrl,
     queue,

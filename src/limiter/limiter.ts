@@ -21,9 +21,9 @@
  */
 import { createHash } from 'node:crypto';
 import Bottleneck from 'bottleneck';
-import type { Redis } from 'ioredis';
 import type { Outcome } from '../anthropic/classify.js';
 import { cacheReadsCountTowardItpm, modelGroup } from '../core/models.js';
+import type { RedisConnection as Redis } from '../store/connection.js';
 import { limiterKey } from '../store/keys.js';
 import { parseRateLimitHeaders, type RateLimitSnapshot } from './headers.js';
 import {

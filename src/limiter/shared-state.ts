@@ -19,7 +19,7 @@
  *                               learn_hold_until: the learning's state; limiter-settle-1.lua)
  *   in_ratio                    real input tokens (cached or not) / local estimate (EWMA)
  */
-import type { Redis } from 'ioredis';
+import type { RedisConnection as Redis } from '../store/connection.js';
 import { admitScript, observeScript, readGroup, settleScript } from '../store/limiter-scripts.js';
 
 const resources = ['req', 'in', 'out'] as const;

@@ -6,21 +6,22 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Simulator } from '@promptq/anthropic-simulator';
-import { Redis } from 'ioredis';
 import { anthropicClient } from '../anthropic/client.js';
 import { PriceTable } from '../anthropic/pricing.js';
 import {
-  ConfigError,
   checkListenAddress,
   defaults,
   jobLimitsFrom,
   type PromptqConfig,
-  redactUrl,
+  topologyOf,
 } from '../core/config.js';
 import type { Logger } from '../core/log.js';
 import { accountFingerprint, RateLimiter } from '../limiter/limiter.js';
 import { PromptQueue } from '../producer/queue.js';
+import { connectOrFail, keyspaceOf } from '../store/connection.js';
 import { type EmbeddedRedis, ensureRedis } from '../store/embedded-redis.js';
+import { queueKeys } from '../store/keys.js';
+import { probeQueueKeys } from '../store/probe.js';
 import { TenantStore } from '../store/tenant-store.js';
 import { PromptWorker } from '../worker/worker.js';
 import { createApp, createOpsApp } from './http/app.js';
@@ -51,20 +52,6 @@ export interface RunningService {
   close(force?: boolean): Promise<void>;
 }
 
-async function waitForRedis(connection: Redis, timeoutMs: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      connection.ping(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error('timeout')), timeoutMs);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 export async function runService(
   config: PromptqConfig,
   parts: ServiceParts,
@@ -72,18 +59,18 @@ export async function runService(
 ): Promise<RunningService> {
   checkListenAddress(config);
   let embedded: EmbeddedRedis | null = null;
-  if (parts.embedRedis) embedded = await ensureRedis(config.redisUrl, log);
-  const connection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  // A private redis-server only stands in for one Redis (`promptq start` on a laptop).
+  if (parts.embedRedis && config.redisMode === 'single') embedded = await ensureRedis(config.redisUrl, log);
+  const connection = await connectOrFail(topologyOf(config), {
+    hint:
+      config.redisMode === 'single'
+        ? 'start one, or set REDIS_URL'
+        : 'check REDIS_URL and PROMPTQ_REDIS_MODE',
+  });
   connection.on('error', (err) => log.warn('redis connection error', { error: err.message }));
-  try {
-    await waitForRedis(connection, 10_000);
-  } catch {
-    connection.disconnect();
-    throw new ConfigError(
-      'REDIS_URL',
-      `cannot reach Redis at ${redactUrl(config.redisUrl)} (start one, or set REDIS_URL)`,
-    );
-  }
+  // On a cluster every key of the queue (BullMQ's and promptq's) shares the queue's hash tag.
+  const keyspace = keyspaceOf(config.redisMode);
+  const keys = queueKeys(config.queue, keyspace);
   // Before the first span: with no OTEL_* endpoint this loads nothing (ops/telemetry/telemetry.ts).
   const telemetry = await startTelemetry(process.env, log);
   const prices = PriceTable.load(config.pricingFile);
@@ -91,6 +78,7 @@ export async function runService(
   const queue = new PromptQueue({
     connection,
     queue: config.queue,
+    ...keyspace,
     jobLimits: jobLimitsFrom(config),
     keepCompletedSeconds: config.keepCompletedSeconds,
     keepFailedSeconds: config.keepFailedSeconds,
@@ -108,6 +96,7 @@ export async function runService(
     limiter = new RateLimiter({
       redis: connection,
       // Limits belong to an API key (and endpoint): one shared state per account, never the key itself.
+      ...keyspace,
       account: accountFingerprint(`${c.baseURL ?? 'default'}|${c.apiKey}`),
       ceilings: { rpm: config.maxRpm, itpm: config.maxItpm, otpm: config.maxOtpm },
       tuning: {
@@ -121,11 +110,13 @@ export async function runService(
     const rollups = new RollupWriter({
       connection,
       queue: config.queue,
+      ...keyspace,
       tenantLabel: (t) => metrics.tenantLabel(t),
     });
     worker = new PromptWorker({
       connection,
       queue: config.queue,
+      prefix: keys.prefix,
       client: c.client,
       limiter,
       prices,
@@ -172,6 +163,7 @@ export async function runService(
         log,
         authToken: config.authToken,
         metricsToken: config.metricsToken,
+        probe: () => probeQueueKeys(connection, keys),
       }),
     );
   }
@@ -185,6 +177,7 @@ export async function runService(
   log.info('promptq running', {
     url,
     queue: config.queue,
+    redis: config.redisMode,
     api: parts.api,
     worker: parts.worker,
     concurrency: parts.worker ? (config.concurrencyExplicit ? config.concurrency : 'adaptive') : undefined,

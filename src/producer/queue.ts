@@ -10,7 +10,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Job, Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { defaults } from '../core/config.js';
 import { combinedPriority, tenantOf } from '../core/fairness.js';
 import {
@@ -27,6 +26,7 @@ import {
 } from '../core/job.js';
 import type { JobResult } from '../core/result.js';
 import { inSpan, SpanKind, traceMetadata } from '../core/trace.js';
+import { createConnection, type RedisConnection, type RedisTopology } from '../store/connection.js';
 import { type QueueKeys, queueKeys } from '../store/keys.js';
 import { loadRecord } from '../store/record-store.js';
 import { claimJobs, reserveRanks } from '../store/tenant-pending.js';
@@ -46,10 +46,15 @@ export interface JobView {
 }
 
 export interface PromptQueueOptions {
-  /** An ioredis connection to use (not closed by {@link PromptQueue.close}). */
-  connection?: Redis;
+  /** An ioredis connection (`Redis` or `Cluster`) to use (not closed by {@link PromptQueue.close}). */
+  connection?: RedisConnection;
   /** Used when no `connection` is given. @defaultValue `redis://127.0.0.1:6379` */
   redisUrl?: string;
+  /**
+   * Redis Cluster or Sentinel when no `connection` is given (store/connection.ts); `redisUrl` is
+   * then ignored. A cluster needs `hashTag: true` too.
+   */
+  topology?: RedisTopology;
   /** @defaultValue `prompts` */
   queue?: string;
   /** BullMQ key prefix. @defaultValue `bull` */
@@ -106,7 +111,7 @@ function mapState(s: string): JobState | null {
 
 export class PromptQueue {
   readonly queue: Queue;
-  readonly connection: Redis;
+  readonly connection: RedisConnection;
   readonly name: string;
   /** The BullMQ prefix (hash-tagged with `hashTag`). */
   readonly prefix: string;
@@ -124,7 +129,8 @@ export class PromptQueue {
     this.prefix = this.keys.prefix;
     this.#ownsConnection = opts.connection === undefined;
     this.connection =
-      opts.connection ?? new Redis(opts.redisUrl ?? defaults.redisUrl, { maxRetriesPerRequest: null });
+      opts.connection ??
+      createConnection(opts.topology ?? { mode: 'single', url: opts.redisUrl ?? defaults.redisUrl });
     this.#limits = opts.jobLimits ?? defaultJobLimits;
     this.#keepCompleted = opts.keepCompletedSeconds ?? defaults.keepCompletedSeconds;
     this.#keepFailed = opts.keepFailedSeconds ?? defaults.keepFailedSeconds;

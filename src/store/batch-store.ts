@@ -15,7 +15,7 @@
  * Everything expires {@link batchRetentionSeconds} after its last write. Finished requests become
  * BullMQ jobs in their final state (lua/finish-batch-jobs-N.lua).
  */
-import type { Redis } from 'ioredis';
+import type { RedisConnection as Redis } from './connection.js';
 import type { QueueKeys } from './keys.js';
 import { variadicScript } from './scripts.js';
 

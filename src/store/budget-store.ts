@@ -3,7 +3,7 @@
  * not yet settled (lua/budget-*.lua). Amounts are kept as whole nano-USD, so sums are exact; this
  * module speaks USD.
  */
-import type { Redis } from 'ioredis';
+import type { RedisConnection as Redis } from './connection.js';
 import type { QueueKeys } from './keys.js';
 import { script } from './scripts.js';
 

@@ -2,7 +2,7 @@
  * The limiter's scripts (lua/limiter-*.lua) with their KEYS and ARGV named in header order. What
  * the group hash holds and why is limiter/shared-state.ts; the key is keys.ts's `limiterKey`.
  */
-import type { Redis } from 'ioredis';
+import type { RedisConnection as Redis } from './connection.js';
 import { script } from './scripts.js';
 
 const groupKeys = ['group'] as const;

@@ -1,5 +1,5 @@
 /** Tenants' per-minute quotas (lua/quota-admit-2.lua): requests and tokens, shared by all workers. */
-import type { Redis } from 'ioredis';
+import type { RedisConnection as Redis } from './connection.js';
 import type { QueueKeys } from './keys.js';
 import { script } from './scripts.js';
 

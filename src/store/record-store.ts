@@ -4,9 +4,10 @@
  * write for a job just removed must not leave an orphan hash behind); the final write also checks
  * the job's lock (lua/save-final-record-2.lua).
  */
-import type { Redis } from 'ioredis';
+
 import { PromptqError } from '../core/errors.js';
 import type { JobRecord } from '../core/job.js';
+import type { RedisConnection as Redis } from './connection.js';
 import { defaultPrefix, jobLockKey, type QueueKeys, queueKeys } from './keys.js';
 import { script } from './scripts.js';
 

@@ -2,7 +2,7 @@
  * The rollups' Redis side: where a finished job's increments go and how a range is read back. What
  * the fields mean is rollup-format.ts; the keys are the queue's (keys.ts), so one slot when tagged.
  */
-import type { Redis } from 'ioredis';
+import type { RedisConnection as Redis } from './connection.js';
 import type { QueueKeys } from './keys.js';
 import {
   type DayCounter,

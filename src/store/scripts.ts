@@ -9,7 +9,7 @@
  * (ioredis then runs them with EVALSHA).
  */
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisConnection as Redis } from './connection.js';
 
 type Arg = string | number;
 type Named<Names extends readonly string[], V> = { readonly [P in Names[number]]: V };

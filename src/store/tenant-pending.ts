@@ -2,8 +2,9 @@
  * The per-tenant pending counters behind fairness (core/fairness.ts explains the ranks), and the
  * idempotent claim of job ids that counts a job exactly when it is added.
  */
-import type { Redis } from 'ioredis';
+
 import { pendingTtlSeconds } from '../core/fairness.js';
+import type { RedisConnection as Redis } from './connection.js';
 import { defaultPrefix, type QueueKeys, queueKeys } from './keys.js';
 import { script, variadicScript } from './scripts.js';
 

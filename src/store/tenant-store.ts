@@ -3,9 +3,9 @@
  * The token itself is made here, handed back once, and never written anywhere.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { PromptqError } from '../core/errors.js';
 import { type BudgetPeriod, fromNano, readSpend, toNano } from './budget-store.js';
+import type { RedisConnection as Redis } from './connection.js';
 import type { QueueKeys } from './keys.js';
 
 /** What a tenant's jobs do over budget: wait for room (the default) or fail with `budget_exceeded`. */

@@ -4,11 +4,12 @@
  * Redis: store/quota-store.ts, store/budget-store.ts); after it, the hold is settled to the real
  * cost. A port, as records are, so the worker core runs against a fake in its unit tests.
  */
-import type { Redis } from 'ioredis';
+
 import type { PriceTable } from '../anthropic/pricing.js';
 import { estimateInputTokens } from '../anthropic/tokens.js';
 import type { JobRequest } from '../core/job.js';
 import { type BudgetAdmission, type BudgetHold, reserveBudget, settleBudget } from '../store/budget-store.js';
+import type { RedisConnection as Redis } from '../store/connection.js';
 import type { QueueKeys } from '../store/keys.js';
 import { admitQuota } from '../store/quota-store.js';
 

@@ -2,8 +2,9 @@
  * Where the worker keeps job records: a port, so that the worker core runs against Redis in
  * production and against a map in its unit tests.
  */
-import type { Redis } from 'ioredis';
+
 import type { JobRecord } from '../core/job.js';
+import type { RedisConnection as Redis } from '../store/connection.js';
 import { jobKey, loadRecord, saveFinalRecord, saveRecord } from '../store/record-store.js';
 
 export interface RecordPort {

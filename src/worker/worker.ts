@@ -6,13 +6,13 @@
  */
 import type Anthropic from '@anthropic-ai/sdk';
 import { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { BackoffPolicy } from '../anthropic/classify.js';
 import type { PriceTable } from '../anthropic/pricing.js';
 import { defaults } from '../core/config.js';
 import type { JobLimits } from '../core/job.js';
 import type { Logger } from '../core/log.js';
 import type { RateLimiter } from '../limiter/limiter.js';
+import type { RedisConnection as Redis } from '../store/connection.js';
 import { queueKeys } from '../store/keys.js';
 import { redisBudgets } from './budget.js';
 import { ConcurrencyTuner } from './concurrency.js';

@@ -3,11 +3,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RedisConnection } from '../../src/store/connection.js';
 import { spawnCli } from '../helpers/cli.js';
 import { startStack, uniqueQueue } from '../helpers/stack.js';
+import { bullQueue, redisEnv, testRedis } from '../helpers/topology.js';
 
 const model = 'claude-haiku-4-5';
 const body = (prompt: string, extra: Record<string, unknown> = {}) =>
@@ -17,10 +17,10 @@ const batchLine = (id: string, content: string) =>
 
 describe('promptq backfill (real processes, real Redis)', () => {
   let dir: string;
-  let redis: Redis;
+  let redis: RedisConnection;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'promptq-backfill-'));
-    redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: null });
+    redis = testRedis();
   });
   afterAll(() => {
     redis.disconnect();
@@ -32,9 +32,9 @@ describe('promptq backfill (real processes, real Redis)', () => {
     writeFileSync(path, `${lines.join('\n')}\n`);
     return path;
   };
-  const env = (queue: string) => ({ REDIS_URL: inject('redisUrl'), PROMPTQ_QUEUE: queue });
+  const env = (queue: string) => ({ ...redisEnv(), PROMPTQ_QUEUE: queue });
   const jobCount = async (queue: string) => {
-    const q = new Queue(queue, { connection: redis });
+    const q = bullQueue(queue, redis);
     try {
       return await q.count();
     } finally {
@@ -93,7 +93,7 @@ describe('promptq backfill (real processes, real Redis)', () => {
     expect(JSON.parse(again.stdout()).enqueued).toMatchObject({ jobs: 50, added: 0, already_there: 50 });
     expect(await jobCount(queue)).toBe(50);
 
-    const q = new Queue(queue, { connection: redis });
+    const q = bullQueue(queue, redis);
     const job = await q.getJob('req-1');
     expect(job?.data).toEqual({ model, max_tokens: 20, messages: [{ role: 'user', content: 'p1' }] });
     // BullMQ's priority is user priority × 2048 + the tenant's rank (src/fairness.ts).

@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
-import { queueKeys } from '../../src/store/keys.js';
+import type { RedisConnection } from '../../src/store/connection.js';
 import { type CliProcess, spawnCli } from '../helpers/cli.js';
+import { testKeys } from '../helpers/topology.js';
 
 /** Poll `pred` until it holds; fail naming `what` after `timeoutMs`. */
 export async function until(
@@ -34,7 +34,7 @@ export async function reap(p: CliProcess | undefined): Promise<void> {
  * `QueueEvents` listener (and so every user waiting on a job) sees.
  */
 export async function finishEvents(
-  redis: Redis,
+  redis: RedisConnection,
   queue: string,
 ): Promise<{ completed: Map<string, number>; failed: Map<string, number>; stalled: number }> {
   const completed = new Map<string, number>();
@@ -42,7 +42,7 @@ export async function finishEvents(
   let stalled = 0;
   let start = '-';
   for (;;) {
-    const batch = await redis.xrange(queueKeys(queue).bullmq('events'), start, '+', 'COUNT', 5000);
+    const batch = await redis.xrange(testKeys(queue).bullmq('events'), start, '+', 'COUNT', 5000);
     for (const [, fields] of batch) {
       const f: Record<string, string> = {};
       for (let i = 0; i < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;

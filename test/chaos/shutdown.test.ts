@@ -1,19 +1,20 @@
-import { Redis } from 'ioredis';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import {
   type Simulator,
   type SimulatorOptions,
   startSimulator,
 } from '../../packages/anthropic-simulator/src/index.js';
 import { PromptQueue } from '../../src/producer/queue.js';
+import type { RedisConnection } from '../../src/store/connection.js';
 import type { CliProcess } from '../helpers/cli.js';
 import { uniqueQueue } from '../helpers/stack.js';
+import { redisEnv, testKeyspace, testRedis } from '../helpers/topology.js';
 import { finishEvents, reap, startWorker, until } from './helpers.js';
 
 describe('chaos: graceful shutdown under load', () => {
   let sim: Simulator;
   let q: PromptQueue;
-  let redis: Redis;
+  let redis: RedisConnection;
   let queue: string;
   let env: Record<string, string>;
   const procs: CliProcess[] = [];
@@ -27,11 +28,10 @@ describe('chaos: graceful shutdown under load', () => {
   async function setup(simOpts: SimulatorOptions, n: number): Promise<string[]> {
     sim = await startSimulator({ seed: 13, ...simOpts });
     queue = uniqueQueue();
-    const redisUrl = inject('redisUrl');
-    q = new PromptQueue({ redisUrl, queue });
-    redis = new Redis(redisUrl);
+    redis = testRedis();
+    q = new PromptQueue({ connection: redis, queue, ...testKeyspace() });
     env = {
-      REDIS_URL: redisUrl,
+      ...redisEnv(),
       ANTHROPIC_API_KEY: 'sk-ant-chaos-0000000000',
       ANTHROPIC_BASE_URL: sim.url,
       PROMPTQ_QUEUE: queue,

@@ -1,13 +1,14 @@
-import { Redis } from 'ioredis';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import {
   type ServedResponse,
   type Simulator,
   startSimulator,
 } from '../../packages/anthropic-simulator/src/index.js';
 import { PromptQueue } from '../../src/producer/queue.js';
+import type { RedisConnection } from '../../src/store/connection.js';
 import type { CliProcess } from '../helpers/cli.js';
 import { uniqueQueue } from '../helpers/stack.js';
+import { redisEnv, testKeyspace, testRedis } from '../helpers/topology.js';
 import { finishEvents, metricSum, reap, startWorker, until } from './helpers.js';
 
 // Short locks so the test sees a dead worker's jobs taken over in seconds, not a minute.
@@ -16,7 +17,7 @@ const fastLocks = { PROMPTQ_LOCK_DURATION_MS: '2000', PROMPTQ_STALLED_INTERVAL_M
 describe('chaos: workers killed or frozen mid-run', () => {
   let sim: Simulator;
   let q: PromptQueue;
-  let redis: Redis;
+  let redis: RedisConnection;
   const procs: CliProcess[] = [];
   afterEach(async () => {
     for (const p of procs.splice(0)) {
@@ -31,11 +32,10 @@ describe('chaos: workers killed or frozen mid-run', () => {
   async function setup(served: ServedResponse[], simOpts: Parameters<typeof startSimulator>[0] = {}) {
     sim = await startSimulator({ seed: 5, onServed: (r) => served.push(r), ...simOpts });
     const queue = uniqueQueue();
-    const redisUrl = inject('redisUrl');
-    q = new PromptQueue({ redisUrl, queue });
-    redis = new Redis(redisUrl);
+    redis = testRedis();
+    q = new PromptQueue({ connection: redis, queue, ...testKeyspace() });
     const env = {
-      REDIS_URL: redisUrl,
+      ...redisEnv(),
       ANTHROPIC_API_KEY: 'sk-ant-chaos-0000000000',
       ANTHROPIC_BASE_URL: sim.url,
       PROMPTQ_QUEUE: queue,

@@ -1,10 +1,20 @@
-import type { Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
+import type { RedisConnection } from '../../src/store/connection.js';
 
 /**
  * Every key of a Redis database with its whole value as text, whatever its type (for scans such as
  * "the API key is nowhere in Redis").
  */
-export async function dumpRedis(redis: Redis): Promise<Map<string, string>> {
+export async function dumpRedis(redis: RedisConnection): Promise<Map<string, string>> {
+  // A cluster's keys are spread over its primaries: scan each.
+  if (redis instanceof Cluster) {
+    const parts = await Promise.all(redis.nodes('master').map((node) => dumpNode(node)));
+    return new Map(parts.flatMap((m) => [...m]));
+  }
+  return dumpNode(redis);
+}
+
+async function dumpNode(redis: Redis): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   let cursor = '0';
   do {

@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import { inject } from 'vitest';
+import type { Queue } from 'bullmq';
 import {
   type Simulator,
   type SimulatorOptions,
@@ -10,6 +8,8 @@ import {
 import { loadConfig, type PromptqConfig } from '../../src/core/config.js';
 import { Logger } from '../../src/core/log.js';
 import { type RunningService, runService, type ServiceParts } from '../../src/ops/service.js';
+import type { RedisConnection } from '../../src/store/connection.js';
+import { bullQueue, redisEnv, testRedis } from './topology.js';
 
 /** A recognisable fake key: the secrets test scans for it. */
 export const testApiKey = 'sk-ant-test-SECRET-0123456789abcdef';
@@ -21,7 +21,7 @@ export interface Stack {
   /** Every structured log line the service wrote. */
   logs: Array<Record<string, unknown>>;
   rawLogs: string[];
-  redis: Redis;
+  redis: RedisConnection;
   /** A plain BullMQ queue handle on the same queue (what another language's client would do). */
   bull: Queue;
   url: string;
@@ -43,7 +43,7 @@ export async function startStack(
   const sim = await startSimulator({ seed: 1, ...opts.sim });
   const queue = uniqueQueue();
   const config = loadConfig({
-    REDIS_URL: inject('redisUrl'),
+    ...redisEnv(),
     ANTHROPIC_API_KEY: testApiKey,
     ANTHROPIC_BASE_URL: sim.url,
     PROMPTQ_QUEUE: queue,
@@ -56,8 +56,8 @@ export async function startStack(
   const log = new Logger('debug', (line) => rawLogs.push(line));
   Logger.redact(testApiKey);
   const svc = await runService(config, { api: true, worker: true, embedRedis: false, ...opts.parts }, log);
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
-  const bull = new Queue(queue, { connection: redis });
+  const redis = testRedis();
+  const bull = bullQueue(queue, redis);
   return {
     sim,
     svc,

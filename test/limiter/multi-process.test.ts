@@ -1,19 +1,35 @@
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ServedResponse,
   type Simulator,
   startSimulator,
 } from '../../packages/anthropic-simulator/src/index.js';
 import { PromptQueue } from '../../src/producer/queue.js';
+import type { RedisConnection } from '../../src/store/connection.js';
 import { type CliProcess, spawnCli } from '../helpers/cli.js';
 import { uniqueQueue } from '../helpers/stack.js';
+import { redisEnv, testKeyspace, testRedis, testRedisMode } from '../helpers/topology.js';
 import { maxInWindow } from '../helpers/windows.js';
 
-/** Three real worker processes share one API allowance through Redis. */
+/**
+ * Real worker processes share one API allowance through Redis: three on one Redis, eight on a
+ * Redis Cluster (each given the seed nodes in another order, so they bootstrap through different
+ * nodes).
+ */
+const workerCount = testRedisMode() === 'cluster' ? 8 : 3;
+
+/** `redis://a,b,c` → `redis://b,c,a` for i = 1: the same cluster, another first seed. */
+function rotateSeeds(url: string, i: number): string {
+  const m = /^(rediss?:\/\/(?:[^@/]*@)?)([^/]+)(.*)$/.exec(url);
+  if (!m) return url;
+  const hosts = m[2]!.split(',');
+  const k = i % hosts.length;
+  return `${m[1]}${[...hosts.slice(k), ...hosts.slice(0, k)].join(',')}${m[3]}`;
+}
+
 describe('many workers, one allowance', { timeout: 120_000 }, () => {
   let sim: Simulator;
-  let redis: Redis;
+  let redis: RedisConnection;
   const served: ServedResponse[] = [];
   beforeAll(async () => {
     sim = await startSimulator({
@@ -23,50 +39,56 @@ describe('many workers, one allowance', { timeout: 120_000 }, () => {
       ttftMs: 50,
       onServed: (r) => served.push(r),
     });
-    redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: null });
+    redis = testRedis();
   });
   afterAll(async () => {
     redis.disconnect();
     await sim.close();
   });
 
-  it('3 worker processes together stay inside the limit (no 429 after discovery)', async () => {
+  it(`${workerCount} worker processes together stay inside the limit (no 429 after discovery)`, async () => {
     const queue = uniqueQueue();
     const env = {
-      REDIS_URL: inject('redisUrl'),
+      ...redisEnv(),
       ANTHROPIC_API_KEY: 'sk-ant-test-multi-0123456789',
       ANTHROPIC_BASE_URL: sim.url,
       PROMPTQ_QUEUE: queue,
       PORT: '0',
       PROMPTQ_CONCURRENCY: '10',
     };
-    const workers: CliProcess[] = [
-      spawnCli(['worker'], env),
-      spawnCli(['worker'], env),
-      spawnCli(['worker'], env),
-    ];
+    const workers: CliProcess[] = Array.from({ length: workerCount }, (_, i) =>
+      spawnCli(['worker'], { ...env, REDIS_URL: rotateSeeds(redisEnv().REDIS_URL ?? '', i) }),
+    );
     try {
       await Promise.all(workers.map((w) => w.waitForLog((l) => l.msg === 'promptq running', 60_000)));
-      const q = new PromptQueue({ connection: redis, queue });
-      const jobs = Array.from({ length: 40 }, (_, i) => ({
+      const q = new PromptQueue({ connection: redis, queue, ...testKeyspace() });
+      const total = Math.max(40, workerCount * 10);
+      const jobs = Array.from({ length: total }, (_, i) => ({
         model: 'claude-sonnet-4-5',
         max_tokens: 10,
         prompt: `p${i}`,
       }));
       const { ids } = await q.addBatch(jobs);
-      const views = await Promise.all(ids.map((id) => q.wait(id, 60_000)));
+      const views = await Promise.all(ids.map((id) => q.wait(id, 90_000)));
       expect(views.every((v) => v?.state === 'completed')).toBe(true);
       // Every process did some of the work.
       const perWorker = workers.map(
         (w) => w.logs().filter((l) => l.msg === 'api_attempt' && l.outcome === 'success').length,
       );
       expect(perWorker.every((n) => n > 0)).toBe(true);
-      expect(perWorker.reduce((a, b) => a + b, 0)).toBe(40);
-      // 300 RPM = 5/s; the hidden guard is a 5-request bucket. Together, never more than bucket + refill.
-      expect(sim.stats().rateLimited.total).toBeLessThanOrEqual(1);
+      expect(perWorker.reduce((a, b) => a + b, 0)).toBe(total);
+      // The pacing invariant, whatever the number of processes: 300 RPM = 5/s and the hidden guard
+      // is a 5-request bucket, so together never more than bucket + refill.
       const arrivals = served.map((r) => r.admittedAt);
       expect(maxInWindow(arrivals, 1000)).toBeLessThanOrEqual(10);
       expect(maxInWindow(arrivals, 200)).toBeLessThanOrEqual(6);
+      // The start (an empty bucket, limits unknown) may cost a 429: one with 3 processes; with 8 we
+      // measured 2-3, on one Redis as on a cluster (the limiter's discovery, not the topology).
+      const rateLimited = sim.stats().rateLimited.total;
+      console.log(
+        `multi-process ${JSON.stringify({ mode: testRedisMode(), workers: workerCount, jobs: total, rateLimited })}`,
+      );
+      expect(rateLimited).toBeLessThanOrEqual(workerCount > 3 ? 4 : 1);
       await q.close();
     } finally {
       for (const w of workers) w.proc.kill('SIGTERM');

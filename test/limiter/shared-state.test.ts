@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SharedLimiterState } from '../../src/limiter/shared-state.js';
+import type { RedisConnection } from '../../src/store/connection.js';
+import { testRedis } from '../helpers/topology.js';
 
 /** The Lua buckets, driven with an explicit clock against the test Redis. */
 describe('SharedLimiterState (Lua token buckets in Redis)', () => {
-  let redis: Redis;
+  let redis: RedisConnection;
   beforeAll(() => {
-    redis = new Redis(inject('redisUrl'));
+    redis = testRedis();
   });
   afterAll(() => redis.disconnect());
 
@@ -240,7 +241,7 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
 
 describe('SharedLimiterState: a dead worker holds no capacity', () => {
   it('a discovery probe whose worker died expires, and another process may probe', async () => {
-    const redis = new Redis(inject('redisUrl'));
+    const redis = testRedis();
     try {
       const s = new SharedLimiterState(redis, { probeTtlMs: 500 });
       const k = `test:limiter:${randomUUID()}`;

@@ -1,12 +1,12 @@
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { combinedPriority } from '../../src/core/fairness.js';
 import { defaultPriority, PromptQueue } from '../../src/producer/queue.js';
 import { uniqueQueue } from '../helpers/stack.js';
+import { testKeyspace, testRedis } from '../helpers/topology.js';
 
 /** Single, batch and bulk submission share one path and one idempotency rule. */
 describe('the one enqueue path', () => {
-  const redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: null });
+  const redis = testRedis();
   const queues: PromptQueue[] = [];
   afterEach(async () => {
     for (const q of queues.splice(0)) {
@@ -18,7 +18,7 @@ describe('the one enqueue path', () => {
   afterAll(() => redis.disconnect());
 
   const open = () => {
-    const q = new PromptQueue({ connection: redis, queue: uniqueQueue() });
+    const q = new PromptQueue({ connection: redis, queue: uniqueQueue(), ...testKeyspace() });
     queues.push(q);
     return q;
   };

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { type Simulator, startSimulator } from '../../packages/anthropic-simulator/src/index.js';
 import { PromptQueue } from '../../src/producer/queue.js';
+import type { RedisConnection } from '../../src/store/connection.js';
 import { spawnCli } from '../helpers/cli.js';
 import { dumpRedis } from '../helpers/redis-dump.js';
 import { get, post, type Stack, startStack, testApiKey, uniqueQueue } from '../helpers/stack.js';
@@ -9,7 +10,7 @@ import { get, post, type Stack, startStack, testApiKey, uniqueQueue } from '../h
 const canary = 'PROMPT-CANARY-7f3a9c';
 
 /** Where `needle` occurs in Redis (keys and values), as key names. */
-async function redisHits(redis: Redis, needle: string): Promise<string[]> {
+async function redisHits(redis: RedisConnection, needle: string): Promise<string[]> {
   const dump = await dumpRedis(redis);
   return [...dump].filter(([k, v]) => k.includes(needle) || v.includes(needle)).map(([k]) => k);
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { RedisConnection as Redis } from '../../src/store/connection.js';
 import { spawnCli } from '../helpers/cli.js';
 import { dumpRedis } from '../helpers/redis-dump.js';
 import { get, post, type Stack, startStack } from '../helpers/stack.js';

@@ -6,7 +6,7 @@
  */
 
 import { type RequestHandler, Router } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisConnection as Redis } from '../../store/connection.js';
 import { type QueueKeys, queueKeys } from '../../store/keys.js';
 import { TenantStore } from '../../store/tenant-store.js';
 import { HttpError } from '../http/errors.js';
@@ -16,8 +16,8 @@ import { type RangeName, ranges, readDashboard } from './summary.js';
 export interface DashboardRouterOptions {
   connection: Redis;
   queue: string;
-  /** The queue's keys (tenants and budgets). @defaultValue `queueKeys(queue)` */
-  keys?: QueueKeys;
+  /** The queue's keys (hash-tagged on a cluster). @defaultValue `queueKeys(queue)` */
+  keys?: QueueKeys | undefined;
 }
 
 export function dashboardRouter(opts: DashboardRouterOptions): Router {
@@ -45,7 +45,7 @@ export function dashboardRouter(opts: DashboardRouterOptions): Router {
       }
       const tenant = req.query.tenant === undefined ? undefined : String(req.query.tenant);
       const [d, tenants] = await Promise.all([
-        readDashboard(opts.connection, opts.queue, ranges[range as RangeName]),
+        readDashboard(opts.connection, opts.keys ?? opts.queue, ranges[range as RangeName]),
         store.list(),
       ]);
       const budgets = tenants.map((t) => ({

@@ -3,8 +3,9 @@
  * store/rollup-format.ts) for a time range and folds them into the figures the built-in dashboard
  * and `promptq report` show. One function, so the page and the terminal can never disagree.
  */
-import type { Redis } from 'ioredis';
+
 import { bucketQuantile } from '../../core/stats.js';
+import type { RedisConnection as Redis } from '../../store/connection.js';
 import { type QueueKeys, queueKeys } from '../../store/keys.js';
 import {
   emptyModel,

@@ -8,10 +8,11 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import type { Redis } from 'ioredis';
 import { ValidationError } from '../../core/job.js';
 import type { Logger } from '../../core/log.js';
 import type { PromptQueue } from '../../producer/queue.js';
+import type { RedisConnection as Redis } from '../../store/connection.js';
+import { probeQueueKeys } from '../../store/probe.js';
 import { TenantStore } from '../../store/tenant-store.js';
 import { dashboardRouter } from '../dashboard/router.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -159,7 +160,11 @@ export function createApp(opts: AppOptions): express.Express {
     ...tenantRoutes(tenants),
   ];
 
-  mountOps(app, { ...opts, connection: queue.connection });
+  mountOps(app, {
+    ...opts,
+    connection: queue.connection,
+    probe: () => probeQueueKeys(queue.connection, queue.keys),
+  });
   app.use(
     '/v1',
     tenantAuth({
@@ -205,6 +210,11 @@ export interface OpsOptions {
   authToken?: string | undefined;
   /** A token that opens `/metrics` only. */
   metricsToken?: string | undefined;
+  /**
+   * Readiness beyond PING: rejects when the worker could not run its scripts (e.g. the queue's keys
+   * in store/probe.ts). @defaultValue PING only
+   */
+  probe?: (() => Promise<void>) | undefined;
 }
 
 /**
@@ -231,10 +241,13 @@ function mountOps(app: express.Express, o: OpsOptions): void {
     wrap(async () => {
       try {
         if (o.connection.status !== 'ready') throw new Error(o.connection.status);
+        let timer: NodeJS.Timeout | undefined;
         await Promise.race([
-          o.connection.ping(),
-          new Promise((_, reject) => setTimeout(() => reject(new Error('ping timeout')), 1000)),
-        ]);
+          o.probe ? o.probe() : o.connection.ping(),
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error('probe timeout')), 1000);
+          }),
+        ]).finally(() => clearTimeout(timer));
         return { status: 200, body: { ok: true, redis: 'ready' } };
       } catch (err) {
         return { status: 503, body: { ok: false, redis: (err as Error).message } };

@@ -5,8 +5,9 @@
  * nothing is counted twice. The format (fields, buckets) is store/rollup-format.ts, shared with the
  * reader; the keys (all under the queue's prefix, all expiring) are store/keys.ts.
  */
-import type { Redis } from 'ioredis';
+
 import type { JobRecord } from '../../core/job.js';
+import type { RedisConnection as Redis } from '../../store/connection.js';
 import { queueKeys } from '../../store/keys.js';
 import {
   bucketIndex,

@@ -18,7 +18,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import type Anthropic from '@anthropic-ai/sdk';
-import type { Redis } from 'ioredis';
 import type { PriceTable } from '../../anthropic/pricing.js';
 import type { JobRecord } from '../../core/job.js';
 import {
@@ -33,6 +32,7 @@ import {
   saveSubmittedBatch,
   updateBatch,
 } from '../../store/batch-store.js';
+import type { RedisConnection as Redis } from '../../store/connection.js';
 import type { PromptQueue } from '../queue.js';
 import {
   batchCustomId,

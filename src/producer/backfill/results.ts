@@ -10,8 +10,8 @@
  * that `--skip-invalid` passed over); `canceled` and `expired` come from `--via batches`.
  */
 import { once } from 'node:events';
-import type { Redis } from 'ioredis';
 import type { JobRecord } from '../../core/job.js';
+import type { RedisConnection as Redis } from '../../store/connection.js';
 import { queueKeys } from '../../store/keys.js';
 import { readJobFields } from '../../store/record-store.js';
 import type { LineDefaults, ParsedLine } from './parse.js';

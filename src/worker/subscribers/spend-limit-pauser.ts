@@ -4,8 +4,8 @@
  * `promptq resume` continues.
  */
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from '../../core/log.js';
+import type { RedisConnection as Redis } from '../../store/connection.js';
 import type { SpendLimitEvent, WorkerEventSource } from '../events.js';
 
 export interface SpendLimitPauserOptions {

@@ -2,8 +2,9 @@
  * Tenant fairness counters (core/fairness.ts): when a job finishes, its tenant's later jobs move up.
  * A failed update only costs that tenant position, so it is logged and the job's outcome stands.
  */
-import type { Redis } from 'ioredis';
+
 import type { Logger } from '../../core/log.js';
+import type { RedisConnection as Redis } from '../../store/connection.js';
 import { pendingKey, tenantJobDone } from '../../store/tenant-pending.js';
 import type { WorkerEventSource } from '../events.js';
 

@@ -1,0 +1,148 @@
+/**
+ * The one way promptq connects to Redis, whatever the topology (`PROMPTQ_REDIS_MODE`):
+ *
+ * - `single`: one endpoint, `redis://[user:pass@]host:port[/db]` (today's behaviour).
+ * - `cluster`: Redis Cluster; `REDIS_URL` names one or more seed nodes
+ *   (`redis://[user:pass@]host:port,host:port`), the rest of the topology is discovered. Keys are
+ *   hash-tagged (store/keys.ts) so that each queue's keys, and each limiter group's, share a slot.
+ * - `sentinel`: `REDIS_URL` names the sentinels and `PROMPTQ_REDIS_SENTINEL_NAME` the master; the
+ *   client asks the sentinels for the master again after a failover.
+ *
+ * `rediss://` turns TLS on; the URL's user and password are those of the data nodes (not the
+ * sentinels). Every component — API, workers, backfill, dashboard, report, Bull Board, /metrics, the
+ * CLI — connects through {@link createConnection} and builds its keys with {@link keyspaceOf}.
+ */
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
+import { ConfigError } from '../core/config.js';
+import { parseRedisUrl, type RedisMode, type RedisTopology } from '../core/redis-url.js';
+import type { KeyspaceOptions } from './keys.js';
+
+/** A connection BullMQ and promptq's scripts both take: one node (single, sentinel) or a cluster. */
+export type RedisConnection = Redis | Cluster;
+export { parseRedisUrl, type RedisMode, type RedisTopology };
+
+/** The keyspace options of a mode: hash tags on a cluster (store/keys.ts). */
+export function keyspaceOf(mode: RedisMode): Pick<KeyspaceOptions, 'hashTag'> {
+  return { hashTag: mode === 'cluster' };
+}
+
+/** Options for {@link createConnection}. */
+export interface ConnectionOptions {
+  /**
+   * Retries of one command while reconnecting; `null` waits for Redis however long (BullMQ workers
+   * need this). @defaultValue `null`
+   */
+  maxRetriesPerRequest?: number | null;
+  /** Connect on the first command or `connect()`. @defaultValue `false` */
+  lazyConnect?: boolean;
+  /** Give up reconnecting (probes: one try). @defaultValue `false` */
+  noRetry?: boolean;
+  /** Milliseconds for the TCP connect. @defaultValue ioredis's `10000` */
+  connectTimeout?: number;
+}
+
+/** A client for the topology: `Redis` (single, sentinel) or `Cluster`. */
+export function createConnection(topology: RedisTopology, o: ConnectionOptions = {}): RedisConnection {
+  const mode = topology.mode;
+  const common: RedisOptions = {
+    maxRetriesPerRequest: o.maxRetriesPerRequest === undefined ? null : o.maxRetriesPerRequest,
+    ...(o.lazyConnect ? { lazyConnect: true } : {}),
+    ...(o.connectTimeout !== undefined ? { connectTimeout: o.connectTimeout } : {}),
+    ...(o.noRetry ? { retryStrategy: () => null } : {}),
+  };
+  // One endpoint: ioredis reads the URL itself (credentials, TLS, /db and `?` options), as always.
+  if (mode === 'single') return new Redis(topology.url, common);
+  const address = parseRedisUrl(topology.url, mode === 'sentinel' ? 26379 : 6379);
+  const node: RedisOptions = {
+    ...common,
+    ...(address.username !== undefined ? { username: address.username } : {}),
+    ...(address.password !== undefined ? { password: address.password } : {}),
+    ...(address.tls ? { tls: {} } : {}),
+  };
+  if (mode === 'sentinel') {
+    return new Redis({
+      ...node,
+      sentinels: address.hosts,
+      name: topology.sentinelName ?? 'mymaster',
+      db: address.db,
+      ...(address.tls ? { enableTLSForSentinelMode: true, sentinelTLS: {} } : {}),
+      ...(o.noRetry ? { sentinelRetryStrategy: () => null } : {}),
+    });
+  }
+  const cluster: ClusterOptions = {
+    redisOptions: node,
+    // Wait out a failover (the cluster takes node-timeout + election) instead of failing commands.
+    retryDelayOnClusterDown: 300,
+    retryDelayOnFailover: 200,
+    retryDelayOnTryAgain: 200,
+    slotsRefreshTimeout: 2000,
+    ...(o.lazyConnect ? { lazyConnect: true } : {}),
+    ...(o.noRetry ? { clusterRetryStrategy: () => null } : {}),
+  };
+  return new Cluster(address.hosts, cluster);
+}
+
+/** `host:port,…` of a topology without credentials, for messages. */
+export function describeTopology(t: RedisTopology): string {
+  try {
+    const a = parseRedisUrl(t.url, t.mode === 'sentinel' ? 26379 : 6379);
+    const hosts = a.hosts.map((h) =>
+      h.host.includes(':') ? `[${h.host}]:${h.port}` : `${h.host}:${h.port}`,
+    );
+    const what = t.mode === 'single' ? 'Redis' : t.mode === 'cluster' ? 'Redis Cluster' : 'Redis Sentinel';
+    const master = t.mode === 'sentinel' ? ` (master "${t.sentinelName ?? 'mymaster'}")` : '';
+    return `${what} at ${a.tls ? 'rediss' : 'redis'}://${hosts.join(',')}${master}`;
+  } catch {
+    return 'the configured REDIS_URL';
+  }
+}
+
+/**
+ * Resolve once the connection answers a command (on a cluster: once the slots are known and a
+ * node answers); reject after `timeoutMs`.
+ */
+export async function waitUntilReachable(connection: RedisConnection, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      (async () => {
+        if (connection.status === 'wait') await connection.connect();
+        if (connection instanceof Cluster) {
+          // CLUSTER INFO from any node: `cluster_state:ok` means every slot is served.
+          const info = String(await connection.cluster('INFO'));
+          if (!/cluster_state:ok/.test(info)) throw new Error('cluster_state is not ok');
+        } else {
+          await connection.ping();
+        }
+      })(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('timeout')), timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * A connection for the topology that answered within `timeoutMs`, or a {@link ConfigError} naming
+ * REDIS_URL (exit 2). `hint` ends the message (e.g. "is promptq start running?").
+ */
+export async function connectOrFail(
+  topology: RedisTopology,
+  o: ConnectionOptions & { timeoutMs?: number; hint?: string } = {},
+): Promise<RedisConnection> {
+  const connection = createConnection(topology, o);
+  connection.on('error', () => {});
+  try {
+    await waitUntilReachable(connection, o.timeoutMs ?? 10_000);
+    return connection;
+  } catch (err) {
+    connection.disconnect();
+    const why = (err as Error).message === 'timeout' ? 'no answer' : (err as Error).message;
+    throw new ConfigError(
+      'REDIS_URL',
+      `cannot reach ${describeTopology(topology)}: ${why}${o.hint ? ` (${o.hint})` : ''}`,
+    );
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * The Redis topology this test run uses (test/global-setup.ts starts it from
+ * `PROMPTQ_TEST_REDIS_MODE`: single, cluster or sentinel), and everything a test needs to talk to
+ * it the way promptq does: the environment, a connection, the queue's keys, a plain BullMQ queue.
+ */
+import { Queue } from 'bullmq';
+import { inject } from 'vitest';
+import type { RedisMode } from '../../src/core/redis-url.js';
+import { createConnection, keyspaceOf, type RedisConnection } from '../../src/store/connection.js';
+import { type QueueKeys, queueKeys } from '../../src/store/keys.js';
+
+export function testRedisMode(): RedisMode {
+  return inject('redisMode');
+}
+
+/** REDIS_URL and PROMPTQ_REDIS_MODE (and the sentinel name) for a promptq process of this run. */
+export function redisEnv(): Record<string, string> {
+  const mode = testRedisMode();
+  return {
+    REDIS_URL: inject('redisUrl'),
+    PROMPTQ_REDIS_MODE: mode,
+    ...(mode === 'sentinel' ? { PROMPTQ_REDIS_SENTINEL_NAME: inject('redisSentinelName') } : {}),
+  };
+}
+
+/** A connection to the run's Redis through promptq's own factory. */
+export function testRedis(): RedisConnection {
+  return createConnection({
+    mode: testRedisMode(),
+    url: inject('redisUrl'),
+    sentinelName: inject('redisSentinelName'),
+  });
+}
+
+/** The keyspace options of this run (hash tags on a cluster). */
+export function testKeyspace(): { hashTag: boolean } {
+  return { hashTag: keyspaceOf(testRedisMode()).hashTag ?? false };
+}
+
+/** A queue's keys as promptq builds them in this run's mode. */
+export function testKeys(queue: string): QueueKeys {
+  return queueKeys(queue, testKeyspace());
+}
+
+/** A plain BullMQ queue handle on `queue` (what another language's client would open). */
+export function bullQueue(queue: string, connection: RedisConnection): Queue {
+  return new Queue(queue, { connection, prefix: testKeys(queue).prefix });
+}

@@ -1,0 +1,37 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+/**
+ * The tests that must hold on every Redis topology, run against a Redis Cluster or a Sentinel set
+ * (`PROMPTQ_TEST_REDIS_MODE=cluster|sentinel npm run test:topology`; test/global-setup.ts starts
+ * it): the pipeline, the limiter, idempotency, backfill, the chaos tests, and the failover tests
+ * (test/topology/), which start a topology of their own to kill its nodes.
+ */
+export default defineConfig({
+  resolve: {
+    alias: {
+      '@promptq/anthropic-simulator': fileURLToPath(
+        new URL('./packages/anthropic-simulator/src/index.ts', import.meta.url),
+      ),
+    },
+  },
+  test: {
+    include: [
+      'test/worker/worker.test.ts',
+      'test/ops/http/api.test.ts',
+      'test/producer/enqueue.test.ts',
+      'test/limiter/shared-state.test.ts',
+      'test/limiter/multi-process.test.ts',
+      'test/backfill/backfill-cli.test.ts',
+      'test/chaos/worker-kill.test.ts',
+      'test/chaos/shutdown.test.ts',
+      'test/topology/**/*.test.ts',
+    ],
+    globalSetup: ['test/global-setup.ts'],
+    testTimeout: 180_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+    maxWorkers: 1,
+    fileParallelism: false,
+  },
+});
