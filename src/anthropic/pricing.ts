@@ -4,7 +4,9 @@
  * aliases find their family. `PROMPTQ_PRICING_FILE` (JSON: `{ "model-prefix": {input, output,
  * cache_write?, cache_read?} }`) overrides or extends the table.
  */
+
 import { readFileSync } from 'node:fs';
+import { dict } from '../core/dict.js';
 
 export interface ModelPrice {
   /** USD per million input tokens. */
@@ -81,7 +83,7 @@ export class PriceTable {
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
       throw new Error('PROMPTQ_PRICING_FILE: expected an object of model prefix → prices');
     }
-    const merged: Record<string, ModelPrice> = { ...builtinPrices };
+    const merged = Object.assign(dict<ModelPrice>(), builtinPrices);
     for (const [model, p] of Object.entries(raw as Record<string, unknown>)) {
       const e = p as Partial<ModelPrice> | null;
       const ok = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;

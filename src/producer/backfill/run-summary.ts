@@ -2,6 +2,7 @@
  * A backfill run's summary: counts, tokens, cost, latency percentiles and failures by reason. Built
  * one outcome at a time so it costs the same whether it sums ten jobs or half a million.
  */
+import { dict, own } from '../../core/dict.js';
 import { formatCount, formatUsd } from '../../core/format.js';
 import type { JobRecord } from '../../core/job.js';
 import { quantileOfSorted } from '../../core/stats.js';
@@ -80,7 +81,7 @@ export class SummaryBuilder {
     cache_creation_input_tokens: 0,
     cache_read_input_tokens: 0,
     cost_usd: 0,
-    failures_by_reason: {},
+    failures_by_reason: dict(),
   };
   readonly #latency = new Samples();
   readonly #total = new Samples();
@@ -94,7 +95,7 @@ export class SummaryBuilder {
     else s[type] += 1;
     if (type === 'errored') {
       const r = reason ?? 'unknown';
-      s.failures_by_reason[r] = (s.failures_by_reason[r] ?? 0) + 1;
+      s.failures_by_reason[r] = (own(s.failures_by_reason, r) ?? 0) + 1;
     }
     if (record === null) return;
     s.input_tokens += record.input_tokens;
