@@ -167,6 +167,7 @@ export async function runService(
     server = createServer(
       createOpsApp({
         connection,
+        keys: queue.keys,
         metrics,
         log,
         authToken: config.authToken,

@@ -27,7 +27,7 @@ import {
 } from '../core/job.js';
 import type { JobResult } from '../core/result.js';
 import { inSpan, SpanKind, traceMetadata } from '../core/trace.js';
-import { type QueueKeys, queueKeys } from '../store/keys.js';
+import { bullJobId, bullmqKeySuffixes, type QueueKeys, queueKeys } from '../store/keys.js';
 import { loadRecord } from '../store/record-store.js';
 import { claimJobs, reserveRanks } from '../store/tenant-pending.js';
 
@@ -134,7 +134,8 @@ export class PromptQueue {
 
   #jobOptions(id: string, priority: number, timestamp: number) {
     return {
-      jobId: id,
+      // Never the caller's id itself: it could name one of BullMQ's keys (store/keys.ts).
+      jobId: bullJobId(id),
       timestamp,
       priority,
       // API errors are retried by the worker itself; these cover infrastructure faults only.
@@ -150,7 +151,11 @@ export class PromptQueue {
     const [job] = await this.#enqueue([validateJob(body, this.#limits)]);
     const { id, outcome } = job!;
     // Only the claim's winner answers "created": of concurrent submitters of one id, one gets 202.
-    return { id, state: (await this.#state(id)) ?? 'waiting', created: outcome === 'created' };
+    return {
+      id,
+      state: (await this.#state(bullJobId(id))) ?? 'waiting',
+      created: outcome === 'created',
+    };
   }
 
   /** Validate every job first (all-or-nothing), then enqueue them in one round trip. */
@@ -267,12 +272,26 @@ export class PromptQueue {
 
   /** The jobs among `jobs` that do not exist (yet). */
   async #notExisting<J extends { id: string }>(jobs: readonly J[]): Promise<J[]> {
-    const states = await Promise.all(jobs.map((j) => this.#state(j.id)));
+    const states = await Promise.all(jobs.map((j) => this.#state(bullJobId(j.id))));
     return jobs.filter((_, i) => states[i] === null);
   }
 
-  async #state(id: string): Promise<JobState | null> {
-    return mapState(await this.queue.getJobState(id));
+  async #state(bullId: string): Promise<JobState | null> {
+    return mapState(await this.queue.getJobState(bullId));
+  }
+
+  /**
+   * Where the job with this public id is: promptq's own (`pq.<id>`), else a job another BullMQ
+   * client added under that very id (never one named like a BullMQ key: reading it would touch
+   * BullMQ's structure).
+   */
+  async #find(id: string): Promise<{ bullId: string; state: JobState } | null> {
+    const own = bullJobId(id);
+    const state = await this.#state(own);
+    if (state !== null) return { bullId: own, state };
+    if (bullmqKeySuffixes.has(id)) return null;
+    const foreign = await this.#state(id);
+    return foreign === null ? null : { bullId: id, state: foreign };
   }
 
   /** The job's state, request, result, record and error; `null` for an unknown id. */
@@ -281,12 +300,13 @@ export class PromptQueue {
     // State first, then the job: the job's data is then at least as new as its state, so a job seen
     // as completed or failed always comes with its result or reason (the other order could pair a
     // fresh "completed" with the hash read just before it finished).
-    const state = await this.#state(id);
-    if (state === null) return null;
-    const job = await Job.fromId<JobRequest, JobResult>(this.queue, id);
+    const found = await this.#find(id);
+    if (found === null) return null;
+    const { bullId, state } = found;
+    const job = await Job.fromId<JobRequest, JobResult>(this.queue, bullId);
     if (!job) return null;
     const request = job.data;
-    const stored = await loadRecord(this.connection, this.keys.job(id));
+    const stored = await loadRecord(this.connection, this.keys.job(bullId));
     const record = stored ?? job.returnvalue?.record ?? newRecord(request, job.timestamp);
     return {
       id,

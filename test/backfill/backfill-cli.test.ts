@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { bullJobId } from '../../src/store/keys.js';
 import { spawnCli } from '../helpers/cli.js';
 import { startStack, uniqueQueue } from '../helpers/stack.js';
 
@@ -94,7 +95,7 @@ describe('promptq backfill (real processes, real Redis)', () => {
     expect(await jobCount(queue)).toBe(50);
 
     const q = new Queue(queue, { connection: redis });
-    const job = await q.getJob('req-1');
+    const job = await q.getJob(bullJobId('req-1'));
     expect(job?.data).toEqual({ model, max_tokens: 20, messages: [{ role: 'user', content: 'p1' }] });
     // BullMQ's priority is user priority × 2048 + the tenant's rank (src/fairness.ts).
     expect(Math.floor(job!.opts.priority! / 2048)).toBe(500);

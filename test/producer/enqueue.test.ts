@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 import { combinedPriority } from '../../src/core/fairness.js';
 import { defaultPriority, PromptQueue } from '../../src/producer/queue.js';
+import { bullJobId } from '../../src/store/keys.js';
 import { uniqueQueue } from '../helpers/stack.js';
 
 /** Single, batch and bulk submission share one path and one idempotency rule. */
@@ -62,7 +63,9 @@ describe('the one enqueue path', () => {
     expect(await q.addValidated(jobs)).toEqual({ added: 0 });
     expect(await pending(q)).toBe(5);
     const { ids } = await q.addBatch([body, body]);
-    const priorities = await Promise.all(ids.map(async (id) => (await q.queue.getJob(id))?.opts.priority));
+    const priorities = await Promise.all(
+      ids.map(async (id) => (await q.queue.getJob(bullJobId(id)))?.opts.priority),
+    );
     expect(priorities).toEqual([combinedPriority(defaultPriority, 5), combinedPriority(defaultPriority, 6)]);
   });
 

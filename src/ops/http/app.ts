@@ -12,6 +12,8 @@ import type { Redis } from 'ioredis';
 import { ValidationError } from '../../core/job.js';
 import type { Logger } from '../../core/log.js';
 import type { PromptQueue } from '../../producer/queue.js';
+import type { QueueKeys } from '../../store/keys.js';
+import { queueKeyProblems } from '../../store/queue-health.js';
 import { TenantStore } from '../../store/tenant-store.js';
 import { dashboardRouter } from '../dashboard/router.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -158,7 +160,7 @@ export function createApp(opts: AppOptions): express.Express {
     ...tenantRoutes(tenants),
   ];
 
-  mountOps(app, { ...opts, connection: queue.connection });
+  mountOps(app, { ...opts, connection: queue.connection, keys: queue.keys });
   app.use(
     '/v1',
     tenantAuth({
@@ -194,6 +196,8 @@ export function createApp(opts: AppOptions): express.Express {
 /** What every promptq process serves, the API or a worker alone. */
 export interface OpsOptions {
   connection: Redis;
+  /** The queue whose BullMQ keys `/readyz` checks. */
+  keys?: QueueKeys | undefined;
   metrics: Metrics;
   log: Logger;
   /** Guards everything but /healthz and /readyz (and opens /metrics too). */
@@ -230,6 +234,8 @@ function mountOps(app: express.Express, o: OpsOptions): void {
           o.connection.ping(),
           new Promise((_, reject) => setTimeout(() => reject(new Error('ping timeout')), 1000)),
         ]);
+        const broken = await brokenQueueKeys(o);
+        if (broken.length > 0) return { status: 503, body: { ok: false, redis: 'ready', queue: broken } };
         return { status: 200, body: { ok: true, redis: 'ready' } };
       } catch (err) {
         return { status: 503, body: { ok: false, redis: (err as Error).message } };
@@ -244,6 +250,11 @@ function mountOps(app: express.Express, o: OpsOptions): void {
     res.setHeader('content-type', o.metrics.registry.contentType);
     res.send(await o.metrics.text());
   });
+}
+
+/** Redis answers, but a queue key of the wrong type would fail every add (`WRONGTYPE`). */
+async function brokenQueueKeys(o: OpsOptions): Promise<string[]> {
+  return o.keys ? queueKeyProblems(o.connection, o.keys) : [];
 }
 
 /** Everything mounted after this needs the token (when one is set). */

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { get, post, type Stack, startStack } from '../../helpers/stack.js';
+import { bullJobId } from '../../../src/store/keys.js';
 
 /** The API alone (no worker), so queued jobs stay put while we look at them. */
 describe('HTTP API: enqueue routes', () => {
@@ -46,7 +47,7 @@ describe('HTTP API: enqueue routes', () => {
     expect(b).toEqual({ status: 200, body: { id, state: 'waiting' } });
     expect(await s.bull.getJobCountByTypes('waiting', 'prioritized')).toBeGreaterThanOrEqual(1);
     const jobs = await s.bull.getJobs(['waiting', 'prioritized']);
-    expect(jobs.filter((j) => j.id === id)).toHaveLength(1);
+    expect(jobs.filter((j) => j.id === bullJobId(id))).toHaveLength(1);
     const g = await get(`${s.url}/v1/jobs/${id}`);
     expect(g.body.request.messages[0].content).toBe(body.prompt);
   });
@@ -57,7 +58,7 @@ describe('HTTP API: enqueue routes', () => {
     expect(rs.every((r) => r.body.id === id)).toBe(true);
     expect(rs.filter((r) => r.status === 202).length).toBeLessThanOrEqual(1);
     const jobs = await s.bull.getJobs(['waiting', 'prioritized']);
-    expect(jobs.filter((j) => j.id === id)).toHaveLength(1);
+    expect(jobs.filter((j) => j.id === bullJobId(id))).toHaveLength(1);
   });
 
   it.each([
