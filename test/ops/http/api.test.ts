@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { get, post, type Stack, startStack } from '../../helpers/stack.js';
 import { bullJobId } from '../../../src/store/keys.js';
+import { get, post, type Stack, startStack } from '../../helpers/stack.js';
 
 /** The API alone (no worker), so queued jobs stay put while we look at them. */
 describe('HTTP API: enqueue routes', () => {
