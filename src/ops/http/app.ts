@@ -17,6 +17,7 @@ import { queueKeyProblems } from '../../store/queue-health.js';
 import { TenantStore } from '../../store/tenant-store.js';
 import { dashboardRouter } from '../dashboard/router.js';
 import type { Metrics } from '../metrics/metrics.js';
+import { apiRequestGuard, isBrowserPage } from './csrf.js';
 import { serverSpan } from '../telemetry/http-span.js';
 import { HttpError, statusOf } from './errors.js';
 import { mayAccess, principalOf, scopeJobBody, tenantAuth, tenantRoutes } from './tenant-auth.js';
@@ -52,21 +53,24 @@ function tokenMatches(given: string, expected: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-/** Accept `Authorization: Bearer T`, or Basic auth with T as the password (browsers, for Bull Board). */
-function presentedToken(h: string | undefined): string | undefined {
+/** Accept `Authorization: Bearer T`, or (when `basic`) Basic auth with T as the password (browsers). */
+function presentedToken(h: string | undefined, basic: boolean): string | undefined {
   if (!h) return undefined;
   const [scheme, value] = h.split(' ', 2);
   if (scheme?.toLowerCase() === 'bearer') return value;
-  if (scheme?.toLowerCase() === 'basic' && value) {
+  if (basic && scheme?.toLowerCase() === 'basic' && value) {
     const decoded = Buffer.from(value, 'base64').toString('utf8');
     return decoded.slice(decoded.indexOf(':') + 1);
   }
   return undefined;
 }
 
-/** Does an `Authorization` header carry `expected` (Bearer, or Basic with it as the password)? */
-export function bearerMatches(header: string | undefined, expected: string): boolean {
-  const t = presentedToken(header);
+/**
+ * Does an `Authorization` header carry `expected` (Bearer, or Basic with it as the password unless
+ * `basic` is false: the API takes Bearer only, csrf.ts)?
+ */
+export function bearerMatches(header: string | undefined, expected: string, basic = true): boolean {
+  const t = presentedToken(header, basic);
   return t !== undefined && tokenMatches(t, expected);
 }
 
@@ -165,7 +169,8 @@ export function createApp(opts: AppOptions): express.Express {
     '/v1',
     tenantAuth({
       adminToken: opts.authToken,
-      isAdmin: (h) => opts.authToken !== undefined && bearerMatches(h, opts.authToken),
+      // Bearer only on /v1: a browser's Basic credentials must not act there (csrf.ts).
+      isAdmin: (h) => opts.authToken !== undefined && bearerMatches(h, opts.authToken, false),
       tenants,
       redisReady: () => queue.connection.status === 'ready',
     }),
@@ -182,6 +187,7 @@ export function createApp(opts: AppOptions): express.Express {
   });
   app.use('/admin/queues', board.getRouter());
 
+  app.use('/v1', apiRequestGuard);
   app.use(express.json({ limit: opts.bodyLimit ?? '4mb', strict: false, type: () => true }));
   for (const r of routes.filter((r) => r.path.startsWith('/v1/')))
     app[r.method](
@@ -261,11 +267,12 @@ async function brokenQueueKeys(o: OpsOptions): Promise<string[]> {
 function requireToken(app: express.Express, token: string | undefined): void {
   if (!token) return;
   app.use((req, res, next) => {
-    // /v1 has its own check (tenant-auth.ts); everything else is the admin's.
-    if (principalOf(req) !== undefined || bearerMatches(req.headers.authorization, token)) return next();
+    // /v1 has its own check (tenant-auth.ts); everything else is the admin's. Basic auth (what a
+    // browser keeps and sends by itself) opens the pages only: csrf.ts.
+    const page = isBrowserPage(req.path);
+    if (principalOf(req) !== undefined || bearerMatches(req.headers.authorization, token, page)) return next();
     // Browsers only prompt for Basic: the pages (Bull Board, dashboard) ask for it.
-    if (req.path.startsWith('/admin') || req.path.startsWith('/dashboard'))
-      res.setHeader('WWW-Authenticate', 'Basic realm="promptq"');
+    if (page) res.setHeader('WWW-Authenticate', 'Basic realm="promptq"');
     else res.setHeader('WWW-Authenticate', 'Bearer');
     sendError(res, new HttpError('unauthorized', 'missing or wrong bearer token'));
   });
