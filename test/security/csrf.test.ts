@@ -132,7 +132,7 @@ describe('the API takes JSON from programs only', () => {
 
   it('a cross-site Origin or Sec-Fetch-Site is a 403; same-origin passes', async () => {
     const json = { ...bearer, 'content-type': 'application/json' };
-    for (const h of [
+    for (const h of <Array<Record<string, string>>>[
       { origin: 'http://evil.example' },
       { origin: 'null' },
       { 'sec-fetch-site': 'cross-site' },
