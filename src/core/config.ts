@@ -237,6 +237,15 @@ export function loadConfig(env: Env = process.env): PromptqConfig {
   if (baseUrl !== undefined && !/^https?:\/\/[^/]/.test(baseUrl)) {
     throw new ConfigError('ANTHROPIC_BASE_URL', 'expected an http(s):// URL');
   }
+  // The SDK sends the API key in the Authorization header, so a user and password in the URL have
+  // nowhere to go; and a URL with them is refused by fetch, which quotes it in every error (job
+  // failure reasons, error bodies, Bull Board).
+  if (baseUrl !== undefined && urlCredentials(baseUrl).length > 0) {
+    throw new ConfigError(
+      'ANTHROPIC_BASE_URL',
+      `a user or password in the URL is not supported (${redactUrl(baseUrl, 'ANTHROPIC_BASE_URL')}); give the endpoint without them`,
+    );
+  }
   const queue = str(env, 'PROMPTQ_QUEUE') ?? defaults.queue;
   if (!queueNamePattern.test(queue)) {
     throw new ConfigError('PROMPTQ_QUEUE', 'use 1-100 characters from A-Z a-z 0-9 _ . -');
@@ -290,13 +299,26 @@ export function loadConfig(env: Env = process.env): PromptqConfig {
 }
 
 /** A Redis URL without its password, for messages. */
-export function redactUrl(url: string): string {
+export function redactUrl(url: string, name = 'REDIS_URL'): string {
   try {
     const u = new URL(url);
+    // A user name can be a token too (`https://TOKEN@proxy`).
+    if (u.username) u.username = '***';
     if (u.password) u.password = '***';
     return u.toString();
   } catch {
-    return 'the configured REDIS_URL';
+    return `the configured ${name}`;
+  }
+}
+
+/** The credentials inside a URL (user name and password, decoded), to redact from logs. */
+export function urlCredentials(url: string | undefined): string[] {
+  if (url === undefined) return [];
+  try {
+    const u = new URL(url);
+    return [u.username, u.password].filter((s) => s !== '').map(decodeURIComponent);
+  } catch {
+    return [];
   }
 }
 

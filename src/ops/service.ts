@@ -189,7 +189,11 @@ export async function runService(
     worker: parts.worker,
     concurrency: parts.worker ? (config.concurrencyExplicit ? config.concurrency : 'adaptive') : undefined,
     auth: config.authToken !== undefined,
-    anthropic: simulator ? 'simulator' : (config.anthropicBaseUrl ?? 'api.anthropic.com'),
+    anthropic: simulator
+      ? 'simulator'
+      : config.anthropicBaseUrl === undefined
+        ? 'api.anthropic.com'
+        : redactUrl(config.anthropicBaseUrl, 'ANTHROPIC_BASE_URL'),
   });
 
   let closing: Promise<void> | undefined;
