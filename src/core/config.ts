@@ -125,6 +125,14 @@ export const defaults = {
   retryMaxMs: 60_000,
   requestTimeoutMs: 600_000,
   shutdownTimeoutMs: 30_000,
+  /**
+   * After `PROMPTQ_SHUTDOWN_TIMEOUT_MS`, this long to return jobs and close connections; then the
+   * process exits whatever Redis and the API do (jobs it could not return are taken over by
+   * another worker once their lock expires).
+   */
+  shutdownGraceMs: 5_000,
+  /** A repeated error (a Redis outage) is logged once, then summarised this often (core/log-repeats.ts). */
+  logRepeatIntervalMs: 10_000,
   logPrompts: false,
   logLevel: 'info',
   maxTenantLabels: 50,

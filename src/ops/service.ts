@@ -18,6 +18,7 @@ import {
   redactUrl,
 } from '../core/config.js';
 import type { Logger } from '../core/log.js';
+import { RepeatedLog } from '../core/log-repeats.js';
 import { accountFingerprint, RateLimiter } from '../limiter/limiter.js';
 import { PromptQueue } from '../producer/queue.js';
 import { type EmbeddedRedis, ensureRedis } from '../store/embedded-redis.js';
@@ -74,7 +75,9 @@ export async function runService(
   let embedded: EmbeddedRedis | null = null;
   if (parts.embedRedis) embedded = await ensureRedis(config.redisUrl, log);
   const connection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
-  connection.on('error', (err) => log.warn('redis connection error', { error: err.message }));
+  // Every reconnect attempt fails while Redis is down: the first is logged, then a summary.
+  const repeats = new RepeatedLog(log);
+  connection.on('error', (err) => repeats.warn('redis connection error', { error: err.message }));
   try {
     await waitForRedis(connection, 10_000);
   } catch {

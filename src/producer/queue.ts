@@ -130,6 +130,9 @@ export class PromptQueue {
     this.#keepFailed = opts.keepFailedSeconds ?? defaults.keepFailedSeconds;
     this.#maxBatch = opts.maxBatch ?? defaults.maxBatch;
     this.queue = new Queue(this.name, { connection: this.connection, prefix: this.prefix });
+    // The connection's own listeners see its errors (the service logs them). Without a listener
+    // here BullMQ would print each one raw (`console.error`), a multi-line dump that is not JSON.
+    this.queue.on('error', () => {});
   }
 
   #jobOptions(id: string, priority: number, timestamp: number) {
