@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { Job, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { defaults } from '../core/config.js';
+import { PromptqError } from '../core/errors.js';
 import { combinedPriority, tenantOf } from '../core/fairness.js';
 import {
   defaultJobLimits,
@@ -80,11 +81,40 @@ interface Submission {
   priority?: number | undefined;
 }
 
+/**
+ * An `id` that names an existing job with a different request: an idempotency key reused for other
+ * work (or someone else's job). Nothing was enqueued. `problems` names each such id's field.
+ */
+export class JobConflictError extends PromptqError {
+  override readonly name = 'JobConflictError';
+  constructor(readonly problems: FieldProblem[]) {
+    const first = problems[0] ?? { field: 'id', message: 'conflict' };
+    super(`${first.field}: ${first.message}`, { code: 'conflict', exitCode: 1 });
+  }
+}
+
 export interface AddResult {
   id: string;
   state: JobState;
   /** false when a job with this `id` already existed (idempotent re-submit). */
   created: boolean;
+}
+
+/** JSON with every object's keys sorted: equal for equal values whatever the key order. */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    x !== null && typeof x === 'object' && !Array.isArray(x)
+      ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : x,
+  );
+}
+
+function safeParse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }
 
 function mapState(s: string): JobState | null {
@@ -149,10 +179,17 @@ export class PromptQueue {
     };
   }
 
-  /** Validate and enqueue one job. The same `id` twice makes one job (`created: false`). */
+  /**
+   * Validate and enqueue one job. The same `id` twice makes one job (`created: false`); the same
+   * `id` with a different request throws {@link JobConflictError}.
+   */
   async add(body: JobBody | unknown): Promise<AddResult> {
-    const [job] = await this.#enqueue([validateJob(body, this.#limits)]);
+    const submission = validateJob(body, this.#limits);
+    await this.#checkSame([submission], () => 'id');
+    const [job] = await this.#enqueue([submission]);
     const { id, outcome } = job!;
+    // A concurrent submitter of this id with another request may have won the claim meanwhile.
+    if (outcome !== 'created') await this.#checkSame([submission], () => 'id');
     // Only the claim's winner answers "created": of concurrent submitters of one id, one gets 202.
     return {
       id,
@@ -187,6 +224,7 @@ export class PromptQueue {
       seen.add(v.id);
     });
     if (problems.length > 0) throw new ValidationError(problems);
+    await this.#checkSame(valid as Submission[], (i) => `jobs.${i}.id`);
     const added = await this.#enqueue(valid.map((v) => v!));
     return { ids: added.map((j) => j.id) };
   }
@@ -271,6 +309,30 @@ export class PromptQueue {
       id: j.id,
       outcome: claims[i]?.kind === 'claimed' ? 'created' : added.has(j.id) ? 'added' : 'existed',
     }));
+  }
+
+  /**
+   * Throw {@link JobConflictError} when a caller-given id names an existing job whose request is
+   * not this one (the stored data is the validated request; key order does not matter).
+   */
+  async #checkSame(jobs: readonly Submission[], field: (i: number) => string): Promise<void> {
+    const given = jobs.flatMap((j, i) => (j.id === undefined ? [] : [{ i, id: j.id, request: j.request }]));
+    if (given.length === 0) return;
+    const pipe = this.connection.pipeline();
+    for (const g of given) pipe.hget(this.keys.job(bullJobId(g.id)), 'data');
+    const stored = (await pipe.exec()) ?? [];
+    const problems: FieldProblem[] = [];
+    given.forEach((g, k) => {
+      const [err, data] = stored[k] ?? [null, null];
+      if (err) throw err;
+      if (typeof data === 'string' && canonical(safeParse(data)) !== canonical(g.request)) {
+        problems.push({
+          field: field(g.i),
+          message: `a job with id "${g.id}" exists with a different request; use another id`,
+        });
+      }
+    });
+    if (problems.length > 0) throw new JobConflictError(problems);
   }
 
   /** The jobs among `jobs` that do not exist (yet). */

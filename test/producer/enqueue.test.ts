@@ -29,6 +29,8 @@ describe('the one enqueue path', () => {
     max_tokens: 5,
     messages: [{ role: 'user' as const, content: 'hi' }],
     tenant_id: 'acme',
+    // What validateJob makes of `body`: the same request, so the same job (a different one is a 409).
+    metadata: { user_id: 'acme' },
   };
   const pending = async (q: PromptQueue) => Number((await redis.hget(q.keys.tenantPending, 'acme')) ?? 0);
 

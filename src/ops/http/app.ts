@@ -11,7 +11,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { Redis } from 'ioredis';
 import { ValidationError } from '../../core/job.js';
 import type { Logger } from '../../core/log.js';
-import type { PromptQueue } from '../../producer/queue.js';
+import { JobConflictError, type PromptQueue } from '../../producer/queue.js';
 import type { QueueKeys } from '../../store/keys.js';
 import { queueKeyProblems } from '../../store/queue-health.js';
 import { TenantStore } from '../../store/tenant-store.js';
@@ -302,6 +302,7 @@ function wrap(handler: Handler) {
 function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
   if (err instanceof ValidationError) return new HttpError('invalid_request', err.message, err.problems);
+  if (err instanceof JobConflictError) return new HttpError('conflict', err.message, err.problems);
   const e = err as { type?: string; status?: number; message?: string };
   if (e?.type === 'entity.parse.failed')
     return new HttpError('invalid_json', `body is not valid JSON: ${e.message}`);
