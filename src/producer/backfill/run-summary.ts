@@ -3,7 +3,7 @@
  * one outcome at a time so it costs the same whether it sums ten jobs or half a million.
  */
 import { dict, own } from '../../core/dict.js';
-import { formatCount, formatUsd } from '../../core/format.js';
+import { formatCount, formatUsd, printable } from '../../core/format.js';
 import type { JobRecord } from '../../core/job.js';
 import { quantileOfSorted } from '../../core/stats.js';
 
@@ -142,7 +142,7 @@ const ms = (p: Percentiles) => (p.p50 === null ? '-' : `p50 ${n(p.p50)} ms, p95 
 export function formatSummary(s: BackfillSummary): string {
   const reasons = Object.entries(s.failures_by_reason)
     .sort((a, b) => b[1] - a[1])
-    .map(([r, c]) => `${r} ${n(c)}`)
+    .map(([r, c]) => `${printable(r)} ${n(c)}`)
     .join(', ');
   return [
     `lines ${n(s.lines)}: succeeded ${n(s.succeeded)}, failed ${n(s.failed)}, invalid ${n(s.invalid)}, pending ${n(s.pending)}, missing ${n(s.missing)}${s.canceled + s.expired > 0 ? `, canceled ${n(s.canceled)}, expired ${n(s.expired)}` : ''}`,
