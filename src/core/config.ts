@@ -59,6 +59,8 @@ export interface PromptqConfig {
   readonly pricingFile: string | undefined;
   /** How many distinct tenants keep their name in metric labels; the rest are `other`. @defaultValue `50` */
   readonly maxTenantLabels: number;
+  /** Models that keep their name in metric labels and dashboard rollups; the rest are `other`. */
+  readonly maxModelLabels: number;
   /** Keep completed jobs (and their records) this many seconds. @defaultValue `604800` (7 days) */
   readonly keepCompletedSeconds: number;
   /** Keep failed jobs this many seconds. @defaultValue `2592000` (30 days) */
@@ -133,9 +135,12 @@ export const defaults = {
   shutdownGraceMs: 5_000,
   /** A repeated error (a Redis outage) is logged once, then summarised this often (core/log-repeats.ts). */
   logRepeatIntervalMs: 10_000,
+  /** A limiter group a process has not used this long is dropped from its memory and its reads. */
+  limiterIdleGroupMs: 10 * 60_000,
   logPrompts: false,
   logLevel: 'info',
   maxTenantLabels: 50,
+  maxModelLabels: 50,
   keepCompletedSeconds: 7 * 24 * 3600,
   keepFailedSeconds: 30 * 24 * 3600,
   maxTokensCap: 128_000,
@@ -296,6 +301,7 @@ export function loadConfig(env: Env = process.env): PromptqConfig {
     logLevel: level as PromptqConfig['logLevel'],
     pricingFile: str(env, 'PROMPTQ_PRICING_FILE'),
     maxTenantLabels: int(env, 'PROMPTQ_MAX_TENANT_LABELS', defaults.maxTenantLabels, 0, 10_000),
+    maxModelLabels: int(env, 'PROMPTQ_MAX_MODEL_LABELS', defaults.maxModelLabels, 0, 10_000),
     keepCompletedSeconds: int(env, 'PROMPTQ_KEEP_COMPLETED_SECONDS', defaults.keepCompletedSeconds, 1),
     keepFailedSeconds: int(env, 'PROMPTQ_KEEP_FAILED_SECONDS', defaults.keepFailedSeconds, 1),
     maxTokensCap: int(env, 'PROMPTQ_MAX_TOKENS_CAP', defaults.maxTokensCap, 1),

@@ -23,6 +23,7 @@ import { createHash } from 'node:crypto';
 import Bottleneck from 'bottleneck';
 import type { Redis } from 'ioredis';
 import type { Outcome } from '../anthropic/classify.js';
+import { defaults } from '../core/config.js';
 import { modelGroup } from '../core/models.js';
 import { limiterKey } from '../store/keys.js';
 import { parseRateLimitHeaders, type RateLimitSnapshot } from './headers.js';
@@ -111,6 +112,8 @@ export class RateLimiter {
   readonly #o: LimiterOptions;
   readonly #state: SharedLimiterState;
   readonly #gates = new Map<string, Bottleneck>();
+  /** When each group last asked for a permit (ms): idle groups are dropped. */
+  readonly #lastUsed = new Map<string, number>();
   readonly #ceilings: Record<LimiterResource, number>;
   #closed = false;
 
@@ -136,7 +139,28 @@ export class RateLimiter {
       g = new Bottleneck({ maxConcurrent: 1 });
       this.#gates.set(group, g);
     }
+    this.#lastUsed.set(group, Date.now());
     return g;
+  }
+
+  /**
+   * Forget groups this process has not used for {@link defaults.limiterIdleGroupMs} and has nothing waiting in:
+   * their gates leave memory and {@link requestRate} stops reading them.
+   */
+  #dropIdleGroups(now = Date.now()): void {
+    for (const [group, g] of this.#gates) {
+      const c = g.counts();
+      const busy = c.RECEIVED + c.QUEUED + c.RUNNING + c.EXECUTING > 0;
+      if (!busy && now - (this.#lastUsed.get(group) ?? 0) > defaults.limiterIdleGroupMs) {
+        this.#gates.delete(group);
+        this.#lastUsed.delete(group);
+      }
+    }
+  }
+
+  /** Groups this process holds a gate for (tests). */
+  get groupsInUse(): number {
+    return this.#gates.size;
   }
 
   /** Wait until the shared buckets admit this call, then hand out a permit. */
@@ -250,6 +274,7 @@ export class RateLimiter {
    * limits at the current pace); 0 while nothing is known.
    */
   async requestRate(): Promise<number> {
+    this.#dropIdleGroups();
     let rps = 0;
     for (const group of this.#gates.keys()) {
       const st = await this.#state.read(this.key(group));

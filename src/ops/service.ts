@@ -90,7 +90,10 @@ export async function runService(
   // Before the first span: with no OTEL_* endpoint this loads nothing (ops/telemetry/telemetry.ts).
   const telemetry = await startTelemetry(process.env, log);
   const prices = PriceTable.load(config.pricingFile);
-  const metrics = new Metrics({ maxTenantLabels: config.maxTenantLabels });
+  const metrics = new Metrics({
+    maxTenantLabels: config.maxTenantLabels,
+    maxModelLabels: config.maxModelLabels,
+  });
   const queue = new PromptQueue({
     connection,
     queue: config.queue,
@@ -125,6 +128,7 @@ export async function runService(
       connection,
       queue: config.queue,
       tenantLabel: (t) => metrics.tenantLabel(t),
+      modelLabel: (m) => metrics.modelLabel(m),
     });
     worker = new PromptWorker({
       connection,
