@@ -18,6 +18,7 @@ import { TenantStore } from '../../store/tenant-store.js';
 import { dashboardRouter } from '../dashboard/router.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { apiRequestGuard, isBrowserPage } from './csrf.js';
+import { checkRawDepth } from './depth-guard.js';
 import { serverSpan } from '../telemetry/http-span.js';
 import { HttpError, statusOf } from './errors.js';
 import { mayAccess, principalOf, scopeJobBody, tenantAuth, tenantRoutes } from './tenant-auth.js';
@@ -188,7 +189,9 @@ export function createApp(opts: AppOptions): express.Express {
   app.use('/admin/queues', board.getRouter());
 
   app.use('/v1', apiRequestGuard);
-  app.use(express.json({ limit: opts.bodyLimit ?? '4mb', strict: false, type: () => true }));
+  app.use(
+    express.json({ limit: opts.bodyLimit ?? '4mb', strict: false, type: () => true, verify: checkRawDepth }),
+  );
   for (const r of routes.filter((r) => r.path.startsWith('/v1/')))
     app[r.method](
       r.path,
