@@ -17,9 +17,9 @@ import { queueKeyProblems } from '../../store/queue-health.js';
 import { TenantStore } from '../../store/tenant-store.js';
 import { dashboardRouter } from '../dashboard/router.js';
 import type { Metrics } from '../metrics/metrics.js';
+import { serverSpan } from '../telemetry/http-span.js';
 import { apiRequestGuard, isBrowserPage } from './csrf.js';
 import { checkRawDepth } from './depth-guard.js';
-import { serverSpan } from '../telemetry/http-span.js';
 import { HttpError, statusOf } from './errors.js';
 import { mayAccess, principalOf, scopeJobBody, tenantAuth, tenantRoutes } from './tenant-auth.js';
 

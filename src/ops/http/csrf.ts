@@ -44,15 +44,18 @@ function crossSite(req: Request): string | null {
 
 /** Guards `/v1`: same-origin or no browser at all, and JSON bodies only. */
 export function apiRequestGuard(req: Request, _res: Response, next: NextFunction): void {
+  next(refusal(req));
+}
+
+/** Why `/v1` refuses this request, or `undefined` when it may pass. */
+function refusal(req: Request): HttpError | undefined {
   const from = crossSite(req);
-  if (from !== null) return next(new HttpError('forbidden', `cross-site requests are refused (${from})`));
+  if (from !== null) return new HttpError('forbidden', `cross-site requests are refused (${from})`);
   if (req.method === 'POST' && !isJson(req)) {
-    return next(
-      new HttpError(
-        'unsupported_media_type',
-        `content-type: must be application/json, got ${JSON.stringify(req.headers['content-type'] ?? null)}`,
-      ),
+    return new HttpError(
+      'unsupported_media_type',
+      `content-type: must be application/json, got ${JSON.stringify(req.headers['content-type'] ?? null)}`,
     );
   }
-  next();
+  return undefined;
 }
