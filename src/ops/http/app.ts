@@ -273,7 +273,8 @@ function requireToken(app: express.Express, token: string | undefined): void {
     // /v1 has its own check (tenant-auth.ts); everything else is the admin's. Basic auth (what a
     // browser keeps and sends by itself) opens the pages only: csrf.ts.
     const page = isBrowserPage(req.path);
-    if (principalOf(req) !== undefined || bearerMatches(req.headers.authorization, token, page)) return next();
+    if (principalOf(req) !== undefined || bearerMatches(req.headers.authorization, token, page))
+      return next();
     // Browsers only prompt for Basic: the pages (Bull Board, dashboard) ask for it.
     if (page) res.setHeader('WWW-Authenticate', 'Basic realm="promptq"');
     else res.setHeader('WWW-Authenticate', 'Bearer');
