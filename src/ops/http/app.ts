@@ -106,7 +106,17 @@ export function createApp(opts: AppOptions): express.Express {
       path: '/v1/jobs',
       handler: async (req) => {
         requireRedis();
-        const r = await queue.add(scopeJobBody(principalOf(req), req.body));
+        const body = scopeJobBody(principalOf(req), req.body);
+        const r = await queue.add(body).catch(async (err: unknown) => {
+          // A clash with another tenant's job is that tenant's business: the same 403 as below.
+          if (err instanceof JobConflictError && principalOf(req)?.kind === 'tenant') {
+            const id = (body as { id?: unknown } | null)?.id;
+            const existing = typeof id === 'string' ? await queue.get(id) : null;
+            if (existing && !mayAccess(principalOf(req), existing.request))
+              throw new HttpError('forbidden', `id: "${id}" is taken by another tenant's job`);
+          }
+          throw err;
+        });
         // The id is another tenant's job: say so, show nothing of it.
         if (!r.created && principalOf(req)?.kind === 'tenant') {
           const existing = await queue.get(r.id);
