@@ -24,6 +24,7 @@ export { type RunningService, runService, type ServiceParts } from './ops/servic
 export { subscribeGenAiMetrics } from './ops/telemetry/genai-metrics.js';
 export {
   type AddResult,
+  JobConflictError,
   type JobState,
   type JobView,
   PromptQueue,
@@ -37,7 +38,14 @@ export {
   type RedisMode,
   type RedisTopology,
 } from './store/connection.js';
-export { type KeyspaceOptions, limiterKey, QueueKeys, queueKeys } from './store/keys.js';
+export {
+  bullJobId,
+  type KeyspaceOptions,
+  limiterKey,
+  publicJobId,
+  QueueKeys,
+  queueKeys,
+} from './store/keys.js';
 export type { FinishedEvent, WorkerListener } from './worker/events.js';
 export type { JobOutcome } from './worker/outcome.js';
 export { PromptWorker, type PromptWorkerOptions } from './worker/worker.js';

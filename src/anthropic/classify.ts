@@ -2,8 +2,10 @@
  * Error → retry decision, in one table. Every API attempt that fails goes through
  * {@link classifyError}; the worker only acts on the decision.
  */
+
 import { APIConnectionError, APIConnectionTimeoutError, APIError } from '@anthropic-ai/sdk';
 import { defaults } from '../core/config.js';
+import { own } from '../core/dict.js';
 import { PromptqError } from '../core/errors.js';
 
 /** The `outcome` label of `promptq_requests_total` (docs/reference/metrics.md). */
@@ -125,7 +127,7 @@ export function classifyError(err: unknown): Decision {
       headers,
     };
     if (err.status === undefined) {
-      const row = byStreamErrorType[errorType] ?? {
+      const row = own(byStreamErrorType, errorType) ?? {
         outcome: 'server_error',
         retry: true,
         reason: 'server_error',

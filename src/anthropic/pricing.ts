@@ -9,7 +9,9 @@
  * flat `{ "model-prefix": {input, output, …} }` file adds entries matched by prefix (longest first)
  * on top of it.
  */
+
 import { readFileSync } from 'node:fs';
+import { dict } from '../core/dict.js';
 import type { CostParts } from '../core/job.js';
 
 export interface ModelPrice {

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { loadConfig, type PromptqConfig } from '../core/config.js';
+import { loadConfig, type PromptqConfig, urlCredentials } from '../core/config.js';
 import { Logger } from '../core/log.js';
 
 /** Handed to each command's `register…` function. */
@@ -20,6 +20,8 @@ export interface Cli {
 export function loadContext(): { config: PromptqConfig; log: Logger } {
   const config = loadConfig();
   Logger.redact(config.anthropicApiKey);
+  for (const url of [config.redisUrl, config.anthropicBaseUrl])
+    for (const secret of urlCredentials(url)) Logger.redact(secret);
   return { config, log: new Logger(config.logLevel) };
 }
 

@@ -2,7 +2,7 @@
  * `promptq start | worker | api`: the long-running commands. Each runs until SIGTERM/SIGINT: the
  * first signal drains (no new jobs, in-flight jobs finish), a second forces.
  */
-import type { PromptqConfig } from '../core/config.js';
+import { defaults, type PromptqConfig } from '../core/config.js';
 import type { Logger } from '../core/log.js';
 import type { ServiceParts } from '../ops/service.js';
 import { type Cli, loadContext } from './context.js';
@@ -21,6 +21,18 @@ async function serve(config: PromptqConfig, parts: ServiceParts, log: Logger): P
           signal: sig,
           timeout_ms: config.shutdownTimeoutMs,
         });
+        // Bounded whatever Redis and the API do: a drain that cannot reach Redis would wait for ever.
+        const bound = config.shutdownTimeoutMs + defaults.shutdownGraceMs;
+        setTimeout(() => {
+          log.error(
+            'shutdown did not finish in time: exiting; unfinished jobs return to the queue when their lock expires',
+            {
+              timeout_ms: config.shutdownTimeoutMs,
+              grace_ms: defaults.shutdownGraceMs,
+            },
+          );
+          resolve(1);
+        }, bound);
         svc.close().then(
           () => {
             log.info('stopped');

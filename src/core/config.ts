@@ -69,6 +69,8 @@ export interface PromptqConfig {
   readonly pricingFile: string | undefined;
   /** How many distinct tenants keep their name in metric labels; the rest are `other`. @defaultValue `50` */
   readonly maxTenantLabels: number;
+  /** Models that keep their name in metric labels and dashboard rollups; the rest are `other`. */
+  readonly maxModelLabels: number;
   /** Keep completed jobs (and their records) this many seconds. @defaultValue `604800` (7 days) */
   readonly keepCompletedSeconds: number;
   /** Keep failed jobs this many seconds. @defaultValue `2592000` (30 days) */
@@ -137,9 +139,20 @@ export const defaults = {
   retryMaxMs: 60_000,
   requestTimeoutMs: 600_000,
   shutdownTimeoutMs: 30_000,
+  /**
+   * After `PROMPTQ_SHUTDOWN_TIMEOUT_MS`, this long to return jobs and close connections; then the
+   * process exits whatever Redis and the API do (jobs it could not return are taken over by
+   * another worker once their lock expires).
+   */
+  shutdownGraceMs: 5_000,
+  /** A repeated error (a Redis outage) is logged once, then summarised this often (core/log-repeats.ts). */
+  logRepeatIntervalMs: 10_000,
+  /** A limiter group a process has not used this long is dropped from its memory and its reads. */
+  limiterIdleGroupMs: 10 * 60_000,
   logPrompts: false,
   logLevel: 'info',
   maxTenantLabels: 50,
+  maxModelLabels: 50,
   keepCompletedSeconds: 7 * 24 * 3600,
   keepFailedSeconds: 30 * 24 * 3600,
   maxTokensCap: 128_000,
@@ -301,6 +314,15 @@ export function loadConfig(env: Env = process.env): PromptqConfig {
   if (baseUrl !== undefined && !/^https?:\/\/[^/]/.test(baseUrl)) {
     throw new ConfigError('ANTHROPIC_BASE_URL', 'expected an http(s):// URL');
   }
+  // The SDK sends the API key in the Authorization header, so a user and password in the URL have
+  // nowhere to go; and a URL with them is refused by fetch, which quotes it in every error (job
+  // failure reasons, error bodies, Bull Board).
+  if (baseUrl !== undefined && urlCredentials(baseUrl).length > 0) {
+    throw new ConfigError(
+      'ANTHROPIC_BASE_URL',
+      `a user or password in the URL is not supported (${redactUrl(baseUrl, 'ANTHROPIC_BASE_URL')}); give the endpoint without them`,
+    );
+  }
   const queue = str(env, 'PROMPTQ_QUEUE') ?? defaults.queue;
   if (!queueNamePattern.test(queue)) {
     throw new ConfigError('PROMPTQ_QUEUE', 'use 1-100 characters from A-Z a-z 0-9 _ . -');
@@ -347,6 +369,7 @@ export function loadConfig(env: Env = process.env): PromptqConfig {
     logLevel: level as PromptqConfig['logLevel'],
     pricingFile: str(env, 'PROMPTQ_PRICING_FILE'),
     maxTenantLabels: int(env, 'PROMPTQ_MAX_TENANT_LABELS', defaults.maxTenantLabels, 0, 10_000),
+    maxModelLabels: int(env, 'PROMPTQ_MAX_MODEL_LABELS', defaults.maxModelLabels, 0, 10_000),
     keepCompletedSeconds: int(env, 'PROMPTQ_KEEP_COMPLETED_SECONDS', defaults.keepCompletedSeconds, 1),
     keepFailedSeconds: int(env, 'PROMPTQ_KEEP_FAILED_SECONDS', defaults.keepFailedSeconds, 1),
     maxTokensCap: int(env, 'PROMPTQ_MAX_TOKENS_CAP', defaults.maxTokensCap, 1),
@@ -358,13 +381,26 @@ export function loadConfig(env: Env = process.env): PromptqConfig {
 }
 
 /** A Redis URL without its password, for messages. */
-export function redactUrl(url: string): string {
+export function redactUrl(url: string, name = 'REDIS_URL'): string {
   try {
     const u = new URL(url);
+    // A user name can be a token too (`https://TOKEN@proxy`).
+    if (u.username) u.username = '***';
     if (u.password) u.password = '***';
     return u.toString();
   } catch {
-    return 'the configured REDIS_URL';
+    return `the configured ${name}`;
+  }
+}
+
+/** The credentials inside a URL (user name and password, decoded), to redact from logs. */
+export function urlCredentials(url: string | undefined): string[] {
+  if (url === undefined) return [];
+  try {
+    const u = new URL(url);
+    return [u.username, u.password].filter((s) => s !== '').map(decodeURIComponent);
+  } catch {
+    return [];
   }
 }
 

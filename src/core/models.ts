@@ -5,13 +5,17 @@
 
 const family = /(opus|sonnet|haiku|fable|mythos)/i;
 
+/** The group of every model whose name has no known family. */
+export const otherModelGroup = 'other';
+
 /**
  * The model group whose rate limits are shared: Anthropic enforces limits per model class, so
  * every Sonnet version draws from one allowance. The family in the name (`opus`, `sonnet`, `haiku`,
- * …, any case, reported in lower case), else the model name itself.
+ * …, any case, reported in lower case), else `other`: one group for every unknown name, so that
+ * made-up model names cannot make limiter state (and metrics labels) without bound.
  */
 export function modelGroup(model: string): string {
-  return family.exec(model)?.[1]?.toLowerCase() ?? model;
+  return family.exec(model)?.[1]?.toLowerCase() ?? otherModelGroup;
 }
 
 /**

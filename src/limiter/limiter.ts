@@ -22,6 +22,7 @@
 import { createHash } from 'node:crypto';
 import Bottleneck from 'bottleneck';
 import type { Outcome } from '../anthropic/classify.js';
+import { defaults } from '../core/config.js';
 import { cacheReadsCountTowardItpm, modelGroup } from '../core/models.js';
 import type { RedisConnection as Redis } from '../store/connection.js';
 import { limiterKey } from '../store/keys.js';
@@ -155,6 +156,8 @@ export class RateLimiter {
   /** Cacheable prefixes whose first call (a cache write) is out → settled. */
   readonly #writing = new Map<string, Promise<void>>();
   readonly #local = new Map<string, { parked: number[]; nextBackAt: number }>();
+  /** When each group last asked for a permit (ms): idle groups are dropped. */
+  readonly #lastUsed = new Map<string, number>();
   readonly #ceilings: Record<LimiterResource, number>;
   #closed = false;
 
@@ -180,7 +183,29 @@ export class RateLimiter {
       g = new Bottleneck({ maxConcurrent: 1 });
       this.#gates.set(group, g);
     }
+    this.#lastUsed.set(group, Date.now());
     return g;
+  }
+
+  /**
+   * Forget groups this process has not used for {@link defaults.limiterIdleGroupMs} and has nothing waiting in:
+   * their gates leave memory and {@link requestRate} stops reading them.
+   */
+  #dropIdleGroups(now = Date.now()): void {
+    for (const [group, g] of this.#gates) {
+      const c = g.counts();
+      const busy = c.RECEIVED + c.QUEUED + c.RUNNING + c.EXECUTING > 0;
+      if (!busy && now - (this.#lastUsed.get(group) ?? 0) > defaults.limiterIdleGroupMs) {
+        this.#gates.delete(group);
+        this.#lastUsed.delete(group);
+        this.#local.delete(group);
+      }
+    }
+  }
+
+  /** Groups this process holds a gate for (tests). */
+  get groupsInUse(): number {
+    return this.#gates.size;
   }
 
   /**
@@ -400,6 +425,7 @@ export class RateLimiter {
    * limits at the current pace); 0 while nothing is known.
    */
   async requestRate(): Promise<number> {
+    this.#dropIdleGroups();
     let rps = 0;
     for (const group of this.#gates.keys()) {
       const st = await this.#state.read(this.key(group));

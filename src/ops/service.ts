@@ -13,9 +13,11 @@ import {
   defaults,
   jobLimitsFrom,
   type PromptqConfig,
+  redactUrl,
   topologyOf,
 } from '../core/config.js';
 import type { Logger } from '../core/log.js';
+import { RepeatedLog } from '../core/log-repeats.js';
 import { accountFingerprint, RateLimiter } from '../limiter/limiter.js';
 import { PromptQueue } from '../producer/queue.js';
 import { connectOrFail, keyspaceOf } from '../store/connection.js';
@@ -67,14 +69,19 @@ export async function runService(
         ? 'start one, or set REDIS_URL'
         : 'check REDIS_URL and PROMPTQ_REDIS_MODE',
   });
-  connection.on('error', (err) => log.warn('redis connection error', { error: err.message }));
+  // Every reconnect attempt fails while Redis is down: the first is logged, then a summary.
+  const repeats = new RepeatedLog(log);
+  connection.on('error', (err) => repeats.warn('redis connection error', { error: err.message }));
   // On a cluster every key of the queue (BullMQ's and promptq's) shares the queue's hash tag.
   const keyspace = keyspaceOf(config.redisMode);
   const keys = queueKeys(config.queue, keyspace);
   // Before the first span: with no OTEL_* endpoint this loads nothing (ops/telemetry/telemetry.ts).
   const telemetry = await startTelemetry(process.env, log);
   const prices = PriceTable.load(config.pricingFile);
-  const metrics = new Metrics({ maxTenantLabels: config.maxTenantLabels });
+  const metrics = new Metrics({
+    maxTenantLabels: config.maxTenantLabels,
+    maxModelLabels: config.maxModelLabels,
+  });
   const queue = new PromptQueue({
     connection,
     queue: config.queue,
@@ -112,6 +119,7 @@ export async function runService(
       queue: config.queue,
       ...keyspace,
       tenantLabel: (t) => metrics.tenantLabel(t),
+      modelLabel: (m) => metrics.modelLabel(m),
     });
     worker = new PromptWorker({
       connection,
@@ -159,6 +167,7 @@ export async function runService(
     server = createServer(
       createOpsApp({
         connection,
+        keys: queue.keys,
         metrics,
         log,
         authToken: config.authToken,
@@ -182,7 +191,11 @@ export async function runService(
     worker: parts.worker,
     concurrency: parts.worker ? (config.concurrencyExplicit ? config.concurrency : 'adaptive') : undefined,
     auth: config.authToken !== undefined,
-    anthropic: simulator ? 'simulator' : (config.anthropicBaseUrl ?? 'api.anthropic.com'),
+    anthropic: simulator
+      ? 'simulator'
+      : config.anthropicBaseUrl === undefined
+        ? 'api.anthropic.com'
+        : redactUrl(config.anthropicBaseUrl, 'ANTHROPIC_BASE_URL'),
   });
 
   let closing: Promise<void> | undefined;

@@ -16,7 +16,7 @@
  * BullMQ jobs in their final state (lua/finish-batch-jobs-N.lua).
  */
 import type { RedisConnection as Redis } from './connection.js';
-import type { QueueKeys } from './keys.js';
+import { bullJobId, type QueueKeys } from './keys.js';
 import { variadicScript } from './scripts.js';
 
 /** How long batch state is kept after its last write: past the API's 29-day results retention. */
@@ -199,10 +199,11 @@ export async function finishBatchJobs(
     keys.bullmq('completed'),
     keys.bullmq('failed'),
     keys.bullmq('events'),
-    ...jobs.map((j) => keys.job(j.id)),
+    // promptq's jobs live in BullMQ under `pq.<id>` (keys.ts).
+    ...jobs.map((j) => keys.job(bullJobId(j.id))),
   ];
   const argv = jobs.flatMap((j) => [
-    j.id,
+    bullJobId(j.id),
     j.status,
     j.name,
     j.data,

@@ -7,7 +7,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
-import { ConfigError, isLoopback } from '../core/config.js';
+import { ConfigError, isLoopback, redactUrl } from '../core/config.js';
 import type { Logger } from '../core/log.js';
 
 /** Can we PING `url` within `timeoutMs`? */
@@ -88,7 +88,11 @@ export async function ensureRedis(
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  log.info('started a private redis-server (no Redis was reachable)', { url, data_dir: dir, pid: proc.pid });
+  log.info('started a private redis-server (no Redis was reachable)', {
+    url: redactUrl(url),
+    data_dir: dir,
+    pid: proc.pid,
+  });
   const exitHook = () => proc.kill('SIGTERM');
   process.once('exit', exitHook);
   return {

@@ -16,9 +16,15 @@
  * BullMQ's keys, the records, the fairness counters and the limiter's keys are those of earlier
  * releases; the rollups moved here from `promptq:<queue>:…` and the claim from `<job key>:promptq-claim`.
  *
+ * Job ids given through promptq (the API, the CLI, backfill, the library) live in BullMQ as
+ * `pq.<id>` ({@link bullJobId}): a caller's id can then never name one of BullMQ's own keys (`id:
+ * "marker"` would otherwise make the job hash `…:marker`, BullMQ's marker, and break every later
+ * add), nor be an integer BullMQ refuses. Everything that shows an id shows the caller's
+ * ({@link publicJobId}). Jobs added by another BullMQ client keep their own ids.
+ *
  * | key | type | written by |
  * |---|---|---|
- * | `<base>:<id>` (field `record`) | hash, BullMQ's job | record-store.ts |
+ * | `<base>:pq.<id>` (field `record`) | hash, BullMQ's job | record-store.ts |
  * | `<base>:promptq:claim:<id>` | string, 30 s | claim-jobs (enqueue) |
  * | `<base>:promptq:tenant-pending` | hash tenant → pending jobs | claim-jobs, tenant-done |
  * | `<base>:promptq:rollup:<epoch minute>` | hash, see rollup-format.ts | rollups.ts |
@@ -58,6 +64,45 @@ export interface KeyspaceOptions {
 /** `{s}`: the part of a key Redis Cluster hashes. */
 const tag = (s: string) => `{${s}}`;
 
+/**
+ * The suffixes of BullMQ's own per-queue keys (BullMQ's `QueueKeys.getKeys`, plus `metrics`): a
+ * job whose BullMQ id is one of these would put its hash on top of a queue structure.
+ */
+export const bullmqKeySuffixes: ReadonlySet<string> = new Set([
+  'active',
+  'wait',
+  'waiting-children',
+  'paused',
+  'id',
+  'delayed',
+  'prioritized',
+  'stalled-check',
+  'completed',
+  'failed',
+  'stalled',
+  'repeat',
+  'limiter',
+  'meta',
+  'events',
+  'pc',
+  'marker',
+  'de',
+  'metrics',
+]);
+
+/** What sets promptq's job ids apart in BullMQ's key space (`.` is not in a caller's id). */
+const jobIdMark = 'pq.';
+
+/** The BullMQ job id of an id given through promptq (see the file's header). */
+export function bullJobId(id: string): string {
+  return `${jobIdMark}${id}`;
+}
+
+/** The id to show for a BullMQ job id: the caller's id for promptq's jobs, others unchanged. */
+export function publicJobId(bullId: string): string {
+  return bullId.startsWith(jobIdMark) ? bullId.slice(jobIdMark.length) : bullId;
+}
+
 /** The keys of one queue. */
 export class QueueKeys {
   /** The queue name (unchanged by tagging: it is what Bull Board and the metrics show). */
@@ -82,9 +127,9 @@ export class QueueKeys {
     return `${this.base}:${type}`;
   }
 
-  /** The BullMQ job hash; promptq keeps the job record in its `record` field. */
-  job(id: string): string {
-    return `${this.base}:${id}`;
+  /** The job hash of a BullMQ job id; promptq keeps the job record in its `record` field. */
+  job(bullId: string): string {
+    return `${this.base}:${bullId}`;
   }
 
   /** BullMQ's lock of a job (its value is the token of the worker holding it). */

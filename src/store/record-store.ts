@@ -8,7 +8,7 @@
 import { PromptqError } from '../core/errors.js';
 import type { JobRecord } from '../core/job.js';
 import type { RedisConnection as Redis } from './connection.js';
-import { defaultPrefix, jobLockKey, type QueueKeys, queueKeys } from './keys.js';
+import { bullJobId, defaultPrefix, jobLockKey, type QueueKeys, queueKeys } from './keys.js';
 import { script } from './scripts.js';
 
 const saveRecordScript = script('save-record-1.lua', ['job'], ['record'], Number);
@@ -65,7 +65,7 @@ export async function loadRecord(redis: Redis, key: string): Promise<JobRecord |
 
 /**
  * Some fields of many jobs' hashes (BullMQ's `finishedOn`, `returnvalue`, …, and `record`) in one
- * round trip; `null` for a field or a job that is not there.
+ * round trip, by the ids promptq was given; `null` for a field or a job that is not there.
  */
 export async function readJobFields<F extends readonly string[]>(
   redis: Redis,
@@ -74,7 +74,7 @@ export async function readJobFields<F extends readonly string[]>(
   fields: F,
 ): Promise<Array<Array<string | null>>> {
   const pipe = redis.pipeline();
-  for (const id of ids) pipe.hmget(keys.job(id), ...fields);
+  for (const id of ids) pipe.hmget(keys.job(bullJobId(id)), ...fields);
   const rows = (await pipe.exec()) ?? [];
   return ids.map((_, i) => {
     const [err, row] = rows[i] ?? [new Error('no reply'), null];

@@ -8,6 +8,10 @@
  * worker adds into the same fields with HINCRBY. `|` cannot occur in a label (see {@link safe}).
  */
 
+import { dict, entry, own } from '../core/dict.js';
+
+export { entry } from '../core/dict.js';
+
 /** Latency bucket upper bounds in ms (LLM calls: tens of ms to minutes); the last is +Inf. */
 export const latencyBucketsMs = [100, 250, 500, 1000, 2000, 4000, 8000, 15000, 30000, 60000, 120000, 300000];
 /** `output_tokens / max_tokens` bucket upper bounds (how much of max_tokens a call used). */
@@ -162,7 +166,7 @@ function split(f: string): [kind: string, label: string] {
 
 /** A minute's hash → its typed content (unknown fields are ignored). */
 export function decodeMinute(hash: Record<string, string>): MinuteRollup {
-  const r: MinuteRollup = { models: {}, tenants: {}, errors: {} };
+  const r: MinuteRollup = { models: dict(), tenants: dict(), errors: dict() };
   const model = (m: string) => entry(r.models, m, emptyModel);
   for (const [f, raw] of Object.entries(hash)) {
     const [kind, label] = split(f);
@@ -171,7 +175,7 @@ export function decodeMinute(hash: Record<string, string>): MinuteRollup {
     const tc = tenantByKind.get(kind);
     if (mc !== undefined) model(label)[mc] += v;
     else if (tc !== undefined) entry(r.tenants, label, () => zeros(tenantCounters))[tc] += v;
-    else if (kind === errorKind) r.errors[label] = (r.errors[label] ?? 0) + v;
+    else if (kind === errorKind) r.errors[label] = (own(r.errors, label) ?? 0) + v;
     else if (kind.startsWith(latencyKind))
       addAt(model(label).latency, Number(kind.slice(latencyKind.length)), v);
     else if (kind.startsWith(usageKind)) addAt(model(label).usage, Number(kind.slice(usageKind.length)), v);
@@ -181,23 +185,13 @@ export function decodeMinute(hash: Record<string, string>): MinuteRollup {
 
 /** A day's hash → per-tenant counters. */
 export function decodeDay(hash: Record<string, string>): Record<string, Record<DayCounter, number>> {
-  const out: Record<string, Record<DayCounter, number>> = {};
+  const out = dict<Record<DayCounter, number>>();
   for (const [f, raw] of Object.entries(hash)) {
     const [kind, label] = split(f);
     const c = dayByKind.get(kind);
     if (c !== undefined) entry(out, label, () => zeros(dayCounters))[c] += Number(raw);
   }
   return out;
-}
-
-/** `rec[key]`, created by `make` when missing. */
-export function entry<T>(rec: Record<string, T>, key: string, make: () => T): T {
-  let v = rec[key];
-  if (v === undefined) {
-    v = make();
-    rec[key] = v;
-  }
-  return v;
 }
 
 function addAt(xs: number[], i: number, v: number): void {

@@ -5,7 +5,7 @@
 
 import { pendingTtlSeconds } from '../core/fairness.js';
 import type { RedisConnection as Redis } from './connection.js';
-import { defaultPrefix, type QueueKeys, queueKeys } from './keys.js';
+import { bullJobId, defaultPrefix, type QueueKeys, queueKeys } from './keys.js';
 import { script, variadicScript } from './scripts.js';
 
 const tenantDoneScript = script('tenant-done-1.lua', ['pending'], ['tenant'], Number);
@@ -64,7 +64,8 @@ export async function claimJobs(
 ): Promise<Claim[]> {
   if (jobs.length === 0) return [];
   const k = [keys.tenantPending];
-  for (const j of jobs) k.push(keys.job(j.id), keys.claim(j.id));
+  // Jobs by the caller's id: the claim key as given, the job hash under its BullMQ id.
+  for (const j of jobs) k.push(keys.job(bullJobId(j.id)), keys.claim(j.id));
   const res = await claimJobsScript(redis, k, [claimTtlMs, pendingTtlSeconds, ...jobs.map((j) => j.tenant)]);
   return res.map((n) => {
     if (n >= 0) return { kind: 'claimed', rank: n };

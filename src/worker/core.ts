@@ -31,6 +31,7 @@ import type { JobResult } from '../core/result.js';
 import { inSpan, jobContext, SpanKind, type TraceCarrierOpts, withSpan } from '../core/trace.js';
 import type { CallPlan, Permit, RateLimiter } from '../limiter/limiter.js';
 import type { BudgetHold } from '../store/budget-store.js';
+import { publicJobId } from '../store/keys.js';
 import { LockLostError } from '../store/record-store.js';
 import { type AttemptResult, runAttempt } from './attempt.js';
 import { type BudgetPort, worstCaseCostUsd } from './budget.js';
@@ -90,6 +91,9 @@ export interface JobProcessorOptions {
 /** One processing of one job. */
 interface Run {
   job: JobHandle;
+  /** The BullMQ job id: where the record is kept. */
+  bullId: string;
+  /** The id the events (logs, rollups) show: the caller's (store/keys.ts). */
   jobId: string;
   token: string | undefined;
   record: JobRecord;
@@ -138,19 +142,20 @@ export class JobProcessor {
   }
 
   async #process(job: JobHandle, token: string | undefined, signal?: AbortSignal): Promise<JobResult> {
-    const jobId = job.id ?? '';
+    const bullId = job.id ?? '';
+    const jobId = publicJobId(bullId);
     let request: JobRequest;
     try {
       request = validateJob(job.data, this.#o.jobLimits).request;
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;
       const record = invalidRecord(job);
-      const run: Run = { job, jobId, token, record, request: undefined, model: record.model };
+      const run: Run = { job, bullId, jobId, token, record, request: undefined, model: record.model };
       return this.#finish(run, { kind: 'invalid', error: err });
     }
 
-    const record = (await this.#o.records.load(jobId)) ?? newRecord(request, job.timestamp);
-    const run: Run = { job, jobId, token, record, request, model: request.model };
+    const record = (await this.#o.records.load(bullId)) ?? newRecord(request, job.timestamp);
+    const run: Run = { job, bullId, jobId, token, record, request, model: request.model };
     const plan: CallPlan = {
       model: request.model,
       inputTokens: estimateInputTokens(request),
@@ -165,7 +170,7 @@ export class JobProcessor {
       const outcome = await this.#attempt(run, request, plan, signal);
       if (outcome.kind !== 'rate-limited') return this.#finish(run, outcome);
       // The limiter paused the group: save the count, then ask for a permit again.
-      await this.#o.records.save(jobId, record);
+      await this.#o.records.save(bullId, record);
       await withSpan(run.span, () =>
         this.#o.events.emit('attempt', {
           jobId,
@@ -251,7 +256,7 @@ export class JobProcessor {
     }
     // Counted (and saved) before the call: a worker that dies mid-call has still spent the attempt.
     record.attempts += 1;
-    await this.#o.records.save(run.jobId, record);
+    await this.#o.records.save(run.bullId, record);
     const span = startAttemptSpan({ ...request, model }, run.jobId, record.attempts);
     run.span = span;
     let result: AttemptResult;
@@ -274,7 +279,7 @@ export class JobProcessor {
         span.end();
         await permit.settle({ outcome: 'network_error', headers: null, retryAfterMs: null });
         record.attempts -= 1;
-        await this.#o.records.save(run.jobId, record);
+        await this.#o.records.save(run.bullId, record);
         return { kind: 'returned' };
       }
       const d = classifyError(err);
@@ -310,7 +315,7 @@ export class JobProcessor {
 
   /** The one place an outcome is acted on: the record saved, the events emitted, BullMQ told. */
   async #finish(run: Run, outcome: FinalOutcome): Promise<JobResult> {
-    const { job, jobId, token, record, model } = run;
+    const { job, bullId, jobId, token, record, model } = run;
     const events = this.#o.events;
     // Undefined only for 'invalid', which made no attempt.
     const request = run.request as JobRequest;
@@ -331,14 +336,14 @@ export class JobProcessor {
         await job.moveToDelayed(outcome.untilMs, token);
         throw new DelayedError();
       case 'retry':
-        await this.#o.records.save(jobId, record);
+        await this.#o.records.save(bullId, record);
         await withSpan(run.span, () =>
           events.emit('attempt', { jobId, model, record, request, outcome, durationMs: run.attemptMs }),
         );
         await job.moveToDelayed(Date.now() + outcome.delayMs, token);
         throw new DelayedError();
       case 'spend-limit': {
-        await this.#o.records.save(jobId, record);
+        await this.#o.records.save(bullId, record);
         await withSpan(run.span, () =>
           events.emit('attempt', { jobId, model, record, request, outcome, durationMs: run.attemptMs }),
         );
@@ -358,7 +363,7 @@ export class JobProcessor {
         await job.moveToDelayed(Date.now() + outcome.delayMs, token);
         throw new DelayedError();
       case 'over-budget':
-        await this.#o.records.save(jobId, record);
+        await this.#o.records.save(bullId, record);
         await events.emit('budget', { jobId, model, record, request, outcome });
         await job.moveToDelayed(Date.now() + outcome.delayMs, token);
         throw new DelayedError();
@@ -370,7 +375,7 @@ export class JobProcessor {
         record.finished_at = iso(now);
         record.total_ms = now - job.timestamp;
         try {
-          await this.#o.records.saveFinal(jobId, record, token);
+          await this.#o.records.saveFinal(bullId, record, token);
         } catch (err) {
           // A worker that froze past its lock and woke after another took the job over records,
           // counts and reports nothing.

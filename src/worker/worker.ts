@@ -11,6 +11,7 @@ import type { PriceTable } from '../anthropic/pricing.js';
 import { defaults } from '../core/config.js';
 import type { JobLimits } from '../core/job.js';
 import type { Logger } from '../core/log.js';
+import { RepeatedLog } from '../core/log-repeats.js';
 import type { RateLimiter } from '../limiter/limiter.js';
 import type { RedisConnection as Redis } from '../store/connection.js';
 import { queueKeys } from '../store/keys.js';
@@ -117,7 +118,9 @@ export class PromptWorker implements WorkerEventSource {
       removeOnComplete: { age: opts.keepCompletedSeconds },
       removeOnFail: { age: opts.keepFailedSeconds },
     });
-    this.worker.on('error', (err) => log.error('worker error', { error: err.message }));
+    // One line per distinct error, then a summary: a Redis outage makes one per reconnect attempt.
+    const repeats = new RepeatedLog(log);
+    this.worker.on('error', (err) => repeats.error('worker error', { error: err.message }));
 
     if (opts.adaptiveConcurrency) {
       const tuner = new ConcurrencyTuner({

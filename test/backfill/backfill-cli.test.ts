@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RedisConnection } from '../../src/store/connection.js';
+import { bullJobId } from '../../src/store/keys.js';
 import { spawnCli } from '../helpers/cli.js';
 import { startStack, uniqueQueue } from '../helpers/stack.js';
 import { bullQueue, redisEnv, testRedis } from '../helpers/topology.js';
@@ -94,7 +95,7 @@ describe('promptq backfill (real processes, real Redis)', () => {
     expect(await jobCount(queue)).toBe(50);
 
     const q = bullQueue(queue, redis);
-    const job = await q.getJob('req-1');
+    const job = await q.getJob(bullJobId('req-1'));
     expect(job?.data).toEqual({ model, max_tokens: 20, messages: [{ role: 'user', content: 'p1' }] });
     // BullMQ's priority is user priority × 2048 + the tenant's rank (src/fairness.ts).
     expect(Math.floor(job!.opts.priority! / 2048)).toBe(500);

@@ -1,4 +1,5 @@
 import type { RedisConnection } from '../../src/store/connection.js';
+import { publicJobId, queueKeys } from '../../src/store/keys.js';
 import { type CliProcess, spawnCli } from '../helpers/cli.js';
 import { testKeys } from '../helpers/topology.js';
 
@@ -46,8 +47,10 @@ export async function finishEvents(
     for (const [, fields] of batch) {
       const f: Record<string, string> = {};
       for (let i = 0; i < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
-      if (f.event === 'completed') completed.set(f.jobId!, (completed.get(f.jobId!) ?? 0) + 1);
-      if (f.event === 'failed') failed.set(f.jobId!, (failed.get(f.jobId!) ?? 0) + 1);
+      // By the id promptq answered with (BullMQ's is `pq.<id>`: store/keys.ts).
+      const id = publicJobId(f.jobId ?? '');
+      if (f.event === 'completed') completed.set(id, (completed.get(id) ?? 0) + 1);
+      if (f.event === 'failed') failed.set(id, (failed.get(id) ?? 0) + 1);
       if (f.event === 'stalled') stalled += 1;
     }
     if (batch.length < 5000) break;

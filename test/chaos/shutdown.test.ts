@@ -1,12 +1,15 @@
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type Simulator,
   type SimulatorOptions,
   startSimulator,
 } from '../../packages/anthropic-simulator/src/index.js';
+import { defaults } from '../../src/core/config.js';
 import { PromptQueue } from '../../src/producer/queue.js';
 import type { RedisConnection } from '../../src/store/connection.js';
 import type { CliProcess } from '../helpers/cli.js';
+import { TestRedis } from '../helpers/redis-server.js';
 import { uniqueQueue } from '../helpers/stack.js';
 import { redisEnv, testKeyspace, testRedis } from '../helpers/topology.js';
 import { finishEvents, reap, startWorker, until } from './helpers.js';
@@ -115,5 +118,51 @@ describe('chaos: graceful shutdown under load', () => {
     for (const id of ids) expect((await q.get(id))!.record.attempts).toBe(0);
     procs.push(await startWorker(env));
     await expectAllCompletedOnce(ids);
+  });
+
+  it('Redis unreachable: SIGTERM still ends the process within the shutdown timeout plus the grace', async () => {
+    // A Redis of its own, killed while the worker holds jobs: the drain can reach nothing.
+    const own = new TestRedis();
+    await own.start();
+    try {
+      sim = await startSimulator({ seed: 14 });
+      queue = uniqueQueue();
+      q = new PromptQueue({ redisUrl: own.url, queue });
+      redis = new Redis(own.url);
+      for (let i = 0; i < 4; i++)
+        await q.add({ model: 'claude-haiku-4-5', max_tokens: 50, prompt: `j ${i}` });
+      sim.script(Array.from({ length: 4 }, () => ({ ok: true as const, delayMs: 60_000 })));
+      const timeoutMs = 1000;
+      const w = await startWorker({
+        REDIS_URL: own.url,
+        ANTHROPIC_API_KEY: 'sk-ant-chaos-0000000000',
+        ANTHROPIC_BASE_URL: sim.url,
+        PROMPTQ_QUEUE: queue,
+        PROMPTQ_CONCURRENCY: '4',
+        PROMPTQ_SHUTDOWN_TIMEOUT_MS: String(timeoutMs),
+      });
+      procs.push(w);
+      await until(() => sim.stats().inFlight >= 4, '4 slow calls in flight');
+      await q.close();
+      redis.disconnect();
+      await own.stop(true);
+      const t0 = Date.now();
+      w.proc.kill('SIGTERM');
+      const code = await w.exited;
+      const took = Date.now() - t0;
+      // The drain could not finish (so the bound is what ended it), and the bound held.
+      expect(code).toBe(1);
+      expect(w.logs().some((l) => String(l.msg).startsWith('shutdown did not finish in time'))).toBe(true);
+      expect(took).toBeGreaterThanOrEqual(timeoutMs + defaults.shutdownGraceMs - 500);
+      expect(took).toBeLessThan(timeoutMs + defaults.shutdownGraceMs + 3000);
+      // Every line it wrote meanwhile is JSON.
+      for (const line of w
+        .stderr()
+        .split('\n')
+        .filter((l) => l !== ''))
+        expect(() => JSON.parse(line), line).not.toThrow();
+    } finally {
+      await own.destroy();
+    }
   });
 });

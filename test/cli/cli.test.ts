@@ -2,6 +2,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type Simulator, startSimulator } from '../../packages/anthropic-simulator/src/index.js';
+import { bullJobId } from '../../src/store/keys.js';
 import { spawnCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/redis-server.js';
 import { uniqueQueue } from '../helpers/stack.js';
@@ -57,12 +58,12 @@ describe('promptq CLI (real processes)', { timeout: 90_000 }, () => {
     expect(id).toMatch(/^[A-Za-z0-9_-]+$/);
 
     const q = new Queue(queue, { connection: redis });
-    for (let i = 0; i < 200 && (await q.getJobState(id)) !== 'active'; i++)
+    for (let i = 0; i < 200 && (await q.getJobState(bullJobId(id))) !== 'active'; i++)
       await new Promise((r) => setTimeout(r, 20));
-    expect(await q.getJobState(id)).toBe('active');
+    expect(await q.getJobState(bullJobId(id))).toBe('active');
     worker.proc.kill('SIGTERM');
     expect(await worker.exited).toBe(0);
-    expect(await q.getJobState(id)).toBe('completed');
+    expect(await q.getJobState(bullJobId(id))).toBe('completed');
     expect(worker.logs().some((l) => l.msg === 'stopped')).toBe(true);
 
     // A second worker and enqueue --wait.

@@ -30,6 +30,7 @@ describe('modelGroup', () => {
     expect(modelGroup('claude-sonnet-4-5-20250929')).toBe('sonnet');
     expect(modelGroup('claude-3-5-haiku-latest')).toBe('haiku');
     expect(modelGroup('Claude-Opus-5')).toBe('opus');
-    expect(modelGroup('my-model')).toBe('my-model');
+    expect(modelGroup('my-model')).toBe('other');
+    expect(modelGroup('bogus-1')).toBe(modelGroup('bogus-2'));
   });
 });

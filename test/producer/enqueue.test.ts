@@ -1,6 +1,7 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { combinedPriority } from '../../src/core/fairness.js';
 import { defaultPriority, PromptQueue } from '../../src/producer/queue.js';
+import { bullJobId } from '../../src/store/keys.js';
 import { uniqueQueue } from '../helpers/stack.js';
 import { testKeyspace, testRedis } from '../helpers/topology.js';
 
@@ -28,6 +29,8 @@ describe('the one enqueue path', () => {
     max_tokens: 5,
     messages: [{ role: 'user' as const, content: 'hi' }],
     tenant_id: 'acme',
+    // What validateJob makes of `body`: the same request, so the same job (a different one is a 409).
+    metadata: { user_id: 'acme' },
   };
   const pending = async (q: PromptQueue) => Number((await redis.hget(q.keys.tenantPending, 'acme')) ?? 0);
 
@@ -62,7 +65,9 @@ describe('the one enqueue path', () => {
     expect(await q.addValidated(jobs)).toEqual({ added: 0 });
     expect(await pending(q)).toBe(5);
     const { ids } = await q.addBatch([body, body]);
-    const priorities = await Promise.all(ids.map(async (id) => (await q.queue.getJob(id))?.opts.priority));
+    const priorities = await Promise.all(
+      ids.map(async (id) => (await q.queue.getJob(bullJobId(id)))?.opts.priority),
+    );
     expect(priorities).toEqual([combinedPriority(defaultPriority, 5), combinedPriority(defaultPriority, 6)]);
   });
 

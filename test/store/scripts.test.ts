@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { newRecord } from '../../src/core/job.js';
 import { SharedLimiterState } from '../../src/limiter/shared-state.js';
-import { queueKeys } from '../../src/store/keys.js';
+import { bullJobId, queueKeys } from '../../src/store/keys.js';
 import { LockLostError, loadRecord, saveFinalRecord, saveRecord } from '../../src/store/record-store.js';
 import { luaSource, script, variadicScript } from '../../src/store/scripts.js';
 import { claimJobs, tenantJobDone } from '../../src/store/tenant-pending.js';
@@ -51,7 +51,7 @@ describe('Lua scripts and their typed wrappers', () => {
 
   it('claim-jobs: claims new ids once, ranks them per tenant, leaves existing and busy ids alone', async () => {
     const k = queueKeys(uniqueQueue());
-    await redis.hset(k.job('old'), 'data', '{}');
+    await redis.hset(k.job(bullJobId('old')), 'data', '{}');
     const jobs = [
       { id: 'a', tenant: 'acme' },
       { id: 'b', tenant: 'acme' },

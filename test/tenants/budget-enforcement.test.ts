@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type Simulator, startSimulator } from '../../packages/anthropic-simulator/src/index.js';
 import { PromptQueue } from '../../src/producer/queue.js';
 import { readSpend } from '../../src/store/budget-store.js';
+import { bullJobId } from '../../src/store/keys.js';
 import { TenantStore } from '../../src/store/tenant-store.js';
 import { type CliProcess, spawnCli } from '../helpers/cli.js';
 import { get, post, type Stack, startStack, uniqueQueue } from '../helpers/stack.js';
@@ -114,7 +115,7 @@ describe('over budget with on_exceed wait', () => {
     const r = await post(`${s.url}/v1/jobs`, body('waiter', 1));
     const id = r.body.id as string;
     // Refused at once, put back as delayed; no attempt, no call.
-    for (let i = 0; i < 100 && (await s.bull.getJobState(id)) !== 'delayed'; i++)
+    for (let i = 0; i < 100 && (await s.bull.getJobState(bullJobId(id))) !== 'delayed'; i++)
       await new Promise((res) => setTimeout(res, 50));
     const view = await get(`${s.url}/v1/jobs/${id}`);
     expect(view.body.state).toBe('delayed');
@@ -134,7 +135,7 @@ describe('over budget with on_exceed wait', () => {
     expect((await get(`${s.url}/v1/jobs/${other.body.id}?wait=20`)).body.state).toBe('completed');
 
     await store.set('waiter', { dailyUsd: 1 });
-    await (await s.bull.getJob(id))?.promote();
+    await (await s.bull.getJob(bullJobId(id)))?.promote();
     const done = await get(`${s.url}/v1/jobs/${id}?wait=20`);
     expect(done.body.state).toBe('completed');
     expect(done.body.record.attempts).toBe(1);

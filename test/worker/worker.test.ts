@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServedResponse } from '../../packages/anthropic-simulator/src/index.js';
+import { bullJobId } from '../../src/store/keys.js';
 import { get, post, type Stack, startStack, testApiKey } from '../helpers/stack.js';
 
 const body = {
@@ -298,14 +299,14 @@ describe('worker: graceful shutdown', () => {
     const s = await startStack({ sim: { ttftMs: 800 }, env: { PROMPTQ_CONCURRENCY: '1' } });
     try {
       const first = await submit(s);
-      for (let i = 0; i < 100 && (await s.bull.getJobState(first)) !== 'active'; i++) {
+      for (let i = 0; i < 100 && (await s.bull.getJobState(bullJobId(first))) !== 'active'; i++) {
         await new Promise((r) => setTimeout(r, 20));
       }
-      expect(await s.bull.getJobState(first)).toBe('active');
+      expect(await s.bull.getJobState(bullJobId(first))).toBe('active');
       const second = await submit(s);
       await s.svc.worker!.close();
-      expect(await s.bull.getJobState(first)).toBe('completed');
-      expect(['waiting', 'prioritized']).toContain(await s.bull.getJobState(second));
+      expect(await s.bull.getJobState(bullJobId(first))).toBe('completed');
+      expect(['waiting', 'prioritized']).toContain(await s.bull.getJobState(bullJobId(second)));
       expect(s.sim.stats().requests).toBe(1);
     } finally {
       await s.close();
@@ -319,13 +320,13 @@ describe('worker: graceful shutdown', () => {
     });
     try {
       const id = await submit(s);
-      for (let i = 0; i < 100 && (await s.bull.getJobState(id)) !== 'active'; i++) {
+      for (let i = 0; i < 100 && (await s.bull.getJobState(bullJobId(id))) !== 'active'; i++) {
         await new Promise((r) => setTimeout(r, 20));
       }
       const t0 = Date.now();
       await s.svc.worker!.close();
       expect(Date.now() - t0).toBeLessThan(3000);
-      expect(['waiting', 'prioritized', 'delayed']).toContain(await s.bull.getJobState(id));
+      expect(['waiting', 'prioritized', 'delayed']).toContain(await s.bull.getJobState(bullJobId(id)));
       const view = await get(`${s.url}/v1/jobs/${id}`);
       expect(view.body.record.attempts).toBe(0);
     } finally {

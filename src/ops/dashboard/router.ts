@@ -37,7 +37,7 @@ export function dashboardRouter(opts: DashboardRouterOptions): Router {
   router.get('/dashboard/data', async (req, res, next) => {
     try {
       const range = String(req.query.range ?? '1h');
-      if (!(range in ranges)) {
+      if (!Object.hasOwn(ranges, range)) {
         throw new HttpError(
           'invalid_request',
           `range: expected one of ${Object.keys(ranges).join(', ')}, got "${range}"`,

@@ -3,7 +3,7 @@
  * store/rollup-format.ts) for a time range and folds them into the figures the built-in dashboard
  * and `promptq report` show. One function, so the page and the terminal can never disagree.
  */
-
+import { dict, own } from '../../core/dict.js';
 import { bucketQuantile } from '../../core/stats.js';
 import type { RedisConnection as Redis } from '../../store/connection.js';
 import { type QueueKeys, queueKeys } from '../../store/keys.js';
@@ -152,11 +152,12 @@ export async function readDashboard(
     error_rate: [],
     rate_limited: zeros(),
     cost_usd: zeros(),
-    latency_ms: {},
+    latency_ms: dict(),
   };
-  const totals: Record<string, ModelTotals> = {};
-  const tenants: Record<string, TenantFigures> = {};
-  const errors: Record<string, number> = {};
+  // Keyed by model names, tenant ids and error types: records without a prototype (core/dict.ts).
+  const totals = dict<ModelTotals>();
+  const tenants = dict<TenantFigures>();
+  const errors = dict<number>();
 
   minutes.forEach((m, i) => {
     const s = Math.floor(i / stepMin);
@@ -190,11 +191,11 @@ export async function readDashboard(
       t.cache_read_input_tokens += c.cacheReadTokens;
       t.cost_usd += c.costMicro / 1e6;
     }
-    for (const [type, n] of Object.entries(m.errors)) errors[type] = (errors[type] ?? 0) + n;
+    for (const [type, n] of Object.entries(m.errors)) errors[type] = (own(errors, type) ?? 0) + n;
   });
 
   series.error_rate = series.jobs.map((j, i) => (j === 0 ? null : (series.failed[i] ?? 0) / j));
-  const models: Record<string, ModelFigures> = {};
+  const models = dict<ModelFigures>();
   for (const [name, t] of Object.entries(totals)) {
     const c = t.c;
     if (c.latencySum > 0)

@@ -10,13 +10,17 @@ import { ExpressAdapter } from '@bull-board/express';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { ValidationError } from '../../core/job.js';
 import type { Logger } from '../../core/log.js';
-import type { PromptQueue } from '../../producer/queue.js';
+import { JobConflictError, type PromptQueue } from '../../producer/queue.js';
 import type { RedisConnection as Redis } from '../../store/connection.js';
+import type { QueueKeys } from '../../store/keys.js';
 import { probeQueueKeys } from '../../store/probe.js';
+import { queueKeyProblems } from '../../store/queue-health.js';
 import { TenantStore } from '../../store/tenant-store.js';
 import { dashboardRouter } from '../dashboard/router.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { serverSpan } from '../telemetry/http-span.js';
+import { apiRequestGuard, isBrowserPage } from './csrf.js';
+import { checkRawDepth } from './depth-guard.js';
 import { HttpError, statusOf } from './errors.js';
 import { openApiDocument } from './openapi.js';
 import { mayAccess, principalOf, scopeJobBody, tenantAuth, tenantRoutes } from './tenant-auth.js';
@@ -52,21 +56,24 @@ function tokenMatches(given: string, expected: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-/** Accept `Authorization: Bearer T`, or Basic auth with T as the password (browsers, for Bull Board). */
-function presentedToken(h: string | undefined): string | undefined {
+/** Accept `Authorization: Bearer T`, or (when `basic`) Basic auth with T as the password (browsers). */
+function presentedToken(h: string | undefined, basic: boolean): string | undefined {
   if (!h) return undefined;
   const [scheme, value] = h.split(' ', 2);
   if (scheme?.toLowerCase() === 'bearer') return value;
-  if (scheme?.toLowerCase() === 'basic' && value) {
+  if (basic && scheme?.toLowerCase() === 'basic' && value) {
     const decoded = Buffer.from(value, 'base64').toString('utf8');
     return decoded.slice(decoded.indexOf(':') + 1);
   }
   return undefined;
 }
 
-/** Does an `Authorization` header carry `expected` (Bearer, or Basic with it as the password)? */
-export function bearerMatches(header: string | undefined, expected: string): boolean {
-  const t = presentedToken(header);
+/**
+ * Does an `Authorization` header carry `expected` (Bearer, or Basic with it as the password unless
+ * `basic` is false: the API takes Bearer only, csrf.ts)?
+ */
+export function bearerMatches(header: string | undefined, expected: string, basic = true): boolean {
+  const t = presentedToken(header, basic);
   return t !== undefined && tokenMatches(t, expected);
 }
 
@@ -101,7 +108,17 @@ export function createApp(opts: AppOptions): express.Express {
       path: '/v1/jobs',
       handler: async (req) => {
         requireRedis();
-        const r = await queue.add(scopeJobBody(principalOf(req), req.body));
+        const body = scopeJobBody(principalOf(req), req.body);
+        const r = await queue.add(body).catch(async (err: unknown) => {
+          // A clash with another tenant's job is that tenant's business: the same 403 as below.
+          if (err instanceof JobConflictError && principalOf(req)?.kind === 'tenant') {
+            const id = (body as { id?: unknown } | null)?.id;
+            const existing = typeof id === 'string' ? await queue.get(id) : null;
+            if (existing && !mayAccess(principalOf(req), existing.request))
+              throw new HttpError('forbidden', `id: "${id}" is taken by another tenant's job`);
+          }
+          throw err;
+        });
         // The id is another tenant's job: say so, show nothing of it.
         if (!r.created && principalOf(req)?.kind === 'tenant') {
           const existing = await queue.get(r.id);
@@ -163,13 +180,15 @@ export function createApp(opts: AppOptions): express.Express {
   mountOps(app, {
     ...opts,
     connection: queue.connection,
+    keys: queue.keys,
     probe: () => probeQueueKeys(queue.connection, queue.keys),
   });
   app.use(
     '/v1',
     tenantAuth({
       adminToken: opts.authToken,
-      isAdmin: (h) => opts.authToken !== undefined && bearerMatches(h, opts.authToken),
+      // Bearer only on /v1: a browser's Basic credentials must not act there (csrf.ts).
+      isAdmin: (h) => opts.authToken !== undefined && bearerMatches(h, opts.authToken, false),
       tenants,
       redisReady: () => queue.connection.status === 'ready',
     }),
@@ -190,7 +209,10 @@ export function createApp(opts: AppOptions): express.Express {
   });
   app.use('/admin/queues', board.getRouter());
 
-  app.use(express.json({ limit: opts.bodyLimit ?? '4mb', strict: false, type: () => true }));
+  app.use('/v1', apiRequestGuard);
+  app.use(
+    express.json({ limit: opts.bodyLimit ?? '4mb', strict: false, type: () => true, verify: checkRawDepth }),
+  );
   for (const r of routes.filter((r) => r.path.startsWith('/v1/')))
     app[r.method](
       r.path,
@@ -204,6 +226,8 @@ export function createApp(opts: AppOptions): express.Express {
 /** What every promptq process serves, the API or a worker alone. */
 export interface OpsOptions {
   connection: Redis;
+  /** The queue whose BullMQ keys `/readyz` checks. */
+  keys?: QueueKeys | undefined;
   metrics: Metrics;
   log: Logger;
   /** Guards everything but /healthz and /readyz (and opens /metrics too). */
@@ -248,6 +272,8 @@ function mountOps(app: express.Express, o: OpsOptions): void {
             timer = setTimeout(() => reject(new Error('probe timeout')), 1000);
           }),
         ]).finally(() => clearTimeout(timer));
+        const broken = await brokenQueueKeys(o);
+        if (broken.length > 0) return { status: 503, body: { ok: false, redis: 'ready', queue: broken } };
         return { status: 200, body: { ok: true, redis: 'ready' } };
       } catch (err) {
         return { status: 503, body: { ok: false, redis: (err as Error).message } };
@@ -264,15 +290,22 @@ function mountOps(app: express.Express, o: OpsOptions): void {
   });
 }
 
+/** Redis answers, but a queue key of the wrong type would fail every add (`WRONGTYPE`). */
+async function brokenQueueKeys(o: OpsOptions): Promise<string[]> {
+  return o.keys ? queueKeyProblems(o.connection, o.keys) : [];
+}
+
 /** Everything mounted after this needs the token (when one is set). */
 function requireToken(app: express.Express, token: string | undefined): void {
   if (!token) return;
   app.use((req, res, next) => {
-    // /v1 has its own check (tenant-auth.ts); everything else is the admin's.
-    if (principalOf(req) !== undefined || bearerMatches(req.headers.authorization, token)) return next();
+    // /v1 has its own check (tenant-auth.ts); everything else is the admin's. Basic auth (what a
+    // browser keeps and sends by itself) opens the pages only: csrf.ts.
+    const page = isBrowserPage(req.path);
+    if (principalOf(req) !== undefined || bearerMatches(req.headers.authorization, token, page))
+      return next();
     // Browsers only prompt for Basic: the pages (Bull Board, dashboard) ask for it.
-    if (req.path.startsWith('/admin') || req.path.startsWith('/dashboard'))
-      res.setHeader('WWW-Authenticate', 'Basic realm="promptq"');
+    if (page) res.setHeader('WWW-Authenticate', 'Basic realm="promptq"');
     else res.setHeader('WWW-Authenticate', 'Bearer');
     sendError(res, new HttpError('unauthorized', 'missing or wrong bearer token'));
   });
@@ -302,6 +335,7 @@ function wrap(handler: Handler) {
 function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
   if (err instanceof ValidationError) return new HttpError('invalid_request', err.message, err.problems);
+  if (err instanceof JobConflictError) return new HttpError('conflict', err.message, err.problems);
   const e = err as { type?: string; status?: number; message?: string };
   if (e?.type === 'entity.parse.failed')
     return new HttpError('invalid_json', `body is not valid JSON: ${e.message}`);

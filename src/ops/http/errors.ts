@@ -12,6 +12,8 @@ export type ErrorType =
   | 'forbidden'
   | 'conflict'
   | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'too_many_requests'
   | 'unavailable'
   | 'internal';
 
@@ -20,9 +22,11 @@ export const statusOf: Record<ErrorType, number> = {
   invalid_json: 400,
   unauthorized: 401,
   forbidden: 403,
-  conflict: 409,
   not_found: 404,
+  conflict: 409,
   payload_too_large: 413,
+  unsupported_media_type: 415,
+  too_many_requests: 429,
   unavailable: 503,
   internal: 500,
 };

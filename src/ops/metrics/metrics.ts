@@ -16,6 +16,8 @@ export class Metrics {
   readonly registry = new Registry();
   readonly #tenants = new Set<string>();
   readonly #maxTenants: number;
+  readonly #models = new Set<string>();
+  readonly #maxModels: number;
 
   readonly requests = new Counter({
     name: 'promptq_requests_total',
@@ -139,8 +141,9 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(opts: { maxTenantLabels?: number; defaultMetrics?: boolean } = {}) {
+  constructor(opts: { maxTenantLabels?: number; maxModelLabels?: number; defaultMetrics?: boolean } = {}) {
     this.#maxTenants = opts.maxTenantLabels ?? 50;
+    this.#maxModels = opts.maxModelLabels ?? 50;
     if (opts.defaultMetrics !== false) {
       collectDefaultMetrics({ register: this.registry, prefix: 'promptq_' });
       this.#dropTotalGauges();
@@ -165,6 +168,16 @@ export class Metrics {
     if (this.#tenants.size < this.#maxTenants) {
       this.#tenants.add(t);
       return t;
+    }
+    return 'other';
+  }
+
+  /** The first N models keep their name; the rest share `other` (made-up names cannot grow /metrics). */
+  modelLabel(model: string): string {
+    if (this.#models.has(model)) return model;
+    if (this.#models.size < this.#maxModels) {
+      this.#models.add(model);
+      return model;
     }
     return 'other';
   }

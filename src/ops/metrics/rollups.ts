@@ -36,6 +36,8 @@ export interface RollupOptions {
   hashTag?: boolean;
   /** Maps a tenant id to its bounded label (the same as the metrics' `tenant` label). */
   tenantLabel: (tenant: string | null) => string;
+  /** Maps a model to its bounded label (the metrics' `model` label). @defaultValue the name itself */
+  modelLabel?: (model: string) => string;
   /** How long per-minute rollups and slowest-call sets are kept. @defaultValue 26 hours */
   minuteRetentionSeconds?: number;
   /** How long per-day cost rollups are kept (the month-end projection needs the month so far). @defaultValue 40 days */
@@ -85,7 +87,12 @@ export class RollupWriter {
   readonly #store: RollupStore;
 
   constructor(opts: RollupOptions) {
-    this.#o = { minuteRetentionSeconds: 26 * 3600, dayRetentionSeconds: 40 * 86400, ...opts };
+    this.#o = {
+      minuteRetentionSeconds: 26 * 3600,
+      dayRetentionSeconds: 40 * 86400,
+      modelLabel: (m) => m,
+      ...opts,
+    };
     if (!Number.isInteger(this.#o.minuteRetentionSeconds) || this.#o.minuteRetentionSeconds < 3600)
       throw new RangeError('minuteRetentionSeconds: must be a whole number ≥ 3600');
     if (!Number.isInteger(this.#o.dayRetentionSeconds) || this.#o.dayRetentionSeconds < 86400)
@@ -99,11 +106,12 @@ export class RollupWriter {
     const o = this.#o;
     const finished = r.finished_at ? Date.parse(r.finished_at) : Date.now();
     const tenant = o.tenantLabel(r.tenant_id);
+    const labelled = { ...r, model: o.modelLabel(r.model) };
     // Cost as integer micro-dollars: HINCRBY is exact, HINCRBYFLOAT drifts over many adds.
     const micro = Math.round((r.cost_usd ?? 0) * 1e6);
     const slow: SlowCall = {
       id: jobId,
-      model: r.model,
+      model: labelled.model,
       tenant,
       status,
       total_ms: r.total_ms ?? 0,
@@ -115,7 +123,7 @@ export class RollupWriter {
       attempts: r.attempts,
       finished_at: r.finished_at ?? new Date(finished).toISOString(),
     };
-    await this.#store.add(finished, minuteIncrement(status, r, tenant, micro), micro, slow, {
+    await this.#store.add(finished, minuteIncrement(status, labelled, tenant, micro), micro, slow, {
       minuteSeconds: o.minuteRetentionSeconds,
       daySeconds: o.dayRetentionSeconds,
     });

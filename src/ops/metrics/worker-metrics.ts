@@ -6,11 +6,13 @@ import type { WorkerEventSource } from '../../worker/events.js';
 import type { Metrics } from './metrics.js';
 
 export function subscribeWorkerMetrics(events: WorkerEventSource, m: Metrics): void {
+  // Every `model` label is bounded like `tenant` (metrics.ts).
   events.on('started', (e) => {
-    m.queueWait.observe({ model: e.model }, (e.record.queue_wait_ms ?? 0) / 1000);
+    m.queueWait.observe({ model: m.modelLabel(e.model) }, (e.record.queue_wait_ms ?? 0) / 1000);
   });
 
-  events.on('attempt', ({ model, outcome: o }) => {
+  events.on('attempt', ({ model: name, outcome: o }) => {
+    const model = m.modelLabel(name);
     if (o.kind === 'completed') {
       const r = o.result;
       m.requests.inc({ model, status_code: String(r.statusCode), outcome: 'success' });
@@ -30,7 +32,8 @@ export function subscribeWorkerMetrics(events: WorkerEventSource, m: Metrics): v
     if (o.kind === 'rate-limited' || o.kind === 'retry') m.retries.inc({ model, reason: d.reason });
   });
 
-  events.on('completed', ({ model, record, request }) => {
+  events.on('completed', ({ model: name, record, request }) => {
+    const model = m.modelLabel(name);
     const tenant = m.tenantLabel(request.tenant_id);
     m.tokens.inc({ model, tenant, type: 'input' }, record.input_tokens);
     m.tokens.inc({ model, tenant, type: 'output' }, record.output_tokens);
@@ -49,7 +52,8 @@ export function subscribeWorkerMetrics(events: WorkerEventSource, m: Metrics): v
     m.jobDuration.observe({ model, status: 'completed' }, (record.total_ms ?? 0) / 1000);
   });
 
-  events.on('failed', ({ model, record }) => {
+  events.on('failed', ({ model: name, record }) => {
+    const model = m.modelLabel(name);
     m.jobs.inc({ status: 'failed' });
     m.jobDuration.observe({ model, status: 'failed' }, (record.total_ms ?? 0) / 1000);
   });

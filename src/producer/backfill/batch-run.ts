@@ -16,6 +16,7 @@
  * The results file and the summary then come from the jobs, exactly as for a live backfill
  * (results.ts).
  */
+
 import { randomUUID } from 'node:crypto';
 import type Anthropic from '@anthropic-ai/sdk';
 import type { PriceTable } from '../../anthropic/pricing.js';
@@ -33,6 +34,7 @@ import {
   updateBatch,
 } from '../../store/batch-store.js';
 import type { RedisConnection as Redis } from '../../store/connection.js';
+import { bullJobId } from '../../store/keys.js';
 import type { PromptQueue } from '../queue.js';
 import {
   batchCustomId,
@@ -246,7 +248,7 @@ export class BatchRun {
 
   async #exist(ids: readonly string[]): Promise<boolean[]> {
     const pipe = this.#o.redis.pipeline();
-    for (const id of ids) pipe.exists(this.#keys.job(id));
+    for (const id of ids) pipe.exists(this.#keys.job(bullJobId(id)));
     const rows = (await pipe.exec()) ?? [];
     return ids.map((_, i) => rows[i]?.[1] === 1);
   }

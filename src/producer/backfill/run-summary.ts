@@ -2,7 +2,8 @@
  * A backfill run's summary: counts, tokens, cost, latency percentiles and failures by reason. Built
  * one outcome at a time so it costs the same whether it sums ten jobs or half a million.
  */
-import { formatCount, formatUsd } from '../../core/format.js';
+import { dict, own } from '../../core/dict.js';
+import { formatCount, formatUsd, printable } from '../../core/format.js';
 import type { JobRecord } from '../../core/job.js';
 import { quantileOfSorted } from '../../core/stats.js';
 
@@ -80,7 +81,7 @@ export class SummaryBuilder {
     cache_creation_input_tokens: 0,
     cache_read_input_tokens: 0,
     cost_usd: 0,
-    failures_by_reason: {},
+    failures_by_reason: dict(),
   };
   readonly #latency = new Samples();
   readonly #total = new Samples();
@@ -94,7 +95,7 @@ export class SummaryBuilder {
     else s[type] += 1;
     if (type === 'errored') {
       const r = reason ?? 'unknown';
-      s.failures_by_reason[r] = (s.failures_by_reason[r] ?? 0) + 1;
+      s.failures_by_reason[r] = (own(s.failures_by_reason, r) ?? 0) + 1;
     }
     if (record === null) return;
     s.input_tokens += record.input_tokens;
@@ -141,7 +142,7 @@ const ms = (p: Percentiles) => (p.p50 === null ? '-' : `p50 ${n(p.p50)} ms, p95 
 export function formatSummary(s: BackfillSummary): string {
   const reasons = Object.entries(s.failures_by_reason)
     .sort((a, b) => b[1] - a[1])
-    .map(([r, c]) => `${r} ${n(c)}`)
+    .map(([r, c]) => `${printable(r)} ${n(c)}`)
     .join(', ');
   return [
     `lines ${n(s.lines)}: succeeded ${n(s.succeeded)}, failed ${n(s.failed)}, invalid ${n(s.invalid)}, pending ${n(s.pending)}, missing ${n(s.missing)}${s.canceled + s.expired > 0 ? `, canceled ${n(s.canceled)}, expired ${n(s.expired)}` : ''}`,

@@ -35,7 +35,7 @@
     ARGV[25] header-less: the success-rate window (ms)
 
   Output:
-    {pausedUntil, factor} as strings
+    {pausedUntil, factor} as strings; the group's hash expires a day after this call
 ]]
 local h = KEYS[1]
 local now = tonumber(ARGV[1])
@@ -135,4 +135,6 @@ elseif outcome == 'overloaded' then
   end
 end
 redis.call('HSET', h, 'factor', factor, 'burst_ms', burst)
+-- A group nobody uses any more goes away by itself, a day after its last answered request.
+redis.call('PEXPIRE', h, 86400000)
 return { tostring(paused), tostring(factor) }

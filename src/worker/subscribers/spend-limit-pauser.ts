@@ -31,7 +31,11 @@ export class SpendLimitPauser {
 
   async #pause(e: SpendLimitEvent): Promise<void> {
     const o = this.#o;
-    this.#queue ??= new Queue(o.queue, { connection: o.connection, prefix: o.prefix });
+    if (!this.#queue) {
+      this.#queue = new Queue(o.queue, { connection: o.connection, prefix: o.prefix });
+      // Connection errors are logged by the connection's owner; BullMQ would print them raw.
+      this.#queue.on('error', () => {});
+    }
     await this.#queue.pause();
     o.log.error(
       'SPEND LIMIT REACHED: queue paused. Raise the limit in the Anthropic console, then run `promptq resume`',

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bullJobId } from '../../../src/store/keys.js';
 import { get, post, type Stack, startStack } from '../../helpers/stack.js';
 
 /** The API alone (no worker), so queued jobs stay put while we look at them. */
@@ -85,14 +86,41 @@ describe('HTTP API: enqueue routes', () => {
   it('the same id twice makes one job: 202 then 200 with the existing job', async () => {
     const id = `idem-${Date.now()}`;
     const a = await post(`${s.url}/v1/jobs`, { ...body, id });
-    const b = await post(`${s.url}/v1/jobs`, { ...body, id, prompt: 'different text' });
+    const b = await post(`${s.url}/v1/jobs`, { ...body, id });
     expect(a).toEqual({ status: 202, body: { id, state: 'waiting' } });
     expect(b).toEqual({ status: 200, body: { id, state: 'waiting' } });
     expect(await s.bull.getJobCountByTypes('waiting', 'prioritized')).toBeGreaterThanOrEqual(1);
     const jobs = await s.bull.getJobs(['waiting', 'prioritized']);
-    expect(jobs.filter((j) => j.id === id)).toHaveLength(1);
+    expect(jobs.filter((j) => j.id === bullJobId(id))).toHaveLength(1);
     const g = await get(`${s.url}/v1/jobs/${id}`);
     expect(g.body.request.messages[0].content).toBe(body.prompt);
+  });
+
+  it('the same id with a different request is a 409; nothing is enqueued, the first job stands', async () => {
+    const id = `clash-${Date.now()}`;
+    expect((await post(`${s.url}/v1/jobs`, { ...body, id })).status).toBe(202);
+    const other = await post(`${s.url}/v1/jobs`, { ...body, id, prompt: 'someone else’s work' });
+    expect(other.status).toBe(409);
+    expect(other.body.error).toMatchObject({ type: 'conflict' });
+    expect(other.body.error?.message).toBe(
+      `id: a job with id "${id}" exists with a different request; use another id`,
+    );
+    const tenant = await post(`${s.url}/v1/jobs`, { ...body, id, tenant_id: 'other-tenant' });
+    expect(tenant.status).toBe(409);
+    // In a batch: all or nothing, the field named.
+    const fresh = `fresh-${Date.now()}`;
+    const batch = await post(`${s.url}/v1/jobs/batch`, {
+      jobs: [
+        { ...body, id: fresh },
+        { ...body, id, prompt: 'different' },
+      ],
+    });
+    expect(batch.status).toBe(409);
+    expect(batch.body.error?.message).toMatch(/^jobs\.1\.id: a job with id/);
+    expect((await get(`${s.url}/v1/jobs/${fresh}`)).status).toBe(404);
+    expect((await get(`${s.url}/v1/jobs/${id}`)).body.request.messages[0].content).toBe(body.prompt);
+    // The same request again is still the idempotent 200.
+    expect((await post(`${s.url}/v1/jobs`, { ...body, id })).status).toBe(200);
   });
 
   it('concurrent submissions of one id make one job and one 202', async () => {
@@ -101,7 +129,7 @@ describe('HTTP API: enqueue routes', () => {
     expect(rs.every((r) => r.body.id === id)).toBe(true);
     expect(rs.filter((r) => r.status === 202).length).toBeLessThanOrEqual(1);
     const jobs = await s.bull.getJobs(['waiting', 'prioritized']);
-    expect(jobs.filter((j) => j.id === id)).toHaveLength(1);
+    expect(jobs.filter((j) => j.id === bullJobId(id))).toHaveLength(1);
   });
 
   it.each([

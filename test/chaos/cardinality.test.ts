@@ -1,0 +1,113 @@
+/**
+ * Bounded cardinality: 10,000 made-up model names through a worker core with the real limiter (on
+ * real Redis), the metrics and the dashboard rollups. /metrics, the rollups, the limiter's Redis
+ * keys and the groups a worker keeps reading must stay small. The control is an uncapped Metrics
+ * fed by the same events: it grows with every name.
+ */
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, inject, it, vi } from 'vitest';
+import { PriceTable } from '../../src/anthropic/pricing.js';
+import { defaults } from '../../src/core/config.js';
+import { defaultJobLimits } from '../../src/core/job.js';
+import { RateLimiter } from '../../src/limiter/limiter.js';
+import { readDashboard } from '../../src/ops/dashboard/summary.js';
+import { Metrics } from '../../src/ops/metrics/metrics.js';
+import { RollupWriter } from '../../src/ops/metrics/rollups.js';
+import { subscribeWorkerMetrics } from '../../src/ops/metrics/worker-metrics.js';
+import { JobProcessor } from '../../src/worker/core.js';
+import { WorkerEvents } from '../../src/worker/events.js';
+import { uniqueQueue } from '../helpers/stack.js';
+import { fakeClient, fakeJob, memoryRecords } from '../worker/fakes.js';
+
+const names = 10_000;
+
+describe('bounded cardinality: 10,000 model names', () => {
+  const redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: null });
+  afterAll(() => redis.disconnect());
+
+  it('/metrics, rollups, limiter keys and the groups read stay bounded', async () => {
+    const account = `card-${randomUUID().slice(0, 8)}`;
+    const queue = uniqueQueue();
+    const limiter = new RateLimiter({ redis, account });
+    const capped = new Metrics({ defaultMetrics: false });
+    const uncapped = new Metrics({ defaultMetrics: false, maxModelLabels: 1_000_000 });
+    const rollups = new RollupWriter({
+      connection: redis,
+      queue,
+      tenantLabel: (t) => capped.tenantLabel(t),
+      modelLabel: (m) => capped.modelLabel(m),
+    });
+    const events = new WorkerEvents();
+    subscribeWorkerMetrics(events, capped);
+    subscribeWorkerMetrics(events, uncapped);
+    events.on('finished', (e) => rollups.record(e.jobId, e.status, e.record));
+    const p = new JobProcessor({
+      client: fakeClient([]).client,
+      limiter,
+      records: memoryRecords().port,
+      prices: new PriceTable(),
+      events,
+      maxAttempts: 1,
+      maxRateLimited: 1,
+      requestTimeoutMs: 5000,
+      jobLimits: defaultJobLimits,
+    });
+    const t0 = Date.now();
+    for (let i = 0; i < names; i += 250) {
+      await Promise.all(
+        Array.from({ length: 250 }, (_, k) =>
+          p.process(
+            fakeJob({ model: `bogus-model-${i + k}`, max_tokens: 16, prompt: 'hi' }, { id: `j${i + k}` }),
+            't',
+          ),
+        ),
+      );
+    }
+    const ms = Date.now() - t0;
+
+    const text = await capped.text();
+    const control = await uncapped.text();
+    // Control: every name makes its series when nothing caps them.
+    expect(control.length).toBeGreaterThan(5_000_000);
+    expect(text.length).toBeLessThan(400_000);
+    console.log(
+      `${names} models in ${ms} ms: /metrics ${text.length} bytes capped, ${control.length} uncapped`,
+    );
+    expect(text).toContain('model="other"');
+    expect(text).toContain('model="bogus-model-0"');
+    expect(text).not.toContain(`model="bogus-model-${names - 1}"`);
+
+    // The dashboard: at most the capped names plus `other`.
+    const d = await readDashboard(redis, queue, 60);
+    expect(d.totals.jobs).toBe(names);
+    expect(Object.keys(d.models).length).toBeLessThanOrEqual(defaults.maxModelLabels + 1);
+    expect(JSON.stringify(d).length).toBeLessThan(200_000);
+
+    // The limiter: one group for every unknown name, its key expiring.
+    const keys: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, batch] = await redis.scan(cursor, 'MATCH', `promptq:limiter:${account}:*`, 'COUNT', 1000);
+      cursor = next;
+      keys.push(...batch);
+    } while (cursor !== '0');
+    expect(keys).toEqual([`promptq:limiter:${account}:other`]);
+    const ttl = await redis.pttl(keys[0]!);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(86_400_000);
+    expect(limiter.groupsInUse).toBe(1);
+
+    // Idle groups leave memory and the concurrency tuner's reads.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(Date.now() + defaults.limiterIdleGroupMs + 1000);
+      await limiter.requestRate();
+      expect(limiter.groupsInUse).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+    await limiter.close();
+    await redis.del(...keys);
+  }, 180_000);
+});
