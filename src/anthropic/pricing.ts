@@ -11,7 +11,6 @@
  */
 
 import { readFileSync } from 'node:fs';
-import { dict } from '../core/dict.js';
 import type { CostParts } from '../core/job.js';
 
 export interface ModelPrice {

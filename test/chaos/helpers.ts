@@ -1,5 +1,5 @@
 import type { RedisConnection } from '../../src/store/connection.js';
-import { publicJobId, queueKeys } from '../../src/store/keys.js';
+import { publicJobId } from '../../src/store/keys.js';
 import { type CliProcess, spawnCli } from '../helpers/cli.js';
 import { testKeys } from '../helpers/topology.js';
 
