@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { type ServedResponse, startSimulator } from '../packages/anthropic-simulator/src/index.js';
-import { queueKeys } from '../src/store/keys.js';
+import { bullJobId, queueKeys } from '../src/store/keys.js';
 import { type CliProcess, spawnCli } from '../test/helpers/cli.js';
 import { TestRedis } from '../test/helpers/redis-server.js';
 
@@ -177,7 +177,8 @@ export async function runLoad(opts: LoadOptions = {}): Promise<LoadResult> {
 
     const completedIds = new Set(await redis.zrange(queueKeys(queue).bullmq('completed'), 0, -1));
     const failedIds = new Set(await redis.zrange(queueKeys(queue).bullmq('failed'), 0, -1));
-    const unaccounted = ids.filter((id) => completedIds.has(id) === failedIds.has(id));
+    // BullMQ holds promptq's jobs under their BullMQ ids (`pq.<id>`).
+    const unaccounted = ids.filter((id) => completedIds.has(bullJobId(id)) === failedIds.has(bullJobId(id)));
     let jobsCounted = 0;
     for (const w of workers)
       jobsCounted += metricSum(await (await fetch(`${w.url}/metrics`)).text(), 'promptq_jobs_total');

@@ -22,6 +22,18 @@ import { fakeClient, fakeJob, memoryRecords } from '../worker/fakes.js';
 
 const names = 10_000;
 
+/** The API's rate-limit headers, announcing limits far above anything this test sends. */
+function bigLimits(): Record<string, string> {
+  const reset = new Date(Date.now() + 60_000).toISOString();
+  const h: Record<string, string> = {};
+  for (const r of ['requests', 'input-tokens', 'output-tokens']) {
+    h[`anthropic-ratelimit-${r}-limit`] = '100000000';
+    h[`anthropic-ratelimit-${r}-remaining`] = '100000000';
+    h[`anthropic-ratelimit-${r}-reset`] = reset;
+  }
+  return h;
+}
+
 describe('bounded cardinality: 10,000 model names', () => {
   const redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: null });
   afterAll(() => redis.disconnect());
@@ -43,7 +55,8 @@ describe('bounded cardinality: 10,000 model names', () => {
     subscribeWorkerMetrics(events, uncapped);
     events.on('finished', (e) => rollups.record(e.jobId, e.status, e.record));
     const p = new JobProcessor({
-      client: fakeClient([]).client,
+      // Limits announced far above the load: the limiter paces nothing, so no job is deferred.
+      client: fakeClient([], bigLimits()).client,
       limiter,
       records: memoryRecords().port,
       prices: new PriceTable(),

@@ -65,7 +65,7 @@ export function sse(evs: ReadonlyArray<{ type: string }>): string {
  * A real SDK client whose n-th call gets the n-th answer (then `ok`), served by a fake `fetch`:
  * the SDK's own request, stream and error code run as they do against the API.
  */
-export function fakeClient(script: Answer[]) {
+export function fakeClient(script: Answer[], okHeaders: Record<string, string> = {}) {
   const calls: Array<Record<string, unknown>> = [];
   const headers: Array<Record<string, string>> = [];
   let n = 0;
@@ -99,7 +99,7 @@ export function fakeClient(script: Answer[]) {
     }
     return new Response(sse(events(String(params.model), a)), {
       status: 200,
-      headers: { 'request-id': id, 'content-type': 'text/event-stream' },
+      headers: { ...okHeaders, 'request-id': id, 'content-type': 'text/event-stream' },
     });
   };
   const client = new Anthropic({

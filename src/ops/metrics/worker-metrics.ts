@@ -17,7 +17,7 @@ export function subscribeWorkerMetrics(events: WorkerEventSource, m: Metrics): v
       const r = o.result;
       m.requests.inc({ model, status_code: String(r.statusCode), outcome: 'success' });
       m.stopReasons.inc({ model, stop_reason: r.message.stop_reason ?? 'none' });
-      if (!o.priced) m.unpriced.inc({ model: r.message.model || model });
+      if (!o.priced) m.unpriced.inc({ model: m.modelLabel(r.message.model || name) });
       m.requestDuration.observe({ model, outcome: 'success' }, r.latencyMs / 1000);
       if (r.ttftMs !== null) m.ttft.observe({ model }, r.ttftMs / 1000);
       if (r.network) m.observeNetwork(model, r.network);
