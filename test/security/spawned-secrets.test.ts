@@ -5,6 +5,7 @@
  * finds it in every place it looks. Credentials inside `ANTHROPIC_BASE_URL` or `REDIS_URL` are
  * never printed either.
  */
+import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { type Simulator, startSimulator } from '../../packages/anthropic-simulator/src/index.js';
@@ -12,7 +13,8 @@ import { type CliProcess, spawnCli } from '../helpers/cli.js';
 import { dumpRedis } from '../helpers/redis-dump.js';
 import { get, post, uniqueQueue } from '../helpers/stack.js';
 
-const apiKey = 'sk-ant-api03-Qz8vR2mK7pLx4NwT9bYc3JdF6hGs1AeU5oIi0-spawnedSECRETkey';
+// Made at run time in the real key's shape, so no key-like string sits in the repository.
+const apiKey = `sk-ant-api03-${randomBytes(36).toString('base64url')}-spawnedSECRET`;
 const proxyUser = 'proxyUSERsecret42';
 const proxyPass = 'proxyPASSsecret-9f8e7d';
 const secrets = [apiKey];
