@@ -7,7 +7,12 @@ import type { Command } from 'commander';
 import { ConfigError, type PromptqConfig, redactUrl } from '../core/config.js';
 import { UsageError } from '../core/errors.js';
 import { formatUsd, textTable } from '../core/format.js';
-import type { TenantSettings, TenantStore, TenantWithSpend } from '../store/tenant-store.js';
+import {
+  type TenantSettings,
+  type TenantStore,
+  type TenantWithSpend,
+  tenantView,
+} from '../store/tenant-store.js';
 import { type Cli, loadContext } from './context.js';
 
 interface SettingFlags {
@@ -115,22 +120,6 @@ export function tenantsTable(tenants: readonly TenantWithSpend[]): string {
   );
 }
 
-/** A tenant as `list --json` prints it (the HTTP API's shape; never the token or its digest). */
-function json(t: TenantWithSpend) {
-  return {
-    name: t.name,
-    daily_usd: t.dailyUsd,
-    monthly_usd: t.monthlyUsd,
-    on_exceed: t.onExceed,
-    rpm: t.rpm,
-    tpm: t.tpm,
-    created_at: t.createdAt,
-    token_created_at: t.tokenCreatedAt,
-    revoked_at: t.revokedAt,
-    spent_usd: t.spentUsd,
-  };
-}
-
 export function registerTenants(cli: Cli): void {
   const tenants = cli.program
     .command('tenants')
@@ -148,7 +137,7 @@ export function registerTenants(cli: Cli): void {
       await run(async (config) => {
         const list = await withTenants(config, (s) => s.list());
         process.stdout.write(
-          o.json ? `${JSON.stringify(list.map(json), null, 2)}\n` : `${tenantsTable(list)}\n`,
+          o.json ? `${JSON.stringify(list.map(tenantView), null, 2)}\n` : `${tenantsTable(list)}\n`,
         );
         return 0;
       })();

@@ -42,6 +42,25 @@ export interface TenantWithSpend extends Tenant {
   spentUsd: Record<BudgetPeriod, number>;
 }
 
+/**
+ * A tenant as users see it — the HTTP API and `promptq tenants list --json` — never its token or
+ * digest; `spent_usd` when the spend was read.
+ */
+export function tenantView(t: Tenant & { spentUsd?: Record<BudgetPeriod, number> }) {
+  return {
+    name: t.name,
+    daily_usd: t.dailyUsd,
+    monthly_usd: t.monthlyUsd,
+    on_exceed: t.onExceed,
+    rpm: t.rpm,
+    tpm: t.tpm,
+    created_at: t.createdAt,
+    token_created_at: t.tokenCreatedAt,
+    revoked_at: t.revokedAt,
+    ...(t.spentUsd ? { spent_usd: t.spentUsd } : {}),
+  };
+}
+
 /** A tenant operation that cannot be done as asked; `code` says why. */
 export class TenantError extends PromptqError {
   override readonly name = 'TenantError';

@@ -6,7 +6,7 @@
  */
 import type { NextFunction, Request, Response } from 'express';
 import type { JobRequest } from '../../core/job.js';
-import { type Tenant, TenantError, type TenantSettings, type TenantStore } from '../../store/tenant-store.js';
+import { TenantError, type TenantSettings, type TenantStore, tenantView } from '../../store/tenant-store.js';
 import { HttpError } from './errors.js';
 
 export type Principal = { kind: 'admin' } | { kind: 'tenant'; tenant: string };
@@ -84,22 +84,6 @@ function requireAdmin(req: Request): void {
   }
 }
 
-/** A tenant as the API shows it (never its token or digest). */
-function view(t: Tenant & { spentUsd?: Record<'day' | 'month', number> }) {
-  return {
-    name: t.name,
-    daily_usd: t.dailyUsd,
-    monthly_usd: t.monthlyUsd,
-    on_exceed: t.onExceed,
-    rpm: t.rpm,
-    tpm: t.tpm,
-    created_at: t.createdAt,
-    token_created_at: t.tokenCreatedAt,
-    revoked_at: t.revokedAt,
-    ...(t.spentUsd ? { spent_usd: t.spentUsd } : {}),
-  };
-}
-
 const settingFields = ['daily_usd', 'monthly_usd', 'on_exceed', 'rpm', 'tpm'] as const;
 
 /** `{daily_usd, monthly_usd, on_exceed, rpm, tpm}` (null clears a budget or quota) → settings; 400 naming the field. */
@@ -162,7 +146,7 @@ export function tenantRoutes(
       path: '/v1/tenants',
       handler: async (req) => {
         requireAdmin(req);
-        return { status: 200, body: { tenants: (await store.list()).map(view) } };
+        return { status: 200, body: { tenants: (await store.list()).map(tenantView) } };
       },
     },
     {
@@ -174,7 +158,7 @@ export function tenantRoutes(
         const n = (req.body as { name?: unknown }).name;
         if (typeof n !== 'string') throw new HttpError('invalid_request', 'name: required: a string');
         const { tenant, token } = await tenantCall(() => store.add(n, settings));
-        return { status: 201, body: { tenant: view(tenant), token } };
+        return { status: 201, body: { tenant: tenantView(tenant), token } };
       },
     },
     {
@@ -184,7 +168,7 @@ export function tenantRoutes(
         requireAdmin(req);
         const t = (await store.list()).find((x) => x.name === name(req));
         if (!t) throw new HttpError('not_found', `no tenant "${name(req)}"`);
-        return { status: 200, body: view(t) };
+        return { status: 200, body: tenantView(t) };
       },
     },
     {
@@ -193,7 +177,7 @@ export function tenantRoutes(
       handler: async (req) => {
         requireAdmin(req);
         const settings = parseSettings(req.body);
-        return { status: 200, body: view(await tenantCall(() => store.set(name(req), settings))) };
+        return { status: 200, body: tenantView(await tenantCall(() => store.set(name(req), settings))) };
       },
     },
     {
@@ -209,7 +193,7 @@ export function tenantRoutes(
       path: '/v1/tenants/:name/revoke',
       handler: async (req) => {
         requireAdmin(req);
-        return { status: 200, body: view(await tenantCall(() => store.revoke(name(req)))) };
+        return { status: 200, body: tenantView(await tenantCall(() => store.revoke(name(req)))) };
       },
     },
   ];
