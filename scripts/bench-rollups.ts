@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { newRecord } from '../src/core/job.js';
+import { newRecord } from '../src/core/record.js';
 import { readDashboard } from '../src/ops/dashboard/summary.js';
 import { RollupWriter } from '../src/ops/metrics/rollups.js';
 import { queueKeys } from '../src/store/keys.js';

@@ -12,13 +12,13 @@ export { type ExitCode, PromptqError, UsageError } from './core/errors.js';
 export {
   type FieldProblem,
   type JobBody,
-  type JobLimits,
-  type JobRecord,
   type JobRequest,
   type Message,
   ValidationError,
   validateJob,
 } from './core/job.js';
+export type { JobLimits } from './core/job-schema.js';
+export type { JobRecord } from './core/record.js';
 export type { JobResult } from './core/result.js';
 export { type RunningService, runService, type ServiceParts } from './ops/service.js';
 export { subscribeGenAiMetrics } from './ops/telemetry/genai-metrics.js';

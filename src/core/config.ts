@@ -6,7 +6,7 @@
  */
 
 import { PromptqError } from './errors.js';
-import type { JobLimits } from './job.js';
+import type { JobLimits } from './job-schema.js';
 import { parseRedisUrl, type RedisMode, RedisUrlError, redisModes } from './redis-url.js';
 
 /** The resolved configuration of a promptq process. */

@@ -3,7 +3,7 @@
  * producer side that reads it back, so it lives below both.
  */
 import type Anthropic from '@anthropic-ai/sdk';
-import type { JobRecord } from './job.js';
+import type { JobRecord } from './record.js';
 
 export interface JobResult {
   /** The API's message, folded from the stream. */

@@ -14,17 +14,14 @@ import { defaults } from '../core/config.js';
 import { PromptqError } from '../core/errors.js';
 import { combinedPriority, tenantOf } from '../core/fairness.js';
 import {
-  defaultJobLimits,
   type FieldProblem,
   type JobBody,
-  type JobLimits,
-  type JobRecord,
   type JobRequest,
-  jobIdPattern,
-  newRecord,
   ValidationError,
   validateJob,
 } from '../core/job.js';
+import { defaultJobLimits, type JobLimits, jobIdPattern } from '../core/job-schema.js';
+import { type JobRecord, newRecord } from '../core/record.js';
 import type { JobResult } from '../core/result.js';
 import { inSpan, SpanKind, traceMetadata } from '../core/trace.js';
 import { createConnection, type RedisConnection, type RedisTopology } from '../store/connection.js';

@@ -6,7 +6,7 @@
  */
 
 import { PromptqError } from '../core/errors.js';
-import type { JobRecord } from '../core/job.js';
+import type { JobRecord } from '../core/record.js';
 import type { RedisConnection as Redis } from './connection.js';
 import { bullJobId, defaultPrefix, jobLockKey, type QueueKeys, queueKeys } from './keys.js';
 import { script } from './scripts.js';

@@ -19,14 +19,9 @@ import type { PriceTable } from '../anthropic/pricing.js';
 import { cachePrefixKey, estimateCachePrefixTokens, estimateInputTokens } from '../anthropic/tokens.js';
 import { defaults } from '../core/config.js';
 import { rankSlots } from '../core/fairness.js';
-import {
-  type JobLimits,
-  type JobRecord,
-  type JobRequest,
-  newRecord,
-  ValidationError,
-  validateJob,
-} from '../core/job.js';
+import { type JobRequest, ValidationError, validateJob } from '../core/job.js';
+import type { JobLimits } from '../core/job-schema.js';
+import { type JobRecord, newRecord } from '../core/record.js';
 import type { JobResult } from '../core/result.js';
 import { inSpan, jobContext, SpanKind, type TraceCarrierOpts, withSpan } from '../core/trace.js';
 import type { CallPlan, Permit, RateLimiter } from '../limiter/limiter.js';

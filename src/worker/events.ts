@@ -8,7 +8,8 @@
  * sees the job finish. A listener that throws is reported and skipped: it never changes the job's
  * outcome.
  */
-import type { JobRecord, JobRequest } from '../core/job.js';
+import type { JobRequest } from '../core/job.js';
+import type { JobRecord } from '../core/record.js';
 import type { AttemptOutcome, BudgetOutcome, FailedOutcome, JobOutcome } from './outcome.js';
 
 /** What every event says about its job. */

@@ -6,7 +6,8 @@
 import { type BackoffPolicy, backoffMs, type Decision } from '../anthropic/classify.js';
 import type { PriceTable, Usage } from '../anthropic/pricing.js';
 import { formatUsd } from '../core/format.js';
-import type { JobRecord, ValidationError } from '../core/job.js';
+import type { ValidationError } from '../core/job.js';
+import type { JobRecord } from '../core/record.js';
 import { type BudgetAdmission, periodEnd } from '../store/budget-store.js';
 import type { AttemptResult } from './attempt.js';
 

@@ -3,7 +3,7 @@
  * production and against a map in its unit tests.
  */
 
-import type { JobRecord } from '../core/job.js';
+import type { JobRecord } from '../core/record.js';
 import type { RedisConnection as Redis } from '../store/connection.js';
 import { jobKey, loadRecord, saveFinalRecord, saveRecord } from '../store/record-store.js';
 

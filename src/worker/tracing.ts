@@ -10,7 +10,8 @@
  * counts each call once.
  */
 import { type Attributes, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import type { JobRecord, JobRequest } from '../core/job.js';
+import type { JobRequest } from '../core/job.js';
+import type { JobRecord } from '../core/record.js';
 import { jobContext, type TraceCarrierOpts } from '../core/trace.js';
 import type { AttemptOutcome } from './outcome.js';
 

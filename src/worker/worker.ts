@@ -9,7 +9,7 @@ import { Worker } from 'bullmq';
 import type { BackoffPolicy } from '../anthropic/classify.js';
 import type { PriceTable } from '../anthropic/pricing.js';
 import { defaults } from '../core/config.js';
-import type { JobLimits } from '../core/job.js';
+import type { JobLimits } from '../core/job-schema.js';
 import type { Logger } from '../core/log.js';
 import { RepeatedLog } from '../core/log-repeats.js';
 import type { RateLimiter } from '../limiter/limiter.js';

@@ -5,7 +5,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PriceTable } from '../../src/anthropic/pricing.js';
-import type { JobRecord } from '../../src/core/job.js';
+import type { JobRecord } from '../../src/core/record.js';
 import type { BatchRunSummary } from '../../src/producer/backfill/batch-run.js';
 import type { BackfillSummary } from '../../src/producer/backfill/run-summary.js';
 import { queueKeys } from '../../src/store/keys.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultJobLimits } from '../../src/core/job.js';
+import { defaultJobLimits } from '../../src/core/job-schema.js';
 import { backfillJobId } from '../../src/producer/backfill/ids.js';
 import { type LineDefaults, parseLine } from '../../src/producer/backfill/parse.js';
 import { Progress } from '../../src/producer/backfill/progress.js';

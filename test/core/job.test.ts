@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { jobJsonSchema, ValidationError, validateJob } from '../../src/core/job.js';
+import { ValidationError, validateJob } from '../../src/core/job.js';
+import { jobJsonSchema } from '../../src/core/job-schema.js';
 
 function problems(body: unknown): string[] {
   try {

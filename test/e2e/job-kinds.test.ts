@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ServedResponse } from '@promptq/anthropic-simulator';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { JobRecord } from '../../src/core/job.js';
+import type { JobRecord } from '../../src/core/record.js';
 import { spawnCli } from '../helpers/cli.js';
 import { jobKinds } from '../helpers/job-kinds.js';
 import { get, post, type Stack, startStack } from '../helpers/stack.js';

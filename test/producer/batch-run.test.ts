@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vi
 import { type Simulator, startSimulator } from '../../packages/anthropic-simulator/src/index.js';
 import { PriceTable } from '../../src/anthropic/pricing.js';
 import { chooseVia } from '../../src/cli/backfill-run.js';
-import { defaultJobLimits } from '../../src/core/job.js';
+import { defaultJobLimits } from '../../src/core/job-schema.js';
 import { BatchRun, type BatchRunOptions } from '../../src/producer/backfill/batch-run.js';
 import type { LineDefaults } from '../../src/producer/backfill/parse.js';
 import { PromptQueue } from '../../src/producer/queue.js';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QueueKeys as BullKeys } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultJobLimits } from '../../src/core/job.js';
+import { defaultJobLimits } from '../../src/core/job-schema.js';
 import { enqueueFile } from '../../src/producer/backfill/enqueue.js';
 import { collectResults } from '../../src/producer/backfill/results.js';
 import { PromptQueue } from '../../src/producer/queue.js';

@@ -1,7 +1,7 @@
 import { QueueKeys as BullQueueKeys } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { newRecord } from '../../src/core/job.js';
+import { newRecord } from '../../src/core/record.js';
 import { RollupWriter } from '../../src/ops/metrics/rollups.js';
 import { PromptQueue } from '../../src/producer/queue.js';
 import { limiterKey, QueueKeys, queueKeys } from '../../src/store/keys.js';

@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { newRecord } from '../../src/core/job.js';
+import { newRecord } from '../../src/core/record.js';
 import { SharedLimiterState } from '../../src/limiter/shared-state.js';
 import { bullJobId, queueKeys } from '../../src/store/keys.js';
 import { LockLostError, loadRecord, saveFinalRecord, saveRecord } from '../../src/store/record-store.js';

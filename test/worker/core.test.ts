@@ -1,7 +1,7 @@
 import { DelayedError, UnrecoverableError } from 'bullmq';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { PriceTable } from '../../src/anthropic/pricing.js';
-import { defaultJobLimits } from '../../src/core/job.js';
+import { defaultJobLimits } from '../../src/core/job-schema.js';
 import { LockLostError } from '../../src/store/record-store.js';
 import { JobProcessor, shutdownReason } from '../../src/worker/core.js';
 import { type WorkerEventName, WorkerEvents } from '../../src/worker/events.js';

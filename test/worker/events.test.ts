@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { newRecord } from '../../src/core/job.js';
+import { newRecord } from '../../src/core/record.js';
 import { WorkerEvents } from '../../src/worker/events.js';
 
 const finished = {

@@ -1,9 +1,9 @@
 /**
  * The OpenAPI 3.1 document of the HTTP API (docs/reference/http-api.md), served at
- * `GET /openapi.json`. The job body is the job schema itself (core/job.ts, as JSON Schema), so the
+ * `GET /openapi.json`. The job body is the job schema itself (core/job-schema.ts, as JSON Schema), so the
  * document cannot drift from what the API checks.
  */
-import { jobJsonSchema } from '../../core/job.js';
+import { jobJsonSchema } from '../../core/job-schema.js';
 
 let cached: Record<string, unknown> | undefined;
 

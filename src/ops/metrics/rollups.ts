@@ -6,7 +6,7 @@
  * reader; the keys (all under the queue's prefix, all expiring) are store/keys.ts.
  */
 
-import type { JobRecord } from '../../core/job.js';
+import type { JobRecord } from '../../core/record.js';
 import type { RedisConnection as Redis } from '../../store/connection.js';
 import { queueKeys } from '../../store/keys.js';
 import {

@@ -5,7 +5,8 @@
 import { createHash } from 'node:crypto';
 import type Anthropic from '@anthropic-ai/sdk';
 import type { PriceTable } from '../../anthropic/pricing.js';
-import { type JobRecord, type JobRequest, newRecord } from '../../core/job.js';
+import type { JobRequest } from '../../core/job.js';
+import { type JobRecord, newRecord } from '../../core/record.js';
 
 /** The API's `custom_id` rule. */
 const customIdPattern = /^[a-zA-Z0-9_-]{1,64}$/;

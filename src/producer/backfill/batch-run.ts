@@ -20,7 +20,7 @@
 import { randomUUID } from 'node:crypto';
 import type Anthropic from '@anthropic-ai/sdk';
 import type { PriceTable } from '../../anthropic/pricing.js';
-import type { JobRecord } from '../../core/job.js';
+import type { JobRecord } from '../../core/record.js';
 import {
   batchesOfJobs,
   dropBatchIntent,

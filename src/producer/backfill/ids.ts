@@ -10,7 +10,7 @@
  *   sits on the very same line; `--id-prefix` separates runs that must not share jobs.
  */
 import { createHash } from 'node:crypto';
-import { jobIdPattern } from '../../core/job.js';
+import { jobIdPattern } from '../../core/job-schema.js';
 
 function digest(text: string): string {
   return createHash('sha256').update(text).digest('base64url').slice(0, 32);

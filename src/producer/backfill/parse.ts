@@ -6,13 +6,8 @@
  *
  * Every job goes through {@link validateJob}, the validator of every other entrance.
  */
-import {
-  type FieldProblem,
-  type JobLimits,
-  type JobRequest,
-  ValidationError,
-  validateJob,
-} from '../../core/job.js';
+import { type FieldProblem, type JobRequest, ValidationError, validateJob } from '../../core/job.js';
+import type { JobLimits } from '../../core/job-schema.js';
 import { backfillJobId } from './ids.js';
 
 /** Settings that apply to every line of a backfill. */

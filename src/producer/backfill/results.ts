@@ -10,7 +10,7 @@
  * that `--skip-invalid` passed over); `canceled` and `expired` come from `--via batches`.
  */
 import { once } from 'node:events';
-import type { JobRecord } from '../../core/job.js';
+import type { JobRecord } from '../../core/record.js';
 import type { RedisConnection as Redis } from '../../store/connection.js';
 import { queueKeys } from '../../store/keys.js';
 import { readJobFields } from '../../store/record-store.js';

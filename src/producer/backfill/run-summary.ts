@@ -4,7 +4,7 @@
  */
 import { dict, own } from '../../core/dict.js';
 import { formatCount, formatUsd, printable } from '../../core/format.js';
-import type { JobRecord } from '../../core/job.js';
+import type { JobRecord } from '../../core/record.js';
 import { quantileOfSorted } from '../../core/stats.js';
 
 export interface Percentiles {

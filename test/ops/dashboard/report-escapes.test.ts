@@ -7,7 +7,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { printable, textTable } from '../../../src/core/format.js';
-import { newRecord } from '../../../src/core/job.js';
+import { newRecord } from '../../../src/core/record.js';
 import { formatReport } from '../../../src/ops/dashboard/report.js';
 import { readDashboard } from '../../../src/ops/dashboard/summary.js';
 import { RollupWriter } from '../../../src/ops/metrics/rollups.js';

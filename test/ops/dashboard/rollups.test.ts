@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { newRecord } from '../../../src/core/job.js';
+import { newRecord } from '../../../src/core/record.js';
 import { parseSince, readDashboard } from '../../../src/ops/dashboard/summary.js';
 import { RollupWriter, slowestKept } from '../../../src/ops/metrics/rollups.js';
 import { queueKeys } from '../../../src/store/keys.js';

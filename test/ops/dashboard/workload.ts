@@ -4,7 +4,7 @@
  * jobs as `GET /v1/jobs/:id` shows them, so tests can compare every aggregate with the records.
  */
 import { expect } from 'vitest';
-import type { JobRecord } from '../../../src/core/job.js';
+import type { JobRecord } from '../../../src/core/record.js';
 import { get, post, type Stack } from '../../helpers/stack.js';
 
 export interface FinishedJob {

@@ -1,7 +1,7 @@
 import { DelayedError } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { PriceTable } from '../../../src/anthropic/pricing.js';
-import { defaultJobLimits } from '../../../src/core/job.js';
+import { defaultJobLimits } from '../../../src/core/job-schema.js';
 import { Logger } from '../../../src/core/log.js';
 import { Metrics } from '../../../src/ops/metrics/metrics.js';
 import { subscribeWorkerMetrics } from '../../../src/ops/metrics/worker-metrics.js';

@@ -1,0 +1,104 @@
+/** The per-job record (docs/reference/record.md): what every job keeps, whatever its outcome. */
+import type { JobRequest } from './job.js';
+
+/** The price of one call, part by part, in USD (docs/reference/record.md). */
+export interface CostParts {
+  input: number;
+  output: number;
+  cache_write_5m: number;
+  cache_write_1h: number;
+  cache_read: number;
+  /** Server tools billed per use (web search per request). */
+  server_tools: number;
+  /** The long-context tier applied (input over the model's threshold). */
+  long_context: boolean;
+  /** The service tier the API reported (`standard`, `priority`, `batch`). */
+  service_tier: string;
+  /** The Message Batches discount applied. */
+  batch: boolean;
+}
+
+/** The per-job record (docs/reference/record.md). */
+export interface JobRecord {
+  enqueued_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  model: string;
+  tenant_id: string | null;
+  max_tokens: number;
+  input_tokens: number;
+  output_tokens: number;
+  cache_creation_input_tokens: number;
+  cache_read_input_tokens: number;
+  /** `cache_creation_input_tokens` by lifetime (from `usage.cache_creation`). */
+  cache_creation_5m_input_tokens: number;
+  cache_creation_1h_input_tokens: number;
+  /** Server-tool uses billed per request (`usage.server_tool_use`). */
+  web_search_requests: number;
+  web_fetch_requests: number;
+  service_tier: string | null;
+  stop_reason: string | null;
+  /** The model that answered (a fallback model when `fallback_reason` is set). */
+  served_model: string | null;
+  /** Why the job moved to a fallback model: `overloaded` or `not_found`; `null` when it did not. */
+  fallback_reason: string | null;
+  /** Overloaded answers in a row from the model tried last (resets on any other answer). */
+  overloaded_in_a_row: number;
+  queue_wait_ms: number | null;
+  latency_ms: number | null;
+  ttft_ms: number | null;
+  total_ms: number | null;
+  /** Connection set-up (DNS+TCP+TLS) of the successful call; 0 on a kept-alive connection. */
+  connect_ms: number | null;
+  /** Request headers sent → response headers in (network round trip + API queueing). */
+  ttfb_ms: number | null;
+  attempts: number;
+  /** Retries by reason (`rate_limited`, `overloaded`, `server_error`, `network_error`, `timeout`). */
+  retries: Record<string, number>;
+  rate_limited: number;
+  status_code: number | null;
+  error_type: string | null;
+  request_id: string | null;
+  /** `null` when the model has no known price: never guessed. */
+  cost_usd: number | null;
+  cost: CostParts | null;
+}
+
+/** A fresh record for a job enqueued at `enqueuedAt` (ms). */
+export function newRecord(request: JobRequest, enqueuedAt: number): JobRecord {
+  return {
+    enqueued_at: new Date(enqueuedAt).toISOString(),
+    started_at: null,
+    finished_at: null,
+    model: request.model,
+    tenant_id: request.tenant_id ?? null,
+    max_tokens: request.max_tokens,
+    input_tokens: 0,
+    output_tokens: 0,
+    cache_creation_input_tokens: 0,
+    cache_read_input_tokens: 0,
+    cache_creation_5m_input_tokens: 0,
+    cache_creation_1h_input_tokens: 0,
+    web_search_requests: 0,
+    web_fetch_requests: 0,
+    service_tier: null,
+    stop_reason: null,
+    served_model: null,
+    fallback_reason: null,
+    overloaded_in_a_row: 0,
+    queue_wait_ms: null,
+    latency_ms: null,
+    ttft_ms: null,
+    total_ms: null,
+    connect_ms: null,
+    ttfb_ms: null,
+    attempts: 0,
+    retries: {},
+    rate_limited: 0,
+    status_code: null,
+    error_type: null,
+    request_id: null,
+    cost_usd: 0,
+    cost: null,
+  };
+}
