@@ -21,144 +21,48 @@
  */
 import { createHash } from 'node:crypto';
 import Bottleneck from 'bottleneck';
-import type { Outcome } from '../anthropic/classify.js';
 import { defaults } from '../core/config.js';
 import { cacheReadsCountTowardItpm, modelGroup } from '../core/models.js';
-import type { RedisConnection as Redis } from '../store/connection.js';
 import { limiterKey } from '../store/keys.js';
-import { parseRateLimitHeaders, type RateLimitSnapshot } from './headers.js';
+import { createPermit, type PermitContext } from './permit.js';
+import { PromptCacheTracker } from './prompt-cache.js';
 import {
   type AdmitState,
-  type BucketTuning,
   type Costs,
   type GroupState,
   type LimiterResource,
   SharedLimiterState,
 } from './shared-state.js';
-
-/** What an attempt is about to spend. */
-export interface CallPlan {
-  model: string;
-  /** Local estimate of input tokens (the whole prompt, cached or not). */
-  inputTokens: number;
-  /** Of those, the estimated cacheable prefix (up to the last `cache_control`). @defaultValue 0 */
-  cachePrefixTokens?: number;
-  /** A fingerprint of that prefix (the cache hits only an identical prefix). */
-  cachePrefixKey?: string;
-  maxTokens: number;
-  tenant: string;
-  /** Job priority (1 = highest). */
-  priority?: number;
-}
-
-/** What the API answered. */
-export interface CallResult {
-  outcome: Outcome;
-  headers: Headers | null;
-  retryAfterMs: number | null;
-  /** Real usage, when the call succeeded (`input_tokens`: the uncached input only). */
-  inputTokens?: number;
-  outputTokens?: number;
-  cacheCreationInputTokens?: number;
-  cacheReadInputTokens?: number;
-}
-
-/**
- * No permit soon: the group is paused, or enough calls of this process already wait for it. The
- * caller hands the job back until `untilMs` instead of holding a worker slot that a call of another
- * group (or a job of higher priority) could use.
- */
-export interface Deferral {
-  deferred: true;
-  /** When to ask again (epoch ms): the group's estimated permit time. */
-  untilMs: number;
-  reason: 'paused' | 'pacing' | 'queued';
-}
-
-/** Options of {@link RateLimiter.acquire}. */
-export interface AcquireOptions {
-  /**
-   * May answer with a {@link Deferral} instead of waiting longer than `holdMs` (tuning) for a
-   * permit. @defaultValue `false`
-   */
-  mayDefer?: boolean;
-}
-
-export interface Permit {
-  /** The response headers, as soon as they arrive (before the body streams). */
-  observeHeaders(headers: Headers): void;
-  /** Report the answer. Idempotent. */
-  settle(result: CallResult): Promise<void>;
-}
-
-/** Optional ceilings below the account's limits (leave room for others on the same key). */
-export interface LimitCeilings {
-  rpm?: number | undefined;
-  itpm?: number | undefined;
-  otpm?: number | undefined;
-}
-
-export interface LimiterOptions {
-  /** Redis holding the shared buckets. */
-  redis: Redis;
-  /** Separates accounts: a fingerprint of the API key (never the key itself) or a fixed name. */
-  account: string;
-  /** Hash-tag the group keys for Redis Cluster (store/keys.ts). @defaultValue `false` */
-  hashTag?: boolean;
-  ceilings?: LimitCeilings;
-  tuning?: Partial<BucketTuning>;
-  /** Called with every parsed header snapshot (metrics). */
-  onHeaders?: (group: string, snapshot: RateLimitSnapshot) => void;
-  /** Called when a group is paused (429/529), with the reason and how long. */
-  onPause?: (group: string, reason: string, ms: number) => void;
-  /** Called when limits are discovered or change. */
-  onLimits?: (
-    group: string,
-    limits: Partial<Record<LimiterResource, number>>,
-    before: Partial<Record<LimiterResource, number>>,
-  ) => void;
-  /** Called after every settle with the group's pace multiplier. */
-  onPace?: (group: string, factor: number) => void;
-}
+import type { AcquireOptions, CallPlan, Deferral, LimiterOptions, Permit } from './types.js';
 
 /** A short, one-way fingerprint of an API key: separates accounts in Redis without storing the key. */
 export function accountFingerprint(apiKey: string | undefined): string {
   if (!apiKey) return 'default';
   return createHash('sha256').update(`promptq:${apiKey}`).digest('hex').slice(0, 12);
 }
-
 function bottleneckPriority(priority: number | undefined): number {
   if (priority === undefined) return 5;
   if (priority <= 10) return 2;
   if (priority <= 100) return 5;
   return 8;
 }
-
-/** Token remainders are rounded down to thousands: the true value may be up to 999 more. */
-function remainingUpper(r: number | undefined, tokens: boolean): number | undefined {
-  if (r === undefined) return undefined;
-  return tokens && r % 1000 === 0 ? r + 999 : r;
-}
-
 const abortError = (signal: AbortSignal) => signal.reason ?? new Error('aborted');
 
 export class RateLimiter {
   readonly #o: LimiterOptions;
   readonly #state: SharedLimiterState;
   readonly #gates = new Map<string, Bottleneck>();
+  readonly #cache: PromptCacheTracker;
   /**
    * Per group: the priorities of this process's calls waiting in its gate, and when the next call
    * this process defers should come back (spaced one call's interval apart, so deferred jobs
    * return about when the group can take them instead of all at once).
    */
-  /** Cacheable prefixes (group:fingerprint) → until when the API keeps them cached, oldest first. */
-  readonly #cached = new Map<string, number>();
-  /** Cacheable prefixes whose first call (a cache write) is out → settled. */
-  readonly #writing = new Map<string, Promise<void>>();
   readonly #local = new Map<string, { parked: number[]; nextBackAt: number }>();
   /** When each group last asked for a permit (ms): idle groups are dropped. */
   readonly #lastUsed = new Map<string, number>();
   readonly #ceilings: Record<LimiterResource, number>;
+  readonly #permits: PermitContext;
   #closed = false;
 
   constructor(opts: LimiterOptions) {
@@ -166,6 +70,8 @@ export class RateLimiter {
     this.#state = new SharedLimiterState(opts.redis, opts.tuning);
     const c = opts.ceilings ?? {};
     this.#ceilings = { req: c.rpm ?? 0, in: c.itpm ?? 0, out: c.otpm ?? 0 };
+    this.#cache = new PromptCacheTracker(() => this.#state.tuning);
+    this.#permits = { state: this.#state, options: opts, ceilings: this.#ceilings };
   }
 
   /** The Redis key of a model group's shared state. */
@@ -231,9 +137,9 @@ export class RateLimiter {
     const cacheKey = plan.cachePrefixKey === undefined ? undefined : `${group}:${plan.cachePrefixKey}`;
     // While this process's first call with the prefix is out, wait for it (at most holdMs): its
     // answer makes the prefix a cheap read for the others instead of as many writes.
-    const writing = cacheKey === undefined ? undefined : this.#writing.get(cacheKey);
+    const writing = cacheKey === undefined ? undefined : this.#cache.writing(cacheKey);
     if (writing) await Promise.race([writing, sleep(this.#state.tuning.holdMs, signal)]);
-    const cached = !readsCount && cacheKey !== undefined && (this.#cached.get(cacheKey) ?? 0) > Date.now();
+    const cached = !readsCount && cacheKey !== undefined && this.#cache.isCached(cacheKey);
     const prefix = cached ? Math.min(plan.cachePrefixTokens ?? 0, plan.inputTokens) : 0;
     const estimate = plan.inputTokens - prefix;
     const costs = { req: 1, in: Math.max(1, Math.round(estimate * st.inRatio)), out: plan.maxTokens };
@@ -283,35 +189,28 @@ export class RateLimiter {
       parked.splice(parked.indexOf(priority), 1);
     }
     if (typeof admitted !== 'string') return admitted;
-    let wrote: (() => void) | undefined;
-    if (!cached && !readsCount && cacheKey !== undefined && !this.#writing.has(cacheKey)) {
-      this.#writing.set(cacheKey, new Promise<void>((resolve) => (wrote = resolve)));
-    }
-    const permit = this.#permit(group, key, plan, costs, admitted === 'probe', readsCount, cacheKey);
-    if (!wrote || cacheKey === undefined) return permit;
-    const done = wrote;
+    const wrote =
+      !cached && !readsCount && cacheKey !== undefined ? this.#cache.beginWrite(cacheKey) : undefined;
+    const permit = createPermit(this.#permits, {
+      group,
+      key,
+      plan,
+      costs,
+      probe: admitted === 'probe',
+      cacheReadsCount: readsCount,
+      onCached: cacheKey === undefined ? undefined : () => this.#cache.remember(cacheKey),
+    });
+    if (!wrote) return permit;
     return {
       observeHeaders: (h) => permit.observeHeaders(h),
       settle: async (result) => {
         try {
           await permit.settle(result);
         } finally {
-          this.#writing.delete(cacheKey);
-          done();
+          wrote();
         }
       },
     };
-  }
-
-  /** The API wrote or read this prefix just now: it stays cached for the cache lifetime. */
-  #rememberCached(key: string): void {
-    const t = this.#state.tuning;
-    this.#cached.delete(key);
-    this.#cached.set(key, Date.now() + t.cacheTtlMs);
-    if (this.#cached.size > t.cachePrefixesKept) {
-      const oldest = this.#cached.keys().next().value;
-      if (oldest !== undefined) this.#cached.delete(oldest);
-    }
   }
 
   #localOf(group: string): { parked: number[]; nextBackAt: number } {
@@ -321,103 +220,6 @@ export class RateLimiter {
       this.#local.set(group, l);
     }
     return l;
-  }
-
-  #permit(
-    group: string,
-    key: string,
-    plan: CallPlan,
-    costs: { req: number; in: number; out: number },
-    probe: boolean,
-    cacheReadsCount: boolean,
-    cacheKey: string | undefined,
-  ): Permit {
-    let headersSeen: Promise<void> | undefined;
-    let settled = false;
-    const observe = (headers: Headers) => {
-      headersSeen ??= this.#observe(group, key, headers).catch(() => {});
-      return headersSeen;
-    };
-    return {
-      observeHeaders: (headers) => {
-        void observe(headers);
-      },
-      settle: async (result) => {
-        if (settled) return;
-        settled = true;
-        const pausing = result.outcome === 'rate_limited' || result.outcome === 'overloaded';
-        // Learn the limits first on success; on a 429/529 pause first, so that the discovery probe's
-        // end cannot let another request slip in before the pause is set.
-        if (result.headers && !pausing) await observe(result.headers);
-        const ok = result.outcome === 'success';
-        const outcome: 'success' | 'rate_limited' | 'overloaded' | 'other' =
-          result.outcome === 'success' || result.outcome === 'rate_limited' || result.outcome === 'overloaded'
-            ? result.outcome
-            : 'other';
-        const written = result.cacheCreationInputTokens ?? 0;
-        const read = result.cacheReadInputTokens ?? 0;
-        const billedIn =
-          result.inputTokens === undefined
-            ? undefined
-            : result.inputTokens + written + (cacheReadsCount ? read : 0);
-        const refundIn = ok && billedIn !== undefined ? costs.in - billedIn : 0;
-        // A failed call produced no output: give all of max_tokens back.
-        const refundOut =
-          ok && result.outputTokens !== undefined ? costs.out - result.outputTokens : costs.out;
-        // The estimate covers the whole prompt: compare it with all of the prompt's tokens.
-        const sample =
-          ok && result.inputTokens !== undefined && plan.inputTokens > 0
-            ? (result.inputTokens + written + read) / plan.inputTokens
-            : null;
-        if (ok && cacheKey !== undefined && written + read > 0) this.#rememberCached(cacheKey);
-        // Did the API's answer carry rate-limit headers? (null: there was no answer.)
-        const rateHeaders = result.headers
-          ? Object.keys(parseRateLimitHeaders(result.headers)).length > 0
-          : null;
-        const { pausedUntil, factor } = await this.#state.settle(key, {
-          outcome,
-          refundIn: outcome === 'rate_limited' ? 0 : refundIn,
-          refundOut: outcome === 'rate_limited' ? 0 : refundOut,
-          retryAfterMs: result.retryAfterMs,
-          inRatioSample: sample,
-          headersSeen: rateHeaders,
-          probe,
-        });
-        if (result.headers && pausing) await observe(result.headers);
-        this.#o.onPace?.(group, factor);
-        if (outcome === 'rate_limited' || outcome === 'overloaded') {
-          const ms = pausedUntil - Date.now();
-          if (ms > 0) this.#o.onPause?.(group, outcome, ms);
-        }
-      },
-    };
-  }
-
-  async #observe(group: string, key: string, headers: Headers): Promise<void> {
-    const snap = parseRateLimitHeaders(headers);
-    if (Object.keys(snap).length === 0) return;
-    this.#o.onHeaders?.(group, snap);
-    const limits = {
-      req: snap.requests?.limit,
-      in: snap.input_tokens?.limit,
-      out: snap.output_tokens?.limit,
-    };
-    const remaining = {
-      req: remainingUpper(snap.requests?.remaining, false),
-      in: remainingUpper(snap.input_tokens?.remaining, true),
-      out: remainingUpper(snap.output_tokens?.remaining, true),
-    };
-    const before = await this.#state.observe(key, limits, remaining, this.#ceilings);
-    const now: Partial<Record<LimiterResource, number>> = {};
-    let changed = false;
-    for (const r of ['req', 'in', 'out'] as const) {
-      const l = limits[r];
-      if (l === undefined) continue;
-      const effective = this.#ceilings[r] > 0 ? Math.min(l, this.#ceilings[r]) : l;
-      now[r] = effective;
-      if (before[r] !== effective) changed = true;
-    }
-    if (changed) this.#o.onLimits?.(group, now, before);
   }
 
   /**

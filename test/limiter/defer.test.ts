@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type CallPlan, type Deferral, type Permit, RateLimiter } from '../../src/limiter/limiter.js';
+import { RateLimiter } from '../../src/limiter/limiter.js';
+import type { CallPlan, Deferral, Permit } from '../../src/limiter/types.js';
 
 /** No head-of-line blocking: a call whose group has no permit soon is handed back, not parked. */
 describe('RateLimiter.acquire with mayDefer', () => {

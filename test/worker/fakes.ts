@@ -5,14 +5,8 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { vi } from 'vitest';
 import type { JobRecord } from '../../src/core/record.js';
-import type {
-  AcquireOptions,
-  CallPlan,
-  CallResult,
-  Deferral,
-  Permit,
-  RateLimiter,
-} from '../../src/limiter/limiter.js';
+import type { RateLimiter } from '../../src/limiter/limiter.js';
+import type { AcquireOptions, CallPlan, CallResult, Deferral, Permit } from '../../src/limiter/types.js';
 import type { JobHandle } from '../../src/worker/core.js';
 import type { RecordPort } from '../../src/worker/records.js';
 

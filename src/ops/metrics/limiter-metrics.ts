@@ -4,8 +4,8 @@
  */
 import type { Logger } from '../../core/log.js';
 import { announcedResources, type Resource } from '../../core/rate-limits.js';
-import type { LimiterOptions } from '../../limiter/limiter.js';
 import type { LimiterResource } from '../../limiter/shared-state.js';
+import type { LimiterOptions } from '../../limiter/types.js';
 import type { Metrics } from './metrics.js';
 
 type LimiterHooks = Required<Pick<LimiterOptions, 'onHeaders' | 'onPause' | 'onLimits' | 'onPace'>>;

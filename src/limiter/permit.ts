@@ -1,0 +1,135 @@
+/**
+ * A permit's second half: what happens when the API answers. The headers update the shared limits
+ * ({@link observeLimitHeaders}); the settle gives back what the call did not use, feeds the
+ * input-token ratio, and pauses the group on a 429/529 — all in one Lua step of
+ * {@link SharedLimiterState.settle}.
+ */
+import { parseRateLimitHeaders } from './headers.js';
+import type { Costs, LimiterResource, SharedLimiterState } from './shared-state.js';
+import type { CallPlan, LimiterOptions, Permit } from './types.js';
+
+/** What a permit needs of its limiter. */
+export interface PermitContext {
+  state: SharedLimiterState;
+  options: LimiterOptions;
+  /** Configured ceilings per resource (0: none). */
+  ceilings: Record<LimiterResource, number>;
+}
+
+/** One admitted call of `group`. */
+export interface PermitCall {
+  group: string;
+  /** The group's Redis key. */
+  key: string;
+  plan: CallPlan;
+  /** What admission charged. */
+  costs: Costs;
+  /** The discovery probe (the group's limits were unknown). */
+  probe: boolean;
+  /** Cache reads count toward ITPM on this model. */
+  cacheReadsCount: boolean;
+  /** Called when the API answered with cache writes or reads (the prefix is cached now). */
+  onCached?: (() => void) | undefined;
+}
+
+/** Token remainders are rounded down to thousands: the true value may be up to 999 more. */
+function remainingUpper(r: number | undefined, tokens: boolean): number | undefined {
+  if (r === undefined) return undefined;
+  return tokens && r % 1000 === 0 ? r + 999 : r;
+}
+
+/** Store the limits and remainders a response's headers announce; report what changed. */
+export async function observeLimitHeaders(
+  ctx: PermitContext,
+  group: string,
+  key: string,
+  headers: Headers,
+): Promise<void> {
+  const snap = parseRateLimitHeaders(headers);
+  if (Object.keys(snap).length === 0) return;
+  ctx.options.onHeaders?.(group, snap);
+  const limits = {
+    req: snap.requests?.limit,
+    in: snap.input_tokens?.limit,
+    out: snap.output_tokens?.limit,
+  };
+  const remaining = {
+    req: remainingUpper(snap.requests?.remaining, false),
+    in: remainingUpper(snap.input_tokens?.remaining, true),
+    out: remainingUpper(snap.output_tokens?.remaining, true),
+  };
+  const before = await ctx.state.observe(key, limits, remaining, ctx.ceilings);
+  const now: Partial<Record<LimiterResource, number>> = {};
+  let changed = false;
+  for (const r of ['req', 'in', 'out'] as const) {
+    const l = limits[r];
+    if (l === undefined) continue;
+    const effective = ctx.ceilings[r] > 0 ? Math.min(l, ctx.ceilings[r]) : l;
+    now[r] = effective;
+    if (before[r] !== effective) changed = true;
+  }
+  if (changed) ctx.options.onLimits?.(group, now, before);
+}
+
+/** The permit of an admitted call. */
+export function createPermit(ctx: PermitContext, call: PermitCall): Permit {
+  const { group, key, plan, costs, probe, cacheReadsCount } = call;
+  let headersSeen: Promise<void> | undefined;
+  let settled = false;
+  const observe = (headers: Headers) => {
+    headersSeen ??= observeLimitHeaders(ctx, group, key, headers).catch(() => {});
+    return headersSeen;
+  };
+  return {
+    observeHeaders: (headers) => {
+      void observe(headers);
+    },
+    settle: async (result) => {
+      if (settled) return;
+      settled = true;
+      const pausing = result.outcome === 'rate_limited' || result.outcome === 'overloaded';
+      // Learn the limits first on success; on a 429/529 pause first, so that the discovery probe's
+      // end cannot let another request slip in before the pause is set.
+      if (result.headers && !pausing) await observe(result.headers);
+      const ok = result.outcome === 'success';
+      const outcome: 'success' | 'rate_limited' | 'overloaded' | 'other' =
+        result.outcome === 'success' || result.outcome === 'rate_limited' || result.outcome === 'overloaded'
+          ? result.outcome
+          : 'other';
+      const written = result.cacheCreationInputTokens ?? 0;
+      const read = result.cacheReadInputTokens ?? 0;
+      const billedIn =
+        result.inputTokens === undefined
+          ? undefined
+          : result.inputTokens + written + (cacheReadsCount ? read : 0);
+      const refundIn = ok && billedIn !== undefined ? costs.in - billedIn : 0;
+      // A failed call produced no output: give all of max_tokens back.
+      const refundOut = ok && result.outputTokens !== undefined ? costs.out - result.outputTokens : costs.out;
+      // The estimate covers the whole prompt: compare it with all of the prompt's tokens.
+      const sample =
+        ok && result.inputTokens !== undefined && plan.inputTokens > 0
+          ? (result.inputTokens + written + read) / plan.inputTokens
+          : null;
+      if (ok && written + read > 0) call.onCached?.();
+      // Did the API's answer carry rate-limit headers? (null: there was no answer.)
+      const rateHeaders = result.headers
+        ? Object.keys(parseRateLimitHeaders(result.headers)).length > 0
+        : null;
+      const { pausedUntil, factor } = await ctx.state.settle(key, {
+        outcome,
+        refundIn: outcome === 'rate_limited' ? 0 : refundIn,
+        refundOut: outcome === 'rate_limited' ? 0 : refundOut,
+        retryAfterMs: result.retryAfterMs,
+        inRatioSample: sample,
+        headersSeen: rateHeaders,
+        probe,
+      });
+      if (result.headers && pausing) await observe(result.headers);
+      ctx.options.onPace?.(group, factor);
+      if (pausing) {
+        const ms = pausedUntil - Date.now();
+        if (ms > 0) ctx.options.onPause?.(group, outcome, ms);
+      }
+    },
+  };
+}

@@ -1,0 +1,90 @@
+/** The limiter's public shapes: what a call plans to spend, what the API answered, the permit. */
+import type { Outcome } from '../anthropic/classify.js';
+import type { RedisConnection as Redis } from '../store/connection.js';
+import type { RateLimitSnapshot } from './headers.js';
+import type { BucketTuning, LimiterResource } from './shared-state.js';
+
+/** What an attempt is about to spend. */
+export interface CallPlan {
+  model: string;
+  /** Local estimate of input tokens (the whole prompt, cached or not). */
+  inputTokens: number;
+  /** Of those, the estimated cacheable prefix (up to the last `cache_control`). @defaultValue 0 */
+  cachePrefixTokens?: number;
+  /** A fingerprint of that prefix (the cache hits only an identical prefix). */
+  cachePrefixKey?: string;
+  maxTokens: number;
+  tenant: string;
+  /** Job priority (1 = highest). */
+  priority?: number;
+}
+
+/** What the API answered. */
+export interface CallResult {
+  outcome: Outcome;
+  headers: Headers | null;
+  retryAfterMs: number | null;
+  /** Real usage, when the call succeeded (`input_tokens`: the uncached input only). */
+  inputTokens?: number;
+  outputTokens?: number;
+  cacheCreationInputTokens?: number;
+  cacheReadInputTokens?: number;
+}
+
+/**
+ * No permit soon: the group is paused, or enough calls of this process already wait for it. The
+ * caller hands the job back until `untilMs` instead of holding a worker slot that a call of another
+ * group (or a job of higher priority) could use.
+ */
+export interface Deferral {
+  deferred: true;
+  /** When to ask again (epoch ms): the group's estimated permit time. */
+  untilMs: number;
+  reason: 'paused' | 'pacing' | 'queued';
+}
+
+/** Options of {@link RateLimiter.acquire}. */
+export interface AcquireOptions {
+  /**
+   * May answer with a {@link Deferral} instead of waiting longer than `holdMs` (tuning) for a
+   * permit. @defaultValue `false`
+   */
+  mayDefer?: boolean;
+}
+
+export interface Permit {
+  /** The response headers, as soon as they arrive (before the body streams). */
+  observeHeaders(headers: Headers): void;
+  /** Report the answer. Idempotent. */
+  settle(result: CallResult): Promise<void>;
+}
+
+/** Optional ceilings below the account's limits (leave room for others on the same key). */
+export interface LimitCeilings {
+  rpm?: number | undefined;
+  itpm?: number | undefined;
+  otpm?: number | undefined;
+}
+
+export interface LimiterOptions {
+  /** Redis holding the shared buckets. */
+  redis: Redis;
+  /** Separates accounts: a fingerprint of the API key (never the key itself) or a fixed name. */
+  account: string;
+  /** Hash-tag the group keys for Redis Cluster (store/keys.ts). @defaultValue `false` */
+  hashTag?: boolean;
+  ceilings?: LimitCeilings;
+  tuning?: Partial<BucketTuning>;
+  /** Called with every parsed header snapshot (metrics). */
+  onHeaders?: (group: string, snapshot: RateLimitSnapshot) => void;
+  /** Called when a group is paused (429/529), with the reason and how long. */
+  onPause?: (group: string, reason: string, ms: number) => void;
+  /** Called when limits are discovered or change. */
+  onLimits?: (
+    group: string,
+    limits: Partial<Record<LimiterResource, number>>,
+    before: Partial<Record<LimiterResource, number>>,
+  ) => void;
+  /** Called after every settle with the group's pace multiplier. */
+  onPace?: (group: string, factor: number) => void;
+}
