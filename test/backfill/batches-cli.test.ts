@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PriceTable } from '../../src/anthropic/pricing.js';
 import type { JobRecord } from '../../src/core/record.js';
-import type { BatchRunSummary } from '../../src/producer/backfill/batch-run.js';
+import type { BatchRunSummary } from '../../src/producer/backfill/batch-types.js';
 import type { BackfillSummary } from '../../src/producer/backfill/run-summary.js';
 import { queueKeys } from '../../src/store/keys.js';
 import { spawnCli } from '../helpers/cli.js';

@@ -8,7 +8,8 @@ import { type Simulator, startSimulator } from '../../packages/anthropic-simulat
 import { PriceTable } from '../../src/anthropic/pricing.js';
 import { chooseVia } from '../../src/cli/backfill-run.js';
 import { defaultJobLimits } from '../../src/core/job-schema.js';
-import { BatchRun, type BatchRunOptions } from '../../src/producer/backfill/batch-run.js';
+import { BatchRun } from '../../src/producer/backfill/batch-run.js';
+import type { BatchRunOptions } from '../../src/producer/backfill/batch-types.js';
 import type { LineDefaults } from '../../src/producer/backfill/parse.js';
 import { PromptQueue } from '../../src/producer/queue.js';
 import { uniqueQueue } from '../helpers/stack.js';

@@ -19,12 +19,10 @@
 
 import { randomUUID } from 'node:crypto';
 import type Anthropic from '@anthropic-ai/sdk';
-import type { PriceTable } from '../../anthropic/pricing.js';
 import type { JobRecord } from '../../core/record.js';
 import {
   batchesOfJobs,
   dropBatchIntent,
-  type FinishedBatchJob,
   finishBatchJobs,
   knownBatchIds,
   loadBatches,
@@ -33,86 +31,18 @@ import {
   saveSubmittedBatch,
   updateBatch,
 } from '../../store/batch-store.js';
-import type { RedisConnection as Redis } from '../../store/connection.js';
 import { bullJobId } from '../../store/keys.js';
 import type { PromptQueue } from '../queue.js';
+import { type CollectedJob, type EndedBatch, finishedBatchJob, retryOf } from './batch-outcome.js';
+import { batchCustomId, batchLimits, batchParams, requestBytes } from './batch-requests.js';
 import {
-  batchCustomId,
-  batchLimits,
-  batchParams,
-  batchRecord,
-  requestBytes,
-  retryableBatchErrors,
-} from './batch-requests.js';
+  type BatchProgress,
+  type BatchRunOptions,
+  type BatchRunSummary,
+  emptyProgress,
+} from './batch-types.js';
 import type { LineDefaults, ValidLine } from './parse.js';
 import { parsedLines } from './scan.js';
-
-/** What happens to `errored` (retryable) and `expired` requests. */
-export type BatchRetry = 'live' | 'batches' | 'none';
-
-export interface BatchRunOptions {
-  client: Anthropic;
-  redis: Redis;
-  /** The queue the jobs belong to (keys, retention; live retries are enqueued here). */
-  queue: PromptQueue;
-  prices: PriceTable;
-  /** `errored` (retryable) and `expired` requests: the live queue, a follow-up batch, or failed. */
-  retry: BatchRetry;
-  /** Requests per batch (the API allows 100,000). @defaultValue `10000` */
-  batchSize?: number;
-  /** Bytes per create body (the API allows 256 MB). @defaultValue 255 MB */
-  batchBytes?: number;
-  /** Follow-up batches at most, with `retry: 'batches'`; then the request fails. @defaultValue `3` */
-  maxRounds?: number;
-  /** First and longest pause between polls. @defaultValue `{ minMs: 1000, maxMs: 60000 }` */
-  poll?: { minMs: number; maxMs: number };
-  /** Keep completed / failed jobs this long (as the queue does). */
-  keepCompletedSeconds: number;
-  keepFailedSeconds: number;
-  onProgress?: (p: BatchProgress) => void;
-  /** A job finished in a batch was written (rollups and metrics subscribe here). */
-  onFinished?: (e: {
-    jobId: string;
-    status: 'completed' | 'failed';
-    record: JobRecord;
-  }) => void | Promise<void>;
-  /** A batch was submitted, adopted (found after a kill), ended or collected. */
-  onBatch?: (e: {
-    event: 'submitted' | 'adopted' | 'ended' | 'collected';
-    id: string;
-    requests?: number;
-  }) => void;
-}
-
-/** Request counts over every batch of the run (the progress line). */
-export interface BatchProgress {
-  batches: number;
-  submitted: number;
-  processing: number;
-  succeeded: number;
-  errored: number;
-  expired: number;
-  canceled: number;
-}
-
-export interface BatchRunSummary {
-  /** Batches of this file, this run's and earlier runs'. */
-  batches: number;
-  /** Requests submitted by this run (follow-ups included). */
-  submitted: number;
-  /** Lines found in a batch an earlier run submitted. */
-  resumed: number;
-  /** Lines whose job already exists in the queue (finished, or waiting from a live run): left alone. */
-  already_there: number;
-  /** Final outcomes written by this run, by kind. */
-  succeeded: number;
-  errored: number;
-  expired: number;
-  canceled: number;
-  /** Requests sent again: to the live queue, in a follow-up batch. */
-  retried_live: number;
-  retried_batch: number;
-}
 
 const chunkLines = 1000;
 
@@ -123,13 +53,6 @@ interface Sender {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface EndedBatch {
-  id: string;
-  createdAt: number;
-  endedAt: number;
-  round: number;
-}
 
 export class BatchRun {
   readonly #o: BatchRunOptions;
@@ -369,8 +292,8 @@ export class BatchRun {
     const followUps = new Map<number, Sender>();
     const live: ValidLine[] = [];
     const retention = {
-      completed: JSON.stringify({ removeOnComplete: { age: this.#o.keepCompletedSeconds } }),
-      failed: JSON.stringify({ removeOnFail: { age: this.#o.keepFailedSeconds } }),
+      completedSeconds: this.#o.keepCompletedSeconds,
+      failedSeconds: this.#o.keepFailedSeconds,
     };
 
     const handle = async (chunk: ValidLine[]) => {
@@ -379,18 +302,15 @@ export class BatchRun {
         this.#keys,
         chunk.map((l) => l.id),
       );
-      const finished: Array<FinishedBatchJob & { parsed: ValidLine; kind: string }> = [];
+      const finished: CollectedJob[] = [];
       for (const [i, line] of chunk.entries()) {
         const batch = byBatch.get(batchOf[i] ?? '');
         if (!batch) continue;
         const result = results.get(`${batch.id}\n${batchCustomId(line.id)}`);
         // No result (the API dropped it): as good as expired.
         const r: Anthropic.Messages.MessageBatchResult = result ?? { type: 'expired' };
-        const again =
-          (r.type === 'expired' || (r.type === 'errored' && retryableBatchErrors.has(r.error.error.type))) &&
-          this.#o.retry !== 'none' &&
-          (this.#o.retry === 'live' || batch.round < maxRounds);
-        if (again && this.#o.retry === 'live') {
+        const again = retryOf(r, batch.round, this.#o.retry, maxRounds);
+        if (again === 'live') {
           live.push(line);
           continue;
         }
@@ -404,31 +324,12 @@ export class BatchRun {
           this.summary.retried_batch += 1;
           continue;
         }
-        const record = batchRecord(line.request, r, batch, this.#o.prices);
-        const ok = r.type === 'succeeded';
-        finished.push({
-          parsed: line,
-          kind: r.type,
-          id: line.id,
-          status: ok ? 'completed' : 'failed',
-          name: line.request.model,
-          data: JSON.stringify(line.request),
-          opts: ok ? retention.completed : retention.failed,
-          enqueuedAt: batch.createdAt,
-          processedOn: batch.createdAt,
-          finishedOn: batch.endedAt,
-          result: ok
-            ? JSON.stringify({ message: r.message, record })
-            : r.type === 'errored'
-              ? r.error.error.message
-              : `the request ${r.type === 'canceled' ? 'was canceled' : 'expired'} in batch ${batch.id}`,
-          record: JSON.stringify(record),
-        });
+        finished.push(finishedBatchJob(line, r, batch, this.#o.prices, retention));
       }
       const written = await finishBatchJobs(this.#o.redis, this.#keys, finished);
       for (const [i, f] of finished.entries()) {
         if (!written[i]) continue;
-        this.summary[f.kind as 'succeeded' | 'errored' | 'expired' | 'canceled'] += 1;
+        this.summary[f.kind] += 1;
         await this.#o.onFinished?.({
           jobId: f.id,
           status: f.status,
@@ -459,8 +360,4 @@ export class BatchRun {
       this.#o.onBatch?.({ event: 'collected', id: b.id });
     }
   }
-}
-
-function emptyProgress(): BatchProgress {
-  return { batches: 0, submitted: 0, processing: 0, succeeded: 0, errored: 0, expired: 0, canceled: 0 };
 }

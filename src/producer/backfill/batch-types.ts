@@ -1,0 +1,76 @@
+/** A `--via batches` run: its options, its progress line and its summary. */
+import type Anthropic from '@anthropic-ai/sdk';
+import type { PriceTable } from '../../anthropic/pricing.js';
+import type { JobRecord } from '../../core/record.js';
+import type { RedisConnection as Redis } from '../../store/connection.js';
+import type { PromptQueue } from '../queue.js';
+import type { BatchRetry } from './batch-outcome.js';
+
+export interface BatchRunOptions {
+  client: Anthropic;
+  redis: Redis;
+  /** The queue the jobs belong to (keys, retention; live retries are enqueued here). */
+  queue: PromptQueue;
+  prices: PriceTable;
+  /** `errored` (retryable) and `expired` requests: the live queue, a follow-up batch, or failed. */
+  retry: BatchRetry;
+  /** Requests per batch (the API allows 100,000). @defaultValue `10000` */
+  batchSize?: number;
+  /** Bytes per create body (the API allows 256 MB). @defaultValue 255 MB */
+  batchBytes?: number;
+  /** Follow-up batches at most, with `retry: 'batches'`; then the request fails. @defaultValue `3` */
+  maxRounds?: number;
+  /** First and longest pause between polls. @defaultValue `{ minMs: 1000, maxMs: 60000 }` */
+  poll?: { minMs: number; maxMs: number };
+  /** Keep completed / failed jobs this long (as the queue does). */
+  keepCompletedSeconds: number;
+  keepFailedSeconds: number;
+  onProgress?: (p: BatchProgress) => void;
+  /** A job finished in a batch was written (rollups and metrics subscribe here). */
+  onFinished?: (e: {
+    jobId: string;
+    status: 'completed' | 'failed';
+    record: JobRecord;
+  }) => void | Promise<void>;
+  /** A batch was submitted, adopted (found after a kill), ended or collected. */
+  onBatch?: (e: {
+    event: 'submitted' | 'adopted' | 'ended' | 'collected';
+    id: string;
+    requests?: number;
+  }) => void;
+}
+
+/** Request counts over every batch of the run (the progress line). */
+export interface BatchProgress {
+  batches: number;
+  submitted: number;
+  processing: number;
+  succeeded: number;
+  errored: number;
+  expired: number;
+  canceled: number;
+}
+
+export interface BatchRunSummary {
+  /** Batches of this file, this run's and earlier runs'. */
+  batches: number;
+  /** Requests submitted by this run (follow-ups included). */
+  submitted: number;
+  /** Lines found in a batch an earlier run submitted. */
+  resumed: number;
+  /** Lines whose job already exists in the queue (finished, or waiting from a live run): left alone. */
+  already_there: number;
+  /** Final outcomes written by this run, by kind. */
+  succeeded: number;
+  errored: number;
+  expired: number;
+  canceled: number;
+  /** Requests sent again: to the live queue, in a follow-up batch. */
+  retried_live: number;
+  retried_batch: number;
+}
+
+/** No request counted yet. */
+export function emptyProgress(): BatchProgress {
+  return { batches: 0, submitted: 0, processing: 0, succeeded: 0, errored: 0, expired: 0, canceled: 0 };
+}
