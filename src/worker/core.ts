@@ -1,5 +1,5 @@
 /**
- * The worker core: one job in, one {@link JobOutcome} out, and one `finish` that acts on it.
+ * The worker core: one job in, one {@link JobOutcome} out, and one `finish` (finish.ts) that acts on it.
  *
  * Processing validates the job, loads (or starts) its record, then runs API attempts through the
  * limiter until one of them ends the processing. Retries are promptq's, not BullMQ's: the attempt
@@ -13,7 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import type Anthropic from '@anthropic-ai/sdk';
 import type { Span } from '@opentelemetry/api';
-import { DelayedError, UnrecoverableError } from 'bullmq';
+import { DelayedError } from 'bullmq';
 import { type BackoffPolicy, classifyError, defaultBackoff } from '../anthropic/classify.js';
 import type { PriceTable } from '../anthropic/pricing.js';
 import { cachePrefixKey, estimateCachePrefixTokens, estimateInputTokens } from '../anthropic/tokens.js';
@@ -23,19 +23,18 @@ import { type JobRequest, ValidationError, validateJob } from '../core/job.js';
 import type { JobLimits } from '../core/job-schema.js';
 import { type JobRecord, newRecord } from '../core/record.js';
 import type { JobResult } from '../core/result.js';
-import { inSpan, jobContext, SpanKind, type TraceCarrierOpts, withSpan } from '../core/trace.js';
+import { inSpan, jobContext, SpanKind, withSpan } from '../core/trace.js';
 import type { RateLimiter } from '../limiter/limiter.js';
 import type { CallPlan, Permit } from '../limiter/types.js';
 import type { BudgetHold } from '../store/budget-store.js';
 import { publicJobId } from '../store/keys.js';
-import { LockLostError } from '../store/record-store.js';
 import { type AttemptResult, runAttempt } from './attempt.js';
 import { type BudgetPort, worstCaseCostUsd } from './budget.js';
 import type { WorkerEvents } from './events.js';
+import { finish, iso, type JobHandle, type Run } from './finish.js';
 import {
   type AttemptOutcome,
   type BudgetWaitPolicy,
-  type FinalOutcome,
   type JobOutcome,
   judgeBudget,
   judgeError,
@@ -48,17 +47,6 @@ import { endAttemptSpan, recordQueueWait, startAttemptSpan } from './tracing.js'
 
 /** The abort reason of a shutdown: the job goes back to the queue, no attempt spent. */
 export const shutdownReason = 'promptq: worker shutting down';
-
-/** The part of a BullMQ `Job` the core uses. */
-export interface JobHandle {
-  readonly id?: string | undefined;
-  readonly data: unknown;
-  /** Enqueue time, ms. */
-  readonly timestamp: number;
-  /** `telemetry.metadata`: the trace context the job was enqueued in (worker/tracing.ts). */
-  readonly opts: { priority?: number | undefined } & TraceCarrierOpts;
-  moveToDelayed(timestamp: number, token?: string): Promise<void>;
-}
 
 export interface JobProcessorOptions {
   client: Anthropic;
@@ -83,26 +71,6 @@ export interface JobProcessorOptions {
   /** Overloaded answers in a row before a job with `fallback_models` moves on. @defaultValue `2` */
   fallbackAfterOverloaded?: number;
 }
-
-/** One processing of one job. */
-interface Run {
-  job: JobHandle;
-  /** The BullMQ job id: where the record is kept. */
-  bullId: string;
-  /** The id the events (logs, rollups) show: the caller's (store/keys.ts). */
-  jobId: string;
-  token: string | undefined;
-  record: JobRecord;
-  /** Absent when the job data did not validate. */
-  request: JobRequest | undefined;
-  model: string;
-  /** The span of the current API attempt: active while its `attempt` event is emitted. */
-  span?: Span | undefined;
-  /** How long the current API attempt took, request sent → answer (or error) in hand. */
-  attemptMs?: number | undefined;
-}
-
-const iso = (ms: number) => new Date(ms).toISOString();
 
 export class JobProcessor {
   readonly #o: JobProcessorOptions;
@@ -147,7 +115,7 @@ export class JobProcessor {
       if (!(err instanceof ValidationError)) throw err;
       const record = invalidRecord(job);
       const run: Run = { job, bullId, jobId, token, record, request: undefined, model: record.model };
-      return this.#finish(run, { kind: 'invalid', error: err });
+      return finish(this.#o, run, { kind: 'invalid', error: err });
     }
 
     const record = (await this.#o.records.load(bullId)) ?? newRecord(request, job.timestamp);
@@ -164,7 +132,7 @@ export class JobProcessor {
     };
     for (;;) {
       const outcome = await this.#attempt(run, request, plan, signal);
-      if (outcome.kind !== 'rate-limited') return this.#finish(run, outcome);
+      if (outcome.kind !== 'rate-limited') return finish(this.#o, run, outcome);
       // The limiter paused the group: save the count, then ask for a permit again.
       await this.#o.records.save(bullId, record);
       await withSpan(run.span, () =>
@@ -307,96 +275,6 @@ export class JobProcessor {
     });
     record.overloaded_in_a_row = 0;
     return judged(span, judgeSuccess(record, result, model, this.#o.prices), record);
-  }
-
-  /** The one place an outcome is acted on: the record saved, the events emitted, BullMQ told. */
-  async #finish(run: Run, outcome: FinalOutcome): Promise<JobResult> {
-    const { job, bullId, jobId, token, record, model } = run;
-    const events = this.#o.events;
-    // Undefined only for 'invalid', which made no attempt.
-    const request = run.request as JobRequest;
-    switch (outcome.kind) {
-      case 'returned':
-        await events.emit('returned', { jobId });
-        await job.moveToDelayed(Date.now(), token);
-        throw new DelayedError();
-      case 'deferred':
-        // Nothing to save: the record is as last saved (a job is started at its first permit).
-        await events.emit('deferred', {
-          jobId,
-          model,
-          record,
-          untilMs: outcome.untilMs,
-          reason: outcome.reason,
-        });
-        await job.moveToDelayed(outcome.untilMs, token);
-        throw new DelayedError();
-      case 'retry':
-        await this.#o.records.save(bullId, record);
-        await withSpan(run.span, () =>
-          events.emit('attempt', { jobId, model, record, request, outcome, durationMs: run.attemptMs }),
-        );
-        await job.moveToDelayed(Date.now() + outcome.delayMs, token);
-        throw new DelayedError();
-      case 'spend-limit': {
-        await this.#o.records.save(bullId, record);
-        await withSpan(run.span, () =>
-          events.emit('attempt', { jobId, model, record, request, outcome, durationMs: run.attemptMs }),
-        );
-        const { errorCode, message } = outcome.decision;
-        await events.emit('spendLimit', {
-          jobId,
-          model,
-          record,
-          errorCode: errorCode ?? 'spend_limit',
-          message,
-        });
-        await job.moveToDelayed(Date.now() + defaults.spendLimitDelayMs, token);
-        throw new DelayedError();
-      }
-      case 'over-quota':
-        await events.emit('quota', { jobId, model, record, request, outcome });
-        await job.moveToDelayed(Date.now() + outcome.delayMs, token);
-        throw new DelayedError();
-      case 'over-budget':
-        await this.#o.records.save(bullId, record);
-        await events.emit('budget', { jobId, model, record, request, outcome });
-        await job.moveToDelayed(Date.now() + outcome.delayMs, token);
-        throw new DelayedError();
-      case 'completed':
-      case 'failed':
-      case 'budget-exceeded':
-      case 'invalid': {
-        const now = Date.now();
-        record.finished_at = iso(now);
-        record.total_ms = now - job.timestamp;
-        try {
-          await this.#o.records.saveFinal(bullId, record, token);
-        } catch (err) {
-          // A worker that froze past its lock and woke after another took the job over records,
-          // counts and reports nothing.
-          if (err instanceof LockLostError) await events.emit('lockLost', { jobId });
-          throw err;
-        }
-        if (outcome.kind === 'budget-exceeded') {
-          await events.emit('budget', { jobId, model, record, request, outcome });
-        } else if (outcome.kind !== 'invalid') {
-          await withSpan(run.span, () =>
-            events.emit('attempt', { jobId, model, record, request, outcome, durationMs: run.attemptMs }),
-          );
-        }
-        if (outcome.kind === 'completed') {
-          await events.emit('completed', { jobId, model, record, request });
-          await events.emit('finished', { jobId, status: 'completed', record });
-          return { message: outcome.result.message, record };
-        }
-        await events.emit('failed', { jobId, model, record, request: run.request, outcome });
-        await events.emit('finished', { jobId, status: 'failed', record });
-        throw new UnrecoverableError(
-          outcome.kind === 'invalid' ? `invalid job: ${outcome.error.message}` : outcome.message,
-        );
-      }
-    }
   }
 }
 

@@ -7,7 +7,7 @@ import { vi } from 'vitest';
 import type { JobRecord } from '../../src/core/record.js';
 import type { RateLimiter } from '../../src/limiter/limiter.js';
 import type { AcquireOptions, CallPlan, CallResult, Deferral, Permit } from '../../src/limiter/types.js';
-import type { JobHandle } from '../../src/worker/core.js';
+import type { JobHandle } from '../../src/worker/finish.js';
 import type { RecordPort } from '../../src/worker/records.js';
 
 export type Answer =
