@@ -22,14 +22,9 @@ export type { JobRecord } from './core/record.js';
 export type { JobResult } from './core/result.js';
 export { type RunningService, runService, type ServiceParts } from './ops/service.js';
 export { subscribeGenAiMetrics } from './ops/telemetry/genai-metrics.js';
-export {
-  type AddResult,
-  JobConflictError,
-  type JobState,
-  type JobView,
-  PromptQueue,
-  type PromptQueueOptions,
-} from './producer/queue.js';
+export { JobConflictError } from './producer/conflicts.js';
+export type { JobState, JobView } from './producer/job-view.js';
+export { type AddResult, PromptQueue, type PromptQueueOptions } from './producer/queue.js';
 export {
   type ConnectionOptions,
   createConnection,

@@ -9,9 +9,8 @@
  * ```
  */
 import { randomUUID } from 'node:crypto';
-import { Job, Queue } from 'bullmq';
+import { Queue } from 'bullmq';
 import { defaults } from '../core/config.js';
-import { PromptqError } from '../core/errors.js';
 import { combinedPriority, tenantOf } from '../core/fairness.js';
 import {
   type FieldProblem,
@@ -20,28 +19,13 @@ import {
   ValidationError,
   validateJob,
 } from '../core/job.js';
-import { defaultJobLimits, type JobLimits, jobIdPattern } from '../core/job-schema.js';
-import { type JobRecord, newRecord } from '../core/record.js';
-import type { JobResult } from '../core/result.js';
+import { defaultJobLimits, type JobLimits } from '../core/job-schema.js';
 import { inSpan, SpanKind, traceMetadata } from '../core/trace.js';
 import { createConnection, type RedisConnection, type RedisTopology } from '../store/connection.js';
-import { bullJobId, bullmqKeySuffixes, type QueueKeys, queueKeys } from '../store/keys.js';
-import { loadRecord } from '../store/record-store.js';
+import { bullJobId, type QueueKeys, queueKeys } from '../store/keys.js';
 import { claimJobs, reserveRanks } from '../store/tenant-pending.js';
-
-/** Job states (docs/reference/http-api.md). */
-export type JobState = 'waiting' | 'delayed' | 'active' | 'completed' | 'failed';
-
-/** What `GET /v1/jobs/:id` returns. */
-export interface JobView {
-  id: string;
-  state: JobState;
-  request: JobRequest;
-  /** The API's Message, once completed. */
-  result: unknown;
-  record: JobRecord;
-  error: { type: string; message: string } | null;
-}
+import { checkSameRequest } from './conflicts.js';
+import { type JobState, type JobView, jobState, readJobView } from './job-view.js';
 
 export interface PromptQueueOptions {
   /** An ioredis connection (`Redis` or `Cluster`) to use (not closed by {@link PromptQueue.close}). */
@@ -83,57 +67,11 @@ interface Submission {
   priority?: number | undefined;
 }
 
-/**
- * An `id` that names an existing job with a different request: an idempotency key reused for other
- * work (or someone else's job). Nothing was enqueued. `problems` names each such id's field.
- */
-export class JobConflictError extends PromptqError {
-  override readonly name = 'JobConflictError';
-  constructor(readonly problems: FieldProblem[]) {
-    const first = problems[0] ?? { field: 'id', message: 'conflict' };
-    super(`${first.field}: ${first.message}`, { code: 'conflict', exitCode: 1 });
-  }
-}
-
 export interface AddResult {
   id: string;
   state: JobState;
   /** false when a job with this `id` already existed (idempotent re-submit). */
   created: boolean;
-}
-
-/** JSON with every object's keys sorted: equal for equal values whatever the key order. */
-function canonical(v: unknown): string {
-  return JSON.stringify(v, (_k, x: unknown) =>
-    x !== null && typeof x === 'object' && !Array.isArray(x)
-      ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : x,
-  );
-}
-
-function safeParse(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
-
-function mapState(s: string): JobState | null {
-  switch (s) {
-    case 'waiting':
-    case 'prioritized':
-    case 'waiting-children':
-    case 'wait':
-      return 'waiting';
-    case 'delayed':
-    case 'active':
-    case 'completed':
-    case 'failed':
-      return s;
-    default:
-      return null;
-  }
 }
 
 export class PromptQueue {
@@ -188,15 +126,15 @@ export class PromptQueue {
    */
   async add(body: JobBody | unknown): Promise<AddResult> {
     const submission = validateJob(body, this.#limits);
-    await this.#checkSame([submission], () => 'id');
+    await checkSameRequest(this.connection, this.keys, [submission], () => 'id');
     const [job] = await this.#enqueue([submission]);
     const { id, outcome } = job!;
     // A concurrent submitter of this id with another request may have won the claim meanwhile.
-    if (outcome !== 'created') await this.#checkSame([submission], () => 'id');
+    if (outcome !== 'created') await checkSameRequest(this.connection, this.keys, [submission], () => 'id');
     // Only the claim's winner answers "created": of concurrent submitters of one id, one gets 202.
     return {
       id,
-      state: (await this.#state(bullJobId(id))) ?? 'waiting',
+      state: (await jobState(this.queue, bullJobId(id))) ?? 'waiting',
       created: outcome === 'created',
     };
   }
@@ -227,7 +165,7 @@ export class PromptQueue {
       seen.add(v.id);
     });
     if (problems.length > 0) throw new ValidationError(problems);
-    await this.#checkSame(valid as Submission[], (i) => `jobs.${i}.id`);
+    await checkSameRequest(this.connection, this.keys, valid as Submission[], (i) => `jobs.${i}.id`);
     const added = await this.#enqueue(valid.map((v) => v!));
     return { ids: added.map((j) => j.id) };
   }
@@ -314,79 +252,15 @@ export class PromptQueue {
     }));
   }
 
-  /**
-   * Throw {@link JobConflictError} when a caller-given id names an existing job whose request is
-   * not this one (the stored data is the validated request; key order does not matter).
-   */
-  async #checkSame(jobs: readonly Submission[], field: (i: number) => string): Promise<void> {
-    const given = jobs.flatMap((j, i) => (j.id === undefined ? [] : [{ i, id: j.id, request: j.request }]));
-    if (given.length === 0) return;
-    const pipe = this.connection.pipeline();
-    for (const g of given) pipe.hget(this.keys.job(bullJobId(g.id)), 'data');
-    const stored = (await pipe.exec()) ?? [];
-    const problems: FieldProblem[] = [];
-    given.forEach((g, k) => {
-      const [err, data] = stored[k] ?? [null, null];
-      if (err) throw err;
-      if (typeof data === 'string' && canonical(safeParse(data)) !== canonical(g.request)) {
-        problems.push({
-          field: field(g.i),
-          message: `a job with id "${g.id}" exists with a different request; use another id`,
-        });
-      }
-    });
-    if (problems.length > 0) throw new JobConflictError(problems);
-  }
-
   /** The jobs among `jobs` that do not exist (yet). */
   async #notExisting<J extends { id: string }>(jobs: readonly J[]): Promise<J[]> {
-    const states = await Promise.all(jobs.map((j) => this.#state(bullJobId(j.id))));
+    const states = await Promise.all(jobs.map((j) => jobState(this.queue, bullJobId(j.id))));
     return jobs.filter((_, i) => states[i] === null);
-  }
-
-  async #state(bullId: string): Promise<JobState | null> {
-    return mapState(await this.queue.getJobState(bullId));
-  }
-
-  /**
-   * Where the job with this public id is: promptq's own (`pq.<id>`), else a job another BullMQ
-   * client added under that very id (never one named like a BullMQ key: reading it would touch
-   * BullMQ's structure).
-   */
-  async #find(id: string): Promise<{ bullId: string; state: JobState } | null> {
-    const own = bullJobId(id);
-    const state = await this.#state(own);
-    if (state !== null) return { bullId: own, state };
-    if (bullmqKeySuffixes.has(id)) return null;
-    const foreign = await this.#state(id);
-    return foreign === null ? null : { bullId: id, state: foreign };
   }
 
   /** The job's state, request, result, record and error; `null` for an unknown id. */
   async get(id: string): Promise<JobView | null> {
-    if (!jobIdPattern.test(id)) return null;
-    // State first, then the job: the job's data is then at least as new as its state, so a job seen
-    // as completed or failed always comes with its result or reason (the other order could pair a
-    // fresh "completed" with the hash read just before it finished).
-    const found = await this.#find(id);
-    if (found === null) return null;
-    const { bullId, state } = found;
-    const job = await Job.fromId<JobRequest, JobResult>(this.queue, bullId);
-    if (!job) return null;
-    const request = job.data;
-    const stored = await loadRecord(this.connection, this.keys.job(bullId));
-    const record = stored ?? job.returnvalue?.record ?? newRecord(request, job.timestamp);
-    return {
-      id,
-      state,
-      request,
-      result: state === 'completed' ? (job.returnvalue?.message ?? null) : null,
-      record,
-      error:
-        state === 'failed'
-          ? { type: record.error_type ?? 'failed', message: job.failedReason ?? 'failed' }
-          : null,
-    };
+    return readJobView(this.queue, this.connection, this.keys, id);
   }
 
   /**

@@ -1,0 +1,66 @@
+/**
+ * Idempotency keys reused for other work: a caller-given `id` that names an existing job with a
+ * different request is refused ({@link JobConflictError}) rather than answered with that job.
+ */
+import { PromptqError } from '../core/errors.js';
+import type { FieldProblem, JobRequest } from '../core/job.js';
+import type { RedisConnection } from '../store/connection.js';
+import { bullJobId, type QueueKeys } from '../store/keys.js';
+
+/**
+ * An `id` that names an existing job with a different request: an idempotency key reused for other
+ * work (or someone else's job). Nothing was enqueued. `problems` names each such id's field.
+ */
+export class JobConflictError extends PromptqError {
+  override readonly name = 'JobConflictError';
+  constructor(readonly problems: FieldProblem[]) {
+    const first = problems[0] ?? { field: 'id', message: 'conflict' };
+    super(`${first.field}: ${first.message}`, { code: 'conflict', exitCode: 1 });
+  }
+}
+
+/** JSON with every object's keys sorted: equal for equal values whatever the key order. */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    x !== null && typeof x === 'object' && !Array.isArray(x)
+      ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : x,
+  );
+}
+
+function safeParse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * Throw {@link JobConflictError} when a caller-given id names an existing job whose request is
+ * not this one (the stored data is the validated request; key order does not matter).
+ */
+export async function checkSameRequest(
+  connection: RedisConnection,
+  keys: QueueKeys,
+  jobs: ReadonlyArray<{ id?: string | undefined; request: JobRequest }>,
+  field: (i: number) => string,
+): Promise<void> {
+  const given = jobs.flatMap((j, i) => (j.id === undefined ? [] : [{ i, id: j.id, request: j.request }]));
+  if (given.length === 0) return;
+  const pipe = connection.pipeline();
+  for (const g of given) pipe.hget(keys.job(bullJobId(g.id)), 'data');
+  const stored = (await pipe.exec()) ?? [];
+  const problems: FieldProblem[] = [];
+  given.forEach((g, k) => {
+    const [err, data] = stored[k] ?? [null, null];
+    if (err) throw err;
+    if (typeof data === 'string' && canonical(safeParse(data)) !== canonical(g.request)) {
+      problems.push({
+        field: field(g.i),
+        message: `a job with id "${g.id}" exists with a different request; use another id`,
+      });
+    }
+  });
+  if (problems.length > 0) throw new JobConflictError(problems);
+}

@@ -1,0 +1,91 @@
+/** Reading a job back: its state, request, result, record and error (`GET /v1/jobs/:id`). */
+import { Job, type Queue } from 'bullmq';
+import type { JobRequest } from '../core/job.js';
+import { jobIdPattern } from '../core/job-schema.js';
+import { type JobRecord, newRecord } from '../core/record.js';
+import type { JobResult } from '../core/result.js';
+import type { RedisConnection } from '../store/connection.js';
+import { bullJobId, bullmqKeySuffixes, type QueueKeys } from '../store/keys.js';
+import { loadRecord } from '../store/record-store.js';
+
+/** Job states (docs/reference/http-api.md). */
+export type JobState = 'waiting' | 'delayed' | 'active' | 'completed' | 'failed';
+
+/** What `GET /v1/jobs/:id` returns. */
+export interface JobView {
+  id: string;
+  state: JobState;
+  request: JobRequest;
+  /** The API's Message, once completed. */
+  result: unknown;
+  record: JobRecord;
+  error: { type: string; message: string } | null;
+}
+
+function mapState(s: string): JobState | null {
+  switch (s) {
+    case 'waiting':
+    case 'prioritized':
+    case 'waiting-children':
+    case 'wait':
+      return 'waiting';
+    case 'delayed':
+    case 'active':
+    case 'completed':
+    case 'failed':
+      return s;
+    default:
+      return null;
+  }
+}
+
+/** The job's state in promptq's terms; null when there is no such job. */
+export async function jobState(queue: Queue, bullId: string): Promise<JobState | null> {
+  return mapState(await queue.getJobState(bullId));
+}
+
+/**
+ * Where the job with this public id is: promptq's own (`pq.<id>`), else a job another BullMQ
+ * client added under that very id (never one named like a BullMQ key: reading it would touch
+ * BullMQ's structure).
+ */
+async function findJob(queue: Queue, id: string): Promise<{ bullId: string; state: JobState } | null> {
+  const own = bullJobId(id);
+  const state = await jobState(queue, own);
+  if (state !== null) return { bullId: own, state };
+  if (bullmqKeySuffixes.has(id)) return null;
+  const foreign = await jobState(queue, id);
+  return foreign === null ? null : { bullId: id, state: foreign };
+}
+
+/** The job's state, request, result, record and error; `null` for an unknown id. */
+export async function readJobView(
+  queue: Queue,
+  connection: RedisConnection,
+  keys: QueueKeys,
+  id: string,
+): Promise<JobView | null> {
+  if (!jobIdPattern.test(id)) return null;
+  // State first, then the job: the job's data is then at least as new as its state, so a job seen
+  // as completed or failed always comes with its result or reason (the other order could pair a
+  // fresh "completed" with the hash read just before it finished).
+  const found = await findJob(queue, id);
+  if (found === null) return null;
+  const { bullId, state } = found;
+  const job = await Job.fromId<JobRequest, JobResult>(queue, bullId);
+  if (!job) return null;
+  const request = job.data;
+  const stored = await loadRecord(connection, keys.job(bullId));
+  const record = stored ?? job.returnvalue?.record ?? newRecord(request, job.timestamp);
+  return {
+    id,
+    state,
+    request,
+    result: state === 'completed' ? (job.returnvalue?.message ?? null) : null,
+    record,
+    error:
+      state === 'failed'
+        ? { type: record.error_type ?? 'failed', message: job.failedReason ?? 'failed' }
+        : null,
+  };
+}
