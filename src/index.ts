@@ -7,7 +7,8 @@
  */
 
 export { type CallCost, type ModelPrice, PriceTable, priceCall, type Usage } from './anthropic/pricing.js';
-export { ConfigError, defaults, loadConfig, type PromptqConfig } from './core/config.js';
+export { ConfigError, loadConfig, type PromptqConfig } from './core/config.js';
+export { defaults } from './core/defaults.js';
 export { type ExitCode, PromptqError, UsageError } from './core/errors.js';
 export {
   type FieldProblem,

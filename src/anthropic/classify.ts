@@ -4,7 +4,7 @@
  */
 
 import { APIConnectionError, APIConnectionTimeoutError, APIError } from '@anthropic-ai/sdk';
-import { defaults } from '../core/config.js';
+import { defaults } from '../core/defaults.js';
 import { own } from '../core/dict.js';
 import { PromptqError } from '../core/errors.js';
 

@@ -6,7 +6,8 @@
  */
 import { createWriteStream } from 'node:fs';
 import { PriceTable } from '../anthropic/pricing.js';
-import { defaults, jobLimitsFrom, type PromptqConfig, topologyOf } from '../core/config.js';
+import { jobLimitsFrom, type PromptqConfig, topologyOf } from '../core/config.js';
+import { defaults } from '../core/defaults.js';
 import { UsageError } from '../core/errors.js';
 import { Logger } from '../core/log.js';
 import { Metrics } from '../ops/metrics/metrics.js';

@@ -4,7 +4,7 @@
  * backfill-run.ts, loaded only when the command runs.
  */
 
-import { defaults } from '../core/config.js';
+import { defaults } from '../core/defaults.js';
 import type { BackfillOptions } from './backfill-run.js';
 import { type Cli, loadContext } from './context.js';
 import { defaultBackfillPriority, duration, idPrefix, oneOf, wholeNumber } from './options.js';

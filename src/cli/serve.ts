@@ -2,7 +2,8 @@
  * `promptq start | worker | api`: the long-running commands. Each runs until SIGTERM/SIGINT: the
  * first signal drains (no new jobs, in-flight jobs finish), a second forces.
  */
-import { defaults, type PromptqConfig } from '../core/config.js';
+import type { PromptqConfig } from '../core/config.js';
+import { defaults } from '../core/defaults.js';
 import type { Logger } from '../core/log.js';
 import type { ServiceParts } from '../ops/service.js';
 import { type Cli, loadContext } from './context.js';

@@ -11,7 +11,7 @@
  * the counter only drifts towards "this tenant has more pending", which costs that tenant position,
  * never another tenant's, and it expires a day after the tenant's last enqueue.
  */
-import { defaults } from './config.js';
+import { defaults } from './defaults.js';
 
 /** Ranks beyond this share the last slot (FIFO among themselves). */
 export const rankSlots = 2048;

@@ -4,7 +4,7 @@
  * {@link validateJob} in `job.ts` runs it; nothing else should need to.
  */
 import { z } from 'zod';
-import { defaults } from './config.js';
+import { defaults } from './defaults.js';
 
 /** Limits applied by {@link validateJob}. */
 export interface JobLimits {

@@ -7,7 +7,7 @@
  *
  * Uses only the Logger's public methods, so any Logger implementation will do.
  */
-import { defaults } from './config.js';
+import { defaults } from './defaults.js';
 import type { Logger } from './log.js';
 
 type Level = 'warn' | 'error';

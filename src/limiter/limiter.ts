@@ -21,7 +21,7 @@
  */
 import { createHash } from 'node:crypto';
 import Bottleneck from 'bottleneck';
-import { defaults } from '../core/config.js';
+import { defaults } from '../core/defaults.js';
 import { cacheReadsCountTowardItpm, modelGroup } from '../core/models.js';
 import { limiterKey } from '../store/keys.js';
 import { createPermit, type PermitContext } from './permit.js';

@@ -10,12 +10,12 @@ import { anthropicClient } from '../anthropic/client.js';
 import { PriceTable } from '../anthropic/pricing.js';
 import {
   checkListenAddress,
-  defaults,
   jobLimitsFrom,
   type PromptqConfig,
   redactUrl,
   topologyOf,
 } from '../core/config.js';
+import { defaults } from '../core/defaults.js';
 import type { Logger } from '../core/log.js';
 import { RepeatedLog } from '../core/log-repeats.js';
 import { accountFingerprint, RateLimiter } from '../limiter/limiter.js';

@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
-import { defaults } from '../core/config.js';
+import { defaults } from '../core/defaults.js';
 import { combinedPriority, tenantOf } from '../core/fairness.js';
 import {
   type FieldProblem,

@@ -2,7 +2,7 @@
  * Adaptive concurrency: enough jobs in flight to use the request rate the limiter discovered at the
  * latency the worker observes (Little's law: in flight = rate × latency), within bounds.
  */
-import { defaults } from '../core/config.js';
+import { defaults } from '../core/defaults.js';
 import type { Logger } from '../core/log.js';
 
 /** In-flight calls wanted = rate × latency × this, plus {@link jitterSlots}. */

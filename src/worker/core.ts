@@ -17,7 +17,7 @@ import { DelayedError } from 'bullmq';
 import { type BackoffPolicy, classifyError, defaultBackoff } from '../anthropic/classify.js';
 import type { PriceTable } from '../anthropic/pricing.js';
 import { cachePrefixKey, estimateCachePrefixTokens, estimateInputTokens } from '../anthropic/tokens.js';
-import { defaults } from '../core/config.js';
+import { defaults } from '../core/defaults.js';
 import { rankSlots } from '../core/fairness.js';
 import { type JobRequest, ValidationError, validateJob } from '../core/job.js';
 import type { JobLimits } from '../core/job-schema.js';
@@ -64,7 +64,7 @@ export interface JobProcessorOptions {
   jobLimits: JobLimits;
   /** Tenant budgets, checked before each call; without it no budget applies. */
   budgets?: BudgetPort | undefined;
-  /** How long over-budget jobs wait. @defaultValue from `defaults` (core/config.ts) */
+  /** How long over-budget jobs wait. @defaultValue from `defaults` (core/defaults.ts) */
   budgetWait?: BudgetWaitPolicy;
   /** Jitter source. @defaultValue `Math.random` */
   random?: () => number;

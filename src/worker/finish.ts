@@ -5,7 +5,7 @@
  */
 import type { Span } from '@opentelemetry/api';
 import { DelayedError, UnrecoverableError } from 'bullmq';
-import { defaults } from '../core/config.js';
+import { defaults } from '../core/defaults.js';
 import type { JobRequest } from '../core/job.js';
 import type { JobRecord } from '../core/record.js';
 import type { JobResult } from '../core/result.js';

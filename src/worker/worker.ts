@@ -8,7 +8,7 @@ import type Anthropic from '@anthropic-ai/sdk';
 import { Worker } from 'bullmq';
 import type { BackoffPolicy } from '../anthropic/classify.js';
 import type { PriceTable } from '../anthropic/pricing.js';
-import { defaults } from '../core/config.js';
+import { defaults } from '../core/defaults.js';
 import type { JobLimits } from '../core/job-schema.js';
 import type { Logger } from '../core/log.js';
 import { RepeatedLog } from '../core/log-repeats.js';

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it, vi } from 'vitest';
 import { PriceTable } from '../../src/anthropic/pricing.js';
-import { defaults } from '../../src/core/config.js';
+import { defaults } from '../../src/core/defaults.js';
 import { defaultJobLimits } from '../../src/core/job-schema.js';
 import { RateLimiter } from '../../src/limiter/limiter.js';
 import { readDashboard } from '../../src/ops/dashboard/summary.js';

@@ -7,7 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Simulator, startSimulator } from '../../packages/anthropic-simulator/src/index.js';
-import { defaults } from '../../src/core/config.js';
+import { defaults } from '../../src/core/defaults.js';
 import { type CliProcess, spawnCli } from '../helpers/cli.js';
 import { TestRedis } from '../helpers/redis-server.js';
 import { uniqueQueue } from '../helpers/stack.js';

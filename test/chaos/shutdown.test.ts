@@ -5,7 +5,7 @@ import {
   type SimulatorOptions,
   startSimulator,
 } from '../../packages/anthropic-simulator/src/index.js';
-import { defaults } from '../../src/core/config.js';
+import { defaults } from '../../src/core/defaults.js';
 import { PromptQueue } from '../../src/producer/queue.js';
 import type { RedisConnection } from '../../src/store/connection.js';
 import type { CliProcess } from '../helpers/cli.js';

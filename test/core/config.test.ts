@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, checkListenAddress, defaults, loadConfig } from '../../src/core/config.js';
+import { ConfigError, checkListenAddress, loadConfig } from '../../src/core/config.js';
+import { defaults } from '../../src/core/defaults.js';
 
 describe('loadConfig', () => {
   it('has the documented defaults', () => {
