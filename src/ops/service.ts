@@ -148,7 +148,7 @@ export async function runService(
     });
     subscribeWorkerMetrics(worker, metrics);
     subscribeRollups(worker, rollups);
-    telemetry?.observe(worker);
+    telemetry?.observe(worker, { maxModelLabels: config.maxModelLabels });
     await worker.start();
   }
 

@@ -28,7 +28,7 @@ export function startSdk(log: Logger): Telemetry {
   });
   let stopping: Promise<void> | undefined;
   return {
-    observe: (events) => subscribeGenAiMetrics(events),
+    observe: (events, opts) => subscribeGenAiMetrics(events, opts),
     shutdown() {
       stopping ??= sdk.shutdown().catch((err: unknown) => {
         log.warn('OpenTelemetry shutdown failed', {

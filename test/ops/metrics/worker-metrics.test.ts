@@ -1,6 +1,7 @@
 import { DelayedError } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { PriceTable } from '../../../src/anthropic/pricing.js';
+import { defaults } from '../../../src/core/defaults.js';
 import { defaultJobLimits } from '../../../src/core/job-schema.js';
 import { Logger } from '../../../src/core/log.js';
 import { Metrics } from '../../../src/ops/metrics/metrics.js';
@@ -130,5 +131,25 @@ describe('worker metrics and attempt log, from the worker events', () => {
     const text = await metrics.text();
     expect(text).toContain('promptq_unpriced_calls_total{model="claude-haiku-4-5"} 2');
     expect(text).not.toContain('promptq_cost_usd_total{');
+  });
+
+  it('unpriced-model warnings name the first models only: made-up names cannot grow the log or memory', async () => {
+    const { p, lines } = rig([], new PriceTable({ models: {} }));
+    const warned = () =>
+      lines.filter((l) => String(l.msg).startsWith('no known price for model')).map((l) => l.model);
+    const summary = () => lines.filter((l) => String(l.msg).startsWith('more than'));
+    const max = defaults.maxModelLabels;
+    for (let i = 0; i < max; i++)
+      await p.process(fakeJob({ ...body, model: `made-up-${i}` }, { id: `m${i}` }), 't');
+    // The limit itself: every model named, no summary.
+    expect(warned()).toHaveLength(max);
+    expect(summary()).toHaveLength(0);
+    // One past it: one summary line, then nothing more however many follow.
+    for (let i = max; i < max + 5; i++) {
+      await p.process(fakeJob({ ...body, model: `made-up-${i}` }, { id: `m${i}` }), 't');
+    }
+    expect(warned()).toHaveLength(max);
+    expect(summary()).toHaveLength(1);
+    expect(String(summary()[0]?.msg)).toContain(`more than ${max} models without a known price`);
   });
 });
