@@ -23,7 +23,7 @@ import { createHash } from 'node:crypto';
 import Bottleneck from 'bottleneck';
 import { defaults } from '../core/defaults.js';
 import { cacheReadsCountTowardItpm, modelGroup } from '../core/models.js';
-import { limiterKey } from '../store/keys.js';
+import { limiterKey, limiterTenantKey } from '../store/keys.js';
 import { createPermit, type PermitContext } from './permit.js';
 import { PromptCacheTracker } from './prompt-cache.js';
 import {
@@ -31,9 +31,10 @@ import {
   type Costs,
   type GroupState,
   type LimiterResource,
+  type ShareBuckets,
   SharedLimiterState,
 } from './shared-state.js';
-import type { AcquireOptions, CallPlan, Deferral, LimiterOptions, Permit } from './types.js';
+import type { AcquireOptions, CallPlan, Deferral, LimiterOptions, Permit, QuotaResource } from './types.js';
 
 /** A short, one-way fingerprint of an API key: separates accounts in Redis without storing the key. */
 export function accountFingerprint(apiKey: string | undefined): string {
@@ -79,6 +80,11 @@ export class RateLimiter {
     return limiterKey(this.#o.account, group, { hashTag: this.#o.hashTag ?? false });
   }
 
+  /** The Redis key of a tenant's share buckets of a model group (under the group's hash tag). */
+  shareKey(group: string, tenantId: string): string {
+    return limiterTenantKey(this.#o.account, group, tenantId, { hashTag: this.#o.hashTag ?? false });
+  }
+
   get state(): SharedLimiterState {
     return this.#state;
   }
@@ -119,6 +125,11 @@ export class RateLimiter {
    * with a {@link Deferral} when the permit is further away than `holdMs`: the group is paused, its
    * next permit is that far, or this process already has `holdMs` worth of calls waiting for it
    * (unless this call's priority beats one of theirs).
+   *
+   * A call with a tenant quota ({@link CallPlan.quota}) is also charged to it: the per-minute quota
+   * first (given back if the call is then not admitted), the share of the group's limits in the same
+   * Lua step as the group's buckets. Over its quota, the call is deferred (reason `quota`) at once
+   * with `mayDefer` — it holds no gate and no worker slot — else it waits.
    */
   async acquire(plan: CallPlan, signal?: AbortSignal): Promise<Permit>;
   async acquire(
@@ -167,6 +178,18 @@ export class RateLimiter {
         return deferral(untilMs, 'queued');
       }
     }
+    const quota = plan.quota;
+    const perMinute = quota?.perMinute;
+    const quotaTokens = plan.inputTokens + plan.maxTokens;
+    const share: ShareBuckets | undefined =
+      quota?.share !== undefined ? { key: this.shareKey(group, quota.id), share: quota.share } : undefined;
+    // The tenant's per-minute quota lives in another slot: counted here, before the group's turn.
+    while (perMinute !== undefined) {
+      const q = await perMinute.take(quotaTokens);
+      if (q.waitMs <= 0) break;
+      if (mayDefer) return deferral(Date.now() + q.waitMs, 'quota', q.resource);
+      await sleep(Math.min(q.waitMs, 1000), signal);
+    }
     parked.push(priority);
     let admitted: AdmitState | Deferral;
     try {
@@ -174,8 +197,12 @@ export class RateLimiter {
         for (;;) {
           if (this.#closed) throw new Error('limiter closed');
           if (signal?.aborted) throw abortError(signal);
-          const { waitMs, state } = await this.#state.admit(key, costs);
+          const { waitMs, state, resource } = await this.#state.admit(key, costs, Date.now(), share);
           if (waitMs <= 0) return state;
+          // Over its share: step aside at once, whatever the wait (others of the group may go).
+          if (mayDefer && state === 'quota') {
+            return deferral(Date.now() + waitMs, 'quota', quotaResource(resource));
+          }
           // (Not while discovering: the probe's answer usually comes long before its lifetime ends.)
           if (mayDefer && waitMs > hold && state !== 'discovering') {
             return deferral(Date.now() + waitMs, state === 'paused' ? 'paused' : 'pacing');
@@ -185,10 +212,17 @@ export class RateLimiter {
           await sleep(Math.min(Math.max(waitMs, 1), cap), signal);
         }
       });
+    } catch (err) {
+      await perMinute?.giveBack(1, quotaTokens).catch(() => {});
+      throw err;
     } finally {
       parked.splice(parked.indexOf(priority), 1);
     }
-    if (typeof admitted !== 'string') return admitted;
+    if (typeof admitted !== 'string') {
+      // Not admitted: the call is not made now, so it has not used the tenant's per-minute quota.
+      await perMinute?.giveBack(1, quotaTokens);
+      return admitted;
+    }
     const wrote =
       !cached && !readsCount && cacheKey !== undefined ? this.#cache.beginWrite(cacheKey) : undefined;
     const permit = createPermit(this.#permits, {
@@ -198,6 +232,9 @@ export class RateLimiter {
       costs,
       probe: admitted === 'probe',
       cacheReadsCount: readsCount,
+      // (The discovery probe was charged to no share: the group's limits were unknown.)
+      shareKey: admitted === 'ok' ? share?.key : undefined,
+      perMinute,
       onCached: cacheKey === undefined ? undefined : () => this.#cache.remember(cacheKey),
     });
     if (!wrote) return permit;
@@ -244,8 +281,15 @@ export class RateLimiter {
   }
 }
 
-function deferral(untilMs: number, reason: Deferral['reason']): Deferral {
-  return { deferred: true, untilMs, reason };
+function deferral(untilMs: number, reason: Deferral['reason'], resource?: QuotaResource): Deferral {
+  return resource === undefined
+    ? { deferred: true, untilMs, reason }
+    : { deferred: true, untilMs, reason, resource };
+}
+
+/** The share bucket the admission found short → what the tenant ran short of. */
+function quotaResource(r: LimiterResource | undefined): QuotaResource {
+  return r === 'req' ? 'requests' : 'tokens';
 }
 
 /**
