@@ -57,9 +57,9 @@ export class RateLimiter {
   /**
    * Per group: the priorities of this process's calls waiting in its gate, and when the next call
    * this process defers should come back (spaced one call's interval apart, so deferred jobs
-   * return about when the group can take them instead of all at once).
+   * return about when the group can take them instead of all at once); {@link LocalGroup}.
    */
-  readonly #local = new Map<string, { parked: number[]; nextBackAt: number }>();
+  readonly #local = new Map<string, LocalGroup>();
   /** When each group last asked for a permit (ms): idle groups are dropped. */
   readonly #lastUsed = new Map<string, number>();
   readonly #ceilings: Record<LimiterResource, number>;
@@ -201,7 +201,15 @@ export class RateLimiter {
           if (waitMs <= 0) return state;
           // Over its share: step aside at once, whatever the wait (others of the group may go).
           if (mayDefer && state === 'quota') {
-            return deferral(Date.now() + waitMs, 'quota', quotaResource(resource));
+            return this.#quotaDeferral(
+              local,
+              quota?.id ?? '',
+              st,
+              costs,
+              quota?.share ?? 1,
+              waitMs,
+              resource,
+            );
           }
           // (Not while discovering: the probe's answer usually comes long before its lifetime ends.)
           if (mayDefer && waitMs > hold && state !== 'discovering') {
@@ -250,13 +258,38 @@ export class RateLimiter {
     };
   }
 
-  #localOf(group: string): { parked: number[]; nextBackAt: number } {
+  #localOf(group: string): LocalGroup {
     let l = this.#local.get(group);
     if (!l) {
-      l = { parked: [], nextBackAt: 0 };
+      l = { parked: [], nextBackAt: 0, quotaBackAt: new Map() };
       this.#local.set(group, l);
     }
     return l;
+  }
+
+  /**
+   * A call over its tenant's share: back when the share has room, and the tenant's next deferred
+   * call one of the tenant's intervals later (at most `maxDeferMs` ahead, then the line starts
+   * over), so a tenant's many waiting jobs do not all come back at once to be handed back again.
+   */
+  #quotaDeferral(
+    local: LocalGroup,
+    tenantId: string,
+    st: GroupState,
+    costs: Costs,
+    share: number,
+    waitMs: number,
+    resource: LimiterResource | undefined,
+  ): Deferral {
+    const now = Date.now();
+    let untilMs = now + waitMs;
+    const interval = callIntervalMs(st, costs, this.#state.tuning.target);
+    if (interval !== null) {
+      untilMs = Math.max(untilMs, local.quotaBackAt.get(tenantId) ?? 0);
+      if (untilMs > now + Math.max(waitMs, this.#state.tuning.maxDeferMs)) untilMs = now + waitMs;
+      local.quotaBackAt.set(tenantId, untilMs + interval / share);
+    }
+    return deferral(untilMs, 'quota', quotaResource(resource));
   }
 
   /**
@@ -279,6 +312,16 @@ export class RateLimiter {
     await Promise.all([...this.#gates.values()].map((g) => g.stop({ dropWaitingJobs: true })));
     this.#gates.clear();
   }
+}
+
+/**
+ * Per group, this process's: the priorities of its calls waiting in the group's gate, when its next
+ * call deferred for the group's line should come back, and per tenant over its share the same.
+ */
+interface LocalGroup {
+  parked: number[];
+  nextBackAt: number;
+  quotaBackAt: Map<string, number>;
 }
 
 function deferral(untilMs: number, reason: Deferral['reason'], resource?: QuotaResource): Deferral {

@@ -122,6 +122,27 @@ describe("tenant quotas inside the shared limiter's admission", () => {
     }
   });
 
+  it("over its share, a tenant's calls are handed back spaced one of its intervals apart", async () => {
+    const l = await limiter(600, 10);
+    try {
+      const plan: CallPlan = { model: haiku, inputTokens: 10, maxTokens: 10, tenant: 't' };
+      plan.quota = { id: `${uniqueQueue()}/t`, share: 0.25 };
+      // The quarter of 600 RPM holds 2.5 calls: two go, the next ones are over the share.
+      for (let i = 0; i < 2; i++)
+        expect(isDeferral(await l.acquire(plan, undefined, { mayDefer: true }))).toBe(false);
+      const t0 = Date.now();
+      const third = await l.acquire(plan, undefined, { mayDefer: true });
+      const fourth = await l.acquire(plan, undefined, { mayDefer: true });
+      expect(third).toMatchObject({ deferred: true, reason: 'quota', resource: 'requests' });
+      expect(fourth).toMatchObject({ deferred: true, reason: 'quota' });
+      // Room for the third in about 200 ms; the fourth one tenant interval (100 ms / 0.25) later.
+      expect((third as Deferral).untilMs - t0).toBeLessThanOrEqual(250);
+      expect((fourth as Deferral).untilMs - (third as Deferral).untilMs).toBeGreaterThanOrEqual(390);
+    } finally {
+      await l.close();
+    }
+  });
+
   it('a call the group does not admit gives its per-minute quota back (control: one it admits keeps it)', async () => {
     const k = queueKeys(uniqueQueue());
     await new TenantStore(redis, k).add('t', { rpm: 5 });
@@ -153,7 +174,9 @@ describe('tenant quotas against the simulator', { timeout: 120_000 }, () => {
    * 60 jobs each of tenants `capped` and `free` on a group whose limit (600 RPM) is discovered from
    * the simulator's headers: of the calls served until `free`'s last, how many were `capped`'s.
    */
-  async function shareRun(capped: Partial<TenantSettings>): Promise<{ capped: number; free: number }> {
+  async function shareRun(
+    capped: Partial<TenantSettings>,
+  ): Promise<{ capped: number; free: number; handedBack: number }> {
     const served: ServedResponse[] = [];
     const s = await startStack({
       sim: { limits: { rpm: 600, itpm: 0, otpm: 0 }, ttftMs: 5, onServed: (r) => served.push(r) },
@@ -168,6 +191,8 @@ describe('tenant quotas against the simulator', { timeout: 120_000 }, () => {
       const result = {
         capped: untilLastFree.filter((r) => r.userId === 'capped').length,
         free: untilLastFree.filter((r) => r.userId === 'free').length,
+        // How often capped's jobs were handed back meanwhile (queue churn, not a limit).
+        handedBack: s.logs.filter((l) => l.msg === 'over quota: job waits').length,
       };
       return result;
     } finally {
