@@ -16,14 +16,14 @@ describe('bench --check', () => {
     );
     expect(misses).toHaveLength(3);
     expect(misses.join('\n')).toMatch(
-      /2 jobs failed[\s\S]*share of ideal 0\.90 < 0\.97[\s\S]*429 share 5\.0% > 1\.0%/,
+      /2 jobs failed[\s\S]*share of ideal 0\.900 < 0\.97[\s\S]*429 share 5\.0% > 1\.0%/,
     );
   });
 
   it('--quick checks at loose thresholds: start-up noise passes, a gross regression does not', () => {
     expect(checkResult('S6', result({ throughputShare: 0.7, rateLimitedShare: 0.08 }), true)).toEqual([]);
     expect(checkResult('S6', result({ throughputShare: 0.45 }), true)).toEqual([
-      'share of ideal 0.45 < 0.54',
+      'share of ideal 0.450 < 0.54',
     ]);
     expect(checkResult('S5', result({ smallTenantP95Ms: 17_000 }), true)).toHaveLength(1);
   });
@@ -49,10 +49,10 @@ describe('bench --check, S10/S11', () => {
     ).toEqual([]);
     expect(
       checkPipeline('S10', [...plain, run('promptq', 1, 345, 60), run('promptq', 4, 800, 60)], false),
-    ).toEqual(['jobs/s promptq / plain (1 process) 0.69 < 0.70']);
+    ).toEqual(['jobs/s promptq / plain (1 process) 0.690 < 0.70']);
     expect(
       checkPipeline('S10', [...plain, run('promptq', 1, 500, 60), run('promptq', 4, 800, 61)], false),
-    ).toEqual(['Redis commands/job promptq / plain (4 processes) 2.03 > 2.00']);
+    ).toEqual(['Redis commands/job promptq / plain (4 processes) 2.033 > 2.00']);
     // The "before" (0.35, 103 against 33 commands) misses both, even at --quick's loose thresholds.
     const before = [run('plain', 1, 500, 33), run('promptq', 1, 175, 103)];
     expect(checkPipeline('S10', before, false)).toHaveLength(2);
