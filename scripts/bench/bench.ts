@@ -211,7 +211,7 @@ S7 headers that overstate the limit ×2, S8 prompt caching, S9 two model familie
 limits, S10 pipeline overhead (promptq against a plain BullMQ worker + SDK, 1 and 4 processes:
 jobs/s, Redis commands and CPU per job), S11 a fleet of 16 worker processes on one Redis. S10/S11
 always run both of their pipelines (--approach does not apply) and, with --quick, only when named.
---check: exit 1 when promptq misses a target (loose thresholds with --quick). --quick: smaller job counts (~4 min).`;
+--check: exit 1 when promptq misses a target (loose thresholds with --quick). --quick: smaller job counts (S1–S9, a few minutes).`;
 
 function list<T extends string>(
   flag: string,
