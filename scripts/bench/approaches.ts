@@ -1,5 +1,5 @@
 /** The approaches compared in every scenario, in table order. */
-import { bullmqLimiter, bullmqRunner } from './run-bullmq.js';
+import { bullmqAttempts, bullmqLimiter, bullmqRunner } from './run-bullmq.js';
 import { promptqRunner } from './run-promptq.js';
 import { bottleneckRunner, sdkRunner } from './run-sdk.js';
 import type { Runner } from './types.js';
@@ -9,8 +9,11 @@ export type ApproachId = (typeof approachIds)[number];
 
 export interface Approach {
   id: ApproachId;
-  /** The table label, with the static setting it was given when it has one. */
-  label(jobsPerSecond: number): string;
+  /**
+   * The table label, with the static setting it was given when it has one (`jobsPerSecond` for the
+   * account, `workers` processes sharing it, per-family rates when the families have their own).
+   */
+  label(jobsPerSecond: number, workers: number, groups?: Record<string, number>): string;
   runner: Runner;
 }
 
@@ -22,14 +25,22 @@ export const approaches: Record<ApproachId, Approach> = {
   bullmq: {
     id: 'bullmq',
     label: (jps) => {
+      // Kept in Redis: one limiter for every worker of the queue, at the account's rate.
       const l = bullmqLimiter(jps);
-      return `BullMQ limiter {max: ${l.max}, duration: ${l.duration}}`;
+      return `BullMQ limiter {max: ${l.max}, duration: ${l.duration}}, attempts ${bullmqAttempts.attempts}`;
     },
     runner: bullmqRunner,
   },
   bottleneck: {
     id: 'bottleneck',
-    label: (jps) => `Bottleneck minTime ${fmt(1000 / jps)} ms`,
+    label: (jps, workers, groups) => {
+      const per = workers > 1 ? ` per process (${workers} processes)` : '';
+      if (groups) {
+        const each = Object.entries(groups).map(([g, r]) => `${g} ${fmt((1000 * workers) / r)} ms`);
+        return `Bottleneck minTime ${each.join(', ')}${per}`;
+      }
+      return `Bottleneck minTime ${fmt((1000 * workers) / jps)} ms${per}`;
+    },
     runner: bottleneckRunner,
   },
   promptq: { id: 'promptq', label: () => 'promptq (no limits configured)', runner: promptqRunner },

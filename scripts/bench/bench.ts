@@ -9,23 +9,46 @@ import { startSimulator } from '../../packages/anthropic-simulator/src/index.js'
 import { UsageError } from '../../src/core/errors.js';
 import { TestRedis } from '../lib/redis-server.js';
 import { type ApproachId, approaches, approachIds } from './approaches.js';
-import { checkResult } from './check.js';
+import { checkPipeline, checkResult } from './check.js';
 import { type RunningCompetitor, startCompetitor } from './competitor.js';
 import { measure, type RunResult, served } from './measure.js';
+import {
+  buildPipelineScenario,
+  type PipelineId,
+  type PipelineRun,
+  type PipelineScenario,
+  pipelineIds,
+  runPipeline,
+} from './pipeline.js';
+import { renderPipelineTable } from './pipeline-table.js';
 import {
   buildScenario,
   defaultJobs,
   idealSeconds,
-  jobsPerSecond,
   type Scenario,
   type ScenarioId,
   scenarioIds,
+  staticGroupJobsPerSecond,
+  staticJobsPerSecond,
 } from './scenarios.js';
 import { renderTable } from './table.js';
 import type { JobOutcome } from './types.js';
 
+/** Every scenario: the rate-limiting ones (S1–S9) and the pipeline ones (S10, S11). */
+export const benchScenarioIds = [...scenarioIds, ...pipelineIds] as const;
+export type BenchScenarioId = ScenarioId | PipelineId;
+
+/** Default main job counts of S10/S11 (full run, `--quick`). */
+export const pipelineJobs: Record<PipelineId, { full: number; quick: number }> = {
+  S10: { full: 3_000, quick: 300 },
+  S11: { full: 3_000, quick: 600 },
+};
+
+const isPipeline = (id: BenchScenarioId): id is PipelineId => (pipelineIds as readonly string[]).includes(id);
+
 export interface BenchOptions {
-  scenarios: readonly ScenarioId[];
+  /** `--quick` without `--scenario`: S1–S9 only (S10/S11 run when named). */
+  scenarios: readonly BenchScenarioId[];
   approaches: readonly ApproachId[];
   /** Main job count of every scenario (default: per scenario, see `defaultJobs`). */
   jobs?: number;
@@ -40,11 +63,22 @@ export interface BenchOptions {
 }
 
 export interface ScenarioReport {
+  kind: 'rate';
   scenario: Scenario;
   idealS: number;
   results: RunResult[];
   table: string;
 }
+
+/** S10/S11: the pipelines' runs. */
+export interface PipelineReport {
+  kind: 'pipeline';
+  scenario: PipelineScenario;
+  runs: PipelineRun[];
+  table: string;
+}
+
+export type BenchReport = ScenarioReport | PipelineReport;
 
 /** Seconds past the ideal a run may take before unfinished jobs are given up on. */
 function deadlineMs(idealS: number): number {
@@ -78,7 +112,8 @@ async function runOne(s: Scenario, id: ApproachId, progress: (line: string) => v
       queue: `bench-${s.id}-${id}-${randomUUID().slice(0, 8)}`,
       workers: s.workers,
       concurrency: s.concurrency,
-      jobsPerSecond: jobsPerSecond(s),
+      jobsPerSecond: staticJobsPerSecond(s),
+      ...(staticGroupJobsPerSecond(s) ? { groupJobsPerSecond: staticGroupJobsPerSecond(s) } : {}),
       begin: () => {
         t0 = Date.now();
         if (s.competitor) {
@@ -110,7 +145,7 @@ async function runOne(s: Scenario, id: ApproachId, progress: (line: string) => v
     const before = atDrop ? served(atDrop.stats, undefined) : undefined;
     return measure({
       approach: id,
-      label: approach.label(jobsPerSecond(s)),
+      label: approach.label(staticJobsPerSecond(s), s.workers, staticGroupJobsPerSecond(s)),
       scenario: s,
       outcomes,
       t0,
@@ -138,11 +173,21 @@ async function runOne(s: Scenario, id: ApproachId, progress: (line: string) => v
 }
 
 /** Runs the chosen scenarios × approaches, printing each scenario's table as soon as it is done. */
-export async function runBench(opts: BenchOptions): Promise<ScenarioReport[]> {
+export async function runBench(opts: BenchOptions): Promise<BenchReport[]> {
   const out = opts.out ?? ((t: string) => process.stdout.write(t));
   const progress = opts.progress ?? ((l: string) => process.stderr.write(`${l}\n`));
-  const reports: ScenarioReport[] = [];
+  const reports: BenchReport[] = [];
   for (const id of opts.scenarios) {
+    if (isPipeline(id)) {
+      // Both pipelines always run: the plain one is what promptq is measured against.
+      const s = buildPipelineScenario(id, opts.jobs ?? pipelineJobs[id][opts.quick ? 'quick' : 'full']);
+      const runs: PipelineRun[] = [];
+      for (const r of s.runs) runs.push(await runPipeline(s, r.kind, r.processes, progress));
+      const table = renderPipelineTable(s, runs);
+      out(`${table}\n`);
+      reports.push({ kind: 'pipeline', scenario: s, runs, table });
+      continue;
+    }
     const jobs = opts.jobs ?? (opts.quick ? defaultJobs[id].quick : defaultJobs[id].full);
     const s = buildScenario(id, { jobs, quick: opts.quick });
     const results: RunResult[] = [];
@@ -150,7 +195,7 @@ export async function runBench(opts: BenchOptions): Promise<ScenarioReport[]> {
     const idealS = idealSeconds(s, s.jobs);
     const table = renderTable(s, idealS, results);
     out(`${table}\n`);
-    reports.push({ scenario: s, idealS, results, table });
+    reports.push({ kind: 'rate', scenario: s, idealS, results, table });
   }
   return reports;
 }
@@ -159,14 +204,22 @@ export const benchUsage = `Usage: promptq bench [--scenario S1,S2,...] [--approa
 
 Runs each scenario against the built-in simulator (fresh, buckets empty) and a private redis-server
 (redis-server must be on PATH), promptq (no limits configured) side by side with the SDK's own
-retries, BullMQ's static limiter and Bottleneck set to the true limit. Prints one Markdown table per
-scenario. Scenarios: S1 request-bound with a 1-s guard, S2 input-token-bound, S3 4 worker
-processes, S4 the allowance halves mid-run, S5 two tenants, S6 no rate-limit headers, S7 headers
-that overstate the limit ×2, S8 prompt caching, S9 two model families with separate limits.
---check: exit 1 when promptq misses a target (loose thresholds with --quick). --quick: smaller job counts (~2 min).`;
+retries, BullMQ's static limiter and Bottleneck set to the target share of the true limit. Prints
+one Markdown table per scenario. Scenarios: S1 request-bound with a 1-s guard, S2 input-token-bound,
+S3 4 worker processes, S4 the allowance halves mid-run, S5 two tenants, S6 no rate-limit headers,
+S7 headers that overstate the limit ×2, S8 prompt caching, S9 two model families with separate
+limits, S10 pipeline overhead (promptq against a plain BullMQ worker + SDK, 1 and 4 processes:
+jobs/s, Redis commands and CPU per job), S11 a fleet of 16 worker processes on one Redis. S10/S11
+always run both of their pipelines (--approach does not apply) and, with --quick, only when named.
+--check: exit 1 when promptq misses a target (loose thresholds with --quick). --quick: smaller job counts (S1–S9, a few minutes).`;
 
-function list<T extends string>(flag: string, raw: string | undefined, allowed: readonly T[]): T[] {
-  if (raw === undefined) return [...allowed];
+function list<T extends string>(
+  flag: string,
+  raw: string | undefined,
+  byDefault: readonly T[],
+  allowed: readonly string[] = byDefault,
+): T[] {
+  if (raw === undefined) return [...byDefault];
   const items = raw.split(',').map((x) => x.trim());
   for (const x of items) {
     if (!(allowed as readonly string[]).includes(x)) {
@@ -202,10 +255,16 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
     }
     jobs = Number(values.jobs);
   }
+  const quick = values.quick ?? false;
   return {
-    scenarios: list('scenario', values.scenario?.toUpperCase(), scenarioIds),
+    scenarios: list<BenchScenarioId>(
+      'scenario',
+      values.scenario?.toUpperCase(),
+      quick ? scenarioIds : benchScenarioIds,
+      benchScenarioIds,
+    ),
     approaches: list('approach', values.approach?.toLowerCase(), approachIds),
-    quick: values.quick ?? false,
+    quick,
     check: values.check ?? false,
     ...(jobs !== undefined ? { jobs } : {}),
   };
@@ -232,9 +291,13 @@ export async function benchCommand(argv: string[]): Promise<number> {
   if (!opts.check) return 0;
   let missed = 0;
   for (const r of reports) {
-    const promptq = r.results.find((x) => x.approach === 'promptq');
-    if (!promptq) continue;
-    const misses = checkResult(r.scenario.id, promptq, opts.quick);
+    let misses: string[];
+    if (r.kind === 'pipeline') misses = checkPipeline(r.scenario.id, r.runs, opts.quick);
+    else {
+      const promptq = r.results.find((x) => x.approach === 'promptq');
+      if (!promptq) continue;
+      misses = checkResult(r.scenario.id, promptq, opts.quick);
+    }
     missed += misses.length;
     const verdict = misses.length === 0 ? 'met' : `MISSED: ${misses.join('; ')}`;
     process.stderr.write(`check ${r.scenario.id}${opts.quick ? ' (quick, loose)' : ''}: ${verdict}\n`);

@@ -4,6 +4,8 @@
  * ones, so only a gross regression fails it.
  */
 import type { RunResult } from './measure.js';
+import type { PipelineId, PipelineRun } from './pipeline.js';
+import { ratios } from './pipeline-table.js';
 import type { ScenarioId } from './scenarios.js';
 
 /** What promptq must reach in a scenario (all optional: a scenario checks what it is about). */
@@ -44,6 +46,7 @@ function loosen(t: Target): Target {
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+// Measured values get one digit more than the targets: "0.95 < 0.95" would not say what missed.
 
 /** The targets `r` misses, one line each (empty: all met). */
 export function checkResult(id: ScenarioId, r: RunResult, quick: boolean): string[] {
@@ -52,7 +55,7 @@ export function checkResult(id: ScenarioId, r: RunResult, quick: boolean): strin
   if (r.failed > 0 || r.unfinished > 0)
     misses.push(`${r.failed} jobs failed, ${r.unfinished} unfinished (target 0)`);
   if (t.share !== undefined && (r.throughputShare ?? 0) < t.share) {
-    misses.push(`share of ideal ${r.throughputShare?.toFixed(2) ?? '—'} < ${t.share.toFixed(2)}`);
+    misses.push(`share of ideal ${r.throughputShare?.toFixed(3) ?? '—'} < ${t.share.toFixed(2)}`);
   }
   if (t.rateLimited !== undefined && r.rateLimitedShare > t.rateLimited) {
     misses.push(`429 share ${pct(r.rateLimitedShare)} > ${pct(t.rateLimited)}`);
@@ -65,7 +68,7 @@ export function checkResult(id: ScenarioId, r: RunResult, quick: boolean): strin
     }
     if ((r.afterDrop.throughputShare ?? 0) < t.afterDrop.share) {
       misses.push(
-        `share of the new ideal ${r.afterDrop.throughputShare?.toFixed(2) ?? '—'} < ${t.afterDrop.share}`,
+        `share of the new ideal ${r.afterDrop.throughputShare?.toFixed(3) ?? '—'} < ${t.afterDrop.share}`,
       );
     }
   }
@@ -74,6 +77,48 @@ export function checkResult(id: ScenarioId, r: RunResult, quick: boolean): strin
     (r.smallTenantP95Ms ?? Number.POSITIVE_INFINITY) > t.smallTenantP95Ms
   ) {
     misses.push(`interactive p95 ${r.smallTenantP95Ms ?? '—'} ms > ${t.smallTenantP95Ms} ms`);
+  }
+  return misses;
+}
+
+/** S10's targets (issue 10): promptq / plain pipeline, measured in the same run. */
+export const pipelineTargets = {
+  /** promptq's jobs/s over the plain pipeline's, one process each: at least. */
+  jobsPerSRatio: 0.7,
+  /** promptq's Redis commands per job over the plain pipeline's: at most (every process count). */
+  commandsRatio: 2,
+};
+
+/**
+ * The targets S10/S11 miss (empty: all met). Every run: every job completed, none failed. S10 also:
+ * the ratios above; `--quick` loosens them (jobs/s × 0.6, commands × 1.5).
+ */
+export function checkPipeline(id: PipelineId, runs: readonly PipelineRun[], quick: boolean): string[] {
+  const misses: string[] = [];
+  for (const r of runs) {
+    if (r.failed > 0 || r.completed < r.jobs) {
+      misses.push(
+        `${r.kind} ×${r.processes}: ${r.failed} jobs failed, ${r.jobs - r.completed - r.failed} unfinished (target 0)`,
+      );
+    }
+  }
+  if (id !== 'S10') return misses;
+  const minJobs = pipelineTargets.jobsPerSRatio * (quick ? 0.6 : 1);
+  const maxCommands = pipelineTargets.commandsRatio * (quick ? 1.5 : 1);
+  const one = ratios(runs, 1);
+  if (!one) misses.push('no one-process runs of both pipelines to compare');
+  else if ((one.jobsPerS ?? 0) < minJobs) {
+    misses.push(
+      `jobs/s promptq / plain (1 process) ${one.jobsPerS?.toFixed(3) ?? '—'} < ${minJobs.toFixed(2)}`,
+    );
+  }
+  for (const n of new Set(runs.map((r) => r.processes))) {
+    const q = ratios(runs, n);
+    if (q && (q.commands ?? Number.POSITIVE_INFINITY) > maxCommands) {
+      misses.push(
+        `Redis commands/job promptq / plain (${n} process${n === 1 ? '' : 'es'}) ${q.commands?.toFixed(3) ?? '—'} > ${maxCommands.toFixed(2)}`,
+      );
+    }
   }
   return misses;
 }

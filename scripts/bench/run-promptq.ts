@@ -1,22 +1,26 @@
 /**
  * promptq with no limits configured: the service in-process for one worker, `promptq worker` child
  * processes for several (they share the account only through Redis). Jobs go in through
- * `PromptQueue`; outcomes come from the job records promptq keeps.
+ * `PromptQueue`; the harness times each job by its final BullMQ event, as it times the others.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { QueueEvents } from 'bullmq';
 import { loadConfig } from '../../src/core/config.js';
 import { Logger } from '../../src/core/log.js';
 import { runService } from '../../src/ops/service.js';
 import { PromptQueue } from '../../src/producer/queue.js';
+import { bullJobId } from '../../src/store/keys.js';
 import { feed } from './feed.js';
 import { benchApiKey } from './run-sdk.js';
 import type { JobOutcome, RunContext, Runner } from './types.js';
 
 /** The environment a user would give promptq here: where things are, and nothing about limits. */
-function workerEnv(ctx: RunContext): Record<string, string> {
+export function workerEnv(
+  ctx: Pick<RunContext, 'redisUrl' | 'simUrl' | 'queue' | 'concurrency'>,
+): Record<string, string> {
   return {
     REDIS_URL: ctx.redisUrl,
     ANTHROPIC_API_KEY: benchApiKey,
@@ -41,13 +45,25 @@ function packageRoot(): string {
   return dir;
 }
 
+/**
+ * A TypeScript entry point of the source tree as a child process (via tsx), with `env` and nothing
+ * else of this process's environment but PATH and HOME.
+ */
+export function spawnSource(relPath: string, args: string[], env: Record<string, string>): ChildProcess {
+  const root = packageRoot();
+  return spawn(process.execPath, ['--conditions=source', '--import', 'tsx', join(root, relPath), ...args], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+}
+
 /** `promptq worker` as a child process: the built CLI, or the sources via tsx when run from them. */
-function spawnWorker(env: Record<string, string>): ChildProcess {
+export function spawnWorker(env: Record<string, string>): ChildProcess {
   const root = packageRoot();
   const fromSource = fileURLToPath(import.meta.url).endsWith('.ts');
-  const args = fromSource
-    ? ['--conditions=source', '--import', 'tsx', join(root, 'test', 'helpers', 'cli-entry.ts'), 'worker']
-    : [join(root, 'bin', 'promptq.js'), 'worker'];
+  if (fromSource) return spawnSource(join('test', 'helpers', 'cli-entry.ts'), ['worker'], env);
+  const args = [join(root, 'bin', 'promptq.js'), 'worker'];
   return spawn(process.execPath, args, {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
@@ -56,21 +72,27 @@ function spawnWorker(env: Record<string, string>): ChildProcess {
 }
 
 /** Resolves once the worker logged that it runs (the log level hides info lines, so: its port is up). */
-async function workerReady(proc: ChildProcess, queue: PromptQueue, want: number): Promise<void> {
+export async function workerReady(
+  proc: ChildProcess,
+  queue: { getWorkersCount(): Promise<number> },
+  want: number,
+  timeoutMs = 30_000,
+): Promise<void> {
   let stderr = '';
   proc.stderr?.on('data', (d) => {
     stderr += d;
   });
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`promptq worker exited (${proc.exitCode}): ${stderr.trim()}`);
-    if ((await queue.queue.getWorkersCount()) >= want) return;
-    if (Date.now() > deadline) throw new Error(`promptq worker not ready after 30 s: ${stderr.trim()}`);
+    if ((await queue.getWorkersCount()) >= want) return;
+    if (Date.now() > deadline)
+      throw new Error(`worker not ready after ${timeoutMs / 1000} s: ${stderr.trim()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
-async function stopWorker(proc: ChildProcess): Promise<void> {
+export async function stopWorker(proc: ChildProcess): Promise<void> {
   if (proc.exitCode !== null) return;
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   proc.kill('SIGTERM');
@@ -79,41 +101,68 @@ async function stopWorker(proc: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-/** Waits until every job completed or failed (or the deadline), then reads the records. */
-async function collect(
-  ctx: RunContext,
-  queue: PromptQueue,
-  run: { t0: number; deadline: number },
-): Promise<JobOutcome[]> {
-  for (;;) {
-    const counts = await queue.queue.getJobCounts('completed', 'failed');
-    const done = (counts.completed ?? 0) + (counts.failed ?? 0);
-    ctx.progress(done);
-    if (done >= ctx.jobs.length || Date.now() > run.deadline) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  const outcomes: JobOutcome[] = [];
-  for (let i = 0; i < ctx.jobs.length; i += 200) {
-    const views = await Promise.all(ctx.jobs.slice(i, i + 200).map((j) => queue.get(j.id)));
-    views.forEach((v, k) => {
-      const j = ctx.jobs[i + k]!;
-      const finished = v?.state === 'completed' || v?.state === 'failed';
-      outcomes.push({
-        id: j.id,
-        tenant: j.tenant,
-        enqueuedAt: v ? Date.parse(v.record.enqueued_at) : run.t0 + j.enqueueAtMs,
-        finishedAt: finished && v?.record.finished_at ? Date.parse(v.record.finished_at) : null,
-        ok: v?.state === 'completed',
-      });
-    });
-  }
-  return outcomes;
+/**
+ * Watches the queue's events from the harness: a job's finish time is when the harness sees its
+ * `completed` or `failed` event (final outcomes only; promptq's retries are `delayed`), the same
+ * way the other runners time a call returning. Start it before the first job is added.
+ */
+async function watch(ctx: RunContext, queue: PromptQueue) {
+  const finished = new Map<string, { at: number; ok: boolean }>();
+  const events = new QueueEvents(queue.queue.name, {
+    connection: { url: ctx.redisUrl },
+    prefix: queue.prefix,
+  });
+  let resolveDone: () => void = () => {};
+  const done = new Promise<void>((r) => {
+    resolveDone = r;
+  });
+  const on = (ok: boolean) => (args: { jobId: string }) => {
+    if (finished.has(args.jobId)) return;
+    finished.set(args.jobId, { at: Date.now(), ok });
+    ctx.progress(finished.size);
+    if (finished.size >= ctx.jobs.length) resolveDone();
+  };
+  events.on('completed', on(true));
+  events.on('failed', on(false));
+  await events.waitUntilReady();
+  return { finished, done, close: () => events.close() };
 }
 
-async function enqueueAll(ctx: RunContext, queue: PromptQueue, t0: number): Promise<void> {
+/** Waits until every job finished (or the deadline), then reports each job as the harness saw it. */
+async function collect(
+  ctx: RunContext,
+  watcher: Awaited<ReturnType<typeof watch>>,
+  enqueuedAt: Map<string, number>,
+  run: { t0: number; deadline: number },
+): Promise<JobOutcome[]> {
+  await Promise.race([
+    watcher.done,
+    new Promise((r) => setTimeout(r, Math.max(0, run.deadline - Date.now()))),
+  ]);
+  return ctx.jobs.map((j) => {
+    const f = watcher.finished.get(bullJobId(j.id));
+    return {
+      id: j.id,
+      tenant: j.tenant,
+      enqueuedAt: enqueuedAt.get(j.id) ?? run.t0 + j.enqueueAtMs,
+      finishedAt: f?.at ?? null,
+      ok: f?.ok ?? false,
+    };
+  });
+}
+
+async function enqueueAll(
+  ctx: RunContext,
+  queue: PromptQueue,
+  t0: number,
+  enqueuedAt: Map<string, number>,
+): Promise<void> {
   await feed(ctx.jobs, t0, async (batch) => {
     for (let i = 0; i < batch.length; i += 1000) {
-      await queue.addBatch(batch.slice(i, i + 1000).map((j) => ({ ...j.body, id: j.id })));
+      const part = batch.slice(i, i + 1000);
+      const at = Date.now();
+      for (const j of part) enqueuedAt.set(j.id, at);
+      await queue.addBatch(part.map((j) => ({ ...j.body, id: j.id })));
     }
   });
 }
@@ -127,23 +176,29 @@ export const promptqRunner: Runner = async (ctx) => {
       { api: false, worker: true, embedRedis: false },
       new Logger('error'),
     );
+    const watcher = await watch(ctx, queue);
     try {
       const run = ctx.begin();
-      await enqueueAll(ctx, queue, run.t0);
-      return await collect(ctx, queue, run);
+      const enqueuedAt = new Map<string, number>();
+      await enqueueAll(ctx, queue, run.t0, enqueuedAt);
+      return await collect(ctx, watcher, enqueuedAt, run);
     } finally {
+      await watcher.close();
       await svc.close();
       await queue.close();
     }
   }
   const procs: ChildProcess[] = [];
+  const watcher = await watch(ctx, queue);
   try {
     for (let i = 0; i < ctx.workers; i++) procs.push(spawnWorker(env));
-    await Promise.all(procs.map((p) => workerReady(p, queue, ctx.workers)));
+    await Promise.all(procs.map((p) => workerReady(p, queue.queue, ctx.workers)));
     const run = ctx.begin();
-    await enqueueAll(ctx, queue, run.t0);
-    return await collect(ctx, queue, run);
+    const enqueuedAt = new Map<string, number>();
+    await enqueueAll(ctx, queue, run.t0, enqueuedAt);
+    return await collect(ctx, watcher, enqueuedAt, run);
   } finally {
+    await watcher.close();
     await Promise.all(procs.map(stopWorker));
     await queue.close();
   }

@@ -4,6 +4,7 @@
  */
 import Anthropic from '@anthropic-ai/sdk';
 import Bottleneck from 'bottleneck';
+import { modelGroup } from '../../src/core/models.js';
 import { feed, JobFifo } from './feed.js';
 import type { BenchJob, JobOutcome, RunContext, Runner } from './types.js';
 
@@ -20,6 +21,10 @@ export async function callOnce(client: Anthropic, job: BenchJob): Promise<void> 
     model: job.body.model,
     max_tokens: job.body.max_tokens,
     messages: [{ role: 'user', content: job.body.prompt }],
+    // S8's cached system prompt: the very request promptq sends.
+    ...(job.body.system !== undefined
+      ? { system: job.body.system as Anthropic.MessageCreateParams['system'] }
+      : {}),
     ...(job.tenant !== undefined ? { metadata: { user_id: job.tenant } } : {}),
   });
 }
@@ -78,13 +83,21 @@ export function sdkRunner(maxRetries: number): Runner {
 }
 
 /**
- * Bottleneck set to the true limit the way its docs suggest: `minTime = 1000 / (jobs per second)`,
- * `maxConcurrent` = the in-flight bound, SDK default retries inside. Every instance (worker) has
- * its own limiter configured with the account's numbers, as separate processes would.
+ * Bottleneck set to the target share of the true limit the way its docs suggest: `minTime = 1000 /
+ * (jobs per second)`, `maxConcurrent` = the in-flight bound, SDK default retries inside. Each
+ * instance (worker) stands for a separate process with its own limiter, so a careful user gives
+ * each its share of the account's rate (`workers` × `minTime`); with separate limits per model
+ * family (S9), one limiter per family.
  */
 export const bottleneckRunner: Runner = (ctx) =>
   pool(ctx, () => {
     const client = sdkClient(ctx.simUrl, 2);
-    const limiter = new Bottleneck({ minTime: 1000 / ctx.jobsPerSecond, maxConcurrent: ctx.concurrency });
-    return (job) => limiter.schedule(() => callOnce(client, job));
+    const make = (jobsPerSecond: number) =>
+      new Bottleneck({ minTime: (1000 * ctx.workers) / jobsPerSecond, maxConcurrent: ctx.concurrency });
+    const whole = make(ctx.jobsPerSecond);
+    const byGroup = new Map(Object.entries(ctx.groupJobsPerSecond ?? {}).map(([g, r]) => [g, make(r)]));
+    return (job) => {
+      const limiter = byGroup.get(modelGroup(job.body.model)) ?? whole;
+      return limiter.schedule(() => callOnce(client, job));
+    };
   });

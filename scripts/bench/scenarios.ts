@@ -7,6 +7,7 @@
 import type { Limits } from '../../packages/anthropic-simulator/src/index.js';
 import { estimateSimTokens } from '../../packages/anthropic-simulator/src/index.js';
 import { seededRng } from '../../packages/anthropic-simulator/src/seeded-rng.js';
+import { defaults } from '../../src/core/defaults.js';
 import { modelGroup } from '../../src/core/models.js';
 import type { Resource } from '../../src/core/rate-limits.js';
 import type { BenchJob } from './types.js';
@@ -82,7 +83,7 @@ function job(id: string, prompt: string, enqueueAtMs: number, tenant?: string, j
   return { id, tenant, enqueueAtMs, body, inputTokens };
 }
 
-function uniformJobs(prefix: string, n: number, tokens: number, seed: number): BenchJob[] {
+export function uniformJobs(prefix: string, n: number, tokens: number, seed: number): BenchJob[] {
   const next = rng(seed);
   return Array.from({ length: n }, (_, i) => job(`${prefix}-${i}`, promptOf(tokens, next), 0));
 }
@@ -273,7 +274,33 @@ function bindingRateOf(s: Scenario, rpm: number): number {
   return s.binding === 'requests' ? rpm / 60 : 0;
 }
 
-/** The true limit as jobs per second (what a user would give a count-based limiter). */
+/** The true limit expressed as jobs per second. */
 export function jobsPerSecond(s: Scenario): number {
   return s.jobs.length / idealSeconds({ ...s, competitor: undefined }, s.jobs);
+}
+
+/**
+ * The share of the true limit every approach aims at: promptq's own target utilisation, given to
+ * the static limiters too (a careful user leaves the same headroom).
+ */
+export const targetShare = defaults.targetUtilization;
+
+/** What a careful user gives a count-based limiter: the target share of the true limit, jobs/s. */
+export function staticJobsPerSecond(s: Scenario): number {
+  return jobsPerSecond(s) * targetShare;
+}
+
+/**
+ * S9 (separate limits per model family): the static rate of each family's own limiter, jobs/s;
+ * undefined when the whole account shares one limit.
+ */
+export function staticGroupJobsPerSecond(s: Scenario): Record<string, number> | undefined {
+  if (!s.groupLimits) return undefined;
+  const groups = new Set(s.jobs.map((j) => modelGroup(j.body.model)));
+  return Object.fromEntries(
+    [...groups].map((g) => {
+      const [view, jobs] = groupView(s, g, s.jobs);
+      return [g, (jobs.length / idealSeconds(view, jobs)) * targetShare];
+    }),
+  );
 }

@@ -38,8 +38,14 @@ export interface RunContext {
   workers: number;
   /** In-flight calls per worker. */
   concurrency: number;
-  /** The true limit expressed as jobs per second (what a hand-tuned count limiter would be set to). */
+  /**
+   * What a hand-tuned count limiter is set to for the whole account, jobs per second: the same
+   * target share of the true limit promptq aims at. A limiter that is not shared between processes
+   * gets `jobsPerSecond / workers` per process.
+   */
   jobsPerSecond: number;
+  /** S9: per model family (`modelGroup`), the family's own static rate; a careful user keeps one limiter per family. */
+  groupJobsPerSecond?: Record<string, number>;
   /**
    * The runner calls this once its setup is done (processes up, connections ready): the run's clock
    * starts there. Returns the start (job `enqueueAtMs` offsets count from it) and the epoch ms after

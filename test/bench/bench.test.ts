@@ -14,8 +14,8 @@ describe('promptq bench', () => {
       out: (t) => printed.push(t),
       progress: () => {},
     });
-    expect(report).toBeDefined();
-    const { scenario, results, table } = report!;
+    if (report?.kind !== 'rate') throw new Error('expected a rate-limiting report');
+    const { scenario, results, table } = report;
     expect(printed.join('')).toContain(table);
 
     // Shape: heading, header row, separator, one row per approach, each with every column.
@@ -55,5 +55,20 @@ describe('promptq bench', () => {
       scenarios: ['S1', 'S5'],
       quick: true,
     });
+    // S10/S11 run in a full bench; --quick runs them only when named.
+    expect(parseBenchArgs([])).toMatchObject({ scenarios: expect.arrayContaining(['S9', 'S10', 'S11']) });
+    const quick = parseBenchArgs(['--quick']);
+    expect(quick !== 'help' && quick.scenarios).toEqual([
+      'S1',
+      'S2',
+      'S3',
+      'S4',
+      'S5',
+      'S6',
+      'S7',
+      'S8',
+      'S9',
+    ]);
+    expect(parseBenchArgs(['--quick', '--scenario', 's10'])).toMatchObject({ scenarios: ['S10'] });
   });
 });

@@ -49,4 +49,58 @@ describe('promptq simulate', () => {
     expect(await done).toBe(0);
     expect(out).toHaveLength(1);
   });
+
+  it('--no-rate-limit-headers: limits enforced, no anthropic-ratelimit-* headers (control: the default sends them)', async () => {
+    expect(parseSimulateArgs(['--no-rate-limit-headers'])).toMatchObject({ rateLimitHeaders: false });
+    expect(parseSimulateArgs([])).not.toHaveProperty('rateLimitHeaders');
+    expect(() => parseSimulateArgs(['--no-rate-limit-headers=1'])).toThrow(/takes no value/);
+
+    const headersOf = async (extra: string[]) => {
+      const stop = new AbortController();
+      let announce: (line: string) => void = () => {};
+      const announced = new Promise<string>((resolve) => {
+        announce = resolve;
+      });
+      const done = runSimulateCommand(['--port', '0', '--rpm', '1', '--ttft-ms', '0', ...extra], {
+        stdout: announce,
+        signal: stop.signal,
+      });
+      const url = /(http:\/\/\S+)/.exec(await announced)?.[1];
+      const call = () =>
+        fetch(`${url}/v1/messages`, {
+          method: 'POST',
+          headers: {
+            'x-api-key': 'k',
+            'anthropic-version': '2023-06-01',
+            'content-type': 'application/json',
+          },
+          body: JSON.stringify({
+            model: 'claude-haiku-4-5',
+            max_tokens: 8,
+            messages: [{ role: 'user', content: 'hi' }],
+          }),
+        });
+      const first = await call();
+      await first.text();
+      const second = await call(); // 1 RPM: refused
+      await second.text();
+      stop.abort();
+      await done;
+      const named = (r: Response) =>
+        [...r.headers.keys()].filter((k) => k.startsWith('anthropic-ratelimit-'));
+      return {
+        first: first.status,
+        second: second.status,
+        retryAfter: second.headers.get('retry-after'),
+        names: named(first),
+      };
+    };
+
+    const without = await headersOf(['--no-rate-limit-headers']);
+    expect(without).toMatchObject({ first: 200, second: 429, names: [] });
+    expect(Number(without.retryAfter)).toBeGreaterThan(0);
+    const control = await headersOf([]);
+    expect(control).toMatchObject({ first: 200, second: 429 });
+    expect(control.names).toContain('anthropic-ratelimit-requests-limit');
+  });
 });

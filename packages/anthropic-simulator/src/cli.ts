@@ -22,6 +22,9 @@ Runs the Anthropic-compatible Messages API simulator until SIGINT/SIGTERM.
   --fault-hang P         probability of a request that never answers (default 0)
   --fault-midstream P    probability of an overloaded error mid-stream (default 0)
   --short-interval S     also enforce limits over S seconds, hidden from headers (default 0 = off)
+  --no-rate-limit-headers
+                         send no anthropic-ratelimit-* headers (limits still enforced, a 429
+                         still carries retry-after): an endpoint behind a gateway that drops them
   --batch-seconds S      Message Batches: seconds until a batch ends (default 10)
   --batch-errors P       Message Batches: probability of an errored request (default 0)
   --batch-expiry P       Message Batches: probability of an expired request (default 0)
@@ -92,6 +95,11 @@ export function parseSimulateArgs(argv: readonly string[]): SimulatorOptions | n
       const host = value();
       if (!host) throw new UsageError('--host needs a value');
       opts.host = host;
+      continue;
+    }
+    if (flag === '--no-rate-limit-headers') {
+      if (inline !== undefined) throw new UsageError('--no-rate-limit-headers takes no value');
+      opts.rateLimitHeaders = false;
       continue;
     }
     const spec = NUMERIC[flag];
