@@ -26,6 +26,7 @@ export { subscribeGenAiMetrics } from './ops/telemetry/genai-metrics.js';
 export { JobConflictError } from './producer/conflicts.js';
 export type { JobState, JobView } from './producer/job-view.js';
 export { type AddResult, PromptQueue, type PromptQueueOptions } from './producer/queue.js';
+export { TooManyWaitersError, type WaiterOptions } from './producer/waiters.js';
 export {
   type ConnectionOptions,
   createConnection,

@@ -86,6 +86,8 @@ export interface PromptqConfig {
   readonly metricsToken: string | undefined;
   /** Bull Board without retry/remove/clean buttons. @defaultValue `false` */
   readonly boardReadOnly: boolean;
+  /** Most concurrent `?wait=` long polls per process; past it `429`. @defaultValue `1000` */
+  readonly maxWaiters: number;
 }
 
 /** Raised for an invalid environment value; `variable` names it. */
@@ -283,6 +285,7 @@ export function loadConfig(env: Env = process.env): PromptqConfig {
     stalledIntervalMs: int(env, 'PROMPTQ_STALLED_INTERVAL_MS', defaults.stalledIntervalMs, 500),
     metricsToken,
     boardReadOnly: bool(env, 'PROMPTQ_BOARD_READ_ONLY', defaults.boardReadOnly),
+    maxWaiters: int(env, 'PROMPTQ_MAX_WAITERS', defaults.maxWaiters, 1, 1_000_000),
   };
 }
 

@@ -89,6 +89,7 @@ export async function runService(
     jobLimits: jobLimitsFrom(config),
     keepCompletedSeconds: config.keepCompletedSeconds,
     keepFailedSeconds: config.keepFailedSeconds,
+    waiters: { maxWaiters: config.maxWaiters },
   });
   registerQueueGauges(metrics, queue.queue);
   const tenants = new TenantStore(connection, queue.keys);
@@ -215,6 +216,8 @@ export async function runService(
       closing ??= (async () => {
         server.close();
         server.closeIdleConnections();
+        // Long polls answer now, with their job's current state: they must not hold the shutdown.
+        await queue.releaseWaiters();
         await worker?.close();
         await limiter?.close();
         server.closeAllConnections();

@@ -26,6 +26,7 @@ import { bullJobId, type QueueKeys, queueKeys } from '../store/keys.js';
 import { claimJobs, reserveRanks } from '../store/tenant-pending.js';
 import { checkSameRequest } from './conflicts.js';
 import { type JobState, type JobView, jobState, readJobView } from './job-view.js';
+import { JobWaiters, type WaiterOptions } from './waiters.js';
 
 export interface PromptQueueOptions {
   /** An ioredis connection (`Redis` or `Cluster`) to use (not closed by {@link PromptQueue.close}). */
@@ -51,6 +52,11 @@ export interface PromptQueueOptions {
   keepFailedSeconds?: number;
   /** Largest batch for {@link PromptQueue.addBatch}. @defaultValue `1000` */
   maxBatch?: number;
+  /**
+   * How {@link PromptQueue.wait} waits: the cap on concurrent waits (`maxWaiters`), and whether
+   * BullMQ's events wake them (producer/waiters.ts). @defaultValue events, at most 1000 waits
+   */
+  waiters?: WaiterOptions;
 }
 
 /** Priority given to jobs that name none, so that explicit priorities 1-99 go before them. */
@@ -87,6 +93,7 @@ export class PromptQueue {
   readonly #keepCompleted: number;
   readonly #keepFailed: number;
   readonly #maxBatch: number;
+  readonly #waiters: JobWaiters;
 
   constructor(opts: PromptQueueOptions = {}) {
     this.name = opts.queue ?? defaults.queue;
@@ -104,6 +111,7 @@ export class PromptQueue {
     // The connection's own listeners see its errors (the service logs them). Without a listener
     // here BullMQ would print each one raw (`console.error`), a multi-line dump that is not JSON.
     this.queue.on('error', () => {});
+    this.#waiters = new JobWaiters(this.connection, this.keys, (id) => this.get(id), opts.waiters);
   }
 
   #jobOptions(id: string, priority: number, timestamp: number) {
@@ -265,22 +273,28 @@ export class PromptQueue {
 
   /**
    * Wait until the job is completed or failed, or `timeoutMs` passes; returns its view either way
-   * (`null` for an unknown id).
+   * (`null` for an unknown id). Woken by BullMQ's events, not by polling (producer/waiters.ts).
+   * Throws {@link TooManyWaitersError} when `waiters.maxWaiters` waits are already under way.
    */
   async wait(id: string, timeoutMs: number, signal?: AbortSignal): Promise<JobView | null> {
-    const deadline = Date.now() + timeoutMs;
-    let interval = 25;
-    for (;;) {
-      const view = await this.get(id);
-      if (view === null || view.state === 'completed' || view.state === 'failed') return view;
-      const left = deadline - Date.now();
-      if (left <= 0 || signal?.aborted) return view;
-      await new Promise((r) => setTimeout(r, Math.min(interval, left)));
-      interval = Math.min(500, interval * 2);
-    }
+    return this.#waiters.wait(id, timeoutMs, signal);
+  }
+
+  /** Waits under way now. */
+  get waiting(): number {
+    return this.#waiters.size;
+  }
+
+  /**
+   * Shutdown: every wait answers now with its job's current state, and later ones do not wait.
+   * Resolves once they have answered (at most about a second).
+   */
+  async releaseWaiters(): Promise<void> {
+    await this.#waiters.release();
   }
 
   async close(): Promise<void> {
+    await this.#waiters.close();
     await this.queue.close();
     if (this.#ownsConnection) this.connection.disconnect();
   }
