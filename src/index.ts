@@ -6,8 +6,9 @@
  * ```
  */
 
+export { ModelPolicy, modelPolicyOf } from './anthropic/model-policy.js';
 export { type CallCost, type ModelPrice, PriceTable, priceCall, type Usage } from './anthropic/pricing.js';
-export { ConfigError, loadConfig, type PromptqConfig } from './core/config.js';
+export { ConfigError, loadConfig, type ModelsSetting, type PromptqConfig } from './core/config.js';
 export { defaults } from './core/defaults.js';
 export { type ExitCode, PromptqError, UsageError } from './core/errors.js';
 export {

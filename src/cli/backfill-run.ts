@@ -5,6 +5,7 @@
  * not finish), 2 usage or invalid input. Loaded only when one of the two commands runs.
  */
 import { createWriteStream } from 'node:fs';
+import { modelPolicyOf } from '../anthropic/model-policy.js';
 import { PriceTable } from '../anthropic/pricing.js';
 import { jobLimitsFrom, type PromptqConfig, topologyOf } from '../core/config.js';
 import { defaults } from '../core/defaults.js';
@@ -125,6 +126,7 @@ export async function runBackfill(file: string, o: BackfillOptions, config: Prom
     priority: o.priority,
     idPrefix: o.idPrefix,
     limits: jobLimitsFrom(config),
+    models: modelPolicyOf(config),
   };
   const chunk = o.chunk;
   const limits = { rpm: o.rpm, itpm: o.itpm, otpm: o.otpm };

@@ -57,6 +57,8 @@ export const defaults = {
   limiterIdleGroupMs: 10 * 60_000,
   /** Most concurrent `?wait=` long polls (and `PromptQueue.wait` calls) per process. */
   maxWaiters: 1000,
+  /** `PROMPTQ_MODELS=any`: every model name is accepted at enqueue. */
+  models: { kind: 'any' },
   logPrompts: false,
   logLevel: 'info',
   maxTenantLabels: 50,

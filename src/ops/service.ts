@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Simulator } from '@promptq/anthropic-simulator';
 import { anthropicClient } from '../anthropic/client.js';
+import { ModelPolicy } from '../anthropic/model-policy.js';
 import { PriceTable } from '../anthropic/pricing.js';
 import {
   checkListenAddress,
@@ -90,6 +91,7 @@ export async function runService(
     keepCompletedSeconds: config.keepCompletedSeconds,
     keepFailedSeconds: config.keepFailedSeconds,
     waiters: { maxWaiters: config.maxWaiters },
+    models: new ModelPolicy(config.models, prices),
   });
   registerQueueGauges(metrics, queue.queue);
   const tenants = new TenantStore(connection, queue.keys);

@@ -10,6 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
+import type { ModelPolicy } from '../anthropic/model-policy.js';
 import { defaults } from '../core/defaults.js';
 import { combinedPriority, tenantOf } from '../core/fairness.js';
 import {
@@ -57,6 +58,11 @@ export interface PromptQueueOptions {
    * BullMQ's events wake them (producer/waiters.ts). @defaultValue events, at most 1000 waits
    */
   waiters?: WaiterOptions;
+  /**
+   * The models jobs may name (`PROMPTQ_MODELS`): others are refused with a {@link ValidationError}
+   * naming `model` (or `fallback_models.N`). @defaultValue every model
+   */
+  models?: ModelPolicy;
 }
 
 /** Priority given to jobs that name none, so that explicit priorities 1-99 go before them. */
@@ -94,6 +100,7 @@ export class PromptQueue {
   readonly #keepFailed: number;
   readonly #maxBatch: number;
   readonly #waiters: JobWaiters;
+  readonly #models: ModelPolicy | undefined;
 
   constructor(opts: PromptQueueOptions = {}) {
     this.name = opts.queue ?? defaults.queue;
@@ -107,6 +114,7 @@ export class PromptQueue {
     this.#keepCompleted = opts.keepCompletedSeconds ?? defaults.keepCompletedSeconds;
     this.#keepFailed = opts.keepFailedSeconds ?? defaults.keepFailedSeconds;
     this.#maxBatch = opts.maxBatch ?? defaults.maxBatch;
+    this.#models = opts.models;
     this.queue = new Queue(this.name, { connection: this.connection, prefix: this.prefix });
     // The connection's own listeners see its errors (the service logs them). Without a listener
     // here BullMQ would print each one raw (`console.error`), a multi-line dump that is not JSON.
@@ -134,6 +142,8 @@ export class PromptQueue {
    */
   async add(body: JobBody | unknown): Promise<AddResult> {
     const submission = validateJob(body, this.#limits);
+    const unknown = this.#models?.problems(submission.request) ?? [];
+    if (unknown.length > 0) throw new ValidationError(unknown);
     await checkSameRequest(this.connection, this.keys, [submission], () => 'id');
     const [job] = await this.#enqueue([submission]);
     const { id, outcome } = job!;
@@ -158,7 +168,9 @@ export class PromptQueue {
     const problems: FieldProblem[] = [];
     const valid = bodies.map((b, i) => {
       try {
-        return validateJob(b, this.#limits);
+        const v = validateJob(b, this.#limits);
+        problems.push(...(this.#models?.problems(v.request, `jobs.${i}.`) ?? []));
+        return v;
       } catch (err) {
         if (!(err instanceof ValidationError)) throw err;
         for (const p of err.problems) problems.push({ field: `jobs.${i}.${p.field}`, message: p.message });
