@@ -8,9 +8,10 @@ import { setMaxListeners } from 'node:events';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PromptQueue } from '../../src/producer/queue.js';
-import { TooManyWaitersError } from '../../src/producer/waiters.js';
+import { JobWaiters, TooManyWaitersError } from '../../src/producer/waiters.js';
 import { TestRedis } from '../helpers/redis-server.js';
 import { get, post, type Stack, startStack, uniqueQueue } from '../helpers/stack.js';
+import { testKeys } from '../helpers/topology.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -116,6 +117,33 @@ describe('waiting for jobs over HTTP', () => {
     const failed = await get(`${s.url}/v1/jobs/${bad.body.id}?wait=20`);
     expect(failed.body.state).toBe('failed');
     expect(Date.now() - t0).toBeLessThan(5000);
+  });
+
+  it('an event that never comes (missed in a failover): the safety re-check still answers; without it only the deadline does', async () => {
+    s = await startStack({ sim: { ttftMs: 600 } });
+    const queue = s.svc.queue;
+    // Subscribed to another queue's event stream: this job's events never reach these waiters.
+    const decoy = testKeys(uniqueQueue());
+    const quick = new JobWaiters(s.redis, decoy, (id) => queue.get(id), { recheckMs: 300 });
+    const slow = new JobWaiters(s.redis, decoy, (id) => queue.get(id), { recheckMs: 60_000 });
+    try {
+      const job = await post(`${s.url}/v1/jobs`, { model: 'claude-haiku-4-5', max_tokens: 20, prompt: 'hi' });
+      const id = job.body.id as string;
+      const timed = async (w: JobWaiters) => {
+        const t0 = Date.now();
+        const view = await w.wait(id, 4000);
+        return { state: view?.state, ms: Date.now() - t0 };
+      };
+      const [q, sl] = await Promise.all([timed(quick), timed(slow)]);
+      expect(q.state).toBe('completed');
+      expect(q.ms).toBeLessThan(2500);
+      // The control: nothing but its deadline woke the other one.
+      expect(sl.state).toBe('completed');
+      expect(sl.ms).toBeGreaterThanOrEqual(3900);
+    } finally {
+      await quick.close();
+      await slow.close();
+    }
   });
 
   it('PROMPTQ_MAX_WAITERS: that many waits accepted, one more is a 429 with Retry-After; shutdown answers the waiters at once', async () => {
