@@ -125,7 +125,12 @@ export class JobWaiters {
   async #waitForEvents(id: string, timeoutMs: number, signal?: AbortSignal): Promise<JobView | null> {
     const deadline = Date.now() + timeoutMs;
     // Subscribed before the first read: an event after it reaches this waiter (see #subscribe).
-    await this.#subscribe();
+    // Without a subscription (its first read failed) this waiter re-reads on a backoff instead.
+    const subscribed = await this.#subscribe().then(
+      () => true,
+      () => false,
+    );
+    if (!subscribed) return this.#poll(id, timeoutMs, signal);
     let resolveSleep: (() => void) | undefined;
     const waiter: Waiter = {
       woken: false,
