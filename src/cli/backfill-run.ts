@@ -1,13 +1,12 @@
 /**
- * What `promptq backfill FILE.jsonl|-` and `promptq results FILE.jsonl|-` do once their flags are
- * parsed (backfill.ts, results.ts): the order of the passes — validate everything, (estimate and
- * stop | enqueue), then optionally wait and write results. Exit codes: 0 ok, 1 a job failed (or did
- * not finish), 2 usage or invalid input. Loaded only when one of the two commands runs.
+ * What `promptq backfill FILE.jsonl|-` does once its flags are parsed (backfill.ts): the order of
+ * the passes — validate everything, (estimate and stop | enqueue, live or through the Message
+ * Batches API), then optionally wait and write results (results-run.ts). Exit codes: 0 ok, 1 a job
+ * failed (or did not finish), 2 usage or invalid input. Loaded only when the command runs.
  */
-import { createWriteStream } from 'node:fs';
 import { modelPolicyOf } from '../anthropic/model-policy.js';
 import { PriceTable } from '../anthropic/pricing.js';
-import { jobLimitsFrom, type PromptqConfig, topologyOf } from '../core/config.js';
+import { jobLimitsFrom, type PromptqConfig } from '../core/config.js';
 import { defaults } from '../core/defaults.js';
 import { UsageError } from '../core/errors.js';
 import { Logger } from '../core/log.js';
@@ -23,71 +22,12 @@ import { estimate, formatEstimate, observedOutputRatios } from '../producer/back
 import type { LineDefaults } from '../producer/backfill/parse.js';
 import { Progress } from '../producer/backfill/progress.js';
 import { openInput } from '../producer/backfill/reader.js';
-import { collectResults } from '../producer/backfill/results.js';
-import { type BackfillSummary, formatSummary } from '../producer/backfill/run-summary.js';
+import { formatSummary } from '../producer/backfill/run-summary.js';
 import { formatProblems, scanFile } from '../producer/backfill/scan.js';
 import { PromptQueue } from '../producer/queue.js';
-import { connectOrFail, keyspaceOf, type RedisConnection } from '../store/connection.js';
+import { keyspaceOf, type RedisConnection } from '../store/connection.js';
 import { TenantStore, type TenantWithSpend } from '../store/tenant-store.js';
-import { defaultBackfillPriority } from './options.js';
-
-/** A Redis connection (any topology) that answered, or exit 2 naming REDIS_URL. */
-function connect(config: PromptqConfig, timeoutMs = 3000): Promise<RedisConnection> {
-  return connectOrFail(topologyOf(config), { timeoutMs });
-}
-
-const write = (s: string) => process.stdout.write(`${s}\n`);
-
-function failedExit(s: BackfillSummary): number {
-  return s.failed + s.pending + s.missing + s.canceled + s.expired > 0 ? 1 : 0;
-}
-
-async function results(
-  redis: RedisConnection,
-  config: PromptqConfig,
-  path: string,
-  d: LineDefaults,
-  jobs: number,
-  o: { wait: boolean; out: string | undefined; timeoutSec: number | undefined; progress: Progress },
-): Promise<BackfillSummary> {
-  const out = o.out === undefined ? undefined : createWriteStream(o.out);
-  o.progress.begin(o.wait ? 'wait' : 'results');
-  try {
-    const summary = await collectResults(path, d, {
-      redis,
-      queue: config.queue,
-      ...keyspaceOf(config.redisMode),
-      wait: o.wait,
-      ...(o.timeoutSec !== undefined ? { timeoutMs: o.timeoutSec * 1000 } : {}),
-      ...(out ? { out } : {}),
-      onProgress: (s) =>
-        o.progress.update({
-          phase: o.wait ? 'wait' : 'results',
-          done: s.finished,
-          total: jobs,
-          failed: s.failed,
-          inputTokens: s.inputTokens,
-          outputTokens: s.outputTokens,
-          costUsd: s.costUsd,
-        }),
-    });
-    o.progress.done({
-      phase: o.wait ? 'wait' : 'results',
-      done: summary.succeeded + summary.failed,
-      total: jobs,
-      failed: summary.failed,
-      inputTokens: summary.input_tokens,
-      outputTokens: summary.output_tokens,
-      costUsd: summary.cost_usd,
-    });
-    return summary;
-  } finally {
-    if (out)
-      await new Promise<void>((resolve, reject) =>
-        out.end((err?: Error | null) => (err ? reject(err) : resolve())),
-      );
-  }
-}
+import { connect, failedExit, results, write } from './results-run.js';
 
 /** The flags of `promptq backfill` (parsed and range-checked by backfill.ts). */
 export interface BackfillOptions {
@@ -363,40 +303,3 @@ async function dryRun(
 }
 
 /** The flags of `promptq results` (parsed by results.ts). */
-export interface ResultsOptions {
-  out?: string;
-  wait: boolean;
-  timeout?: number;
-  idPrefix: string;
-  json: boolean;
-}
-
-/** `promptq results FILE.jsonl|- [--out FILE] [--wait]` → exit code. */
-export async function runResults(file: string, o: ResultsOptions, config: PromptqConfig): Promise<number> {
-  const d: LineDefaults = {
-    tenant: undefined,
-    priority: defaultBackfillPriority,
-    idPrefix: o.idPrefix,
-    limits: jobLimitsFrom(config),
-  };
-  const timeoutSec = o.timeout;
-  const input = await openInput(file);
-  const redis = await connect(config);
-  try {
-    const scan = await scanFile(input.path, d);
-    const summary = await results(redis, config, input.path, d, scan.jobs, {
-      wait: o.wait,
-      out: o.out ?? '/dev/stdout',
-      timeoutSec,
-      progress: new Progress(),
-    });
-    const text = o.json ? JSON.stringify({ summary }) : formatSummary(summary);
-    // With no --out the result lines own stdout; the summary goes to stderr.
-    if (o.out === undefined) process.stderr.write(`${text}\n`);
-    else write(text);
-    return failedExit(summary);
-  } finally {
-    redis.disconnect();
-    await input.cleanup();
-  }
-}

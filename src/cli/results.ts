@@ -2,9 +2,10 @@
  * `promptq results FILE.jsonl|- [flags]`: a backfill's results, one line per input line, in input
  * order (on stdout, or in `--out FILE`); the summary follows.
  */
-import type { ResultsOptions } from './backfill-run.js';
+
 import { type Cli, loadContext } from './context.js';
 import { idPrefix, wholeNumber } from './options.js';
+import type { ResultsOptions } from './results-run.js';
 
 export function registerResults(cli: Cli): void {
   cli.program
@@ -22,7 +23,7 @@ export function registerResults(cli: Cli): void {
     .option('--json', 'print the summary as JSON', false)
     .action(async (file: string, o: ResultsOptions) => {
       const { config } = loadContext();
-      const { runResults } = await import('./backfill-run.js');
+      const { runResults } = await import('./results-run.js');
       cli.exit(await runResults(file, o, config));
     });
 }

@@ -7,6 +7,7 @@
  *
  * Uses only the Logger's public methods, so any Logger implementation will do.
  */
+import { format } from 'node:util';
 import { defaults } from './defaults.js';
 import type { Logger } from './log.js';
 
@@ -87,4 +88,21 @@ export class RepeatedLog {
     clearInterval(this.#timer);
     this.flush();
   }
+}
+
+/**
+ * Route `console.warn` and `console.error` through `repeats`: a library that prints (the Anthropic
+ * SDK warns about a deprecated model on every call; BullMQ and ioredis print errors) then writes one
+ * JSON line, its repeats collapsed, instead of raw multi-line text on stderr. Returns the undo.
+ */
+export function captureConsole(repeats: RepeatedLog): () => void {
+  const { warn, error } = console;
+  console.warn = (...args: unknown[]) =>
+    repeats.warn('a library wrote to the console', { error: format(...args) });
+  console.error = (...args: unknown[]) =>
+    repeats.error('a library wrote to the console', { error: format(...args) });
+  return () => {
+    console.warn = warn;
+    console.error = error;
+  };
 }

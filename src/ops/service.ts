@@ -18,7 +18,7 @@ import {
 } from '../core/config.js';
 import { defaults } from '../core/defaults.js';
 import type { Logger } from '../core/log.js';
-import { RepeatedLog } from '../core/log-repeats.js';
+import { captureConsole, RepeatedLog } from '../core/log-repeats.js';
 import { accountFingerprint, RateLimiter } from '../limiter/limiter.js';
 import { PromptQueue } from '../producer/queue.js';
 import { connectOrFail, keyspaceOf } from '../store/connection.js';
@@ -73,6 +73,8 @@ export async function runService(
   // Every reconnect attempt fails while Redis is down: the first is logged, then a summary.
   const repeats = new RepeatedLog(log);
   connection.on('error', (err) => repeats.warn('redis connection error', { error: err.message }));
+  // Libraries' console output becomes JSON lines too (undone at close).
+  const releaseConsole = captureConsole(repeats);
   // On a cluster every key of the queue (BullMQ's and promptq's) shares the queue's hash tag.
   const keyspace = keyspaceOf(config.redisMode);
   const keys = queueKeys(config.queue, keyspace);
@@ -149,7 +151,7 @@ export async function runService(
     });
     subscribeWorkerMetrics(worker, metrics);
     subscribeRollups(worker, rollups);
-    telemetry?.observe(worker);
+    telemetry?.observe(worker, { maxModelLabels: config.maxModelLabels });
     await worker.start();
   }
 
@@ -228,6 +230,7 @@ export async function runService(
         await simulator?.close();
         await embedded?.stop();
         await telemetry?.shutdown();
+        releaseConsole();
       })();
       return closing;
     },

@@ -193,6 +193,8 @@ export async function finishBatchJobs(
   redis: Redis,
   keys: QueueKeys,
   jobs: readonly FinishedBatchJob[],
+  /** The queue's retention: finished jobs older than this are removed meanwhile (0: kept). */
+  retention: { completedSeconds: number; failedSeconds: number },
 ): Promise<boolean[]> {
   if (jobs.length === 0) return [];
   const k = [
@@ -213,6 +215,12 @@ export async function finishBatchJobs(
     j.finishedOn,
     j.result,
   ]);
-  const written = await finishScript(redis, k, [...argv, ...jobs.map((j) => j.record)]);
+  const written = await finishScript(redis, k, [
+    ...argv,
+    ...jobs.map((j) => j.record),
+    retention.completedSeconds * 1000,
+    retention.failedSeconds * 1000,
+    keys.job(''),
+  ]);
   return written.map((w) => w === 1);
 }

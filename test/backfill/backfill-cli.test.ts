@@ -245,6 +245,12 @@ describe('promptq backfill (real processes, real Redis)', () => {
       const later = spawnCli(['results', path, '--out', again], e);
       expect(await later.exited).toBe(1);
       expect(readFileSync(again, 'utf8')).toBe(readFileSync(out, 'utf8'));
+      // Without --out the lines go to stdout (here a socket, which /dev/stdout cannot be opened on),
+      // the summary to stderr.
+      const toStdout = spawnCli(['results', path], e);
+      expect(await toStdout.exited).toBe(1);
+      expect(toStdout.stdout()).toBe(readFileSync(out, 'utf8'));
+      expect(toStdout.stderr()).toContain('succeeded');
 
       // A dry run on this queue now knows the usual output/max_tokens ratio, and --count-tokens
       // asks the API (the simulator) once per valid line.

@@ -61,6 +61,9 @@ describe('every kind of job, end to end', () => {
     if (kind === '1-hour cached system prompt')
       expect(record.cache_creation_1h_input_tokens).toBeGreaterThan(4000);
     if (kind === 'server tool (web search)') expect(record.web_search_requests).toBe(1);
+    if (kind.startsWith('redacted thinking')) {
+      expect(job.result.content.map((b: { type: string }) => b.type)).toContain('redacted_thinking');
+    }
     // A 1×1 PNG: billed by its size (width × height / 750), not a flat guess.
     if (kind === 'image input') expect(record.input_tokens).toBeLessThan(50);
   });

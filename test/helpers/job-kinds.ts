@@ -1,3 +1,5 @@
+import { REDACTED_THINKING_TRIGGER } from '../../packages/anthropic-simulator/src/index.js';
+
 /** The job kinds of issue 11 (the whole Messages API), each as a job body, for end-to-end tests. */
 const pdf = Buffer.from('%PDF-1.4\n1 0 obj << /Type /Page >> endobj\n%%EOF').toString('base64');
 const png =
@@ -30,6 +32,12 @@ export const jobKinds: Record<string, Record<string, unknown>> = {
     max_tokens: 2000,
     thinking: { type: 'enabled', budget_tokens: 1024 },
     prompt: 'Think it through.',
+  },
+  'redacted thinking (the API test string)': {
+    model: 'claude-sonnet-4-5',
+    max_tokens: 2000,
+    thinking: { type: 'enabled', budget_tokens: 1024 },
+    prompt: `${REDACTED_THINKING_TRIGGER} Think it through.`,
   },
   'image input': {
     model: 'claude-haiku-4-5',

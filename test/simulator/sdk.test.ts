@@ -11,6 +11,7 @@ import Anthropic, {
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   estimateSimTokens,
+  REDACTED_THINKING_TRIGGER,
   type Simulator,
   startSimulator,
 } from '../../packages/anthropic-simulator/src/index.js';
@@ -245,5 +246,49 @@ describe('the real @anthropic-ai/sdk against the simulator', () => {
     const page = await client.models.list();
     expect(page.data.length).toBeGreaterThan(0);
     expect(page.data[0]?.id).toMatch(/^claude-/);
+  });
+
+  it('redacted thinking: the test string adds a redacted_thinking block (streamed and not); only the returned data goes back', async () => {
+    const thinkingAsk = {
+      model: MODEL,
+      max_tokens: 2000,
+      thinking: { type: 'enabled' as const, budget_tokens: 1024 },
+    };
+    const plain = await client.messages.create({
+      ...thinkingAsk,
+      messages: [{ role: 'user', content: 'Think about queues.' }],
+    });
+    // Control: without the string, thinking and text only.
+    expect(plain.content.map((b) => b.type)).toEqual(['thinking', 'text']);
+    const prompt = `${REDACTED_THINKING_TRIGGER} Think about queues.`;
+    const created = await client.messages.create({
+      ...thinkingAsk,
+      messages: [{ role: 'user', content: prompt }],
+    });
+    expect(created.content.map((b) => b.type)).toEqual(['thinking', 'redacted_thinking', 'text']);
+    const streamed = await client.messages
+      .stream({ ...thinkingAsk, messages: [{ role: 'user', content: prompt }] })
+      .finalMessage();
+    expect(streamed.content.map((b) => b.type)).toEqual(['thinking', 'redacted_thinking', 'text']);
+    const redacted = streamed.content[1] as Anthropic.RedactedThinkingBlock;
+    expect(redacted.data.length).toBeGreaterThan(40);
+
+    // The next turn sends the blocks back as they came: accepted. Made-up data: 400, as the API does.
+    const next = (data: string) =>
+      client.messages.create({
+        ...thinkingAsk,
+        messages: [
+          { role: 'user', content: prompt },
+          {
+            role: 'assistant',
+            content: [streamed.content[0] as Anthropic.ThinkingBlock, { type: 'redacted_thinking', data }],
+          },
+          { role: 'user', content: 'Go on.' },
+        ],
+      });
+    expect((await next(redacted.data)).type).toBe('message');
+    const err = await thrown(() => next(Buffer.from('made up'.repeat(20)).toString('base64')));
+    expect(err).toBeInstanceOf(BadRequestError);
+    expect(err.message).toContain('Invalid `data` in `redacted_thinking` block');
   });
 });

@@ -1,6 +1,7 @@
 /**
  * The content of one answer as blocks, the way the real API shapes them: a thinking block with a
- * signature when `thinking` is enabled, a web search (server_tool_use + web_search_tool_result)
+ * signature when `thinking` is enabled (and a `redacted_thinking` block when the prompt asks for one:
+ * redacted-thinking.ts), a web search (server_tool_use + web_search_tool_result)
  * when a web search tool is offered, a `tool_use` block whose input matches the tool's input schema
  * when `tool_choice` forces a tool, and a text block — with a citation when the prompt carries a
  * document with citations enabled. Each block knows its streaming form (start block, deltas) and
@@ -8,6 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { OutputPlan, StopReason } from './output.js';
+import { asksForRedaction, redactedThinkingData } from './redacted-thinking.js';
 import { type Rng, randomId } from './rng.js';
 
 /** One block of an answer. */
@@ -189,6 +191,11 @@ export function planContent(
     const n = Math.max(1, Math.floor(pieces.length / 3));
     blocks.push(thinkingBlock(pieces.slice(0, n), tokensPerDelta));
     pieces = pieces.slice(n);
+    if (asksForRedaction(req.messages)) {
+      // Streamed whole in its start event, like a server tool's result.
+      const redacted = { type: 'redacted_thinking', data: redactedThinkingData() };
+      blocks.push({ start: redacted, deltas: [], final: redacted });
+    }
   }
 
   const search = tools.find((t) => typeof t.type === 'string' && t.type.startsWith('web_search_'));

@@ -13,6 +13,7 @@ export {
   SimulatorOptionError,
   type SimulatorOptions,
 } from './options.js';
+export { REDACTED_THINKING_TRIGGER } from './redacted-thinking.js';
 export { type Simulator, startSimulator } from './server.js';
 export { estimateSimTokens, type SimTokenInput } from './tokenizer.js';
 export type {

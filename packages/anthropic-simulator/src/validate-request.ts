@@ -1,5 +1,6 @@
 import type { ContentRequest } from './content-plan.js';
 import { isKnownModel } from './models.js';
+import { isRedactedThinkingData } from './redacted-thinking.js';
 import type { SimTokenInput } from './tokenizer.js';
 
 /** A Messages request that passed validation, reduced to what the simulator uses. */
@@ -105,6 +106,9 @@ function checkTools(body: Record<string, unknown>, maxTokens: number | undefined
     if (!isRecord(m) || !Array.isArray(m.content)) return;
     const previous = toolUseIds(messages[i - 1]);
     m.content.forEach((b, j) => {
+      if (isRecord(b) && b.type === 'redacted_thinking' && !isRedactedThinkingData(b.data)) {
+        fail(`messages.${i}.content.${j}: Invalid \`data\` in \`redacted_thinking\` block`);
+      }
       if (!isRecord(b) || b.type !== 'tool_result') return;
       if (typeof b.tool_use_id !== 'string' || !previous.has(b.tool_use_id)) {
         fail(

@@ -134,6 +134,12 @@ export class Metrics {
     labelNames: ['group', 'reason'] as const,
     registers: [this.registry],
   });
+  readonly limiterDeferrals = new Counter({
+    name: 'promptq_limiter_deferrals_total',
+    help: 'Jobs handed back delayed, without spending an attempt, because their model group had no permit soon; by reason (paused, pacing, queued).',
+    labelNames: ['group', 'reason'] as const,
+    registers: [this.registry],
+  });
   readonly limiterLimit = new Gauge({
     name: 'promptq_limiter_limit',
     help: 'Per-minute limits the limiter paces to, per model group and resource (after ceilings).',

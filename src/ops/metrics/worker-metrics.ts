@@ -2,6 +2,7 @@
  * The worker's metrics: every counter and histogram a worker moves, from its events. Nothing else in
  * the worker calls prom-client.
  */
+import { modelGroup } from '../../core/models.js';
 import type { WorkerEventSource } from '../../worker/events.js';
 import type { Metrics } from './metrics.js';
 
@@ -61,6 +62,9 @@ export function subscribeWorkerMetrics(events: WorkerEventSource, m: Metrics): v
   events.on('budget', ({ outcome }) => {
     m.budgetRejections.inc({ tenant: m.tenantLabel(outcome.refusal.tenant) });
   });
+
+  // A job whose model group had no permit soon went back to the queue (no attempt spent).
+  events.on('deferred', ({ model, reason }) => m.limiterDeferrals.inc({ group: modelGroup(model), reason }));
 
   // The whole queue paused: counted with the limiter's group pauses.
   events.on('spendLimit', () => m.limiterPauses.inc({ group: 'queue', reason: 'spend_limit' }));

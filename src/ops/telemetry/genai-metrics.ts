@@ -5,6 +5,7 @@
  * conventions' advice.
  */
 import { type Attributes, metrics } from '@opentelemetry/api';
+import { defaults } from '../../core/defaults.js';
 import type { WorkerEventSource } from '../../worker/events.js';
 
 /** `gen_ai.client.token.usage`: powers of 4, 1 → 67,108,864 tokens. */
@@ -16,7 +17,30 @@ export const secondsBuckets = [
   0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
 ];
 
-export function subscribeGenAiMetrics(events: WorkerEventSource): void {
+export interface GenAiMetricsOptions {
+  /**
+   * Distinct model names kept as attribute values; later ones are `other`, so made-up model names
+   * cannot grow the exported series (as `PROMPTQ_MAX_MODEL_LABELS` for /metrics).
+   * @defaultValue `defaults.maxModelLabels`
+   */
+  maxModelLabels?: number;
+}
+
+/** The first `max` distinct names keep their name; the rest are `other`. */
+export function modelNameCap(max: number): (model: string) => string {
+  const kept = new Set<string>();
+  return (model) => {
+    if (kept.has(model)) return model;
+    if (kept.size < max) {
+      kept.add(model);
+      return model;
+    }
+    return 'other';
+  };
+}
+
+export function subscribeGenAiMetrics(events: WorkerEventSource, opts: GenAiMetricsOptions = {}): void {
+  const label = modelNameCap(opts.maxModelLabels ?? defaults.maxModelLabels);
   const meter = metrics.getMeter('promptq');
   const tokens = meter.createHistogram('gen_ai.client.token.usage', {
     description: 'Number of input and output tokens used',
@@ -38,12 +62,12 @@ export function subscribeGenAiMetrics(events: WorkerEventSource): void {
     const base: Attributes = {
       'gen_ai.operation.name': 'chat',
       'gen_ai.provider.name': 'anthropic',
-      'gen_ai.request.model': model,
+      'gen_ai.request.model': label(model),
     };
     if (outcome.kind === 'completed') {
       const r = outcome.result;
       const u = r.message.usage;
-      const attrs = { ...base, 'gen_ai.response.model': r.message.model };
+      const attrs = { ...base, 'gen_ai.response.model': label(r.message.model) };
       // Input counts every input token, cached or not, as the conventions ask.
       const input = u.input_tokens + (u.cache_read_input_tokens ?? 0) + (u.cache_creation_input_tokens ?? 0);
       tokens.record(input, { ...attrs, 'gen_ai.token.type': 'input' });

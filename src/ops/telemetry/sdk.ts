@@ -5,18 +5,20 @@
  * `startTelemetry` when an endpoint is set.
  */
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
-import { startNodeSDK } from '@opentelemetry/sdk-node';
+import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { Logger } from '../../core/log.js';
 import { subscribeGenAiMetrics } from './genai-metrics.js';
 import type { Telemetry } from './telemetry.js';
 
 export function startSdk(log: Logger): Telemetry {
-  const sdk = startNodeSDK({
-    // `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` override this default name.
-    baseResource: defaultResource().merge(resourceFromAttributes({ 'service.name': 'promptq' })),
+  const sdk = new NodeSDK({
+    // `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` override this default name (the SDK merges
+    // the resource it detects from the environment over this one).
+    resource: defaultResource().merge(resourceFromAttributes({ 'service.name': 'promptq' })),
     // promptq instruments itself (core/trace.ts, worker/tracing.ts); no monkey-patching.
     instrumentations: [],
   });
+  sdk.start();
   log.info('OpenTelemetry export on', {
     endpoint:
       process.env.OTEL_EXPORTER_OTLP_ENDPOINT ??
@@ -26,7 +28,7 @@ export function startSdk(log: Logger): Telemetry {
   });
   let stopping: Promise<void> | undefined;
   return {
-    observe: (events) => subscribeGenAiMetrics(events),
+    observe: (events, opts) => subscribeGenAiMetrics(events, opts),
     shutdown() {
       stopping ??= sdk.shutdown().catch((err: unknown) => {
         log.warn('OpenTelemetry shutdown failed', {

@@ -6,6 +6,7 @@
  */
 import type { Logger } from '../../core/log.js';
 import type { WorkerEventSource } from '../../worker/events.js';
+import type { GenAiMetricsOptions } from './genai-metrics.js';
 
 /** The variables any one of which switches OTLP export on. */
 export const otlpEndpointVariables = [
@@ -23,7 +24,7 @@ export function telemetryWanted(env: NodeJS.ProcessEnv): boolean {
 /** A running OpenTelemetry SDK. */
 export interface Telemetry {
   /** Subscribe the GenAI metrics to a worker's events. */
-  observe(events: WorkerEventSource): void;
+  observe(events: WorkerEventSource, opts?: GenAiMetricsOptions): void;
   /** Flush what is buffered and stop exporting. */
   shutdown(): Promise<void>;
 }
@@ -45,7 +46,7 @@ export async function startTelemetry(env: NodeJS.ProcessEnv, log: Logger): Promi
   if (sdk === undefined) return undefined;
   let released = false;
   return {
-    observe: (events) => sdk.observe(events),
+    observe: (events, opts) => sdk.observe(events, opts),
     async shutdown() {
       if (released) return;
       released = true;

@@ -326,7 +326,7 @@ export class BatchRun {
         }
         finished.push(finishedBatchJob(line, r, batch, this.#o.prices, retention));
       }
-      const written = await finishBatchJobs(this.#o.redis, this.#keys, finished);
+      const written = await finishBatchJobs(this.#o.redis, this.#keys, finished, retention);
       for (const [i, f] of finished.entries()) {
         if (!written[i]) continue;
         this.summary[f.kind] += 1;

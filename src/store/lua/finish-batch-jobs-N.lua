@@ -2,7 +2,9 @@
   Write jobs that finished outside the queue (Message Batches results) as BullMQ jobs in their
   final state, so that every reader — `GET /v1/jobs/:id`, `promptq results`, Bull Board, BullMQ's
   own age-based cleanup — sees them as it sees a job a worker finished. A job that exists is left
-  alone: results read twice (a resumed run) are written once.
+  alone: results read twice (a resumed run) are written once. Then, as BullMQ does when a worker
+  finishes a job, finished jobs past their age are removed from each set (at most 1000 a call), so
+  a queue fed only by batches does not keep them for ever.
 
   Input (N = 3 + jobs):
     KEYS[1]       the queue's completed sorted set
@@ -14,6 +16,9 @@
                          timestamp (enqueued, ms), processedOn (ms), finishedOn (ms),
                          returnvalue (completed) or failedReason (failed)
     ARGV[9 × jobs + i]   job i's record (JSON)
+    ARGV[10 × jobs + 1]  keep completed jobs this long (ms; 0: for ever)
+    ARGV[10 × jobs + 2]  keep failed jobs this long (ms; 0: for ever)
+    ARGV[10 × jobs + 3]  the job key prefix (`<prefix>:<queue>:`; the removed jobs' keys are it + id)
 
   Output:
     one number per job: 1 written, 0 the job already existed
@@ -39,4 +44,19 @@ for i = 1, jobs do
     out[i] = 1
   end
 end
+
+-- Age-based cleanup, BullMQ's way (its removeOnComplete/removeOnFail `age`): the job hash and its log.
+local t = rcall("TIME")
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local prefix = ARGV[10 * jobs + 3]
+local function trim(set, keepMs)
+  if keepMs <= 0 then return end
+  local old = rcall("ZRANGEBYSCORE", set, 0, now - keepMs, "LIMIT", 0, 1000)
+  for _, id in ipairs(old) do
+    rcall("DEL", prefix .. id, prefix .. id .. ":logs")
+  end
+  if #old > 0 then rcall("ZREM", set, unpack(old)) end
+end
+trim(KEYS[1], tonumber(ARGV[10 * jobs + 1]))
+trim(KEYS[2], tonumber(ARGV[10 * jobs + 2]))
 return out

@@ -3,6 +3,7 @@
  * completion text only when asked), and the few job facts around it (invalid data, no price for the
  * model, a tenant over budget, a job returned on shutdown, a late result dropped after a lost lock).
  */
+import { defaults } from '../../core/defaults.js';
 import type { Logger } from '../../core/log.js';
 import type { AttemptEvent, WorkerEventSource } from '../events.js';
 
@@ -13,22 +14,31 @@ export interface AttemptLogOptions {
 }
 
 export function subscribeAttemptLog(events: WorkerEventSource, { log, logPrompts }: AttemptLogOptions): void {
-  // Said once per model and process: every call on it is counted in promptq_unpriced_calls_total.
+  // Said once per model and process, for the first models (made-up names cannot grow the set or the
+  // log without bound): every call on them is counted in promptq_unpriced_calls_total.
   const unpricedSaid = new Set<string>();
+  const maxUnpricedNamed = defaults.maxModelLabels;
   events.on('attempt', (e) => {
     const o = e.outcome;
     switch (o.kind) {
       case 'completed': {
         const served = e.record.served_model ?? e.model;
-        if (!o.priced && !unpricedSaid.has(served)) {
+        if (!o.priced && !unpricedSaid.has(served) && unpricedSaid.size <= maxUnpricedNamed) {
           unpricedSaid.add(served);
-          log.warn(
-            'no known price for model: its cost is recorded as unknown (null); set PROMPTQ_PRICING_FILE',
-            {
-              job_id: e.jobId,
-              model: served,
-            },
-          );
+          if (unpricedSaid.size <= maxUnpricedNamed) {
+            log.warn(
+              'no known price for model: its cost is recorded as unknown (null); set PROMPTQ_PRICING_FILE',
+              {
+                job_id: e.jobId,
+                model: served,
+              },
+            );
+          } else {
+            log.warn(
+              `more than ${maxUnpricedNamed} models without a known price: the others are not named (promptq_unpriced_calls_total counts them)`,
+              { job_id: e.jobId },
+            );
+          }
         }
         return line(e, {
           outcome: 'success',

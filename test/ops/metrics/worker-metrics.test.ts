@@ -1,8 +1,10 @@
 import { DelayedError } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { PriceTable } from '../../../src/anthropic/pricing.js';
+import { defaults } from '../../../src/core/defaults.js';
 import { defaultJobLimits } from '../../../src/core/job-schema.js';
 import { Logger } from '../../../src/core/log.js';
+import type { Deferral } from '../../../src/limiter/types.js';
 import { Metrics } from '../../../src/ops/metrics/metrics.js';
 import { subscribeWorkerMetrics } from '../../../src/ops/metrics/worker-metrics.js';
 import { JobProcessor } from '../../../src/worker/core.js';
@@ -11,7 +13,7 @@ import { subscribeAttemptLog } from '../../../src/worker/subscribers/attempt-log
 import { type Answer, fakeClient, fakeJob, fakeLimiter, memoryRecords } from '../../worker/fakes.js';
 
 /** A worker core with the metrics and attempt-log subscribers, on fakes (no API, no Redis). */
-function rig(script: Answer[], prices = new PriceTable()) {
+function rig(script: Answer[], prices = new PriceTable(), deferrals: Deferral[] = []) {
   const metrics = new Metrics({ defaultMetrics: false });
   const lines: Array<Record<string, unknown>> = [];
   const events = new WorkerEvents();
@@ -22,7 +24,7 @@ function rig(script: Answer[], prices = new PriceTable()) {
   subscribeWorkerMetrics(events, metrics);
   const p = new JobProcessor({
     client: fakeClient(script).client,
-    limiter: fakeLimiter().limiter,
+    limiter: fakeLimiter(deferrals).limiter,
     records: memoryRecords().port,
     prices,
     events,
@@ -132,5 +134,45 @@ describe('worker metrics and attempt log, from the worker events', () => {
     const text = await metrics.text();
     expect(text).toContain('promptq_unpriced_calls_total{model="claude-haiku-4-5"} 2');
     expect(text).not.toContain('promptq_cost_usd_total{');
+  });
+
+  it('unpriced-model warnings name the first models only: made-up names cannot grow the log or memory', async () => {
+    const { p, lines } = rig([], new PriceTable({ models: {} }));
+    const warned = () =>
+      lines.filter((l) => String(l.msg).startsWith('no known price for model')).map((l) => l.model);
+    const summary = () => lines.filter((l) => String(l.msg).startsWith('more than'));
+    const max = defaults.maxModelLabels;
+    for (let i = 0; i < max; i++)
+      await p.process(fakeJob({ ...body, model: `made-up-${i}` }, { id: `m${i}` }), 't');
+    // The limit itself: every model named, no summary.
+    expect(warned()).toHaveLength(max);
+    expect(summary()).toHaveLength(0);
+    // One past it: one summary line, then nothing more however many follow.
+    for (let i = max; i < max + 5; i++) {
+      await p.process(fakeJob({ ...body, model: `made-up-${i}` }, { id: `m${i}` }), 't');
+    }
+    expect(warned()).toHaveLength(max);
+    expect(summary()).toHaveLength(1);
+    expect(String(summary()[0]?.msg)).toContain(`more than ${max} models without a known price`);
+  });
+
+  it('a deferred job is counted per group and reason, and spends no attempt', async () => {
+    const later = Date.now() + 5000;
+    const { p, metrics } = rig([{ ok: true }], new PriceTable(), [
+      { deferred: true, untilMs: later, reason: 'paused' },
+      { deferred: true, untilMs: later, reason: 'queued' },
+    ]);
+    const job = fakeJob(body);
+    await expect(p.process(job, 't')).rejects.toBeInstanceOf(DelayedError);
+    await expect(p.process(job, 't')).rejects.toBeInstanceOf(DelayedError);
+    let text = await metrics.text();
+    expect(text).toContain('promptq_limiter_deferrals_total{group="haiku",reason="paused"} 1');
+    expect(text).toContain('promptq_limiter_deferrals_total{group="haiku",reason="queued"} 1');
+    // Control: a permit, no deferral counted.
+    const r = await p.process(job, 't');
+    expect(r.record.attempts).toBe(1);
+    text = await metrics.text();
+    expect(text).toContain('promptq_limiter_deferrals_total{group="haiku",reason="paused"} 1');
+    expect(text).not.toContain('reason="pacing"');
   });
 });

@@ -1,0 +1,119 @@
+/**
+ * `promptq results FILE.jsonl|-`, and the pass it shares with `promptq backfill --out|--wait`: read
+ * the jobs of a file's lines back from Redis (waiting for them with `--wait`), write one result per
+ * line in input order, summarise. Exit codes: 0 ok, 1 a job failed (or did not finish).
+ */
+import { createWriteStream } from 'node:fs';
+import { jobLimitsFrom, type PromptqConfig, topologyOf } from '../core/config.js';
+import type { LineDefaults } from '../producer/backfill/parse.js';
+import { Progress } from '../producer/backfill/progress.js';
+import { openInput } from '../producer/backfill/reader.js';
+import { collectResults } from '../producer/backfill/results.js';
+import { type BackfillSummary, formatSummary } from '../producer/backfill/run-summary.js';
+import { scanFile } from '../producer/backfill/scan.js';
+import { connectOrFail, keyspaceOf, type RedisConnection } from '../store/connection.js';
+import { defaultBackfillPriority } from './options.js';
+
+/** A Redis connection (any topology) that answered, or exit 2 naming REDIS_URL. */
+export function connect(config: PromptqConfig, timeoutMs = 3000): Promise<RedisConnection> {
+  return connectOrFail(topologyOf(config), { timeoutMs });
+}
+
+export const write = (s: string) => process.stdout.write(`${s}\n`);
+
+export function failedExit(s: BackfillSummary): number {
+  return s.failed + s.pending + s.missing + s.canceled + s.expired > 0 ? 1 : 0;
+}
+
+export async function results(
+  redis: RedisConnection,
+  config: PromptqConfig,
+  path: string,
+  d: LineDefaults,
+  jobs: number,
+  o: {
+    wait: boolean;
+    /** A file for the result lines, or `stdout`; none: no lines. */
+    out: string | { stdout: true } | undefined;
+    timeoutSec: number | undefined;
+    progress: Progress;
+  },
+): Promise<BackfillSummary> {
+  // stdout is written to as it is (it may be a socket, which `/dev/stdout` cannot be opened on).
+  const file = typeof o.out === 'string' ? createWriteStream(o.out) : undefined;
+  const out: NodeJS.WritableStream | undefined = file ?? (o.out === undefined ? undefined : process.stdout);
+  o.progress.begin(o.wait ? 'wait' : 'results');
+  try {
+    const summary = await collectResults(path, d, {
+      redis,
+      queue: config.queue,
+      ...keyspaceOf(config.redisMode),
+      wait: o.wait,
+      ...(o.timeoutSec !== undefined ? { timeoutMs: o.timeoutSec * 1000 } : {}),
+      ...(out ? { out } : {}),
+      onProgress: (s) =>
+        o.progress.update({
+          phase: o.wait ? 'wait' : 'results',
+          done: s.finished,
+          total: jobs,
+          failed: s.failed,
+          inputTokens: s.inputTokens,
+          outputTokens: s.outputTokens,
+          costUsd: s.costUsd,
+        }),
+    });
+    o.progress.done({
+      phase: o.wait ? 'wait' : 'results',
+      done: summary.succeeded + summary.failed,
+      total: jobs,
+      failed: summary.failed,
+      inputTokens: summary.input_tokens,
+      outputTokens: summary.output_tokens,
+      costUsd: summary.cost_usd,
+    });
+    return summary;
+  } finally {
+    if (file)
+      await new Promise<void>((resolve, reject) =>
+        file.end((err?: Error | null) => (err ? reject(err) : resolve())),
+      );
+  }
+}
+
+export interface ResultsOptions {
+  out?: string;
+  wait: boolean;
+  timeout?: number;
+  idPrefix: string;
+  json: boolean;
+}
+
+/** `promptq results FILE.jsonl|- [--out FILE] [--wait]` → exit code. */
+export async function runResults(file: string, o: ResultsOptions, config: PromptqConfig): Promise<number> {
+  const d: LineDefaults = {
+    tenant: undefined,
+    priority: defaultBackfillPriority,
+    idPrefix: o.idPrefix,
+    limits: jobLimitsFrom(config),
+  };
+  const timeoutSec = o.timeout;
+  const input = await openInput(file);
+  const redis = await connect(config);
+  try {
+    const scan = await scanFile(input.path, d);
+    const summary = await results(redis, config, input.path, d, scan.jobs, {
+      wait: o.wait,
+      out: o.out ?? { stdout: true },
+      timeoutSec,
+      progress: new Progress(),
+    });
+    const text = o.json ? JSON.stringify({ summary }) : formatSummary(summary);
+    // With no --out the result lines own stdout; the summary goes to stderr.
+    if (o.out === undefined) process.stderr.write(`${text}\n`);
+    else write(text);
+    return failedExit(summary);
+  } finally {
+    redis.disconnect();
+    await input.cleanup();
+  }
+}

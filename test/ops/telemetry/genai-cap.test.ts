@@ -1,0 +1,63 @@
+/**
+ * The GenAI metrics' model attributes are capped like /metrics' model label: made-up model names
+ * cannot grow the exported series. Read through a real SDK MeterProvider.
+ */
+import { metrics as api } from '@opentelemetry/api';
+import { metrics as sdk } from '@opentelemetry/sdk-node';
+import { describe, expect, it } from 'vitest';
+import { PriceTable } from '../../../src/anthropic/pricing.js';
+import { defaultJobLimits } from '../../../src/core/job-schema.js';
+import { modelNameCap, subscribeGenAiMetrics } from '../../../src/ops/telemetry/genai-metrics.js';
+import { JobProcessor } from '../../../src/worker/core.js';
+import { WorkerEvents } from '../../../src/worker/events.js';
+import { fakeClient, fakeJob, fakeLimiter, memoryRecords } from '../../worker/fakes.js';
+
+class Reader extends sdk.MetricReader {
+  protected override async onShutdown(): Promise<void> {}
+  protected override async onForceFlush(): Promise<void> {}
+}
+
+describe('GenAI metrics: bounded model attributes', () => {
+  it('modelNameCap keeps the first N names (N accepted, N+1 is other)', () => {
+    const cap = modelNameCap(2);
+    expect([cap('a'), cap('b'), cap('a'), cap('c'), cap('b')]).toEqual(['a', 'b', 'a', 'other', 'b']);
+  });
+
+  it('10 made-up models with a cap of 3: 3 named series and other', async () => {
+    const reader = new Reader();
+    const provider = new sdk.MeterProvider({ readers: [reader] });
+    api.setGlobalMeterProvider(provider);
+    try {
+      const events = new WorkerEvents();
+      subscribeGenAiMetrics(events, { maxModelLabels: 3 });
+      const p = new JobProcessor({
+        client: fakeClient(Array.from({ length: 10 }, () => ({ ok: true as const }))).client,
+        limiter: fakeLimiter().limiter,
+        records: memoryRecords().port,
+        prices: new PriceTable(),
+        events,
+        maxAttempts: 3,
+        maxRateLimited: 1,
+        requestTimeoutMs: 5000,
+        jobLimits: defaultJobLimits,
+      });
+      for (let i = 0; i < 10; i++) {
+        await p.process(
+          fakeJob({ model: `made-up-${i}`, max_tokens: 10, prompt: 'hi' }, { id: `j${i}` }),
+          't',
+        );
+      }
+      const { resourceMetrics } = await reader.collect();
+      const duration = resourceMetrics.scopeMetrics
+        .flatMap((s) => s.metrics)
+        .find((m) => m.descriptor.name === 'gen_ai.client.operation.duration');
+      const models = new Set(duration?.dataPoints.map((d) => String(d.attributes['gen_ai.request.model'])));
+      expect([...models].sort()).toEqual(['made-up-0', 'made-up-1', 'made-up-2', 'other']);
+      const count = duration?.dataPoints.reduce((n, d) => n + (d.value as { count: number }).count, 0);
+      expect(count).toBe(10);
+    } finally {
+      await provider.shutdown();
+      api.disable();
+    }
+  });
+});
