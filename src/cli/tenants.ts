@@ -21,6 +21,7 @@ interface SettingFlags {
   onExceed?: 'wait' | 'fail';
   rpm?: number | 'none';
   tpm?: number | 'none';
+  share?: number | 'none';
 }
 
 /** `--daily-usd X`: USD, or `none` to remove the budget (commander turns a parsed `null` into `true`). */
@@ -41,6 +42,15 @@ function perMinute(flag: string): (raw: string) => number | 'none' {
       throw new UsageError(`--${flag}: a whole number per minute or "none", got "${raw}"`);
     return Number(raw);
   };
+}
+
+/** `--share F`: a fraction of the discovered limits, 0 < F ≤ 1, or `none` to remove it. */
+function share(raw: string): number | 'none' {
+  if (raw === 'none') return raw;
+  const f = /^\d*\.?\d+$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!(f > 0 && f <= 1))
+    throw new UsageError(`--share: a fraction more than 0 and at most 1, or "none", got "${raw}"`);
+  return f;
 }
 
 function onExceed(raw: string): 'wait' | 'fail' {
@@ -66,6 +76,11 @@ function settingOptions(c: Command): Command {
       '--tpm <N>',
       'quota: tokens per minute, input estimate + max_tokens ("none": no quota)',
       perMinute('tpm'),
+    )
+    .option(
+      '--share <F>',
+      'quota: this fraction (0 < F <= 1) of each model group\'s discovered limits ("none": no share)',
+      share,
     );
 }
 
@@ -76,6 +91,7 @@ function settings(o: SettingFlags): Partial<TenantSettings> {
     ...(o.onExceed !== undefined ? { onExceed: o.onExceed } : {}),
     ...(o.rpm !== undefined ? { rpm: o.rpm === 'none' ? null : o.rpm } : {}),
     ...(o.tpm !== undefined ? { tpm: o.tpm === 'none' ? null : o.tpm } : {}),
+    ...(o.share !== undefined ? { share: o.share === 'none' ? null : o.share } : {}),
   };
 }
 
@@ -112,7 +128,11 @@ export function tenantsTable(tenants: readonly TenantWithSpend[]): string {
       spendCell(t.spentUsd.day, t.dailyUsd),
       spendCell(t.spentUsd.month, t.monthlyUsd),
       t.onExceed,
-      [t.rpm === null ? null : `${t.rpm} rpm`, t.tpm === null ? null : `${t.tpm} tpm`]
+      [
+        t.rpm === null ? null : `${t.rpm} rpm`,
+        t.tpm === null ? null : `${t.tpm} tpm`,
+        t.share === null ? null : `${t.share} share`,
+      ]
         .filter((x) => x !== null)
         .join(', ') || '-',
       t.revokedAt !== null ? `revoked ${t.revokedAt.slice(0, 10)}` : 'active',
@@ -169,7 +189,7 @@ export function registerTenants(cli: Cli): void {
     await run(async (config) => {
       const s = settings(o);
       if (Object.keys(s).length === 0)
-        throw new UsageError('set: give --daily-usd, --monthly-usd, --on-exceed, --rpm or --tpm');
+        throw new UsageError('set: give --daily-usd, --monthly-usd, --on-exceed, --rpm, --tpm or --share');
       const rows = await withTenants(config, async (store) => {
         await store.set(name, s);
         return (await store.list()).filter((t) => t.name === name);

@@ -23,7 +23,7 @@ import { createHash } from 'node:crypto';
 import Bottleneck from 'bottleneck';
 import { defaults } from '../core/defaults.js';
 import { cacheReadsCountTowardItpm, modelGroup } from '../core/models.js';
-import { limiterKey } from '../store/keys.js';
+import { limiterKey, limiterTenantKey } from '../store/keys.js';
 import { createPermit, type PermitContext } from './permit.js';
 import { PromptCacheTracker } from './prompt-cache.js';
 import {
@@ -31,9 +31,10 @@ import {
   type Costs,
   type GroupState,
   type LimiterResource,
+  type ShareBuckets,
   SharedLimiterState,
 } from './shared-state.js';
-import type { AcquireOptions, CallPlan, Deferral, LimiterOptions, Permit } from './types.js';
+import type { AcquireOptions, CallPlan, Deferral, LimiterOptions, Permit, QuotaResource } from './types.js';
 
 /** A short, one-way fingerprint of an API key: separates accounts in Redis without storing the key. */
 export function accountFingerprint(apiKey: string | undefined): string {
@@ -56,9 +57,9 @@ export class RateLimiter {
   /**
    * Per group: the priorities of this process's calls waiting in its gate, and when the next call
    * this process defers should come back (spaced one call's interval apart, so deferred jobs
-   * return about when the group can take them instead of all at once).
+   * return about when the group can take them instead of all at once); {@link LocalGroup}.
    */
-  readonly #local = new Map<string, { parked: number[]; nextBackAt: number }>();
+  readonly #local = new Map<string, LocalGroup>();
   /** When each group last asked for a permit (ms): idle groups are dropped. */
   readonly #lastUsed = new Map<string, number>();
   readonly #ceilings: Record<LimiterResource, number>;
@@ -77,6 +78,11 @@ export class RateLimiter {
   /** The Redis key of a model group's shared state. */
   key(group: string): string {
     return limiterKey(this.#o.account, group, { hashTag: this.#o.hashTag ?? false });
+  }
+
+  /** The Redis key of a tenant's share buckets of a model group (under the group's hash tag). */
+  shareKey(group: string, tenantId: string): string {
+    return limiterTenantKey(this.#o.account, group, tenantId, { hashTag: this.#o.hashTag ?? false });
   }
 
   get state(): SharedLimiterState {
@@ -119,6 +125,11 @@ export class RateLimiter {
    * with a {@link Deferral} when the permit is further away than `holdMs`: the group is paused, its
    * next permit is that far, or this process already has `holdMs` worth of calls waiting for it
    * (unless this call's priority beats one of theirs).
+   *
+   * A call with a tenant quota ({@link CallPlan.quota}) is also charged to it: the per-minute quota
+   * first (given back if the call is then not admitted), the share of the group's limits in the same
+   * Lua step as the group's buckets. Over its quota, the call is deferred (reason `quota`) at once
+   * with `mayDefer` — it holds no gate and no worker slot — else it waits.
    */
   async acquire(plan: CallPlan, signal?: AbortSignal): Promise<Permit>;
   async acquire(
@@ -167,6 +178,18 @@ export class RateLimiter {
         return deferral(untilMs, 'queued');
       }
     }
+    const quota = plan.quota;
+    const perMinute = quota?.perMinute;
+    const quotaTokens = plan.inputTokens + plan.maxTokens;
+    const share: ShareBuckets | undefined =
+      quota?.share !== undefined ? { key: this.shareKey(group, quota.id), share: quota.share } : undefined;
+    // The tenant's per-minute quota lives in another slot: counted here, before the group's turn.
+    while (perMinute !== undefined) {
+      const q = await perMinute.take(quotaTokens);
+      if (q.waitMs <= 0) break;
+      if (mayDefer) return deferral(Date.now() + q.waitMs, 'quota', q.resource);
+      await sleep(Math.min(q.waitMs, 1000), signal);
+    }
     parked.push(priority);
     let admitted: AdmitState | Deferral;
     try {
@@ -174,8 +197,20 @@ export class RateLimiter {
         for (;;) {
           if (this.#closed) throw new Error('limiter closed');
           if (signal?.aborted) throw abortError(signal);
-          const { waitMs, state } = await this.#state.admit(key, costs);
+          const { waitMs, state, resource } = await this.#state.admit(key, costs, Date.now(), share);
           if (waitMs <= 0) return state;
+          // Over its share: step aside at once, whatever the wait (others of the group may go).
+          if (mayDefer && state === 'quota') {
+            return this.#quotaDeferral(
+              local,
+              quota?.id ?? '',
+              st,
+              costs,
+              quota?.share ?? 1,
+              waitMs,
+              resource,
+            );
+          }
           // (Not while discovering: the probe's answer usually comes long before its lifetime ends.)
           if (mayDefer && waitMs > hold && state !== 'discovering') {
             return deferral(Date.now() + waitMs, state === 'paused' ? 'paused' : 'pacing');
@@ -185,10 +220,17 @@ export class RateLimiter {
           await sleep(Math.min(Math.max(waitMs, 1), cap), signal);
         }
       });
+    } catch (err) {
+      await perMinute?.giveBack(1, quotaTokens).catch(() => {});
+      throw err;
     } finally {
       parked.splice(parked.indexOf(priority), 1);
     }
-    if (typeof admitted !== 'string') return admitted;
+    if (typeof admitted !== 'string') {
+      // Not admitted: the call is not made now, so it has not used the tenant's per-minute quota.
+      await perMinute?.giveBack(1, quotaTokens);
+      return admitted;
+    }
     const wrote =
       !cached && !readsCount && cacheKey !== undefined ? this.#cache.beginWrite(cacheKey) : undefined;
     const permit = createPermit(this.#permits, {
@@ -198,6 +240,9 @@ export class RateLimiter {
       costs,
       probe: admitted === 'probe',
       cacheReadsCount: readsCount,
+      // (The discovery probe was charged to no share: the group's limits were unknown.)
+      shareKey: admitted === 'ok' ? share?.key : undefined,
+      perMinute,
       onCached: cacheKey === undefined ? undefined : () => this.#cache.remember(cacheKey),
     });
     if (!wrote) return permit;
@@ -213,13 +258,38 @@ export class RateLimiter {
     };
   }
 
-  #localOf(group: string): { parked: number[]; nextBackAt: number } {
+  #localOf(group: string): LocalGroup {
     let l = this.#local.get(group);
     if (!l) {
-      l = { parked: [], nextBackAt: 0 };
+      l = { parked: [], nextBackAt: 0, quotaBackAt: new Map() };
       this.#local.set(group, l);
     }
     return l;
+  }
+
+  /**
+   * A call over its tenant's share: back when the share has room, and the tenant's next deferred
+   * call one of the tenant's intervals later (at most `maxDeferMs` ahead, then the line starts
+   * over), so a tenant's many waiting jobs do not all come back at once to be handed back again.
+   */
+  #quotaDeferral(
+    local: LocalGroup,
+    tenantId: string,
+    st: GroupState,
+    costs: Costs,
+    share: number,
+    waitMs: number,
+    resource: LimiterResource | undefined,
+  ): Deferral {
+    const now = Date.now();
+    let untilMs = now + waitMs;
+    const interval = callIntervalMs(st, costs, this.#state.tuning.target);
+    if (interval !== null) {
+      untilMs = Math.max(untilMs, local.quotaBackAt.get(tenantId) ?? 0);
+      if (untilMs > now + Math.max(waitMs, this.#state.tuning.maxDeferMs)) untilMs = now + waitMs;
+      local.quotaBackAt.set(tenantId, untilMs + interval / share);
+    }
+    return deferral(untilMs, 'quota', quotaResource(resource));
   }
 
   /**
@@ -244,8 +314,25 @@ export class RateLimiter {
   }
 }
 
-function deferral(untilMs: number, reason: Deferral['reason']): Deferral {
-  return { deferred: true, untilMs, reason };
+/**
+ * Per group, this process's: the priorities of its calls waiting in the group's gate, when its next
+ * call deferred for the group's line should come back, and per tenant over its share the same.
+ */
+interface LocalGroup {
+  parked: number[];
+  nextBackAt: number;
+  quotaBackAt: Map<string, number>;
+}
+
+function deferral(untilMs: number, reason: Deferral['reason'], resource?: QuotaResource): Deferral {
+  return resource === undefined
+    ? { deferred: true, untilMs, reason }
+    : { deferred: true, untilMs, reason, resource };
+}
+
+/** The share bucket the admission found short → what the tenant ran short of. */
+function quotaResource(r: LimiterResource | undefined): QuotaResource {
+  return r === 'req' ? 'requests' : 'tokens';
 }
 
 /**

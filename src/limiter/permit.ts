@@ -6,7 +6,7 @@
  */
 import { parseRateLimitHeaders } from './headers.js';
 import type { Costs, LimiterResource, SharedLimiterState } from './shared-state.js';
-import type { CallPlan, LimiterOptions, Permit } from './types.js';
+import type { AccountQuotaPort, CallPlan, LimiterOptions, Permit } from './types.js';
 
 /** What a permit needs of its limiter. */
 export interface PermitContext {
@@ -30,6 +30,10 @@ export interface PermitCall {
   cacheReadsCount: boolean;
   /** Called when the API answered with cache writes or reads (the prefix is cached now). */
   onCached?: (() => void) | undefined;
+  /** The tenant's share buckets of the group, charged with `costs`: refunded as the group is. */
+  shareKey?: string | undefined;
+  /** The tenant's per-minute quota, charged the plan's input estimate + `max_tokens`. */
+  perMinute?: AccountQuotaPort | undefined;
 }
 
 /** Token remainders are rounded down to thousands: the true value may be up to 999 more. */
@@ -115,15 +119,25 @@ export function createPermit(ctx: PermitContext, call: PermitCall): Permit {
       const rateHeaders = result.headers
         ? Object.keys(parseRateLimitHeaders(result.headers)).length > 0
         : null;
-      const { pausedUntil, factor } = await ctx.state.settle(key, {
-        outcome,
-        refundIn: outcome === 'rate_limited' ? 0 : refundIn,
-        refundOut: outcome === 'rate_limited' ? 0 : refundOut,
-        retryAfterMs: result.retryAfterMs,
-        inRatioSample: sample,
-        headersSeen: rateHeaders,
-        probe,
-      });
+      const giveIn = outcome === 'rate_limited' ? 0 : refundIn;
+      const giveOut = outcome === 'rate_limited' ? 0 : refundOut;
+      // The tenant's quotas get back what the group gets back (its per-minute quota counted the
+      // whole prompt's estimate, so it is refunded against all of the prompt's real tokens).
+      const quotaIn =
+        ok && result.inputTokens !== undefined ? plan.inputTokens - (result.inputTokens + written + read) : 0;
+      const [{ pausedUntil, factor }] = await Promise.all([
+        ctx.state.settle(key, {
+          outcome,
+          refundIn: giveIn,
+          refundOut: giveOut,
+          retryAfterMs: result.retryAfterMs,
+          inRatioSample: sample,
+          headersSeen: rateHeaders,
+          probe,
+        }),
+        call.shareKey === undefined ? undefined : ctx.state.refundShare(call.shareKey, giveIn, giveOut),
+        outcome === 'rate_limited' ? undefined : call.perMinute?.giveBack(0, quotaIn + refundOut),
+      ]);
       if (result.headers && pausing) await observe(result.headers);
       ctx.options.onPace?.(group, factor);
       if (pausing) {

@@ -20,12 +20,26 @@
  *   in_ratio                    real input tokens (cached or not) / local estimate (EWMA)
  */
 import type { RedisConnection as Redis } from '../store/connection.js';
-import { admitScript, observeScript, readGroup, settleScript } from '../store/limiter-scripts.js';
+import {
+  admitScript,
+  observeScript,
+  readGroup,
+  settleScript,
+  shareRefundScript,
+} from '../store/limiter-scripts.js';
 
 const resources = ['req', 'in', 'out'] as const;
 export type LimiterResource = (typeof resources)[number];
 
-export type AdmitState = 'ok' | 'probe' | 'paused' | 'pacing' | 'discovering';
+/** `quota`: the group has room (or not), but the call's tenant's share of it has none. */
+export type AdmitState = 'ok' | 'probe' | 'paused' | 'pacing' | 'discovering' | 'quota';
+
+/** A tenant's share of a group's limits: its buckets' key (keys.ts `limiterTenantKey`) and the fraction. */
+export interface ShareBuckets {
+  key: string;
+  /** (0, 1]. */
+  share: number;
+}
 
 export interface Costs {
   req: number;
@@ -168,11 +182,21 @@ export class SharedLimiterState {
     return this.#tuning;
   }
 
-  async admit(key: string, costs: Costs, now = Date.now()): Promise<{ waitMs: number; state: AdmitState }> {
+  /**
+   * Take the costs from the group's buckets and, with `share`, from the tenant's share buckets of
+   * the group — both or neither. `resource` names the short share bucket when the state is `quota`.
+   */
+  async admit(
+    key: string,
+    costs: Costs,
+    now = Date.now(),
+    share?: ShareBuckets,
+  ): Promise<{ waitMs: number; state: AdmitState; resource?: LimiterResource }> {
     const t = this.#tuning;
-    const [wait, state] = await admitScript(
+    const [wait, state, resource] = await admitScript(
       this.#redis,
-      { group: key },
+      // Without a share the second key is the group's own (same slot; the script leaves it alone).
+      { group: key, share: share?.key ?? key },
       {
         now,
         costReq: costs.req,
@@ -182,9 +206,17 @@ export class SharedLimiterState {
         burstMs: t.burstMs,
         probeTtlMs: t.probeTtlMs,
         reserveMs: t.reserveMs,
+        share: share?.share ?? 0,
       },
     );
-    return { waitMs: Number(wait), state: state as AdmitState };
+    const out = { waitMs: Number(wait), state: state as AdmitState };
+    return resource === undefined ? out : { ...out, resource: resource as LimiterResource };
+  }
+
+  /** Give back to a tenant's share buckets what a call did not use (the group's refund, same amounts). */
+  async refundShare(shareKey: string, refundIn: number, refundOut: number): Promise<void> {
+    if (refundIn === 0 && refundOut === 0) return;
+    await shareRefundScript(this.#redis, { share: shareKey }, { refundIn, refundOut });
   }
 
   /** Returns the limits known before this observation. */

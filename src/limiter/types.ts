@@ -17,6 +17,36 @@ export interface CallPlan {
   tenant: string;
   /** Job priority (1 = highest). */
   priority?: number;
+  /** The tenant's quota, enforced at admission; none when absent. */
+  quota?: TenantQuota | undefined;
+}
+
+/** Requests, or tokens (input or output): what a quota ran short of. */
+export type QuotaResource = 'requests' | 'tokens';
+
+/**
+ * The per-minute quota of a tenant across every model group (requests and tokens), kept outside the
+ * group's keys (another Redis Cluster slot): taken before the group's admission, given back when the
+ * call is then not admitted, and by what the call's estimate exceeded its real tokens.
+ */
+export interface AccountQuotaPort {
+  /** Count one call of `tokens` (input estimate + `max_tokens`), or say how long until it fits. */
+  take(tokens: number): Promise<{ waitMs: number; resource: QuotaResource }>;
+  /** Give back requests and tokens (negative tokens: charge more). */
+  giveBack(requests: number, tokens: number): Promise<void>;
+}
+
+/** A tenant's quota as the limiter enforces it. */
+export interface TenantQuota {
+  /** Names the tenant among all queues sharing the account (`<queue>/<tenant>`). */
+  id: string;
+  /**
+   * Fraction (0, 1] of each model group's discovered (or learned) limits the tenant may take,
+   * charged atomically with the group's own buckets.
+   */
+  share?: number | undefined;
+  /** Requests and tokens per minute across groups (`--rpm`, `--tpm`). */
+  perMinute?: AccountQuotaPort | undefined;
 }
 
 /** What the API answered. */
@@ -40,7 +70,10 @@ export interface Deferral {
   deferred: true;
   /** When to ask again (epoch ms): the group's estimated permit time. */
   untilMs: number;
-  reason: 'paused' | 'pacing' | 'queued';
+  /** `quota`: the call's tenant is over its quota (the group may have room for others). */
+  reason: 'paused' | 'pacing' | 'queued' | 'quota';
+  /** With `quota`: what the tenant ran short of. */
+  resource?: QuotaResource;
 }
 
 /** Options of {@link RateLimiter.acquire}. */

@@ -7,10 +7,17 @@ import { script } from './scripts.js';
 
 const groupKeys = ['group'] as const;
 export const admitScript = script(
-  'limiter-admit-1.lua',
-  groupKeys,
-  ['now', 'costReq', 'costIn', 'costOut', 'target', 'burstMs', 'probeTtlMs', 'reserveMs'],
-  (r) => r as [number, string],
+  'limiter-admit-2.lua',
+  ['group', 'share'],
+  ['now', 'costReq', 'costIn', 'costOut', 'target', 'burstMs', 'probeTtlMs', 'reserveMs', 'share'],
+  (r) => r as [number, string, string | undefined],
+);
+/** Give back to a tenant's share buckets what a call did not use (lua/limiter-share-refund-1.lua). */
+export const shareRefundScript = script(
+  'limiter-share-refund-1.lua',
+  ['share'],
+  ['refundIn', 'refundOut'],
+  Number,
 );
 export const observeScript = script(
   'limiter-observe-1.lua',

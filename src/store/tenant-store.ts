@@ -27,6 +27,11 @@ export interface TenantSettings {
   rpm: number | null;
   /** Tokens per minute (each call counts its input estimate plus `max_tokens`); `null` = no quota. */
   tpm: number | null;
+  /**
+   * Fraction (0 < share ≤ 1) of each model group's discovered (or learned) limits — requests and
+   * tokens — the tenant may take, enforced by the shared limiter; `null` = no share quota.
+   */
+  share: number | null;
 }
 
 export interface Tenant extends TenantSettings {
@@ -54,6 +59,7 @@ export function tenantView(t: Tenant & { spentUsd?: Record<BudgetPeriod, number>
     on_exceed: t.onExceed,
     rpm: t.rpm,
     tpm: t.tpm,
+    share: t.share,
     created_at: t.createdAt,
     token_created_at: t.tokenCreatedAt,
     revoked_at: t.revokedAt,
@@ -103,6 +109,14 @@ export function checkSettings(s: Partial<TenantSettings>): void {
       throw new TenantError('invalid', `${field}: a whole number from 1 to 1000000000 per minute`);
     }
   }
+  if (s.share !== undefined && s.share !== null) {
+    if (typeof s.share !== 'number' || !Number.isFinite(s.share) || s.share <= 0 || s.share > 1) {
+      throw new TenantError(
+        'invalid',
+        'share: a fraction of the discovered limits, more than 0 and at most 1',
+      );
+    }
+  }
   if (s.onExceed !== undefined && !onExceedValues.includes(s.onExceed)) {
     throw new TenantError('invalid', `on_exceed: one of ${onExceedValues.join(', ')}`);
   }
@@ -127,6 +141,7 @@ function fields(s: Partial<TenantSettings>): { set: Record<string, string>; del:
   for (const [field, v] of [
     ['rpm', s.rpm],
     ['tpm', s.tpm],
+    ['share', s.share],
   ] as const) {
     if (v === null) del.push(field);
     else if (v !== undefined) set[field] = String(v);
@@ -144,6 +159,7 @@ function fromHash(name: string, h: Record<string, string>): Tenant {
     onExceed: h.on_exceed === 'fail' ? 'fail' : 'wait',
     rpm: h.rpm === undefined ? null : Number(h.rpm),
     tpm: h.tpm === undefined ? null : Number(h.tpm),
+    share: h.share === undefined ? null : Number(h.share),
     createdAt: h.created_at ?? '',
     tokenCreatedAt: h.token_created_at ?? null,
     revokedAt: h.revoked_at ?? null,

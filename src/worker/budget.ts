@@ -1,25 +1,27 @@
 /**
- * Tenant budgets and quotas at admission: before a call, it is counted against its tenant's
- * per-minute quota and its worst-case cost is held against the tenant's budgets (atomically, in
- * Redis: store/quota-store.ts, store/budget-store.ts); after it, the hold is settled to the real
- * cost. A port, as records are, so the worker core runs against a fake in its unit tests.
+ * Tenant budgets and quotas at admission: before a call, its worst-case cost is held against the
+ * tenant's budgets (atomically, in Redis: store/budget-store.ts) and the tenant's quota is read, for
+ * the limiter to enforce (store/quota-store.ts for the per-minute quota, the limiter's admission for
+ * the share of the discovered limits); after it, the hold is settled to the real cost. A port, as
+ * records are, so the worker core runs against a fake in its unit tests.
  */
 
 import type { PriceTable } from '../anthropic/pricing.js';
 import { estimateInputTokens } from '../anthropic/tokens.js';
 import type { JobRequest } from '../core/job.js';
+import type { TenantQuota } from '../limiter/types.js';
 import { type BudgetAdmission, type BudgetHold, reserveBudget, settleBudget } from '../store/budget-store.js';
 import type { RedisConnection as Redis } from '../store/connection.js';
 import type { QueueKeys } from '../store/keys.js';
-import { admitQuota } from '../store/quota-store.js';
+import { admitQuota, refundQuota } from '../store/quota-store.js';
 
 export interface BudgetPort {
   /** Hold `worstCaseUsd` against the tenant's budgets, or say which budget refused. */
   reserve(tenant: string, worstCaseUsd: number, holdId: string): Promise<BudgetAdmission>;
   /** Drop the hold, charging `costUsd` (0 when the call was not made). */
   settle(hold: BudgetHold, costUsd: number): Promise<void>;
-  /** Count the call against the tenant's per-minute quota, or say how long until it fits. */
-  quota(tenant: string, tokens: number): Promise<{ waitMs: number; resource: 'requests' | 'tokens' }>;
+  /** The tenant's quota for the limiter to enforce; `undefined` when it has none. */
+  quotaOf(tenant: string): Promise<TenantQuota | undefined>;
 }
 
 /**
@@ -44,6 +46,33 @@ export function redisBudgets(connection: Redis, keys: QueueKeys, holdMs: number)
     settle: async (hold, usd) => {
       await settleBudget(connection, keys, hold, usd);
     },
-    quota: (tenant, tokens) => admitQuota(connection, keys, tenant, tokens),
+    quotaOf: (tenant) => readQuota(connection, keys, tenant),
+  };
+}
+
+/** The tenant's quota settings (one round trip) as the limiter's {@link TenantQuota}. */
+export async function readQuota(
+  connection: Redis,
+  keys: QueueKeys,
+  tenant: string,
+): Promise<TenantQuota | undefined> {
+  const [rpm, tpm, share] = await connection.hmget(keys.tenant(tenant), 'rpm', 'tpm', 'share');
+  const fraction = share === null ? Number.NaN : Number(share);
+  const hasShare = fraction > 0 && fraction <= 1;
+  const hasPerMinute = rpm !== null || tpm !== null;
+  if (!hasShare && !hasPerMinute) return undefined;
+  return {
+    id: `${keys.queue}/${tenant}`,
+    ...(hasShare ? { share: fraction } : {}),
+    ...(hasPerMinute
+      ? {
+          perMinute: {
+            // The script reads the quota itself, so a change applies at once.
+            take: (tokens: number) => admitQuota(connection, keys, tenant, tokens),
+            giveBack: (requests: number, tokens: number) =>
+              refundQuota(connection, keys, tenant, requests, tokens),
+          },
+        }
+      : {}),
   };
 }

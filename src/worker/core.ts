@@ -149,9 +149,9 @@ export class JobProcessor {
   }
 
   /**
-   * One call: its worst case held against its tenant's budgets, then counted against the tenant's
-   * per-minute quota (no room in either, no call), then the call, then the hold settled to what the
-   * call cost (nothing, unless it completed).
+   * One call: its worst case held against its tenant's budgets (no room, no call), then the call —
+   * whose permit the limiter gives only when the tenant's quota has room too — then the hold
+   * settled to what the call cost (nothing, unless it completed).
    */
   async #attempt(run: Run, request: JobRequest, plan: CallPlan, signal?: AbortSignal): Promise<JobOutcome> {
     const budgets = this.#o.budgets;
@@ -176,15 +176,7 @@ export class JobProcessor {
     let spent = 0;
     try {
       // A tenant with no record has no quota either: no round trip for it.
-      const quota =
-        admission.kind === 'unknown'
-          ? { waitMs: 0, resource: 'requests' as const }
-          : await budgets.quota(tenant, plan.inputTokens + plan.maxTokens);
-      if (quota.waitMs > 0) {
-        // A little past the wait, spread, so that the tenant's waiting jobs do not all return at once.
-        const delayMs = Math.round(quota.waitMs * (1 + 0.5 * this.#policy.random())) + 50;
-        return { kind: 'over-quota', tenant, resource: quota.resource, delayMs };
-      }
+      plan.quota = admission.kind === 'unknown' ? undefined : await budgets.quotaOf(tenant);
       const outcome = await this.#call(run, request, plan, signal);
       if (outcome.kind === 'completed') spent = run.record.cost_usd ?? 0;
       return outcome;
@@ -204,7 +196,14 @@ export class JobProcessor {
       const p = await inSpan('promptq.limiter.wait', {}, () =>
         this.#o.limiter.acquire(plan, signal, { mayDefer: true }),
       );
-      if ('deferred' in p) return { kind: 'deferred', untilMs: p.untilMs, reason: p.reason };
+      if ('deferred' in p) {
+        if (p.reason !== 'quota') return { kind: 'deferred', untilMs: p.untilMs, reason: p.reason };
+        // Over its tenant's quota: a little past the wait, spread, so that the tenant's waiting
+        // jobs do not all return at once.
+        const waitMs = Math.max(0, p.untilMs - Date.now());
+        const delayMs = Math.round(waitMs * (1 + 0.5 * this.#policy.random())) + 50;
+        return { kind: 'over-quota', tenant: plan.tenant, resource: p.resource ?? 'requests', delayMs };
+      }
       permit = p;
     } catch (err) {
       if (signal?.aborted) return { kind: 'returned' };

@@ -6,9 +6,10 @@ import {
 } from '../../packages/anthropic-simulator/src/index.js';
 import { PromptQueue } from '../../src/producer/queue.js';
 import type { RedisConnection } from '../../src/store/connection.js';
+import { TenantStore } from '../../src/store/tenant-store.js';
 import { type CliProcess, spawnCli } from '../helpers/cli.js';
 import { uniqueQueue } from '../helpers/stack.js';
-import { redisEnv, testKeyspace, testRedis, testRedisMode } from '../helpers/topology.js';
+import { redisEnv, testKeys, testKeyspace, testRedis, testRedisMode } from '../helpers/topology.js';
 import { maxInWindow } from '../helpers/windows.js';
 
 /**
@@ -93,6 +94,68 @@ describe('many workers, one allowance', { timeout: 120_000 }, () => {
     } finally {
       for (const w of workers) w.proc.kill('SIGTERM');
       await Promise.all(workers.map((w) => w.exited));
+    }
+  });
+});
+
+describe("two worker processes, one tenant's share", { timeout: 120_000 }, () => {
+  it('--share 0.25 holds across processes: a quarter of the discovered limit for the tenant, together', async () => {
+    const served: Array<ServedResponse & { at: number }> = [];
+    const sim = await startSimulator({
+      limits: { rpm: 600, itpm: 0, otpm: 0 },
+      ttftMs: 20,
+      onServed: (r) => served.push({ ...r, at: Date.now() }),
+    });
+    const redis = testRedis();
+    const queue = uniqueQueue();
+    const env = {
+      ...redisEnv(),
+      ANTHROPIC_API_KEY: 'sk-ant-test-share-0123456789',
+      ANTHROPIC_BASE_URL: sim.url,
+      PROMPTQ_QUEUE: queue,
+      PORT: '0',
+    };
+    const store = new TenantStore(redis, testKeys(queue));
+    await store.add('capped', { share: 0.25 });
+    await store.add('free');
+    const workers = [spawnCli(['worker'], env), spawnCli(['worker'], env)];
+    try {
+      await Promise.all(workers.map((w) => w.waitForLog((l) => l.msg === 'promptq running', 60_000)));
+      const q = new PromptQueue({ connection: redis, queue, ...testKeyspace() });
+      const jobs = (tenant: string) =>
+        Array.from({ length: 60 }, (_, i) => ({
+          model: 'claude-haiku-4-5',
+          max_tokens: 5,
+          prompt: `${tenant}${i}`,
+          tenant_id: tenant,
+        }));
+      await q.addBatch(jobs('capped'));
+      const { ids } = await q.addBatch(jobs('free'));
+      const views = await Promise.all(ids.map((id) => q.wait(id, 90_000)));
+      expect(views.every((v) => v?.state === 'completed')).toBe(true);
+      const capped = served.filter((r) => r.userId === 'capped');
+      // Both processes served the capped tenant…
+      const perWorker = workers.map(
+        (w) => w.logs().filter((l) => l.msg === 'api_attempt' && l.tenant_id === 'capped').length,
+      );
+      expect(perWorker.every((n) => n > 0)).toBe(true);
+      // …from one allowance: 600 RPM × 0.25 = 2.5/s (a bucket of 2.5 at first). Two allowances
+      // would let 5/s through.
+      const arrivals = capped.map((r) => r.at);
+      expect(maxInWindow(arrivals, 4000)).toBeLessThanOrEqual(13);
+      const lastFree = served.findLastIndex((r) => r.userId === 'free');
+      const cappedShare =
+        served.slice(0, lastFree + 1).filter((r) => r.userId === 'capped').length / (lastFree + 1);
+      console.log(
+        `multi-process share ${JSON.stringify({ mode: testRedisMode(), capped: capped.length, cappedShare, perWorker })}`,
+      );
+      expect(cappedShare).toBeLessThanOrEqual(0.3);
+      await q.close();
+    } finally {
+      for (const w of workers) w.proc.kill('SIGTERM');
+      await Promise.all(workers.map((w) => w.exited));
+      redis.disconnect();
+      await sim.close();
     }
   });
 });

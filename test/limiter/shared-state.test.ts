@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SharedLimiterState } from '../../src/limiter/shared-state.js';
 import type { RedisConnection } from '../../src/store/connection.js';
-import { testRedis } from '../helpers/topology.js';
+import { limiterKey, limiterTenantKey } from '../../src/store/keys.js';
+import { testKeyspace, testRedis } from '../helpers/topology.js';
 
 /** The Lua buckets, driven with an explicit clock against the test Redis. */
 describe('SharedLimiterState (Lua token buckets in Redis)', () => {
@@ -236,6 +237,98 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
     await s.admit(n, one, 0);
     await s.settle(n, { ...plain('success', null, false), headersSeen: null }, 10);
     expect(await s.read(n)).toMatchObject({ headerless: false, learned: false, limits: {} });
+  });
+});
+
+describe("SharedLimiterState: a tenant's share of a group's limits", () => {
+  let redis: RedisConnection;
+  beforeAll(() => {
+    redis = testRedis();
+  });
+  afterAll(() => redis.disconnect());
+  const noCeil = { req: 0, in: 0, out: 0 };
+  /** A group's key and a tenant's share key, as the limiter makes them (hash-tagged on a cluster). */
+  function keys(share: number) {
+    const account = randomUUID().slice(0, 8);
+    const ks = testKeyspace();
+    return {
+      k: limiterKey(account, 'haiku', ks),
+      share: { key: limiterTenantKey(account, 'haiku', 'q/capped', ks), share },
+    };
+  }
+
+  it('charged with the group in one step: over it, the call takes nothing from the group; the group short, nothing from the share', async () => {
+    const s = new SharedLimiterState(redis, { target: 1, reserveMs: 0 });
+    const { k, share } = keys(0.25);
+    const one = { req: 1, in: 1, out: 1 };
+    // 600 RPM: the group holds 10 (one second), the tenant's quarter 2.5 (it starts full).
+    await s.observe(
+      k,
+      { req: 600, in: undefined, out: undefined },
+      { req: 600, in: undefined, out: undefined },
+      noCeil,
+      0,
+    );
+    expect((await s.admit(k, one, 1000, share)).state).toBe('ok');
+    expect((await s.admit(k, one, 1000, share)).state).toBe('ok');
+    // One past the share: refused, 200 ms until the tenant's bucket holds one more.
+    expect(await s.admit(k, one, 1000, share)).toEqual({ waitMs: 200, state: 'quota', resource: 'req' });
+    // The refused call took nothing from the group: the others find 8 of its 10, not 7.
+    let others = 0;
+    while ((await s.admit(k, one, 1000)).waitMs === 0) others++;
+    expect(others).toBe(8);
+    // The group short (empty at 1200 after two more), the share with room: pacing, share untouched…
+    expect((await s.admit(k, one, 1200)).state).toBe('ok');
+    expect((await s.admit(k, one, 1200)).state).toBe('ok');
+    expect(await s.admit(k, one, 1200, share)).toEqual({ waitMs: 100, state: 'pacing' });
+    // …so at 1300 the share still has its 1.25 and the call goes (charged at 1200 it would have 0.25).
+    expect((await s.admit(k, one, 1300, share)).state).toBe('ok');
+    expect((await s.admit(k, one, 1300, share)).state).toBe('quota');
+  });
+
+  it('a refund on settle reaches the share buckets', async () => {
+    const s = new SharedLimiterState(redis, { target: 1, reserveMs: 0 });
+    const { k, share } = keys(0.25);
+    // 6000 input tokens per minute: the tenant's quarter holds 25 tokens.
+    await s.observe(
+      k,
+      { req: 600, in: 6000, out: undefined },
+      { req: 600, in: 6000, out: undefined },
+      noCeil,
+      0,
+    );
+    const call = { req: 1, in: 20, out: 0 };
+    expect((await s.admit(k, call, 1000, share)).state).toBe('ok');
+    expect(await s.admit(k, call, 1000, share)).toEqual({ waitMs: 600, state: 'quota', resource: 'in' });
+    // The first call used 5 of its 20: 15 come back, and the second fits at once.
+    await s.refundShare(share.key, 15, 0);
+    expect((await s.admit(k, call, 1000, share)).state).toBe('ok');
+  });
+
+  it('share 1 is the whole group; no share, no share state', async () => {
+    const s = new SharedLimiterState(redis, { target: 1, reserveMs: 0 });
+    const { k, share } = keys(1);
+    const one = { req: 1, in: 1, out: 1 };
+    await s.observe(
+      k,
+      { req: 600, in: undefined, out: undefined },
+      { req: 600, in: undefined, out: undefined },
+      noCeil,
+      0,
+    );
+    let n = 0;
+    while ((await s.admit(k, one, 1000, share)).waitMs === 0) n++;
+    expect(n).toBe(10);
+    const other = keys(0.5);
+    await s.observe(
+      other.k,
+      { req: 600, in: undefined, out: undefined },
+      { req: 600, in: undefined, out: undefined },
+      noCeil,
+      0,
+    );
+    expect((await s.admit(other.k, one, 1000)).state).toBe('ok');
+    expect(await redis.exists(other.share.key)).toBe(0);
   });
 });
 

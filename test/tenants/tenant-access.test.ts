@@ -106,10 +106,26 @@ describe('tenants: tokens and scoping on the HTTP API', () => {
     const p = await patch(`${s.url}/v1/tenants/acme`, { daily_usd: null, monthly_usd: 30 }, {});
     expect(p.body).toMatchObject({ daily_usd: null, monthly_usd: 30, on_exceed: 'fail' });
     expect((await patch(`${s.url}/v1/tenants/nobody`, { daily_usd: 1 }, {})).status).toBe(404);
+    // A share of the discovered limits: more than 0, at most 1; null removes it.
+    expect((await patch(`${s.url}/v1/tenants/acme`, { share: 1 }, {})).body).toMatchObject({ share: 1 });
+    expect((await patch(`${s.url}/v1/tenants/acme`, { share: 0.25 }, {})).body).toMatchObject({
+      share: 0.25,
+    });
+    for (const share of [0, 1.01, -0.5, '0.5']) {
+      const r = await patch(`${s.url}/v1/tenants/acme`, { share }, {});
+      expect([r.status, r.body.error?.message]).toEqual([400, expect.stringMatching(/^share: /)]);
+    }
+    expect((await get(`${s.url}/v1/tenants/acme`)).body.share).toBe(0.25);
+    expect((await patch(`${s.url}/v1/tenants/acme`, { share: null }, {})).body).toMatchObject({
+      share: null,
+    });
+    expect((await post(`${s.url}/v1/tenants`, { name: 'half', share: 0.5 })).body.tenant).toMatchObject({
+      share: 0.5,
+    });
     const one = await get(`${s.url}/v1/tenants/acme`);
     expect(one.body.spent_usd).toEqual({ day: 0, month: 0 });
     const list = await get(`${s.url}/v1/tenants`);
-    expect(list.body.tenants.map((t: { name: string }) => t.name)).toEqual(['acme']);
+    expect(list.body.tenants.map((t: { name: string }) => t.name)).toEqual(['acme', 'half']);
     const digest = await s.redis.hget(`bull:${s.config.queue}:promptq:tenant:acme`, 'token_sha256');
     expect(digest).toMatch(/^[0-9a-f]{64}$/);
     for (const body of [c.body.tenant, one.body, list.body]) {
@@ -152,6 +168,14 @@ describe('promptq tenants (the CLI)', () => {
       const quota = await run('set', 'acme', '--rpm', '60', '--tpm', '90000');
       expect(quota.out).toMatch(/acme .* 60 rpm, 90000 tpm\s+active/);
       expect((await run('set', 'acme', '--rpm', '0')).code).toBe(2);
+      // --share: (0, 1]; both edges.
+      expect((await run('set', 'acme', '--share', '1')).code).toBe(0);
+      const shared = await run('set', 'acme', '--share', '0.25');
+      expect(shared.out).toMatch(/acme .* 60 rpm, 90000 tpm, 0\.25 share\s+active/);
+      expect(JSON.parse((await run('list', '--json')).out)[0]).toMatchObject({ share: 0.25 });
+      for (const bad of ['0', '1.01', 'half'])
+        expect((await run('set', 'acme', '--share', bad)).code).toBe(2);
+      expect(JSON.parse((await run('list', '--json')).out)[0]).toMatchObject({ share: 0.25 });
       const rotated = await run('rotate', 'acme');
       expect(rotated.out).toMatch(/^pqt_[A-Za-z0-9_-]{43}\n$/);
       expect(await new TenantStore(redis, queueKeys(queue)).resolve(token)).toBeNull();

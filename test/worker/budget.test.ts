@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { PriceTable } from '../../src/anthropic/pricing.js';
 import { defaultJobLimits } from '../../src/core/job-schema.js';
 import { newRecord } from '../../src/core/record.js';
+import type { Deferral } from '../../src/limiter/types.js';
 import type { BudgetAdmission, BudgetHold } from '../../src/store/budget-store.js';
 import type { BudgetPort } from '../../src/worker/budget.js';
 import { JobProcessor } from '../../src/worker/core.js';
@@ -21,7 +22,7 @@ const over = (onExceed: 'wait' | 'fail'): Extract<BudgetAdmission, { kind: 'over
 });
 
 /** A budget port that answers `admission` and records what it was asked. */
-function fakeBudgets(admission: BudgetAdmission, quotaWaitMs = 0) {
+function fakeBudgets(admission: BudgetAdmission) {
   const reserved: Array<{ tenant: string; usd: number }> = [];
   const settled: Array<{ hold: BudgetHold; usd: number }> = [];
   const port: BudgetPort = {
@@ -32,20 +33,21 @@ function fakeBudgets(admission: BudgetAdmission, quotaWaitMs = 0) {
     settle: async (hold, usd) => {
       settled.push({ hold, usd });
     },
-    quota: async () => ({ waitMs: quotaWaitMs, resource: 'requests' }),
+    quotaOf: async (tenant) => ({ id: `q/${tenant}`, share: 0.25 }),
   };
   return { port, reserved, settled };
 }
 
-function processor(budgets: BudgetPort, script: Answer[] = []) {
+function processor(budgets: BudgetPort, script: Answer[] = [], deferrals: Deferral[] = []) {
   const c = fakeClient(script);
+  const lim = fakeLimiter(deferrals);
   const events = new WorkerEvents();
   const seen: string[] = [];
   for (const e of ['attempt', 'budget', 'quota', 'failed'] as const)
     events.on(e, (x: { outcome: { kind: string } }) => seen.push(`${e}:${x.outcome.kind}`));
   const p = new JobProcessor({
     client: c.client,
-    limiter: fakeLimiter().limiter,
+    limiter: lim.limiter,
     records: memoryRecords().port,
     prices: new PriceTable(),
     events,
@@ -57,7 +59,7 @@ function processor(budgets: BudgetPort, script: Answer[] = []) {
     budgetWait: { heldMs: 2000, spentMs: 60_000 },
     random: () => 0.5,
   });
-  return { p, calls: c.calls, seen };
+  return { p, calls: c.calls, seen, plans: lim.plans };
 }
 
 const hold: BudgetHold = { tenant: 'acme', id: 'h', day: '2026-11-27', month: '2026-11', at: 0 };
@@ -109,13 +111,31 @@ describe('worker core and tenant budgets (fake port)', () => {
     expect(seen).toEqual(['budget:budget-exceeded', 'failed:budget-exceeded']);
   });
 
-  it('over quota: the hold is released, the job delayed, no call', async () => {
-    const b = fakeBudgets({ kind: 'held', hold }, 3000);
-    const { p, calls, seen } = processor(b.port);
-    await expect(p.process(fakeJob(body), 'tok')).rejects.toBeInstanceOf(DelayedError);
+  it("the tenant's quota goes to the limiter with the call", async () => {
+    const b = fakeBudgets({ kind: 'held', hold });
+    const { p, plans } = processor(b.port, [{ ok: true, input: 20, output: 9 }]);
+    await p.process(fakeJob(body), 'tok');
+    expect(plans.map((x) => x.quota)).toEqual([{ id: 'q/acme', share: 0.25 }]);
+  });
+
+  it('over quota (the limiter defers): the hold is released, the job delayed, no call, no attempt', async () => {
+    const b = fakeBudgets({ kind: 'held', hold });
+    const quota: Deferral = {
+      deferred: true,
+      untilMs: Date.now() + 3000,
+      reason: 'quota',
+      resource: 'tokens',
+    };
+    const { p, calls, seen } = processor(b.port, [], [quota]);
+    const job = fakeJob(body);
+    await expect(p.process(job, 'tok')).rejects.toBeInstanceOf(DelayedError);
     expect(calls).toEqual([]);
     expect(seen).toEqual(['quota:over-quota']);
     expect(b.settled).toEqual([{ hold, usd: 0 }]);
+    // Past the wait, spread: 3 s × (1 + 0.5 × 0.5) + 50 ms.
+    const until = (job.moveToDelayed.mock.calls[0]?.[0] ?? 0) - Date.now();
+    expect(until).toBeGreaterThan(3000);
+    expect(until).toBeLessThanOrEqual(3800);
   });
 
   it('judgeBudget: a spent budget waits for the period end when that comes first', () => {

@@ -13,11 +13,12 @@ import { jobKinds } from '../helpers/job-kinds.js';
 /** Opaque values differ between two generations (ids, signatures): the shape and text must not. */
 function normalized(message: Anthropic.Message): unknown {
   return JSON.parse(
-    JSON.stringify(message, (key, value) =>
-      ['id', 'tool_use_id', 'signature', 'encrypted_content'].includes(key) && typeof value === 'string'
-        ? `<${key}>`
-        : value,
-    ),
+    JSON.stringify(message, function (this: Record<string, unknown>, key, value) {
+      const opaque =
+        ['id', 'tool_use_id', 'signature', 'encrypted_content'].includes(key) ||
+        (key === 'data' && this.type === 'redacted_thinking');
+      return opaque && typeof value === 'string' ? `<${key}>` : value;
+    }),
   );
 }
 
@@ -44,6 +45,7 @@ describe('streamed results equal non-streamed results, per block type', () => {
       const expected: Record<string, string[]> = {
         'forced tool choice': ['tool_use'],
         'extended thinking': ['thinking', 'text'],
+        'redacted thinking (the API test string)': ['thinking', 'redacted_thinking', 'text'],
         'server tool (web search)': ['server_tool_use', 'web_search_tool_result', 'text'],
       };
       expect(types).toEqual(expected[kind] ?? ['text']);

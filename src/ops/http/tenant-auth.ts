@@ -84,9 +84,9 @@ function requireAdmin(req: Request): void {
   }
 }
 
-const settingFields = ['daily_usd', 'monthly_usd', 'on_exceed', 'rpm', 'tpm'] as const;
+const settingFields = ['daily_usd', 'monthly_usd', 'on_exceed', 'rpm', 'tpm', 'share'] as const;
 
-/** `{daily_usd, monthly_usd, on_exceed, rpm, tpm}` (null clears a budget or quota) → settings; 400 naming the field. */
+/** `{daily_usd, monthly_usd, on_exceed, rpm, tpm, share}` (null clears a budget or quota) → settings; 400 naming the field. */
 function parseSettings(body: unknown, extra: readonly string[] = []): Partial<TenantSettings> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new HttpError('invalid_request', 'body: must be a JSON object');
@@ -115,6 +115,12 @@ function parseSettings(body: unknown, extra: readonly string[] = []): Partial<Te
       throw new HttpError('invalid_request', `${field}: a whole number per minute, or null for none`);
     }
     s[field] = v;
+  }
+  if (b.share !== undefined) {
+    if (b.share !== null && typeof b.share !== 'number') {
+      throw new HttpError('invalid_request', 'share: a fraction of the discovered limits, or null for none');
+    }
+    s.share = b.share;
   }
   if (b.on_exceed !== undefined) s.onExceed = b.on_exceed as TenantSettings['onExceed'];
   return s;

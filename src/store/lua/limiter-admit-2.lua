@@ -1,9 +1,13 @@
 --[[
   Admit one request if every bucket of its model group can take it (limiter/shared-state.ts
-  describes the hash's fields).
+  describes the hash's fields) and, when the call's tenant has a share quota, the tenant's share
+  buckets of the group can too: both or neither are charged, so a tenant over its share takes
+  nothing from the group.
 
   Input:
     KEYS[1] the group's hash
+    KEYS[2] the tenant's share buckets of this group (hash: req_level, in_level, out_level, ts;
+            under the group's hash tag; untouched when ARGV[9] is 0)
 
     ARGV[1] now (ms)
     ARGV[2] cost: requests
@@ -13,10 +17,12 @@
     ARGV[6] default burst (ms of refill a bucket holds)
     ARGV[7] discovery probe lifetime (ms)
     ARGV[8] reserve (ms of refill never spent)
+    ARGV[9] the tenant's share of the group's limits, (0, 1]; 0 = no share quota
 
   Output:
-    {waitMs, state}: waitMs 0 = admitted (the costs are taken);
-    state = ok | probe | paused | pacing | discovering
+    {waitMs, state[, resource]}: waitMs 0 = admitted (the costs are taken);
+    state = ok | probe | paused | pacing | discovering | quota (the tenant's share has no room:
+    resource = req | in | out, the share bucket that is short)
 ]]
 local h = KEYS[1]
 local now = tonumber(ARGV[1])
@@ -56,11 +62,52 @@ for i = 1, 3 do
     if level < need then wait = math.max(wait, math.ceil((need - level) / rate)) end
   end
 end
-if wait > 0 then
+-- The tenant's share: the same buckets at `share` of the group's pace (no reserve: the group's
+-- holds it). A bucket never seen (or expired) starts full. Its capacity is the group's burst at that
+-- pace (at least one call); a call larger than that goes once the share bucket is full.
+local share = tonumber(ARGV[9]) or 0
+local sh = KEYS[2]
+local swait, short = 0, nil
+local slevels, scaps, srates = {}, {}, {}
+if share > 0 then
+  local ss = redis.call('HMGET', sh, 'req_level', 'in_level', 'out_level', 'ts')
+  local sts = tonumber(ss[4])
+  for i = 1, 3 do
+    local limit = limits[i]
+    if limit and limit > 0 then
+      local rate = limit * factor * target * share / 60000
+      local cap = math.max(rate * burst, 1)
+      local level = cap
+      if sts then level = math.min(cap, (tonumber(ss[i]) or cap) + rate * math.max(0, now - sts)) end
+      slevels[i], scaps[i], srates[i] = level, cap, rate
+      local need = math.min(cost[i], cap)
+      if level < need then
+        local w = math.ceil((need - level) / rate)
+        if w > swait then swait, short = w, names[i] end
+      end
+    end
+  end
+end
+if wait > 0 or swait > 0 then
   for i = 1, 3 do if levels[i] then redis.call('HSET', h, names[i] .. '_level', levels[i]) end end
   redis.call('HSET', h, 'ts', now)
+  -- Over its share, the tenant's call steps aside (the limiter defers it) whatever the group's pace.
+  if swait > 0 then return { math.max(wait, swait), 'quota', short } end
   return { wait, 'pacing' }
 end
 for i = 1, 3 do if levels[i] then redis.call('HSET', h, names[i] .. '_level', levels[i] - cost[i]) end end
 redis.call('HSET', h, 'ts', now)
+if share > 0 then
+  -- Kept until its buckets are full again (then an absent hash means the same), plus a minute.
+  local ttl = 60000
+  for i = 1, 3 do
+    if slevels[i] then
+      local left = slevels[i] - cost[i]
+      redis.call('HSET', sh, names[i] .. '_level', left)
+      ttl = math.max(ttl, math.ceil((scaps[i] - left) / srates[i]) + 60000)
+    end
+  end
+  redis.call('HSET', sh, 'ts', now)
+  redis.call('PEXPIRE', sh, ttl)
+end
 return { 0, 'ok' }
