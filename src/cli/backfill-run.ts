@@ -4,6 +4,7 @@
  * Batches API), then optionally wait and write results (results-run.ts). Exit codes: 0 ok, 1 a job
  * failed (or did not finish), 2 usage or invalid input. Loaded only when the command runs.
  */
+import { modelPolicyOf } from '../anthropic/model-policy.js';
 import { PriceTable } from '../anthropic/pricing.js';
 import { jobLimitsFrom, type PromptqConfig } from '../core/config.js';
 import { defaults } from '../core/defaults.js';
@@ -65,6 +66,7 @@ export async function runBackfill(file: string, o: BackfillOptions, config: Prom
     priority: o.priority,
     idPrefix: o.idPrefix,
     limits: jobLimitsFrom(config),
+    models: modelPolicyOf(config),
   };
   const chunk = o.chunk;
   const limits = { rpm: o.rpm, itpm: o.itpm, otpm: o.otpm };

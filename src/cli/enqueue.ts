@@ -54,9 +54,10 @@ async function enqueue(
     throw new UsageError('give either PROMPT or --body, not both');
   if (o.body === undefined && prompt === undefined) throw new UsageError('missing PROMPT (or --body)');
   // Loaded here: bullmq is what `promptq --help` and the other short commands do without.
-  const [{ PromptQueue }, { connectOrFail, keyspaceOf }] = await Promise.all([
+  const [{ PromptQueue }, { connectOrFail, keyspaceOf }, { modelPolicyOf }] = await Promise.all([
     import('../producer/queue.js'),
     import('../store/connection.js'),
+    import('../anthropic/model-policy.js'),
   ]);
   const base = o.body !== undefined ? readBody(o.body) : { model: o.model, max_tokens: o.maxTokens, prompt };
   const body = {
@@ -75,6 +76,7 @@ async function enqueue(
     queue: config.queue,
     ...keyspaceOf(config.redisMode),
     jobLimits: jobLimitsFrom(config),
+    models: modelPolicyOf(config),
   });
   try {
     const added = await q.add(body).catch((err: unknown) => {

@@ -86,6 +86,39 @@ export interface PromptqConfig {
   readonly metricsToken: string | undefined;
   /** Bull Board without retry/remove/clean buttons. @defaultValue `false` */
   readonly boardReadOnly: boolean;
+  /** Most concurrent `?wait=` long polls per process; past it `429`. @defaultValue `1000` */
+  readonly maxWaiters: number;
+  /** Which models jobs may name, checked at enqueue (`PROMPTQ_MODELS`). @defaultValue `any` */
+  readonly models: ModelsSetting;
+}
+
+/**
+ * `PROMPTQ_MODELS`: `any` (every model), or the models of the price list (`known`) and/or the
+ * listed names (anthropic/model-policy.ts).
+ */
+export type ModelsSetting =
+  | { readonly kind: 'any' }
+  | { readonly kind: 'listed'; readonly known: boolean; readonly names: readonly string[] };
+
+/** Read `PROMPTQ_MODELS` (`any`, `known`, or a comma-separated list that may include `known`). */
+function modelsSetting(env: Env): ModelsSetting {
+  const raw = str(env, 'PROMPTQ_MODELS');
+  if (raw === undefined) return defaults.models;
+  const items = raw
+    .split(',')
+    .map((m) => m.trim())
+    .filter((m) => m !== '');
+  if (items.length === 1 && items[0] === 'any') return { kind: 'any' };
+  const bad = items.find((m) => m === 'any' || !/^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,255}$/.test(m));
+  if (bad !== undefined || items.length === 0) {
+    throw new ConfigError(
+      'PROMPTQ_MODELS',
+      bad === 'any'
+        ? '"any" goes alone'
+        : `expected any, known, or a comma-separated list of model names (may include known), got "${bad ?? raw}"`,
+    );
+  }
+  return { kind: 'listed', known: items.includes('known'), names: items.filter((m) => m !== 'known') };
 }
 
 /** Raised for an invalid environment value; `variable` names it. */
@@ -283,6 +316,8 @@ export function loadConfig(env: Env = process.env): PromptqConfig {
     stalledIntervalMs: int(env, 'PROMPTQ_STALLED_INTERVAL_MS', defaults.stalledIntervalMs, 500),
     metricsToken,
     boardReadOnly: bool(env, 'PROMPTQ_BOARD_READ_ONLY', defaults.boardReadOnly),
+    maxWaiters: int(env, 'PROMPTQ_MAX_WAITERS', defaults.maxWaiters, 1, 1_000_000),
+    models: modelsSetting(env),
   };
 }
 

@@ -55,6 +55,10 @@ export const defaults = {
   logRepeatIntervalMs: 10_000,
   /** A limiter group a process has not used this long is dropped from its memory and its reads. */
   limiterIdleGroupMs: 10 * 60_000,
+  /** Most concurrent `?wait=` long polls (and `PromptQueue.wait` calls) per process. */
+  maxWaiters: 1000,
+  /** `PROMPTQ_MODELS=any`: every model name is accepted at enqueue. */
+  models: { kind: 'any' },
   logPrompts: false,
   logLevel: 'info',
   maxTenantLabels: 50,
@@ -81,6 +85,10 @@ export const defaults = {
   maxPriority: 1000,
   /** Priority of backfilled lines that name none: behind interactive traffic. */
   backfillPriority: 500,
+  /** A waiting request re-reads its job at least this often, events or not (producer/waiters.ts). */
+  waitRecheckMs: 30_000,
+  /** The job-events subscription of a process closes after this long without a waiting request. */
+  waitLingerMs: 30_000,
   /** Most jobs in one `POST /v1/jobs/batch`. */
   maxBatch: 1000,
   /** Most messages in one job. */

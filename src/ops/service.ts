@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Simulator } from '@promptq/anthropic-simulator';
 import { anthropicClient } from '../anthropic/client.js';
+import { ModelPolicy } from '../anthropic/model-policy.js';
 import { PriceTable } from '../anthropic/pricing.js';
 import {
   checkListenAddress,
@@ -91,6 +92,8 @@ export async function runService(
     jobLimits: jobLimitsFrom(config),
     keepCompletedSeconds: config.keepCompletedSeconds,
     keepFailedSeconds: config.keepFailedSeconds,
+    waiters: { maxWaiters: config.maxWaiters },
+    models: new ModelPolicy(config.models, prices),
   });
   registerQueueGauges(metrics, queue.queue);
   const tenants = new TenantStore(connection, queue.keys);
@@ -217,6 +220,8 @@ export async function runService(
       closing ??= (async () => {
         server.close();
         server.closeIdleConnections();
+        // Long polls answer now, with their job's current state: they must not hold the shutdown.
+        await queue.releaseWaiters();
         await worker?.close();
         await limiter?.close();
         server.closeAllConnections();

@@ -10,6 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
+import type { ModelPolicy } from '../anthropic/model-policy.js';
 import { defaults } from '../core/defaults.js';
 import { combinedPriority, tenantOf } from '../core/fairness.js';
 import {
@@ -26,6 +27,7 @@ import { bullJobId, type QueueKeys, queueKeys } from '../store/keys.js';
 import { claimJobs, reserveRanks } from '../store/tenant-pending.js';
 import { checkSameRequest } from './conflicts.js';
 import { type JobState, type JobView, jobState, readJobView } from './job-view.js';
+import { JobWaiters, type WaiterOptions } from './waiters.js';
 
 export interface PromptQueueOptions {
   /** An ioredis connection (`Redis` or `Cluster`) to use (not closed by {@link PromptQueue.close}). */
@@ -51,6 +53,16 @@ export interface PromptQueueOptions {
   keepFailedSeconds?: number;
   /** Largest batch for {@link PromptQueue.addBatch}. @defaultValue `1000` */
   maxBatch?: number;
+  /**
+   * How {@link PromptQueue.wait} waits: the cap on concurrent waits (`maxWaiters`), and whether
+   * BullMQ's events wake them (producer/waiters.ts). @defaultValue events, at most 1000 waits
+   */
+  waiters?: WaiterOptions;
+  /**
+   * The models jobs may name (`PROMPTQ_MODELS`): others are refused with a {@link ValidationError}
+   * naming `model` (or `fallback_models.N`). @defaultValue every model
+   */
+  models?: ModelPolicy;
 }
 
 /** Priority given to jobs that name none, so that explicit priorities 1-99 go before them. */
@@ -87,6 +99,8 @@ export class PromptQueue {
   readonly #keepCompleted: number;
   readonly #keepFailed: number;
   readonly #maxBatch: number;
+  readonly #waiters: JobWaiters;
+  readonly #models: ModelPolicy | undefined;
 
   constructor(opts: PromptQueueOptions = {}) {
     this.name = opts.queue ?? defaults.queue;
@@ -100,10 +114,12 @@ export class PromptQueue {
     this.#keepCompleted = opts.keepCompletedSeconds ?? defaults.keepCompletedSeconds;
     this.#keepFailed = opts.keepFailedSeconds ?? defaults.keepFailedSeconds;
     this.#maxBatch = opts.maxBatch ?? defaults.maxBatch;
+    this.#models = opts.models;
     this.queue = new Queue(this.name, { connection: this.connection, prefix: this.prefix });
     // The connection's own listeners see its errors (the service logs them). Without a listener
     // here BullMQ would print each one raw (`console.error`), a multi-line dump that is not JSON.
     this.queue.on('error', () => {});
+    this.#waiters = new JobWaiters(this.connection, this.keys, (id) => this.get(id), opts.waiters);
   }
 
   #jobOptions(id: string, priority: number, timestamp: number) {
@@ -126,6 +142,8 @@ export class PromptQueue {
    */
   async add(body: JobBody | unknown): Promise<AddResult> {
     const submission = validateJob(body, this.#limits);
+    const unknown = this.#models?.problems(submission.request) ?? [];
+    if (unknown.length > 0) throw new ValidationError(unknown);
     await checkSameRequest(this.connection, this.keys, [submission], () => 'id');
     const [job] = await this.#enqueue([submission]);
     const { id, outcome } = job!;
@@ -150,7 +168,9 @@ export class PromptQueue {
     const problems: FieldProblem[] = [];
     const valid = bodies.map((b, i) => {
       try {
-        return validateJob(b, this.#limits);
+        const v = validateJob(b, this.#limits);
+        problems.push(...(this.#models?.problems(v.request, `jobs.${i}.`) ?? []));
+        return v;
       } catch (err) {
         if (!(err instanceof ValidationError)) throw err;
         for (const p of err.problems) problems.push({ field: `jobs.${i}.${p.field}`, message: p.message });
@@ -265,22 +285,28 @@ export class PromptQueue {
 
   /**
    * Wait until the job is completed or failed, or `timeoutMs` passes; returns its view either way
-   * (`null` for an unknown id).
+   * (`null` for an unknown id). Woken by BullMQ's events, not by polling (producer/waiters.ts).
+   * Throws {@link TooManyWaitersError} when `waiters.maxWaiters` waits are already under way.
    */
   async wait(id: string, timeoutMs: number, signal?: AbortSignal): Promise<JobView | null> {
-    const deadline = Date.now() + timeoutMs;
-    let interval = 25;
-    for (;;) {
-      const view = await this.get(id);
-      if (view === null || view.state === 'completed' || view.state === 'failed') return view;
-      const left = deadline - Date.now();
-      if (left <= 0 || signal?.aborted) return view;
-      await new Promise((r) => setTimeout(r, Math.min(interval, left)));
-      interval = Math.min(500, interval * 2);
-    }
+    return this.#waiters.wait(id, timeoutMs, signal);
+  }
+
+  /** Waits under way now. */
+  get waiting(): number {
+    return this.#waiters.size;
+  }
+
+  /**
+   * Shutdown: every wait answers now with its job's current state, and later ones do not wait.
+   * Resolves once they have answered (at most about a second).
+   */
+  async releaseWaiters(): Promise<void> {
+    await this.#waiters.release();
   }
 
   async close(): Promise<void> {
+    await this.#waiters.close();
     await this.queue.close();
     if (this.#ownsConnection) this.connection.disconnect();
   }

@@ -36,6 +36,18 @@ describe('chaos: logs while Redis is down', () => {
     });
     const running = await p.waitForLog((l) => l.msg === 'promptq running', 30_000);
     const url = String(running.url);
+    // A long poll opens the job-events subscription (its own blocking connection, kept 30 s after
+    // the last wait): it is there through the outage, and must log like the rest.
+    const waitFor = async () => {
+      const r = await fetch(`${url}/v1/jobs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'claude-haiku-4-5', max_tokens: 20, prompt: 'hi' }),
+      });
+      const { id } = (await r.json()) as { id: string };
+      return (await (await fetch(`${url}/v1/jobs/${id}?wait=20`)).json()) as { state: string };
+    };
+    expect((await waitFor()).state).toBe('completed');
     const before = p.stderr().split('\n').length;
 
     const outageMs = 25_000;
@@ -49,6 +61,8 @@ describe('chaos: logs while Redis is down', () => {
     }
     await redisServer.start();
     await until(async () => (await fetch(`${url}/readyz`)).status === 200, 'ready again', 30_000);
+    // Long polls work again.
+    expect((await waitFor()).state).toBe('completed');
 
     const lines = p
       .stderr()

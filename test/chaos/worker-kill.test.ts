@@ -6,13 +6,26 @@ import {
 } from '../../packages/anthropic-simulator/src/index.js';
 import { PromptQueue } from '../../src/producer/queue.js';
 import type { RedisConnection } from '../../src/store/connection.js';
+import { RollupStore } from '../../src/store/rollup-store.js';
 import type { CliProcess } from '../helpers/cli.js';
 import { uniqueQueue } from '../helpers/stack.js';
-import { redisEnv, testKeyspace, testRedis } from '../helpers/topology.js';
+import { redisEnv, testKeys, testKeyspace, testRedis } from '../helpers/topology.js';
 import { finishEvents, metricSum, reap, startWorker, until } from './helpers.js';
 
 // Short locks so the test sees a dead worker's jobs taken over in seconds, not a minute.
 const fastLocks = { PROMPTQ_LOCK_DURATION_MS: '2000', PROMPTQ_STALLED_INTERVAL_MS: '1000' };
+
+/** Jobs the queue's rollups count (the per-day counters of today and yesterday, every tenant). */
+async function rolledUpJobs(redis: RedisConnection, queue: string): Promise<number> {
+  const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+  const days = await new RollupStore(redis, testKeys(queue)).days([
+    day(Date.now() - 86_400_000),
+    day(Date.now()),
+  ]);
+  let jobs = 0;
+  for (const tenants of days) for (const c of Object.values(tenants)) jobs += c.jobs;
+  return jobs;
+}
 
 describe('chaos: workers killed or frozen mid-run', () => {
   let sim: Simulator;
@@ -106,14 +119,27 @@ describe('chaos: workers killed or frozen mid-run', () => {
     const { id } = await q.add({ model: 'claude-haiku-4-5', max_tokens: 50, prompt: 'freeze me' });
     await until(() => sim.stats().inFlight === 1, 'A to call the API');
     a.proc.kill('SIGSTOP');
-    const b = await startWorker({ ...env, ...fastLocks });
+    // Nothing has finished yet: the rollups count no job.
+    expect(await rolledUpJobs(redis, queue)).toBe(0);
+    const b = await startWorker({ ...env, ...fastLocks, PROMPTQ_LOG_LEVEL: 'debug' });
     procs.push(b);
     await until(async () => (await q.get(id))?.state === 'completed', 'B to complete the job', 30_000);
     const before = (await q.get(id))!;
+    // The control: B's normal finish is one `finished` event (its debug line) and one rollup count.
+    const finishedIn = (p: CliProcess) =>
+      p.logs().filter((l) => l.msg === 'job finished' && l.job_id === id).length;
+    await b.waitForLog((l) => l.msg === 'job finished' && l.job_id === id);
+    await until(async () => (await rolledUpJobs(redis, queue)) === 1, 'B to add the job to the rollups');
     a.proc.kill('SIGCONT');
     await a.waitForLog(
       (l) => l.msg === 'lock lost before finishing: another worker owns the job; dropping this result',
     );
+    // A's late finish stops at the lost lock: no `finished` event (so no onFinished listener ran:
+    // rollups, tenant counters), and the rollups still count the job once.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(finishedIn(a)).toBe(0);
+    expect(finishedIn(b)).toBe(1);
+    expect(await rolledUpJobs(redis, queue)).toBe(1);
 
     const after = (await q.get(id))!;
     expect(served.map((s) => s.outcome)).toEqual(['completed', 'completed']);

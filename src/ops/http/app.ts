@@ -12,6 +12,7 @@ import { ValidationError } from '../../core/job.js';
 import type { Logger } from '../../core/log.js';
 import { JobConflictError } from '../../producer/conflicts.js';
 import type { PromptQueue } from '../../producer/queue.js';
+import { TooManyWaitersError } from '../../producer/waiters.js';
 import type { RedisConnection as Redis } from '../../store/connection.js';
 import type { QueueKeys } from '../../store/keys.js';
 import { probeQueueKeys } from '../../store/probe.js';
@@ -337,6 +338,9 @@ function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
   if (err instanceof ValidationError) return new HttpError('invalid_request', err.message, err.problems);
   if (err instanceof JobConflictError) return new HttpError('conflict', err.message, err.problems);
+  // Past PROMPTQ_MAX_WAITERS: the client retries after a second (or reads without waiting).
+  if (err instanceof TooManyWaitersError)
+    return new HttpError('too_many_requests', err.message, { max_waiters: err.max }, { 'Retry-After': '1' });
   const e = err as { type?: string; status?: number; message?: string };
   if (e?.type === 'entity.parse.failed')
     return new HttpError('invalid_json', `body is not valid JSON: ${e.message}`);
@@ -349,6 +353,7 @@ function toHttpError(err: unknown): HttpError {
 }
 
 function sendError(res: Response, e: HttpError): void {
+  for (const [name, value] of Object.entries(e.headers ?? {})) res.setHeader(name, value);
   const error: Record<string, unknown> = { type: e.type, message: e.message };
   if (e.details !== undefined) error.details = e.details;
   res.status(statusOf[e.type]).json({ error });

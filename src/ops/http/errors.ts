@@ -38,6 +38,8 @@ export class HttpError extends PromptqError {
     readonly type: ErrorType,
     message: string,
     readonly details?: unknown,
+    /** Response headers, e.g. `Retry-After` on a `429`. */
+    readonly headers?: Readonly<Record<string, string>>,
   ) {
     super(message, { code: type });
   }

@@ -105,6 +105,7 @@ export function openApiDocument(version = '0.1.0'): Record<string, unknown> {
           responses: {
             '200': { description: 'the job', content: json(ref('JobView')) },
             '404': errorReply('no such job'),
+            '429': errorReply('with wait: PROMPTQ_MAX_WAITERS requests already wait (Retry-After: 1)'),
           },
         },
       },

@@ -6,6 +6,7 @@
  *
  * Every job goes through {@link validateJob}, the validator of every other entrance.
  */
+import type { ModelPolicy } from '../../anthropic/model-policy.js';
 import { type FieldProblem, type JobRequest, ValidationError, validateJob } from '../../core/job.js';
 import type { JobLimits } from '../../core/job-schema.js';
 import { backfillJobId } from './ids.js';
@@ -19,6 +20,8 @@ export interface LineDefaults {
   /** Namespace for job ids (may be empty). */
   idPrefix: string;
   limits: JobLimits;
+  /** The models a line may name (`PROMPTQ_MODELS`). @defaultValue every model */
+  models?: ModelPolicy | undefined;
 }
 
 export interface ValidLine {
@@ -82,6 +85,8 @@ export function parseLine(text: string, line: number, d: LineDefaults): ParsedLi
 
   try {
     const { request, id, priority } = validateJob(body, d.limits);
+    const unknown = d.models?.problems(request) ?? [];
+    if (unknown.length > 0) throw new ValidationError(unknown);
     return {
       kind: 'job',
       line,

@@ -101,6 +101,8 @@ export function subscribeAttemptLog(events: WorkerEventSource, { log, logPrompts
       until: new Date(e.untilMs).toISOString(),
     }),
   );
+  // One line per job that finished for good (debug): what a late, dropped result never says.
+  events.on('finished', (e) => log.debug('job finished', { job_id: e.jobId, status: e.status }));
   events.on('lockLost', (e) =>
     log.warn('lock lost before finishing: another worker owns the job; dropping this result', {
       job_id: e.jobId,

@@ -47,6 +47,8 @@ describe('several worker processes on one queue', () => {
     // Each process counts its own jobs; Prometheus' sum over the two is every job once.
     const perProcess = [ma, mb].map((m) => value(m, /^promptq_jobs_total\{status="completed"\} (\d+)$/gm));
     expect(sum(perProcess)).toBe(n);
+    // Both workers did work: a second worker that took no job would make "nothing counted twice" moot.
+    for (const count of perProcess) expect(count).toBeGreaterThanOrEqual(1);
     const tokens = [ma, mb].map((m) => value(m, /^promptq_tokens_total\{[^}]*type="output"[^}]*\} (\d+)$/gm));
     expect(sum(tokens)).toBe(sum(records.map((r) => r.output_tokens)));
     // Queue gauges are the same queue-wide fact from both (dashboards take max).

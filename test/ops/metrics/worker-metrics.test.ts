@@ -127,7 +127,9 @@ describe('worker metrics and attempt log, from the worker events', () => {
     expect(lines.map((l) => l.msg)).toEqual([
       'no known price for model: its cost is recorded as unknown (null); set PROMPTQ_PRICING_FILE',
       'api_attempt',
+      'job finished',
       'api_attempt',
+      'job finished',
     ]);
     const text = await metrics.text();
     expect(text).toContain('promptq_unpriced_calls_total{model="claude-haiku-4-5"} 2');

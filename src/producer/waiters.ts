@@ -1,0 +1,262 @@
+/**
+ * Long polls (`GET /v1/jobs/:id?wait=S`, {@link PromptQueue.wait}) driven by BullMQ's events: one
+ * `QueueEvents` subscription per queue handle (its own blocking connection: BullMQ duplicates the
+ * queue's) wakes the waiters of a job when it completes, fails or is removed. A waiter reads the job
+ * when it starts, when woken, and on a slow safety re-check (an event can be missed: a failover to
+ * a replica that had not seen it, a stream trimmed while disconnected), and once more after each
+ * reconnect. Idle waiters cost Redis nothing but the subscription's one blocking read.
+ *
+ * The number of concurrent waits is capped ({@link JobWaiters.maxWaiters}): past it,
+ * {@link TooManyWaitersError} (the HTTP API answers `429` with `Retry-After`). On
+ * {@link JobWaiters.release} (shutdown) every waiter answers at once with the job's current state.
+ */
+import { QueueEvents } from 'bullmq';
+import { Cluster } from 'ioredis';
+import { defaults } from '../core/defaults.js';
+import { PromptqError } from '../core/errors.js';
+import type { RedisConnection } from '../store/connection.js';
+import { publicJobId, type QueueKeys } from '../store/keys.js';
+import type { JobView } from './job-view.js';
+
+/** A wait refused because the process already holds its maximum of concurrent waits. */
+export class TooManyWaitersError extends PromptqError {
+  override readonly name = 'TooManyWaitersError';
+  constructor(readonly max: number) {
+    super(
+      `too many requests waiting for jobs (at most ${max} at once, PROMPTQ_MAX_WAITERS); retry shortly, or read the job without "wait"`,
+      { code: 'too_many_waiters' },
+    );
+  }
+}
+
+export interface WaiterOptions {
+  /** Most concurrent waits. @defaultValue `1000` (`PROMPTQ_MAX_WAITERS`) */
+  maxWaiters?: number;
+  /**
+   * Wake on BullMQ's events (one blocking connection). `false` re-reads the job on a backoff
+   * (25 ms doubling to 500 ms), as promptq did before: no extra connection, but Redis work
+   * for every waiter. @defaultValue `true`
+   */
+  events?: boolean;
+  /** A waiter re-reads its job at least this often even without an event. @defaultValue `30000` */
+  recheckMs?: number;
+  /** The subscription closes after this long without waiters. @defaultValue `30000` */
+  lingerMs?: number;
+}
+
+/** A lazy copy of `connection` fit for a blocking connection (BullMQ refuses one that gives up). */
+function blockingTemplate(connection: RedisConnection): RedisConnection {
+  if (connection instanceof Cluster) {
+    const redisOptions = { ...connection.options.redisOptions, maxRetriesPerRequest: null };
+    return connection.duplicate(undefined, { redisOptions, lazyConnect: true });
+  }
+  return connection.duplicate({ maxRetriesPerRequest: null, lazyConnect: true });
+}
+
+const terminal = (v: JobView | null) => v === null || v.state === 'completed' || v.state === 'failed';
+
+interface Waiter {
+  /** Set by an event (or release) that came while the waiter was reading the job. */
+  woken: boolean;
+  wake(): void;
+}
+
+/** The waits of one queue handle. */
+export class JobWaiters {
+  readonly maxWaiters: number;
+  readonly #events: boolean;
+  readonly #recheckMs: number;
+  readonly #lingerMs: number;
+  readonly #connection: RedisConnection;
+  readonly #keys: QueueKeys;
+  readonly #read: (id: string) => Promise<JobView | null>;
+  /** Waiters by the job's public id. */
+  readonly #byId = new Map<string, Set<Waiter>>();
+  #count = 0;
+  #released = false;
+  #subscription: Promise<QueueEvents> | undefined;
+  #linger: NodeJS.Timeout | undefined;
+  #onReady: (() => void) | undefined;
+  #template: RedisConnection | undefined;
+
+  constructor(
+    connection: RedisConnection,
+    keys: QueueKeys,
+    read: (id: string) => Promise<JobView | null>,
+    o: WaiterOptions = {},
+  ) {
+    this.#connection = connection;
+    this.#keys = keys;
+    this.#read = read;
+    this.maxWaiters = o.maxWaiters ?? defaults.maxWaiters;
+    this.#events = o.events ?? true;
+    this.#recheckMs = o.recheckMs ?? defaults.waitRecheckMs;
+    this.#lingerMs = o.lingerMs ?? defaults.waitLingerMs;
+  }
+
+  /** Waits under way now. */
+  get size(): number {
+    return this.#count;
+  }
+
+  /**
+   * The job's view once it is completed or failed, or when `timeoutMs` passes, `signal` aborts or
+   * the waiters are released; `null` for an unknown id. Throws {@link TooManyWaitersError} past
+   * the cap.
+   */
+  async wait(id: string, timeoutMs: number, signal?: AbortSignal): Promise<JobView | null> {
+    if (this.#released || timeoutMs <= 0) return this.#read(id);
+    if (this.#count >= this.maxWaiters) throw new TooManyWaitersError(this.maxWaiters);
+    this.#count += 1;
+    clearTimeout(this.#linger);
+    try {
+      return this.#events
+        ? await this.#waitForEvents(id, timeoutMs, signal)
+        : await this.#poll(id, timeoutMs, signal);
+    } finally {
+      this.#count -= 1;
+      if (this.#count === 0 && this.#subscription !== undefined) {
+        this.#linger = setTimeout(() => void this.#unsubscribe(), this.#lingerMs);
+        this.#linger.unref();
+      }
+    }
+  }
+
+  async #waitForEvents(id: string, timeoutMs: number, signal?: AbortSignal): Promise<JobView | null> {
+    const deadline = Date.now() + timeoutMs;
+    // Subscribed before the first read: an event after it reaches this waiter (see #subscribe).
+    // Without a subscription (its first read failed) this waiter re-reads on a backoff instead.
+    const subscribed = await this.#subscribe().then(
+      () => true,
+      () => false,
+    );
+    if (!subscribed) return this.#poll(id, timeoutMs, signal);
+    let resolveSleep: (() => void) | undefined;
+    const waiter: Waiter = {
+      woken: false,
+      wake() {
+        waiter.woken = true;
+        resolveSleep?.();
+      },
+    };
+    const set = this.#byId.get(id) ?? new Set<Waiter>();
+    set.add(waiter);
+    this.#byId.set(id, set);
+    const onAbort = () => waiter.wake();
+    signal?.addEventListener('abort', onAbort);
+    try {
+      let view: JobView | null = null;
+      for (;;) {
+        // The caller has gone: no read for nobody.
+        if (signal?.aborted) return view;
+        waiter.woken = false;
+        view = await this.#read(id);
+        const left = deadline - Date.now();
+        if (terminal(view) || left <= 0 || signal?.aborted || this.#released) return view;
+        if (waiter.woken) continue;
+        // Until an event, the deadline, the safety re-check (spread so that waiters do not re-read
+        // together), an abort or release.
+        const recheck = this.#recheckMs * (0.75 + Math.random() * 0.25);
+        let timer: NodeJS.Timeout | undefined;
+        await new Promise<void>((resolve) => {
+          resolveSleep = resolve;
+          timer = setTimeout(resolve, Math.min(left, recheck));
+        });
+        resolveSleep = undefined;
+        clearTimeout(timer);
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      set.delete(waiter);
+      if (set.size === 0 && this.#byId.get(id) === set) this.#byId.delete(id);
+    }
+  }
+
+  /** Without events: re-read on a backoff. */
+  async #poll(id: string, timeoutMs: number, signal?: AbortSignal): Promise<JobView | null> {
+    const deadline = Date.now() + timeoutMs;
+    let interval = 25;
+    for (;;) {
+      const view = await this.#read(id);
+      const left = deadline - Date.now();
+      if (terminal(view) || left <= 0 || signal?.aborted || this.#released) return view;
+      await new Promise((r) => setTimeout(r, Math.min(interval, left)));
+      interval = Math.min(500, interval * 2);
+    }
+  }
+
+  /** Wake every waiter of the job with this BullMQ id. */
+  #wake(bullId: string | undefined): void {
+    if (bullId === undefined) return;
+    for (const w of this.#byId.get(publicJobId(bullId)) ?? []) w.wake();
+  }
+
+  #wakeAll(): void {
+    for (const set of this.#byId.values()) for (const w of set) w.wake();
+  }
+
+  /**
+   * The subscription, opened once (shared by every waiter). It reads the event stream from its
+   * newest entry as of now, whenever BullMQ's first blocking read actually starts: a job finishing
+   * between a waiter's registration and that read still wakes it.
+   */
+  #subscribe(): Promise<QueueEvents> {
+    this.#subscription ??= (async () => {
+      const newest = await this.#connection.xrevrange(this.#keys.bullmq('events'), '+', '-', 'COUNT', 1);
+      // BullMQ opens its own blocking connection, a duplicate of the one it is given; a blocking
+      // connection must wait out outages (`maxRetriesPerRequest: null`) whatever the queue's does.
+      // This template never connects itself.
+      this.#template = blockingTemplate(this.#connection);
+      const events = new QueueEvents(this.#keys.queue, {
+        connection: this.#template,
+        prefix: this.#keys.prefix,
+        lastEventId: newest[0]?.[0] ?? '0-0',
+      });
+      // The queue's connection reports Redis errors (the service logs them, once per outage).
+      events.on('error', () => {});
+      for (const e of ['completed', 'failed', 'removed'] as const) {
+        events.on(e, (args: { jobId?: string }) => this.#wake(args.jobId));
+      }
+      // After a reconnect every waiter re-reads its job once: events may have been missed.
+      this.#onReady = () => this.#wakeAll();
+      this.#connection.on('ready', this.#onReady);
+      return events;
+    })();
+    // A failed first read (Redis down) is retried by the next waiter.
+    this.#subscription.catch(() => {
+      this.#subscription = undefined;
+    });
+    return this.#subscription;
+  }
+
+  async #unsubscribe(): Promise<void> {
+    const subscription = this.#subscription;
+    this.#subscription = undefined;
+    if (this.#onReady) this.#connection.off('ready', this.#onReady);
+    this.#onReady = undefined;
+    const events = await subscription?.catch(() => undefined);
+    // Bounded: closing waits for nothing Redis must answer (BullMQ disconnects its own connection).
+    await events?.close().catch(() => {});
+    this.#template?.disconnect();
+    this.#template = undefined;
+  }
+
+  /**
+   * Shutdown: every waiter answers now (with its job's current state) and later waits do not wait.
+   * Resolves once no wait is under way, or after `boundMs` (a read Redis does not answer).
+   */
+  async release(boundMs = 1000): Promise<void> {
+    this.#released = true;
+    this.#wakeAll();
+    const deadline = Date.now() + boundMs;
+    // Local state only: the waiters' own reads finish them.
+    while (this.#count > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  }
+
+  /** {@link release}, then close the subscription. */
+  async close(): Promise<void> {
+    await this.release();
+    clearTimeout(this.#linger);
+    await this.#unsubscribe();
+  }
+}
