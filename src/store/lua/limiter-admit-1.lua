@@ -56,11 +56,14 @@ for i = 1, 3 do
     if level < need then wait = math.max(wait, math.ceil((need - level) / rate)) end
   end
 end
-if wait > 0 then
-  for i = 1, 3 do if levels[i] then redis.call('HSET', h, names[i] .. '_level', levels[i]) end end
-  redis.call('HSET', h, 'ts', now)
-  return { wait, 'pacing' }
+-- One HSET for every field written (a script's commands count against Redis like a client's).
+local set = { 'ts', now }
+for i = 1, 3 do
+  if levels[i] then
+    set[#set + 1] = names[i] .. '_level'
+    if wait > 0 then set[#set + 1] = levels[i] else set[#set + 1] = levels[i] - cost[i] end
+  end
 end
-for i = 1, 3 do if levels[i] then redis.call('HSET', h, names[i] .. '_level', levels[i] - cost[i]) end end
-redis.call('HSET', h, 'ts', now)
+redis.call('HSET', h, unpack(set))
+if wait > 0 then return { wait, 'pacing' } end
 return { 0, 'ok' }
