@@ -47,7 +47,8 @@ export interface RollupOptions {
   dayRetentionSeconds?: number;
   /**
    * How long a finished job's increments wait for others to share one write (group commit); `record`
-   * resolves once they are written. @defaultValue `defaults.rollupLingerMs`
+   * resolves once they are written. 0: at once (a writer that records one job at a time, waiting
+   * for each, has nobody to share with). @defaultValue `defaults.rollupLingerMs`
    */
   lingerMs?: number;
 }
@@ -152,7 +153,8 @@ export class RollupWriter {
     if (this.#next) return this.#next;
     const before = this.#last;
     // The first job of a batch waits a little for others (and for the write before it to be done).
-    const linger = new Promise((r) => setTimeout(r, this.#o.lingerMs));
+    const ms = this.#o.lingerMs;
+    const linger = ms > 0 ? new Promise((r) => setTimeout(r, ms)) : undefined;
     const next = (async () => {
       await Promise.all([linger, before?.catch(() => {})]);
       this.#next = undefined;
