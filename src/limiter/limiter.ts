@@ -64,6 +64,8 @@ export class RateLimiter {
   readonly #lastUsed = new Map<string, number>();
   readonly #ceilings: Record<LimiterResource, number>;
   readonly #permits: PermitContext;
+  /** The last read of each group's state (see `stateReadMs`). */
+  readonly #reads = new Map<string, { at: number; state: Promise<GroupState> }>();
   #closed = false;
 
   constructor(opts: LimiterOptions) {
@@ -72,7 +74,12 @@ export class RateLimiter {
     const c = opts.ceilings ?? {};
     this.#ceilings = { req: c.rpm ?? 0, in: c.itpm ?? 0, out: c.otpm ?? 0 };
     this.#cache = new PromptCacheTracker(() => this.#state.tuning);
-    this.#permits = { state: this.#state, options: opts, ceilings: this.#ceilings };
+    this.#permits = {
+      state: this.#state,
+      options: opts,
+      ceilings: this.#ceilings,
+      forget: (key) => this.#reads.delete(key),
+    };
   }
 
   /** The Redis key of a model group's shared state. */
@@ -109,6 +116,7 @@ export class RateLimiter {
       const busy = c.RECEIVED + c.QUEUED + c.RUNNING + c.EXECUTING > 0;
       if (!busy && now - (this.#lastUsed.get(group) ?? 0) > defaults.limiterIdleGroupMs) {
         this.#gates.delete(group);
+        this.#reads.delete(this.key(group));
         this.#lastUsed.delete(group);
         this.#local.delete(group);
       }
@@ -140,7 +148,7 @@ export class RateLimiter {
   async acquire(plan: CallPlan, signal?: AbortSignal, opts: AcquireOptions = {}): Promise<Permit | Deferral> {
     const group = modelGroup(plan.model);
     const key = this.key(group);
-    const st = await this.#state.read(key);
+    const st = await this.#read(key);
     // What the API will count toward ITPM: uncached input and cache writes; cache reads only on
     // models where they count. The cacheable prefix is charged at the share lately written.
     // The prefix is free when the API answered with it lately (a read), else it is a write.
@@ -256,6 +264,17 @@ export class RateLimiter {
         }
       },
     };
+  }
+
+  /** The group's state, read at most every `stateReadMs` by this process (concurrent calls share a read). */
+  #read(key: string): Promise<GroupState> {
+    const now = Date.now();
+    const hit = this.#reads.get(key);
+    if (hit && now - hit.at < this.#state.tuning.stateReadMs) return hit.state;
+    const state = this.#state.read(key);
+    this.#reads.set(key, { at: now, state });
+    state.catch(() => this.#reads.delete(key));
+    return state;
   }
 
   #localOf(group: string): LocalGroup {

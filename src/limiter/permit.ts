@@ -1,11 +1,10 @@
 /**
- * A permit's second half: what happens when the API answers. The headers update the shared limits
- * ({@link observeLimitHeaders}); the settle gives back what the call did not use, feeds the
- * input-token ratio, and pauses the group on a 429/529 — all in one Lua step of
- * {@link SharedLimiterState.settle}.
+ * A permit's second half: what happens when the API answers. The settle gives back what the call
+ * did not use, feeds the input-token ratio, pauses the group on a 429/529 and learns the answer's
+ * rate-limit headers (the shared limits) — all in one Lua step of {@link SharedLimiterState.settle}.
  */
 import { parseRateLimitHeaders } from './headers.js';
-import type { Costs, LimiterResource, SharedLimiterState } from './shared-state.js';
+import type { Costs, HeaderObservation, LimiterResource, SharedLimiterState } from './shared-state.js';
 import type { AccountQuotaPort, CallPlan, LimiterOptions, Permit } from './types.js';
 
 /** What a permit needs of its limiter. */
@@ -14,6 +13,8 @@ export interface PermitContext {
   options: LimiterOptions;
   /** Configured ceilings per resource (0: none). */
   ceilings: Record<LimiterResource, number>;
+  /** Drop the process's last read of the group's state (it paused: the next call reads afresh). */
+  forget?: (key: string) => void;
 }
 
 /** One admitted call of `group`. */
@@ -42,59 +43,98 @@ function remainingUpper(r: number | undefined, tokens: boolean): number | undefi
   return tokens && r % 1000 === 0 ? r + 999 : r;
 }
 
-/** Store the limits and remainders a response's headers announce; report what changed. */
-export async function observeLimitHeaders(
+/** What a response's rate-limit headers announce (remainders at their upper end); none: undefined. */
+function observation(ctx: PermitContext, group: string, headers: Headers): HeaderObservation | undefined {
+  const snap = parseRateLimitHeaders(headers);
+  if (Object.keys(snap).length === 0) return undefined;
+  ctx.options.onHeaders?.(group, snap);
+  return {
+    limits: {
+      req: snap.requests?.limit,
+      in: snap.input_tokens?.limit,
+      out: snap.output_tokens?.limit,
+    },
+    remaining: {
+      req: remainingUpper(snap.requests?.remaining, false),
+      in: remainingUpper(snap.input_tokens?.remaining, true),
+      out: remainingUpper(snap.output_tokens?.remaining, true),
+    },
+    ceilings: ctx.ceilings,
+  };
+}
+
+/** Report the limits that changed (a discovery, or the API announcing other ones). */
+function reportLimits(
   ctx: PermitContext,
   group: string,
   key: string,
-  headers: Headers,
-): Promise<void> {
-  const snap = parseRateLimitHeaders(headers);
-  if (Object.keys(snap).length === 0) return;
-  ctx.options.onHeaders?.(group, snap);
-  const limits = {
-    req: snap.requests?.limit,
-    in: snap.input_tokens?.limit,
-    out: snap.output_tokens?.limit,
-  };
-  const remaining = {
-    req: remainingUpper(snap.requests?.remaining, false),
-    in: remainingUpper(snap.input_tokens?.remaining, true),
-    out: remainingUpper(snap.output_tokens?.remaining, true),
-  };
-  const before = await ctx.state.observe(key, limits, remaining, ctx.ceilings);
+  o: HeaderObservation,
+  before: Partial<Record<LimiterResource, number>>,
+): void {
   const now: Partial<Record<LimiterResource, number>> = {};
   let changed = false;
   for (const r of ['req', 'in', 'out'] as const) {
-    const l = limits[r];
+    const l = o.limits[r];
     if (l === undefined) continue;
     const effective = ctx.ceilings[r] > 0 ? Math.min(l, ctx.ceilings[r]) : l;
     now[r] = effective;
     if (before[r] !== effective) changed = true;
   }
-  if (changed) ctx.options.onLimits?.(group, now, before);
+  if (changed) {
+    ctx.forget?.(key);
+    ctx.options.onLimits?.(group, now, before);
+  }
 }
 
-/** The permit of an admitted call. */
+/** Store the limits and remainders a response's headers announce (a script of its own); report what changed. */
+async function observeLimitHeaders(
+  ctx: PermitContext,
+  group: string,
+  key: string,
+  headers: Headers,
+): Promise<void> {
+  const o = observation(ctx, group, headers);
+  if (!o) return;
+  reportLimits(ctx, group, key, o, await ctx.state.observe(key, o.limits, o.remaining, o.ceilings));
+}
+
+/**
+ * The permit of an admitted call. Its answer's headers are learned in the settle's script (one
+ * round trip per call), except the discovery probe's, learned as they arrive (they end the
+ * discovery for every waiting call), and those of a call still running `headersEarlyMs` after them.
+ */
 export function createPermit(ctx: PermitContext, call: PermitCall): Permit {
   const { group, key, plan, costs, probe, cacheReadsCount } = call;
   let headersSeen: Promise<void> | undefined;
+  let arrived: Headers | undefined;
+  let early: NodeJS.Timeout | undefined;
   let settled = false;
   const observe = (headers: Headers) => {
+    clearTimeout(early);
     headersSeen ??= observeLimitHeaders(ctx, group, key, headers).catch(() => {});
     return headersSeen;
   };
   return {
     observeHeaders: (headers) => {
-      void observe(headers);
+      if (settled || headersSeen || arrived) return;
+      if (probe) {
+        void observe(headers);
+        return;
+      }
+      arrived = headers;
+      early = setTimeout(() => void observe(headers), ctx.state.tuning.headersEarlyMs);
+      early.unref?.();
     },
     settle: async (result) => {
       if (settled) return;
       settled = true;
+      clearTimeout(early);
       const pausing = result.outcome === 'rate_limited' || result.outcome === 'overloaded';
-      // Learn the limits first on success; on a 429/529 pause first, so that the discovery probe's
-      // end cannot let another request slip in before the pause is set.
-      if (result.headers && !pausing) await observe(result.headers);
+      // Headers learned on their own already: as before, first on success (on a 429/529 the pause
+      // goes first, so that the discovery probe's end cannot let another request slip in before it).
+      if (headersSeen && !pausing) await headersSeen;
+      const headers = result.headers ?? arrived;
+      const merged = headers && !headersSeen ? observation(ctx, group, headers) : undefined;
       const ok = result.outcome === 'success';
       const outcome: 'success' | 'rate_limited' | 'overloaded' | 'other' =
         result.outcome === 'success' || result.outcome === 'rate_limited' || result.outcome === 'overloaded'
@@ -125,7 +165,7 @@ export function createPermit(ctx: PermitContext, call: PermitCall): Permit {
       // whole prompt's estimate, so it is refunded against all of the prompt's real tokens).
       const quotaIn =
         ok && result.inputTokens !== undefined ? plan.inputTokens - (result.inputTokens + written + read) : 0;
-      const [{ pausedUntil, factor }] = await Promise.all([
+      const [{ pausedUntil, factor, limitsBefore }] = await Promise.all([
         ctx.state.settle(key, {
           outcome,
           refundIn: giveIn,
@@ -134,13 +174,15 @@ export function createPermit(ctx: PermitContext, call: PermitCall): Permit {
           inRatioSample: sample,
           headersSeen: rateHeaders,
           probe,
+          headers: merged,
         }),
         call.shareKey === undefined ? undefined : ctx.state.refundShare(call.shareKey, giveIn, giveOut),
         outcome === 'rate_limited' ? undefined : call.perMinute?.giveBack(0, quotaIn + refundOut),
       ]);
-      if (result.headers && pausing) await observe(result.headers);
+      if (merged) reportLimits(ctx, group, key, merged, limitsBefore ?? {});
       ctx.options.onPace?.(group, factor);
       if (pausing) {
+        ctx.forget?.(key);
         const ms = pausedUntil - Date.now();
         if (ms > 0) ctx.options.onPause?.(group, outcome, ms);
       }

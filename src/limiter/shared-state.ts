@@ -126,6 +126,18 @@ export interface BucketTuning {
   cacheTtlMs: number;
   /** Cacheable prefixes remembered per process (the oldest is forgotten first). @defaultValue 10000 */
   cachePrefixesKept: number;
+  /**
+   * How long a process reuses its read of a group's state (the input-token ratio and what decides
+   * an early deferral) across acquisitions, instead of one Redis read per call; a pause this process
+   * sees drops it at once. Admission itself is always the atomic script. @defaultValue 100
+   */
+  stateReadMs: number;
+  /**
+   * A call's rate-limit headers are learned with its settle (one script per call), unless it is
+   * still running this long after they arrived: then at once. The discovery probe's always are
+   * learned at once. @defaultValue 1000
+   */
+  headersEarlyMs: number;
 }
 
 export const defaultTuning: BucketTuning = {
@@ -152,6 +164,8 @@ export const defaultTuning: BucketTuning = {
   maxDeferMs: 5000,
   cacheTtlMs: 300_000,
   cachePrefixesKept: 10_000,
+  stateReadMs: 100,
+  headersEarlyMs: 1000,
 };
 
 /** A view of one group's state (metrics, logs, tests). */
@@ -166,6 +180,41 @@ export interface GroupState {
   headerless: boolean;
   /** `limits.req` was learned from 429s (header-less endpoint), not announced. */
   learned: boolean;
+}
+
+/** What a response's rate-limit headers say, and the configured ceilings (0: none). */
+export interface HeaderObservation {
+  limits: Record<LimiterResource, number | undefined>;
+  remaining: Record<LimiterResource, number | undefined>;
+  ceilings: Record<LimiterResource, number>;
+}
+
+const none = { req: undefined, in: undefined, out: undefined };
+const noHeaders: HeaderObservation = { limits: none, remaining: none, ceilings: { req: 0, in: 0, out: 0 } };
+
+function observeArgs(o: HeaderObservation) {
+  const n = (v: number | undefined) => (v === undefined ? -1 : v);
+  return {
+    limitReq: n(o.limits.req),
+    limitIn: n(o.limits.in),
+    limitOut: n(o.limits.out),
+    remainingReq: n(o.remaining.req),
+    remainingIn: n(o.remaining.in),
+    remainingOut: n(o.remaining.out),
+    ceilingReq: o.ceilings.req,
+    ceilingIn: o.ceilings.in,
+    ceilingOut: o.ceilings.out,
+  };
+}
+
+/** "req,in,out" ('' where none) → the limits known before. */
+function limitsBefore(before: string): Partial<Record<LimiterResource, number>> {
+  const out: Partial<Record<LimiterResource, number>> = {};
+  before.split(',').forEach((v, i) => {
+    const r = resources[i];
+    if (r && v !== '') out[r] = Number(v);
+  });
+  return out;
 }
 
 /** Typed access to the scripts for one Redis connection. */
@@ -227,31 +276,17 @@ export class SharedLimiterState {
     ceilings: Record<LimiterResource, number>,
     now = Date.now(),
   ): Promise<Partial<Record<LimiterResource, number>>> {
-    const n = (v: number | undefined) => (v === undefined ? -1 : v);
     const before = await observeScript(
       this.#redis,
       { group: key },
       {
         now,
-        limitReq: n(limits.req),
-        limitIn: n(limits.in),
-        limitOut: n(limits.out),
-        remainingReq: n(remaining.req),
-        remainingIn: n(remaining.in),
-        remainingOut: n(remaining.out),
-        ceilingReq: ceilings.req,
-        ceilingIn: ceilings.in,
-        ceilingOut: ceilings.out,
+        ...observeArgs({ limits, remaining, ceilings }),
         target: this.#tuning.target,
         burstMs: this.#tuning.burstMs,
       },
     );
-    const out: Partial<Record<LimiterResource, number>> = {};
-    before.split(',').forEach((v, i) => {
-      const r = resources[i];
-      if (r && v !== '') out[r] = Number(v);
-    });
-    return out;
+    return limitsBefore(before);
   }
 
   async settle(
@@ -266,12 +301,19 @@ export class SharedLimiterState {
       headersSeen: boolean | null;
       /** Admitted as the discovery probe (limits unknown). */
       probe?: boolean;
+      /** The answer's rate-limit headers, learned in the same script (as {@link observe} would). */
+      headers?: HeaderObservation | undefined;
     },
     now = Date.now(),
     random: () => number = Math.random,
-  ): Promise<{ pausedUntil: number; factor: number }> {
+  ): Promise<{
+    pausedUntil: number;
+    factor: number;
+    /** With `headers`: the limits known before they were learned. */
+    limitsBefore?: Partial<Record<LimiterResource, number>>;
+  }> {
     const t = this.#tuning;
-    const [paused, factor] = await settleScript(
+    const [paused, factor, before] = await settleScript(
       this.#redis,
       { group: key },
       {
@@ -300,9 +342,16 @@ export class SharedLimiterState {
         learnStep: t.learnStep,
         learnDecrease: t.learnDecrease,
         learnWindowMs: t.learnWindowMs,
+        observe: s.headers ? 1 : 0,
+        ...observeArgs(s.headers ?? noHeaders),
+        target: t.target,
       },
     );
-    return { pausedUntil: Number(paused), factor: Number(factor) };
+    return {
+      pausedUntil: Number(paused),
+      factor: Number(factor),
+      ...(s.headers ? { limitsBefore: limitsBefore(before) } : {}),
+    };
   }
 
   async read(key: string): Promise<GroupState> {

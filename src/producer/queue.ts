@@ -231,7 +231,13 @@ export class PromptQueue {
 
   async #enqueueTraced(jobs: readonly Submission[]): Promise<Array<{ id: string; outcome: EnqueueOutcome }>> {
     const timestamp = Date.now();
-    const all = jobs.map((j) => ({ ...j, id: j.id ?? randomUUID(), tenant: tenantOf(j.request) }));
+    const all = jobs.map((j) => ({
+      ...j,
+      id: j.id ?? randomUUID(),
+      tenant: tenantOf(j.request),
+      // An id generated here cannot exist or be claimed by another submitter: no claim needed.
+      fresh: j.id === undefined,
+    }));
     const claims = await claimJobs(this.connection, this.keys, all, defaults.claimTtlMs);
     const add: Array<{ job: (typeof all)[number]; rank: number }> = [];
     const busy: typeof all = [];

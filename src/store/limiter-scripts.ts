@@ -67,8 +67,19 @@ export const settleScript = script(
     'learnStep',
     'learnDecrease',
     'learnWindowMs',
+    'observe',
+    'limitReq',
+    'limitIn',
+    'limitOut',
+    'remainingReq',
+    'remainingIn',
+    'remainingOut',
+    'ceilingReq',
+    'ceilingIn',
+    'ceilingOut',
+    'target',
   ],
-  (r) => r as [string, string],
+  (r) => r as [string, string, string],
 );
 
 /** The whole group hash (empty when the group is unknown). */

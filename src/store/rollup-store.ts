@@ -23,6 +23,14 @@ export interface RollupRetention {
   daySeconds: number;
 }
 
+/** One finished job's part of the rollups. */
+export interface RollupEntry {
+  finishedMs: number;
+  minute: MinuteIncrement;
+  costMicro: number;
+  slow: SlowCall;
+}
+
 const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
 export class RollupStore {
@@ -38,25 +46,56 @@ export class RollupStore {
    * Add one finished job (finished at `finishedMs`): its minute's counters, its day's, and the
    * hour's slowest set (capped at {@link slowestKept}). One pipelined round trip.
    */
-  async add(
+  add(
     finishedMs: number,
     minute: MinuteIncrement,
     costMicro: number,
     slow: SlowCall,
     retention: RollupRetention,
   ): Promise<void> {
-    const epochMinute = Math.floor(finishedMs / 60_000);
+    return this.addMany([{ finishedMs, minute, costMicro, slow }], retention);
+  }
+
+  /**
+   * Add several finished jobs in one pipelined round trip, their increments summed first: one
+   * HINCRBY per field and key, one EXPIRE per key, one ZADD (and trim) per slowest set, however
+   * many jobs.
+   */
+  async addMany(jobs: readonly RollupEntry[], retention: RollupRetention): Promise<void> {
+    if (jobs.length === 0) return;
+    const sums = new Map<string, { seconds: number; fields: Map<string, number> }>();
+    const slowest = new Map<string, Array<string | number>>();
+    const bump = (key: string, seconds: number, increments: Array<[string, number]>) => {
+      let k = sums.get(key);
+      if (!k) {
+        k = { seconds, fields: new Map() };
+        sums.set(key, k);
+      }
+      for (const [f, by] of increments) k.fields.set(f, (k.fields.get(f) ?? 0) + by);
+    };
+    for (const j of jobs) {
+      const epochMinute = Math.floor(j.finishedMs / 60_000);
+      bump(this.#keys.rollupMinute(epochMinute), retention.minuteSeconds, encodeMinute(j.minute));
+      bump(
+        this.#keys.rollupDay(utcDay(j.finishedMs)),
+        retention.daySeconds,
+        encodeDay(j.minute.tenant, j.costMicro),
+      );
+      const sk = this.#keys.slowest(Math.floor(epochMinute / 60));
+      const members = slowest.get(sk) ?? [];
+      members.push(j.slow.total_ms, JSON.stringify(j.slow));
+      slowest.set(sk, members);
+    }
     const p = this.#redis.pipeline();
-    const mk = this.#keys.rollupMinute(epochMinute);
-    for (const [f, by] of encodeMinute(minute)) p.hincrby(mk, f, by);
-    p.expire(mk, retention.minuteSeconds);
-    const dk = this.#keys.rollupDay(utcDay(finishedMs));
-    for (const [f, by] of encodeDay(minute.tenant, costMicro)) p.hincrby(dk, f, by);
-    p.expire(dk, retention.daySeconds);
-    const sk = this.#keys.slowest(Math.floor(epochMinute / 60));
-    p.zadd(sk, slow.total_ms, JSON.stringify(slow));
-    p.zremrangebyrank(sk, 0, -(slowestKept + 1));
-    p.expire(sk, retention.minuteSeconds);
+    for (const [key, { seconds, fields }] of sums) {
+      for (const [f, by] of fields) if (by !== 0) p.hincrby(key, f, by);
+      p.expire(key, seconds);
+    }
+    for (const [sk, members] of slowest) {
+      p.zadd(sk, ...members);
+      p.zremrangebyrank(sk, 0, -(slowestKept + 1));
+      p.expire(sk, retention.minuteSeconds);
+    }
     const results = await p.exec();
     const failed = results?.find(([err]) => err);
     if (failed?.[0]) throw failed[0];

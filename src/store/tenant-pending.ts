@@ -54,19 +54,26 @@ export type Claim =
 
 /**
  * Claim job ids and count each claimed job in its tenant's pending jobs, in one atomic step
- * (lua/claim-jobs-N.lua). All keys are the queue's, so one slot when hash-tagged.
+ * (lua/claim-jobs-N.lua); ids generated for this call (`fresh`) are counted without a claim. All keys are the queue's, so one slot when hash-tagged.
  */
 export async function claimJobs(
   redis: Redis,
   keys: QueueKeys,
-  jobs: ReadonlyArray<{ id: string; tenant: string }>,
+  jobs: ReadonlyArray<{ id: string; tenant: string; fresh?: boolean }>,
   claimTtlMs: number,
 ): Promise<Claim[]> {
   if (jobs.length === 0) return [];
   const k = [keys.tenantPending];
   // Jobs by the caller's id: the claim key as given, the job hash under its BullMQ id.
   for (const j of jobs) k.push(keys.job(bullJobId(j.id)), keys.claim(j.id));
-  const res = await claimJobsScript(redis, k, [claimTtlMs, pendingTtlSeconds, ...jobs.map((j) => j.tenant)]);
+  // A `fresh` id was generated for this call: nobody else can hold it, so it needs no claim.
+  const fresh = jobs.map((j) => (j.fresh ? '1' : '0'));
+  const res = await claimJobsScript(redis, k, [
+    claimTtlMs,
+    pendingTtlSeconds,
+    ...jobs.map((j) => j.tenant),
+    ...fresh,
+  ]);
   return res.map((n) => {
     if (n >= 0) return { kind: 'claimed', rank: n };
     return n === -1 ? { kind: 'exists' } : { kind: 'busy' };

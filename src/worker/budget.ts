@@ -8,6 +8,7 @@
 
 import type { PriceTable } from '../anthropic/pricing.js';
 import { estimateInputTokens } from '../anthropic/tokens.js';
+import { defaults } from '../core/defaults.js';
 import type { JobRequest } from '../core/job.js';
 import type { TenantQuota } from '../limiter/types.js';
 import { type BudgetAdmission, type BudgetHold, reserveBudget, settleBudget } from '../store/budget-store.js';
@@ -39,10 +40,31 @@ export function worstCaseCostUsd(request: JobRequest, prices: Pick<PriceTable, '
   );
 }
 
-/** Budgets in the queue's Redis keys; a hold left by a dead worker stops counting after `holdMs`. */
-export function redisBudgets(connection: Redis, keys: QueueKeys, holdMs: number): BudgetPort {
+/**
+ * Budgets in the queue's Redis keys; a hold left by a dead worker stops counting after `holdMs`.
+ * A tenant found to have no record (no budget, no quota) is remembered for `unknownTtlMs`: its calls
+ * meanwhile skip the round trip. A tenant added with a budget is enforced from then on at the latest.
+ */
+export function redisBudgets(
+  connection: Redis,
+  keys: QueueKeys,
+  holdMs: number,
+  unknownTtlMs: number = defaults.tenantUnknownCacheMs,
+): BudgetPort {
+  const unknown = new Map<string, number>();
   return {
-    reserve: (tenant, usd, id) => reserveBudget(connection, keys, tenant, usd, { id, holdMs }),
+    reserve: async (tenant, usd, id) => {
+      const now = Date.now();
+      const until = unknown.get(tenant);
+      if (until !== undefined && until > now) return { kind: 'unknown' };
+      const admission = await reserveBudget(connection, keys, tenant, usd, { id, holdMs });
+      if (admission.kind === 'unknown' && unknownTtlMs > 0) {
+        // Bounded: past this many tenants the memory starts over (they are read again).
+        if (unknown.size >= 10_000) unknown.clear();
+        unknown.set(tenant, now + unknownTtlMs);
+      } else unknown.delete(tenant);
+      return admission;
+    },
     settle: async (hold, usd) => {
       await settleBudget(connection, keys, hold, usd);
     },

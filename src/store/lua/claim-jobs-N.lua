@@ -13,6 +13,8 @@
     ARGV[1]       claim lifetime (ms)
     ARGV[2]       tenant-pending lifetime (s), renewed on every enqueue
     ARGV[2 + i]   job i's tenant ('' = none), i = 1 .. jobs
+    ARGV[2 + jobs + i]  '1' when job i's id was generated for this call (a fresh UUID: it cannot
+                  exist nor be claimed by anyone else, so it is claimed without EXISTS and SET)
 
   Output:
     one number per job: its rank (>= 0: claimed, add it at that rank), -1 the job exists,
@@ -25,12 +27,14 @@ local out = {}
 local nextRank = {}
 local claimed = {}
 local any = false
-for i = 1, (#KEYS - 1) / 2 do
+local jobs = (#KEYS - 1) / 2
+for i = 1, jobs do
   local job = KEYS[2 * i]
   local claim = KEYS[2 * i + 1]
-  if redis.call('EXISTS', job) == 1 then
+  local fresh = ARGV[2 + jobs + i] == '1'
+  if not fresh and redis.call('EXISTS', job) == 1 then
     out[i] = -1
-  elseif redis.call('SET', claim, '1', 'NX', 'PX', claimMs) then
+  elseif fresh or redis.call('SET', claim, '1', 'NX', 'PX', claimMs) then
     local tenant = ARGV[2 + i]
     if nextRank[tenant] == nil then
       nextRank[tenant] = tonumber(redis.call('HGET', pending, tenant)) or 0

@@ -88,26 +88,33 @@ if share > 0 then
     end
   end
 end
-if wait > 0 or swait > 0 then
-  for i = 1, 3 do if levels[i] then redis.call('HSET', h, names[i] .. '_level', levels[i]) end end
-  redis.call('HSET', h, 'ts', now)
-  -- Over its share, the tenant's call steps aside (the limiter defers it) whatever the group's pace.
-  if swait > 0 then return { math.max(wait, swait), 'quota', short } end
-  return { wait, 'pacing' }
+-- One HSET for every field written (a script's commands count against Redis like a client's). The
+-- group's buckets are charged only when the tenant's share can take the call too.
+local charge = wait == 0 and swait == 0
+local set = { 'ts', now }
+for i = 1, 3 do
+  if levels[i] then
+    set[#set + 1] = names[i] .. '_level'
+    if charge then set[#set + 1] = levels[i] - cost[i] else set[#set + 1] = levels[i] end
+  end
 end
-for i = 1, 3 do if levels[i] then redis.call('HSET', h, names[i] .. '_level', levels[i] - cost[i]) end end
-redis.call('HSET', h, 'ts', now)
+redis.call('HSET', h, unpack(set))
+-- Over its share, the tenant's call steps aside (the limiter defers it) whatever the group's pace.
+if swait > 0 then return { math.max(wait, swait), 'quota', short } end
+if wait > 0 then return { wait, 'pacing' } end
 if share > 0 then
   -- Kept until its buckets are full again (then an absent hash means the same), plus a minute.
   local ttl = 60000
+  local sset = { 'ts', now }
   for i = 1, 3 do
     if slevels[i] then
       local left = slevels[i] - cost[i]
-      redis.call('HSET', sh, names[i] .. '_level', left)
+      sset[#sset + 1] = names[i] .. '_level'
+      sset[#sset + 1] = left
       ttl = math.max(ttl, math.ceil((scaps[i] - left) / srates[i]) + 60000)
     end
   end
-  redis.call('HSET', sh, 'ts', now)
+  redis.call('HSET', sh, unpack(sset))
   redis.call('PEXPIRE', sh, ttl)
 end
 return { 0, 'ok' }

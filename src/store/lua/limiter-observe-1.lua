@@ -23,20 +23,29 @@
 local h = KEYS[1]
 local now = tonumber(ARGV[1])
 local names = { 'req', 'in', 'out' }
+-- Every field read in one HMGET and written in one HSET: a script's commands count against Redis
+-- like a client's.
+local st = redis.call('HMGET', h, 'factor', 'burst_ms', 'ts', 'learned', 'probe_until', 'headerless',
+  'req_limit', 'in_limit', 'out_limit', 'req_level', 'in_level', 'out_level')
 local before = {}
 local any = false
-local factor = tonumber(redis.call('HGET', h, 'factor')) or 1
-local burst = tonumber(redis.call('HGET', h, 'burst_ms')) or tonumber(ARGV[12])
-local ts = tonumber(redis.call('HGET', h, 'ts')) or now
+local factor = tonumber(st[1]) or 1
+local burst = tonumber(st[2]) or tonumber(ARGV[12])
+local ts = tonumber(st[3]) or now
 local target = tonumber(ARGV[11])
+local old_limits = { tonumber(st[7]), tonumber(st[8]), tonumber(st[9]) }
+local old_levels = { tonumber(st[10]), tonumber(st[11]), tonumber(st[12]) }
 local sent = false
 for i = 1, 3 do if tonumber(ARGV[1 + i]) >= 0 then sent = true end end
-if sent and redis.call('HGET', h, 'learned') == '1' then
+if sent and st[4] == '1' then
   -- Headers after all: the announced limits replace the learned one.
   redis.call('HDEL', h, 'req_limit', 'req_level', 'learned', 'slow_start', 'ok_since', 'ok_count', 'learn_hold_until')
+  old_limits[1] = nil
+  old_levels[1] = nil
 end
+local set = {}
 for i = 1, 3 do
-  local old = tonumber(redis.call('HGET', h, names[i] .. '_limit'))
+  local old = old_limits[i]
   before[i] = old and tostring(old) or ''
   local limit = tonumber(ARGV[1 + i])
   local remaining = tonumber(ARGV[4 + i])
@@ -44,11 +53,12 @@ for i = 1, 3 do
   if limit >= 0 then
     any = true
     if ceiling > 0 and ceiling < limit then limit = ceiling end
-    redis.call('HSET', h, names[i] .. '_limit', limit)
+    set[#set + 1] = names[i] .. '_limit'
+    set[#set + 1] = limit
     if limit > 0 and remaining >= 0 then
       local rate = limit * factor * target / 60000
       local cap = math.max(rate * burst, 1)
-      local level = tonumber(redis.call('HGET', h, names[i] .. '_level'))
+      local level = old_levels[i]
       if level == nil then
         level = math.min(cap, remaining)
       else
@@ -57,12 +67,15 @@ for i = 1, 3 do
         -- upper end of a rounded remainder, so rounding alone never lowers the level.)
         if remaining < level then level = remaining end
       end
-      redis.call('HSET', h, names[i] .. '_level', level)
+      set[#set + 1] = names[i] .. '_level'
+      set[#set + 1] = level
     end
   end
 end
 if any then
-  redis.call('HSET', h, 'ts', now)
-  redis.call('HDEL', h, 'probe_until', 'headerless')
+  set[#set + 1] = 'ts'
+  set[#set + 1] = now
+  if st[5] or st[6] then redis.call('HDEL', h, 'probe_until', 'headerless') end
 end
+if #set > 0 then redis.call('HSET', h, unpack(set)) end
 return table.concat(before, ',')

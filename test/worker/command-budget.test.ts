@@ -1,0 +1,178 @@
+/**
+ * The Redis command budget of a job: every command Redis executes for N jobs (enqueue, pickup,
+ * limiter, records, rollups, tenant counters, completion; those run inside Lua scripts included),
+ * counted from `INFO commandstats` deltas on a private redis-server, against a plain BullMQ worker
+ * streaming the same jobs through the SDK on the same server. promptq may spend at most twice the
+ * plain pipeline's commands per job (docs/sizing.md has the breakdown). The control adds back what
+ * a per-job rollup write cost before rollups were group-committed, and must break the bound.
+ */
+import Anthropic from '@anthropic-ai/sdk';
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Simulator, startSimulator } from '../../packages/anthropic-simulator/src/index.js';
+import { commandDelta, parseCommandStats } from '../../scripts/lib/redis-commands.js';
+import { loadConfig } from '../../src/core/config.js';
+import { Logger } from '../../src/core/log.js';
+import { minuteIncrement } from '../../src/ops/metrics/rollups.js';
+import { type RunningService, runService } from '../../src/ops/service.js';
+import { queueKeys } from '../../src/store/keys.js';
+import { RollupStore } from '../../src/store/rollup-store.js';
+import { TestRedis } from '../helpers/redis-server.js';
+
+const jobs = 300;
+const apiKey = 'sk-ant-budget-0123456789';
+const body = (i: number) => ({
+  model: 'claude-haiku-4-5',
+  max_tokens: 50,
+  prompt: `Summarise item ${i} in one sentence.`,
+  tenant_id: `tenant-${i % 10}`,
+});
+
+let server: TestRedis;
+let redis: Redis;
+let sim: Simulator;
+
+beforeAll(async () => {
+  server = new TestRedis();
+  await server.start();
+  redis = new Redis(server.url);
+  sim = await startSimulator({
+    seed: 5,
+    limits: { rpm: 600_000, itpm: 100_000_000, otpm: 100_000_000 },
+    ttftMs: 0,
+    msPerToken: 0,
+  });
+}, 60_000);
+
+afterAll(async () => {
+  redis?.disconnect();
+  await sim?.close();
+  await server?.destroy();
+});
+
+/** Commands per job (and per command) Redis executed while `run` sent `jobs` jobs through. */
+async function measure(run: () => Promise<void>) {
+  const before = parseCommandStats(await redis.info('commandstats'));
+  await run();
+  const delta = commandDelta(before, parseCommandStats(await redis.info('commandstats')));
+  const total = delta.reduce((a, [, c]) => a + c, 0);
+  return {
+    perJob: total / jobs,
+    byCommand: Object.fromEntries(delta.map(([c, k]) => [c, Number((k / jobs).toFixed(2))])),
+  };
+}
+
+async function until(done: () => Promise<boolean>, timeoutMs = 90_000) {
+  const end = Date.now() + timeoutMs;
+  while (!(await done())) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The baseline: addBulk in, a BullMQ worker streaming each job through the SDK, with attempts. */
+async function plainPipeline(): Promise<void> {
+  const connection = { host: '127.0.0.1', port: server.port, maxRetriesPerRequest: null };
+  const client = new Anthropic({ apiKey, baseURL: sim.url, maxRetries: 0 });
+  const queue = new Queue('plain', { connection });
+  const worker = new Worker(
+    'plain',
+    async (job) => {
+      const b = job.data as ReturnType<typeof body>;
+      const stream = client.messages.stream({
+        model: b.model,
+        max_tokens: b.max_tokens,
+        messages: [{ role: 'user', content: b.prompt }],
+      });
+      return (await stream.finalMessage()).usage;
+    },
+    { connection, concurrency: 64, removeOnComplete: { age: 86_400 }, removeOnFail: { age: 86_400 } },
+  );
+  await worker.waitUntilReady();
+  try {
+    await queue.addBulk(
+      Array.from({ length: jobs }, (_, i) => ({
+        name: 'prompt',
+        data: body(i),
+        opts: { attempts: 3, backoff: { type: 'exponential', delay: 1000 } },
+      })),
+    );
+    await until(async () => (await queue.getJobCounts('completed')).completed === jobs);
+  } finally {
+    await worker.close();
+    await queue.close();
+  }
+}
+
+/** promptq's worker on queue `name` (warmed up: the limiter knows the limits, the scripts are loaded). */
+async function promptq(name: string): Promise<RunningService> {
+  const config = loadConfig({
+    REDIS_URL: server.url,
+    ANTHROPIC_API_KEY: apiKey,
+    ANTHROPIC_BASE_URL: sim.url,
+    PROMPTQ_QUEUE: name,
+    PORT: '0',
+    PROMPTQ_CONCURRENCY: '64',
+    PROMPTQ_LOG_LEVEL: 'silent',
+  });
+  const svc = await runService(config, { api: false, worker: true, embedRedis: false }, new Logger('silent'));
+  await svc.queue.addBatch(Array.from({ length: 20 }, (_, i) => body(i)));
+  await until(async () => (await svc.queue.queue.getJobCounts('completed')).completed === 20);
+  return svc;
+}
+
+async function promptqJobs(svc: RunningService): Promise<void> {
+  await svc.queue.addBatch(Array.from({ length: jobs }, (_, i) => body(i)));
+  await until(async () => (await svc.queue.queue.getJobCounts('completed')).completed === 20 + jobs);
+}
+
+describe('Redis commands per job', () => {
+  it('promptq spends at most twice the commands of a plain BullMQ worker + SDK; the control (per-job rollup writes) does not fit', async () => {
+    const plain = await measure(plainPipeline);
+
+    const svc = await promptq('budget');
+    const ours = await measure(() => promptqJobs(svc));
+    await svc.close();
+
+    // The control: the same run with what the rollups cost per job before they were group-committed.
+    const ctl = await promptq('budget-control');
+    const store = new RollupStore(redis as never, queueKeys('budget-control'));
+    ctl.worker?.on('finished', async (e) => {
+      const r = e.record;
+      await store.add(
+        Date.now(),
+        minuteIncrement(e.status, r, r.tenant_id ?? 'none', 0),
+        0,
+        {
+          id: e.jobId,
+          model: r.model,
+          tenant: r.tenant_id ?? 'none',
+          status: e.status,
+          total_ms: r.total_ms ?? 0,
+          latency_ms: r.latency_ms,
+          ttft_ms: r.ttft_ms,
+          queue_wait_ms: r.queue_wait_ms,
+          output_tokens: r.output_tokens,
+          max_tokens: r.max_tokens,
+          attempts: r.attempts,
+          finished_at: r.finished_at ?? '',
+        },
+        { minuteSeconds: 3600, daySeconds: 86_400 },
+      );
+    });
+    const control = await measure(() => promptqJobs(ctl));
+    await ctl.close();
+
+    console.info(
+      `commands per job: plain ${plain.perJob.toFixed(1)}, promptq ${ours.perJob.toFixed(1)}, control ${control.perJob.toFixed(1)}\n` +
+        `promptq by command: ${JSON.stringify(ours.byCommand)}`,
+    );
+    // Both pipelines did the work: a plain job costs Redis a few dozen commands.
+    expect(plain.perJob).toBeGreaterThan(20);
+    expect(ours.perJob).toBeLessThanOrEqual(2 * plain.perJob);
+    // The counter sees per-job writes: the control's extra ~20 commands per job break the bound.
+    expect(control.perJob).toBeGreaterThan(2 * plain.perJob);
+    expect(control.perJob - ours.perJob).toBeGreaterThan(15);
+  }, 240_000);
+});
