@@ -6,6 +6,19 @@ import type { RedisConnection as Redis } from './connection.js';
 import { script } from './scripts.js';
 
 const groupKeys = ['group'] as const;
+/** What a response's rate-limit headers announce, as limiter-observe-1.lua and limiter-settle-1.lua take it. */
+const headerArgs = [
+  'limitReq',
+  'limitIn',
+  'limitOut',
+  'remainingReq',
+  'remainingIn',
+  'remainingOut',
+  'ceilingReq',
+  'ceilingIn',
+  'ceilingOut',
+  'target',
+] as const;
 export const admitScript = script(
   'limiter-admit-2.lua',
   ['group', 'share'],
@@ -22,20 +35,7 @@ export const shareRefundScript = script(
 export const observeScript = script(
   'limiter-observe-1.lua',
   groupKeys,
-  [
-    'now',
-    'limitReq',
-    'limitIn',
-    'limitOut',
-    'remainingReq',
-    'remainingIn',
-    'remainingOut',
-    'ceilingReq',
-    'ceilingIn',
-    'ceilingOut',
-    'target',
-    'burstMs',
-  ],
+  ['now', ...headerArgs, 'burstMs'],
   String,
 );
 export const settleScript = script(
@@ -68,16 +68,7 @@ export const settleScript = script(
     'learnDecrease',
     'learnWindowMs',
     'observe',
-    'limitReq',
-    'limitIn',
-    'limitOut',
-    'remainingReq',
-    'remainingIn',
-    'remainingOut',
-    'ceilingReq',
-    'ceilingIn',
-    'ceilingOut',
-    'target',
+    ...headerArgs,
   ],
   (r) => r as [string, string, string],
 );
