@@ -1,18 +1,10 @@
-/**
- * Cross-site request forgery. A page on another site auto-submits a `text/plain` form whose body
- * is a job to `/v1/jobs` — with no token at all (a loopback service), and from a browser logged into
- * `/dashboard` with Basic auth. Nothing may be enqueued; the control posts the very same body from
- * a program and gets it enqueued.
- */
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { browserTests, launchChromium } from '../helpers/chromium.js';
 import { post, type Stack, startStack } from '../helpers/stack.js';
 
-const chromiumPath = '/usr/bin/chromium';
-const onCI = process.env.CI !== undefined;
 const token = 'csrf-test-token-0123456789';
 
 /** The JSON a `text/plain` form sends: `name=value`, the `=` hidden inside a string. */
@@ -34,21 +26,10 @@ async function attackerSite(target: string): Promise<{ url: string; server: Serv
   return { url: `http://localhost:${(server.address() as AddressInfo).port}/`, server };
 }
 
-describe.runIf(existsSync(chromiumPath) || onCI)('CSRF from a browser', () => {
+describe.runIf(browserTests)('CSRF from a browser', () => {
   let browser: Browser;
   beforeAll(async () => {
-    browser = await chromium.launch({
-      executablePath: chromiumPath,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
   });
   afterAll(() => browser?.close());
 

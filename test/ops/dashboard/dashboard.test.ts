@@ -1,10 +1,10 @@
-import { existsSync, mkdtempSync, statSync } from 'node:fs';
+import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DashboardData } from '../../../src/ops/dashboard/summary.js';
+import { browserTests, launchChromium } from '../../helpers/chromium.js';
 import { spawnCli } from '../../helpers/cli.js';
 import { get, type Stack, startStack } from '../../helpers/stack.js';
 import { type FinishedJob, labelsOf, runWorkload, sum } from './workload.js';
@@ -12,8 +12,6 @@ import { type FinishedJob, labelsOf, runWorkload, sum } from './workload.js';
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const token = 'dash-token-0123456789';
 const auth = { authorization: `Bearer ${token}` };
-const chromiumPath = '/usr/bin/chromium';
-const onCI = !['', '0', 'false', undefined].includes(process.env.CI);
 
 describe('built-in dashboard over real rollups', () => {
   let s: Stack;
@@ -129,21 +127,10 @@ describe('built-in dashboard over real rollups', () => {
   });
 
   // On CI a missing chromium is a failure, not a skip (.ci/run installs it).
-  it.runIf(existsSync(chromiumPath) || onCI)(
+  it.runIf(browserTests)(
     'renders every chart in headless Chromium from the real data',
     async () => {
-      const browser = await chromium.launch({
-        executablePath: chromiumPath,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-          '--no-first-run',
-        ],
-      });
+      const browser = await launchChromium();
       try {
         // Browsers send Basic auth; the token is the password (like Bull Board).
         const ctx = await browser.newContext({
