@@ -1,5 +1,5 @@
-import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+import { resolveFromSource } from './vitest.config.js';
 
 /**
  * The slow fault tests (`npm run test:chaos`): killed workers, a restarted Redis, API faults,
@@ -7,14 +7,7 @@ import { defineConfig } from 'vitest/config';
  * one file at a time to keep timings honest on two cores.
  */
 export default defineConfig({
-  // The simulator package from its sources, as `--conditions=source` does for spawned processes.
-  resolve: {
-    alias: {
-      '@promptq/anthropic-simulator': fileURLToPath(
-        new URL('./packages/anthropic-simulator/src/index.ts', import.meta.url),
-      ),
-    },
-  },
+  resolve: resolveFromSource,
   test: {
     include: ['test/chaos/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],

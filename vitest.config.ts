@@ -1,15 +1,17 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
-export default defineConfig({
-  // The simulator package from its sources, as `--conditions=source` does for spawned processes.
-  resolve: {
-    alias: {
-      '@promptq/anthropic-simulator': fileURLToPath(
-        new URL('./packages/anthropic-simulator/src/index.ts', import.meta.url),
-      ),
-    },
+/** The simulator package from its sources, as `--conditions=source` does for spawned processes. */
+export const resolveFromSource = {
+  alias: {
+    '@promptq/anthropic-simulator': fileURLToPath(
+      new URL('./packages/anthropic-simulator/src/index.ts', import.meta.url),
+    ),
   },
+};
+
+export default defineConfig({
+  resolve: resolveFromSource,
   test: {
     include: ['test/**/*.test.ts'],
     // The slow fault tests run with `npm run test:chaos` (vitest.chaos.config.ts), the failover

@@ -1,5 +1,5 @@
-import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+import { resolveFromSource } from './vitest.config.js';
 
 /**
  * The tests that must hold on every Redis topology, run against a Redis Cluster or a Sentinel set
@@ -8,13 +8,7 @@ import { defineConfig } from 'vitest/config';
  * (test/topology/), which start a topology of their own to kill its nodes.
  */
 export default defineConfig({
-  resolve: {
-    alias: {
-      '@promptq/anthropic-simulator': fileURLToPath(
-        new URL('./packages/anthropic-simulator/src/index.ts', import.meta.url),
-      ),
-    },
-  },
+  resolve: resolveFromSource,
   test: {
     include: [
       'test/worker/worker.test.ts',
