@@ -43,20 +43,6 @@ export class RollupStore {
   }
 
   /**
-   * Add one finished job (finished at `finishedMs`): its minute's counters, its day's, and the
-   * hour's slowest set (capped at {@link slowestKept}). One pipelined round trip.
-   */
-  add(
-    finishedMs: number,
-    minute: MinuteIncrement,
-    costMicro: number,
-    slow: SlowCall,
-    retention: RollupRetention,
-  ): Promise<void> {
-    return this.addMany([{ finishedMs, minute, costMicro, slow }], retention);
-  }
-
-  /**
    * Add several finished jobs in one pipelined round trip, their increments summed first: one
    * HINCRBY per field and key, one EXPIRE per key, one ZADD (and trim) per slowest set, however
    * many jobs.

@@ -14,7 +14,7 @@ import { type Simulator, startSimulator } from '../../packages/anthropic-simulat
 import { commandDelta, parseCommandStats } from '../../scripts/lib/redis-commands.js';
 import { loadConfig } from '../../src/core/config.js';
 import { Logger } from '../../src/core/log.js';
-import { minuteIncrement } from '../../src/ops/metrics/rollups.js';
+import { rollupEntry } from '../../src/ops/metrics/rollups.js';
 import { type RunningService, runService } from '../../src/ops/service.js';
 import { queueKeys } from '../../src/store/keys.js';
 import { RollupStore } from '../../src/store/rollup-store.js';
@@ -138,28 +138,12 @@ describe('Redis commands per job', () => {
     // The control: the same run with what the rollups cost per job before they were group-committed.
     const ctl = await promptq('budget-control');
     const store = new RollupStore(redis as never, queueKeys('budget-control'));
+    const labels = { tenantLabel: (t: string | null) => t ?? 'none', modelLabel: (m: string) => m };
     ctl.worker?.on('finished', async (e) => {
-      const r = e.record;
-      await store.add(
-        Date.now(),
-        minuteIncrement(e.status, r, r.tenant_id ?? 'none', 0),
-        0,
-        {
-          id: e.jobId,
-          model: r.model,
-          tenant: r.tenant_id ?? 'none',
-          status: e.status,
-          total_ms: r.total_ms ?? 0,
-          latency_ms: r.latency_ms,
-          ttft_ms: r.ttft_ms,
-          queue_wait_ms: r.queue_wait_ms,
-          output_tokens: r.output_tokens,
-          max_tokens: r.max_tokens,
-          attempts: r.attempts,
-          finished_at: r.finished_at ?? '',
-        },
-        { minuteSeconds: 3600, daySeconds: 86_400 },
-      );
+      await store.addMany([rollupEntry(e.jobId, e.status, e.record, labels)], {
+        minuteSeconds: 3600,
+        daySeconds: 86_400,
+      });
     });
     const control = await measure(() => promptqJobs(ctl));
     await ctl.close();

@@ -16,7 +16,6 @@ import {
   bucketIndex,
   latencyBucketsMs,
   type MinuteIncrement,
-  type SlowCall,
   usageBuckets,
 } from '../../store/rollup-format.js';
 import { type RollupEntry, RollupStore } from '../../store/rollup-store.js';
@@ -91,6 +90,39 @@ export function minuteIncrement(
   return inc;
 }
 
+/** What one finished job adds to the rollups, its tenant and model by their bounded labels. */
+export function rollupEntry(
+  jobId: string,
+  status: 'completed' | 'failed',
+  r: JobRecord,
+  labels: Pick<Required<RollupOptions>, 'tenantLabel' | 'modelLabel'>,
+): RollupEntry {
+  const finished = r.finished_at ? Date.parse(r.finished_at) : Date.now();
+  const tenant = labels.tenantLabel(r.tenant_id);
+  const labelled = { ...r, model: labels.modelLabel(r.model) };
+  // Cost as integer micro-dollars: HINCRBY is exact, HINCRBYFLOAT drifts over many adds.
+  const micro = Math.round((r.cost_usd ?? 0) * 1e6);
+  return {
+    finishedMs: finished,
+    minute: minuteIncrement(status, labelled, tenant, micro),
+    costMicro: micro,
+    slow: {
+      id: jobId,
+      model: labelled.model,
+      tenant,
+      status,
+      total_ms: r.total_ms ?? 0,
+      latency_ms: r.latency_ms,
+      ttft_ms: r.ttft_ms,
+      queue_wait_ms: r.queue_wait_ms,
+      output_tokens: r.output_tokens,
+      max_tokens: r.max_tokens,
+      attempts: r.attempts,
+      finished_at: r.finished_at ?? new Date(finished).toISOString(),
+    },
+  };
+}
+
 export class RollupWriter {
   readonly #o: Required<Omit<RollupOptions, 'prefix' | 'hashTag'>>;
   readonly #store: RollupStore;
@@ -119,32 +151,7 @@ export class RollupWriter {
 
   /** Add one finished job to the rollups of the minute it finished in. */
   async record(jobId: string, status: 'completed' | 'failed', r: JobRecord): Promise<void> {
-    const o = this.#o;
-    const finished = r.finished_at ? Date.parse(r.finished_at) : Date.now();
-    const tenant = o.tenantLabel(r.tenant_id);
-    const labelled = { ...r, model: o.modelLabel(r.model) };
-    // Cost as integer micro-dollars: HINCRBY is exact, HINCRBYFLOAT drifts over many adds.
-    const micro = Math.round((r.cost_usd ?? 0) * 1e6);
-    const slow: SlowCall = {
-      id: jobId,
-      model: labelled.model,
-      tenant,
-      status,
-      total_ms: r.total_ms ?? 0,
-      latency_ms: r.latency_ms,
-      ttft_ms: r.ttft_ms,
-      queue_wait_ms: r.queue_wait_ms,
-      output_tokens: r.output_tokens,
-      max_tokens: r.max_tokens,
-      attempts: r.attempts,
-      finished_at: r.finished_at ?? new Date(finished).toISOString(),
-    };
-    this.#pending.push({
-      finishedMs: finished,
-      minute: minuteIncrement(status, labelled, tenant, micro),
-      costMicro: micro,
-      slow,
-    });
+    this.#pending.push(rollupEntry(jobId, status, r, this.#o));
     return this.#commit();
   }
 
