@@ -17,7 +17,11 @@
  *   the group with jittered exponential backoff.
  *
  * Bottleneck orders the waiting requests of a process (by priority) and lets one at a time ask Redis
- * for admission, so a process never hammers Redis while it waits.
+ * for admission, so a process never hammers Redis while it waits. A call that arrives while none of
+ * its process's calls wait in the group's gate asks once without it: with room it goes at once
+ * (nobody to be ordered against, and no gate turns: Bottleneck's scheduling costs a few event-loop
+ * turns per call, which capped a process at a few hundred admissions a second); without room it
+ * joins the gate.
  */
 import { createHash } from 'node:crypto';
 import Bottleneck from 'bottleneck';
@@ -55,7 +59,7 @@ export class RateLimiter {
   readonly #gates = new Map<string, Bottleneck>();
   readonly #cache: PromptCacheTracker;
   /**
-   * Per group: the priorities of this process's calls waiting in its gate, and when the next call
+   * Per group: the priorities of this process's calls waiting for it, and when the next call
    * this process defers should come back (spaced one call's interval apart, so deferred jobs
    * return about when the group can take them instead of all at once); {@link LocalGroup}.
    */
@@ -148,6 +152,8 @@ export class RateLimiter {
   async acquire(plan: CallPlan, signal?: AbortSignal, opts: AcquireOptions = {}): Promise<Permit | Deferral> {
     const group = modelGroup(plan.model);
     const key = this.key(group);
+    // The group is in use from here (requestRate reads it, idle groups are dropped), gate or not.
+    const gate = this.#gate(group);
     const st = await this.#read(key);
     // What the API will count toward ITPM: uncached input and cache writes; cache reads only on
     // models where they count. The cacheable prefix is charged at the share lately written.
@@ -198,36 +204,52 @@ export class RateLimiter {
       if (mayDefer) return deferral(Date.now() + q.waitMs, 'quota', q.resource);
       await sleep(Math.min(q.waitMs, 1000), signal);
     }
+    /**
+     * One look at the buckets: admitted (the state), handed back (a deferral), or how long to sleep
+     * before the next look.
+     */
+    const look = async (): Promise<AdmitState | Deferral | { sleepMs: number }> => {
+      const { waitMs, state, resource } = await this.#state.admit(key, costs, Date.now(), share);
+      if (waitMs <= 0) return state;
+      // Over its share: step aside at once, whatever the wait (others of the group may go).
+      if (mayDefer && state === 'quota') {
+        return this.#quotaDeferral(local, quota?.id ?? '', st, costs, quota?.share ?? 1, waitMs, resource);
+      }
+      // (Not while discovering: the probe's answer usually comes long before its lifetime ends.)
+      if (mayDefer && waitMs > hold && state !== 'discovering') {
+        return deferral(Date.now() + waitMs, state === 'paused' ? 'paused' : 'pacing');
+      }
+      // While the probe is out, look again soon: its headers end the discovery at once.
+      return { sleepMs: Math.min(Math.max(waitMs, 1), state === 'discovering' ? 50 : 1000) };
+    };
+    let admitted: AdmitState | Deferral | { sleepMs: number } = { sleepMs: 0 };
+    // Counted among the group's waiting calls from here (the room above counts calls still looking).
     parked.push(priority);
-    let admitted: AdmitState | Deferral;
     try {
-      admitted = await this.#gate(group).schedule({ priority }, async () => {
-        for (;;) {
-          if (this.#closed) throw new Error('limiter closed');
-          if (signal?.aborted) throw abortError(signal);
-          const { waitMs, state, resource } = await this.#state.admit(key, costs, Date.now(), share);
-          if (waitMs <= 0) return state;
-          // Over its share: step aside at once, whatever the wait (others of the group may go).
-          if (mayDefer && state === 'quota') {
-            return this.#quotaDeferral(
-              local,
-              quota?.id ?? '',
-              st,
-              costs,
-              quota?.share ?? 1,
-              waitMs,
-              resource,
-            );
-          }
-          // (Not while discovering: the probe's answer usually comes long before its lifetime ends.)
-          if (mayDefer && waitMs > hold && state !== 'discovering') {
-            return deferral(Date.now() + waitMs, state === 'paused' ? 'paused' : 'pacing');
-          }
-          // While the probe is out, look again soon: its headers end the discovery at once.
-          const cap = state === 'discovering' ? 50 : 1000;
-          await sleep(Math.min(Math.max(waitMs, 1), cap), signal);
+      if (this.#closed) throw new Error('limiter closed');
+      if (signal?.aborted) throw abortError(signal);
+      // Nobody of this process waits in the gate: one look, without it (see the top).
+      if (local.gated === 0) admitted = await look();
+      if (typeof admitted === 'object' && 'sleepMs' in admitted) {
+        const sleepUntil = Date.now() + admitted.sleepMs;
+        local.gated += 1;
+        try {
+          admitted = await gate.schedule({ priority }, async () => {
+            // A first look that found no room: nothing changes before that wait is over.
+            const first = sleepUntil - Date.now();
+            if (first > 0) await sleep(first, signal);
+            for (;;) {
+              if (this.#closed) throw new Error('limiter closed');
+              if (signal?.aborted) throw abortError(signal);
+              const next = await look();
+              if (typeof next !== 'object' || !('sleepMs' in next)) return next;
+              await sleep(next.sleepMs, signal);
+            }
+          });
+        } finally {
+          local.gated -= 1;
         }
-      });
+      }
     } catch (err) {
       await perMinute?.giveBack(1, quotaTokens).catch(() => {});
       throw err;
@@ -280,7 +302,7 @@ export class RateLimiter {
   #localOf(group: string): LocalGroup {
     let l = this.#local.get(group);
     if (!l) {
-      l = { parked: [], nextBackAt: 0, quotaBackAt: new Map() };
+      l = { parked: [], gated: 0, nextBackAt: 0, quotaBackAt: new Map() };
       this.#local.set(group, l);
     }
     return l;
@@ -334,11 +356,13 @@ export class RateLimiter {
 }
 
 /**
- * Per group, this process's: the priorities of its calls waiting in the group's gate, when its next
- * call deferred for the group's line should come back, and per tenant over its share the same.
+ * Per group, this process's: the priorities of its calls waiting for the group (looking or in the
+ * gate) and how many are in the gate, when its next call deferred for the group's line should come
+ * back, and per tenant over its share the same.
  */
 interface LocalGroup {
   parked: number[];
+  gated: number;
   nextBackAt: number;
   quotaBackAt: Map<string, number>;
 }
