@@ -16,7 +16,8 @@ export interface FixedDefaults {
   readonly concurrencyTuneIntervalMs: number;
   /**
    * How long the dashboard rollups of a finished job wait for others to share one Redis write
-   * (group commit): a busy worker then sends a few commands per batch instead of ~25 per job.
+   * besides the write before them (group commit). Every ms holds the job's worker slot: with 0 the
+   * jobs that finish while a write is out still go together in the next one.
    */
   readonly rollupLingerMs: number;
   /**
@@ -84,7 +85,7 @@ export const defaults = {
   maxStalledCount: 2,
   adaptiveConcurrency: { min: 8, max: 256 },
   concurrencyTuneIntervalMs: 2000,
-  rollupLingerMs: 50,
+  rollupLingerMs: 0,
   tenantUnknownCacheMs: 2000,
   spendLimitDelayMs: 1000,
   retryAfterJitterMs: 250,

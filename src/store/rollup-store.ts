@@ -15,6 +15,9 @@ import {
   type SlowCall,
   slowestKept,
 } from './rollup-format.js';
+import { variadicScript } from './scripts.js';
+
+const addScript = variadicScript('rollup-add-N.lua', Number);
 
 export interface RollupRetention {
   /** Per-minute rollups and slowest-call sets. */
@@ -43,9 +46,9 @@ export class RollupStore {
   }
 
   /**
-   * Add several finished jobs in one pipelined round trip, their increments summed first: one
-   * HINCRBY per field and key, one EXPIRE per key, one ZADD (and trim) per slowest set, however
-   * many jobs.
+   * Add several finished jobs in one command (lua/rollup-add-N.lua), their increments summed
+   * first: one HINCRBY per field and key, one EXPIRE per key, one ZADD (and trim) per slowest set,
+   * however many jobs.
    */
   async addMany(jobs: readonly RollupEntry[], retention: RollupRetention): Promise<void> {
     if (jobs.length === 0) return;
@@ -72,19 +75,19 @@ export class RollupStore {
       members.push(j.slow.total_ms, JSON.stringify(j.slow));
       slowest.set(sk, members);
     }
-    const p = this.#redis.pipeline();
+    const keys: string[] = [];
+    const argv: Array<string | number> = [sums.size, slowestKept, retention.minuteSeconds];
     for (const [key, { seconds, fields }] of sums) {
-      for (const [f, by] of fields) if (by !== 0) p.hincrby(key, f, by);
-      p.expire(key, seconds);
+      const nonZero = [...fields].filter(([, by]) => by !== 0);
+      keys.push(key);
+      argv.push(seconds, nonZero.length);
+      for (const [f, by] of nonZero) argv.push(f, by);
     }
     for (const [sk, members] of slowest) {
-      p.zadd(sk, ...members);
-      p.zremrangebyrank(sk, 0, -(slowestKept + 1));
-      p.expire(sk, retention.minuteSeconds);
+      keys.push(sk);
+      argv.push(members.length / 2, ...members);
     }
-    const results = await p.exec();
-    const failed = results?.find(([err]) => err);
-    if (failed?.[0]) throw failed[0];
+    await addScript(this.#redis, keys, argv);
   }
 
   /** The minutes `first` … `first + count - 1` (epoch minutes), in order. */

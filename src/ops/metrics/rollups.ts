@@ -2,10 +2,11 @@
  * Per-minute rollups of finished jobs in Redis, for the built-in dashboard and `promptq report`
  * (users without Prometheus/Grafana). Written from the worker's `onFinished` hook, so every worker
  * process adds into the same queue-wide keys and nothing is counted twice. Writes are group
- * commits: one pipelined round trip at a time per process, and the jobs that finish while it is out
- * go together in the next one, their increments summed (a busy worker sends a few commands per
- * batch instead of ~25 per job). `record` still resolves once the job's own increments are in Redis. The format (fields, buckets) is store/rollup-format.ts, shared with the
- * reader; the keys (all under the queue's prefix, all expiring) are store/keys.ts.
+ * commits: one write at a time per process (one command, lua/rollup-add-N.lua), and the jobs that
+ * finish while it is out go together in the next one, their increments summed. `record` still
+ * resolves once the job's own increments are in Redis. The format (fields, buckets) is
+ * store/rollup-format.ts, shared with the reader; the keys (all under the queue's prefix, all
+ * expiring) are store/keys.ts.
  */
 
 import { defaults } from '../../core/defaults.js';
@@ -45,9 +46,9 @@ export interface RollupOptions {
   /** How long per-day cost rollups are kept (the month-end projection needs the month so far). @defaultValue 40 days */
   dayRetentionSeconds?: number;
   /**
-   * How long a finished job's increments wait for others to share one write (group commit); `record`
-   * resolves once they are written. 0: at once (a writer that records one job at a time, waiting
-   * for each, has nobody to share with). @defaultValue `defaults.rollupLingerMs`
+   * How long a finished job's increments wait for others to share one write, besides the write
+   * before them (group commit); `record` resolves once they are written. Every ms is added to each
+   * job's completion. @defaultValue `defaults.rollupLingerMs` (0: only the write out holds them)
    */
   lingerMs?: number;
 }
