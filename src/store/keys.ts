@@ -26,7 +26,7 @@
  * |---|---|---|
  * | `<base>:pq.<id>` (field `record`) | hash, BullMQ's job | record-store.ts |
  * | `<base>:promptq:claim:<id>` | string, 30 s | claim-jobs (enqueue) |
- * | `<base>:promptq:tenant-pending` | hash tenant → pending jobs | claim-jobs, tenant-done |
+ * | `<base>:promptq:tenant-pending` | hash tenant → pending jobs | claim-jobs, save-final-record |
  * | `<base>:promptq:rollup:<epoch minute>` | hash, see rollup-format.ts | rollups.ts |
  * | `<base>:promptq:rollup:day:<YYYY-MM-DD>` | hash | rollups.ts |
  * | `<base>:promptq:slowest:<epoch hour>` | sorted set | rollups.ts |

@@ -2,7 +2,7 @@
  * The job record lives in the job's own Redis hash (field `record`), so it goes wherever the job
  * goes and is removed with it. Writes go through Lua that only touches an existing job (a late
  * write for a job just removed must not leave an orphan hash behind); the final write also checks
- * the job's lock (lua/save-final-record-2.lua).
+ * the job's lock and counts the tenant down for fairness (lua/save-final-record-3.lua).
  */
 
 import { PromptqError } from '../core/errors.js';
@@ -12,7 +12,12 @@ import { bullJobId, defaultPrefix, jobLockKey, type QueueKeys, queueKeys } from 
 import { script } from './scripts.js';
 
 const saveRecordScript = script('save-record-1.lua', ['job'], ['record'], Number);
-const saveFinalRecordScript = script('save-final-record-2.lua', ['job', 'lock'], ['record', 'token'], Number);
+const saveFinalRecordScript = script(
+  'save-final-record-3.lua',
+  ['job', 'lock', 'pending'],
+  ['record', 'token', 'tenant'],
+  Number,
+);
 
 /** The job hash of a job (see {@link queueKeys} for the hash-tagged form). */
 export function jobKey(prefix: string, queue: string, id: string): string {
@@ -29,21 +34,22 @@ export class LockLostError extends PromptqError {
 
 /**
  * Save the record of a job this worker is finishing, only while it still holds the job's lock
- * (BullMQ's lock key is `<job key>:lock`). Throws {@link LockLostError} otherwise.
+ * (BullMQ's lock key is `<job key>:lock`), and count the job's tenant down in the queue's
+ * tenant-pending hash (`pendingKey`) in the same step. Throws {@link LockLostError} when another
+ * worker holds the lock. A job processed without a token (manual processing) has no lock to check.
  */
 export async function saveFinalRecord(
   redis: Redis,
   key: string,
+  pendingKey: string,
   record: JobRecord,
   token: string | undefined,
   jobId: string,
 ): Promise<boolean> {
-  // A job processed without a token (manual processing) has no lock to check.
-  if (token === undefined) return saveRecord(redis, key, record);
   const r = await saveFinalRecordScript(
     redis,
-    { job: key, lock: jobLockKey(key) },
-    { record: JSON.stringify(record), token },
+    { job: key, lock: jobLockKey(key), pending: pendingKey },
+    { record: JSON.stringify(record), token: token ?? '', tenant: record.tenant_id ?? '' },
   );
   if (r === -1) throw new LockLostError(jobId);
   return r === 1;

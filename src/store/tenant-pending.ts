@@ -6,9 +6,8 @@
 import { pendingTtlSeconds } from '../core/fairness.js';
 import type { RedisConnection as Redis } from './connection.js';
 import { bullJobId, defaultPrefix, type QueueKeys, queueKeys } from './keys.js';
-import { script, variadicScript } from './scripts.js';
+import { variadicScript } from './scripts.js';
 
-const tenantDoneScript = script('tenant-done-1.lua', ['pending'], ['tenant'], Number);
 const claimJobsScript = variadicScript('claim-jobs-N.lua', (r) => (r as unknown[]).map(Number));
 
 /** The tenant-pending hash of a queue. */
@@ -36,11 +35,6 @@ export async function reserveRanks(
     first.set(t, total - (counts.get(t) ?? 0));
   });
   return first;
-}
-
-/** A tenant's job finished: its later jobs move up. */
-export async function tenantJobDone(redis: Redis, key: string, tenant: string): Promise<void> {
-  await tenantDoneScript(redis, { pending: key }, { tenant });
 }
 
 /** What {@link claimJobs} says about one job. */

@@ -118,7 +118,10 @@ export class JobProcessor {
       return finish(this.#o, run, { kind: 'invalid', error: err });
     }
 
-    const record = (await this.#o.records.load(bullId)) ?? newRecord(request, job.timestamp);
+    // A job's record is written only while it is active: on its first pickup there is none to read.
+    const firstPickup = job.attemptsStarted === 1;
+    const record =
+      (firstPickup ? null : await this.#o.records.load(bullId)) ?? newRecord(request, job.timestamp);
     const run: Run = { job, bullId, jobId, token, record, request, model: request.model };
     const plan: CallPlan = {
       model: request.model,

@@ -21,6 +21,8 @@ export interface JobHandle {
   readonly data: unknown;
   /** Enqueue time, ms. */
   readonly timestamp: number;
+  /** Times the job was made active, this time included (BullMQ's `ats`); unknown: assume several. */
+  readonly attemptsStarted?: number;
   /** `telemetry.metadata`: the trace context the job was enqueued in (worker/tracing.ts). */
   readonly opts: { priority?: number | undefined } & TraceCarrierOpts;
   moveToDelayed(timestamp: number, token?: string): Promise<void>;

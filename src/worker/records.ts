@@ -6,6 +6,7 @@
 import type { JobRecord } from '../core/record.js';
 import type { RedisConnection as Redis } from '../store/connection.js';
 import { jobKey, loadRecord, saveFinalRecord, saveRecord } from '../store/record-store.js';
+import { pendingKey } from '../store/tenant-pending.js';
 
 export interface RecordPort {
   load(jobId: string): Promise<JobRecord | null>;
@@ -13,7 +14,8 @@ export interface RecordPort {
   save(jobId: string, record: JobRecord): Promise<void>;
   /**
    * The finishing write, only while `token` still holds the job's lock: throws `LockLostError`
-   * (store/record-store.ts) when another worker has taken the job over.
+   * (store/record-store.ts) when another worker has taken the job over. The job's tenant is counted
+   * down for fairness (core/fairness.ts) in the same step.
    */
   saveFinal(jobId: string, record: JobRecord, token: string | undefined): Promise<void>;
 }
@@ -21,13 +23,14 @@ export interface RecordPort {
 /** Records in the job's own Redis hash (store/record-store.ts). */
 export function redisRecords(connection: Redis, prefix: string, queue: string): RecordPort {
   const key = (id: string) => jobKey(prefix, queue, id);
+  const pending = pendingKey(prefix, queue);
   return {
     load: (id) => loadRecord(connection, key(id)),
     save: async (id, record) => {
       await saveRecord(connection, key(id), record);
     },
     saveFinal: async (id, record, token) => {
-      await saveFinalRecord(connection, key(id), record, token, id);
+      await saveFinalRecord(connection, key(id), pending, record, token, id);
     },
   };
 }

@@ -1,8 +1,8 @@
 /**
  * The BullMQ worker around the {@link JobProcessor}: its lifecycle (start, graceful and forced
  * shutdown, lock and stall settings), adaptive concurrency, and the subscribers every worker needs
- * (the attempt log, tenant counters, the spend-limit pauser). Metrics and rollups are the service's
- * to add: `worker.on(event, listener)` (ops/service.ts).
+ * (the attempt log, the spend-limit pauser; the tenant fairness counters go with the final record
+ * save). Metrics and rollups are the service's to add: `worker.on(event, listener)` (ops/service.ts).
  */
 import type Anthropic from '@anthropic-ai/sdk';
 import { Worker } from 'bullmq';
@@ -22,7 +22,6 @@ import { type WorkerEventName, type WorkerEventSource, WorkerEvents, type Worker
 import { redisRecords } from './records.js';
 import { subscribeAttemptLog } from './subscribers/attempt-log.js';
 import { SpendLimitPauser } from './subscribers/spend-limit-pauser.js';
-import { subscribeTenantCounters } from './subscribers/tenant-counters.js';
 
 export interface PromptWorkerOptions {
   /** A Redis connection the worker may use (BullMQ duplicates it for blocking calls). */
@@ -81,7 +80,6 @@ export class PromptWorker implements WorkerEventSource {
       log.warn('worker event listener failed', { event, job_id: payload.jobId, error: err.message }),
     );
     subscribeAttemptLog(this.#events, { log, logPrompts: opts.logPrompts });
-    subscribeTenantCounters(this.#events, { connection, prefix, queue, log });
     this.#pauser = new SpendLimitPauser({ connection, queue, prefix, log }).subscribe(this.#events);
 
     const processor = new JobProcessor({

@@ -5,8 +5,7 @@ import { newRecord } from '../../src/core/record.js';
 import { RollupWriter } from '../../src/ops/metrics/rollups.js';
 import { PromptQueue } from '../../src/producer/queue.js';
 import { limiterKey, QueueKeys, queueKeys } from '../../src/store/keys.js';
-import { saveRecord } from '../../src/store/record-store.js';
-import { tenantJobDone } from '../../src/store/tenant-pending.js';
+import { saveFinalRecord, saveRecord } from '../../src/store/record-store.js';
 import { uniqueQueue } from '../helpers/stack.js';
 import { keySlot } from './slot.js';
 
@@ -76,7 +75,7 @@ describe('the key builder', () => {
         await q.addValidated([{ request: { ...body, messages: [] }, id: 'bulk-1' }]);
         const record = newRecord({ ...body, messages: [] }, Date.now());
         await saveRecord(redis, q.keys.job(id), record);
-        await tenantJobDone(redis, q.keys.tenantPending, 'acme');
+        await saveFinalRecord(redis, q.keys.job(id), q.keys.tenantPending, record, undefined, id);
         const rollups = new RollupWriter({
           connection: redis,
           queue: name,

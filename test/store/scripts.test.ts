@@ -6,7 +6,7 @@ import { SharedLimiterState } from '../../src/limiter/shared-state.js';
 import { bullJobId, queueKeys } from '../../src/store/keys.js';
 import { LockLostError, loadRecord, saveFinalRecord, saveRecord } from '../../src/store/record-store.js';
 import { luaSource, script, variadicScript } from '../../src/store/scripts.js';
-import { claimJobs, tenantJobDone } from '../../src/store/tenant-pending.js';
+import { claimJobs } from '../../src/store/tenant-pending.js';
 import { uniqueQueue } from '../helpers/stack.js';
 
 describe('Lua scripts and their typed wrappers', () => {
@@ -37,16 +37,21 @@ describe('Lua scripts and their typed wrappers', () => {
     expect(await saveRecord(redis, k.job(id), record)).toBe(true);
     expect(await loadRecord(redis, k.job(id))).toEqual(record);
     await redis.set(k.jobLock(id), 'token-a');
+    await redis.hset(k.tenantPending, '', 5);
     const done = { ...record, attempts: 1 };
-    await expect(saveFinalRecord(redis, k.job(id), done, 'token-b', id)).rejects.toBeInstanceOf(
-      LockLostError,
-    );
+    const final = (r: typeof record, token: string | undefined) =>
+      saveFinalRecord(redis, k.job(id), k.tenantPending, r, token, id);
+    // Not our lock: nothing written, nothing counted.
+    await expect(final(done, 'token-b')).rejects.toBeInstanceOf(LockLostError);
     expect((await loadRecord(redis, k.job(id)))?.attempts).toBe(0);
-    expect(await saveFinalRecord(redis, k.job(id), done, 'token-a', id)).toBe(true);
+    expect(await redis.hget(k.tenantPending, '')).toBe('5');
+    expect(await final(done, 'token-a')).toBe(true);
     expect((await loadRecord(redis, k.job(id)))?.attempts).toBe(1);
+    expect(await redis.hget(k.tenantPending, '')).toBe('4');
     // No token (manual processing): no lock to check.
-    expect(await saveFinalRecord(redis, k.job(id), record, undefined, id)).toBe(true);
-    await redis.del(k.job(id), k.jobLock(id));
+    expect(await final(record, undefined)).toBe(true);
+    expect(await redis.hget(k.tenantPending, '')).toBe('3');
+    await redis.del(k.job(id), k.jobLock(id), k.tenantPending);
   });
 
   it('claim-jobs: claims new ids once, ranks them per tenant, leaves existing and busy ids alone', async () => {
@@ -87,14 +92,20 @@ describe('Lua scripts and their typed wrappers', () => {
     await redis.del(k.tenantPending, k.job('old'), ...['a', 'b', 'c', 'd'].map((i) => k.claim(i)));
   });
 
-  it('tenant-done counts down and never below zero', async () => {
+  it("the final save counts the job's tenant down, never below zero, even for a job already removed", async () => {
     const k = queueKeys(uniqueQueue());
+    const acme = { ...record, tenant_id: 'acme' };
     await redis.hset(k.tenantPending, 'acme', 2);
-    await tenantJobDone(redis, k.tenantPending, 'acme');
+    await redis.hset(k.job('a'), 'data', '{}');
+    expect(await saveFinalRecord(redis, k.job('a'), k.tenantPending, acme, undefined, 'a')).toBe(true);
     expect(await redis.hget(k.tenantPending, 'acme')).toBe('1');
-    await tenantJobDone(redis, k.tenantPending, 'acme');
-    await tenantJobDone(redis, k.tenantPending, 'acme');
+    // The job is gone (removed meanwhile): no record written, the tenant still counted down.
+    expect(await saveFinalRecord(redis, k.job('b'), k.tenantPending, acme, undefined, 'b')).toBe(false);
+    expect(await redis.exists(k.job('b'))).toBe(0);
     expect(await redis.hexists(k.tenantPending, 'acme')).toBe(0);
+    await saveFinalRecord(redis, k.job('a'), k.tenantPending, acme, undefined, 'a');
+    expect(await redis.hexists(k.tenantPending, 'acme')).toBe(0);
+    await redis.del(k.job('a'));
   });
 
   it('the limiter scripts take their tuning from defaultTuning (or the caller), not from numbers in Lua', async () => {
