@@ -15,8 +15,8 @@ type Arg = string | number;
 type Named<Names extends readonly string[], V> = { readonly [P in Names[number]]: V };
 
 const luaDir = new URL('./lua/', import.meta.url);
-/** Connections → the commands already defined on them. */
-const defined = new WeakMap<Redis, Set<string>>();
+/** Connections → the commands defined on them, by file (bound to the connection). */
+const defined = new WeakMap<Redis, Map<string, (...args: Arg[]) => Promise<unknown>>>();
 const sources = new Map<string, string>();
 
 /** The source of a Lua file (read once). */
@@ -42,21 +42,23 @@ function keyCount(file: string): number | undefined {
 }
 
 function command(redis: Redis, file: string): (...args: Arg[]) => Promise<unknown> {
-  const name = commandName(file);
-  let names = defined.get(redis);
-  if (names === undefined) {
-    names = new Set();
-    defined.set(redis, names);
+  let commands = defined.get(redis);
+  if (commands === undefined) {
+    commands = new Map();
+    defined.set(redis, commands);
   }
-  if (!names.has(name)) {
+  let run = commands.get(file);
+  if (run === undefined) {
+    const name = commandName(file);
     const numberOfKeys = keyCount(file);
     redis.defineCommand(name, {
       lua: luaSource(file),
       ...(numberOfKeys === undefined ? {} : { numberOfKeys }),
     });
-    names.add(name);
+    run = (redis as unknown as Record<string, (...args: Arg[]) => Promise<unknown>>)[name]!.bind(redis);
+    commands.set(file, run);
   }
-  return (redis as unknown as Record<string, (...args: Arg[]) => Promise<unknown>>)[name]!.bind(redis);
+  return run;
 }
 
 /** A script with a fixed set of keys, called with named KEYS and ARGV. */
