@@ -8,6 +8,7 @@ export const pipelineColumns = [
   'failed',
   'elapsed (s)',
   'jobs/s',
+  'worker CPU ms/job',
   'Redis commands/job',
   'EVALSHA/job',
   'Redis CPU ms/job',
@@ -21,6 +22,7 @@ const fixed = (x: number | null | undefined, digits: number) =>
 export function perJob(r: PipelineRun) {
   const jobs = Math.max(1, r.completed + r.failed);
   return {
+    workerCpuMs: r.workerCpuS === null ? null : (1000 * r.workerCpuS) / jobs,
     commands: r.redis.commands / jobs,
     evalsha: r.redis.evalsha / jobs,
     cpuMs: (1000 * r.redis.cpuS) / jobs,
@@ -38,6 +40,7 @@ export function ratios(runs: readonly PipelineRun[], processes: number) {
   const bb = perJob(b);
   return {
     jobsPerS: div(p.jobsPerS, b.jobsPerS),
+    workerCpuMs: div(pp.workerCpuMs, bb.workerCpuMs),
     commands: div(pp.commands, bb.commands),
     evalsha: div(pp.evalsha, bb.evalsha),
     cpuMs: div(pp.cpuMs, bb.cpuMs),
@@ -46,7 +49,8 @@ export function ratios(runs: readonly PipelineRun[], processes: number) {
 }
 
 export function renderPipelineTable(s: PipelineScenario, runs: readonly PipelineRun[]): string {
-  const head = `${s.id}: ${s.title} — ${s.jobs.length} jobs, ${s.concurrency} in flight per process, simulator without latency, limits far above the load; timed enqueue start → last job finished`;
+  const rounds = s.rounds > 1 ? `; each row the median of ${s.rounds} interleaved runs by jobs/s` : '';
+  const head = `${s.id}: ${s.title} — ${s.jobs.length} jobs, ${s.concurrency} in flight per process, simulator without latency, limits far above the load; timed enqueue start → last job finished${rounds}`;
   const lines: string[][] = [pipelineColumns];
   const counts = [...new Set(runs.map((r) => r.processes))];
   for (const n of counts) {
@@ -59,6 +63,7 @@ export function renderPipelineTable(s: PipelineScenario, runs: readonly Pipeline
         String(r.failed),
         fixed(r.elapsedS, 1),
         fixed(r.jobsPerS, 0),
+        fixed(j.workerCpuMs, 2),
         fixed(j.commands, 1),
         fixed(j.evalsha, 1),
         fixed(j.cpuMs, 3),
@@ -74,6 +79,7 @@ export function renderPipelineTable(s: PipelineScenario, runs: readonly Pipeline
         '',
         '',
         fixed(q.jobsPerS, 2),
+        fixed(q.workerCpuMs, 2),
         fixed(q.commands, 2),
         fixed(q.evalsha, 2),
         fixed(q.cpuMs, 2),

@@ -10,6 +10,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { startSimulator } from '../../packages/anthropic-simulator/src/index.js';
@@ -34,6 +35,24 @@ export interface PipelineScenario {
   concurrency: number;
   /** The runs, in table order. */
   runs: Array<{ kind: PipelineKind; processes: number }>;
+  /**
+   * How many times the runs are made, interleaved (plain, promptq, plain, …); the table shows each
+   * pipeline's median run by jobs/s. Two processes on one small machine vary by ±15% run to run.
+   */
+  rounds: number;
+}
+
+/** Each pipeline × process count's median run by jobs/s (the lower middle of an even count), in run order. */
+export function medianRuns(runs: readonly PipelineRun[]): PipelineRun[] {
+  const groups = new Map<string, PipelineRun[]>();
+  for (const r of runs) {
+    const k = `${r.kind}/${r.processes}`;
+    groups.set(k, [...(groups.get(k) ?? []), r]);
+  }
+  return [...groups.values()].map((g) => {
+    const sorted = [...g].sort((a, b) => (a.jobsPerS ?? -1) - (b.jobsPerS ?? -1));
+    return sorted[Math.floor((sorted.length - 1) / 2)] as PipelineRun;
+  });
 }
 
 export interface PipelineRun {
@@ -49,6 +68,8 @@ export interface PipelineRun {
   jobsPerS: number | null;
   /** The redis-server's counters over the run (the harness's own few commands included). */
   redis: RedisDelta;
+  /** CPU seconds the worker processes used over the run, all threads (null where /proc is not there). */
+  workerCpuS: number | null;
   /** The simulator's totals over the measured jobs (ground truth: one delivered message per completed job). */
   simulator: { requests: number; succeeded: number; rateLimited: number };
 }
@@ -67,8 +88,12 @@ const chunk = 1_000;
 /** Jobs per process run (and awaited) before the measurement: loads lazily imported code, warms the JIT. */
 const warmupPerProcess = 20;
 
-export function buildPipelineScenario(id: PipelineId, jobs: number): PipelineScenario {
-  const base = { jobs: uniformJobs(id.toLowerCase(), jobs, 40, id === 'S10' ? 10 : 11), concurrency: 20 };
+export function buildPipelineScenario(id: PipelineId, jobs: number, rounds = 1): PipelineScenario {
+  const base = {
+    jobs: uniformJobs(id.toLowerCase(), jobs, 40, id === 'S10' ? 10 : 11),
+    concurrency: 20,
+    rounds,
+  };
   if (id === 'S10') {
     return {
       ...base,
@@ -150,6 +175,25 @@ function spawnPipeline(kind: PipelineKind, env: Record<string, string>): ChildPr
   });
 }
 
+/**
+ * CPU seconds (user + system, every thread) the processes have used so far, from
+ * `/proc/<pid>/stat` (Linux; clock ticks of 1/100 s); null where it cannot be read.
+ */
+function processCpuS(procs: readonly ChildProcess[]): number | null {
+  let ticks = 0;
+  for (const p of procs) {
+    try {
+      // The fields after the command name (which may hold spaces): utime and stime are 14 and 15.
+      const stat = readFileSync(`/proc/${p.pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      return null;
+    }
+  }
+  return Number.isFinite(ticks) ? ticks / 100 : null;
+}
+
 /** Epoch ms of a Redis stream id (`<ms>-<seq>`). */
 const streamMs = (id: string) => Number(id.split('-')[0]);
 
@@ -209,6 +253,7 @@ export async function runPipeline(
     expect(s.jobs);
     const simBefore = sim.stats();
     const before = await readCounters(admin);
+    const cpuBefore = processCpuS(procs);
     const t0 = Date.now();
     progress(`${tag} ${processes} process(es) ready and warm; enqueueing ${s.jobs.length} jobs`);
     await enqueue(s.jobs);
@@ -220,6 +265,7 @@ export async function runPipeline(
     await wait();
     clearInterval(ticker);
     const after = await readCounters(admin);
+    const cpuAfter = processCpuS(procs);
     const simAfter = sim.stats();
     const outcomes = [...finished.values()];
     const completed = outcomes.filter((o) => o.ok).length;
@@ -236,6 +282,7 @@ export async function runPipeline(
       elapsedS,
       jobsPerS: completed >= 0.95 * s.jobs.length ? completed / elapsedS : null,
       redis: delta(before, after),
+      workerCpuS: cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore,
       simulator: {
         requests: simAfter.requests - simBefore.requests,
         succeeded: simAfter.succeeded - simBefore.succeeded,

@@ -51,11 +51,22 @@ function packageRoot(): string {
  */
 export function spawnSource(relPath: string, args: string[], env: Record<string, string>): ChildProcess {
   const root = packageRoot();
-  return spawn(process.execPath, ['--conditions=source', '--import', 'tsx', join(root, relPath), ...args], {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  return spawn(
+    process.execPath,
+    [
+      ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : []),
+      '--conditions=source',
+      '--import',
+      'tsx',
+      join(root, relPath),
+      ...args,
+    ],
+    {
+      cwd: root,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
 }
 
 /** `promptq worker` as a child process: the built CLI, or the sources via tsx when run from them. */

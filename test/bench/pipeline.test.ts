@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { buildPipelineScenario, type PipelineRun, runPipeline } from '../../scripts/bench/pipeline.js';
+import {
+  buildPipelineScenario,
+  medianRuns,
+  type PipelineRun,
+  runPipeline,
+} from '../../scripts/bench/pipeline.js';
 import { pipelineColumns, renderPipelineTable } from '../../scripts/bench/pipeline-table.js';
 import { delta, parseCounters } from '../../scripts/bench/redis-info.js';
 
@@ -32,10 +37,38 @@ describe('bench S10/S11: pipeline overhead', () => {
     expect(cells(2)[0]).toMatch(/plain BullMQ/);
     expect(cells(3)[0]).toMatch(/promptq/);
     expect(cells(4)[0]).toBe('ratio promptq / plain');
-    expect(Number(cells(2)[6])).toBeCloseTo(runs[0]!.redis.commands / 40, 1);
-    expect(Number(cells(4)[5])).toBeCloseTo(runs[1]!.jobsPerS! / runs[0]!.jobsPerS!, 2);
-    expect(Number(cells(4)[6])).toBeCloseTo(runs[1]!.redis.commands / runs[0]!.redis.commands, 2);
+    const col = (name: string) => pipelineColumns.indexOf(name);
+    expect(Number(cells(2)[col('Redis commands/job')])).toBeCloseTo(runs[0]!.redis.commands / 40, 1);
+    expect(Number(cells(4)[col('jobs/s')])).toBeCloseTo(runs[1]!.jobsPerS! / runs[0]!.jobsPerS!, 2);
+    expect(Number(cells(4)[col('Redis commands/job')])).toBeCloseTo(
+      runs[1]!.redis.commands / runs[0]!.redis.commands,
+      2,
+    );
+    // The worker processes' own CPU (from /proc on Linux): each pipeline used some.
+    for (const [i, r] of runs.entries()) {
+      expect(r.workerCpuS, r.kind).toBeGreaterThan(0);
+      expect(Number(cells(2 + i)[col('worker CPU ms/job')])).toBeCloseTo((1000 * r.workerCpuS!) / 40, 2);
+    }
   }, 120_000);
+
+  it('keeps the median run of each pipeline × process count by jobs/s', () => {
+    const run = (kind: 'plain' | 'promptq', processes: number, jobsPerS: number | null) =>
+      ({ kind, processes, jobsPerS }) as PipelineRun;
+    const all = [
+      run('plain', 1, 900),
+      run('promptq', 1, 600),
+      run('plain', 1, 1200),
+      run('promptq', 1, null),
+      run('plain', 1, 1000),
+      run('promptq', 1, 700),
+      run('plain', 4, 800),
+    ];
+    expect(medianRuns(all).map((r) => [r.kind, r.processes, r.jobsPerS])).toEqual([
+      ['plain', 1, 1000],
+      ['promptq', 1, 600],
+      ['plain', 4, 800],
+    ]);
+  });
 
   it('reads INFO counters and their difference', () => {
     const at = (commands: number, evalsha: number, get: number, cpu: number) =>
