@@ -18,6 +18,9 @@
  *   learned                     req_limit is learned, not announced (slow_start, ok_since, ok_count,
  *                               learn_hold_until: the learning's state; limiter-settle-1.lua)
  *   in_ratio                    real input tokens (cached or not) / local estimate (EWMA)
+ *   ok_since, ok_count          successes since then (every group; the last window's worth)
+ *   last_429                    the end of the last 429 episode's pause (announced limits)
+ *   caution_until               429 episodes came close together: recover slowly until then
  */
 import type { RedisConnection as Redis } from '../store/connection.js';
 import {
@@ -108,6 +111,16 @@ export interface BucketTuning {
   /** Header-less: the success rate is measured over about this long. @defaultValue 5000 */
   learnWindowMs: number;
   /**
+   * Announced limits: a 429 episode (a 429 and the pause it brings) that comes this soon after the
+   * last one makes the group cautious for this long: the headers overstate what the key gets (a
+   * service promptq cannot see shares it). The pace then drops to the success rate measured since
+   * the last episode × `learnDecrease` (at most two `decreaseFactor` steps at once) and recovers by
+   * `cautiousRecoveryStep` per success. @defaultValue 30000
+   */
+  cautionMs: number;
+  /** Added to the pace multiplier per success while cautious. @defaultValue 0.0005 */
+  cautiousRecoveryStep: number;
+  /**
    * A worker holds a job's slot while its permit is at most this far; further (a paused group, a
    * long pace, or this much waiting already queued in the process) it hands the job back delayed,
    * without spending an attempt, so jobs of other groups and higher priorities get the slot.
@@ -160,6 +173,8 @@ export const defaultTuning: BucketTuning = {
   learnStep: 0.3,
   learnDecrease: 0.95,
   learnWindowMs: 5000,
+  cautionMs: 30_000,
+  cautiousRecoveryStep: 0.0005,
   holdMs: 1000,
   maxDeferMs: 5000,
   cacheTtlMs: 300_000,
@@ -345,6 +360,8 @@ export class SharedLimiterState {
         observe: s.headers ? 1 : 0,
         ...observeArgs(s.headers ?? noHeaders),
         target: t.target,
+        cautiousRecoveryStep: t.cautiousRecoveryStep,
+        cautionMs: t.cautionMs,
       },
     );
     return {

@@ -69,6 +69,8 @@ export const settleScript = script(
     'learnWindowMs',
     'observe',
     ...headerArgs,
+    'cautiousRecoveryStep',
+    'cautionMs',
   ],
   (r) => r as [string, string, string],
 );

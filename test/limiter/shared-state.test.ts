@@ -136,6 +136,42 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
     expect((await s.read(k)).burstMs).toBe(1000);
   });
 
+  it('429s while the headers overstate: one correction per episode, then cautious close together (control: one episode recovers fast)', async () => {
+    const s = new SharedLimiterState(redis, { target: 1, reserveMs: 0 });
+    const announce = async (k: string) =>
+      s.observe(k, { ...none, req: 1200 }, { ...none, req: 1200 }, noCeil, 0);
+    const succeed = async (k: string, n: number, from: number, every: number) => {
+      let f = 0;
+      for (let i = 0; i < n; i++) f = (await s.settle(k, plain('success'), from + i * every)).factor;
+      return f;
+    };
+    // The control: one episode, then the usual recovery (+0.01 per success).
+    const c = key();
+    await announce(c);
+    expect((await s.settle(c, plain('rate_limited', 1000), 1000)).factor).toBeCloseTo(0.8, 9);
+    expect(await succeed(c, 10, 2000, 100)).toBeCloseTo(0.9, 9);
+
+    const k = key();
+    await announce(k);
+    expect((await s.settle(k, plain('rate_limited', 1000), 1000)).factor).toBeCloseTo(0.8, 9);
+    // The calls already in flight answer 429 before the pause ends: no second correction.
+    expect((await s.settle(k, plain('rate_limited', 1000), 1500)).factor).toBeCloseTo(0.8, 9);
+    // 10 successes a second get through for 4 s (what the key really gets: 600 RPM, 0.5 of 1200).
+    await succeed(k, 40, 2000, 100);
+    // Another episode 6 s after the last, at full pace: the rate measured since the last one says
+    // 0.5, so the pace drops further than × 0.8 (at most two steps at once: × 0.64).
+    expect((await s.settle(k, plain('rate_limited', 1000), 6000)).factor).toBeCloseTo(0.64, 9);
+    // Cautious now: 10 successes add 0.005, not 0.1.
+    expect(await succeed(k, 10, 7000, 100)).toBeCloseTo(0.645, 6);
+    await succeed(k, 30, 8000, 100);
+    // A third episode: the measured rate (10 a second) × 0.95.
+    const third = await s.settle(k, plain('rate_limited', 1000), 11_000);
+    expect(third.factor).toBeCloseTo(0.475, 2);
+    // The caution ends 30 s after the last episode: the usual step again.
+    const later = await succeed(k, 1, 41_100, 0);
+    expect(later - third.factor).toBeCloseTo(0.01, 6);
+  });
+
   it('529s back the group off exponentially with jitter', async () => {
     const s = new SharedLimiterState(redis, { overloadBaseMs: 1000, overloadMaxMs: 8000 });
     const k = key();

@@ -40,6 +40,9 @@
     ARGV[30..32] remaining: requests, input, output tokens (-1 = not sent)
     ARGV[33..35] ceilings: requests, input, output tokens (0 = none)
     ARGV[36] target utilisation (0..1]
+    ARGV[37] announced limits: pace recovery per success while cautious (a 429 episode came within
+             ARGV[38] of the one before: the headers overstate what this key gets)
+    ARGV[38] announced limits: how long after a 429 episode another one makes the group cautious (ms)
 
   Output:
     {pausedUntil, factor, limitsBefore} as strings (limitsBefore: "req,in,out" known before the
@@ -54,7 +57,7 @@ local default_burst = tonumber(ARGV[6])
 -- like a client's.
 local fields = { 'factor', 'burst_ms', 'paused_until', 'req_level', 'in_level', 'out_level', 'learned',
   'req_limit', 'in_limit', 'out_limit', 'headerless', 'slow_start', 'ok_since', 'ok_count',
-  'learn_hold_until', 'in_ratio', 'overload_streak', 'probe_until', 'ts' }
+  'learn_hold_until', 'in_ratio', 'overload_streak', 'probe_until', 'ts', 'last_429', 'caution_until' }
 local raw = redis.call('HMGET', h, unpack(fields))
 local f = {}
 local existed = {}
@@ -142,7 +145,6 @@ if ARGV[12] == '0' and (outcome == 'success' or outcome == 'rate_limited') and n
   put('headerless', '1')
 end
 if outcome == 'success' and f.headerless == '1' then
-  local window = tonumber(ARGV[25])
   if not learned then
     learned = true
     put('learned', '1')
@@ -157,15 +159,6 @@ if outcome == 'success' and f.headerless == '1' then
     if f.slow_start == '1' then step = tonumber(ARGV[22]) end
     put('req_limit', (tonumber(f.req_limit) or 0) + step)
   end
-  -- Successes counted over about the last window: when it grows past two windows, keep the last
-  -- one's worth at the average rate.
-  local since = tonumber(f.ok_since) or now
-  local count = (tonumber(f.ok_count) or 0) + 1
-  put('ok_count', count)
-  if now - since > 2 * window then
-    put('ok_since', now - window)
-    put('ok_count', count * window / (now - since))
-  end
 elseif outcome == 'rate_limited' and learned and ARGV[13] ~= '1'
    and now >= (tonumber(f.learn_hold_until) or 0) then
   -- Over the limit: the API's bucket is empty, so what got through lately is the limit itself.
@@ -179,9 +172,26 @@ elseif outcome == 'rate_limited' and learned and ARGV[13] ~= '1'
   put('req_limit', limit)
   put('slow_start', '0')
 end
+-- Successes counted over about the last window (every group: a learned limit and a cautious pace
+-- are both corrected from it): when it grows past two windows, keep the last one's worth at the
+-- average rate.
+if outcome == 'success' and ARGV[13] ~= '1' then
+  local window = tonumber(ARGV[25])
+  local since = tonumber(f.ok_since) or now
+  local count = (tonumber(f.ok_count) or 0) + 1
+  put('ok_count', count)
+  if not f.ok_since then put('ok_since', now) end
+  if now - since > 2 * window then
+    put('ok_since', now - window)
+    put('ok_count', count * window / (now - since))
+  end
+end
 del('probe_until')
 if outcome == 'success' then
-  factor = math.min(1, factor + tonumber(ARGV[14]))
+  -- Cautious (429 episodes close together under announced limits): climb back slowly.
+  local step = tonumber(ARGV[14])
+  if now < (tonumber(f.caution_until) or 0) then step = tonumber(ARGV[37]) end
+  factor = math.min(1, factor + step)
   burst = math.min(default_burst, burst + tonumber(ARGV[15]))
   put('overload_streak', 0)
   local sample = tonumber(ARGV[11])
@@ -192,8 +202,27 @@ if outcome == 'success' then
   end
 elseif outcome == 'rate_limited' then
   -- A learned limit was just corrected above; the pace factor is for announced limits.
-  if ARGV[13] ~= '1' and not learned then
-    factor = math.max(tonumber(ARGV[7]), factor * tonumber(ARGV[16]))
+  -- One correction per episode: the requests already in flight when the first 429 came answer
+  -- 429 too (before the episode's pause ends), and teach nothing more.
+  local last = tonumber(f.last_429)
+  local episode = last == nil or now >= last
+  if ARGV[13] ~= '1' and not learned and episode then
+    local decreased = factor * tonumber(ARGV[16])
+    if last ~= nil and now - last < tonumber(ARGV[38]) then
+      -- Another episode soon after the last: the headers overstate what this key gets (a service
+      -- promptq cannot see shares it). The API's bucket is empty, so what got through since the
+      -- last episode is about the real limit: pace just under it, and climb back slowly.
+      local since = tonumber(f.ok_since) or now
+      local count = tonumber(f.ok_count) or 0
+      local req = tonumber(f.req_limit)
+      if req and req > 0 and now - since >= 1000 and count >= 5 then
+        local measured = count * 60000 / (now - since) / (req * tonumber(ARGV[36]))
+        -- (At most two decreases' worth in one step: the window may have held idle time.)
+        decreased = math.max(decreased * tonumber(ARGV[16]), math.min(factor, measured) * tonumber(ARGV[24]))
+      end
+      put('caution_until', now + tonumber(ARGV[38]))
+    end
+    factor = math.max(tonumber(ARGV[7]), decreased)
     burst = math.max(tonumber(ARGV[18]), burst * tonumber(ARGV[17]))
   end
   local ra = tonumber(ARGV[5])
@@ -202,6 +231,12 @@ elseif outcome == 'rate_limited' then
     paused = now + ra
     put('paused_until', paused)
     put('pause_reason', 'rate_limited')
+  end
+  if episode and not learned then
+    -- The episode ends with its pause; successes are measured afresh from there.
+    put('last_429', paused)
+    put('ok_since', paused)
+    put('ok_count', 0)
   end
   if learned then
     -- One correction per pause: the requests already in flight answer 429 too. Measure afresh from
