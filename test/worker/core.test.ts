@@ -2,6 +2,7 @@ import { DelayedError, UnrecoverableError } from 'bullmq';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { PriceTable } from '../../src/anthropic/pricing.js';
 import { defaultJobLimits } from '../../src/core/job-schema.js';
+import { newRecord } from '../../src/core/record.js';
 import { LockLostError } from '../../src/store/record-store.js';
 import { JobProcessor, shutdownReason } from '../../src/worker/core.js';
 import { type WorkerEventName, WorkerEvents } from '../../src/worker/events.js';
@@ -54,6 +55,26 @@ describe('worker core (fake client and limiter, no Redis)', () => {
     });
     return { p, calls: c.calls };
   }
+
+  it("reads no record on a job's first pickup; a later pickup continues the saved one (control)", async () => {
+    // A record left under the id: a job picked up for the first time cannot have one of its own.
+    records.saved.set('job-1', {
+      ...newRecord({ model: body.model, max_tokens: body.max_tokens, messages: [] }, Date.now()),
+      attempts: 2,
+    });
+    const first = await processor([{ ok: true, input: 1, output: 1 }]).p.process(
+      fakeJob(body, { attemptsStarted: 1 }),
+      'tok',
+    );
+    expect(first.record.attempts).toBe(1);
+    // The control: picked up again (a retry, a deferral, a stalled job), the saved count goes on.
+    records.saved.set('job-1', { ...first.record, attempts: 2, finished_at: null });
+    const again = await processor([{ ok: true, input: 1, output: 1 }]).p.process(
+      fakeJob(body, { attemptsStarted: 3 }),
+      'tok',
+    );
+    expect(again.record.attempts).toBe(3);
+  });
 
   it('completes: returns the message and the record, saved last, with events in order', async () => {
     const { p, calls } = processor([{ ok: true, input: 20, output: 9, text: 'salut' }]);
