@@ -38,7 +38,7 @@ export interface AccountQuotaPort {
 
 /** A tenant's quota as the limiter enforces it. */
 export interface TenantQuota {
-  /** Names the tenant among all queues sharing the account (`<queue>/<tenant>`). */
+  /** Names the tenant among all queues sharing the account (`<queue key base>/<tenant>`: the BullMQ prefix and the queue). */
   id: string;
   /**
    * Fraction (0, 1] of each model group's discovered (or learned) limits the tenant may take,

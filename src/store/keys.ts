@@ -42,7 +42,7 @@
  * | `<base>:promptq:batch-of` | hash job id → batch id | batch-store.ts |
  * | `<base>:promptq:batch-intents` | hash token → batch being submitted (JSON) | batch-store.ts |
  * | `promptq:limiter:<account>:<group>` | hash, see limiter/shared-state.ts | limiter-*.lua |
- * | `promptq:limiter:<account>:<group>:tenant:<queue>/<name>` | hash: a tenant's share buckets of the group; expires once full | limiter-admit-2.lua, limiter-share-refund-1.lua |
+ * | `promptq:limiter:<account>:<group>:tenant:<prefix>:<queue>/<name>` | hash: a tenant's share buckets of the group; expires once full | limiter-admit-2.lua, limiter-share-refund-1.lua |
  */
 
 /** BullMQ's default prefix. */
@@ -242,7 +242,7 @@ export function limiterKey(
 /**
  * A tenant's share buckets of one account's model group: under the group's key (and hash tag), so
  * the limiter's admission charges both in one script. `tenant` names the tenant within the
- * account's queues (`<queue>/<tenant>`).
+ * account's queues (`<queue key base>/<tenant>`: `bull:prompts/acme`).
  */
 export function limiterTenantKey(
   account: string,

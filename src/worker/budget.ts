@@ -84,7 +84,8 @@ export async function readQuota(
   const hasPerMinute = rpm !== null || tpm !== null;
   if (!hasShare && !hasPerMinute) return undefined;
   return {
-    id: `${keys.queue}/${tenant}`,
+    // The queue's key base names it among every prefix's queues on the account.
+    id: `${keys.base}/${tenant}`,
     ...(hasShare ? { share: fraction } : {}),
     ...(hasPerMinute
       ? {

@@ -96,7 +96,14 @@ describe("tenant quotas inside the shared limiter's admission", () => {
     const l = await limiter(600, 10);
     try {
       const quota = await readQuota(redis, k, 't');
-      expect(quota?.id).toBe(`${k.queue}/t`);
+      expect(quota?.id).toBe(`bull:${k.queue}/t`);
+      // The same queue and tenant under another BullMQ prefix is another tenant of the account (its
+      // own share buckets); under the same prefix, the same one.
+      const other = queueKeys(k.queue, { prefix: 'other' });
+      await new TenantStore(redis, other).add('t', { share: 0.5 });
+      expect((await readQuota(redis, other, 't'))?.id).toBe(`other:${k.queue}/t`);
+      expect(l.shareKey('haiku', `other:${k.queue}/t`)).not.toBe(l.shareKey('haiku', quota!.id));
+      expect((await readQuota(redis, queueKeys(k.queue), 't'))?.id).toBe(quota?.id);
       const plan: CallPlan = { model: haiku, inputTokens: 100, maxTokens: 200, tenant: 't', quota };
       const first = await l.acquire(plan, undefined, { mayDefer: true });
       if (isDeferral(first)) throw new Error('first call deferred');
