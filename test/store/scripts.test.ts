@@ -117,7 +117,13 @@ describe('Lua scripts and their typed wrappers', () => {
       inRatioSample: null,
       headersSeen: true,
     };
-    const s = new SharedLimiterState(redis, { decreaseFactor: 0.5, burstDecrease: 0.5, minBurstMs: 300 });
+    // cautionMs 500: the second 429 below comes 1 s after the first episode ended, so no caution.
+    const s = new SharedLimiterState(redis, {
+      decreaseFactor: 0.5,
+      burstDecrease: 0.5,
+      minBurstMs: 300,
+      cautionMs: 500,
+    });
     await s.observe(
       key,
       { req: 600, in: undefined, out: undefined },
@@ -140,6 +146,13 @@ describe('Lua scripts and their typed wrappers', () => {
     expect(st.factor).toBeCloseTo(0.8, 10);
     expect(st.burstMs).toBe(500);
     expect(st.inRatio).toBe(1.5);
+    // Two episodes 500 ms apart under cautionMs 1000: cautious, recovering by the caller's step.
+    const c = new SharedLimiterState(redis, { cautionMs: 1000, cautiousRecoveryStep: 0.125 });
+    await c.settle(key, { ...rl, retryAfterMs: 10 }, 5000);
+    await c.settle(key, { ...rl, retryAfterMs: 10 }, 5510);
+    const before = (await c.read(key)).factor;
+    await c.settle(key, { ...rl, outcome: 'success', retryAfterMs: null }, 5600);
+    expect((await c.read(key)).factor).toBeCloseTo(before + 0.125, 10);
     const p = new SharedLimiterState(redis, { pauseWithoutRetryAfterMs: 7000 });
     expect((await p.settle(key, { ...rl, retryAfterMs: null }, 10_000)).pausedUntil).toBe(17_000);
     await redis.del(key);
