@@ -1,3 +1,5 @@
+import dc from 'node:diagnostics_channel';
+import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawnCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/redis-server.js';
@@ -35,6 +37,47 @@ describe('network versus model time', () => {
     expect(connects).toBeGreaterThanOrEqual(1);
     expect(connects).toBe(records.filter((r) => r.connect_ms > 0).length);
     expect(m).toMatch(/promptq_api_connect_seconds_count\{phase="tcp"\} [1-9]/);
+  });
+});
+
+describe('network timing under concurrency', () => {
+  let s: Stack;
+  afterEach(() => s?.close());
+
+  it('calls that start together: each new connection is charged to exactly one of them', async () => {
+    s = await startStack({ sim: { ttftMs: 40 }, env: { PROMPTQ_CONCURRENCY: '8' } });
+    // The worker runs in this process: count the sockets it opens to the simulator.
+    const port = Number(new URL(s.sim.url).port);
+    let opened = 0;
+    const onSocket = (msg: unknown) => {
+      const socket = (msg as { socket: Socket }).socket;
+      socket.once('connect', () => {
+        if (socket.remotePort === port) opened += 1;
+      });
+    };
+    dc.subscribe('net.client.socket', onSocket);
+    try {
+      const jobs = Array.from({ length: 16 }, (_, i) => ({
+        model: 'claude-haiku-4-5',
+        max_tokens: 20,
+        prompt: `c${i}`,
+      }));
+      const ids = (await post(`${s.url}/v1/jobs/batch`, { jobs })).body.ids as string[];
+      for (const id of ids) {
+        const v = await get(`${s.url}/v1/jobs/${id}?wait=30`);
+        expect(v.body.state).toBe('completed');
+        expect(v.body.record.ttfb_ms).toBeGreaterThanOrEqual(0);
+      }
+    } finally {
+      dc.unsubscribe('net.client.socket', onSocket);
+    }
+    // Several calls were out at once on a fresh client: several connections were opened.
+    expect(opened).toBeGreaterThan(1);
+    const m = (await get(`${s.url}/metrics`)).body.text as string;
+    const count = (phase: string) =>
+      Number(new RegExp(`promptq_api_connect_seconds_count\\{phase="${phase}"\\} (\\d+)`).exec(m)?.[1]);
+    expect(count('total')).toBe(opened);
+    expect(count('tcp')).toBe(opened);
   });
 });
 
