@@ -47,13 +47,13 @@ export class RollupStore {
 
   /**
    * Add several finished jobs in one command (lua/rollup-add-N.lua), their increments summed
-   * first: one HINCRBY per field and key, one EXPIRE per key, one ZADD (and trim) per slowest set,
-   * however many jobs.
+   * first: one HINCRBY per field and key, one EXPIRE per key, one ZADD (of the batch's slowest,
+   * then a trim) per slowest set, however many jobs.
    */
   async addMany(jobs: readonly RollupEntry[], retention: RollupRetention): Promise<void> {
     if (jobs.length === 0) return;
     const sums = new Map<string, { seconds: number; fields: Map<string, number> }>();
-    const slowest = new Map<string, Array<string | number>>();
+    const slowest = new Map<string, RollupEntry['slow'][]>();
     const bump = (key: string, seconds: number, increments: Array<[string, number]>) => {
       let k = sums.get(key);
       if (!k) {
@@ -71,9 +71,9 @@ export class RollupStore {
         encodeDay(j.minute.tenant, j.costMicro),
       );
       const sk = this.#keys.slowest(Math.floor(epochMinute / 60));
-      const members = slowest.get(sk) ?? [];
-      members.push(j.slow.total_ms, JSON.stringify(j.slow));
-      slowest.set(sk, members);
+      const calls = slowest.get(sk) ?? [];
+      calls.push(j.slow);
+      slowest.set(sk, calls);
     }
     const keys: string[] = [];
     const argv: Array<string | number> = [sums.size, slowestKept, retention.minuteSeconds];
@@ -83,9 +83,12 @@ export class RollupStore {
       argv.push(seconds, nonZero.length);
       for (const [f, by] of nonZero) argv.push(f, by);
     }
-    for (const [sk, members] of slowest) {
+    for (const [sk, calls] of slowest) {
+      // Only the batch's slowest can be among the set's slowest: the rest are not sent.
+      const kept = calls.sort((a, b) => b.total_ms - a.total_ms).slice(0, slowestKept);
       keys.push(sk);
-      argv.push(members.length / 2, ...members);
+      argv.push(kept.length);
+      for (const c of kept) argv.push(c.total_ms, JSON.stringify(c));
     }
     await addScript(this.#redis, keys, argv);
   }

@@ -52,6 +52,26 @@ describe('rollups in Redis', () => {
     expect(d.slowest).toHaveLength(10);
   });
 
+  it('a batch of thousands in one group commit: counted whole, its slowest kept (one past the cap is not)', async () => {
+    const queue = uniqueQueue();
+    const w = new RollupWriter({ connection: redis, queue, tenantLabel: (t) => t ?? 'none' });
+    const now = Date.now();
+    const n = 5000;
+    // Recorded together: they go in one or two writes, each far more calls than a Lua unpack takes.
+    await Promise.all(
+      Array.from({ length: n }, (_, i) => w.record(`b${i}`, 'completed', finished(now, 1000 + i))),
+    );
+    const k = queueKeys(queue);
+    const minute = Math.floor(now / 60_000);
+    expect((await readDashboard(redis, queue, 60, now)).totals.jobs).toBe(n);
+    const kept = await redis.zrevrange(k.slowest(Math.floor(minute / 60)), 0, -1);
+    expect(kept).toHaveLength(slowestKept);
+    const ids = kept.map((m) => (JSON.parse(m) as { id: string }).id);
+    expect(ids[0]).toBe(`b${n - 1}`);
+    expect(ids.at(-1)).toBe(`b${n - slowestKept}`);
+    expect(ids).not.toContain(`b${n - slowestKept - 1}`);
+  });
+
   it('a job that finished before the range is not in it', async () => {
     const queue = uniqueQueue();
     const w = new RollupWriter({ connection: redis, queue, tenantLabel: (t) => t ?? 'none' });
