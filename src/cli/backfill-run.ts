@@ -175,7 +175,6 @@ async function viaBatches(
     connection: redis,
     queue: config.queue,
     tenantLabel: (t) => labels.tenantLabel(t),
-    lingerMs: 0, // one finished request at a time, each awaited: nothing to group with
   });
   try {
     progress.begin('batches');

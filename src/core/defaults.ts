@@ -15,12 +15,6 @@ export interface FixedDefaults {
   /** How often the worker reconsiders its concurrency (adaptive concurrency only). */
   readonly concurrencyTuneIntervalMs: number;
   /**
-   * How long the dashboard rollups of a finished job wait for others to share one Redis write
-   * besides the write before them (group commit). Every ms holds the job's worker slot: with 0 the
-   * jobs that finish while a write is out still go together in the next one.
-   */
-  readonly rollupLingerMs: number;
-  /**
    * A tenant with no record (no budget, no quota) is remembered this long by each worker, whose calls
    * for it skip the budget round trip meanwhile: a tenant added while its jobs run is enforced
    * within this long.
@@ -85,7 +79,6 @@ export const defaults = {
   maxStalledCount: 2,
   adaptiveConcurrency: { min: 8, max: 256 },
   concurrencyTuneIntervalMs: 2000,
-  rollupLingerMs: 0,
   tenantUnknownCacheMs: 2000,
   spendLimitDelayMs: 1000,
   retryAfterJitterMs: 250,

@@ -9,7 +9,6 @@
  * expiring) are store/keys.ts.
  */
 
-import { defaults } from '../../core/defaults.js';
 import type { JobRecord } from '../../core/record.js';
 import type { RedisConnection as Redis } from '../../store/connection.js';
 import { queueKeys } from '../../store/keys.js';
@@ -45,12 +44,6 @@ export interface RollupOptions {
   minuteRetentionSeconds?: number;
   /** How long per-day cost rollups are kept (the month-end projection needs the month so far). @defaultValue 40 days */
   dayRetentionSeconds?: number;
-  /**
-   * How long a finished job's increments wait for others to share one write, besides the write
-   * before them (group commit); `record` resolves once they are written. Every ms is added to each
-   * job's completion. @defaultValue `defaults.rollupLingerMs` (0: only the write out holds them)
-   */
-  lingerMs?: number;
 }
 
 /** What a finished job adds to its minute. */
@@ -139,7 +132,6 @@ export class RollupWriter {
       minuteRetentionSeconds: 26 * 3600,
       dayRetentionSeconds: 40 * 86400,
       modelLabel: (m) => m,
-      lingerMs: defaults.rollupLingerMs,
       ...opts,
     };
     if (!Number.isInteger(this.#o.minuteRetentionSeconds) || this.#o.minuteRetentionSeconds < 3600)
@@ -160,11 +152,10 @@ export class RollupWriter {
   #commit(): Promise<void> {
     if (this.#next) return this.#next;
     const before = this.#last;
-    // The first job of a batch waits a little for others (and for the write before it to be done).
-    const ms = this.#o.lingerMs;
-    const linger = ms > 0 ? new Promise((r) => setTimeout(r, ms)) : undefined;
+    // The first job of a batch waits for the write before it (at least a turn): the jobs that
+    // finish meanwhile join it. No timer: it would hold every job's worker slot.
     const next = (async () => {
-      await Promise.all([linger, before?.catch(() => {})]);
+      await before?.catch(() => {});
       this.#next = undefined;
       const batch = this.#pending;
       this.#pending = [];
