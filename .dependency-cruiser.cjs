@@ -2,18 +2,18 @@
  * The dependency rule of src/ (`npm run depcheck`, run in .ci/run). Layers, lowest first; a layer
  * may import only the ones below it:
  *
- *   core ← store ← anthropic ← limiter ← worker, producer ← ops ← cli
+ *   core ← store ← providers ← limiter ← worker, producer ← ops ← cli
  *
  * worker and producer sit side by side and do not import each other. src/index.ts (the library's
  * exports) may import any layer. Besides: src never imports scripts/ or test/, and it loads the
  * simulator package only with a dynamic import() (types through `import type`).
  */
-const layers = ['core', 'store', 'anthropic', 'limiter', 'worker', 'producer', 'ops', 'cli'];
+const layers = ['core', 'store', 'providers', 'limiter', 'worker', 'producer', 'ops', 'cli'];
 /** What each layer must not import. */
 const above = {
-  core: ['store', 'anthropic', 'limiter', 'worker', 'producer', 'ops', 'cli'],
-  store: ['anthropic', 'limiter', 'worker', 'producer', 'ops', 'cli'],
-  anthropic: ['limiter', 'worker', 'producer', 'ops', 'cli'],
+  core: ['store', 'providers', 'limiter', 'worker', 'producer', 'ops', 'cli'],
+  store: ['providers', 'limiter', 'worker', 'producer', 'ops', 'cli'],
+  providers: ['limiter', 'worker', 'producer', 'ops', 'cli'],
   limiter: ['worker', 'producer', 'ops', 'cli'],
   worker: ['producer', 'ops', 'cli'],
   producer: ['worker', 'ops', 'cli'],

@@ -1,5 +1,5 @@
 /**
- * Refreshes src/anthropic/prices.json from Anthropic's public price list.
+ * Refreshes src/providers/anthropic/prices.json from Anthropic's public price list.
  *
  *   npx tsx scripts/refresh-prices.ts SOURCE [--out FILE] [--date YYYY-MM-DD]
  *
@@ -70,7 +70,8 @@ async function main(argv: string[]): Promise<void> {
     const i = argv.indexOf(name);
     return i >= 0 ? argv[i + 1] : undefined;
   };
-  const out = flag('--out') ?? fileURLToPath(new URL('../src/anthropic/prices.json', import.meta.url));
+  const out =
+    flag('--out') ?? fileURLToPath(new URL('../src/providers/anthropic/prices.json', import.meta.url));
   const date = flag('--date') ?? new Date().toISOString().slice(0, 10);
   const text = /^https?:\/\//.test(source)
     ? await (await fetch(source)).text()

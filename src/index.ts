@@ -6,8 +6,6 @@
  * ```
  */
 
-export { ModelPolicy, modelPolicyOf } from './anthropic/model-policy.js';
-export { type CallCost, type ModelPrice, PriceTable, priceCall, type Usage } from './anthropic/pricing.js';
 export { ConfigError, loadConfig, type ModelsSetting, type PromptqConfig } from './core/config.js';
 export { defaults } from './core/defaults.js';
 export { type ExitCode, PromptqError, UsageError } from './core/errors.js';
@@ -28,6 +26,14 @@ export { JobConflictError } from './producer/conflicts.js';
 export type { JobState, JobView } from './producer/job-view.js';
 export { type AddResult, PromptQueue, type PromptQueueOptions } from './producer/queue.js';
 export { TooManyWaitersError, type WaiterOptions } from './producer/waiters.js';
+export { ModelPolicy, modelPolicyOf } from './providers/anthropic/model-policy.js';
+export {
+  type CallCost,
+  type ModelPrice,
+  PriceTable,
+  priceCall,
+  type Usage,
+} from './providers/anthropic/pricing.js';
 export {
   type ConnectionOptions,
   createConnection,

@@ -4,8 +4,7 @@
  * Batches API), then optionally wait and write results (results-run.ts). Exit codes: 0 ok, 1 a job
  * failed (or did not finish), 2 usage or invalid input. Loaded only when the command runs.
  */
-import { modelPolicyOf } from '../anthropic/model-policy.js';
-import { PriceTable } from '../anthropic/pricing.js';
+
 import { jobLimitsFrom, type PromptqConfig } from '../core/config.js';
 import { defaults } from '../core/defaults.js';
 import { UsageError } from '../core/errors.js';
@@ -25,6 +24,8 @@ import { openInput } from '../producer/backfill/reader.js';
 import { formatSummary } from '../producer/backfill/run-summary.js';
 import { formatProblems, scanFile } from '../producer/backfill/scan.js';
 import { PromptQueue } from '../producer/queue.js';
+import { modelPolicyOf } from '../providers/anthropic/model-policy.js';
+import { PriceTable } from '../providers/anthropic/pricing.js';
 import { keyspaceOf, type RedisConnection } from '../store/connection.js';
 import { TenantStore, type TenantWithSpend } from '../store/tenant-store.js';
 import { connect, failedExit, results, write } from './results-run.js';
@@ -167,7 +168,7 @@ async function viaBatches(
   progress: Progress,
 ): Promise<number> {
   const log = new Logger(config.logLevel);
-  const { anthropicClient } = await import('../anthropic/client.js');
+  const { anthropicClient } = await import('../providers/anthropic/client.js');
   const { client, simulator } = await anthropicClient(config, log);
   // Finished batch requests count in the dashboard's rollups as jobs a worker finished do.
   const labels = new Metrics({ maxTenantLabels: config.maxTenantLabels, defaultMetrics: false });
@@ -282,7 +283,7 @@ async function dryRun(
   let counted: Map<string, number> | undefined;
   if (countTokens) {
     // The SDK is loaded only for --count-tokens: enqueueing never calls the API.
-    const { anthropicClient } = await import('../anthropic/client.js');
+    const { anthropicClient } = await import('../providers/anthropic/client.js');
     const { client, simulator } = await anthropicClient(config, new Logger(config.logLevel));
     try {
       counted = await countInputTokens(client, path, d);

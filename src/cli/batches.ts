@@ -52,7 +52,7 @@ async function withBatches(
   const { Redis } = await import('ioredis');
   const { queueKeys } = await import('../store/keys.js');
   const store = await import('../store/batch-store.js');
-  const { anthropicClient } = await import('../anthropic/client.js');
+  const { anthropicClient } = await import('../providers/anthropic/client.js');
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
   redis.on('error', () => {});
   try {

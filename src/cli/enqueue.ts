@@ -57,7 +57,7 @@ async function enqueue(
   const [{ PromptQueue }, { connectOrFail, keyspaceOf }, { modelPolicyOf }] = await Promise.all([
     import('../producer/queue.js'),
     import('../store/connection.js'),
-    import('../anthropic/model-policy.js'),
+    import('../providers/anthropic/model-policy.js'),
   ]);
   const base = o.body !== undefined ? readBody(o.body) : { model: o.model, max_tokens: o.maxTokens, prompt };
   const body = {

@@ -15,7 +15,7 @@ interface ProbeOptions {
 }
 
 async function probe(o: ProbeOptions, config: PromptqConfig): Promise<number> {
-  const { formatProbe, probeOnce } = await import('../anthropic/probe.js');
+  const { formatProbe, probeOnce } = await import('../providers/anthropic/probe.js');
   let sim: Simulator | undefined;
   let target = o.url ?? config.anthropicBaseUrl;
   let apiKey = config.anthropicApiKey;

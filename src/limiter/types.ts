@@ -1,5 +1,5 @@
 /** The limiter's public shapes: what a call plans to spend, what the API answered, the permit. */
-import type { Outcome } from '../anthropic/classify.js';
+import type { Outcome } from '../providers/anthropic/classify.js';
 import type { RedisConnection as Redis } from '../store/connection.js';
 import type { RateLimitSnapshot } from './headers.js';
 import type { BucketTuning, LimiterResource } from './shared-state.js';

@@ -6,9 +6,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Simulator } from '@promptq/anthropic-simulator';
-import { anthropicClient } from '../anthropic/client.js';
-import { ModelPolicy } from '../anthropic/model-policy.js';
-import { PriceTable } from '../anthropic/pricing.js';
 import {
   checkListenAddress,
   jobLimitsFrom,
@@ -21,6 +18,9 @@ import type { Logger } from '../core/log.js';
 import { captureConsole, RepeatedLog } from '../core/log-repeats.js';
 import { accountFingerprint, RateLimiter } from '../limiter/limiter.js';
 import { PromptQueue } from '../producer/queue.js';
+import { anthropicClient } from '../providers/anthropic/client.js';
+import { ModelPolicy } from '../providers/anthropic/model-policy.js';
+import { PriceTable } from '../providers/anthropic/pricing.js';
 import { connectOrFail, keyspaceOf } from '../store/connection.js';
 import { type EmbeddedRedis, ensureRedis } from '../store/embedded-redis.js';
 import { queueKeys } from '../store/keys.js';

@@ -10,7 +10,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
-import type { ModelPolicy } from '../anthropic/model-policy.js';
 import { defaults } from '../core/defaults.js';
 import { combinedPriority, tenantOf } from '../core/fairness.js';
 import {
@@ -22,6 +21,7 @@ import {
 } from '../core/job.js';
 import { defaultJobLimits, type JobLimits } from '../core/job-schema.js';
 import { inSpan, SpanKind, traceMetadata } from '../core/trace.js';
+import type { ModelPolicy } from '../providers/anthropic/model-policy.js';
 import { createConnection, type RedisConnection, type RedisTopology } from '../store/connection.js';
 import { bullJobId, type QueueKeys, queueKeys } from '../store/keys.js';
 import { claimJobs, reserveRanks } from '../store/tenant-pending.js';

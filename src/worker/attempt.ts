@@ -3,9 +3,9 @@
  * timed for time to first token and total latency; the helper assembles the final Message.
  */
 import type Anthropic from '@anthropic-ai/sdk';
-import { AttemptTimeoutError } from '../anthropic/classify.js';
-import { type NetworkTiming, networkTimingOf } from '../anthropic/network-timing.js';
 import type { JobRequest } from '../core/job.js';
+import { AttemptTimeoutError } from '../providers/anthropic/classify.js';
+import { type NetworkTiming, networkTimingOf } from '../providers/anthropic/network-timing.js';
 
 export interface AttemptResult {
   message: Anthropic.Message;

@@ -6,11 +6,11 @@
  * records are, so the worker core runs against a fake in its unit tests.
  */
 
-import type { PriceTable } from '../anthropic/pricing.js';
-import { estimateInputTokens } from '../anthropic/tokens.js';
 import { defaults } from '../core/defaults.js';
 import type { JobRequest } from '../core/job.js';
 import type { TenantQuota } from '../limiter/types.js';
+import type { PriceTable } from '../providers/anthropic/pricing.js';
+import { estimateInputTokens } from '../providers/anthropic/tokens.js';
 import { type BudgetAdmission, type BudgetHold, reserveBudget, settleBudget } from '../store/budget-store.js';
 import type { RedisConnection as Redis } from '../store/connection.js';
 import type { QueueKeys } from '../store/keys.js';

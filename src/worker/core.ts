@@ -14,9 +14,6 @@ import { randomUUID } from 'node:crypto';
 import type Anthropic from '@anthropic-ai/sdk';
 import type { Span } from '@opentelemetry/api';
 import { DelayedError } from 'bullmq';
-import { type BackoffPolicy, classifyError, defaultBackoff } from '../anthropic/classify.js';
-import type { PriceTable } from '../anthropic/pricing.js';
-import { cachePrefixKey, estimateCachePrefixTokens, estimateInputTokens } from '../anthropic/tokens.js';
 import { defaults } from '../core/defaults.js';
 import { rankSlots } from '../core/fairness.js';
 import { type JobRequest, ValidationError, validateJob } from '../core/job.js';
@@ -26,6 +23,13 @@ import type { JobResult } from '../core/result.js';
 import { inSpan, jobContext, SpanKind, withSpan } from '../core/trace.js';
 import type { RateLimiter } from '../limiter/limiter.js';
 import type { CallPlan, Permit } from '../limiter/types.js';
+import { type BackoffPolicy, classifyError, defaultBackoff } from '../providers/anthropic/classify.js';
+import type { PriceTable } from '../providers/anthropic/pricing.js';
+import {
+  cachePrefixKey,
+  estimateCachePrefixTokens,
+  estimateInputTokens,
+} from '../providers/anthropic/tokens.js';
 import type { BudgetHold } from '../store/budget-store.js';
 import { publicJobId } from '../store/keys.js';
 import { type AttemptResult, runAttempt } from './attempt.js';

@@ -3,11 +3,12 @@
  * Pure decisions (no Redis, no BullMQ): the worker's finish path acts on the outcome, and the unit
  * tests check the policy here directly.
  */
-import { type BackoffPolicy, backoffMs, type Decision } from '../anthropic/classify.js';
-import type { PriceTable, Usage } from '../anthropic/pricing.js';
+
 import { formatUsd } from '../core/format.js';
 import type { ValidationError } from '../core/job.js';
 import type { JobRecord } from '../core/record.js';
+import { type BackoffPolicy, backoffMs, type Decision } from '../providers/anthropic/classify.js';
+import type { PriceTable, Usage } from '../providers/anthropic/pricing.js';
 import { type BudgetAdmission, periodEnd } from '../store/budget-store.js';
 import type { AttemptResult } from './attempt.js';
 

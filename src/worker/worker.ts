@@ -6,13 +6,13 @@
  */
 import type Anthropic from '@anthropic-ai/sdk';
 import { Worker } from 'bullmq';
-import type { BackoffPolicy } from '../anthropic/classify.js';
-import type { PriceTable } from '../anthropic/pricing.js';
 import { defaults } from '../core/defaults.js';
 import type { JobLimits } from '../core/job-schema.js';
 import type { Logger } from '../core/log.js';
 import { RepeatedLog } from '../core/log-repeats.js';
 import type { RateLimiter } from '../limiter/limiter.js';
+import type { BackoffPolicy } from '../providers/anthropic/classify.js';
+import type { PriceTable } from '../providers/anthropic/pricing.js';
 import type { RedisConnection as Redis } from '../store/connection.js';
 import { queueKeys } from '../store/keys.js';
 import { redisBudgets } from './budget.js';

@@ -7,7 +7,6 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it, vi } from 'vitest';
-import { PriceTable } from '../../src/anthropic/pricing.js';
 import { defaults } from '../../src/core/defaults.js';
 import { defaultJobLimits } from '../../src/core/job-schema.js';
 import { RateLimiter } from '../../src/limiter/limiter.js';
@@ -15,6 +14,7 @@ import { readDashboard } from '../../src/ops/dashboard/summary.js';
 import { Metrics } from '../../src/ops/metrics/metrics.js';
 import { RollupWriter } from '../../src/ops/metrics/rollups.js';
 import { subscribeWorkerMetrics } from '../../src/ops/metrics/worker-metrics.js';
+import { PriceTable } from '../../src/providers/anthropic/pricing.js';
 import { JobProcessor } from '../../src/worker/core.js';
 import { WorkerEvents } from '../../src/worker/events.js';
 import { uniqueQueue } from '../helpers/stack.js';

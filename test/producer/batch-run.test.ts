@@ -5,13 +5,13 @@ import Anthropic from '@anthropic-ai/sdk';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type Simulator, startSimulator } from '../../packages/anthropic-simulator/src/index.js';
-import { PriceTable } from '../../src/anthropic/pricing.js';
 import { chooseVia } from '../../src/cli/backfill-run.js';
 import { defaultJobLimits } from '../../src/core/job-schema.js';
 import { BatchRun } from '../../src/producer/backfill/batch-run.js';
 import type { BatchRunOptions } from '../../src/producer/backfill/batch-types.js';
 import type { LineDefaults } from '../../src/producer/backfill/parse.js';
 import { PromptQueue } from '../../src/producer/queue.js';
+import { PriceTable } from '../../src/providers/anthropic/pricing.js';
 import { uniqueQueue } from '../helpers/stack.js';
 
 const d: LineDefaults = { tenant: undefined, priority: 500, idPrefix: '', limits: defaultJobLimits };

@@ -30,7 +30,7 @@ describe('scripts/refresh-prices', () => {
 
   it('keeps aliases and long-context tiers, takes the new prices and drops unlisted models', () => {
     const current = JSON.parse(
-      readFileSync(new URL('../../src/anthropic/prices.json', import.meta.url), 'utf8'),
+      readFileSync(new URL('../../src/providers/anthropic/prices.json', import.meta.url), 'utf8'),
     ) as PriceList;
     const next = refresh(current, page.replace('$3 / MTok', '$2 / MTok'), 'page.md', '2026-01-02');
     expect(next.retrieved).toBe('2026-01-02');

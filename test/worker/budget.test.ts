@@ -1,9 +1,9 @@
 import { DelayedError, UnrecoverableError } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { PriceTable } from '../../src/anthropic/pricing.js';
 import { defaultJobLimits } from '../../src/core/job-schema.js';
 import { newRecord } from '../../src/core/record.js';
 import type { Deferral } from '../../src/limiter/types.js';
+import { PriceTable } from '../../src/providers/anthropic/pricing.js';
 import type { BudgetAdmission, BudgetHold } from '../../src/store/budget-store.js';
 import type { BudgetPort } from '../../src/worker/budget.js';
 import { JobProcessor } from '../../src/worker/core.js';

@@ -1,8 +1,8 @@
 import { DelayedError, UnrecoverableError } from 'bullmq';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { PriceTable } from '../../src/anthropic/pricing.js';
 import { defaultJobLimits } from '../../src/core/job-schema.js';
 import { newRecord } from '../../src/core/record.js';
+import { PriceTable } from '../../src/providers/anthropic/pricing.js';
 import { LockLostError } from '../../src/store/record-store.js';
 import { JobProcessor, shutdownReason } from '../../src/worker/core.js';
 import { type WorkerEventName, WorkerEvents } from '../../src/worker/events.js';

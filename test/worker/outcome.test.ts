@@ -1,7 +1,7 @@
 import { APIError } from '@anthropic-ai/sdk';
 import { describe, expect, it } from 'vitest';
-import { classifyError } from '../../src/anthropic/classify.js';
 import { type JobRecord, newRecord } from '../../src/core/record.js';
+import { classifyError } from '../../src/providers/anthropic/classify.js';
 import { judgeError, type RetryPolicy } from '../../src/worker/outcome.js';
 
 const policy: RetryPolicy = {

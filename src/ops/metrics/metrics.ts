@@ -4,8 +4,8 @@
  * (limiter-metrics.ts); queue gauges are read from Redis on each scrape (queue-gauges.ts).
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { NetworkTiming } from '../../anthropic/network-timing.js';
 import type { AnnouncedResource } from '../../core/rate-limits.js';
+import type { NetworkTiming } from '../../providers/anthropic/network-timing.js';
 
 /** LLM calls run from tens of milliseconds to many minutes. */
 const latencyBuckets = [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300, 600];
@@ -197,7 +197,7 @@ export class Metrics {
     if (remaining !== undefined) this.ratelimitRemaining.set({ resource }, remaining);
   }
 
-  /** Network phases of one successful call (see src/anthropic/network-timing.ts). */
+  /** Network phases of one successful call (see src/providers/anthropic/network-timing.ts). */
   observeNetwork(model: string, t: NetworkTiming): void {
     if (t.ttfb_ms !== null) this.ttfb.observe({ model }, t.ttfb_ms / 1000);
     if (t.reused) return;

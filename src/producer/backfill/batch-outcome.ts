@@ -3,7 +3,7 @@
  * job in its final state, its record at the Batches price.
  */
 import type Anthropic from '@anthropic-ai/sdk';
-import type { PriceTable } from '../../anthropic/pricing.js';
+import type { PriceTable } from '../../providers/anthropic/pricing.js';
 import type { FinishedBatchJob } from '../../store/batch-store.js';
 import { batchRecord, retryableBatchErrors } from './batch-requests.js';
 import type { ValidLine } from './parse.js';

@@ -4,9 +4,9 @@
  */
 import { createHash } from 'node:crypto';
 import type Anthropic from '@anthropic-ai/sdk';
-import type { PriceTable } from '../../anthropic/pricing.js';
 import type { JobRequest } from '../../core/job.js';
 import { type JobRecord, newRecord } from '../../core/record.js';
+import type { PriceTable } from '../../providers/anthropic/pricing.js';
 
 /** The API's `custom_id` rule. */
 const customIdPattern = /^[a-zA-Z0-9_-]{1,64}$/;

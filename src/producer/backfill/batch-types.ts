@@ -1,7 +1,7 @@
 /** A `--via batches` run: its options, its progress line and its summary. */
 import type Anthropic from '@anthropic-ai/sdk';
-import type { PriceTable } from '../../anthropic/pricing.js';
 import type { JobRecord } from '../../core/record.js';
+import type { PriceTable } from '../../providers/anthropic/pricing.js';
 import type { RedisConnection as Redis } from '../../store/connection.js';
 import type { PromptQueue } from '../queue.js';
 import type { BatchRetry } from './batch-outcome.js';

@@ -3,8 +3,9 @@
  * its budgets today and this month (UTC). The estimate uses the observed output ratios when there
  * are any; the worst case (all of `max_tokens`) is reported beside it.
  */
-import type { PriceTable } from '../../anthropic/pricing.js';
+
 import { formatUsd } from '../../core/format.js';
+import type { PriceTable } from '../../providers/anthropic/pricing.js';
 import type { TenantWithSpend } from '../../store/tenant-store.js';
 import { estimate } from './estimate.js';
 import type { ScanResult } from './scan.js';

@@ -10,10 +10,10 @@
  * latency and concurrency.
  */
 import type { Queue } from 'bullmq';
-import type { PriceTable } from '../../anthropic/pricing.js';
 import { formatCount, formatPercent, formatUsd } from '../../core/format.js';
 import type { PerMinuteLimits, PerMinuteName } from '../../core/rate-limits.js';
 import type { JobResult } from '../../core/result.js';
+import type { PriceTable } from '../../providers/anthropic/pricing.js';
 import type { ModelTotals, ScanResult } from './scan.js';
 
 /** Per-minute limits of the account for the model(s), when known. */

@@ -6,9 +6,10 @@
  *
  * Every job goes through {@link validateJob}, the validator of every other entrance.
  */
-import type { ModelPolicy } from '../../anthropic/model-policy.js';
+
 import { type FieldProblem, type JobRequest, ValidationError, validateJob } from '../../core/job.js';
 import type { JobLimits } from '../../core/job-schema.js';
+import type { ModelPolicy } from '../../providers/anthropic/model-policy.js';
 import { backfillJobId } from './ids.js';
 
 /** Settings that apply to every line of a backfill. */

@@ -3,8 +3,8 @@
  * and gather what the cost estimate needs (jobs, estimated input tokens and `max_tokens` per model).
  */
 
-import { estimateInputTokens } from '../../anthropic/tokens.js';
 import type { FieldProblem } from '../../core/job.js';
+import { estimateInputTokens } from '../../providers/anthropic/tokens.js';
 import { heapBounder } from './bounded-heap.js';
 import { type LineDefaults, type ParsedLine, parseLine } from './parse.js';
 import { readLines } from './reader.js';

@@ -1,12 +1,12 @@
 import { DelayedError } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { PriceTable } from '../../../src/anthropic/pricing.js';
 import { defaults } from '../../../src/core/defaults.js';
 import { defaultJobLimits } from '../../../src/core/job-schema.js';
 import { Logger } from '../../../src/core/log.js';
 import type { Deferral } from '../../../src/limiter/types.js';
 import { Metrics } from '../../../src/ops/metrics/metrics.js';
 import { subscribeWorkerMetrics } from '../../../src/ops/metrics/worker-metrics.js';
+import { PriceTable } from '../../../src/providers/anthropic/pricing.js';
 import { JobProcessor } from '../../../src/worker/core.js';
 import { WorkerEvents } from '../../../src/worker/events.js';
 import { subscribeAttemptLog } from '../../../src/worker/subscribers/attempt-log.js';

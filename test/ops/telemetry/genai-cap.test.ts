@@ -5,9 +5,9 @@
 import { metrics as api } from '@opentelemetry/api';
 import { metrics as sdk } from '@opentelemetry/sdk-node';
 import { describe, expect, it } from 'vitest';
-import { PriceTable } from '../../../src/anthropic/pricing.js';
 import { defaultJobLimits } from '../../../src/core/job-schema.js';
 import { modelNameCap, subscribeGenAiMetrics } from '../../../src/ops/telemetry/genai-metrics.js';
+import { PriceTable } from '../../../src/providers/anthropic/pricing.js';
 import { JobProcessor } from '../../../src/worker/core.js';
 import { WorkerEvents } from '../../../src/worker/events.js';
 import { fakeClient, fakeJob, fakeLimiter, memoryRecords } from '../../worker/fakes.js';

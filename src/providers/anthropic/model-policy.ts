@@ -12,8 +12,8 @@
  * `model` and every `fallback_models` entry are checked. The limiter is not concerned: models of
  * no known family still share one limiter group (core/models.ts), whatever this allows.
  */
-import type { ModelsSetting, PromptqConfig } from '../core/config.js';
-import type { FieldProblem } from '../core/job.js';
+import type { ModelsSetting, PromptqConfig } from '../../core/config.js';
+import type { FieldProblem } from '../../core/job.js';
 import { PriceTable } from './pricing.js';
 
 const dated = /^-(\d{8}|latest)$/;

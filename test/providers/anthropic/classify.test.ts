@@ -5,7 +5,7 @@ import {
   backoffMs,
   classifyError,
   parseRetryAfter,
-} from '../../src/anthropic/classify.js';
+} from '../../../src/providers/anthropic/classify.js';
 
 function apiError(
   status: number,

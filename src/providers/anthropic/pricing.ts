@@ -11,7 +11,7 @@
  */
 
 import { readFileSync } from 'node:fs';
-import type { CostParts } from '../core/record.js';
+import type { CostParts } from '../../core/record.js';
 
 export interface ModelPrice {
   /** USD per million input tokens. */

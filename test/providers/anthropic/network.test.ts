@@ -1,9 +1,9 @@
 import dc from 'node:diagnostics_channel';
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawnCli } from '../helpers/cli.js';
-import { freePort } from '../helpers/redis-server.js';
-import { get, post, type Stack, startStack, testApiKey } from '../helpers/stack.js';
+import { spawnCli } from '../../helpers/cli.js';
+import { freePort } from '../../helpers/redis-server.js';
+import { get, post, type Stack, startStack, testApiKey } from '../../helpers/stack.js';
 
 describe('network versus model time', () => {
   let s: Stack;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PriceTable } from '../../src/anthropic/pricing.js';
+import { PriceTable } from '../../../src/providers/anthropic/pricing.js';
 
 describe('pricing: the Message Batches discount', () => {
   it('halves every token type, cache writes and reads included', () => {

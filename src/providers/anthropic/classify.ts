@@ -4,9 +4,9 @@
  */
 
 import { APIConnectionError, APIConnectionTimeoutError, APIError } from '@anthropic-ai/sdk';
-import { defaults } from '../core/defaults.js';
-import { own } from '../core/dict.js';
-import { PromptqError } from '../core/errors.js';
+import { defaults } from '../../core/defaults.js';
+import { own } from '../../core/dict.js';
+import { PromptqError } from '../../core/errors.js';
 
 /** The `outcome` label of `promptq_requests_total` (docs/reference/metrics.md). */
 export type Outcome =

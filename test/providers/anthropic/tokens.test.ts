@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { cacheReadsCountTowardItpm } from '../../../src/core/models.js';
 import {
   cachePrefixKey,
   estimateCachePrefixTokens,
   estimateInputTokens,
-} from '../../src/anthropic/tokens.js';
-import { cacheReadsCountTowardItpm } from '../../src/core/models.js';
+} from '../../../src/providers/anthropic/tokens.js';
 
 const text = (chars: number) => 'x'.repeat(chars);
 

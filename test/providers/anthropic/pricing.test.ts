@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PriceTable, priceCall, vendoredPriceList } from '../../src/anthropic/pricing.js';
+import { PriceTable, priceCall, vendoredPriceList } from '../../../src/providers/anthropic/pricing.js';
 
 const M = 1_000_000;
 
@@ -166,7 +166,7 @@ describe('PROMPTQ_PRICING_FILE', () => {
   it('a file in the shape of prices.json replaces the list', () => {
     const full = join(dir, 'full.json');
     const list = JSON.parse(
-      readFileSync(new URL('../../src/anthropic/prices.json', import.meta.url), 'utf8'),
+      readFileSync(new URL('../../../src/providers/anthropic/prices.json', import.meta.url), 'utf8'),
     );
     list.models = { 'claude-opus-4-8': { input: 5, output: 25 } };
     writeFileSync(full, JSON.stringify(list));
