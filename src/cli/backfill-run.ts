@@ -5,8 +5,7 @@
  * failed (or did not finish), 2 usage or invalid input. Loaded only when the command runs.
  */
 
-import { jobLimitsFrom, type PromptqConfig } from '../core/config.js';
-import { defaults } from '../core/defaults.js';
+import type { PromptqConfig } from '../core/config.js';
 import { UsageError } from '../core/errors.js';
 import { Logger } from '../core/log.js';
 import { Metrics } from '../ops/metrics/metrics.js';
@@ -26,7 +25,7 @@ import { formatProblems, scanFile } from '../producer/backfill/scan.js';
 import { PromptQueue } from '../producer/queue.js';
 import { modelPolicyOf } from '../providers/anthropic/model-policy.js';
 import { PriceTable } from '../providers/anthropic/pricing.js';
-import { keyspaceOf, type RedisConnection } from '../store/connection.js';
+import type { RedisConnection } from '../store/connection.js';
 import { TenantStore, type TenantWithSpend } from '../store/tenant-store.js';
 import { connect, failedExit, results, write } from './results-run.js';
 
@@ -54,10 +53,14 @@ export interface BackfillOptions {
 }
 
 /** `--via auto`: the Batches API for a large file, unless the results are needed within its 24 h window. */
-export function chooseVia(o: Pick<BackfillOptions, 'via' | 'deadline'>, jobs: number): 'live' | 'batches' {
+export function chooseVia(
+  o: Pick<BackfillOptions, 'via' | 'deadline'>,
+  jobs: number,
+  settings: Pick<PromptqConfig['backfill'], 'batchesAutoMinJobs'>,
+): 'live' | 'batches' {
   if (o.via !== 'auto') return o.via;
   if (o.deadline !== undefined && o.deadline < 24 * 3600) return 'live';
-  return jobs >= defaults.batchesAutoMinJobs ? 'batches' : 'live';
+  return jobs >= settings.batchesAutoMinJobs ? 'batches' : 'live';
 }
 
 /** `promptq backfill FILE.jsonl|- [flags]` → exit code. */
@@ -66,7 +69,7 @@ export async function runBackfill(file: string, o: BackfillOptions, config: Prom
     tenant: o.tenant,
     priority: o.priority,
     idPrefix: o.idPrefix,
-    limits: jobLimitsFrom(config),
+    limits: config.jobs.limits,
     models: modelPolicyOf(config),
   };
   const chunk = o.chunk;
@@ -102,16 +105,11 @@ export async function runBackfill(file: string, o: BackfillOptions, config: Prom
     if (o.dryRun) return await dryRun(config, input.path, d, scan, limits, o.countTokens, o.json);
 
     const redis = await connect(config);
-    const queue = new PromptQueue({
-      connection: redis,
-      ...keyspaceOf(config.redisMode),
-      queue: config.queue,
-      jobLimits: d.limits,
-      keepCompletedSeconds: config.keepCompletedSeconds,
-      keepFailedSeconds: config.keepFailedSeconds,
-    });
+    // The queue reads its settings (job limits, retention) from the config; every line was
+    // checked against the models policy already (scan).
+    const queue = new PromptQueue({ ...config, connection: redis, modelPolicy: d.models });
     try {
-      if (chooseVia(o, scan.jobs) === 'batches') {
+      if (chooseVia(o, scan.jobs, config.backfill) === 'batches') {
         return await viaBatches(redis, queue, config, input.path, d, scan, o, progress);
       }
       progress.begin('enqueue');
@@ -167,15 +165,18 @@ async function viaBatches(
   o: BackfillOptions,
   progress: Progress,
 ): Promise<number> {
-  const log = new Logger(config.logLevel);
+  const log = new Logger(config.log.level);
   const { anthropicClient } = await import('../providers/anthropic/client.js');
   const { client, simulator } = await anthropicClient(config, log);
-  // Finished batch requests count in the dashboard's rollups as jobs a worker finished do.
-  const labels = new Metrics({ maxTenantLabels: config.maxTenantLabels, defaultMetrics: false });
+  // Finished batch requests count in the dashboard's rollups as jobs a worker finished do, under
+  // the same labels and in the queue's keys (hash-tagged on a cluster).
+  const labels = new Metrics({ labels: config.labels, defaultMetrics: false });
   const rollups = new RollupWriter({
     connection: redis,
-    queue: config.queue,
+    keys: queue.keys,
+    retention: config.rollups,
     tenantLabel: (t) => labels.tenantLabel(t),
+    modelLabel: (m) => labels.modelLabel(m),
   });
   try {
     progress.begin('batches');
@@ -186,8 +187,8 @@ async function viaBatches(
       prices: PriceTable.load(config.pricingFile),
       retry: o.batchRetry,
       batchSize: o.batchSize,
-      keepCompletedSeconds: config.keepCompletedSeconds,
-      keepFailedSeconds: config.keepFailedSeconds,
+      keepCompletedSeconds: config.jobs.keepCompletedSeconds,
+      keepFailedSeconds: config.jobs.keepFailedSeconds,
       onFinished: (e) => rollups.record(e.jobId, e.status, e.record),
       onBatch: (e) => log.info(`message batch ${e.event}`, { batch_id: e.id, requests: e.requests }),
       onProgress: (p) =>
@@ -267,11 +268,7 @@ async function dryRun(
   let tenants: TenantWithSpend[] | undefined;
   const redis = await connect(config, 1000).catch(() => undefined);
   if (redis) {
-    const queue = new PromptQueue({
-      connection: redis,
-      queue: config.queue,
-      ...keyspaceOf(config.redisMode),
-    });
+    const queue = new PromptQueue({ ...config, connection: redis });
     try {
       ratios = await observedOutputRatios(queue.queue);
       if (scan.byTenant.size > 0) tenants = await new TenantStore(redis, queue.keys).list();
@@ -284,7 +281,7 @@ async function dryRun(
   if (countTokens) {
     // The SDK is loaded only for --count-tokens: enqueueing never calls the API.
     const { anthropicClient } = await import('../providers/anthropic/client.js');
-    const { client, simulator } = await anthropicClient(config, new Logger(config.logLevel));
+    const { client, simulator } = await anthropicClient(config, new Logger(config.log.level));
     try {
       counted = await countInputTokens(client, path, d);
     } finally {

@@ -4,7 +4,7 @@
  * batch, else what promptq saw last (Redis, store/batch-store.ts).
  */
 import type Anthropic from '@anthropic-ai/sdk';
-import { ConfigError, type PromptqConfig, redactUrl } from '../core/config.js';
+import { type PromptqConfig, topologyOf } from '../core/config.js';
 import { UsageError } from '../core/errors.js';
 import { formatCount } from '../core/format.js';
 import type { Logger } from '../core/log.js';
@@ -49,19 +49,13 @@ async function withBatches(
     known: (id: string) => Promise<boolean>;
   }) => Promise<number>,
 ): Promise<number> {
-  const { Redis } = await import('ioredis');
-  const { queueKeys } = await import('../store/keys.js');
+  const { connectOrFail } = await import('../store/connection.js');
+  const { keyspaceOf } = await import('../store/keys.js');
   const store = await import('../store/batch-store.js');
   const { anthropicClient } = await import('../providers/anthropic/client.js');
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
-  redis.on('error', () => {});
-  try {
-    await redis.connect();
-  } catch {
-    redis.disconnect();
-    throw new ConfigError('REDIS_URL', `cannot reach Redis at ${redactUrl(config.redisUrl)}`);
-  }
-  const keys = queueKeys(config.queue);
+  // Any topology (a cluster's keys are hash-tagged): the keys the backfill wrote.
+  const redis = await connectOrFail(topologyOf(config), { timeoutMs: 3000 });
+  const keys = keyspaceOf(config);
   const { client, simulator } = await anthropicClient(config, log);
   const view = async (id: string): Promise<BatchView | null> => {
     const stored = await store.loadBatch(redis, keys, id);

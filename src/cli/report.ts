@@ -20,7 +20,7 @@ async function report(o: ReportOptions, config: PromptqConfig): Promise<number> 
   } catch (err) {
     throw new UsageError(`--since: ${(err as Error).message.replace(/^since: /, '')}`);
   }
-  const [{ connectOrFail, keyspaceOf }, { queueKeys }, { formatReport }] = await Promise.all([
+  const [{ connectOrFail }, { keyspaceOf }, { formatReport }] = await Promise.all([
     import('../store/connection.js'),
     import('../store/keys.js'),
     import('../ops/dashboard/report.js'),
@@ -31,7 +31,7 @@ async function report(o: ReportOptions, config: PromptqConfig): Promise<number> 
     hint: "set REDIS_URL to the queue's Redis",
   });
   try {
-    const keys = queueKeys(config.queue, keyspaceOf(config.redisMode));
+    const keys = keyspaceOf(config);
     const d = await readDashboard(redis, keys, minutes);
     process.stdout.write(o.json ? `${JSON.stringify(d, null, 2)}\n` : formatReport(d, config.queue, o.since));
     return 0;

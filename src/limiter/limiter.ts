@@ -25,9 +25,7 @@
  */
 import { createHash } from 'node:crypto';
 import Bottleneck from 'bottleneck';
-import { defaults } from '../core/defaults.js';
 import { cacheReadsCountTowardItpm, modelGroup } from '../core/models.js';
-import { limiterKey, limiterTenantKey } from '../store/keys.js';
 import { createPermit, type PermitContext } from './permit.js';
 import { PromptCacheTracker } from './prompt-cache.js';
 import {
@@ -74,9 +72,9 @@ export class RateLimiter {
 
   constructor(opts: LimiterOptions) {
     this.#o = opts;
-    this.#state = new SharedLimiterState(opts.redis, opts.tuning);
-    const c = opts.ceilings ?? {};
-    this.#ceilings = { req: c.rpm ?? 0, in: c.itpm ?? 0, out: c.otpm ?? 0 };
+    this.#state = new SharedLimiterState(opts.redis, opts.config.tuning);
+    const { rpm, itpm, otpm } = opts.config.ceilings;
+    this.#ceilings = { req: rpm, in: itpm, out: otpm };
     this.#cache = new PromptCacheTracker(() => this.#state.tuning);
     this.#permits = {
       state: this.#state,
@@ -88,12 +86,12 @@ export class RateLimiter {
 
   /** The Redis key of a model group's shared state. */
   key(group: string): string {
-    return limiterKey(this.#o.account, group, { hashTag: this.#o.hashTag ?? false });
+    return this.#o.keys.limiterGroup(this.#o.account, group);
   }
 
   /** The Redis key of a tenant's share buckets of a model group (under the group's hash tag). */
   shareKey(group: string, tenantId: string): string {
-    return limiterTenantKey(this.#o.account, group, tenantId, { hashTag: this.#o.hashTag ?? false });
+    return this.#o.keys.limiterShare(this.#o.account, group, tenantId);
   }
 
   get state(): SharedLimiterState {
@@ -111,14 +109,14 @@ export class RateLimiter {
   }
 
   /**
-   * Forget groups this process has not used for {@link defaults.limiterIdleGroupMs} and has nothing waiting in:
+   * Forget groups this process has not used for `config.idleGroupMs` and has nothing waiting in:
    * their gates leave memory and {@link requestRate} stops reading them.
    */
   #dropIdleGroups(now = Date.now()): void {
     for (const [group, g] of this.#gates) {
       const c = g.counts();
       const busy = c.RECEIVED + c.QUEUED + c.RUNNING + c.EXECUTING > 0;
-      if (!busy && now - (this.#lastUsed.get(group) ?? 0) > defaults.limiterIdleGroupMs) {
+      if (!busy && now - (this.#lastUsed.get(group) ?? 0) > this.#o.config.idleGroupMs) {
         this.#gates.delete(group);
         this.#reads.delete(this.key(group));
         this.#lastUsed.delete(group);

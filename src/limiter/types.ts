@@ -1,8 +1,11 @@
 /** The limiter's public shapes: what a call plans to spend, what the API answered, the permit. */
+
+import type { LimiterConfig } from '../core/settings.js';
 import type { Outcome } from '../providers/anthropic/classify.js';
 import type { RedisConnection as Redis } from '../store/connection.js';
+import type { Keyspace } from '../store/keys.js';
 import type { RateLimitSnapshot } from './headers.js';
-import type { BucketTuning, LimiterResource } from './shared-state.js';
+import type { LimiterResource } from './shared-state.js';
 
 /** What an attempt is about to spend. */
 export interface CallPlan {
@@ -92,22 +95,15 @@ export interface Permit {
   settle(result: CallResult): Promise<void>;
 }
 
-/** Optional ceilings below the account's limits (leave room for others on the same key). */
-export interface LimitCeilings {
-  rpm?: number | undefined;
-  itpm?: number | undefined;
-  otpm?: number | undefined;
-}
-
 export interface LimiterOptions {
   /** Redis holding the shared buckets. */
   redis: Redis;
   /** Separates accounts: a fingerprint of the API key (never the key itself) or a fixed name. */
   account: string;
-  /** Hash-tag the group keys for Redis Cluster (store/keys.ts). @defaultValue `false` */
-  hashTag?: boolean;
-  ceilings?: LimitCeilings;
-  tuning?: Partial<BucketTuning>;
+  /** Names the groups' keys (hash-tagged on a cluster): `keyspaceOf(config)`. */
+  keys: Pick<Keyspace, 'limiterGroup' | 'limiterShare'>;
+  /** `config.limiter`: the ceilings, the tuning, when an idle group is forgotten. */
+  config: LimiterConfig;
   /** Called with every parsed header snapshot (metrics). */
   onHeaders?: (group: string, snapshot: RateLimitSnapshot) => void;
   /** Called when a group is paused (429/529), with the reason and how long. */

@@ -4,12 +4,12 @@
  * cluster slot mismatch, a slot whose primary is down, Redis gone), so `/readyz` reports what the worker meets.
  */
 import type { RedisConnection } from './connection.js';
-import type { QueueKeys } from './keys.js';
+import type { Keyspace } from './keys.js';
 import { script } from './scripts.js';
 
 const probeScript = script('probe-2.lua', ['meta', 'pending'], [], (r) => (r as string[]).map(String));
 
 /** Run the probe script on the queue's keys; rejects with Redis's error. */
-export async function probeQueueKeys(connection: RedisConnection, keys: QueueKeys): Promise<void> {
+export async function probeQueueKeys(connection: RedisConnection, keys: Keyspace): Promise<void> {
   await probeScript(connection, { meta: keys.bullmq('meta'), pending: keys.tenantPending }, {});
 }

@@ -4,7 +4,7 @@
  * answers PING; `/readyz` asks this to notice it.
  */
 import type { RedisConnection as Redis } from './connection.js';
-import type { QueueKeys } from './keys.js';
+import type { Keyspace } from './keys.js';
 
 /** The Redis type of each of BullMQ's per-queue keys (absent — `none` — is always fine). */
 const expectedTypes: Readonly<Record<string, string>> = {
@@ -28,7 +28,7 @@ const expectedTypes: Readonly<Record<string, string>> = {
 };
 
 /** The keys of the queue whose type is wrong, as `key: is T, expected U` (empty when all is well). */
-export async function queueKeyProblems(redis: Redis, keys: QueueKeys): Promise<string[]> {
+export async function queueKeyProblems(redis: Redis, keys: Keyspace): Promise<string[]> {
   const names = Object.keys(expectedTypes);
   const pipe = redis.pipeline();
   for (const n of names) pipe.type(keys.bullmq(n));

@@ -14,16 +14,15 @@ import { randomUUID } from 'node:crypto';
 import type Anthropic from '@anthropic-ai/sdk';
 import type { Span } from '@opentelemetry/api';
 import { DelayedError } from 'bullmq';
-import { defaults } from '../core/defaults.js';
 import { rankSlots } from '../core/fairness.js';
 import { type JobRequest, ValidationError, validateJob } from '../core/job.js';
-import type { JobLimits } from '../core/job-schema.js';
 import { type JobRecord, newRecord } from '../core/record.js';
 import type { JobResult } from '../core/result.js';
+import type { JobLimits, WorkerConfig } from '../core/settings.js';
 import { inSpan, jobContext, SpanKind, withSpan } from '../core/trace.js';
 import type { RateLimiter } from '../limiter/limiter.js';
 import type { CallPlan, Permit } from '../limiter/types.js';
-import { type BackoffPolicy, classifyError, defaultBackoff } from '../providers/anthropic/classify.js';
+import { classifyError } from '../providers/anthropic/classify.js';
 import type { PriceTable } from '../providers/anthropic/pricing.js';
 import {
   cachePrefixKey,
@@ -38,7 +37,6 @@ import type { WorkerEvents } from './events.js';
 import { finish, iso, type JobHandle, type Run } from './finish.js';
 import {
   type AttemptOutcome,
-  type BudgetWaitPolicy,
   type JobOutcome,
   judgeBudget,
   judgeError,
@@ -52,40 +50,42 @@ import { endAttemptSpan, recordQueueWait, startAttemptSpan } from './tracing.js'
 /** The abort reason of a shutdown: the job goes back to the queue, no attempt spent. */
 export const shutdownReason = 'promptq: worker shutting down';
 
-export interface JobProcessorOptions {
+/** The worker's settings a processor reads: the slice of `config.worker`, as it is. */
+export type ProcessorSettings = Pick<
+  WorkerConfig,
+  | 'maxAttempts'
+  | 'maxRateLimited'
+  | 'fallbackAfterOverloaded'
+  | 'backoff'
+  | 'requestTimeoutMs'
+  | 'budgetWait'
+  | 'spendLimitDelayMs'
+>;
+
+export interface JobProcessorOptions extends ProcessorSettings {
   client: Anthropic;
   limiter: Pick<RateLimiter, 'acquire'>;
   records: RecordPort;
   prices: Pick<PriceTable, 'priceCall' | 'worstCase'>;
   events: WorkerEvents;
-  /** API attempts per job (429s not counted). */
-  maxAttempts: number;
-  /** 429s a job may meet before it fails (they wait for capacity and do not spend attempts). */
-  maxRateLimited: number;
-  /** Backoff between attempts when the API gives no retry-after. @defaultValue {@link defaultBackoff} */
-  backoff?: BackoffPolicy;
-  requestTimeoutMs: number;
+  /** `config.jobs.limits`: a job's data is validated against them when it is picked up. */
   jobLimits: JobLimits;
   /** Tenant budgets, checked before each call; without it no budget applies. */
   budgets?: BudgetPort | undefined;
-  /** How long over-budget jobs wait. @defaultValue from `defaults` (core/defaults.ts) */
-  budgetWait?: BudgetWaitPolicy;
   /** Jitter source. @defaultValue `Math.random` */
   random?: () => number;
-  /** Overloaded answers in a row before a job with `fallback_models` moves on. @defaultValue `2` */
-  fallbackAfterOverloaded?: number;
 }
 
 export class JobProcessor {
-  readonly #o: JobProcessorOptions;
+  readonly #options: JobProcessorOptions;
   readonly #policy: RetryPolicy;
 
   constructor(opts: JobProcessorOptions) {
-    this.#o = opts;
+    this.#options = opts;
     this.#policy = {
       maxAttempts: opts.maxAttempts,
       maxRateLimited: opts.maxRateLimited,
-      backoff: opts.backoff ?? defaultBackoff,
+      backoff: opts.backoff,
       random: opts.random ?? Math.random,
     };
   }
@@ -114,18 +114,18 @@ export class JobProcessor {
     const jobId = publicJobId(bullId);
     let request: JobRequest;
     try {
-      request = validateJob(job.data, this.#o.jobLimits).request;
+      request = validateJob(job.data, this.#options.jobLimits).request;
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;
       const record = invalidRecord(job);
       const run: Run = { job, bullId, jobId, token, record, request: undefined, model: record.model };
-      return finish(this.#o, run, { kind: 'invalid', error: err });
+      return finish(this.#options, run, { kind: 'invalid', error: err });
     }
 
     // A job's record is written only while it is active: on its first pickup there is none to read.
     const firstPickup = job.attemptsStarted === 1;
     const record =
-      (firstPickup ? null : await this.#o.records.load(bullId)) ?? newRecord(request, job.timestamp);
+      (firstPickup ? null : await this.#options.records.load(bullId)) ?? newRecord(request, job.timestamp);
     const run: Run = { job, bullId, jobId, token, record, request, model: request.model };
     const plan: CallPlan = {
       model: request.model,
@@ -139,11 +139,11 @@ export class JobProcessor {
     };
     for (;;) {
       const outcome = await this.#attempt(run, request, plan, signal);
-      if (outcome.kind !== 'rate-limited') return finish(this.#o, run, outcome);
+      if (outcome.kind !== 'rate-limited') return finish(this.#options, run, outcome);
       // The limiter paused the group: save the count, then ask for a permit again.
-      await this.#o.records.save(bullId, record);
+      await this.#options.records.save(bullId, record);
       await withSpan(run.span, () =>
-        this.#o.events.emit('attempt', {
+        this.#options.events.emit('attempt', {
           jobId,
           model: run.model,
           record,
@@ -161,20 +161,16 @@ export class JobProcessor {
    * settled to what the call cost (nothing, unless it completed).
    */
   async #attempt(run: Run, request: JobRequest, plan: CallPlan, signal?: AbortSignal): Promise<JobOutcome> {
-    const budgets = this.#o.budgets;
+    const budgets = this.#options.budgets;
     const tenant = request.tenant_id;
     if (budgets === undefined || tenant === undefined) return this.#call(run, request, plan, signal);
-    const costUsd = worstCaseCostUsd(request, this.#o.prices);
+    const costUsd = worstCaseCostUsd(request, this.#options.prices);
     const admission = await budgets.reserve(tenant, costUsd, `${run.jobId}:${randomUUID()}`);
     if (admission.kind === 'over') {
-      const wait = this.#o.budgetWait ?? {
-        heldMs: defaults.budgetHeldRetryMs,
-        spentMs: defaults.budgetSpentRetryMs,
-      };
       return judgeBudget(
         run.record,
         { ...admission, tenant, costUsd },
-        wait,
+        this.#options.budgetWait,
         Date.now(),
         this.#policy.random,
       );
@@ -201,7 +197,7 @@ export class JobProcessor {
     let permit: Permit;
     try {
       const p = await inSpan('promptq.limiter.wait', {}, () =>
-        this.#o.limiter.acquire(plan, signal, { mayDefer: true }),
+        this.#options.limiter.acquire(plan, signal, { mayDefer: true }),
       );
       if ('deferred' in p) {
         if (p.reason !== 'quota') return { kind: 'deferred', untilMs: p.untilMs, reason: p.reason };
@@ -222,11 +218,11 @@ export class JobProcessor {
       record.started_at = iso(now);
       record.queue_wait_ms = Math.max(0, now - run.job.timestamp);
       recordQueueWait(run.job.opts, run.jobId, run.job.timestamp, now);
-      await this.#o.events.emit('started', { jobId: run.jobId, model: run.model, record, request });
+      await this.#options.events.emit('started', { jobId: run.jobId, model: run.model, record, request });
     }
     // Counted (and saved) before the call: a worker that dies mid-call has still spent the attempt.
     record.attempts += 1;
-    await this.#o.records.save(run.bullId, record);
+    await this.#options.records.save(run.bullId, record);
     const span = startAttemptSpan({ ...request, model }, run.jobId, record.attempts);
     run.span = span;
     let result: AttemptResult;
@@ -234,9 +230,9 @@ export class JobProcessor {
     try {
       result = await withSpan(span, () =>
         runAttempt(
-          this.#o.client,
+          this.#options.client,
           request,
-          this.#o.requestTimeoutMs,
+          this.#options.requestTimeoutMs,
           signal,
           (h) => permit.observeHeaders(h),
           model,
@@ -249,12 +245,16 @@ export class JobProcessor {
         span.end();
         await permit.settle({ outcome: 'network_error', headers: null, retryAfterMs: null });
         record.attempts -= 1;
-        await this.#o.records.save(run.bullId, record);
+        await this.#options.records.save(run.bullId, record);
         return { kind: 'returned' };
       }
-      const d = classifyError(err);
-      await permit.settle({ outcome: d.outcome, headers: d.headers, retryAfterMs: d.retryAfterMs });
-      const outcome = judgeError(record, d, this.#policy);
+      const decision = classifyError(err);
+      await permit.settle({
+        outcome: decision.outcome,
+        headers: decision.headers,
+        retryAfterMs: decision.retryAfterMs,
+      });
+      const outcome = judgeError(record, decision, this.#policy);
       if (!request.fallback_models) return judged(span, outcome, record);
       return judged(
         span,
@@ -262,7 +262,7 @@ export class JobProcessor {
           record,
           outcome,
           [request.model, ...request.fallback_models],
-          this.#o.fallbackAfterOverloaded ?? defaults.fallbackAfterOverloaded,
+          this.#options.fallbackAfterOverloaded,
           this.#policy,
         ),
         record,
@@ -280,7 +280,7 @@ export class JobProcessor {
       cacheReadInputTokens: usage.cache_read_input_tokens ?? 0,
     });
     record.overloaded_in_a_row = 0;
-    return judged(span, judgeSuccess(record, result, model, this.#o.prices), record);
+    return judged(span, judgeSuccess(record, result, model, this.#options.prices), record);
   }
 }
 

@@ -5,7 +5,6 @@
  */
 import type { Span } from '@opentelemetry/api';
 import { DelayedError, UnrecoverableError } from 'bullmq';
-import { defaults } from '../core/defaults.js';
 import type { JobRequest } from '../core/job.js';
 import type { JobRecord } from '../core/record.js';
 import type { JobResult } from '../core/result.js';
@@ -50,6 +49,8 @@ export interface Run {
 export interface FinishPorts {
   records: RecordPort;
   events: WorkerEvents;
+  /** A job that met a spend limit is put back this long (`config.worker`). */
+  spendLimitDelayMs: number;
 }
 
 export const iso = (ms: number) => new Date(ms).toISOString();
@@ -96,7 +97,7 @@ export async function finish(ports: FinishPorts, run: Run, outcome: FinalOutcome
         errorCode: errorCode ?? 'spend_limit',
         message,
       });
-      await job.moveToDelayed(Date.now() + defaults.spendLimitDelayMs, token);
+      await job.moveToDelayed(Date.now() + ports.spendLimitDelayMs, token);
       throw new DelayedError();
     }
     case 'over-quota':

@@ -6,15 +6,13 @@
  */
 import type Anthropic from '@anthropic-ai/sdk';
 import { Worker } from 'bullmq';
-import { defaults } from '../core/defaults.js';
-import type { JobLimits } from '../core/job-schema.js';
 import type { Logger } from '../core/log.js';
 import { RepeatedLog } from '../core/log-repeats.js';
+import type { PromptqConfig } from '../core/settings.js';
 import type { RateLimiter } from '../limiter/limiter.js';
-import type { BackoffPolicy } from '../providers/anthropic/classify.js';
 import type { PriceTable } from '../providers/anthropic/pricing.js';
 import type { RedisConnection as Redis } from '../store/connection.js';
-import { queueKeys } from '../store/keys.js';
+import type { Keyspace } from '../store/keys.js';
 import { redisBudgets } from './budget.js';
 import { ConcurrencyTuner } from './concurrency.js';
 import { JobProcessor, shutdownReason } from './core.js';
@@ -23,115 +21,108 @@ import { redisRecords } from './records.js';
 import { subscribeAttemptLog } from './subscribers/attempt-log.js';
 import { SpendLimitPauser } from './subscribers/spend-limit-pauser.js';
 
+/** The slices of the configuration a worker reads (settings.ts). */
+export type WorkerSettings = Pick<PromptqConfig, 'worker' | 'jobs' | 'labels' | 'log'>;
+
 export interface PromptWorkerOptions {
   /** A Redis connection the worker may use (BullMQ duplicates it for blocking calls). */
   connection: Redis;
-  queue: string;
-  /** BullMQ key prefix. @defaultValue `bull` */
-  prefix?: string;
+  /** The queue's keys (`keyspaceOf(config)`): BullMQ's prefix, the records, the tenants' counters. */
+  keys: Keyspace;
+  /** What it runs with: `config.worker`, `config.jobs`, `config.labels`, `config.log`, as resolved. */
+  config: WorkerSettings;
   client: Anthropic;
   limiter: Pick<RateLimiter, 'acquire' | 'requestRate'>;
   prices: PriceTable;
   log: Logger;
-  /** Jobs processed at once by this worker (the starting point when `adaptiveConcurrency` is set). */
-  concurrency: number;
-  /**
-   * Let the limiter choose concurrency: enough in-flight calls to use the discovered request rate at
-   * the observed latency (Little's law, with headroom), between `min` and `max`.
-   */
-  adaptiveConcurrency?: { min: number; max: number };
-  /** API attempts per job (429s not counted). */
-  maxAttempts: number;
-  /** 429s a job may meet before it fails (they wait for capacity and do not spend attempts). */
-  maxRateLimited: number;
-  /** Overloaded answers in a row before a job with `fallback_models` moves on. @defaultValue `2` */
-  fallbackAfterOverloaded?: number;
-  /** Backoff between attempts when the API gives no retry-after. @defaultValue `defaultBackoff` */
-  backoff?: BackoffPolicy;
-  requestTimeoutMs: number;
-  /** Graceful shutdown waits this long for in-flight jobs, then returns them to the queue. */
-  shutdownTimeoutMs: number;
-  logPrompts: boolean;
-  jobLimits: JobLimits;
-  keepCompletedSeconds: number;
-  keepFailedSeconds: number;
-  /** A job's lock lifetime (renewed every half of it while this process lives). @defaultValue `60000` */
-  lockDurationMs?: number;
-  /** How often to look for jobs whose lock expired. @defaultValue `30000` */
-  stalledIntervalMs?: number;
   /** Enforce tenants' budgets (docs/tenants.md). @defaultValue `true` */
   budgets?: boolean;
 }
 
 export class PromptWorker implements WorkerEventSource {
   readonly worker: Worker;
-  readonly #o: PromptWorkerOptions;
+  readonly #log: Logger;
+  readonly #shutdownTimeoutMs: number;
   readonly #events: WorkerEvents;
   readonly #pauser: SpendLimitPauser;
   readonly #tuner: ConcurrencyTuner | undefined;
   #closing: Promise<void> | undefined;
 
-  constructor(opts: PromptWorkerOptions) {
-    this.#o = opts;
-    const { connection, queue, log } = opts;
-    const prefix = opts.prefix ?? defaults.prefix;
+  constructor(options: PromptWorkerOptions) {
+    const { connection, keys, log, config } = options;
+    const settings = config.worker;
+    this.#log = log;
+    this.#shutdownTimeoutMs = settings.shutdownTimeoutMs;
     this.#events = new WorkerEvents((event, err, payload) =>
       // A listener's failure must not change the job's outcome.
       log.warn('worker event listener failed', { event, job_id: payload.jobId, error: err.message }),
     );
-    subscribeAttemptLog(this.#events, { log, logPrompts: opts.logPrompts });
-    this.#pauser = new SpendLimitPauser({ connection, queue, prefix, log }).subscribe(this.#events);
+    subscribeAttemptLog(this.#events, {
+      log,
+      logPrompts: settings.logPrompts,
+      maxModelLabels: config.labels.maxModels,
+    });
+    this.#pauser = new SpendLimitPauser({
+      connection,
+      queue: keys.queue,
+      prefix: keys.prefix,
+      log,
+    }).subscribe(this.#events);
 
     const processor = new JobProcessor({
-      client: opts.client,
-      limiter: opts.limiter,
-      records: redisRecords(connection, prefix, queue),
-      prices: opts.prices,
+      ...settings,
+      jobLimits: config.jobs.limits,
+      client: options.client,
+      limiter: options.limiter,
+      records: redisRecords(connection, keys),
+      prices: options.prices,
       events: this.#events,
-      maxAttempts: opts.maxAttempts,
-      maxRateLimited: opts.maxRateLimited,
-      ...(opts.fallbackAfterOverloaded ? { fallbackAfterOverloaded: opts.fallbackAfterOverloaded } : {}),
-      ...(opts.backoff ? { backoff: opts.backoff } : {}),
-      requestTimeoutMs: opts.requestTimeoutMs,
-      jobLimits: opts.jobLimits,
       budgets:
-        opts.budgets === false
+        options.budgets === false
           ? undefined
           : redisBudgets(
               connection,
-              queueKeys(queue, { prefix }),
-              opts.requestTimeoutMs + defaults.budgetHoldGraceMs,
+              keys,
+              settings.requestTimeoutMs + settings.budgetHoldGraceMs,
+              settings.tenantUnknownCacheMs,
             ),
     });
-    this.worker = new Worker(queue, (job, token, signal) => processor.process(job, token, signal), {
+    this.worker = new Worker(keys.queue, (job, token, signal) => processor.process(job, token, signal), {
       connection,
-      prefix,
-      concurrency: opts.concurrency,
+      prefix: keys.prefix,
+      concurrency: settings.concurrency,
       autorun: false,
       // LLM calls can take minutes: the lock is renewed every lockDuration/2 while the event loop
       // runs, so only a dead or frozen worker loses it, however long the call.
-      lockDuration: opts.lockDurationMs ?? defaults.lockDurationMs,
-      stalledInterval: opts.stalledIntervalMs ?? defaults.stalledIntervalMs,
-      maxStalledCount: defaults.maxStalledCount,
-      removeOnComplete: { age: opts.keepCompletedSeconds },
-      removeOnFail: { age: opts.keepFailedSeconds },
+      lockDuration: settings.lockDurationMs,
+      stalledInterval: settings.stalledIntervalMs,
+      maxStalledCount: settings.maxStalledCount,
+      removeOnComplete: { age: config.jobs.keepCompletedSeconds },
+      removeOnFail: { age: config.jobs.keepFailedSeconds },
     });
     // One line per distinct error, then a summary: a Redis outage makes one per reconnect attempt.
-    const repeats = new RepeatedLog(log);
+    const repeats = new RepeatedLog(log, { intervalMs: config.log.repeatIntervalMs });
     this.worker.on('error', (err) => repeats.error('worker error', { error: err.message }));
+    this.#tuner = settings.adaptiveConcurrency
+      ? this.#adaptConcurrency(options, settings.adaptiveConcurrency)
+      : undefined;
+  }
 
-    if (opts.adaptiveConcurrency) {
-      const tuner = new ConcurrencyTuner({
-        ...opts.adaptiveConcurrency,
-        requestRate: () => opts.limiter.requestRate(),
-        target: this.worker,
-        log,
-      });
-      this.#events.on('attempt', (e) => {
-        if (e.outcome.kind === 'completed') tuner.observe(e.outcome.result.latencyMs);
-      });
-      this.#tuner = tuner;
-    }
+  /** Concurrency follows the limiter's request rate and the observed latency (worker/concurrency.ts). */
+  #adaptConcurrency(
+    options: PromptWorkerOptions,
+    bounds: Exclude<WorkerSettings['worker']['adaptiveConcurrency'], false>,
+  ): ConcurrencyTuner {
+    const tuner = new ConcurrencyTuner({
+      ...bounds,
+      requestRate: () => options.limiter.requestRate(),
+      target: this.worker,
+      log: options.log,
+    });
+    this.#events.on('attempt', (e) => {
+      if (e.outcome.kind === 'completed') tuner.observe(e.outcome.result.latencyMs);
+    });
+    return tuner;
   }
 
   /** Listen to the worker's events (see {@link WorkerListener}); listeners run in the order added. */
@@ -148,7 +139,7 @@ export class PromptWorker implements WorkerEventSource {
   /** Start taking jobs. Resolves once connected. */
   async start(): Promise<void> {
     this.#tuner?.start();
-    void this.worker.run().catch((err: Error) => this.#o.log.error('worker stopped', { error: err.message }));
+    void this.worker.run().catch((err: Error) => this.#log.error('worker stopped', { error: err.message }));
     await this.worker.waitUntilReady();
   }
 
@@ -167,11 +158,11 @@ export class PromptWorker implements WorkerEventSource {
     }
     this.#closing ??= (async () => {
       const timer = setTimeout(() => {
-        this.#o.log.warn('shutdown timeout: returning in-flight jobs to the queue', {
-          timeout_ms: this.#o.shutdownTimeoutMs,
+        this.#log.warn('shutdown timeout: returning in-flight jobs to the queue', {
+          timeout_ms: this.#shutdownTimeoutMs,
         });
         this.worker.cancelAllJobs(shutdownReason);
-      }, this.#o.shutdownTimeoutMs);
+      }, this.#shutdownTimeoutMs);
       try {
         await this.worker.close();
       } finally {

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaults } from '../../src/core/defaults.js';
 import { SharedLimiterState } from '../../src/limiter/shared-state.js';
 import type { RedisConnection } from '../../src/store/connection.js';
-import { limiterKey, limiterTenantKey } from '../../src/store/keys.js';
-import { testKeyspace, testRedis } from '../helpers/topology.js';
+import { testKeys, testRedis } from '../helpers/topology.js';
 
 /** The Lua buckets, driven with an explicit clock against the test Redis. */
 describe('SharedLimiterState (Lua token buckets in Redis)', () => {
@@ -25,7 +25,7 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
   ) => ({ outcome, refundIn: 0, refundOut: 0, retryAfterMs, inRatioSample: null, headersSeen });
 
   it('discovers: one probe at a time until headers arrive, then paces', async () => {
-    const s = new SharedLimiterState(redis, { target: 1, reserveMs: 0 });
+    const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
     const k = key();
     expect(await s.admit(k, one, 1000)).toEqual({ waitMs: 0, state: 'probe' });
     const second = await s.admit(k, one, 1001);
@@ -48,7 +48,7 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
   });
 
   it('never bursts more than one second of the limit, however long it was idle', async () => {
-    const s = new SharedLimiterState(redis, { target: 1, reserveMs: 0 });
+    const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
     const k = key();
     await s.observe(
       k,
@@ -63,7 +63,7 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
   });
 
   it('keeps a reserve in the bucket: the burst is one second minus the reserve, the pace unchanged', async () => {
-    const s = new SharedLimiterState(redis, { target: 1, reserveMs: 200 });
+    const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 200 });
     const k = key();
     await s.observe(
       k,
@@ -83,7 +83,7 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
   });
 
   it('charges tokens: input and output buckets bind, oversized requests go when the bucket is full', async () => {
-    const s = new SharedLimiterState(redis, { target: 1, reserveMs: 0 });
+    const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
     const k = key();
     // 60k ITPM → 1000 tokens/s, bucket 1000; 6k OTPM → 100/s.
     await s.observe(k, { req: 6000, in: 60_000, out: 6000 }, { req: 6000, in: 60_000, out: 6000 }, noCeil, 0);
@@ -112,7 +112,7 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
   });
 
   it('a 429 pauses the group for retry-after, cuts pace and burst; successes recover them', async () => {
-    const s = new SharedLimiterState(redis, { target: 1, reserveMs: 0 });
+    const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
     const k = key();
     await s.observe(
       k,
@@ -137,7 +137,7 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
   });
 
   it('429s while the headers overstate: one correction per episode, then cautious close together (control: one episode recovers fast)', async () => {
-    const s = new SharedLimiterState(redis, { target: 1, reserveMs: 0 });
+    const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
     const announce = async (k: string) =>
       s.observe(k, { ...none, req: 1200 }, { ...none, req: 1200 }, noCeil, 0);
     const succeed = async (k: string, n: number, from: number, every: number) => {
@@ -173,7 +173,11 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
   });
 
   it('529s back the group off exponentially with jitter', async () => {
-    const s = new SharedLimiterState(redis, { overloadBaseMs: 1000, overloadMaxMs: 8000 });
+    const s = new SharedLimiterState(redis, {
+      ...defaults.limiter.tuning,
+      overloadBaseMs: 1000,
+      overloadMaxMs: 8000,
+    });
     const k = key();
     const pauses: number[] = [];
     for (let i = 0; i < 5; i++) {
@@ -187,7 +191,7 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
   });
 
   it('takes the API remainder when it is lower (a key shared with someone else), and honours ceilings', async () => {
-    const s = new SharedLimiterState(redis, { target: 1, reserveMs: 0 });
+    const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
     const k = key();
     await s.observe(
       k,
@@ -211,7 +215,7 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
   });
 
   it('without rate-limit headers, learns the request limit: slow start, then a 429 sets it from the success rate', async () => {
-    const s = new SharedLimiterState(redis, { target: 1, reserveMs: 0 });
+    const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
     const k = key();
     const noHeaders = (outcome: 'success' | 'rate_limited', retryAfterMs: number | null = null) =>
       plain(outcome, retryAfterMs, false);
@@ -243,7 +247,7 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
   });
 
   it('a 429 before the first success only pauses; headers arriving later replace the learned limit', async () => {
-    const s = new SharedLimiterState(redis, { target: 1, reserveMs: 0 });
+    const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
     const k = key();
     expect((await s.admit(k, one, 0)).state).toBe('probe');
     await s.settle(k, { ...plain('rate_limited', 1000, false), probe: true }, 10);
@@ -286,15 +290,15 @@ describe("SharedLimiterState: a tenant's share of a group's limits", () => {
   /** A group's key and a tenant's share key, as the limiter makes them (hash-tagged on a cluster). */
   function keys(share: number) {
     const account = randomUUID().slice(0, 8);
-    const ks = testKeyspace();
+    const ks = testKeys('q');
     return {
-      k: limiterKey(account, 'haiku', ks),
-      share: { key: limiterTenantKey(account, 'haiku', 'q/capped', ks), share },
+      k: ks.limiterGroup(account, 'haiku'),
+      share: { key: ks.limiterShare(account, 'haiku', 'q/capped'), share },
     };
   }
 
   it('charged with the group in one step: over it, the call takes nothing from the group; the group short, nothing from the share', async () => {
-    const s = new SharedLimiterState(redis, { target: 1, reserveMs: 0 });
+    const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
     const { k, share } = keys(0.25);
     const one = { req: 1, in: 1, out: 1 };
     // 600 RPM: the group holds 10 (one second), the tenant's quarter 2.5 (it starts full).
@@ -323,7 +327,7 @@ describe("SharedLimiterState: a tenant's share of a group's limits", () => {
   });
 
   it('a refund on settle reaches the share buckets', async () => {
-    const s = new SharedLimiterState(redis, { target: 1, reserveMs: 0 });
+    const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
     const { k, share } = keys(0.25);
     // 6000 input tokens per minute: the tenant's quarter holds 25 tokens.
     await s.observe(
@@ -342,7 +346,7 @@ describe("SharedLimiterState: a tenant's share of a group's limits", () => {
   });
 
   it('share 1 is the whole group; no share, no share state', async () => {
-    const s = new SharedLimiterState(redis, { target: 1, reserveMs: 0 });
+    const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
     const { k, share } = keys(1);
     const one = { req: 1, in: 1, out: 1 };
     await s.observe(
@@ -372,7 +376,7 @@ describe('SharedLimiterState: a dead worker holds no capacity', () => {
   it('a discovery probe whose worker died expires, and another process may probe', async () => {
     const redis = testRedis();
     try {
-      const s = new SharedLimiterState(redis, { probeTtlMs: 500 });
+      const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, probeTtlMs: 500 });
       const k = `test:limiter:${randomUUID()}`;
       const one = { req: 1, in: 1, out: 1 };
       expect((await s.admit(k, one, 0)).state).toBe('probe');

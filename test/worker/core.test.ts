@@ -1,5 +1,6 @@
 import { DelayedError, UnrecoverableError } from 'bullmq';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { defaults } from '../../src/core/defaults.js';
 import { defaultJobLimits } from '../../src/core/job-schema.js';
 import { newRecord } from '../../src/core/record.js';
 import { PriceTable } from '../../src/providers/anthropic/pricing.js';
@@ -41,6 +42,7 @@ describe('worker core (fake client and limiter, no Redis)', () => {
   function processor(script: Answer[], over: { maxAttempts?: number; maxRateLimited?: number } = {}) {
     const c = fakeClient(script);
     const p = new JobProcessor({
+      ...defaults.worker,
       client: c.client,
       limiter: lim.limiter,
       records: records.port,
@@ -48,7 +50,7 @@ describe('worker core (fake client and limiter, no Redis)', () => {
       events,
       maxAttempts: over.maxAttempts ?? 3,
       maxRateLimited: over.maxRateLimited ?? 2,
-      backoff: { baseMs: 100, maxMs: 1000 },
+      backoff: { ...defaults.worker.backoff, baseMs: 100, maxMs: 1000 },
       requestTimeoutMs: 5000,
       jobLimits: defaultJobLimits,
       random: () => 0,
@@ -382,6 +384,7 @@ describe('worker core (fake client and limiter, no Redis)', () => {
     it('sends the job betas as the anthropic-beta header', async () => {
       const c = fakeClient([{ ok: true }]);
       const p = new JobProcessor({
+        ...defaults.worker,
         client: c.client,
         limiter: lim.limiter,
         records: records.port,

@@ -9,17 +9,18 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { ValidationError } from '../../core/job.js';
-import type { Logger } from '../../core/log.js';
+import { Logger } from '../../core/log.js';
+import type { HttpConfig } from '../../core/settings.js';
 import { JobConflictError } from '../../producer/conflicts.js';
 import type { PromptQueue } from '../../producer/queue.js';
 import { TooManyWaitersError } from '../../producer/waiters.js';
 import type { RedisConnection as Redis } from '../../store/connection.js';
-import type { QueueKeys } from '../../store/keys.js';
+import type { Keyspace } from '../../store/keys.js';
 import { probeQueueKeys } from '../../store/probe.js';
 import { queueKeyProblems } from '../../store/queue-health.js';
 import { TenantStore } from '../../store/tenant-store.js';
 import { dashboardRouter } from '../dashboard/router.js';
-import type { Metrics } from '../metrics/metrics.js';
+import { Metrics } from '../metrics/metrics.js';
 import { serverSpan } from '../telemetry/http-span.js';
 import { apiRequestGuard, isBrowserPage } from './csrf.js';
 import { checkRawDepth } from './depth-guard.js';
@@ -31,18 +32,15 @@ export { type ErrorType, HttpError } from './errors.js';
 
 export interface AppOptions {
   queue: PromptQueue;
-  metrics: Metrics;
-  log: Logger;
-  /** Bearer token; when set, everything but /healthz and /readyz requires it. */
-  authToken?: string | undefined;
-  /** A token that opens `/metrics` only (the API token opens it too). */
-  metricsToken?: string | undefined;
-  /** Bull Board without its retry/remove/clean actions. @defaultValue `false` */
-  boardReadOnly?: boolean;
-  /** Largest JSON body. @defaultValue `4mb` */
-  bodyLimit?: string;
-  /** Longest `?wait=` in seconds. @defaultValue `300` */
-  maxWaitSeconds?: number;
+  /** Where `/metrics` reads from; the worker's metrics when it runs in this process. @defaultValue a new {@link Metrics} */
+  metrics?: Metrics | undefined;
+  /** @defaultValue a logger at the queue's `log.level` */
+  log?: Logger | undefined;
+  /**
+   * Tokens, Bull Board, body and wait limits (`config.http`): `authToken` guards everything but
+   * /healthz and /readyz. @defaultValue `queue.config.http`
+   */
+  http?: HttpConfig | undefined;
 }
 
 interface Reply {
@@ -92,8 +90,11 @@ export function metricsAllowed(
 }
 
 export function createApp(opts: AppOptions): express.Express {
-  const { queue, log } = opts;
-  const maxWait = opts.maxWaitSeconds ?? 300;
+  const { queue } = opts;
+  const http = opts.http ?? queue.config.http;
+  const log = opts.log ?? new Logger(queue.config.log.level);
+  const metrics = opts.metrics ?? new Metrics();
+  const maxWait = http.maxWaitSeconds;
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -180,7 +181,9 @@ export function createApp(opts: AppOptions): express.Express {
   ];
 
   mountOps(app, {
-    ...opts,
+    metrics,
+    log,
+    http,
     connection: queue.connection,
     keys: queue.keys,
     probe: () => probeQueueKeys(queue.connection, queue.keys),
@@ -188,16 +191,16 @@ export function createApp(opts: AppOptions): express.Express {
   app.use(
     '/v1',
     tenantAuth({
-      adminToken: opts.authToken,
+      adminToken: http.authToken,
       // Bearer only on /v1: a browser's Basic credentials must not act there (csrf.ts).
-      isAdmin: (h) => opts.authToken !== undefined && bearerMatches(h, opts.authToken, false),
+      isAdmin: (h) => http.authToken !== undefined && bearerMatches(h, http.authToken, false),
       tenants,
       redisReady: () => queue.connection.status === 'ready',
     }),
   );
-  requireToken(app, opts.authToken);
+  requireToken(app, http.authToken);
 
-  app.use(dashboardRouter({ connection: queue.connection, queue: queue.name, keys: queue.keys }));
+  app.use(dashboardRouter({ connection: queue.connection, keys: queue.keys }));
   app.get(
     '/openapi.json',
     wrap(async () => ({ status: 200, body: openApiDocument() })),
@@ -206,15 +209,13 @@ export function createApp(opts: AppOptions): express.Express {
   const board = new ExpressAdapter();
   board.setBasePath('/admin/queues');
   createBullBoard({
-    queues: [new BullMQAdapter(queue.queue, { readOnlyMode: opts.boardReadOnly ?? false })],
+    queues: [new BullMQAdapter(queue.queue, { readOnlyMode: http.boardReadOnly })],
     serverAdapter: board,
   });
   app.use('/admin/queues', board.getRouter());
 
   app.use('/v1', apiRequestGuard);
-  app.use(
-    express.json({ limit: opts.bodyLimit ?? '4mb', strict: false, type: () => true, verify: checkRawDepth }),
-  );
+  app.use(express.json({ limit: http.bodyLimit, strict: false, type: () => true, verify: checkRawDepth }));
   for (const r of routes.filter((r) => r.path.startsWith('/v1/')))
     app[r.method](
       r.path,
@@ -229,13 +230,14 @@ export function createApp(opts: AppOptions): express.Express {
 export interface OpsOptions {
   connection: Redis;
   /** The queue whose BullMQ keys `/readyz` checks. */
-  keys?: QueueKeys | undefined;
+  keys?: Keyspace | undefined;
   metrics: Metrics;
   log: Logger;
-  /** Guards everything but /healthz and /readyz (and opens /metrics too). */
-  authToken?: string | undefined;
-  /** A token that opens `/metrics` only. */
-  metricsToken?: string | undefined;
+  /**
+   * `authToken` guards everything but /healthz and /readyz (and opens /metrics too); `metricsToken`
+   * opens `/metrics` only; `/readyz` gives up after `readyTimeoutMs` (`config.http`).
+   */
+  http: Pick<HttpConfig, 'authToken' | 'metricsToken' | 'readyTimeoutMs'>;
   /**
    * Readiness beyond PING: rejects when the worker could not run its scripts (e.g. the queue's keys
    * in store/probe.ts). @defaultValue PING only
@@ -251,7 +253,7 @@ export function createOpsApp(o: OpsOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
   mountOps(app, o);
-  requireToken(app, o.authToken);
+  requireToken(app, o.http.authToken);
   finish(app, o.log);
   return app;
 }
@@ -271,7 +273,7 @@ function mountOps(app: express.Express, o: OpsOptions): void {
         await Promise.race([
           o.probe ? o.probe() : o.connection.ping(),
           new Promise((_, reject) => {
-            timer = setTimeout(() => reject(new Error('probe timeout')), 1000);
+            timer = setTimeout(() => reject(new Error('probe timeout')), o.http.readyTimeoutMs);
           }),
         ]).finally(() => clearTimeout(timer));
         const broken = await brokenQueueKeys(o);
@@ -283,7 +285,7 @@ function mountOps(app: express.Express, o: OpsOptions): void {
     }),
   );
   app.get('/metrics', async (req, res) => {
-    if (!metricsAllowed(req.headers.authorization, o)) {
+    if (!metricsAllowed(req.headers.authorization, o.http)) {
       res.setHeader('WWW-Authenticate', 'Bearer');
       return sendError(res, new HttpError('unauthorized', 'missing or wrong bearer token'));
     }

@@ -19,6 +19,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type Anthropic from '@anthropic-ai/sdk';
+import { defaults } from '../../core/defaults.js';
 import type { JobRecord } from '../../core/record.js';
 import {
   batchesOfJobs,
@@ -178,7 +179,7 @@ export class BatchRun {
 
   /** Collects lines into batches within the limits and submits each when full. */
   #sender(round: number): Sender {
-    const size = Math.min(this.#o.batchSize ?? 10_000, batchLimits.requests);
+    const size = Math.min(this.#o.batchSize ?? defaults.backfill.batchSize, batchLimits.requests);
     const maxBytes = Math.min(this.#o.batchBytes ?? batchLimits.bytes - 1024 * 1024, batchLimits.bytes);
     let requests: Array<{ custom_id: string; params: Anthropic.Messages.MessageCreateParamsNonStreaming }> =
       [];

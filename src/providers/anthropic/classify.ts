@@ -7,6 +7,7 @@ import { APIConnectionError, APIConnectionTimeoutError, APIError } from '@anthro
 import { defaults } from '../../core/defaults.js';
 import { own } from '../../core/dict.js';
 import { PromptqError } from '../../core/errors.js';
+import type { BackoffPolicy } from '../../core/settings.js';
 
 /** The `outcome` label of `promptq_requests_total` (docs/reference/metrics.md). */
 export type Outcome =
@@ -160,15 +161,10 @@ function noResponse(outcome: 'timeout' | 'network_error', errorType: string, mes
   };
 }
 
-/** Backoff tuning (see `PROMPTQ_RETRY_BASE_MS`, `PROMPTQ_RETRY_MAX_MS`). */
-export interface BackoffPolicy {
-  /** First retry waits about this long (overloads twice as long, network and 5xx half). @defaultValue 1000 */
-  baseMs: number;
-  /** No backoff grows past this. @defaultValue 60000 */
-  maxMs: number;
-}
+export type { BackoffPolicy };
 
-export const defaultBackoff: BackoffPolicy = { baseMs: defaults.retryBaseMs, maxMs: defaults.retryMaxMs };
+/** The backoff of a configuration that sets none (`defaults.worker.backoff`). */
+export const defaultBackoff: BackoffPolicy = defaults.worker.backoff;
 
 /**
  * Delay before the next attempt: the API's `retry-after` when given (plus a little jitter so that
@@ -181,7 +177,7 @@ export function backoffMs(
   policy: BackoffPolicy = defaultBackoff,
 ): number {
   if (decision.retryAfterMs !== null) {
-    return decision.retryAfterMs + Math.floor(random() * defaults.retryAfterJitterMs);
+    return decision.retryAfterMs + Math.floor(random() * policy.retryAfterJitterMs);
   }
   const factor = decision.outcome === 'overloaded' ? 2 : decision.outcome === 'rate_limited' ? 1 : 0.5;
   const exp = Math.min(policy.maxMs, policy.baseMs * factor * 2 ** Math.max(0, retryNumber - 1));

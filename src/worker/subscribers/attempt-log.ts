@@ -3,21 +3,25 @@
  * completion text only when asked), and the few job facts around it (invalid data, no price for the
  * model, a tenant over budget, a job returned on shutdown, a late result dropped after a lost lock).
  */
-import { defaults } from '../../core/defaults.js';
 import type { Logger } from '../../core/log.js';
 import type { AttemptEvent, WorkerEventSource } from '../events.js';
 
 export interface AttemptLogOptions {
   log: Logger;
-  /** Log prompt and completion text too. */
+  /** Log prompt and completion text too (`config.worker.logPrompts`). */
   logPrompts: boolean;
+  /** Models without a price named in the log, as many as keep their name in metric labels (`config.labels.maxModels`). */
+  maxModelLabels: number;
 }
 
-export function subscribeAttemptLog(events: WorkerEventSource, { log, logPrompts }: AttemptLogOptions): void {
+export function subscribeAttemptLog(
+  events: WorkerEventSource,
+  { log, logPrompts, maxModelLabels }: AttemptLogOptions,
+): void {
   // Said once per model and process, for the first models (made-up names cannot grow the set or the
   // log without bound): every call on them is counted in promptq_unpriced_calls_total.
   const unpricedSaid = new Set<string>();
-  const maxUnpricedNamed = defaults.maxModelLabels;
+  const maxUnpricedNamed = maxModelLabels;
   events.on('attempt', (e) => {
     const o = e.outcome;
     switch (o.kind) {
