@@ -7,7 +7,7 @@
  *
  * - a key of the queue is under its prefix and, on a cluster, in the slot of `{<queue>}`;
  * - a key of the limiter is `promptq:limiter:{<account>:<group>}[…]`: in its group's slot;
- * - there is no other.
+ * - no key naming the queue or the account is anywhere else (an untagged key would be).
  *
  * Runs in `npm run test:topology` (PROMPTQ_TEST_REDIS_MODE=cluster or sentinel; on a sentinel set
  * the slots do not apply and the rest is checked).
@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accountFingerprint } from '../../src/limiter/limiter.js';
-import type { RedisConnection } from '../../src/store/connection.js';
+import { type RedisConnection, waitUntilReachable } from '../../src/store/connection.js';
 import { spawnCli } from '../helpers/cli.js';
 import { get, post, type Stack, startStack, testApiKey } from '../helpers/stack.js';
 import { redisEnv, testRedis, testRedisMode } from '../helpers/topology.js';
@@ -52,6 +52,8 @@ describe('the keyspace: every key promptq writes is its queue’s or its limiter
 
   beforeAll(async () => {
     redis = testRedis();
+    // Connected (a cluster's nodes known) before the first SCAN: else it lists no node.
+    await waitUntilReachable(redis, 30_000);
     before = await allKeys(redis);
     s = await startStack({
       env: { PROMPTQ_AUTH_TOKEN: admin },
@@ -139,11 +141,14 @@ describe('the keyspace: every key promptq writes is its queue’s or its limiter
     const queue = s.config.queue;
     const base = s.svc.queue.keys.base;
     const account = accountFingerprint(`${s.sim.url}|${testApiKey}`);
-    const ofQueue = [...written].filter((k) => k.startsWith(`${base}:`));
+    // The keys this run wrote: every key naming its queue or its account (other test files' queues
+    // are not its business). Each must be the queue's (under its prefix) or the limiter's.
+    const mine = [...written].filter((k) => k.includes(queue) || k.includes(account));
+    const ofQueue = mine.filter((k) => k.startsWith(`${base}:`));
     const limiterKey = new RegExp(`^promptq:limiter:\\{${regex(account)}:([^}]+)\\}(:tenant:.+)?$`);
-    const ofLimiter = [...written].filter((k) => limiterKey.test(k));
+    const ofLimiter = mine.filter((k) => limiterKey.test(k));
     // Nothing outside the keyspace (an untagged key of the queue would be here).
-    expect([...written].filter((k) => !ofQueue.includes(k) && !ofLimiter.includes(k))).toEqual([]);
+    expect(mine.filter((k) => !ofQueue.includes(k) && !ofLimiter.includes(k))).toEqual([]);
 
     // It wrote what it was asked to: BullMQ's keys and promptq's of every kind, the limiter's.
     const kinds = [

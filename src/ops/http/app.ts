@@ -203,7 +203,10 @@ export function createApp(opts: AppOptions): express.Express {
   app.use(dashboardRouter({ connection: queue.connection, keys: queue.keys }));
   app.get(
     '/openapi.json',
-    wrap(async () => ({ status: 200, body: openApiDocument() })),
+    wrap(async () => ({
+      status: 200,
+      body: openApiDocument({ maxBatch: queue.config.jobs.maxBatch, maxWaitSeconds: maxWait }),
+    })),
   );
 
   const board = new ExpressAdapter();
