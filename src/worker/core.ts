@@ -249,11 +249,8 @@ export class JobProcessor {
         return { kind: 'returned' };
       }
       const decision = classifyError(err);
-      await permit.settle({
-        outcome: decision.outcome,
-        headers: decision.headers,
-        retryAfterMs: decision.retryAfterMs,
-      });
+      const { outcome: answered, headers, retryAfterMs } = decision;
+      await permit.settle({ outcome: answered, headers, retryAfterMs });
       const outcome = judgeError(record, decision, this.#policy);
       if (!request.fallback_models) return judged(span, outcome, record);
       return judged(
