@@ -170,7 +170,7 @@ const rules: ReadonlyArray<readonly [string, Rule]> = [
     'queue',
     (q) => (queueNamePattern.test(q as string) ? undefined : 'use 1-100 characters from A-Z a-z 0-9 _ . -'),
   ],
-  ['prefix', (p) => ((p as string) === '' ? 'must not be empty' : undefined)],
+  ['prefix', (p, config) => prefixProblem(p as string, config.redis.mode)],
   ['http.authToken', token],
   ['http.metricsToken', token],
   [
@@ -214,6 +214,14 @@ const rules: ReadonlyArray<readonly [string, Rule]> = [
   ['backfill.priority', wholeNumber(1, maxUserPriority)],
   ['backfill.batchSize', wholeNumber(1, 100_000)],
 ];
+
+function prefixProblem(prefix: string, mode: string): string | undefined {
+  if (prefix === '') return 'must not be empty';
+  // On a cluster the keyspace tags the prefix with the queue (store/keys.ts): one tag only.
+  if (mode === 'cluster' && /[{}]/.test(prefix))
+    return `"${prefix}" has a hash tag; on a cluster promptq adds the queue's`;
+  return undefined;
+}
 
 function modeProblem(mode: string): string | undefined {
   return (redisModes as readonly string[]).includes(mode)

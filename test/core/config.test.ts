@@ -117,6 +117,10 @@ describe('resolveConfig', () => {
   });
 
   it('checks settings together where they go together', () => {
+    expect(() => resolveConfig({ prefix: 'bull:{x}', redis: { mode: 'cluster' } })).toThrow(
+      /^prefix: "bull:\{x\}" has a hash tag/,
+    );
+    expect(resolveConfig({ prefix: 'bull:{x}' }).prefix).toBe('bull:{x}');
     expect(() => resolveConfig({ redis: { mode: 'sentinel' } })).toThrow(/^redis\.sentinelName: required/);
     expect(() => resolveConfig({ worker: { adaptiveConcurrency: { min: 9, max: 8 } } })).toThrow(
       /^worker\.adaptiveConcurrency: expected false or 1 ≤ min ≤ max/,
