@@ -145,7 +145,11 @@ describe('the keyspace: every key promptq writes is its queue’s or its limiter
     // are not its business). Each must be the queue's (under its prefix) or the limiter's.
     const mine = [...written].filter((k) => k.includes(queue) || k.includes(account));
     const ofQueue = mine.filter((k) => k.startsWith(`${base}:`));
-    const limiterKey = new RegExp(`^promptq:limiter:\\{${regex(account)}:([^}]+)\\}(:tenant:.+)?$`);
+    // The limiter's keys: `promptq:limiter:<account>:<group>[…]`, the group hash-tagged on a cluster.
+    const limiterKey =
+      mode === 'cluster'
+        ? new RegExp(`^promptq:limiter:\\{${regex(account)}:([^}]+)\\}(:tenant:.+)?$`)
+        : new RegExp(`^promptq:limiter:${regex(account)}:([^:{}]+)(:tenant:.+)?$`);
     const ofLimiter = mine.filter((k) => limiterKey.test(k));
     // Nothing outside the keyspace (an untagged key of the queue would be here).
     expect(mine.filter((k) => !ofQueue.includes(k) && !ofLimiter.includes(k))).toEqual([]);
