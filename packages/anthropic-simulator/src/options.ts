@@ -1,4 +1,4 @@
-import { type BatchesOptions, resolveBatchesOptions } from './batches.js';
+import { type BatchesOptions, resolveBatchesOptions } from './batches-options.js';
 import { defaultCacheMinTokens, defaultGroupOf, defaultMaxOutputTokens } from './models.js';
 import type { LimitSet, Limits, ServedResponse } from './types.js';
 

@@ -24,8 +24,9 @@ import { serverSpan } from '../telemetry/http-span.js';
 import { apiRequestGuard, isBrowserPage } from './csrf.js';
 import { checkRawDepth } from './depth-guard.js';
 import { HttpError, statusOf } from './errors.js';
+import type { Reply, RouteContext } from './handler.js';
 import { openApiDocument } from './openapi.js';
-import { apiRoutes, type Reply, type RouteContext } from './routes.js';
+import { apiRoutes } from './routes.js';
 import { principalOf, tenantAuth } from './tenant-auth.js';
 
 export { type ErrorType, HttpError } from './errors.js';

@@ -8,7 +8,7 @@ import { JobConflictError } from '../../producer/conflicts.js';
 import type { JobView } from '../../producer/job-view.js';
 import type { PromptQueue } from '../../producer/queue.js';
 import { HttpError } from './errors.js';
-import type { Reply, RouteContext } from './routes.js';
+import type { Reply, RouteContext } from './handler.js';
 import { mayAccess, principalOf, scopeJobBody } from './tenant-auth.js';
 
 function requireRedis(queue: PromptQueue): void {

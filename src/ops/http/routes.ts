@@ -1,12 +1,10 @@
 /**
- * The API's route table: each route names its method, its path and a handler, a plain function
- * `(context, req) → {status, body}` that throws an {@link HttpError} to refuse. app.ts mounts the
- * table (one wrapper, one span, one error middleware); the handlers live in job-handlers.ts and
+ * The API's route table: each route names its method, its path and its handler (handler.ts: a plain
+ * function `(context, req) → {status, body}` that throws an `HttpError` to refuse). app.ts mounts
+ * the table (one wrapper, one span, one error middleware); the handlers live in job-handlers.ts and
  * tenant-handlers.ts.
  */
-import type { Request } from 'express';
-import type { PromptQueue } from '../../producer/queue.js';
-import type { TenantStore } from '../../store/tenant-store.js';
+import type { Route } from './handler.js';
 import { addJob, addJobBatch, getJob } from './job-handlers.js';
 import {
   addTenant,
@@ -16,28 +14,6 @@ import {
   rotateTenantToken,
   updateTenant,
 } from './tenant-handlers.js';
-
-/** What a handler answers: the status and the JSON body. */
-export interface Reply {
-  status: number;
-  body: unknown;
-}
-
-/** What the handlers work on. */
-export interface RouteContext {
-  queue: PromptQueue;
-  tenants: TenantStore;
-  /** Longest `?wait=` in seconds. */
-  maxWaitSeconds: number;
-}
-
-export type Handler = (context: RouteContext, req: Request) => Promise<Reply>;
-
-export interface Route {
-  method: 'get' | 'post' | 'patch';
-  path: string;
-  handler: Handler;
-}
 
 /** Every `/v1` route (docs/reference/http-api.md). */
 export const apiRoutes: readonly Route[] = [

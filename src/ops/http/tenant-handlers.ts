@@ -5,7 +5,7 @@
 import type { Request } from 'express';
 import { TenantError, type TenantSettings, tenantView } from '../../store/tenant-store.js';
 import { HttpError } from './errors.js';
-import type { Reply, RouteContext } from './routes.js';
+import type { Reply, RouteContext } from './handler.js';
 import { principalOf } from './tenant-auth.js';
 
 function requireAdmin(req: Request): void {
