@@ -27,6 +27,7 @@ import { createHash } from 'node:crypto';
 import Bottleneck from 'bottleneck';
 import { defaults } from '../core/defaults.js';
 import { cacheReadsCountTowardItpm, modelGroup } from '../core/models.js';
+import { type Resource, resources } from '../core/rate-limits.js';
 import { limiterKey, limiterTenantKey } from '../store/keys.js';
 import { createPermit, type PermitContext } from './permit.js';
 import { PromptCacheTracker } from './prompt-cache.js';
@@ -34,7 +35,6 @@ import {
   type AdmitState,
   type Costs,
   type GroupState,
-  type LimiterResource,
   type ShareBuckets,
   SharedLimiterState,
 } from './shared-state.js';
@@ -74,7 +74,7 @@ export class RateLimiter {
   readonly #local = new Map<string, LocalGroup>();
   /** When each group last asked for a permit (ms): idle groups are dropped. */
   readonly #lastUsed = new Map<string, number>();
-  readonly #ceilings: Record<LimiterResource, number>;
+  readonly #ceilings: Record<Resource, number>;
   readonly #permits: PermitContext;
   /** The last read of each group's state (see `stateReadMs`). */
   readonly #reads = new Map<string, { at: number; state: Promise<GroupState> }>();
@@ -84,7 +84,7 @@ export class RateLimiter {
     this.#options = opts;
     this.#state = new SharedLimiterState(opts.redis, opts.tuning);
     const c = opts.ceilings ?? {};
-    this.#ceilings = { req: c.rpm ?? 0, in: c.itpm ?? 0, out: c.otpm ?? 0 };
+    this.#ceilings = { requests: c.rpm ?? 0, input_tokens: c.itpm ?? 0, output_tokens: c.otpm ?? 0 };
     this.#cache = new PromptCacheTracker(() => this.#state.tuning);
     this.#permits = {
       state: this.#state,
@@ -171,10 +171,10 @@ export class RateLimiter {
     const writing = cacheKey === undefined ? undefined : this.#cache.writing(cacheKey);
     if (writing) await Promise.race([writing, sleep(this.#state.tuning.holdMs, signal)]);
     const prefix = this.#prefixCharge(plan, cacheKey);
-    const costs = {
-      req: 1,
-      in: Math.max(1, Math.round(prefix.inputTokens * groupState.inRatio)),
-      out: plan.maxTokens,
+    const costs: Costs = {
+      requests: 1,
+      input_tokens: Math.max(1, Math.round(prefix.inputTokens * groupState.inRatio)),
+      output_tokens: plan.maxTokens,
     };
     const priority = bottleneckPriority(plan.priority);
     const mayDefer = opts.mayDefer === true;
@@ -399,7 +399,7 @@ export class RateLimiter {
     costs: Costs,
     share: number,
     waitMs: number,
-    resource: LimiterResource | undefined,
+    resource: Resource | undefined,
   ): Deferral {
     const now = Date.now();
     let untilMs = now + waitMs;
@@ -421,8 +421,8 @@ export class RateLimiter {
     let rps = 0;
     for (const group of this.#gates.keys()) {
       const groupState = await this.#state.read(this.key(group));
-      if (groupState.limits.req)
-        rps += (groupState.limits.req * groupState.factor * this.#state.tuning.target) / 60;
+      if (groupState.limits.requests)
+        rps += (groupState.limits.requests * groupState.factor * this.#state.tuning.target) / 60;
     }
     return rps;
   }
@@ -503,8 +503,8 @@ function deferral(untilMs: number, reason: Deferral['reason'], resource?: QuotaR
 }
 
 /** The share bucket the admission found short → what the tenant ran short of. */
-function quotaResource(r: LimiterResource | undefined): QuotaResource {
-  return r === 'req' ? 'requests' : 'tokens';
+function quotaResource(r: Resource | undefined): QuotaResource {
+  return r === 'requests' ? 'requests' : 'tokens';
 }
 
 /**
@@ -513,7 +513,7 @@ function quotaResource(r: LimiterResource | undefined): QuotaResource {
  */
 function callIntervalMs(groupState: GroupState, costs: Costs, target: number): number | null {
   let ms: number | null = null;
-  for (const r of ['req', 'in', 'out'] as const) {
+  for (const r of resources) {
     const limit = groupState.limits[r];
     if (limit) ms = Math.max(ms ?? 0, (costs[r] * 60_000) / (limit * groupState.factor * target));
   }

@@ -3,8 +3,9 @@
  * did not use, feeds the input-token ratio, pauses the group on a 429/529 and learns the answer's
  * rate-limit headers (the shared limits) — all in one Lua step of {@link SharedLimiterState.settle}.
  */
+import { type Resource, resources } from '../core/rate-limits.js';
 import { parseRateLimitHeaders } from './headers.js';
-import type { Costs, HeaderObservation, LimiterResource, SharedLimiterState } from './shared-state.js';
+import type { Costs, HeaderObservation, SharedLimiterState } from './shared-state.js';
 import type { AccountQuotaPort, CallPlan, LimiterOptions, Permit } from './types.js';
 
 /** What a permit needs of its limiter. */
@@ -12,7 +13,7 @@ export interface PermitContext {
   state: SharedLimiterState;
   options: LimiterOptions;
   /** Configured ceilings per resource (0: none). */
-  ceilings: Record<LimiterResource, number>;
+  ceilings: Record<Resource, number>;
   /** Drop the process's last read of the group's state (it paused: the next call reads afresh). */
   forget?: (key: string) => void;
 }
@@ -50,14 +51,14 @@ function observation(ctx: PermitContext, group: string, headers: Headers): Heade
   ctx.options.onHeaders?.(group, snap);
   return {
     limits: {
-      req: snap.requests?.limit,
-      in: snap.input_tokens?.limit,
-      out: snap.output_tokens?.limit,
+      requests: snap.requests?.limit,
+      input_tokens: snap.input_tokens?.limit,
+      output_tokens: snap.output_tokens?.limit,
     },
     remaining: {
-      req: remainingUpper(snap.requests?.remaining, false),
-      in: remainingUpper(snap.input_tokens?.remaining, true),
-      out: remainingUpper(snap.output_tokens?.remaining, true),
+      requests: remainingUpper(snap.requests?.remaining, false),
+      input_tokens: remainingUpper(snap.input_tokens?.remaining, true),
+      output_tokens: remainingUpper(snap.output_tokens?.remaining, true),
     },
     ceilings: ctx.ceilings,
   };
@@ -68,13 +69,13 @@ function reportLimits(
   ctx: PermitContext,
   group: string,
   key: string,
-  o: HeaderObservation,
-  before: Partial<Record<LimiterResource, number>>,
+  observation: HeaderObservation,
+  before: Partial<Record<Resource, number>>,
 ): void {
-  const now: Partial<Record<LimiterResource, number>> = {};
+  const now: Partial<Record<Resource, number>> = {};
   let changed = false;
-  for (const r of ['req', 'in', 'out'] as const) {
-    const l = o.limits[r];
+  for (const r of resources) {
+    const l = observation.limits[r];
     if (l === undefined) continue;
     const effective = ctx.ceilings[r] > 0 ? Math.min(l, ctx.ceilings[r]) : l;
     now[r] = effective;
@@ -93,9 +94,10 @@ async function observeLimitHeaders(
   key: string,
   headers: Headers,
 ): Promise<void> {
-  const o = observation(ctx, group, headers);
-  if (!o) return;
-  reportLimits(ctx, group, key, o, await ctx.state.observe(key, o.limits, o.remaining, o.ceilings));
+  const seen = observation(ctx, group, headers);
+  if (!seen) return;
+  const before = await ctx.state.observe(key, seen.limits, seen.remaining, seen.ceilings);
+  reportLimits(ctx, group, key, seen, before);
 }
 
 /**
@@ -146,9 +148,12 @@ export function createPermit(ctx: PermitContext, call: PermitCall): Permit {
         result.inputTokens === undefined
           ? undefined
           : result.inputTokens + written + (cacheReadsCount ? read : 0);
-      const refundIn = ok && billedIn !== undefined ? costs.in - billedIn : 0;
+      const refundIn = ok && billedIn !== undefined ? costs.input_tokens - billedIn : 0;
       // A failed call produced no output: give all of max_tokens back.
-      const refundOut = ok && result.outputTokens !== undefined ? costs.out - result.outputTokens : costs.out;
+      const refundOut =
+        ok && result.outputTokens !== undefined
+          ? costs.output_tokens - result.outputTokens
+          : costs.output_tokens;
       // The estimate covers the whole prompt: compare it with all of the prompt's tokens.
       const sample =
         ok && result.inputTokens !== undefined && plan.inputTokens > 0
@@ -168,8 +173,8 @@ export function createPermit(ctx: PermitContext, call: PermitCall): Permit {
       const [{ pausedUntil, factor, limitsBefore }] = await Promise.all([
         ctx.state.settle(key, {
           outcome,
-          refundIn: giveIn,
-          refundOut: giveOut,
+          refundInputTokens: giveIn,
+          refundOutputTokens: giveOut,
           retryAfterMs: result.retryAfterMs,
           inRatioSample: sample,
           headersSeen: rateHeaders,
