@@ -2,8 +2,8 @@
  * The adaptive limiter in the call path. Every API attempt acquires a permit before it is sent and
  * settles it with what the API answered:
  *
- * - **Header-driven pacing.** Limits are discovered from `anthropic-ratelimit-*` headers (one probe
- *   request per model group until the first headers arrive; no configuration needed). Each resource
+ * - **Header-driven pacing.** Limits are discovered from `anthropic-ratelimit-*` headers (one
+ *   discovery request per model group until the first headers arrive; no configuration needed). Each resource
  *   (requests, input tokens, output tokens) is a token bucket refilled at limit/60 s, with a capacity
  *   of about one second of refill, so requests are spread evenly and no burst of a minute's
  *   allowance is ever sent (Anthropic may enforce per-minute limits over shorter intervals).
@@ -347,7 +347,7 @@ export class RateLimiter {
       key,
       plan,
       costs,
-      probe: admitted === 'probe',
+      discovery: admitted === 'discovery',
       cacheReadsCount: prefix.readsCount,
       // (The discovery request was charged to no share: the group's limits were unknown.)
       shareKey: admitted === 'ok' ? shareKey : undefined,

@@ -26,8 +26,8 @@ export interface PermitCall {
   plan: CallPlan;
   /** What admission charged. */
   costs: Costs;
-  /** The discovery probe (the group's limits were unknown). */
-  probe: boolean;
+  /** The discovery request (the group's limits were unknown). */
+  discovery: boolean;
   /** Cache reads count toward ITPM on this model. */
   cacheReadsCount: boolean;
   /** Called when the API answered with cache writes or reads (the prefix is cached now). */
@@ -102,11 +102,11 @@ async function observeLimitHeaders(
 
 /**
  * The permit of an admitted call. Its answer's headers are learned in the settle's script (one
- * round trip per call), except the discovery probe's, learned as they arrive (they end the
+ * round trip per call), except the discovery request's, learned as they arrive (they end the
  * discovery for every waiting call), and those of a call still running `headersEarlyMs` after them.
  */
 export function createPermit(ctx: PermitContext, call: PermitCall): Permit {
-  const { group, key, plan, costs, probe, cacheReadsCount } = call;
+  const { group, key, plan, costs, discovery, cacheReadsCount } = call;
   let headersSeen: Promise<void> | undefined;
   let arrived: Headers | undefined;
   let early: NodeJS.Timeout | undefined;
@@ -119,7 +119,7 @@ export function createPermit(ctx: PermitContext, call: PermitCall): Permit {
   return {
     observeHeaders: (headers) => {
       if (settled || headersSeen || arrived) return;
-      if (probe) {
+      if (discovery) {
         void observe(headers);
         return;
       }
@@ -133,7 +133,7 @@ export function createPermit(ctx: PermitContext, call: PermitCall): Permit {
       clearTimeout(early);
       const pausing = result.outcome === 'rate_limited' || result.outcome === 'overloaded';
       // Headers learned on their own already: as before, first on success (on a 429/529 the pause
-      // goes first, so that the discovery probe's end cannot let another request slip in before it).
+      // goes first, so that the discovery request's end cannot let another request slip in before it).
       if (headersSeen && !pausing) await headersSeen;
       const headers = result.headers ?? arrived;
       const merged = headers && !headersSeen ? observation(ctx, group, headers) : undefined;
@@ -178,7 +178,7 @@ export function createPermit(ctx: PermitContext, call: PermitCall): Permit {
           retryAfterMs: result.retryAfterMs,
           inRatioSample: sample,
           headersSeen: rateHeaders,
-          probe,
+          discovery,
           headers: merged,
         }),
         call.shareKey === undefined ? undefined : ctx.state.refundShare(call.shareKey, giveIn, giveOut),

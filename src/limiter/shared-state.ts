@@ -2,7 +2,7 @@
  * The limiter's shared state: one Redis hash per (account, model group), changed only by the Lua
  * scripts in store/lua/limiter-*.lua, so any number of worker processes on any number of machines
  * admit requests from one set of token buckets. Nothing here is a lease: a worker that dies holds no capacity (a
- * discovery probe expires by itself).
+ * discovery request expires by itself).
  *
  * Hash fields (all optional):
  *   {b}_limit   per-minute limit of bucket b, from headers (capped by a ceiling)
@@ -13,7 +13,9 @@
  *               a hidden short-interval limit)
  *   paused_until, pause_reason   the group sends nothing until then
  *   overload_streak             consecutive 529s (exponential group backoff)
- *   probe_until                 discovery: one request at a time until the first headers arrive
+ *   probe_until                 the discovery request's deadline: while the group's limits are
+ *                               unknown, one request at a time until the first headers arrive (the
+ *                               stored name predates the word: two versions share it in a deploy)
  *   headerless                  the API answers without rate-limit headers: the request limit is learned
  *   learned                     req_limit is learned, not announced (slow_start, ok_since, ok_count,
  *                               learn_hold_until: the learning's state; limiter-settle-1.lua)
@@ -47,8 +49,12 @@ const resourceOf = Object.fromEntries(resources.map((r) => [bucketName[r], r])) 
   Resource
 >;
 
-/** `quota`: the group has room (or not), but the call's tenant's share of it has none. */
-export type AdmitState = 'ok' | 'probe' | 'paused' | 'pacing' | 'discovering' | 'quota';
+/**
+ * `discovery`: admitted as the group's one discovery request (its limits are unknown); `discovering`:
+ * another call's discovery request is out. `quota`: the group has room (or not), but the call's
+ * tenant's share of it has none.
+ */
+export type AdmitState = 'ok' | 'discovery' | 'paused' | 'pacing' | 'discovering' | 'quota';
 
 /** A tenant's share of a group's limits: its buckets' key (keys.ts `limiterTenantKey`) and the fraction. */
 export interface ShareBuckets {
@@ -284,7 +290,7 @@ export class SharedLimiterState {
         costOut: costs.output_tokens,
         target: t.target,
         burstMs: t.burstMs,
-        probeTtlMs: t.probeTtlMs,
+        discoveryTtlMs: t.probeTtlMs,
         reserveMs: t.reserveMs,
         share: share?.share ?? 0,
       },
@@ -326,7 +332,7 @@ export class SharedLimiterState {
 
   async settle(
     key: string,
-    s: {
+    answer: {
       outcome: 'success' | 'rate_limited' | 'overloaded' | 'other';
       /** Input tokens given back to the group's bucket (what the call did not use). */
       refundInputTokens: number;
@@ -335,8 +341,8 @@ export class SharedLimiterState {
       inRatioSample: number | null;
       /** The answer carried rate-limit headers; `null`: there was no answer (network error). */
       headersSeen: boolean | null;
-      /** Admitted as the discovery probe (limits unknown). */
-      probe?: boolean;
+      /** Admitted as the discovery request (limits unknown). */
+      discovery?: boolean;
       /** The answer's rate-limit headers, learned in the same script (as {@link observe} would). */
       headers?: HeaderObservation | undefined;
     },
@@ -354,18 +360,18 @@ export class SharedLimiterState {
       { group: key },
       {
         now,
-        outcome: s.outcome,
-        refundIn: s.refundInputTokens,
-        refundOut: s.refundOutputTokens,
-        retryAfterMs: s.retryAfterMs ?? -1,
+        outcome: answer.outcome,
+        refundIn: answer.refundInputTokens,
+        refundOut: answer.refundOutputTokens,
+        retryAfterMs: answer.retryAfterMs ?? -1,
         burstMs: t.burstMs,
         minFactor: t.minFactor,
         overloadBaseMs: t.overloadBaseMs,
         overloadMaxMs: t.overloadMaxMs,
         jitter: random(),
-        inRatioSample: s.inRatioSample ?? -1,
-        headersSeen: s.headersSeen === null ? -1 : s.headersSeen ? 1 : 0,
-        probe: s.probe ? 1 : 0,
+        inRatioSample: answer.inRatioSample ?? -1,
+        headersSeen: answer.headersSeen === null ? -1 : answer.headersSeen ? 1 : 0,
+        discovery: answer.discovery ? 1 : 0,
         recoveryStep: t.recoveryStep,
         burstRecoveryMs: t.burstRecoveryMs,
         decreaseFactor: t.decreaseFactor,
@@ -378,8 +384,8 @@ export class SharedLimiterState {
         learnStep: t.learnStep,
         learnDecrease: t.learnDecrease,
         learnWindowMs: t.learnWindowMs,
-        observe: s.headers ? 1 : 0,
-        ...observeArgs(s.headers ?? noHeaders),
+        observe: answer.headers ? 1 : 0,
+        ...observeArgs(answer.headers ?? noHeaders),
         target: t.target,
         cautiousRecoveryStep: t.cautiousRecoveryStep,
         cautionMs: t.cautionMs,
@@ -388,7 +394,7 @@ export class SharedLimiterState {
     return {
       pausedUntil: Number(paused),
       factor: Number(factor),
-      ...(s.headers ? { limitsBefore: limitsBefore(before) } : {}),
+      ...(answer.headers ? { limitsBefore: limitsBefore(before) } : {}),
     };
   }
 

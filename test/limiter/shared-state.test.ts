@@ -31,10 +31,10 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
     headersSeen,
   });
 
-  it('discovers: one probe at a time until headers arrive, then paces', async () => {
+  it('discovers: one discovery request at a time until headers arrive, then paces', async () => {
     const s = new SharedLimiterState(redis, { target: 1, reserveMs: 0 });
     const k = key();
-    expect(await s.admit(k, one, 1000)).toEqual({ waitMs: 0, state: 'probe' });
+    expect(await s.admit(k, one, 1000)).toEqual({ waitMs: 0, state: 'discovery' });
     const second = await s.admit(k, one, 1001);
     expect(second.state).toBe('discovering');
     expect(second.waitMs).toBeGreaterThan(0);
@@ -234,7 +234,7 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
     const k = key();
     const noHeaders = (outcome: 'success' | 'rate_limited', retryAfterMs: number | null = null) =>
       plain(outcome, retryAfterMs, false);
-    expect((await s.admit(k, one, 0)).state).toBe('probe');
+    expect((await s.admit(k, one, 0)).state).toBe('discovery');
     await s.settle(k, noHeaders('success'), 10);
     let st = await s.read(k);
     expect(st).toMatchObject({ headerless: true, learned: true, limits: { requests: 60 } });
@@ -264,15 +264,15 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
   it('a 429 before the first success only pauses; headers arriving later replace the learned limit', async () => {
     const s = new SharedLimiterState(redis, { target: 1, reserveMs: 0 });
     const k = key();
-    expect((await s.admit(k, one, 0)).state).toBe('probe');
-    await s.settle(k, { ...plain('rate_limited', 1000, false), probe: true }, 10);
+    expect((await s.admit(k, one, 0)).state).toBe('discovery');
+    await s.settle(k, { ...plain('rate_limited', 1000, false), discovery: true }, 10);
     expect(await s.read(k)).toMatchObject({
       headerless: true,
       learned: false,
       limits: {},
       pausedUntil: 1010,
     });
-    expect((await s.admit(k, one, 1010)).state).toBe('probe');
+    expect((await s.admit(k, one, 1010)).state).toBe('discovery');
     await s.settle(k, plain('success', null, false), 1020);
     expect((await s.read(k)).limits).toEqual({ requests: 60 });
     await s.observe(
@@ -392,16 +392,16 @@ describe("SharedLimiterState: a tenant's share of a group's limits", () => {
 });
 
 describe('SharedLimiterState: a dead worker holds no capacity', () => {
-  it('a discovery probe whose worker died expires, and another process may probe', async () => {
+  it('a discovery request whose worker died expires, and another process may send one', async () => {
     const redis = testRedis();
     try {
       const s = new SharedLimiterState(redis, { probeTtlMs: 500 });
       const k = `test:limiter:${randomUUID()}`;
       const one = { requests: 1, input_tokens: 1, output_tokens: 1 };
-      expect((await s.admit(k, one, 0)).state).toBe('probe');
-      // The prober never settles (killed). Before the TTL others wait; after it, one probes again.
+      expect((await s.admit(k, one, 0)).state).toBe('discovery');
+      // Its worker never settles (killed). Before the TTL others wait; after it, one discovers again.
       expect((await s.admit(k, one, 499)).state).toBe('discovering');
-      expect((await s.admit(k, one, 500)).state).toBe('probe');
+      expect((await s.admit(k, one, 500)).state).toBe('discovery');
     } finally {
       redis.disconnect();
     }

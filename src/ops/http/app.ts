@@ -15,8 +15,7 @@ import type { PromptQueue } from '../../producer/queue.js';
 import { TooManyWaitersError } from '../../producer/waiters.js';
 import type { RedisConnection as Redis } from '../../store/connection.js';
 import type { QueueKeys } from '../../store/keys.js';
-import { probeQueueKeys } from '../../store/probe.js';
-import { queueKeyProblems } from '../../store/queue-health.js';
+import { checkQueueScripts, queueKeyProblems } from '../../store/queue-health.js';
 import { TenantStore } from '../../store/tenant-store.js';
 import { dashboardRouter } from '../dashboard/router.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -96,12 +95,7 @@ export function createApp(opts: AppOptions): express.Express {
   app.set('query parser', 'simple');
   const tenants = new TenantStore(queue.connection, queue.keys);
 
-  mountOps(app, {
-    ...opts,
-    connection: queue.connection,
-    keys: queue.keys,
-    probe: () => probeQueueKeys(queue.connection, queue.keys),
-  });
+  mountOps(app, { ...opts, connection: queue.connection, keys: queue.keys });
   app.use(
     '/v1',
     tenantAuth({
@@ -156,7 +150,10 @@ function mountRoutes(app: express.Express, context: RouteContext): void {
 /** What every promptq process serves, the API or a worker alone. */
 export interface OpsOptions {
   connection: Redis;
-  /** The queue whose BullMQ keys `/readyz` checks. */
+  /**
+   * The queue `/readyz` checks (store/queue-health.ts): the worker's kind of script runs on its
+   * keys, and BullMQ's keys have their types. @defaultValue none: PING only
+   */
   keys?: QueueKeys | undefined;
   metrics: Metrics;
   log: Logger;
@@ -164,11 +161,6 @@ export interface OpsOptions {
   authToken?: string | undefined;
   /** A token that opens `/metrics` only. */
   metricsToken?: string | undefined;
-  /**
-   * Readiness beyond PING: rejects when the worker could not run its scripts (e.g. the queue's keys
-   * in store/probe.ts). @defaultValue PING only
-   */
-  probe?: (() => Promise<void>) | undefined;
 }
 
 /**
@@ -197,9 +189,9 @@ function mountOps(app: express.Express, options: OpsOptions): void {
         if (options.connection.status !== 'ready') throw new Error(options.connection.status);
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([
-          options.probe ? options.probe() : options.connection.ping(),
+          options.keys ? checkQueueScripts(options.connection, options.keys) : options.connection.ping(),
           new Promise((_, reject) => {
-            timer = setTimeout(() => reject(new Error('probe timeout')), 1000);
+            timer = setTimeout(() => reject(new Error('readiness check timeout')), 1000);
           }),
         ]).finally(() => clearTimeout(timer));
         const broken = await brokenQueueKeys(options);
