@@ -1,7 +1,8 @@
 /**
- * The express app: JSON API, Bull Board, /metrics, health. Handlers are plain functions
- * `(req) → {status, body}` in one route table; one wrapper turns them into express handlers and
- * one error middleware shapes every error as `{"error":{"type","message","details"}}`.
+ * The express app: JSON API, Bull Board, /metrics, health. The API's handlers are plain functions
+ * `(context, req) → {status, body}` behind one route table (routes.ts); one wrapper turns them into
+ * express handlers and one error middleware shapes every error as
+ * `{"error":{"type","message","details"}}`.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createBullBoard } from '@bull-board/api';
