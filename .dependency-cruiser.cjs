@@ -1,12 +1,15 @@
 /**
- * The dependency rule of src/ (`npm run depcheck`, run in .ci/run). Layers, lowest first; a layer
- * may import only the ones below it:
+ * The dependency rule of src/ and packages/ (`npm run depcheck`, run in .ci/run). Layers of src/,
+ * lowest first; a layer may import only the ones below it:
  *
  *   core ← store ← providers ← limiter ← worker, producer ← ops ← cli
  *
  * worker and producer sit side by side and do not import each other. src/index.ts (the library's
  * exports) may import any layer. Besides: src never imports scripts/ or test/, and it loads the
- * simulator package only with a dynamic import() (types through `import type`).
+ * simulator package only with a dynamic import() (types through `import type`). A package under
+ * packages/ stands alone: it imports nothing of promptq (src/, scripts/, test/) and no npm package
+ * its own package.json does not declare (dependency-cruiser reads the package.json closest to each
+ * file). src/ has no import cycle of code (a type-only import may close one); packages/ none at all.
  */
 const layers = ['core', 'store', 'providers', 'limiter', 'worker', 'producer', 'ops', 'cli'];
 /** What each layer must not import. */
@@ -68,6 +71,30 @@ module.exports = {
       to: { circular: true, viaOnly: { dependencyTypesNot: ['type-only'] } },
     },
     {
+      name: 'packages-no-circular',
+      comment:
+        'a package under packages/ has no import cycle at all, not even one closed by a type-only import',
+      severity: 'error',
+      from: { path: '^packages/' },
+      to: { circular: true },
+    },
+    {
+      name: 'packages-stand-alone',
+      comment:
+        'a package under packages/ is published on its own: it imports nothing of promptq (src/, scripts/, test/) and no other package by a relative path',
+      severity: 'error',
+      from: { path: '^packages/([^/]+)/' },
+      to: { path: '^(src|scripts|test)/|^packages/', pathNot: '^packages/$1/' },
+    },
+    {
+      name: 'packages-declared-deps-only',
+      comment:
+        "a package under packages/ imports only the npm packages its own package.json declares as dependencies (none for the simulator: Node's built-ins only)",
+      severity: 'error',
+      from: { path: '^packages/' },
+      to: { dependencyTypes: ['npm-no-pkg', 'npm-unknown', 'npm-dev', 'unknown', 'undetermined'] },
+    },
+    {
       name: 'src-not-to-dev-deps',
       comment:
         'the shipped build runs with production dependencies only (the one exception: `promptq bench` loads tsx dynamically, in a source checkout)',
@@ -78,6 +105,8 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
+    // A package's build output is not its source.
+    exclude: { path: '^packages/[^/]+/dist/' },
     // `import type` counts: a type is a dependency on the layer that owns it.
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },

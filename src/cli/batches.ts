@@ -114,15 +114,15 @@ export function registerBatches(cli: Cli): void {
     .description('the newest batches first, with their progress')
     .option('--limit <N>', 'at most N batches', wholeNumber('limit', { min: 1, max: 10_000 }), 20)
     .option('--json', 'one JSON object per batch', false)
-    .action(async (o: { limit: number; json: boolean }) => {
+    .action(async (options: { limit: number; json: boolean }) => {
       const { config, log } = loadContext();
       cli.exit(
         await withBatches(config, log, async ({ ids, view }) => {
-          const list = await ids(o.limit);
-          if (list.length === 0 && !o.json) write(`no message batches for queue "${config.queue}"`);
+          const list = await ids(options.limit);
+          if (list.length === 0 && !options.json) write(`no message batches for queue "${config.queue}"`);
           for (const id of list) {
             const b = await view(id);
-            if (b) write(o.json ? JSON.stringify(b) : line(b));
+            if (b) write(options.json ? JSON.stringify(b) : line(b));
           }
           return 0;
         }),
@@ -134,14 +134,14 @@ export function registerBatches(cli: Cli): void {
     .description('one batch and its progress')
     .argument('<ID>', 'the batch id (msgbatch_…)')
     .option('--json', 'as JSON', false)
-    .action(async (id: string, o: { json: boolean }) => {
+    .action(async (id: string, options: { json: boolean }) => {
       const { config, log } = loadContext();
       cli.exit(
         await withBatches(config, log, async ({ view }) => {
           const b = await view(id);
           if (b === null)
             throw new UsageError(`no batch ${id} was submitted by promptq for queue "${config.queue}"`);
-          write(o.json ? JSON.stringify(b) : line(b));
+          write(options.json ? JSON.stringify(b) : line(b));
           return 0;
         }),
       );
@@ -152,7 +152,7 @@ export function registerBatches(cli: Cli): void {
     .description('cancel a batch: requests not yet processed end canceled (a running backfill reports them)')
     .argument('<ID>', 'the batch id (msgbatch_…)')
     .option('--json', 'as JSON', false)
-    .action(async (id: string, o: { json: boolean }) => {
+    .action(async (id: string, options: { json: boolean }) => {
       const { config, log } = loadContext();
       cli.exit(
         await withBatches(config, log, async ({ view, known, client }) => {
@@ -160,7 +160,7 @@ export function registerBatches(cli: Cli): void {
             throw new UsageError(`no batch ${id} was submitted by promptq for queue "${config.queue}"`);
           await client.messages.batches.cancel(id);
           const b = await view(id);
-          if (b) write(o.json ? JSON.stringify(b) : line(b));
+          if (b) write(options.json ? JSON.stringify(b) : line(b));
           return 0;
         }),
       );

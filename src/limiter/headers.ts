@@ -3,9 +3,7 @@
  * out rather than guessed, so callers can tell "no information" from "zero left".
  */
 
-import { type AnnouncedResource as Resource, announcedResources as resources } from '../core/rate-limits.js';
-
-export { type Resource, resources };
+import { type AnnouncedResource, announcedResources } from '../core/rate-limits.js';
 
 export interface BucketHeader {
   limit: number | undefined;
@@ -14,9 +12,10 @@ export interface BucketHeader {
   resetAt: number | undefined;
 }
 
-export type RateLimitSnapshot = Partial<Record<Resource, BucketHeader>>;
+/** Per announced resource (`tokens` too: input and output together), what its headers said. */
+export type RateLimitSnapshot = Partial<Record<AnnouncedResource, BucketHeader>>;
 
-const headerName: Record<Resource, string> = {
+const headerName: Record<AnnouncedResource, string> = {
   requests: 'requests',
   input_tokens: 'input-tokens',
   output_tokens: 'output-tokens',
@@ -44,7 +43,7 @@ function rfc3339(v: string | null): number | undefined {
 export function parseRateLimitHeaders(headers: Headers | null | undefined): RateLimitSnapshot {
   const out: RateLimitSnapshot = {};
   if (!headers) return out;
-  for (const r of resources) {
+  for (const r of announcedResources) {
     const p = `anthropic-ratelimit-${headerName[r]}-`;
     const b: BucketHeader = {
       limit: nonNegativeInt(headers.get(`${p}limit`)),

@@ -3,8 +3,9 @@
  * did not use, feeds the input-token ratio, pauses the group on a 429/529 and learns the answer's
  * rate-limit headers (the shared limits) — all in one Lua step of {@link SharedLimiterState.settle}.
  */
+import { type Resource, resources } from '../core/rate-limits.js';
 import { parseRateLimitHeaders } from './headers.js';
-import type { Costs, HeaderObservation, LimiterResource, SharedLimiterState } from './shared-state.js';
+import type { Costs, HeaderObservation, SharedLimiterState } from './shared-state.js';
 import type { AccountQuotaPort, CallPlan, LimiterOptions, Permit } from './types.js';
 
 /** What a permit needs of its limiter. */
@@ -12,7 +13,7 @@ export interface PermitContext {
   state: SharedLimiterState;
   options: LimiterOptions;
   /** Configured ceilings per resource (0: none). */
-  ceilings: Record<LimiterResource, number>;
+  ceilings: Record<Resource, number>;
   /** Drop the process's last read of the group's state (it paused: the next call reads afresh). */
   forget?: (key: string) => void;
 }
@@ -25,8 +26,8 @@ export interface PermitCall {
   plan: CallPlan;
   /** What admission charged. */
   costs: Costs;
-  /** The discovery probe (the group's limits were unknown). */
-  probe: boolean;
+  /** The discovery request (the group's limits were unknown). */
+  discovery: boolean;
   /** Cache reads count toward ITPM on this model. */
   cacheReadsCount: boolean;
   /** Called when the API answered with cache writes or reads (the prefix is cached now). */
@@ -50,14 +51,14 @@ function observation(ctx: PermitContext, group: string, headers: Headers): Heade
   ctx.options.onHeaders?.(group, snap);
   return {
     limits: {
-      req: snap.requests?.limit,
-      in: snap.input_tokens?.limit,
-      out: snap.output_tokens?.limit,
+      requests: snap.requests?.limit,
+      input_tokens: snap.input_tokens?.limit,
+      output_tokens: snap.output_tokens?.limit,
     },
     remaining: {
-      req: remainingUpper(snap.requests?.remaining, false),
-      in: remainingUpper(snap.input_tokens?.remaining, true),
-      out: remainingUpper(snap.output_tokens?.remaining, true),
+      requests: remainingUpper(snap.requests?.remaining, false),
+      input_tokens: remainingUpper(snap.input_tokens?.remaining, true),
+      output_tokens: remainingUpper(snap.output_tokens?.remaining, true),
     },
     ceilings: ctx.ceilings,
   };
@@ -68,13 +69,13 @@ function reportLimits(
   ctx: PermitContext,
   group: string,
   key: string,
-  o: HeaderObservation,
-  before: Partial<Record<LimiterResource, number>>,
+  observation: HeaderObservation,
+  before: Partial<Record<Resource, number>>,
 ): void {
-  const now: Partial<Record<LimiterResource, number>> = {};
+  const now: Partial<Record<Resource, number>> = {};
   let changed = false;
-  for (const r of ['req', 'in', 'out'] as const) {
-    const l = o.limits[r];
+  for (const r of resources) {
+    const l = observation.limits[r];
     if (l === undefined) continue;
     const effective = ctx.ceilings[r] > 0 ? Math.min(l, ctx.ceilings[r]) : l;
     now[r] = effective;
@@ -93,18 +94,19 @@ async function observeLimitHeaders(
   key: string,
   headers: Headers,
 ): Promise<void> {
-  const o = observation(ctx, group, headers);
-  if (!o) return;
-  reportLimits(ctx, group, key, o, await ctx.state.observe(key, o.limits, o.remaining, o.ceilings));
+  const seen = observation(ctx, group, headers);
+  if (!seen) return;
+  const before = await ctx.state.observe(key, seen.limits, seen.remaining, seen.ceilings);
+  reportLimits(ctx, group, key, seen, before);
 }
 
 /**
  * The permit of an admitted call. Its answer's headers are learned in the settle's script (one
- * round trip per call), except the discovery probe's, learned as they arrive (they end the
+ * round trip per call), except the discovery request's, learned as they arrive (they end the
  * discovery for every waiting call), and those of a call still running `headersEarlyMs` after them.
  */
 export function createPermit(ctx: PermitContext, call: PermitCall): Permit {
-  const { group, key, plan, costs, probe, cacheReadsCount } = call;
+  const { group, key, plan, costs, discovery, cacheReadsCount } = call;
   let headersSeen: Promise<void> | undefined;
   let arrived: Headers | undefined;
   let early: NodeJS.Timeout | undefined;
@@ -117,7 +119,7 @@ export function createPermit(ctx: PermitContext, call: PermitCall): Permit {
   return {
     observeHeaders: (headers) => {
       if (settled || headersSeen || arrived) return;
-      if (probe) {
+      if (discovery) {
         void observe(headers);
         return;
       }
@@ -131,7 +133,7 @@ export function createPermit(ctx: PermitContext, call: PermitCall): Permit {
       clearTimeout(early);
       const pausing = result.outcome === 'rate_limited' || result.outcome === 'overloaded';
       // Headers learned on their own already: as before, first on success (on a 429/529 the pause
-      // goes first, so that the discovery probe's end cannot let another request slip in before it).
+      // goes first, so that the discovery request's end cannot let another request slip in before it).
       if (headersSeen && !pausing) await headersSeen;
       const headers = result.headers ?? arrived;
       const merged = headers && !headersSeen ? observation(ctx, group, headers) : undefined;
@@ -146,9 +148,12 @@ export function createPermit(ctx: PermitContext, call: PermitCall): Permit {
         result.inputTokens === undefined
           ? undefined
           : result.inputTokens + written + (cacheReadsCount ? read : 0);
-      const refundIn = ok && billedIn !== undefined ? costs.in - billedIn : 0;
+      const refundIn = ok && billedIn !== undefined ? costs.input_tokens - billedIn : 0;
       // A failed call produced no output: give all of max_tokens back.
-      const refundOut = ok && result.outputTokens !== undefined ? costs.out - result.outputTokens : costs.out;
+      const refundOut =
+        ok && result.outputTokens !== undefined
+          ? costs.output_tokens - result.outputTokens
+          : costs.output_tokens;
       // The estimate covers the whole prompt: compare it with all of the prompt's tokens.
       const sample =
         ok && result.inputTokens !== undefined && plan.inputTokens > 0
@@ -168,12 +173,12 @@ export function createPermit(ctx: PermitContext, call: PermitCall): Permit {
       const [{ pausedUntil, factor, limitsBefore }] = await Promise.all([
         ctx.state.settle(key, {
           outcome,
-          refundIn: giveIn,
-          refundOut: giveOut,
+          refundInputTokens: giveIn,
+          refundOutputTokens: giveOut,
           retryAfterMs: result.retryAfterMs,
           inRatioSample: sample,
           headersSeen: rateHeaders,
-          probe,
+          discovery,
           headers: merged,
         }),
         call.shareKey === undefined ? undefined : ctx.state.refundShare(call.shareKey, giveIn, giveOut),

@@ -1,8 +1,10 @@
 /** The limiter's public shapes: what a call plans to spend, what the API answered, the permit. */
+
+import type { Resource } from '../core/rate-limits.js';
 import type { Outcome } from '../providers/anthropic/classify.js';
 import type { RedisConnection as Redis } from '../store/connection.js';
 import type { RateLimitSnapshot } from './headers.js';
-import type { BucketTuning, LimiterResource } from './shared-state.js';
+import type { BucketTuning } from './shared-state.js';
 
 /** What an attempt is about to spend. */
 export interface CallPlan {
@@ -115,8 +117,8 @@ export interface LimiterOptions {
   /** Called when limits are discovered or change. */
   onLimits?: (
     group: string,
-    limits: Partial<Record<LimiterResource, number>>,
-    before: Partial<Record<LimiterResource, number>>,
+    limits: Partial<Record<Resource, number>>,
+    before: Partial<Record<Resource, number>>,
   ) => void;
   /** Called after every settle with the group's pace multiplier. */
   onPace?: (group: string, factor: number) => void;

@@ -24,7 +24,6 @@ import { PriceTable } from '../providers/anthropic/pricing.js';
 import { connectOrFail, keyspaceOf } from '../store/connection.js';
 import { type EmbeddedRedis, ensureRedis } from '../store/embedded-redis.js';
 import { queueKeys } from '../store/keys.js';
-import { probeQueueKeys } from '../store/probe.js';
 import { TenantStore } from '../store/tenant-store.js';
 import { PromptWorker } from '../worker/worker.js';
 import { createApp, createOpsApp } from './http/app.js';
@@ -177,7 +176,6 @@ export async function runService(
         log,
         authToken: config.authToken,
         metricsToken: config.metricsToken,
-        probe: () => probeQueueKeys(connection, keys),
       }),
     );
   }

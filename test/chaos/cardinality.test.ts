@@ -1,5 +1,5 @@
 /**
- * Bounded cardinality: 10,000 made-up model names through a worker core with the real limiter (on
+ * Bounded cardinality: 10,000 made-up model names through a job processor with the real limiter (on
  * real Redis), the metrics and the dashboard rollups. /metrics, the rollups, the limiter's Redis
  * keys and the groups a worker keeps reading must stay small. The control is an uncapped Metrics
  * fed by the same events: it grows with every name.

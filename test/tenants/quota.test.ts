@@ -11,8 +11,8 @@ import { type TenantSettings, TenantStore } from '../../src/store/tenant-store.j
 import { readQuota } from '../../src/worker/budget.js';
 import { get, post, type Stack, startStack, uniqueQueue } from '../helpers/stack.js';
 
-const none = { req: undefined, in: undefined, out: undefined };
-const noCeil = { req: 0, in: 0, out: 0 };
+const none = { requests: undefined, input_tokens: undefined, output_tokens: undefined };
+const noCeil = { requests: 0, input_tokens: 0, output_tokens: 0 };
 const isDeferral = (p: Permit | Deferral): p is Deferral => 'deferred' in p;
 const haiku = 'claude-haiku-4-5';
 
@@ -86,7 +86,12 @@ describe("tenant quotas inside the shared limiter's admission", () => {
   /** A limiter whose haiku group is known at `rpm` with `left` requests in its bucket. */
   async function limiter(rpm: number, left: number): Promise<RateLimiter> {
     const l = new RateLimiter({ redis, account: randomUUID(), tuning: { target: 1, reserveMs: 0 } });
-    await l.state.observe(l.key(modelGroup(haiku)), { ...none, req: rpm }, { ...none, req: left }, noCeil);
+    await l.state.observe(
+      l.key(modelGroup(haiku)),
+      { ...none, requests: rpm },
+      { ...none, requests: left },
+      noCeil,
+    );
     return l;
   }
 

@@ -64,7 +64,7 @@ function processor(budgets: BudgetPort, script: Answer[] = [], deferrals: Deferr
 
 const hold: BudgetHold = { tenant: 'acme', id: 'h', day: '2026-11-27', month: '2026-11', at: 0 };
 
-describe('worker core and tenant budgets (fake port)', () => {
+describe('job processor and tenant budgets (fake port)', () => {
   it('holds the worst case, calls, settles to the real cost', async () => {
     const b = fakeBudgets({ kind: 'held', hold });
     const { p } = processor(b.port, [{ ok: true, input: 20, output: 9 }]);

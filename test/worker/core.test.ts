@@ -10,7 +10,7 @@ import { type Answer, fakeClient, fakeJob, fakeLimiter, memoryRecords } from './
 
 const body = { model: 'claude-haiku-4-5', max_tokens: 100, prompt: 'hi', tenant_id: 'acme' };
 
-describe('worker core (fake client and limiter, no Redis)', () => {
+describe('job processor (fake client and limiter, no Redis)', () => {
   let seen: Array<{ event: WorkerEventName; kind?: string }>;
   let records: ReturnType<typeof memoryRecords>;
   let lim: ReturnType<typeof fakeLimiter>;

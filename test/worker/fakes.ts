@@ -1,6 +1,7 @@
 /**
- * Fakes for unit tests of the worker core: an Anthropic client that answers from a script, a limiter
- * that admits at once, records in a map and a BullMQ-like job. No API, no Redis.
+ * Fakes for unit tests of the job processor (worker/core.ts): an Anthropic client that answers
+ * from a script, a limiter that admits at once, records in a map and a BullMQ-like job. No API, no
+ * Redis.
  */
 import Anthropic from '@anthropic-ai/sdk';
 import { vi } from 'vitest';

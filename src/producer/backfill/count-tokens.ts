@@ -9,7 +9,7 @@ import { parsedLines } from './scan.js';
 export async function countInputTokens(
   client: Anthropic,
   path: string,
-  d: LineDefaults,
+  lineDefaults: LineDefaults,
   opts: { concurrency?: number; onProgress?: (counted: number) => void } = {},
 ): Promise<Map<string, number>> {
   const totals = new Map<string, number>();
@@ -30,7 +30,7 @@ export async function countInputTokens(
       }
     }
   };
-  for await (const p of parsedLines(path, d)) {
+  for await (const p of parsedLines(path, lineDefaults)) {
     if (p.kind !== 'job') continue;
     const { model, messages, system } = p.request;
     const task = count({

@@ -12,7 +12,7 @@ import { WorkerEvents } from '../../../src/worker/events.js';
 import { subscribeAttemptLog } from '../../../src/worker/subscribers/attempt-log.js';
 import { type Answer, fakeClient, fakeJob, fakeLimiter, memoryRecords } from '../../worker/fakes.js';
 
-/** A worker core with the metrics and attempt-log subscribers, on fakes (no API, no Redis). */
+/** A job processor (worker/core.ts) with the metrics and attempt-log subscribers, on fakes (no API, no Redis). */
 function rig(script: Answer[], prices = new PriceTable(), deferrals: Deferral[] = []) {
   const metrics = new Metrics({ defaultMetrics: false });
   const lines: Array<Record<string, unknown>> = [];
