@@ -11,7 +11,6 @@
  * of its own: records go through a {@link RecordPort}.
  */
 import { randomUUID } from 'node:crypto';
-import type Anthropic from '@anthropic-ai/sdk';
 import type { Span } from '@opentelemetry/api';
 import { DelayedError } from 'bullmq';
 import { defaults } from '../core/defaults.js';
@@ -20,22 +19,17 @@ import { type JobRequest, ValidationError, validateJob } from '../core/job.js';
 import type { JobLimits } from '../core/job-schema.js';
 import { type JobRecord, newRecord } from '../core/record.js';
 import type { JobResult } from '../core/result.js';
+import { cachePrefixKey, estimateCachePrefixTokens, estimateInputTokens } from '../core/tokens.js';
 import { inSpan, jobContext, SpanKind, withSpan } from '../core/trace.js';
+import type { EventSink } from '../events/types.js';
 import type { RateLimiter } from '../limiter/limiter.js';
 import type { CallPlan, Permit } from '../limiter/types.js';
-import { type BackoffPolicy, classifyError, defaultBackoff } from '../providers/anthropic/classify.js';
-import type { PriceTable } from '../providers/anthropic/pricing.js';
-import {
-  cachePrefixKey,
-  estimateCachePrefixTokens,
-  estimateInputTokens,
-} from '../providers/anthropic/tokens.js';
+import type { AttemptResult, Pricing, Provider } from '../providers/provider.js';
 import type { BudgetHold } from '../store/budget-store.js';
 import { publicJobId } from '../store/keys.js';
-import { type AttemptResult, runAttempt } from './attempt.js';
+import { type BackoffPolicy, defaultBackoff } from './backoff.js';
 import { type BudgetPort, worstCaseCostUsd } from './budget.js';
-import type { WorkerEvents } from './events.js';
-import { finish, iso, type JobHandle, type Run } from './finish.js';
+import { emitAttempt, finish, iso, type JobHandle, type Run } from './finish.js';
 import {
   type AttemptOutcome,
   type BudgetWaitPolicy,
@@ -53,11 +47,13 @@ import { endAttemptSpan, recordQueueWait, startAttemptSpan } from './tracing.js'
 export const shutdownReason = 'promptq: worker shutting down';
 
 export interface JobProcessorOptions {
-  client: Anthropic;
+  /** Who serves the calls (providers/provider.ts). */
+  provider: Provider;
   limiter: Pick<RateLimiter, 'acquire'>;
   records: RecordPort;
-  prices: Pick<PriceTable, 'priceCall' | 'worstCase'>;
-  events: WorkerEvents;
+  prices: Pricing;
+  /** Where the job's events go (events/emitter.ts). */
+  events: EventSink;
   /** API attempts per job (429s not counted). */
   maxAttempts: number;
   /** 429s a job may meet before it fails (they wait for capacity and do not spend attempts). */
@@ -139,19 +135,10 @@ export class JobProcessor {
     };
     for (;;) {
       const outcome = await this.#attempt(run, request, plan, signal);
-      if (outcome.kind !== 'rate-limited') return finish(this.#o, run, outcome);
+      if (outcome.kind !== 'rate_limited') return finish(this.#o, run, outcome);
       // The limiter paused the group: save the count, then ask for a permit again.
       await this.#o.records.save(bullId, record);
-      await withSpan(run.span, () =>
-        this.#o.events.emit('attempt', {
-          jobId,
-          model: run.model,
-          record,
-          request,
-          outcome,
-          durationMs: run.attemptMs,
-        }),
-      );
+      await emitAttempt(this.#o.events, run, outcome);
     }
   }
 
@@ -209,7 +196,7 @@ export class JobProcessor {
         // jobs do not all return at once.
         const waitMs = Math.max(0, p.untilMs - Date.now());
         const delayMs = Math.round(waitMs * (1 + 0.5 * this.#policy.random())) + 50;
-        return { kind: 'over-quota', tenant: plan.tenant, resource: p.resource ?? 'requests', delayMs };
+        return { kind: 'over_quota', tenant: plan.tenant, resource: p.resource ?? 'requests', delayMs };
       }
       permit = p;
     } catch (err) {
@@ -227,34 +214,37 @@ export class JobProcessor {
     // Counted (and saved) before the call: a worker that dies mid-call has still spent the attempt.
     record.attempts += 1;
     await this.#o.records.save(run.bullId, record);
-    const span = startAttemptSpan({ ...request, model }, run.jobId, record.attempts);
+    const span = startAttemptSpan(this.#o.provider.name, { ...request, model }, run.jobId, record.attempts);
     run.span = span;
     let result: AttemptResult;
     const started = performance.now();
     try {
       result = await withSpan(span, () =>
-        runAttempt(
-          this.#o.client,
+        this.#o.provider.stream({
           request,
-          this.#o.requestTimeoutMs,
-          signal,
-          (h) => permit.observeHeaders(h),
           model,
-        ),
+          timeoutMs: this.#o.requestTimeoutMs,
+          signal,
+          onSignals: (signals) => permit.observeSignals(signals),
+        }),
       );
     } catch (err) {
       run.attemptMs = performance.now() - started;
       if (signal?.aborted && signal.reason === shutdownReason) {
         span.addEvent('promptq.returned');
         span.end();
-        await permit.settle({ outcome: 'network_error', headers: null, retryAfterMs: null });
+        await permit.settle({ outcome: 'network_error', signals: null, retryAfterMs: null });
         record.attempts -= 1;
         await this.#o.records.save(run.bullId, record);
         return { kind: 'returned' };
       }
-      const d = classifyError(err);
-      await permit.settle({ outcome: d.outcome, headers: d.headers, retryAfterMs: d.retryAfterMs });
-      const outcome = judgeError(record, d, this.#policy);
+      const decision = this.#o.provider.classify(err);
+      await permit.settle({
+        outcome: decision.outcome,
+        signals: decision.signals,
+        retryAfterMs: decision.retryAfterMs,
+      });
+      const outcome = judgeError(record, decision, this.#policy);
       if (!request.fallback_models) return judged(span, outcome, record);
       return judged(
         span,
@@ -272,7 +262,7 @@ export class JobProcessor {
     const usage = result.message.usage;
     await permit.settle({
       outcome: 'success',
-      headers: result.headers,
+      signals: result.signals,
       retryAfterMs: null,
       inputTokens: usage.input_tokens,
       outputTokens: usage.output_tokens,

@@ -5,66 +5,21 @@
  */
 
 import { formatUsd } from '../core/format.js';
-import type { ValidationError } from '../core/job.js';
 import type { JobRecord } from '../core/record.js';
-import { type BackoffPolicy, backoffMs, type Decision } from '../providers/anthropic/classify.js';
-import type { PriceTable, Usage } from '../providers/anthropic/pricing.js';
-import { type BudgetAdmission, periodEnd } from '../store/budget-store.js';
-import type { AttemptResult } from './attempt.js';
+import type { AttemptOutcome, BudgetOutcome, BudgetRefusal } from '../events/outcome.js';
+import type { AttemptResult, Decision, Pricing } from '../providers/provider.js';
+import { periodEnd } from '../store/budget-store.js';
+import { type BackoffPolicy, backoffMs } from './backoff.js';
 
-/** What processing a job came to. */
-export type JobOutcome =
-  /** The API answered with a message; `priced` is false when the model has no known price (cost null). */
-  | { kind: 'completed'; result: AttemptResult; priced: boolean }
-  /**
-   * A 429 within `maxRateLimited`: the limiter paused the model group, the job asks for a permit
-   * again in the same processing. The one outcome that does not end it; spends no attempt.
-   */
-  | { kind: 'rate-limited'; decision: Decision }
-  /** Worth another attempt later: the job is delayed by `delayMs` (retry-after or backoff). */
-  | { kind: 'retry'; decision: Decision; delayMs: number }
-  /** A spend limit: the queue is paused and the job put back until someone raises the limit. */
-  | { kind: 'spend-limit'; decision: Decision }
-  /** Failed for good; `message` is the job's failure reason. */
-  | { kind: 'failed'; decision: Decision; message: string }
-  /** The job data did not validate: failed for good before any attempt. */
-  | { kind: 'invalid'; error: ValidationError }
-  /** Cut short by shutdown: back to the queue, no attempt spent. */
-  | { kind: 'returned' }
-  /**
-   * Over its tenant's budget, the tenant waiting for room (`on_exceed: wait`): put back for
-   * `delayMs`, no attempt spent, no call made.
-   */
-  | { kind: 'over-budget'; refusal: BudgetRefusal; delayMs: number }
-  /** Over its tenant's budget with `on_exceed: fail`: failed for good (`budget_exceeded`), no call made. */
-  | { kind: 'budget-exceeded'; refusal: BudgetRefusal; message: string }
-  /** Over its tenant's per-minute quota: put back until it fits, no attempt spent, no call made. */
-  | { kind: 'over-quota'; tenant: string; resource: 'requests' | 'tokens'; delayMs: number }
-  /**
-   * No permit for the job's model group soon (paused, or enough of its calls already waiting): the
-   * job is delayed until `untilMs`, no attempt spent, and its worker slot goes to another job.
-   */
-  | { kind: 'deferred'; untilMs: number; reason: 'paused' | 'pacing' | 'queued' };
-
-/** Which budget refused a call, and its figures. */
-export type BudgetRefusal = Extract<BudgetAdmission, { kind: 'over' }> & {
-  tenant: string;
-  /** The worst-case cost of the refused call (USD). */
-  costUsd: number;
-};
-
-export type OutcomeKind = JobOutcome['kind'];
-/** The outcomes that end a processing: what `finish` acts on. */
-export type FinalOutcome = Exclude<JobOutcome, { kind: 'rate-limited' }>;
-/** The outcomes of a call its tenant's budget refused (no API attempt). */
-export type BudgetOutcome = Extract<JobOutcome, { kind: 'over-budget' | 'budget-exceeded' }>;
-/** What an attempt that got an answer from the API came to. */
-export type AttemptOutcome = Exclude<
+export type {
+  AttemptOutcome,
+  BudgetOutcome,
+  BudgetRefusal,
+  FailedOutcome,
+  FinalOutcome,
   JobOutcome,
-  { kind: 'invalid' | 'returned' | 'over-quota' | 'deferred' } | BudgetOutcome
->;
-/** The outcomes that fail a job for good. */
-export type FailedOutcome = Extract<JobOutcome, { kind: 'failed' | 'invalid' | 'budget-exceeded' }>;
+  OutcomeKind,
+} from '../events/outcome.js';
 
 /** How long an over-budget job waits before it asks again. */
 export interface BudgetWaitPolicy {
@@ -93,14 +48,14 @@ export function judgeError(record: JobRecord, d: Decision, policy: RetryPolicy):
   record.error_type = d.errorType;
   record.request_id = d.requestId;
   if (d.outcome === 'rate_limited') record.rate_limited += 1;
-  if (d.spendLimit) return { kind: 'spend-limit', decision: d };
+  if (d.spendLimit) return { kind: 'spend_limit', decision: d };
   if (d.outcome === 'rate_limited') {
     if (record.rate_limited > policy.maxRateLimited) {
       const message = `rate limited ${record.rate_limited} times (the bound is ${policy.maxRateLimited}): ${d.message}`;
       return { kind: 'failed', decision: d, message };
     }
     countRetry(record, d.reason);
-    return { kind: 'rate-limited', decision: d };
+    return { kind: 'rate_limited', decision: d };
   }
   if (d.retry && record.attempts - record.rate_limited < policy.maxAttempts) {
     const retriesSoFar = Object.values(record.retries).reduce((a, b) => a + b, 0);
@@ -152,9 +107,9 @@ export function judgeSuccess(
   record: JobRecord,
   r: AttemptResult,
   model: string,
-  prices: Pick<PriceTable, 'priceCall'>,
+  prices: Pick<Pricing, 'priceCall'>,
 ): AttemptOutcome {
-  const u = r.message.usage as Usage;
+  const u = r.message.usage;
   record.input_tokens = u.input_tokens;
   record.output_tokens = u.output_tokens;
   record.cache_creation_input_tokens = u.cache_creation_input_tokens ?? 0;
@@ -207,14 +162,14 @@ export function judgeBudget(
   if (refusal.onExceed === 'fail') {
     record.error_type = 'budget_exceeded';
     record.status_code = null;
-    return { kind: 'budget-exceeded', refusal, message: `budget exceeded: ${what}` };
+    return { kind: 'budget_exceeded', refusal, message: `budget exceeded: ${what}` };
   }
   // Only calls in flight stand in the way: they settle soon, usually below their worst case.
   const fitsWhenSettled = refusal.spentUsd + refusal.costUsd <= refusal.budgetUsd;
   const base = fitsWhenSettled
     ? policy.heldMs
     : Math.min(policy.spentMs, periodEnd(refusal.period, now) - now + 1000);
-  return { kind: 'over-budget', refusal, delayMs: Math.round(base * (0.8 + 0.4 * random())) };
+  return { kind: 'over_budget', refusal, delayMs: Math.round(base * (0.8 + 0.4 * random())) };
 }
 
 function countRetry(record: JobRecord, reason: string): void {

@@ -5,7 +5,7 @@
  * (https://opentelemetry.io/docs/specs/semconv/gen-ai/gen-ai-spans/). Retries and 429 pauses are
  * events on the attempt that caused them.
  *
- * The Anthropic SDK's own spans are off on promptq's client (anthropic/client.ts): the attempt span
+ * The Anthropic SDK's own spans are off on promptq's client (providers/anthropic/client.ts): the attempt span
  * here is the GenAI span, with the tokens as the record has them, so a backend that sums GenAI spans
  * counts each call once.
  */
@@ -13,7 +13,7 @@ import { type Attributes, type Span, SpanKind, SpanStatusCode, trace } from '@op
 import type { JobRequest } from '../core/job.js';
 import type { JobRecord } from '../core/record.js';
 import { jobContext, type TraceCarrierOpts } from '../core/trace.js';
-import type { AttemptOutcome } from './outcome.js';
+import type { AttemptOutcome } from '../events/outcome.js';
 
 const tracer = trace.getTracer('promptq');
 
@@ -33,11 +33,19 @@ export function recordQueueWait(
     .end(now);
 }
 
-/** A GenAI client span for one API attempt, child of the active span; ended by {@link endAttemptSpan}. */
-export function startAttemptSpan(request: JobRequest, jobId: string, attempt: number): Span {
+/**
+ * A GenAI client span for one API attempt, child of the active span; ended by {@link endAttemptSpan}.
+ * `provider`: the provider's name (`anthropic`), the `gen_ai.provider.name` attribute.
+ */
+export function startAttemptSpan(
+  provider: string,
+  request: JobRequest,
+  jobId: string,
+  attempt: number,
+): Span {
   const attributes: Attributes = {
     'gen_ai.operation.name': 'chat',
-    'gen_ai.provider.name': 'anthropic',
+    'gen_ai.provider.name': provider,
     'gen_ai.request.model': request.model,
     'gen_ai.request.max_tokens': request.max_tokens,
     'promptq.job.id': jobId,
@@ -84,12 +92,12 @@ export function endAttemptSpan(span: Span, outcome: AttemptOutcome, record: JobR
       'promptq.retry.reason': d.reason,
       'promptq.retry.delay_ms': outcome.delayMs,
     });
-  } else if (outcome.kind === 'rate-limited') {
+  } else if (outcome.kind === 'rate_limited') {
     span.addEvent('promptq.rate_limited', {
       'promptq.retry.reason': d.reason,
       ...(d.retryAfterMs === null ? {} : { 'promptq.retry_after_ms': d.retryAfterMs }),
     });
-  } else if (outcome.kind === 'spend-limit') {
+  } else if (outcome.kind === 'spend_limit') {
     span.addEvent('promptq.spend_limit', { 'promptq.error_code': d.errorCode ?? 'spend_limit' });
   }
   span.end();

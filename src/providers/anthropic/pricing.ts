@@ -12,6 +12,7 @@
 
 import { readFileSync } from 'node:fs';
 import type { CostParts } from '../../core/record.js';
+import type { CallCost, PriceOptions, Pricing, Usage } from '../provider.js';
 
 export interface ModelPrice {
   /** USD per million input tokens. */
@@ -30,26 +31,7 @@ export interface ModelPrice {
   priority?: { input: number; output: number } | undefined;
 }
 
-/** A call's usage as the API reports it (the SDK's `Usage`; the breakdowns are optional). */
-export interface Usage {
-  input_tokens: number;
-  output_tokens: number;
-  cache_creation_input_tokens?: number | null;
-  cache_read_input_tokens?: number | null;
-  cache_creation?: { ephemeral_5m_input_tokens?: number; ephemeral_1h_input_tokens?: number } | null;
-  server_tool_use?: { web_search_requests?: number; web_fetch_requests?: number } | null;
-  service_tier?: string | null;
-}
-
-/** A call's price, part by part, and the total (USD). */
-export interface CallCost extends CostParts {
-  total: number;
-}
-
-export interface PriceOptions {
-  /** Sent through the Message Batches API: the batch discount applies. @defaultValue `false` */
-  batch?: boolean;
-}
+export type { CallCost, PriceOptions, Usage } from '../provider.js';
 
 /** A price list: the shape of `prices.json` (and of a full `PROMPTQ_PRICING_FILE`). */
 export interface PriceListFile {
@@ -102,7 +84,7 @@ function modelPrice(
 }
 
 /** A price list with model lookup and the cost function. */
-export class PriceTable {
+export class PriceTable implements Pricing {
   readonly #entries: Entry[];
   readonly #cache: { write_5m: number; write_1h: number; read: number };
   readonly #batchDiscount: number;
