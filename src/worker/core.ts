@@ -73,11 +73,11 @@ export interface JobProcessorOptions {
 }
 
 export class JobProcessor {
-  readonly #o: JobProcessorOptions;
+  readonly #options: JobProcessorOptions;
   readonly #policy: RetryPolicy;
 
   constructor(opts: JobProcessorOptions) {
-    this.#o = opts;
+    this.#options = opts;
     this.#policy = {
       maxAttempts: opts.maxAttempts,
       maxRateLimited: opts.maxRateLimited,
@@ -110,18 +110,18 @@ export class JobProcessor {
     const jobId = publicJobId(bullId);
     let request: JobRequest;
     try {
-      request = validateJob(job.data, this.#o.jobLimits).request;
+      request = validateJob(job.data, this.#options.jobLimits).request;
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;
       const record = invalidRecord(job);
       const run: Run = { job, bullId, jobId, token, record, request: undefined, model: record.model };
-      return finish(this.#o, run, { kind: 'invalid', error: err });
+      return finish(this.#options, run, { kind: 'invalid', error: err });
     }
 
     // A job's record is written only while it is active: on its first pickup there is none to read.
     const firstPickup = job.attemptsStarted === 1;
     const record =
-      (firstPickup ? null : await this.#o.records.load(bullId)) ?? newRecord(request, job.timestamp);
+      (firstPickup ? null : await this.#options.records.load(bullId)) ?? newRecord(request, job.timestamp);
     const run: Run = { job, bullId, jobId, token, record, request, model: request.model };
     const plan: CallPlan = {
       model: request.model,
@@ -135,10 +135,10 @@ export class JobProcessor {
     };
     for (;;) {
       const outcome = await this.#attempt(run, request, plan, signal);
-      if (outcome.kind !== 'rate_limited') return finish(this.#o, run, outcome);
+      if (outcome.kind !== 'rate_limited') return finish(this.#options, run, outcome);
       // The limiter paused the group: save the count, then ask for a permit again.
-      await this.#o.records.save(bullId, record);
-      await emitAttempt(this.#o.events, run, outcome);
+      await this.#options.records.save(bullId, record);
+      await emitAttempt(this.#options.events, run, outcome);
     }
   }
 
@@ -148,13 +148,13 @@ export class JobProcessor {
    * settled to what the call cost (nothing, unless it completed).
    */
   async #attempt(run: Run, request: JobRequest, plan: CallPlan, signal?: AbortSignal): Promise<JobOutcome> {
-    const budgets = this.#o.budgets;
+    const budgets = this.#options.budgets;
     const tenant = request.tenant_id;
     if (budgets === undefined || tenant === undefined) return this.#call(run, request, plan, signal);
-    const costUsd = worstCaseCostUsd(request, this.#o.prices);
+    const costUsd = worstCaseCostUsd(request, this.#options.prices);
     const admission = await budgets.reserve(tenant, costUsd, `${run.jobId}:${randomUUID()}`);
     if (admission.kind === 'over') {
-      const wait = this.#o.budgetWait ?? {
+      const wait = this.#options.budgetWait ?? {
         heldMs: defaults.budgetHeldRetryMs,
         spentMs: defaults.budgetSpentRetryMs,
       };
@@ -187,18 +187,19 @@ export class JobProcessor {
     plan.model = model;
     let permit: Permit;
     try {
-      const p = await inSpan('promptq.limiter.wait', {}, () =>
-        this.#o.limiter.acquire(plan, signal, { mayDefer: true }),
+      const answer = await inSpan('promptq.limiter.wait', {}, () =>
+        this.#options.limiter.acquire(plan, signal, { mayDefer: true }),
       );
-      if ('deferred' in p) {
-        if (p.reason !== 'quota') return { kind: 'deferred', untilMs: p.untilMs, reason: p.reason };
+      if ('deferred' in answer) {
+        if (answer.reason !== 'quota')
+          return { kind: 'deferred', untilMs: answer.untilMs, reason: answer.reason };
         // Over its tenant's quota: a little past the wait, spread, so that the tenant's waiting
         // jobs do not all return at once.
-        const waitMs = Math.max(0, p.untilMs - Date.now());
+        const waitMs = Math.max(0, answer.untilMs - Date.now());
         const delayMs = Math.round(waitMs * (1 + 0.5 * this.#policy.random())) + 50;
-        return { kind: 'over_quota', tenant: plan.tenant, resource: p.resource ?? 'requests', delayMs };
+        return { kind: 'over_quota', tenant: plan.tenant, resource: answer.resource ?? 'requests', delayMs };
       }
-      permit = p;
+      permit = answer;
     } catch (err) {
       if (signal?.aborted) return { kind: 'returned' };
       throw err;
@@ -209,21 +210,26 @@ export class JobProcessor {
       record.started_at = iso(now);
       record.queue_wait_ms = Math.max(0, now - run.job.timestamp);
       recordQueueWait(run.job.opts, run.jobId, run.job.timestamp, now);
-      await this.#o.events.emit('started', { jobId: run.jobId, model: run.model, record, request });
+      await this.#options.events.emit('started', { jobId: run.jobId, model: run.model, record, request });
     }
     // Counted (and saved) before the call: a worker that dies mid-call has still spent the attempt.
     record.attempts += 1;
-    await this.#o.records.save(run.bullId, record);
-    const span = startAttemptSpan(this.#o.provider.name, { ...request, model }, run.jobId, record.attempts);
+    await this.#options.records.save(run.bullId, record);
+    const span = startAttemptSpan(
+      this.#options.provider.name,
+      { ...request, model },
+      run.jobId,
+      record.attempts,
+    );
     run.span = span;
     let result: AttemptResult;
     const started = performance.now();
     try {
       result = await withSpan(span, () =>
-        this.#o.provider.stream({
+        this.#options.provider.stream({
           request,
           model,
-          timeoutMs: this.#o.requestTimeoutMs,
+          timeoutMs: this.#options.requestTimeoutMs,
           signal,
           onSignals: (signals) => permit.observeSignals(signals),
         }),
@@ -235,10 +241,10 @@ export class JobProcessor {
         span.end();
         await permit.settle({ outcome: 'network_error', signals: null, retryAfterMs: null });
         record.attempts -= 1;
-        await this.#o.records.save(run.bullId, record);
+        await this.#options.records.save(run.bullId, record);
         return { kind: 'returned' };
       }
-      const decision = this.#o.provider.classify(err);
+      const decision = this.#options.provider.classify(err);
       await permit.settle({
         outcome: decision.outcome,
         signals: decision.signals,
@@ -252,7 +258,7 @@ export class JobProcessor {
           record,
           outcome,
           [request.model, ...request.fallback_models],
-          this.#o.fallbackAfterOverloaded ?? defaults.fallbackAfterOverloaded,
+          this.#options.fallbackAfterOverloaded ?? defaults.fallbackAfterOverloaded,
           this.#policy,
         ),
         record,
@@ -270,7 +276,7 @@ export class JobProcessor {
       cacheReadInputTokens: usage.cache_read_input_tokens ?? 0,
     });
     record.overloaded_in_a_row = 0;
-    return judged(span, judgeSuccess(record, result, model, this.#o.prices), record);
+    return judged(span, judgeSuccess(record, result, model, this.#options.prices), record);
   }
 }
 

@@ -43,29 +43,29 @@ export interface RetryPolicy {
  * A failed attempt: update the record (status, error, the 429 count, retries by reason) and decide.
  * 429s do not spend the attempt budget; they have their own bound.
  */
-export function judgeError(record: JobRecord, d: Decision, policy: RetryPolicy): AttemptOutcome {
-  record.status_code = d.statusCode;
-  record.error_type = d.errorType;
-  record.request_id = d.requestId;
-  if (d.outcome === 'rate_limited') record.rate_limited += 1;
-  if (d.spendLimit) return { kind: 'spend_limit', decision: d };
-  if (d.outcome === 'rate_limited') {
+export function judgeError(record: JobRecord, decision: Decision, policy: RetryPolicy): AttemptOutcome {
+  record.status_code = decision.statusCode;
+  record.error_type = decision.errorType;
+  record.request_id = decision.requestId;
+  if (decision.outcome === 'rate_limited') record.rate_limited += 1;
+  if (decision.spendLimit) return { kind: 'spend_limit', decision };
+  if (decision.outcome === 'rate_limited') {
     if (record.rate_limited > policy.maxRateLimited) {
-      const message = `rate limited ${record.rate_limited} times (the bound is ${policy.maxRateLimited}): ${d.message}`;
-      return { kind: 'failed', decision: d, message };
+      const message = `rate limited ${record.rate_limited} times (the bound is ${policy.maxRateLimited}): ${decision.message}`;
+      return { kind: 'failed', decision, message };
     }
-    countRetry(record, d.reason);
-    return { kind: 'rate_limited', decision: d };
+    countRetry(record, decision.reason);
+    return { kind: 'rate_limited', decision };
   }
-  if (d.retry && record.attempts - record.rate_limited < policy.maxAttempts) {
+  if (decision.retry && record.attempts - record.rate_limited < policy.maxAttempts) {
     const retriesSoFar = Object.values(record.retries).reduce((a, b) => a + b, 0);
-    const delayMs = backoffMs(d, retriesSoFar + 1, policy.random, policy.backoff);
-    countRetry(record, d.reason);
-    return { kind: 'retry', decision: d, delayMs };
+    const delayMs = backoffMs(decision, retriesSoFar + 1, policy.random, policy.backoff);
+    countRetry(record, decision.reason);
+    return { kind: 'retry', decision, delayMs };
   }
-  const what = `${d.errorType}${d.statusCode ? ` (${d.statusCode})` : ''}: ${d.message}`;
-  const message = d.retry ? `gave up after ${record.attempts} attempts: ${what}` : what;
-  return { kind: 'failed', decision: d, message };
+  const what = `${decision.errorType}${decision.statusCode ? ` (${decision.statusCode})` : ''}: ${decision.message}`;
+  const message = decision.retry ? `gave up after ${record.attempts} attempts: ${what}` : what;
+  return { kind: 'failed', decision, message };
 }
 
 /**
@@ -85,53 +85,53 @@ export function judgeFallback(
     record.overloaded_in_a_row = 0;
     return outcome;
   }
-  const d = outcome.decision;
-  record.overloaded_in_a_row = d.outcome === 'overloaded' ? record.overloaded_in_a_row + 1 : 0;
+  const decision = outcome.decision;
+  record.overloaded_in_a_row = decision.outcome === 'overloaded' ? record.overloaded_in_a_row + 1 : 0;
   const current = record.served_model ?? models[0];
   const next = models[models.indexOf(current ?? '') + 1];
   if (next === undefined || models.length < 2) return outcome;
-  const retired = d.statusCode === 404 && d.errorType === 'not_found_error';
-  const overloaded = d.outcome === 'overloaded' && record.overloaded_in_a_row >= after;
+  const retired = decision.statusCode === 404 && decision.errorType === 'not_found_error';
+  const overloaded = decision.outcome === 'overloaded' && record.overloaded_in_a_row >= after;
   if (!retired && !overloaded) return outcome;
   if (record.attempts - record.rate_limited >= policy.maxAttempts) return outcome;
   record.served_model = next;
   record.fallback_reason = retired ? 'not_found' : 'overloaded';
   record.overloaded_in_a_row = 0;
   if (outcome.kind === 'retry') return outcome;
-  countRetry(record, d.reason);
-  return { kind: 'retry', decision: d, delayMs: 0 };
+  countRetry(record, decision.reason);
+  return { kind: 'retry', decision, delayMs: 0 };
 }
 
 /** A successful attempt: usage, timings, status and cost into the record. */
 export function judgeSuccess(
   record: JobRecord,
-  r: AttemptResult,
+  result: AttemptResult,
   model: string,
   prices: Pick<Pricing, 'priceCall'>,
 ): AttemptOutcome {
-  const u = r.message.usage;
-  record.input_tokens = u.input_tokens;
-  record.output_tokens = u.output_tokens;
-  record.cache_creation_input_tokens = u.cache_creation_input_tokens ?? 0;
-  record.cache_read_input_tokens = u.cache_read_input_tokens ?? 0;
+  const usage = result.message.usage;
+  record.input_tokens = usage.input_tokens;
+  record.output_tokens = usage.output_tokens;
+  record.cache_creation_input_tokens = usage.cache_creation_input_tokens ?? 0;
+  record.cache_read_input_tokens = usage.cache_read_input_tokens ?? 0;
   // Without the breakdown (older API versions) every cache write was a 5-minute one.
-  record.cache_creation_5m_input_tokens = u.cache_creation
-    ? (u.cache_creation.ephemeral_5m_input_tokens ?? 0)
+  record.cache_creation_5m_input_tokens = usage.cache_creation
+    ? (usage.cache_creation.ephemeral_5m_input_tokens ?? 0)
     : record.cache_creation_input_tokens;
-  record.cache_creation_1h_input_tokens = u.cache_creation?.ephemeral_1h_input_tokens ?? 0;
-  record.web_search_requests = u.server_tool_use?.web_search_requests ?? 0;
-  record.web_fetch_requests = u.server_tool_use?.web_fetch_requests ?? 0;
-  record.service_tier = u.service_tier ?? null;
-  record.stop_reason = r.message.stop_reason ?? null;
+  record.cache_creation_1h_input_tokens = usage.cache_creation?.ephemeral_1h_input_tokens ?? 0;
+  record.web_search_requests = usage.server_tool_use?.web_search_requests ?? 0;
+  record.web_fetch_requests = usage.server_tool_use?.web_fetch_requests ?? 0;
+  record.service_tier = usage.service_tier ?? null;
+  record.stop_reason = result.message.stop_reason ?? null;
   record.served_model = model;
-  record.latency_ms = r.latencyMs;
-  record.ttft_ms = r.ttftMs;
-  record.connect_ms = r.network ? Math.round(r.network.connect_ms ?? 0) : null;
-  record.ttfb_ms = r.network?.ttfb_ms == null ? null : Math.round(r.network.ttfb_ms);
-  record.status_code = r.statusCode;
+  record.latency_ms = result.latencyMs;
+  record.ttft_ms = result.ttftMs;
+  record.connect_ms = result.network ? Math.round(result.network.connect_ms ?? 0) : null;
+  record.ttfb_ms = result.network?.ttfb_ms == null ? null : Math.round(result.network.ttfb_ms);
+  record.status_code = result.statusCode;
   record.error_type = null;
-  record.request_id = r.requestId;
-  const cost = prices.priceCall(u, model);
+  record.request_id = result.requestId;
+  const cost = prices.priceCall(usage, model);
   if (cost) {
     const { total, ...parts } = cost;
     record.cost_usd = total;
@@ -140,7 +140,7 @@ export function judgeSuccess(
     record.cost_usd = null;
     record.cost = null;
   }
-  return { kind: 'completed', result: r, priced: cost !== null };
+  return { kind: 'completed', result, priced: cost !== null };
 }
 
 /**

@@ -163,8 +163,8 @@ export class PriceTable implements Pricing {
    * model (or its priority tier) has no known price.
    */
   priceCall(usage: Usage, model: string, options: PriceOptions = {}): CallCost | null {
-    const p = this.lookup(model);
-    if (!p) return null;
+    const price = this.lookup(model);
+    if (!price) return null;
     const tier = usage.service_tier ?? 'standard';
     const batch = options.batch === true || tier === 'batch';
     const created = usage.cache_creation_input_tokens ?? 0;
@@ -173,16 +173,18 @@ export class PriceTable implements Pricing {
     const w5m = usage.cache_creation ? (usage.cache_creation.ephemeral_5m_input_tokens ?? 0) : created;
     const totalInput = usage.input_tokens + created + read;
     const lc =
-      p.long_context !== undefined && totalInput > p.long_context.threshold ? p.long_context : undefined;
-    let input = lc?.input ?? p.input;
-    let output = lc?.output ?? p.output;
+      price.long_context !== undefined && totalInput > price.long_context.threshold
+        ? price.long_context
+        : undefined;
+    let input = lc?.input ?? price.input;
+    let output = lc?.output ?? price.output;
     if (tier === 'priority') {
-      if (!p.priority) return null;
-      input = p.priority.input;
-      output = p.priority.output;
+      if (!price.priority) return null;
+      input = price.priority.input;
+      output = price.priority.output;
     }
     // Cache prices keep their ratio to the input price of the tier that applies.
-    const ratio = input / p.input;
+    const ratio = input / price.input;
     const discount = batch ? this.#batchDiscount : 1;
     const part = (tokens: number, perMillion: number) => round((tokens * perMillion * discount) / 1_000_000);
     const tools = usage.server_tool_use ?? {};
@@ -193,9 +195,9 @@ export class PriceTable implements Pricing {
     const parts: CostParts = {
       input: part(usage.input_tokens, input),
       output: part(usage.output_tokens, output),
-      cache_write_5m: part(w5m, p.cache_write * ratio),
-      cache_write_1h: part(w1h, p.cache_write_1h * ratio),
-      cache_read: part(read, p.cache_read * ratio),
+      cache_write_5m: part(w5m, price.cache_write * ratio),
+      cache_write_1h: part(w1h, price.cache_write_1h * ratio),
+      cache_read: part(read, price.cache_read * ratio),
       server_tools: round(serverTools),
       long_context: lc !== undefined,
       service_tier: tier,
@@ -227,16 +229,16 @@ export class PriceTable implements Pricing {
     call: { inputTokens: number; maxTokens: number; webSearches?: number },
     options: PriceOptions = {},
   ): number | null {
-    const p = this.lookup(model);
-    if (!p) return null;
+    const price = this.lookup(model);
+    if (!price) return null;
     const lc =
-      p.long_context !== undefined && call.inputTokens > p.long_context.threshold
-        ? p.long_context
+      price.long_context !== undefined && call.inputTokens > price.long_context.threshold
+        ? price.long_context
         : undefined;
-    const ratio = (lc?.input ?? p.input) / p.input;
+    const ratio = (lc?.input ?? price.input) / price.input;
     const discount = options.batch ? this.#batchDiscount : 1;
-    const inputRate = Math.max(p.input, p.cache_write, p.cache_write_1h) * ratio;
-    const tokens = (call.inputTokens * inputRate + call.maxTokens * (lc?.output ?? p.output)) * discount;
+    const inputRate = Math.max(price.input, price.cache_write, price.cache_write_1h) * ratio;
+    const tokens = (call.inputTokens * inputRate + call.maxTokens * (lc?.output ?? price.output)) * discount;
     const tools = (call.webSearches ?? 0) * (this.#serverTools.web_search_requests ?? 0);
     return round(tokens / 1_000_000 + tools);
   }

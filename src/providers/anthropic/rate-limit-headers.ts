@@ -37,11 +37,11 @@ export function parseRateLimitHeaders(headers: Headers | null | undefined): Rate
   const out: RateLimitSignals = {};
   if (!headers) return out;
   for (const resource of announcedResources) {
-    const p = `anthropic-ratelimit-${headerName[resource]}-`;
+    const prefix = `anthropic-ratelimit-${headerName[resource]}-`;
     const bucket: BucketSignal = {
-      limit: nonNegativeInt(headers.get(`${p}limit`)),
-      remaining: nonNegativeInt(headers.get(`${p}remaining`)),
-      resetAt: rfc3339(headers.get(`${p}reset`)),
+      limit: nonNegativeInt(headers.get(`${prefix}limit`)),
+      remaining: nonNegativeInt(headers.get(`${prefix}remaining`)),
+      resetAt: rfc3339(headers.get(`${prefix}reset`)),
     };
     if (bucket.limit !== undefined || bucket.remaining !== undefined || bucket.resetAt !== undefined)
       out[resource] = bucket;
