@@ -64,8 +64,11 @@ describe('PromptqEvents', () => {
   it("keeps one job's events in order, and lets other jobs' events pass", async () => {
     const seen: string[] = [];
     const first = gate();
+    let calls = 0;
     const events = new PromptqEvents().on('finished', async (e) => {
-      if (e.jobId === 'a' && seen.length === 0) await first.opened;
+      // Only the first call waits: a's second event, run early, would overtake it.
+      calls += 1;
+      if (calls === 1) await first.opened;
       seen.push(`${e.jobId}${e.record.attempts}`);
     });
     await events.emit('finished', finished('a'));
