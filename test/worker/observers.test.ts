@@ -3,12 +3,17 @@
  * completion, unless it subscribed as blocking (the control). A failing listener is logged once per
  * repeat and counted in /metrics.
  */
+import { DelayedError } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defaultJobLimits } from '../../src/core/job-schema.js';
+import { Logger } from '../../src/core/log.js';
 import { PromptqEvents } from '../../src/events/emitter.js';
 import { PriceTable } from '../../src/providers/anthropic/pricing.js';
+import { queueKeys } from '../../src/store/keys.js';
 import { JobProcessor } from '../../src/worker/core.js';
-import { get, post, type Stack, startStack } from '../helpers/stack.js';
+import { SpendLimitPauser } from '../../src/worker/subscribers/spend-limit-pauser.js';
+import { get, post, type Stack, startStack, uniqueQueue } from '../helpers/stack.js';
+import { bullQueue, testKeyspace, testRedis } from '../helpers/topology.js';
 import { fakeClient, fakeJob, fakeLimiter, memoryRecords } from './fakes.js';
 
 const body = { model: 'claude-haiku-4-5', max_tokens: 50, prompt: 'hi', tenant_id: 'acme' };
@@ -148,7 +153,49 @@ describe('observers of a running worker (Redis, the simulator)', () => {
     // The second failure went into the summary written at close.
     const summary = s.logs.filter((l) => l.msg === 'event listener failed (repeated)');
     expect(summary.map((l) => l.repeated)).toEqual([1]);
-    const counted = await s.svc.metrics.registry.getSingleMetricAsString('promptq_event_listener_errors_total');
+    const counted = await s.svc.metrics.registry.getSingleMetricAsString(
+      'promptq_event_listener_errors_total',
+    );
     expect(counted).toMatch(/promptq_event_listener_errors_total\{event="finished"\} 2/);
+  });
+});
+
+describe('the spend-limit pause is the blocking observer', () => {
+  it('the queue is paused by the time the job is handed back (real Redis, fake API)', async () => {
+    const connection = testRedis();
+    const queue = uniqueQueue();
+    const prefix = queueKeys(queue, testKeyspace()).prefix;
+    const events = new PromptqEvents();
+    const pauser = new SpendLimitPauser({ connection, queue, prefix, log: new Logger('silent') }).subscribe(
+      events,
+    );
+    const bull = bullQueue(queue, connection);
+    try {
+      const p = new JobProcessor({
+        provider: fakeClient([
+          { status: 429, type: 'rate_limit_error', errorCode: 'enforced_spend_limit_reached' },
+        ]).provider,
+        limiter: fakeLimiter().limiter,
+        records: memoryRecords().port,
+        prices: new PriceTable(),
+        events,
+        maxAttempts: 3,
+        maxRateLimited: 2,
+        requestTimeoutMs: 5000,
+        jobLimits: defaultJobLimits,
+      });
+      const job = fakeJob(body);
+      let pausedWhenHandedBack: boolean | undefined;
+      job.moveToDelayed.mockImplementation(async () => {
+        pausedWhenHandedBack = await bull.isPaused();
+      });
+      await expect(p.process(job, 'tok')).rejects.toBeInstanceOf(DelayedError);
+      expect(pausedWhenHandedBack).toBe(true);
+    } finally {
+      await pauser.close();
+      await bull.obliterate({ force: true });
+      await bull.close();
+      connection.disconnect();
+    }
   });
 });
