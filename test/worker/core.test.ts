@@ -152,6 +152,27 @@ describe('worker core (fake client and limiter, no Redis)', () => {
     ]);
   });
 
+  it('retrying follows the attempt that will be tried again: its reason, and its delay (none: after the group pause)', async () => {
+    const retrying: Array<{ kind: string; reason: string; delayMs: number | null }> = [];
+    events.on('retrying', (e) => {
+      retrying.push({ kind: e.outcome.kind, reason: e.reason, delayMs: e.delayMs });
+    });
+    const { p } = processor([
+      { status: 429, type: 'rate_limit_error', retryAfter: 0 },
+      { status: 529, type: 'overloaded_error' },
+    ]);
+    const job = fakeJob(body);
+    await expect(p.process(job, 'tok')).rejects.toBeInstanceOf(DelayedError);
+    expect(retrying).toEqual([
+      { kind: 'rate_limited', reason: 'rate_limited', delayMs: null },
+      // The job's second retry, overloaded: base × 2 × 2, half fixed (random() = 0).
+      { kind: 'retry', reason: 'overloaded', delayMs: 200 },
+    ]);
+    // The job that completes next is not retrying.
+    await p.process(job, 'tok');
+    expect(retrying).toHaveLength(2);
+  });
+
   it('429s past the bound fail the job, naming the bound', async () => {
     const limited: Answer = { status: 429, type: 'rate_limit_error', retryAfter: 0 };
     const { p } = processor([limited, limited, limited]);

@@ -57,7 +57,10 @@ export async function emitBatchJobEvents(events: EventSink, job: CollectedJob): 
   const model = request.model;
   await events.emit('started', { jobId, model, record, request });
   const outcome = attemptOutcome(result, job);
-  if (outcome !== undefined) await events.emit('attempt', { jobId, model, record, request, outcome });
+  // Not timed: a batch says when it ended, not how long each request took.
+  const durationMs = undefined;
+  if (outcome !== undefined)
+    await events.emit('attempt', { jobId, model, record, request, outcome, durationMs });
   if (result.type === 'succeeded') {
     await events.emit('completed', { jobId, model, record, request });
     await events.emit('finished', { jobId, status: 'completed', record });
