@@ -37,6 +37,9 @@ export {
   priceCall,
   type Usage,
 } from './providers/anthropic/pricing.js';
+export { AnthropicProvider, type AnthropicProviderOptions } from './providers/anthropic/provider.js';
+export type { Batches, Decision, Pricing, Provider, ProviderFactory } from './providers/provider.js';
+export { createProvider, providerNames } from './providers/registry.js';
 export {
   type ConnectionOptions,
   createConnection,
