@@ -28,10 +28,19 @@ export function apiHeaders(request: JobRequest): Record<string, string> | undefi
 }
 
 /**
- * Run one attempt. Throws SDK errors, or {@link AttemptTimeoutError} when `timeoutMs` passes, or the
- * abort signal's reason. `call.model` is the model to call (a fallback model, or the job's own).
+ * What an attempt needs of a client: the SDK's `messages.stream`. `@anthropic-ai/bedrock-sdk` and
+ * `@anthropic-ai/vertex-sdk` clients have the same one (they adapt and sign the request inside).
  */
-export async function runAttempt(client: Anthropic, call: AttemptCall): Promise<AttemptResult> {
+export interface StreamingClient {
+  messages: Pick<Anthropic.Messages, 'stream'>;
+}
+
+/**
+ * Run one attempt. Throws SDK errors, or {@link AttemptTimeoutError} when `timeoutMs` passes, or the
+ * abort signal's reason. `call.model` is the provider's id of the model to call (a fallback model,
+ * or the job's own).
+ */
+export async function runAttempt(client: StreamingClient, call: AttemptCall): Promise<AttemptResult> {
   const { request, timeoutMs, signal } = call;
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new AttemptTimeoutError(timeoutMs)), timeoutMs);
