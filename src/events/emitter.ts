@@ -107,14 +107,29 @@ export class PromptqEvents implements EventSource, EventSink {
     }
   }
 
-  /** Resolves once every listener has handled every event emitted so far (a shutdown waits for it). */
-  async idle(): Promise<void> {
+  /**
+   * Resolves `true` once every listener has handled every event emitted so far (a shutdown waits for
+   * it), or `false` when `timeoutMs` passes first (a listener that never finishes cannot hold it).
+   */
+  async idle(timeoutMs = Number.POSITIVE_INFINITY): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<false>((resolve) => {
+      if (Number.isFinite(timeoutMs)) timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    try {
+      return await Promise.race([this.#drained(), timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #drained(): Promise<true> {
     for (;;) {
       const busy = [...this.#subscriptions.values()]
         .flat()
         .map((s) => s.queue)
         .filter((q): q is ObserverQueue => q !== undefined && q.size > 0);
-      if (busy.length === 0) return;
+      if (busy.length === 0) return true;
       await Promise.all(busy.map((q) => q.idle()));
     }
   }

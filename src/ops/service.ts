@@ -1,8 +1,8 @@
 /**
  * Wires a process together from the config: Redis, the provider (providers/registry.ts: the
  * Anthropic API, or the built-in simulator), the events and their subscribers, metrics, the
- * limiter, the worker and the HTTP server. `start`, `worker` and `api` are
- * this with different parts switched on.
+ * limiter, the worker and the HTTP server. `start`, `worker` and `api` are this with different
+ * parts switched on.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -225,8 +225,8 @@ export async function runService(
         await limiter?.close();
         server.closeAllConnections();
         await queue.close();
-        // What observers still owe (rollups) is written while Redis is there.
-        await events.idle();
+        // What observers still owe (rollups) is written while Redis is there (the worker waited).
+        await events.idle(config.shutdownTimeoutMs);
         events.close();
         await connection.quit().catch(() => connection.disconnect());
         await provider?.close();

@@ -187,7 +187,11 @@ export class PromptWorker implements EventSource {
       } finally {
         clearTimeout(timer);
         // What finished jobs still owe their observers (rollups) is written before Redis closes.
-        await this.#events.idle();
+        if (!(await this.#events.idle(this.#options.shutdownTimeoutMs))) {
+          this.#options.log.warn('shutdown: event listeners still busy, not waiting for them', {
+            timeout_ms: this.#options.shutdownTimeoutMs,
+          });
+        }
         if (this.#ownsEvents) this.#events.close();
         await this.#pauser.close();
       }

@@ -135,6 +135,15 @@ describe('PromptqEvents', () => {
     ]);
   });
 
+  it('idle(timeoutMs) gives up on a listener that never finishes, and says so', async () => {
+    const never = new Promise<void>(() => {});
+    const events = new PromptqEvents().on('finished', () => never);
+    await events.emit('finished', finished('j'));
+    expect(await events.idle(20)).toBe(false);
+    // The control: nothing pending, idle at once.
+    expect(await new PromptqEvents().on('finished', () => never).idle(20)).toBe(true);
+  });
+
   it('off removes a listener; other events are not called', async () => {
     const calls: string[] = [];
     const l = () => {
