@@ -185,25 +185,8 @@ export class JobProcessor {
     // The model to call: the job's, or the fallback model it moved to (kept in the record).
     const model = record.served_model ?? request.model;
     plan.model = model;
-    let permit: Permit;
-    try {
-      const answer = await inSpan('promptq.limiter.wait', {}, () =>
-        this.#options.limiter.acquire(plan, signal, { mayDefer: true }),
-      );
-      if ('deferred' in answer) {
-        if (answer.reason !== 'quota')
-          return { kind: 'deferred', untilMs: answer.untilMs, reason: answer.reason };
-        // Over its tenant's quota: a little past the wait, spread, so that the tenant's waiting
-        // jobs do not all return at once.
-        const waitMs = Math.max(0, answer.untilMs - Date.now());
-        const delayMs = Math.round(waitMs * (1 + 0.5 * this.#policy.random())) + 50;
-        return { kind: 'over_quota', tenant: plan.tenant, resource: answer.resource ?? 'requests', delayMs };
-      }
-      permit = answer;
-    } catch (err) {
-      if (signal?.aborted) return { kind: 'returned' };
-      throw err;
-    }
+    const permit = await this.#permit(plan, signal);
+    if (!('settle' in permit)) return permit;
     // Started at its first permit: a job handed back before it (deferred) is still waiting in the queue.
     if (record.started_at === null) {
       const now = Date.now();
@@ -236,33 +219,7 @@ export class JobProcessor {
       );
     } catch (err) {
       run.attemptMs = performance.now() - started;
-      if (signal?.aborted && signal.reason === shutdownReason) {
-        span.addEvent('promptq.returned');
-        span.end();
-        await permit.settle({ outcome: 'network_error', signals: null, retryAfterMs: null });
-        record.attempts -= 1;
-        await this.#options.records.save(run.bullId, record);
-        return { kind: 'returned' };
-      }
-      const decision = this.#options.provider.classify(err);
-      await permit.settle({
-        outcome: decision.outcome,
-        signals: decision.signals,
-        retryAfterMs: decision.retryAfterMs,
-      });
-      const outcome = judgeError(record, decision, this.#policy);
-      if (!request.fallback_models) return judged(span, outcome, record);
-      return judged(
-        span,
-        judgeFallback(
-          record,
-          outcome,
-          [request.model, ...request.fallback_models],
-          this.#options.fallbackAfterOverloaded ?? defaults.fallbackAfterOverloaded,
-          this.#policy,
-        ),
-        record,
-      );
+      return this.#failedCall(run, request, permit, err, signal);
     }
     run.attemptMs = performance.now() - started;
     const usage = result.message.usage;
@@ -277,6 +234,57 @@ export class JobProcessor {
     });
     record.overloaded_in_a_row = 0;
     return judged(span, judgeSuccess(record, result, model, this.#options.prices), record);
+  }
+
+  /** The limiter's permit, or what becomes of the job without one (deferred, over quota, returned). */
+  async #permit(plan: CallPlan, signal?: AbortSignal): Promise<Permit | JobOutcome> {
+    try {
+      const answer = await inSpan('promptq.limiter.wait', {}, () =>
+        this.#options.limiter.acquire(plan, signal, { mayDefer: true }),
+      );
+      if (!('deferred' in answer)) return answer;
+      if (answer.reason !== 'quota')
+        return { kind: 'deferred', untilMs: answer.untilMs, reason: answer.reason };
+      // Over its tenant's quota: a little past the wait, spread, so that the tenant's waiting
+      // jobs do not all return at once.
+      const waitMs = Math.max(0, answer.untilMs - Date.now());
+      const delayMs = Math.round(waitMs * (1 + 0.5 * this.#policy.random())) + 50;
+      return { kind: 'over_quota', tenant: plan.tenant, resource: answer.resource ?? 'requests', delayMs };
+    } catch (err) {
+      if (signal?.aborted) return { kind: 'returned' };
+      throw err;
+    }
+  }
+
+  /** A call that threw: handed back on shutdown (no attempt spent), else classified and judged. */
+  async #failedCall(
+    run: Run,
+    request: JobRequest,
+    permit: Permit,
+    err: unknown,
+    signal?: AbortSignal,
+  ): Promise<JobOutcome> {
+    const { record } = run;
+    const span = run.span as Span;
+    if (signal?.aborted && signal.reason === shutdownReason) {
+      span.addEvent('promptq.returned');
+      span.end();
+      await permit.settle({ outcome: 'network_error', signals: null, retryAfterMs: null });
+      record.attempts -= 1;
+      await this.#options.records.save(run.bullId, record);
+      return { kind: 'returned' };
+    }
+    const decision = this.#options.provider.classify(err);
+    await permit.settle({
+      outcome: decision.outcome,
+      signals: decision.signals,
+      retryAfterMs: decision.retryAfterMs,
+    });
+    const outcome = judgeError(record, decision, this.#policy);
+    if (!request.fallback_models) return judged(span, outcome, record);
+    const models = [request.model, ...request.fallback_models];
+    const after = this.#options.fallbackAfterOverloaded ?? defaults.fallbackAfterOverloaded;
+    return judged(span, judgeFallback(record, outcome, models, after, this.#policy), record);
   }
 }
 
