@@ -2,21 +2,17 @@
  * The dependency rule of src/ and packages/ (`npm run depcheck`, run in .ci/run). Layers of src/,
  * lowest first; a layer may import only the ones below it:
  *
- *   core ← store ← providers ← limiter ← worker, producer ← ops ← cli
+ *   core ← store ← providers ← events ← limiter ← worker, producer ← ops ← cli
  *
  * worker and producer sit side by side and do not import each other. src/index.ts (the library's
- * exports) may import any layer. Besides: src never imports scripts/ or test/, and it loads the
- * simulator package only with a dynamic import() (types through `import type`). A package under
- * packages/ stands alone: it imports nothing of promptq (src/, scripts/, test/) and no npm package
- * its own package.json does not declare (dependency-cruiser reads the package.json closest to each
- * file). src/ has no import cycle of code (a type-only import may close one); packages/ none at all.
  */
-const layers = ['core', 'store', 'providers', 'limiter', 'worker', 'producer', 'ops', 'cli'];
+const layers = ['core', 'store', 'providers', 'events', 'limiter', 'worker', 'producer', 'ops', 'cli'];
 /** What each layer must not import. */
 const above = {
-  core: ['store', 'providers', 'limiter', 'worker', 'producer', 'ops', 'cli'],
-  store: ['providers', 'limiter', 'worker', 'producer', 'ops', 'cli'],
-  providers: ['limiter', 'worker', 'producer', 'ops', 'cli'],
+  core: ['store', 'providers', 'events', 'limiter', 'worker', 'producer', 'ops', 'cli'],
+  store: ['providers', 'events', 'limiter', 'worker', 'producer', 'ops', 'cli'],
+  providers: ['events', 'limiter', 'worker', 'producer', 'ops', 'cli'],
+  events: ['limiter', 'worker', 'producer', 'ops', 'cli'],
   limiter: ['worker', 'producer', 'ops', 'cli'],
   worker: ['producer', 'ops', 'cli'],
   producer: ['worker', 'ops', 'cli'],
@@ -36,6 +32,17 @@ module.exports = {
         from: { path: `^src/${layer}/` },
         to: { path: `^src/(${above[layer].join('|')})/` },
       })),
+    {
+      name: 'worker-only-through-the-provider-seam',
+      comment:
+        'src/worker depends on providers only through their interface (src/providers/provider.ts): no provider SDK (`@anthropic-ai/*`, types included), no provider folder, not the registry',
+      severity: 'error',
+      from: { path: '^src/worker/' },
+      to: {
+        path: ['(^|/)node_modules/@anthropic-ai/', '^src/providers/'],
+        pathNot: '^src/providers/provider\\.ts$',
+      },
+    },
     {
       name: 'src-not-to-scripts-or-test',
       comment: 'scripts/ and test/ are development tools; nothing in src (the shipped build) may import them',

@@ -20,6 +20,9 @@ export {
 export type { JobLimits } from './core/job-schema.js';
 export type { JobRecord } from './core/record.js';
 export type { JobResult } from './core/result.js';
+export { PromptqEvents, type PromptqEventsOptions } from './events/emitter.js';
+export type { JobOutcome } from './events/outcome.js';
+export type { EventListeners, EventName, FinishedEvent, ListenOptions } from './events/types.js';
 export { type RunningService, runService, type ServiceParts } from './ops/service.js';
 export { subscribeGenAiMetrics } from './ops/telemetry/genai-metrics.js';
 export { JobConflictError } from './producer/conflicts.js';
@@ -34,6 +37,9 @@ export {
   priceCall,
   type Usage,
 } from './providers/anthropic/pricing.js';
+export { AnthropicProvider, type AnthropicProviderOptions } from './providers/anthropic/provider.js';
+export type { Batches, Decision, Pricing, Provider, ProviderFactory } from './providers/provider.js';
+export { createProvider, providerNames } from './providers/registry.js';
 export {
   type ConnectionOptions,
   createConnection,
@@ -50,6 +56,4 @@ export {
   QueueKeys,
   queueKeys,
 } from './store/keys.js';
-export type { FinishedEvent, WorkerListener } from './worker/events.js';
-export type { JobOutcome } from './worker/outcome.js';
 export { PromptWorker, type PromptWorkerOptions } from './worker/worker.js';

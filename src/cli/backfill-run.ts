@@ -9,7 +9,9 @@ import { jobLimitsFrom, type PromptqConfig } from '../core/config.js';
 import { defaults } from '../core/defaults.js';
 import { UsageError } from '../core/errors.js';
 import { Logger } from '../core/log.js';
+import { PromptqEvents } from '../events/emitter.js';
 import { Metrics } from '../ops/metrics/metrics.js';
+import { subscribeRollups } from '../ops/metrics/rollup-subscriber.js';
 import { RollupWriter } from '../ops/metrics/rollups.js';
 import type { BatchRetry } from '../producer/backfill/batch-outcome.js';
 import { BatchRun } from '../producer/backfill/batch-run.js';
@@ -176,27 +178,30 @@ async function viaBatches(
   progress: Progress,
 ): Promise<number> {
   const log = new Logger(config.logLevel);
-  const { anthropicClient } = await import('../providers/anthropic/client.js');
-  const { client, simulator } = await anthropicClient(config, log);
-  // Finished batch requests count in the dashboard's rollups as jobs a worker finished do.
+  const { createProvider } = await import('../providers/registry.js');
+  const provider = await createProvider('anthropic', config, log);
+  // Finished batch requests count in the dashboard's rollups as jobs a worker finished do: the same
+  // events, the same subscriber.
   const labels = new Metrics({ maxTenantLabels: config.maxTenantLabels, defaultMetrics: false });
   const rollups = new RollupWriter({
     connection: redis,
     queue: config.queue,
     tenantLabel: (t) => labels.tenantLabel(t),
   });
+  const events = new PromptqEvents({ log });
+  subscribeRollups(events, rollups);
   try {
     progress.begin('batches');
     const run = new BatchRun(path, lineDefaults, {
-      client,
+      provider,
       redis,
       queue,
-      prices: PriceTable.load(config.pricingFile),
+      prices: provider.prices,
       retry: options.batchRetry,
       batchSize: options.batchSize,
       keepCompletedSeconds: config.keepCompletedSeconds,
       keepFailedSeconds: config.keepFailedSeconds,
-      onFinished: (e) => rollups.record(e.jobId, e.status, e.record),
+      events,
       onBatch: (e) => log.info(`message batch ${e.event}`, { batch_id: e.id, requests: e.requests }),
       onProgress: (p) =>
         progress.update({
@@ -239,7 +244,9 @@ async function viaBatches(
     );
     return failedExit(summary);
   } finally {
-    await simulator?.close();
+    await events.idle();
+    events.close();
+    await provider.close();
   }
 }
 
@@ -293,12 +300,12 @@ async function dryRun(
   let counted: Map<string, number> | undefined;
   if (countTokens) {
     // The SDK is loaded only for --count-tokens: enqueueing never calls the API.
-    const { anthropicClient } = await import('../providers/anthropic/client.js');
-    const { client, simulator } = await anthropicClient(config, new Logger(config.logLevel));
+    const { createProvider } = await import('../providers/registry.js');
+    const provider = await createProvider('anthropic', config, new Logger(config.logLevel));
     try {
-      counted = await countInputTokens(client, path, lineDefaults);
+      counted = await countInputTokens(provider, path, lineDefaults);
     } finally {
-      await simulator?.close();
+      await provider.close();
     }
   }
   const e = estimate(scan, prices, {

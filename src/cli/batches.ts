@@ -3,11 +3,11 @@
  * (`backfill --via batches`), with their progress: the API's live state where it still knows the
  * batch, else what promptq saw last (Redis, store/batch-store.ts).
  */
-import type Anthropic from '@anthropic-ai/sdk';
 import { ConfigError, type PromptqConfig, redactUrl } from '../core/config.js';
 import { UsageError } from '../core/errors.js';
 import { formatCount } from '../core/format.js';
 import type { Logger } from '../core/log.js';
+import type { Batches, BatchInfo } from '../providers/provider.js';
 import { type Cli, loadContext } from './context.js';
 import { wholeNumber } from './options.js';
 
@@ -45,14 +45,14 @@ async function withBatches(
   run: (t: {
     view: (id: string) => Promise<BatchView | null>;
     ids: (limit: number) => Promise<string[]>;
-    client: Anthropic;
+    api: Batches;
     known: (id: string) => Promise<boolean>;
   }) => Promise<number>,
 ): Promise<number> {
   const { Redis } = await import('ioredis');
   const { queueKeys } = await import('../store/keys.js');
   const store = await import('../store/batch-store.js');
-  const { anthropicClient } = await import('../providers/anthropic/client.js');
+  const { createProvider } = await import('../providers/registry.js');
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
   redis.on('error', () => {});
   try {
@@ -62,43 +62,41 @@ async function withBatches(
     throw new ConfigError('REDIS_URL', `cannot reach Redis at ${redactUrl(config.redisUrl)}`);
   }
   const keys = queueKeys(config.queue);
-  const { client, simulator } = await anthropicClient(config, log);
+  const provider = await createProvider('anthropic', config, log);
+  const api = provider.batches;
+  if (api === undefined) {
+    redis.disconnect();
+    await provider.close();
+    throw new ConfigError('provider', `"${provider.name}" has no Message Batches API`);
+  }
   const view = async (id: string): Promise<BatchView | null> => {
     const stored = await store.loadBatch(redis, keys, id);
     if (stored === null) return null;
-    let live: Anthropic.Messages.MessageBatch | null = null;
-    try {
-      live = await client.messages.batches.retrieve(id);
-    } catch (err) {
-      if ((err as { status?: number }).status !== 404) throw err;
-    }
+    const live: BatchInfo | null = await api.retrieve(id);
     if (live !== null) {
-      await store.updateBatch(redis, keys, id, {
-        status: live.processing_status,
-        counts: { ...live.request_counts },
-      });
+      await store.updateBatch(redis, keys, id, { status: live.status, counts: { ...live.counts } });
     }
     return {
       id,
       created_at: stored.created_at,
-      status: live?.processing_status ?? (stored.status === 'ended' ? 'ended' : 'unknown'),
+      status: live?.status ?? (stored.status === 'ended' ? 'ended' : 'unknown'),
       round: stored.round,
       requests: stored.requests,
-      counts: live ? { ...live.request_counts } : stored.counts,
+      counts: live ? { ...live.counts } : stored.counts,
       collected: stored.collected,
-      ended_at: live?.ended_at ?? null,
+      ended_at: live?.endedAt ?? null,
     };
   };
   try {
     return await run({
       view,
       ids: (limit) => store.listBatchIds(redis, keys, limit),
-      client,
+      api,
       known: async (id) => (await store.loadBatch(redis, keys, id)) !== null,
     });
   } finally {
     redis.disconnect();
-    await simulator?.close();
+    await provider.close();
   }
 }
 
@@ -155,10 +153,10 @@ export function registerBatches(cli: Cli): void {
     .action(async (id: string, options: { json: boolean }) => {
       const { config, log } = loadContext();
       cli.exit(
-        await withBatches(config, log, async ({ view, known, client }) => {
+        await withBatches(config, log, async ({ view, known, api }) => {
           if (!(await known(id)))
             throw new UsageError(`no batch ${id} was submitted by promptq for queue "${config.queue}"`);
-          await client.messages.batches.cancel(id);
+          await api.cancel(id);
           const b = await view(id);
           if (b) write(options.json ? JSON.stringify(b) : line(b));
           return 0;

@@ -59,6 +59,11 @@ export const defaults = {
   shutdownGraceMs: 5_000,
   /** A repeated error (a Redis outage) is logged once, then summarised this often (core/log-repeats.ts). */
   logRepeatIntervalMs: 10_000,
+  /**
+   * Events one listener may have waiting or running off the job's path (events/emitter.ts); past
+   * this the worker waits for room before handing the job back.
+   */
+  eventQueueCapacity: 1000,
   /** A limiter group a process has not used this long is dropped from its memory and its reads. */
   limiterIdleGroupMs: 10 * 60_000,
   /** Most concurrent `?wait=` long polls (and `PromptQueue.wait` calls) per process. */

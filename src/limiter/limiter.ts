@@ -23,7 +23,6 @@
  * turns per call, which capped a process at a few hundred admissions a second); without room it
  * joins the gate.
  */
-import { createHash } from 'node:crypto';
 import Bottleneck from 'bottleneck';
 import { defaults } from '../core/defaults.js';
 import { cacheReadsCountTowardItpm, modelGroup } from '../core/models.js';
@@ -48,11 +47,6 @@ import type {
   QuotaResource,
 } from './types.js';
 
-/** A short, one-way fingerprint of an API key: separates accounts in Redis without storing the key. */
-export function accountFingerprint(apiKey: string | undefined): string {
-  if (!apiKey) return 'default';
-  return createHash('sha256').update(`promptq:${apiKey}`).digest('hex').slice(0, 12);
-}
 function bottleneckPriority(priority: number | undefined): number {
   if (priority === undefined) return 5;
   if (priority <= 10) return 2;
@@ -356,7 +350,7 @@ export class RateLimiter {
     });
     if (!wrote) return permit;
     return {
-      observeHeaders: (h) => permit.observeHeaders(h),
+      observeSignals: (signals) => permit.observeSignals(signals),
       settle: async (result) => {
         try {
           await permit.settle(result);

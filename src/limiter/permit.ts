@@ -4,7 +4,7 @@
  * rate-limit headers (the shared limits) — all in one Lua step of {@link SharedLimiterState.settle}.
  */
 import { type Resource, resources } from '../core/rate-limits.js';
-import { parseRateLimitHeaders } from './headers.js';
+import type { RateLimitSignals } from '../providers/provider.js';
 import type { Costs, HeaderObservation, SharedLimiterState } from './shared-state.js';
 import type { AccountQuotaPort, CallPlan, LimiterOptions, Permit } from './types.js';
 
@@ -44,11 +44,14 @@ function remainingUpper(r: number | undefined, tokens: boolean): number | undefi
   return tokens && r % 1000 === 0 ? r + 999 : r;
 }
 
-/** What a response's rate-limit headers announce (remainders at their upper end); none: undefined. */
-function observation(ctx: PermitContext, group: string, headers: Headers): HeaderObservation | undefined {
-  const snap = parseRateLimitHeaders(headers);
+/** What an answer's rate-limit signals announce (remainders at their upper end); none: undefined. */
+function observation(
+  ctx: PermitContext,
+  group: string,
+  snap: RateLimitSignals,
+): HeaderObservation | undefined {
   if (Object.keys(snap).length === 0) return undefined;
-  ctx.options.onHeaders?.(group, snap);
+  void ctx.options.events?.emit('limitSignals', { group, signals: snap });
   return {
     limits: {
       requests: snap.requests?.limit,
@@ -83,18 +86,22 @@ function reportLimits(
   }
   if (changed) {
     ctx.forget?.(key);
-    ctx.options.onLimits?.(group, now, before);
+    void ctx.options.events?.emit('groupLimits', {
+      group,
+      limits: now,
+      before,
+    });
   }
 }
 
-/** Store the limits and remainders a response's headers announce (a script of its own); report what changed. */
-async function observeLimitHeaders(
+/** Store the limits and remainders an answer's signals announce (a script of its own); report what changed. */
+async function observeLimitSignals(
   ctx: PermitContext,
   group: string,
   key: string,
-  headers: Headers,
+  signals: RateLimitSignals,
 ): Promise<void> {
-  const seen = observation(ctx, group, headers);
+  const seen = observation(ctx, group, signals);
   if (!seen) return;
   const before = await ctx.state.observe(key, seen.limits, seen.remaining, seen.ceilings);
   reportLimits(ctx, group, key, seen, before);
@@ -108,23 +115,23 @@ async function observeLimitHeaders(
 export function createPermit(ctx: PermitContext, call: PermitCall): Permit {
   const { group, key, plan, costs, discovery, cacheReadsCount } = call;
   let headersSeen: Promise<void> | undefined;
-  let arrived: Headers | undefined;
+  let arrived: RateLimitSignals | undefined;
   let early: NodeJS.Timeout | undefined;
   let settled = false;
-  const observe = (headers: Headers) => {
+  const observe = (signals: RateLimitSignals) => {
     clearTimeout(early);
-    headersSeen ??= observeLimitHeaders(ctx, group, key, headers).catch(() => {});
+    headersSeen ??= observeLimitSignals(ctx, group, key, signals).catch(() => {});
     return headersSeen;
   };
   return {
-    observeHeaders: (headers) => {
+    observeSignals: (signals) => {
       if (settled || headersSeen || arrived) return;
       if (discovery) {
-        void observe(headers);
+        void observe(signals);
         return;
       }
-      arrived = headers;
-      early = setTimeout(() => void observe(headers), ctx.state.tuning.headersEarlyMs);
+      arrived = signals;
+      early = setTimeout(() => void observe(signals), ctx.state.tuning.headersEarlyMs);
       early.unref?.();
     },
     settle: async (result) => {
@@ -135,8 +142,8 @@ export function createPermit(ctx: PermitContext, call: PermitCall): Permit {
       // Headers learned on their own already: as before, first on success (on a 429/529 the pause
       // goes first, so that the discovery request's end cannot let another request slip in before it).
       if (headersSeen && !pausing) await headersSeen;
-      const headers = result.headers ?? arrived;
-      const merged = headers && !headersSeen ? observation(ctx, group, headers) : undefined;
+      const signals = result.signals ?? arrived;
+      const merged = signals && !headersSeen ? observation(ctx, group, signals) : undefined;
       const ok = result.outcome === 'success';
       const outcome: 'success' | 'rate_limited' | 'overloaded' | 'other' =
         result.outcome === 'success' || result.outcome === 'rate_limited' || result.outcome === 'overloaded'
@@ -161,9 +168,7 @@ export function createPermit(ctx: PermitContext, call: PermitCall): Permit {
           : null;
       if (ok && written + read > 0) call.onCached?.();
       // Did the API's answer carry rate-limit headers? (null: there was no answer.)
-      const rateHeaders = result.headers
-        ? Object.keys(parseRateLimitHeaders(result.headers)).length > 0
-        : null;
+      const rateHeaders = result.signals ? Object.keys(result.signals).length > 0 : null;
       const giveIn = outcome === 'rate_limited' ? 0 : refundIn;
       const giveOut = outcome === 'rate_limited' ? 0 : refundOut;
       // The tenant's quotas get back what the group gets back (its per-minute quota counted the
@@ -185,11 +190,12 @@ export function createPermit(ctx: PermitContext, call: PermitCall): Permit {
         outcome === 'rate_limited' ? undefined : call.perMinute?.giveBack(0, quotaIn + refundOut),
       ]);
       if (merged) reportLimits(ctx, group, key, merged, limitsBefore ?? {});
-      ctx.options.onPace?.(group, factor);
+      await ctx.options.events?.emit('groupPace', { group, factor });
       if (pausing) {
         ctx.forget?.(key);
-        const ms = pausedUntil - Date.now();
-        if (ms > 0) ctx.options.onPause?.(group, outcome, ms);
+        const pauseMs = pausedUntil - Date.now();
+        const reason = outcome as 'rate_limited' | 'overloaded';
+        if (pauseMs > 0) await ctx.options.events?.emit('groupPaused', { group, reason, pauseMs });
       }
     },
   };

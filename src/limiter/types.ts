@@ -1,9 +1,7 @@
 /** The limiter's public shapes: what a call plans to spend, what the API answered, the permit. */
-
-import type { Resource } from '../core/rate-limits.js';
-import type { Outcome } from '../providers/anthropic/classify.js';
+import type { EventSink } from '../events/types.js';
+import type { Outcome, RateLimitSignals } from '../providers/provider.js';
 import type { RedisConnection as Redis } from '../store/connection.js';
-import type { RateLimitSnapshot } from './headers.js';
 import type { BucketTuning } from './shared-state.js';
 
 /** What an attempt is about to spend. */
@@ -54,7 +52,8 @@ export interface TenantQuota {
 /** What the API answered. */
 export interface CallResult {
   outcome: Outcome;
-  headers: Headers | null;
+  /** The answer's rate-limit signals (the provider read them); `null` when no answer arrived. */
+  signals: RateLimitSignals | null;
   retryAfterMs: number | null;
   /** Real usage, when the call succeeded (`input_tokens`: the uncached input only). */
   inputTokens?: number;
@@ -88,8 +87,8 @@ export interface AcquireOptions {
 }
 
 export interface Permit {
-  /** The response headers, as soon as they arrive (before the body streams). */
-  observeHeaders(headers: Headers): void;
+  /** The answer's rate-limit signals, as soon as its headers arrive (before the body streams). */
+  observeSignals(signals: RateLimitSignals): void;
   /** Report the answer. Idempotent. */
   settle(result: CallResult): Promise<void>;
 }
@@ -110,16 +109,9 @@ export interface LimiterOptions {
   hashTag?: boolean;
   ceilings?: LimitCeilings;
   tuning?: Partial<BucketTuning>;
-  /** Called with every parsed header snapshot (metrics). */
-  onHeaders?: (group: string, snapshot: RateLimitSnapshot) => void;
-  /** Called when a group is paused (429/529), with the reason and how long. */
-  onPause?: (group: string, reason: string, ms: number) => void;
-  /** Called when limits are discovered or change. */
-  onLimits?: (
-    group: string,
-    limits: Partial<Record<Resource, number>>,
-    before: Partial<Record<Resource, number>>,
-  ) => void;
-  /** Called after every settle with the group's pace multiplier. */
-  onPace?: (group: string, factor: number) => void;
+  /**
+   * Where the limiter's view of each group goes (events/types.ts: `limitSignals`, `groupLimits`,
+   * `groupPace`, `groupPaused`): metrics and logs subscribe there.
+   */
+  events?: EventSink | undefined;
 }

@@ -1,33 +1,31 @@
 /**
- * Wires a process together from the config: Redis, the Anthropic client (or the built-in
- * simulator), metrics, the limiter, the worker and the HTTP server. `start`, `worker` and `api` are
- * this with different parts switched on.
+ * Wires a process together from the config: Redis, the provider (providers/registry.ts: the
+ * Anthropic API, or the built-in simulator), the events and their subscribers, metrics, the
+ * limiter, the worker and the HTTP server. `start`, `worker` and `api` are this with different
+ * parts switched on.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Simulator } from '@promptq/anthropic-simulator';
-import {
-  checkListenAddress,
-  jobLimitsFrom,
-  type PromptqConfig,
-  redactUrl,
-  topologyOf,
-} from '../core/config.js';
+import { checkListenAddress, jobLimitsFrom, type PromptqConfig, topologyOf } from '../core/config.js';
 import { defaults } from '../core/defaults.js';
 import type { Logger } from '../core/log.js';
 import { captureConsole, RepeatedLog } from '../core/log-repeats.js';
-import { accountFingerprint, RateLimiter } from '../limiter/limiter.js';
+import { PromptqEvents } from '../events/emitter.js';
+import { RateLimiter } from '../limiter/limiter.js';
 import { PromptQueue } from '../producer/queue.js';
-import { anthropicClient } from '../providers/anthropic/client.js';
 import { ModelPolicy } from '../providers/anthropic/model-policy.js';
 import { PriceTable } from '../providers/anthropic/pricing.js';
+import type { Provider } from '../providers/provider.js';
+import { createProvider } from '../providers/registry.js';
 import { connectOrFail, keyspaceOf } from '../store/connection.js';
 import { type EmbeddedRedis, ensureRedis } from '../store/embedded-redis.js';
 import { queueKeys } from '../store/keys.js';
 import { TenantStore } from '../store/tenant-store.js';
 import { PromptWorker } from '../worker/worker.js';
 import { createApp, createOpsApp } from './http/app.js';
-import { limiterHooks } from './metrics/limiter-metrics.js';
+import { subscribeEventErrorMetric } from './metrics/event-metrics.js';
+import { subscribeLimiterMetrics } from './metrics/limiter-metrics.js';
 import { Metrics } from './metrics/metrics.js';
 import { registerQueueGauges } from './metrics/queue-gauges.js';
 import { subscribeRollups } from './metrics/rollup-subscriber.js';
@@ -84,6 +82,9 @@ export async function runService(
     maxTenantLabels: config.maxTenantLabels,
     maxModelLabels: config.maxModelLabels,
   });
+  // The process's one source of events: the queue, the limiter and the worker emit into it.
+  const events = new PromptqEvents({ log });
+  subscribeEventErrorMetric(events, metrics);
   const queue = new PromptQueue({
     connection,
     queue: config.queue,
@@ -93,30 +94,31 @@ export async function runService(
     keepFailedSeconds: config.keepFailedSeconds,
     waiters: { maxWaiters: config.maxWaiters },
     models: new ModelPolicy(config.models, prices),
+    events,
   });
   registerQueueGauges(metrics, queue.queue);
   const tenants = new TenantStore(connection, queue.keys);
   registerTenantGauges(metrics, tenants);
 
   let worker: PromptWorker | undefined;
-  let simulator: Simulator | undefined;
+  let provider: Provider | undefined;
   let limiter: RateLimiter | undefined;
   if (parts.worker) {
-    const c = await anthropicClient(config, log);
-    simulator = c.simulator;
+    provider = await createProvider('anthropic', config, log);
     limiter = new RateLimiter({
       redis: connection,
-      // Limits belong to an API key (and endpoint): one shared state per account, never the key itself.
       ...keyspace,
-      account: accountFingerprint(`${c.baseURL ?? 'default'}|${c.apiKey}`),
+      // One shared state per account: the provider's fingerprint of it, never a secret.
+      account: provider.account,
       ceilings: { rpm: config.maxRpm, itpm: config.maxItpm, otpm: config.maxOtpm },
       tuning: {
         target: config.targetUtilization,
         overloadBaseMs: config.retryBaseMs,
         overloadMaxMs: config.retryMaxMs,
       },
-      ...limiterHooks(metrics, log),
+      events,
     });
+    subscribeLimiterMetrics(events, metrics, log);
     // Queue-wide per-minute figures for /dashboard and `promptq report`.
     const rollups = new RollupWriter({
       connection,
@@ -129,10 +131,11 @@ export async function runService(
       connection,
       queue: config.queue,
       prefix: keys.prefix,
-      client: c.client,
+      provider,
       limiter,
-      prices,
+      prices: provider.prices,
       log,
+      events,
       concurrency: config.concurrency,
       ...(config.concurrencyExplicit ? {} : { adaptiveConcurrency: defaults.adaptiveConcurrency }),
       maxAttempts: config.maxAttempts,
@@ -148,9 +151,9 @@ export async function runService(
       lockDurationMs: config.lockDurationMs,
       stalledIntervalMs: config.stalledIntervalMs,
     });
-    subscribeWorkerMetrics(worker, metrics);
-    subscribeRollups(worker, rollups);
-    telemetry?.observe(worker, { maxModelLabels: config.maxModelLabels });
+    subscribeWorkerMetrics(events, metrics);
+    subscribeRollups(events, rollups);
+    telemetry?.observe(events, { maxModelLabels: config.maxModelLabels });
     await worker.start();
   }
 
@@ -194,11 +197,7 @@ export async function runService(
     worker: parts.worker,
     concurrency: parts.worker ? (config.concurrencyExplicit ? config.concurrency : 'adaptive') : undefined,
     auth: config.authToken !== undefined,
-    anthropic: simulator
-      ? 'simulator'
-      : config.anthropicBaseUrl === undefined
-        ? 'api.anthropic.com'
-        : redactUrl(config.anthropicBaseUrl, 'ANTHROPIC_BASE_URL'),
+    ...(provider ? { [provider.name]: provider.endpoint } : {}),
   });
 
   let closing: Promise<void> | undefined;
@@ -207,7 +206,7 @@ export async function runService(
     queue,
     worker,
     metrics,
-    simulator,
+    simulator: provider?.simulator,
     close(force = false) {
       if (force) {
         return (async () => {
@@ -224,8 +223,11 @@ export async function runService(
         await limiter?.close();
         server.closeAllConnections();
         await queue.close();
+        // What observers still owe (rollups) is written while Redis is there (the worker waited).
+        await events.idle(config.shutdownTimeoutMs);
+        events.close();
         await connection.quit().catch(() => connection.disconnect());
-        await simulator?.close();
+        await provider?.close();
         await embedded?.stop();
         await telemetry?.shutdown();
         releaseConsole();

@@ -21,6 +21,7 @@ import {
 } from '../core/job.js';
 import { defaultJobLimits, type JobLimits } from '../core/job-schema.js';
 import { inSpan, SpanKind, traceMetadata } from '../core/trace.js';
+import type { EventSink } from '../events/types.js';
 import type { ModelPolicy } from '../providers/anthropic/model-policy.js';
 import { createConnection, type RedisConnection, type RedisTopology } from '../store/connection.js';
 import { bullJobId, type QueueKeys, queueKeys } from '../store/keys.js';
@@ -63,6 +64,8 @@ export interface PromptQueueOptions {
    * naming `model` (or `fallback_models.N`). @defaultValue every model
    */
   models?: ModelPolicy;
+  /** Where each job added is announced (`queued`, events/types.ts). @defaultValue nowhere */
+  events?: EventSink;
 }
 
 /** Priority given to jobs that name none, so that explicit priorities 1-99 go before them. */
@@ -101,6 +104,7 @@ export class PromptQueue {
   readonly #maxBatch: number;
   readonly #waiters: JobWaiters;
   readonly #models: ModelPolicy | undefined;
+  readonly #events: EventSink | undefined;
 
   constructor(opts: PromptQueueOptions = {}) {
     this.name = opts.queue ?? defaults.queue;
@@ -115,6 +119,7 @@ export class PromptQueue {
     this.#keepFailed = opts.keepFailedSeconds ?? defaults.keepFailedSeconds;
     this.#maxBatch = opts.maxBatch ?? defaults.maxBatch;
     this.#models = opts.models;
+    this.#events = opts.events;
     this.queue = new Queue(this.name, { connection: this.connection, prefix: this.prefix });
     // The connection's own listeners see its errors (the service logs them). Without a listener
     // here BullMQ would print each one raw (`console.error`), a multi-line dump that is not JSON.
@@ -270,6 +275,9 @@ export class PromptQueue {
           },
         })),
       );
+      for (const { job } of add) {
+        await this.#events?.emit('queued', { jobId: job.id, model: job.request.model, request: job.request });
+      }
     }
     const added = new Set(unseen.map((j) => j.id));
     return all.map((j, i) => ({

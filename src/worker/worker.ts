@@ -2,23 +2,24 @@
  * The BullMQ worker around the {@link JobProcessor}: its lifecycle (start, graceful and forced
  * shutdown, lock and stall settings), adaptive concurrency, and the subscribers every worker needs
  * (the attempt log, the spend-limit pauser; the tenant fairness counters go with the final record
- * save). Metrics and rollups are the service's to add: `worker.on(event, listener)` (ops/service.ts).
+ * save). Metrics and rollups are the service's to add: `worker.on(event, listener)`, or subscribers
+ * of the {@link PromptqEvents} it is given (ops/service.ts).
  */
-import type Anthropic from '@anthropic-ai/sdk';
 import { Worker } from 'bullmq';
 import { defaults } from '../core/defaults.js';
 import type { JobLimits } from '../core/job-schema.js';
 import type { Logger } from '../core/log.js';
 import { RepeatedLog } from '../core/log-repeats.js';
+import { PromptqEvents } from '../events/emitter.js';
+import type { EventListeners, EventName, EventSource, ListenOptions } from '../events/types.js';
 import type { RateLimiter } from '../limiter/limiter.js';
-import type { BackoffPolicy } from '../providers/anthropic/classify.js';
-import type { PriceTable } from '../providers/anthropic/pricing.js';
+import type { Pricing, Provider } from '../providers/provider.js';
 import type { RedisConnection as Redis } from '../store/connection.js';
 import { queueKeys } from '../store/keys.js';
+import type { BackoffPolicy } from './backoff.js';
 import { redisBudgets } from './budget.js';
 import { ConcurrencyTuner } from './concurrency.js';
 import { JobProcessor, shutdownReason } from './core.js';
-import { type WorkerEventName, type WorkerEventSource, WorkerEvents, type WorkerListener } from './events.js';
 import { redisRecords } from './records.js';
 import { subscribeAttemptLog } from './subscribers/attempt-log.js';
 import { SpendLimitPauser } from './subscribers/spend-limit-pauser.js';
@@ -29,10 +30,16 @@ export interface PromptWorkerOptions {
   queue: string;
   /** BullMQ key prefix. @defaultValue `bull` */
   prefix?: string;
-  client: Anthropic;
+  /** Who serves the calls (providers/registry.ts makes one from the configuration). */
+  provider: Provider;
   limiter: Pick<RateLimiter, 'acquire' | 'requestRate'>;
-  prices: PriceTable;
+  prices: Pricing;
   log: Logger;
+  /**
+   * Where the jobs' events go: share one with the producer, the limiter and the subscribers of a
+   * process. @defaultValue a new one of the worker's own (listen with `worker.on`)
+   */
+  events?: PromptqEvents;
   /** Jobs processed at once by this worker (the starting point when `adaptiveConcurrency` is set). */
   concurrency: number;
   /**
@@ -63,27 +70,27 @@ export interface PromptWorkerOptions {
   budgets?: boolean;
 }
 
-export class PromptWorker implements WorkerEventSource {
+export class PromptWorker implements EventSource {
   readonly worker: Worker;
-  readonly #o: PromptWorkerOptions;
-  readonly #events: WorkerEvents;
+  readonly #options: PromptWorkerOptions;
+  readonly #events: PromptqEvents;
+  /** The events are the worker's own: it closes them. */
+  readonly #ownsEvents: boolean;
   readonly #pauser: SpendLimitPauser;
   readonly #tuner: ConcurrencyTuner | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(opts: PromptWorkerOptions) {
-    this.#o = opts;
+    this.#options = opts;
     const { connection, queue, log } = opts;
     const prefix = opts.prefix ?? defaults.prefix;
-    this.#events = new WorkerEvents((event, err, payload) =>
-      // A listener's failure must not change the job's outcome.
-      log.warn('worker event listener failed', { event, job_id: payload.jobId, error: err.message }),
-    );
+    this.#ownsEvents = opts.events === undefined;
+    this.#events = opts.events ?? new PromptqEvents({ log });
     subscribeAttemptLog(this.#events, { log, logPrompts: opts.logPrompts });
     this.#pauser = new SpendLimitPauser({ connection, queue, prefix, log }).subscribe(this.#events);
 
     const processor = new JobProcessor({
-      client: opts.client,
+      provider: opts.provider,
       limiter: opts.limiter,
       records: redisRecords(connection, prefix, queue),
       prices: opts.prices,
@@ -128,19 +135,20 @@ export class PromptWorker implements WorkerEventSource {
         log,
       });
       this.#events.on('attempt', (e) => {
-        if (e.outcome.kind === 'completed') tuner.observe(e.outcome.result.latencyMs);
+        const latencyMs = e.outcome.kind === 'completed' ? e.outcome.result.latencyMs : null;
+        if (latencyMs !== null) tuner.observe(latencyMs);
       });
       this.#tuner = tuner;
     }
   }
 
-  /** Listen to the worker's events (see {@link WorkerListener}); listeners run in the order added. */
-  on<E extends WorkerEventName>(event: E, listener: WorkerListener[E]): this {
-    this.#events.on(event, listener);
+  /** Listen to the worker's events (see {@link EventListeners}); listeners run in the order added. */
+  on<E extends EventName>(event: E, listener: EventListeners[E], options?: ListenOptions): this {
+    this.#events.on(event, listener, options);
     return this;
   }
 
-  off<E extends WorkerEventName>(event: E, listener: WorkerListener[E]): this {
+  off<E extends EventName>(event: E, listener: EventListeners[E]): this {
     this.#events.off(event, listener);
     return this;
   }
@@ -148,7 +156,9 @@ export class PromptWorker implements WorkerEventSource {
   /** Start taking jobs. Resolves once connected. */
   async start(): Promise<void> {
     this.#tuner?.start();
-    void this.worker.run().catch((err: Error) => this.#o.log.error('worker stopped', { error: err.message }));
+    void this.worker
+      .run()
+      .catch((err: Error) => this.#options.log.error('worker stopped', { error: err.message }));
     await this.worker.waitUntilReady();
   }
 
@@ -167,15 +177,22 @@ export class PromptWorker implements WorkerEventSource {
     }
     this.#closing ??= (async () => {
       const timer = setTimeout(() => {
-        this.#o.log.warn('shutdown timeout: returning in-flight jobs to the queue', {
-          timeout_ms: this.#o.shutdownTimeoutMs,
+        this.#options.log.warn('shutdown timeout: returning in-flight jobs to the queue', {
+          timeout_ms: this.#options.shutdownTimeoutMs,
         });
         this.worker.cancelAllJobs(shutdownReason);
-      }, this.#o.shutdownTimeoutMs);
+      }, this.#options.shutdownTimeoutMs);
       try {
         await this.worker.close();
       } finally {
         clearTimeout(timer);
+        // What finished jobs still owe their observers (rollups) is written before Redis closes.
+        if (!(await this.#events.idle(this.#options.shutdownTimeoutMs))) {
+          this.#options.log.warn('shutdown: event listeners still busy, not waiting for them', {
+            timeout_ms: this.#options.shutdownTimeoutMs,
+          });
+        }
+        if (this.#ownsEvents) this.#events.close();
         await this.#pauser.close();
       }
     })();

@@ -116,7 +116,7 @@ describe("tenant quotas inside the shared limiter's admission", () => {
       // It used 40 + 10 of its 300: 250 come back to the tenant's tokens.
       await first.settle({
         outcome: 'success',
-        headers: null,
+        signals: null,
         retryAfterMs: null,
         inputTokens: 40,
         outputTokens: 10,

@@ -5,7 +5,7 @@
  * instruments promptq creates through `@opentelemetry/api` stay no-ops.
  */
 import type { Logger } from '../../core/log.js';
-import type { WorkerEventSource } from '../../worker/events.js';
+import type { EventSource } from '../../events/types.js';
 import type { GenAiMetricsOptions } from './genai-metrics.js';
 
 /** The variables any one of which switches OTLP export on. */
@@ -24,7 +24,7 @@ export function telemetryWanted(env: NodeJS.ProcessEnv): boolean {
 /** A running OpenTelemetry SDK. */
 export interface Telemetry {
   /** Subscribe the GenAI metrics to a worker's events. */
-  observe(events: WorkerEventSource, opts?: GenAiMetricsOptions): void;
+  observe(events: EventSource, opts?: GenAiMetricsOptions): void;
   /** Flush what is buffered and stop exporting. */
   shutdown(): Promise<void>;
 }

@@ -4,7 +4,7 @@
  */
 
 import type { FieldProblem } from '../../core/job.js';
-import { estimateInputTokens } from '../../providers/anthropic/tokens.js';
+import { estimateInputTokens } from '../../core/tokens.js';
 import { heapBounder } from './bounded-heap.js';
 import { type LineDefaults, type ParsedLine, parseLine } from './parse.js';
 import { readLines } from './reader.js';
