@@ -1,19 +1,18 @@
 /**
- * The dependency rule of src/ (`npm run depcheck`, run in .ci/run). Layers, lowest first; a layer
- * may import only the ones below it:
+ * The dependency rule of src/ and packages/ (`npm run depcheck`, run in .ci/run). Layers of src/,
+ * lowest first; a layer may import only the ones below it:
  *
- *   core ← store ← providers ← limiter ← worker, producer ← ops ← cli
+ *   core ← store ← providers ← events ← limiter ← worker, producer ← ops ← cli
  *
  * worker and producer sit side by side and do not import each other. src/index.ts (the library's
- * exports) may import any layer. Besides: src never imports scripts/ or test/, and it loads the
- * simulator package only with a dynamic import() (types through `import type`).
  */
-const layers = ['core', 'store', 'providers', 'limiter', 'worker', 'producer', 'ops', 'cli'];
+const layers = ['core', 'store', 'providers', 'events', 'limiter', 'worker', 'producer', 'ops', 'cli'];
 /** What each layer must not import. */
 const above = {
-  core: ['store', 'providers', 'limiter', 'worker', 'producer', 'ops', 'cli'],
-  store: ['providers', 'limiter', 'worker', 'producer', 'ops', 'cli'],
-  providers: ['limiter', 'worker', 'producer', 'ops', 'cli'],
+  core: ['store', 'providers', 'events', 'limiter', 'worker', 'producer', 'ops', 'cli'],
+  store: ['providers', 'events', 'limiter', 'worker', 'producer', 'ops', 'cli'],
+  providers: ['events', 'limiter', 'worker', 'producer', 'ops', 'cli'],
+  events: ['limiter', 'worker', 'producer', 'ops', 'cli'],
   limiter: ['worker', 'producer', 'ops', 'cli'],
   worker: ['producer', 'ops', 'cli'],
   producer: ['worker', 'ops', 'cli'],
@@ -33,6 +32,17 @@ module.exports = {
         from: { path: `^src/${layer}/` },
         to: { path: `^src/(${above[layer].join('|')})/` },
       })),
+    {
+      name: 'worker-only-through-the-provider-seam',
+      comment:
+        'src/worker depends on providers only through their interface (src/providers/provider.ts): no provider SDK (`@anthropic-ai/*`, types included), no provider folder, not the registry',
+      severity: 'error',
+      from: { path: '^src/worker/' },
+      to: {
+        path: ['(^|/)node_modules/@anthropic-ai/', '^src/providers/'],
+        pathNot: '^src/providers/provider\\.ts$',
+      },
+    },
     {
       name: 'src-not-to-scripts-or-test',
       comment: 'scripts/ and test/ are development tools; nothing in src (the shipped build) may import them',
@@ -68,6 +78,30 @@ module.exports = {
       to: { circular: true, viaOnly: { dependencyTypesNot: ['type-only'] } },
     },
     {
+      name: 'packages-no-circular',
+      comment:
+        'a package under packages/ has no import cycle at all, not even one closed by a type-only import',
+      severity: 'error',
+      from: { path: '^packages/' },
+      to: { circular: true },
+    },
+    {
+      name: 'packages-stand-alone',
+      comment:
+        'a package under packages/ is published on its own: it imports nothing of promptq (src/, scripts/, test/) and no other package by a relative path',
+      severity: 'error',
+      from: { path: '^packages/([^/]+)/' },
+      to: { path: '^(src|scripts|test)/|^packages/', pathNot: '^packages/$1/' },
+    },
+    {
+      name: 'packages-declared-deps-only',
+      comment:
+        "a package under packages/ imports only the npm packages its own package.json declares as dependencies (none for the simulator: Node's built-ins only)",
+      severity: 'error',
+      from: { path: '^packages/' },
+      to: { dependencyTypes: ['npm-no-pkg', 'npm-unknown', 'npm-dev', 'unknown', 'undetermined'] },
+    },
+    {
       name: 'src-not-to-dev-deps',
       comment:
         'the shipped build runs with production dependencies only (the one exception: `promptq bench` loads tsx dynamically, in a source checkout)',
@@ -78,6 +112,8 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
+    // A package's build output is not its source.
+    exclude: { path: '^packages/[^/]+/dist/' },
     // `import type` counts: a type is a dependency on the layer that owns it.
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },

@@ -98,11 +98,11 @@ async function timed(
   });
   let out = '';
   let err = '';
-  child.stdout.on('data', (d) => {
-    out += d;
+  child.stdout.on('data', (chunk) => {
+    out += chunk;
   });
-  child.stderr.on('data', (d) => {
-    err += d;
+  child.stderr.on('data', (chunk) => {
+    err += chunk;
   });
   const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
   if (killWhen) {
@@ -117,6 +117,118 @@ async function timed(
   const wallS = (performance.now() - start) / 1000;
   const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(err);
   return { wallS, rssMb: rss ? Number(rss[1]) / 1024 : Number.NaN, stdout: out, code };
+}
+
+/** Validate + enqueue seconds as the child measured them (no process start). */
+function inProcess(r: Run): number | undefined {
+  try {
+    const e = (JSON.parse(r.stdout) as { enqueued: { validate_seconds?: number; enqueue_seconds: number } })
+      .enqueued;
+    return (e.validate_seconds ?? 0) + e.enqueue_seconds;
+  } catch {
+    return undefined;
+  }
+}
+
+const added = (r: Run) => (JSON.parse(r.stdout) as { enqueued: { added: number } }).enqueued.added;
+
+/** The private redis-server, the directory of input files, and the table's rows so far. */
+interface Bench {
+  redisUrl: string;
+  redis: Redis;
+  dir: string;
+  rows: string[][];
+}
+
+async function count(bench: Bench, queue: string): Promise<number> {
+  const q = new Queue(queue, { connection: bench.redis });
+  const c = await q.count();
+  await q.close();
+  return c;
+}
+
+/** One row of the table (also printed to stderr at once). */
+function row(bench: Bench, what: string, n: number, r: Run, addedJobs: number | string, check: string): void {
+  const inner = r.code === 0 ? inProcess(r) : undefined;
+  bench.rows.push([
+    what,
+    n.toLocaleString('en-US'),
+    r.wallS.toFixed(2),
+    inner === undefined ? '-' : inner.toFixed(2),
+    inner === undefined || n === 0 ? '-' : Math.round(n / inner).toLocaleString('en-US'),
+    Number.isNaN(r.rssMb) ? '-' : r.rssMb.toFixed(0),
+    String(addedJobs),
+    check,
+  ]);
+  process.stderr.write(`${bench.rows.at(-1)!.join('  ')}\n`);
+}
+
+/** Every run for `n` lines: raw BullMQ, bodies, a re-run, the Batches format, killed and resumed. */
+async function runSize(bench: Bench, n: number): Promise<void> {
+  const env = (queue: string) => ({ REDIS_URL: bench.redisUrl, PROMPTQ_QUEUE: queue });
+  const backfill = (path: string) => [bin, 'backfill', '--json', path];
+  const bodies = makeFile(bench.dir, n, false);
+  const batches = makeFile(bench.dir, n, true);
+
+  const raw = await timed(
+    [...rawScript, '--child-raw', String(n), '--url', bench.redisUrl, '--queue', `raw-${n}`],
+    {},
+  );
+  const rawCheck = raw.code === 0 ? 'ok' : `exit ${raw.code}`;
+  row(bench, 'raw BullMQ addBulk (no parse/validate)', n, raw, await count(bench, `raw-${n}`), rawCheck);
+  await bench.redis.flushall();
+
+  const q1 = `bodies-${n}`;
+  const first = await timed(backfill(bodies), env(q1));
+  const total = await count(bench, q1);
+  row(
+    bench,
+    'backfill, job bodies (hashed ids)',
+    n,
+    first,
+    added(first),
+    total === n ? 'ok' : `FAIL: ${total} jobs`,
+  );
+  const again = await timed(backfill(bodies), env(q1));
+  const noneAdded = added(again) === 0 && (await count(bench, q1)) === n;
+  row(bench, '  re-run, same file', n, again, added(again), noneAdded ? 'ok: 0 added' : 'FAIL');
+  await bench.redis.flushall();
+
+  const q2 = `batches-${n}`;
+  const b = await timed(backfill(batches), env(q2));
+  row(
+    bench,
+    'backfill, Batches format (custom_id)',
+    n,
+    b,
+    added(b),
+    (await count(bench, q2)) === n ? 'ok' : 'FAIL',
+  );
+  await bench.redis.flushall();
+
+  const q3 = `killed-${n}`;
+  const killed = await timed(backfill(bodies), env(q3), async () => (await count(bench, q3)) >= n / 2);
+  const before = await count(bench, q3);
+  const killedCheck = killed.code !== 0 && before < n ? `ok: killed at ${before}` : 'FAIL: not killed';
+  row(bench, '  killed at 50%', n, killed, before, killedCheck);
+  const resumed = await timed(backfill(bodies), env(q3));
+  const after = await count(bench, q3);
+  const restOnce = added(resumed) === n - before && after === n;
+  row(bench, '  resumed', n, resumed, added(resumed), restOnce ? 'ok: the rest, once' : `FAIL: ${after}`);
+  await bench.redis.flushall();
+}
+
+function printTable(rows: string[][]): void {
+  const head = ['run', 'lines', 'wall s', 'in-process s', 'lines/s', 'peak RSS MB', 'added', 'check'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const fmt = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  console.log(fmt(head));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const r of rows) console.log(fmt(r));
+  console.log(
+    '\nwall s: the whole child process, start included (first row: start alone); in-process s: validate +' +
+      ' enqueue as measured inside it, and lines/s from that; peak RSS: the child process.',
+  );
 }
 
 async function main() {
@@ -134,127 +246,25 @@ async function main() {
   // The build as shipped: tsc, plus the Lua files copied into dist.
   process.stderr.write('building (npm run build)…\n');
   execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
-  const dir = mkdtempSync(join(tmpdir(), 'promptq-bench-backfill-'));
   const redisServer = new TestRedis();
   await redisServer.start();
-  const redis = new Redis(redisServer.url, { maxRetriesPerRequest: null });
-  const count = async (queue: string) => {
-    const q = new Queue(queue, { connection: redis });
-    const c = await q.count();
-    await q.close();
-    return c;
+  const bench: Bench = {
+    redisUrl: redisServer.url,
+    redis: new Redis(redisServer.url, { maxRetriesPerRequest: null }),
+    dir: mkdtempSync(join(tmpdir(), 'promptq-bench-backfill-')),
+    rows: [],
   };
-  const rows: string[][] = [];
-  const row = (what: string, n: number, r: Run, added: number | string, check: string) => {
-    const inner = r.code === 0 ? inProcess(r) : undefined;
-    rows.push([
-      what,
-      n.toLocaleString('en-US'),
-      r.wallS.toFixed(2),
-      inner === undefined ? '-' : inner.toFixed(2),
-      inner === undefined || n === 0 ? '-' : Math.round(n / inner).toLocaleString('en-US'),
-      Number.isNaN(r.rssMb) ? '-' : r.rssMb.toFixed(0),
-      String(added),
-      check,
-    ]);
-    process.stderr.write(`${rows.at(-1)!.join('  ')}\n`);
-  };
-  const env = (queue: string) => ({ REDIS_URL: redisServer.url, PROMPTQ_QUEUE: queue });
-  const backfill = (path: string) => [bin, 'backfill', '--json', path];
-  /** Validate + enqueue seconds as the child measured them (no process start). */
-  const inProcess = (r: Run): number | undefined => {
-    try {
-      const e = (JSON.parse(r.stdout) as { enqueued: { validate_seconds?: number; enqueue_seconds: number } })
-        .enqueued;
-      return (e.validate_seconds ?? 0) + e.enqueue_seconds;
-    } catch {
-      return undefined;
-    }
-  };
-  const added = (r: Run) => (JSON.parse(r.stdout) as { enqueued: { added: number } }).enqueued.added;
-
   try {
     // Startup alone (node + imports), so the table can be read without it.
     const boot = await timed([bin, '--help'], {});
-    row('process start only (--help)', 0, boot, '-', '-');
-    for (const n of sizes) {
-      const bodies = makeFile(dir, n, false);
-      const batches = makeFile(dir, n, true);
-
-      const raw = await timed(
-        [...rawScript, '--child-raw', String(n), '--url', redisServer.url, '--queue', `raw-${n}`],
-        {},
-      );
-      row(
-        'raw BullMQ addBulk (no parse/validate)',
-        n,
-        raw,
-        await count(`raw-${n}`),
-        raw.code === 0 ? 'ok' : `exit ${raw.code}`,
-      );
-      await redis.flushall();
-
-      const q1 = `bodies-${n}`;
-      const first = await timed(backfill(bodies), env(q1));
-      const total = await count(q1);
-      row(
-        'backfill, job bodies (hashed ids)',
-        n,
-        first,
-        added(first),
-        total === n ? 'ok' : `FAIL: ${total} jobs`,
-      );
-      const again = await timed(backfill(bodies), env(q1));
-      row(
-        '  re-run, same file',
-        n,
-        again,
-        added(again),
-        added(again) === 0 && (await count(q1)) === n ? 'ok: 0 added' : 'FAIL',
-      );
-      await redis.flushall();
-
-      const q2 = `batches-${n}`;
-      const b = await timed(backfill(batches), env(q2));
-      row('backfill, Batches format (custom_id)', n, b, added(b), (await count(q2)) === n ? 'ok' : 'FAIL');
-      await redis.flushall();
-
-      const q3 = `killed-${n}`;
-      const killed = await timed(backfill(bodies), env(q3), async () => (await count(q3)) >= n / 2);
-      const before = await count(q3);
-      row(
-        '  killed at 50%',
-        n,
-        killed,
-        before,
-        killed.code !== 0 && before < n ? `ok: killed at ${before}` : 'FAIL: not killed',
-      );
-      const resumed = await timed(backfill(bodies), env(q3));
-      const after = await count(q3);
-      row(
-        '  resumed',
-        n,
-        resumed,
-        added(resumed),
-        added(resumed) === n - before && after === n ? 'ok: the rest, once' : `FAIL: ${after}`,
-      );
-      await redis.flushall();
-    }
+    row(bench, 'process start only (--help)', 0, boot, '-', '-');
+    for (const n of sizes) await runSize(bench, n);
   } finally {
-    redis.disconnect();
+    bench.redis.disconnect();
     await redisServer.destroy();
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(bench.dir, { recursive: true, force: true });
   }
-  const head = ['run', 'lines', 'wall s', 'in-process s', 'lines/s', 'peak RSS MB', 'added', 'check'];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const fmt = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-  console.log(fmt(head));
-  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
-  for (const r of rows) console.log(fmt(r));
-  console.log(
-    '\nwall s: the whole child process, start included (first row: start alone); in-process s: validate +' +
-      ' enqueue as measured inside it, and lines/s from that; peak RSS: the child process.',
-  );
+  printTable(bench.rows);
 }
 
 await main();

@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { type ServedResponse, startSimulator } from '../packages/anthropic-simulator/src/index.js';
+import { startSimulator } from '../packages/anthropic-simulator/src/index.js';
 import { bullJobId, Keyspace } from '../src/store/keys.js';
 import { type CliProcess, spawnCli } from '../test/helpers/cli.js';
 import { TestRedis } from '../test/helpers/redis-server.js';
@@ -75,7 +75,6 @@ function metricSum(text: string, name: string): number {
 
 export async function runLoad(opts: LoadOptions = {}): Promise<LoadResult> {
   const n = opts.jobs ?? 10_000;
-  const workerCount = opts.workers ?? 4;
   const say = opts.progress ?? (() => {});
   let ownRedis: TestRedis | undefined;
   let redisUrl = opts.redisUrl;
@@ -84,7 +83,6 @@ export async function runLoad(opts: LoadOptions = {}): Promise<LoadResult> {
     await ownRedis.start();
     redisUrl = ownRedis.url;
   }
-  let apiCalls = 0;
   const sim = await startSimulator({
     seed: 21,
     faults: { overloaded: 0.02, apiError: 0.01, drop: 0.01 },
@@ -93,9 +91,6 @@ export async function runLoad(opts: LoadOptions = {}): Promise<LoadResult> {
     ttftMs: 10,
     msPerToken: 0.1,
     output: { cap: 100 },
-    onServed: (_r: ServedResponse) => {
-      apiCalls += 1;
-    },
   });
   const queue = `load-${Date.now().toString(36)}`;
   const env = {
@@ -114,19 +109,7 @@ export async function runLoad(opts: LoadOptions = {}): Promise<LoadResult> {
     const api = spawnCli(['api'], { ...env, PROMPTQ_LOG_LEVEL: 'info' });
     procs.push(api);
     const apiUrl = String((await api.waitForLog((l) => l.msg === 'promptq running', 30_000)).url);
-    const workers: Array<CliProcess & { url: string }> = [];
-    for (let i = 0; i < workerCount; i++) {
-      // A capped old space makes V8 collect instead of growing its heap lazily, so RSS growth over
-      // the run shows what is really retained (a leak then also ends in a crash, which is caught).
-      const w = spawnCli(['worker'], {
-        ...env,
-        PROMPTQ_LOG_LEVEL: 'info',
-        NODE_OPTIONS: `--max-old-space-size=${opts.heapCapMb ?? 128}`,
-      });
-      procs.push(w);
-      const running = await w.waitForLog((l) => l.msg === 'promptq running', 30_000);
-      workers.push(Object.assign(w, { url: String(running.url) }));
-    }
+    const workers = await startWorkers(env, opts.workers ?? 4, opts.heapCapMb ?? 128, procs);
     const rss: number[][] = workers.map(() => []);
     const sampler = setInterval(() => {
       workers.forEach((w, i) => {
@@ -136,63 +119,31 @@ export async function runLoad(opts: LoadOptions = {}): Promise<LoadResult> {
     }, 1000);
 
     const t0 = Date.now();
-    const ids: string[] = [];
-    for (let off = 0; off < n; off += 1000) {
-      const size = Math.min(1000, n - off);
-      const jobs = Array.from({ length: size }, (_, i) => ({
-        model: 'claude-haiku-4-5',
-        max_tokens: 100,
-        prompt: `load job ${off + i}`,
-        tenant_id: `tenant-${(off + i) % 7}`,
-      }));
-      const res = await fetch(`${apiUrl}/v1/jobs/batch`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ jobs }),
-      });
-      if (res.status !== 202) throw new Error(`batch refused: ${res.status} ${await res.text()}`);
-      ids.push(...((await res.json()) as { ids: string[] }).ids);
-    }
+    const ids = await enqueueJobs(apiUrl, n);
     const enqueueSeconds = (Date.now() - t0) / 1000;
     say(`enqueued ${n} jobs in ${enqueueSeconds.toFixed(1)} s`);
-
-    let finished = 0;
-    let lastReport = Date.now();
-    while (finished < n) {
-      await new Promise((r) => setTimeout(r, 250));
-      const [c, f] = await Promise.all([
-        redis.zcard(new Keyspace({ queue: queue }).bullmq('completed')),
-        redis.zcard(new Keyspace({ queue: queue }).bullmq('failed')),
-      ]);
-      finished = c + f;
-      if (Date.now() - lastReport > 5000) {
-        say(`${finished}/${n} finished after ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-        lastReport = Date.now();
-      }
-      for (const p of procs)
-        if (p.proc.exitCode !== null) throw new Error(`a promptq process died:\n${p.stderr()}`);
-    }
+    await waitFinished(redis, queue, n, procs, (finished) =>
+      say(`${finished}/${n} finished after ${((Date.now() - t0) / 1000).toFixed(0)} s`),
+    );
     const runSeconds = (Date.now() - t0) / 1000;
     clearInterval(sampler);
 
-    const completedIds = new Set(
-      await redis.zrange(new Keyspace({ queue: queue }).bullmq('completed'), 0, -1),
-    );
-    const failedIds = new Set(await redis.zrange(new Keyspace({ queue: queue }).bullmq('failed'), 0, -1));
+    const completedIds = new Set(await redis.zrange(new Keyspace({ queue }).bullmq('completed'), 0, -1));
+    const failedIds = new Set(await redis.zrange(new Keyspace({ queue }).bullmq('failed'), 0, -1));
     // BullMQ holds promptq's jobs under their BullMQ ids (`pq.<id>`).
     const unaccounted = ids.filter((id) => completedIds.has(bullJobId(id)) === failedIds.has(bullJobId(id)));
     let jobsCounted = 0;
     for (const w of workers)
       jobsCounted += metricSum(await (await fetch(`${w.url}/metrics`)).text(), 'promptq_jobs_total');
-    const st = sim.stats();
+    const served = sim.stats();
     return {
       jobs: n,
       completed: completedIds.size,
       failed: failedIds.size,
       unaccounted,
       jobsCounted,
-      apiCalls: st.requests,
-      faults: { overloaded: st.overloaded, apiErrors: st.apiErrors, drops: st.drops },
+      apiCalls: served.requests,
+      faults: { overloaded: served.overloaded, apiErrors: served.apiErrors, drops: served.drops },
       enqueueSeconds,
       runSeconds,
       jobsPerSecond: n / runSeconds,
@@ -207,12 +158,82 @@ export async function runLoad(opts: LoadOptions = {}): Promise<LoadResult> {
       }
     }
     // Leave nothing behind in a shared Redis.
-    const keys = await redis.keys(new Keyspace({ queue: queue }).pattern);
+    const keys = await redis.keys(new Keyspace({ queue }).pattern);
     for (let i = 0; i < keys.length; i += 1000) await redis.del(...keys.slice(i, i + 1000));
     redis.disconnect();
     await sim.close();
     await ownRedis?.destroy();
-    void apiCalls;
+  }
+}
+
+/** `count` worker processes, each running (added to `procs` as they start, so they are stopped). */
+async function startWorkers(
+  env: Record<string, string>,
+  count: number,
+  heapCapMb: number,
+  procs: CliProcess[],
+): Promise<Array<CliProcess & { url: string }>> {
+  const workers: Array<CliProcess & { url: string }> = [];
+  for (let i = 0; i < count; i++) {
+    // A capped old space makes V8 collect instead of growing its heap lazily, so RSS growth over
+    // the run shows what is really retained (a leak then also ends in a crash, which is caught).
+    const w = spawnCli(['worker'], {
+      ...env,
+      PROMPTQ_LOG_LEVEL: 'info',
+      NODE_OPTIONS: `--max-old-space-size=${heapCapMb}`,
+    });
+    procs.push(w);
+    const running = await w.waitForLog((l) => l.msg === 'promptq running', 30_000);
+    workers.push(Object.assign(w, { url: String(running.url) }));
+  }
+  return workers;
+}
+
+/** `n` jobs through `POST /v1/jobs/batch`, 1000 at a time; their ids. */
+async function enqueueJobs(apiUrl: string, n: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let off = 0; off < n; off += 1000) {
+    const size = Math.min(1000, n - off);
+    const jobs = Array.from({ length: size }, (_, i) => ({
+      model: 'claude-haiku-4-5',
+      max_tokens: 100,
+      prompt: `load job ${off + i}`,
+      tenant_id: `tenant-${(off + i) % 7}`,
+    }));
+    const res = await fetch(`${apiUrl}/v1/jobs/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jobs }),
+    });
+    if (res.status !== 202) throw new Error(`batch refused: ${res.status} ${await res.text()}`);
+    ids.push(...((await res.json()) as { ids: string[] }).ids);
+  }
+  return ids;
+}
+
+/** Until `n` jobs are completed or failed; throws when a promptq process dies. Progress every 5 s. */
+async function waitFinished(
+  redis: Redis,
+  queue: string,
+  n: number,
+  procs: CliProcess[],
+  progress: (finished: number) => void,
+): Promise<void> {
+  let finished = 0;
+  let lastReport = Date.now();
+  while (finished < n) {
+    await new Promise((r) => setTimeout(r, 250));
+    const [completed, failed] = await Promise.all([
+      redis.zcard(new Keyspace({ queue }).bullmq('completed')),
+      redis.zcard(new Keyspace({ queue }).bullmq('failed')),
+    ]);
+    finished = completed + failed;
+    if (Date.now() - lastReport > 5000) {
+      progress(finished);
+      lastReport = Date.now();
+    }
+    for (const p of procs)
+      if (p.proc.exitCode !== null) throw new Error(`a promptq process died:\n${p.stderr()}`);
   }
 }
 

@@ -30,6 +30,7 @@ export {
   type LogLevel,
   loadConfig,
   type ModelsSetting,
+  type ObserversConfig,
   type PromptqConfig,
   type PromptqOptions,
   type RedisConfig,
@@ -52,8 +53,12 @@ export {
 export { Logger, type LogSink } from './core/log.js';
 export type { JobRecord } from './core/record.js';
 export type { JobResult } from './core/result.js';
+// The one event source of a process: the queue, the limiter and the worker emit into it.
+export { PromptqEvents, type PromptqEventsOptions } from './events/emitter.js';
+export type { JobOutcome } from './events/outcome.js';
+export type { EventListeners, EventName, FinishedEvent, ListenOptions } from './events/types.js';
 // The limiter a worker uses (startWorker builds it; a hand-built PromptWorker needs one).
-export { accountFingerprint, RateLimiter } from './limiter/limiter.js';
+export { RateLimiter } from './limiter/limiter.js';
 export type { LimiterOptions } from './limiter/types.js';
 // The HTTP API, to embed in an express server (or serve as it is).
 export { type AppOptions, createApp, createOpsApp, type OpsOptions } from './ops/http/app.js';
@@ -66,6 +71,7 @@ export { JobConflictError } from './producer/conflicts.js';
 export type { JobState, JobView } from './producer/job-view.js';
 export { type AddResult, PromptQueue, type PromptQueueOptions } from './producer/queue.js';
 export { TooManyWaitersError } from './producer/waiters.js';
+export { accountFingerprint } from './providers/account.js';
 export { ModelPolicy, modelPolicyOf } from './providers/anthropic/model-policy.js';
 export {
   type CallCost,
@@ -74,6 +80,10 @@ export {
   priceCall,
   type Usage,
 } from './providers/anthropic/pricing.js';
+// The provider seam: who serves the calls.
+export { AnthropicProvider, type AnthropicProviderOptions } from './providers/anthropic/provider.js';
+export type { Batches, Decision, Pricing, Provider, ProviderFactory } from './providers/provider.js';
+export { createProvider, providerNames } from './providers/registry.js';
 // Redis: one connection factory, one keyspace.
 export {
   type ConnectionOptions,
@@ -83,7 +93,5 @@ export {
   type RedisTopology,
 } from './store/connection.js';
 export { bullJobId, Keyspace, type KeyspaceOptions, keyspaceOf, publicJobId } from './store/keys.js';
-// The worker and its events.
-export type { FinishedEvent, WorkerEventName, WorkerListener } from './worker/events.js';
-export type { JobOutcome } from './worker/outcome.js';
+// The worker.
 export { PromptWorker, type PromptWorkerOptions, type WorkerSettings } from './worker/worker.js';

@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
-import { startSimulator } from '../../packages/anthropic-simulator/src/index.js';
+import { type Simulator, startSimulator } from '../../packages/anthropic-simulator/src/index.js';
 import { PromptQueue } from '../../src/producer/queue.js';
 import { bullJobId } from '../../src/store/keys.js';
 import { TestRedis } from '../lib/redis-server.js';
@@ -213,7 +213,6 @@ export async function runPipeline(
   const admin = new Redis(redis.url);
   const events = new QueueEvents(name, { connection: { url: redis.url }, prefix: producer.prefix });
   const procs: ChildProcess[] = [];
-  const tag = `[${s.id} ${kind} ×${processes}]`;
   try {
     for (let i = 0; i < processes; i++) procs.push(spawnPipeline(kind, env));
     // Many processes starting at once on a small machine take a while (tsx compiles each one's sources).
@@ -221,74 +220,18 @@ export async function runPipeline(
       procs.map((p) => workerReady(p, producer.queue, processes, 30_000 + processes * 10_000)),
     );
     await events.waitUntilReady();
-    const finished = new Map<string, { ok: boolean; ms: number }>();
-    let want = new Set<string>();
-    let resolveDone: () => void = () => {};
-    let done = Promise.resolve();
-    const expect = (jobs: readonly BenchJob[]) => {
-      want = new Set(jobs.map((j) => producer.bullId(j.id)));
-      finished.clear();
-      done = new Promise<void>((r) => {
-        resolveDone = r;
-      });
-    };
-    const on = (ok: boolean) => (args: { jobId: string }, id: string) => {
-      if (!want.has(args.jobId) || finished.has(args.jobId)) return;
-      finished.set(args.jobId, { ok, ms: streamMs(id) });
-      if (finished.size >= want.size) resolveDone();
-    };
-    events.on('completed', on(true));
-    events.on('failed', on(false));
+    const tracker = trackFinished(events, producer.bullId);
     const enqueue = async (jobs: readonly BenchJob[]) => {
       for (let i = 0; i < jobs.length; i += chunk) await producer.add(jobs.slice(i, i + chunk));
     };
-    const deadline = 60_000 + s.jobs.length * 100;
-    const wait = () => Promise.race([done, new Promise((r) => setTimeout(r, deadline))]);
+    const deadlineMs = 60_000 + s.jobs.length * 100;
 
     const warmup = uniformJobs(`${s.id.toLowerCase()}-warmup`, warmupPerProcess * processes, 40, 99);
-    expect(warmup);
+    tracker.expect(warmup);
     await enqueue(warmup);
-    await wait();
+    await tracker.wait(deadlineMs);
 
-    expect(s.jobs);
-    const simBefore = sim.stats();
-    const before = await readCounters(admin);
-    const cpuBefore = processCpuS(procs);
-    const t0 = Date.now();
-    progress(`${tag} ${processes} process(es) ready and warm; enqueueing ${s.jobs.length} jobs`);
-    await enqueue(s.jobs);
-    const ticker = setInterval(
-      () =>
-        progress(`${tag} ${finished.size}/${s.jobs.length} after ${((Date.now() - t0) / 1000).toFixed(0)} s`),
-      5_000,
-    );
-    await wait();
-    clearInterval(ticker);
-    const after = await readCounters(admin);
-    const cpuAfter = processCpuS(procs);
-    const simAfter = sim.stats();
-    const outcomes = [...finished.values()];
-    const completed = outcomes.filter((o) => o.ok).length;
-    const lastMs = Math.max(t0, ...outcomes.map((o) => o.ms));
-    const elapsedS = Math.max(0.001, (lastMs - t0) / 1000);
-    progress(`${tag} ${completed} completed in ${elapsedS.toFixed(1)} s`);
-    return {
-      kind,
-      label: pipelineLabel(kind),
-      processes,
-      jobs: s.jobs.length,
-      completed,
-      failed: outcomes.length - completed,
-      elapsedS,
-      jobsPerS: completed >= 0.95 * s.jobs.length ? completed / elapsedS : null,
-      redis: delta(before, after),
-      workerCpuS: cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore,
-      simulator: {
-        requests: simAfter.requests - simBefore.requests,
-        succeeded: simAfter.succeeded - simBefore.succeeded,
-        rateLimited: simAfter.rateLimited.total - simBefore.rateLimited.total,
-      },
-    };
+    return await measure({ s, kind, processes, sim, admin, procs, tracker, enqueue, deadlineMs, progress });
   } finally {
     await Promise.all(procs.map(stopWorker));
     await events.close();
@@ -297,4 +240,99 @@ export async function runPipeline(
     await sim.close();
     await redis.destroy();
   }
+}
+
+/** Which of the expected jobs finished, how and when (by their events' stream ids: Redis's clock). */
+interface FinishTracker {
+  finished: Map<string, { ok: boolean; ms: number }>;
+  /** Wait for these jobs from now on (forgets the ones before). */
+  expect(jobs: readonly BenchJob[]): void;
+  /** Until every expected job finished, or `deadlineMs` passed. */
+  wait(deadlineMs: number): Promise<unknown>;
+}
+
+function trackFinished(events: QueueEvents, bullId: (id: string) => string): FinishTracker {
+  const finished = new Map<string, { ok: boolean; ms: number }>();
+  let want = new Set<string>();
+  let resolveDone: () => void = () => {};
+  let done = Promise.resolve();
+  const on = (ok: boolean) => (args: { jobId: string }, id: string) => {
+    if (!want.has(args.jobId) || finished.has(args.jobId)) return;
+    finished.set(args.jobId, { ok, ms: streamMs(id) });
+    if (finished.size >= want.size) resolveDone();
+  };
+  events.on('completed', on(true));
+  events.on('failed', on(false));
+  return {
+    finished,
+    expect: (jobs) => {
+      want = new Set(jobs.map((j) => bullId(j.id)));
+      finished.clear();
+      done = new Promise<void>((r) => {
+        resolveDone = r;
+      });
+    },
+    wait: (deadlineMs) => Promise.race([done, new Promise((r) => setTimeout(r, deadlineMs))]),
+  };
+}
+
+/** A warm pipeline, ready for the measured jobs. */
+interface WarmRun {
+  s: PipelineScenario;
+  kind: PipelineKind;
+  processes: number;
+  sim: Simulator;
+  admin: Redis;
+  procs: ChildProcess[];
+  tracker: FinishTracker;
+  enqueue: (jobs: readonly BenchJob[]) => Promise<void>;
+  deadlineMs: number;
+  progress: (line: string) => void;
+}
+
+/** The measured jobs: enqueued, awaited, and the counters of Redis, the workers and the simulator around them. */
+async function measure(run: WarmRun): Promise<PipelineRun> {
+  const { s, kind, processes, sim, tracker, progress } = run;
+  const tag = `[${s.id} ${kind} ×${processes}]`;
+  tracker.expect(s.jobs);
+  const simBefore = sim.stats();
+  const before = await readCounters(run.admin);
+  const cpuBefore = processCpuS(run.procs);
+  const t0 = Date.now();
+  progress(`${tag} ${processes} process(es) ready and warm; enqueueing ${s.jobs.length} jobs`);
+  await run.enqueue(s.jobs);
+  const ticker = setInterval(
+    () =>
+      progress(
+        `${tag} ${tracker.finished.size}/${s.jobs.length} after ${((Date.now() - t0) / 1000).toFixed(0)} s`,
+      ),
+    5_000,
+  );
+  await tracker.wait(run.deadlineMs);
+  clearInterval(ticker);
+  const after = await readCounters(run.admin);
+  const cpuAfter = processCpuS(run.procs);
+  const simAfter = sim.stats();
+  const outcomes = [...tracker.finished.values()];
+  const completed = outcomes.filter((o) => o.ok).length;
+  const lastMs = Math.max(t0, ...outcomes.map((o) => o.ms));
+  const elapsedS = Math.max(0.001, (lastMs - t0) / 1000);
+  progress(`${tag} ${completed} completed in ${elapsedS.toFixed(1)} s`);
+  return {
+    kind,
+    label: pipelineLabel(kind),
+    processes,
+    jobs: s.jobs.length,
+    completed,
+    failed: outcomes.length - completed,
+    elapsedS,
+    jobsPerS: completed >= 0.95 * s.jobs.length ? completed / elapsedS : null,
+    redis: delta(before, after),
+    workerCpuS: cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore,
+    simulator: {
+      requests: simAfter.requests - simBefore.requests,
+      succeeded: simAfter.succeeded - simBefore.succeeded,
+      rateLimited: simAfter.rateLimited.total - simBefore.rateLimited.total,
+    },
+  };
 }

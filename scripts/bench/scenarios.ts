@@ -88,136 +88,118 @@ export function uniformJobs(prefix: string, n: number, tokens: number, seed: num
   return Array.from({ length: n }, (_, i) => job(`${prefix}-${i}`, promptOf(tokens, next), 0));
 }
 
+/** What every scenario has unless it says otherwise. */
+const base = { workers: 1, concurrency: 20, shortIntervalSeconds: 0 };
+
+/** A scenario as its builder describes it: {@link base} fills in the rest. */
+type ScenarioParts = Omit<Scenario, 'id' | keyof typeof base> & Partial<Pick<Scenario, keyof typeof base>>;
+
+/** Each scenario's limits and workload for `n` main jobs. */
+const builders: Record<ScenarioId, (n: number, size: ScenarioSize) => ScenarioParts> = {
+  S1: (n) => ({
+    title: 'request-bound, 1 worker, 1-second short-interval guard on',
+    limits: { rpm: 600, ...plentyTokens },
+    shortIntervalSeconds: 1,
+    binding: 'requests',
+    jobs: uniformJobs('s1', n, 40, 1),
+  }),
+  S2: (n) => {
+    // Sizes log-uniform over 150..3000 tokens (20x); input tokens bind at 10k/s.
+    const next = rng(2);
+    const jobs = Array.from({ length: n }, (_, i) =>
+      job(`s2-${i}`, promptOf(Math.round(150 * 20 ** next()), next), 0),
+    );
+    return {
+      title: 'input-token-bound, prompt sizes differ 20x (150..3000 tokens)',
+      limits: { rpm: 6_000, itpm: 600_000, otpm: 1_000_000 },
+      binding: 'input_tokens',
+      jobs,
+    };
+  },
+  S3: (n) => ({
+    title: '4 worker processes sharing one limit (request-bound)',
+    limits: { rpm: 600, ...plentyTokens },
+    binding: 'requests',
+    workers: 4,
+    jobs: uniformJobs('s3', n, 40, 3),
+  }),
+  S4: (n) => ({
+    title: 'the allowance halves mid-run (another service starts using the key)',
+    limits: { rpm: 600, ...plentyTokens },
+    binding: 'requests',
+    // Another service starts using half the key's requests once a quarter of the jobs could be
+    // done, leaving the larger part of the run (and the window from drop + 10 s) after the drop.
+    competitor: { atMs: n * 25, rpm: 300 },
+    jobs: uniformJobs('s4', n, 40, 4),
+  }),
+  S5: (n, size) => {
+    // Tenant "backfill" enqueues the backlog; tenant "interactive" adds 20 jobs once it drains.
+    const next = rng(5);
+    const big = Array.from({ length: n }, (_, i) => job(`s5-big-${i}`, promptOf(40, next), 0, 'backfill'));
+    const smallAt = size.quick ? 1_000 : 3_000;
+    const small = Array.from({ length: 20 }, (_, i) =>
+      job(`s5-small-${i}`, promptOf(40, next), smallAt, 'interactive'),
+    );
+    return {
+      title: `two tenants: ${n} backfill jobs, then 20 interactive ones`,
+      limits: { rpm: 6_000, ...plentyTokens },
+      binding: 'requests',
+      jobs: [...big, ...small],
+    };
+  },
+  S6: (n) => ({
+    title: 'no rate-limit headers (a gateway in between), request-bound',
+    limits: { rpm: 600, ...plentyTokens },
+    rateLimitHeaders: false,
+    binding: 'requests',
+    jobs: uniformJobs('s6', n, 40, 6),
+  }),
+  S7: (n) => ({
+    title: 'the headers overstate the limit ×2 (the key is shared with a service nobody sees)',
+    limits: { rpm: 600, ...plentyTokens },
+    announced: { rpm: 1_200 },
+    binding: 'requests',
+    jobs: uniformJobs('s7', n, 40, 7),
+  }),
+  S8: (n) => {
+    // Every job shares a 5,000-token system prompt marked for caching (above Haiku 4.5's 4,096-token
+    // minimum); only its 40-token question differs. Cache reads do not count toward ITPM, so at
+    // 600,000 ITPM the run is request-bound — unless a client counts the cached prompt every time
+    // (5,040 tokens × 10 requests/s would need 3,000,000 ITPM). The first request (the cache
+    // write) waits about half a second for ITPM refill.
+    const next = rng(8);
+    const system = [{ type: 'text', text: promptOf(5_000, next), cache_control: { type: 'ephemeral' } }];
+    const jobs = Array.from({ length: n }, (_, i) => {
+      const j = job(`s8-${i}`, promptOf(40, next), 0);
+      return { ...j, body: { ...j.body, system } };
+    });
+    return {
+      title: 'prompt caching: a 5,000-token cached system prompt shared by every job',
+      limits: { rpm: 600, itpm: 600_000, otpm: 1_000_000 },
+      binding: 'requests',
+      jobs,
+    };
+  },
+  S9: (n) => {
+    // Two thirds Haiku at 600 RPM, one third Sonnet at 300 RPM, interleaved: both families take
+    // the same ideal time, so the run is ideal only when both allowances are used at once.
+    const next = rng(9);
+    const jobs = Array.from({ length: n }, (_, i) =>
+      job(`s9-${i}`, promptOf(40, next), 0, undefined, i % 3 === 2 ? 'claude-sonnet-4-6' : model),
+    );
+    return {
+      title: 'two model families with separate limits, jobs of both in one queue',
+      limits: { rpm: 600, ...plentyTokens },
+      groupLimits: { sonnet: { rpm: 300 } },
+      binding: 'requests',
+      jobs,
+    };
+  },
+};
+
 /** Builds a scenario's limits and workload; `size.jobs` scales it. */
 export function buildScenario(id: ScenarioId, size: ScenarioSize): Scenario {
-  const n = size.jobs;
-  const base = { workers: 1, concurrency: 20, shortIntervalSeconds: 0 };
-  switch (id) {
-    case 'S1':
-      return {
-        ...base,
-        id,
-        title: 'request-bound, 1 worker, 1-second short-interval guard on',
-        limits: { rpm: 600, ...plentyTokens },
-        shortIntervalSeconds: 1,
-        binding: 'requests',
-        jobs: uniformJobs('s1', n, 40, 1),
-      };
-    case 'S2': {
-      // Sizes log-uniform over 150..3000 tokens (20x); input tokens bind at 10k/s.
-      const next = rng(2);
-      const jobs = Array.from({ length: n }, (_, i) =>
-        job(`s2-${i}`, promptOf(Math.round(150 * 20 ** next()), next), 0),
-      );
-      return {
-        ...base,
-        id,
-        title: 'input-token-bound, prompt sizes differ 20x (150..3000 tokens)',
-        limits: { rpm: 6_000, itpm: 600_000, otpm: 1_000_000 },
-        binding: 'input_tokens',
-        jobs,
-      };
-    }
-    case 'S3':
-      return {
-        ...base,
-        id,
-        title: '4 worker processes sharing one limit (request-bound)',
-        limits: { rpm: 600, ...plentyTokens },
-        binding: 'requests',
-        workers: 4,
-        jobs: uniformJobs('s3', n, 40, 3),
-      };
-    case 'S4': {
-      // Another service starts using half the key's requests once a quarter of the jobs could be
-      // done, leaving the larger part of the run (and the window from drop + 10 s) after the drop.
-      const atMs = n * 25;
-      return {
-        ...base,
-        id,
-        title: 'the allowance halves mid-run (another service starts using the key)',
-        limits: { rpm: 600, ...plentyTokens },
-        binding: 'requests',
-        competitor: { atMs, rpm: 300 },
-        jobs: uniformJobs('s4', n, 40, 4),
-      };
-    }
-    case 'S5': {
-      // Tenant "backfill" enqueues the backlog; tenant "interactive" adds 20 jobs once it drains.
-      const next = rng(5);
-      const big = Array.from({ length: n }, (_, i) => job(`s5-big-${i}`, promptOf(40, next), 0, 'backfill'));
-      const smallAt = size.quick ? 1_000 : 3_000;
-      const small = Array.from({ length: 20 }, (_, i) =>
-        job(`s5-small-${i}`, promptOf(40, next), smallAt, 'interactive'),
-      );
-      return {
-        ...base,
-        id,
-        title: `two tenants: ${n} backfill jobs, then 20 interactive ones`,
-        limits: { rpm: 6_000, ...plentyTokens },
-        binding: 'requests',
-        jobs: [...big, ...small],
-      };
-    }
-    case 'S6':
-      return {
-        ...base,
-        id,
-        title: 'no rate-limit headers (a gateway in between), request-bound',
-        limits: { rpm: 600, ...plentyTokens },
-        rateLimitHeaders: false,
-        binding: 'requests',
-        jobs: uniformJobs('s6', n, 40, 6),
-      };
-    case 'S7':
-      return {
-        ...base,
-        id,
-        title: 'the headers overstate the limit ×2 (the key is shared with a service nobody sees)',
-        limits: { rpm: 600, ...plentyTokens },
-        announced: { rpm: 1_200 },
-        binding: 'requests',
-        jobs: uniformJobs('s7', n, 40, 7),
-      };
-    case 'S8': {
-      // Every job shares a 5,000-token system prompt marked for caching (above Haiku 4.5's 4,096-token
-      // minimum); only its 40-token question differs. Cache reads do not count toward ITPM, so at
-      // 600,000 ITPM the run is request-bound — unless a client counts the cached prompt every time
-      // (5,040 tokens × 10 requests/s would need 3,000,000 ITPM). The first request (the cache
-      // write) waits about half a second for ITPM refill.
-      const next = rng(8);
-      const system = [{ type: 'text', text: promptOf(5_000, next), cache_control: { type: 'ephemeral' } }];
-      const jobs = Array.from({ length: n }, (_, i) => {
-        const j = job(`s8-${i}`, promptOf(40, next), 0);
-        return { ...j, body: { ...j.body, system } };
-      });
-      return {
-        ...base,
-        id,
-        title: 'prompt caching: a 5,000-token cached system prompt shared by every job',
-        limits: { rpm: 600, itpm: 600_000, otpm: 1_000_000 },
-        binding: 'requests',
-        jobs,
-      };
-    }
-    case 'S9': {
-      // Two thirds Haiku at 600 RPM, one third Sonnet at 300 RPM, interleaved: both families take
-      // the same ideal time, so the run is ideal only when both allowances are used at once.
-      const next = rng(9);
-      const jobs = Array.from({ length: n }, (_, i) =>
-        job(`s9-${i}`, promptOf(40, next), 0, undefined, i % 3 === 2 ? 'claude-sonnet-4-6' : model),
-      );
-      return {
-        ...base,
-        id,
-        title: 'two model families with separate limits, jobs of both in one queue',
-        limits: { rpm: 600, ...plentyTokens },
-        groupLimits: { sonnet: { rpm: 300 } },
-        binding: 'requests',
-        jobs,
-      };
-    }
-  }
+  return { ...base, id, ...builders[id](size.jobs, size) };
 }
 
 /** Default main job counts (full run, `--quick`). */

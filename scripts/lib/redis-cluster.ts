@@ -101,10 +101,10 @@ export interface TestClusterOptions {
 export class TestCluster {
   readonly dir = mkdtempSync(join(tmpdir(), 'promptq-cluster-'));
   readonly nodes: RedisProcess[] = [];
-  readonly #o: Required<TestClusterOptions>;
+  readonly #options: Required<TestClusterOptions>;
 
-  constructor(o: TestClusterOptions = {}) {
-    this.#o = { primaries: o.primaries ?? 3, nodeTimeoutMs: o.nodeTimeoutMs ?? 2000 };
+  constructor(options: TestClusterOptions = {}) {
+    this.#options = { primaries: options.primaries ?? 3, nodeTimeoutMs: options.nodeTimeoutMs ?? 2000 };
   }
 
   /** `redis://h:p,h:p,…`: every node as a seed (PROMPTQ_REDIS_MODE=cluster). */
@@ -113,7 +113,7 @@ export class TestCluster {
   }
 
   async start(): Promise<void> {
-    for (let i = 0; i < this.#o.primaries * 2; i++) {
+    for (let i = 0; i < this.#options.primaries * 2; i++) {
       const port = await freePort();
       const dir = join(this.dir, String(port));
       const node = new RedisProcess(port, dir, [
@@ -128,7 +128,7 @@ export class TestCluster {
         '--cluster-config-file',
         'nodes.conf',
         '--cluster-node-timeout',
-        String(this.#o.nodeTimeoutMs),
+        String(this.#options.nodeTimeoutMs),
         '--save',
         '',
         '--appendonly',

@@ -31,9 +31,9 @@ export class TestSentinel {
   readonly name: string;
   readonly #downAfterMs: number;
 
-  constructor(o: TestSentinelOptions = {}) {
-    this.name = o.name ?? 'promptq';
-    this.#downAfterMs = o.downAfterMs ?? 1000;
+  constructor(options: TestSentinelOptions = {}) {
+    this.name = options.name ?? 'promptq';
+    this.#downAfterMs = options.downAfterMs ?? 1000;
   }
 
   /** `redis://h:p,h:p,h:p`: the sentinels (PROMPTQ_REDIS_MODE=sentinel). */

@@ -8,7 +8,9 @@
 import type { PromptqConfig } from '../core/config.js';
 import { UsageError } from '../core/errors.js';
 import { Logger } from '../core/log.js';
+import { PromptqEvents } from '../events/emitter.js';
 import { Metrics } from '../ops/metrics/metrics.js';
+import { subscribeRollups } from '../ops/metrics/rollup-subscriber.js';
 import { RollupWriter } from '../ops/metrics/rollups.js';
 import type { BatchRetry } from '../producer/backfill/batch-outcome.js';
 import { BatchRun } from '../producer/backfill/batch-run.js';
@@ -54,36 +56,40 @@ export interface BackfillOptions {
 
 /** `--via auto`: the Batches API for a large file, unless the results are needed within its 24 h window. */
 export function chooseVia(
-  o: Pick<BackfillOptions, 'via' | 'deadline'>,
+  options: Pick<BackfillOptions, 'via' | 'deadline'>,
   jobs: number,
   settings: Pick<PromptqConfig['backfill'], 'batchesAutoMinJobs'>,
 ): 'live' | 'batches' {
-  if (o.via !== 'auto') return o.via;
-  if (o.deadline !== undefined && o.deadline < 24 * 3600) return 'live';
+  if (options.via !== 'auto') return options.via;
+  if (options.deadline !== undefined && options.deadline < 24 * 3600) return 'live';
   return jobs >= settings.batchesAutoMinJobs ? 'batches' : 'live';
 }
 
 /** `promptq backfill FILE.jsonl|- [flags]` → exit code. */
-export async function runBackfill(file: string, o: BackfillOptions, config: PromptqConfig): Promise<number> {
-  const d: LineDefaults = {
-    tenant: o.tenant,
-    priority: o.priority,
-    idPrefix: o.idPrefix,
+export async function runBackfill(
+  file: string,
+  options: BackfillOptions,
+  config: PromptqConfig,
+): Promise<number> {
+  const lineDefaults: LineDefaults = {
+    tenant: options.tenant,
+    priority: options.priority,
+    idPrefix: options.idPrefix,
     limits: config.jobs.limits,
     models: modelPolicyOf(config),
   };
-  const chunk = o.chunk;
-  const limits = { rpm: o.rpm, itpm: o.itpm, otpm: o.otpm };
-  const timeoutSec = o.timeout;
-  if (o.countTokens && !o.dryRun) throw new UsageError('--count-tokens goes with --dry-run');
-  const wait = o.wait || o.out !== undefined;
+  const chunk = options.chunk;
+  const limits = { rpm: options.rpm, itpm: options.itpm, otpm: options.otpm };
+  const timeoutSec = options.timeout;
+  if (options.countTokens && !options.dryRun) throw new UsageError('--count-tokens goes with --dry-run');
+  const wait = options.wait || options.out !== undefined;
 
   const input = await openInput(file);
   const progress = new Progress();
   try {
     const started = performance.now();
     progress.begin('validate');
-    const scan = await scanFile(input.path, d, {
+    const scan = await scanFile(input.path, lineDefaults, {
       onProgress: (n) => progress.update({ phase: 'validate', done: n, total: n }),
     }).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT' || err.code === 'EISDIR' || err.code === 'EACCES')
@@ -94,26 +100,27 @@ export async function runBackfill(file: string, o: BackfillOptions, config: Prom
     const validateSeconds = (performance.now() - started) / 1000;
     if (scan.invalid > 0) {
       process.stderr.write(`${formatProblems(scan)}\n`);
-      if (!o.skipInvalid && !o.dryRun) {
+      if (!options.skipInvalid && !options.dryRun) {
         throw new UsageError(
           `${scan.invalid} of ${scan.lines} lines are invalid (listed above); nothing was enqueued (--skip-invalid enqueues the valid ones)`,
         );
       }
     }
-    if (scan.jobs === 0 && !o.dryRun) throw new UsageError('no jobs in the input');
+    if (scan.jobs === 0 && !options.dryRun) throw new UsageError('no jobs in the input');
 
-    if (o.dryRun) return await dryRun(config, input.path, d, scan, limits, o.countTokens, o.json);
+    if (options.dryRun)
+      return await dryRun(config, input.path, lineDefaults, scan, limits, options.countTokens, options.json);
 
     const redis = await connect(config);
     // The queue reads its settings (job limits, retention) from the config; every line was
     // checked against the models policy already (scan).
-    const queue = new PromptQueue({ ...config, connection: redis, modelPolicy: d.models });
+    const queue = new PromptQueue({ ...config, connection: redis, modelPolicy: lineDefaults.models });
     try {
-      if (chooseVia(o, scan.jobs, config.backfill) === 'batches') {
-        return await viaBatches(redis, queue, config, input.path, d, scan, o, progress);
+      if (chooseVia(options, scan.jobs, config.backfill) === 'batches') {
+        return await viaBatches(redis, queue, config, input.path, lineDefaults, scan, options, progress);
       }
       progress.begin('enqueue');
-      const enq = await enqueueFile(queue, input.path, d, {
+      const enq = await enqueueFile(queue, input.path, lineDefaults, {
         chunk,
         onProgress: (p) => progress.update({ phase: 'enqueue', done: p.handled, total: scan.jobs }),
       });
@@ -125,22 +132,22 @@ export async function runBackfill(file: string, o: BackfillOptions, config: Prom
         already_there: enq.handled - enq.added,
         invalid_skipped: scan.invalid,
         queue: config.queue,
-        priority: d.priority,
+        priority: lineDefaults.priority,
         validate_seconds: Math.round(validateSeconds * 1000) / 1000,
         enqueue_seconds: Math.round(((performance.now() - started) / 1000 - validateSeconds) * 1000) / 1000,
       };
       if (!wait) {
-        write(o.json ? JSON.stringify({ enqueued }) : enqueuedText(enqueued));
+        write(options.json ? JSON.stringify({ enqueued }) : enqueuedText(enqueued));
         return 0;
       }
-      const summary = await results(redis, config, input.path, d, scan.jobs, {
+      const summary = await results(redis, config, input.path, lineDefaults, scan.jobs, {
         wait: true,
-        out: o.out,
+        out: options.out,
         timeoutSec,
         progress,
       });
       write(
-        o.json
+        options.json
           ? JSON.stringify({ enqueued, summary })
           : `${enqueuedText(enqueued)}\n${formatSummary(summary)}`,
       );
@@ -160,16 +167,16 @@ async function viaBatches(
   queue: PromptQueue,
   config: PromptqConfig,
   path: string,
-  d: LineDefaults,
+  lineDefaults: LineDefaults,
   scan: Awaited<ReturnType<typeof scanFile>>,
-  o: BackfillOptions,
+  options: BackfillOptions,
   progress: Progress,
 ): Promise<number> {
   const log = new Logger(config.log.level);
-  const { anthropicClient } = await import('../providers/anthropic/client.js');
-  const { client, simulator } = await anthropicClient(config, log);
-  // Finished batch requests count in the dashboard's rollups as jobs a worker finished do, under
-  // the same labels and in the queue's keys (hash-tagged on a cluster).
+  const { createProvider } = await import('../providers/registry.js');
+  const provider = await createProvider('anthropic', config, log);
+  // Finished batch requests count in the dashboard's rollups as jobs a worker finished do: the same
+  // events, the same subscriber, the same labels, the queue's keys (hash-tagged on a cluster).
   const labels = new Metrics({ labels: config.labels, defaultMetrics: false });
   const rollups = new RollupWriter({
     connection: redis,
@@ -178,18 +185,24 @@ async function viaBatches(
     tenantLabel: (t) => labels.tenantLabel(t),
     modelLabel: (m) => labels.modelLabel(m),
   });
+  const events = new PromptqEvents({
+    log,
+    queueCapacity: config.observers.queueCapacity,
+    repeatIntervalMs: config.log.repeatIntervalMs,
+  });
+  subscribeRollups(events, rollups);
   try {
     progress.begin('batches');
-    const run = new BatchRun(path, d, {
-      client,
+    const run = new BatchRun(path, lineDefaults, {
+      provider,
       redis,
       queue,
-      prices: PriceTable.load(config.pricingFile),
-      retry: o.batchRetry,
-      batchSize: o.batchSize,
+      prices: provider.prices,
+      retry: options.batchRetry,
+      batchSize: options.batchSize,
       keepCompletedSeconds: config.jobs.keepCompletedSeconds,
       keepFailedSeconds: config.jobs.keepFailedSeconds,
-      onFinished: (e) => rollups.record(e.jobId, e.status, e.record),
+      events,
       onBatch: (e) => log.info(`message batch ${e.event}`, { batch_id: e.id, requests: e.requests }),
       onProgress: (p) =>
         progress.update({
@@ -214,23 +227,27 @@ async function viaBatches(
       done: batches.succeeded + batches.errored + batches.expired + batches.canceled,
       total: batches.succeeded + batches.errored + batches.expired + batches.canceled,
     });
-    const wait = o.wait || o.out !== undefined;
+    const wait = options.wait || options.out !== undefined;
     if (!wait && batches.retried_live > 0) {
-      write(o.json ? JSON.stringify({ batches }) : batchesText(batches));
+      write(options.json ? JSON.stringify({ batches }) : batchesText(batches));
       return 0;
     }
-    const summary = await results(redis, config, path, d, scan.jobs, {
+    const summary = await results(redis, config, path, lineDefaults, scan.jobs, {
       wait: true,
-      out: o.out,
-      timeoutSec: o.timeout,
+      out: options.out,
+      timeoutSec: options.timeout,
       progress,
     });
     write(
-      o.json ? JSON.stringify({ batches, summary }) : `${batchesText(batches)}\n${formatSummary(summary)}`,
+      options.json
+        ? JSON.stringify({ batches, summary })
+        : `${batchesText(batches)}\n${formatSummary(summary)}`,
     );
     return failedExit(summary);
   } finally {
-    await simulator?.close();
+    await events.idle();
+    events.close();
+    await provider.close();
   }
 }
 
@@ -256,7 +273,7 @@ function enqueuedText(e: {
 async function dryRun(
   config: PromptqConfig,
   path: string,
-  d: LineDefaults,
+  lineDefaults: LineDefaults,
   scan: Awaited<ReturnType<typeof scanFile>>,
   limits: { rpm?: number | undefined; itpm?: number | undefined; otpm?: number | undefined },
   countTokens: boolean,
@@ -280,12 +297,12 @@ async function dryRun(
   let counted: Map<string, number> | undefined;
   if (countTokens) {
     // The SDK is loaded only for --count-tokens: enqueueing never calls the API.
-    const { anthropicClient } = await import('../providers/anthropic/client.js');
-    const { client, simulator } = await anthropicClient(config, new Logger(config.log.level));
+    const { createProvider } = await import('../providers/registry.js');
+    const provider = await createProvider('anthropic', config, new Logger(config.log.level));
     try {
-      counted = await countInputTokens(client, path, d);
+      counted = await countInputTokens(provider, path, lineDefaults);
     } finally {
-      await simulator?.close();
+      await provider.close();
     }
   }
   const e = estimate(scan, prices, {

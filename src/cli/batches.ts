@@ -3,11 +3,11 @@
  * (`backfill --via batches`), with their progress: the API's live state where it still knows the
  * batch, else what promptq saw last (Redis, store/batch-store.ts).
  */
-import type Anthropic from '@anthropic-ai/sdk';
-import { type PromptqConfig, topologyOf } from '../core/config.js';
+import { ConfigError, type PromptqConfig, topologyOf } from '../core/config.js';
 import { UsageError } from '../core/errors.js';
 import { formatCount } from '../core/format.js';
 import type { Logger } from '../core/log.js';
+import type { Batches, BatchInfo } from '../providers/provider.js';
 import { type Cli, loadContext } from './context.js';
 import { wholeNumber } from './options.js';
 
@@ -45,54 +45,52 @@ async function withBatches(
   run: (t: {
     view: (id: string) => Promise<BatchView | null>;
     ids: (limit: number) => Promise<string[]>;
-    client: Anthropic;
+    api: Batches;
     known: (id: string) => Promise<boolean>;
   }) => Promise<number>,
 ): Promise<number> {
   const { connectOrFail } = await import('../store/connection.js');
   const { keyspaceOf } = await import('../store/keys.js');
   const store = await import('../store/batch-store.js');
-  const { anthropicClient } = await import('../providers/anthropic/client.js');
+  const { createProvider } = await import('../providers/registry.js');
   // Any topology (a cluster's keys are hash-tagged): the keys the backfill wrote.
   const redis = await connectOrFail(topologyOf(config), { timeoutMs: 3000 });
   const keys = keyspaceOf(config);
-  const { client, simulator } = await anthropicClient(config, log);
+  const provider = await createProvider('anthropic', config, log);
+  const api = provider.batches;
+  if (api === undefined) {
+    redis.disconnect();
+    await provider.close();
+    throw new ConfigError('provider', `"${provider.name}" has no Message Batches API`);
+  }
   const view = async (id: string): Promise<BatchView | null> => {
     const stored = await store.loadBatch(redis, keys, id);
     if (stored === null) return null;
-    let live: Anthropic.Messages.MessageBatch | null = null;
-    try {
-      live = await client.messages.batches.retrieve(id);
-    } catch (err) {
-      if ((err as { status?: number }).status !== 404) throw err;
-    }
+    const live: BatchInfo | null = await api.retrieve(id);
     if (live !== null) {
-      await store.updateBatch(redis, keys, id, {
-        status: live.processing_status,
-        counts: { ...live.request_counts },
-      });
+      await store.updateBatch(redis, keys, id, { status: live.status, counts: { ...live.counts } });
     }
     return {
       id,
       created_at: stored.created_at,
-      status: live?.processing_status ?? (stored.status === 'ended' ? 'ended' : 'unknown'),
+      status: live?.status ?? (stored.status === 'ended' ? 'ended' : 'unknown'),
       round: stored.round,
       requests: stored.requests,
-      counts: live ? { ...live.request_counts } : stored.counts,
+      counts: live ? { ...live.counts } : stored.counts,
       collected: stored.collected,
-      ended_at: live?.ended_at ?? null,
+      ended_at: live?.endedAt ?? null,
     };
   };
   try {
     return await run({
       view,
       ids: (limit) => store.listBatchIds(redis, keys, limit),
-      client,
+      api,
       known: async (id) => (await store.loadBatch(redis, keys, id)) !== null,
     });
   } finally {
     redis.disconnect();
-    await simulator?.close();
+    await provider.close();
   }
 }
 
@@ -108,15 +106,15 @@ export function registerBatches(cli: Cli): void {
     .description('the newest batches first, with their progress')
     .option('--limit <N>', 'at most N batches', wholeNumber('limit', { min: 1, max: 10_000 }), 20)
     .option('--json', 'one JSON object per batch', false)
-    .action(async (o: { limit: number; json: boolean }) => {
+    .action(async (options: { limit: number; json: boolean }) => {
       const { config, log } = loadContext();
       cli.exit(
         await withBatches(config, log, async ({ ids, view }) => {
-          const list = await ids(o.limit);
-          if (list.length === 0 && !o.json) write(`no message batches for queue "${config.queue}"`);
+          const list = await ids(options.limit);
+          if (list.length === 0 && !options.json) write(`no message batches for queue "${config.queue}"`);
           for (const id of list) {
             const b = await view(id);
-            if (b) write(o.json ? JSON.stringify(b) : line(b));
+            if (b) write(options.json ? JSON.stringify(b) : line(b));
           }
           return 0;
         }),
@@ -128,14 +126,14 @@ export function registerBatches(cli: Cli): void {
     .description('one batch and its progress')
     .argument('<ID>', 'the batch id (msgbatch_…)')
     .option('--json', 'as JSON', false)
-    .action(async (id: string, o: { json: boolean }) => {
+    .action(async (id: string, options: { json: boolean }) => {
       const { config, log } = loadContext();
       cli.exit(
         await withBatches(config, log, async ({ view }) => {
           const b = await view(id);
           if (b === null)
             throw new UsageError(`no batch ${id} was submitted by promptq for queue "${config.queue}"`);
-          write(o.json ? JSON.stringify(b) : line(b));
+          write(options.json ? JSON.stringify(b) : line(b));
           return 0;
         }),
       );
@@ -146,15 +144,15 @@ export function registerBatches(cli: Cli): void {
     .description('cancel a batch: requests not yet processed end canceled (a running backfill reports them)')
     .argument('<ID>', 'the batch id (msgbatch_…)')
     .option('--json', 'as JSON', false)
-    .action(async (id: string, o: { json: boolean }) => {
+    .action(async (id: string, options: { json: boolean }) => {
       const { config, log } = loadContext();
       cli.exit(
-        await withBatches(config, log, async ({ view, known, client }) => {
+        await withBatches(config, log, async ({ view, known, api }) => {
           if (!(await known(id)))
             throw new UsageError(`no batch ${id} was submitted by promptq for queue "${config.queue}"`);
-          await client.messages.batches.cancel(id);
+          await api.cancel(id);
           const b = await view(id);
-          if (b) write(o.json ? JSON.stringify(b) : line(b));
+          if (b) write(options.json ? JSON.stringify(b) : line(b));
           return 0;
         }),
       );

@@ -14,10 +14,10 @@ interface ProbeOptions {
   url?: string;
 }
 
-async function probe(o: ProbeOptions, config: PromptqConfig): Promise<number> {
+async function probe(options: ProbeOptions, config: PromptqConfig): Promise<number> {
   const { formatProbe, probeOnce } = await import('../providers/anthropic/probe.js');
   let sim: Simulator | undefined;
-  let target = o.url ?? config.anthropic.baseUrl;
+  let target = options.url ?? config.anthropic.baseUrl;
   let apiKey = config.anthropic.apiKey;
   if (target === undefined && apiKey === undefined) {
     const { startSimulator } = await import('@promptq/anthropic-simulator');
@@ -32,11 +32,11 @@ async function probe(o: ProbeOptions, config: PromptqConfig): Promise<number> {
     base = new URL(target);
     if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new Error('protocol');
   } catch {
-    throw new UsageError(`${o.url ? '--url' : 'ANTHROPIC_BASE_URL'}: not an http(s) URL: "${target}"`);
+    throw new UsageError(`${options.url ? '--url' : 'ANTHROPIC_BASE_URL'}: not an http(s) URL: "${target}"`);
   }
   try {
     const runs: Awaited<ReturnType<typeof probeOnce>>[] = [];
-    for (let i = 0; i < o.count; i++) {
+    for (let i = 0; i < options.count; i++) {
       try {
         runs.push(await probeOnce(base, apiKey));
       } catch (err) {
@@ -65,8 +65,8 @@ export function registerProbe(cli: Cli): void {
       3,
     )
     .option('--url <URL>', 'the endpoint (default: ANTHROPIC_BASE_URL or https://api.anthropic.com)')
-    .action(async (o: ProbeOptions) => {
+    .action(async (options: ProbeOptions) => {
       const { config } = loadContext();
-      cli.exit(await probe(o, config));
+      cli.exit(await probe(options, config));
     });
 }

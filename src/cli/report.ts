@@ -12,11 +12,11 @@ interface ReportOptions {
   json: boolean;
 }
 
-async function report(o: ReportOptions, config: PromptqConfig): Promise<number> {
+async function report(options: ReportOptions, config: PromptqConfig): Promise<number> {
   const { parseSince, readDashboard } = await import('../ops/dashboard/summary.js');
   let minutes: number;
   try {
-    minutes = parseSince(o.since);
+    minutes = parseSince(options.since);
   } catch (err) {
     throw new UsageError(`--since: ${(err as Error).message.replace(/^since: /, '')}`);
   }
@@ -32,8 +32,10 @@ async function report(o: ReportOptions, config: PromptqConfig): Promise<number> 
   });
   try {
     const keys = keyspaceOf(config);
-    const d = await readDashboard(redis, keys, minutes);
-    process.stdout.write(o.json ? `${JSON.stringify(d, null, 2)}\n` : formatReport(d, config.queue, o.since));
+    const data = await readDashboard(redis, keys, minutes);
+    process.stdout.write(
+      options.json ? `${JSON.stringify(data, null, 2)}\n` : formatReport(data, config.queue, options.since),
+    );
     return 0;
   } finally {
     redis.disconnect();
@@ -48,8 +50,8 @@ export function registerReport(cli: Cli): void {
     )
     .option('--since <DURATION>', 'the window, from 1m to 26h (e.g. 30m, 1h)', '24h')
     .option('--json', 'print the figures as JSON', false)
-    .action(async (o: ReportOptions) => {
+    .action(async (options: ReportOptions) => {
       const { config } = loadContext();
-      cli.exit(await report(o, config));
+      cli.exit(await report(options, config));
     });
 }

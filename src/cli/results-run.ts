@@ -29,9 +29,9 @@ export async function results(
   redis: RedisConnection,
   config: PromptqConfig,
   path: string,
-  d: LineDefaults,
+  lineDefaults: LineDefaults,
   jobs: number,
-  o: {
+  options: {
     wait: boolean;
     /** A file for the result lines, or `stdout`; none: no lines. */
     out: string | { stdout: true } | undefined;
@@ -40,19 +40,20 @@ export async function results(
   },
 ): Promise<BackfillSummary> {
   // stdout is written to as it is (it may be a socket, which `/dev/stdout` cannot be opened on).
-  const file = typeof o.out === 'string' ? createWriteStream(o.out) : undefined;
-  const out: NodeJS.WritableStream | undefined = file ?? (o.out === undefined ? undefined : process.stdout);
-  o.progress.begin(o.wait ? 'wait' : 'results');
+  const file = typeof options.out === 'string' ? createWriteStream(options.out) : undefined;
+  const out: NodeJS.WritableStream | undefined =
+    file ?? (options.out === undefined ? undefined : process.stdout);
+  options.progress.begin(options.wait ? 'wait' : 'results');
   try {
-    const summary = await collectResults(path, d, {
+    const summary = await collectResults(path, lineDefaults, {
       redis,
       keys: keyspaceOf(config),
-      wait: o.wait,
-      ...(o.timeoutSec !== undefined ? { timeoutMs: o.timeoutSec * 1000 } : {}),
+      wait: options.wait,
+      ...(options.timeoutSec !== undefined ? { timeoutMs: options.timeoutSec * 1000 } : {}),
       ...(out ? { out } : {}),
       onProgress: (s) =>
-        o.progress.update({
-          phase: o.wait ? 'wait' : 'results',
+        options.progress.update({
+          phase: options.wait ? 'wait' : 'results',
           done: s.finished,
           total: jobs,
           failed: s.failed,
@@ -61,8 +62,8 @@ export async function results(
           costUsd: s.costUsd,
         }),
     });
-    o.progress.done({
-      phase: o.wait ? 'wait' : 'results',
+    options.progress.done({
+      phase: options.wait ? 'wait' : 'results',
       done: summary.succeeded + summary.failed,
       total: jobs,
       failed: summary.failed,
@@ -88,27 +89,31 @@ export interface ResultsOptions {
 }
 
 /** `promptq results FILE.jsonl|- [--out FILE] [--wait]` → exit code. */
-export async function runResults(file: string, o: ResultsOptions, config: PromptqConfig): Promise<number> {
-  const d: LineDefaults = {
+export async function runResults(
+  file: string,
+  options: ResultsOptions,
+  config: PromptqConfig,
+): Promise<number> {
+  const lineDefaults: LineDefaults = {
     tenant: undefined,
     priority: config.backfill.priority,
-    idPrefix: o.idPrefix,
+    idPrefix: options.idPrefix,
     limits: config.jobs.limits,
   };
-  const timeoutSec = o.timeout;
+  const timeoutSec = options.timeout;
   const input = await openInput(file);
   const redis = await connect(config);
   try {
-    const scan = await scanFile(input.path, d);
-    const summary = await results(redis, config, input.path, d, scan.jobs, {
-      wait: o.wait,
-      out: o.out ?? { stdout: true },
+    const scan = await scanFile(input.path, lineDefaults);
+    const summary = await results(redis, config, input.path, lineDefaults, scan.jobs, {
+      wait: options.wait,
+      out: options.out ?? { stdout: true },
       timeoutSec,
       progress: new Progress(),
     });
-    const text = o.json ? JSON.stringify({ summary }) : formatSummary(summary);
+    const text = options.json ? JSON.stringify({ summary }) : formatSummary(summary);
     // With no --out the result lines own stdout; the summary goes to stderr.
-    if (o.out === undefined) process.stderr.write(`${text}\n`);
+    if (options.out === undefined) process.stderr.write(`${text}\n`);
     else write(text);
     return failedExit(summary);
   } finally {

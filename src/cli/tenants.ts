@@ -84,14 +84,16 @@ function settingOptions(c: Command): Command {
     );
 }
 
-function settings(o: SettingFlags): Partial<TenantSettings> {
+function settings(flags: SettingFlags): Partial<TenantSettings> {
   return {
-    ...(o.dailyUsd !== undefined ? { dailyUsd: o.dailyUsd === 'none' ? null : o.dailyUsd } : {}),
-    ...(o.monthlyUsd !== undefined ? { monthlyUsd: o.monthlyUsd === 'none' ? null : o.monthlyUsd } : {}),
-    ...(o.onExceed !== undefined ? { onExceed: o.onExceed } : {}),
-    ...(o.rpm !== undefined ? { rpm: o.rpm === 'none' ? null : o.rpm } : {}),
-    ...(o.tpm !== undefined ? { tpm: o.tpm === 'none' ? null : o.tpm } : {}),
-    ...(o.share !== undefined ? { share: o.share === 'none' ? null : o.share } : {}),
+    ...(flags.dailyUsd !== undefined ? { dailyUsd: flags.dailyUsd === 'none' ? null : flags.dailyUsd } : {}),
+    ...(flags.monthlyUsd !== undefined
+      ? { monthlyUsd: flags.monthlyUsd === 'none' ? null : flags.monthlyUsd }
+      : {}),
+    ...(flags.onExceed !== undefined ? { onExceed: flags.onExceed } : {}),
+    ...(flags.rpm !== undefined ? { rpm: flags.rpm === 'none' ? null : flags.rpm } : {}),
+    ...(flags.tpm !== undefined ? { tpm: flags.tpm === 'none' ? null : flags.tpm } : {}),
+    ...(flags.share !== undefined ? { share: flags.share === 'none' ? null : flags.share } : {}),
   };
 }
 
@@ -150,11 +152,11 @@ export function registerTenants(cli: Cli): void {
     .command('list', { isDefault: true })
     .description('the tenants: spend against budget this UTC day and month')
     .option('--json', 'print JSON', false)
-    .action(async (o: { json: boolean }) => {
+    .action(async (options: { json: boolean }) => {
       await run(async (config) => {
         const list = await withTenants(config, (s) => s.list());
         process.stdout.write(
-          o.json ? `${JSON.stringify(list.map(tenantView), null, 2)}\n` : `${tenantsTable(list)}\n`,
+          options.json ? `${JSON.stringify(list.map(tenantView), null, 2)}\n` : `${tenantsTable(list)}\n`,
         );
         return 0;
       })();
@@ -168,9 +170,9 @@ export function registerTenants(cli: Cli): void {
         '<NAME>',
         'the tenant (1-64 characters from A-Z a-z 0-9 _ . -); its jobs carry it as tenant_id',
       ),
-  ).action(async (name: string, o: SettingFlags) => {
+  ).action(async (name: string, flags: SettingFlags) => {
     await run(async (config) => {
-      const { token } = await withTenants(config, (s) => s.add(name, settings(o)));
+      const { token } = await withTenants(config, (s) => s.add(name, settings(flags)));
       process.stdout.write(`${token}\n`);
       process.stderr.write(`promptq: tenant "${name}" created; the token above is shown only this once\n`);
       return 0;
@@ -182,9 +184,9 @@ export function registerTenants(cli: Cli): void {
       .command('set')
       .description("change a tenant's budgets or what its jobs do over budget")
       .argument('<NAME>', 'the tenant'),
-  ).action(async (name: string, o: SettingFlags) => {
+  ).action(async (name: string, flags: SettingFlags) => {
     await run(async (config) => {
-      const s = settings(o);
+      const s = settings(flags);
       if (Object.keys(s).length === 0)
         throw new UsageError('set: give --daily-usd, --monthly-usd, --on-exceed, --rpm, --tpm or --share');
       const rows = await withTenants(config, async (store) => {

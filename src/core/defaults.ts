@@ -79,7 +79,7 @@ export const defaults: PromptqConfig = deepFreeze<PromptqConfig>({
       target: 0.995,
       burstMs: 1000,
       reserveMs: 200,
-      probeTtlMs: 10_000,
+      discoveryTtlMs: 10_000,
       minFactor: 0.3,
       overloadBaseMs: retryBaseMs,
       overloadMaxMs: retryMaxMs,
@@ -109,6 +109,9 @@ export const defaults: PromptqConfig = deepFreeze<PromptqConfig>({
   log: {
     level: 'info',
     repeatIntervalMs: 10_000,
+  },
+  observers: {
+    queueCapacity: 1000,
   },
   labels: {
     maxTenants: 50,

@@ -37,6 +37,7 @@ export interface PromptqConfig {
   readonly worker: WorkerConfig;
   readonly limiter: LimiterConfig;
   readonly log: LogConfig;
+  readonly observers: ObserversConfig;
   readonly labels: LabelsConfig;
   readonly rollups: RollupsConfig;
   readonly backfill: BackfillConfig;
@@ -268,8 +269,8 @@ export interface LimiterTuning {
   readonly burstMs: number;
   /** Refill time kept in reserve (never spent): absorbs the jitter between admission and arrival. @defaultValue `200` */
   readonly reserveMs: number;
-  /** Discovery probe lifetime (a dead prober frees the group after this). @defaultValue `10000` */
-  readonly probeTtlMs: number;
+  /** How long a group's discovery request holds it (a dead worker's frees the group after this). @defaultValue `10000` */
+  readonly discoveryTtlMs: number;
   /** Floor of the pace multiplier. @defaultValue `0.3` */
   readonly minFactor: number;
   /** First overload (529) pause of the group; `PROMPTQ_RETRY_BASE_MS` sets it with the job backoff. @defaultValue `1000` */
@@ -340,6 +341,16 @@ export interface LogConfig {
   readonly level: LogLevel;
   /** A repeated error (a Redis outage) is logged once, then summarised this often. @defaultValue `10000` */
   readonly repeatIntervalMs: number;
+}
+
+/** The observers of the one event source (events/emitter.ts): metrics, logs, rollups. */
+export interface ObserversConfig {
+  /**
+   * Events one listener may have waiting or running off the job's path; past this the worker waits
+   * for room before handing the job back, ≥ 1.
+   * @defaultValue `1000`
+   */
+  readonly queueCapacity: number;
 }
 
 /**

@@ -2,8 +2,8 @@
  * The adaptive limiter in the call path. Every API attempt acquires a permit before it is sent and
  * settles it with what the API answered:
  *
- * - **Header-driven pacing.** Limits are discovered from `anthropic-ratelimit-*` headers (one probe
- *   request per model group until the first headers arrive; no configuration needed). Each resource
+ * - **Header-driven pacing.** Limits are discovered from `anthropic-ratelimit-*` headers (one
+ *   discovery request per model group until the first headers arrive; no configuration needed). Each resource
  *   (requests, input tokens, output tokens) is a token bucket refilled at limit/60 s, with a capacity
  *   of about one second of refill, so requests are spread evenly and no burst of a minute's
  *   allowance is ever sent (Anthropic may enforce per-minute limits over shorter intervals).
@@ -23,26 +23,28 @@
  * turns per call, which capped a process at a few hundred admissions a second); without room it
  * joins the gate.
  */
-import { createHash } from 'node:crypto';
 import Bottleneck from 'bottleneck';
 import { cacheReadsCountTowardItpm, modelGroup } from '../core/models.js';
+import { type Resource, resources } from '../core/rate-limits.js';
 import { createPermit, type PermitContext } from './permit.js';
 import { PromptCacheTracker } from './prompt-cache.js';
 import {
   type AdmitState,
   type Costs,
   type GroupState,
-  type LimiterResource,
   type ShareBuckets,
   SharedLimiterState,
 } from './shared-state.js';
-import type { AcquireOptions, CallPlan, Deferral, LimiterOptions, Permit, QuotaResource } from './types.js';
+import type {
+  AccountQuotaPort,
+  AcquireOptions,
+  CallPlan,
+  Deferral,
+  LimiterOptions,
+  Permit,
+  QuotaResource,
+} from './types.js';
 
-/** A short, one-way fingerprint of an API key: separates accounts in Redis without storing the key. */
-export function accountFingerprint(apiKey: string | undefined): string {
-  if (!apiKey) return 'default';
-  return createHash('sha256').update(`promptq:${apiKey}`).digest('hex').slice(0, 12);
-}
 function bottleneckPriority(priority: number | undefined): number {
   if (priority === undefined) return 5;
   if (priority <= 10) return 2;
@@ -52,7 +54,7 @@ function bottleneckPriority(priority: number | undefined): number {
 const abortError = (signal: AbortSignal) => signal.reason ?? new Error('aborted');
 
 export class RateLimiter {
-  readonly #o: LimiterOptions;
+  readonly #options: LimiterOptions;
   readonly #state: SharedLimiterState;
   readonly #gates = new Map<string, Bottleneck>();
   readonly #cache: PromptCacheTracker;
@@ -64,17 +66,17 @@ export class RateLimiter {
   readonly #local = new Map<string, LocalGroup>();
   /** When each group last asked for a permit (ms): idle groups are dropped. */
   readonly #lastUsed = new Map<string, number>();
-  readonly #ceilings: Record<LimiterResource, number>;
+  readonly #ceilings: Record<Resource, number>;
   readonly #permits: PermitContext;
   /** The last read of each group's state (see `stateReadMs`). */
   readonly #reads = new Map<string, { at: number; state: Promise<GroupState> }>();
   #closed = false;
 
   constructor(opts: LimiterOptions) {
-    this.#o = opts;
+    this.#options = opts;
     this.#state = new SharedLimiterState(opts.redis, opts.config.tuning);
     const { rpm, itpm, otpm } = opts.config.ceilings;
-    this.#ceilings = { req: rpm, in: itpm, out: otpm };
+    this.#ceilings = { requests: rpm, input_tokens: itpm, output_tokens: otpm };
     this.#cache = new PromptCacheTracker(() => this.#state.tuning);
     this.#permits = {
       state: this.#state,
@@ -86,12 +88,12 @@ export class RateLimiter {
 
   /** The Redis key of a model group's shared state. */
   key(group: string): string {
-    return this.#o.keys.limiterGroup(this.#o.account, group);
+    return this.#options.keys.limiterGroup(this.#options.account, group);
   }
 
   /** The Redis key of a tenant's share buckets of a model group (under the group's hash tag). */
   shareKey(group: string, tenantId: string): string {
-    return this.#o.keys.limiterShare(this.#o.account, group, tenantId);
+    return this.#options.keys.limiterShare(this.#options.account, group, tenantId);
   }
 
   get state(): SharedLimiterState {
@@ -116,7 +118,7 @@ export class RateLimiter {
     for (const [group, g] of this.#gates) {
       const c = g.counts();
       const busy = c.RECEIVED + c.QUEUED + c.RUNNING + c.EXECUTING > 0;
-      if (!busy && now - (this.#lastUsed.get(group) ?? 0) > this.#o.config.idleGroupMs) {
+      if (!busy && now - (this.#lastUsed.get(group) ?? 0) > this.#options.config.idleGroupMs) {
         this.#gates.delete(group);
         this.#reads.delete(this.key(group));
         this.#lastUsed.delete(group);
@@ -152,130 +154,199 @@ export class RateLimiter {
     const key = this.key(group);
     // The group is in use from here (requestRate reads it, idle groups are dropped), gate or not.
     const gate = this.#gate(group);
-    const st = await this.#read(key);
-    // What the API will count toward ITPM: uncached input and cache writes; cache reads only on
-    // models where they count. The cacheable prefix is charged at the share lately written.
-    // The prefix is free when the API answered with it lately (a read), else it is a write.
-    const readsCount = cacheReadsCountTowardItpm(plan.model);
+    const groupState = await this.#read(key);
     const cacheKey = plan.cachePrefixKey === undefined ? undefined : `${group}:${plan.cachePrefixKey}`;
     // While this process's first call with the prefix is out, wait for it (at most holdMs): its
     // answer makes the prefix a cheap read for the others instead of as many writes.
     const writing = cacheKey === undefined ? undefined : this.#cache.writing(cacheKey);
     if (writing) await Promise.race([writing, sleep(this.#state.tuning.holdMs, signal)]);
-    const cached = !readsCount && cacheKey !== undefined && this.#cache.isCached(cacheKey);
-    const prefix = cached ? Math.min(plan.cachePrefixTokens ?? 0, plan.inputTokens) : 0;
-    const estimate = plan.inputTokens - prefix;
-    const costs = { req: 1, in: Math.max(1, Math.round(estimate * st.inRatio)), out: plan.maxTokens };
+    const prefix = this.#prefixCharge(plan, cacheKey);
+    const costs: Costs = {
+      requests: 1,
+      input_tokens: Math.max(1, Math.round(prefix.inputTokens * groupState.inRatio)),
+      output_tokens: plan.maxTokens,
+    };
     const priority = bottleneckPriority(plan.priority);
-    const hold = this.#state.tuning.holdMs;
     const mayDefer = opts.mayDefer === true;
     const local = this.#localOf(group);
-    const parked = local.parked;
     if (mayDefer) {
-      const now = Date.now();
-      if (st.pausedUntil - now > hold) return deferral(st.pausedUntil, 'paused');
-      // Calls of this process already waiting for the group, one call's interval apart. (While
-      // the limits are unknown every call waits: the probe's answer usually comes within one call.)
-      // A learned limit (no headers) is still being probed upward: its interval says little about
-      // the next seconds, so its calls wait as in discovery.
-      const interval = st.learned ? null : callIntervalMs(st, costs, this.#state.tuning.target);
-      const room = interval === null ? Number.POSITIVE_INFINITY : Math.max(1, Math.ceil(hold / interval));
-      if (interval !== null && parked.length >= room && !parked.some((p) => p > priority)) {
-        // Past maxDeferMs the cursor starts over (still spaced): the interval may shrink meanwhile.
-        const first = now + Math.max(hold, parked.length * interval);
-        local.nextBackAt = Math.max(local.nextBackAt, first);
-        if (local.nextBackAt > now + this.#state.tuning.maxDeferMs) local.nextBackAt = first;
-        const untilMs = local.nextBackAt;
-        local.nextBackAt += interval;
-        return deferral(untilMs, 'queued');
-      }
+      const early = this.#earlyDeferral(groupState, costs, local, priority);
+      if (early) return early;
     }
     const quota = plan.quota;
     const perMinute = quota?.perMinute;
     const quotaTokens = plan.inputTokens + plan.maxTokens;
+    // Only a quota is awaited here: without one, the deferral decision above and the parking in
+    // #admit happen in one turn of the event loop, so concurrent calls count each other.
+    if (perMinute !== undefined) {
+      const overQuota = await takePerMinute(perMinute, quotaTokens, mayDefer, signal);
+      if (overQuota) return overQuota;
+    }
     const share: ShareBuckets | undefined =
       quota?.share !== undefined ? { key: this.shareKey(group, quota.id), share: quota.share } : undefined;
-    // The tenant's per-minute quota lives in another slot: counted here, before the group's turn.
-    while (perMinute !== undefined) {
-      const q = await perMinute.take(quotaTokens);
-      if (q.waitMs <= 0) break;
-      if (mayDefer) return deferral(Date.now() + q.waitMs, 'quota', q.resource);
-      await sleep(Math.min(q.waitMs, 1000), signal);
-    }
-    /**
-     * One look at the buckets: admitted (the state), handed back (a deferral), or how long to sleep
-     * before the next look.
-     */
-    const look = async (): Promise<AdmitState | Deferral | { sleepMs: number }> => {
-      const { waitMs, state, resource } = await this.#state.admit(key, costs, Date.now(), share);
-      if (waitMs <= 0) return state;
-      // Over its share: step aside at once, whatever the wait (others of the group may go).
-      if (mayDefer && state === 'quota') {
-        return this.#quotaDeferral(local, quota?.id ?? '', st, costs, quota?.share ?? 1, waitMs, resource);
-      }
-      // (Not while discovering: the probe's answer usually comes long before its lifetime ends.)
-      if (mayDefer && waitMs > hold && state !== 'discovering') {
-        return deferral(Date.now() + waitMs, state === 'paused' ? 'paused' : 'pacing');
-      }
-      // While the probe is out, look again soon: its headers end the discovery at once.
-      return { sleepMs: Math.min(Math.max(waitMs, 1), state === 'discovering' ? 50 : 1000) };
-    };
-    let admitted: AdmitState | Deferral | { sleepMs: number } = { sleepMs: 0 };
-    // Counted among the group's waiting calls from here (the room above counts calls still looking).
-    parked.push(priority);
-    try {
-      if (this.#closed) throw new Error('limiter closed');
-      if (signal?.aborted) throw abortError(signal);
-      // Nobody of this process waits in the gate: one look, without it (see the top).
-      if (local.gated === 0) admitted = await look();
-      if (typeof admitted === 'object' && 'sleepMs' in admitted) {
-        const sleepUntil = Date.now() + admitted.sleepMs;
-        local.gated += 1;
-        try {
-          admitted = await gate.schedule({ priority }, async () => {
-            // A first look that found no room: nothing changes before that wait is over.
-            const first = sleepUntil - Date.now();
-            if (first > 0) await sleep(first, signal);
-            for (;;) {
-              if (this.#closed) throw new Error('limiter closed');
-              if (signal?.aborted) throw abortError(signal);
-              const next = await look();
-              if (typeof next !== 'object' || !('sleepMs' in next)) return next;
-              await sleep(next.sleepMs, signal);
-            }
-          });
-        } finally {
-          local.gated -= 1;
-        }
-      }
-    } catch (err) {
-      await perMinute?.giveBack(1, quotaTokens).catch(() => {});
-      throw err;
-    } finally {
-      parked.splice(parked.indexOf(priority), 1);
-    }
+    const admission = { key, costs, priority, mayDefer, local, groupState, quota, share, quotaTokens };
+    const admitted = await this.#admit(admission, gate, signal);
     if (typeof admitted !== 'string') {
       // Not admitted: the call is not made now, so it has not used the tenant's per-minute quota.
       await perMinute?.giveBack(1, quotaTokens);
       return admitted;
     }
+    return this.#permit(plan, group, key, costs, admitted, share?.key, prefix);
+  }
+
+  /**
+   * The cacheable prefix's charge. What the API will count toward ITPM: uncached input and cache
+   * writes; cache reads only on models where they count. The prefix is free when the API answered
+   * with it lately (a read), else it is a write.
+   */
+  #prefixCharge(plan: CallPlan, cacheKey: string | undefined): PrefixCharge {
+    const readsCount = cacheReadsCountTowardItpm(plan.model);
+    const cached = !readsCount && cacheKey !== undefined && this.#cache.isCached(cacheKey);
+    const prefixTokens = cached ? Math.min(plan.cachePrefixTokens ?? 0, plan.inputTokens) : 0;
+    return { readsCount, cacheKey, cached, inputTokens: plan.inputTokens - prefixTokens };
+  }
+
+  /**
+   * The deferral decision before asking Redis (with `mayDefer`): the group is paused past `holdMs`,
+   * or this process's calls already waiting for it fill `holdMs` and this call's priority beats
+   * none of theirs.
+   */
+  #earlyDeferral(
+    groupState: GroupState,
+    costs: Costs,
+    local: LocalGroup,
+    priority: number,
+  ): Deferral | undefined {
+    const hold = this.#state.tuning.holdMs;
+    const parked = local.parked;
+    const now = Date.now();
+    if (groupState.pausedUntil - now > hold) return deferral(groupState.pausedUntil, 'paused');
+    // Calls of this process already waiting for the group, one call's interval apart. (While
+    // the limits are unknown every call waits: the discovery request's answer usually comes within
+    // one call.) A learned limit (no headers) is still being raised step by step: its interval says
+    // little about the next seconds, so its calls wait as in discovery.
+    const interval = groupState.learned ? null : callIntervalMs(groupState, costs, this.#state.tuning.target);
+    const room = interval === null ? Number.POSITIVE_INFINITY : Math.max(1, Math.ceil(hold / interval));
+    if (interval === null || parked.length < room || parked.some((p) => p > priority)) return undefined;
+    // Past maxDeferMs the cursor starts over (still spaced): the interval may shrink meanwhile.
+    const first = now + Math.max(hold, parked.length * interval);
+    local.nextBackAt = Math.max(local.nextBackAt, first);
+    if (local.nextBackAt > now + this.#state.tuning.maxDeferMs) local.nextBackAt = first;
+    const untilMs = local.nextBackAt;
+    local.nextBackAt += interval;
+    return deferral(untilMs, 'queued');
+  }
+
+  /**
+   * Admission: admitted (the state) or handed back (a deferral). A call that finds none of this
+   * process's calls in the gate looks once without it (see the top); otherwise, or without room, it
+   * looks again in the gate until admitted.
+   */
+  async #admit(
+    a: Admission,
+    gate: Bottleneck,
+    signal: AbortSignal | undefined,
+  ): Promise<AdmitState | Deferral> {
+    let admitted: Look = { sleepMs: 0 };
+    // Counted among the group's waiting calls from here (the room above counts calls still looking).
+    a.local.parked.push(a.priority);
+    try {
+      if (this.#closed) throw new Error('limiter closed');
+      if (signal?.aborted) throw abortError(signal);
+      if (a.local.gated === 0) admitted = await this.#look(a);
+      if (isSleep(admitted)) admitted = await this.#lookInGate(a, gate, admitted.sleepMs, signal);
+    } catch (err) {
+      await a.quota?.perMinute?.giveBack(1, a.quotaTokens).catch(() => {});
+      throw err;
+    } finally {
+      a.local.parked.splice(a.local.parked.indexOf(a.priority), 1);
+    }
+    return admitted;
+  }
+
+  /** In the gate: look until admitted or handed back, sleeping as each look says. */
+  async #lookInGate(
+    a: Admission,
+    gate: Bottleneck,
+    sleepMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<AdmitState | Deferral> {
+    const sleepUntil = Date.now() + sleepMs;
+    a.local.gated += 1;
+    try {
+      return await gate.schedule({ priority: a.priority }, async () => {
+        // A first look that found no room: nothing changes before that wait is over.
+        const first = sleepUntil - Date.now();
+        if (first > 0) await sleep(first, signal);
+        for (;;) {
+          if (this.#closed) throw new Error('limiter closed');
+          if (signal?.aborted) throw abortError(signal);
+          const next = await this.#look(a);
+          if (!isSleep(next)) return next;
+          await sleep(next.sleepMs, signal);
+        }
+      });
+    } finally {
+      a.local.gated -= 1;
+    }
+  }
+
+  /** One look at the buckets: admitted (the state), handed back (a deferral), or how long to sleep. */
+  async #look(a: Admission): Promise<Look> {
+    const hold = this.#state.tuning.holdMs;
+    const { waitMs, state, resource } = await this.#state.admit(a.key, a.costs, Date.now(), a.share);
+    if (waitMs <= 0) return state;
+    // Over its share: step aside at once, whatever the wait (others of the group may go).
+    if (a.mayDefer && state === 'quota') {
+      const tenantId = a.quota?.id ?? '';
+      return this.#quotaDeferral(
+        a.local,
+        tenantId,
+        a.groupState,
+        a.costs,
+        a.quota?.share ?? 1,
+        waitMs,
+        resource,
+      );
+    }
+    // (Not while discovering: the discovery request's answer usually comes long before its lifetime ends.)
+    if (a.mayDefer && waitMs > hold && state !== 'discovering') {
+      return deferral(Date.now() + waitMs, state === 'paused' ? 'paused' : 'pacing');
+    }
+    // While the discovery request is out, look again soon: its headers end the discovery at once.
+    return { sleepMs: Math.min(Math.max(waitMs, 1), state === 'discovering' ? 50 : 1000) };
+  }
+
+  /** The admitted call's permit; the first writer of a cacheable prefix ends its write when it settles. */
+  #permit(
+    plan: CallPlan,
+    group: string,
+    key: string,
+    costs: Costs,
+    admitted: AdmitState,
+    shareKey: string | undefined,
+    prefix: PrefixCharge,
+  ): Permit {
+    const { cacheKey } = prefix;
     const wrote =
-      !cached && !readsCount && cacheKey !== undefined ? this.#cache.beginWrite(cacheKey) : undefined;
+      !prefix.cached && !prefix.readsCount && cacheKey !== undefined
+        ? this.#cache.beginWrite(cacheKey)
+        : undefined;
     const permit = createPermit(this.#permits, {
       group,
       key,
       plan,
       costs,
-      probe: admitted === 'probe',
-      cacheReadsCount: readsCount,
-      // (The discovery probe was charged to no share: the group's limits were unknown.)
-      shareKey: admitted === 'ok' ? share?.key : undefined,
-      perMinute,
+      discovery: admitted === 'discovery',
+      cacheReadsCount: prefix.readsCount,
+      // (The discovery request was charged to no share: the group's limits were unknown.)
+      shareKey: admitted === 'ok' ? shareKey : undefined,
+      perMinute: plan.quota?.perMinute,
       onCached: cacheKey === undefined ? undefined : () => this.#cache.remember(cacheKey),
     });
     if (!wrote) return permit;
     return {
-      observeHeaders: (h) => permit.observeHeaders(h),
+      observeSignals: (signals) => permit.observeSignals(signals),
       settle: async (result) => {
         try {
           await permit.settle(result);
@@ -314,15 +385,15 @@ export class RateLimiter {
   #quotaDeferral(
     local: LocalGroup,
     tenantId: string,
-    st: GroupState,
+    groupState: GroupState,
     costs: Costs,
     share: number,
     waitMs: number,
-    resource: LimiterResource | undefined,
+    resource: Resource | undefined,
   ): Deferral {
     const now = Date.now();
     let untilMs = now + waitMs;
-    const interval = callIntervalMs(st, costs, this.#state.tuning.target);
+    const interval = callIntervalMs(groupState, costs, this.#state.tuning.target);
     if (interval !== null) {
       untilMs = Math.max(untilMs, local.quotaBackAt.get(tenantId) ?? 0);
       if (untilMs > now + Math.max(waitMs, this.#state.tuning.maxDeferMs)) untilMs = now + waitMs;
@@ -339,8 +410,9 @@ export class RateLimiter {
     this.#dropIdleGroups();
     let rps = 0;
     for (const group of this.#gates.keys()) {
-      const st = await this.#state.read(this.key(group));
-      if (st.limits.req) rps += (st.limits.req * st.factor * this.#state.tuning.target) / 60;
+      const groupState = await this.#state.read(this.key(group));
+      if (groupState.limits.requests)
+        rps += (groupState.limits.requests * groupState.factor * this.#state.tuning.target) / 60;
     }
     return rps;
   }
@@ -365,6 +437,55 @@ interface LocalGroup {
   quotaBackAt: Map<string, number>;
 }
 
+/** A call's cacheable prefix as {@link RateLimiter.acquire} charges it. */
+interface PrefixCharge {
+  /** Cache reads count toward the model's ITPM. */
+  readsCount: boolean;
+  /** The prefix's key in this process's cache tracker (`group:fingerprint`). */
+  cacheKey: string | undefined;
+  /** The prefix is cached (and reads are free): it is not charged. */
+  cached: boolean;
+  /** The input tokens charged: the estimate less a cached prefix. */
+  inputTokens: number;
+}
+
+/** One call's admission: what each look at the buckets needs. */
+interface Admission {
+  key: string;
+  costs: Costs;
+  priority: number;
+  mayDefer: boolean;
+  local: LocalGroup;
+  groupState: GroupState;
+  quota: CallPlan['quota'];
+  share: ShareBuckets | undefined;
+  /** What the per-minute quota was charged (given back when admission fails). */
+  quotaTokens: number;
+}
+
+/** A look's answer: admitted (the state), handed back (a deferral), or sleep and look again. */
+type Look = AdmitState | Deferral | { sleepMs: number };
+
+const isSleep = (look: Look): look is { sleepMs: number } => typeof look === 'object' && 'sleepMs' in look;
+
+/**
+ * The tenant's per-minute quota lives in another slot: counted first, before the group's turn. Over
+ * it, a deferral with `mayDefer`, else a wait.
+ */
+async function takePerMinute(
+  perMinute: AccountQuotaPort,
+  tokens: number,
+  mayDefer: boolean,
+  signal: AbortSignal | undefined,
+): Promise<Deferral | undefined> {
+  for (;;) {
+    const taken = await perMinute.take(tokens);
+    if (taken.waitMs <= 0) return undefined;
+    if (mayDefer) return deferral(Date.now() + taken.waitMs, 'quota', taken.resource);
+    await sleep(Math.min(taken.waitMs, 1000), signal);
+  }
+}
+
 function deferral(untilMs: number, reason: Deferral['reason'], resource?: QuotaResource): Deferral {
   return resource === undefined
     ? { deferred: true, untilMs, reason }
@@ -372,19 +493,19 @@ function deferral(untilMs: number, reason: Deferral['reason'], resource?: QuotaR
 }
 
 /** The share bucket the admission found short → what the tenant ran short of. */
-function quotaResource(r: LimiterResource | undefined): QuotaResource {
-  return r === 'req' ? 'requests' : 'tokens';
+function quotaResource(r: Resource | undefined): QuotaResource {
+  return r === 'requests' ? 'requests' : 'tokens';
 }
 
 /**
  * Milliseconds between two calls like this one at the group's pace (the slowest of its known
  * limits); `null` while no limit is known.
  */
-function callIntervalMs(st: GroupState, costs: Costs, target: number): number | null {
+function callIntervalMs(groupState: GroupState, costs: Costs, target: number): number | null {
   let ms: number | null = null;
-  for (const r of ['req', 'in', 'out'] as const) {
-    const limit = st.limits[r];
-    if (limit) ms = Math.max(ms ?? 0, (costs[r] * 60_000) / (limit * st.factor * target));
+  for (const r of resources) {
+    const limit = groupState.limits[r];
+    if (limit) ms = Math.max(ms ?? 0, (costs[r] * 60_000) / (limit * groupState.factor * target));
   }
   return ms;
 }

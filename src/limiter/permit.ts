@@ -3,8 +3,9 @@
  * did not use, feeds the input-token ratio, pauses the group on a 429/529 and learns the answer's
  * rate-limit headers (the shared limits) — all in one Lua step of {@link SharedLimiterState.settle}.
  */
-import { parseRateLimitHeaders } from './headers.js';
-import type { Costs, HeaderObservation, LimiterResource, SharedLimiterState } from './shared-state.js';
+import { type Resource, resources } from '../core/rate-limits.js';
+import type { RateLimitSignals } from '../providers/provider.js';
+import type { Costs, HeaderObservation, SharedLimiterState } from './shared-state.js';
 import type { AccountQuotaPort, CallPlan, LimiterOptions, Permit } from './types.js';
 
 /** What a permit needs of its limiter. */
@@ -12,7 +13,7 @@ export interface PermitContext {
   state: SharedLimiterState;
   options: LimiterOptions;
   /** Configured ceilings per resource (0: none). */
-  ceilings: Record<LimiterResource, number>;
+  ceilings: Record<Resource, number>;
   /** Drop the process's last read of the group's state (it paused: the next call reads afresh). */
   forget?: (key: string) => void;
 }
@@ -25,8 +26,8 @@ export interface PermitCall {
   plan: CallPlan;
   /** What admission charged. */
   costs: Costs;
-  /** The discovery probe (the group's limits were unknown). */
-  probe: boolean;
+  /** The discovery request (the group's limits were unknown). */
+  discovery: boolean;
   /** Cache reads count toward ITPM on this model. */
   cacheReadsCount: boolean;
   /** Called when the API answered with cache writes or reads (the prefix is cached now). */
@@ -43,21 +44,24 @@ function remainingUpper(r: number | undefined, tokens: boolean): number | undefi
   return tokens && r % 1000 === 0 ? r + 999 : r;
 }
 
-/** What a response's rate-limit headers announce (remainders at their upper end); none: undefined. */
-function observation(ctx: PermitContext, group: string, headers: Headers): HeaderObservation | undefined {
-  const snap = parseRateLimitHeaders(headers);
+/** What an answer's rate-limit signals announce (remainders at their upper end); none: undefined. */
+function observation(
+  ctx: PermitContext,
+  group: string,
+  snap: RateLimitSignals,
+): HeaderObservation | undefined {
   if (Object.keys(snap).length === 0) return undefined;
-  ctx.options.onHeaders?.(group, snap);
+  void ctx.options.events?.emit('limitSignals', { group, signals: snap });
   return {
     limits: {
-      req: snap.requests?.limit,
-      in: snap.input_tokens?.limit,
-      out: snap.output_tokens?.limit,
+      requests: snap.requests?.limit,
+      input_tokens: snap.input_tokens?.limit,
+      output_tokens: snap.output_tokens?.limit,
     },
     remaining: {
-      req: remainingUpper(snap.requests?.remaining, false),
-      in: remainingUpper(snap.input_tokens?.remaining, true),
-      out: remainingUpper(snap.output_tokens?.remaining, true),
+      requests: remainingUpper(snap.requests?.remaining, false),
+      input_tokens: remainingUpper(snap.input_tokens?.remaining, true),
+      output_tokens: remainingUpper(snap.output_tokens?.remaining, true),
     },
     ceilings: ctx.ceilings,
   };
@@ -68,13 +72,13 @@ function reportLimits(
   ctx: PermitContext,
   group: string,
   key: string,
-  o: HeaderObservation,
-  before: Partial<Record<LimiterResource, number>>,
+  observation: HeaderObservation,
+  before: Partial<Record<Resource, number>>,
 ): void {
-  const now: Partial<Record<LimiterResource, number>> = {};
+  const now: Partial<Record<Resource, number>> = {};
   let changed = false;
-  for (const r of ['req', 'in', 'out'] as const) {
-    const l = o.limits[r];
+  for (const r of resources) {
+    const l = observation.limits[r];
     if (l === undefined) continue;
     const effective = ctx.ceilings[r] > 0 ? Math.min(l, ctx.ceilings[r]) : l;
     now[r] = effective;
@@ -82,47 +86,52 @@ function reportLimits(
   }
   if (changed) {
     ctx.forget?.(key);
-    ctx.options.onLimits?.(group, now, before);
+    void ctx.options.events?.emit('groupLimits', {
+      group,
+      limits: now,
+      before,
+    });
   }
 }
 
-/** Store the limits and remainders a response's headers announce (a script of its own); report what changed. */
-async function observeLimitHeaders(
+/** Store the limits and remainders an answer's signals announce (a script of its own); report what changed. */
+async function observeLimitSignals(
   ctx: PermitContext,
   group: string,
   key: string,
-  headers: Headers,
+  signals: RateLimitSignals,
 ): Promise<void> {
-  const o = observation(ctx, group, headers);
-  if (!o) return;
-  reportLimits(ctx, group, key, o, await ctx.state.observe(key, o.limits, o.remaining, o.ceilings));
+  const seen = observation(ctx, group, signals);
+  if (!seen) return;
+  const before = await ctx.state.observe(key, seen.limits, seen.remaining, seen.ceilings);
+  reportLimits(ctx, group, key, seen, before);
 }
 
 /**
  * The permit of an admitted call. Its answer's headers are learned in the settle's script (one
- * round trip per call), except the discovery probe's, learned as they arrive (they end the
+ * round trip per call), except the discovery request's, learned as they arrive (they end the
  * discovery for every waiting call), and those of a call still running `headersEarlyMs` after them.
  */
 export function createPermit(ctx: PermitContext, call: PermitCall): Permit {
-  const { group, key, plan, costs, probe, cacheReadsCount } = call;
+  const { group, key, plan, costs, discovery, cacheReadsCount } = call;
   let headersSeen: Promise<void> | undefined;
-  let arrived: Headers | undefined;
+  let arrived: RateLimitSignals | undefined;
   let early: NodeJS.Timeout | undefined;
   let settled = false;
-  const observe = (headers: Headers) => {
+  const observe = (signals: RateLimitSignals) => {
     clearTimeout(early);
-    headersSeen ??= observeLimitHeaders(ctx, group, key, headers).catch(() => {});
+    headersSeen ??= observeLimitSignals(ctx, group, key, signals).catch(() => {});
     return headersSeen;
   };
   return {
-    observeHeaders: (headers) => {
+    observeSignals: (signals) => {
       if (settled || headersSeen || arrived) return;
-      if (probe) {
-        void observe(headers);
+      if (discovery) {
+        void observe(signals);
         return;
       }
-      arrived = headers;
-      early = setTimeout(() => void observe(headers), ctx.state.tuning.headersEarlyMs);
+      arrived = signals;
+      early = setTimeout(() => void observe(signals), ctx.state.tuning.headersEarlyMs);
       early.unref?.();
     },
     settle: async (result) => {
@@ -131,10 +140,10 @@ export function createPermit(ctx: PermitContext, call: PermitCall): Permit {
       clearTimeout(early);
       const pausing = result.outcome === 'rate_limited' || result.outcome === 'overloaded';
       // Headers learned on their own already: as before, first on success (on a 429/529 the pause
-      // goes first, so that the discovery probe's end cannot let another request slip in before it).
+      // goes first, so that the discovery request's end cannot let another request slip in before it).
       if (headersSeen && !pausing) await headersSeen;
-      const headers = result.headers ?? arrived;
-      const merged = headers && !headersSeen ? observation(ctx, group, headers) : undefined;
+      const signals = result.signals ?? arrived;
+      const merged = signals && !headersSeen ? observation(ctx, group, signals) : undefined;
       const ok = result.outcome === 'success';
       const outcome: 'success' | 'rate_limited' | 'overloaded' | 'other' =
         result.outcome === 'success' || result.outcome === 'rate_limited' || result.outcome === 'overloaded'
@@ -146,9 +155,12 @@ export function createPermit(ctx: PermitContext, call: PermitCall): Permit {
         result.inputTokens === undefined
           ? undefined
           : result.inputTokens + written + (cacheReadsCount ? read : 0);
-      const refundIn = ok && billedIn !== undefined ? costs.in - billedIn : 0;
+      const refundIn = ok && billedIn !== undefined ? costs.input_tokens - billedIn : 0;
       // A failed call produced no output: give all of max_tokens back.
-      const refundOut = ok && result.outputTokens !== undefined ? costs.out - result.outputTokens : costs.out;
+      const refundOut =
+        ok && result.outputTokens !== undefined
+          ? costs.output_tokens - result.outputTokens
+          : costs.output_tokens;
       // The estimate covers the whole prompt: compare it with all of the prompt's tokens.
       const sample =
         ok && result.inputTokens !== undefined && plan.inputTokens > 0
@@ -156,9 +168,7 @@ export function createPermit(ctx: PermitContext, call: PermitCall): Permit {
           : null;
       if (ok && written + read > 0) call.onCached?.();
       // Did the API's answer carry rate-limit headers? (null: there was no answer.)
-      const rateHeaders = result.headers
-        ? Object.keys(parseRateLimitHeaders(result.headers)).length > 0
-        : null;
+      const rateHeaders = result.signals ? Object.keys(result.signals).length > 0 : null;
       const giveIn = outcome === 'rate_limited' ? 0 : refundIn;
       const giveOut = outcome === 'rate_limited' ? 0 : refundOut;
       // The tenant's quotas get back what the group gets back (its per-minute quota counted the
@@ -168,23 +178,24 @@ export function createPermit(ctx: PermitContext, call: PermitCall): Permit {
       const [{ pausedUntil, factor, limitsBefore }] = await Promise.all([
         ctx.state.settle(key, {
           outcome,
-          refundIn: giveIn,
-          refundOut: giveOut,
+          refundInputTokens: giveIn,
+          refundOutputTokens: giveOut,
           retryAfterMs: result.retryAfterMs,
           inRatioSample: sample,
           headersSeen: rateHeaders,
-          probe,
+          discovery,
           headers: merged,
         }),
         call.shareKey === undefined ? undefined : ctx.state.refundShare(call.shareKey, giveIn, giveOut),
         outcome === 'rate_limited' ? undefined : call.perMinute?.giveBack(0, quotaIn + refundOut),
       ]);
       if (merged) reportLimits(ctx, group, key, merged, limitsBefore ?? {});
-      ctx.options.onPace?.(group, factor);
+      await ctx.options.events?.emit('groupPace', { group, factor });
       if (pausing) {
         ctx.forget?.(key);
-        const ms = pausedUntil - Date.now();
-        if (ms > 0) ctx.options.onPause?.(group, outcome, ms);
+        const pauseMs = pausedUntil - Date.now();
+        const reason = outcome as 'rate_limited' | 'overloaded';
+        if (pauseMs > 0) await ctx.options.events?.emit('groupPaused', { group, reason, pauseMs });
       }
     },
   };

@@ -2,18 +2,20 @@
  * The limiter's shared state: one Redis hash per (account, model group), changed only by the Lua
  * scripts in store/lua/limiter-*.lua, so any number of worker processes on any number of machines
  * admit requests from one set of token buckets. Nothing here is a lease: a worker that dies holds no capacity (a
- * discovery probe expires by itself).
+ * discovery request expires by itself).
  *
  * Hash fields (all optional):
- *   {r}_limit   per-minute limit of resource r (req, in, out), from headers (capped by a ceiling)
- *   {r}_level   tokens available at `ts` (may be negative: debt after an oversized request)
+ *   {b}_limit   per-minute limit of bucket b, from headers (capped by a ceiling)
+ *   {b}_level   tokens available at `ts` (may be negative: debt after an oversized request)
  *   ts          ms of the last refill
  *   factor      pace multiplier (multiplicative decrease on 429, additive recovery on success)
  *   burst_ms    bucket capacity in ms of refill (shrinks when 429s come while the model had room:
  *               a hidden short-interval limit)
  *   paused_until, pause_reason   the group sends nothing until then
  *   overload_streak             consecutive 529s (exponential group backoff)
- *   probe_until                 discovery: one request at a time until the first headers arrive
+ *   probe_until                 the discovery request's deadline: while the group's limits are
+ *                               unknown, one request at a time until the first headers arrive (the
+ *                               stored name predates the word: two versions share it in a deploy)
  *   headerless                  the API answers without rate-limit headers: the request limit is learned
  *   learned                     req_limit is learned, not announced (slow_start, ok_since, ok_count,
  *                               learn_hold_until: the learning's state; limiter-settle-1.lua)
@@ -21,7 +23,12 @@
  *   ok_since, ok_count          successes since then (every group; the last window's worth)
  *   last_429                    the end of the last 429 episode's pause (announced limits)
  *   caution_until               429 episodes came close together: recover slowly until then
+ *
+ * The buckets are the rate-limited resources (core/rate-limits.ts: `requests`, `input_tokens`,
+ * `output_tokens`); the scripts and the hash call them by short names ({@link bucketName}: `req`,
+ * `in`, `out`). Those names stop at this file: what it exports speaks of resources.
  */
+import { type Resource, resources } from '../core/rate-limits.js';
 import type { LimiterTuning } from '../core/settings.js';
 import type { RedisConnection as Redis } from '../store/connection.js';
 import {
@@ -32,67 +39,81 @@ import {
   shareRefundScript,
 } from '../store/limiter-scripts.js';
 
-const resources = ['req', 'in', 'out'] as const;
-export type LimiterResource = (typeof resources)[number];
+/** Each resource's bucket as the Lua scripts and the group hash name it (`{b}_limit`, `costReq`, …). */
+const bucketName = { requests: 'req', input_tokens: 'in', output_tokens: 'out' } as const satisfies Record<
+  Resource,
+  string
+>;
+type BucketName = (typeof bucketName)[Resource];
+const resourceOf = Object.fromEntries(resources.map((r) => [bucketName[r], r])) as Record<
+  BucketName,
+  Resource
+>;
 
-/** `quota`: the group has room (or not), but the call's tenant's share of it has none. */
-export type AdmitState = 'ok' | 'probe' | 'paused' | 'pacing' | 'discovering' | 'quota';
+/**
+ * `discovery`: admitted as the group's one discovery request (its limits are unknown); `discovering`:
+ * another call's discovery request is out. `quota`: the group has room (or not), but the call's
+ * tenant's share of it has none.
+ */
+export type AdmitState = 'ok' | 'discovery' | 'paused' | 'pacing' | 'discovering' | 'quota';
 
-/** A tenant's share of a group's limits: its buckets' key (keys.ts `limiterTenantKey`) and the fraction. */
+/** A tenant's share of a group's limits: its buckets' key (`Keyspace.limiterShare`, store/keys.ts) and the fraction. */
 export interface ShareBuckets {
   key: string;
   /** (0, 1]. */
   share: number;
 }
 
-export interface Costs {
-  req: number;
-  in: number;
-  out: number;
-}
+/** What a call takes from each bucket. */
+export type Costs = Record<Resource, number>;
 
 /** A view of one group's state (metrics, logs, tests). */
 export interface GroupState {
-  limits: Partial<Record<LimiterResource, number>>;
-  levels: Partial<Record<LimiterResource, number>>;
+  limits: Partial<Record<Resource, number>>;
+  levels: Partial<Record<Resource, number>>;
   factor: number;
   burstMs: number;
   pausedUntil: number;
   pauseReason: string | null;
   inRatio: number;
   headerless: boolean;
-  /** `limits.req` was learned from 429s (header-less endpoint), not announced. */
+  /** `limits.requests` was learned from 429s (header-less endpoint), not announced. */
   learned: boolean;
 }
 
 /** What a response's rate-limit headers say, and the configured ceilings (0: none). */
 export interface HeaderObservation {
-  limits: Record<LimiterResource, number | undefined>;
-  remaining: Record<LimiterResource, number | undefined>;
-  ceilings: Record<LimiterResource, number>;
+  limits: Record<Resource, number | undefined>;
+  remaining: Record<Resource, number | undefined>;
+  ceilings: Record<Resource, number>;
 }
 
-const none = { req: undefined, in: undefined, out: undefined };
-const noHeaders: HeaderObservation = { limits: none, remaining: none, ceilings: { req: 0, in: 0, out: 0 } };
+const none = { requests: undefined, input_tokens: undefined, output_tokens: undefined };
+const noHeaders: HeaderObservation = {
+  limits: none,
+  remaining: none,
+  ceilings: { requests: 0, input_tokens: 0, output_tokens: 0 },
+};
 
-function observeArgs(o: HeaderObservation) {
+function observeArgs(observation: HeaderObservation) {
+  const { limits, remaining, ceilings } = observation;
   const n = (v: number | undefined) => (v === undefined ? -1 : v);
   return {
-    limitReq: n(o.limits.req),
-    limitIn: n(o.limits.in),
-    limitOut: n(o.limits.out),
-    remainingReq: n(o.remaining.req),
-    remainingIn: n(o.remaining.in),
-    remainingOut: n(o.remaining.out),
-    ceilingReq: o.ceilings.req,
-    ceilingIn: o.ceilings.in,
-    ceilingOut: o.ceilings.out,
+    limitReq: n(limits.requests),
+    limitIn: n(limits.input_tokens),
+    limitOut: n(limits.output_tokens),
+    remainingReq: n(remaining.requests),
+    remainingIn: n(remaining.input_tokens),
+    remainingOut: n(remaining.output_tokens),
+    ceilingReq: ceilings.requests,
+    ceilingIn: ceilings.input_tokens,
+    ceilingOut: ceilings.output_tokens,
   };
 }
 
-/** "req,in,out" ('' where none) → the limits known before. */
-function limitsBefore(before: string): Partial<Record<LimiterResource, number>> {
-  const out: Partial<Record<LimiterResource, number>> = {};
+/** The scripts' "req,in,out" ('' where none; the order of `resources`) → the limits known before. */
+function limitsBefore(before: string): Partial<Record<Resource, number>> {
+  const out: Partial<Record<Resource, number>> = {};
   before.split(',').forEach((v, i) => {
     const r = resources[i];
     if (r && v !== '') out[r] = Number(v);
@@ -105,7 +126,7 @@ export class SharedLimiterState {
   readonly #redis: Redis;
   readonly #tuning: LimiterTuning;
 
-  /** `tuning`: `config.limiter.tuning` (settings.ts says what each number does). */
+  /** `tuning`: `config.limiter.tuning` (core/settings.ts says what each number does). */
   constructor(redis: Redis, tuning: LimiterTuning) {
     this.#redis = redis;
     this.#tuning = tuning;
@@ -117,14 +138,15 @@ export class SharedLimiterState {
 
   /**
    * Take the costs from the group's buckets and, with `share`, from the tenant's share buckets of
-   * the group — both or neither. `resource` names the short share bucket when the state is `quota`.
+   * the group — both or neither. `resource` names the share bucket that was short when the state
+   * is `quota`.
    */
   async admit(
     key: string,
     costs: Costs,
     now = Date.now(),
     share?: ShareBuckets,
-  ): Promise<{ waitMs: number; state: AdmitState; resource?: LimiterResource }> {
+  ): Promise<{ waitMs: number; state: AdmitState; resource?: Resource }> {
     const t = this.#tuning;
     const [wait, state, resource] = await admitScript(
       this.#redis,
@@ -132,34 +154,38 @@ export class SharedLimiterState {
       { group: key, share: share?.key ?? key },
       {
         now,
-        costReq: costs.req,
-        costIn: costs.in,
-        costOut: costs.out,
+        costReq: costs.requests,
+        costIn: costs.input_tokens,
+        costOut: costs.output_tokens,
         target: t.target,
         burstMs: t.burstMs,
-        probeTtlMs: t.probeTtlMs,
+        discoveryTtlMs: t.discoveryTtlMs,
         reserveMs: t.reserveMs,
         share: share?.share ?? 0,
       },
     );
     const out = { waitMs: Number(wait), state: state as AdmitState };
-    return resource === undefined ? out : { ...out, resource: resource as LimiterResource };
+    return resource === undefined ? out : { ...out, resource: resourceOf[resource as BucketName] };
   }
 
   /** Give back to a tenant's share buckets what a call did not use (the group's refund, same amounts). */
-  async refundShare(shareKey: string, refundIn: number, refundOut: number): Promise<void> {
-    if (refundIn === 0 && refundOut === 0) return;
-    await shareRefundScript(this.#redis, { share: shareKey }, { refundIn, refundOut });
+  async refundShare(shareKey: string, inputTokens: number, outputTokens: number): Promise<void> {
+    if (inputTokens === 0 && outputTokens === 0) return;
+    await shareRefundScript(
+      this.#redis,
+      { share: shareKey },
+      { refundIn: inputTokens, refundOut: outputTokens },
+    );
   }
 
   /** Returns the limits known before this observation. */
   async observe(
     key: string,
-    limits: Record<LimiterResource, number | undefined>,
-    remaining: Record<LimiterResource, number | undefined>,
-    ceilings: Record<LimiterResource, number>,
+    limits: Record<Resource, number | undefined>,
+    remaining: Record<Resource, number | undefined>,
+    ceilings: Record<Resource, number>,
     now = Date.now(),
-  ): Promise<Partial<Record<LimiterResource, number>>> {
+  ): Promise<Partial<Record<Resource, number>>> {
     const before = await observeScript(
       this.#redis,
       { group: key },
@@ -175,16 +201,17 @@ export class SharedLimiterState {
 
   async settle(
     key: string,
-    s: {
+    answer: {
       outcome: 'success' | 'rate_limited' | 'overloaded' | 'other';
-      refundIn: number;
-      refundOut: number;
+      /** Input tokens given back to the group's bucket (what the call did not use). */
+      refundInputTokens: number;
+      refundOutputTokens: number;
       retryAfterMs: number | null;
       inRatioSample: number | null;
       /** The answer carried rate-limit headers; `null`: there was no answer (network error). */
       headersSeen: boolean | null;
-      /** Admitted as the discovery probe (limits unknown). */
-      probe?: boolean;
+      /** Admitted as the discovery request (limits unknown). */
+      discovery?: boolean;
       /** The answer's rate-limit headers, learned in the same script (as {@link observe} would). */
       headers?: HeaderObservation | undefined;
     },
@@ -194,7 +221,7 @@ export class SharedLimiterState {
     pausedUntil: number;
     factor: number;
     /** With `headers`: the limits known before they were learned. */
-    limitsBefore?: Partial<Record<LimiterResource, number>>;
+    limitsBefore?: Partial<Record<Resource, number>>;
   }> {
     const t = this.#tuning;
     const [paused, factor, before] = await settleScript(
@@ -202,18 +229,18 @@ export class SharedLimiterState {
       { group: key },
       {
         now,
-        outcome: s.outcome,
-        refundIn: s.refundIn,
-        refundOut: s.refundOut,
-        retryAfterMs: s.retryAfterMs ?? -1,
+        outcome: answer.outcome,
+        refundIn: answer.refundInputTokens,
+        refundOut: answer.refundOutputTokens,
+        retryAfterMs: answer.retryAfterMs ?? -1,
         burstMs: t.burstMs,
         minFactor: t.minFactor,
         overloadBaseMs: t.overloadBaseMs,
         overloadMaxMs: t.overloadMaxMs,
         jitter: random(),
-        inRatioSample: s.inRatioSample ?? -1,
-        headersSeen: s.headersSeen === null ? -1 : s.headersSeen ? 1 : 0,
-        probe: s.probe ? 1 : 0,
+        inRatioSample: answer.inRatioSample ?? -1,
+        headersSeen: answer.headersSeen === null ? -1 : answer.headersSeen ? 1 : 0,
+        discovery: answer.discovery ? 1 : 0,
         recoveryStep: t.recoveryStep,
         burstRecoveryMs: t.burstRecoveryMs,
         decreaseFactor: t.decreaseFactor,
@@ -226,8 +253,8 @@ export class SharedLimiterState {
         learnStep: t.learnStep,
         learnDecrease: t.learnDecrease,
         learnWindowMs: t.learnWindowMs,
-        observe: s.headers ? 1 : 0,
-        ...observeArgs(s.headers ?? noHeaders),
+        observe: answer.headers ? 1 : 0,
+        ...observeArgs(answer.headers ?? noHeaders),
         target: t.target,
         cautiousRecoveryStep: t.cautiousRecoveryStep,
         cautionMs: t.cautionMs,
@@ -236,7 +263,7 @@ export class SharedLimiterState {
     return {
       pausedUntil: Number(paused),
       factor: Number(factor),
-      ...(s.headers ? { limitsBefore: limitsBefore(before) } : {}),
+      ...(answer.headers ? { limitsBefore: limitsBefore(before) } : {}),
     };
   }
 
@@ -246,9 +273,9 @@ export class SharedLimiterState {
     const limits: GroupState['limits'] = {};
     const levels: GroupState['levels'] = {};
     for (const r of resources) {
-      const l = num(h[`${r}_limit`]);
+      const l = num(h[`${bucketName[r]}_limit`]);
       if (l !== undefined) limits[r] = l;
-      const v = num(h[`${r}_level`]);
+      const v = num(h[`${bucketName[r]}_level`]);
       if (v !== undefined) levels[r] = v;
     }
     return {

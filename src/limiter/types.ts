@@ -1,11 +1,10 @@
 /** The limiter's public shapes: what a call plans to spend, what the API answered, the permit. */
 
 import type { LimiterConfig } from '../core/settings.js';
-import type { Outcome } from '../providers/anthropic/classify.js';
+import type { EventSink } from '../events/types.js';
+import type { Outcome, RateLimitSignals } from '../providers/provider.js';
 import type { RedisConnection as Redis } from '../store/connection.js';
 import type { Keyspace } from '../store/keys.js';
-import type { RateLimitSnapshot } from './headers.js';
-import type { LimiterResource } from './shared-state.js';
 
 /** What an attempt is about to spend. */
 export interface CallPlan {
@@ -55,7 +54,8 @@ export interface TenantQuota {
 /** What the API answered. */
 export interface CallResult {
   outcome: Outcome;
-  headers: Headers | null;
+  /** The answer's rate-limit signals (the provider read them); `null` when no answer arrived. */
+  signals: RateLimitSignals | null;
   retryAfterMs: number | null;
   /** Real usage, when the call succeeded (`input_tokens`: the uncached input only). */
   inputTokens?: number;
@@ -89,8 +89,8 @@ export interface AcquireOptions {
 }
 
 export interface Permit {
-  /** The response headers, as soon as they arrive (before the body streams). */
-  observeHeaders(headers: Headers): void;
+  /** The answer's rate-limit signals, as soon as its headers arrive (before the body streams). */
+  observeSignals(signals: RateLimitSignals): void;
   /** Report the answer. Idempotent. */
   settle(result: CallResult): Promise<void>;
 }
@@ -104,16 +104,9 @@ export interface LimiterOptions {
   keys: Pick<Keyspace, 'limiterGroup' | 'limiterShare'>;
   /** `config.limiter`: the ceilings, the tuning, when an idle group is forgotten. */
   config: LimiterConfig;
-  /** Called with every parsed header snapshot (metrics). */
-  onHeaders?: (group: string, snapshot: RateLimitSnapshot) => void;
-  /** Called when a group is paused (429/529), with the reason and how long. */
-  onPause?: (group: string, reason: string, ms: number) => void;
-  /** Called when limits are discovered or change. */
-  onLimits?: (
-    group: string,
-    limits: Partial<Record<LimiterResource, number>>,
-    before: Partial<Record<LimiterResource, number>>,
-  ) => void;
-  /** Called after every settle with the group's pace multiplier. */
-  onPace?: (group: string, factor: number) => void;
+  /**
+   * Where the limiter's view of each group goes (events/types.ts: `limitSignals`, `groupLimits`,
+   * `groupPace`, `groupPaused`): metrics and logs subscribe there.
+   */
+  events?: EventSink | undefined;
 }

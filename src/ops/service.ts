@@ -1,23 +1,25 @@
 /**
- * Wires a process together from the config: Redis, metrics, the queue, the worker (ops/start-worker.ts:
- * the Anthropic client or the built-in simulator, the limiter, the rollups) and the HTTP server.
- * `start`, `worker` and `api` are this with different parts switched on.
+ * Wires a process together from the config: Redis, the events and their observers, metrics, the
+ * queue, the worker (ops/start-worker.ts: the provider — the Anthropic API, or the built-in
+ * simulator —, the limiter, the rollups) and the HTTP server. `start`, `worker` and `api` are this
+ * with different parts switched on.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Simulator } from '@promptq/anthropic-simulator';
-import { checkListenAddress, type PromptqConfig, redactUrl, topologyOf } from '../core/config.js';
+import { checkListenAddress, type PromptqConfig, topologyOf } from '../core/config.js';
 import type { Logger } from '../core/log.js';
 import { captureConsole, RepeatedLog } from '../core/log-repeats.js';
+import { PromptqEvents } from '../events/emitter.js';
 import { PromptQueue } from '../producer/queue.js';
 import { ModelPolicy } from '../providers/anthropic/model-policy.js';
 import { PriceTable } from '../providers/anthropic/pricing.js';
 import { connectOrFail, type RedisConnection } from '../store/connection.js';
 import { type EmbeddedRedis, ensureRedis } from '../store/embedded-redis.js';
-import { probeQueueKeys } from '../store/probe.js';
 import { TenantStore } from '../store/tenant-store.js';
 import type { PromptWorker } from '../worker/worker.js';
 import { createApp, createOpsApp } from './http/app.js';
+import { subscribeEventErrorMetric } from './metrics/event-metrics.js';
 import { Metrics } from './metrics/metrics.js';
 import { registerQueueGauges } from './metrics/queue-gauges.js';
 import { registerTenantGauges } from './metrics/tenant-gauges.js';
@@ -45,6 +47,8 @@ export interface RunningService {
 /** What a process holds open besides its parts: closed last, in reverse. */
 interface Infrastructure {
   connection: RedisConnection;
+  /** The process's one source of events: the queue, the limiter and the worker emit into it. */
+  events: PromptqEvents;
   embedded: EmbeddedRedis | null;
   telemetry: Telemetry | undefined;
   releaseConsole: () => void;
@@ -57,13 +61,14 @@ export async function runService(
 ): Promise<RunningService> {
   checkListenAddress(config.http);
   const infrastructure = await openInfrastructure(config, parts, log);
-  const { connection, telemetry } = infrastructure;
-  const prices = PriceTable.load(config.pricingFile);
+  const { connection, events, telemetry } = infrastructure;
   const metrics = new Metrics({ labels: config.labels });
+  subscribeEventErrorMetric(events, metrics);
   const queue = new PromptQueue({
     ...config,
     connection,
-    modelPolicy: new ModelPolicy(config.jobs.models, prices),
+    modelPolicy: new ModelPolicy(config.jobs.models, PriceTable.load(config.pricingFile)),
+    events,
   });
   registerQueueGauges(metrics, queue.queue);
   registerTenantGauges(metrics, new TenantStore(connection, queue.keys));
@@ -73,8 +78,8 @@ export async function runService(
         connection,
         logger: log,
         metrics,
-        prices,
-        subscribe: (worker) => telemetry?.observe(worker, { maxModelLabels: config.labels.maxModels }),
+        events,
+        subscribe: () => telemetry?.observe(events, { maxModelLabels: config.labels.maxModels }),
       })
     : undefined;
   const server = createServer(
@@ -87,7 +92,6 @@ export async function runService(
           metrics,
           log,
           http: config.http,
-          probe: () => probeQueueKeys(connection, queue.keys),
         }),
   );
   const url = await listen(server, config.http);
@@ -98,7 +102,7 @@ export async function runService(
     worker: running?.worker,
     metrics,
     simulator: running?.simulator,
-    close: closer(server, queue, running, infrastructure),
+    close: closer(server, queue, running, infrastructure, config.worker.shutdownTimeoutMs),
   };
 }
 
@@ -124,7 +128,12 @@ async function openInfrastructure(
   const releaseConsole = captureConsole(repeats);
   // Before the first span: with no OTEL_* endpoint this loads nothing (ops/telemetry/telemetry.ts).
   const telemetry = await startTelemetry(process.env, log);
-  return { connection, embedded, telemetry, releaseConsole };
+  const events = new PromptqEvents({
+    log,
+    queueCapacity: config.observers.queueCapacity,
+    repeatIntervalMs: config.log.repeatIntervalMs,
+  });
+  return { connection, events, embedded, telemetry, releaseConsole };
 }
 
 /** Listen on `http.host:http.port`; the URL actually bound (port 0 → ephemeral). */
@@ -145,7 +154,8 @@ function logRunning(
   url: string,
   running: RunningWorker | undefined,
 ): void {
-  const { worker, anthropic } = config;
+  const { worker } = config;
+  const provider = running?.provider;
   log.info('promptq running', {
     url,
     queue: config.queue,
@@ -158,11 +168,7 @@ function logRunning(
         : 'adaptive'
       : undefined,
     auth: config.http.authToken !== undefined,
-    anthropic: running?.simulator
-      ? 'simulator'
-      : anthropic.baseUrl === undefined
-        ? 'api.anthropic.com'
-        : redactUrl(anthropic.baseUrl, 'ANTHROPIC_BASE_URL'),
+    ...(provider ? { [provider.name]: provider.endpoint } : {}),
   });
 }
 
@@ -171,7 +177,8 @@ function closer(
   server: Server,
   queue: PromptQueue,
   running: RunningWorker | undefined,
-  { connection, embedded, telemetry, releaseConsole }: Infrastructure,
+  { connection, events, embedded, telemetry, releaseConsole }: Infrastructure,
+  shutdownTimeoutMs: number,
 ): (force?: boolean) => Promise<void> {
   let closing: Promise<void> | undefined;
   return (force = false) => {
@@ -189,6 +196,9 @@ function closer(
       await running?.close();
       server.closeAllConnections();
       await queue.close();
+      // What observers still owe (rollups) is written while Redis is there (the worker waited).
+      await events.idle(shutdownTimeoutMs);
+      events.close();
       await connection.quit().catch(() => connection.disconnect());
       await embedded?.stop();
       await telemetry?.shutdown();

@@ -22,6 +22,7 @@ import {
   validateJob,
 } from '../core/job.js';
 import { inSpan, SpanKind, traceMetadata } from '../core/trace.js';
+import type { EventSink } from '../events/types.js';
 import { type ModelPolicy, modelPolicyOf } from '../providers/anthropic/model-policy.js';
 import { createConnection, type RedisConnection } from '../store/connection.js';
 import { bullJobId, type Keyspace, keyspaceOf } from '../store/keys.js';
@@ -46,6 +47,8 @@ export interface PromptQueueOptions extends PromptqOptions {
    * @defaultValue `modelPolicyOf(config)`: the policy of `jobs.models`
    */
   modelPolicy?: ModelPolicy | undefined;
+  /** Where each job added is announced (`queued`, events/types.ts). @defaultValue nowhere */
+  events?: EventSink | undefined;
 }
 
 /** What {@link PromptQueue.#enqueue} did with a job: claimed and added it, added it unclaimed, or found it. */
@@ -79,9 +82,10 @@ export class PromptQueue {
   readonly #ownsConnection: boolean;
   readonly #waiters: JobWaiters;
   readonly #models: ModelPolicy;
+  readonly #events: EventSink | undefined;
 
   constructor(options: PromptQueueOptions = {}) {
-    const { connection, modelPolicy, ...settings } = options;
+    const { connection, modelPolicy, events, ...settings } = options;
     this.config = resolveConfig(settings);
     this.keys = keyspaceOf(this.config);
     this.name = this.keys.queue;
@@ -95,6 +99,7 @@ export class PromptQueue {
     this.#ownsConnection = connection === undefined;
     this.connection = connection ?? createConnection(topologyOf(this.config));
     this.#models = modelPolicy ?? modelPolicyOf(this.config);
+    this.#events = events;
     this.queue = new Queue(this.name, { connection: this.connection, prefix: this.prefix });
     // The connection's own listeners see its errors (the service logs them). Without a listener
     // here BullMQ would print each one raw (`console.error`), a multi-line dump that is not JSON.
@@ -256,6 +261,9 @@ export class PromptQueue {
           },
         })),
       );
+      for (const { job } of add) {
+        await this.#events?.emit('queued', { jobId: job.id, model: job.request.model, request: job.request });
+      }
     }
     const added = new Set(unseen.map((j) => j.id));
     return all.map((j, i) => ({

@@ -24,10 +24,10 @@ export function periodIds(ms: number): Record<BudgetPeriod, string> {
 
 /** When the period containing `ms` ends (ms). */
 export function periodEnd(period: BudgetPeriod, ms: number): number {
-  const d = new Date(ms);
+  const date = new Date(ms);
   return period === 'day'
-    ? Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() + 1)
-    : Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
+    ? Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate() + 1)
+    : Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1);
 }
 
 /** A period's spend outlives the period by this much (a call settling after midnight, a late look). */

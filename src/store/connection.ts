@@ -29,7 +29,7 @@ export interface ConnectionOptions {
   maxRetriesPerRequest?: number | null;
   /** Connect on the first command or `connect()`. @defaultValue `false` */
   lazyConnect?: boolean;
-  /** Give up reconnecting (probes: one try). @defaultValue `false` */
+  /** Give up reconnecting (a one-off reachability check: one try). @defaultValue `false` */
   noRetry?: boolean;
   /** Milliseconds for the TCP connect. @defaultValue ioredis's `10000` */
   connectTimeout?: number;

@@ -22,7 +22,7 @@ const headerArgs = [
 export const admitScript = script(
   'limiter-admit-2.lua',
   ['group', 'share'],
-  ['now', 'costReq', 'costIn', 'costOut', 'target', 'burstMs', 'probeTtlMs', 'reserveMs', 'share'],
+  ['now', 'costReq', 'costIn', 'costOut', 'target', 'burstMs', 'discoveryTtlMs', 'reserveMs', 'share'],
   (r) => r as [number, string, string | undefined],
 );
 /** Give back to a tenant's share buckets what a call did not use (lua/limiter-share-refund-1.lua). */
@@ -54,7 +54,7 @@ export const settleScript = script(
     'jitter',
     'inRatioSample',
     'headersSeen',
-    'probe',
+    'discovery',
     'recoveryStep',
     'burstRecoveryMs',
     'decreaseFactor',

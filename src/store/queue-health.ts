@@ -1,10 +1,25 @@
 /**
- * Is the queue's BullMQ structure intact? A job hash written over one of BullMQ's own keys (as a
- * caller's id `marker` used to do) makes every later add fail with `WRONGTYPE` while Redis still
- * answers PING; `/readyz` asks this to notice it.
+ * The queue's readiness checks, behind `/readyz`:
+ * - {@link checkQueueScripts}: one Lua call over two of the queue's keys, the same kind of call
+ *   every enqueue and every finished job makes. It fails where they would fail (no scripting, a
+ *   cluster slot mismatch, a slot whose primary is down, Redis gone), so `/readyz` reports what the
+ *   worker meets.
+ * - {@link queueKeyProblems}: is the queue's BullMQ structure intact? A job hash written over one
+ *   of BullMQ's own keys (as a caller's id `marker` used to do) makes every later add fail with
+ *   `WRONGTYPE` while Redis still answers PING.
  */
 import type { RedisConnection as Redis } from './connection.js';
 import type { Keyspace } from './keys.js';
+import { script } from './scripts.js';
+
+const queueReadyScript = script('queue-ready-2.lua', ['meta', 'pending'], [], (r) =>
+  (r as string[]).map(String),
+);
+
+/** Run the readiness script on the queue's keys; rejects with Redis's error. */
+export async function checkQueueScripts(redis: Redis, keys: Keyspace): Promise<void> {
+  await queueReadyScript(redis, { meta: keys.bullmq('meta'), pending: keys.tenantPending }, {});
+}
 
 /** The Redis type of each of BullMQ's per-queue keys (absent — `none` — is always fine). */
 const expectedTypes: Readonly<Record<string, string>> = {

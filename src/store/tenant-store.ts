@@ -270,11 +270,11 @@ export class TenantStore {
    */
   async resolve(token: string): Promise<string | null> {
     if (!token.startsWith(tokenPrefix)) return null;
-    const d = digest(token);
-    const name = await this.#redis.hget(this.#keys.tenantTokens, d.toString('hex'));
+    const presented = digest(token);
+    const name = await this.#redis.hget(this.#keys.tenantTokens, presented.toString('hex'));
     if (name === null) return null;
     const stored = await this.#redis.hget(this.#keys.tenant(name), 'token_sha256');
     if (stored === null || stored.length !== 64) return null;
-    return timingSafeEqual(Buffer.from(stored, 'hex'), d) ? name : null;
+    return timingSafeEqual(Buffer.from(stored, 'hex'), presented) ? name : null;
   }
 }

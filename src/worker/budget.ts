@@ -7,9 +7,9 @@
  */
 
 import type { JobRequest } from '../core/job.js';
+import { estimateInputTokens } from '../core/tokens.js';
 import type { TenantQuota } from '../limiter/types.js';
-import type { PriceTable } from '../providers/anthropic/pricing.js';
-import { estimateInputTokens } from '../providers/anthropic/tokens.js';
+import type { Pricing } from '../providers/provider.js';
 import { type BudgetAdmission, type BudgetHold, reserveBudget, settleBudget } from '../store/budget-store.js';
 import type { RedisConnection as Redis } from '../store/connection.js';
 import type { Keyspace } from '../store/keys.js';
@@ -25,12 +25,12 @@ export interface BudgetPort {
 }
 
 /**
- * The most a call can cost ({@link PriceTable.worstCase}: its estimated input at the dearest input
+ * The most a call can cost ({@link Pricing.worstCase}: its estimated input at the dearest input
  * rate, a 1-hour cache write, plus all of `max_tokens` as output, long-context tier included).
  * Server tools billed per use are not included. 0 for a model with no price (nothing is recorded
  * for it either).
  */
-export function worstCaseCostUsd(request: JobRequest, prices: Pick<PriceTable, 'worstCase'>): number {
+export function worstCaseCostUsd(request: JobRequest, prices: Pick<Pricing, 'worstCase'>): number {
   return (
     prices.worstCase(request.model, {
       inputTokens: estimateInputTokens(request),

@@ -26,7 +26,7 @@ export interface ConcurrencyTunerOptions {
 }
 
 export class ConcurrencyTuner {
-  readonly #o: ConcurrencyTunerOptions;
+  readonly #options: ConcurrencyTunerOptions;
   /** Moving average of successful attempt latency, ms (0 = no sample yet). */
   #latencyMs = 0;
   #timer: NodeJS.Timeout | undefined;
@@ -35,7 +35,7 @@ export class ConcurrencyTuner {
     if (!(opts.min >= 1 && opts.max >= opts.min)) {
       throw new RangeError(`min, max: expected 1 ≤ min ≤ max, got ${opts.min}, ${opts.max}`);
     }
-    this.#o = opts;
+    this.#options = opts;
   }
 
   /** The latency of a successful attempt. */
@@ -45,7 +45,7 @@ export class ConcurrencyTuner {
   }
 
   start(): void {
-    this.#timer ??= setInterval(() => void this.tune().catch(() => {}), this.#o.intervalMs);
+    this.#timer ??= setInterval(() => void this.tune().catch(() => {}), this.#options.intervalMs);
     this.#timer.unref();
   }
 
@@ -56,16 +56,16 @@ export class ConcurrencyTuner {
 
   /** Look once: set the target's concurrency if it should change. */
   async tune(): Promise<void> {
-    const o = this.#o;
+    const options = this.#options;
     if (this.#latencyMs === 0) return;
-    const rps = await o.requestRate();
+    const rps = await options.requestRate();
     if (rps <= 0) return;
     const want = Math.ceil(rps * (this.#latencyMs / 1000) * headroom) + jitterSlots;
-    const next = Math.max(o.min, Math.min(o.max, want));
-    const now = o.target.concurrency;
+    const next = Math.max(options.min, Math.min(options.max, want));
+    const now = options.target.concurrency;
     if (Math.abs(next - now) / now < minChange) return;
-    o.target.concurrency = next;
-    o.log.info('concurrency adjusted', {
+    options.target.concurrency = next;
+    options.log.info('concurrency adjusted', {
       from: now,
       to: next,
       request_rate_per_s: rps,

@@ -11,7 +11,6 @@
  * of its own: records go through a {@link RecordPort}.
  */
 import { randomUUID } from 'node:crypto';
-import type Anthropic from '@anthropic-ai/sdk';
 import type { Span } from '@opentelemetry/api';
 import { DelayedError } from 'bullmq';
 import { rankSlots } from '../core/fairness.js';
@@ -19,22 +18,16 @@ import { type JobRequest, ValidationError, validateJob } from '../core/job.js';
 import { type JobRecord, newRecord } from '../core/record.js';
 import type { JobResult } from '../core/result.js';
 import type { JobLimits, WorkerConfig } from '../core/settings.js';
+import { cachePrefixKey, estimateCachePrefixTokens, estimateInputTokens } from '../core/tokens.js';
 import { inSpan, jobContext, SpanKind, withSpan } from '../core/trace.js';
+import type { EventSink } from '../events/types.js';
 import type { RateLimiter } from '../limiter/limiter.js';
 import type { CallPlan, Permit } from '../limiter/types.js';
-import { classifyError } from '../providers/anthropic/classify.js';
-import type { PriceTable } from '../providers/anthropic/pricing.js';
-import {
-  cachePrefixKey,
-  estimateCachePrefixTokens,
-  estimateInputTokens,
-} from '../providers/anthropic/tokens.js';
+import type { AttemptResult, Pricing, Provider } from '../providers/provider.js';
 import type { BudgetHold } from '../store/budget-store.js';
 import { publicJobId } from '../store/keys.js';
-import { type AttemptResult, runAttempt } from './attempt.js';
 import { type BudgetPort, worstCaseCostUsd } from './budget.js';
-import type { WorkerEvents } from './events.js';
-import { finish, iso, type JobHandle, type Run } from './finish.js';
+import { emitAttempt, finish, iso, type JobHandle, type Run } from './finish.js';
 import {
   type AttemptOutcome,
   type JobOutcome,
@@ -63,11 +56,13 @@ export type ProcessorSettings = Pick<
 >;
 
 export interface JobProcessorOptions extends ProcessorSettings {
-  client: Anthropic;
+  /** Who serves the calls (providers/provider.ts). */
+  provider: Provider;
   limiter: Pick<RateLimiter, 'acquire'>;
   records: RecordPort;
-  prices: Pick<PriceTable, 'priceCall' | 'worstCase'>;
-  events: WorkerEvents;
+  prices: Pricing;
+  /** Where the job's events go (events/emitter.ts). */
+  events: EventSink;
   /** `config.jobs.limits`: a job's data is validated against them when it is picked up. */
   jobLimits: JobLimits;
   /** Tenant budgets, checked before each call; without it no budget applies. */
@@ -139,19 +134,10 @@ export class JobProcessor {
     };
     for (;;) {
       const outcome = await this.#attempt(run, request, plan, signal);
-      if (outcome.kind !== 'rate-limited') return finish(this.#options, run, outcome);
+      if (outcome.kind !== 'rate_limited') return finish(this.#options, run, outcome);
       // The limiter paused the group: save the count, then ask for a permit again.
       await this.#options.records.save(bullId, record);
-      await withSpan(run.span, () =>
-        this.#options.events.emit('attempt', {
-          jobId,
-          model: run.model,
-          record,
-          request,
-          outcome,
-          durationMs: run.attemptMs,
-        }),
-      );
+      await emitAttempt(this.#options.events, run, outcome);
     }
   }
 
@@ -194,24 +180,8 @@ export class JobProcessor {
     // The model to call: the job's, or the fallback model it moved to (kept in the record).
     const model = record.served_model ?? request.model;
     plan.model = model;
-    let permit: Permit;
-    try {
-      const p = await inSpan('promptq.limiter.wait', {}, () =>
-        this.#options.limiter.acquire(plan, signal, { mayDefer: true }),
-      );
-      if ('deferred' in p) {
-        if (p.reason !== 'quota') return { kind: 'deferred', untilMs: p.untilMs, reason: p.reason };
-        // Over its tenant's quota: a little past the wait, spread, so that the tenant's waiting
-        // jobs do not all return at once.
-        const waitMs = Math.max(0, p.untilMs - Date.now());
-        const delayMs = Math.round(waitMs * (1 + 0.5 * this.#policy.random())) + 50;
-        return { kind: 'over-quota', tenant: plan.tenant, resource: p.resource ?? 'requests', delayMs };
-      }
-      permit = p;
-    } catch (err) {
-      if (signal?.aborted) return { kind: 'returned' };
-      throw err;
-    }
+    const permit = await this.#permit(plan, signal);
+    if (!('settle' in permit)) return permit;
     // Started at its first permit: a job handed back before it (deferred) is still waiting in the queue.
     if (record.started_at === null) {
       const now = Date.now();
@@ -223,53 +193,34 @@ export class JobProcessor {
     // Counted (and saved) before the call: a worker that dies mid-call has still spent the attempt.
     record.attempts += 1;
     await this.#options.records.save(run.bullId, record);
-    const span = startAttemptSpan({ ...request, model }, run.jobId, record.attempts);
+    const span = startAttemptSpan(
+      this.#options.provider.name,
+      { ...request, model },
+      run.jobId,
+      record.attempts,
+    );
     run.span = span;
     let result: AttemptResult;
     const started = performance.now();
     try {
       result = await withSpan(span, () =>
-        runAttempt(
-          this.#options.client,
+        this.#options.provider.stream({
           request,
-          this.#options.requestTimeoutMs,
-          signal,
-          (h) => permit.observeHeaders(h),
           model,
-        ),
+          timeoutMs: this.#options.requestTimeoutMs,
+          signal,
+          onSignals: (signals) => permit.observeSignals(signals),
+        }),
       );
     } catch (err) {
       run.attemptMs = performance.now() - started;
-      if (signal?.aborted && signal.reason === shutdownReason) {
-        span.addEvent('promptq.returned');
-        span.end();
-        await permit.settle({ outcome: 'network_error', headers: null, retryAfterMs: null });
-        record.attempts -= 1;
-        await this.#options.records.save(run.bullId, record);
-        return { kind: 'returned' };
-      }
-      const decision = classifyError(err);
-      const { outcome: answered, headers, retryAfterMs } = decision;
-      await permit.settle({ outcome: answered, headers, retryAfterMs });
-      const outcome = judgeError(record, decision, this.#policy);
-      if (!request.fallback_models) return judged(span, outcome, record);
-      return judged(
-        span,
-        judgeFallback(
-          record,
-          outcome,
-          [request.model, ...request.fallback_models],
-          this.#options.fallbackAfterOverloaded,
-          this.#policy,
-        ),
-        record,
-      );
+      return this.#failedCall(run, request, permit, err, signal);
     }
     run.attemptMs = performance.now() - started;
     const usage = result.message.usage;
     await permit.settle({
       outcome: 'success',
-      headers: result.headers,
+      signals: result.signals,
       retryAfterMs: null,
       inputTokens: usage.input_tokens,
       outputTokens: usage.output_tokens,
@@ -278,6 +229,57 @@ export class JobProcessor {
     });
     record.overloaded_in_a_row = 0;
     return judged(span, judgeSuccess(record, result, model, this.#options.prices), record);
+  }
+
+  /** The limiter's permit, or what becomes of the job without one (deferred, over quota, returned). */
+  async #permit(plan: CallPlan, signal?: AbortSignal): Promise<Permit | JobOutcome> {
+    try {
+      const answer = await inSpan('promptq.limiter.wait', {}, () =>
+        this.#options.limiter.acquire(plan, signal, { mayDefer: true }),
+      );
+      if (!('deferred' in answer)) return answer;
+      if (answer.reason !== 'quota')
+        return { kind: 'deferred', untilMs: answer.untilMs, reason: answer.reason };
+      // Over its tenant's quota: a little past the wait, spread, so that the tenant's waiting
+      // jobs do not all return at once.
+      const waitMs = Math.max(0, answer.untilMs - Date.now());
+      const delayMs = Math.round(waitMs * (1 + 0.5 * this.#policy.random())) + 50;
+      return { kind: 'over_quota', tenant: plan.tenant, resource: answer.resource ?? 'requests', delayMs };
+    } catch (err) {
+      if (signal?.aborted) return { kind: 'returned' };
+      throw err;
+    }
+  }
+
+  /** A call that threw: handed back on shutdown (no attempt spent), else classified and judged. */
+  async #failedCall(
+    run: Run,
+    request: JobRequest,
+    permit: Permit,
+    err: unknown,
+    signal?: AbortSignal,
+  ): Promise<JobOutcome> {
+    const { record } = run;
+    const span = run.span as Span;
+    if (signal?.aborted && signal.reason === shutdownReason) {
+      span.addEvent('promptq.returned');
+      span.end();
+      await permit.settle({ outcome: 'network_error', signals: null, retryAfterMs: null });
+      record.attempts -= 1;
+      await this.#options.records.save(run.bullId, record);
+      return { kind: 'returned' };
+    }
+    const decision = this.#options.provider.classify(err);
+    await permit.settle({
+      outcome: decision.outcome,
+      signals: decision.signals,
+      retryAfterMs: decision.retryAfterMs,
+    });
+    const outcome = judgeError(record, decision, this.#policy);
+    if (!request.fallback_models) return judged(span, outcome, record);
+    const models = [request.model, ...request.fallback_models];
+    const after = this.#options.fallbackAfterOverloaded;
+    return judged(span, judgeFallback(record, outcome, models, after, this.#policy), record);
   }
 }
 

@@ -9,9 +9,9 @@ import type { JobRequest } from '../core/job.js';
 import type { JobRecord } from '../core/record.js';
 import type { JobResult } from '../core/result.js';
 import { type TraceCarrierOpts, withSpan } from '../core/trace.js';
+import type { FinalOutcome, RetryOutcome } from '../events/outcome.js';
+import type { EventSink } from '../events/types.js';
 import { LockLostError } from '../store/record-store.js';
-import type { WorkerEvents } from './events.js';
-import type { FinalOutcome } from './outcome.js';
 import type { RecordPort } from './records.js';
 
 /** The part of a BullMQ `Job` the core uses. */
@@ -48,24 +48,75 @@ export interface Run {
 /** What finishing needs: where records go, who hears of it. */
 export interface FinishPorts {
   records: RecordPort;
-  events: WorkerEvents;
+  events: EventSink;
   /** A job that met a spend limit is put back this long (`config.worker`). */
   spendLimitDelayMs: number;
 }
 
 export const iso = (ms: number) => new Date(ms).toISOString();
 
+type PutBack = Extract<
+  FinalOutcome,
+  { kind: 'returned' | 'deferred' | 'retry' | 'spend_limit' | 'over_quota' | 'over_budget' }
+>;
+type ForGood = Exclude<FinalOutcome, PutBack>;
+
 /** The one place an outcome is acted on: the record saved, the events emitted, BullMQ told. */
 export async function finish(ports: FinishPorts, run: Run, outcome: FinalOutcome): Promise<JobResult> {
-  const { job, bullId, jobId, token, record, model } = run;
-  const events = ports.events;
+  switch (outcome.kind) {
+    case 'returned':
+    case 'deferred':
+    case 'retry':
+    case 'spend_limit':
+    case 'over_quota':
+    case 'over_budget':
+      await putBack(ports, run, outcome);
+      throw new DelayedError();
+    case 'completed':
+    case 'failed':
+    case 'budget_exceeded':
+    case 'invalid':
+      return finishForGood(ports, run, outcome);
+  }
+}
+
+/** The attempt's events (with its span active): `attempt`, then `retrying` when the job tries again. */
+export async function emitAttempt(
+  events: EventSink,
+  run: Run,
+  outcome: Extract<FinalOutcome, { kind: 'completed' | 'failed' | 'retry' | 'spend_limit' }> | RetryOutcome,
+): Promise<void> {
+  const { jobId, model, record, attemptMs } = run;
   // Undefined only for 'invalid', which made no attempt.
   const request = run.request as JobRequest;
+  await withSpan(run.span, async () => {
+    await events.emit('attempt', { jobId, model, record, request, outcome, durationMs: attemptMs });
+    if (outcome.kind !== 'retry' && outcome.kind !== 'rate_limited') return;
+    const delayMs = outcome.kind === 'retry' ? outcome.delayMs : null;
+    await events.emit('retrying', {
+      jobId,
+      model,
+      record,
+      request,
+      outcome,
+      reason: outcome.decision.reason,
+      delayMs,
+    });
+  });
+}
+
+/** Hand the job back to BullMQ, delayed: no attempt spent unless the outcome was an attempt's. */
+async function putBack(ports: FinishPorts, run: Run, outcome: PutBack): Promise<void> {
+  const { job, bullId, jobId, token, record, model } = run;
+  const { events } = ports;
+  const request = run.request as JobRequest;
+  // Absolute (a deferral), else `delayMs` from when BullMQ is told.
+  let until: number | undefined;
+  let delayMs = 0;
   switch (outcome.kind) {
     case 'returned':
       await events.emit('returned', { jobId });
-      await job.moveToDelayed(Date.now(), token);
-      throw new DelayedError();
+      break;
     case 'deferred':
       // Nothing to save: the record is as last saved (a job is started at its first permit).
       await events.emit('deferred', {
@@ -75,20 +126,16 @@ export async function finish(ports: FinishPorts, run: Run, outcome: FinalOutcome
         untilMs: outcome.untilMs,
         reason: outcome.reason,
       });
-      await job.moveToDelayed(outcome.untilMs, token);
-      throw new DelayedError();
+      until = outcome.untilMs;
+      break;
     case 'retry':
       await ports.records.save(bullId, record);
-      await withSpan(run.span, () =>
-        events.emit('attempt', { jobId, model, record, request, outcome, durationMs: run.attemptMs }),
-      );
-      await job.moveToDelayed(Date.now() + outcome.delayMs, token);
-      throw new DelayedError();
-    case 'spend-limit': {
+      await emitAttempt(events, run, outcome);
+      delayMs = outcome.delayMs;
+      break;
+    case 'spend_limit': {
       await ports.records.save(bullId, record);
-      await withSpan(run.span, () =>
-        events.emit('attempt', { jobId, model, record, request, outcome, durationMs: run.attemptMs }),
-      );
+      await emitAttempt(events, run, outcome);
       const { errorCode, message } = outcome.decision;
       await events.emit('spendLimit', {
         jobId,
@@ -97,50 +144,51 @@ export async function finish(ports: FinishPorts, run: Run, outcome: FinalOutcome
         errorCode: errorCode ?? 'spend_limit',
         message,
       });
-      await job.moveToDelayed(Date.now() + ports.spendLimitDelayMs, token);
-      throw new DelayedError();
+      delayMs = ports.spendLimitDelayMs;
+      break;
     }
-    case 'over-quota':
+    case 'over_quota':
       await events.emit('quota', { jobId, model, record, request, outcome });
-      await job.moveToDelayed(Date.now() + outcome.delayMs, token);
-      throw new DelayedError();
-    case 'over-budget':
+      delayMs = outcome.delayMs;
+      break;
+    case 'over_budget':
       await ports.records.save(bullId, record);
       await events.emit('budget', { jobId, model, record, request, outcome });
-      await job.moveToDelayed(Date.now() + outcome.delayMs, token);
-      throw new DelayedError();
-    case 'completed':
-    case 'failed':
-    case 'budget-exceeded':
-    case 'invalid': {
-      const now = Date.now();
-      record.finished_at = iso(now);
-      record.total_ms = now - job.timestamp;
-      try {
-        await ports.records.saveFinal(bullId, record, token);
-      } catch (err) {
-        // A worker that froze past its lock and woke after another took the job over records,
-        // counts and reports nothing.
-        if (err instanceof LockLostError) await events.emit('lockLost', { jobId });
-        throw err;
-      }
-      if (outcome.kind === 'budget-exceeded') {
-        await events.emit('budget', { jobId, model, record, request, outcome });
-      } else if (outcome.kind !== 'invalid') {
-        await withSpan(run.span, () =>
-          events.emit('attempt', { jobId, model, record, request, outcome, durationMs: run.attemptMs }),
-        );
-      }
-      if (outcome.kind === 'completed') {
-        await events.emit('completed', { jobId, model, record, request });
-        await events.emit('finished', { jobId, status: 'completed', record });
-        return { message: outcome.result.message, record };
-      }
-      await events.emit('failed', { jobId, model, record, request: run.request, outcome });
-      await events.emit('finished', { jobId, status: 'failed', record });
-      throw new UnrecoverableError(
-        outcome.kind === 'invalid' ? `invalid job: ${outcome.error.message}` : outcome.message,
-      );
-    }
+      delayMs = outcome.delayMs;
+      break;
   }
+  await job.moveToDelayed(until ?? Date.now() + delayMs, token);
+}
+
+/** Completed or failed for good: the final record saved (under the job's lock), then the events. */
+async function finishForGood(ports: FinishPorts, run: Run, outcome: ForGood): Promise<JobResult> {
+  const { job, bullId, jobId, token, record, model } = run;
+  const { events } = ports;
+  const now = Date.now();
+  record.finished_at = iso(now);
+  record.total_ms = now - job.timestamp;
+  try {
+    await ports.records.saveFinal(bullId, record, token);
+  } catch (err) {
+    // A worker that froze past its lock and woke after another took the job over records,
+    // counts and reports nothing.
+    if (err instanceof LockLostError) await events.emit('lockLost', { jobId });
+    throw err;
+  }
+  const request = run.request as JobRequest;
+  if (outcome.kind === 'budget_exceeded') {
+    await events.emit('budget', { jobId, model, record, request, outcome });
+  } else if (outcome.kind !== 'invalid') {
+    await emitAttempt(events, run, outcome);
+  }
+  if (outcome.kind === 'completed') {
+    await events.emit('completed', { jobId, model, record, request });
+    await events.emit('finished', { jobId, status: 'completed', record });
+    return { message: outcome.result.message, record };
+  }
+  await events.emit('failed', { jobId, model, record, request: run.request, outcome });
+  await events.emit('finished', { jobId, status: 'failed', record });
+  throw new UnrecoverableError(
+    outcome.kind === 'invalid' ? `invalid job: ${outcome.error.message}` : outcome.message,
+  );
 }

@@ -5,66 +5,21 @@
  */
 
 import { formatUsd } from '../core/format.js';
-import type { ValidationError } from '../core/job.js';
 import type { JobRecord } from '../core/record.js';
-import { type BackoffPolicy, backoffMs, type Decision } from '../providers/anthropic/classify.js';
-import type { PriceTable, Usage } from '../providers/anthropic/pricing.js';
-import { type BudgetAdmission, periodEnd } from '../store/budget-store.js';
-import type { AttemptResult } from './attempt.js';
+import type { AttemptOutcome, BudgetOutcome, BudgetRefusal } from '../events/outcome.js';
+import type { AttemptResult, Decision, Pricing } from '../providers/provider.js';
+import { periodEnd } from '../store/budget-store.js';
+import { type BackoffPolicy, backoffMs } from './backoff.js';
 
-/** What processing a job came to. */
-export type JobOutcome =
-  /** The API answered with a message; `priced` is false when the model has no known price (cost null). */
-  | { kind: 'completed'; result: AttemptResult; priced: boolean }
-  /**
-   * A 429 within `maxRateLimited`: the limiter paused the model group, the job asks for a permit
-   * again in the same processing. The one outcome that does not end it; spends no attempt.
-   */
-  | { kind: 'rate-limited'; decision: Decision }
-  /** Worth another attempt later: the job is delayed by `delayMs` (retry-after or backoff). */
-  | { kind: 'retry'; decision: Decision; delayMs: number }
-  /** A spend limit: the queue is paused and the job put back until someone raises the limit. */
-  | { kind: 'spend-limit'; decision: Decision }
-  /** Failed for good; `message` is the job's failure reason. */
-  | { kind: 'failed'; decision: Decision; message: string }
-  /** The job data did not validate: failed for good before any attempt. */
-  | { kind: 'invalid'; error: ValidationError }
-  /** Cut short by shutdown: back to the queue, no attempt spent. */
-  | { kind: 'returned' }
-  /**
-   * Over its tenant's budget, the tenant waiting for room (`on_exceed: wait`): put back for
-   * `delayMs`, no attempt spent, no call made.
-   */
-  | { kind: 'over-budget'; refusal: BudgetRefusal; delayMs: number }
-  /** Over its tenant's budget with `on_exceed: fail`: failed for good (`budget_exceeded`), no call made. */
-  | { kind: 'budget-exceeded'; refusal: BudgetRefusal; message: string }
-  /** Over its tenant's per-minute quota: put back until it fits, no attempt spent, no call made. */
-  | { kind: 'over-quota'; tenant: string; resource: 'requests' | 'tokens'; delayMs: number }
-  /**
-   * No permit for the job's model group soon (paused, or enough of its calls already waiting): the
-   * job is delayed until `untilMs`, no attempt spent, and its worker slot goes to another job.
-   */
-  | { kind: 'deferred'; untilMs: number; reason: 'paused' | 'pacing' | 'queued' };
-
-/** Which budget refused a call, and its figures. */
-export type BudgetRefusal = Extract<BudgetAdmission, { kind: 'over' }> & {
-  tenant: string;
-  /** The worst-case cost of the refused call (USD). */
-  costUsd: number;
-};
-
-export type OutcomeKind = JobOutcome['kind'];
-/** The outcomes that end a processing: what `finish` acts on. */
-export type FinalOutcome = Exclude<JobOutcome, { kind: 'rate-limited' }>;
-/** The outcomes of a call its tenant's budget refused (no API attempt). */
-export type BudgetOutcome = Extract<JobOutcome, { kind: 'over-budget' | 'budget-exceeded' }>;
-/** What an attempt that got an answer from the API came to. */
-export type AttemptOutcome = Exclude<
+export type {
+  AttemptOutcome,
+  BudgetOutcome,
+  BudgetRefusal,
+  FailedOutcome,
+  FinalOutcome,
   JobOutcome,
-  { kind: 'invalid' | 'returned' | 'over-quota' | 'deferred' } | BudgetOutcome
->;
-/** The outcomes that fail a job for good. */
-export type FailedOutcome = Extract<JobOutcome, { kind: 'failed' | 'invalid' | 'budget-exceeded' }>;
+  OutcomeKind,
+} from '../events/outcome.js';
 
 /** How long an over-budget job waits before it asks again. */
 export interface BudgetWaitPolicy {
@@ -88,29 +43,29 @@ export interface RetryPolicy {
  * A failed attempt: update the record (status, error, the 429 count, retries by reason) and decide.
  * 429s do not spend the attempt budget; they have their own bound.
  */
-export function judgeError(record: JobRecord, d: Decision, policy: RetryPolicy): AttemptOutcome {
-  record.status_code = d.statusCode;
-  record.error_type = d.errorType;
-  record.request_id = d.requestId;
-  if (d.outcome === 'rate_limited') record.rate_limited += 1;
-  if (d.spendLimit) return { kind: 'spend-limit', decision: d };
-  if (d.outcome === 'rate_limited') {
+export function judgeError(record: JobRecord, decision: Decision, policy: RetryPolicy): AttemptOutcome {
+  record.status_code = decision.statusCode;
+  record.error_type = decision.errorType;
+  record.request_id = decision.requestId;
+  if (decision.outcome === 'rate_limited') record.rate_limited += 1;
+  if (decision.spendLimit) return { kind: 'spend_limit', decision };
+  if (decision.outcome === 'rate_limited') {
     if (record.rate_limited > policy.maxRateLimited) {
-      const message = `rate limited ${record.rate_limited} times (the bound is ${policy.maxRateLimited}): ${d.message}`;
-      return { kind: 'failed', decision: d, message };
+      const message = `rate limited ${record.rate_limited} times (the bound is ${policy.maxRateLimited}): ${decision.message}`;
+      return { kind: 'failed', decision, message };
     }
-    countRetry(record, d.reason);
-    return { kind: 'rate-limited', decision: d };
+    countRetry(record, decision.reason);
+    return { kind: 'rate_limited', decision };
   }
-  if (d.retry && record.attempts - record.rate_limited < policy.maxAttempts) {
+  if (decision.retry && record.attempts - record.rate_limited < policy.maxAttempts) {
     const retriesSoFar = Object.values(record.retries).reduce((a, b) => a + b, 0);
-    const delayMs = backoffMs(d, retriesSoFar + 1, policy.random, policy.backoff);
-    countRetry(record, d.reason);
-    return { kind: 'retry', decision: d, delayMs };
+    const delayMs = backoffMs(decision, retriesSoFar + 1, policy.random, policy.backoff);
+    countRetry(record, decision.reason);
+    return { kind: 'retry', decision, delayMs };
   }
-  const what = `${d.errorType}${d.statusCode ? ` (${d.statusCode})` : ''}: ${d.message}`;
-  const message = d.retry ? `gave up after ${record.attempts} attempts: ${what}` : what;
-  return { kind: 'failed', decision: d, message };
+  const what = `${decision.errorType}${decision.statusCode ? ` (${decision.statusCode})` : ''}: ${decision.message}`;
+  const message = decision.retry ? `gave up after ${record.attempts} attempts: ${what}` : what;
+  return { kind: 'failed', decision, message };
 }
 
 /**
@@ -130,53 +85,53 @@ export function judgeFallback(
     record.overloaded_in_a_row = 0;
     return outcome;
   }
-  const d = outcome.decision;
-  record.overloaded_in_a_row = d.outcome === 'overloaded' ? record.overloaded_in_a_row + 1 : 0;
+  const decision = outcome.decision;
+  record.overloaded_in_a_row = decision.outcome === 'overloaded' ? record.overloaded_in_a_row + 1 : 0;
   const current = record.served_model ?? models[0];
   const next = models[models.indexOf(current ?? '') + 1];
   if (next === undefined || models.length < 2) return outcome;
-  const retired = d.statusCode === 404 && d.errorType === 'not_found_error';
-  const overloaded = d.outcome === 'overloaded' && record.overloaded_in_a_row >= after;
+  const retired = decision.statusCode === 404 && decision.errorType === 'not_found_error';
+  const overloaded = decision.outcome === 'overloaded' && record.overloaded_in_a_row >= after;
   if (!retired && !overloaded) return outcome;
   if (record.attempts - record.rate_limited >= policy.maxAttempts) return outcome;
   record.served_model = next;
   record.fallback_reason = retired ? 'not_found' : 'overloaded';
   record.overloaded_in_a_row = 0;
   if (outcome.kind === 'retry') return outcome;
-  countRetry(record, d.reason);
-  return { kind: 'retry', decision: d, delayMs: 0 };
+  countRetry(record, decision.reason);
+  return { kind: 'retry', decision, delayMs: 0 };
 }
 
 /** A successful attempt: usage, timings, status and cost into the record. */
 export function judgeSuccess(
   record: JobRecord,
-  r: AttemptResult,
+  result: AttemptResult,
   model: string,
-  prices: Pick<PriceTable, 'priceCall'>,
+  prices: Pick<Pricing, 'priceCall'>,
 ): AttemptOutcome {
-  const u = r.message.usage as Usage;
-  record.input_tokens = u.input_tokens;
-  record.output_tokens = u.output_tokens;
-  record.cache_creation_input_tokens = u.cache_creation_input_tokens ?? 0;
-  record.cache_read_input_tokens = u.cache_read_input_tokens ?? 0;
+  const usage = result.message.usage;
+  record.input_tokens = usage.input_tokens;
+  record.output_tokens = usage.output_tokens;
+  record.cache_creation_input_tokens = usage.cache_creation_input_tokens ?? 0;
+  record.cache_read_input_tokens = usage.cache_read_input_tokens ?? 0;
   // Without the breakdown (older API versions) every cache write was a 5-minute one.
-  record.cache_creation_5m_input_tokens = u.cache_creation
-    ? (u.cache_creation.ephemeral_5m_input_tokens ?? 0)
+  record.cache_creation_5m_input_tokens = usage.cache_creation
+    ? (usage.cache_creation.ephemeral_5m_input_tokens ?? 0)
     : record.cache_creation_input_tokens;
-  record.cache_creation_1h_input_tokens = u.cache_creation?.ephemeral_1h_input_tokens ?? 0;
-  record.web_search_requests = u.server_tool_use?.web_search_requests ?? 0;
-  record.web_fetch_requests = u.server_tool_use?.web_fetch_requests ?? 0;
-  record.service_tier = u.service_tier ?? null;
-  record.stop_reason = r.message.stop_reason ?? null;
+  record.cache_creation_1h_input_tokens = usage.cache_creation?.ephemeral_1h_input_tokens ?? 0;
+  record.web_search_requests = usage.server_tool_use?.web_search_requests ?? 0;
+  record.web_fetch_requests = usage.server_tool_use?.web_fetch_requests ?? 0;
+  record.service_tier = usage.service_tier ?? null;
+  record.stop_reason = result.message.stop_reason ?? null;
   record.served_model = model;
-  record.latency_ms = r.latencyMs;
-  record.ttft_ms = r.ttftMs;
-  record.connect_ms = r.network ? Math.round(r.network.connect_ms ?? 0) : null;
-  record.ttfb_ms = r.network?.ttfb_ms == null ? null : Math.round(r.network.ttfb_ms);
-  record.status_code = r.statusCode;
+  record.latency_ms = result.latencyMs;
+  record.ttft_ms = result.ttftMs;
+  record.connect_ms = result.network ? Math.round(result.network.connect_ms ?? 0) : null;
+  record.ttfb_ms = result.network?.ttfb_ms == null ? null : Math.round(result.network.ttfb_ms);
+  record.status_code = result.statusCode;
   record.error_type = null;
-  record.request_id = r.requestId;
-  const cost = prices.priceCall(u, model);
+  record.request_id = result.requestId;
+  const cost = prices.priceCall(usage, model);
   if (cost) {
     const { total, ...parts } = cost;
     record.cost_usd = total;
@@ -185,7 +140,7 @@ export function judgeSuccess(
     record.cost_usd = null;
     record.cost = null;
   }
-  return { kind: 'completed', result: r, priced: cost !== null };
+  return { kind: 'completed', result, priced: cost !== null };
 }
 
 /**
@@ -207,14 +162,14 @@ export function judgeBudget(
   if (refusal.onExceed === 'fail') {
     record.error_type = 'budget_exceeded';
     record.status_code = null;
-    return { kind: 'budget-exceeded', refusal, message: `budget exceeded: ${what}` };
+    return { kind: 'budget_exceeded', refusal, message: `budget exceeded: ${what}` };
   }
   // Only calls in flight stand in the way: they settle soon, usually below their worst case.
   const fitsWhenSettled = refusal.spentUsd + refusal.costUsd <= refusal.budgetUsd;
   const base = fitsWhenSettled
     ? policy.heldMs
     : Math.min(policy.spentMs, periodEnd(refusal.period, now) - now + 1000);
-  return { kind: 'over-budget', refusal, delayMs: Math.round(base * (0.8 + 0.4 * random())) };
+  return { kind: 'over_budget', refusal, delayMs: Math.round(base * (0.8 + 0.4 * random())) };
 }
 
 function countRetry(record: JobRecord, reason: string): void {

@@ -5,7 +5,7 @@
  * (https://opentelemetry.io/docs/specs/semconv/gen-ai/gen-ai-spans/). Retries and 429 pauses are
  * events on the attempt that caused them.
  *
- * The Anthropic SDK's own spans are off on promptq's client (anthropic/client.ts): the attempt span
+ * The Anthropic SDK's own spans are off on promptq's client (providers/anthropic/client.ts): the attempt span
  * here is the GenAI span, with the tokens as the record has them, so a backend that sums GenAI spans
  * counts each call once.
  */
@@ -13,7 +13,7 @@ import { type Attributes, type Span, SpanKind, SpanStatusCode, trace } from '@op
 import type { JobRequest } from '../core/job.js';
 import type { JobRecord } from '../core/record.js';
 import { jobContext, type TraceCarrierOpts } from '../core/trace.js';
-import type { AttemptOutcome } from './outcome.js';
+import type { AttemptOutcome } from '../events/outcome.js';
 
 const tracer = trace.getTracer('promptq');
 
@@ -33,11 +33,19 @@ export function recordQueueWait(
     .end(now);
 }
 
-/** A GenAI client span for one API attempt, child of the active span; ended by {@link endAttemptSpan}. */
-export function startAttemptSpan(request: JobRequest, jobId: string, attempt: number): Span {
+/**
+ * A GenAI client span for one API attempt, child of the active span; ended by {@link endAttemptSpan}.
+ * `provider`: the provider's name (`anthropic`), the `gen_ai.provider.name` attribute.
+ */
+export function startAttemptSpan(
+  provider: string,
+  request: JobRequest,
+  jobId: string,
+  attempt: number,
+): Span {
   const attributes: Attributes = {
     'gen_ai.operation.name': 'chat',
-    'gen_ai.provider.name': 'anthropic',
+    'gen_ai.provider.name': provider,
     'gen_ai.request.model': request.model,
     'gen_ai.request.max_tokens': request.max_tokens,
     'promptq.job.id': jobId,
@@ -56,41 +64,42 @@ export function startAttemptSpan(request: JobRequest, jobId: string, attempt: nu
  */
 export function endAttemptSpan(span: Span, outcome: AttemptOutcome, record: JobRecord): void {
   if (outcome.kind === 'completed') {
-    const r = outcome.result;
-    const m = r.message;
+    const result = outcome.result;
+    const message = result.message;
     span.setAttributes({
-      'gen_ai.response.id': m.id,
-      'gen_ai.response.model': m.model,
-      'gen_ai.response.finish_reasons': m.stop_reason === null ? [] : [m.stop_reason],
+      'gen_ai.response.id': message.id,
+      'gen_ai.response.model': message.model,
+      'gen_ai.response.finish_reasons': message.stop_reason === null ? [] : [message.stop_reason],
       'gen_ai.usage.input_tokens':
         record.input_tokens + record.cache_read_input_tokens + record.cache_creation_input_tokens,
       'gen_ai.usage.output_tokens': record.output_tokens,
       'gen_ai.usage.cache_read.input_tokens': record.cache_read_input_tokens,
       'gen_ai.usage.cache_creation.input_tokens': record.cache_creation_input_tokens,
-      'http.response.status_code': r.statusCode,
+      'http.response.status_code': result.statusCode,
     });
-    if (r.requestId) span.setAttribute('anthropic.request.id', r.requestId);
-    if (r.ttftMs !== null) span.setAttribute('gen_ai.response.time_to_first_chunk', r.ttftMs / 1000);
+    if (result.requestId) span.setAttribute('anthropic.request.id', result.requestId);
+    if (result.ttftMs !== null)
+      span.setAttribute('gen_ai.response.time_to_first_chunk', result.ttftMs / 1000);
     span.end();
     return;
   }
-  const d = outcome.decision;
-  span.setAttribute('error.type', d.errorType);
-  if (d.statusCode !== null) span.setAttribute('http.response.status_code', d.statusCode);
-  if (d.requestId) span.setAttribute('anthropic.request.id', d.requestId);
-  span.setStatus({ code: SpanStatusCode.ERROR, message: d.message });
+  const decision = outcome.decision;
+  span.setAttribute('error.type', decision.errorType);
+  if (decision.statusCode !== null) span.setAttribute('http.response.status_code', decision.statusCode);
+  if (decision.requestId) span.setAttribute('anthropic.request.id', decision.requestId);
+  span.setStatus({ code: SpanStatusCode.ERROR, message: decision.message });
   if (outcome.kind === 'retry') {
     span.addEvent('promptq.retry', {
-      'promptq.retry.reason': d.reason,
+      'promptq.retry.reason': decision.reason,
       'promptq.retry.delay_ms': outcome.delayMs,
     });
-  } else if (outcome.kind === 'rate-limited') {
+  } else if (outcome.kind === 'rate_limited') {
     span.addEvent('promptq.rate_limited', {
-      'promptq.retry.reason': d.reason,
-      ...(d.retryAfterMs === null ? {} : { 'promptq.retry_after_ms': d.retryAfterMs }),
+      'promptq.retry.reason': decision.reason,
+      ...(decision.retryAfterMs === null ? {} : { 'promptq.retry_after_ms': decision.retryAfterMs }),
     });
-  } else if (outcome.kind === 'spend-limit') {
-    span.addEvent('promptq.spend_limit', { 'promptq.error_code': d.errorCode ?? 'spend_limit' });
+  } else if (outcome.kind === 'spend_limit') {
+    span.addEvent('promptq.spend_limit', { 'promptq.error_code': decision.errorCode ?? 'spend_limit' });
   }
   span.end();
 }

@@ -2,27 +2,28 @@
  * The BullMQ worker around the {@link JobProcessor}: its lifecycle (start, graceful and forced
  * shutdown, lock and stall settings), adaptive concurrency, and the subscribers every worker needs
  * (the attempt log, the spend-limit pauser; the tenant fairness counters go with the final record
- * save). Metrics and rollups are the service's to add: `worker.on(event, listener)` (ops/service.ts).
+ * save). Metrics and rollups are the service's to add: `worker.on(event, listener)`, or subscribers
+ * of the {@link PromptqEvents} it is given (ops/service.ts).
  */
-import type Anthropic from '@anthropic-ai/sdk';
 import { Worker } from 'bullmq';
 import type { Logger } from '../core/log.js';
 import { RepeatedLog } from '../core/log-repeats.js';
 import type { PromptqConfig } from '../core/settings.js';
+import { PromptqEvents } from '../events/emitter.js';
+import type { EventListeners, EventName, EventSource, ListenOptions } from '../events/types.js';
 import type { RateLimiter } from '../limiter/limiter.js';
-import type { PriceTable } from '../providers/anthropic/pricing.js';
+import type { Pricing, Provider } from '../providers/provider.js';
 import type { RedisConnection as Redis } from '../store/connection.js';
 import type { Keyspace } from '../store/keys.js';
 import { redisBudgets } from './budget.js';
 import { ConcurrencyTuner } from './concurrency.js';
 import { JobProcessor, shutdownReason } from './core.js';
-import { type WorkerEventName, type WorkerEventSource, WorkerEvents, type WorkerListener } from './events.js';
 import { redisRecords } from './records.js';
 import { subscribeAttemptLog } from './subscribers/attempt-log.js';
 import { SpendLimitPauser } from './subscribers/spend-limit-pauser.js';
 
-/** The slices of the configuration a worker reads (settings.ts). */
-export type WorkerSettings = Pick<PromptqConfig, 'worker' | 'jobs' | 'labels' | 'log'>;
+/** The slices of the configuration a worker reads (core/settings.ts). */
+export type WorkerSettings = Pick<PromptqConfig, 'worker' | 'jobs' | 'labels' | 'log' | 'observers'>;
 
 export interface PromptWorkerOptions {
   /** A Redis connection the worker may use (BullMQ duplicates it for blocking calls). */
@@ -31,19 +32,27 @@ export interface PromptWorkerOptions {
   keys: Keyspace;
   /** What it runs with: `config.worker`, `config.jobs`, `config.labels`, `config.log`, as resolved. */
   config: WorkerSettings;
-  client: Anthropic;
+  /** Who serves the calls (providers/registry.ts makes one from the configuration). */
+  provider: Provider;
   limiter: Pick<RateLimiter, 'acquire' | 'requestRate'>;
-  prices: PriceTable;
+  prices: Pricing;
   log: Logger;
+  /**
+   * Where the jobs' events go: share one with the producer, the limiter and the subscribers of a
+   * process. @defaultValue a new one of the worker's own (listen with `worker.on`)
+   */
+  events?: PromptqEvents;
   /** Enforce tenants' budgets (docs/tenants.md). @defaultValue `true` */
   budgets?: boolean;
 }
 
-export class PromptWorker implements WorkerEventSource {
+export class PromptWorker implements EventSource {
   readonly worker: Worker;
   readonly #log: Logger;
   readonly #shutdownTimeoutMs: number;
-  readonly #events: WorkerEvents;
+  readonly #events: PromptqEvents;
+  /** The events are the worker's own: it closes them. */
+  readonly #ownsEvents: boolean;
   readonly #pauser: SpendLimitPauser;
   readonly #tuner: ConcurrencyTuner | undefined;
   #closing: Promise<void> | undefined;
@@ -53,10 +62,14 @@ export class PromptWorker implements WorkerEventSource {
     const settings = config.worker;
     this.#log = log;
     this.#shutdownTimeoutMs = settings.shutdownTimeoutMs;
-    this.#events = new WorkerEvents((event, err, payload) =>
-      // A listener's failure must not change the job's outcome.
-      log.warn('worker event listener failed', { event, job_id: payload.jobId, error: err.message }),
-    );
+    this.#ownsEvents = options.events === undefined;
+    this.#events =
+      options.events ??
+      new PromptqEvents({
+        log,
+        queueCapacity: config.observers.queueCapacity,
+        repeatIntervalMs: config.log.repeatIntervalMs,
+      });
     subscribeAttemptLog(this.#events, {
       log,
       logPrompts: settings.logPrompts,
@@ -72,7 +85,7 @@ export class PromptWorker implements WorkerEventSource {
     const processor = new JobProcessor({
       ...settings,
       jobLimits: config.jobs.limits,
-      client: options.client,
+      provider: options.provider,
       limiter: options.limiter,
       records: redisRecords(connection, keys),
       prices: options.prices,
@@ -120,18 +133,19 @@ export class PromptWorker implements WorkerEventSource {
       log: options.log,
     });
     this.#events.on('attempt', (e) => {
-      if (e.outcome.kind === 'completed') tuner.observe(e.outcome.result.latencyMs);
+      const latencyMs = e.outcome.kind === 'completed' ? e.outcome.result.latencyMs : null;
+      if (latencyMs !== null) tuner.observe(latencyMs);
     });
     return tuner;
   }
 
-  /** Listen to the worker's events (see {@link WorkerListener}); listeners run in the order added. */
-  on<E extends WorkerEventName>(event: E, listener: WorkerListener[E]): this {
-    this.#events.on(event, listener);
+  /** Listen to the worker's events (see {@link EventListeners}); listeners run in the order added. */
+  on<E extends EventName>(event: E, listener: EventListeners[E], options?: ListenOptions): this {
+    this.#events.on(event, listener, options);
     return this;
   }
 
-  off<E extends WorkerEventName>(event: E, listener: WorkerListener[E]): this {
+  off<E extends EventName>(event: E, listener: EventListeners[E]): this {
     this.#events.off(event, listener);
     return this;
   }
@@ -167,6 +181,13 @@ export class PromptWorker implements WorkerEventSource {
         await this.worker.close();
       } finally {
         clearTimeout(timer);
+        // What finished jobs still owe their observers (rollups) is written before Redis closes.
+        if (!(await this.#events.idle(this.#shutdownTimeoutMs))) {
+          this.#log.warn('shutdown: event listeners still busy, not waiting for them', {
+            timeout_ms: this.#shutdownTimeoutMs,
+          });
+        }
+        if (this.#ownsEvents) this.#events.close();
         await this.#pauser.close();
       }
     })();

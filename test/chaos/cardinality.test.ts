@@ -1,5 +1,5 @@
 /**
- * Bounded cardinality: 10,000 made-up model names through a worker core with the real limiter (on
+ * Bounded cardinality: 10,000 made-up model names through a job processor with the real limiter (on
  * real Redis), the metrics and the dashboard rollups. /metrics, the rollups, the limiter's Redis
  * keys and the groups a worker keeps reading must stay small. The control is an uncapped Metrics
  * fed by the same events: it grows with every name.
@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it, vi } from 'vitest';
 import { defaults } from '../../src/core/defaults.js';
 import { defaultJobLimits } from '../../src/core/job-schema.js';
+import { PromptqEvents } from '../../src/events/emitter.js';
 import { RateLimiter } from '../../src/limiter/limiter.js';
 import { readDashboard } from '../../src/ops/dashboard/summary.js';
 import { Metrics } from '../../src/ops/metrics/metrics.js';
@@ -17,7 +18,6 @@ import { subscribeWorkerMetrics } from '../../src/ops/metrics/worker-metrics.js'
 import { PriceTable } from '../../src/providers/anthropic/pricing.js';
 import { Keyspace } from '../../src/store/keys.js';
 import { JobProcessor } from '../../src/worker/core.js';
-import { WorkerEvents } from '../../src/worker/events.js';
 import { uniqueQueue } from '../helpers/stack.js';
 import { fakeClient, fakeJob, memoryRecords } from '../worker/fakes.js';
 
@@ -56,14 +56,14 @@ describe('bounded cardinality: 10,000 model names', () => {
       tenantLabel: (t) => capped.tenantLabel(t),
       modelLabel: (m) => capped.modelLabel(m),
     });
-    const events = new WorkerEvents();
+    const events = new PromptqEvents();
     subscribeWorkerMetrics(events, capped);
     subscribeWorkerMetrics(events, uncapped);
     events.on('finished', (e) => rollups.record(e.jobId, e.status, e.record));
     const p = new JobProcessor({
       ...defaults.worker,
       // Limits announced far above the load: the limiter paces nothing, so no job is deferred.
-      client: fakeClient([], bigLimits()).client,
+      provider: fakeClient([], bigLimits()).provider,
       limiter,
       records: memoryRecords().port,
       prices: new PriceTable(),
@@ -98,7 +98,8 @@ describe('bounded cardinality: 10,000 model names', () => {
     expect(text).toContain('model="bogus-model-0"');
     expect(text).not.toContain(`model="bogus-model-${names - 1}"`);
 
-    // The dashboard: at most the capped names plus `other`.
+    // The dashboard: at most the capped names plus `other` (its rollups are written off the jobs' path).
+    await events.idle();
     const d = await readDashboard(redis, keyspace, 60);
     expect(d.totals.jobs).toBe(names);
     expect(Object.keys(d.models).length).toBeLessThanOrEqual(defaults.labels.maxModels + 1);

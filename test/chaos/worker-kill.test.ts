@@ -134,7 +134,7 @@ describe('chaos: workers killed or frozen mid-run', () => {
     await a.waitForLog(
       (l) => l.msg === 'lock lost before finishing: another worker owns the job; dropping this result',
     );
-    // A's late finish stops at the lost lock: no `finished` event (so no onFinished listener ran:
+    // A's late finish stops at the lost lock: no `finished` event (so none of its listeners ran:
     // rollups, tenant counters), and the rollups still count the job once.
     await new Promise((r) => setTimeout(r, 500));
     expect(finishedIn(a)).toBe(0);

@@ -23,8 +23,8 @@ describe('RateLimiter.acquire with mayDefer', () => {
     tenant: '',
     ...(priority === undefined ? {} : { priority }),
   });
-  const none = { req: undefined, in: undefined, out: undefined };
-  const noCeil = { req: 0, in: 0, out: 0 };
+  const none = { requests: undefined, input_tokens: undefined, output_tokens: undefined };
+  const noCeil = { requests: 0, input_tokens: 0, output_tokens: 0 };
   const isDeferral = (p: Permit | Deferral): p is Deferral => 'deferred' in p;
 
   /** A limiter whose `group` is known at `rpm` with an empty bucket (every permit waits for refill). */
@@ -36,7 +36,12 @@ describe('RateLimiter.acquire with mayDefer', () => {
       config: resolveConfig({ limiter: { tuning: { target: 1, reserveMs: 0 } } }).limiter,
     });
     for (const [group, rpm] of Object.entries(groups)) {
-      await limiter.state.observe(limiter.key(group), { ...none, req: rpm }, { ...none, req: 0 }, noCeil);
+      await limiter.state.observe(
+        limiter.key(group),
+        { ...none, requests: rpm },
+        { ...none, requests: 0 },
+        noCeil,
+      );
     }
     return limiter;
   }
@@ -65,8 +70,8 @@ describe('RateLimiter.acquire with mayDefer', () => {
     const l = await limiterWith({ haiku: 6_000, sonnet: 6_000 });
     await l.state.settle(l.key('sonnet'), {
       outcome: 'rate_limited',
-      refundIn: 0,
-      refundOut: 0,
+      refundInputTokens: 0,
+      refundOutputTokens: 0,
       retryAfterMs: 5_000,
       inRatioSample: null,
       headersSeen: true,

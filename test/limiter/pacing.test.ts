@@ -35,7 +35,7 @@ describe('adaptive limiter against the simulator (no limits configured)', () => 
     }));
     const views = await runBatch(s, jobs);
     expect(views.every((v) => v.state === 'completed')).toBe(true);
-    // At most the discovery probe: the server's bucket starts empty and nothing is known before it.
+    // At most the discovery request: the server's bucket starts empty and nothing is known before it.
     expect(s.sim.stats().rateLimited.total).toBeLessThanOrEqual(1);
     // 600 RPM = 10 per second; the hidden guard is a 10-request bucket refilled at 10/s.
     const arrivals = served.map((r) => r.admittedAt);

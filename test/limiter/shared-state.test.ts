@@ -14,28 +14,35 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
   afterAll(() => redis.disconnect());
 
   const key = () => `test:limiter:${randomUUID()}`;
-  const none = { req: undefined, in: undefined, out: undefined };
-  const noCeil = { req: 0, in: 0, out: 0 };
-  const one = { req: 1, in: 100, out: 200 };
+  const none = { requests: undefined, input_tokens: undefined, output_tokens: undefined };
+  const noCeil = { requests: 0, input_tokens: 0, output_tokens: 0 };
+  const one = { requests: 1, input_tokens: 100, output_tokens: 200 };
   /** Settle arguments for an outcome with nothing else to say. */
   const plain = (
     outcome: 'success' | 'rate_limited' | 'overloaded',
     retryAfterMs: number | null = null,
     headersSeen = true,
-  ) => ({ outcome, refundIn: 0, refundOut: 0, retryAfterMs, inRatioSample: null, headersSeen });
+  ) => ({
+    outcome,
+    refundInputTokens: 0,
+    refundOutputTokens: 0,
+    retryAfterMs,
+    inRatioSample: null,
+    headersSeen,
+  });
 
-  it('discovers: one probe at a time until headers arrive, then paces', async () => {
+  it('discovers: one discovery request at a time until headers arrive, then paces', async () => {
     const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
     const k = key();
-    expect(await s.admit(k, one, 1000)).toEqual({ waitMs: 0, state: 'probe' });
+    expect(await s.admit(k, one, 1000)).toEqual({ waitMs: 0, state: 'discovery' });
     const second = await s.admit(k, one, 1001);
     expect(second.state).toBe('discovering');
     expect(second.waitMs).toBeGreaterThan(0);
     // Headers: 600 RPM with 5 left; tokens unlimited (not sent).
     const before = await s.observe(
       k,
-      { req: 600, in: undefined, out: undefined },
-      { req: 5, in: undefined, out: undefined },
+      { requests: 600, input_tokens: undefined, output_tokens: undefined },
+      { requests: 5, input_tokens: undefined, output_tokens: undefined },
       noCeil,
       1010,
     );
@@ -52,8 +59,8 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
     const k = key();
     await s.observe(
       k,
-      { req: 600, in: undefined, out: undefined },
-      { req: 600, in: undefined, out: undefined },
+      { requests: 600, input_tokens: undefined, output_tokens: undefined },
+      { requests: 600, input_tokens: undefined, output_tokens: undefined },
       noCeil,
       0,
     );
@@ -67,8 +74,8 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
     const k = key();
     await s.observe(
       k,
-      { req: 600, in: undefined, out: undefined },
-      { req: 600, in: undefined, out: undefined },
+      { requests: 600, input_tokens: undefined, output_tokens: undefined },
+      { requests: 600, input_tokens: undefined, output_tokens: undefined },
       noCeil,
       0,
     );
@@ -86,29 +93,35 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
     const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
     const k = key();
     // 60k ITPM → 1000 tokens/s, bucket 1000; 6k OTPM → 100/s.
-    await s.observe(k, { req: 6000, in: 60_000, out: 6000 }, { req: 6000, in: 60_000, out: 6000 }, noCeil, 0);
-    expect((await s.admit(k, { req: 1, in: 600, out: 50 }, 0)).state).toBe('ok');
-    const w = await s.admit(k, { req: 1, in: 600, out: 50 }, 0);
+    await s.observe(
+      k,
+      { requests: 6000, input_tokens: 60_000, output_tokens: 6000 },
+      { requests: 6000, input_tokens: 60_000, output_tokens: 6000 },
+      noCeil,
+      0,
+    );
+    expect((await s.admit(k, { requests: 1, input_tokens: 600, output_tokens: 50 }, 0)).state).toBe('ok');
+    const w = await s.admit(k, { requests: 1, input_tokens: 600, output_tokens: 50 }, 0);
     expect(w.state).toBe('pacing');
     expect(w.waitMs).toBe(200); // 200 more input tokens at 1/ms
     // 5000 input tokens > the 1000-token bucket: admitted once the bucket is full, leaving debt.
-    expect((await s.admit(k, { req: 1, in: 5000, out: 1 }, 1000)).state).toBe('ok');
+    expect((await s.admit(k, { requests: 1, input_tokens: 5000, output_tokens: 1 }, 1000)).state).toBe('ok');
     const after = await s.read(k);
-    expect(after.levels.in).toBeLessThan(0);
+    expect(after.levels.input_tokens).toBeLessThan(0);
     // Refunds (real usage lower than charged) give tokens back.
     await s.settle(
       k,
       {
         outcome: 'success',
-        refundIn: 4000,
-        refundOut: 0,
+        refundInputTokens: 4000,
+        refundOutputTokens: 0,
         retryAfterMs: null,
         inRatioSample: 1,
         headersSeen: true,
       },
       1000,
     );
-    expect((await s.read(k)).levels.in).toBeCloseTo(after.levels.in! + 4000, 6);
+    expect((await s.read(k)).levels.input_tokens).toBeCloseTo(after.levels.input_tokens! + 4000, 6);
   });
 
   it('a 429 pauses the group for retry-after, cuts pace and burst; successes recover them', async () => {
@@ -116,8 +129,8 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
     const k = key();
     await s.observe(
       k,
-      { req: 600, in: undefined, out: undefined },
-      { req: 600, in: undefined, out: undefined },
+      { requests: 600, input_tokens: undefined, output_tokens: undefined },
+      { requests: 600, input_tokens: undefined, output_tokens: undefined },
       noCeil,
       0,
     );
@@ -139,7 +152,7 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
   it('429s while the headers overstate: one correction per episode, then cautious close together (control: one episode recovers fast)', async () => {
     const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
     const announce = async (k: string) =>
-      s.observe(k, { ...none, req: 1200 }, { ...none, req: 1200 }, noCeil, 0);
+      s.observe(k, { ...none, requests: 1200 }, { ...none, requests: 1200 }, noCeil, 0);
     const succeed = async (k: string, n: number, from: number, every: number) => {
       let f = 0;
       for (let i = 0; i < n; i++) f = (await s.settle(k, plain('success'), from + i * every)).factor;
@@ -195,23 +208,29 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
     const k = key();
     await s.observe(
       k,
-      { req: 600, in: undefined, out: undefined },
-      { req: 600, in: undefined, out: undefined },
+      { requests: 600, input_tokens: undefined, output_tokens: undefined },
+      { requests: 600, input_tokens: undefined, output_tokens: undefined },
       noCeil,
       0,
     );
-    expect((await s.read(k)).levels.req).toBe(10);
+    expect((await s.read(k)).levels.requests).toBe(10);
     await s.observe(
       k,
-      { req: 600, in: undefined, out: undefined },
-      { req: 2, in: undefined, out: undefined },
+      { requests: 600, input_tokens: undefined, output_tokens: undefined },
+      { requests: 2, input_tokens: undefined, output_tokens: undefined },
       noCeil,
       0,
     );
-    expect((await s.read(k)).levels.req).toBe(2);
+    expect((await s.read(k)).levels.requests).toBe(2);
     const c = key();
-    await s.observe(c, { req: 600, in: 100_000, out: undefined }, none, { req: 120, in: 0, out: 0 }, 0);
-    expect((await s.read(c)).limits).toEqual({ req: 120, in: 100_000 });
+    await s.observe(
+      c,
+      { requests: 600, input_tokens: 100_000, output_tokens: undefined },
+      none,
+      { requests: 120, input_tokens: 0, output_tokens: 0 },
+      0,
+    );
+    expect((await s.read(c)).limits).toEqual({ requests: 120, input_tokens: 100_000 });
   });
 
   it('without rate-limit headers, learns the request limit: slow start, then a 429 sets it from the success rate', async () => {
@@ -219,58 +238,58 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
     const k = key();
     const noHeaders = (outcome: 'success' | 'rate_limited', retryAfterMs: number | null = null) =>
       plain(outcome, retryAfterMs, false);
-    expect((await s.admit(k, one, 0)).state).toBe('probe');
+    expect((await s.admit(k, one, 0)).state).toBe('discovery');
     await s.settle(k, noHeaders('success'), 10);
     let st = await s.read(k);
-    expect(st).toMatchObject({ headerless: true, learned: true, limits: { req: 60 } });
+    expect(st).toMatchObject({ headerless: true, learned: true, limits: { requests: 60 } });
     // Paced at the learned limit, never admitted freely: the bucket starts empty, one request a second.
     expect((await s.admit(k, one, 20)).state).toBe('pacing');
     expect((await s.admit(k, one, 1010)).state).toBe('ok');
     // Slow start: each success adds 30 RPM.
     for (let i = 1; i <= 10; i++) await s.settle(k, noHeaders('success'), 10 + i * 200);
-    expect((await s.read(k)).limits.req).toBe(360);
+    expect((await s.read(k)).limits.requests).toBe(360);
     // A 429 at 3,010 ms: 11 successes in 3,000 ms = 220 RPM measured, × 0.95.
     await s.settle(k, noHeaders('rate_limited', 1000), 3010);
     st = await s.read(k);
-    expect(st.limits.req).toBeCloseTo(220 * 0.95, 6);
+    expect(st.limits.requests).toBeCloseTo(220 * 0.95, 6);
     expect(st.factor).toBe(1); // the pace factor is for announced limits
     expect(st.pausedUntil).toBe(4010);
     // Other answers of the same pause (requests already in flight) correct nothing more…
     await s.settle(k, noHeaders('rate_limited', 1000), 3020);
-    expect((await s.read(k)).limits.req).toBeCloseTo(220 * 0.95, 6);
+    expect((await s.read(k)).limits.requests).toBeCloseTo(220 * 0.95, 6);
     // …after it, successes add 0.3 RPM each (slow start is over), and the next 429 corrects again.
     for (let i = 1; i <= 10; i++) await s.settle(k, noHeaders('success'), 4010 + i * 150);
-    expect((await s.read(k)).limits.req).toBeCloseTo(220 * 0.95 + 3, 6);
+    expect((await s.read(k)).limits.requests).toBeCloseTo(220 * 0.95 + 3, 6);
     await s.settle(k, noHeaders('rate_limited', 1000), 5510);
     // 10 successes in 1,500 ms = 400 RPM measured: above the limit, so the limit itself × 0.95.
-    expect((await s.read(k)).limits.req).toBeCloseTo((220 * 0.95 + 3) * 0.95, 6);
+    expect((await s.read(k)).limits.requests).toBeCloseTo((220 * 0.95 + 3) * 0.95, 6);
   });
 
   it('a 429 before the first success only pauses; headers arriving later replace the learned limit', async () => {
     const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
     const k = key();
-    expect((await s.admit(k, one, 0)).state).toBe('probe');
-    await s.settle(k, { ...plain('rate_limited', 1000, false), probe: true }, 10);
+    expect((await s.admit(k, one, 0)).state).toBe('discovery');
+    await s.settle(k, { ...plain('rate_limited', 1000, false), discovery: true }, 10);
     expect(await s.read(k)).toMatchObject({
       headerless: true,
       learned: false,
       limits: {},
       pausedUntil: 1010,
     });
-    expect((await s.admit(k, one, 1010)).state).toBe('probe');
+    expect((await s.admit(k, one, 1010)).state).toBe('discovery');
     await s.settle(k, plain('success', null, false), 1020);
-    expect((await s.read(k)).limits).toEqual({ req: 60 });
+    expect((await s.read(k)).limits).toEqual({ requests: 60 });
     await s.observe(
       k,
-      { req: 600, in: 1_000, out: undefined },
-      { req: 9, in: 999, out: undefined },
+      { requests: 600, input_tokens: 1_000, output_tokens: undefined },
+      { requests: 9, input_tokens: 999, output_tokens: undefined },
       noCeil,
       1030,
     );
     expect(await s.read(k)).toMatchObject({
       headerless: false,
       learned: false,
-      limits: { req: 600, in: 1_000 },
+      limits: { requests: 600, input_tokens: 1_000 },
     });
     // A network error (no answer) never marks a group header-less.
     const n = key();
@@ -286,7 +305,7 @@ describe("SharedLimiterState: a tenant's share of a group's limits", () => {
     redis = testRedis();
   });
   afterAll(() => redis.disconnect());
-  const noCeil = { req: 0, in: 0, out: 0 };
+  const noCeil = { requests: 0, input_tokens: 0, output_tokens: 0 };
   /** A group's key and a tenant's share key, as the limiter makes them (hash-tagged on a cluster). */
   function keys(share: number) {
     const account = randomUUID().slice(0, 8);
@@ -300,19 +319,19 @@ describe("SharedLimiterState: a tenant's share of a group's limits", () => {
   it('charged with the group in one step: over it, the call takes nothing from the group; the group short, nothing from the share', async () => {
     const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
     const { k, share } = keys(0.25);
-    const one = { req: 1, in: 1, out: 1 };
+    const one = { requests: 1, input_tokens: 1, output_tokens: 1 };
     // 600 RPM: the group holds 10 (one second), the tenant's quarter 2.5 (it starts full).
     await s.observe(
       k,
-      { req: 600, in: undefined, out: undefined },
-      { req: 600, in: undefined, out: undefined },
+      { requests: 600, input_tokens: undefined, output_tokens: undefined },
+      { requests: 600, input_tokens: undefined, output_tokens: undefined },
       noCeil,
       0,
     );
     expect((await s.admit(k, one, 1000, share)).state).toBe('ok');
     expect((await s.admit(k, one, 1000, share)).state).toBe('ok');
     // One past the share: refused, 200 ms until the tenant's bucket holds one more.
-    expect(await s.admit(k, one, 1000, share)).toEqual({ waitMs: 200, state: 'quota', resource: 'req' });
+    expect(await s.admit(k, one, 1000, share)).toEqual({ waitMs: 200, state: 'quota', resource: 'requests' });
     // The refused call took nothing from the group: the others find 8 of its 10, not 7.
     let others = 0;
     while ((await s.admit(k, one, 1000)).waitMs === 0) others++;
@@ -332,14 +351,18 @@ describe("SharedLimiterState: a tenant's share of a group's limits", () => {
     // 6000 input tokens per minute: the tenant's quarter holds 25 tokens.
     await s.observe(
       k,
-      { req: 600, in: 6000, out: undefined },
-      { req: 600, in: 6000, out: undefined },
+      { requests: 600, input_tokens: 6000, output_tokens: undefined },
+      { requests: 600, input_tokens: 6000, output_tokens: undefined },
       noCeil,
       0,
     );
-    const call = { req: 1, in: 20, out: 0 };
+    const call = { requests: 1, input_tokens: 20, output_tokens: 0 };
     expect((await s.admit(k, call, 1000, share)).state).toBe('ok');
-    expect(await s.admit(k, call, 1000, share)).toEqual({ waitMs: 600, state: 'quota', resource: 'in' });
+    expect(await s.admit(k, call, 1000, share)).toEqual({
+      waitMs: 600,
+      state: 'quota',
+      resource: 'input_tokens',
+    });
     // The first call used 5 of its 20: 15 come back, and the second fits at once.
     await s.refundShare(share.key, 15, 0);
     expect((await s.admit(k, call, 1000, share)).state).toBe('ok');
@@ -348,11 +371,11 @@ describe("SharedLimiterState: a tenant's share of a group's limits", () => {
   it('share 1 is the whole group; no share, no share state', async () => {
     const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
     const { k, share } = keys(1);
-    const one = { req: 1, in: 1, out: 1 };
+    const one = { requests: 1, input_tokens: 1, output_tokens: 1 };
     await s.observe(
       k,
-      { req: 600, in: undefined, out: undefined },
-      { req: 600, in: undefined, out: undefined },
+      { requests: 600, input_tokens: undefined, output_tokens: undefined },
+      { requests: 600, input_tokens: undefined, output_tokens: undefined },
       noCeil,
       0,
     );
@@ -362,8 +385,8 @@ describe("SharedLimiterState: a tenant's share of a group's limits", () => {
     const other = keys(0.5);
     await s.observe(
       other.k,
-      { req: 600, in: undefined, out: undefined },
-      { req: 600, in: undefined, out: undefined },
+      { requests: 600, input_tokens: undefined, output_tokens: undefined },
+      { requests: 600, input_tokens: undefined, output_tokens: undefined },
       noCeil,
       0,
     );
@@ -373,16 +396,16 @@ describe("SharedLimiterState: a tenant's share of a group's limits", () => {
 });
 
 describe('SharedLimiterState: a dead worker holds no capacity', () => {
-  it('a discovery probe whose worker died expires, and another process may probe', async () => {
+  it('a discovery request whose worker died expires, and another process may send one', async () => {
     const redis = testRedis();
     try {
-      const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, probeTtlMs: 500 });
+      const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, discoveryTtlMs: 500 });
       const k = `test:limiter:${randomUUID()}`;
-      const one = { req: 1, in: 1, out: 1 };
-      expect((await s.admit(k, one, 0)).state).toBe('probe');
-      // The prober never settles (killed). Before the TTL others wait; after it, one probes again.
+      const one = { requests: 1, input_tokens: 1, output_tokens: 1 };
+      expect((await s.admit(k, one, 0)).state).toBe('discovery');
+      // Its worker never settles (killed). Before the TTL others wait; after it, one discovers again.
       expect((await s.admit(k, one, 499)).state).toBe('discovering');
-      expect((await s.admit(k, one, 500)).state).toBe('probe');
+      expect((await s.admit(k, one, 500)).state).toBe('discovery');
     } finally {
       redis.disconnect();
     }

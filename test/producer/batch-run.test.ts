@@ -13,6 +13,7 @@ import type { BatchRunOptions } from '../../src/producer/backfill/batch-types.js
 import type { LineDefaults } from '../../src/producer/backfill/parse.js';
 import { PromptQueue } from '../../src/producer/queue.js';
 import { PriceTable } from '../../src/providers/anthropic/pricing.js';
+import { AnthropicProvider } from '../../src/providers/anthropic/provider.js';
 import { uniqueQueue } from '../helpers/stack.js';
 
 const d: LineDefaults = { tenant: undefined, priority: 500, idPrefix: '', limits: defaultJobLimits };
@@ -55,7 +56,7 @@ describe('BatchRun (the simulator, real Redis)', () => {
     queues.push(queue);
     const client = new Anthropic({ apiKey: 'k', baseURL: sim.url, maxRetries: 0 });
     const o: BatchRunOptions = {
-      client,
+      provider: new AnthropicProvider({ client }),
       redis,
       queue,
       prices: new PriceTable(),
@@ -114,7 +115,9 @@ describe('BatchRun (the simulator, real Redis)', () => {
         };
       },
     });
-    await expect(new BatchRun(path, d, { ...o, client: dying }).run()).rejects.toThrow('killed');
+    await expect(
+      new BatchRun(path, d, { ...o, provider: new AnthropicProvider({ client: dying }) }).run(),
+    ).rejects.toThrow('killed');
     expect(await apiBatches(client)).toHaveLength(1);
     expect(await redis.zcard(queue.keys.batches)).toBe(0);
 

@@ -113,8 +113,8 @@ describe('Lua scripts and their typed wrappers', () => {
     const key = `test:limiter:${uniqueQueue()}`;
     const rl = {
       outcome: 'rate_limited' as const,
-      refundIn: 0,
-      refundOut: 0,
+      refundInputTokens: 0,
+      refundOutputTokens: 0,
       inRatioSample: null,
       headersSeen: true,
     };
@@ -128,9 +128,9 @@ describe('Lua scripts and their typed wrappers', () => {
     });
     await s.observe(
       key,
-      { req: 600, in: undefined, out: undefined },
-      { req: 600, in: undefined, out: undefined },
-      { req: 0, in: 0, out: 0 },
+      { requests: 600, input_tokens: undefined, output_tokens: undefined },
+      { requests: 600, input_tokens: undefined, output_tokens: undefined },
+      { requests: 0, input_tokens: 0, output_tokens: 0 },
       0,
     );
     expect(await s.settle(key, { ...rl, retryAfterMs: null }, 1000)).toEqual({

@@ -12,8 +12,8 @@ import { type TenantSettings, TenantStore } from '../../src/store/tenant-store.j
 import { readQuota } from '../../src/worker/budget.js';
 import { get, post, type Stack, startStack, uniqueQueue } from '../helpers/stack.js';
 
-const none = { req: undefined, in: undefined, out: undefined };
-const noCeil = { req: 0, in: 0, out: 0 };
+const none = { requests: undefined, input_tokens: undefined, output_tokens: undefined };
+const noCeil = { requests: 0, input_tokens: 0, output_tokens: 0 };
 const isDeferral = (p: Permit | Deferral): p is Deferral => 'deferred' in p;
 const haiku = 'claude-haiku-4-5';
 
@@ -92,7 +92,12 @@ describe("tenant quotas inside the shared limiter's admission", () => {
       keys: new Keyspace({ queue: 'limiter' }),
       config: resolveConfig({ limiter: { tuning: { target: 1, reserveMs: 0 } } }).limiter,
     });
-    await l.state.observe(l.key(modelGroup(haiku)), { ...none, req: rpm }, { ...none, req: left }, noCeil);
+    await l.state.observe(
+      l.key(modelGroup(haiku)),
+      { ...none, requests: rpm },
+      { ...none, requests: left },
+      noCeil,
+    );
     return l;
   }
 
@@ -117,7 +122,7 @@ describe("tenant quotas inside the shared limiter's admission", () => {
       // It used 40 + 10 of its 300: 250 come back to the tenant's tokens.
       await first.settle({
         outcome: 'success',
-        headers: null,
+        signals: null,
         retryAfterMs: null,
         inputTokens: 40,
         outputTokens: 10,

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { accountFingerprint } from '../../src/limiter/limiter.js';
+import { accountFingerprint } from '../../src/providers/account.js';
 import { type RedisConnection, waitUntilReachable } from '../../src/store/connection.js';
 import { spawnCli } from '../helpers/cli.js';
 import { get, post, type Stack, startStack, testApiKey } from '../helpers/stack.js';

@@ -3,12 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { defaults } from '../../src/core/defaults.js';
 import { defaultJobLimits } from '../../src/core/job-schema.js';
 import { newRecord } from '../../src/core/record.js';
+import { PromptqEvents } from '../../src/events/emitter.js';
 import type { Deferral } from '../../src/limiter/types.js';
 import { PriceTable } from '../../src/providers/anthropic/pricing.js';
 import type { BudgetAdmission, BudgetHold } from '../../src/store/budget-store.js';
 import type { BudgetPort } from '../../src/worker/budget.js';
 import { JobProcessor } from '../../src/worker/core.js';
-import { WorkerEvents } from '../../src/worker/events.js';
 import { judgeBudget } from '../../src/worker/outcome.js';
 import { type Answer, fakeClient, fakeJob, fakeLimiter, memoryRecords } from './fakes.js';
 
@@ -42,13 +42,13 @@ function fakeBudgets(admission: BudgetAdmission) {
 function processor(budgets: BudgetPort, script: Answer[] = [], deferrals: Deferral[] = []) {
   const c = fakeClient(script);
   const lim = fakeLimiter(deferrals);
-  const events = new WorkerEvents();
+  const events = new PromptqEvents();
   const seen: string[] = [];
   for (const e of ['attempt', 'budget', 'quota', 'failed'] as const)
     events.on(e, (x: { outcome: { kind: string } }) => seen.push(`${e}:${x.outcome.kind}`));
   const p = new JobProcessor({
     ...defaults.worker,
-    client: c.client,
+    provider: c.provider,
     limiter: lim.limiter,
     records: memoryRecords().port,
     prices: new PriceTable(),
@@ -66,7 +66,7 @@ function processor(budgets: BudgetPort, script: Answer[] = [], deferrals: Deferr
 
 const hold: BudgetHold = { tenant: 'acme', id: 'h', day: '2026-11-27', month: '2026-11', at: 0 };
 
-describe('worker core and tenant budgets (fake port)', () => {
+describe('job processor and tenant budgets (fake port)', () => {
   it('holds the worst case, calls, settles to the real cost', async () => {
     const b = fakeBudgets({ kind: 'held', hold });
     const { p } = processor(b.port, [{ ok: true, input: 20, output: 9 }]);
@@ -93,7 +93,7 @@ describe('worker core and tenant budgets (fake port)', () => {
     const job = fakeJob(body);
     await expect(p.process(job, 'tok')).rejects.toBeInstanceOf(DelayedError);
     expect(calls).toEqual([]);
-    expect(seen).toEqual(['budget:over-budget']);
+    expect(seen).toEqual(['budget:over_budget']);
     // Spend + worst case fits once the holds settle: ask again soon (2 s, jittered ×[0.8, 1.2)).
     const until = (job.moveToDelayed.mock.calls[0]?.[0] ?? 0) - Date.now();
     expect(until).toBeGreaterThan(1500);
@@ -110,7 +110,7 @@ describe('worker core and tenant budgets (fake port)', () => {
       /^budget exceeded: tenant "acme" is over its daily budget of \$1\.00/,
     );
     expect(calls).toEqual([]);
-    expect(seen).toEqual(['budget:budget-exceeded', 'failed:budget-exceeded']);
+    expect(seen).toEqual(['budget:budget_exceeded', 'failed:budget_exceeded']);
   });
 
   it("the tenant's quota goes to the limiter with the call", async () => {
@@ -132,7 +132,7 @@ describe('worker core and tenant budgets (fake port)', () => {
     const job = fakeJob(body);
     await expect(p.process(job, 'tok')).rejects.toBeInstanceOf(DelayedError);
     expect(calls).toEqual([]);
-    expect(seen).toEqual(['quota:over-quota']);
+    expect(seen).toEqual(['quota:over_quota']);
     expect(b.settled).toEqual([{ hold, usd: 0 }]);
     // Past the wait, spread: 3 s × (1 + 0.5 × 0.5) + 50 ms.
     const until = (job.moveToDelayed.mock.calls[0]?.[0] ?? 0) - Date.now();
@@ -151,7 +151,7 @@ describe('worker core and tenant budgets (fake port)', () => {
       tenSecondsBeforeMidnight,
       () => 0.5,
     );
-    expect(o).toMatchObject({ kind: 'over-budget', delayMs: 11_000 });
+    expect(o).toMatchObject({ kind: 'over_budget', delayMs: 11_000 });
     const noon = Date.UTC(2026, 10, 27, 12);
     expect(judgeBudget(record, refusal, { heldMs: 2000, spentMs: 60_000 }, noon, () => 0.5)).toMatchObject({
       delayMs: 60_000,

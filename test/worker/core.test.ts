@@ -3,25 +3,26 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { defaults } from '../../src/core/defaults.js';
 import { defaultJobLimits } from '../../src/core/job-schema.js';
 import { newRecord } from '../../src/core/record.js';
+import { PromptqEvents } from '../../src/events/emitter.js';
+import type { EventName } from '../../src/events/types.js';
 import { PriceTable } from '../../src/providers/anthropic/pricing.js';
 import { LockLostError } from '../../src/store/record-store.js';
 import { JobProcessor, shutdownReason } from '../../src/worker/core.js';
-import { type WorkerEventName, WorkerEvents } from '../../src/worker/events.js';
 import { type Answer, fakeClient, fakeJob, fakeLimiter, memoryRecords } from './fakes.js';
 
 const body = { model: 'claude-haiku-4-5', max_tokens: 100, prompt: 'hi', tenant_id: 'acme' };
 
-describe('worker core (fake client and limiter, no Redis)', () => {
-  let seen: Array<{ event: WorkerEventName; kind?: string }>;
+describe('job processor (fake client and limiter, no Redis)', () => {
+  let seen: Array<{ event: EventName; kind?: string }>;
   let records: ReturnType<typeof memoryRecords>;
   let lim: ReturnType<typeof fakeLimiter>;
-  let events: WorkerEvents;
+  let events: PromptqEvents;
 
   beforeEach(() => {
     seen = [];
     records = memoryRecords();
     lim = fakeLimiter();
-    events = new WorkerEvents();
+    events = new PromptqEvents();
     for (const event of [
       'started',
       'attempt',
@@ -43,7 +44,7 @@ describe('worker core (fake client and limiter, no Redis)', () => {
     const c = fakeClient(script);
     const p = new JobProcessor({
       ...defaults.worker,
-      client: c.client,
+      provider: c.provider,
       limiter: lim.limiter,
       records: records.port,
       prices: new PriceTable(),
@@ -148,9 +149,30 @@ describe('worker core (fake client and limiter, no Redis)', () => {
     expect(lim.plans).toHaveLength(2);
     expect(lim.settled.map((s) => s.outcome)).toEqual(['rate_limited', 'success']);
     expect(seen.filter((s) => s.event === 'attempt').map((s) => s.kind)).toEqual([
-      'rate-limited',
+      'rate_limited',
       'completed',
     ]);
+  });
+
+  it('retrying follows the attempt that will be tried again: its reason, and its delay (none: after the group pause)', async () => {
+    const retrying: Array<{ kind: string; reason: string; delayMs: number | null }> = [];
+    events.on('retrying', (e) => {
+      retrying.push({ kind: e.outcome.kind, reason: e.reason, delayMs: e.delayMs });
+    });
+    const { p } = processor([
+      { status: 429, type: 'rate_limit_error', retryAfter: 0 },
+      { status: 529, type: 'overloaded_error' },
+    ]);
+    const job = fakeJob(body);
+    await expect(p.process(job, 'tok')).rejects.toBeInstanceOf(DelayedError);
+    expect(retrying).toEqual([
+      { kind: 'rate_limited', reason: 'rate_limited', delayMs: null },
+      // The job's second retry, overloaded: base × 2 × 2, half fixed (random() = 0).
+      { kind: 'retry', reason: 'overloaded', delayMs: 200 },
+    ]);
+    // The job that completes next is not retrying.
+    await p.process(job, 'tok');
+    expect(retrying).toHaveLength(2);
   });
 
   it('429s past the bound fail the job, naming the bound', async () => {
@@ -195,15 +217,20 @@ describe('worker core (fake client and limiter, no Redis)', () => {
       { status: 429, type: 'rate_limit_error', errorCode: 'enforced_spend_limit_reached', message: 'spent' },
     ]);
     let paused = false;
-    events.on('spendLimit', async (e) => {
-      await new Promise((r) => setTimeout(r, 10));
-      expect(e).toMatchObject({
-        jobId: 'job-1',
-        errorCode: 'enforced_spend_limit_reached',
-        message: 'spent',
-      });
-      paused = true;
-    });
+    // Blocking, as the spend-limit pauser's: the queue is paused before the job is put back.
+    events.on(
+      'spendLimit',
+      async (e) => {
+        await new Promise((r) => setTimeout(r, 10));
+        expect(e).toMatchObject({
+          jobId: 'job-1',
+          errorCode: 'enforced_spend_limit_reached',
+          message: 'spent',
+        });
+        paused = true;
+      },
+      { blocking: true },
+    );
     const job = fakeJob(body);
     job.moveToDelayed.mockImplementation(async () => {
       expect(paused).toBe(true);
@@ -298,7 +325,7 @@ describe('worker core (fake client and limiter, no Redis)', () => {
 
   it('a listener that throws does not change the outcome', async () => {
     const failures: string[] = [];
-    events = new WorkerEvents((event, err) => failures.push(`${event}: ${err.message}`));
+    events = new PromptqEvents().onListenerError((event, err) => failures.push(`${event}: ${err.message}`));
     events.on('finished', () => {
       throw new Error('boom');
     });
@@ -385,7 +412,7 @@ describe('worker core (fake client and limiter, no Redis)', () => {
       const c = fakeClient([{ ok: true }]);
       const p = new JobProcessor({
         ...defaults.worker,
-        client: c.client,
+        provider: c.provider,
         limiter: lim.limiter,
         records: records.port,
         prices: new PriceTable(),

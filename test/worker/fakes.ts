@@ -1,12 +1,14 @@
 /**
- * Fakes for unit tests of the worker core: an Anthropic client that answers from a script, a limiter
- * that admits at once, records in a map and a BullMQ-like job. No API, no Redis.
+ * Fakes for unit tests of the job processor (worker/core.ts): an Anthropic client (and provider)
+ * that answers from a script, a limiter that admits at once, records in a map and a BullMQ-like
+ * job. No API, no Redis.
  */
 import Anthropic from '@anthropic-ai/sdk';
 import { vi } from 'vitest';
 import type { JobRecord } from '../../src/core/record.js';
 import type { RateLimiter } from '../../src/limiter/limiter.js';
 import type { AcquireOptions, CallPlan, CallResult, Deferral, Permit } from '../../src/limiter/types.js';
+import { AnthropicProvider } from '../../src/providers/anthropic/provider.js';
 import type { JobHandle } from '../../src/worker/finish.js';
 import type { RecordPort } from '../../src/worker/records.js';
 
@@ -57,7 +59,8 @@ export function sse(evs: ReadonlyArray<{ type: string }>): string {
 
 /**
  * A real SDK client whose n-th call gets the n-th answer (then `ok`), served by a fake `fetch`:
- * the SDK's own request, stream and error code run as they do against the API.
+ * the SDK's own request, stream and error code run as they do against the API. `provider` is the
+ * Anthropic provider on that client, as the worker takes it.
  */
 export function fakeClient(script: Answer[], okHeaders: Record<string, string> = {}) {
   const calls: Array<Record<string, unknown>> = [];
@@ -102,7 +105,7 @@ export function fakeClient(script: Answer[], okHeaders: Record<string, string> =
     maxRetries: 0,
     fetch,
   });
-  return { client, calls, headers };
+  return { client, provider: new AnthropicProvider({ client }), calls, headers };
 }
 
 /**
@@ -122,7 +125,7 @@ export function fakeLimiter(deferrals: Deferral[] = []) {
     if (d) return d;
     plans.push(plan);
     const permit: Permit = {
-      observeHeaders: () => {},
+      observeSignals: () => {},
       settle: async (r) => {
         settled.push(r);
       },

@@ -35,7 +35,7 @@ describe('judgeError: what a failed attempt means for the job', () => {
     [529, 'overloaded_error', 'retry'],
     [500, 'api_error', 'retry'],
     [400, 'invalid_request_error', 'failed'],
-    [429, 'rate_limit_error', 'rate-limited'],
+    [429, 'rate_limit_error', 'rate_limited'],
   ])('%i %s → %s', (status, type, kind) => {
     expect(judgeError(record(), decision(status, type), policy).kind).toBe(kind);
   });
@@ -47,7 +47,7 @@ describe('judgeError: what a failed attempt means for the job', () => {
       decision(429, 'rate_limit_error', { details: { error_code: 'enforced_spend_limit_reached' } }),
       policy,
     );
-    expect(o.kind).toBe('spend-limit');
+    expect(o.kind).toBe('spend_limit');
     expect(r).toMatchObject({
       rate_limited: 1,
       retries: {},

@@ -55,6 +55,13 @@ function baseUrl(req: IncomingMessage): string {
   return `http://${req.headers.host ?? '127.0.0.1'}`;
 }
 
+/** How a batches route answers: JSON with the request id, or an error. */
+interface Reply {
+  headers: Record<string, string>;
+  json(status: number, body: unknown): void;
+  fail(status: number, type: string, message: string): void;
+}
+
 /** Answers a batches route; `false` when `path` is not one. */
 export async function handleBatches(
   ctx: SimContext,
@@ -65,99 +72,118 @@ export async function handleBatches(
 ): Promise<boolean> {
   if (path !== PREFIX && !path.startsWith(`${PREFIX}/`)) return false;
   const headers = { 'request-id': requestId };
-  const fail = (status: number, type: string, message: string) =>
-    sendJson(res, status, errorBody(type, message, requestId), headers);
-  const store = ctx.batches;
+  const reply: Reply = {
+    headers,
+    json: (status, body) => sendJson(res, status, body, headers),
+    fail: (status, type, message) => sendJson(res, status, errorBody(type, message, requestId), headers),
+  };
   const method = req.method ?? 'GET';
 
   if (path === PREFIX && method === 'POST') {
-    const { body, tooLarge } = await readBody(req, store.config.maxBytes);
-    if (tooLarge) {
-      fail(413, 'request_too_large', `Request exceeds the maximum size of ${store.config.maxBytes} bytes.`);
-      return true;
-    }
-    const denied = checkCredentials(req, ctx.opts.apiKey, ctx.opts.requireVersionHeader);
-    if (denied) {
-      fail(denied.status, denied.type, denied.message);
-      return true;
-    }
-    const json = parseJson(body);
-    const problem =
-      json === undefined
-        ? 'There was an issue with the formatting of your request body: invalid JSON'
-        : checkCreate(json, store.config.maxRequests);
-    if (problem !== null) {
-      fail(400, 'invalid_request_error', problem);
-      return true;
-    }
-    const id = store.create((json as { requests: Array<{ custom_id: string; params: unknown }> }).requests);
-    sendJson(res, 200, store.view(id, baseUrl(req)), headers);
+    await createBatch(ctx, req, reply);
     return true;
   }
-
   req.resume();
   const denied = checkCredentials(req, ctx.opts.apiKey, ctx.opts.requireVersionHeader);
   if (denied) {
-    fail(denied.status, denied.type, denied.message);
-    return true;
-  }
-  if (path === PREFIX) {
-    if (method !== 'GET') {
-      fail(405, 'invalid_request_error', 'Method not allowed');
-      return true;
+    reply.fail(denied.status, denied.type, denied.message);
+  } else if (path === PREFIX) {
+    if (method !== 'GET') reply.fail(405, 'invalid_request_error', 'Method not allowed');
+    else listBatches(ctx, req, reply);
+  } else {
+    const [id, action, ...rest] = path.slice(PREFIX.length + 1).split('/');
+    if (id === undefined || rest.length > 0 || !ctx.batches.has(id)) {
+      reply.fail(404, 'not_found_error', `message_batch not found: ${id ?? ''}`);
+    } else {
+      batchAction(ctx, req, res, reply, { id, action, method });
     }
-    const q = new URL(req.url ?? '/', 'http://localhost').searchParams;
-    const limit = q.get('limit') === null ? 20 : Number(q.get('limit'));
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
-      fail(400, 'invalid_request_error', 'limit: Input should be between 1 and 1000');
-      return true;
-    }
-    let ids = store.ids();
-    const after = q.get('after_id');
-    const before = q.get('before_id');
-    if (after !== null) ids = ids.slice(ids.indexOf(after) + 1);
-    if (before !== null) ids = ids.slice(0, Math.max(0, ids.indexOf(before)));
-    const page = before !== null ? ids.slice(-limit) : ids.slice(0, limit);
-    const data = page.map((id) => store.view(id, baseUrl(req)));
-    sendJson(
-      res,
-      200,
-      {
-        data,
-        has_more: ids.length > page.length,
-        first_id: page[0] ?? null,
-        last_id: page[page.length - 1] ?? null,
-      },
-      headers,
-    );
-    return true;
   }
+  return true;
+}
 
-  const [id, action, ...rest] = path.slice(PREFIX.length + 1).split('/');
-  if (id === undefined || rest.length > 0 || !store.has(id)) {
-    fail(404, 'not_found_error', `message_batch not found: ${id ?? ''}`);
-    return true;
+/** `POST /v1/messages/batches` */
+async function createBatch(ctx: SimContext, req: IncomingMessage, reply: Reply): Promise<void> {
+  const store = ctx.batches;
+  const { body, tooLarge } = await readBody(req, store.config.maxBytes);
+  if (tooLarge) {
+    reply.fail(
+      413,
+      'request_too_large',
+      `Request exceeds the maximum size of ${store.config.maxBytes} bytes.`,
+    );
+    return;
   }
+  const denied = checkCredentials(req, ctx.opts.apiKey, ctx.opts.requireVersionHeader);
+  if (denied) {
+    reply.fail(denied.status, denied.type, denied.message);
+    return;
+  }
+  const json = parseJson(body);
+  const problem =
+    json === undefined
+      ? 'There was an issue with the formatting of your request body: invalid JSON'
+      : checkCreate(json, store.config.maxRequests);
+  if (problem !== null) {
+    reply.fail(400, 'invalid_request_error', problem);
+    return;
+  }
+  const id = store.create((json as { requests: Array<{ custom_id: string; params: unknown }> }).requests);
+  reply.json(200, store.view(id, baseUrl(req)));
+}
+
+/** `GET /v1/messages/batches`: newest first, one page. */
+function listBatches(ctx: SimContext, req: IncomingMessage, reply: Reply): void {
+  const store = ctx.batches;
+  const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
+  const limit = query.get('limit') === null ? 20 : Number(query.get('limit'));
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+    reply.fail(400, 'invalid_request_error', 'limit: Input should be between 1 and 1000');
+    return;
+  }
+  let ids = store.ids();
+  const after = query.get('after_id');
+  const before = query.get('before_id');
+  if (after !== null) ids = ids.slice(ids.indexOf(after) + 1);
+  if (before !== null) ids = ids.slice(0, Math.max(0, ids.indexOf(before)));
+  const page = before !== null ? ids.slice(-limit) : ids.slice(0, limit);
+  reply.json(200, {
+    data: page.map((id) => store.view(id, baseUrl(req))),
+    has_more: ids.length > page.length,
+    first_id: page[0] ?? null,
+    last_id: page[page.length - 1] ?? null,
+  });
+}
+
+/** `GET`/`DELETE /v1/messages/batches/{id}`, `POST …/cancel`, `GET …/results`, of a batch that exists. */
+function batchAction(
+  ctx: SimContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  reply: Reply,
+  call: { id: string; action: string | undefined; method: string },
+): void {
+  const store = ctx.batches;
+  const { id, action, method } = call;
   if (action === undefined && method === 'GET') {
-    sendJson(res, 200, store.view(id, baseUrl(req)), headers);
+    reply.json(200, store.view(id, baseUrl(req)));
   } else if (action === undefined && method === 'DELETE') {
     if (store.view(id, baseUrl(req))?.processing_status !== 'ended') {
-      fail(
+      reply.fail(
         400,
         'invalid_request_error',
         `Batch ${id} cannot be deleted while it is processing; cancel it first.`,
       );
     } else {
       store.delete(id);
-      sendJson(res, 200, { id, type: 'message_batch_deleted' }, headers);
+      reply.json(200, { id, type: 'message_batch_deleted' });
     }
   } else if (action === 'cancel' && method === 'POST') {
     store.cancel(id);
-    sendJson(res, 200, store.view(id, baseUrl(req)), headers);
+    reply.json(200, store.view(id, baseUrl(req)));
   } else if (action === 'results' && method === 'GET') {
     const lines = store.results(id);
     if (lines === null) {
-      fail(
+      reply.fail(
         400,
         'invalid_request_error',
         `Batch ${id} has not finished processing; results are not available yet.`,
@@ -165,16 +191,15 @@ export async function handleBatches(
     } else {
       const payload = lines.length === 0 ? '' : `${lines.join('\n')}\n`;
       res.writeHead(200, {
-        ...headers,
+        ...reply.headers,
         'content-type': 'application/binary',
         'content-length': String(Buffer.byteLength(payload)),
       });
       res.end(payload);
     }
   } else if (action === 'cancel' || action === 'results' || action === undefined) {
-    fail(405, 'invalid_request_error', 'Method not allowed');
+    reply.fail(405, 'invalid_request_error', 'Method not allowed');
   } else {
-    fail(404, 'not_found_error', 'Not found');
+    reply.fail(404, 'not_found_error', 'Not found');
   }
-  return true;
 }

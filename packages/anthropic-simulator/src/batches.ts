@@ -4,6 +4,7 @@
  * batch's processing time, so `request_counts` move while a client polls. Batches have their own
  * limits and never touch the Messages rate limiter, as in the real API.
  */
+import type { BatchesOptions } from './batches-options.js';
 import { planContent } from './content-plan.js';
 import { messageBody } from './message-body.js';
 import type { ResolvedOptions } from './options.js';
@@ -12,66 +13,6 @@ import type { PromptCache } from './prompt-cache.js';
 import { type Rng, randomId, seededRng } from './rng.js';
 import { promptSegments } from './tokenizer.js';
 import { validateMessagesRequest } from './validate-request.js';
-
-/** Options of the Message Batches endpoints (`SimulatorOptions.batches`). */
-export interface BatchesOptions {
-  /**
-   * Seconds from creation until a batch ends (the real API: up to 24 h, usually under one).
-   * @defaultValue 10
-   */
-  processingSeconds?: number;
-  /**
-   * Chance that a request ends `errored` with an `api_error` (besides requests with invalid params,
-   * which always end `errored` with an `invalid_request_error`).
-   * @defaultValue 0
-   */
-  errorRate?: number;
-  /**
-   * Chance that a request is still unprocessed when its batch ends: it ends `expired`.
-   * @defaultValue 0
-   */
-  expiryRate?: number;
-  /**
-   * Seconds from a cancel to the batch's end (`canceling` meanwhile).
-   * @defaultValue 1
-   */
-  cancelSeconds?: number;
-  /**
-   * Most requests per batch.
-   * @defaultValue 100000
-   */
-  maxRequests?: number;
-  /**
-   * Largest create body in bytes.
-   * @defaultValue 268435456 (256 MB)
-   */
-  maxBytes?: number;
-}
-
-export const BATCHES_DEFAULTS = {
-  processingSeconds: 10,
-  errorRate: 0,
-  expiryRate: 0,
-  cancelSeconds: 1,
-  maxRequests: 100_000,
-  maxBytes: 256 * 1024 * 1024,
-} as const satisfies Required<BatchesOptions>;
-
-/** Checks `SimulatorOptions.batches`; returns a message naming the bad field, or the resolved options. */
-export function resolveBatchesOptions(o: BatchesOptions = {}): Required<BatchesOptions> | string {
-  const r = { ...BATCHES_DEFAULTS, ...o };
-  const finite = (v: number) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
-  if (!finite(r.processingSeconds)) return 'batches.processingSeconds must be a number >= 0';
-  if (!finite(r.cancelSeconds)) return 'batches.cancelSeconds must be a number >= 0';
-  for (const k of ['errorRate', 'expiryRate'] as const) {
-    if (!(finite(r[k]) && r[k] <= 1)) return `batches.${k} must be a probability in [0, 1]`;
-  }
-  if (r.errorRate + r.expiryRate > 1) return 'batches.errorRate + batches.expiryRate must be at most 1';
-  for (const k of ['maxRequests', 'maxBytes'] as const) {
-    if (!(Number.isInteger(r[k]) && r[k] >= 1)) return `batches.${k} must be an integer >= 1`;
-  }
-  return r;
-}
 
 /** The real API's `custom_id` rule. */
 export const CUSTOM_ID = /^[a-zA-Z0-9_-]{1,64}$/;

@@ -3,7 +3,7 @@
  * the real `@anthropic-ai/sdk` works against it unchanged (pass `url` as `baseURL`), and its rate
  * limiting, headers, errors and streaming follow the real API closely enough to tune a limiter.
  */
-export { BATCHES_DEFAULTS, type BatchesOptions } from './batches.js';
+export { BATCHES_DEFAULTS, type BatchesOptions } from './batches-options.js';
 export { DEFAULT_CLI_PORT, parseSimulateArgs, runSimulateCommand, type SimulateCommandIo } from './cli.js';
 export { RETIRED_MODELS, SERVED_MODELS } from './models.js';
 export {

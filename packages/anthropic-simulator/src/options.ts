@@ -1,4 +1,4 @@
-import { type BatchesOptions, resolveBatchesOptions } from './batches.js';
+import { type BatchesOptions, resolveBatchesOptions } from './batches-options.js';
 import { defaultCacheMinTokens, defaultGroupOf, defaultMaxOutputTokens } from './models.js';
 import type { LimitSet, Limits, ServedResponse } from './types.js';
 
@@ -291,70 +291,16 @@ function perModel(
 
 /** Applies defaults and validates; throws {@link SimulatorOptionError} naming the bad field. */
 export function resolveOptions(opts: SimulatorOptions = {}): ResolvedOptions {
-  const port = opts.port ?? DEFAULTS.port;
-  check(Number.isInteger(port) && port >= 0 && port <= 65_535, 'port', 'an integer in [0, 65535]', port);
-  const host = opts.host ?? DEFAULTS.host;
-  check(typeof host === 'string' && host.length > 0, 'host', 'a non-empty string', host);
-  if (opts.apiKey !== undefined) {
-    // Never echo the key itself, even in a validation error.
-    check(
-      typeof opts.apiKey === 'string' && opts.apiKey.length > 0,
-      'apiKey',
-      'a non-empty string',
-      '<redacted>',
-    );
-  }
-  const seed = opts.seed ?? DEFAULTS.seed;
-  check(Number.isInteger(seed), 'seed', 'an integer', seed);
+  const { host, port, seed } = resolveListen(opts);
   const groupLimits: Record<string, Partial<LimitSet>> = {};
   for (const [group, patch] of Object.entries(opts.groupLimits ?? {})) {
     mergeLimits(DEFAULTS.limits, patch, `groupLimits.${group}`);
     groupLimits[group] = patch;
   }
-  const faults = { ...DEFAULTS.faults, ...opts.faults };
-  for (const [key, value] of Object.entries(faults)) probability(value, `faults.${key}`);
-  const faultSum = Object.values(faults).reduce((a, b) => a + b, 0);
-  check(faultSum <= 1, 'faults', 'probabilities summing to at most 1', faults);
-  const output = { ...DEFAULTS.output, ...opts.output };
-  nonNegative(output.minFraction, 'output.minFraction');
-  nonNegative(output.maxFraction, 'output.maxFraction');
-  check(
-    output.maxFraction >= output.minFraction,
-    'output.maxFraction',
-    '>= output.minFraction',
-    output.maxFraction,
-  );
-  nonNegative(output.cap, 'output.cap');
-  probability(output.stopSequenceRate, 'output.stopSequenceRate');
-  const tokensPerDelta = opts.tokensPerDelta ?? DEFAULTS.tokensPerDelta;
-  check(
-    Number.isInteger(tokensPerDelta) && tokensPerDelta >= 1,
-    'tokensPerDelta',
-    'an integer >= 1',
-    tokensPerDelta,
-  );
-  const maxBodyBytes = opts.maxBodyBytes ?? DEFAULTS.maxBodyBytes;
-  check(Number.isInteger(maxBodyBytes) && maxBodyBytes >= 1, 'maxBodyBytes', 'an integer >= 1', maxBodyBytes);
-  check(
-    opts.groupOf === undefined || typeof opts.groupOf === 'function',
-    'groupOf',
-    'a function',
-    typeof opts.groupOf,
-  );
-  const shortIntervalSeconds = opts.shortIntervalSeconds ?? DEFAULTS.shortIntervalSeconds;
-  check(
-    typeof shortIntervalSeconds === 'number' && shortIntervalSeconds >= 0 && shortIntervalSeconds <= 60,
-    'shortIntervalSeconds',
-    'a number of seconds in [0, 60]',
-    shortIntervalSeconds,
-  );
-  check(opts.now === undefined || typeof opts.now === 'function', 'now', 'a function', typeof opts.now);
-  check(
-    opts.onServed === undefined || typeof opts.onServed === 'function',
-    'onServed',
-    'a function',
-    typeof opts.onServed,
-  );
+  const faults = resolveFaults(opts.faults);
+  const output = resolveOutput(opts.output);
+  const { tokensPerDelta, maxBodyBytes, shortIntervalSeconds } = resolveSizes(opts);
+  checkHooks(opts);
   const resolvedBatches = resolveBatchesOptions(opts.batches);
   if (typeof resolvedBatches === 'string') throw new SimulatorOptionError(resolvedBatches);
   return {
@@ -382,4 +328,87 @@ export function resolveOptions(opts: SimulatorOptions = {}): ResolvedOptions {
     onServed: opts.onServed,
     batches: resolvedBatches,
   };
+}
+
+/** Where to listen, the API key, the seed. */
+function resolveListen(opts: SimulatorOptions): { host: string; port: number; seed: number } {
+  const port = opts.port ?? DEFAULTS.port;
+  check(Number.isInteger(port) && port >= 0 && port <= 65_535, 'port', 'an integer in [0, 65535]', port);
+  const host = opts.host ?? DEFAULTS.host;
+  check(typeof host === 'string' && host.length > 0, 'host', 'a non-empty string', host);
+  if (opts.apiKey !== undefined) {
+    // Never echo the key itself, even in a validation error.
+    check(
+      typeof opts.apiKey === 'string' && opts.apiKey.length > 0,
+      'apiKey',
+      'a non-empty string',
+      '<redacted>',
+    );
+  }
+  const seed = opts.seed ?? DEFAULTS.seed;
+  check(Number.isInteger(seed), 'seed', 'an integer', seed);
+  return { host, port, seed };
+}
+
+function resolveFaults(given: FaultRates | undefined): Required<FaultRates> {
+  const faults = { ...DEFAULTS.faults, ...given };
+  for (const [key, value] of Object.entries(faults)) probability(value, `faults.${key}`);
+  const faultSum = Object.values(faults).reduce((a, b) => a + b, 0);
+  check(faultSum <= 1, 'faults', 'probabilities summing to at most 1', faults);
+  return faults;
+}
+
+function resolveOutput(given: OutputDistribution | undefined): Required<OutputDistribution> {
+  const output = { ...DEFAULTS.output, ...given };
+  nonNegative(output.minFraction, 'output.minFraction');
+  nonNegative(output.maxFraction, 'output.maxFraction');
+  check(
+    output.maxFraction >= output.minFraction,
+    'output.maxFraction',
+    '>= output.minFraction',
+    output.maxFraction,
+  );
+  nonNegative(output.cap, 'output.cap');
+  probability(output.stopSequenceRate, 'output.stopSequenceRate');
+  return output;
+}
+
+/** Stream granularity, body size, the hidden short interval. */
+function resolveSizes(
+  opts: SimulatorOptions,
+): Pick<ResolvedOptions, 'tokensPerDelta' | 'maxBodyBytes' | 'shortIntervalSeconds'> {
+  const tokensPerDelta = opts.tokensPerDelta ?? DEFAULTS.tokensPerDelta;
+  check(
+    Number.isInteger(tokensPerDelta) && tokensPerDelta >= 1,
+    'tokensPerDelta',
+    'an integer >= 1',
+    tokensPerDelta,
+  );
+  const maxBodyBytes = opts.maxBodyBytes ?? DEFAULTS.maxBodyBytes;
+  check(Number.isInteger(maxBodyBytes) && maxBodyBytes >= 1, 'maxBodyBytes', 'an integer >= 1', maxBodyBytes);
+  const shortIntervalSeconds = opts.shortIntervalSeconds ?? DEFAULTS.shortIntervalSeconds;
+  check(
+    typeof shortIntervalSeconds === 'number' && shortIntervalSeconds >= 0 && shortIntervalSeconds <= 60,
+    'shortIntervalSeconds',
+    'a number of seconds in [0, 60]',
+    shortIntervalSeconds,
+  );
+  return { tokensPerDelta, maxBodyBytes, shortIntervalSeconds };
+}
+
+/** The options that are functions. */
+function checkHooks(opts: SimulatorOptions): void {
+  check(
+    opts.groupOf === undefined || typeof opts.groupOf === 'function',
+    'groupOf',
+    'a function',
+    typeof opts.groupOf,
+  );
+  check(opts.now === undefined || typeof opts.now === 'function', 'now', 'a function', typeof opts.now);
+  check(
+    opts.onServed === undefined || typeof opts.onServed === 'function',
+    'onServed',
+    'a function',
+    typeof opts.onServed,
+  );
 }

@@ -113,7 +113,7 @@ const quantile = (buckets: number[], q: number) => bucketQuantile(buckets, laten
 
 /** A model's counters over the range, its cost, and its latency per step. */
 interface ModelTotals {
-  c: ModelMinute;
+  counters: ModelMinute;
   costUsd: number;
   latencySum: number[];
   latencyCount: number[];
@@ -129,6 +129,14 @@ function addModel(into: ModelMinute, c: ModelMinute): void {
   }
 }
 
+/** What the minutes of a range add up to, before the per-model figures are worked out. */
+interface Folded {
+  series: DashboardData['series'];
+  models: Record<string, ModelTotals>;
+  tenants: Record<string, TenantFigures>;
+  errors: Record<string, number>;
+}
+
 /** Figures for the last `rangeMinutes` minutes (the current minute included). */
 export async function readDashboard(
   redis: Redis,
@@ -142,82 +150,14 @@ export async function readDashboard(
   // At most ~100 points per chart: 1h → 1 min, 24h → 15 min.
   const stepMin = rangeMinutes <= 120 ? 1 : Math.ceil(rangeMinutes / 100 / 5) * 5;
   const minutes = await store.minutes(first, rangeMinutes);
-
-  const steps = Math.ceil(rangeMinutes / stepMin);
-  const zeros = () => new Array<number>(steps).fill(0);
-  const series: DashboardData['series'] = {
-    t: Array.from({ length: steps }, (_, i) => (first + i * stepMin) * 60_000),
-    jobs: zeros(),
-    failed: zeros(),
-    error_rate: [],
-    rate_limited: zeros(),
-    cost_usd: zeros(),
-    latency_ms: dict(),
-  };
-  // Keyed by model names, tenant ids and error types: records without a prototype (core/dict.ts).
-  const totals = dict<ModelTotals>();
-  const tenants = dict<TenantFigures>();
-  const errors = dict<number>();
-
-  minutes.forEach((m, i) => {
-    const s = Math.floor(i / stepMin);
-    for (const [name, c] of Object.entries(m.models)) {
-      const t = entry(totals, name, () => ({
-        c: emptyModel(),
-        costUsd: 0,
-        latencySum: zeros(),
-        latencyCount: zeros(),
-      }));
-      addModel(t.c, c);
-      t.costUsd += c.costMicro / 1e6;
-      add(t.latencySum, s, c.latencySum);
-      add(t.latencyCount, s, c.latencyCount);
-      add(series.jobs, s, c.jobs);
-      add(series.failed, s, c.failed);
-      add(series.rate_limited, s, c.rateLimited);
-      add(series.cost_usd, s, c.costMicro / 1e6);
-    }
-    for (const [name, c] of Object.entries(m.tenants)) {
-      const t = entry(tenants, name, () => ({
-        input_tokens: 0,
-        output_tokens: 0,
-        cache_creation_input_tokens: 0,
-        cache_read_input_tokens: 0,
-        cost_usd: 0,
-      }));
-      t.input_tokens += c.inputTokens;
-      t.output_tokens += c.outputTokens;
-      t.cache_creation_input_tokens += c.cacheCreationTokens;
-      t.cache_read_input_tokens += c.cacheReadTokens;
-      t.cost_usd += c.costMicro / 1e6;
-    }
-    for (const [type, n] of Object.entries(m.errors)) errors[type] = (own(errors, type) ?? 0) + n;
-  });
+  const { series, models, tenants, errors } = foldMinutes(minutes, first, stepMin, rangeMinutes);
 
   series.error_rate = series.jobs.map((j, i) => (j === 0 ? null : (series.failed[i] ?? 0) / j));
-  const models = dict<ModelFigures>();
-  for (const [name, t] of Object.entries(totals)) {
-    const c = t.c;
-    if (c.latencySum > 0)
-      series.latency_ms[name] = t.latencySum.map((v, i) => avg(v, t.latencyCount[i] ?? 0));
-    models[name] = {
-      jobs: c.jobs,
-      completed: c.completed,
-      failed: c.failed,
-      attempts: c.attempts,
-      rate_limited: c.rateLimited,
-      p50_ms: quantile(c.latency, 0.5),
-      p95_ms: quantile(c.latency, 0.95),
-      avg_ms: avg(c.latencySum, c.latencyCount),
-      avg_ttft_ms: avg(c.ttftSum, c.ttftCount),
-      avg_ttfb_ms: avg(c.ttfbSum, c.ttfbCount),
-      avg_queue_wait_ms: avg(c.queueWaitSum, c.queueWaitCount),
-      cost_usd: t.costUsd,
-      max_tokens: c.maxTokens,
-      output_tokens: c.outputTokens,
-      max_tokens_used: c.maxTokens === 0 ? null : c.outputTokens / c.maxTokens,
-      usage_buckets: c.usage,
-    };
+  const figures = dict<ModelFigures>();
+  for (const [name, totals] of Object.entries(models)) {
+    if (totals.counters.latencySum > 0)
+      series.latency_ms[name] = totals.latencySum.map((v, i) => avg(v, totals.latencyCount[i] ?? 0));
+    figures[name] = modelFigures(totals);
   }
 
   const jobs = sum(series.jobs);
@@ -239,7 +179,7 @@ export async function readDashboard(
       output_tokens: sum(tenantList.map((t) => t.output_tokens)),
       cost_usd: sum(tenantList.map((t) => t.cost_usd)),
     },
-    models,
+    models: figures,
     tenants,
     errors,
     projection: await projection(store, now, minutes.slice(-1440)),
@@ -249,16 +189,94 @@ export async function readDashboard(
   };
 }
 
+/** Add up the minutes, `stepMin` of them per point of the series. */
+function foldMinutes(minutes: MinuteRollup[], first: number, stepMin: number, rangeMinutes: number): Folded {
+  const steps = Math.ceil(rangeMinutes / stepMin);
+  const zeros = () => new Array<number>(steps).fill(0);
+  const series: DashboardData['series'] = {
+    t: Array.from({ length: steps }, (_, i) => (first + i * stepMin) * 60_000),
+    jobs: zeros(),
+    failed: zeros(),
+    error_rate: [],
+    rate_limited: zeros(),
+    cost_usd: zeros(),
+    latency_ms: dict(),
+  };
+  // Keyed by model names, tenant ids and error types: records without a prototype (core/dict.ts).
+  const models = dict<ModelTotals>();
+  const tenants = dict<TenantFigures>();
+  const errors = dict<number>();
+
+  minutes.forEach((m, i) => {
+    const step = Math.floor(i / stepMin);
+    for (const [name, c] of Object.entries(m.models)) {
+      const t = entry(models, name, () => ({
+        counters: emptyModel(),
+        costUsd: 0,
+        latencySum: zeros(),
+        latencyCount: zeros(),
+      }));
+      addModel(t.counters, c);
+      t.costUsd += c.costMicro / 1e6;
+      add(t.latencySum, step, c.latencySum);
+      add(t.latencyCount, step, c.latencyCount);
+      add(series.jobs, step, c.jobs);
+      add(series.failed, step, c.failed);
+      add(series.rate_limited, step, c.rateLimited);
+      add(series.cost_usd, step, c.costMicro / 1e6);
+    }
+    for (const [name, c] of Object.entries(m.tenants)) {
+      const t = entry(tenants, name, () => ({
+        input_tokens: 0,
+        output_tokens: 0,
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: 0,
+        cost_usd: 0,
+      }));
+      t.input_tokens += c.inputTokens;
+      t.output_tokens += c.outputTokens;
+      t.cache_creation_input_tokens += c.cacheCreationTokens;
+      t.cache_read_input_tokens += c.cacheReadTokens;
+      t.cost_usd += c.costMicro / 1e6;
+    }
+    for (const [type, n] of Object.entries(m.errors)) errors[type] = (own(errors, type) ?? 0) + n;
+  });
+  return { series, models, tenants, errors };
+}
+
+/** A model's figures over the range, from its added-up counters. */
+function modelFigures(totals: ModelTotals): ModelFigures {
+  const c = totals.counters;
+  return {
+    jobs: c.jobs,
+    completed: c.completed,
+    failed: c.failed,
+    attempts: c.attempts,
+    rate_limited: c.rateLimited,
+    p50_ms: quantile(c.latency, 0.5),
+    p95_ms: quantile(c.latency, 0.95),
+    avg_ms: avg(c.latencySum, c.latencyCount),
+    avg_ttft_ms: avg(c.ttftSum, c.ttftCount),
+    avg_ttfb_ms: avg(c.ttfbSum, c.ttfbCount),
+    avg_queue_wait_ms: avg(c.queueWaitSum, c.queueWaitCount),
+    cost_usd: totals.costUsd,
+    max_tokens: c.maxTokens,
+    output_tokens: c.outputTokens,
+    max_tokens_used: c.maxTokens === 0 ? null : c.outputTokens / c.maxTokens,
+    usage_buckets: c.usage,
+  };
+}
+
 /** Month to date (daily rollups) plus the last 24 hours' rate over the days left in the month. */
 async function projection(
   store: RollupStore,
   now: number,
   recent: MinuteRollup[],
 ): Promise<DashboardData['projection']> {
-  const d = new Date(now);
-  const y = d.getUTCFullYear();
-  const mo = d.getUTCMonth();
-  const days = Array.from({ length: d.getUTCDate() }, (_, i) =>
+  const today = new Date(now);
+  const y = today.getUTCFullYear();
+  const mo = today.getUTCMonth();
+  const days = Array.from({ length: today.getUTCDate() }, (_, i) =>
     new Date(Date.UTC(y, mo, i + 1)).toISOString().slice(0, 10),
   );
   let mtdMicro = 0;

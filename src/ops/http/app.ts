@@ -1,7 +1,8 @@
 /**
- * The express app: JSON API, Bull Board, /metrics, health. Handlers are plain functions
- * `(req) → {status, body}` in one route table; one wrapper turns them into express handlers and
- * one error middleware shapes every error as `{"error":{"type","message","details"}}`.
+ * The express app: JSON API, Bull Board, /metrics, health. The API's handlers are plain functions
+ * `(context, req) → {status, body}` behind one route table (routes.ts); one wrapper turns them into
+ * express handlers and one error middleware shapes every error as
+ * `{"error":{"type","message","details"}}`.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createBullBoard } from '@bull-board/api';
@@ -16,8 +17,7 @@ import type { PromptQueue } from '../../producer/queue.js';
 import { TooManyWaitersError } from '../../producer/waiters.js';
 import type { RedisConnection as Redis } from '../../store/connection.js';
 import type { Keyspace } from '../../store/keys.js';
-import { probeQueueKeys } from '../../store/probe.js';
-import { queueKeyProblems } from '../../store/queue-health.js';
+import { checkQueueScripts, queueKeyProblems } from '../../store/queue-health.js';
 import { TenantStore } from '../../store/tenant-store.js';
 import { dashboardRouter } from '../dashboard/router.js';
 import { Metrics } from '../metrics/metrics.js';
@@ -25,8 +25,10 @@ import { serverSpan } from '../telemetry/http-span.js';
 import { apiRequestGuard, isBrowserPage } from './csrf.js';
 import { checkRawDepth } from './depth-guard.js';
 import { HttpError, statusOf } from './errors.js';
+import type { Reply, RouteContext } from './handler.js';
 import { openApiDocument } from './openapi.js';
-import { mayAccess, principalOf, scopeJobBody, tenantAuth, tenantRoutes } from './tenant-auth.js';
+import { apiRoutes } from './routes.js';
+import { principalOf, tenantAuth } from './tenant-auth.js';
 
 export { type ErrorType, HttpError } from './errors.js';
 
@@ -43,10 +45,6 @@ export interface AppOptions {
   http?: HttpConfig | undefined;
 }
 
-interface Reply {
-  status: number;
-  body: unknown;
-}
 type Handler = (req: Request) => Promise<Reply>;
 
 function tokenMatches(given: string, expected: string): boolean {
@@ -93,101 +91,13 @@ export function createApp(opts: AppOptions): express.Express {
   const { queue } = opts;
   const http = opts.http ?? queue.config.http;
   const log = opts.log ?? new Logger(queue.config.log.level);
-  const metrics = opts.metrics ?? new Metrics();
-  const maxWait = http.maxWaitSeconds;
+  const metrics = opts.metrics ?? new Metrics({ labels: queue.config.labels });
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-
-  const requireRedis = () => {
-    if (queue.connection.status !== 'ready')
-      throw new HttpError('unavailable', 'Redis is not reachable; try again');
-  };
-
   const tenants = new TenantStore(queue.connection, queue.keys);
-  const routes: Array<{ method: 'get' | 'post' | 'patch'; path: string; handler: Handler }> = [
-    {
-      method: 'post',
-      path: '/v1/jobs',
-      handler: async (req) => {
-        requireRedis();
-        const body = scopeJobBody(principalOf(req), req.body);
-        const r = await queue.add(body).catch(async (err: unknown) => {
-          // A clash with another tenant's job is that tenant's business: the same 403 as below.
-          if (err instanceof JobConflictError && principalOf(req)?.kind === 'tenant') {
-            const id = (body as { id?: unknown } | null)?.id;
-            const existing = typeof id === 'string' ? await queue.get(id) : null;
-            if (existing && !mayAccess(principalOf(req), existing.request))
-              throw new HttpError('forbidden', `id: "${id}" is taken by another tenant's job`);
-          }
-          throw err;
-        });
-        // The id is another tenant's job: say so, show nothing of it.
-        if (!r.created && principalOf(req)?.kind === 'tenant') {
-          const existing = await queue.get(r.id);
-          if (existing && !mayAccess(principalOf(req), existing.request))
-            throw new HttpError('forbidden', `id: "${r.id}" is taken by another tenant's job`);
-        }
-        return { status: r.created ? 202 : 200, body: { id: r.id, state: r.state } };
-      },
-    },
-    {
-      method: 'post',
-      path: '/v1/jobs/batch',
-      handler: async (req) => {
-        requireRedis();
-        const body = req.body as { jobs?: unknown } | undefined;
-        if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-          throw new HttpError('invalid_request', 'body: must be {"jobs":[...]}');
-        }
-        const extra = Object.keys(body).filter((k) => k !== 'jobs');
-        if (extra.length > 0) throw new HttpError('invalid_request', `${extra[0]}: unknown field`);
-        const jobs = Array.isArray(body.jobs)
-          ? body.jobs.map((j, i) => scopeJobBody(principalOf(req), j, `jobs.${i}.tenant_id`))
-          : body.jobs;
-        return { status: 202, body: await queue.addBatch(jobs) };
-      },
-    },
-    {
-      method: 'get',
-      path: '/v1/jobs/:id',
-      handler: async (req) => {
-        requireRedis();
-        const id = String(req.params.id);
-        const rawWait = req.query.wait;
-        let view: Awaited<ReturnType<PromptQueue['get']>>;
-        if (rawWait === undefined) {
-          view = await queue.get(id);
-        } else {
-          const s = String(rawWait);
-          if (!/^\d+(\.\d+)?$/.test(s) || Number(s) > maxWait) {
-            throw new HttpError('invalid_request', `wait: must be a number of seconds from 0 to ${maxWait}`);
-          }
-          // Another tenant's job answers 404 at once, not after the wait (its timing says nothing).
-          const first = principalOf(req)?.kind === 'tenant' ? await queue.get(id) : undefined;
-          if (first !== undefined && (!first || !mayAccess(principalOf(req), first.request)))
-            throw new HttpError('not_found', `no job with id "${id}"`);
-          const abort = new AbortController();
-          req.on('close', () => abort.abort());
-          view = await queue.wait(id, Number(s) * 1000, abort.signal);
-        }
-        // Another tenant's job is, to a tenant, no job at all.
-        if (!view || !mayAccess(principalOf(req), view.request))
-          throw new HttpError('not_found', `no job with id "${id}"`);
-        return { status: 200, body: view };
-      },
-    },
-    ...tenantRoutes(tenants),
-  ];
 
-  mountOps(app, {
-    metrics,
-    log,
-    http,
-    connection: queue.connection,
-    keys: queue.keys,
-    probe: () => probeQueueKeys(queue.connection, queue.keys),
-  });
+  mountOps(app, { metrics, log, http, connection: queue.connection, keys: queue.keys });
   app.use(
     '/v1',
     tenantAuth({
@@ -201,38 +111,50 @@ export function createApp(opts: AppOptions): express.Express {
   requireToken(app, http.authToken);
 
   app.use(dashboardRouter({ connection: queue.connection, keys: queue.keys }));
+  const limits = { maxBatch: queue.config.jobs.maxBatch, maxWaitSeconds: http.maxWaitSeconds };
   app.get(
     '/openapi.json',
-    wrap(async () => ({
-      status: 200,
-      body: openApiDocument({ maxBatch: queue.config.jobs.maxBatch, maxWaitSeconds: maxWait }),
-    })),
+    wrap(async () => ({ status: 200, body: openApiDocument(limits) })),
   );
-
-  const board = new ExpressAdapter();
-  board.setBasePath('/admin/queues');
-  createBullBoard({
-    queues: [new BullMQAdapter(queue.queue, { readOnlyMode: http.boardReadOnly })],
-    serverAdapter: board,
-  });
-  app.use('/admin/queues', board.getRouter());
+  mountBoard(app, queue, http.boardReadOnly);
 
   app.use('/v1', apiRequestGuard);
   app.use(express.json({ limit: http.bodyLimit, strict: false, type: () => true, verify: checkRawDepth }));
-  for (const r of routes.filter((r) => r.path.startsWith('/v1/')))
-    app[r.method](
-      r.path,
-      wrap(serverSpan(r.method, r.path, r.handler, (e) => statusOf[toHttpError(e).type])),
-    );
+  mountRoutes(app, { queue, tenants, maxWaitSeconds: http.maxWaitSeconds });
 
   finish(app, log);
   return app;
 }
 
+/** Bull Board under /admin/queues. */
+function mountBoard(app: express.Express, queue: PromptQueue, readOnly: boolean): void {
+  const board = new ExpressAdapter();
+  board.setBasePath('/admin/queues');
+  createBullBoard({
+    queues: [new BullMQAdapter(queue.queue, { readOnlyMode: readOnly })],
+    serverAdapter: board,
+  });
+  app.use('/admin/queues', board.getRouter());
+}
+
+/** The route table (routes.ts), each handler in a server span. */
+function mountRoutes(app: express.Express, context: RouteContext): void {
+  for (const route of apiRoutes) {
+    const handler = (req: Request) => route.handler(context, req);
+    app[route.method](
+      route.path,
+      wrap(serverSpan(route.method, route.path, handler, (e) => statusOf[toHttpError(e).type])),
+    );
+  }
+}
+
 /** What every promptq process serves, the API or a worker alone. */
 export interface OpsOptions {
   connection: Redis;
-  /** The queue whose BullMQ keys `/readyz` checks. */
+  /**
+   * The queue `/readyz` checks (store/queue-health.ts): the worker's kind of script runs on its
+   * keys, and BullMQ's keys have their types. @defaultValue none: PING only
+   */
   keys?: Keyspace | undefined;
   metrics: Metrics;
   log: Logger;
@@ -241,28 +163,23 @@ export interface OpsOptions {
    * opens `/metrics` only; `/readyz` gives up after `readyTimeoutMs` (`config.http`).
    */
   http: Pick<HttpConfig, 'authToken' | 'metricsToken' | 'readyTimeoutMs'>;
-  /**
-   * Readiness beyond PING: rejects when the worker could not run its scripts (e.g. the queue's keys
-   * in store/probe.ts). @defaultValue PING only
-   */
-  probe?: (() => Promise<void>) | undefined;
 }
 
 /**
  * A worker alone: /healthz, /readyz and /metrics, with the same auth, error shape and 404 as the
  * API.
  */
-export function createOpsApp(o: OpsOptions): express.Express {
+export function createOpsApp(options: OpsOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
-  mountOps(app, o);
-  requireToken(app, o.http.authToken);
-  finish(app, o.log);
+  mountOps(app, options);
+  requireToken(app, options.http.authToken);
+  finish(app, options.log);
   return app;
 }
 
 /** Liveness, readiness (Redis answers) and /metrics; health needs no token, /metrics its own rule. */
-function mountOps(app: express.Express, o: OpsOptions): void {
+function mountOps(app: express.Express, options: OpsOptions): void {
   app.get(
     '/healthz',
     wrap(async () => ({ status: 200, body: { ok: true } })),
@@ -271,15 +188,18 @@ function mountOps(app: express.Express, o: OpsOptions): void {
     '/readyz',
     wrap(async () => {
       try {
-        if (o.connection.status !== 'ready') throw new Error(o.connection.status);
+        if (options.connection.status !== 'ready') throw new Error(options.connection.status);
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([
-          o.probe ? o.probe() : o.connection.ping(),
+          options.keys ? checkQueueScripts(options.connection, options.keys) : options.connection.ping(),
           new Promise((_, reject) => {
-            timer = setTimeout(() => reject(new Error('probe timeout')), o.http.readyTimeoutMs);
+            timer = setTimeout(
+              () => reject(new Error('readiness check timeout')),
+              options.http.readyTimeoutMs,
+            );
           }),
         ]).finally(() => clearTimeout(timer));
-        const broken = await brokenQueueKeys(o);
+        const broken = await brokenQueueKeys(options);
         if (broken.length > 0) return { status: 503, body: { ok: false, redis: 'ready', queue: broken } };
         return { status: 200, body: { ok: true, redis: 'ready' } };
       } catch (err) {
@@ -288,18 +208,18 @@ function mountOps(app: express.Express, o: OpsOptions): void {
     }),
   );
   app.get('/metrics', async (req, res) => {
-    if (!metricsAllowed(req.headers.authorization, o.http)) {
+    if (!metricsAllowed(req.headers.authorization, options.http)) {
       res.setHeader('WWW-Authenticate', 'Bearer');
       return sendError(res, new HttpError('unauthorized', 'missing or wrong bearer token'));
     }
-    res.setHeader('content-type', o.metrics.registry.contentType);
-    res.send(await o.metrics.text());
+    res.setHeader('content-type', options.metrics.registry.contentType);
+    res.send(await options.metrics.text());
   });
 }
 
 /** Redis answers, but a queue key of the wrong type would fail every add (`WRONGTYPE`). */
-async function brokenQueueKeys(o: OpsOptions): Promise<string[]> {
-  return o.keys ? queueKeyProblems(o.connection, o.keys) : [];
+async function brokenQueueKeys(options: OpsOptions): Promise<string[]> {
+  return options.keys ? queueKeyProblems(options.connection, options.keys) : [];
 }
 
 /** Everything mounted after this needs the token (when one is set). */

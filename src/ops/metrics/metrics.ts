@@ -1,13 +1,14 @@
 /**
  * Every metric family of docs/reference/metrics.md, defined once. Counters and histograms count this
- * process's own work, moved by the worker's events (worker-metrics.ts) and the limiter's hooks
- * (limiter-metrics.ts); queue gauges are read from Redis on each scrape (queue-gauges.ts).
+ * process's own work, moved by its events (events/emitter.ts): the worker's (worker-metrics.ts), the
+ * limiter's (limiter-metrics.ts) and the listeners' own failures (event-metrics.ts); queue gauges are
+ * read from Redis on each scrape (queue-gauges.ts).
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { defaults } from '../../core/defaults.js';
 import type { AnnouncedResource } from '../../core/rate-limits.js';
 import type { LabelsConfig } from '../../core/settings.js';
-import type { NetworkTiming } from '../../providers/anthropic/network-timing.js';
+import type { NetworkTiming } from '../../providers/network-timing.js';
 
 /** LLM calls run from tens of milliseconds to many minutes. */
 const latencyBuckets = [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300, 600];
@@ -149,6 +150,12 @@ export class Metrics {
     labelNames: ['group', 'reason'] as const,
     registers: [this.registry],
   });
+  readonly eventListenerErrors = new Counter({
+    name: 'promptq_event_listener_errors_total',
+    help: 'Event listeners (metrics, rollups, logs) that threw or rejected, by event; each failure is logged too.',
+    labelNames: ['event'] as const,
+    registers: [this.registry],
+  });
   readonly limiterLimit = new Gauge({
     name: 'promptq_limiter_limit',
     help: 'Per-minute limits the limiter paces to, per model group and resource (after ceilings).',
@@ -207,7 +214,7 @@ export class Metrics {
     if (remaining !== undefined) this.ratelimitRemaining.set({ resource }, remaining);
   }
 
-  /** Network phases of one successful call (see src/providers/anthropic/network-timing.ts). */
+  /** Network phases of one successful call (see src/providers/network-timing.ts). */
   observeNetwork(model: string, t: NetworkTiming): void {
     if (t.ttfb_ms !== null) this.ttfb.observe({ model }, t.ttfb_ms / 1000);
     if (t.reused) return;

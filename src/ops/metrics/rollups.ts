@@ -1,12 +1,12 @@
 /**
  * Per-minute rollups of finished jobs in Redis, for the built-in dashboard and `promptq report`
- * (users without Prometheus/Grafana). Written from the worker's `onFinished` hook, so every worker
- * process adds into the same queue-wide keys and nothing is counted twice. Writes are group
- * commits: one write at a time per process (one command, lua/rollup-add-N.lua), and the jobs that
- * finish while it is out go together in the next one, their increments summed. `record` still
- * resolves once the job's own increments are in Redis. The format (fields, buckets) is
- * store/rollup-format.ts, shared with the reader; the keys (all under the queue's prefix, all
- * expiring) are store/keys.ts.
+ * (users without Prometheus/Grafana). Written from the `finished` event (rollup-subscriber.ts, off
+ * the job's path), so every worker process adds into the same queue-wide keys and nothing is counted
+ * twice. Writes are group commits: one write at a time per process (one command,
+ * lua/rollup-add-N.lua), and the jobs that finish while it is out go together in the next one, their
+ * increments summed. `record` still resolves once the job's own increments are in Redis. The format
+ * (fields, buckets) is store/rollup-format.ts, shared with the reader; the keys (all under the
+ * queue's prefix, all expiring) are store/keys.ts.
  */
 
 import type { JobRecord } from '../../core/record.js';

@@ -3,10 +3,10 @@
  * the worker calls prom-client.
  */
 import { modelGroup } from '../../core/models.js';
-import type { WorkerEventSource } from '../../worker/events.js';
+import type { EventSource } from '../../events/types.js';
 import type { Metrics } from './metrics.js';
 
-export function subscribeWorkerMetrics(events: WorkerEventSource, m: Metrics): void {
+export function subscribeWorkerMetrics(events: EventSource, m: Metrics): void {
   // Every `model` label is bounded like `tenant` (metrics.ts).
   events.on('started', (e) => {
     m.queueWait.observe({ model: m.modelLabel(e.model) }, (e.record.queue_wait_ms ?? 0) / 1000);
@@ -19,7 +19,7 @@ export function subscribeWorkerMetrics(events: WorkerEventSource, m: Metrics): v
       m.requests.inc({ model, status_code: String(r.statusCode), outcome: 'success' });
       m.stopReasons.inc({ model, stop_reason: r.message.stop_reason ?? 'none' });
       if (!o.priced) m.unpriced.inc({ model: m.modelLabel(r.message.model || name) });
-      m.requestDuration.observe({ model, outcome: 'success' }, r.latencyMs / 1000);
+      if (r.latencyMs !== null) m.requestDuration.observe({ model, outcome: 'success' }, r.latencyMs / 1000);
       if (r.ttftMs !== null) m.ttft.observe({ model }, r.ttftMs / 1000);
       if (r.network) m.observeNetwork(model, r.network);
       return;
@@ -30,7 +30,7 @@ export function subscribeWorkerMetrics(events: WorkerEventSource, m: Metrics): v
       status_code: d.statusCode === null ? 'none' : String(d.statusCode),
       outcome: d.outcome,
     });
-    if (o.kind === 'rate-limited' || o.kind === 'retry') m.retries.inc({ model, reason: d.reason });
+    if (o.kind === 'rate_limited' || o.kind === 'retry') m.retries.inc({ model, reason: d.reason });
   });
 
   events.on('completed', ({ model: name, record, request }) => {

@@ -6,7 +6,7 @@
  */
 import { type Attributes, metrics } from '@opentelemetry/api';
 import { defaults } from '../../core/defaults.js';
-import type { WorkerEventSource } from '../../worker/events.js';
+import type { EventSource } from '../../events/types.js';
 
 /** `gen_ai.client.token.usage`: powers of 4, 1 → 67,108,864 tokens. */
 export const tokenBuckets = [
@@ -39,7 +39,7 @@ export function modelNameCap(max: number): (model: string) => string {
   };
 }
 
-export function subscribeGenAiMetrics(events: WorkerEventSource, opts: GenAiMetricsOptions = {}): void {
+export function subscribeGenAiMetrics(events: EventSource, opts: GenAiMetricsOptions = {}): void {
   const label = modelNameCap(opts.maxModelLabels ?? defaults.labels.maxModels);
   const meter = metrics.getMeter('promptq');
   const tokens = meter.createHistogram('gen_ai.client.token.usage', {
@@ -72,7 +72,7 @@ export function subscribeGenAiMetrics(events: WorkerEventSource, opts: GenAiMetr
       const input = u.input_tokens + (u.cache_read_input_tokens ?? 0) + (u.cache_creation_input_tokens ?? 0);
       tokens.record(input, { ...attrs, 'gen_ai.token.type': 'input' });
       tokens.record(u.output_tokens, { ...attrs, 'gen_ai.token.type': 'output' });
-      duration.record(r.latencyMs / 1000, attrs);
+      if (r.latencyMs !== null) duration.record(r.latencyMs / 1000, attrs);
       if (r.ttftMs !== null) firstChunk.record(r.ttftMs / 1000, attrs);
       return;
     }

@@ -2,10 +2,10 @@
  * What becomes of one request of an ended batch: retried (live or in a follow-up batch) or a finished
  * job in its final state, its record at the Batches price.
  */
-import type Anthropic from '@anthropic-ai/sdk';
-import type { PriceTable } from '../../providers/anthropic/pricing.js';
+import type { JobRecord } from '../../core/record.js';
+import type { BatchResult, Pricing } from '../../providers/provider.js';
 import type { FinishedBatchJob } from '../../store/batch-store.js';
-import { batchRecord, retryableBatchErrors } from './batch-requests.js';
+import { batchRecord } from './batch-requests.js';
 import type { ValidLine } from './parse.js';
 
 /** What happens to `errored` (retryable) and `expired` requests. */
@@ -19,10 +19,14 @@ export interface EndedBatch {
   round: number;
 }
 
-/** A finished job, with the line it came from and the kind of result. */
+/** A finished job, with the line it came from, its result in the batch and its record. */
 export interface CollectedJob extends FinishedBatchJob {
   parsed: ValidLine;
-  kind: 'succeeded' | 'errored' | 'expired' | 'canceled';
+  kind: BatchResult['type'];
+  batchResult: BatchResult;
+  jobRecord: JobRecord;
+  /** The job's failure reason (failed jobs). */
+  failure: string | null;
 }
 
 /** How long finished jobs are kept (the queue's retention). */
@@ -36,48 +40,52 @@ export interface Retention {
  * or, with `batches`, to a follow-up batch while `round` is under `maxRounds`; null: it is final.
  */
 export function retryOf(
-  r: Anthropic.Messages.MessageBatchResult,
+  r: BatchResult,
   round: number,
   retry: BatchRetry,
   maxRounds: number,
 ): 'live' | 'batch' | null {
-  const worth =
-    r.type === 'expired' || (r.type === 'errored' && retryableBatchErrors.has(r.error.error.type));
+  const worth = r.type === 'expired' || (r.type === 'errored' && r.decision.retry);
   if (!worth || retry === 'none') return null;
   if (retry === 'live') return 'live';
   return round < maxRounds ? 'batch' : null;
 }
 
+/** Why a request that did not succeed failed its job. */
+function failureOf(r: Exclude<BatchResult, { type: 'succeeded' }>, batchId: string): string {
+  if (r.type === 'errored') return r.decision.message;
+  return `the request ${r.type === 'canceled' ? 'was canceled' : 'expired'} in batch ${batchId}`;
+}
+
 /** The finished job of a request whose result is final. */
 export function finishedBatchJob(
   line: ValidLine,
-  r: Anthropic.Messages.MessageBatchResult,
+  r: BatchResult,
   batch: EndedBatch,
-  prices: PriceTable,
+  prices: Pricing,
   retention: Retention,
 ): CollectedJob {
   const record = batchRecord(line.request, r, batch, prices);
-  const ok = r.type === 'succeeded';
+  const failure = r.type === 'succeeded' ? null : failureOf(r, batch.id);
   return {
     parsed: line,
     kind: r.type,
+    batchResult: r,
+    jobRecord: record,
+    failure,
     id: line.id,
-    status: ok ? 'completed' : 'failed',
+    status: failure === null ? 'completed' : 'failed',
     name: line.request.model,
     data: JSON.stringify(line.request),
     opts: JSON.stringify(
-      ok
+      failure === null
         ? { removeOnComplete: { age: retention.completedSeconds } }
         : { removeOnFail: { age: retention.failedSeconds } },
     ),
     enqueuedAt: batch.createdAt,
     processedOn: batch.createdAt,
     finishedOn: batch.endedAt,
-    result: ok
-      ? JSON.stringify({ message: r.message, record })
-      : r.type === 'errored'
-        ? r.error.error.message
-        : `the request ${r.type === 'canceled' ? 'was canceled' : 'expired'} in batch ${batch.id}`,
+    result: r.type === 'succeeded' ? JSON.stringify({ message: r.message, record }) : (failure ?? r.type),
     record: JSON.stringify(record),
   };
 }

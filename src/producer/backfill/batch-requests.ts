@@ -1,18 +1,15 @@
 /**
- * Backfill lines as Message Batches requests: the `custom_id` of each job, the API's limits per
- * batch, and the record a batch result becomes.
+ * Backfill lines as Message Batches requests: the `custom_id` of each job, and the record a batch
+ * result becomes. (How a job is sent in a batch, and the limits of one, are the provider's:
+ * providers/provider.ts `Batches`.)
  */
 import { createHash } from 'node:crypto';
-import type Anthropic from '@anthropic-ai/sdk';
 import type { JobRequest } from '../../core/job.js';
 import { type JobRecord, newRecord } from '../../core/record.js';
-import type { PriceTable } from '../../providers/anthropic/pricing.js';
+import type { BatchResult, Pricing } from '../../providers/provider.js';
 
 /** The API's `custom_id` rule. */
 const customIdPattern = /^[a-zA-Z0-9_-]{1,64}$/;
-
-/** The API's limits per batch. */
-export const batchLimits = { requests: 100_000, bytes: 256 * 1024 * 1024 } as const;
 
 /**
  * The `custom_id` of a job in a batch: its job id when the API accepts it (up to 64 characters),
@@ -23,34 +20,12 @@ export function batchCustomId(jobId: string): string {
   return `h-${createHash('sha256').update(jobId).digest('base64url')}`;
 }
 
-/** The Messages API parameters of a job (promptq's own `tenant_id` stays out, as in a live call). */
-export function batchParams(request: JobRequest): Anthropic.Messages.MessageCreateParamsNonStreaming {
-  const { tenant_id: _tenant, ...params } = request;
-  return params as Anthropic.Messages.MessageCreateParamsNonStreaming;
-}
-
-/** Bytes one request adds to a create body (its JSON and a comma). */
-export function requestBytes(req: { custom_id: string; params: unknown }): number {
-  return Buffer.byteLength(JSON.stringify(req)) + 1;
-}
-
-/** Error types of an `errored` result worth another try; anything else would fail the same way. */
-export const retryableBatchErrors: ReadonlySet<string> = new Set([
-  'api_error',
-  'overloaded_error',
-  'rate_limit_error',
-  'timeout_error',
-]);
-
-/** How a request ended in its batch, as the result names it. */
-export type BatchOutcome = 'succeeded' | 'errored' | 'expired' | 'canceled';
-
 /** The record of a job finished in a batch. */
 export function batchRecord(
   request: JobRequest,
-  result: Anthropic.Messages.MessageBatchResult,
+  result: BatchResult,
   batch: { createdAt: number; endedAt: number; round: number },
-  prices: PriceTable,
+  prices: Pricing,
 ): JobRecord {
   const r = newRecord(request, batch.createdAt);
   r.started_at = r.enqueued_at;
@@ -79,7 +54,7 @@ export function batchRecord(
       r.cost = null;
     }
   } else if (result.type === 'errored') {
-    r.error_type = result.error.error.type;
+    r.error_type = result.decision.errorType;
   } else {
     r.error_type = result.type;
   }

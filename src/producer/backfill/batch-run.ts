@@ -9,18 +9,18 @@
  * 2. **Poll** every unfinished batch of the file, with backoff, reporting the request counts.
  * 3. **Collect** each batch that ended: its results become jobs in their final state, with their
  *    records at the Batches price (store/lua/finish-batch-jobs-N.lua: written once however often
- *    they are read). `errored` (when worth retrying) and `expired` requests go to the live queue or
- *    to a follow-up batch, as `retry` says; `canceled` ones and errors that would fail again end as
- *    failed jobs.
+ *    they are read), and the same events as a job a live worker finished (batch-events.ts).
+ *    `errored` (when worth retrying) and `expired` requests go to the live queue or to a follow-up
+ *    batch, as `retry` says; `canceled` ones and errors that would fail again end as failed jobs.
  *
- * The results file and the summary then come from the jobs, exactly as for a live backfill
- * (results.ts).
+ * The provider's Message Batches API (providers/provider.ts `Batches`) does the talking. The
+ * results file and the summary then come from the jobs, exactly as for a live backfill (results.ts).
  */
 
 import { randomUUID } from 'node:crypto';
-import type Anthropic from '@anthropic-ai/sdk';
+import { ConfigError } from '../../core/config.js';
 import { defaults } from '../../core/defaults.js';
-import type { JobRecord } from '../../core/record.js';
+import type { Batches, BatchInfo, BatchRequest, BatchResult } from '../../providers/provider.js';
 import {
   batchesOfJobs,
   dropBatchIntent,
@@ -34,8 +34,9 @@ import {
 } from '../../store/batch-store.js';
 import { bullJobId } from '../../store/keys.js';
 import type { PromptQueue } from '../queue.js';
+import { emitBatchJobEvents } from './batch-events.js';
 import { type CollectedJob, type EndedBatch, finishedBatchJob, retryOf } from './batch-outcome.js';
-import { batchCustomId, batchLimits, batchParams, requestBytes } from './batch-requests.js';
+import { batchCustomId } from './batch-requests.js';
 import {
   type BatchProgress,
   type BatchRunOptions,
@@ -53,13 +54,31 @@ interface Sender {
   flush(): Promise<void>;
 }
 
+/** What one collection pass does with the lines of the ended batches. */
+interface Collection {
+  ended: Map<string, EndedBatch>;
+  /** Result by batch id and custom id. */
+  results: Map<string, BatchResult>;
+  /** Follow-up batches by round. */
+  followUps: Map<number, Sender>;
+  /** Lines to send again through the live queue. */
+  live: ValidLine[];
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** How many requests a batch holds. */
+function requestsIn(batch: BatchInfo): number {
+  const c = batch.counts;
+  return c.processing + c.succeeded + c.errored + c.expired + c.canceled;
+}
+
 export class BatchRun {
-  readonly #o: BatchRunOptions;
+  readonly #options: BatchRunOptions;
   readonly #path: string;
-  readonly #d: LineDefaults;
+  readonly #lineDefaults: LineDefaults;
   readonly #keys: PromptQueue['keys'];
+  readonly #api: Batches;
   /** Every batch of this file: id → round. */
   readonly #batches = new Map<string, number>();
   readonly #done = new Set<string>();
@@ -77,11 +96,16 @@ export class BatchRun {
     retried_batch: 0,
   };
 
-  constructor(path: string, d: LineDefaults, o: BatchRunOptions) {
-    this.#o = o;
+  constructor(path: string, lineDefaults: LineDefaults, options: BatchRunOptions) {
+    const api = options.provider.batches;
+    if (api === undefined) {
+      throw new ConfigError('--via', `provider "${options.provider.name}" has no Message Batches API`);
+    }
+    this.#options = options;
     this.#path = path;
-    this.#d = d;
-    this.#keys = o.queue.keys;
+    this.#lineDefaults = lineDefaults;
+    this.#keys = options.queue.keys;
+    this.#api = api;
   }
 
   /** Submit what is missing, poll until every batch of the file is collected. */
@@ -100,37 +124,38 @@ export class BatchRun {
    * submitted as any others.
    */
   async #adoptOrphans(): Promise<void> {
-    const intents = await loadBatchIntents(this.#o.redis, this.#keys);
+    const { redis } = this.#options;
+    const intents = await loadBatchIntents(redis, this.#keys);
     if (intents.length === 0) return;
-    const known = await knownBatchIds(this.#o.redis, this.#keys);
+    const known = await knownBatchIds(redis, this.#keys);
     const skewMs = 60_000;
     const oldest = Math.min(...intents.map((i) => i.at)) - skewMs;
-    const candidates: Anthropic.Messages.MessageBatch[] = [];
-    for await (const b of this.#o.client.messages.batches.list({ limit: 100 })) {
-      if (Date.parse(b.created_at) < oldest) break;
+    const candidates: BatchInfo[] = [];
+    for await (const b of this.#api.list()) {
+      if (Date.parse(b.createdAt) < oldest) break;
       if (!known.has(b.id)) candidates.push(b);
     }
     for (const intent of intents) {
       const i = candidates.findIndex((b) => {
-        const c = b.request_counts;
-        const total = c.processing + c.succeeded + c.errored + c.expired + c.canceled;
-        const at = Date.parse(b.created_at);
-        return total === intent.ids.length && at >= intent.at - skewMs && at <= intent.at + 10 * skewMs;
+        const at = Date.parse(b.createdAt);
+        return (
+          requestsIn(b) === intent.ids.length && at >= intent.at - skewMs && at <= intent.at + 10 * skewMs
+        );
       });
       const b = candidates[i];
       if (b === undefined) {
-        await dropBatchIntent(this.#o.redis, this.#keys, intent.token);
+        await dropBatchIntent(redis, this.#keys, intent.token);
         continue;
       }
       candidates.splice(i, 1);
       await saveSubmittedBatch(
-        this.#o.redis,
+        redis,
         this.#keys,
-        { id: b.id, createdAt: Date.parse(b.created_at), round: intent.round, status: b.processing_status },
+        { id: b.id, createdAt: Date.parse(b.createdAt), round: intent.round, status: b.status },
         intent.ids,
         intent.token,
       );
-      this.#o.onBatch?.({ event: 'adopted', id: b.id, requests: intent.ids.length });
+      this.#options.onBatch?.({ event: 'adopted', id: b.id, requests: intent.ids.length });
     }
   }
 
@@ -138,40 +163,42 @@ export class BatchRun {
   async #submitMissing(): Promise<void> {
     const sender = this.#sender(0);
     let chunk: ValidLine[] = [];
-    const flush = async () => {
-      const ids = chunk.map((l) => l.id);
-      const [batchOf, exists] = await Promise.all([
-        batchesOfJobs(this.#o.redis, this.#keys, ids),
-        this.#exist(ids),
-      ]);
-      const known = [...new Set(batchOf.filter((b): b is string => b !== null && !this.#batches.has(b)))];
-      for (const b of await loadBatches(this.#o.redis, this.#keys, known)) {
-        this.#batches.set(b.id, b.round);
-        if (b.collected) this.#done.add(b.id);
-        if (b.counts)
-          this.#counts.set(b.id, { ...emptyProgress(), ...b.counts, batches: 1, submitted: b.requests });
-      }
-      for (const [i, line] of chunk.entries()) {
-        const batch = batchOf[i];
-        if (exists[i]) this.summary.already_there += 1;
-        // A collected batch whose job is missing: killed between collecting and re-sending.
-        else if (batch !== null && batch !== undefined && this.#batches.has(batch) && !this.#done.has(batch))
-          this.summary.resumed += 1;
-        else await sender.add(line);
-      }
-      chunk = [];
-    };
-    for await (const p of parsedLines(this.#path, this.#d)) {
+    for await (const p of parsedLines(this.#path, this.#lineDefaults)) {
       if (p.kind !== 'job') continue;
       chunk.push(p);
-      if (chunk.length >= chunkLines) await flush();
+      if (chunk.length >= chunkLines) {
+        await this.#submitChunk(chunk, sender);
+        chunk = [];
+      }
     }
-    if (chunk.length > 0) await flush();
+    if (chunk.length > 0) await this.#submitChunk(chunk, sender);
     await sender.flush();
   }
 
+  /** One chunk of lines: those in a known batch or already in the queue are counted, the rest sent. */
+  async #submitChunk(chunk: ValidLine[], sender: Sender): Promise<void> {
+    const { redis } = this.#options;
+    const ids = chunk.map((l) => l.id);
+    const [batchOf, exists] = await Promise.all([batchesOfJobs(redis, this.#keys, ids), this.#exist(ids)]);
+    const known = [...new Set(batchOf.filter((b): b is string => b !== null && !this.#batches.has(b)))];
+    for (const b of await loadBatches(redis, this.#keys, known)) {
+      this.#batches.set(b.id, b.round);
+      if (b.collected) this.#done.add(b.id);
+      if (b.counts)
+        this.#counts.set(b.id, { ...emptyProgress(), ...b.counts, batches: 1, submitted: b.requests });
+    }
+    for (const [i, line] of chunk.entries()) {
+      const batch = batchOf[i];
+      if (exists[i]) this.summary.already_there += 1;
+      // A collected batch whose job is missing: killed between collecting and re-sending.
+      else if (batch !== null && batch !== undefined && this.#batches.has(batch) && !this.#done.has(batch))
+        this.summary.resumed += 1;
+      else await sender.add(line);
+    }
+  }
+
   async #exist(ids: readonly string[]): Promise<boolean[]> {
-    const pipe = this.#o.redis.pipeline();
+    const pipe = this.#options.redis.pipeline();
     for (const id of ids) pipe.exists(this.#keys.job(bullJobId(id)));
     const rows = (await pipe.exec()) ?? [];
     return ids.map((_, i) => rows[i]?.[1] === 1);
@@ -179,59 +206,73 @@ export class BatchRun {
 
   /** Collects lines into batches within the limits and submits each when full. */
   #sender(round: number): Sender {
-    const size = Math.min(this.#o.batchSize ?? defaults.backfill.batchSize, batchLimits.requests);
-    const maxBytes = Math.min(this.#o.batchBytes ?? batchLimits.bytes - 1024 * 1024, batchLimits.bytes);
-    let requests: Array<{ custom_id: string; params: Anthropic.Messages.MessageCreateParamsNonStreaming }> =
-      [];
-    let ids: string[] = [];
+    const limits = this.#api.limits;
+    const size = Math.min(this.#options.batchSize ?? defaults.backfill.batchSize, limits.requests);
+    const maxBytes = Math.min(this.#options.batchBytes ?? limits.bytes - 1024 * 1024, limits.bytes);
+    let requests: BatchRequest[] = [];
+    let lines: ValidLine[] = [];
     // `{"requests":[]}`
     let bytes = 15;
     const flush = async () => {
       if (requests.length === 0) return;
-      const intent = { token: randomUUID(), at: Date.now(), round, ids };
-      await saveBatchIntent(this.#o.redis, this.#keys, intent);
-      let batch: Anthropic.Messages.MessageBatch;
-      try {
-        batch = await this.#o.client.messages.batches.create({ requests });
-      } catch (err) {
-        // An answer from the API (a status) says no batch was made; a lost connection does not.
-        if ((err as { status?: unknown }).status !== undefined)
-          await dropBatchIntent(this.#o.redis, this.#keys, intent.token);
-        throw err;
-      }
-      const createdAt = Date.parse(batch.created_at);
-      await saveSubmittedBatch(
-        this.#o.redis,
-        this.#keys,
-        { id: batch.id, createdAt, round, status: batch.processing_status },
-        ids,
-        intent.token,
-      );
-      this.#batches.set(batch.id, round);
-      this.#counts.set(batch.id, {
-        ...emptyProgress(),
-        batches: 1,
-        submitted: ids.length,
-        processing: ids.length,
-      });
-      this.summary.submitted += ids.length;
-      this.#o.onBatch?.({ event: 'submitted', id: batch.id, requests: ids.length });
-      this.#report();
+      await this.#submit(round, requests, lines);
       requests = [];
-      ids = [];
+      lines = [];
       bytes = 15;
     };
     return {
       add: async (line: ValidLine) => {
-        const req = { custom_id: batchCustomId(line.id), params: batchParams(line.request) };
-        const n = requestBytes(req);
+        const request = { customId: batchCustomId(line.id), request: line.request };
+        const n = this.#api.requestBytes(request);
         if (requests.length >= size || (requests.length > 0 && bytes + n > maxBytes)) await flush();
-        requests.push(req);
-        ids.push(line.id);
+        requests.push(request);
+        lines.push(line);
         bytes += n;
       },
       flush,
     };
+  }
+
+  /** Submit one batch: its intent first (a kill meanwhile leaves a trace), then the batch and its job ids. */
+  async #submit(round: number, requests: BatchRequest[], lines: ValidLine[]): Promise<void> {
+    const { redis } = this.#options;
+    const ids = lines.map((l) => l.id);
+    const intent = { token: randomUUID(), at: Date.now(), round, ids };
+    await saveBatchIntent(redis, this.#keys, intent);
+    let batch: BatchInfo;
+    try {
+      batch = await this.#api.create(requests);
+    } catch (err) {
+      // An answer from the API (a status) says no batch was made; a lost connection does not.
+      if (this.#options.provider.classify(err).statusCode !== null)
+        await dropBatchIntent(redis, this.#keys, intent.token);
+      throw err;
+    }
+    const createdAt = Date.parse(batch.createdAt);
+    await saveSubmittedBatch(
+      redis,
+      this.#keys,
+      { id: batch.id, createdAt, round, status: batch.status },
+      ids,
+      intent.token,
+    );
+    this.#batches.set(batch.id, round);
+    this.#counts.set(batch.id, {
+      ...emptyProgress(),
+      batches: 1,
+      submitted: ids.length,
+      processing: ids.length,
+    });
+    this.summary.submitted += ids.length;
+    this.#options.onBatch?.({ event: 'submitted', id: batch.id, requests: ids.length });
+    this.#report();
+    // Queued: as a live job is once it is in the queue (a follow-up batch's lines were queued already).
+    const events = this.#options.events;
+    if (events !== undefined && round === 0) {
+      for (const line of lines) {
+        await events.emit('queued', { jobId: line.id, model: line.request.model, request: line.request });
+      }
+    }
   }
 
   #report(): void {
@@ -239,35 +280,19 @@ export class BatchRun {
     for (const c of this.#counts.values()) {
       for (const k of Object.keys(total) as Array<keyof BatchProgress>) total[k] += c[k];
     }
-    this.#o.onProgress?.(total);
+    this.#options.onProgress?.(total);
   }
 
   async #pollUntilCollected(): Promise<void> {
-    const { minMs, maxMs } = this.#o.poll ?? { minMs: 1000, maxMs: 60_000 };
+    const { minMs, maxMs } = this.#options.poll ?? { minMs: 1000, maxMs: 60_000 };
     let pause = minMs;
     for (;;) {
       const open = [...this.#batches.keys()].filter((id) => !this.#done.has(id));
       if (open.length === 0) return;
       const ended: EndedBatch[] = [];
       for (const id of open) {
-        const b = await this.#o.client.messages.batches.retrieve(id);
-        const counts = b.request_counts;
-        const submitted =
-          counts.processing + counts.succeeded + counts.errored + counts.expired + counts.canceled;
-        this.#counts.set(id, { batches: 1, submitted, ...counts });
-        await updateBatch(this.#o.redis, this.#keys, id, {
-          status: b.processing_status,
-          counts: { ...counts },
-        });
-        if (b.processing_status === 'ended') {
-          this.#o.onBatch?.({ event: 'ended', id });
-          ended.push({
-            id,
-            createdAt: Date.parse(b.created_at),
-            endedAt: Date.parse(b.ended_at ?? new Date().toISOString()),
-            round: this.#batches.get(id) ?? 0,
-          });
-        }
+        const b = await this.#poll(id);
+        if (b !== undefined) ended.push(b);
       }
       this.#report();
       if (ended.length > 0) {
@@ -280,85 +305,94 @@ export class BatchRun {
     }
   }
 
+  /** One batch's state from the API into Redis and the progress; the batch when it has ended. */
+  async #poll(id: string): Promise<EndedBatch | undefined> {
+    const b = await this.#api.retrieve(id);
+    if (b === null) throw new Error(`message batch ${id} is no longer known to the API`);
+    const counts = b.counts;
+    this.#counts.set(id, { batches: 1, submitted: requestsIn(b), ...counts });
+    await updateBatch(this.#options.redis, this.#keys, id, { status: b.status, counts: { ...counts } });
+    if (b.status !== 'ended') return undefined;
+    this.#options.onBatch?.({ event: 'ended', id });
+    return {
+      id,
+      createdAt: Date.parse(b.createdAt),
+      endedAt: Date.parse(b.endedAt ?? new Date().toISOString()),
+      round: this.#batches.get(id) ?? 0,
+    };
+  }
+
   /** Results of ended batches → finished jobs and retries, in one pass over the file. */
   async #collect(ended: EndedBatch[]): Promise<void> {
-    const byBatch = new Map(ended.map((b) => [b.id, b]));
-    const results = new Map<string, Anthropic.Messages.MessageBatchResult>();
+    const collection: Collection = {
+      ended: new Map(ended.map((b) => [b.id, b])),
+      results: new Map(),
+      followUps: new Map(),
+      live: [],
+    };
     for (const b of ended) {
-      for await (const r of await this.#o.client.messages.batches.results(b.id)) {
-        results.set(`${b.id}\n${r.custom_id}`, r.result);
-      }
+      for await (const r of this.#api.results(b.id))
+        collection.results.set(`${b.id}\n${r.customId}`, r.result);
     }
-    const maxRounds = this.#o.maxRounds ?? 3;
-    const followUps = new Map<number, Sender>();
-    const live: ValidLine[] = [];
-    const retention = {
-      completedSeconds: this.#o.keepCompletedSeconds,
-      failedSeconds: this.#o.keepFailedSeconds,
-    };
-
-    const handle = async (chunk: ValidLine[]) => {
-      const batchOf = await batchesOfJobs(
-        this.#o.redis,
-        this.#keys,
-        chunk.map((l) => l.id),
-      );
-      const finished: CollectedJob[] = [];
-      for (const [i, line] of chunk.entries()) {
-        const batch = byBatch.get(batchOf[i] ?? '');
-        if (!batch) continue;
-        const result = results.get(`${batch.id}\n${batchCustomId(line.id)}`);
-        // No result (the API dropped it): as good as expired.
-        const r: Anthropic.Messages.MessageBatchResult = result ?? { type: 'expired' };
-        const again = retryOf(r, batch.round, this.#o.retry, maxRounds);
-        if (again === 'live') {
-          live.push(line);
-          continue;
-        }
-        if (again) {
-          let sender = followUps.get(batch.round + 1);
-          if (!sender) {
-            sender = this.#sender(batch.round + 1);
-            followUps.set(batch.round + 1, sender);
-          }
-          await sender.add(line);
-          this.summary.retried_batch += 1;
-          continue;
-        }
-        finished.push(finishedBatchJob(line, r, batch, this.#o.prices, retention));
-      }
-      const written = await finishBatchJobs(this.#o.redis, this.#keys, finished, retention);
-      for (const [i, f] of finished.entries()) {
-        if (!written[i]) continue;
-        this.summary[f.kind] += 1;
-        await this.#o.onFinished?.({
-          jobId: f.id,
-          status: f.status,
-          record: JSON.parse(f.record) as JobRecord,
-        });
-      }
-    };
-
     let chunk: ValidLine[] = [];
-    for await (const p of parsedLines(this.#path, this.#d)) {
+    for await (const p of parsedLines(this.#path, this.#lineDefaults)) {
       if (p.kind !== 'job') continue;
       chunk.push(p);
       if (chunk.length >= chunkLines) {
-        await handle(chunk);
+        await this.#collectChunk(chunk, collection);
         chunk = [];
       }
     }
-    if (chunk.length > 0) await handle(chunk);
-    for (const sender of followUps.values()) await sender.flush();
-    for (let i = 0; i < live.length; i += chunkLines) {
-      const part = live.slice(i, i + chunkLines);
-      await this.#o.queue.addValidated(part);
+    if (chunk.length > 0) await this.#collectChunk(chunk, collection);
+    for (const sender of collection.followUps.values()) await sender.flush();
+    for (let i = 0; i < collection.live.length; i += chunkLines) {
+      const part = collection.live.slice(i, i + chunkLines);
+      await this.#options.queue.addValidated(part);
       this.summary.retried_live += part.length;
     }
     for (const b of ended) {
-      await updateBatch(this.#o.redis, this.#keys, b.id, { collected: true });
+      await updateBatch(this.#options.redis, this.#keys, b.id, { collected: true });
       this.#done.add(b.id);
-      this.#o.onBatch?.({ event: 'collected', id: b.id });
+      this.#options.onBatch?.({ event: 'collected', id: b.id });
     }
+  }
+
+  /** One chunk of lines: those in an ended batch are retried or written as finished jobs. */
+  async #collectChunk(chunk: ValidLine[], collection: Collection): Promise<void> {
+    const { redis, keepCompletedSeconds, keepFailedSeconds } = this.#options;
+    const retention = { completedSeconds: keepCompletedSeconds, failedSeconds: keepFailedSeconds };
+    const batchOf = await batchesOfJobs(
+      redis,
+      this.#keys,
+      chunk.map((l) => l.id),
+    );
+    const finished: CollectedJob[] = [];
+    for (const [i, line] of chunk.entries()) {
+      const batch = collection.ended.get(batchOf[i] ?? '');
+      if (!batch) continue;
+      // No result (the API dropped it): as good as expired.
+      const r = collection.results.get(`${batch.id}\n${batchCustomId(line.id)}`) ?? { type: 'expired' };
+      const again = retryOf(r, batch.round, this.#options.retry, this.#options.maxRounds ?? 3);
+      if (again === 'live') collection.live.push(line);
+      else if (again === 'batch') await this.#followUp(collection, batch.round + 1, line);
+      else finished.push(finishedBatchJob(line, r, batch, this.#options.prices, retention));
+    }
+    const written = await finishBatchJobs(redis, this.#keys, finished, retention);
+    for (const [i, job] of finished.entries()) {
+      if (!written[i]) continue;
+      this.summary[job.kind] += 1;
+      if (this.#options.events) await emitBatchJobEvents(this.#options.events, job);
+    }
+  }
+
+  /** Send a line again in the follow-up batch of `round`. */
+  async #followUp(collection: Collection, round: number, line: ValidLine): Promise<void> {
+    let sender = collection.followUps.get(round);
+    if (!sender) {
+      sender = this.#sender(round);
+      collection.followUps.set(round, sender);
+    }
+    await sender.add(line);
+    this.summary.retried_batch += 1;
   }
 }

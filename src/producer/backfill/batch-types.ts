@@ -1,17 +1,17 @@
 /** A `--via batches` run: its options, its progress line and its summary. */
-import type Anthropic from '@anthropic-ai/sdk';
-import type { JobRecord } from '../../core/record.js';
-import type { PriceTable } from '../../providers/anthropic/pricing.js';
+import type { EventSink } from '../../events/types.js';
+import type { Pricing, Provider } from '../../providers/provider.js';
 import type { RedisConnection as Redis } from '../../store/connection.js';
 import type { PromptQueue } from '../queue.js';
 import type { BatchRetry } from './batch-outcome.js';
 
 export interface BatchRunOptions {
-  client: Anthropic;
+  /** A provider with Message Batches (`provider.batches`). */
+  provider: Provider;
   redis: Redis;
   /** The queue the jobs belong to (keys, retention; live retries are enqueued here). */
   queue: PromptQueue;
-  prices: PriceTable;
+  prices: Pricing;
   /** `errored` (retryable) and `expired` requests: the live queue, a follow-up batch, or failed. */
   retry: BatchRetry;
   /** Requests per batch (the API allows 100,000). @defaultValue `defaults.backfill.batchSize` */
@@ -26,12 +26,12 @@ export interface BatchRunOptions {
   keepCompletedSeconds: number;
   keepFailedSeconds: number;
   onProgress?: (p: BatchProgress) => void;
-  /** A job finished in a batch was written (rollups and metrics subscribe here). */
-  onFinished?: (e: {
-    jobId: string;
-    status: 'completed' | 'failed';
-    record: JobRecord;
-  }) => void | Promise<void>;
+  /**
+   * Where the jobs' events go, as a live worker's (batch-events.ts): `queued` when a batch is
+   * accepted, then `started`, `attempt`, `completed` or `failed` and `finished` once its result is
+   * written. Rollups and metrics subscribe there.
+   */
+  events?: EventSink;
   /** A batch was submitted, adopted (found after a kill), ended or collected. */
   onBatch?: (e: {
     event: 'submitted' | 'adopted' | 'ended' | 'collected';

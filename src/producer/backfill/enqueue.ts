@@ -33,7 +33,7 @@ export interface EnqueueProgress {
 export async function enqueueFile(
   queue: PromptQueue,
   path: string,
-  d: LineDefaults,
+  lineDefaults: LineDefaults,
   opts: EnqueueOptions = {},
 ): Promise<EnqueueProgress> {
   const size = opts.chunk ?? 1000;
@@ -61,7 +61,7 @@ export async function enqueueFile(
   // Every 10 chunks (~10,000 lines): see bounded-heap.ts.
   const bound = heapBounder(10);
   let batch: ValidLine[] = [];
-  for await (const parsed of parsedLines(path, d)) {
+  for await (const parsed of parsedLines(path, lineDefaults)) {
     if (parsed.kind === 'invalid') {
       p.skipped += 1;
       continue;

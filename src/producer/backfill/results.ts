@@ -99,7 +99,7 @@ const summaryType = (r: ResultLine): OutcomeType => r.result.type as OutcomeType
 /** Write one result per non-blank input line, in input order; returns the summary. */
 export async function collectResults(
   path: string,
-  d: LineDefaults,
+  lineDefaults: LineDefaults,
   o: ResultsOptions,
 ): Promise<BackfillSummary> {
   const windowSize = o.window ?? 2000;
@@ -107,7 +107,7 @@ export async function collectResults(
   const { keys } = o;
   const deadline = o.timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + o.timeoutMs;
   const summary = new SummaryBuilder();
-  const lines = parsedLines(path, d)[Symbol.asyncIterator]();
+  const lines = parsedLines(path, lineDefaults)[Symbol.asyncIterator]();
   const window: Entry[] = [];
   let eof = false;
 

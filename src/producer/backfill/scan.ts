@@ -4,7 +4,7 @@
  */
 
 import type { FieldProblem } from '../../core/job.js';
-import { estimateInputTokens } from '../../providers/anthropic/tokens.js';
+import { estimateInputTokens } from '../../core/tokens.js';
 import { heapBounder } from './bounded-heap.js';
 import { type LineDefaults, type ParsedLine, parseLine } from './parse.js';
 import { readLines } from './reader.js';
@@ -48,10 +48,10 @@ export interface ScanOptions {
  * the later line invalid: it would otherwise silently share the first line's job. Only explicit ids
  * are remembered (hashed ids contain the line number and cannot repeat).
  */
-export async function* parsedLines(path: string, d: LineDefaults): AsyncGenerator<ParsedLine> {
+export async function* parsedLines(path: string, lineDefaults: LineDefaults): AsyncGenerator<ParsedLine> {
   const explicitIds = new Map<string, number>();
   for await (const { line, text } of readLines(path)) {
-    const parsed = parseLine(text, line, d);
+    const parsed = parseLine(text, line, lineDefaults);
     if (parsed === null) continue;
     if (parsed.kind === 'job' && parsed.customId !== null) {
       const first = explicitIds.get(parsed.id);
@@ -70,7 +70,11 @@ export async function* parsedLines(path: string, d: LineDefaults): AsyncGenerato
   }
 }
 
-export async function scanFile(path: string, d: LineDefaults, opts: ScanOptions = {}): Promise<ScanResult> {
+export async function scanFile(
+  path: string,
+  lineDefaults: LineDefaults,
+  opts: ScanOptions = {},
+): Promise<ScanResult> {
   const maxReported = opts.maxReported ?? 100;
   const r: ScanResult = {
     lines: 0,
@@ -81,7 +85,7 @@ export async function scanFile(path: string, d: LineDefaults, opts: ScanOptions 
     byTenant: new Map(),
   };
   const bound = heapBounder(20_000);
-  for await (const parsed of parsedLines(path, d)) {
+  for await (const parsed of parsedLines(path, lineDefaults)) {
     r.lines += 1;
     bound();
     if (r.lines % 5000 === 0) opts.onProgress?.(r.lines);

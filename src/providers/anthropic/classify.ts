@@ -1,52 +1,12 @@
 /**
- * Error → retry decision, in one table. Every API attempt that fails goes through
- * {@link classifyError}; the worker only acts on the decision.
+ * Anthropic's errors → promptq's {@link Decision}, in one table. Every API attempt that fails goes
+ * through {@link classifyError}; the worker only acts on the decision.
  */
 
 import { APIConnectionError, APIConnectionTimeoutError, APIError } from '@anthropic-ai/sdk';
-import { defaults } from '../../core/defaults.js';
 import { own } from '../../core/dict.js';
-import { PromptqError } from '../../core/errors.js';
-import type { BackoffPolicy } from '../../core/settings.js';
-
-/** The `outcome` label of `promptq_requests_total` (docs/reference/metrics.md). */
-export type Outcome =
-  | 'success'
-  | 'rate_limited'
-  | 'overloaded'
-  | 'server_error'
-  | 'client_error'
-  | 'network_error'
-  | 'timeout';
-
-export interface Decision {
-  outcome: Exclude<Outcome, 'success'>;
-  /** Try again (after `retryAfterMs` if the API said so, else backoff)? */
-  retry: boolean;
-  /** Retry reason (label of `promptq_retries_total`, key of `record.retries`). */
-  reason: string;
-  /** HTTP status, `null` when no response arrived (network, timeout, mid-stream error). */
-  statusCode: number | null;
-  /** The API's `error.type`, or ours (`network_error`, `timeout_error`). */
-  errorType: string;
-  /** `error.details.error_code` when the API sent one. */
-  errorCode: string | null;
-  /** A spend limit is reached: retrying will not help until someone raises it. */
-  spendLimit: boolean;
-  /** From `retry-after-ms` / `retry-after`, when present. */
-  retryAfterMs: number | null;
-  message: string;
-  requestId: string | null;
-  headers: Headers | null;
-}
-
-/** A request that took longer than the configured per-attempt timeout (raised by the attempt runner). */
-export class AttemptTimeoutError extends PromptqError {
-  override readonly name = 'AttemptTimeoutError';
-  constructor(readonly timeoutMs: number) {
-    super(`request timed out after ${timeoutMs} ms`, { code: 'attempt_timeout' });
-  }
-}
+import { AttemptTimeoutError, type Decision } from '../provider.js';
+import { parseRateLimitHeaders } from './rate-limit-headers.js';
 
 /** `error_code`s of 429s that mean money, not pace: waiting a few seconds will not help. */
 export const spendLimitCodes: ReadonlySet<string> = new Set([
@@ -125,7 +85,7 @@ export function classifyError(err: unknown): Decision {
       retryAfterMs: parseRetryAfter(headers),
       message,
       requestId: err.requestID ?? headers?.get('request-id') ?? null,
-      headers,
+      signals: headers === null ? null : parseRateLimitHeaders(headers),
     };
     if (err.status === undefined) {
       const row = own(byStreamErrorType, errorType) ?? {
@@ -144,6 +104,29 @@ export function classifyError(err: unknown): Decision {
   return noResponse('network_error', 'network_error', err instanceof Error ? err.message : String(err));
 }
 
+/**
+ * An `errored` result of a Message Batch, classified as a mid-stream error of its type: worth another
+ * try when overloaded, rate limited, a server error or a timeout; any other would fail the same way.
+ */
+export function classifyBatchError(errorType: string, message: string): Decision {
+  const row = own(byStreamErrorType, errorType) ?? {
+    outcome: 'client_error',
+    retry: false,
+    reason: 'client_error',
+  };
+  return {
+    ...row,
+    statusCode: null,
+    errorType,
+    errorCode: null,
+    spendLimit: false,
+    retryAfterMs: null,
+    message,
+    requestId: null,
+    signals: null,
+  };
+}
+
 /** No HTTP answer arrived (timeout, connection error): always worth another attempt. */
 function noResponse(outcome: 'timeout' | 'network_error', errorType: string, message: string): Decision {
   return {
@@ -157,30 +140,6 @@ function noResponse(outcome: 'timeout' | 'network_error', errorType: string, mes
     retryAfterMs: null,
     message,
     requestId: null,
-    headers: null,
+    signals: null,
   };
-}
-
-export type { BackoffPolicy };
-
-/** The backoff of a configuration that sets none (`defaults.worker.backoff`). */
-export const defaultBackoff: BackoffPolicy = defaults.worker.backoff;
-
-/**
- * Delay before the next attempt: the API's `retry-after` when given (plus a little jitter so that
- * many workers do not return in the same millisecond), else jittered exponential backoff.
- */
-export function backoffMs(
-  decision: Decision,
-  retryNumber: number,
-  random: () => number = Math.random,
-  policy: BackoffPolicy = defaultBackoff,
-): number {
-  if (decision.retryAfterMs !== null) {
-    return decision.retryAfterMs + Math.floor(random() * policy.retryAfterJitterMs);
-  }
-  const factor = decision.outcome === 'overloaded' ? 2 : decision.outcome === 'rate_limited' ? 1 : 0.5;
-  const exp = Math.min(policy.maxMs, policy.baseMs * factor * 2 ** Math.max(0, retryNumber - 1));
-  // "Equal jitter": half fixed, half random, so the delay never collapses to ~0.
-  return Math.floor(exp / 2 + random() * (exp / 2));
 }

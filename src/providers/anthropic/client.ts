@@ -6,7 +6,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import type { Simulator } from '@promptq/anthropic-simulator';
 import type { PromptqConfig } from '../../core/config.js';
 import { Logger } from '../../core/log.js';
-import { timedFetch } from './network-timing.js';
+import { timedFetch } from '../network-timing.js';
 
 /** Build the SDK client, starting the simulator when there is no key. */
 export async function anthropicClient(
@@ -39,7 +39,7 @@ export async function anthropicClient(
     // promptq owns retries and timeouts.
     maxRetries: 0,
     timeout: config.worker.requestTimeoutMs,
-    // Times DNS/TCP/TLS and time to first byte per request (src/providers/anthropic/network-timing.ts).
+    // Times DNS/TCP/TLS and time to first byte per request (src/providers/network-timing.ts).
     fetch: timedFetch(),
     // The worker's attempt span is the GenAI span (worker/tracing.ts), with the record's tokens: the
     // SDK's own call span would describe the same call twice.

@@ -12,6 +12,7 @@
 
 import { readFileSync } from 'node:fs';
 import type { CostParts } from '../../core/record.js';
+import type { CallCost, PriceOptions, Pricing, Usage } from '../provider.js';
 
 export interface ModelPrice {
   /** USD per million input tokens. */
@@ -30,26 +31,7 @@ export interface ModelPrice {
   priority?: { input: number; output: number } | undefined;
 }
 
-/** A call's usage as the API reports it (the SDK's `Usage`; the breakdowns are optional). */
-export interface Usage {
-  input_tokens: number;
-  output_tokens: number;
-  cache_creation_input_tokens?: number | null;
-  cache_read_input_tokens?: number | null;
-  cache_creation?: { ephemeral_5m_input_tokens?: number; ephemeral_1h_input_tokens?: number } | null;
-  server_tool_use?: { web_search_requests?: number; web_fetch_requests?: number } | null;
-  service_tier?: string | null;
-}
-
-/** A call's price, part by part, and the total (USD). */
-export interface CallCost extends CostParts {
-  total: number;
-}
-
-export interface PriceOptions {
-  /** Sent through the Message Batches API: the batch discount applies. @defaultValue `false` */
-  batch?: boolean;
-}
+export type { CallCost, PriceOptions, Usage } from '../provider.js';
 
 /** A price list: the shape of `prices.json` (and of a full `PROMPTQ_PRICING_FILE`). */
 export interface PriceListFile {
@@ -102,7 +84,7 @@ function modelPrice(
 }
 
 /** A price list with model lookup and the cost function. */
-export class PriceTable {
+export class PriceTable implements Pricing {
   readonly #entries: Entry[];
   readonly #cache: { write_5m: number; write_1h: number; read: number };
   readonly #batchDiscount: number;
@@ -181,8 +163,8 @@ export class PriceTable {
    * model (or its priority tier) has no known price.
    */
   priceCall(usage: Usage, model: string, options: PriceOptions = {}): CallCost | null {
-    const p = this.lookup(model);
-    if (!p) return null;
+    const price = this.lookup(model);
+    if (!price) return null;
     const tier = usage.service_tier ?? 'standard';
     const batch = options.batch === true || tier === 'batch';
     const created = usage.cache_creation_input_tokens ?? 0;
@@ -191,16 +173,18 @@ export class PriceTable {
     const w5m = usage.cache_creation ? (usage.cache_creation.ephemeral_5m_input_tokens ?? 0) : created;
     const totalInput = usage.input_tokens + created + read;
     const lc =
-      p.long_context !== undefined && totalInput > p.long_context.threshold ? p.long_context : undefined;
-    let input = lc?.input ?? p.input;
-    let output = lc?.output ?? p.output;
+      price.long_context !== undefined && totalInput > price.long_context.threshold
+        ? price.long_context
+        : undefined;
+    let input = lc?.input ?? price.input;
+    let output = lc?.output ?? price.output;
     if (tier === 'priority') {
-      if (!p.priority) return null;
-      input = p.priority.input;
-      output = p.priority.output;
+      if (!price.priority) return null;
+      input = price.priority.input;
+      output = price.priority.output;
     }
     // Cache prices keep their ratio to the input price of the tier that applies.
-    const ratio = input / p.input;
+    const ratio = input / price.input;
     const discount = batch ? this.#batchDiscount : 1;
     const part = (tokens: number, perMillion: number) => round((tokens * perMillion * discount) / 1_000_000);
     const tools = usage.server_tool_use ?? {};
@@ -211,9 +195,9 @@ export class PriceTable {
     const parts: CostParts = {
       input: part(usage.input_tokens, input),
       output: part(usage.output_tokens, output),
-      cache_write_5m: part(w5m, p.cache_write * ratio),
-      cache_write_1h: part(w1h, p.cache_write_1h * ratio),
-      cache_read: part(read, p.cache_read * ratio),
+      cache_write_5m: part(w5m, price.cache_write * ratio),
+      cache_write_1h: part(w1h, price.cache_write_1h * ratio),
+      cache_read: part(read, price.cache_read * ratio),
       server_tools: round(serverTools),
       long_context: lc !== undefined,
       service_tier: tier,
@@ -245,16 +229,16 @@ export class PriceTable {
     call: { inputTokens: number; maxTokens: number; webSearches?: number },
     options: PriceOptions = {},
   ): number | null {
-    const p = this.lookup(model);
-    if (!p) return null;
+    const price = this.lookup(model);
+    if (!price) return null;
     const lc =
-      p.long_context !== undefined && call.inputTokens > p.long_context.threshold
-        ? p.long_context
+      price.long_context !== undefined && call.inputTokens > price.long_context.threshold
+        ? price.long_context
         : undefined;
-    const ratio = (lc?.input ?? p.input) / p.input;
+    const ratio = (lc?.input ?? price.input) / price.input;
     const discount = options.batch ? this.#batchDiscount : 1;
-    const inputRate = Math.max(p.input, p.cache_write, p.cache_write_1h) * ratio;
-    const tokens = (call.inputTokens * inputRate + call.maxTokens * (lc?.output ?? p.output)) * discount;
+    const inputRate = Math.max(price.input, price.cache_write, price.cache_write_1h) * ratio;
+    const tokens = (call.inputTokens * inputRate + call.maxTokens * (lc?.output ?? price.output)) * discount;
     const tools = (call.webSearches ?? 0) * (this.#serverTools.web_search_requests ?? 0);
     return round(tokens / 1_000_000 + tools);
   }

@@ -12,7 +12,7 @@ import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { textTable } from '../../core/format.js';
 import { quantile } from '../../core/stats.js';
-import { type NetworkTiming, timedFetch } from './network-timing.js';
+import { type NetworkTiming, timedFetch } from '../network-timing.js';
 
 export interface ProbeRun {
   dns_ms: number | null;

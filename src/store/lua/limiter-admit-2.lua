@@ -15,14 +15,15 @@
     ARGV[4] cost: output tokens
     ARGV[5] target utilisation (0..1]
     ARGV[6] default burst (ms of refill a bucket holds)
-    ARGV[7] discovery probe lifetime (ms)
+    ARGV[7] discovery request lifetime (ms): a dead worker's discovery frees the group after it
     ARGV[8] reserve (ms of refill never spent)
     ARGV[9] the tenant's share of the group's limits, (0, 1]; 0 = no share quota
 
   Output:
-    {waitMs, state[, resource]}: waitMs 0 = admitted (the costs are taken);
-    state = ok | probe | paused | pacing | discovering | quota (the tenant's share has no room:
-    resource = req | in | out, the share bucket that is short)
+    {waitMs, state[, bucket]}: waitMs 0 = admitted (the costs are taken);
+    state = ok | discovery (admitted as the group's one discovery request: its limits are unknown)
+    | paused | pacing | discovering (another request's discovery is out) | quota (the tenant's
+    share has no room: bucket = req | in | out, the share bucket that is short)
 ]]
 local h = KEYS[1]
 local now = tonumber(ARGV[1])
@@ -35,10 +36,10 @@ local paused = tonumber(st[1]) or 0
 if paused > now then return { paused - now, 'paused' } end
 local limits = { tonumber(st[2]), tonumber(st[3]), tonumber(st[4]) }
 if not limits[1] and not limits[2] and not limits[3] then
-  local probe = tonumber(st[11]) or 0
-  if probe > now then return { probe - now, 'discovering' } end
+  local discovery_until = tonumber(st[11]) or 0
+  if discovery_until > now then return { discovery_until - now, 'discovering' } end
   redis.call('HSET', h, 'probe_until', now + tonumber(ARGV[7]))
-  return { 0, 'probe' }
+  return { 0, 'discovery' }
 end
 local ts = tonumber(st[8]) or now
 local factor = tonumber(st[9]) or 1

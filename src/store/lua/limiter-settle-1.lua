@@ -21,7 +21,7 @@
     ARGV[11] real/estimated input tokens of this request (-1 = none)
     ARGV[12] rate-limit headers: 1 = the answer carried them, 0 = an answer from the API without
              them, -1 = no answer (network error, timeout)
-    ARGV[13] the request was the discovery probe: 1 / 0 (a 429 then teaches nothing about pace,
+    ARGV[13] the request was the discovery request: 1 / 0 (a 429 then teaches nothing about pace,
              the limits were unknown, so it only pauses)
     ARGV[14] pace recovery per success (added to the factor, up to 1)
     ARGV[15] burst recovery per success (ms, up to the default burst)

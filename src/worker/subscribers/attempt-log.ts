@@ -4,7 +4,7 @@
  * model, a tenant over budget, a job returned on shutdown, a late result dropped after a lost lock).
  */
 import type { Logger } from '../../core/log.js';
-import type { AttemptEvent, WorkerEventSource } from '../events.js';
+import type { AttemptEvent, EventSource } from '../../events/types.js';
 
 export interface AttemptLogOptions {
   log: Logger;
@@ -14,104 +14,78 @@ export interface AttemptLogOptions {
   maxModelLabels: number;
 }
 
-export function subscribeAttemptLog(
-  events: WorkerEventSource,
-  { log, logPrompts, maxModelLabels }: AttemptLogOptions,
-): void {
-  // Said once per model and process, for the first models (made-up names cannot grow the set or the
-  // log without bound): every call on them is counted in promptq_unpriced_calls_total.
-  const unpricedSaid = new Set<string>();
-  const maxUnpricedNamed = maxModelLabels;
-  events.on('attempt', (e) => {
-    const o = e.outcome;
-    switch (o.kind) {
-      case 'completed': {
-        const served = e.record.served_model ?? e.model;
-        if (!o.priced && !unpricedSaid.has(served) && unpricedSaid.size <= maxUnpricedNamed) {
-          unpricedSaid.add(served);
-          if (unpricedSaid.size <= maxUnpricedNamed) {
-            log.warn(
-              'no known price for model: its cost is recorded as unknown (null); set PROMPTQ_PRICING_FILE',
-              {
-                job_id: e.jobId,
-                model: served,
-              },
-            );
-          } else {
-            log.warn(
-              `more than ${maxUnpricedNamed} models without a known price: the others are not named (promptq_unpriced_calls_total counts them)`,
-              { job_id: e.jobId },
-            );
-          }
-        }
-        return line(e, {
-          outcome: 'success',
-          latency_ms: o.result.latencyMs,
-          ttft_ms: o.result.ttftMs,
-          stop_reason: o.result.message.stop_reason,
-          cost_usd: e.record.cost_usd,
-          ...(logPrompts ? { completion: o.result.message.content } : {}),
-        });
-      }
-      case 'rate-limited':
-        return line(e, {
-          outcome: o.decision.outcome,
-          error: o.decision.message,
-          retry: 'after the group pause',
-        });
-      case 'retry':
-        return line(e, { outcome: o.decision.outcome, error: o.decision.message, retry_in_ms: o.delayMs });
-      case 'failed':
-        return line(e, { outcome: o.decision.outcome, error: o.decision.message, final: true });
-      case 'spend-limit':
-        // The spend-limit pauser says it, loudly.
-        return;
-    }
-  });
+export function subscribeAttemptLog(events: EventSource, options: AttemptLogOptions): void {
+  const { log } = options;
+  subscribeAttemptLines(events, options);
   events.on('failed', (e) => {
     if (e.outcome.kind !== 'invalid') return;
     const err = e.outcome.error;
     log.warn('invalid job', { job_id: e.jobId, field: err.field, error: err.message });
   });
-  events.on('budget', (e) => {
-    const o = e.outcome;
-    const r = o.refusal;
-    log.warn(o.kind === 'budget-exceeded' ? 'over budget: job failed' : 'over budget: job waits', {
-      job_id: e.jobId,
-      tenant_id: r.tenant,
-      period: r.period,
-      budget_usd: r.budgetUsd,
-      spent_usd: r.spentUsd,
-      held_usd: r.heldUsd,
-      cost_usd: r.costUsd,
-      ...(o.kind === 'over-budget' ? { retry_in_ms: o.delayMs } : {}),
+  events.on('budget', ({ jobId, outcome }) => {
+    const refusal = outcome.refusal;
+    log.warn(outcome.kind === 'budget_exceeded' ? 'over budget: job failed' : 'over budget: job waits', {
+      job_id: jobId,
+      tenant_id: refusal.tenant,
+      period: refusal.period,
+      budget_usd: refusal.budgetUsd,
+      spent_usd: refusal.spentUsd,
+      held_usd: refusal.heldUsd,
+      cost_usd: refusal.costUsd,
+      ...(outcome.kind === 'over_budget' ? { retry_in_ms: outcome.delayMs } : {}),
     });
   });
-  events.on('quota', (e) =>
+  events.on('quota', ({ jobId, outcome }) =>
     log.info('over quota: job waits', {
-      job_id: e.jobId,
-      tenant_id: e.outcome.tenant,
-      resource: e.outcome.resource,
-      retry_in_ms: e.outcome.delayMs,
+      job_id: jobId,
+      tenant_id: outcome.tenant,
+      resource: outcome.resource,
+      retry_in_ms: outcome.delayMs,
     }),
   );
-  events.on('returned', (e) => log.info('job returned to the queue (shutdown)', { job_id: e.jobId }));
-  // Frequent under load (every job of a paused or busy group): debug.
-  events.on('deferred', (e) =>
-    log.debug('job deferred: no permit soon for its model group', {
-      job_id: e.jobId,
-      model: e.model,
-      reason: e.reason,
-      until: new Date(e.untilMs).toISOString(),
-    }),
-  );
-  // One line per job that finished for good (debug): what a late, dropped result never says.
-  events.on('finished', (e) => log.debug('job finished', { job_id: e.jobId, status: e.status }));
-  events.on('lockLost', (e) =>
-    log.warn('lock lost before finishing: another worker owns the job; dropping this result', {
-      job_id: e.jobId,
-    }),
-  );
+  subscribeJobFacts(events, log);
+}
+
+/** One `api_attempt` line per attempt; the first calls of an unpriced model say so. */
+function subscribeAttemptLines(
+  events: EventSource,
+  { log, logPrompts, maxModelLabels }: AttemptLogOptions,
+): void {
+  const sayUnpriced = unpricedWarning(log, maxModelLabels);
+  events.on('attempt', (e) => {
+    const outcome = e.outcome;
+    switch (outcome.kind) {
+      case 'completed': {
+        if (!outcome.priced) sayUnpriced(e.record.served_model ?? e.model, e.jobId);
+        const message = outcome.result.message;
+        return line(e, {
+          outcome: 'success',
+          latency_ms: outcome.result.latencyMs,
+          ttft_ms: outcome.result.ttftMs,
+          stop_reason: message.stop_reason,
+          cost_usd: e.record.cost_usd,
+          ...(logPrompts ? { completion: message.content } : {}),
+        });
+      }
+      case 'rate_limited':
+        return line(e, {
+          outcome: outcome.decision.outcome,
+          error: outcome.decision.message,
+          retry: 'after the group pause',
+        });
+      case 'retry':
+        return line(e, {
+          outcome: outcome.decision.outcome,
+          error: outcome.decision.message,
+          retry_in_ms: outcome.delayMs,
+        });
+      case 'failed':
+        return line(e, { outcome: outcome.decision.outcome, error: outcome.decision.message, final: true });
+      case 'spend_limit':
+        // The spend-limit pauser says it, loudly.
+        return;
+    }
+  });
 
   function line({ jobId, record, request }: AttemptEvent, extra: Record<string, unknown>): void {
     log.info('api_attempt', {
@@ -131,4 +105,48 @@ export function subscribeAttemptLog(
       ...extra,
     });
   }
+}
+
+/**
+ * Said once per model and process, for the first models (made-up names cannot grow the set or the
+ * log without bound): every call on them is counted in promptq_unpriced_calls_total.
+ */
+function unpricedWarning(log: Logger, maxNamed: number): (model: string, jobId: string) => void {
+  const said = new Set<string>();
+  return (model, jobId) => {
+    if (said.has(model) || said.size > maxNamed) return;
+    said.add(model);
+    if (said.size <= maxNamed) {
+      log.warn('no known price for model: its cost is recorded as unknown (null); set PROMPTQ_PRICING_FILE', {
+        job_id: jobId,
+        model,
+      });
+    } else {
+      log.warn(
+        `more than ${maxNamed} models without a known price: the others are not named (promptq_unpriced_calls_total counts them)`,
+        { job_id: jobId },
+      );
+    }
+  };
+}
+
+/** The job facts without an API answer: returned, deferred, finished, a lock lost. */
+function subscribeJobFacts(events: EventSource, log: Logger): void {
+  events.on('returned', (e) => log.info('job returned to the queue (shutdown)', { job_id: e.jobId }));
+  // Frequent under load (every job of a paused or busy group): debug.
+  events.on('deferred', (e) =>
+    log.debug('job deferred: no permit soon for its model group', {
+      job_id: e.jobId,
+      model: e.model,
+      reason: e.reason,
+      until: new Date(e.untilMs).toISOString(),
+    }),
+  );
+  // One line per job that finished for good (debug): what a late, dropped result never says.
+  events.on('finished', (e) => log.debug('job finished', { job_id: e.jobId, status: e.status }));
+  events.on('lockLost', (e) =>
+    log.warn('lock lost before finishing: another worker owns the job; dropping this result', {
+      job_id: e.jobId,
+    }),
+  );
 }

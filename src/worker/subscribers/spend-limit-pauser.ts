@@ -5,8 +5,8 @@
  */
 import { Queue } from 'bullmq';
 import type { Logger } from '../../core/log.js';
+import type { EventSource, SpendLimitEvent } from '../../events/types.js';
 import type { RedisConnection as Redis } from '../../store/connection.js';
-import type { SpendLimitEvent, WorkerEventSource } from '../events.js';
 
 export interface SpendLimitPauserOptions {
   connection: Redis;
@@ -16,30 +16,31 @@ export interface SpendLimitPauserOptions {
 }
 
 export class SpendLimitPauser {
-  readonly #o: SpendLimitPauserOptions;
+  readonly #options: SpendLimitPauserOptions;
   /** Opened on the first spend limit only: most workers never need it. */
   #queue: Queue | undefined;
 
   constructor(opts: SpendLimitPauserOptions) {
-    this.#o = opts;
+    this.#options = opts;
   }
 
-  subscribe(events: WorkerEventSource): this {
-    events.on('spendLimit', (e) => this.#pause(e));
+  subscribe(events: EventSource): this {
+    // Blocking: the queue is paused before the job is put back, so no worker takes it meanwhile.
+    events.on('spendLimit', (e) => this.#pause(e), { blocking: true });
     return this;
   }
 
   async #pause(e: SpendLimitEvent): Promise<void> {
-    const o = this.#o;
+    const options = this.#options;
     if (!this.#queue) {
-      this.#queue = new Queue(o.queue, { connection: o.connection, prefix: o.prefix });
+      this.#queue = new Queue(options.queue, { connection: options.connection, prefix: options.prefix });
       // Connection errors are logged by the connection's owner; BullMQ would print them raw.
       this.#queue.on('error', () => {});
     }
     await this.#queue.pause();
-    o.log.error(
+    options.log.error(
       'SPEND LIMIT REACHED: queue paused. Raise the limit in the Anthropic console, then run `promptq resume`',
-      { job_id: e.jobId, queue: o.queue, error_code: e.errorCode, message: e.message },
+      { job_id: e.jobId, queue: options.queue, error_code: e.errorCode, message: e.message },
     );
   }
 

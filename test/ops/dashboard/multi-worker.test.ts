@@ -1,9 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Logger } from '../../../src/core/log.js';
-import type { DashboardData } from '../../../src/ops/dashboard/summary.js';
 import { type RunningService, runService } from '../../../src/ops/service.js';
 import { get, post, type Stack, startStack } from '../../helpers/stack.js';
-import { sum } from './workload.js';
+import { dashboardCounting, sum } from './workload.js';
 
 const value = (text: string, re: RegExp) => sum([...text.matchAll(re)].map((m) => Number(m[1])));
 
@@ -55,8 +54,7 @@ describe('several worker processes on one queue', () => {
     for (const m of [ma, mb]) expect(m).toMatch(/^promptq_workers\{queue="[^"]+"\} 2$/m);
 
     // The rollups, written by both workers, count every job once.
-    const d = (await get(`${s.url}/dashboard/data?range=1h`)).body as DashboardData;
-    expect(d.totals.jobs).toBe(n);
+    const d = await dashboardCounting(s, n);
     expect(d.totals.output_tokens).toBe(sum(records.map((r) => r.output_tokens)));
     expect(d.totals.cost_usd).toBeCloseTo(sum(records.map((r) => r.cost_usd)), 6);
   });

@@ -5,6 +5,7 @@
  */
 import { expect } from 'vitest';
 import type { JobRecord } from '../../../src/core/record.js';
+import type { DashboardData } from '../../../src/ops/dashboard/summary.js';
 import { get, post, type Stack } from '../../helpers/stack.js';
 
 export interface FinishedJob {
@@ -57,3 +58,24 @@ export function labelsOf(jobs: FinishedJob[], max: number): Map<FinishedJob, str
 }
 
 export const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+/**
+ * `/dashboard/data` once its rollups count `jobs` jobs. A job's rollup is written by an observer of
+ * its `finished` event, off the job's path: it may land a moment after the job's state does.
+ */
+export async function dashboardCounting(
+  s: Stack,
+  jobs: number,
+  headers: Record<string, string> = {},
+): Promise<DashboardData> {
+  let data: DashboardData | undefined;
+  for (let i = 0; i < 100; i++) {
+    const r = await get(`${s.url}/dashboard/data?range=1h`, headers);
+    expect(r.status).toBe(200);
+    data = r.body as DashboardData;
+    if (data.totals.jobs >= jobs) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  expect(data?.totals.jobs).toBe(jobs);
+  return data as DashboardData;
+}

@@ -4,16 +4,16 @@ import { loadConfig } from '../../../src/core/config.js';
 import { defaults } from '../../../src/core/defaults.js';
 import { defaultJobLimits } from '../../../src/core/job-schema.js';
 import { Logger } from '../../../src/core/log.js';
+import { PromptqEvents } from '../../../src/events/emitter.js';
 import type { Deferral } from '../../../src/limiter/types.js';
 import { Metrics } from '../../../src/ops/metrics/metrics.js';
 import { subscribeWorkerMetrics } from '../../../src/ops/metrics/worker-metrics.js';
 import { PriceTable } from '../../../src/providers/anthropic/pricing.js';
 import { JobProcessor } from '../../../src/worker/core.js';
-import { WorkerEvents } from '../../../src/worker/events.js';
 import { subscribeAttemptLog } from '../../../src/worker/subscribers/attempt-log.js';
 import { type Answer, fakeClient, fakeJob, fakeLimiter, memoryRecords } from '../../worker/fakes.js';
 
-/** A worker core with the metrics and attempt-log subscribers, on fakes (no API, no Redis). */
+/** A job processor (worker/core.ts) with the metrics and attempt-log subscribers, on fakes (no API, no Redis). */
 function rig(
   script: Answer[],
   prices = new PriceTable(),
@@ -22,7 +22,7 @@ function rig(
 ) {
   const metrics = new Metrics({ defaultMetrics: false });
   const lines: Array<Record<string, unknown>> = [];
-  const events = new WorkerEvents();
+  const events = new PromptqEvents();
   subscribeAttemptLog(events, {
     log: new Logger('debug', (l) => lines.push(JSON.parse(l))),
     logPrompts: false,
@@ -31,7 +31,7 @@ function rig(
   subscribeWorkerMetrics(events, metrics);
   const p = new JobProcessor({
     ...defaults.worker,
-    client: fakeClient(script).client,
+    provider: fakeClient(script).provider,
     limiter: fakeLimiter(deferrals).limiter,
     records: memoryRecords().port,
     prices,

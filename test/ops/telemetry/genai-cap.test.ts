@@ -7,10 +7,10 @@ import { metrics as sdk } from '@opentelemetry/sdk-node';
 import { describe, expect, it } from 'vitest';
 import { defaults } from '../../../src/core/defaults.js';
 import { defaultJobLimits } from '../../../src/core/job-schema.js';
+import { PromptqEvents } from '../../../src/events/emitter.js';
 import { modelNameCap, subscribeGenAiMetrics } from '../../../src/ops/telemetry/genai-metrics.js';
 import { PriceTable } from '../../../src/providers/anthropic/pricing.js';
 import { JobProcessor } from '../../../src/worker/core.js';
-import { WorkerEvents } from '../../../src/worker/events.js';
 import { fakeClient, fakeJob, fakeLimiter, memoryRecords } from '../../worker/fakes.js';
 
 class Reader extends sdk.MetricReader {
@@ -29,11 +29,11 @@ describe('GenAI metrics: bounded model attributes', () => {
     const provider = new sdk.MeterProvider({ readers: [reader] });
     api.setGlobalMeterProvider(provider);
     try {
-      const events = new WorkerEvents();
+      const events = new PromptqEvents();
       subscribeGenAiMetrics(events, { maxModelLabels: 3 });
       const p = new JobProcessor({
         ...defaults.worker,
-        client: fakeClient(Array.from({ length: 10 }, () => ({ ok: true as const }))).client,
+        provider: fakeClient(Array.from({ length: 10 }, () => ({ ok: true as const }))).provider,
         limiter: fakeLimiter().limiter,
         records: memoryRecords().port,
         prices: new PriceTable(),

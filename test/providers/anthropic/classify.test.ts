@@ -1,12 +1,11 @@
 import { APIConnectionError, APIConnectionTimeoutError, APIError } from '@anthropic-ai/sdk';
 import { describe, expect, it } from 'vitest';
-import { defaults } from '../../../src/core/defaults.js';
 import {
-  AttemptTimeoutError,
-  backoffMs,
+  classifyBatchError,
   classifyError,
   parseRetryAfter,
 } from '../../../src/providers/anthropic/classify.js';
+import { AttemptTimeoutError } from '../../../src/providers/provider.js';
 
 function apiError(
   status: number,
@@ -121,31 +120,39 @@ describe('classifyError: the retry decision table', () => {
   });
 });
 
-describe('backoffMs', () => {
-  const d = (over: Partial<ReturnType<typeof classifyError>>) => ({
-    ...classifyError(apiError(500, 'api_error')),
-    ...over,
+describe('rate-limit signals of an error answer', () => {
+  it('a 429 carries its anthropic-ratelimit-* headers as signals; no answer carries none (null)', () => {
+    const d = classifyError(
+      apiError(
+        429,
+        'rate_limit_error',
+        {},
+        { 'anthropic-ratelimit-requests-limit': '50', 'anthropic-ratelimit-requests-remaining': '0' },
+      ),
+    );
+    expect(d.signals).toEqual({ requests: { limit: 50, remaining: 0, resetAt: undefined } });
+    // An answer without such headers: signals, but none announced.
+    expect(classifyError(apiError(500, 'api_error')).signals).toEqual({});
+    expect(classifyError(new APIConnectionError({ message: 'Connection error.' })).signals).toBeNull();
   });
+});
 
-  it('waits at least retry-after when given', () => {
-    for (let i = 0; i < 50; i++) {
-      const ms = backoffMs(d({ retryAfterMs: 2000 }), 1);
-      expect(ms).toBeGreaterThanOrEqual(2000);
-      expect(ms).toBeLessThan(2250);
-    }
-  });
-
-  it('grows exponentially with jitter and is capped', () => {
-    const lo = () => 0;
-    const hi = () => 0.999999;
-    expect(backoffMs(d({}), 1, lo)).toBe(250);
-    expect(backoffMs(d({}), 3, lo)).toBe(1000);
-    expect(backoffMs(d({}), 3, hi)).toBeLessThan(2000);
-    expect(backoffMs(d({ outcome: 'overloaded' }), 1, lo)).toBe(1000);
-    expect(backoffMs(d({}), 30, hi)).toBeLessThanOrEqual(60_000);
-    expect(backoffMs(d({}), 1, lo, { ...defaults.worker.backoff, baseMs: 20, maxMs: 100 })).toBe(5);
-    expect(
-      backoffMs(d({}), 10, hi, { ...defaults.worker.backoff, baseMs: 20, maxMs: 100 }),
-    ).toBeLessThanOrEqual(100);
+describe('classifyBatchError: an errored Message Batches result', () => {
+  it.each([
+    ['overloaded_error', 'overloaded', true],
+    ['rate_limit_error', 'rate_limited', true],
+    ['api_error', 'server_error', true],
+    ['timeout_error', 'timeout', true],
+    ['invalid_request_error', 'client_error', false],
+    ['authentication_error', 'client_error', false],
+  ] as const)('%s → %s, retry %s', (type, outcome, retry) => {
+    expect(classifyBatchError(type, 'why')).toMatchObject({
+      outcome,
+      retry,
+      errorType: type,
+      message: 'why',
+      statusCode: null,
+      signals: null,
+    });
   });
 });

@@ -3,7 +3,7 @@
  * text, plus a small overhead per message. The limiter corrects it with the real usage afterwards.
  */
 import { createHash } from 'node:crypto';
-import type { JobRequest } from '../../core/job.js';
+import type { JobRequest } from './job.js';
 
 function textLength(content: unknown): number {
   if (typeof content === 'string') return content.length;

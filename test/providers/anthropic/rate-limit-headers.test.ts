@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseRateLimitHeaders } from '../../src/limiter/headers.js';
+import { parseRateLimitHeaders } from '../../../src/providers/anthropic/rate-limit-headers.js';
 
 describe('parseRateLimitHeaders', () => {
   it('reads a real response header sample', () => {

@@ -1,10 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { cacheReadsCountTowardItpm } from '../../../src/core/models.js';
-import {
-  cachePrefixKey,
-  estimateCachePrefixTokens,
-  estimateInputTokens,
-} from '../../../src/providers/anthropic/tokens.js';
+import { cacheReadsCountTowardItpm } from '../../src/core/models.js';
+import { cachePrefixKey, estimateCachePrefixTokens, estimateInputTokens } from '../../src/core/tokens.js';
 
 const text = (chars: number) => 'x'.repeat(chars);
 

@@ -1,14 +1,16 @@
 /**
- * The exact result: a streamed attempt (the SDK's stream helper, as the worker runs it) returns the
- * same message as the non-streaming API for every block type. Two simulators with the same seed
- * generate the same answer; one is asked without streaming, the other through `runAttempt`.
+ * The exact result: a streamed attempt (the SDK's stream helper, as the worker runs it through the
+ * Anthropic provider) returns the same message as the non-streaming API for every block type. Two
+ * simulators with the same seed generate the same answer; one is asked without streaming, the other
+ * through the provider's `stream`.
  */
 import Anthropic from '@anthropic-ai/sdk';
 import { describe, expect, it } from 'vitest';
-import { startSimulator } from '../../packages/anthropic-simulator/src/index.js';
-import { validateJob } from '../../src/core/job.js';
-import { apiParams, runAttempt } from '../../src/worker/attempt.js';
-import { jobKinds } from '../helpers/job-kinds.js';
+import { startSimulator } from '../../../packages/anthropic-simulator/src/index.js';
+import { validateJob } from '../../../src/core/job.js';
+import { AnthropicProvider } from '../../../src/providers/anthropic/provider.js';
+import { apiParams } from '../../../src/providers/anthropic/stream.js';
+import { jobKinds } from '../../helpers/job-kinds.js';
 
 /** Opaque values differ between two generations (ids, signatures): the shape and text must not. */
 function normalized(message: Anthropic.Message): unknown {
@@ -30,11 +32,10 @@ describe('streamed results equal non-streamed results, per block type', () => {
       const plain = new Anthropic({ apiKey: 'k', baseURL: a.url, maxRetries: 0 });
       const { stream: _s, ...params } = apiParams(request);
       const direct = await plain.messages.create({ ...params, stream: false });
-      const streamed = await runAttempt(
-        new Anthropic({ apiKey: 'k', baseURL: b.url, maxRetries: 0 }),
-        request,
-        10_000,
-      );
+      const provider = new AnthropicProvider({
+        client: new Anthropic({ apiKey: 'k', baseURL: b.url, maxRetries: 0 }),
+      });
+      const streamed = await provider.stream({ request, model: request.model, timeoutMs: 10_000 });
       expect(normalized(streamed.message)).toEqual(normalized(direct));
       for (const block of streamed.message.content) {
         if (block.type === 'thinking') expect(block.signature.length).toBeGreaterThan(20);

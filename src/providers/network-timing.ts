@@ -56,58 +56,58 @@ function subscribe(): void {
   if (subscribed) return;
   subscribed = true;
   dc.subscribe('undici:client:beforeConnect', () => {
-    const m = als.getStore();
-    if (m) m.connectStart = now();
+    const marks = als.getStore();
+    if (marks) marks.connectStart = now();
   });
   dc.subscribe('net.client.socket', (msg) => {
-    const m = als.getStore();
+    const marks = als.getStore();
     const socket = (msg as { socket?: Socket }).socket;
-    if (!m || !socket) return;
+    if (!marks || !socket) return;
     socket.once('lookup', () => {
-      m.dnsDone = now();
+      marks.dnsDone = now();
     });
     socket.once('connect', () => {
-      m.tcpDone = now();
+      marks.tcpDone = now();
     });
   });
   dc.subscribe('undici:client:connected', (msg) => {
-    const m = als.getStore();
-    if (!m) return;
-    m.connected = now();
-    m.tls = Boolean((msg as { socket?: { encrypted?: boolean } }).socket?.encrypted);
+    const marks = als.getStore();
+    if (!marks) return;
+    marks.connected = now();
+    marks.tls = Boolean((msg as { socket?: { encrypted?: boolean } }).socket?.encrypted);
   });
   // A request may be written out later from another context (a kept-alive connection frees up):
   // header events are matched by the request object, which is created in the fetch's context.
   dc.subscribe('undici:request:create', (msg) => {
-    const m = als.getStore();
+    const marks = als.getStore();
     const request = (msg as { request?: object }).request;
-    if (m && request) byRequest.set(request, m);
+    if (marks && request) byRequest.set(request, marks);
   });
   dc.subscribe('undici:client:sendHeaders', (msg) => {
     const request = (msg as { request?: object }).request;
-    const m = request && byRequest.get(request);
-    if (m) m.sent = now();
+    const marks = request && byRequest.get(request);
+    if (marks) marks.sent = now();
   });
   dc.subscribe('undici:request:headers', (msg) => {
     const request = (msg as { request?: object }).request;
-    const m = request && byRequest.get(request);
-    if (m && m.headers === undefined) m.headers = now();
+    const marks = request && byRequest.get(request);
+    if (marks && marks.headers === undefined) marks.headers = now();
   });
 }
 
 const span = (a: number | undefined, b: number | undefined) =>
   a === undefined || b === undefined ? null : Math.max(0, Math.round((b - a) * 10) / 10);
 
-function timingOf(m: Marks): NetworkTiming {
-  const reused = m.connectStart === undefined;
-  const tcpStart = m.dnsDone ?? m.connectStart;
+function timingOf(marks: Marks): NetworkTiming {
+  const reused = marks.connectStart === undefined;
+  const tcpStart = marks.dnsDone ?? marks.connectStart;
   return {
     reused,
-    dns_ms: span(m.connectStart, m.dnsDone),
-    tcp_ms: span(tcpStart, m.tcpDone),
-    tls_ms: m.tls ? span(m.tcpDone, m.connected) : null,
-    connect_ms: span(m.connectStart, m.connected),
-    ttfb_ms: span(m.sent, m.headers),
+    dns_ms: span(marks.connectStart, marks.dnsDone),
+    tcp_ms: span(tcpStart, marks.tcpDone),
+    tls_ms: marks.tls ? span(marks.tcpDone, marks.connected) : null,
+    connect_ms: span(marks.connectStart, marks.connected),
+    ttfb_ms: span(marks.sent, marks.headers),
   };
 }
 

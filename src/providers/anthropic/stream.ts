@@ -3,22 +3,10 @@
  * timed for time to first token and total latency; the helper assembles the final Message.
  */
 import type Anthropic from '@anthropic-ai/sdk';
-import type { JobRequest } from '../core/job.js';
-import { AttemptTimeoutError } from '../providers/anthropic/classify.js';
-import { type NetworkTiming, networkTimingOf } from '../providers/anthropic/network-timing.js';
-
-export interface AttemptResult {
-  message: Anthropic.Message;
-  headers: Headers;
-  requestId: string | null;
-  statusCode: number;
-  /** Request sent → first content delta. */
-  ttftMs: number | null;
-  /** Request sent → message_stop. */
-  latencyMs: number;
-  /** Connection set-up and time to first byte, when the client's fetch was timed. */
-  network?: NetworkTiming | undefined;
-}
+import type { JobRequest } from '../../core/job.js';
+import { networkTimingOf } from '../network-timing.js';
+import { type AttemptCall, type AttemptResult, AttemptTimeoutError } from '../provider.js';
+import { parseRateLimitHeaders } from './rate-limit-headers.js';
 
 /**
  * The request as the API takes it: promptq's own fields removed, every other field (known or not)
@@ -40,17 +28,20 @@ export function apiHeaders(request: JobRequest): Record<string, string> | undefi
 }
 
 /**
- * Run one attempt. Throws SDK errors, or {@link AttemptTimeoutError} when `timeoutMs` passes.
- * `model` is the model to call (a fallback model, or the job's own).
+ * What an attempt needs of a client: the SDK's `messages.stream`. `@anthropic-ai/bedrock-sdk` and
+ * `@anthropic-ai/vertex-sdk` clients have the same one (they adapt and sign the request inside).
  */
-export async function runAttempt(
-  client: Anthropic,
-  request: JobRequest,
-  timeoutMs: number,
-  signal?: AbortSignal,
-  onHeaders?: (headers: Headers) => void,
-  model: string = request.model,
-): Promise<AttemptResult> {
+export interface StreamingClient {
+  messages: Pick<Anthropic.Messages, 'stream'>;
+}
+
+/**
+ * Run one attempt. Throws SDK errors, or {@link AttemptTimeoutError} when `timeoutMs` passes, or the
+ * abort signal's reason. `call.model` is the provider's id of the model to call (a fallback model,
+ * or the job's own).
+ */
+export async function runAttempt(client: StreamingClient, call: AttemptCall): Promise<AttemptResult> {
+  const { request, timeoutMs, signal } = call;
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new AttemptTimeoutError(timeoutMs)), timeoutMs);
   const onOuterAbort = () => controller.abort(signal?.reason);
@@ -61,28 +52,30 @@ export async function runAttempt(
     // The SDK's own stream helper folds the events into the message, so every block type
     // (thinking signatures, tool input, citations, server-tool results) comes out exactly as the
     // non-streaming API would return it.
-    const stream = client.messages.stream(apiParams(request, model), {
+    const stream = client.messages.stream(apiParams(request, call.model), {
       signal: controller.signal,
       maxRetries: 0,
       timeout: timeoutMs,
       ...(headers ? { headers } : {}),
     });
     let ttftMs: number | null = null;
-    stream.on('streamEvent', (ev) => {
-      if (ttftMs === null && ev.type === 'content_block_delta') ttftMs = performance.now() - started;
+    stream.on('streamEvent', (event) => {
+      if (ttftMs === null && event.type === 'content_block_delta') ttftMs = performance.now() - started;
+      call.onStreamEvent?.(event);
     });
     // Asked for first so that a failed request rejects a promise someone holds.
     const final = stream.finalMessage();
     final.catch(() => {});
     const { response, request_id } = await stream.withResponse();
-    onHeaders?.(response.headers);
+    const signals = parseRateLimitHeaders(response.headers);
+    call.onSignals?.(signals);
     const message: Anthropic.Message = await final;
     // The helper adds `parsed_output` for structured outputs; without them it is not the API's.
     const parsed = message as Anthropic.Message & { parsed_output?: unknown };
     if (parsed.parsed_output === null) delete parsed.parsed_output;
     return {
       message,
-      headers: response.headers,
+      signals,
       requestId: request_id ?? response.headers.get('request-id'),
       statusCode: response.status,
       ttftMs: ttftMs === null ? null : Math.round(ttftMs),

@@ -1,0 +1,50 @@
+/**
+ * Anthropic's rate-limit signals: its `anthropic-ratelimit-*` response headers → the
+ * {@link RateLimitSignals} the limiter learns from. Missing or garbage values are left out rather
+ * than guessed, so the limiter can tell "no information" from "zero left".
+ */
+
+import type { AnnouncedResource } from '../../core/rate-limits.js';
+import { announcedResources } from '../../core/rate-limits.js';
+import type { BucketSignal, RateLimitSignals } from '../provider.js';
+
+const headerName: Record<AnnouncedResource, string> = {
+  requests: 'requests',
+  input_tokens: 'input-tokens',
+  output_tokens: 'output-tokens',
+  tokens: 'tokens',
+};
+
+function nonNegativeInt(v: string | null): number | undefined {
+  if (v === null) return undefined;
+  const s = v.trim();
+  if (!/^\d+$/.test(s)) return undefined;
+  const n = Number(s);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+function rfc3339(v: string | null): number | undefined {
+  if (v === null) return undefined;
+  const s = v.trim();
+  // RFC 3339 only: a full date, a time and a zone. Date.parse alone accepts far too much.
+  if (!/^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/.test(s)) return undefined;
+  const t = Date.parse(s);
+  return Number.isNaN(t) ? undefined : t;
+}
+
+/** Parse the rate-limit headers of one response (none: `{}`). */
+export function parseRateLimitHeaders(headers: Headers | null | undefined): RateLimitSignals {
+  const out: RateLimitSignals = {};
+  if (!headers) return out;
+  for (const resource of announcedResources) {
+    const prefix = `anthropic-ratelimit-${headerName[resource]}-`;
+    const bucket: BucketSignal = {
+      limit: nonNegativeInt(headers.get(`${prefix}limit`)),
+      remaining: nonNegativeInt(headers.get(`${prefix}remaining`)),
+      resetAt: rfc3339(headers.get(`${prefix}reset`)),
+    };
+    if (bucket.limit !== undefined || bucket.remaining !== undefined || bucket.resetAt !== undefined)
+      out[resource] = bucket;
+  }
+  return out;
+}
