@@ -278,6 +278,11 @@ export class PromptQueue {
     return jobs.filter((_, i) => states[i] === null);
   }
 
+  /** Resolves once Redis answers this handle (until then the HTTP API answers `503`). */
+  async waitUntilReady(): Promise<void> {
+    await this.queue.waitUntilReady();
+  }
+
   /** The job's state, request, result, record and error; `null` for an unknown id. */
   async get(id: string): Promise<JobView | null> {
     return readJobView(this.queue, this.connection, this.keys, id);

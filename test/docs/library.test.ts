@@ -172,7 +172,7 @@ describe('docs/library.md: every example type-checks and runs', () => {
     expect((await fetch(`${url}/v1/jobs`, { method: 'POST', headers, body })).status).toBe(401);
     const auth = { ...headers, authorization: `Bearer ${token}` };
     const added = await fetch(`${url}/v1/jobs`, { method: 'POST', headers: auth, body });
-    expect(added.status).toBe(202);
+    expect(added.status, await added.clone().text()).toBe(202);
     const { id } = (await added.json()) as { id: string };
     const done = await fetch(`${url}/v1/jobs/${id}?wait=60`, { headers: auth });
     expect(((await done.json()) as { state: string }).state).toBe('completed');
