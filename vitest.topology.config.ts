@@ -4,8 +4,10 @@ import { resolveFromSource } from './vitest.config.js';
 /**
  * The tests that must hold on every Redis topology, run against a Redis Cluster or a Sentinel set
  * (`PROMPTQ_TEST_REDIS_MODE=cluster|sentinel npm run test:topology`; test/global-setup.ts starts
- * it): the pipeline, the limiter, idempotency, backfill, the chaos tests, and the failover tests
- * (test/topology/), which start a topology of their own to kill its nodes.
+ * it): the pipeline, the limiter, idempotency, backfill, the chaos tests, the keyspace test
+ * (test/topology/keyspace.test.ts: every key written is in its queue's or limiter group's slot),
+ * and the failover tests (test/topology/failover.test.ts), which start a topology of their own to
+ * kill its nodes.
  */
 export default defineConfig({
   resolve: resolveFromSource,
@@ -19,6 +21,7 @@ export default defineConfig({
       'test/backfill/backfill-cli.test.ts',
       'test/chaos/worker-kill.test.ts',
       'test/chaos/shutdown.test.ts',
+      // keyspace.test.ts and failover.test.ts.
       'test/topology/**/*.test.ts',
     ],
     globalSetup: ['test/global-setup.ts'],

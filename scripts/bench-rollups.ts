@@ -8,17 +8,24 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { defaults } from '../src/core/defaults.js';
 import { newRecord } from '../src/core/record.js';
 import { readDashboard } from '../src/ops/dashboard/summary.js';
 import { RollupWriter } from '../src/ops/metrics/rollups.js';
-import { queueKeys } from '../src/store/keys.js';
+import { Keyspace } from '../src/store/keys.js';
 
 const jobs = Number(process.argv[2] ?? 5000);
 const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
 const queue = `bench-${randomUUID().slice(0, 8)}`;
 const tenants = Array.from({ length: 20 }, (_, i) => `tenant-${i}`);
 const models = ['claude-haiku-4-5', 'claude-sonnet-5', 'claude-opus-5'];
-const w = new RollupWriter({ connection: redis, queue, tenantLabel: (t) => t ?? 'none' });
+const w = new RollupWriter({
+  connection: redis,
+  keys: new Keyspace({ queue }),
+  retention: defaults.rollups,
+  tenantLabel: (t) => t ?? 'none',
+  modelLabel: (m) => m,
+});
 
 const now = Date.now();
 const records = Array.from({ length: jobs }, (_, i) => {
@@ -64,10 +71,10 @@ await time('write, 50 concurrent', jobs - Math.min(jobs, 1000), async () => {
   for (let i = 0; i < rest.length; i += 50)
     await Promise.all(rest.slice(i, i + 50).map((r, k) => w.record(`k${i + k}`, 'completed', r)));
 });
-await time('read /dashboard/data 1h', 1, () => readDashboard(redis, queue, 60));
-await time('read /dashboard/data 24h', 1, () => readDashboard(redis, queue, 1440));
+await time('read /dashboard/data 1h', 1, () => readDashboard(redis, new Keyspace({ queue }), 60));
+await time('read /dashboard/data 24h', 1, () => readDashboard(redis, new Keyspace({ queue }), 1440));
 
-const keys = await redis.keys(queueKeys(queue).pattern);
+const keys = await redis.keys(new Keyspace({ queue }).pattern);
 const memory = (await Promise.all(keys.slice(0, 200).map((k) => redis.memory('USAGE', k)))) as number[];
 const avg = memory.reduce((a, b) => a + (b ?? 0), 0) / Math.max(1, memory.length);
 await redis.del(...keys);

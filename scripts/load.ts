@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { startSimulator } from '../packages/anthropic-simulator/src/index.js';
-import { bullJobId, queueKeys } from '../src/store/keys.js';
+import { bullJobId, Keyspace } from '../src/store/keys.js';
 import { type CliProcess, spawnCli } from '../test/helpers/cli.js';
 import { TestRedis } from '../test/helpers/redis-server.js';
 
@@ -128,8 +128,8 @@ export async function runLoad(opts: LoadOptions = {}): Promise<LoadResult> {
     const runSeconds = (Date.now() - t0) / 1000;
     clearInterval(sampler);
 
-    const completedIds = new Set(await redis.zrange(queueKeys(queue).bullmq('completed'), 0, -1));
-    const failedIds = new Set(await redis.zrange(queueKeys(queue).bullmq('failed'), 0, -1));
+    const completedIds = new Set(await redis.zrange(new Keyspace({ queue }).bullmq('completed'), 0, -1));
+    const failedIds = new Set(await redis.zrange(new Keyspace({ queue }).bullmq('failed'), 0, -1));
     // BullMQ holds promptq's jobs under their BullMQ ids (`pq.<id>`).
     const unaccounted = ids.filter((id) => completedIds.has(bullJobId(id)) === failedIds.has(bullJobId(id)));
     let jobsCounted = 0;
@@ -158,7 +158,7 @@ export async function runLoad(opts: LoadOptions = {}): Promise<LoadResult> {
       }
     }
     // Leave nothing behind in a shared Redis.
-    const keys = await redis.keys(queueKeys(queue).pattern);
+    const keys = await redis.keys(new Keyspace({ queue }).pattern);
     for (let i = 0; i < keys.length; i += 1000) await redis.del(...keys.slice(i, i + 1000));
     redis.disconnect();
     await sim.close();
@@ -224,8 +224,8 @@ async function waitFinished(
   while (finished < n) {
     await new Promise((r) => setTimeout(r, 250));
     const [completed, failed] = await Promise.all([
-      redis.zcard(queueKeys(queue).bullmq('completed')),
-      redis.zcard(queueKeys(queue).bullmq('failed')),
+      redis.zcard(new Keyspace({ queue }).bullmq('completed')),
+      redis.zcard(new Keyspace({ queue }).bullmq('failed')),
     ]);
     finished = completed + failed;
     if (Date.now() - lastReport > 5000) {

@@ -134,7 +134,7 @@ interface Side {
 
 function side(kind: PipelineKind, redisUrl: string, name: string): Side {
   if (kind === 'promptq') {
-    const pq = new PromptQueue({ redisUrl, queue: name });
+    const pq = new PromptQueue({ redis: { url: redisUrl }, queue: name });
     return {
       queue: pq.queue,
       prefix: pq.prefix,

@@ -179,7 +179,7 @@ async function enqueueAll(
 }
 
 export const promptqRunner: Runner = async (ctx) => {
-  const queue = new PromptQueue({ redisUrl: ctx.redisUrl, queue: ctx.queue });
+  const queue = new PromptQueue({ redis: { url: ctx.redisUrl }, queue: ctx.queue });
   const env = workerEnv(ctx);
   if (ctx.workers === 1) {
     const svc = await runService(

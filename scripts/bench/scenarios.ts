@@ -265,7 +265,7 @@ export function jobsPerSecond(s: Scenario): number {
  * The share of the true limit every approach aims at: promptq's own target utilisation, given to
  * the static limiters too (a careful user leaves the same headroom).
  */
-export const targetShare = defaults.targetUtilization;
+export const targetShare = defaults.limiter.tuning.target;
 
 /** What a careful user gives a count-based limiter: the target share of the true limit, jobs/s. */
 export function staticJobsPerSecond(s: Scenario): number {

@@ -5,8 +5,7 @@
  * failed (or did not finish), 2 usage or invalid input. Loaded only when the command runs.
  */
 
-import { jobLimitsFrom, type PromptqConfig } from '../core/config.js';
-import { defaults } from '../core/defaults.js';
+import type { PromptqConfig } from '../core/config.js';
 import { UsageError } from '../core/errors.js';
 import { Logger } from '../core/log.js';
 import { PromptqEvents } from '../events/emitter.js';
@@ -28,7 +27,7 @@ import { formatProblems, scanFile } from '../producer/backfill/scan.js';
 import { PromptQueue } from '../producer/queue.js';
 import { modelPolicyOf } from '../providers/anthropic/model-policy.js';
 import { PriceTable } from '../providers/anthropic/pricing.js';
-import { keyspaceOf, type RedisConnection } from '../store/connection.js';
+import type { RedisConnection } from '../store/connection.js';
 import { TenantStore, type TenantWithSpend } from '../store/tenant-store.js';
 import { connect, failedExit, results, write } from './results-run.js';
 
@@ -59,10 +58,11 @@ export interface BackfillOptions {
 export function chooseVia(
   options: Pick<BackfillOptions, 'via' | 'deadline'>,
   jobs: number,
+  settings: Pick<PromptqConfig['backfill'], 'batchesAutoMinJobs'>,
 ): 'live' | 'batches' {
   if (options.via !== 'auto') return options.via;
   if (options.deadline !== undefined && options.deadline < 24 * 3600) return 'live';
-  return jobs >= defaults.batchesAutoMinJobs ? 'batches' : 'live';
+  return jobs >= settings.batchesAutoMinJobs ? 'batches' : 'live';
 }
 
 /** `promptq backfill FILE.jsonl|- [flags]` → exit code. */
@@ -75,7 +75,7 @@ export async function runBackfill(
     tenant: options.tenant,
     priority: options.priority,
     idPrefix: options.idPrefix,
-    limits: jobLimitsFrom(config),
+    limits: config.jobs.limits,
     models: modelPolicyOf(config),
   };
   const chunk = options.chunk;
@@ -112,16 +112,11 @@ export async function runBackfill(
       return await dryRun(config, input.path, lineDefaults, scan, limits, options.countTokens, options.json);
 
     const redis = await connect(config);
-    const queue = new PromptQueue({
-      connection: redis,
-      ...keyspaceOf(config.redisMode),
-      queue: config.queue,
-      jobLimits: lineDefaults.limits,
-      keepCompletedSeconds: config.keepCompletedSeconds,
-      keepFailedSeconds: config.keepFailedSeconds,
-    });
+    // The queue reads its settings (job limits, retention) from the config; every line was
+    // checked against the models policy already (scan).
+    const queue = new PromptQueue({ ...config, connection: redis, modelPolicy: lineDefaults.models });
     try {
-      if (chooseVia(options, scan.jobs) === 'batches') {
+      if (chooseVia(options, scan.jobs, config.backfill) === 'batches') {
         return await viaBatches(redis, queue, config, input.path, lineDefaults, scan, options, progress);
       }
       progress.begin('enqueue');
@@ -177,18 +172,24 @@ async function viaBatches(
   options: BackfillOptions,
   progress: Progress,
 ): Promise<number> {
-  const log = new Logger(config.logLevel);
+  const log = new Logger(config.log.level);
   const { createProvider } = await import('../providers/registry.js');
   const provider = await createProvider('anthropic', config, log);
   // Finished batch requests count in the dashboard's rollups as jobs a worker finished do: the same
-  // events, the same subscriber.
-  const labels = new Metrics({ maxTenantLabels: config.maxTenantLabels, defaultMetrics: false });
+  // events, the same subscriber, the same labels, the queue's keys (hash-tagged on a cluster).
+  const labels = new Metrics({ labels: config.labels, defaultMetrics: false });
   const rollups = new RollupWriter({
     connection: redis,
-    queue: config.queue,
+    keys: queue.keys,
+    retention: config.rollups,
     tenantLabel: (t) => labels.tenantLabel(t),
+    modelLabel: (m) => labels.modelLabel(m),
   });
-  const events = new PromptqEvents({ log });
+  const events = new PromptqEvents({
+    log,
+    queueCapacity: config.observers.queueCapacity,
+    repeatIntervalMs: config.log.repeatIntervalMs,
+  });
   subscribeRollups(events, rollups);
   try {
     progress.begin('batches');
@@ -199,8 +200,8 @@ async function viaBatches(
       prices: provider.prices,
       retry: options.batchRetry,
       batchSize: options.batchSize,
-      keepCompletedSeconds: config.keepCompletedSeconds,
-      keepFailedSeconds: config.keepFailedSeconds,
+      keepCompletedSeconds: config.jobs.keepCompletedSeconds,
+      keepFailedSeconds: config.jobs.keepFailedSeconds,
       events,
       onBatch: (e) => log.info(`message batch ${e.event}`, { batch_id: e.id, requests: e.requests }),
       onProgress: (p) =>
@@ -284,11 +285,7 @@ async function dryRun(
   let tenants: TenantWithSpend[] | undefined;
   const redis = await connect(config, 1000).catch(() => undefined);
   if (redis) {
-    const queue = new PromptQueue({
-      connection: redis,
-      queue: config.queue,
-      ...keyspaceOf(config.redisMode),
-    });
+    const queue = new PromptQueue({ ...config, connection: redis });
     try {
       ratios = await observedOutputRatios(queue.queue);
       if (scan.byTenant.size > 0) tenants = await new TenantStore(redis, queue.keys).list();
@@ -301,7 +298,7 @@ async function dryRun(
   if (countTokens) {
     // The SDK is loaded only for --count-tokens: enqueueing never calls the API.
     const { createProvider } = await import('../providers/registry.js');
-    const provider = await createProvider('anthropic', config, new Logger(config.logLevel));
+    const provider = await createProvider('anthropic', config, new Logger(config.log.level));
     try {
       counted = await countInputTokens(provider, path, lineDefaults);
     } finally {

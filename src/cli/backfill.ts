@@ -7,7 +7,7 @@
 import { defaults } from '../core/defaults.js';
 import type { BackfillOptions } from './backfill-run.js';
 import { type Cli, loadContext } from './context.js';
-import { defaultBackfillPriority, duration, idPrefix, oneOf, wholeNumber } from './options.js';
+import { duration, idPrefix, oneOf, wholeNumber } from './options.js';
 
 export function registerBackfill(cli: Cli): void {
   cli.program
@@ -23,7 +23,7 @@ export function registerBackfill(cli: Cli): void {
       '--priority <P>',
       'priority for lines that name none (1 = highest)',
       wholeNumber('priority', { min: 1, max: 1000 }),
-      defaultBackfillPriority,
+      defaults.backfill.priority,
     )
     .option('--count-tokens', 'with --dry-run: count input tokens with the API (free)', false)
     .option(
@@ -69,7 +69,7 @@ export function registerBackfill(cli: Cli): void {
       '--batch-size <N>',
       'with --via batches: requests per batch',
       wholeNumber('batch-size', { min: 1, max: 100_000 }),
-      defaults.batchSize,
+      defaults.backfill.batchSize,
     )
     .option('--json', 'print the summary as JSON', false)
     .action(async (file: string, o: BackfillOptions) => {

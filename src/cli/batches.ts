@@ -3,7 +3,7 @@
  * (`backfill --via batches`), with their progress: the API's live state where it still knows the
  * batch, else what promptq saw last (Redis, store/batch-store.ts).
  */
-import { ConfigError, type PromptqConfig, redactUrl } from '../core/config.js';
+import { ConfigError, type PromptqConfig, topologyOf } from '../core/config.js';
 import { UsageError } from '../core/errors.js';
 import { formatCount } from '../core/format.js';
 import type { Logger } from '../core/log.js';
@@ -49,19 +49,13 @@ async function withBatches(
     known: (id: string) => Promise<boolean>;
   }) => Promise<number>,
 ): Promise<number> {
-  const { Redis } = await import('ioredis');
-  const { queueKeys } = await import('../store/keys.js');
+  const { connectOrFail } = await import('../store/connection.js');
+  const { keyspaceOf } = await import('../store/keys.js');
   const store = await import('../store/batch-store.js');
   const { createProvider } = await import('../providers/registry.js');
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
-  redis.on('error', () => {});
-  try {
-    await redis.connect();
-  } catch {
-    redis.disconnect();
-    throw new ConfigError('REDIS_URL', `cannot reach Redis at ${redactUrl(config.redisUrl)}`);
-  }
-  const keys = queueKeys(config.queue);
+  // Any topology (a cluster's keys are hash-tagged): the keys the backfill wrote.
+  const redis = await connectOrFail(topologyOf(config), { timeoutMs: 3000 });
+  const keys = keyspaceOf(config);
   const provider = await createProvider('anthropic', config, log);
   const api = provider.batches;
   if (api === undefined) {

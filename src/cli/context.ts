@@ -19,10 +19,10 @@ export interface Cli {
 /** The environment's configuration and a logger; the API key is redacted from logs from here on. */
 export function loadContext(): { config: PromptqConfig; log: Logger } {
   const config = loadConfig();
-  Logger.redact(config.anthropicApiKey);
-  for (const url of [config.redisUrl, config.anthropicBaseUrl])
+  Logger.redact(config.anthropic.apiKey);
+  for (const url of [config.redis.url, config.anthropic.baseUrl])
     for (const secret of urlCredentials(url)) Logger.redact(secret);
-  return { config, log: new Logger(config.logLevel) };
+  return { config, log: new Logger(config.log.level) };
 }
 
 /** The directory of promptq's package.json (src/cli in a checkout, dist/src/cli when built). */

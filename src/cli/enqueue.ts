@@ -4,7 +4,7 @@
  * `--body JSON|@FILE` takes a whole job body instead (tools, thinking, images, … as in the HTTP API).
  */
 import { readFileSync } from 'node:fs';
-import { jobLimitsFrom, type PromptqConfig, topologyOf } from '../core/config.js';
+import { type PromptqConfig, topologyOf } from '../core/config.js';
 import { UsageError } from '../core/errors.js';
 import { ValidationError } from '../core/job.js';
 import { type Cli, loadContext } from './context.js';
@@ -54,10 +54,9 @@ async function enqueue(
     throw new UsageError('give either PROMPT or --body, not both');
   if (o.body === undefined && prompt === undefined) throw new UsageError('missing PROMPT (or --body)');
   // Loaded here: bullmq is what `promptq --help` and the other short commands do without.
-  const [{ PromptQueue }, { connectOrFail, keyspaceOf }, { modelPolicyOf }] = await Promise.all([
+  const [{ PromptQueue }, { connectOrFail }] = await Promise.all([
     import('../producer/queue.js'),
     import('../store/connection.js'),
-    import('../providers/anthropic/model-policy.js'),
   ]);
   const base = o.body !== undefined ? readBody(o.body) : { model: o.model, max_tokens: o.maxTokens, prompt };
   const body = {
@@ -71,13 +70,8 @@ async function enqueue(
     timeoutMs: 3000,
     hint: 'is promptq start running?',
   });
-  const q = new PromptQueue({
-    connection,
-    queue: config.queue,
-    ...keyspaceOf(config.redisMode),
-    jobLimits: jobLimitsFrom(config),
-    models: modelPolicyOf(config),
-  });
+  // The queue reads its settings (job limits, models, retention) from the config.
+  const q = new PromptQueue({ ...config, connection });
   try {
     const added = await q.add(body).catch((err: unknown) => {
       if (err instanceof ValidationError) throw new UsageError(`invalid job: ${err.message}`, { cause: err });

@@ -26,12 +26,6 @@ export function wholeNumber(flag: string, bounds: WholeNumberBounds = {}): (raw:
   return (raw) => parseWholeNumber(flag, raw, bounds);
 }
 
-/**
- * Backfills run behind interactive traffic: a larger number is a lower BullMQ priority, and jobs
- * that name none get the default priority (100). Used by `backfill` and `results` alike.
- */
-export const defaultBackfillPriority = 500;
-
 /** `--id-prefix`: 1-64 characters from A-Z a-z 0-9 _ - (it becomes part of job ids). */
 export function idPrefix(raw: string): string {
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(raw))

@@ -3,12 +3,12 @@ import { type PromptqConfig, topologyOf } from '../core/config.js';
 import { type Cli, loadContext } from './context.js';
 
 async function pauseResume(command: 'pause' | 'resume', config: PromptqConfig): Promise<number> {
-  const [{ PromptQueue }, { connectOrFail, keyspaceOf }] = await Promise.all([
+  const [{ PromptQueue }, { connectOrFail }] = await Promise.all([
     import('../producer/queue.js'),
     import('../store/connection.js'),
   ]);
   const connection = await connectOrFail(topologyOf(config), { timeoutMs: 3000 });
-  const q = new PromptQueue({ connection, queue: config.queue, ...keyspaceOf(config.redisMode) });
+  const q = new PromptQueue({ ...config, connection });
   try {
     if (command === 'pause') await q.queue.pause();
     else await q.queue.resume();

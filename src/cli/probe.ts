@@ -17,8 +17,8 @@ interface ProbeOptions {
 async function probe(options: ProbeOptions, config: PromptqConfig): Promise<number> {
   const { formatProbe, probeOnce } = await import('../providers/anthropic/probe.js');
   let sim: Simulator | undefined;
-  let target = options.url ?? config.anthropicBaseUrl;
-  let apiKey = config.anthropicApiKey;
+  let target = options.url ?? config.anthropic.baseUrl;
+  let apiKey = config.anthropic.apiKey;
   if (target === undefined && apiKey === undefined) {
     const { startSimulator } = await import('@promptq/anthropic-simulator');
     sim = await startSimulator({});

@@ -20,7 +20,7 @@ async function report(options: ReportOptions, config: PromptqConfig): Promise<nu
   } catch (err) {
     throw new UsageError(`--since: ${(err as Error).message.replace(/^since: /, '')}`);
   }
-  const [{ connectOrFail, keyspaceOf }, { queueKeys }, { formatReport }] = await Promise.all([
+  const [{ connectOrFail }, { keyspaceOf }, { formatReport }] = await Promise.all([
     import('../store/connection.js'),
     import('../store/keys.js'),
     import('../ops/dashboard/report.js'),
@@ -31,7 +31,7 @@ async function report(options: ReportOptions, config: PromptqConfig): Promise<nu
     hint: "set REDIS_URL to the queue's Redis",
   });
   try {
-    const keys = queueKeys(config.queue, keyspaceOf(config.redisMode));
+    const keys = keyspaceOf(config);
     const data = await readDashboard(redis, keys, minutes);
     process.stdout.write(
       options.json ? `${JSON.stringify(data, null, 2)}\n` : formatReport(data, config.queue, options.since),

@@ -4,15 +4,15 @@
  * line in input order, summarise. Exit codes: 0 ok, 1 a job failed (or did not finish).
  */
 import { createWriteStream } from 'node:fs';
-import { jobLimitsFrom, type PromptqConfig, topologyOf } from '../core/config.js';
+import { type PromptqConfig, topologyOf } from '../core/config.js';
 import type { LineDefaults } from '../producer/backfill/parse.js';
 import { Progress } from '../producer/backfill/progress.js';
 import { openInput } from '../producer/backfill/reader.js';
 import { collectResults } from '../producer/backfill/results.js';
 import { type BackfillSummary, formatSummary } from '../producer/backfill/run-summary.js';
 import { scanFile } from '../producer/backfill/scan.js';
-import { connectOrFail, keyspaceOf, type RedisConnection } from '../store/connection.js';
-import { defaultBackfillPriority } from './options.js';
+import { connectOrFail, type RedisConnection } from '../store/connection.js';
+import { keyspaceOf } from '../store/keys.js';
 
 /** A Redis connection (any topology) that answered, or exit 2 naming REDIS_URL. */
 export function connect(config: PromptqConfig, timeoutMs = 3000): Promise<RedisConnection> {
@@ -47,8 +47,7 @@ export async function results(
   try {
     const summary = await collectResults(path, lineDefaults, {
       redis,
-      queue: config.queue,
-      ...keyspaceOf(config.redisMode),
+      keys: keyspaceOf(config),
       wait: options.wait,
       ...(options.timeoutSec !== undefined ? { timeoutMs: options.timeoutSec * 1000 } : {}),
       ...(out ? { out } : {}),
@@ -97,9 +96,9 @@ export async function runResults(
 ): Promise<number> {
   const lineDefaults: LineDefaults = {
     tenant: undefined,
-    priority: defaultBackfillPriority,
+    priority: config.backfill.priority,
     idPrefix: options.idPrefix,
-    limits: jobLimitsFrom(config),
+    limits: config.jobs.limits,
   };
   const timeoutSec = options.timeout;
   const input = await openInput(file);

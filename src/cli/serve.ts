@@ -3,7 +3,6 @@
  * first signal drains (no new jobs, in-flight jobs finish), a second forces.
  */
 import type { PromptqConfig } from '../core/config.js';
-import { defaults } from '../core/defaults.js';
 import type { Logger } from '../core/log.js';
 import type { ServiceParts } from '../ops/service.js';
 import { type Cli, loadContext } from './context.js';
@@ -20,16 +19,16 @@ async function serve(config: PromptqConfig, parts: ServiceParts, log: Logger): P
       if (signals === 1) {
         log.info('shutting down: no new jobs; waiting for in-flight jobs (send the signal again to force)', {
           signal: sig,
-          timeout_ms: config.shutdownTimeoutMs,
+          timeout_ms: config.worker.shutdownTimeoutMs,
         });
         // Bounded whatever Redis and the API do: a drain that cannot reach Redis would wait for ever.
-        const bound = config.shutdownTimeoutMs + defaults.shutdownGraceMs;
+        const bound = config.worker.shutdownTimeoutMs + config.worker.shutdownGraceMs;
         setTimeout(() => {
           log.error(
             'shutdown did not finish in time: exiting; unfinished jobs return to the queue when their lock expires',
             {
-              timeout_ms: config.shutdownTimeoutMs,
-              grace_ms: defaults.shutdownGraceMs,
+              timeout_ms: config.worker.shutdownTimeoutMs,
+              grace_ms: config.worker.shutdownGraceMs,
             },
           );
           resolve(1);

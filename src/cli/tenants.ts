@@ -4,7 +4,7 @@
  * the only time it is shown; Redis keeps its SHA-256 digest only.
  */
 import type { Command } from 'commander';
-import { ConfigError, type PromptqConfig, redactUrl } from '../core/config.js';
+import { type PromptqConfig, topologyOf } from '../core/config.js';
 import { UsageError } from '../core/errors.js';
 import { formatUsd, textTable } from '../core/format.js';
 import {
@@ -99,18 +99,15 @@ function settings(flags: SettingFlags): Partial<TenantSettings> {
 
 /** Run `f` with the queue's tenant store, then close the connection. */
 async function withTenants<T>(config: PromptqConfig, f: (store: TenantStore) => Promise<T>): Promise<T> {
-  const [{ Redis }, { TenantStore }, { queueKeys }] = await Promise.all([
-    import('ioredis'),
+  const [{ connectOrFail }, { TenantStore }, { keyspaceOf }] = await Promise.all([
+    import('../store/connection.js'),
     import('../store/tenant-store.js'),
     import('../store/keys.js'),
   ]);
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
-  redis.on('error', () => {});
+  // Any topology (a cluster's keys are hash-tagged): the keys the API and the workers read.
+  const redis = await connectOrFail(topologyOf(config), { maxRetriesPerRequest: 1, timeoutMs: 3000 });
   try {
-    await redis.connect().catch(() => {
-      throw new ConfigError('REDIS_URL', `cannot reach Redis at ${redactUrl(config.redisUrl)}`);
-    });
-    return await f(new TenantStore(redis, queueKeys(config.queue)));
+    return await f(new TenantStore(redis, keyspaceOf(config)));
   } finally {
     redis.disconnect();
   }

@@ -1,200 +1,238 @@
 /**
- * Environment → one typed, validated configuration object.
+ * Settings → one typed, validated, frozen configuration ({@link PromptqConfig}, settings.ts).
  *
- * Every default lives in {@link defaults} (defaults.ts); {@link loadConfig} reads the environment once, checks each
- * value and throws a {@link ConfigError} naming the variable (the CLI turns that into exit code 2).
+ * - {@link resolveConfig} merges what a caller gives over {@link defaults} (defaults.ts, the one
+ *   place of every default) and checks every value against its range, once: a configuration it
+ *   returned goes through it again unchanged.
+ * - {@link loadConfig} reads the environment (the variables of env.ts) into the same, and names the
+ *   variable of a bad value; the CLI turns a {@link ConfigError} into exit code 2.
+ *
+ * Components take the slice they need (`config.worker`, `config.limiter`, `config.http`, …).
  */
+import { deepFreeze, defaults } from './defaults.js';
+import { type Env, environmentVariables, readEnvironment } from './env.js';
+import { ConfigError } from './errors.js';
+import { maxUserPriority } from './fairness.js';
+import { parseRedisUrl, RedisUrlError, redisModes } from './redis-url.js';
+import type { LogLevel, ModelsSetting, PromptqConfig, RedisConfig } from './settings.js';
 
-import { defaults } from './defaults.js';
-import { PromptqError } from './errors.js';
-import type { JobLimits } from './job-schema.js';
-import { parseRedisUrl, type RedisMode, RedisUrlError, redisModes } from './redis-url.js';
+export { ConfigError } from './errors.js';
+export type {
+  AdaptiveConcurrency,
+  AnthropicConfig,
+  BackfillConfig,
+  BackoffPolicy,
+  BudgetWaitPolicy,
+  HttpConfig,
+  JobLimits,
+  JobsConfig,
+  LabelsConfig,
+  LimitCeilings,
+  LimiterConfig,
+  LimiterTuning,
+  LogConfig,
+  LogLevel,
+  ModelsSetting,
+  ObserversConfig,
+  PromptqConfig,
+  RedisConfig,
+  RollupsConfig,
+  WaitersConfig,
+  WorkerConfig,
+} from './settings.js';
 
-/** The resolved configuration of a promptq process. */
-export interface PromptqConfig {
-  /** Redis holding queues, records and shared limiter state. @defaultValue `redis://127.0.0.1:6379` */
-  readonly redisUrl: string;
-  /** Whether REDIS_URL was set explicitly (if not, `start` may launch a private redis-server). */
-  readonly redisUrlExplicit: boolean;
-  /**
-   * How `redisUrl` is read: one endpoint, Redis Cluster seed nodes, or sentinels.
-   * @defaultValue `single`
-   */
-  readonly redisMode: RedisMode;
-  /** The master's name when `redisMode` is `sentinel`. */
-  readonly redisSentinelName: string | undefined;
-  /** The real API key; `undefined` → the built-in simulator is used. Never logged. */
-  readonly anthropicApiKey: string | undefined;
-  /** Another Anthropic-compatible endpoint. @defaultValue the SDK's default */
-  readonly anthropicBaseUrl: string | undefined;
-  /** Queue name. @defaultValue `prompts` */
-  readonly queue: string;
-  /** HTTP listen host. @defaultValue `127.0.0.1` */
-  readonly host: string;
-  /** HTTP listen port (0 = ephemeral). @defaultValue `3000` */
-  readonly port: number;
-  /** Bearer token for the API and Bull Board; required when `host` is not loopback. */
-  readonly authToken: string | undefined;
-  /**
-   * Upper bound on in-flight API calls per worker. Unset: chosen by the limiter (starts here, then
-   * rate × latency). @defaultValue `16`
-   */
-  readonly concurrency: number;
-  /** Whether PROMPTQ_CONCURRENCY was set explicitly. */
-  readonly concurrencyExplicit: boolean;
-  /** API attempts per job before it fails (429s that wait for capacity included). @defaultValue `8` */
-  readonly maxAttempts: number;
-  /** 429s a job may meet before it fails (they do not spend attempts). @defaultValue `50` */
-  readonly maxRateLimited: number;
-  /** Overloaded (529) answers in a row before a job with `fallback_models` moves on. @defaultValue `2` */
-  readonly fallbackAfterOverloaded: number;
-  /** Optional ceilings below the account's limits (per model group, per minute); 0 = none. */
-  readonly maxRpm: number;
-  readonly maxItpm: number;
-  readonly maxOtpm: number;
-  /** Share of the announced limits the limiter aims for. @defaultValue `0.995` */
-  readonly targetUtilization: number;
-  /** First retry's backoff (overloads wait twice this, 5xx and network errors half). @defaultValue `1000` */
-  readonly retryBaseMs: number;
-  /** Longest backoff between attempts (a `retry-after` from the API is honoured even if longer). @defaultValue `60000` */
-  readonly retryMaxMs: number;
-  /** Per-attempt request timeout in ms (a hanging call is aborted and retried). @defaultValue `600000` */
-  readonly requestTimeoutMs: number;
-  /** How long a graceful shutdown waits for in-flight jobs before returning them to the queue. @defaultValue `30000` */
-  readonly shutdownTimeoutMs: number;
-  /** Log prompt and completion text in the per-attempt log line. @defaultValue `false` */
-  readonly logPrompts: boolean;
-  /** Log level. @defaultValue `info` */
-  readonly logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
-  /** JSON file of model prices (USD per million tokens) that overrides/extends the built-in table. */
-  readonly pricingFile: string | undefined;
-  /** How many distinct tenants keep their name in metric labels; the rest are `other`. @defaultValue `50` */
-  readonly maxTenantLabels: number;
-  /** Models that keep their name in metric labels and dashboard rollups; the rest are `other`. */
-  readonly maxModelLabels: number;
-  /** Keep completed jobs (and their records) this many seconds. @defaultValue `604800` (7 days) */
-  readonly keepCompletedSeconds: number;
-  /** Keep failed jobs this many seconds. @defaultValue `2592000` (30 days) */
-  readonly keepFailedSeconds: number;
-  /** Largest `max_tokens` a job may ask for. @defaultValue `128000` */
-  readonly maxTokensCap: number;
-  /** A job's lock lifetime; renewed every half of it while the worker lives. @defaultValue `60000` */
-  readonly lockDurationMs: number;
-  /** How often workers look for jobs whose lock expired (a dead worker's). @defaultValue `30000` */
-  readonly stalledIntervalMs: number;
-  /** A separate bearer token for `/metrics` (Prometheus need not hold the API token). */
-  readonly metricsToken: string | undefined;
-  /** Bull Board without retry/remove/clean buttons. @defaultValue `false` */
-  readonly boardReadOnly: boolean;
-  /** Most concurrent `?wait=` long polls per process; past it `429`. @defaultValue `1000` */
-  readonly maxWaiters: number;
-  /** Which models jobs may name, checked at enqueue (`PROMPTQ_MODELS`). @defaultValue `any` */
-  readonly models: ModelsSetting;
-}
+/** Settings as a caller gives them: any part of the configuration; the rest are the defaults. */
+export type PromptqOptions = DeepPartial<PromptqConfig>;
+
+/** Every field optional, all the way down (a `models` setting is given whole). */
+export type DeepPartial<T> = T extends ModelsSetting
+  ? T
+  : T extends object
+    ? { readonly [K in keyof T]?: DeepPartial<T[K]> | undefined }
+    : T;
+
+/** Settings given whole, never merged field by field. */
+const wholeSettings = new Set(['jobs.models']);
+/** The configurations {@link resolveConfig} returned. */
+const resolved = new WeakSet<object>();
 
 /**
- * `PROMPTQ_MODELS`: `any` (every model), or the models of the price list (`known`) and/or the
- * listed names (anthropic/model-policy.ts).
+ * The configuration these settings make: each one given, the default for the rest (a `worker.concurrency`
+ * given turns `worker.adaptiveConcurrency` off unless that is given too). Throws {@link ConfigError}
+ * naming the first bad setting by its path (`worker.maxAttempts: must be between 1 and 100, got 0`).
  */
-export type ModelsSetting =
-  | { readonly kind: 'any' }
-  | { readonly kind: 'listed'; readonly known: boolean; readonly names: readonly string[] };
-
-/** Read `PROMPTQ_MODELS` (`any`, `known`, or a comma-separated list that may include `known`). */
-function modelsSetting(env: Env): ModelsSetting {
-  const raw = str(env, 'PROMPTQ_MODELS');
-  if (raw === undefined) return defaults.models;
-  const items = raw
-    .split(',')
-    .map((m) => m.trim())
-    .filter((m) => m !== '');
-  if (items.length === 1 && items[0] === 'any') return { kind: 'any' };
-  const bad = items.find((m) => m === 'any' || !/^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,255}$/.test(m));
-  if (bad !== undefined || items.length === 0) {
-    throw new ConfigError(
-      'PROMPTQ_MODELS',
-      bad === 'any'
-        ? '"any" goes alone'
-        : `expected any, known, or a comma-separated list of model names (may include known), got "${bad ?? raw}"`,
-    );
+export function resolveConfig(options: PromptqOptions = {}): PromptqConfig {
+  if (resolved.has(options)) return options as PromptqConfig;
+  const config = merge(defaults, options, '') as { worker: { adaptiveConcurrency: unknown } } & PromptqConfig;
+  if (options.worker?.concurrency !== undefined && options.worker.adaptiveConcurrency === undefined) {
+    config.worker.adaptiveConcurrency = false;
   }
-  return { kind: 'listed', known: items.includes('known'), names: items.filter((m) => m !== 'known') };
+  checkTypes(defaults, config, '');
+  for (const [path, rule] of rules) {
+    const problem = rule(valueAt(config, path), config);
+    if (problem !== undefined) throw new ConfigError(path, problem);
+  }
+  deepFreeze(config);
+  resolved.add(config);
+  return config;
 }
 
-/** Raised for an invalid environment value; `variable` names it. */
-export class ConfigError extends PromptqError {
-  override readonly name = 'ConfigError';
-  constructor(
-    readonly variable: string,
-    message: string,
-  ) {
-    super(`${variable}: ${message}`, { code: 'config', exitCode: 2 });
+/** Read and validate the environment. Throws {@link ConfigError} naming the bad variable. */
+export function loadConfig(env: Env = process.env): PromptqConfig {
+  const options: Record<string, unknown> = {};
+  for (const [path, { value }] of readEnvironment(env)) setAt(options, path, value);
+  try {
+    return resolveConfig(options as PromptqOptions);
+  } catch (err) {
+    const variable = err instanceof ConfigError ? variableOf.get(err.variable) : undefined;
+    if (variable === undefined) throw err;
+    throw new ConfigError(variable, (err as ConfigError).reason);
   }
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
+/** The environment variable of each setting one sets. */
+const variableOf = new Map(environmentVariables.flatMap((v) => v.paths.map((p) => [p, v.name] as const)));
 
-function str(env: Env, name: string): string | undefined {
-  const v = env[name];
-  return v === undefined || v.trim() === '' ? undefined : v.trim();
-}
+const isPlainObject = (x: unknown): x is Record<string, unknown> =>
+  typeof x === 'object' && x !== null && Object.getPrototypeOf(x) === Object.prototype;
 
-function int(env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  const raw = str(env, name);
-  if (raw === undefined) return fallback;
-  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `expected a whole number, got "${raw}"`);
-  const n = Number(raw);
-  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
-  return n;
-}
-
-function fraction(env: Env, name: string, fallback: number): number {
-  const raw = str(env, name);
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!/^\d*\.?\d+$/.test(raw) || !(n > 0 && n <= 1)) {
-    throw new ConfigError(name, `expected a number in (0, 1], got "${raw}"`);
+function merge(base: unknown, over: unknown, path: string): unknown {
+  if (over === undefined) return base;
+  if (!isPlainObject(base) || !isPlainObject(over) || wholeSettings.has(path)) return over;
+  for (const key of Object.keys(over)) {
+    if (!Object.hasOwn(base, key)) throw new ConfigError(join(path, key), 'no such setting');
   }
-  return n;
+  return Object.fromEntries(Object.keys(base).map((k) => [k, merge(base[k], over[k], join(path, k))]));
 }
 
-function bool(env: Env, name: string, fallback: boolean): boolean {
-  const raw = str(env, name)?.toLowerCase();
-  if (raw === undefined) return fallback;
-  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
-  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
-  throw new ConfigError(name, `expected true or false, got "${raw}"`);
+const join = (path: string, key: string) => (path === '' ? key : `${path}.${key}`);
+
+/** Each value is of its default's type (a string where the default is `undefined`). */
+function checkTypes(base: unknown, value: unknown, path: string): void {
+  if (wholeSettings.has(path)) return;
+  if (isPlainObject(base)) {
+    if (path === 'worker.adaptiveConcurrency' && value === false) return;
+    if (!isPlainObject(value)) throw new ConfigError(path, 'expected an object');
+    for (const key of Object.keys(base)) checkTypes(base[key], value[key], join(path, key));
+    return;
+  }
+  const expected = base === undefined ? 'string' : typeof base;
+  if (base === undefined && value === undefined) return;
+  if (typeof value !== expected || (expected === 'number' && !Number.isFinite(value))) {
+    throw new ConfigError(path, `expected a ${expected}, got ${JSON.stringify(value)}`);
+  }
+  if (expected === 'number' && (value as number) < 0) {
+    throw new ConfigError(path, `must not be negative, got ${value}`);
+  }
 }
 
-/** True for 127.0.0.0/8, ::1 and `localhost`. */
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+function valueAt(config: unknown, path: string): unknown {
+  return path.split('.').reduce<unknown>((at, key) => (at as Record<string, unknown>)[key], config);
 }
+
+function setAt(into: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  const last = keys.pop() as string;
+  let at = into;
+  for (const key of keys) {
+    at[key] ??= {};
+    at = at[key] as Record<string, unknown>;
+  }
+  at[last] = value;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The ranges: one rule per setting that has more than "a number ≥ 0" (checkTypes), in the order
+// they are checked.
+
+type Rule = (value: unknown, config: PromptqConfig) => string | undefined;
+
+function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER): Rule {
+  return (value) => {
+    const n = value as number;
+    if (!Number.isInteger(n)) return `expected a whole number, got ${n}`;
+    if (n < min || n > max) return `must be between ${min} and ${max}, got ${n}`;
+    return undefined;
+  };
+}
+
+const token: Rule = (value) =>
+  value !== undefined && (value as string).length < 16 ? 'must be at least 16 characters' : undefined;
 
 const queueNamePattern = /^[A-Za-z0-9_.-]{1,100}$/;
-const logLevels = ['debug', 'info', 'warn', 'error', 'silent'] as const;
+const logLevels: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
 
-/**
- * For commands that listen: without a token, promptq binds to loopback only. Throws naming HOST.
- */
-export function checkListenAddress(config: Pick<PromptqConfig, 'host' | 'authToken'>): void {
-  if (!isLoopback(config.host) && config.authToken === undefined) {
-    throw new ConfigError(
-      'HOST',
-      `"${config.host}" is not a loopback address; set PROMPTQ_AUTH_TOKEN to expose promptq beyond this machine`,
-    );
-  }
+const rules: ReadonlyArray<readonly [string, Rule]> = [
+  ['redis.mode', (mode) => modeProblem(mode as string)],
+  ['redis.url', (_, config) => redisUrlProblem(config.redis)],
+  ['redis.sentinelName', (_, config) => sentinelProblem(config.redis)],
+  ['anthropic.baseUrl', (url) => baseUrlProblem(url as string | undefined)],
+  [
+    'queue',
+    (q) => (queueNamePattern.test(q as string) ? undefined : 'use 1-100 characters from A-Z a-z 0-9 _ . -'),
+  ],
+  ['prefix', (p, config) => prefixProblem(p as string, config.redis.mode)],
+  ['http.authToken', token],
+  ['http.metricsToken', token],
+  [
+    'log.level',
+    (l) => (logLevels.includes(l as LogLevel) ? undefined : `expected one of ${logLevels.join(', ')}`),
+  ],
+  ['http.port', wholeNumber(0, 65535)],
+  ['worker.concurrency', wholeNumber(1, 1000)],
+  ['worker.maxAttempts', wholeNumber(1, 100)],
+  ['worker.maxRateLimited', wholeNumber(0, 10_000)],
+  ['worker.fallbackAfterOverloaded', wholeNumber(1, 100)],
+  ['limiter.ceilings.rpm', wholeNumber(0)],
+  ['limiter.ceilings.itpm', wholeNumber(0)],
+  ['limiter.ceilings.otpm', wholeNumber(0)],
+  [
+    'limiter.tuning.target',
+    (t) => ((t as number) > 0 && (t as number) <= 1 ? undefined : `expected a number in (0, 1], got ${t}`),
+  ],
+  ['worker.backoff.baseMs', wholeNumber(1, 3_600_000)],
+  ['worker.backoff.maxMs', wholeNumber(1, 86_400_000)],
+  ['limiter.tuning.overloadBaseMs', wholeNumber(1, 3_600_000)],
+  ['limiter.tuning.overloadMaxMs', wholeNumber(1, 86_400_000)],
+  ['worker.requestTimeoutMs', wholeNumber(100)],
+  ['worker.shutdownTimeoutMs', wholeNumber(0)],
+  ['worker.adaptiveConcurrency', (a) => adaptiveProblem(a as PromptqConfig['worker']['adaptiveConcurrency'])],
+  ['labels.maxTenants', wholeNumber(0, 10_000)],
+  ['labels.maxModels', wholeNumber(0, 10_000)],
+  ['jobs.keepCompletedSeconds', wholeNumber(1)],
+  ['jobs.keepFailedSeconds', wholeNumber(1)],
+  ['jobs.limits.maxTokens', wholeNumber(1)],
+  ['jobs.limits.maxMessages', wholeNumber(1)],
+  ['jobs.limits.maxStringLength', wholeNumber(1)],
+  ['jobs.defaultPriority', wholeNumber(1, maxUserPriority)],
+  ['jobs.maxBatch', wholeNumber(1)],
+  ['jobs.models', (m) => modelsProblem(m as ModelsSetting)],
+  ['worker.lockDurationMs', wholeNumber(1000)],
+  ['worker.stalledIntervalMs', wholeNumber(500)],
+  ['waiters.maxWaiters', wholeNumber(1, 1_000_000)],
+  ['observers.queueCapacity', wholeNumber(1)],
+  ['rollups.minuteRetentionSeconds', wholeNumber(3600)],
+  ['rollups.dayRetentionSeconds', wholeNumber(86_400)],
+  ['backfill.priority', wholeNumber(1, maxUserPriority)],
+  ['backfill.batchSize', wholeNumber(1, 100_000)],
+];
+
+function prefixProblem(prefix: string, mode: string): string | undefined {
+  if (prefix === '') return 'must not be empty';
+  // On a cluster the keyspace tags the prefix with the queue (store/keys.ts): one tag only.
+  if (mode === 'cluster' && /[{}]/.test(prefix))
+    return `"${prefix}" has a hash tag; on a cluster promptq adds the queue's`;
+  return undefined;
 }
 
-/** `PROMPTQ_REDIS_MODE`, `REDIS_URL` and `PROMPTQ_REDIS_SENTINEL_NAME`, checked together. */
-function redisTopology(
-  env: Env,
-  url: string,
-): { redisMode: RedisMode; redisSentinelName: string | undefined } {
-  const mode = (str(env, 'PROMPTQ_REDIS_MODE') ?? defaults.redisMode).toLowerCase();
-  if (!(redisModes as readonly string[]).includes(mode)) {
-    throw new ConfigError('PROMPTQ_REDIS_MODE', `expected one of ${redisModes.join(', ')}, got "${mode}"`);
-  }
+function modeProblem(mode: string): string | undefined {
+  return (redisModes as readonly string[]).includes(mode)
+    ? undefined
+    : `expected one of ${redisModes.join(', ')}, got "${mode}"`;
+}
+
+/** The URL, read as the mode reads it. */
+function redisUrlProblem({ url, mode }: RedisConfig): string | undefined {
   let hosts: number;
   let db: number;
   try {
@@ -205,120 +243,74 @@ function redisTopology(
   } catch (err) {
     if (!(err instanceof RedisUrlError)) throw err;
     // One endpoint goes to ioredis as it is: any URL it reads is fine there.
-    if (mode !== 'single' || !/^rediss?:\/\/[^,]+$/.test(url) || !URL.canParse(url)) {
-      throw new ConfigError('REDIS_URL', err.message);
-    }
-    hosts = 1;
-    db = 0;
+    if (mode !== 'single' || !/^rediss?:\/\/[^,]+$/.test(url) || !URL.canParse(url)) return err.message;
+    return undefined;
   }
   if (mode === 'single' && hosts > 1) {
-    throw new ConfigError(
-      'REDIS_URL',
-      `names ${hosts} hosts; set PROMPTQ_REDIS_MODE=cluster (seed nodes) or sentinel (the sentinels)`,
-    );
+    return `names ${hosts} hosts; set PROMPTQ_REDIS_MODE=cluster (seed nodes) or sentinel (the sentinels)`;
   }
-  if (mode === 'cluster' && db !== 0) {
-    throw new ConfigError('REDIS_URL', `Redis Cluster has database 0 only, got /${db}`);
-  }
-  const name = str(env, 'PROMPTQ_REDIS_SENTINEL_NAME');
-  if (mode === 'sentinel' && name === undefined) {
-    throw new ConfigError(
-      'PROMPTQ_REDIS_SENTINEL_NAME',
-      'required with PROMPTQ_REDIS_MODE=sentinel (the master name)',
-    );
-  }
-  if (mode !== 'sentinel' && name !== undefined) {
-    throw new ConfigError(
-      'PROMPTQ_REDIS_SENTINEL_NAME',
-      `set, but PROMPTQ_REDIS_MODE is ${mode}, not sentinel`,
-    );
-  }
-  return { redisMode: mode as RedisMode, redisSentinelName: name };
+  if (mode === 'cluster' && db !== 0) return `Redis Cluster has database 0 only, got /${db}`;
+  return undefined;
 }
 
-/** The Redis topology a config names (for store/connection.ts's `createConnection`). */
-export function topologyOf(config: Pick<PromptqConfig, 'redisUrl' | 'redisMode' | 'redisSentinelName'>): {
-  mode: RedisMode;
-  url: string;
-  sentinelName: string | undefined;
-} {
-  return { mode: config.redisMode, url: config.redisUrl, sentinelName: config.redisSentinelName };
+function sentinelProblem({ mode, sentinelName }: RedisConfig): string | undefined {
+  if (mode === 'sentinel' && sentinelName === undefined) {
+    return 'required with PROMPTQ_REDIS_MODE=sentinel (the master name)';
+  }
+  if (mode !== 'sentinel' && sentinelName !== undefined)
+    return `set, but PROMPTQ_REDIS_MODE is ${mode}, not sentinel`;
+  return undefined;
 }
 
-/** Read and validate the environment. Throws {@link ConfigError} naming the bad variable. */
-export function loadConfig(env: Env = process.env): PromptqConfig {
-  const redisUrl = str(env, 'REDIS_URL') ?? defaults.redisUrl;
-  const { redisMode, redisSentinelName } = redisTopology(env, redisUrl);
-  const baseUrl = str(env, 'ANTHROPIC_BASE_URL');
-  if (baseUrl !== undefined && !/^https?:\/\/[^/]/.test(baseUrl)) {
-    throw new ConfigError('ANTHROPIC_BASE_URL', 'expected an http(s):// URL');
-  }
+function baseUrlProblem(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined;
+  if (!/^https?:\/\/[^/]/.test(url)) return 'expected an http(s):// URL';
   // The SDK sends the API key in the Authorization header, so a user and password in the URL have
   // nowhere to go; and a URL with them is refused by fetch, which quotes it in every error (job
   // failure reasons, error bodies, Bull Board).
-  if (baseUrl !== undefined && urlCredentials(baseUrl).length > 0) {
+  if (urlCredentials(url).length > 0) {
+    return `a user or password in the URL is not supported (${redactUrl(url, 'ANTHROPIC_BASE_URL')}); give the endpoint without them`;
+  }
+  return undefined;
+}
+
+function adaptiveProblem(a: PromptqConfig['worker']['adaptiveConcurrency']): string | undefined {
+  if (a === false || (Number.isInteger(a.min) && a.min >= 1 && a.max >= a.min)) return undefined;
+  return `expected false or 1 ≤ min ≤ max, got ${JSON.stringify(a)}`;
+}
+
+function modelsProblem(m: ModelsSetting): string | undefined {
+  if (m?.kind === 'any') return undefined;
+  if (m?.kind === 'listed' && typeof m.known === 'boolean' && Array.isArray(m.names)) return undefined;
+  return `expected { kind: 'any' } or { kind: 'listed', known, names }, got ${JSON.stringify(m)}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** True for 127.0.0.0/8, ::1 and `localhost`. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/**
+ * For commands that listen: without a token, promptq binds to loopback only. Throws naming HOST.
+ */
+export function checkListenAddress(http: Pick<PromptqConfig['http'], 'host' | 'authToken'>): void {
+  if (!isLoopback(http.host) && http.authToken === undefined) {
     throw new ConfigError(
-      'ANTHROPIC_BASE_URL',
-      `a user or password in the URL is not supported (${redactUrl(baseUrl, 'ANTHROPIC_BASE_URL')}); give the endpoint without them`,
+      'HOST',
+      `"${http.host}" is not a loopback address; set PROMPTQ_AUTH_TOKEN to expose promptq beyond this machine`,
     );
   }
-  const queue = str(env, 'PROMPTQ_QUEUE') ?? defaults.queue;
-  if (!queueNamePattern.test(queue)) {
-    throw new ConfigError('PROMPTQ_QUEUE', 'use 1-100 characters from A-Z a-z 0-9 _ . -');
-  }
-  const host = str(env, 'HOST') ?? defaults.host;
-  const authToken = str(env, 'PROMPTQ_AUTH_TOKEN');
-  if (authToken !== undefined && authToken.length < 16) {
-    throw new ConfigError('PROMPTQ_AUTH_TOKEN', 'must be at least 16 characters');
-  }
-  const metricsToken = str(env, 'PROMPTQ_METRICS_TOKEN');
-  if (metricsToken !== undefined && metricsToken.length < 16) {
-    throw new ConfigError('PROMPTQ_METRICS_TOKEN', 'must be at least 16 characters');
-  }
-  const level = (str(env, 'PROMPTQ_LOG_LEVEL') ?? defaults.logLevel).toLowerCase();
-  if (!(logLevels as readonly string[]).includes(level)) {
-    throw new ConfigError('PROMPTQ_LOG_LEVEL', `expected one of ${logLevels.join(', ')}`);
-  }
-  return {
-    redisUrl,
-    redisUrlExplicit: str(env, 'REDIS_URL') !== undefined,
-    redisMode,
-    redisSentinelName,
-    anthropicApiKey: str(env, 'ANTHROPIC_API_KEY'),
-    anthropicBaseUrl: baseUrl,
-    queue,
-    host,
-    port: int(env, 'PORT', defaults.port, 0, 65535),
-    authToken,
-    concurrency: int(env, 'PROMPTQ_CONCURRENCY', defaults.concurrency, 1, 1000),
-    concurrencyExplicit: str(env, 'PROMPTQ_CONCURRENCY') !== undefined,
-    maxAttempts: int(env, 'PROMPTQ_MAX_ATTEMPTS', defaults.maxAttempts, 1, 100),
-    maxRateLimited: int(env, 'PROMPTQ_MAX_RATE_LIMITED', defaults.maxRateLimited, 0, 10_000),
-    // biome-ignore format: one line, so docs tests can find the variable.
-    fallbackAfterOverloaded: int(env, 'PROMPTQ_FALLBACK_AFTER_OVERLOADED', defaults.fallbackAfterOverloaded, 1, 100),
-    maxRpm: int(env, 'PROMPTQ_MAX_RPM', 0, 0),
-    maxItpm: int(env, 'PROMPTQ_MAX_ITPM', 0, 0),
-    maxOtpm: int(env, 'PROMPTQ_MAX_OTPM', 0, 0),
-    targetUtilization: fraction(env, 'PROMPTQ_TARGET_UTILIZATION', defaults.targetUtilization),
-    retryBaseMs: int(env, 'PROMPTQ_RETRY_BASE_MS', defaults.retryBaseMs, 1, 3_600_000),
-    retryMaxMs: int(env, 'PROMPTQ_RETRY_MAX_MS', defaults.retryMaxMs, 1, 86_400_000),
-    requestTimeoutMs: int(env, 'PROMPTQ_REQUEST_TIMEOUT_MS', defaults.requestTimeoutMs, 100),
-    shutdownTimeoutMs: int(env, 'PROMPTQ_SHUTDOWN_TIMEOUT_MS', defaults.shutdownTimeoutMs, 0),
-    logPrompts: bool(env, 'PROMPTQ_LOG_PROMPTS', defaults.logPrompts),
-    logLevel: level as PromptqConfig['logLevel'],
-    pricingFile: str(env, 'PROMPTQ_PRICING_FILE'),
-    maxTenantLabels: int(env, 'PROMPTQ_MAX_TENANT_LABELS', defaults.maxTenantLabels, 0, 10_000),
-    maxModelLabels: int(env, 'PROMPTQ_MAX_MODEL_LABELS', defaults.maxModelLabels, 0, 10_000),
-    keepCompletedSeconds: int(env, 'PROMPTQ_KEEP_COMPLETED_SECONDS', defaults.keepCompletedSeconds, 1),
-    keepFailedSeconds: int(env, 'PROMPTQ_KEEP_FAILED_SECONDS', defaults.keepFailedSeconds, 1),
-    maxTokensCap: int(env, 'PROMPTQ_MAX_TOKENS_CAP', defaults.maxTokensCap, 1),
-    lockDurationMs: int(env, 'PROMPTQ_LOCK_DURATION_MS', defaults.lockDurationMs, 1000),
-    stalledIntervalMs: int(env, 'PROMPTQ_STALLED_INTERVAL_MS', defaults.stalledIntervalMs, 500),
-    metricsToken,
-    boardReadOnly: bool(env, 'PROMPTQ_BOARD_READ_ONLY', defaults.boardReadOnly),
-    maxWaiters: int(env, 'PROMPTQ_MAX_WAITERS', defaults.maxWaiters, 1, 1_000_000),
-    models: modelsSetting(env),
-  };
+}
+
+/** The Redis topology a config names (for store/connection.ts's `createConnection`). */
+export function topologyOf(config: Pick<PromptqConfig, 'redis'>): {
+  mode: PromptqConfig['redis']['mode'];
+  url: string;
+  sentinelName: string | undefined;
+} {
+  return { mode: config.redis.mode, url: config.redis.url, sentinelName: config.redis.sentinelName };
 }
 
 /** A Redis URL without its password, for messages. */
@@ -343,13 +335,4 @@ export function urlCredentials(url: string | undefined): string[] {
   } catch {
     return [];
   }
-}
-
-/** The job limits a config sets (`PROMPTQ_MAX_TOKENS_CAP`). */
-export function jobLimitsFrom(config: PromptqConfig): JobLimits {
-  return {
-    maxTokens: config.maxTokensCap,
-    maxMessages: defaults.maxMessages,
-    maxStringLength: defaults.maxStringLength,
-  };
 }

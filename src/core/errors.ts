@@ -35,3 +35,18 @@ export class UsageError extends PromptqError {
     super(message, { code: 'usage', exitCode: 2, ...options });
   }
 }
+
+/**
+ * An invalid setting; exit code 2. `variable` names it: the environment variable when it came from
+ * the environment (`PROMPTQ_MAX_ATTEMPTS`), else the setting's path (`worker.maxAttempts`).
+ */
+export class ConfigError extends PromptqError {
+  override readonly name: string = 'ConfigError';
+  constructor(
+    readonly variable: string,
+    /** What is wrong with it, without the name. */
+    readonly reason: string,
+  ) {
+    super(`${variable}: ${reason}`, { code: 'config', exitCode: 2 });
+  }
+}

@@ -11,12 +11,10 @@
  * the counter only drifts towards "this tenant has more pending", which costs that tenant position,
  * never another tenant's, and it expires a day after the tenant's last enqueue.
  */
-import { defaults } from './defaults.js';
-
 /** Ranks beyond this share the last slot (FIFO among themselves). */
 export const rankSlots = 2048;
-/** Largest user priority, so that the combined value fits BullMQ's 2^21. */
-export const maxUserPriority = defaults.maxPriority;
+/** Largest user priority, so that the combined value (× {@link rankSlots}) fits BullMQ's 2^21. */
+export const maxUserPriority = 1000;
 /** A tenant's pending counter lives this long after its last enqueue. */
 export const pendingTtlSeconds = 24 * 3600;
 

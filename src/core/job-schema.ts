@@ -5,26 +5,17 @@
  */
 import { z } from 'zod';
 import { defaults } from './defaults.js';
+import { maxUserPriority } from './fairness.js';
+import type { JobLimits } from './settings.js';
 
-/** Limits applied by {@link validateJob}. */
-export interface JobLimits {
-  /** @defaultValue `128000` */
-  maxTokens: number;
-  /** @defaultValue `1000` */
-  maxMessages: number;
-  /** Longest string anywhere in the body, in characters. @defaultValue `2000000` */
-  maxStringLength: number;
-}
+export type { JobLimits } from './settings.js';
 
-export const defaultJobLimits: JobLimits = {
-  maxTokens: defaults.maxTokensCap,
-  maxMessages: defaults.maxMessages,
-  maxStringLength: defaults.maxStringLength,
-};
+/** The limits of a configuration that sets none (`defaults.jobs.limits`). */
+export const defaultJobLimits: JobLimits = defaults.jobs.limits;
 
 export const jobIdPattern = /^[A-Za-z0-9_-]{1,128}$/;
 /** Largest user priority (BullMQ's 2^21 is shared with the tenant rank: see fairness.ts). */
-export const maxPriority = defaults.maxPriority;
+export const maxPriority = maxUserPriority;
 /** C0/C1 controls, and the bidirectional overrides and isolates that make a name read differently. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
 const controlOrBidi = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;

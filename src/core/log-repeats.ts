@@ -8,7 +8,6 @@
  * Uses only the Logger's public methods, so any Logger implementation will do.
  */
 import { format } from 'node:util';
-import { defaults } from './defaults.js';
 import type { Logger } from './log.js';
 
 type Level = 'warn' | 'error';
@@ -22,8 +21,8 @@ interface Seen {
 }
 
 export interface RepeatedLogOptions {
-  /** How often a summary of repeats is written. @defaultValue `defaults.logRepeatIntervalMs` */
-  intervalMs?: number;
+  /** How often a summary of repeats is written (`config.log.repeatIntervalMs`). */
+  intervalMs: number;
   /** Distinct errors tracked at once; beyond this they are counted under one entry. @defaultValue `100` */
   maxKinds?: number;
 }
@@ -35,9 +34,9 @@ export class RepeatedLog {
   readonly #intervalMs: number;
   readonly #timer: NodeJS.Timeout;
 
-  constructor(log: Logger, opts: RepeatedLogOptions = {}) {
+  constructor(log: Logger, opts: RepeatedLogOptions) {
     this.#log = log;
-    this.#intervalMs = opts.intervalMs ?? defaults.logRepeatIntervalMs;
+    this.#intervalMs = opts.intervalMs;
     this.#maxKinds = opts.maxKinds ?? 100;
     this.#timer = setInterval(() => this.flush(), this.#intervalMs);
     // A summary timer never keeps a process alive.

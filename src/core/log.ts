@@ -9,8 +9,10 @@
  */
 import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { type Logger as Pino, pino } from 'pino';
+import { defaults } from './defaults.js';
+import type { LogLevel } from './settings.js';
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+export type { LogLevel };
 
 export type LogSink = (line: string) => void;
 
@@ -42,7 +44,7 @@ export class Logger {
   readonly #pino: Pino;
 
   constructor(
-    level: LogLevel = 'info',
+    level: LogLevel = defaults.log.level,
     sink: LogSink = (l) => process.stderr.write(`${l}\n`),
     base: Record<string, unknown> = {},
     /** @internal a child's pino logger. */

@@ -34,8 +34,10 @@ export type ListenerErrorHandler = (event: EventName, error: Error) => void;
 export interface PromptqEventsOptions {
   /** Where failing listeners are logged. @defaultValue a Node process warning per failure */
   log?: Logger;
-  /** Events one listener may have waiting or running before `emit` waits for room. @defaultValue `defaults.eventQueueCapacity` */
+  /** Events one listener may have waiting or running before `emit` waits for room. @defaultValue `defaults.observers.queueCapacity` */
   queueCapacity?: number;
+  /** A listener's repeated failure is summed up this often. @defaultValue `defaults.log.repeatIntervalMs` */
+  repeatIntervalMs?: number;
 }
 
 /** The key whose events a listener handles in order: the job, else the model group. */
@@ -52,8 +54,9 @@ export class PromptqEvents implements EventSource, EventSink {
   readonly #capacity: number;
 
   constructor(opts: PromptqEventsOptions = {}) {
-    this.#repeats = opts.log === undefined ? undefined : new RepeatedLog(opts.log);
-    this.#capacity = opts.queueCapacity ?? defaults.eventQueueCapacity;
+    const intervalMs = opts.repeatIntervalMs ?? defaults.log.repeatIntervalMs;
+    this.#repeats = opts.log === undefined ? undefined : new RepeatedLog(opts.log, { intervalMs });
+    this.#capacity = opts.queueCapacity ?? defaults.observers.queueCapacity;
     if (!(Number.isInteger(this.#capacity) && this.#capacity >= 1)) {
       throw new RangeError(`queueCapacity: expected a whole number ≥ 1, got ${this.#capacity}`);
     }

@@ -24,10 +24,8 @@
  * joins the gate.
  */
 import Bottleneck from 'bottleneck';
-import { defaults } from '../core/defaults.js';
 import { cacheReadsCountTowardItpm, modelGroup } from '../core/models.js';
 import { type Resource, resources } from '../core/rate-limits.js';
-import { limiterKey, limiterTenantKey } from '../store/keys.js';
 import { createPermit, type PermitContext } from './permit.js';
 import { PromptCacheTracker } from './prompt-cache.js';
 import {
@@ -76,9 +74,9 @@ export class RateLimiter {
 
   constructor(opts: LimiterOptions) {
     this.#options = opts;
-    this.#state = new SharedLimiterState(opts.redis, opts.tuning);
-    const c = opts.ceilings ?? {};
-    this.#ceilings = { requests: c.rpm ?? 0, input_tokens: c.itpm ?? 0, output_tokens: c.otpm ?? 0 };
+    this.#state = new SharedLimiterState(opts.redis, opts.config.tuning);
+    const { rpm, itpm, otpm } = opts.config.ceilings;
+    this.#ceilings = { requests: rpm, input_tokens: itpm, output_tokens: otpm };
     this.#cache = new PromptCacheTracker(() => this.#state.tuning);
     this.#permits = {
       state: this.#state,
@@ -90,14 +88,12 @@ export class RateLimiter {
 
   /** The Redis key of a model group's shared state. */
   key(group: string): string {
-    return limiterKey(this.#options.account, group, { hashTag: this.#options.hashTag ?? false });
+    return this.#options.keys.limiterGroup(this.#options.account, group);
   }
 
   /** The Redis key of a tenant's share buckets of a model group (under the group's hash tag). */
   shareKey(group: string, tenantId: string): string {
-    return limiterTenantKey(this.#options.account, group, tenantId, {
-      hashTag: this.#options.hashTag ?? false,
-    });
+    return this.#options.keys.limiterShare(this.#options.account, group, tenantId);
   }
 
   get state(): SharedLimiterState {
@@ -115,14 +111,14 @@ export class RateLimiter {
   }
 
   /**
-   * Forget groups this process has not used for {@link defaults.limiterIdleGroupMs} and has nothing waiting in:
+   * Forget groups this process has not used for `config.idleGroupMs` and has nothing waiting in:
    * their gates leave memory and {@link requestRate} stops reading them.
    */
   #dropIdleGroups(now = Date.now()): void {
     for (const [group, g] of this.#gates) {
       const c = g.counts();
       const busy = c.RECEIVED + c.QUEUED + c.RUNNING + c.EXECUTING > 0;
-      if (!busy && now - (this.#lastUsed.get(group) ?? 0) > defaults.limiterIdleGroupMs) {
+      if (!busy && now - (this.#lastUsed.get(group) ?? 0) > this.#options.config.idleGroupMs) {
         this.#gates.delete(group);
         this.#reads.delete(this.key(group));
         this.#lastUsed.delete(group);

@@ -4,16 +4,16 @@
  * first call with a new prefix is a cache write, and the others of this process wait for its answer
  * (at most `holdMs`) so that they become cheap reads instead of as many writes.
  */
-import type { BucketTuning } from './shared-state.js';
+import type { LimiterTuning } from '../core/settings.js';
 
 export class PromptCacheTracker {
-  readonly #tuning: () => BucketTuning;
+  readonly #tuning: () => LimiterTuning;
   /** Prefixes (group:fingerprint) → until when the API keeps them cached, oldest first. */
   readonly #cached = new Map<string, number>();
   /** Prefixes whose first call (a cache write) is out → settled. */
   readonly #writing = new Map<string, Promise<void>>();
 
-  constructor(tuning: () => BucketTuning) {
+  constructor(tuning: () => LimiterTuning) {
     this.#tuning = tuning;
   }
 

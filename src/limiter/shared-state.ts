@@ -29,6 +29,7 @@
  * `in`, `out`). Those names stop at this file: what it exports speaks of resources.
  */
 import { type Resource, resources } from '../core/rate-limits.js';
+import type { LimiterTuning } from '../core/settings.js';
 import type { RedisConnection as Redis } from '../store/connection.js';
 import {
   admitScript,
@@ -56,7 +57,7 @@ const resourceOf = Object.fromEntries(resources.map((r) => [bucketName[r], r])) 
  */
 export type AdmitState = 'ok' | 'discovery' | 'paused' | 'pacing' | 'discovering' | 'quota';
 
-/** A tenant's share of a group's limits: its buckets' key (keys.ts `limiterTenantKey`) and the fraction. */
+/** A tenant's share of a group's limits: its buckets' key (`Keyspace.limiterShare`, store/keys.ts) and the fraction. */
 export interface ShareBuckets {
   key: string;
   /** (0, 1]. */
@@ -65,139 +66,6 @@ export interface ShareBuckets {
 
 /** What a call takes from each bucket. */
 export type Costs = Record<Resource, number>;
-
-export interface BucketTuning {
-  /** Share of the announced limit to aim for. @defaultValue 0.995 */
-  target: number;
-  /** Bucket capacity in ms of refill: the largest burst sent. @defaultValue 1000 */
-  burstMs: number;
-  /**
-   * Refill time kept in reserve (never spent): absorbs the jitter between admission here and arrival
-   * at the API. @defaultValue 200
-   */
-  reserveMs: number;
-  /** Discovery probe lifetime (a dead prober frees the group after this). @defaultValue 10000 */
-  probeTtlMs: number;
-  /** Floor of the pace multiplier. @defaultValue 0.3 */
-  minFactor: number;
-  /** First 529 backoff for the group. @defaultValue 1000 */
-  overloadBaseMs: number;
-  /** Longest 529 backoff. @defaultValue 30000 */
-  overloadMaxMs: number;
-  /** Added to the pace multiplier per success (additive increase, up to 1). @defaultValue 0.01 */
-  recoveryStep: number;
-  /** Added to the burst per success, in ms (up to `burstMs`). @defaultValue 20 */
-  burstRecoveryMs: number;
-  /** The pace multiplier is multiplied by this on a 429 (multiplicative decrease). @defaultValue 0.8 */
-  decreaseFactor: number;
-  /**
-   * The burst is multiplied by this on a 429: 429s while the model had room point at a hidden
-   * short-interval limit, which a smaller burst respects. @defaultValue 0.6
-   */
-  burstDecrease: number;
-  /** Smallest burst, in ms of refill. @defaultValue 100 */
-  minBurstMs: number;
-  /** How long a 429 without `retry-after` pauses the group. @defaultValue 1000 */
-  pauseWithoutRetryAfterMs: number;
-  /**
-   * Weight of a new sample in the moving average of real / estimated input tokens (higher follows
-   * changes faster, lower is steadier). @defaultValue 0.2
-   */
-  inRatioWeight: number;
-  /**
-   * Header-less endpoints: the request limit (per minute) assumed after the first success, from
-   * which it is learned. @defaultValue 60
-   */
-  learnStartRpm: number;
-  /**
-   * Header-less: requests per minute added to the learned limit per success until the first 429
-   * (slow start: the rate grows by half every second). @defaultValue 30
-   */
-  learnSlowStartStep: number;
-  /**
-   * Header-less: requests per minute added per success after the first 429 (the rate grows by
-   * `step / 60` of itself per second: 0.5% with 0.3). @defaultValue 0.3
-   */
-  learnStep: number;
-  /**
-   * Header-less: after a 429 the learned limit becomes the smaller of itself and the success rate
-   * measured since the last correction, times this. @defaultValue 0.95
-   */
-  learnDecrease: number;
-  /** Header-less: the success rate is measured over about this long. @defaultValue 5000 */
-  learnWindowMs: number;
-  /**
-   * Announced limits: a 429 episode (a 429 and the pause it brings) that comes this soon after the
-   * last one makes the group cautious for this long: the headers overstate what the key gets (a
-   * service promptq cannot see shares it). The pace then drops to the success rate measured since
-   * the last episode × `learnDecrease` (at most two `decreaseFactor` steps at once) and recovers by
-   * `cautiousRecoveryStep` per success. @defaultValue 30000
-   */
-  cautionMs: number;
-  /** Added to the pace multiplier per success while cautious. @defaultValue 0.0005 */
-  cautiousRecoveryStep: number;
-  /**
-   * A worker holds a job's slot while its permit is at most this far; further (a paused group, a
-   * long pace, or this much waiting already queued in the process) it hands the job back delayed,
-   * without spending an attempt, so jobs of other groups and higher priorities get the slot.
-   * @defaultValue 1000
-   */
-  holdMs: number;
-  /**
-   * Deferred jobs come back at most this long after now, however long the group's line (its
-   * interval may shrink meanwhile, e.g. once cached prompts turn out cheap). @defaultValue 5000
-   */
-  maxDeferMs: number;
-  /**
-   * How long a cacheable prefix counts as cached after the API last wrote or read it (the API's
-   * default cache lifetime, refreshed by every read). @defaultValue 300000
-   */
-  cacheTtlMs: number;
-  /** Cacheable prefixes remembered per process (the oldest is forgotten first). @defaultValue 10000 */
-  cachePrefixesKept: number;
-  /**
-   * How long a process reuses its read of a group's state (the input-token ratio and what decides
-   * an early deferral) across acquisitions, instead of one Redis read per call; a pause this process
-   * sees drops it at once. Admission itself is always the atomic script. @defaultValue 100
-   */
-  stateReadMs: number;
-  /**
-   * A call's rate-limit headers are learned with its settle (one script per call), unless it is
-   * still running this long after they arrived: then at once. The discovery probe's always are
-   * learned at once. @defaultValue 1000
-   */
-  headersEarlyMs: number;
-}
-
-export const defaultTuning: BucketTuning = {
-  target: 0.995,
-  burstMs: 1000,
-  reserveMs: 200,
-  probeTtlMs: 10_000,
-  minFactor: 0.3,
-  overloadBaseMs: 1000,
-  overloadMaxMs: 30_000,
-  recoveryStep: 0.01,
-  burstRecoveryMs: 20,
-  decreaseFactor: 0.8,
-  burstDecrease: 0.6,
-  minBurstMs: 100,
-  pauseWithoutRetryAfterMs: 1000,
-  inRatioWeight: 0.2,
-  learnStartRpm: 60,
-  learnSlowStartStep: 30,
-  learnStep: 0.3,
-  learnDecrease: 0.95,
-  learnWindowMs: 5000,
-  cautionMs: 30_000,
-  cautiousRecoveryStep: 0.0005,
-  holdMs: 1000,
-  maxDeferMs: 5000,
-  cacheTtlMs: 300_000,
-  cachePrefixesKept: 10_000,
-  stateReadMs: 100,
-  headersEarlyMs: 1000,
-};
 
 /** A view of one group's state (metrics, logs, tests). */
 export interface GroupState {
@@ -256,14 +124,15 @@ function limitsBefore(before: string): Partial<Record<Resource, number>> {
 /** Typed access to the scripts for one Redis connection. */
 export class SharedLimiterState {
   readonly #redis: Redis;
-  readonly #tuning: BucketTuning;
+  readonly #tuning: LimiterTuning;
 
-  constructor(redis: Redis, tuning: Partial<BucketTuning> = {}) {
+  /** `tuning`: `config.limiter.tuning` (core/settings.ts says what each number does). */
+  constructor(redis: Redis, tuning: LimiterTuning) {
     this.#redis = redis;
-    this.#tuning = { ...defaultTuning, ...tuning };
+    this.#tuning = tuning;
   }
 
-  get tuning(): BucketTuning {
+  get tuning(): LimiterTuning {
     return this.#tuning;
   }
 
@@ -290,7 +159,7 @@ export class SharedLimiterState {
         costOut: costs.output_tokens,
         target: t.target,
         burstMs: t.burstMs,
-        discoveryTtlMs: t.probeTtlMs,
+        discoveryTtlMs: t.discoveryTtlMs,
         reserveMs: t.reserveMs,
         share: share?.share ?? 0,
       },

@@ -1,8 +1,10 @@
 /** The limiter's public shapes: what a call plans to spend, what the API answered, the permit. */
+
+import type { LimiterConfig } from '../core/settings.js';
 import type { EventSink } from '../events/types.js';
 import type { Outcome, RateLimitSignals } from '../providers/provider.js';
 import type { RedisConnection as Redis } from '../store/connection.js';
-import type { BucketTuning } from './shared-state.js';
+import type { Keyspace } from '../store/keys.js';
 
 /** What an attempt is about to spend. */
 export interface CallPlan {
@@ -93,22 +95,15 @@ export interface Permit {
   settle(result: CallResult): Promise<void>;
 }
 
-/** Optional ceilings below the account's limits (leave room for others on the same key). */
-export interface LimitCeilings {
-  rpm?: number | undefined;
-  itpm?: number | undefined;
-  otpm?: number | undefined;
-}
-
 export interface LimiterOptions {
   /** Redis holding the shared buckets. */
   redis: Redis;
   /** Separates accounts: a fingerprint of the API key (never the key itself) or a fixed name. */
   account: string;
-  /** Hash-tag the group keys for Redis Cluster (store/keys.ts). @defaultValue `false` */
-  hashTag?: boolean;
-  ceilings?: LimitCeilings;
-  tuning?: Partial<BucketTuning>;
+  /** Names the groups' keys (hash-tagged on a cluster): `keyspaceOf(config)`. */
+  keys: Pick<Keyspace, 'limiterGroup' | 'limiterShare'>;
+  /** `config.limiter`: the ceilings, the tuning, when an idle group is forgotten. */
+  config: LimiterConfig;
   /**
    * Where the limiter's view of each group goes (events/types.ts: `limitSignals`, `groupLimits`,
    * `groupPace`, `groupPaused`): metrics and logs subscribe there.

@@ -5,7 +5,7 @@
 import { PromptqError } from '../core/errors.js';
 import type { FieldProblem, JobRequest } from '../core/job.js';
 import type { RedisConnection } from '../store/connection.js';
-import { bullJobId, type QueueKeys } from '../store/keys.js';
+import { bullJobId, type Keyspace } from '../store/keys.js';
 
 /**
  * An `id` that names an existing job with a different request: an idempotency key reused for other
@@ -42,7 +42,7 @@ function safeParse(text: string): unknown {
  */
 export async function checkSameRequest(
   connection: RedisConnection,
-  keys: QueueKeys,
+  keys: Keyspace,
   jobs: ReadonlyArray<{ id?: string | undefined; request: JobRequest }>,
   field: (i: number) => string,
 ): Promise<void> {

@@ -5,7 +5,7 @@ import { jobIdPattern } from '../core/job-schema.js';
 import { type JobRecord, newRecord } from '../core/record.js';
 import type { JobResult } from '../core/result.js';
 import type { RedisConnection } from '../store/connection.js';
-import { bullJobId, bullmqKeySuffixes, type QueueKeys } from '../store/keys.js';
+import { bullJobId, bullmqKeySuffixes, type Keyspace } from '../store/keys.js';
 import { loadRecord } from '../store/record-store.js';
 
 /** Job states (docs/reference/http-api.md). */
@@ -62,7 +62,7 @@ async function findJob(queue: Queue, id: string): Promise<{ bullId: string; stat
 export async function readJobView(
   queue: Queue,
   connection: RedisConnection,
-  keys: QueueKeys,
+  keys: Keyspace,
   id: string,
 ): Promise<JobView | null> {
   if (!jobIdPattern.test(id)) return null;

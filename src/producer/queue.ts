@@ -1,16 +1,18 @@
 /**
- * The enqueue API used by the HTTP layer, the CLI and library users:
+ * The enqueue API used by the HTTP layer, the CLI and library users (docs/library.md):
  *
  * ```ts
  * import { PromptQueue } from 'promptq';
- * const q = new PromptQueue({ redisUrl: 'redis://127.0.0.1:6379' });
+ * const q = new PromptQueue({ redis: { url: 'redis://127.0.0.1:6379' } });
  * const { id } = await q.add({ model: 'claude-haiku-4-5', max_tokens: 200, prompt: 'Hello' });
  * const job = await q.wait(id, 30_000);
  * ```
  */
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
-import { defaults } from '../core/defaults.js';
+import { Cluster } from 'ioredis';
+import { type PromptqConfig, type PromptqOptions, resolveConfig, topologyOf } from '../core/config.js';
+import { ConfigError } from '../core/errors.js';
 import { combinedPriority, tenantOf } from '../core/fairness.js';
 import {
   type FieldProblem,
@@ -19,57 +21,35 @@ import {
   ValidationError,
   validateJob,
 } from '../core/job.js';
-import { defaultJobLimits, type JobLimits } from '../core/job-schema.js';
 import { inSpan, SpanKind, traceMetadata } from '../core/trace.js';
 import type { EventSink } from '../events/types.js';
-import type { ModelPolicy } from '../providers/anthropic/model-policy.js';
-import { createConnection, type RedisConnection, type RedisTopology } from '../store/connection.js';
-import { bullJobId, type QueueKeys, queueKeys } from '../store/keys.js';
+import { type ModelPolicy, modelPolicyOf } from '../providers/anthropic/model-policy.js';
+import { createConnection, type RedisConnection } from '../store/connection.js';
+import { bullJobId, type Keyspace, keyspaceOf } from '../store/keys.js';
 import { claimJobs, reserveRanks } from '../store/tenant-pending.js';
 import { checkSameRequest } from './conflicts.js';
 import { type JobState, type JobView, jobState, readJobView } from './job-view.js';
-import { JobWaiters, type WaiterOptions } from './waiters.js';
+import { JobWaiters } from './waiters.js';
 
-export interface PromptQueueOptions {
-  /** An ioredis connection (`Redis` or `Cluster`) to use (not closed by {@link PromptQueue.close}). */
-  connection?: RedisConnection;
-  /** Used when no `connection` is given. @defaultValue `redis://127.0.0.1:6379` */
-  redisUrl?: string;
+/**
+ * A queue handle's settings: any part of the configuration (`queue`, `prefix`, `redis`, `jobs`,
+ * `waiters`; the rest default, settings.ts), plus what a process may share with it.
+ */
+export interface PromptQueueOptions extends PromptqOptions {
   /**
-   * Redis Cluster or Sentinel when no `connection` is given (store/connection.ts); `redisUrl` is
-   * then ignored. A cluster needs `hashTag: true` too.
+   * An ioredis connection (`Redis` or `Cluster`) to use, not closed by {@link PromptQueue.close}.
+   * Without one the queue opens its own to `redis.url` (`redis.mode`, `redis.sentinelName`).
    */
-  topology?: RedisTopology;
-  /** @defaultValue `prompts` */
-  queue?: string;
-  /** BullMQ key prefix. @defaultValue `bull` */
-  prefix?: string;
-  /** Hash-tag the queue's keys for Redis Cluster (store/keys.ts). @defaultValue `false` */
-  hashTag?: boolean;
-  /** @defaultValue {@link defaultJobLimits} */
-  jobLimits?: JobLimits;
-  /** Keep completed jobs this long. @defaultValue 7 days */
-  keepCompletedSeconds?: number;
-  /** Keep failed jobs this long. @defaultValue 30 days */
-  keepFailedSeconds?: number;
-  /** Largest batch for {@link PromptQueue.addBatch}. @defaultValue `1000` */
-  maxBatch?: number;
+  connection?: RedisConnection | undefined;
   /**
-   * How {@link PromptQueue.wait} waits: the cap on concurrent waits (`maxWaiters`), and whether
-   * BullMQ's events wake them (producer/waiters.ts). @defaultValue events, at most 1000 waits
+   * The models jobs may name, when the caller has built it already (it holds a price table);
+   * others are refused with a {@link ValidationError} naming `model` (or `fallback_models.N`).
+   * @defaultValue `modelPolicyOf(config)`: the policy of `jobs.models`
    */
-  waiters?: WaiterOptions;
-  /**
-   * The models jobs may name (`PROMPTQ_MODELS`): others are refused with a {@link ValidationError}
-   * naming `model` (or `fallback_models.N`). @defaultValue every model
-   */
-  models?: ModelPolicy;
+  modelPolicy?: ModelPolicy | undefined;
   /** Where each job added is announced (`queued`, events/types.ts). @defaultValue nowhere */
-  events?: EventSink;
+  events?: EventSink | undefined;
 }
-
-/** Priority given to jobs that name none, so that explicit priorities 1-99 go before them. */
-export const defaultPriority = defaults.priority;
 
 /** What {@link PromptQueue.#enqueue} did with a job: claimed and added it, added it unclaimed, or found it. */
 type EnqueueOutcome = 'created' | 'added' | 'existed';
@@ -93,51 +73,52 @@ export class PromptQueue {
   readonly queue: Queue;
   readonly connection: RedisConnection;
   readonly name: string;
-  /** The BullMQ prefix (hash-tagged with `hashTag`). */
+  /** The BullMQ prefix (hash-tagged on a cluster). */
   readonly prefix: string;
   /** Every Redis key of this queue. */
-  readonly keys: QueueKeys;
+  readonly keys: Keyspace;
+  /** The configuration this handle runs with (resolved from its options). */
+  readonly config: PromptqConfig;
   readonly #ownsConnection: boolean;
-  readonly #limits: JobLimits;
-  readonly #keepCompleted: number;
-  readonly #keepFailed: number;
-  readonly #maxBatch: number;
   readonly #waiters: JobWaiters;
-  readonly #models: ModelPolicy | undefined;
+  readonly #models: ModelPolicy;
   readonly #events: EventSink | undefined;
 
-  constructor(opts: PromptQueueOptions = {}) {
-    this.name = opts.queue ?? defaults.queue;
-    this.keys = queueKeys(this.name, { prefix: opts.prefix, hashTag: opts.hashTag ?? false });
+  constructor(options: PromptQueueOptions = {}) {
+    const { connection, modelPolicy, events, ...settings } = options;
+    this.config = resolveConfig(settings);
+    this.keys = keyspaceOf(this.config);
+    this.name = this.keys.queue;
     this.prefix = this.keys.prefix;
-    this.#ownsConnection = opts.connection === undefined;
-    this.connection =
-      opts.connection ??
-      createConnection(opts.topology ?? { mode: 'single', url: opts.redisUrl ?? defaults.redisUrl });
-    this.#limits = opts.jobLimits ?? defaultJobLimits;
-    this.#keepCompleted = opts.keepCompletedSeconds ?? defaults.keepCompletedSeconds;
-    this.#keepFailed = opts.keepFailedSeconds ?? defaults.keepFailedSeconds;
-    this.#maxBatch = opts.maxBatch ?? defaults.maxBatch;
-    this.#models = opts.models;
-    this.#events = opts.events;
+    if (connection instanceof Cluster && !this.keys.hashTag) {
+      throw new ConfigError(
+        'redis.mode',
+        'a Redis Cluster connection needs redis.mode "cluster" (hash-tagged keys)',
+      );
+    }
+    this.#ownsConnection = connection === undefined;
+    this.connection = connection ?? createConnection(topologyOf(this.config));
+    this.#models = modelPolicy ?? modelPolicyOf(this.config);
+    this.#events = events;
     this.queue = new Queue(this.name, { connection: this.connection, prefix: this.prefix });
     // The connection's own listeners see its errors (the service logs them). Without a listener
     // here BullMQ would print each one raw (`console.error`), a multi-line dump that is not JSON.
     this.queue.on('error', () => {});
-    this.#waiters = new JobWaiters(this.connection, this.keys, (id) => this.get(id), opts.waiters);
+    this.#waiters = new JobWaiters(this.connection, this.keys, (id) => this.get(id), this.config.waiters);
   }
 
   #jobOptions(id: string, priority: number, timestamp: number) {
+    const { jobs } = this.config;
     return {
       // Never the caller's id itself: it could name one of BullMQ's keys (store/keys.ts).
       jobId: bullJobId(id),
       timestamp,
       priority,
       // API errors are retried by the worker itself; these cover infrastructure faults only.
-      attempts: defaults.infraAttempts,
-      backoff: { type: 'exponential', delay: defaults.infraBackoffMs },
-      removeOnComplete: { age: this.#keepCompleted },
-      removeOnFail: { age: this.#keepFailed },
+      attempts: jobs.infraAttempts,
+      backoff: { type: 'exponential', delay: jobs.infraBackoffMs },
+      removeOnComplete: { age: jobs.keepCompletedSeconds },
+      removeOnFail: { age: jobs.keepFailedSeconds },
     };
   }
 
@@ -146,8 +127,8 @@ export class PromptQueue {
    * `id` with a different request throws {@link JobConflictError}.
    */
   async add(body: JobBody | unknown): Promise<AddResult> {
-    const submission = validateJob(body, this.#limits);
-    const unknown = this.#models?.problems(submission.request) ?? [];
+    const submission = validateJob(body, this.config.jobs.limits);
+    const unknown = this.#models.problems(submission.request);
     if (unknown.length > 0) throw new ValidationError(unknown);
     await checkSameRequest(this.connection, this.keys, [submission], () => 'id');
     const [job] = await this.#enqueue([submission]);
@@ -167,14 +148,15 @@ export class PromptQueue {
     if (!Array.isArray(bodies) || bodies.length === 0) {
       throw new ValidationError([{ field: 'jobs', message: 'must be a non-empty array of job bodies' }]);
     }
-    if (bodies.length > this.#maxBatch) {
-      throw new ValidationError([{ field: 'jobs', message: `at most ${this.#maxBatch} jobs per batch` }]);
+    const { maxBatch } = this.config.jobs;
+    if (bodies.length > maxBatch) {
+      throw new ValidationError([{ field: 'jobs', message: `at most ${maxBatch} jobs per batch` }]);
     }
     const problems: FieldProblem[] = [];
     const valid = bodies.map((b, i) => {
       try {
-        const v = validateJob(b, this.#limits);
-        problems.push(...(this.#models?.problems(v.request, `jobs.${i}.`) ?? []));
+        const v = validateJob(b, this.config.jobs.limits);
+        problems.push(...this.#models.problems(v.request, `jobs.${i}.`));
         return v;
       } catch (err) {
         if (!(err instanceof ValidationError)) throw err;
@@ -243,13 +225,13 @@ export class PromptQueue {
       // An id generated here cannot exist or be claimed by another submitter: no claim needed.
       fresh: j.id === undefined,
     }));
-    const claims = await claimJobs(this.connection, this.keys, all, defaults.claimTtlMs);
+    const claims = await claimJobs(this.connection, this.keys, all, this.config.jobs.claimTtlMs);
     const add: Array<{ job: (typeof all)[number]; rank: number }> = [];
     const busy: typeof all = [];
     all.forEach((job, i) => {
-      const c = claims[i];
-      if (c?.kind === 'claimed') add.push({ job, rank: c.rank });
-      else if (c?.kind === 'busy') busy.push(job);
+      const claim = claims[i];
+      if (claim?.kind === 'claimed') add.push({ job, rank: claim.rank });
+      else if (claim?.kind === 'busy') busy.push(job);
     });
     const unseen = await this.#notExisting(busy);
     if (unseen.length > 0) {
@@ -270,7 +252,11 @@ export class PromptQueue {
           data: job.request,
           // BullMQ priorities: user priority first, then round robin between tenants (fairness.ts).
           opts: {
-            ...this.#jobOptions(job.id, combinedPriority(job.priority ?? defaultPriority, rank), timestamp),
+            ...this.#jobOptions(
+              job.id,
+              combinedPriority(job.priority ?? this.config.jobs.defaultPriority, rank),
+              timestamp,
+            ),
             ...(metadata === undefined ? {} : { telemetry: { metadata } }),
           },
         })),
@@ -290,6 +276,11 @@ export class PromptQueue {
   async #notExisting<J extends { id: string }>(jobs: readonly J[]): Promise<J[]> {
     const states = await Promise.all(jobs.map((j) => jobState(this.queue, bullJobId(j.id))));
     return jobs.filter((_, i) => states[i] === null);
+  }
+
+  /** Resolves once Redis answers this handle (until then the HTTP API answers `503`). */
+  async waitUntilReady(): Promise<void> {
+    await this.queue.waitUntilReady();
   }
 
   /** The job's state, request, result, record and error; `null` for an unknown id. */

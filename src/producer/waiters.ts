@@ -12,10 +12,10 @@
  */
 import { QueueEvents } from 'bullmq';
 import { Cluster } from 'ioredis';
-import { defaults } from '../core/defaults.js';
 import { PromptqError } from '../core/errors.js';
+import type { WaitersConfig } from '../core/settings.js';
 import type { RedisConnection } from '../store/connection.js';
-import { publicJobId, type QueueKeys } from '../store/keys.js';
+import { type Keyspace, publicJobId } from '../store/keys.js';
 import type { JobView } from './job-view.js';
 
 /** A wait refused because the process already holds its maximum of concurrent waits. */
@@ -27,21 +27,6 @@ export class TooManyWaitersError extends PromptqError {
       { code: 'too_many_waiters' },
     );
   }
-}
-
-export interface WaiterOptions {
-  /** Most concurrent waits. @defaultValue `1000` (`PROMPTQ_MAX_WAITERS`) */
-  maxWaiters?: number;
-  /**
-   * Wake on BullMQ's events (one blocking connection). `false` re-reads the job on a backoff
-   * (25 ms doubling to 500 ms), as promptq did before: no extra connection, but Redis work
-   * for every waiter. @defaultValue `true`
-   */
-  events?: boolean;
-  /** A waiter re-reads its job at least this often even without an event. @defaultValue `30000` */
-  recheckMs?: number;
-  /** The subscription closes after this long without waiters. @defaultValue `30000` */
-  lingerMs?: number;
 }
 
 /** A lazy copy of `connection` fit for a blocking connection (BullMQ refuses one that gives up). */
@@ -68,7 +53,7 @@ export class JobWaiters {
   readonly #recheckMs: number;
   readonly #lingerMs: number;
   readonly #connection: RedisConnection;
-  readonly #keys: QueueKeys;
+  readonly #keys: Keyspace;
   readonly #read: (id: string) => Promise<JobView | null>;
   /** Waiters by the job's public id. */
   readonly #byId = new Map<string, Set<Waiter>>();
@@ -81,17 +66,17 @@ export class JobWaiters {
 
   constructor(
     connection: RedisConnection,
-    keys: QueueKeys,
+    keys: Keyspace,
     read: (id: string) => Promise<JobView | null>,
-    o: WaiterOptions = {},
+    settings: WaitersConfig,
   ) {
     this.#connection = connection;
     this.#keys = keys;
     this.#read = read;
-    this.maxWaiters = o.maxWaiters ?? defaults.maxWaiters;
-    this.#events = o.events ?? true;
-    this.#recheckMs = o.recheckMs ?? defaults.waitRecheckMs;
-    this.#lingerMs = o.lingerMs ?? defaults.waitLingerMs;
+    this.maxWaiters = settings.maxWaiters;
+    this.#events = settings.events;
+    this.#recheckMs = settings.recheckMs;
+    this.#lingerMs = settings.lingerMs;
   }
 
   /** Waits under way now. */

@@ -16,7 +16,7 @@
  * BullMQ jobs in their final state (lua/finish-batch-jobs-N.lua).
  */
 import type { RedisConnection as Redis } from './connection.js';
-import { bullJobId, type QueueKeys } from './keys.js';
+import { bullJobId, type Keyspace } from './keys.js';
 import { variadicScript } from './scripts.js';
 
 /** How long batch state is kept after its last write: past the API's 29-day results retention. */
@@ -35,7 +35,7 @@ export interface StoredBatch {
 /** Remember a batch that the API accepted, and which jobs it carries. */
 export async function saveSubmittedBatch(
   redis: Redis,
-  keys: QueueKeys,
+  keys: Keyspace,
   batch: { id: string; createdAt: number; round: number; status: string },
   jobIds: readonly string[],
   intent?: string,
@@ -68,7 +68,7 @@ export interface BatchIntent {
   ids: string[];
 }
 
-export async function saveBatchIntent(redis: Redis, keys: QueueKeys, intent: BatchIntent): Promise<void> {
+export async function saveBatchIntent(redis: Redis, keys: Keyspace, intent: BatchIntent): Promise<void> {
   await redis
     .multi()
     .hset(
@@ -80,7 +80,7 @@ export async function saveBatchIntent(redis: Redis, keys: QueueKeys, intent: Bat
     .exec();
 }
 
-export async function loadBatchIntents(redis: Redis, keys: QueueKeys): Promise<BatchIntent[]> {
+export async function loadBatchIntents(redis: Redis, keys: Keyspace): Promise<BatchIntent[]> {
   const all = await redis.hgetall(keys.batchIntents);
   return Object.entries(all).flatMap(([token, raw]) => {
     try {
@@ -92,19 +92,19 @@ export async function loadBatchIntents(redis: Redis, keys: QueueKeys): Promise<B
   });
 }
 
-export async function dropBatchIntent(redis: Redis, keys: QueueKeys, token: string): Promise<void> {
+export async function dropBatchIntent(redis: Redis, keys: Keyspace, token: string): Promise<void> {
   await redis.hdel(keys.batchIntents, token);
 }
 
 /** Every batch id promptq knows for the queue. */
-export async function knownBatchIds(redis: Redis, keys: QueueKeys): Promise<Set<string>> {
+export async function knownBatchIds(redis: Redis, keys: Keyspace): Promise<Set<string>> {
   return new Set(await redis.zrange(keys.batches, 0, -1));
 }
 
 /** The batch each job was submitted in (`null`: none). */
 export async function batchesOfJobs(
   redis: Redis,
-  keys: QueueKeys,
+  keys: Keyspace,
   jobIds: readonly string[],
 ): Promise<Array<string | null>> {
   if (jobIds.length === 0) return [];
@@ -114,7 +114,7 @@ export async function batchesOfJobs(
 /** Update what promptq last saw of a batch. */
 export async function updateBatch(
   redis: Redis,
-  keys: QueueKeys,
+  keys: Keyspace,
   id: string,
   fields: { status?: string; collected?: boolean; counts?: Record<string, number> },
 ): Promise<void> {
@@ -144,14 +144,14 @@ function decode(id: string, h: Record<string, string>): StoredBatch | null {
   };
 }
 
-export async function loadBatch(redis: Redis, keys: QueueKeys, id: string): Promise<StoredBatch | null> {
+export async function loadBatch(redis: Redis, keys: Keyspace, id: string): Promise<StoredBatch | null> {
   return decode(id, await redis.hgetall(keys.batch(id)));
 }
 
 /** Several batches in one round trip (unknown ids are left out). */
 export async function loadBatches(
   redis: Redis,
-  keys: QueueKeys,
+  keys: Keyspace,
   ids: readonly string[],
 ): Promise<StoredBatch[]> {
   const pipe = redis.pipeline();
@@ -163,7 +163,7 @@ export async function loadBatches(
 }
 
 /** The newest batches first. */
-export async function listBatchIds(redis: Redis, keys: QueueKeys, limit: number): Promise<string[]> {
+export async function listBatchIds(redis: Redis, keys: Keyspace, limit: number): Promise<string[]> {
   return redis.zrevrange(keys.batches, 0, limit - 1);
 }
 
@@ -191,7 +191,7 @@ const finishScript = variadicScript('finish-batch-jobs-N.lua', (r) => (r as unkn
 /** Write finished jobs unless they exist; returns, per job, whether this call wrote it. */
 export async function finishBatchJobs(
   redis: Redis,
-  keys: QueueKeys,
+  keys: Keyspace,
   jobs: readonly FinishedBatchJob[],
   /** The queue's retention: finished jobs older than this are removed meanwhile (0: kept). */
   retention: { completedSeconds: number; failedSeconds: number },

@@ -4,7 +4,7 @@
  * module speaks USD.
  */
 import type { RedisConnection as Redis } from './connection.js';
-import type { QueueKeys } from './keys.js';
+import type { Keyspace } from './keys.js';
 import { script } from './scripts.js';
 
 /** A budget period: a UTC day or a UTC month. */
@@ -83,7 +83,7 @@ export type BudgetAdmission =
  */
 export async function reserveBudget(
   redis: Redis,
-  keys: QueueKeys,
+  keys: Keyspace,
   tenant: string,
   costUsd: number,
   opts: { id: string; holdMs: number; now?: number },
@@ -123,7 +123,7 @@ export async function reserveBudget(
 /** Drop a hold and charge the call's real cost (0 when no call was made) to its periods. */
 export async function settleBudget(
   redis: Redis,
-  keys: QueueKeys,
+  keys: Keyspace,
   hold: BudgetHold,
   costUsd: number,
 ): Promise<{ dayUsd: number; monthUsd: number }> {
@@ -147,7 +147,7 @@ export async function settleBudget(
 /** What tenants spent in the periods containing `now` (USD), one round trip. */
 export async function readSpend(
   redis: Redis,
-  keys: QueueKeys,
+  keys: Keyspace,
   tenants: readonly string[],
   now = Date.now(),
 ): Promise<Map<string, Record<BudgetPeriod, number>>> {

@@ -10,21 +10,15 @@
  *
  * `rediss://` turns TLS on; the URL's user and password are those of the data nodes (not the
  * sentinels). Every component — API, workers, backfill, dashboard, report, Bull Board, /metrics, the
- * CLI — connects through {@link createConnection} and builds its keys with {@link keyspaceOf}.
+ * CLI — connects through {@link createConnection} and names its keys with one `Keyspace` (keys.ts).
  */
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
-import { ConfigError } from '../core/config.js';
+import { ConfigError } from '../core/errors.js';
 import { parseRedisUrl, type RedisMode, type RedisTopology } from '../core/redis-url.js';
-import type { KeyspaceOptions } from './keys.js';
 
 /** A connection BullMQ and promptq's scripts both take: one node (single, sentinel) or a cluster. */
 export type RedisConnection = Redis | Cluster;
 export { parseRedisUrl, type RedisMode, type RedisTopology };
-
-/** The keyspace options of a mode: hash tags on a cluster (store/keys.ts). */
-export function keyspaceOf(mode: RedisMode): Pick<KeyspaceOptions, 'hashTag'> {
-  return { hashTag: mode === 'cluster' };
-}
 
 /** Options for {@link createConnection}. */
 export interface ConnectionOptions {
@@ -42,13 +36,13 @@ export interface ConnectionOptions {
 }
 
 /** A client for the topology: `Redis` (single, sentinel) or `Cluster`. */
-export function createConnection(topology: RedisTopology, o: ConnectionOptions = {}): RedisConnection {
+export function createConnection(topology: RedisTopology, options: ConnectionOptions = {}): RedisConnection {
   const mode = topology.mode;
   const common: RedisOptions = {
-    maxRetriesPerRequest: o.maxRetriesPerRequest === undefined ? null : o.maxRetriesPerRequest,
-    ...(o.lazyConnect ? { lazyConnect: true } : {}),
-    ...(o.connectTimeout !== undefined ? { connectTimeout: o.connectTimeout } : {}),
-    ...(o.noRetry ? { retryStrategy: () => null } : {}),
+    maxRetriesPerRequest: options.maxRetriesPerRequest === undefined ? null : options.maxRetriesPerRequest,
+    ...(options.lazyConnect ? { lazyConnect: true } : {}),
+    ...(options.connectTimeout !== undefined ? { connectTimeout: options.connectTimeout } : {}),
+    ...(options.noRetry ? { retryStrategy: () => null } : {}),
   };
   // One endpoint: ioredis reads the URL itself (credentials, TLS, /db and `?` options), as always.
   if (mode === 'single') return new Redis(topology.url, common);
@@ -60,13 +54,19 @@ export function createConnection(topology: RedisTopology, o: ConnectionOptions =
     ...(address.tls ? { tls: {} } : {}),
   };
   if (mode === 'sentinel') {
+    if (topology.sentinelName === undefined) {
+      throw new ConfigError(
+        'redis.sentinelName',
+        'required with PROMPTQ_REDIS_MODE=sentinel (the master name)',
+      );
+    }
     return new Redis({
       ...node,
       sentinels: address.hosts,
-      name: topology.sentinelName ?? 'mymaster',
+      name: topology.sentinelName,
       db: address.db,
       ...(address.tls ? { enableTLSForSentinelMode: true, sentinelTLS: {} } : {}),
-      ...(o.noRetry ? { sentinelRetryStrategy: () => null } : {}),
+      ...(options.noRetry ? { sentinelRetryStrategy: () => null } : {}),
     });
   }
   const cluster: ClusterOptions = {
@@ -76,8 +76,8 @@ export function createConnection(topology: RedisTopology, o: ConnectionOptions =
     retryDelayOnFailover: 200,
     retryDelayOnTryAgain: 200,
     slotsRefreshTimeout: 2000,
-    ...(o.lazyConnect ? { lazyConnect: true } : {}),
-    ...(o.noRetry ? { clusterRetryStrategy: () => null } : {}),
+    ...(options.lazyConnect ? { lazyConnect: true } : {}),
+    ...(options.noRetry ? { clusterRetryStrategy: () => null } : {}),
   };
   return new Cluster(address.hosts, cluster);
 }
@@ -90,7 +90,7 @@ export function describeTopology(t: RedisTopology): string {
       h.host.includes(':') ? `[${h.host}]:${h.port}` : `${h.host}:${h.port}`,
     );
     const what = t.mode === 'single' ? 'Redis' : t.mode === 'cluster' ? 'Redis Cluster' : 'Redis Sentinel';
-    const master = t.mode === 'sentinel' ? ` (master "${t.sentinelName ?? 'mymaster'}")` : '';
+    const master = t.mode === 'sentinel' ? ` (master "${t.sentinelName}")` : '';
     return `${what} at ${a.tls ? 'rediss' : 'redis'}://${hosts.join(',')}${master}`;
   } catch {
     return 'the configured REDIS_URL';
@@ -130,19 +130,19 @@ export async function waitUntilReachable(connection: RedisConnection, timeoutMs:
  */
 export async function connectOrFail(
   topology: RedisTopology,
-  o: ConnectionOptions & { timeoutMs?: number; hint?: string } = {},
+  options: ConnectionOptions & { timeoutMs?: number; hint?: string } = {},
 ): Promise<RedisConnection> {
-  const connection = createConnection(topology, o);
+  const connection = createConnection(topology, options);
   connection.on('error', () => {});
   try {
-    await waitUntilReachable(connection, o.timeoutMs ?? 10_000);
+    await waitUntilReachable(connection, options.timeoutMs ?? 10_000);
     return connection;
   } catch (err) {
     connection.disconnect();
     const why = (err as Error).message === 'timeout' ? 'no answer' : (err as Error).message;
     throw new ConfigError(
       'REDIS_URL',
-      `cannot reach ${describeTopology(topology)}: ${why}${o.hint ? ` (${o.hint})` : ''}`,
+      `cannot reach ${describeTopology(topology)}: ${why}${options.hint ? ` (${options.hint})` : ''}`,
     );
   }
 }

@@ -1,6 +1,7 @@
 /**
- * Every Redis key promptq reads or writes comes from this file (as every BullMQ key comes from
- * BullMQ's `QueueKeys`). Two families:
+ * Every Redis key promptq reads or writes comes from one {@link Keyspace} object, built once per
+ * queue from the prefix, the queue's name and the hash tag ({@link keyspaceOf}), as every BullMQ
+ * key comes from BullMQ's `QueueKeys`. Two families:
  *
  * - **Per queue**, under the queue's BullMQ prefix: `${prefix}:${queue}:…`. BullMQ's own keys
  *   (`…:wait`, `…:<job id>`, `…:<job id>:lock`) and promptq's (`…:promptq:…`) sit side by side, so
@@ -12,7 +13,7 @@
  * `{<account>:<group>}`, so each queue's keys (BullMQ's and ours) and each group's keys hash to one
  * Redis Cluster slot: every multi-key script and pipeline then stays in a slot, while different
  * queues spread over the cluster. Giving the tagged prefix itself (`prefix: 'bull:{prompts}'`) makes
- * the same keys, so any component that takes a BullMQ prefix follows. Without a tag (the default)
+ * the same queue keys, so any BullMQ client given {@link Keyspace.prefix} follows. Without a tag (the default)
  * BullMQ's keys, the records, the fairness counters and the limiter's keys are those of earlier
  * releases; the rollups moved here from `promptq:<queue>:…` and the claim from `<job key>:promptq-claim`.
  *
@@ -45,21 +46,24 @@
  * | `promptq:limiter:<account>:<group>:tenant:<prefix>:<queue>/<name>` | hash: a tenant's share buckets of the group; expires once full | limiter-admit-2.lua, limiter-share-refund-1.lua |
  */
 
-/** BullMQ's default prefix. */
-export const defaultPrefix = 'bull';
+import { defaults } from '../core/defaults.js';
+import type { PromptqConfig } from '../core/settings.js';
+
 /** The namespace of state that belongs to no queue (the limiter). */
 export const globalNamespace = 'promptq';
 /** The segment that separates promptq's per-queue keys from BullMQ's. */
 const own = 'promptq';
 
 export interface KeyspaceOptions {
-  /** BullMQ key prefix. @defaultValue `bull` */
-  prefix?: string;
+  /** The queue's name. */
+  queue: string;
+  /** BullMQ key prefix. @defaultValue `defaults.prefix` (`bull`) */
+  prefix?: string | undefined;
   /**
    * Hash-tag the keys for Redis Cluster: a queue's keys share one slot (`bull:{prompts}:prompts:…`),
    * a limiter group's keys another. @defaultValue `false`
    */
-  hashTag?: boolean;
+  hashTag?: boolean | undefined;
 }
 
 /** `{s}`: the part of a key Redis Cluster hashes. */
@@ -104,23 +108,30 @@ export function publicJobId(bullId: string): string {
   return bullId.startsWith(jobIdMark) ? bullId.slice(jobIdMark.length) : bullId;
 }
 
-/** The keys of one queue. */
-export class QueueKeys {
+/**
+ * Every Redis key promptq names, for one queue: built once from the prefix, the queue and the hash
+ * tag ({@link keyspaceOf} builds it from a configuration), then handed to every component that
+ * names a key — BullMQ's `Queue` and `Worker` take its {@link Keyspace.prefix}.
+ */
+export class Keyspace {
   /** The queue name (unchanged by tagging: it is what Bull Board and the metrics show). */
   readonly queue: string;
-  /** The prefix to give BullMQ's `Queue` and `Worker` for this queue. */
+  /** The prefix to give BullMQ's `Queue` and `Worker` for this queue (hash-tagged with `hashTag`). */
   readonly prefix: string;
   /** `${prefix}:${queue}`: every key of the queue starts with this. */
   readonly base: string;
+  /** Whether keys are hash-tagged (Redis Cluster): the queue's in one slot, each limiter group's in one. */
+  readonly hashTag: boolean;
 
-  constructor(queue: string, opts: KeyspaceOptions = {}) {
-    const prefix = opts.prefix ?? defaultPrefix;
+  constructor(opts: KeyspaceOptions) {
+    const prefix = opts.prefix ?? defaults.prefix;
     if (opts.hashTag && prefix.includes('{')) {
       throw new RangeError(`prefix: "${prefix}" already has a hash tag; leave hashTag off`);
     }
-    this.queue = queue;
-    this.prefix = opts.hashTag ? `${prefix}:${tag(queue)}` : prefix;
-    this.base = `${this.prefix}:${queue}`;
+    this.queue = opts.queue;
+    this.hashTag = opts.hashTag ?? false;
+    this.prefix = this.hashTag ? `${prefix}:${tag(opts.queue)}` : prefix;
+    this.base = `${this.prefix}:${opts.queue}`;
   }
 
   /** A key of BullMQ's own (`wait`, `completed`, `events`, `meta`, …), for tests and tools. */
@@ -213,6 +224,24 @@ export class QueueKeys {
     return `${this.base}:${own}:batch-intents`;
   }
 
+  /**
+   * The limiter's key of one account and model group: one hash, so one slot whatever the mode. Not
+   * the queue's: every queue using the account shares it.
+   */
+  limiterGroup(account: string, group: string): string {
+    const id = `${account}:${group}`;
+    return `${globalNamespace}:limiter:${this.hashTag ? tag(id) : id}`;
+  }
+
+  /**
+   * A tenant's share buckets of one account's model group: under the group's key (and hash tag), so
+   * the limiter's admission charges both in one script. `tenant` names the tenant within the
+   * account's queues (`<queue key base>/<tenant>`: `bull:prompts/acme`).
+   */
+  limiterShare(account: string, group: string, tenant: string): string {
+    return `${this.limiterGroup(account, group)}:tenant:${tenant}`;
+  }
+
   /** A pattern matching every key of the queue (tests and tools; never in a hot path). */
   get pattern(): string {
     return `${this.base.replace(/[*?[\]\\]/g, '\\$&')}:*`;
@@ -224,31 +253,14 @@ export function jobLockKey(jobKey: string): string {
   return `${jobKey}:lock`;
 }
 
-/** The keys of one queue (see {@link QueueKeys}). */
-export function queueKeys(queue: string, opts: KeyspaceOptions = {}): QueueKeys {
-  return new QueueKeys(queue, opts);
-}
-
-/** The limiter's key of one account and model group: one hash, so one slot whatever the mode. */
-export function limiterKey(
-  account: string,
-  group: string,
-  opts: Pick<KeyspaceOptions, 'hashTag'> = {},
-): string {
-  const id = `${account}:${group}`;
-  return `${globalNamespace}:limiter:${opts.hashTag ? tag(id) : id}`;
-}
-
 /**
- * A tenant's share buckets of one account's model group: under the group's key (and hash tag), so
- * the limiter's admission charges both in one script. `tenant` names the tenant within the
- * account's queues (`<queue key base>/<tenant>`: `bull:prompts/acme`).
+ * The keyspace of a configuration's queue: its prefix, its name, and hash tags on a Redis Cluster
+ * (`redis.mode: 'cluster'`).
  */
-export function limiterTenantKey(
-  account: string,
-  group: string,
-  tenant: string,
-  opts: Pick<KeyspaceOptions, 'hashTag'> = {},
-): string {
-  return `${limiterKey(account, group, opts)}:tenant:${tenant}`;
+export function keyspaceOf(config: Pick<PromptqConfig, 'queue' | 'prefix' | 'redis'>): Keyspace {
+  return new Keyspace({
+    queue: config.queue,
+    prefix: config.prefix,
+    hashTag: config.redis.mode === 'cluster',
+  });
 }

@@ -9,7 +9,7 @@
  *   `WRONGTYPE` while Redis still answers PING.
  */
 import type { RedisConnection as Redis } from './connection.js';
-import type { QueueKeys } from './keys.js';
+import type { Keyspace } from './keys.js';
 import { script } from './scripts.js';
 
 const queueReadyScript = script('queue-ready-2.lua', ['meta', 'pending'], [], (r) =>
@@ -17,7 +17,7 @@ const queueReadyScript = script('queue-ready-2.lua', ['meta', 'pending'], [], (r
 );
 
 /** Run the readiness script on the queue's keys; rejects with Redis's error. */
-export async function checkQueueScripts(redis: Redis, keys: QueueKeys): Promise<void> {
+export async function checkQueueScripts(redis: Redis, keys: Keyspace): Promise<void> {
   await queueReadyScript(redis, { meta: keys.bullmq('meta'), pending: keys.tenantPending }, {});
 }
 
@@ -43,7 +43,7 @@ const expectedTypes: Readonly<Record<string, string>> = {
 };
 
 /** The keys of the queue whose type is wrong, as `key: is T, expected U` (empty when all is well). */
-export async function queueKeyProblems(redis: Redis, keys: QueueKeys): Promise<string[]> {
+export async function queueKeyProblems(redis: Redis, keys: Keyspace): Promise<string[]> {
   const names = Object.keys(expectedTypes);
   const pipe = redis.pipeline();
   for (const n of names) pipe.type(keys.bullmq(n));

@@ -1,6 +1,6 @@
 /** Tenants' per-minute quotas (lua/quota-admit-2.lua, quota-refund-1.lua): requests and tokens, shared by all workers. */
 import type { RedisConnection as Redis } from './connection.js';
-import type { QueueKeys } from './keys.js';
+import type { Keyspace } from './keys.js';
 import { script } from './scripts.js';
 
 const admitScript = script('quota-admit-2.lua', ['tenant', 'buckets'], ['now', 'tokens'], (r) => {
@@ -16,7 +16,7 @@ const refundScript = script('quota-refund-1.lua', ['buckets'], ['requests', 'tok
 /** Give back requests and tokens counted by {@link admitQuota} (a call not made, or smaller than its estimate). */
 export async function refundQuota(
   redis: Redis,
-  keys: QueueKeys,
+  keys: Keyspace,
   tenant: string,
   requests: number,
   tokens: number,
@@ -28,7 +28,7 @@ export async function refundQuota(
 /** Count a call against the tenant's quota, or say how long until it fits (`waitMs` > 0, nothing counted). */
 export async function admitQuota(
   redis: Redis,
-  keys: QueueKeys,
+  keys: Keyspace,
   tenant: string,
   tokens: number,
   now = Date.now(),

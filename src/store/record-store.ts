@@ -8,7 +8,7 @@
 import { PromptqError } from '../core/errors.js';
 import type { JobRecord } from '../core/record.js';
 import type { RedisConnection as Redis } from './connection.js';
-import { bullJobId, defaultPrefix, jobLockKey, type QueueKeys, queueKeys } from './keys.js';
+import { bullJobId, jobLockKey, type Keyspace } from './keys.js';
 import { script } from './scripts.js';
 
 const saveRecordScript = script('save-record-1.lua', ['job'], ['record'], Number);
@@ -18,11 +18,6 @@ const saveFinalRecordScript = script(
   ['record', 'token', 'tenant'],
   Number,
 );
-
-/** The job hash of a job (see {@link queueKeys} for the hash-tagged form). */
-export function jobKey(prefix: string, queue: string, id: string): string {
-  return queueKeys(queue, { prefix: prefix || defaultPrefix }).job(id);
-}
 
 /** Raised when a worker tries to finish a job whose lock another worker now holds. */
 export class LockLostError extends PromptqError {
@@ -75,7 +70,7 @@ export async function loadRecord(redis: Redis, key: string): Promise<JobRecord |
  */
 export async function readJobFields<F extends readonly string[]>(
   redis: Redis,
-  keys: QueueKeys,
+  keys: Keyspace,
   ids: readonly string[],
   fields: F,
 ): Promise<Array<Array<string | null>>> {

@@ -3,7 +3,7 @@
  * the fields mean is rollup-format.ts; the keys are the queue's (keys.ts), so one slot when tagged.
  */
 import type { RedisConnection as Redis } from './connection.js';
-import type { QueueKeys } from './keys.js';
+import type { Keyspace } from './keys.js';
 import {
   type DayCounter,
   decodeDay,
@@ -38,9 +38,9 @@ const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
 export class RollupStore {
   readonly #redis: Redis;
-  readonly #keys: QueueKeys;
+  readonly #keys: Keyspace;
 
-  constructor(redis: Redis, keys: QueueKeys) {
+  constructor(redis: Redis, keys: Keyspace) {
     this.#redis = redis;
     this.#keys = keys;
   }

@@ -5,15 +5,10 @@
 
 import { pendingTtlSeconds } from '../core/fairness.js';
 import type { RedisConnection as Redis } from './connection.js';
-import { bullJobId, defaultPrefix, type QueueKeys, queueKeys } from './keys.js';
+import { bullJobId, type Keyspace } from './keys.js';
 import { variadicScript } from './scripts.js';
 
 const claimJobsScript = variadicScript('claim-jobs-N.lua', (r) => (r as unknown[]).map(Number));
-
-/** The tenant-pending hash of a queue. */
-export function pendingKey(prefix: string, queue: string): string {
-  return queueKeys(queue, { prefix: prefix || defaultPrefix }).tenantPending;
-}
 
 /**
  * Reserve ranks for `counts` new jobs per tenant; returns each tenant's first rank.
@@ -52,17 +47,17 @@ export type Claim =
  */
 export async function claimJobs(
   redis: Redis,
-  keys: QueueKeys,
+  keys: Keyspace,
   jobs: ReadonlyArray<{ id: string; tenant: string; fresh?: boolean }>,
   claimTtlMs: number,
 ): Promise<Claim[]> {
   if (jobs.length === 0) return [];
-  const k = [keys.tenantPending];
+  const scriptKeys = [keys.tenantPending];
   // Jobs by the caller's id: the claim key as given, the job hash under its BullMQ id.
-  for (const j of jobs) k.push(keys.job(bullJobId(j.id)), keys.claim(j.id));
+  for (const job of jobs) scriptKeys.push(keys.job(bullJobId(job.id)), keys.claim(job.id));
   // A `fresh` id was generated for this call: nobody else can hold it, so it needs no claim.
   const fresh = jobs.map((j) => (j.fresh ? '1' : '0'));
-  const res = await claimJobsScript(redis, k, [
+  const res = await claimJobsScript(redis, scriptKeys, [
     claimTtlMs,
     pendingTtlSeconds,
     ...jobs.map((j) => j.tenant),

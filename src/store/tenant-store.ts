@@ -6,7 +6,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { PromptqError } from '../core/errors.js';
 import { type BudgetPeriod, fromNano, readSpend, toNano } from './budget-store.js';
 import type { RedisConnection as Redis } from './connection.js';
-import type { QueueKeys } from './keys.js';
+import type { Keyspace } from './keys.js';
 
 /** What a tenant's jobs do over budget: wait for room (the default) or fail with `budget_exceeded`. */
 export type OnExceed = 'wait' | 'fail';
@@ -169,9 +169,9 @@ function fromHash(name: string, h: Record<string, string>): Tenant {
 /** The tenants of one queue. */
 export class TenantStore {
   readonly #redis: Redis;
-  readonly #keys: QueueKeys;
+  readonly #keys: Keyspace;
 
-  constructor(redis: Redis, keys: QueueKeys) {
+  constructor(redis: Redis, keys: Keyspace) {
     this.#redis = redis;
     this.#keys = keys;
   }

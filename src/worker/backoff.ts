@@ -3,17 +3,13 @@
  * exponential backoff. The same for every provider: a {@link Decision} is provider-neutral.
  */
 import { defaults } from '../core/defaults.js';
+import type { BackoffPolicy } from '../core/settings.js';
 import type { Decision } from '../providers/provider.js';
 
-/** Backoff tuning (see `PROMPTQ_RETRY_BASE_MS`, `PROMPTQ_RETRY_MAX_MS`). */
-export interface BackoffPolicy {
-  /** First retry waits about this long (overloads twice as long, network and 5xx half). @defaultValue 1000 */
-  baseMs: number;
-  /** No backoff grows past this. @defaultValue 60000 */
-  maxMs: number;
-}
+export type { BackoffPolicy };
 
-export const defaultBackoff: BackoffPolicy = { baseMs: defaults.retryBaseMs, maxMs: defaults.retryMaxMs };
+/** The backoff of a configuration that sets none (`defaults.worker.backoff`). */
+export const defaultBackoff: BackoffPolicy = defaults.worker.backoff;
 
 /**
  * Delay before the next attempt: the API's `retry-after` when given (plus a little jitter so that
@@ -26,7 +22,7 @@ export function backoffMs(
   policy: BackoffPolicy = defaultBackoff,
 ): number {
   if (decision.retryAfterMs !== null) {
-    return decision.retryAfterMs + Math.floor(random() * defaults.retryAfterJitterMs);
+    return decision.retryAfterMs + Math.floor(random() * policy.retryAfterJitterMs);
   }
   const factor = decision.outcome === 'overloaded' ? 2 : decision.outcome === 'rate_limited' ? 1 : 0.5;
   const exp = Math.min(policy.maxMs, policy.baseMs * factor * 2 ** Math.max(0, retryNumber - 1));

@@ -6,14 +6,13 @@
  * records are, so the worker core runs against a fake in its unit tests.
  */
 
-import { defaults } from '../core/defaults.js';
 import type { JobRequest } from '../core/job.js';
 import { estimateInputTokens } from '../core/tokens.js';
 import type { TenantQuota } from '../limiter/types.js';
 import type { Pricing } from '../providers/provider.js';
 import { type BudgetAdmission, type BudgetHold, reserveBudget, settleBudget } from '../store/budget-store.js';
 import type { RedisConnection as Redis } from '../store/connection.js';
-import type { QueueKeys } from '../store/keys.js';
+import type { Keyspace } from '../store/keys.js';
 import { admitQuota, refundQuota } from '../store/quota-store.js';
 
 export interface BudgetPort {
@@ -47,9 +46,9 @@ export function worstCaseCostUsd(request: JobRequest, prices: Pick<Pricing, 'wor
  */
 export function redisBudgets(
   connection: Redis,
-  keys: QueueKeys,
+  keys: Keyspace,
   holdMs: number,
-  unknownTtlMs: number = defaults.tenantUnknownCacheMs,
+  unknownTtlMs: number,
 ): BudgetPort {
   const unknown = new Map<string, number>();
   return {
@@ -75,7 +74,7 @@ export function redisBudgets(
 /** The tenant's quota settings (one round trip) as the limiter's {@link TenantQuota}. */
 export async function readQuota(
   connection: Redis,
-  keys: QueueKeys,
+  keys: Keyspace,
   tenant: string,
 ): Promise<TenantQuota | undefined> {
   const [rpm, tpm, share] = await connection.hmget(keys.tenant(tenant), 'rpm', 'tpm', 'share');

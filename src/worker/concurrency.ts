@@ -2,7 +2,6 @@
  * Adaptive concurrency: enough jobs in flight to use the request rate the limiter discovered at the
  * latency the worker observes (Little's law: in flight = rate × latency), within bounds.
  */
-import { defaults } from '../core/defaults.js';
 import type { Logger } from '../core/log.js';
 
 /** In-flight calls wanted = rate × latency × this, plus {@link jitterSlots}. */
@@ -22,8 +21,8 @@ export interface ConcurrencyTunerOptions {
   /** What is tuned: a BullMQ `Worker`'s `concurrency`. */
   target: { concurrency: number };
   log: Logger;
-  /** How often to look. @defaultValue `defaults.concurrencyTuneIntervalMs` (2000) */
-  intervalMs?: number;
+  /** How often to look (`config.worker.adaptiveConcurrency.intervalMs`). */
+  intervalMs: number;
 }
 
 export class ConcurrencyTuner {
@@ -46,10 +45,7 @@ export class ConcurrencyTuner {
   }
 
   start(): void {
-    this.#timer ??= setInterval(
-      () => void this.tune().catch(() => {}),
-      this.#options.intervalMs ?? defaults.concurrencyTuneIntervalMs,
-    );
+    this.#timer ??= setInterval(() => void this.tune().catch(() => {}), this.#options.intervalMs);
     this.#timer.unref();
   }
 

@@ -13,12 +13,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Span } from '@opentelemetry/api';
 import { DelayedError } from 'bullmq';
-import { defaults } from '../core/defaults.js';
 import { rankSlots } from '../core/fairness.js';
 import { type JobRequest, ValidationError, validateJob } from '../core/job.js';
-import type { JobLimits } from '../core/job-schema.js';
 import { type JobRecord, newRecord } from '../core/record.js';
 import type { JobResult } from '../core/result.js';
+import type { JobLimits, WorkerConfig } from '../core/settings.js';
 import { cachePrefixKey, estimateCachePrefixTokens, estimateInputTokens } from '../core/tokens.js';
 import { inSpan, jobContext, SpanKind, withSpan } from '../core/trace.js';
 import type { EventSink } from '../events/types.js';
@@ -27,12 +26,10 @@ import type { CallPlan, Permit } from '../limiter/types.js';
 import type { AttemptResult, Pricing, Provider } from '../providers/provider.js';
 import type { BudgetHold } from '../store/budget-store.js';
 import { publicJobId } from '../store/keys.js';
-import { type BackoffPolicy, defaultBackoff } from './backoff.js';
 import { type BudgetPort, worstCaseCostUsd } from './budget.js';
 import { emitAttempt, finish, iso, type JobHandle, type Run } from './finish.js';
 import {
   type AttemptOutcome,
-  type BudgetWaitPolicy,
   type JobOutcome,
   judgeBudget,
   judgeError,
@@ -46,7 +43,19 @@ import { endAttemptSpan, recordQueueWait, startAttemptSpan } from './tracing.js'
 /** The abort reason of a shutdown: the job goes back to the queue, no attempt spent. */
 export const shutdownReason = 'promptq: worker shutting down';
 
-export interface JobProcessorOptions {
+/** The worker's settings a processor reads: the slice of `config.worker`, as it is. */
+export type ProcessorSettings = Pick<
+  WorkerConfig,
+  | 'maxAttempts'
+  | 'maxRateLimited'
+  | 'fallbackAfterOverloaded'
+  | 'backoff'
+  | 'requestTimeoutMs'
+  | 'budgetWait'
+  | 'spendLimitDelayMs'
+>;
+
+export interface JobProcessorOptions extends ProcessorSettings {
   /** Who serves the calls (providers/provider.ts). */
   provider: Provider;
   limiter: Pick<RateLimiter, 'acquire'>;
@@ -54,22 +63,12 @@ export interface JobProcessorOptions {
   prices: Pricing;
   /** Where the job's events go (events/emitter.ts). */
   events: EventSink;
-  /** API attempts per job (429s not counted). */
-  maxAttempts: number;
-  /** 429s a job may meet before it fails (they wait for capacity and do not spend attempts). */
-  maxRateLimited: number;
-  /** Backoff between attempts when the API gives no retry-after. @defaultValue {@link defaultBackoff} */
-  backoff?: BackoffPolicy;
-  requestTimeoutMs: number;
+  /** `config.jobs.limits`: a job's data is validated against them when it is picked up. */
   jobLimits: JobLimits;
   /** Tenant budgets, checked before each call; without it no budget applies. */
   budgets?: BudgetPort | undefined;
-  /** How long over-budget jobs wait. @defaultValue from `defaults` (core/defaults.ts) */
-  budgetWait?: BudgetWaitPolicy;
   /** Jitter source. @defaultValue `Math.random` */
   random?: () => number;
-  /** Overloaded answers in a row before a job with `fallback_models` moves on. @defaultValue `2` */
-  fallbackAfterOverloaded?: number;
 }
 
 export class JobProcessor {
@@ -81,7 +80,7 @@ export class JobProcessor {
     this.#policy = {
       maxAttempts: opts.maxAttempts,
       maxRateLimited: opts.maxRateLimited,
-      backoff: opts.backoff ?? defaultBackoff,
+      backoff: opts.backoff,
       random: opts.random ?? Math.random,
     };
   }
@@ -154,14 +153,10 @@ export class JobProcessor {
     const costUsd = worstCaseCostUsd(request, this.#options.prices);
     const admission = await budgets.reserve(tenant, costUsd, `${run.jobId}:${randomUUID()}`);
     if (admission.kind === 'over') {
-      const wait = this.#options.budgetWait ?? {
-        heldMs: defaults.budgetHeldRetryMs,
-        spentMs: defaults.budgetSpentRetryMs,
-      };
       return judgeBudget(
         run.record,
         { ...admission, tenant, costUsd },
-        wait,
+        this.#options.budgetWait,
         Date.now(),
         this.#policy.random,
       );
@@ -283,7 +278,7 @@ export class JobProcessor {
     const outcome = judgeError(record, decision, this.#policy);
     if (!request.fallback_models) return judged(span, outcome, record);
     const models = [request.model, ...request.fallback_models];
-    const after = this.#options.fallbackAfterOverloaded ?? defaults.fallbackAfterOverloaded;
+    const after = this.#options.fallbackAfterOverloaded;
     return judged(span, judgeFallback(record, outcome, models, after, this.#policy), record);
   }
 }

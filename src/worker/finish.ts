@@ -5,7 +5,6 @@
  */
 import type { Span } from '@opentelemetry/api';
 import { DelayedError, UnrecoverableError } from 'bullmq';
-import { defaults } from '../core/defaults.js';
 import type { JobRequest } from '../core/job.js';
 import type { JobRecord } from '../core/record.js';
 import type { JobResult } from '../core/result.js';
@@ -50,6 +49,8 @@ export interface Run {
 export interface FinishPorts {
   records: RecordPort;
   events: EventSink;
+  /** A job that met a spend limit is put back this long (`config.worker`). */
+  spendLimitDelayMs: number;
 }
 
 export const iso = (ms: number) => new Date(ms).toISOString();
@@ -143,7 +144,7 @@ async function putBack(ports: FinishPorts, run: Run, outcome: PutBack): Promise<
         errorCode: errorCode ?? 'spend_limit',
         message,
       });
-      delayMs = defaults.spendLimitDelayMs;
+      delayMs = ports.spendLimitDelayMs;
       break;
     }
     case 'over_quota':

@@ -5,8 +5,8 @@
 
 import type { JobRecord } from '../core/record.js';
 import type { RedisConnection as Redis } from '../store/connection.js';
-import { jobKey, loadRecord, saveFinalRecord, saveRecord } from '../store/record-store.js';
-import { pendingKey } from '../store/tenant-pending.js';
+import type { Keyspace } from '../store/keys.js';
+import { loadRecord, saveFinalRecord, saveRecord } from '../store/record-store.js';
 
 export interface RecordPort {
   load(jobId: string): Promise<JobRecord | null>;
@@ -21,9 +21,9 @@ export interface RecordPort {
 }
 
 /** Records in the job's own Redis hash (store/record-store.ts). */
-export function redisRecords(connection: Redis, prefix: string, queue: string): RecordPort {
-  const key = (id: string) => jobKey(prefix, queue, id);
-  const pending = pendingKey(prefix, queue);
+export function redisRecords(connection: Redis, keys: Keyspace): RecordPort {
+  const key = (id: string) => keys.job(id);
+  const pending = keys.tenantPending;
   return {
     load: (id) => loadRecord(connection, key(id)),
     save: async (id, record) => {

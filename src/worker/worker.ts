@@ -6,17 +6,15 @@
  * of the {@link PromptqEvents} it is given (ops/service.ts).
  */
 import { Worker } from 'bullmq';
-import { defaults } from '../core/defaults.js';
-import type { JobLimits } from '../core/job-schema.js';
 import type { Logger } from '../core/log.js';
 import { RepeatedLog } from '../core/log-repeats.js';
+import type { PromptqConfig } from '../core/settings.js';
 import { PromptqEvents } from '../events/emitter.js';
 import type { EventListeners, EventName, EventSource, ListenOptions } from '../events/types.js';
 import type { RateLimiter } from '../limiter/limiter.js';
 import type { Pricing, Provider } from '../providers/provider.js';
 import type { RedisConnection as Redis } from '../store/connection.js';
-import { queueKeys } from '../store/keys.js';
-import type { BackoffPolicy } from './backoff.js';
+import type { Keyspace } from '../store/keys.js';
 import { redisBudgets } from './budget.js';
 import { ConcurrencyTuner } from './concurrency.js';
 import { JobProcessor, shutdownReason } from './core.js';
@@ -24,12 +22,16 @@ import { redisRecords } from './records.js';
 import { subscribeAttemptLog } from './subscribers/attempt-log.js';
 import { SpendLimitPauser } from './subscribers/spend-limit-pauser.js';
 
+/** The slices of the configuration a worker reads (core/settings.ts). */
+export type WorkerSettings = Pick<PromptqConfig, 'worker' | 'jobs' | 'labels' | 'log' | 'observers'>;
+
 export interface PromptWorkerOptions {
   /** A Redis connection the worker may use (BullMQ duplicates it for blocking calls). */
   connection: Redis;
-  queue: string;
-  /** BullMQ key prefix. @defaultValue `bull` */
-  prefix?: string;
+  /** The queue's keys (`keyspaceOf(config)`): BullMQ's prefix, the records, the tenants' counters. */
+  keys: Keyspace;
+  /** What it runs with: `config.worker`, `config.jobs`, `config.labels`, `config.log`, as resolved. */
+  config: WorkerSettings;
   /** Who serves the calls (providers/registry.ts makes one from the configuration). */
   provider: Provider;
   limiter: Pick<RateLimiter, 'acquire' | 'requestRate'>;
@@ -40,39 +42,14 @@ export interface PromptWorkerOptions {
    * process. @defaultValue a new one of the worker's own (listen with `worker.on`)
    */
   events?: PromptqEvents;
-  /** Jobs processed at once by this worker (the starting point when `adaptiveConcurrency` is set). */
-  concurrency: number;
-  /**
-   * Let the limiter choose concurrency: enough in-flight calls to use the discovered request rate at
-   * the observed latency (Little's law, with headroom), between `min` and `max`.
-   */
-  adaptiveConcurrency?: { min: number; max: number };
-  /** API attempts per job (429s not counted). */
-  maxAttempts: number;
-  /** 429s a job may meet before it fails (they wait for capacity and do not spend attempts). */
-  maxRateLimited: number;
-  /** Overloaded answers in a row before a job with `fallback_models` moves on. @defaultValue `2` */
-  fallbackAfterOverloaded?: number;
-  /** Backoff between attempts when the API gives no retry-after. @defaultValue `defaultBackoff` */
-  backoff?: BackoffPolicy;
-  requestTimeoutMs: number;
-  /** Graceful shutdown waits this long for in-flight jobs, then returns them to the queue. */
-  shutdownTimeoutMs: number;
-  logPrompts: boolean;
-  jobLimits: JobLimits;
-  keepCompletedSeconds: number;
-  keepFailedSeconds: number;
-  /** A job's lock lifetime (renewed every half of it while this process lives). @defaultValue `60000` */
-  lockDurationMs?: number;
-  /** How often to look for jobs whose lock expired. @defaultValue `30000` */
-  stalledIntervalMs?: number;
   /** Enforce tenants' budgets (docs/tenants.md). @defaultValue `true` */
   budgets?: boolean;
 }
 
 export class PromptWorker implements EventSource {
   readonly worker: Worker;
-  readonly #options: PromptWorkerOptions;
+  readonly #log: Logger;
+  readonly #shutdownTimeoutMs: number;
   readonly #events: PromptqEvents;
   /** The events are the worker's own: it closes them. */
   readonly #ownsEvents: boolean;
@@ -80,66 +57,86 @@ export class PromptWorker implements EventSource {
   readonly #tuner: ConcurrencyTuner | undefined;
   #closing: Promise<void> | undefined;
 
-  constructor(opts: PromptWorkerOptions) {
-    this.#options = opts;
-    const { connection, queue, log } = opts;
-    const prefix = opts.prefix ?? defaults.prefix;
-    this.#ownsEvents = opts.events === undefined;
-    this.#events = opts.events ?? new PromptqEvents({ log });
-    subscribeAttemptLog(this.#events, { log, logPrompts: opts.logPrompts });
-    this.#pauser = new SpendLimitPauser({ connection, queue, prefix, log }).subscribe(this.#events);
+  constructor(options: PromptWorkerOptions) {
+    const { connection, keys, log, config } = options;
+    const settings = config.worker;
+    this.#log = log;
+    this.#shutdownTimeoutMs = settings.shutdownTimeoutMs;
+    this.#ownsEvents = options.events === undefined;
+    this.#events =
+      options.events ??
+      new PromptqEvents({
+        log,
+        queueCapacity: config.observers.queueCapacity,
+        repeatIntervalMs: config.log.repeatIntervalMs,
+      });
+    subscribeAttemptLog(this.#events, {
+      log,
+      logPrompts: settings.logPrompts,
+      maxModelLabels: config.labels.maxModels,
+    });
+    this.#pauser = new SpendLimitPauser({
+      connection,
+      queue: keys.queue,
+      prefix: keys.prefix,
+      log,
+    }).subscribe(this.#events);
 
     const processor = new JobProcessor({
-      provider: opts.provider,
-      limiter: opts.limiter,
-      records: redisRecords(connection, prefix, queue),
-      prices: opts.prices,
+      ...settings,
+      jobLimits: config.jobs.limits,
+      provider: options.provider,
+      limiter: options.limiter,
+      records: redisRecords(connection, keys),
+      prices: options.prices,
       events: this.#events,
-      maxAttempts: opts.maxAttempts,
-      maxRateLimited: opts.maxRateLimited,
-      ...(opts.fallbackAfterOverloaded ? { fallbackAfterOverloaded: opts.fallbackAfterOverloaded } : {}),
-      ...(opts.backoff ? { backoff: opts.backoff } : {}),
-      requestTimeoutMs: opts.requestTimeoutMs,
-      jobLimits: opts.jobLimits,
       budgets:
-        opts.budgets === false
+        options.budgets === false
           ? undefined
           : redisBudgets(
               connection,
-              queueKeys(queue, { prefix }),
-              opts.requestTimeoutMs + defaults.budgetHoldGraceMs,
+              keys,
+              settings.requestTimeoutMs + settings.budgetHoldGraceMs,
+              settings.tenantUnknownCacheMs,
             ),
     });
-    this.worker = new Worker(queue, (job, token, signal) => processor.process(job, token, signal), {
+    this.worker = new Worker(keys.queue, (job, token, signal) => processor.process(job, token, signal), {
       connection,
-      prefix,
-      concurrency: opts.concurrency,
+      prefix: keys.prefix,
+      concurrency: settings.concurrency,
       autorun: false,
       // LLM calls can take minutes: the lock is renewed every lockDuration/2 while the event loop
       // runs, so only a dead or frozen worker loses it, however long the call.
-      lockDuration: opts.lockDurationMs ?? defaults.lockDurationMs,
-      stalledInterval: opts.stalledIntervalMs ?? defaults.stalledIntervalMs,
-      maxStalledCount: defaults.maxStalledCount,
-      removeOnComplete: { age: opts.keepCompletedSeconds },
-      removeOnFail: { age: opts.keepFailedSeconds },
+      lockDuration: settings.lockDurationMs,
+      stalledInterval: settings.stalledIntervalMs,
+      maxStalledCount: settings.maxStalledCount,
+      removeOnComplete: { age: config.jobs.keepCompletedSeconds },
+      removeOnFail: { age: config.jobs.keepFailedSeconds },
     });
     // One line per distinct error, then a summary: a Redis outage makes one per reconnect attempt.
-    const repeats = new RepeatedLog(log);
+    const repeats = new RepeatedLog(log, { intervalMs: config.log.repeatIntervalMs });
     this.worker.on('error', (err) => repeats.error('worker error', { error: err.message }));
+    this.#tuner = settings.adaptiveConcurrency
+      ? this.#adaptConcurrency(options, settings.adaptiveConcurrency)
+      : undefined;
+  }
 
-    if (opts.adaptiveConcurrency) {
-      const tuner = new ConcurrencyTuner({
-        ...opts.adaptiveConcurrency,
-        requestRate: () => opts.limiter.requestRate(),
-        target: this.worker,
-        log,
-      });
-      this.#events.on('attempt', (e) => {
-        const latencyMs = e.outcome.kind === 'completed' ? e.outcome.result.latencyMs : null;
-        if (latencyMs !== null) tuner.observe(latencyMs);
-      });
-      this.#tuner = tuner;
-    }
+  /** Concurrency follows the limiter's request rate and the observed latency (worker/concurrency.ts). */
+  #adaptConcurrency(
+    options: PromptWorkerOptions,
+    bounds: Exclude<WorkerSettings['worker']['adaptiveConcurrency'], false>,
+  ): ConcurrencyTuner {
+    const tuner = new ConcurrencyTuner({
+      ...bounds,
+      requestRate: () => options.limiter.requestRate(),
+      target: this.worker,
+      log: options.log,
+    });
+    this.#events.on('attempt', (e) => {
+      const latencyMs = e.outcome.kind === 'completed' ? e.outcome.result.latencyMs : null;
+      if (latencyMs !== null) tuner.observe(latencyMs);
+    });
+    return tuner;
   }
 
   /** Listen to the worker's events (see {@link EventListeners}); listeners run in the order added. */
@@ -156,9 +153,7 @@ export class PromptWorker implements EventSource {
   /** Start taking jobs. Resolves once connected. */
   async start(): Promise<void> {
     this.#tuner?.start();
-    void this.worker
-      .run()
-      .catch((err: Error) => this.#options.log.error('worker stopped', { error: err.message }));
+    void this.worker.run().catch((err: Error) => this.#log.error('worker stopped', { error: err.message }));
     await this.worker.waitUntilReady();
   }
 
@@ -177,19 +172,19 @@ export class PromptWorker implements EventSource {
     }
     this.#closing ??= (async () => {
       const timer = setTimeout(() => {
-        this.#options.log.warn('shutdown timeout: returning in-flight jobs to the queue', {
-          timeout_ms: this.#options.shutdownTimeoutMs,
+        this.#log.warn('shutdown timeout: returning in-flight jobs to the queue', {
+          timeout_ms: this.#shutdownTimeoutMs,
         });
         this.worker.cancelAllJobs(shutdownReason);
-      }, this.#options.shutdownTimeoutMs);
+      }, this.#shutdownTimeoutMs);
       try {
         await this.worker.close();
       } finally {
         clearTimeout(timer);
         // What finished jobs still owe their observers (rollups) is written before Redis closes.
-        if (!(await this.#events.idle(this.#options.shutdownTimeoutMs))) {
-          this.#options.log.warn('shutdown: event listeners still busy, not waiting for them', {
-            timeout_ms: this.#options.shutdownTimeoutMs,
+        if (!(await this.#events.idle(this.#shutdownTimeoutMs))) {
+          this.#log.warn('shutdown: event listeners still busy, not waiting for them', {
+            timeout_ms: this.#shutdownTimeoutMs,
           });
         }
         if (this.#ownsEvents) this.#events.close();

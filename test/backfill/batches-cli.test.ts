@@ -8,7 +8,7 @@ import type { JobRecord } from '../../src/core/record.js';
 import type { BatchRunSummary } from '../../src/producer/backfill/batch-types.js';
 import type { BackfillSummary } from '../../src/producer/backfill/run-summary.js';
 import { PriceTable } from '../../src/providers/anthropic/pricing.js';
-import { queueKeys } from '../../src/store/keys.js';
+import { Keyspace } from '../../src/store/keys.js';
 import { spawnCli } from '../helpers/cli.js';
 import { type Stack, startStack, testApiKey } from '../helpers/stack.js';
 
@@ -78,7 +78,7 @@ describe('promptq backfill --via batches (real CLI processes, real Redis, the si
       expect((await apiBatches(stack)).length).toBe(4);
       first.proc.kill('SIGKILL');
       await first.exited;
-      const k = queueKeys(stack.config.queue);
+      const k = new Keyspace({ queue: stack.config.queue });
       expect(await redis.zcard(k.batches)).toBe(4);
       expect(await redis.hlen(k.batchOf)).toBe(n);
 

@@ -16,6 +16,7 @@ import { Metrics } from '../../src/ops/metrics/metrics.js';
 import { RollupWriter } from '../../src/ops/metrics/rollups.js';
 import { subscribeWorkerMetrics } from '../../src/ops/metrics/worker-metrics.js';
 import { PriceTable } from '../../src/providers/anthropic/pricing.js';
+import { Keyspace } from '../../src/store/keys.js';
 import { JobProcessor } from '../../src/worker/core.js';
 import { uniqueQueue } from '../helpers/stack.js';
 import { fakeClient, fakeJob, memoryRecords } from '../worker/fakes.js';
@@ -41,12 +42,17 @@ describe('bounded cardinality: 10,000 model names', () => {
   it('/metrics, rollups, limiter keys and the groups read stay bounded', async () => {
     const account = `card-${randomUUID().slice(0, 8)}`;
     const queue = uniqueQueue();
-    const limiter = new RateLimiter({ redis, account });
+    const keyspace = new Keyspace({ queue });
+    const limiter = new RateLimiter({ redis, account, keys: keyspace, config: defaults.limiter });
     const capped = new Metrics({ defaultMetrics: false });
-    const uncapped = new Metrics({ defaultMetrics: false, maxModelLabels: 1_000_000 });
+    const uncapped = new Metrics({
+      defaultMetrics: false,
+      labels: { ...defaults.labels, maxModels: 1_000_000 },
+    });
     const rollups = new RollupWriter({
       connection: redis,
-      queue,
+      keys: keyspace,
+      retention: defaults.rollups,
       tenantLabel: (t) => capped.tenantLabel(t),
       modelLabel: (m) => capped.modelLabel(m),
     });
@@ -55,6 +61,7 @@ describe('bounded cardinality: 10,000 model names', () => {
     subscribeWorkerMetrics(events, uncapped);
     events.on('finished', (e) => rollups.record(e.jobId, e.status, e.record));
     const p = new JobProcessor({
+      ...defaults.worker,
       // Limits announced far above the load: the limiter paces nothing, so no job is deferred.
       provider: fakeClient([], bigLimits()).provider,
       limiter,
@@ -93,9 +100,9 @@ describe('bounded cardinality: 10,000 model names', () => {
 
     // The dashboard: at most the capped names plus `other` (its rollups are written off the jobs' path).
     await events.idle();
-    const d = await readDashboard(redis, queue, 60);
+    const d = await readDashboard(redis, keyspace, 60);
     expect(d.totals.jobs).toBe(names);
-    expect(Object.keys(d.models).length).toBeLessThanOrEqual(defaults.maxModelLabels + 1);
+    expect(Object.keys(d.models).length).toBeLessThanOrEqual(defaults.labels.maxModels + 1);
     expect(JSON.stringify(d).length).toBeLessThan(200_000);
 
     // The limiter: one group for every unknown name, its key expiring.
@@ -115,7 +122,7 @@ describe('bounded cardinality: 10,000 model names', () => {
     // Idle groups leave memory and the concurrency tuner's reads.
     vi.useFakeTimers({ toFake: ['Date'] });
     try {
-      vi.setSystemTime(Date.now() + defaults.limiterIdleGroupMs + 1000);
+      vi.setSystemTime(Date.now() + defaults.limiter.idleGroupMs + 1000);
       await limiter.requestRate();
       expect(limiter.groupsInUse).toBe(0);
     } finally {

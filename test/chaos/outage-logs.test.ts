@@ -72,7 +72,7 @@ describe('chaos: logs while Redis is down', () => {
     const during = lines.slice(before - 1).map((l) => JSON.parse(l) as Record<string, unknown>);
     // First of each error plus one summary per interval per error, and a few others.
     const kinds = new Set(during.filter((l) => l.level !== 'info').map((l) => `${l.msg}|${l.error}`));
-    const bound = kinds.size * (2 + Math.ceil(outageMs / defaults.logRepeatIntervalMs)) + 10;
+    const bound = kinds.size * (2 + Math.ceil(outageMs / defaults.log.repeatIntervalMs)) + 10;
     expect(during.length).toBeLessThanOrEqual(bound);
     expect(during.length).toBeLessThan(60);
     const collapsed = during.reduce((n, l) => n + (typeof l.repeated === 'number' ? l.repeated : 0), 0);

@@ -5,7 +5,7 @@ import {
   type Simulator,
   startSimulator,
 } from '../../packages/anthropic-simulator/src/index.js';
-import { queueKeys } from '../../src/store/keys.js';
+import { Keyspace } from '../../src/store/keys.js';
 import { type CliProcess, spawnCli } from '../helpers/cli.js';
 import { TestRedis } from '../helpers/redis-server.js';
 import { uniqueQueue } from '../helpers/stack.js';
@@ -98,7 +98,7 @@ describe('chaos: Redis restarted mid-run', () => {
 
     redis = new Redis(redisServer.url);
     await until(
-      async () => (await redis!.zcard(queueKeys(queue).bullmq('completed'))) === ids.length,
+      async () => (await redis!.zcard(new Keyspace({ queue: queue }).bullmq('completed'))) === ids.length,
       'every accepted job to complete',
       90_000,
     );

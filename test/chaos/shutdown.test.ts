@@ -11,7 +11,7 @@ import type { RedisConnection } from '../../src/store/connection.js';
 import type { CliProcess } from '../helpers/cli.js';
 import { TestRedis } from '../helpers/redis-server.js';
 import { uniqueQueue } from '../helpers/stack.js';
-import { redisEnv, testKeyspace, testRedis } from '../helpers/topology.js';
+import { redisEnv, testRedis, testSettings } from '../helpers/topology.js';
 import { finishEvents, reap, startWorker, until } from './helpers.js';
 
 describe('chaos: graceful shutdown under load', () => {
@@ -32,7 +32,7 @@ describe('chaos: graceful shutdown under load', () => {
     sim = await startSimulator({ seed: 13, ...simOpts });
     queue = uniqueQueue();
     redis = testRedis();
-    q = new PromptQueue({ connection: redis, queue, ...testKeyspace() });
+    q = new PromptQueue({ connection: redis, queue, ...testSettings() });
     env = {
       ...redisEnv(),
       ANTHROPIC_API_KEY: 'sk-ant-chaos-0000000000',
@@ -127,7 +127,7 @@ describe('chaos: graceful shutdown under load', () => {
     try {
       sim = await startSimulator({ seed: 14 });
       queue = uniqueQueue();
-      q = new PromptQueue({ redisUrl: own.url, queue });
+      q = new PromptQueue({ redis: { url: own.url }, queue });
       redis = new Redis(own.url);
       for (let i = 0; i < 4; i++)
         await q.add({ model: 'claude-haiku-4-5', max_tokens: 50, prompt: `j ${i}` });
@@ -153,8 +153,8 @@ describe('chaos: graceful shutdown under load', () => {
       // The drain could not finish (so the bound is what ended it), and the bound held.
       expect(code).toBe(1);
       expect(w.logs().some((l) => String(l.msg).startsWith('shutdown did not finish in time'))).toBe(true);
-      expect(took).toBeGreaterThanOrEqual(timeoutMs + defaults.shutdownGraceMs - 500);
-      expect(took).toBeLessThan(timeoutMs + defaults.shutdownGraceMs + 3000);
+      expect(took).toBeGreaterThanOrEqual(timeoutMs + defaults.worker.shutdownGraceMs - 500);
+      expect(took).toBeLessThan(timeoutMs + defaults.worker.shutdownGraceMs + 3000);
       // Every line it wrote meanwhile is JSON.
       for (const line of w
         .stderr()

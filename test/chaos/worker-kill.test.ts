@@ -9,7 +9,7 @@ import type { RedisConnection } from '../../src/store/connection.js';
 import { RollupStore } from '../../src/store/rollup-store.js';
 import type { CliProcess } from '../helpers/cli.js';
 import { uniqueQueue } from '../helpers/stack.js';
-import { redisEnv, testKeys, testKeyspace, testRedis } from '../helpers/topology.js';
+import { redisEnv, testKeys, testRedis, testSettings } from '../helpers/topology.js';
 import { finishEvents, metricSum, reap, startWorker, until } from './helpers.js';
 
 // Short locks so the test sees a dead worker's jobs taken over in seconds, not a minute.
@@ -46,7 +46,7 @@ describe('chaos: workers killed or frozen mid-run', () => {
     sim = await startSimulator({ seed: 5, onServed: (r) => served.push(r), ...simOpts });
     const queue = uniqueQueue();
     redis = testRedis();
-    q = new PromptQueue({ connection: redis, queue, ...testKeyspace() });
+    q = new PromptQueue({ connection: redis, queue, ...testSettings() });
     const env = {
       ...redisEnv(),
       ANTHROPIC_API_KEY: 'sk-ant-chaos-0000000000',

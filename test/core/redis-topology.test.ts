@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/core/config.js';
 import { parseRedisUrl } from '../../src/core/redis-url.js';
-import { describeTopology, keyspaceOf } from '../../src/store/connection.js';
-import { queueKeys } from '../../src/store/keys.js';
+import { describeTopology } from '../../src/store/connection.js';
+import { keyspaceOf } from '../../src/store/keys.js';
 
 describe('REDIS_URL and PROMPTQ_REDIS_MODE', () => {
   it('parses one or more hosts, credentials, TLS and the database', () => {
@@ -26,9 +26,9 @@ describe('REDIS_URL and PROMPTQ_REDIS_MODE', () => {
   });
 
   it('accepts each mode with its URL form', () => {
-    expect(loadConfig({}).redisMode).toBe('single');
+    expect(loadConfig({}).redis.mode).toBe('single');
     expect(loadConfig({ PROMPTQ_REDIS_MODE: 'cluster', REDIS_URL: 'redis://a:7000,b:7001' })).toMatchObject({
-      redisMode: 'cluster',
+      redis: { mode: 'cluster' },
     });
     expect(
       loadConfig({
@@ -36,7 +36,7 @@ describe('REDIS_URL and PROMPTQ_REDIS_MODE', () => {
         REDIS_URL: 'redis://s1:26379,s2:26379',
         PROMPTQ_REDIS_SENTINEL_NAME: 'mymaster',
       }),
-    ).toMatchObject({ redisMode: 'sentinel', redisSentinelName: 'mymaster' });
+    ).toMatchObject({ redis: { mode: 'sentinel', sentinelName: 'mymaster' } });
   });
 
   it.each([
@@ -58,8 +58,14 @@ describe('REDIS_URL and PROMPTQ_REDIS_MODE', () => {
   });
 
   it('hash-tags keys on a cluster only; messages never show the password', () => {
-    expect(queueKeys('prompts', keyspaceOf('cluster')).prefix).toBe('bull:{prompts}');
-    expect(queueKeys('prompts', keyspaceOf('sentinel')).prefix).toBe('bull');
+    const cluster = loadConfig({ PROMPTQ_REDIS_MODE: 'cluster', REDIS_URL: 'redis://a:7000,b:7001' });
+    expect(keyspaceOf(cluster).prefix).toBe('bull:{prompts}');
+    const sentinel = loadConfig({
+      PROMPTQ_REDIS_MODE: 'sentinel',
+      REDIS_URL: 'redis://s1:26379,s2:26379',
+      PROMPTQ_REDIS_SENTINEL_NAME: 'mymaster',
+    });
+    expect(keyspaceOf(sentinel).prefix).toBe('bull');
     const text = describeTopology({ mode: 'cluster', url: 'redis://u:hunter2@a:1,b:2' });
     expect(text).toBe('Redis Cluster at redis://a:1,b:2');
   });

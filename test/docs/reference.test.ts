@@ -1,6 +1,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { defaults } from '../../src/core/defaults.js';
+import { type EnvVariable, environmentVariables } from '../../src/core/env.js';
 import { Metrics } from '../../src/ops/metrics/metrics.js';
 import { registerQueueGauges } from '../../src/ops/metrics/queue-gauges.js';
 import { registerTenantGauges } from '../../src/ops/metrics/tenant-gauges.js';
@@ -17,20 +19,52 @@ function files(dir: string): string[] {
   });
 }
 
+/** The rows of environment.md's tables: the variables (`A` / `B`) and their default cells, split alike. */
+function envRows(): Array<{ names: string[]; defaults: string[] }> {
+  const doc = read('docs/reference/environment.md');
+  return [...doc.matchAll(/^\| (`[A-Z_]+`(?: \/ `[A-Z_]+`)*) \| ([^|]*) \|/gm)].map((m) => {
+    const names = m[1]!.split(' / ').map((n) => n.replaceAll('`', ''));
+    const parts = m[2]!.split(' / ').map((c) => c.trim());
+    // One cell for several variables (`none`) is the default of each.
+    const cells = parts.length === names.length ? parts : names.map(() => m[2]!.trim());
+    // A default written as code is the value; the words after it (`604800` (7 days)) explain it.
+    return { names, defaults: cells.map((c) => /^`([^`]*)`/.exec(c)?.[1] ?? c) };
+  });
+}
+
+/** How environment.md must state a variable's default: the value of its (first) setting. */
+function documentedDefault(variable: EnvVariable): string {
+  if (variable.documentedDefault !== undefined) return variable.documentedDefault;
+  const value = variable.paths[0]!.split('.').reduce<unknown>(
+    (at, k) => (at as Record<string, unknown>)[k],
+    defaults,
+  );
+  if (value === undefined) return '—';
+  if (typeof value === 'object') return (value as { kind: string }).kind;
+  return String(value);
+}
+
 describe('docs/reference', () => {
   it('environment.md lists every variable the configuration reads, and no other', () => {
-    const code = new Set(
-      [...read('src/core/config.ts').matchAll(/\b(?:str|int|fraction|bool)\(env, '([A-Z_]+)'/g)].map(
-        (m) => m[1],
-      ),
-    );
-    const doc = read('docs/reference/environment.md');
-    const documented = new Set(
-      [...doc.matchAll(/^\| `([A-Z_]+)`(?: \/ `([A-Z_]+)`)?(?: \/ `([A-Z_]+)`)?/gm)].flatMap((m) =>
-        m.slice(1).filter((x) => x !== undefined),
-      ),
-    );
+    const code = new Set(environmentVariables.map((v) => v.name));
+    const documented = new Set(envRows().flatMap((r) => r.names));
     expect([...documented].sort()).toEqual([...code].sort());
+    // The loader reads the table, nothing else: a variable read around it would be missing above.
+    expect(read('src/core/config.ts')).not.toMatch(/env\[['"]|process\.env\./);
+  });
+
+  it("environment.md's defaults are the configuration's (core/defaults.ts), variable by variable", () => {
+    const wrong: string[] = [];
+    for (const row of envRows()) {
+      row.names.forEach((name, i) => {
+        const variable = environmentVariables.find((v) => v.name === name);
+        if (variable === undefined) return;
+        const expected = documentedDefault(variable);
+        if (row.defaults[i] !== expected)
+          wrong.push(`${name}: documented ${row.defaults[i]}, default ${expected}`);
+      });
+    }
+    expect(wrong).toEqual([]);
   });
 
   it('metrics.md names every promptq metric family /metrics exports, and no other', () => {

@@ -16,7 +16,7 @@ import { PromptQueue } from '../../src/producer/queue.js';
 import { PriceTable } from '../../src/providers/anthropic/pricing.js';
 import { AnthropicProvider } from '../../src/providers/anthropic/provider.js';
 import { get, post, type Stack, startStack, uniqueQueue } from '../helpers/stack.js';
-import { testKeyspace, testRedis } from '../helpers/topology.js';
+import { testRedis, testSettings } from '../helpers/topology.js';
 
 const lifecycle: readonly EventName[] = [
   'queued',
@@ -92,7 +92,7 @@ describe('a job finished through a batch emits the events of a live one', () => 
       `${JSON.stringify({ id: 'ok', ...jobs.ok })}\n${JSON.stringify({ id: 'bad', ...jobs.unknownModel })}\n`,
     );
     const redis = testRedis();
-    const queue = new PromptQueue({ connection: redis, queue: uniqueQueue(), ...testKeyspace() });
+    const queue = new PromptQueue({ connection: redis, queue: uniqueQueue(), ...testSettings() });
     const events = new PromptqEvents();
     const seen = recorder(events);
     try {

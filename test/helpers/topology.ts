@@ -5,9 +5,10 @@
  */
 import { Queue } from 'bullmq';
 import { inject } from 'vitest';
+import { type PromptqOptions, resolveConfig } from '../../src/core/config.js';
 import type { RedisMode } from '../../src/core/redis-url.js';
-import { createConnection, keyspaceOf, type RedisConnection } from '../../src/store/connection.js';
-import { type QueueKeys, queueKeys } from '../../src/store/keys.js';
+import { createConnection, type RedisConnection } from '../../src/store/connection.js';
+import { type Keyspace, keyspaceOf } from '../../src/store/keys.js';
 
 export function testRedisMode(): RedisMode {
   return inject('redisMode');
@@ -32,14 +33,21 @@ export function testRedis(): RedisConnection {
   });
 }
 
-/** The keyspace options of this run (hash tags on a cluster). */
-export function testKeyspace(): { hashTag: boolean } {
-  return { hashTag: keyspaceOf(testRedisMode()).hashTag ?? false };
+/** The `redis` settings of this run (hash-tagged keys on a cluster), for a queue or a worker. */
+export function testSettings(): Pick<PromptqOptions, 'redis'> {
+  const mode = testRedisMode();
+  return {
+    redis: {
+      url: inject('redisUrl'),
+      mode,
+      ...(mode === 'sentinel' ? { sentinelName: inject('redisSentinelName') } : {}),
+    },
+  };
 }
 
 /** A queue's keys as promptq builds them in this run's mode. */
-export function testKeys(queue: string): QueueKeys {
-  return queueKeys(queue, testKeyspace());
+export function testKeys(queue: string): Keyspace {
+  return keyspaceOf(resolveConfig({ queue, ...testSettings() }));
 }
 
 /** A plain BullMQ queue handle on `queue` (what another language's client would open). */

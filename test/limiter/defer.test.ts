@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { resolveConfig } from '../../src/core/config.js';
 import { RateLimiter } from '../../src/limiter/limiter.js';
 import type { CallPlan, Deferral, Permit } from '../../src/limiter/types.js';
+import { Keyspace } from '../../src/store/keys.js';
 
 /** No head-of-line blocking: a call whose group has no permit soon is handed back, not parked. */
 describe('RateLimiter.acquire with mayDefer', () => {
@@ -27,7 +29,12 @@ describe('RateLimiter.acquire with mayDefer', () => {
 
   /** A limiter whose `group` is known at `rpm` with an empty bucket (every permit waits for refill). */
   async function limiterWith(groups: Record<string, number>) {
-    limiter = new RateLimiter({ redis, account: randomUUID(), tuning: { target: 1, reserveMs: 0 } });
+    limiter = new RateLimiter({
+      redis,
+      account: randomUUID(),
+      keys: new Keyspace({ queue: 'limiter' }),
+      config: resolveConfig({ limiter: { tuning: { target: 1, reserveMs: 0 } } }).limiter,
+    });
     for (const [group, rpm] of Object.entries(groups)) {
       await limiter.state.observe(
         limiter.key(group),

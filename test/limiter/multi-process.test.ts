@@ -9,7 +9,7 @@ import type { RedisConnection } from '../../src/store/connection.js';
 import { TenantStore } from '../../src/store/tenant-store.js';
 import { type CliProcess, spawnCli } from '../helpers/cli.js';
 import { uniqueQueue } from '../helpers/stack.js';
-import { redisEnv, testKeys, testKeyspace, testRedis, testRedisMode } from '../helpers/topology.js';
+import { redisEnv, testKeys, testRedis, testRedisMode, testSettings } from '../helpers/topology.js';
 import { maxInWindow } from '../helpers/windows.js';
 
 /**
@@ -62,7 +62,7 @@ describe('many workers, one allowance', { timeout: 120_000 }, () => {
     );
     try {
       await Promise.all(workers.map((w) => w.waitForLog((l) => l.msg === 'promptq running', 60_000)));
-      const q = new PromptQueue({ connection: redis, queue, ...testKeyspace() });
+      const q = new PromptQueue({ connection: redis, queue, ...testSettings() });
       const total = Math.max(40, workerCount * 10);
       const jobs = Array.from({ length: total }, (_, i) => ({
         model: 'claude-sonnet-4-5',
@@ -121,7 +121,7 @@ describe("two worker processes, one tenant's share", { timeout: 120_000 }, () =>
     const workers = [spawnCli(['worker'], env), spawnCli(['worker'], env)];
     try {
       await Promise.all(workers.map((w) => w.waitForLog((l) => l.msg === 'promptq running', 60_000)));
-      const q = new PromptQueue({ connection: redis, queue, ...testKeyspace() });
+      const q = new PromptQueue({ connection: redis, queue, ...testSettings() });
       const jobs = (tenant: string) =>
         Array.from({ length: 60 }, (_, i) => ({
           model: 'claude-haiku-4-5',

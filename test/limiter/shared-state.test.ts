@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaults } from '../../src/core/defaults.js';
 import { SharedLimiterState } from '../../src/limiter/shared-state.js';
 import type { RedisConnection } from '../../src/store/connection.js';
-import { limiterKey, limiterTenantKey } from '../../src/store/keys.js';
-import { testKeyspace, testRedis } from '../helpers/topology.js';
+import { testKeys, testRedis } from '../helpers/topology.js';
 
 /** The Lua buckets, driven with an explicit clock against the test Redis. */
 describe('SharedLimiterState (Lua token buckets in Redis)', () => {
@@ -32,7 +32,7 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
   });
 
   it('discovers: one discovery request at a time until headers arrive, then paces', async () => {
-    const s = new SharedLimiterState(redis, { target: 1, reserveMs: 0 });
+    const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
     const k = key();
     expect(await s.admit(k, one, 1000)).toEqual({ waitMs: 0, state: 'discovery' });
     const second = await s.admit(k, one, 1001);
@@ -55,7 +55,7 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
   });
 
   it('never bursts more than one second of the limit, however long it was idle', async () => {
-    const s = new SharedLimiterState(redis, { target: 1, reserveMs: 0 });
+    const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
     const k = key();
     await s.observe(
       k,
@@ -70,7 +70,7 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
   });
 
   it('keeps a reserve in the bucket: the burst is one second minus the reserve, the pace unchanged', async () => {
-    const s = new SharedLimiterState(redis, { target: 1, reserveMs: 200 });
+    const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 200 });
     const k = key();
     await s.observe(
       k,
@@ -90,7 +90,7 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
   });
 
   it('charges tokens: input and output buckets bind, oversized requests go when the bucket is full', async () => {
-    const s = new SharedLimiterState(redis, { target: 1, reserveMs: 0 });
+    const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
     const k = key();
     // 60k ITPM → 1000 tokens/s, bucket 1000; 6k OTPM → 100/s.
     await s.observe(
@@ -125,7 +125,7 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
   });
 
   it('a 429 pauses the group for retry-after, cuts pace and burst; successes recover them', async () => {
-    const s = new SharedLimiterState(redis, { target: 1, reserveMs: 0 });
+    const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
     const k = key();
     await s.observe(
       k,
@@ -150,7 +150,7 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
   });
 
   it('429s while the headers overstate: one correction per episode, then cautious close together (control: one episode recovers fast)', async () => {
-    const s = new SharedLimiterState(redis, { target: 1, reserveMs: 0 });
+    const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
     const announce = async (k: string) =>
       s.observe(k, { ...none, requests: 1200 }, { ...none, requests: 1200 }, noCeil, 0);
     const succeed = async (k: string, n: number, from: number, every: number) => {
@@ -186,7 +186,11 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
   });
 
   it('529s back the group off exponentially with jitter', async () => {
-    const s = new SharedLimiterState(redis, { overloadBaseMs: 1000, overloadMaxMs: 8000 });
+    const s = new SharedLimiterState(redis, {
+      ...defaults.limiter.tuning,
+      overloadBaseMs: 1000,
+      overloadMaxMs: 8000,
+    });
     const k = key();
     const pauses: number[] = [];
     for (let i = 0; i < 5; i++) {
@@ -200,7 +204,7 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
   });
 
   it('takes the API remainder when it is lower (a key shared with someone else), and honours ceilings', async () => {
-    const s = new SharedLimiterState(redis, { target: 1, reserveMs: 0 });
+    const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
     const k = key();
     await s.observe(
       k,
@@ -230,7 +234,7 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
   });
 
   it('without rate-limit headers, learns the request limit: slow start, then a 429 sets it from the success rate', async () => {
-    const s = new SharedLimiterState(redis, { target: 1, reserveMs: 0 });
+    const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
     const k = key();
     const noHeaders = (outcome: 'success' | 'rate_limited', retryAfterMs: number | null = null) =>
       plain(outcome, retryAfterMs, false);
@@ -262,7 +266,7 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
   });
 
   it('a 429 before the first success only pauses; headers arriving later replace the learned limit', async () => {
-    const s = new SharedLimiterState(redis, { target: 1, reserveMs: 0 });
+    const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
     const k = key();
     expect((await s.admit(k, one, 0)).state).toBe('discovery');
     await s.settle(k, { ...plain('rate_limited', 1000, false), discovery: true }, 10);
@@ -305,15 +309,15 @@ describe("SharedLimiterState: a tenant's share of a group's limits", () => {
   /** A group's key and a tenant's share key, as the limiter makes them (hash-tagged on a cluster). */
   function keys(share: number) {
     const account = randomUUID().slice(0, 8);
-    const ks = testKeyspace();
+    const ks = testKeys('q');
     return {
-      k: limiterKey(account, 'haiku', ks),
-      share: { key: limiterTenantKey(account, 'haiku', 'q/capped', ks), share },
+      k: ks.limiterGroup(account, 'haiku'),
+      share: { key: ks.limiterShare(account, 'haiku', 'q/capped'), share },
     };
   }
 
   it('charged with the group in one step: over it, the call takes nothing from the group; the group short, nothing from the share', async () => {
-    const s = new SharedLimiterState(redis, { target: 1, reserveMs: 0 });
+    const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
     const { k, share } = keys(0.25);
     const one = { requests: 1, input_tokens: 1, output_tokens: 1 };
     // 600 RPM: the group holds 10 (one second), the tenant's quarter 2.5 (it starts full).
@@ -342,7 +346,7 @@ describe("SharedLimiterState: a tenant's share of a group's limits", () => {
   });
 
   it('a refund on settle reaches the share buckets', async () => {
-    const s = new SharedLimiterState(redis, { target: 1, reserveMs: 0 });
+    const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
     const { k, share } = keys(0.25);
     // 6000 input tokens per minute: the tenant's quarter holds 25 tokens.
     await s.observe(
@@ -365,7 +369,7 @@ describe("SharedLimiterState: a tenant's share of a group's limits", () => {
   });
 
   it('share 1 is the whole group; no share, no share state', async () => {
-    const s = new SharedLimiterState(redis, { target: 1, reserveMs: 0 });
+    const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
     const { k, share } = keys(1);
     const one = { requests: 1, input_tokens: 1, output_tokens: 1 };
     await s.observe(
@@ -395,7 +399,7 @@ describe('SharedLimiterState: a dead worker holds no capacity', () => {
   it('a discovery request whose worker died expires, and another process may send one', async () => {
     const redis = testRedis();
     try {
-      const s = new SharedLimiterState(redis, { probeTtlMs: 500 });
+      const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, discoveryTtlMs: 500 });
       const k = `test:limiter:${randomUUID()}`;
       const one = { requests: 1, input_tokens: 1, output_tokens: 1 };
       expect((await s.admit(k, one, 0)).state).toBe('discovery');

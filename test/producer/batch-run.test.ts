@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type Simulator, startSimulator } from '../../packages/anthropic-simulator/src/index.js';
 import { chooseVia } from '../../src/cli/backfill-run.js';
+import { defaults } from '../../src/core/defaults.js';
 import { defaultJobLimits } from '../../src/core/job-schema.js';
 import { BatchRun } from '../../src/producer/backfill/batch-run.js';
 import type { BatchRunOptions } from '../../src/producer/backfill/batch-types.js';
@@ -148,11 +149,11 @@ describe('BatchRun (the simulator, real Redis)', () => {
 
 describe('--via auto', () => {
   it('batches for a large file unless the deadline is under 24 h', () => {
-    expect(chooseVia({ via: 'auto' }, 999)).toBe('live');
-    expect(chooseVia({ via: 'auto' }, 1000)).toBe('batches');
-    expect(chooseVia({ via: 'auto', deadline: 6 * 3600 }, 50_000)).toBe('live');
-    expect(chooseVia({ via: 'auto', deadline: 24 * 3600 }, 50_000)).toBe('batches');
-    expect(chooseVia({ via: 'live' }, 50_000)).toBe('live');
-    expect(chooseVia({ via: 'batches' }, 1)).toBe('batches');
+    expect(chooseVia({ via: 'auto' }, 999, defaults.backfill)).toBe('live');
+    expect(chooseVia({ via: 'auto' }, 1000, defaults.backfill)).toBe('batches');
+    expect(chooseVia({ via: 'auto', deadline: 6 * 3600 }, 50_000, defaults.backfill)).toBe('live');
+    expect(chooseVia({ via: 'auto', deadline: 24 * 3600 }, 50_000, defaults.backfill)).toBe('batches');
+    expect(chooseVia({ via: 'live' }, 50_000, defaults.backfill)).toBe('live');
+    expect(chooseVia({ via: 'batches' }, 1, defaults.backfill)).toBe('batches');
   });
 });

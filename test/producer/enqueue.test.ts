@@ -1,9 +1,10 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { defaults } from '../../src/core/defaults.js';
 import { combinedPriority } from '../../src/core/fairness.js';
-import { defaultPriority, PromptQueue } from '../../src/producer/queue.js';
+import { PromptQueue } from '../../src/producer/queue.js';
 import { bullJobId } from '../../src/store/keys.js';
 import { uniqueQueue } from '../helpers/stack.js';
-import { testKeyspace, testRedis } from '../helpers/topology.js';
+import { testRedis, testSettings } from '../helpers/topology.js';
 
 /** Single, batch and bulk submission share one path and one idempotency rule. */
 describe('the one enqueue path', () => {
@@ -19,7 +20,7 @@ describe('the one enqueue path', () => {
   afterAll(() => redis.disconnect());
 
   const open = () => {
-    const q = new PromptQueue({ connection: redis, queue: uniqueQueue(), ...testKeyspace() });
+    const q = new PromptQueue({ connection: redis, queue: uniqueQueue(), ...testSettings() });
     queues.push(q);
     return q;
   };
@@ -68,7 +69,10 @@ describe('the one enqueue path', () => {
     const priorities = await Promise.all(
       ids.map(async (id) => (await q.queue.getJob(bullJobId(id)))?.opts.priority),
     );
-    expect(priorities).toEqual([combinedPriority(defaultPriority, 5), combinedPriority(defaultPriority, 6)]);
+    expect(priorities).toEqual([
+      combinedPriority(defaults.jobs.defaultPriority, 5),
+      combinedPriority(defaults.jobs.defaultPriority, 6),
+    ]);
   });
 
   it('concurrent submissions of one id through all three entrances make one job', async () => {

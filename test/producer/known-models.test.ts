@@ -12,11 +12,11 @@ import { loadConfig } from '../../src/core/config.js';
 import { ValidationError } from '../../src/core/job.js';
 import { modelGroup } from '../../src/core/models.js';
 import { PromptQueue } from '../../src/producer/queue.js';
-import { ModelPolicy, modelPolicyOf } from '../../src/providers/anthropic/model-policy.js';
+import { modelPolicyOf } from '../../src/providers/anthropic/model-policy.js';
 import type { RedisConnection } from '../../src/store/connection.js';
 import { spawnCli } from '../helpers/cli.js';
 import { post, type Stack, startStack, uniqueQueue } from '../helpers/stack.js';
-import { bullQueue, redisEnv, testKeyspace, testRedis } from '../helpers/topology.js';
+import { bullQueue, redisEnv, testRedis, testSettings } from '../helpers/topology.js';
 
 const job = (model: string, extra: Record<string, unknown> = {}) => ({
   model,
@@ -129,10 +129,10 @@ describe('PROMPTQ_MODELS at every entrance', () => {
     const strict = new PromptQueue({
       connection: redis,
       queue,
-      ...testKeyspace(),
-      models: new ModelPolicy({ kind: 'listed', known: true, names: [] }),
+      ...testSettings(),
+      jobs: { models: { kind: 'listed', known: true, names: [] } },
     });
-    const open = new PromptQueue({ connection: redis, queue, ...testKeyspace() });
+    const open = new PromptQueue({ connection: redis, queue, ...testSettings() });
     try {
       const err = await strict.add(job('claude-made-up-9')).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ValidationError);

@@ -7,6 +7,7 @@
 import { setMaxListeners } from 'node:events';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { defaults } from '../../src/core/defaults.js';
 import { PromptQueue } from '../../src/producer/queue.js';
 import { JobWaiters, TooManyWaitersError } from '../../src/producer/waiters.js';
 import { TestRedis } from '../helpers/redis-server.js';
@@ -42,7 +43,7 @@ describe('waiting for jobs: idle cost', () => {
 
   /** Redis commands per second while `n` waiters wait on jobs that never run. */
   async function idleCommandsPerSecond(events: boolean, n: number): Promise<number> {
-    const q = new PromptQueue({ redisUrl: redis.url, queue: uniqueQueue(), waiters: { events } });
+    const q = new PromptQueue({ redis: { url: redis.url }, queue: uniqueQueue(), waiters: { events } });
     queues.push(q);
     const ids: string[] = [];
     for (let i = 0; i < n; i++)
@@ -80,7 +81,11 @@ describe('waiting for jobs: idle cost', () => {
   });
 
   it('the cap on concurrent waits: the cap accepted, one more refused at once', async () => {
-    const q = new PromptQueue({ redisUrl: redis.url, queue: uniqueQueue(), waiters: { maxWaiters: 3 } });
+    const q = new PromptQueue({
+      redis: { url: redis.url },
+      queue: uniqueQueue(),
+      waiters: { maxWaiters: 3 },
+    });
     queues.push(q);
     const { id } = await q.add({ model: 'claude-haiku-4-5', max_tokens: 10, prompt: 'p' });
     const abort = new AbortController();
@@ -124,8 +129,14 @@ describe('waiting for jobs over HTTP', () => {
     const queue = s.svc.queue;
     // Subscribed to another queue's event stream: this job's events never reach these waiters.
     const decoy = testKeys(uniqueQueue());
-    const quick = new JobWaiters(s.redis, decoy, (id) => queue.get(id), { recheckMs: 300 });
-    const slow = new JobWaiters(s.redis, decoy, (id) => queue.get(id), { recheckMs: 60_000 });
+    const quick = new JobWaiters(s.redis, decoy, (id) => queue.get(id), {
+      ...defaults.waiters,
+      recheckMs: 300,
+    });
+    const slow = new JobWaiters(s.redis, decoy, (id) => queue.get(id), {
+      ...defaults.waiters,
+      recheckMs: 60_000,
+    });
     try {
       const job = await post(`${s.url}/v1/jobs`, { model: 'claude-haiku-4-5', max_tokens: 20, prompt: 'hi' });
       const id = job.body.id as string;

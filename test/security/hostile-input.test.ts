@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queueKeys } from '../../src/store/keys.js';
+import { Keyspace } from '../../src/store/keys.js';
 import { get, type Stack, startStack } from '../helpers/stack.js';
 import { type HostileCase, hostileBatches, hostileJobs } from './hostile-bodies.js';
 
@@ -58,13 +58,16 @@ describe('hostile input: thousands of generated bodies', () => {
   afterAll(() => s?.close());
 
   it('POST /v1/jobs: every generated hostile body gets a clear 4xx', async () => {
-    const kinds = await runAll(`${s.url}/v1/jobs`, hostileJobs(2000, 42, s.config.maxTokensCap));
+    const kinds = await runAll(`${s.url}/v1/jobs`, hostileJobs(2000, 42, s.config.jobs.limits.maxTokens));
     // The generator covered every family of hostile input.
     expect(kinds.size).toBeGreaterThanOrEqual(14);
   }, 120_000);
 
   it('POST /v1/jobs/batch: one bad job, a wrong shape or too many jobs refuses the whole batch', async () => {
-    const kinds = await runAll(`${s.url}/v1/jobs/batch`, hostileBatches(1000, 7, s.config.maxTokensCap));
+    const kinds = await runAll(
+      `${s.url}/v1/jobs/batch`,
+      hostileBatches(1000, 7, s.config.jobs.limits.maxTokens),
+    );
     expect(kinds.size).toBeGreaterThanOrEqual(10);
   }, 120_000);
 
@@ -86,7 +89,7 @@ describe('hostile input: thousands of generated bodies', () => {
     expect((await get(`${s.url}/readyz`)).status).toBe(200);
     const counts = await s.bull.getJobCounts();
     expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(0);
-    const keys = await s.redis.keys(queueKeys(s.config.queue).pattern);
+    const keys = await s.redis.keys(new Keyspace({ queue: s.config.queue }).pattern);
     expect(keys.filter((k) => !/:(meta|events|id)$/.test(k))).toEqual([]);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     // A valid job still goes in after all that.

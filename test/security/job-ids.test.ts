@@ -88,7 +88,7 @@ describe('job ids over BullMQ key names', () => {
     expect((await enqueueFile(q, file, d)).added).toBe(0);
     const summary = await collectResults(file, d, {
       redis: b.redis,
-      queue: b.config.queue,
+      keys: q.keys,
       wait: true,
       timeoutMs: 60_000,
       pollMs: 50,

@@ -71,7 +71,7 @@ describe('secrets: the API key never leaks', () => {
       PROMPTQ_LOG_PROMPTS: 'true',
       PROMPTQ_RETRY_BASE_MS: '20',
     });
-    const q = new PromptQueue({ redisUrl, queue });
+    const q = new PromptQueue({ redis: { url: redisUrl }, queue });
     const redis = new Redis(redisUrl);
     try {
       const running = await worker.waitForLog((l) => l.msg === 'promptq running');

@@ -5,7 +5,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { type FinishedBatchJob, finishBatchJobs } from '../../src/store/batch-store.js';
-import { bullJobId, queueKeys } from '../../src/store/keys.js';
+import { bullJobId, Keyspace } from '../../src/store/keys.js';
 import { uniqueQueue } from '../helpers/stack.js';
 
 const redis = new Redis(inject('redisUrl'));
@@ -30,7 +30,7 @@ function job(id: string, status: 'completed' | 'failed', finishedOn: number): Fi
 
 describe('finishBatchJobs', () => {
   it('applies the retention: a job finished past it is removed, one just within it is kept, 0 keeps all', async () => {
-    const keys = queueKeys(uniqueQueue());
+    const keys = new Keyspace({ queue: uniqueQueue() });
     const now = Date.now();
     const written = await finishBatchJobs(
       redis,

@@ -7,7 +7,7 @@ import {
   reserveBudget,
   settleBudget,
 } from '../../src/store/budget-store.js';
-import { queueKeys } from '../../src/store/keys.js';
+import { Keyspace } from '../../src/store/keys.js';
 import { TenantStore } from '../../src/store/tenant-store.js';
 import { uniqueQueue } from '../helpers/stack.js';
 import { hashTagOf } from './slot.js';
@@ -19,7 +19,7 @@ describe('tenant budgets in Redis (budget-reserve / budget-settle)', () => {
   afterAll(() => redis.disconnect());
 
   it('admits while spend + holds + the call fit, refuses past it, and settles to the real cost', async () => {
-    const k = queueKeys(uniqueQueue());
+    const k = new Keyspace({ queue: uniqueQueue() });
     const store = new TenantStore(redis, k);
     await store.add('acme', { dailyUsd: 1, monthlyUsd: 10 });
     const now = Date.UTC(2026, 10, 27, 12);
@@ -47,7 +47,7 @@ describe('tenant budgets in Redis (budget-reserve / budget-settle)', () => {
   });
 
   it("a dead worker's hold stops counting after holdMs", async () => {
-    const k = queueKeys(uniqueQueue());
+    const k = new Keyspace({ queue: uniqueQueue() });
     await new TenantStore(redis, k).add('t', { dailyUsd: 1 });
     const now = Date.UTC(2026, 10, 27, 12);
     expect((await reserveBudget(redis, k, 't', 0.9, { holdMs: 1000, id: 'dead', now })).kind).toBe('held');
@@ -60,7 +60,7 @@ describe('tenant budgets in Redis (budget-reserve / budget-settle)', () => {
   });
 
   it('periods roll over at UTC midnight and month end; spend survives a new connection; TTLs pass the period', async () => {
-    const k = queueKeys(uniqueQueue());
+    const k = new Keyspace({ queue: uniqueQueue() });
     await new TenantStore(redis, k).add('t', { dailyUsd: 1, monthlyUsd: 1.5 });
     const lastMinute = Date.UTC(2026, 10, 30, 23, 59);
     const r = await reserveBudget(redis, k, 't', 1, { ...hold, id: 'a', now: lastMinute });
@@ -81,7 +81,7 @@ describe('tenant budgets in Redis (budget-reserve / budget-settle)', () => {
     expect((await readSpend(redis, k, ['t'], nextDay)).get('t')).toEqual({ day: 0, month: 0 });
     expect((await reserveBudget(redis, k, 't', 1, { ...hold, id: 'c', now: nextDay })).kind).toBe('held');
     // Within a month, a new day frees the daily budget but not the monthly one.
-    const k2 = queueKeys(uniqueQueue());
+    const k2 = new Keyspace({ queue: uniqueQueue() });
     await new TenantStore(redis, k2).add('t', { dailyUsd: 1, monthlyUsd: 1.5 });
     const day1 = Date.UTC(2026, 10, 10, 12);
     const h = await reserveBudget(redis, k2, 't', 1, { ...hold, id: 'a', now: day1 });
@@ -99,7 +99,7 @@ describe('tenant budgets in Redis (budget-reserve / budget-settle)', () => {
   });
 
   it('concurrent admissions on many connections never hold more than the budget', async () => {
-    const k = queueKeys(uniqueQueue());
+    const k = new Keyspace({ queue: uniqueQueue() });
     await new TenantStore(redis, k).add('t', { dailyUsd: 1 });
     const conns = Array.from({ length: 8 }, () => new Redis(inject('redisUrl')));
     try {
@@ -116,7 +116,7 @@ describe('tenant budgets in Redis (budget-reserve / budget-settle)', () => {
   });
 
   it('with hash tags, every key a budget script touches is in the queue slot', () => {
-    const k = queueKeys('prompts', { hashTag: true });
+    const k = new Keyspace({ queue: 'prompts', hashTag: true });
     const tags = [
       k.tenant('t'),
       k.budgetSpent('t', 'day', 'd'),

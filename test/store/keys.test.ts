@@ -1,10 +1,11 @@
 import { QueueKeys as BullQueueKeys } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { defaults } from '../../src/core/defaults.js';
 import { newRecord } from '../../src/core/record.js';
 import { RollupWriter } from '../../src/ops/metrics/rollups.js';
 import { PromptQueue } from '../../src/producer/queue.js';
-import { limiterKey, QueueKeys, queueKeys } from '../../src/store/keys.js';
+import { Keyspace } from '../../src/store/keys.js';
 import { saveFinalRecord, saveRecord } from '../../src/store/record-store.js';
 import { uniqueQueue } from '../helpers/stack.js';
 import { keySlot } from './slot.js';
@@ -16,7 +17,7 @@ describe('the key builder', () => {
   });
 
   it('by default: BullMQ prefix `bull`, keys of earlier releases', () => {
-    const k = queueKeys('prompts');
+    const k = new Keyspace({ queue: 'prompts' });
     expect(k.prefix).toBe('bull');
     expect(k.job('abc')).toBe('bull:prompts:abc');
     expect(k.jobLock('abc')).toBe('bull:prompts:abc:lock');
@@ -26,12 +27,12 @@ describe('the key builder', () => {
     expect(k.rollupMinute(29_000_000)).toBe('bull:prompts:promptq:rollup:29000000');
     expect(k.rollupDay('2026-11-27')).toBe('bull:prompts:promptq:rollup:day:2026-11-27');
     expect(k.slowest(483_000)).toBe('bull:prompts:promptq:slowest:483000');
-    expect(queueKeys('q', { prefix: 'app' }).job('1')).toBe('app:q:1');
-    expect(limiterKey('a1b2c3', 'sonnet')).toBe('promptq:limiter:a1b2c3:sonnet');
+    expect(new Keyspace({ queue: 'q', prefix: 'app' }).job('1')).toBe('app:q:1');
+    expect(k.limiterGroup('a1b2c3', 'sonnet')).toBe('promptq:limiter:a1b2c3:sonnet');
   });
 
   it('hash-tagged: every key of a queue, BullMQ’s and promptq’s, in one slot; queues spread', () => {
-    const k = new QueueKeys('prompts', { hashTag: true });
+    const k = new Keyspace({ queue: 'prompts', hashTag: true });
     expect(k.prefix).toBe('bull:{prompts}');
     expect(k.job('abc')).toBe('bull:{prompts}:prompts:abc');
     const bull = Object.values(new BullQueueKeys(k.prefix).getKeys('prompts')).filter((x) => x !== '');
@@ -46,18 +47,21 @@ describe('the key builder', () => {
     ];
     const slots = new Set([...bull, ...ours].map(keySlot));
     expect(slots).toEqual(new Set([keySlot('{prompts}')]));
-    const queues = Array.from({ length: 20 }, (_, i) => new QueueKeys(`q${i}`, { hashTag: true }));
+    const queues = Array.from({ length: 20 }, (_, i) => new Keyspace({ queue: `q${i}`, hashTag: true }));
     expect(new Set(queues.map((q) => keySlot(q.tenantPending))).size).toBeGreaterThan(10);
-    expect(() => new QueueKeys('q', { prefix: 'bull:{x}', hashTag: true })).toThrow(/^prefix: /);
+    expect(() => new Keyspace({ queue: 'q', prefix: 'bull:{x}', hashTag: true })).toThrow(/^prefix: /);
     // The tagged prefix given as a plain prefix makes the same keys (what a BullMQ prefix option takes).
-    expect(queueKeys('prompts', { prefix: k.prefix }).tenantPending).toBe(k.tenantPending);
+    expect(new Keyspace({ queue: 'prompts', prefix: k.prefix }).tenantPending).toBe(k.tenantPending);
   });
 
   it('hash-tagged limiter keys: one slot per account and model group', () => {
-    const key = limiterKey('a1b2c3', 'sonnet', { hashTag: true });
+    const k = new Keyspace({ queue: 'prompts', hashTag: true });
+    const key = k.limiterGroup('a1b2c3', 'sonnet');
     expect(key).toBe('promptq:limiter:{a1b2c3:sonnet}');
-    expect(keySlot(key)).toBe(keySlot(`${key}:more`));
-    expect(keySlot(key)).not.toBe(keySlot(limiterKey('a1b2c3', 'haiku', { hashTag: true })));
+    expect(keySlot(key)).toBe(keySlot(k.limiterShare('a1b2c3', 'sonnet', 'bull:{prompts}:prompts/acme')));
+    expect(keySlot(key)).not.toBe(keySlot(k.limiterGroup('a1b2c3', 'haiku')));
+    // The limiter's keys are the account's, not the queue's: every queue names the same ones.
+    expect(new Keyspace({ queue: 'other', hashTag: true }).limiterGroup('a1b2c3', 'sonnet')).toBe(key);
   });
 
   describe('against Redis', () => {
@@ -66,7 +70,7 @@ describe('the key builder', () => {
 
     it('a hash-tagged queue in use writes only keys of its slot (jobs, claims, ranks, records, rollups)', async () => {
       const name = uniqueQueue();
-      const q = new PromptQueue({ connection: redis, queue: name, hashTag: true });
+      const q = new PromptQueue({ connection: redis, queue: name, redis: { mode: 'cluster' } });
       try {
         const body = { model: 'claude-haiku-4-5', max_tokens: 5, prompt: 'hi', tenant_id: 'acme' };
         const { id } = await q.add({ ...body, id: 'one' });
@@ -78,9 +82,10 @@ describe('the key builder', () => {
         await saveFinalRecord(redis, q.keys.job(id), q.keys.tenantPending, record, undefined, id);
         const rollups = new RollupWriter({
           connection: redis,
-          queue: name,
-          hashTag: true,
+          keys: q.keys,
+          retention: defaults.rollups,
           tenantLabel: (t) => t ?? '',
+          modelLabel: (m) => m,
         });
         await rollups.record(id, 'completed', {
           ...record,

@@ -1,9 +1,10 @@
 import { readdirSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { defaults } from '../../src/core/defaults.js';
 import { newRecord } from '../../src/core/record.js';
 import { SharedLimiterState } from '../../src/limiter/shared-state.js';
-import { bullJobId, queueKeys } from '../../src/store/keys.js';
+import { bullJobId, Keyspace } from '../../src/store/keys.js';
 import { LockLostError, loadRecord, saveFinalRecord, saveRecord } from '../../src/store/record-store.js';
 import { luaSource, script, variadicScript } from '../../src/store/scripts.js';
 import { claimJobs } from '../../src/store/tenant-pending.js';
@@ -29,7 +30,7 @@ describe('Lua scripts and their typed wrappers', () => {
   });
 
   it('save-record writes only into an existing job; save-final-record only with the lock', async () => {
-    const k = queueKeys(uniqueQueue());
+    const k = new Keyspace({ queue: uniqueQueue() });
     const id = 'j1';
     expect(await saveRecord(redis, k.job(id), record)).toBe(false);
     expect(await redis.exists(k.job(id))).toBe(0);
@@ -55,7 +56,7 @@ describe('Lua scripts and their typed wrappers', () => {
   });
 
   it('claim-jobs: claims new ids once, ranks them per tenant, leaves existing and busy ids alone', async () => {
-    const k = queueKeys(uniqueQueue());
+    const k = new Keyspace({ queue: uniqueQueue() });
     await redis.hset(k.job(bullJobId('old')), 'data', '{}');
     const jobs = [
       { id: 'a', tenant: 'acme' },
@@ -93,7 +94,7 @@ describe('Lua scripts and their typed wrappers', () => {
   });
 
   it("the final save counts the job's tenant down, never below zero, even for a job already removed", async () => {
-    const k = queueKeys(uniqueQueue());
+    const k = new Keyspace({ queue: uniqueQueue() });
     const acme = { ...record, tenant_id: 'acme' };
     await redis.hset(k.tenantPending, 'acme', 2);
     await redis.hset(k.job('a'), 'data', '{}');
@@ -108,7 +109,7 @@ describe('Lua scripts and their typed wrappers', () => {
     await redis.del(k.job('a'));
   });
 
-  it('the limiter scripts take their tuning from defaultTuning (or the caller), not from numbers in Lua', async () => {
+  it('the limiter scripts take their tuning from the caller (config.limiter.tuning), not from numbers in Lua', async () => {
     const key = `test:limiter:${uniqueQueue()}`;
     const rl = {
       outcome: 'rate_limited' as const,
@@ -119,6 +120,7 @@ describe('Lua scripts and their typed wrappers', () => {
     };
     // cautionMs 500: the second 429 below comes 1 s after the first episode ended, so no caution.
     const s = new SharedLimiterState(redis, {
+      ...defaults.limiter.tuning,
       decreaseFactor: 0.5,
       burstDecrease: 0.5,
       minBurstMs: 300,
@@ -138,7 +140,12 @@ describe('Lua scripts and their typed wrappers', () => {
     expect((await s.read(key)).burstMs).toBe(500);
     await s.settle(key, { ...rl, retryAfterMs: 10 }, 3000);
     expect((await s.read(key)).burstMs).toBe(300);
-    const t = new SharedLimiterState(redis, { recoveryStep: 0.25, burstRecoveryMs: 100, inRatioWeight: 0.5 });
+    const t = new SharedLimiterState(redis, {
+      ...defaults.limiter.tuning,
+      recoveryStep: 0.25,
+      burstRecoveryMs: 100,
+      inRatioWeight: 0.5,
+    });
     await t.settle(key, { ...rl, outcome: 'success', retryAfterMs: null, inRatioSample: 2 }, 4000);
     await t.settle(key, { ...rl, outcome: 'success', retryAfterMs: null, inRatioSample: 1 }, 4001);
     const st = await t.read(key);
@@ -147,19 +154,26 @@ describe('Lua scripts and their typed wrappers', () => {
     expect(st.burstMs).toBe(500);
     expect(st.inRatio).toBe(1.5);
     // Two episodes 500 ms apart under cautionMs 1000: cautious, recovering by the caller's step.
-    const c = new SharedLimiterState(redis, { cautionMs: 1000, cautiousRecoveryStep: 0.125 });
+    const c = new SharedLimiterState(redis, {
+      ...defaults.limiter.tuning,
+      cautionMs: 1000,
+      cautiousRecoveryStep: 0.125,
+    });
     await c.settle(key, { ...rl, retryAfterMs: 10 }, 5000);
     await c.settle(key, { ...rl, retryAfterMs: 10 }, 5510);
     const before = (await c.read(key)).factor;
     await c.settle(key, { ...rl, outcome: 'success', retryAfterMs: null }, 5600);
     expect((await c.read(key)).factor).toBeCloseTo(before + 0.125, 10);
-    const p = new SharedLimiterState(redis, { pauseWithoutRetryAfterMs: 7000 });
+    const p = new SharedLimiterState(redis, {
+      ...defaults.limiter.tuning,
+      pauseWithoutRetryAfterMs: 7000,
+    });
     expect((await p.settle(key, { ...rl, retryAfterMs: null }, 10_000)).pausedUntil).toBe(17_000);
     await redis.del(key);
   });
 
   it('defines each command once per connection', async () => {
-    const k = queueKeys(uniqueQueue());
+    const k = new Keyspace({ queue: uniqueQueue() });
     await saveRecord(redis, k.job('x'), record);
     const names = Object.keys(redis).length;
     await saveRecord(redis, k.job('x'), record);

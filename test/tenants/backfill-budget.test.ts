@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { reserveBudget, settleBudget } from '../../src/store/budget-store.js';
-import { queueKeys } from '../../src/store/keys.js';
+import { Keyspace } from '../../src/store/keys.js';
 import { TenantStore } from '../../src/store/tenant-store.js';
 import { spawnCli } from '../helpers/cli.js';
 import { uniqueQueue } from '../helpers/stack.js';
@@ -19,7 +19,7 @@ describe('promptq backfill --dry-run and tenant budgets', () => {
 
   it('says per tenant whether the file fits what is left of its budgets', async () => {
     const queue = uniqueQueue();
-    const k = queueKeys(queue);
+    const k = new Keyspace({ queue: queue });
     const store = new TenantStore(redis, k);
     // 10 jobs × 1000 max_tokens of haiku: at most about $0.05 per tenant.
     await store.add('roomy', { dailyUsd: 10 });

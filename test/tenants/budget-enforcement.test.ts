@@ -34,7 +34,7 @@ describe('budgets under concurrent workers (3 processes)', () => {
   const queue = uniqueQueue();
   const redisUrl = inject('redisUrl');
   const redis = new Redis(redisUrl);
-  const q = new PromptQueue({ redisUrl, queue });
+  const q = new PromptQueue({ redis: { url: redisUrl }, queue });
 
   beforeAll(async () => {
     // Calls overlap (latency) and answer with 60-100% of max_tokens, so real cost is near the worst case.

@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import type { ServedResponse } from '../../packages/anthropic-simulator/src/index.js';
+import { resolveConfig } from '../../src/core/config.js';
 import { modelGroup } from '../../src/core/models.js';
 import { RateLimiter } from '../../src/limiter/limiter.js';
 import type { CallPlan, Deferral, Permit } from '../../src/limiter/types.js';
-import { queueKeys } from '../../src/store/keys.js';
+import { Keyspace } from '../../src/store/keys.js';
 import { admitQuota } from '../../src/store/quota-store.js';
 import { type TenantSettings, TenantStore } from '../../src/store/tenant-store.js';
 import { readQuota } from '../../src/worker/budget.js';
@@ -36,7 +37,7 @@ describe('tenant quotas (requests and tokens per minute)', () => {
   afterAll(() => redis.disconnect());
 
   it('admits up to a minute of requests, then says how long until the next fits', async () => {
-    const k = queueKeys(uniqueQueue());
+    const k = new Keyspace({ queue: uniqueQueue() });
     const store = new TenantStore(redis, k);
     await store.add('t', { rpm: 3 });
     const t0 = Date.UTC(2026, 10, 27, 12);
@@ -85,7 +86,12 @@ describe("tenant quotas inside the shared limiter's admission", () => {
 
   /** A limiter whose haiku group is known at `rpm` with `left` requests in its bucket. */
   async function limiter(rpm: number, left: number): Promise<RateLimiter> {
-    const l = new RateLimiter({ redis, account: randomUUID(), tuning: { target: 1, reserveMs: 0 } });
+    const l = new RateLimiter({
+      redis,
+      account: randomUUID(),
+      keys: new Keyspace({ queue: 'limiter' }),
+      config: resolveConfig({ limiter: { tuning: { target: 1, reserveMs: 0 } } }).limiter,
+    });
     await l.state.observe(
       l.key(modelGroup(haiku)),
       { ...none, requests: rpm },
@@ -96,7 +102,7 @@ describe("tenant quotas inside the shared limiter's admission", () => {
   }
 
   it('per minute: counted at admission, refused one past (deferred, reason quota), refunded on settle', async () => {
-    const k = queueKeys(uniqueQueue());
+    const k = new Keyspace({ queue: uniqueQueue() });
     await new TenantStore(redis, k).add('t', { rpm: 2, tpm: 1000 });
     const l = await limiter(600, 10);
     try {
@@ -104,11 +110,11 @@ describe("tenant quotas inside the shared limiter's admission", () => {
       expect(quota?.id).toBe(`bull:${k.queue}/t`);
       // The same queue and tenant under another BullMQ prefix is another tenant of the account (its
       // own share buckets); under the same prefix, the same one.
-      const other = queueKeys(k.queue, { prefix: 'other' });
+      const other = new Keyspace({ queue: k.queue, prefix: 'other' });
       await new TenantStore(redis, other).add('t', { share: 0.5 });
       expect((await readQuota(redis, other, 't'))?.id).toBe(`other:${k.queue}/t`);
       expect(l.shareKey('haiku', `other:${k.queue}/t`)).not.toBe(l.shareKey('haiku', quota!.id));
-      expect((await readQuota(redis, queueKeys(k.queue), 't'))?.id).toBe(quota?.id);
+      expect((await readQuota(redis, new Keyspace({ queue: k.queue }), 't'))?.id).toBe(quota?.id);
       const plan: CallPlan = { model: haiku, inputTokens: 100, maxTokens: 200, tenant: 't', quota };
       const first = await l.acquire(plan, undefined, { mayDefer: true });
       if (isDeferral(first)) throw new Error('first call deferred');
@@ -156,7 +162,7 @@ describe("tenant quotas inside the shared limiter's admission", () => {
   });
 
   it('a call the group does not admit gives its per-minute quota back (control: one it admits keeps it)', async () => {
-    const k = queueKeys(uniqueQueue());
+    const k = new Keyspace({ queue: uniqueQueue() });
     await new TenantStore(redis, k).add('t', { rpm: 5 });
     const plan: CallPlan = { model: haiku, inputTokens: 10, maxTokens: 10, tenant: 't' };
     plan.quota = await readQuota(redis, k, 't');

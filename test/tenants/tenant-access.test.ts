@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, inject, it } from 'vitest';
+import { Keyspace } from '../../src/store/keys.js';
 import { TenantStore } from '../../src/store/tenant-store.js';
 import { spawnCli } from '../helpers/cli.js';
 import { get, post, type Stack, startStack } from '../helpers/stack.js';
@@ -151,8 +152,7 @@ describe('promptq tenants (the CLI)', () => {
     const { Redis } = await import('ioredis');
     const redis = new Redis(redisUrl);
     try {
-      const { queueKeys } = await import('../../src/store/keys.js');
-      expect(await new TenantStore(redis, queueKeys(queue)).resolve(token)).toBe('acme');
+      expect(await new TenantStore(redis, new Keyspace({ queue })).resolve(token)).toBe('acme');
       const table = await run();
       expect(table.code).toBe(0);
       expect(table.out).toMatch(/^tenant\s+today \(spent \/ budget\)/);
@@ -178,9 +178,9 @@ describe('promptq tenants (the CLI)', () => {
       expect(JSON.parse((await run('list', '--json')).out)[0]).toMatchObject({ share: 0.25 });
       const rotated = await run('rotate', 'acme');
       expect(rotated.out).toMatch(/^pqt_[A-Za-z0-9_-]{43}\n$/);
-      expect(await new TenantStore(redis, queueKeys(queue)).resolve(token)).toBeNull();
+      expect(await new TenantStore(redis, new Keyspace({ queue })).resolve(token)).toBeNull();
       expect((await run('revoke', 'acme')).code).toBe(0);
-      expect(await new TenantStore(redis, queueKeys(queue)).resolve(rotated.out.trim())).toBeNull();
+      expect(await new TenantStore(redis, new Keyspace({ queue })).resolve(rotated.out.trim())).toBeNull();
       const dup = await run('add', 'acme');
       expect([dup.code, dup.out, dup.err]).toEqual([
         2,

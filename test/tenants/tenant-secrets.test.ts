@@ -27,7 +27,7 @@ describe('tenant tokens stay secret', () => {
 
   it('created by the real CLI and used on the API: the token is in no Redis key, log line, /metrics or answer; a raw write of it is found', async () => {
     s = await startStack({ env: { PROMPTQ_AUTH_TOKEN: admin, PROMPTQ_LOG_LEVEL: 'debug' } });
-    const env = { REDIS_URL: s.config.redisUrl, PROMPTQ_QUEUE: s.config.queue, PROMPTQ_LOG_LEVEL: 'debug' };
+    const env = { REDIS_URL: s.config.redis.url, PROMPTQ_QUEUE: s.config.queue, PROMPTQ_LOG_LEVEL: 'debug' };
     const add = spawnCli(['tenants', 'add', 'leaky', '--daily-usd', '1'], env);
     expect(await add.exited).toBe(0);
     const token = add.stdout().trim();

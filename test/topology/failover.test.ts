@@ -4,7 +4,7 @@ import {
   type Simulator,
   startSimulator,
 } from '../../packages/anthropic-simulator/src/index.js';
-import { queueKeys } from '../../src/store/keys.js';
+import { Keyspace } from '../../src/store/keys.js';
 import { metricSum, reap, startWorker, until } from '../chaos/helpers.js';
 import { type CliProcess, spawnCli } from '../helpers/cli.js';
 import { type RedisProcess, TestCluster } from '../helpers/redis-cluster.js';
@@ -43,7 +43,7 @@ async function startTopology(): Promise<Topology> {
   if (mode === 'cluster') {
     const c = new TestCluster({ nodeTimeoutMs: 2000 });
     await c.start();
-    const slotKey = (queue: string) => queueKeys(queue, { hashTag: true }).bullmq('wait');
+    const slotKey = (queue: string) => new Keyspace({ queue: queue, hashTag: true }).bullmq('wait');
     return {
       url: c.url,
       env: { REDIS_URL: c.url, PROMPTQ_REDIS_MODE: 'cluster' },

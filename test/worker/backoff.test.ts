@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { defaults } from '../../src/core/defaults.js';
 import type { Decision } from '../../src/providers/provider.js';
 import { backoffMs } from '../../src/worker/backoff.js';
 
@@ -36,7 +37,9 @@ describe('backoffMs', () => {
     expect(backoffMs(d({}), 3, hi)).toBeLessThan(2000);
     expect(backoffMs(d({ outcome: 'overloaded' }), 1, lo)).toBe(1000);
     expect(backoffMs(d({}), 30, hi)).toBeLessThanOrEqual(60_000);
-    expect(backoffMs(d({}), 1, lo, { baseMs: 20, maxMs: 100 })).toBe(5);
-    expect(backoffMs(d({}), 10, hi, { baseMs: 20, maxMs: 100 })).toBeLessThanOrEqual(100);
+    expect(backoffMs(d({}), 1, lo, { ...defaults.worker.backoff, baseMs: 20, maxMs: 100 })).toBe(5);
+    expect(
+      backoffMs(d({}), 10, hi, { ...defaults.worker.backoff, baseMs: 20, maxMs: 100 }),
+    ).toBeLessThanOrEqual(100);
   });
 });

@@ -1,5 +1,6 @@
 import { DelayedError, UnrecoverableError } from 'bullmq';
 import { describe, expect, it } from 'vitest';
+import { defaults } from '../../src/core/defaults.js';
 import { defaultJobLimits } from '../../src/core/job-schema.js';
 import { newRecord } from '../../src/core/record.js';
 import { PromptqEvents } from '../../src/events/emitter.js';
@@ -46,6 +47,7 @@ function processor(budgets: BudgetPort, script: Answer[] = [], deferrals: Deferr
   for (const e of ['attempt', 'budget', 'quota', 'failed'] as const)
     events.on(e, (x: { outcome: { kind: string } }) => seen.push(`${e}:${x.outcome.kind}`));
   const p = new JobProcessor({
+    ...defaults.worker,
     provider: c.provider,
     limiter: lim.limiter,
     records: memoryRecords().port,

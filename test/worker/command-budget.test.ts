@@ -16,7 +16,7 @@ import { loadConfig } from '../../src/core/config.js';
 import { Logger } from '../../src/core/log.js';
 import { rollupEntry } from '../../src/ops/metrics/rollups.js';
 import { type RunningService, runService } from '../../src/ops/service.js';
-import { queueKeys } from '../../src/store/keys.js';
+import { Keyspace } from '../../src/store/keys.js';
 import { RollupStore } from '../../src/store/rollup-store.js';
 import { TestRedis } from '../helpers/redis-server.js';
 
@@ -137,7 +137,7 @@ describe('Redis commands per job', () => {
 
     // The control: the same run with what the rollups cost per job before they were group-committed.
     const ctl = await promptq('budget-control');
-    const store = new RollupStore(redis as never, queueKeys('budget-control'));
+    const store = new RollupStore(redis as never, new Keyspace({ queue: 'budget-control' }));
     const labels = { tenantLabel: (t: string | null) => t ?? 'none', modelLabel: (m: string) => m };
     ctl.worker?.on('finished', async (e) => {
       await store.addMany([rollupEntry(e.jobId, e.status, e.record, labels)], {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { defaults } from '../../src/core/defaults.js';
 import { Logger } from '../../src/core/log.js';
 import { ConcurrencyTuner } from '../../src/worker/concurrency.js';
 
@@ -11,6 +12,8 @@ function tuner(rps: number, start = 16) {
     requestRate: async () => rps,
     target,
     log: new Logger('info', (l) => lines.push(l)),
+    intervalMs:
+      defaults.worker.adaptiveConcurrency === false ? 0 : defaults.worker.adaptiveConcurrency.intervalMs,
   });
   return { t, target, lines };
 }

@@ -1,5 +1,6 @@
 import { DelayedError, UnrecoverableError } from 'bullmq';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { defaults } from '../../src/core/defaults.js';
 import { defaultJobLimits } from '../../src/core/job-schema.js';
 import { newRecord } from '../../src/core/record.js';
 import { PromptqEvents } from '../../src/events/emitter.js';
@@ -42,6 +43,7 @@ describe('job processor (fake client and limiter, no Redis)', () => {
   function processor(script: Answer[], over: { maxAttempts?: number; maxRateLimited?: number } = {}) {
     const c = fakeClient(script);
     const p = new JobProcessor({
+      ...defaults.worker,
       provider: c.provider,
       limiter: lim.limiter,
       records: records.port,
@@ -49,7 +51,7 @@ describe('job processor (fake client and limiter, no Redis)', () => {
       events,
       maxAttempts: over.maxAttempts ?? 3,
       maxRateLimited: over.maxRateLimited ?? 2,
-      backoff: { baseMs: 100, maxMs: 1000 },
+      backoff: { ...defaults.worker.backoff, baseMs: 100, maxMs: 1000 },
       requestTimeoutMs: 5000,
       jobLimits: defaultJobLimits,
       random: () => 0,
@@ -409,6 +411,7 @@ describe('job processor (fake client and limiter, no Redis)', () => {
     it('sends the job betas as the anthropic-beta header', async () => {
       const c = fakeClient([{ ok: true }]);
       const p = new JobProcessor({
+        ...defaults.worker,
         provider: c.provider,
         limiter: lim.limiter,
         records: records.port,

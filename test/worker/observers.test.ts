@@ -5,15 +5,15 @@
  */
 import { DelayedError } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
+import { defaults } from '../../src/core/defaults.js';
 import { defaultJobLimits } from '../../src/core/job-schema.js';
 import { Logger } from '../../src/core/log.js';
 import { PromptqEvents } from '../../src/events/emitter.js';
 import { PriceTable } from '../../src/providers/anthropic/pricing.js';
-import { queueKeys } from '../../src/store/keys.js';
 import { JobProcessor } from '../../src/worker/core.js';
 import { SpendLimitPauser } from '../../src/worker/subscribers/spend-limit-pauser.js';
 import { get, post, type Stack, startStack, uniqueQueue } from '../helpers/stack.js';
-import { bullQueue, testKeyspace, testRedis } from '../helpers/topology.js';
+import { bullQueue, testKeys, testRedis } from '../helpers/topology.js';
 import { fakeClient, fakeJob, fakeLimiter, memoryRecords } from './fakes.js';
 
 const body = { model: 'claude-haiku-4-5', max_tokens: 50, prompt: 'hi', tenant_id: 'acme' };
@@ -45,6 +45,7 @@ async function settles(p: Promise<unknown>): Promise<boolean> {
 describe('the worker core hands a job back without waiting for observers', () => {
   function processor(events: PromptqEvents) {
     return new JobProcessor({
+      ...defaults.worker,
       provider: fakeClient([{ ok: true }]).provider,
       limiter: fakeLimiter().limiter,
       records: memoryRecords().port,
@@ -164,7 +165,7 @@ describe('the spend-limit pause is the blocking observer', () => {
   it('the queue is paused by the time the job is handed back (real Redis, fake API)', async () => {
     const connection = testRedis();
     const queue = uniqueQueue();
-    const prefix = queueKeys(queue, testKeyspace()).prefix;
+    const prefix = testKeys(queue).prefix;
     const events = new PromptqEvents();
     const pauser = new SpendLimitPauser({ connection, queue, prefix, log: new Logger('silent') }).subscribe(
       events,
@@ -172,6 +173,7 @@ describe('the spend-limit pause is the blocking observer', () => {
     const bull = bullQueue(queue, connection);
     try {
       const p = new JobProcessor({
+        ...defaults.worker,
         provider: fakeClient([
           { status: 429, type: 'rate_limit_error', errorCode: 'enforced_spend_limit_reached' },
         ]).provider,

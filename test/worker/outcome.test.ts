@@ -1,5 +1,6 @@
 import { APIError } from '@anthropic-ai/sdk';
 import { describe, expect, it } from 'vitest';
+import { defaults } from '../../src/core/defaults.js';
 import { type JobRecord, newRecord } from '../../src/core/record.js';
 import { classifyError } from '../../src/providers/anthropic/classify.js';
 import { judgeError, type RetryPolicy } from '../../src/worker/outcome.js';
@@ -7,7 +8,7 @@ import { judgeError, type RetryPolicy } from '../../src/worker/outcome.js';
 const policy: RetryPolicy = {
   maxAttempts: 3,
   maxRateLimited: 1,
-  backoff: { baseMs: 100, maxMs: 1000 },
+  backoff: { ...defaults.worker.backoff, baseMs: 100, maxMs: 1000 },
   random: () => 0,
 };
 

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServedResponse } from '../../packages/anthropic-simulator/src/index.js';
 import { bullJobId } from '../../src/store/keys.js';
@@ -333,4 +336,39 @@ describe('worker: graceful shutdown', () => {
       await s.close();
     }
   });
+
+  it('reads its settings from the configuration: PROMPTQ_MAX_MODEL_LABELS bounds the unpriced-model warnings', async () => {
+    // A price list with no model: every call is unpriced.
+    const dir = mkdtempSync(join(tmpdir(), 'promptq-prices-'));
+    const prices = join(dir, 'prices.json');
+    writeFileSync(prices, JSON.stringify({ models: {} }));
+    const warned = async (maxModelLabels: string) => {
+      const s = await startStack({
+        env: { PROMPTQ_PRICING_FILE: prices, PROMPTQ_MAX_MODEL_LABELS: maxModelLabels },
+      });
+      try {
+        for (const model of ['claude-haiku-4-5', 'claude-sonnet-4-5'])
+          expect((await finished(s, await submit(s, { model }))).state).toBe('completed');
+        return {
+          named: s.logs
+            .filter((l) => String(l.msg).startsWith('no known price for model'))
+            .map((l) => l.model),
+          summary: s.logs.filter((l) => String(l.msg).startsWith('more than 1 models without a known price')),
+        };
+      } finally {
+        await s.close();
+      }
+    };
+    try {
+      // At the cap: the first model named, the second summed up in one line.
+      expect(await warned('1')).toMatchObject({ named: ['claude-haiku-4-5'], summary: [{}] });
+      // Control: with room for both, both are named.
+      expect(await warned('2')).toMatchObject({
+        named: ['claude-haiku-4-5', 'claude-sonnet-4-5'],
+        summary: [],
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -7,7 +7,7 @@
 
 import { type RequestHandler, Router } from 'express';
 import type { RedisConnection as Redis } from '../../store/connection.js';
-import { type QueueKeys, queueKeys } from '../../store/keys.js';
+import type { Keyspace } from '../../store/keys.js';
 import { TenantStore } from '../../store/tenant-store.js';
 import { HttpError } from '../http/errors.js';
 import { dashboardHtml } from './page.js';
@@ -15,14 +15,13 @@ import { type RangeName, ranges, readDashboard } from './summary.js';
 
 export interface DashboardRouterOptions {
   connection: Redis;
-  queue: string;
-  /** The queue's keys (hash-tagged on a cluster). @defaultValue `queueKeys(queue)` */
-  keys?: QueueKeys | undefined;
+  /** The queue's keys (hash-tagged on a cluster). */
+  keys: Keyspace;
 }
 
 export function dashboardRouter(opts: DashboardRouterOptions): Router {
   const router = Router();
-  const store = new TenantStore(opts.connection, opts.keys ?? queueKeys(opts.queue));
+  const store = new TenantStore(opts.connection, opts.keys);
   const page: RequestHandler = (_req, res) => {
     res.setHeader('content-type', 'text/html; charset=utf-8');
     // The page carries its own script and style; nothing else may run or load.
@@ -30,7 +29,7 @@ export function dashboardRouter(opts: DashboardRouterOptions): Router {
       'content-security-policy',
       "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:",
     );
-    res.send(dashboardHtml(opts.queue));
+    res.send(dashboardHtml(opts.keys.queue));
   };
   router.get('/dashboard', page);
   router.get('/dashboard/', page);
@@ -45,7 +44,7 @@ export function dashboardRouter(opts: DashboardRouterOptions): Router {
       }
       const tenant = req.query.tenant === undefined ? undefined : String(req.query.tenant);
       const [d, tenants] = await Promise.all([
-        readDashboard(opts.connection, opts.keys ?? opts.queue, ranges[range as RangeName]),
+        readDashboard(opts.connection, opts.keys, ranges[range as RangeName]),
         store.list(),
       ]);
       const budgets = tenants.map((t) => ({

@@ -6,7 +6,7 @@
 import { dict, own } from '../../core/dict.js';
 import { bucketQuantile } from '../../core/stats.js';
 import type { RedisConnection as Redis } from '../../store/connection.js';
-import { type QueueKeys, queueKeys } from '../../store/keys.js';
+import type { Keyspace } from '../../store/keys.js';
 import {
   emptyModel,
   entry,
@@ -140,11 +140,11 @@ interface Folded {
 /** Figures for the last `rangeMinutes` minutes (the current minute included). */
 export async function readDashboard(
   redis: Redis,
-  queue: string | QueueKeys,
+  keys: Keyspace,
   rangeMinutes: number,
   now = Date.now(),
 ): Promise<DashboardData> {
-  const store = new RollupStore(redis, typeof queue === 'string' ? queueKeys(queue) : queue);
+  const store = new RollupStore(redis, keys);
   const last = Math.floor(now / 60_000);
   const first = last - rangeMinutes + 1;
   // At most ~100 points per chart: 1h → 1 min, 24h → 15 min.

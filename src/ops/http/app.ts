@@ -10,16 +10,17 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { ValidationError } from '../../core/job.js';
-import type { Logger } from '../../core/log.js';
+import { Logger } from '../../core/log.js';
+import type { HttpConfig } from '../../core/settings.js';
 import { JobConflictError } from '../../producer/conflicts.js';
 import type { PromptQueue } from '../../producer/queue.js';
 import { TooManyWaitersError } from '../../producer/waiters.js';
 import type { RedisConnection as Redis } from '../../store/connection.js';
-import type { QueueKeys } from '../../store/keys.js';
+import type { Keyspace } from '../../store/keys.js';
 import { checkQueueScripts, queueKeyProblems } from '../../store/queue-health.js';
 import { TenantStore } from '../../store/tenant-store.js';
 import { dashboardRouter } from '../dashboard/router.js';
-import type { Metrics } from '../metrics/metrics.js';
+import { Metrics } from '../metrics/metrics.js';
 import { serverSpan } from '../telemetry/http-span.js';
 import { apiRequestGuard, isBrowserPage } from './csrf.js';
 import { checkRawDepth } from './depth-guard.js';
@@ -33,18 +34,15 @@ export { type ErrorType, HttpError } from './errors.js';
 
 export interface AppOptions {
   queue: PromptQueue;
-  metrics: Metrics;
-  log: Logger;
-  /** Bearer token; when set, everything but /healthz and /readyz requires it. */
-  authToken?: string | undefined;
-  /** A token that opens `/metrics` only (the API token opens it too). */
-  metricsToken?: string | undefined;
-  /** Bull Board without its retry/remove/clean actions. @defaultValue `false` */
-  boardReadOnly?: boolean;
-  /** Largest JSON body. @defaultValue `4mb` */
-  bodyLimit?: string;
-  /** Longest `?wait=` in seconds. @defaultValue `300` */
-  maxWaitSeconds?: number;
+  /** Where `/metrics` reads from; the worker's metrics when it runs in this process. @defaultValue a new {@link Metrics} */
+  metrics?: Metrics | undefined;
+  /** @defaultValue a logger at the queue's `log.level` */
+  log?: Logger | undefined;
+  /**
+   * Tokens, Bull Board, body and wait limits (`config.http`): `authToken` guards everything but
+   * /healthz and /readyz. @defaultValue `queue.config.http`
+   */
+  http?: HttpConfig | undefined;
 }
 
 type Handler = (req: Request) => Promise<Reply>;
@@ -91,38 +89,40 @@ export function metricsAllowed(
 
 export function createApp(opts: AppOptions): express.Express {
   const { queue } = opts;
+  const http = opts.http ?? queue.config.http;
+  const log = opts.log ?? new Logger(queue.config.log.level);
+  const metrics = opts.metrics ?? new Metrics({ labels: queue.config.labels });
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   const tenants = new TenantStore(queue.connection, queue.keys);
 
-  mountOps(app, { ...opts, connection: queue.connection, keys: queue.keys });
+  mountOps(app, { metrics, log, http, connection: queue.connection, keys: queue.keys });
   app.use(
     '/v1',
     tenantAuth({
-      adminToken: opts.authToken,
+      adminToken: http.authToken,
       // Bearer only on /v1: a browser's Basic credentials must not act there (csrf.ts).
-      isAdmin: (h) => opts.authToken !== undefined && bearerMatches(h, opts.authToken, false),
+      isAdmin: (h) => http.authToken !== undefined && bearerMatches(h, http.authToken, false),
       tenants,
       redisReady: () => queue.connection.status === 'ready',
     }),
   );
-  requireToken(app, opts.authToken);
+  requireToken(app, http.authToken);
 
-  app.use(dashboardRouter({ connection: queue.connection, queue: queue.name, keys: queue.keys }));
+  app.use(dashboardRouter({ connection: queue.connection, keys: queue.keys }));
+  const limits = { maxBatch: queue.config.jobs.maxBatch, maxWaitSeconds: http.maxWaitSeconds };
   app.get(
     '/openapi.json',
-    wrap(async () => ({ status: 200, body: openApiDocument() })),
+    wrap(async () => ({ status: 200, body: openApiDocument(limits) })),
   );
-  mountBoard(app, queue, opts.boardReadOnly ?? false);
+  mountBoard(app, queue, http.boardReadOnly);
 
   app.use('/v1', apiRequestGuard);
-  app.use(
-    express.json({ limit: opts.bodyLimit ?? '4mb', strict: false, type: () => true, verify: checkRawDepth }),
-  );
-  mountRoutes(app, { queue, tenants, maxWaitSeconds: opts.maxWaitSeconds ?? 300 });
+  app.use(express.json({ limit: http.bodyLimit, strict: false, type: () => true, verify: checkRawDepth }));
+  mountRoutes(app, { queue, tenants, maxWaitSeconds: http.maxWaitSeconds });
 
-  finish(app, opts.log);
+  finish(app, log);
   return app;
 }
 
@@ -155,13 +155,14 @@ export interface OpsOptions {
    * The queue `/readyz` checks (store/queue-health.ts): the worker's kind of script runs on its
    * keys, and BullMQ's keys have their types. @defaultValue none: PING only
    */
-  keys?: QueueKeys | undefined;
+  keys?: Keyspace | undefined;
   metrics: Metrics;
   log: Logger;
-  /** Guards everything but /healthz and /readyz (and opens /metrics too). */
-  authToken?: string | undefined;
-  /** A token that opens `/metrics` only. */
-  metricsToken?: string | undefined;
+  /**
+   * `authToken` guards everything but /healthz and /readyz (and opens /metrics too); `metricsToken`
+   * opens `/metrics` only; `/readyz` gives up after `readyTimeoutMs` (`config.http`).
+   */
+  http: Pick<HttpConfig, 'authToken' | 'metricsToken' | 'readyTimeoutMs'>;
 }
 
 /**
@@ -172,7 +173,7 @@ export function createOpsApp(options: OpsOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
   mountOps(app, options);
-  requireToken(app, options.authToken);
+  requireToken(app, options.http.authToken);
   finish(app, options.log);
   return app;
 }
@@ -192,7 +193,10 @@ function mountOps(app: express.Express, options: OpsOptions): void {
         await Promise.race([
           options.keys ? checkQueueScripts(options.connection, options.keys) : options.connection.ping(),
           new Promise((_, reject) => {
-            timer = setTimeout(() => reject(new Error('readiness check timeout')), 1000);
+            timer = setTimeout(
+              () => reject(new Error('readiness check timeout')),
+              options.http.readyTimeoutMs,
+            );
           }),
         ]).finally(() => clearTimeout(timer));
         const broken = await brokenQueueKeys(options);
@@ -204,7 +208,7 @@ function mountOps(app: express.Express, options: OpsOptions): void {
     }),
   );
   app.get('/metrics', async (req, res) => {
-    if (!metricsAllowed(req.headers.authorization, options)) {
+    if (!metricsAllowed(req.headers.authorization, options.http)) {
       res.setHeader('WWW-Authenticate', 'Bearer');
       return sendError(res, new HttpError('unauthorized', 'missing or wrong bearer token'));
     }

@@ -5,7 +5,14 @@
  */
 import { jobJsonSchema } from '../../core/job-schema.js';
 
-let cached: Record<string, unknown> | undefined;
+/** The documents built, by the limits they state. */
+const cached = new Map<string, Record<string, unknown>>();
+
+/** The limits the document states: the configuration's (`config.jobs.maxBatch`, `config.http.maxWaitSeconds`). */
+export interface OpenApiLimits {
+  maxBatch: number;
+  maxWaitSeconds: number;
+}
 
 const error = {
   type: 'object',
@@ -23,16 +30,24 @@ const json = (schema: unknown) => ({ 'application/json': { schema } });
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const errorReply = (description: string) => ({ description, content: json(ref('Error')) });
 
-/** The document (built once per process). */
-export function openApiDocument(version = '0.1.0'): Record<string, unknown> {
-  if (cached) return cached;
+/** The document (built once per process and limits). */
+export function openApiDocument(limits: OpenApiLimits, version = '0.1.0'): Record<string, unknown> {
+  const key = `${limits.maxBatch}/${limits.maxWaitSeconds}/${version}`;
+  const hit = cached.get(key);
+  if (hit) return hit;
+  const document = build(limits, version);
+  cached.set(key, document);
+  return document;
+}
+
+function build({ maxBatch, maxWaitSeconds }: OpenApiLimits, version: string): Record<string, unknown> {
   const { $schema: _dialect, ...job } = jobJsonSchema();
   const enqueued = {
     type: 'object',
     required: ['id', 'state'],
     properties: { id: { type: 'string' }, state: { type: 'string' } },
   };
-  cached = {
+  return {
     openapi: '3.1.0',
     info: { title: 'promptq', version, description: 'A resilient job queue for Claude API calls.' },
     components: {
@@ -69,13 +84,13 @@ export function openApiDocument(version = '0.1.0'): Record<string, unknown> {
       },
       '/v1/jobs/batch': {
         post: {
-          summary: 'Enqueue up to 1000 jobs, all or nothing',
+          summary: `Enqueue up to ${maxBatch} jobs, all or nothing`,
           requestBody: {
             required: true,
             content: json({
               type: 'object',
               required: ['jobs'],
-              properties: { jobs: { type: 'array', maxItems: 1000, items: ref('Job') } },
+              properties: { jobs: { type: 'array', maxItems: maxBatch, items: ref('Job') } },
             }),
           },
           responses: {
@@ -99,7 +114,7 @@ export function openApiDocument(version = '0.1.0'): Record<string, unknown> {
               name: 'wait',
               in: 'query',
               required: false,
-              schema: { type: 'number', minimum: 0, maximum: 300 },
+              schema: { type: 'number', minimum: 0, maximum: maxWaitSeconds },
             },
           ],
           responses: {
@@ -125,5 +140,4 @@ export function openApiDocument(version = '0.1.0'): Record<string, unknown> {
       },
     },
   };
-  return cached;
 }

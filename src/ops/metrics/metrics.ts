@@ -5,13 +5,22 @@
  * read from Redis on each scrape (queue-gauges.ts).
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { defaults } from '../../core/defaults.js';
 import type { AnnouncedResource } from '../../core/rate-limits.js';
+import type { LabelsConfig } from '../../core/settings.js';
 import type { NetworkTiming } from '../../providers/network-timing.js';
 
 /** LLM calls run from tens of milliseconds to many minutes. */
 const latencyBuckets = [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300, 600];
 const ttftBuckets = [0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.5, 3, 6, 12, 30, 60];
 const waitBuckets = [0.01, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 14400, 86400];
+
+export interface MetricsOptions {
+  /** How many tenants and models keep their name in labels (`config.labels`). @defaultValue `defaults.labels` */
+  labels?: LabelsConfig;
+  /** Node.js process metrics (`promptq_process_*`, `promptq_nodejs_*`) too. @defaultValue `true` */
+  defaultMetrics?: boolean;
+}
 
 export class Metrics {
   readonly registry = new Registry();
@@ -154,10 +163,11 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(opts: { maxTenantLabels?: number; maxModelLabels?: number; defaultMetrics?: boolean } = {}) {
-    this.#maxTenants = opts.maxTenantLabels ?? 50;
-    this.#maxModels = opts.maxModelLabels ?? 50;
-    if (opts.defaultMetrics !== false) {
+  constructor(options: MetricsOptions = {}) {
+    const labels = options.labels ?? defaults.labels;
+    this.#maxTenants = labels.maxTenants;
+    this.#maxModels = labels.maxModels;
+    if (options.defaultMetrics !== false) {
       collectDefaultMetrics({ register: this.registry, prefix: 'promptq_' });
       this.#dropTotalGauges();
     }

@@ -10,8 +10,9 @@
  */
 
 import type { JobRecord } from '../../core/record.js';
+import type { RollupsConfig } from '../../core/settings.js';
 import type { RedisConnection as Redis } from '../../store/connection.js';
-import { queueKeys } from '../../store/keys.js';
+import type { Keyspace } from '../../store/keys.js';
 import {
   bucketIndex,
   latencyBucketsMs,
@@ -31,19 +32,14 @@ export {
 
 export interface RollupOptions {
   connection: Redis;
-  queue: string;
-  /** BullMQ key prefix of the queue. @defaultValue `bull` */
-  prefix?: string;
-  /** Hash-tag the queue's keys for Redis Cluster (store/keys.ts). @defaultValue `false` */
-  hashTag?: boolean;
+  /** The queue's keys (hash-tagged on a cluster): the rollups are the queue's. */
+  keys: Keyspace;
+  /** How long the rollups are kept (`config.rollups`). */
+  retention: RollupsConfig;
   /** Maps a tenant id to its bounded label (the same as the metrics' `tenant` label). */
   tenantLabel: (tenant: string | null) => string;
-  /** Maps a model to its bounded label (the metrics' `model` label). @defaultValue the name itself */
-  modelLabel?: (model: string) => string;
-  /** How long per-minute rollups and slowest-call sets are kept. @defaultValue 26 hours */
-  minuteRetentionSeconds?: number;
-  /** How long per-day cost rollups are kept (the month-end projection needs the month so far). @defaultValue 40 days */
-  dayRetentionSeconds?: number;
+  /** Maps a model to its bounded label (the metrics' `model` label). */
+  modelLabel: (model: string) => string;
 }
 
 /** What a finished job adds to its minute. */
@@ -89,7 +85,7 @@ export function rollupEntry(
   jobId: string,
   status: 'completed' | 'failed',
   r: JobRecord,
-  labels: Pick<Required<RollupOptions>, 'tenantLabel' | 'modelLabel'>,
+  labels: Pick<RollupOptions, 'tenantLabel' | 'modelLabel'>,
 ): RollupEntry {
   const finished = r.finished_at ? Date.parse(r.finished_at) : Date.now();
   const tenant = labels.tenantLabel(r.tenant_id);
@@ -118,7 +114,7 @@ export function rollupEntry(
 }
 
 export class RollupWriter {
-  readonly #o: Required<Omit<RollupOptions, 'prefix' | 'hashTag'>>;
+  readonly #options: RollupOptions;
   readonly #store: RollupStore;
   /** Finished jobs not yet sent. */
   #pending: RollupEntry[] = [];
@@ -127,24 +123,14 @@ export class RollupWriter {
   /** The last write started or waiting to start. */
   #last: Promise<void> | undefined;
 
-  constructor(opts: RollupOptions) {
-    this.#o = {
-      minuteRetentionSeconds: 26 * 3600,
-      dayRetentionSeconds: 40 * 86400,
-      modelLabel: (m) => m,
-      ...opts,
-    };
-    if (!Number.isInteger(this.#o.minuteRetentionSeconds) || this.#o.minuteRetentionSeconds < 3600)
-      throw new RangeError('minuteRetentionSeconds: must be a whole number ≥ 3600');
-    if (!Number.isInteger(this.#o.dayRetentionSeconds) || this.#o.dayRetentionSeconds < 86400)
-      throw new RangeError('dayRetentionSeconds: must be a whole number ≥ 86400');
-    const keys = queueKeys(opts.queue, { prefix: opts.prefix, hashTag: opts.hashTag ?? false });
-    this.#store = new RollupStore(opts.connection, keys);
+  constructor(options: RollupOptions) {
+    this.#options = options;
+    this.#store = new RollupStore(options.connection, options.keys);
   }
 
   /** Add one finished job to the rollups of the minute it finished in. */
   async record(jobId: string, status: 'completed' | 'failed', r: JobRecord): Promise<void> {
-    this.#pending.push(rollupEntry(jobId, status, r, this.#o));
+    this.#pending.push(rollupEntry(jobId, status, r, this.#options));
     return this.#commit();
   }
 
@@ -159,9 +145,10 @@ export class RollupWriter {
       this.#next = undefined;
       const batch = this.#pending;
       this.#pending = [];
+      const { retention } = this.#options;
       await this.#store.addMany(batch, {
-        minuteSeconds: this.#o.minuteRetentionSeconds,
-        daySeconds: this.#o.dayRetentionSeconds,
+        minuteSeconds: retention.minuteRetentionSeconds,
+        daySeconds: retention.dayRetentionSeconds,
       });
     })();
     this.#next = next;

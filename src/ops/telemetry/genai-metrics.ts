@@ -21,7 +21,7 @@ export interface GenAiMetricsOptions {
   /**
    * Distinct model names kept as attribute values; later ones are `other`, so made-up model names
    * cannot grow the exported series (as `PROMPTQ_MAX_MODEL_LABELS` for /metrics).
-   * @defaultValue `defaults.maxModelLabels`
+   * @defaultValue `defaults.labels.maxModels`
    */
   maxModelLabels?: number;
 }
@@ -40,7 +40,7 @@ export function modelNameCap(max: number): (model: string) => string {
 }
 
 export function subscribeGenAiMetrics(events: EventSource, opts: GenAiMetricsOptions = {}): void {
-  const label = modelNameCap(opts.maxModelLabels ?? defaults.maxModelLabels);
+  const label = modelNameCap(opts.maxModelLabels ?? defaults.labels.maxModels);
   const meter = metrics.getMeter('promptq');
   const tokens = meter.createHistogram('gen_ai.client.token.usage', {
     description: 'Number of input and output tokens used',

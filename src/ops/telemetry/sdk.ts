@@ -7,8 +7,16 @@
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { Logger } from '../../core/log.js';
-import { subscribeGenAiMetrics } from './genai-metrics.js';
-import type { Telemetry } from './telemetry.js';
+import type { EventSource } from '../../events/types.js';
+import { type GenAiMetricsOptions, subscribeGenAiMetrics } from './genai-metrics.js';
+
+/** A running OpenTelemetry SDK (its module is loaded only when telemetry is on: telemetry.ts). */
+export interface Telemetry {
+  /** Subscribe the GenAI metrics to a worker's events. */
+  observe(events: EventSource, opts?: GenAiMetricsOptions): void;
+  /** Flush what is buffered and stop exporting. */
+  shutdown(): Promise<void>;
+}
 
 export function startSdk(log: Logger): Telemetry {
   const sdk = new NodeSDK({

@@ -5,8 +5,7 @@
  * instruments promptq creates through `@opentelemetry/api` stay no-ops.
  */
 import type { Logger } from '../../core/log.js';
-import type { EventSource } from '../../events/types.js';
-import type { GenAiMetricsOptions } from './genai-metrics.js';
+import type { Telemetry } from './sdk.js';
 
 /** The variables any one of which switches OTLP export on. */
 export const otlpEndpointVariables = [
@@ -21,13 +20,7 @@ export function telemetryWanted(env: NodeJS.ProcessEnv): boolean {
   return otlpEndpointVariables.some((name) => (env[name] ?? '').trim() !== '');
 }
 
-/** A running OpenTelemetry SDK. */
-export interface Telemetry {
-  /** Subscribe the GenAI metrics to a worker's events. */
-  observe(events: EventSource, opts?: GenAiMetricsOptions): void;
-  /** Flush what is buffered and stop exporting. */
-  shutdown(): Promise<void>;
-}
+export type { Telemetry } from './sdk.js';
 
 let shared: { users: number; started: Promise<Telemetry | undefined> } | undefined;
 

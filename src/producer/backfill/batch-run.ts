@@ -19,6 +19,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { ConfigError } from '../../core/config.js';
+import { defaults } from '../../core/defaults.js';
 import type { Batches, BatchInfo, BatchRequest, BatchResult } from '../../providers/provider.js';
 import {
   batchesOfJobs,
@@ -206,7 +207,7 @@ export class BatchRun {
   /** Collects lines into batches within the limits and submits each when full. */
   #sender(round: number): Sender {
     const limits = this.#api.limits;
-    const size = Math.min(this.#options.batchSize ?? 10_000, limits.requests);
+    const size = Math.min(this.#options.batchSize ?? defaults.backfill.batchSize, limits.requests);
     const maxBytes = Math.min(this.#options.batchBytes ?? limits.bytes - 1024 * 1024, limits.bytes);
     let requests: BatchRequest[] = [];
     let lines: ValidLine[] = [];

@@ -14,7 +14,7 @@ export interface BatchRunOptions {
   prices: Pricing;
   /** `errored` (retryable) and `expired` requests: the live queue, a follow-up batch, or failed. */
   retry: BatchRetry;
-  /** Requests per batch (the API allows 100,000). @defaultValue `10000` */
+  /** Requests per batch (the API allows 100,000). @defaultValue `defaults.backfill.batchSize` */
   batchSize?: number;
   /** Bytes per create body (the API allows 256 MB). @defaultValue 255 MB */
   batchBytes?: number;

@@ -12,7 +12,7 @@
 import { once } from 'node:events';
 import type { JobRecord } from '../../core/record.js';
 import type { RedisConnection as Redis } from '../../store/connection.js';
-import { queueKeys } from '../../store/keys.js';
+import type { Keyspace } from '../../store/keys.js';
 import { readJobFields } from '../../store/record-store.js';
 import type { LineDefaults, ParsedLine } from './parse.js';
 import { type BackfillSummary, type OutcomeType, SummaryBuilder } from './run-summary.js';
@@ -20,11 +20,8 @@ import { parsedLines } from './scan.js';
 
 export interface ResultsOptions {
   redis: Redis;
-  queue: string;
-  /** BullMQ key prefix. @defaultValue `bull` */
-  prefix?: string;
-  /** Hash-tag the queue's keys for Redis Cluster (store/keys.ts). @defaultValue `false` */
-  hashTag?: boolean;
+  /** The queue's keys (hash-tagged on a cluster). */
+  keys: Keyspace;
   /** Wait for unfinished jobs; otherwise write their current state (`pending`). */
   wait: boolean;
   /** Give up waiting after this many ms (then unfinished jobs are `pending`). @defaultValue no limit */
@@ -107,7 +104,7 @@ export async function collectResults(
 ): Promise<BackfillSummary> {
   const windowSize = o.window ?? 2000;
   const pollMs = o.pollMs ?? 250;
-  const keys = queueKeys(o.queue, { prefix: o.prefix, hashTag: o.hashTag ?? false });
+  const { keys } = o;
   const deadline = o.timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + o.timeoutMs;
   const summary = new SummaryBuilder();
   const lines = parsedLines(path, lineDefaults)[Symbol.asyncIterator]();

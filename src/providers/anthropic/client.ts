@@ -10,7 +10,7 @@ import { timedFetch } from '../network-timing.js';
 
 /** Build the SDK client, starting the simulator when there is no key. */
 export async function anthropicClient(
-  config: PromptqConfig,
+  config: Pick<PromptqConfig, 'anthropic' | 'worker'>,
   log: Logger,
 ): Promise<{
   client: Anthropic;
@@ -19,8 +19,8 @@ export async function anthropicClient(
   baseURL: string | undefined;
 }> {
   let simulator: Simulator | undefined;
-  let baseURL = config.anthropicBaseUrl;
-  let apiKey = config.anthropicApiKey;
+  let baseURL = config.anthropic.baseUrl;
+  let apiKey = config.anthropic.apiKey;
   if (apiKey === undefined) {
     // Loaded only here: a process with a key never loads the simulator.
     const { startSimulator } = await import('@promptq/anthropic-simulator');
@@ -38,7 +38,7 @@ export async function anthropicClient(
     ...(baseURL ? { baseURL } : {}),
     // promptq owns retries and timeouts.
     maxRetries: 0,
-    timeout: config.requestTimeoutMs,
+    timeout: config.worker.requestTimeoutMs,
     // Times DNS/TCP/TLS and time to first byte per request (src/providers/network-timing.ts).
     fetch: timedFetch(),
     // The worker's attempt span is the GenAI span (worker/tracing.ts), with the record's tokens: the

@@ -63,7 +63,8 @@ export class ModelPolicy {
 }
 
 /** The policy a config sets: `PROMPTQ_MODELS`, over the price list `PROMPTQ_PRICING_FILE` makes. */
-export function modelPolicyOf(config: Pick<PromptqConfig, 'models' | 'pricingFile'>): ModelPolicy {
-  const known = config.models.kind === 'listed' && config.models.known;
-  return new ModelPolicy(config.models, known ? PriceTable.load(config.pricingFile) : undefined);
+export function modelPolicyOf(config: Pick<PromptqConfig, 'jobs' | 'pricingFile'>): ModelPolicy {
+  const { models } = config.jobs;
+  const known = models.kind === 'listed' && models.known;
+  return new ModelPolicy(models, known ? PriceTable.load(config.pricingFile) : undefined);
 }

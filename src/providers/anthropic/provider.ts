@@ -97,9 +97,9 @@ export const anthropicProvider: ProviderFactory = {
       account: accountFingerprint(`${baseURL ?? 'default'}|${apiKey}`),
       endpoint: simulator
         ? 'simulator'
-        : config.anthropicBaseUrl === undefined
+        : config.anthropic.baseUrl === undefined
           ? 'api.anthropic.com'
-          : redactUrl(config.anthropicBaseUrl, 'ANTHROPIC_BASE_URL'),
+          : redactUrl(config.anthropic.baseUrl, 'ANTHROPIC_BASE_URL'),
       prices: PriceTable.load(config.pricingFile),
       simulator,
     });

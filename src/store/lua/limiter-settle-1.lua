@@ -1,7 +1,7 @@
 --[[
   Settle one answered request: give back what it did not use, then adapt the group's pace
   (additive recovery on success, multiplicative decrease and a pause on 429, exponential backoff
-  on 529). The tuning numbers come from limiter/shared-state.ts (defaultTuning).
+  on 529). The tuning numbers come from the caller (config.limiter.tuning, core/defaults.ts).
   With ARGV[26] = 1 it also learns from the answer's rate-limit headers, as limiter-observe-1.lua
   does (before the settle on success, after it on a 429/529): one script per call instead of two.
 

@@ -3,14 +3,15 @@
  * completion text only when asked), and the few job facts around it (invalid data, no price for the
  * model, a tenant over budget, a job returned on shutdown, a late result dropped after a lost lock).
  */
-import { defaults } from '../../core/defaults.js';
 import type { Logger } from '../../core/log.js';
 import type { AttemptEvent, EventSource } from '../../events/types.js';
 
 export interface AttemptLogOptions {
   log: Logger;
-  /** Log prompt and completion text too. */
+  /** Log prompt and completion text too (`config.worker.logPrompts`). */
   logPrompts: boolean;
+  /** Models without a price named in the log, as many as keep their name in metric labels (`config.labels.maxModels`). */
+  maxModelLabels: number;
 }
 
 export function subscribeAttemptLog(events: EventSource, options: AttemptLogOptions): void {
@@ -46,8 +47,11 @@ export function subscribeAttemptLog(events: EventSource, options: AttemptLogOpti
 }
 
 /** One `api_attempt` line per attempt; the first calls of an unpriced model say so. */
-function subscribeAttemptLines(events: EventSource, { log, logPrompts }: AttemptLogOptions): void {
-  const sayUnpriced = unpricedWarning(log);
+function subscribeAttemptLines(
+  events: EventSource,
+  { log, logPrompts, maxModelLabels }: AttemptLogOptions,
+): void {
+  const sayUnpriced = unpricedWarning(log, maxModelLabels);
   events.on('attempt', (e) => {
     const outcome = e.outcome;
     switch (outcome.kind) {
@@ -107,9 +111,8 @@ function subscribeAttemptLines(events: EventSource, { log, logPrompts }: Attempt
  * Said once per model and process, for the first models (made-up names cannot grow the set or the
  * log without bound): every call on them is counted in promptq_unpriced_calls_total.
  */
-function unpricedWarning(log: Logger): (model: string, jobId: string) => void {
+function unpricedWarning(log: Logger, maxNamed: number): (model: string, jobId: string) => void {
   const said = new Set<string>();
-  const maxNamed = defaults.maxModelLabels;
   return (model, jobId) => {
     if (said.has(model) || said.size > maxNamed) return;
     said.add(model);

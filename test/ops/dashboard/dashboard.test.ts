@@ -94,7 +94,7 @@ describe('built-in dashboard over real rollups', () => {
   });
 
   it('`promptq report` prints the same figures in the terminal', async () => {
-    const env = { REDIS_URL: s.config.redisUrl, PROMPTQ_QUEUE: s.config.queue };
+    const env = { REDIS_URL: s.config.redis.url, PROMPTQ_QUEUE: s.config.queue };
     // Three real CLI processes, run side by side.
     const text = spawnCli(['report', '--since', '1h'], env);
     const json = spawnCli(['report', '--since', '1h', '--json'], env);

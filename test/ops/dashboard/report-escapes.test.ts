@@ -6,11 +6,13 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { defaults } from '../../../src/core/defaults.js';
 import { printable, textTable } from '../../../src/core/format.js';
 import { newRecord } from '../../../src/core/record.js';
 import { formatReport } from '../../../src/ops/dashboard/report.js';
 import { readDashboard } from '../../../src/ops/dashboard/summary.js';
 import { RollupWriter } from '../../../src/ops/metrics/rollups.js';
+import { Keyspace } from '../../../src/store/keys.js';
 import { uniqueQueue } from '../../helpers/stack.js';
 
 const tenant = '\u001b[2J\u001b[1;1Hpwned\u0007';
@@ -25,13 +27,19 @@ describe('promptq report escapes what it prints', () => {
 
   it('terminal escapes, newlines and bidi overrides in names print as \\uXXXX', async () => {
     const queue = uniqueQueue();
-    const w = new RollupWriter({ connection: redis, queue, tenantLabel: (t) => t ?? 'none' });
+    const w = new RollupWriter({
+      connection: redis,
+      keys: new Keyspace({ queue }),
+      retention: defaults.rollups,
+      tenantLabel: (t) => t ?? 'none',
+      modelLabel: (m) => m,
+    });
     const now = Date.now();
     const base = newRecord({ model, max_tokens: 100, messages: [], tenant_id: tenant }, now - 500);
     const done = { ...base, finished_at: new Date(now).toISOString(), total_ms: 500, latency_ms: 400 };
     await w.record('ok\u001b[31m', 'completed', { ...done, output_tokens: 10, cost_usd: 0.001, attempts: 1 });
     await w.record('bad', 'failed', { ...done, latency_ms: null, error_type: errorType, attempts: 1 });
-    const d = await readDashboard(redis, queue, 60, now);
+    const d = await readDashboard(redis, new Keyspace({ queue }), 60, now);
     // Control: the hostile names are in the data as they are.
     expect(Object.keys(d.tenants)).toContain(tenant);
     expect(Object.keys(d.models)).toContain(model);

@@ -1,9 +1,11 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { resolveConfig } from '../../../src/core/config.js';
+import { defaults } from '../../../src/core/defaults.js';
 import { newRecord } from '../../../src/core/record.js';
 import { parseSince, readDashboard } from '../../../src/ops/dashboard/summary.js';
 import { RollupWriter, slowestKept } from '../../../src/ops/metrics/rollups.js';
-import { queueKeys } from '../../../src/store/keys.js';
+import { Keyspace } from '../../../src/store/keys.js';
 import { uniqueQueue } from '../../helpers/stack.js';
 
 describe('rollups in Redis', () => {
@@ -28,11 +30,17 @@ describe('rollups in Redis', () => {
 
   it('every key expires (retention), and the slowest set stays capped', async () => {
     const queue = uniqueQueue();
-    const w = new RollupWriter({ connection: redis, queue, tenantLabel: (t) => t ?? 'none' });
+    const w = new RollupWriter({
+      connection: redis,
+      keys: new Keyspace({ queue }),
+      retention: defaults.rollups,
+      tenantLabel: (t) => t ?? 'none',
+      modelLabel: (m) => m,
+    });
     const now = Date.now();
     for (let i = 0; i < slowestKept + 5; i++) await w.record(`j${i}`, 'completed', finished(now, 100 + i));
     const minute = Math.floor(now / 60_000);
-    const k = queueKeys(queue);
+    const k = new Keyspace({ queue });
     const keys = [
       k.rollupMinute(minute),
       k.rollupDay(new Date(now).toISOString().slice(0, 10)),
@@ -44,7 +52,7 @@ describe('rollups in Redis', () => {
       expect(ttl, k).toBeLessThanOrEqual(40 * 86400);
     }
     expect(await redis.zcard(k.slowest(Math.floor(minute / 60)))).toBe(slowestKept);
-    const d = await readDashboard(redis, queue, 60, now);
+    const d = await readDashboard(redis, new Keyspace({ queue }), 60, now);
     expect(d.totals.jobs).toBe(slowestKept + 5);
     // Micro-dollar integers: 25 × $0.000123 adds up exactly.
     expect(d.totals.cost_usd).toBe(0.003075);
@@ -54,16 +62,22 @@ describe('rollups in Redis', () => {
 
   it('a batch of thousands in one group commit: counted whole, its slowest kept (one past the cap is not)', async () => {
     const queue = uniqueQueue();
-    const w = new RollupWriter({ connection: redis, queue, tenantLabel: (t) => t ?? 'none' });
+    const w = new RollupWriter({
+      connection: redis,
+      keys: new Keyspace({ queue }),
+      retention: defaults.rollups,
+      tenantLabel: (t) => t ?? 'none',
+      modelLabel: (m) => m,
+    });
     const now = Date.now();
     const n = 5000;
     // Recorded together: they go in one or two writes, each far more calls than a Lua unpack takes.
     await Promise.all(
       Array.from({ length: n }, (_, i) => w.record(`b${i}`, 'completed', finished(now, 1000 + i))),
     );
-    const k = queueKeys(queue);
+    const k = new Keyspace({ queue });
     const minute = Math.floor(now / 60_000);
-    expect((await readDashboard(redis, queue, 60, now)).totals.jobs).toBe(n);
+    expect((await readDashboard(redis, new Keyspace({ queue }), 60, now)).totals.jobs).toBe(n);
     const kept = await redis.zrevrange(k.slowest(Math.floor(minute / 60)), 0, -1);
     expect(kept).toHaveLength(slowestKept);
     const ids = kept.map((m) => (JSON.parse(m) as { id: string }).id);
@@ -74,28 +88,38 @@ describe('rollups in Redis', () => {
 
   it('a job that finished before the range is not in it', async () => {
     const queue = uniqueQueue();
-    const w = new RollupWriter({ connection: redis, queue, tenantLabel: (t) => t ?? 'none' });
+    const w = new RollupWriter({
+      connection: redis,
+      keys: new Keyspace({ queue }),
+      retention: defaults.rollups,
+      tenantLabel: (t) => t ?? 'none',
+      modelLabel: (m) => m,
+    });
     const now = Date.now();
     await w.record('old', 'completed', finished(now - 2 * 3600_000, 50));
     await w.record('new', 'completed', finished(now, 50));
-    const hour = await readDashboard(redis, queue, 60, now);
+    const hour = await readDashboard(redis, new Keyspace({ queue }), 60, now);
     expect(hour.totals.jobs).toBe(1);
     expect(hour.slowest.map((c) => c.id)).toEqual(['new']);
-    const day = await readDashboard(redis, queue, 1440, now);
+    const day = await readDashboard(redis, new Keyspace({ queue }), 1440, now);
     expect(day.totals.jobs).toBe(2);
     expect(day.step_seconds).toBe(15 * 60);
   });
 
-  it('options and durations are checked, naming the field', () => {
-    expect(
-      () =>
-        new RollupWriter({
-          connection: redis,
-          queue: 'q',
-          tenantLabel: () => 'x',
-          minuteRetentionSeconds: 60,
-        }),
-    ).toThrow(/^minuteRetentionSeconds: /);
+  it('retention settings and durations are checked, naming the field', () => {
+    // The retention is the configuration's, checked once there, at its bounds from both sides.
+    expect(() => resolveConfig({ rollups: { minuteRetentionSeconds: 3599 } })).toThrow(
+      /^rollups\.minuteRetentionSeconds: must be between 3600 and /,
+    );
+    expect(resolveConfig({ rollups: { minuteRetentionSeconds: 3600 } }).rollups.minuteRetentionSeconds).toBe(
+      3600,
+    );
+    expect(() => resolveConfig({ rollups: { dayRetentionSeconds: 86_399 } })).toThrow(
+      /^rollups\.dayRetentionSeconds: /,
+    );
+    expect(resolveConfig({ rollups: { dayRetentionSeconds: 86_400 } }).rollups.dayRetentionSeconds).toBe(
+      86_400,
+    );
     expect(parseSince('90m')).toBe(90);
     expect(parseSince('24h')).toBe(1440);
     expect(parseSince('1d')).toBe(1440);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openApiDocument } from '../../../src/ops/http/openapi.js';
 import { bullJobId } from '../../../src/store/keys.js';
 import { get, post, type Stack, startStack } from '../../helpers/stack.js';
 
@@ -46,6 +47,18 @@ describe('HTTP API: enqueue routes', () => {
     expect(Object.keys(r.body.paths)).toEqual(
       expect.arrayContaining(['/v1/jobs', '/v1/jobs/batch', '/v1/jobs/{id}']),
     );
+    // The limits it states are the configuration's.
+    const batch = r.body.paths['/v1/jobs/batch'].post;
+    expect(batch.requestBody.content['application/json'].schema.properties.jobs.maxItems).toBe(
+      s.config.jobs.maxBatch,
+    );
+    expect(batch.summary).toBe(`Enqueue up to ${s.config.jobs.maxBatch} jobs, all or nothing`);
+    const wait = r.body.paths['/v1/jobs/{id}'].get.parameters.find(
+      (p: { name: string }) => p.name === 'wait',
+    );
+    expect(wait.schema.maximum).toBe(s.config.http.maxWaitSeconds);
+    const other = openApiDocument({ maxBatch: 7, maxWaitSeconds: 9 }) as typeof r.body;
+    expect(other.paths['/v1/jobs/{id}'].get.parameters[1].schema.maximum).toBe(9);
     const job = r.body.components.schemas.Job;
     expect(job.required).toEqual(['model', 'max_tokens']);
     for (const f of [

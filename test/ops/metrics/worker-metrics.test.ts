@@ -1,5 +1,6 @@
 import { DelayedError } from 'bullmq';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../src/core/config.js';
 import { defaults } from '../../../src/core/defaults.js';
 import { defaultJobLimits } from '../../../src/core/job-schema.js';
 import { Logger } from '../../../src/core/log.js';
@@ -13,16 +14,23 @@ import { subscribeAttemptLog } from '../../../src/worker/subscribers/attempt-log
 import { type Answer, fakeClient, fakeJob, fakeLimiter, memoryRecords } from '../../worker/fakes.js';
 
 /** A job processor (worker/core.ts) with the metrics and attempt-log subscribers, on fakes (no API, no Redis). */
-function rig(script: Answer[], prices = new PriceTable(), deferrals: Deferral[] = []) {
+function rig(
+  script: Answer[],
+  prices = new PriceTable(),
+  deferrals: Deferral[] = [],
+  maxModelLabels = defaults.labels.maxModels,
+) {
   const metrics = new Metrics({ defaultMetrics: false });
   const lines: Array<Record<string, unknown>> = [];
   const events = new PromptqEvents();
   subscribeAttemptLog(events, {
     log: new Logger('debug', (l) => lines.push(JSON.parse(l))),
     logPrompts: false,
+    maxModelLabels,
   });
   subscribeWorkerMetrics(events, metrics);
   const p = new JobProcessor({
+    ...defaults.worker,
     provider: fakeClient(script).provider,
     limiter: fakeLimiter(deferrals).limiter,
     records: memoryRecords().port,
@@ -30,7 +38,7 @@ function rig(script: Answer[], prices = new PriceTable(), deferrals: Deferral[] 
     events,
     maxAttempts: 3,
     maxRateLimited: 1,
-    backoff: { baseMs: 10, maxMs: 100 },
+    backoff: { ...defaults.worker.backoff, baseMs: 10, maxMs: 100 },
     requestTimeoutMs: 5000,
     jobLimits: defaultJobLimits,
   });
@@ -136,25 +144,30 @@ describe('worker metrics and attempt log, from the worker events', () => {
     expect(text).not.toContain('promptq_cost_usd_total{');
   });
 
-  it('unpriced-model warnings name the first models only: made-up names cannot grow the log or memory', async () => {
-    const { p, lines } = rig([], new PriceTable({ models: {} }));
-    const warned = () =>
-      lines.filter((l) => String(l.msg).startsWith('no known price for model')).map((l) => l.model);
-    const summary = () => lines.filter((l) => String(l.msg).startsWith('more than'));
-    const max = defaults.maxModelLabels;
-    for (let i = 0; i < max; i++)
-      await p.process(fakeJob({ ...body, model: `made-up-${i}` }, { id: `m${i}` }), 't');
-    // The limit itself: every model named, no summary.
-    expect(warned()).toHaveLength(max);
-    expect(summary()).toHaveLength(0);
-    // One past it: one summary line, then nothing more however many follow.
-    for (let i = max; i < max + 5; i++) {
-      await p.process(fakeJob({ ...body, model: `made-up-${i}` }, { id: `m${i}` }), 't');
-    }
-    expect(warned()).toHaveLength(max);
-    expect(summary()).toHaveLength(1);
-    expect(String(summary()[0]?.msg)).toContain(`more than ${max} models without a known price`);
-  });
+  it.each([
+    ['the default', defaults.labels.maxModels],
+    ['PROMPTQ_MAX_MODEL_LABELS=3', loadConfig({ PROMPTQ_MAX_MODEL_LABELS: '3' }).labels.maxModels],
+  ])(
+    'unpriced-model warnings name the first models only (%s): made-up names cannot grow the log or memory',
+    async (_, max) => {
+      const { p, lines } = rig([], new PriceTable({ models: {} }), [], max);
+      const warned = () =>
+        lines.filter((l) => String(l.msg).startsWith('no known price for model')).map((l) => l.model);
+      const summary = () => lines.filter((l) => String(l.msg).startsWith('more than'));
+      for (let i = 0; i < max; i++)
+        await p.process(fakeJob({ ...body, model: `made-up-${i}` }, { id: `m${i}` }), 't');
+      // The limit itself: every model named, no summary.
+      expect(warned()).toHaveLength(max);
+      expect(summary()).toHaveLength(0);
+      // One past it: one summary line, then nothing more however many follow.
+      for (let i = max; i < max + 5; i++) {
+        await p.process(fakeJob({ ...body, model: `made-up-${i}` }, { id: `m${i}` }), 't');
+      }
+      expect(warned()).toHaveLength(max);
+      expect(summary()).toHaveLength(1);
+      expect(String(summary()[0]?.msg)).toContain(`more than ${max} models without a known price`);
+    },
+  );
 
   it('a deferred job is counted per group and reason, and spends no attempt', async () => {
     const later = Date.now() + 5000;

@@ -5,6 +5,7 @@
 import { metrics as api } from '@opentelemetry/api';
 import { metrics as sdk } from '@opentelemetry/sdk-node';
 import { describe, expect, it } from 'vitest';
+import { defaults } from '../../../src/core/defaults.js';
 import { defaultJobLimits } from '../../../src/core/job-schema.js';
 import { PromptqEvents } from '../../../src/events/emitter.js';
 import { modelNameCap, subscribeGenAiMetrics } from '../../../src/ops/telemetry/genai-metrics.js';
@@ -31,6 +32,7 @@ describe('GenAI metrics: bounded model attributes', () => {
       const events = new PromptqEvents();
       subscribeGenAiMetrics(events, { maxModelLabels: 3 });
       const p = new JobProcessor({
+        ...defaults.worker,
         provider: fakeClient(Array.from({ length: 10 }, () => ({ ok: true as const }))).provider,
         limiter: fakeLimiter().limiter,
         records: memoryRecords().port,

@@ -28,7 +28,7 @@ describe('OpenTelemetry: a worker in another process continues the job’s trace
     worker = spawnCli(['worker'], {
       ...otel,
       OTEL_SERVICE_NAME: 'promptq-worker',
-      REDIS_URL: s.config.redisUrl,
+      REDIS_URL: s.config.redis.url,
       PROMPTQ_QUEUE: s.config.queue,
       ANTHROPIC_API_KEY: testApiKey,
       ANTHROPIC_BASE_URL: s.sim.url,

@@ -1,0 +1,384 @@
+/**
+ * What promptq can be told: the shape of the resolved configuration, one slice per component, every
+ * setting with its default, its range and (where one sets it) its environment variable.
+ *
+ * - The values of the defaults are {@link defaults} (defaults.ts), and nowhere else.
+ * - `resolveConfig` (config.ts) merges what a caller gives over them and checks each value against
+ *   its range, once; `loadConfig` reads the environment (env.ts lists the variables) into the same.
+ * - Components take the slice they need (`config.worker`, `config.limiter`, `config.http`, …), never
+ *   a copy of its fields.
+ *
+ * A `@defaultValue` below is checked against `defaults` by test/core/config-defaults.test.ts.
+ */
+import type { RedisMode } from './redis-url.js';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+
+/** The resolved configuration of a promptq process or library user: every field has its value. */
+export interface PromptqConfig {
+  /**
+   * The queue's name (`PROMPTQ_QUEUE`): 1-100 characters from `A-Z a-z 0-9 _ . -`.
+   * @defaultValue `prompts`
+   */
+  readonly queue: string;
+  /**
+   * BullMQ's key prefix: every key of the queue starts with it (store/keys.ts). No `{`: on a
+   * cluster the hash tag is added to it.
+   * @defaultValue `bull`
+   */
+  readonly prefix: string;
+  /** A JSON price list that replaces or extends the built-in one (`PROMPTQ_PRICING_FILE`). @defaultValue `undefined` */
+  readonly pricingFile: string | undefined;
+  readonly redis: RedisConfig;
+  readonly anthropic: AnthropicConfig;
+  readonly http: HttpConfig;
+  readonly waiters: WaitersConfig;
+  readonly jobs: JobsConfig;
+  readonly worker: WorkerConfig;
+  readonly limiter: LimiterConfig;
+  readonly log: LogConfig;
+  readonly observers: ObserversConfig;
+  readonly labels: LabelsConfig;
+  readonly rollups: RollupsConfig;
+  readonly backfill: BackfillConfig;
+}
+
+/** Where Redis is (store/connection.ts). */
+export interface RedisConfig {
+  /**
+   * `redis[s]://[user:pass@]host:port[/db]` (`REDIS_URL`); with `mode` `cluster` or `sentinel`,
+   * several hosts: `redis://host:7000,host:7001`.
+   * @defaultValue `redis://127.0.0.1:6379`
+   */
+  readonly url: string;
+  /**
+   * One endpoint, Redis Cluster seed nodes, or sentinels (`PROMPTQ_REDIS_MODE`). On a cluster every
+   * key is hash-tagged per queue and per limiter group.
+   * @defaultValue `single`
+   */
+  readonly mode: RedisMode;
+  /** The master's name; required with `mode: 'sentinel'`, refused otherwise (`PROMPTQ_REDIS_SENTINEL_NAME`). @defaultValue `undefined` */
+  readonly sentinelName: string | undefined;
+}
+
+/** The Anthropic API (providers/anthropic/client.ts). */
+export interface AnthropicConfig {
+  /** The real API key (`ANTHROPIC_API_KEY`); `undefined`: the built-in simulator answers. Never logged. @defaultValue `undefined` */
+  readonly apiKey: string | undefined;
+  /**
+   * Another Anthropic-compatible endpoint (`ANTHROPIC_BASE_URL`), `http(s)://…` without a user or
+   * password; `undefined`: the SDK's default.
+   * @defaultValue `undefined`
+   */
+  readonly baseUrl: string | undefined;
+}
+
+/** The HTTP API, Bull Board, the dashboard and /metrics (ops/http/app.ts). */
+export interface HttpConfig {
+  /** Listen address (`HOST`); beyond loopback only with `authToken`. @defaultValue `127.0.0.1` */
+  readonly host: string;
+  /** Listen port, 0-65535 (`PORT`; 0: any free port). @defaultValue `3000` */
+  readonly port: number;
+  /**
+   * Bearer token of the API, Bull Board, the dashboard and /metrics, at least 16 characters
+   * (`PROMPTQ_AUTH_TOKEN`); required when `host` is not loopback.
+   * @defaultValue `undefined`
+   */
+  readonly authToken: string | undefined;
+  /** A token, at least 16 characters, that opens `/metrics` only (`PROMPTQ_METRICS_TOKEN`). @defaultValue `undefined` */
+  readonly metricsToken: string | undefined;
+  /** Bull Board without retry, remove, clean, pause and add (`PROMPTQ_BOARD_READ_ONLY`). @defaultValue `false` */
+  readonly boardReadOnly: boolean;
+  /** Largest JSON body, in express's notation (`'512kb'`, `'10mb'`). @defaultValue `4mb` */
+  readonly bodyLimit: string;
+  /** Longest `GET /v1/jobs/:id?wait=S`, in seconds. @defaultValue `300` */
+  readonly maxWaitSeconds: number;
+  /** `/readyz` answers 503 when Redis (and the queue's keys) do not answer within this. @defaultValue `1000` */
+  readonly readyTimeoutMs: number;
+}
+
+/** Waiting for a job to finish: `PromptQueue.wait` and `?wait=` (producer/waiters.ts). */
+export interface WaitersConfig {
+  /**
+   * Most waits under way at once per process, 1-1,000,000 (`PROMPTQ_MAX_WAITERS`); one more is
+   * refused (`TooManyWaitersError`, HTTP 429).
+   * @defaultValue `1000`
+   */
+  readonly maxWaiters: number;
+  /**
+   * Wake on BullMQ's events (one blocking connection per queue handle). `false` re-reads the job on
+   * a backoff (25 ms doubling to 500 ms): no extra connection, but Redis work for every wait.
+   * @defaultValue `true`
+   */
+  readonly events: boolean;
+  /** A wait re-reads its job at least this often, events or not. @defaultValue `30000` */
+  readonly recheckMs: number;
+  /** The job-events subscription closes after this long without a wait. @defaultValue `30000` */
+  readonly lingerMs: number;
+}
+
+/** Limits applied by `validateJob` (core/job.ts). */
+export interface JobLimits {
+  /** Largest `max_tokens` a job may ask for, ≥ 1 (`PROMPTQ_MAX_TOKENS_CAP`). @defaultValue `128000` */
+  readonly maxTokens: number;
+  /** Most messages in one job. @defaultValue `1000` */
+  readonly maxMessages: number;
+  /** Longest string anywhere in a job body, in characters. @defaultValue `2000000` */
+  readonly maxStringLength: number;
+}
+
+/**
+ * `PROMPTQ_MODELS`: `any` (every model), or the models of the price list (`known`) and/or the
+ * listed names (providers/anthropic/model-policy.ts).
+ */
+export type ModelsSetting =
+  | { readonly kind: 'any' }
+  | { readonly kind: 'listed'; readonly known: boolean; readonly names: readonly string[] };
+
+/** Jobs: what is accepted, how long they are kept, how they are added (producer/queue.ts). */
+export interface JobsConfig {
+  readonly limits: JobLimits;
+  /** Keep completed jobs and their records this many seconds, ≥ 1 (`PROMPTQ_KEEP_COMPLETED_SECONDS`). @defaultValue `604800` */
+  readonly keepCompletedSeconds: number;
+  /** Keep failed jobs this many seconds, ≥ 1 (`PROMPTQ_KEEP_FAILED_SECONDS`). @defaultValue `2592000` */
+  readonly keepFailedSeconds: number;
+  /**
+   * Which models jobs may name, checked at enqueue (`PROMPTQ_MODELS`).
+   * @example `{ kind: 'listed', known: true, names: ['my-proxy-model'] }`
+   * @defaultValue `{ kind: 'any' }`
+   */
+  readonly models: ModelsSetting;
+  /** Priority of a job that names none, so that explicit priorities 1-99 go before it. @defaultValue `100` */
+  readonly defaultPriority: number;
+  /** Most jobs in one `addBatch` (`POST /v1/jobs/batch`). @defaultValue `1000` */
+  readonly maxBatch: number;
+  /** How long a caller-given job id stays claimed while it is being added (idempotent enqueue). @defaultValue `30000` */
+  readonly claimTtlMs: number;
+  /** BullMQ-level attempts per job: infrastructure faults only (API errors are the worker's retries). @defaultValue `3` */
+  readonly infraAttempts: number;
+  /** First BullMQ-level backoff (exponential). @defaultValue `1000` */
+  readonly infraBackoffMs: number;
+}
+
+/** Backoff between a job's attempts when the API sends no `retry-after`. */
+export interface BackoffPolicy {
+  /**
+   * First retry waits about this long (overloads twice as long, 5xx and network errors half),
+   * 1-3,600,000 (`PROMPTQ_RETRY_BASE_MS`).
+   * @defaultValue `1000`
+   */
+  readonly baseMs: number;
+  /** No backoff grows past this, 1-86,400,000 (`PROMPTQ_RETRY_MAX_MS`); a longer `retry-after` is honoured. @defaultValue `60000` */
+  readonly maxMs: number;
+  /** Random extra wait on top of a `retry-after`, so that workers do not all return in one millisecond. @defaultValue `250` */
+  readonly retryAfterJitterMs: number;
+}
+
+/** The worker chooses its own concurrency: rate × latency (Little's law) × 1.5, within bounds. */
+export interface AdaptiveConcurrency {
+  /** @defaultValue `8` */
+  readonly min: number;
+  /** @defaultValue `256` */
+  readonly max: number;
+  /** How often the worker reconsiders its concurrency. @defaultValue `2000` */
+  readonly intervalMs: number;
+}
+
+/** How long over-budget jobs wait before they ask again. */
+export interface BudgetWaitPolicy {
+  /** Room held by calls in flight: ask again after about this long. @defaultValue `2000` */
+  readonly heldMs: number;
+  /** Budget spent: ask again after about this long (or at the period's end). @defaultValue `60000` */
+  readonly spentMs: number;
+}
+
+/** The worker (worker/worker.ts, worker/core.ts). */
+export interface WorkerConfig {
+  /**
+   * Jobs in flight per worker, 1-1000 (`PROMPTQ_CONCURRENCY`); the starting point when
+   * `adaptiveConcurrency` is on.
+   * @defaultValue `16`
+   */
+  readonly concurrency: number;
+  /**
+   * Let the worker choose its concurrency between bounds; `false`: exactly `concurrency`.
+   * @defaultValue `{ min: 8, max: 256, intervalMs: 2000 }`, and `false` when `concurrency` is given
+   */
+  readonly adaptiveConcurrency: AdaptiveConcurrency | false;
+  /** API attempts per job before it fails, 1-100 (`PROMPTQ_MAX_ATTEMPTS`; 429s not counted). @defaultValue `8` */
+  readonly maxAttempts: number;
+  /** 429s a job may meet before it fails, 0-10,000 (`PROMPTQ_MAX_RATE_LIMITED`). @defaultValue `50` */
+  readonly maxRateLimited: number;
+  /**
+   * Overloaded (529) answers in a row after which a job with `fallback_models` moves on, 1-100
+   * (`PROMPTQ_FALLBACK_AFTER_OVERLOADED`).
+   * @defaultValue `2`
+   */
+  readonly fallbackAfterOverloaded: number;
+  readonly backoff: BackoffPolicy;
+  /** Per-attempt timeout, ≥ 100 (`PROMPTQ_REQUEST_TIMEOUT_MS`): a hanging call is aborted and retried. @defaultValue `600000` */
+  readonly requestTimeoutMs: number;
+  /**
+   * A graceful shutdown waits this long for in-flight jobs, then returns them to the queue, ≥ 0
+   * (`PROMPTQ_SHUTDOWN_TIMEOUT_MS`).
+   * @defaultValue `30000`
+   */
+  readonly shutdownTimeoutMs: number;
+  /**
+   * After `shutdownTimeoutMs`, this long to return jobs and close connections; then the process
+   * exits whatever Redis and the API do (its jobs return once their lock expires).
+   * @defaultValue `5000`
+   */
+  readonly shutdownGraceMs: number;
+  /** A job's lock lifetime, ≥ 1000, renewed every half of it while the worker lives (`PROMPTQ_LOCK_DURATION_MS`). @defaultValue `60000` */
+  readonly lockDurationMs: number;
+  /** How often workers look for jobs whose lock expired, ≥ 500 (`PROMPTQ_STALLED_INTERVAL_MS`). @defaultValue `30000` */
+  readonly stalledIntervalMs: number;
+  /** Times a job may be found stalled (its worker died) before BullMQ fails it. @defaultValue `2` */
+  readonly maxStalledCount: number;
+  /** Log prompt and completion text in the per-attempt line (`PROMPTQ_LOG_PROMPTS`). @defaultValue `false` */
+  readonly logPrompts: boolean;
+  readonly budgetWait: BudgetWaitPolicy;
+  /** A budget hold left by a worker that died stops counting after the request timeout plus this. @defaultValue `600000` */
+  readonly budgetHoldGraceMs: number;
+  /**
+   * A tenant with no record (no budget, no quota) is remembered this long: its calls skip the
+   * budget round trip meanwhile, so a tenant added while its jobs run is enforced within this long.
+   * @defaultValue `2000`
+   */
+  readonly tenantUnknownCacheMs: number;
+  /** A job that met a spend limit is put back this long (the paused queue holds it until resumed). @defaultValue `1000` */
+  readonly spendLimitDelayMs: number;
+}
+
+/** Optional ceilings below the account's limits, per model group and minute; 0: none. */
+export interface LimitCeilings {
+  /** Requests per minute, ≥ 0 (`PROMPTQ_MAX_RPM`). @defaultValue `0` */
+  readonly rpm: number;
+  /** Input tokens per minute, ≥ 0 (`PROMPTQ_MAX_ITPM`). @defaultValue `0` */
+  readonly itpm: number;
+  /** Output tokens per minute, ≥ 0 (`PROMPTQ_MAX_OTPM`). @defaultValue `0` */
+  readonly otpm: number;
+}
+
+/** The limiter's tuning (limiter/shared-state.ts, store/lua/limiter-*.lua): numbers ≥ 0. */
+export interface LimiterTuning {
+  /** Share of the announced limits to aim for, in (0, 1] (`PROMPTQ_TARGET_UTILIZATION`). @defaultValue `0.995` */
+  readonly target: number;
+  /** Bucket capacity in ms of refill: the largest burst sent. @defaultValue `1000` */
+  readonly burstMs: number;
+  /** Refill time kept in reserve (never spent): absorbs the jitter between admission and arrival. @defaultValue `200` */
+  readonly reserveMs: number;
+  /** How long a group's discovery request holds it (a dead worker's frees the group after this). @defaultValue `10000` */
+  readonly discoveryTtlMs: number;
+  /** Floor of the pace multiplier. @defaultValue `0.3` */
+  readonly minFactor: number;
+  /** First overload (529) pause of the group; `PROMPTQ_RETRY_BASE_MS` sets it with the job backoff. @defaultValue `1000` */
+  readonly overloadBaseMs: number;
+  /** Longest overload pause of the group; `PROMPTQ_RETRY_MAX_MS` sets it with the job backoff. @defaultValue `60000` */
+  readonly overloadMaxMs: number;
+  /** Added to the pace multiplier per success (additive increase, up to 1). @defaultValue `0.01` */
+  readonly recoveryStep: number;
+  /** Added to the burst per success, in ms (up to `burstMs`). @defaultValue `20` */
+  readonly burstRecoveryMs: number;
+  /** The pace multiplier is multiplied by this on a 429 (multiplicative decrease). @defaultValue `0.8` */
+  readonly decreaseFactor: number;
+  /** The burst is multiplied by this on a 429 (a hidden short-interval limit wants smaller bursts). @defaultValue `0.6` */
+  readonly burstDecrease: number;
+  /** Smallest burst, in ms of refill. @defaultValue `100` */
+  readonly minBurstMs: number;
+  /** How long a 429 without `retry-after` pauses the group. @defaultValue `1000` */
+  readonly pauseWithoutRetryAfterMs: number;
+  /** Weight of a new sample in the moving average of real / estimated input tokens. @defaultValue `0.2` */
+  readonly inRatioWeight: number;
+  /** Header-less endpoints: the request limit (per minute) assumed after the first success. @defaultValue `60` */
+  readonly learnStartRpm: number;
+  /** Header-less: requests per minute added to the learned limit per success until the first 429. @defaultValue `30` */
+  readonly learnSlowStartStep: number;
+  /** Header-less: requests per minute added per success after the first 429. @defaultValue `0.3` */
+  readonly learnStep: number;
+  /** Header-less: after a 429 the learned limit becomes at most the measured success rate × this. @defaultValue `0.95` */
+  readonly learnDecrease: number;
+  /** Header-less: the success rate is measured over about this long. @defaultValue `5000` */
+  readonly learnWindowMs: number;
+  /**
+   * Announced limits: a 429 episode this soon after the last one makes the group cautious for this
+   * long (pace at the measured success rate, recover by `cautiousRecoveryStep`).
+   * @defaultValue `30000`
+   */
+  readonly cautionMs: number;
+  /** Added to the pace multiplier per success while cautious. @defaultValue `0.0005` */
+  readonly cautiousRecoveryStep: number;
+  /**
+   * A worker holds a job's slot while its permit is at most this far; further, it hands the job
+   * back delayed without spending an attempt.
+   * @defaultValue `1000`
+   */
+  readonly holdMs: number;
+  /** Deferred jobs come back at most this long after now. @defaultValue `5000` */
+  readonly maxDeferMs: number;
+  /** How long a cacheable prefix counts as cached after the API last wrote or read it. @defaultValue `300000` */
+  readonly cacheTtlMs: number;
+  /** Cacheable prefixes remembered per process (the oldest is forgotten first). @defaultValue `10000` */
+  readonly cachePrefixesKept: number;
+  /** How long a process reuses its read of a group's state across acquisitions. @defaultValue `100` */
+  readonly stateReadMs: number;
+  /** A call's rate-limit headers are learned at once when it is still running this long after them. @defaultValue `1000` */
+  readonly headersEarlyMs: number;
+}
+
+/** The adaptive limiter (limiter/limiter.ts). */
+export interface LimiterConfig {
+  readonly ceilings: LimitCeilings;
+  readonly tuning: LimiterTuning;
+  /** A group a process has not used this long is dropped from its memory and its reads. @defaultValue `600000` */
+  readonly idleGroupMs: number;
+}
+
+/** Logs (core/log.ts, core/log-repeats.ts). */
+export interface LogConfig {
+  /** `debug`, `info`, `warn`, `error` or `silent` (`PROMPTQ_LOG_LEVEL`). @defaultValue `info` */
+  readonly level: LogLevel;
+  /** A repeated error (a Redis outage) is logged once, then summarised this often. @defaultValue `10000` */
+  readonly repeatIntervalMs: number;
+}
+
+/** The observers of the one event source (events/emitter.ts): metrics, logs, rollups. */
+export interface ObserversConfig {
+  /**
+   * Events one listener may have waiting or running off the job's path; past this the worker waits
+   * for room before handing the job back, ≥ 1.
+   * @defaultValue `1000`
+   */
+  readonly queueCapacity: number;
+}
+
+/**
+ * How many tenants and models keep their name in the labels of /metrics, OpenTelemetry, the
+ * dashboard's rollups and the log's unpriced-model warnings; the rest are `other`, so made-up names
+ * cannot grow them without bound.
+ */
+export interface LabelsConfig {
+  /** Tenants named, 0-10,000 (`PROMPTQ_MAX_TENANT_LABELS`). @defaultValue `50` */
+  readonly maxTenants: number;
+  /** Models named, 0-10,000 (`PROMPTQ_MAX_MODEL_LABELS`). @defaultValue `50` */
+  readonly maxModels: number;
+}
+
+/** The dashboard's per-minute rollups (ops/metrics/rollups.ts). */
+export interface RollupsConfig {
+  /** How long per-minute rollups and slowest-call sets are kept, ≥ 3600. @defaultValue `93600` */
+  readonly minuteRetentionSeconds: number;
+  /** How long per-day cost rollups are kept (the month-end projection needs the month), ≥ 86400. @defaultValue `3456000` */
+  readonly dayRetentionSeconds: number;
+}
+
+/** `promptq backfill` (cli/backfill.ts). */
+export interface BackfillConfig {
+  /** Priority of backfilled lines that name none: behind interactive traffic. @defaultValue `500` */
+  readonly priority: number;
+  /** `--via auto` sends files with at least this many jobs through the Message Batches API. @defaultValue `1000` */
+  readonly batchesAutoMinJobs: number;
+  /** Requests per Message Batch (the API allows 100,000). @defaultValue `10000` */
+  readonly batchSize: number;
+}
