@@ -33,7 +33,26 @@ export const targets: Record<ScenarioId, Target> = {
   S9: { share: 0.95, rateLimited: 0.02 },
 };
 
-/** `--quick`: shares × 0.6, 429 shares + 10 points, waits × 2 (small runs are dominated by start-up). */
+/** `--quick` S5: the interactive jobs come 1 s into the run (scenarios.ts). */
+const quickInteractiveAtMs = 1_000;
+
+/**
+ * `--quick` S5's limit on the interactive tenant's p95 wait: half of what plain FIFO waits at the
+ * run's own pace. FIFO runs the 20 interactive jobs after the 400-job backlog, so they wait about
+ * the rest of the run (elapsed − 1 s: 3.2 s at ideal throughput); round robin serves them at once,
+ * in a quarter of that or less. Scaled by the run's pace, FIFO fails it at any speed and a slow
+ * machine does not fail round robin. (The full target × 2, 6 s, passed FIFO at 0.6 of ideal.)
+ */
+export function quickSmallTenantLimitMs(r: Pick<RunResult, 'elapsedS'>): number {
+  // A run without its duration cannot show it was fair.
+  if (!Number.isFinite(r.elapsedS)) return 0;
+  return Math.round(0.5 * (r.elapsedS * 1000 - quickInteractiveAtMs));
+}
+
+/**
+ * `--quick`: shares × 0.6, 429 shares + 10 points (small runs are dominated by start-up); S5's wait
+ * at {@link quickSmallTenantLimitMs}.
+ */
 function loosen(t: Target): Target {
   return {
     ...(t.share !== undefined ? { share: t.share * 0.6 } : {}),
@@ -41,7 +60,6 @@ function loosen(t: Target): Target {
     ...(t.afterDrop
       ? { afterDrop: { rateLimited: t.afterDrop.rateLimited + 0.1, share: t.afterDrop.share * 0.6 } }
       : {}),
-    ...(t.smallTenantP95Ms !== undefined ? { smallTenantP95Ms: t.smallTenantP95Ms * 2 } : {}),
   };
 }
 
@@ -51,6 +69,8 @@ const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 /** The targets `r` misses, one line each (empty: all met). */
 export function checkResult(id: ScenarioId, r: RunResult, quick: boolean): string[] {
   const t = quick ? loosen(targets[id]) : targets[id];
+  if (quick && t.smallTenantP95Ms === undefined && targets[id].smallTenantP95Ms !== undefined)
+    t.smallTenantP95Ms = quickSmallTenantLimitMs(r);
   const misses: string[] = [];
   if (r.failed > 0 || r.unfinished > 0)
     misses.push(`${r.failed} jobs failed, ${r.unfinished} unfinished (target 0)`);

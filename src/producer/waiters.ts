@@ -4,7 +4,8 @@
  * queue's) wakes the waiters of a job when it completes, fails or is removed. A waiter reads the job
  * when it starts, when woken, and on a slow safety re-check (an event can be missed: a failover to
  * a replica that had not seen it, a stream trimmed while disconnected), and once more after each
- * reconnect. Idle waiters cost Redis nothing but the subscription's one blocking read.
+ * reconnect. An idle waiter costs Redis one read of its job per safety re-check; the subscription's
+ * one blocking read is shared.
  *
  * The number of concurrent waits is capped ({@link JobWaiters.maxWaiters}): past it,
  * {@link TooManyWaitersError} (the HTTP API answers `429` with `Retry-After`). On

@@ -26,6 +26,14 @@ describe('bench --check', () => {
       'share of ideal 0.450 < 0.54',
     ]);
     expect(checkResult('S5', result({ smallTenantP95Ms: 17_000 }), true)).toHaveLength(1);
+    // Quick S5: half of FIFO's wait at the run's pace (elapsed − 1 s), from both sides. FIFO fails
+    // it at full speed (4.2 s: about 3.2 s of wait) and at 0.6 of it (7 s: about 6 s).
+    expect(checkResult('S5', result({ elapsedS: 4.2, smallTenantP95Ms: 1_600 }), true)).toEqual([]);
+    expect(checkResult('S5', result({ elapsedS: 4.2, smallTenantP95Ms: 1_601 }), true)).toEqual([
+      'interactive p95 1601 ms > 1600 ms',
+    ]);
+    expect(checkResult('S5', result({ elapsedS: 4.2, smallTenantP95Ms: 3_100 }), true)).toHaveLength(1);
+    expect(checkResult('S5', result({ elapsedS: 7, smallTenantP95Ms: 5_800 }), true)).toHaveLength(1);
   });
 });
 

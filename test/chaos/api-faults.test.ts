@@ -2,6 +2,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type SimulatorOptions, startSimulator } from '../../packages/anthropic-simulator/src/index.js';
 import { post, type Stack, startStack } from '../helpers/stack.js';
+import { testRedisMode } from '../helpers/topology.js';
 import { finishEvents, until } from './helpers.js';
 
 const rpm = 1200;
@@ -14,8 +15,11 @@ const faultLoad: SimulatorOptions = {
   limits: { rpm, itpm: 0, otpm: 0 },
   startEmpty: true,
 };
-/** Share of requests answered 429 above which the retries were a storm. */
+/** The promise (README): under 1 % of promptq's requests answered 429 (its one discovery 429 of ~240). */
+const promisedShare = 0.01;
+/** The control's floor: a retry storm, many times the promise (a plain client sees about a third). */
 const stormShare = 0.2;
+
 const n = 150;
 const concurrency = 64;
 
@@ -54,7 +58,17 @@ describe('chaos: API faults', () => {
     );
     const views = await Promise.all(ids.map((id) => stack.svc.queue.get(id)));
     const ev = await finishEvents(s.redis, s.config.queue);
-    let attempts = 0;
+    // The simulator's own counts: every request it received, and those it answered 429.
+    const st = s.sim.stats();
+    const attempts = views.reduce((a, v) => a + v!.record.attempts, 0);
+    const rateLimited = st.rateLimited.total;
+    console.log(
+      `api faults: ${n} jobs, ${attempts} attempts, ${views.filter((v) => v!.state === 'failed').length} failed, ` +
+        `${st.requests} requests, ${rateLimited} answered 429 (${((100 * rateLimited) / st.requests).toFixed(2)} %), ` +
+        `peak in flight ${st.peakInFlight}`,
+    );
+    // No retry storm: retries went through the limiter, so few calls overran the API's pace.
+    expect(rateLimited / st.requests).toBeLessThan(promisedShare);
     const reasons = new Set<string>();
     for (const v of views) {
       expect(['completed', 'failed']).toContain(v!.state);
@@ -62,7 +76,6 @@ describe('chaos: API faults', () => {
       expect((ev.completed.get(v!.id) ?? 0) + (ev.failed.get(v!.id) ?? 0)).toBe(1);
       expect(v!.record.attempts).toBeGreaterThanOrEqual(1);
       expect(v!.record.attempts).toBeLessThanOrEqual(maxAttempts);
-      attempts += v!.record.attempts;
       for (const k of Object.keys(v!.record.retries)) reasons.add(k);
       if (v!.state === 'failed') {
         expect(v!.record.attempts).toBe(maxAttempts);
@@ -71,7 +84,6 @@ describe('chaos: API faults', () => {
         expect(v!.result).not.toBeNull();
       }
     }
-    const st = s.sim.stats();
     // Every call the API saw is an attempt in some job's record: none hidden, none extra.
     expect(st.requests).toBe(attempts);
     // Each fault kind happened and was retried under its own reason; hangs were cut off by the timeout.
@@ -80,16 +92,11 @@ describe('chaos: API faults', () => {
     expect([...reasons].sort()).toEqual(
       expect.arrayContaining(['network_error', 'overloaded', 'server_error', 'timeout']),
     );
-    // No retry storm: retries went through the limiter, so few calls overran the API's pace.
-    const rateLimited = st.rateLimited.total;
-    console.log(
-      `api faults: ${n} jobs, ${attempts} attempts, ${views.filter((v) => v!.state === 'failed').length} failed, ` +
-        `${rateLimited} answered 429, peak in flight ${st.peakInFlight}`,
-    );
-    expect(rateLimited / st.requests).toBeLessThan(stormShare);
   });
 
-  it('control: the same fault load through a plain SDK client (its own retries, maxRetries 10, no limiter) is a retry storm', async () => {
+  it('control: the same fault load through a plain SDK client (its own retries, maxRetries 10, no limiter) is a retry storm', async (ctx) => {
+    // Redis plays no part in the control: it runs once, on the single-server run, not per topology.
+    if (testRedisMode() !== 'single') ctx.skip();
     const sim = await startSimulator(faultLoad);
     try {
       const client = new Anthropic({
@@ -124,7 +131,7 @@ describe('chaos: API faults', () => {
         `api faults, control (plain SDK, maxRetries 10): ${n} jobs, ${st.requests} requests, ${failed.length} failed, ` +
           `${st.rateLimited.total} answered 429 (${(share * 100).toFixed(0)} %)`,
       );
-      // The assertion the promptq run passes fails here: the retries overran the API's pace.
+      // The assertion the promptq run passes fails here, by far: the retries overran the API's pace.
       expect(share).toBeGreaterThanOrEqual(stormShare);
     } finally {
       await sim.close();

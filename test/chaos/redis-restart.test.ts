@@ -82,7 +82,9 @@ describe('chaos: Redis restarted mid-run', () => {
       expect(r.status).toBe(503);
       expect(r.ms).toBeLessThan(2000);
     }
-    const refused = await call(`${apiUrl}/v1/jobs`, postJson(jobs(100, 1).slice(8, -1)));
+    // A valid job (accepted once Redis is back, below): refused for Redis, not for its body.
+    const one = JSON.stringify({ model: 'claude-haiku-4-5', max_tokens: 100, prompt: 'while down' });
+    const refused = await call(`${apiUrl}/v1/jobs`, postJson(one));
     expect(refused.status).toBe(503);
     expect(refused.body.error.type).toBe('unavailable');
     expect(refused.ms).toBeLessThan(2000);
@@ -95,6 +97,10 @@ describe('chaos: Redis restarted mid-run', () => {
     const second = await call(`${apiUrl}/v1/jobs/batch`, postJson(jobs(200, 20)));
     expect(second.status).toBe(202);
     ids.push(...second.body.ids);
+    // The control: the body refused while Redis was down is accepted now.
+    const again = await call(`${apiUrl}/v1/jobs`, postJson(one));
+    expect(again.status).toBe(202);
+    ids.push(again.body.id);
 
     redis = new Redis(redisServer.url);
     await until(

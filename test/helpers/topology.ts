@@ -4,6 +4,7 @@
  * it the way promptq does: the environment, a connection, the queue's keys, a plain BullMQ queue.
  */
 import { Queue } from 'bullmq';
+import { Cluster } from 'ioredis';
 import { inject } from 'vitest';
 import { type PromptqOptions, resolveConfig } from '../../src/core/config.js';
 import type { RedisMode } from '../../src/core/redis-url.js';
@@ -53,4 +54,22 @@ export function testKeys(queue: string): Keyspace {
 /** A plain BullMQ queue handle on `queue` (what another language's client would open). */
 export function bullQueue(queue: string, connection: RedisConnection): Queue {
   return new Queue(queue, { connection, prefix: testKeys(queue).prefix });
+}
+
+/**
+ * The keys matching `pattern` in this run's Redis: on a cluster, those of every primary (a plain
+ * KEYS or SCAN there reaches one node only).
+ */
+export async function keysMatching(redis: RedisConnection, pattern: string): Promise<string[]> {
+  const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
+  const keys: string[] = [];
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      keys.push(...batch);
+    } while (cursor !== '0');
+  }
+  return keys;
 }

@@ -37,26 +37,47 @@ describe('caps, from both sides', () => {
     expect(r.body.error?.message).toMatch(/^prompt: string longer than/);
   });
 
-  it('nesting: the deepest accepted, one more refused naming the field', async () => {
-    let ok = 0;
-    for (let n = 1; n <= 40; n++) {
-      const r = await post(`${s.url}/v1/jobs`, {
+  it('nesting: 32 levels below the body accepted, 33 refused naming the field', async () => {
+    // A content block's own fields are forwarded: free-form, so only the depth cap applies. The
+    // block is 4 levels below the body (messages, 0, content, 0), `x` the 5th: the innermost value
+    // of nested(n) is 4 + n levels down.
+    const at = (n: number) =>
+      post(`${s.url}/v1/jobs`, {
         ...job,
-        // A content block's own fields are forwarded: free-form, so only the depth cap applies.
         messages: [{ role: 'user', content: [{ type: 'text', text: 'hi', x: nested(n) }] }],
       });
-      if (r.status === 202) ok = n;
-      else {
-        expect(r.status).toBe(400);
-        expect(r.body.error?.message).toMatch(
-          /^messages\.0\.content\.0\.x(\.a)*: nested more than 32 levels deep/,
-        );
-        break;
-      }
-    }
-    // The cap is 32 levels below the body; `x` starts 4 levels down (messages, 0, content, 0).
-    expect(ok).toBeGreaterThanOrEqual(27);
-    expect(ok).toBeLessThanOrEqual(29);
+    expect((await at(28)).status).toBe(202);
+    const r = await at(29);
+    expect(r.status).toBe(400);
+    expect(r.body.error?.message).toBe(
+      `messages.0.content.0.x${'.a'.repeat(28)}: nested more than 32 levels deep`,
+    );
+  });
+
+  it('body size: exactly 4 MB (4,194,304 bytes) accepted, one byte more a 413', async () => {
+    // A valid job of exactly `bytes` bytes: three messages (each string within its own cap), the
+    // last one padded.
+    const sized = (bytes: number) => {
+      const body = (pad: number) =>
+        JSON.stringify({
+          ...job,
+          messages: [
+            { role: 'user', content: 'a'.repeat(2_000_000) },
+            { role: 'assistant', content: 'b'.repeat(2_000_000) },
+            { role: 'user', content: 'c'.repeat(pad) },
+          ],
+        });
+      const text = body(bytes - Buffer.byteLength(body(0)));
+      expect(Buffer.byteLength(text)).toBe(bytes);
+      return text;
+    };
+    const limit = 4 * 1024 * 1024;
+    expect(s.config.http.bodyLimit).toBe('4mb');
+    const ok = await post(`${s.url}/v1/jobs`, sized(limit));
+    expect(ok.status).toBe(202);
+    const over = await post(`${s.url}/v1/jobs`, sized(limit + 1));
+    expect(over.status).toBe(413);
+    expect(over.body.error?.type).toBe('payload_too_large');
   });
 
   it('a 1000-job batch accepted, 1001 refused', async () => {

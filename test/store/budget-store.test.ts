@@ -1,5 +1,4 @@
-import { Redis } from 'ioredis';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   periodEnd,
   periodIds,
@@ -10,16 +9,18 @@ import {
 import { Keyspace } from '../../src/store/keys.js';
 import { TenantStore } from '../../src/store/tenant-store.js';
 import { uniqueQueue } from '../helpers/stack.js';
+import { testKeys, testRedis } from '../helpers/topology.js';
 import { hashTagOf } from './slot.js';
 
 const hold = { holdMs: 60_000 };
 
 describe('tenant budgets in Redis (budget-reserve / budget-settle)', () => {
-  const redis = new Redis(inject('redisUrl'));
+  // This run's Redis, whatever its topology (its keys hash-tagged on a cluster).
+  const redis = testRedis();
   afterAll(() => redis.disconnect());
 
   it('admits while spend + holds + the call fit, refuses past it, and settles to the real cost', async () => {
-    const k = new Keyspace({ queue: uniqueQueue() });
+    const k = testKeys(uniqueQueue());
     const store = new TenantStore(redis, k);
     await store.add('acme', { dailyUsd: 1, monthlyUsd: 10 });
     const now = Date.UTC(2026, 10, 27, 12);
@@ -47,7 +48,7 @@ describe('tenant budgets in Redis (budget-reserve / budget-settle)', () => {
   });
 
   it("a dead worker's hold stops counting after holdMs", async () => {
-    const k = new Keyspace({ queue: uniqueQueue() });
+    const k = testKeys(uniqueQueue());
     await new TenantStore(redis, k).add('t', { dailyUsd: 1 });
     const now = Date.UTC(2026, 10, 27, 12);
     expect((await reserveBudget(redis, k, 't', 0.9, { holdMs: 1000, id: 'dead', now })).kind).toBe('held');
@@ -60,7 +61,7 @@ describe('tenant budgets in Redis (budget-reserve / budget-settle)', () => {
   });
 
   it('periods roll over at UTC midnight and month end; spend survives a new connection; TTLs pass the period', async () => {
-    const k = new Keyspace({ queue: uniqueQueue() });
+    const k = testKeys(uniqueQueue());
     await new TenantStore(redis, k).add('t', { dailyUsd: 1, monthlyUsd: 1.5 });
     const lastMinute = Date.UTC(2026, 10, 30, 23, 59);
     const r = await reserveBudget(redis, k, 't', 1, { ...hold, id: 'a', now: lastMinute });
@@ -70,7 +71,7 @@ describe('tenant budgets in Redis (budget-reserve / budget-settle)', () => {
       'over',
     );
     // A restart: another connection reads the same spend.
-    const other = new Redis(inject('redisUrl'));
+    const other = testRedis();
     try {
       expect((await readSpend(other, k, ['t'], lastMinute)).get('t')).toEqual({ day: 1, month: 1 });
     } finally {
@@ -81,7 +82,7 @@ describe('tenant budgets in Redis (budget-reserve / budget-settle)', () => {
     expect((await readSpend(redis, k, ['t'], nextDay)).get('t')).toEqual({ day: 0, month: 0 });
     expect((await reserveBudget(redis, k, 't', 1, { ...hold, id: 'c', now: nextDay })).kind).toBe('held');
     // Within a month, a new day frees the daily budget but not the monthly one.
-    const k2 = new Keyspace({ queue: uniqueQueue() });
+    const k2 = testKeys(uniqueQueue());
     await new TenantStore(redis, k2).add('t', { dailyUsd: 1, monthlyUsd: 1.5 });
     const day1 = Date.UTC(2026, 10, 10, 12);
     const h = await reserveBudget(redis, k2, 't', 1, { ...hold, id: 'a', now: day1 });
@@ -99,9 +100,9 @@ describe('tenant budgets in Redis (budget-reserve / budget-settle)', () => {
   });
 
   it('concurrent admissions on many connections never hold more than the budget', async () => {
-    const k = new Keyspace({ queue: uniqueQueue() });
+    const k = testKeys(uniqueQueue());
     await new TenantStore(redis, k).add('t', { dailyUsd: 1 });
-    const conns = Array.from({ length: 8 }, () => new Redis(inject('redisUrl')));
+    const conns = Array.from({ length: 8 }, () => testRedis());
     try {
       const results = await Promise.all(
         Array.from({ length: 200 }, (_, i) =>

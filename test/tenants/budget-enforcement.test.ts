@@ -1,5 +1,4 @@
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Simulator, startSimulator } from '../../packages/anthropic-simulator/src/index.js';
 import { PromptQueue } from '../../src/producer/queue.js';
 import { readSpend } from '../../src/store/budget-store.js';
@@ -7,6 +6,7 @@ import { bullJobId } from '../../src/store/keys.js';
 import { TenantStore } from '../../src/store/tenant-store.js';
 import { type CliProcess, spawnCli } from '../helpers/cli.js';
 import { get, post, type Stack, startStack, uniqueQueue } from '../helpers/stack.js';
+import { redisEnv, testRedis, testSettings } from '../helpers/topology.js';
 
 const budgetUsd = 0.01;
 const jobsPerTenant = 60;
@@ -32,16 +32,16 @@ describe('budgets under concurrent workers (3 processes)', () => {
   let sim: Simulator;
   let workers: CliProcess[] = [];
   const queue = uniqueQueue();
-  const redisUrl = inject('redisUrl');
-  const redis = new Redis(redisUrl);
-  const q = new PromptQueue({ redis: { url: redisUrl }, queue });
+  // This run's Redis, whatever its topology.
+  const redis = testRedis();
+  const q = new PromptQueue({ ...testSettings(), queue });
 
   beforeAll(async () => {
     // Calls overlap (latency) and answer with 60-100% of max_tokens, so real cost is near the worst case.
     sim = await startSimulator({ seed: 7, latencyMs: 40, output: { minFraction: 0.6, maxFraction: 1 } });
     workers = [0, 1, 2].map(() =>
       spawnCli(['worker'], {
-        REDIS_URL: redisUrl,
+        ...redisEnv(),
         ANTHROPIC_API_KEY: 'sk-ant-hammer',
         ANTHROPIC_BASE_URL: sim.url,
         PROMPTQ_QUEUE: queue,

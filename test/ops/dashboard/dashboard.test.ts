@@ -7,6 +7,7 @@ import type { DashboardData } from '../../../src/ops/dashboard/summary.js';
 import { browserTests, launchChromium } from '../../helpers/chromium.js';
 import { spawnCli } from '../../helpers/cli.js';
 import { get, type Stack, startStack } from '../../helpers/stack.js';
+import { redisEnv } from '../../helpers/topology.js';
 import { dashboardCounting, type FinishedJob, labelsOf, runWorkload, sum } from './workload.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -94,7 +95,7 @@ describe('built-in dashboard over real rollups', () => {
   });
 
   it('`promptq report` prints the same figures in the terminal', async () => {
-    const env = { REDIS_URL: s.config.redis.url, PROMPTQ_QUEUE: s.config.queue };
+    const env = { ...redisEnv(), PROMPTQ_QUEUE: s.config.queue };
     // Three real CLI processes, run side by side.
     const text = spawnCli(['report', '--since', '1h'], env);
     const json = spawnCli(['report', '--since', '1h', '--json'], env);

@@ -1,15 +1,15 @@
-import { Redis } from 'ioredis';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../../src/core/config.js';
 import { defaults } from '../../../src/core/defaults.js';
 import { newRecord } from '../../../src/core/record.js';
 import { parseSince, readDashboard } from '../../../src/ops/dashboard/summary.js';
 import { RollupWriter, slowestKept } from '../../../src/ops/metrics/rollups.js';
-import { Keyspace } from '../../../src/store/keys.js';
 import { uniqueQueue } from '../../helpers/stack.js';
+import { testKeys, testRedis } from '../../helpers/topology.js';
 
 describe('rollups in Redis', () => {
-  const redis = new Redis(inject('redisUrl'));
+  // This run's Redis, whatever its topology (its keys hash-tagged on a cluster).
+  const redis = testRedis();
   afterAll(() => redis.disconnect());
 
   const finished = (at: number, totalMs: number) => {
@@ -32,7 +32,7 @@ describe('rollups in Redis', () => {
     const queue = uniqueQueue();
     const w = new RollupWriter({
       connection: redis,
-      keys: new Keyspace({ queue }),
+      keys: testKeys(queue),
       retention: defaults.rollups,
       tenantLabel: (t) => t ?? 'none',
       modelLabel: (m) => m,
@@ -40,7 +40,7 @@ describe('rollups in Redis', () => {
     const now = Date.now();
     for (let i = 0; i < slowestKept + 5; i++) await w.record(`j${i}`, 'completed', finished(now, 100 + i));
     const minute = Math.floor(now / 60_000);
-    const k = new Keyspace({ queue });
+    const k = testKeys(queue);
     const keys = [
       k.rollupMinute(minute),
       k.rollupDay(new Date(now).toISOString().slice(0, 10)),
@@ -52,7 +52,7 @@ describe('rollups in Redis', () => {
       expect(ttl, k).toBeLessThanOrEqual(40 * 86400);
     }
     expect(await redis.zcard(k.slowest(Math.floor(minute / 60)))).toBe(slowestKept);
-    const d = await readDashboard(redis, new Keyspace({ queue }), 60, now);
+    const d = await readDashboard(redis, testKeys(queue), 60, now);
     expect(d.totals.jobs).toBe(slowestKept + 5);
     // Micro-dollar integers: 25 × $0.000123 adds up exactly.
     expect(d.totals.cost_usd).toBe(0.003075);
@@ -64,7 +64,7 @@ describe('rollups in Redis', () => {
     const queue = uniqueQueue();
     const w = new RollupWriter({
       connection: redis,
-      keys: new Keyspace({ queue }),
+      keys: testKeys(queue),
       retention: defaults.rollups,
       tenantLabel: (t) => t ?? 'none',
       modelLabel: (m) => m,
@@ -75,9 +75,9 @@ describe('rollups in Redis', () => {
     await Promise.all(
       Array.from({ length: n }, (_, i) => w.record(`b${i}`, 'completed', finished(now, 1000 + i))),
     );
-    const k = new Keyspace({ queue });
+    const k = testKeys(queue);
     const minute = Math.floor(now / 60_000);
-    expect((await readDashboard(redis, new Keyspace({ queue }), 60, now)).totals.jobs).toBe(n);
+    expect((await readDashboard(redis, testKeys(queue), 60, now)).totals.jobs).toBe(n);
     const kept = await redis.zrevrange(k.slowest(Math.floor(minute / 60)), 0, -1);
     expect(kept).toHaveLength(slowestKept);
     const ids = kept.map((m) => (JSON.parse(m) as { id: string }).id);
@@ -90,7 +90,7 @@ describe('rollups in Redis', () => {
     const queue = uniqueQueue();
     const w = new RollupWriter({
       connection: redis,
-      keys: new Keyspace({ queue }),
+      keys: testKeys(queue),
       retention: defaults.rollups,
       tenantLabel: (t) => t ?? 'none',
       modelLabel: (m) => m,
@@ -98,10 +98,10 @@ describe('rollups in Redis', () => {
     const now = Date.now();
     await w.record('old', 'completed', finished(now - 2 * 3600_000, 50));
     await w.record('new', 'completed', finished(now, 50));
-    const hour = await readDashboard(redis, new Keyspace({ queue }), 60, now);
+    const hour = await readDashboard(redis, testKeys(queue), 60, now);
     expect(hour.totals.jobs).toBe(1);
     expect(hour.slowest.map((c) => c.id)).toEqual(['new']);
-    const day = await readDashboard(redis, new Keyspace({ queue }), 1440, now);
+    const day = await readDashboard(redis, testKeys(queue), 1440, now);
     expect(day.totals.jobs).toBe(2);
     expect(day.step_seconds).toBe(15 * 60);
   });
