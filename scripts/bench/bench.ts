@@ -8,10 +8,11 @@ import { parseArgs } from 'node:util';
 import { startSimulator } from '../../packages/anthropic-simulator/src/index.js';
 import { UsageError } from '../../src/core/errors.js';
 import { TestRedis } from '../lib/redis-server.js';
-import { type ApproachId, approaches, approachIds } from './approaches.js';
+import { type ApproachId, type ApproachSettings, approaches, approachIds } from './approaches.js';
 import { checkPipeline, checkResult } from './check.js';
 import { type RunningCompetitor, startCompetitor } from './competitor.js';
-import { measure, type RunResult, served } from './measure.js';
+import { measure, type RunResult, type Served, served, steadyFromMs } from './measure.js';
+import { medianResult } from './median.js';
 import {
   buildPipelineScenario,
   medianRuns,
@@ -23,6 +24,7 @@ import {
 } from './pipeline.js';
 import { renderPipelineTable } from './pipeline-table.js';
 import {
+  bindingRate,
   buildScenario,
   defaultJobs,
   idealSeconds,
@@ -31,6 +33,7 @@ import {
   scenarioIds,
   staticGroupJobsPerSecond,
   staticJobsPerSecond,
+  targetShare,
 } from './scenarios.js';
 import { renderTable } from './table.js';
 import type { JobOutcome } from './types.js';
@@ -45,8 +48,11 @@ export const pipelineJobs: Record<PipelineId, { full: number; quick: number }> =
   S11: { full: 3_000, quick: 600 },
 };
 
-/** Rounds of S10/S11 in a full run (`--quick`: one); the table shows each pipeline's median run. */
-export const pipelineRounds: Record<PipelineId, number> = { S10: 3, S11: 1 };
+/**
+ * Rounds of every scenario: a full run takes the median of 3 (each figure its own median, see
+ * `median.ts`), which is what `--check` judges; `--quick` runs one; `--rounds` sets it.
+ */
+export const defaultRounds = { full: 3, quick: 1 } as const;
 
 const isPipeline = (id: BenchScenarioId): id is PipelineId => (pipelineIds as readonly string[]).includes(id);
 
@@ -60,6 +66,8 @@ export interface BenchOptions {
   quick: boolean;
   /** Check promptq's rows against the targets (`check.ts`); the command then exits 1 on a miss. */
   check?: boolean;
+  /** Rounds of every scenario; the table and `--check` use the medians. @defaultValue 3, `--quick` 1 */
+  rounds?: number;
   /** Where tables go. @defaultValue stdout */
   out?: (text: string) => void;
   /** Where progress lines go. @defaultValue stderr */
@@ -89,6 +97,30 @@ function deadlineMs(idealS: number): number {
   return idealS * 4_000 + 30_000;
 }
 
+/** What was served between a snapshot (`then`) and the end (`total`). */
+const since = (total: Served, then: Served): Served => ({
+  requests: total.requests - then.requests,
+  rateLimited: total.rateLimited - then.rateLimited,
+});
+
+/** What a careful user configures a static limiter with in `s` (the same for every approach). */
+function approachSettings(s: Scenario): ApproachSettings {
+  const groups = staticGroupJobsPerSecond(s);
+  return {
+    workers: s.workers,
+    jobsPerSecond: staticJobsPerSecond(s),
+    ...(groups ? { groupJobsPerSecond: groups } : {}),
+    ...(s.binding === 'input_tokens'
+      ? {
+          tokensPerSecond: bindingRate(s) * targetShare,
+          requestsPerSecond: (s.limits.rpm / 60) * targetShare,
+        }
+      : {}),
+    // Tenants compete in S5: the interactive one is what a careful user marks urgent.
+    ...(s.id === 'S5' ? { urgentTenant: 'interactive' } : {}),
+  };
+}
+
 async function runOne(s: Scenario, id: ApproachId, progress: (line: string) => void): Promise<RunResult> {
   const approach = approaches[id];
   const redis = new TestRedis();
@@ -100,13 +132,19 @@ async function runOne(s: Scenario, id: ApproachId, progress: (line: string) => v
     groupLimits: s.groupLimits ?? {},
     shortIntervalSeconds: s.shortIntervalSeconds,
     rateLimitHeaders: s.rateLimitHeaders ?? true,
+    ...(s.latencyMs !== undefined ? { latencyMs: s.latencyMs } : {}),
   });
   const idealS = idealSeconds(s, s.jobs);
+  const settings = approachSettings(s);
   const tag = `[${s.id} ${id}]`;
   let t0 = 0;
   let competitor: RunningCompetitor | undefined;
   let atDrop: { stats: ReturnType<typeof sim.stats>; at: number } | undefined;
   let dropTimer: NodeJS.Timeout | undefined;
+  // The steady state's start: the simulator's counts then, taken off the end's.
+  const steadyMs = steadyFromMs(idealS);
+  let atSteady: Served | undefined;
+  let steadyTimer: NodeJS.Timeout | undefined;
   let lastReport = 0;
   try {
     const outcomes: JobOutcome[] = await approach.runner({
@@ -114,12 +152,13 @@ async function runOne(s: Scenario, id: ApproachId, progress: (line: string) => v
       simUrl: sim.url,
       redisUrl: redis.url,
       queue: `bench-${s.id}-${id}-${randomUUID().slice(0, 8)}`,
-      workers: s.workers,
       concurrency: s.concurrency,
-      jobsPerSecond: staticJobsPerSecond(s),
-      ...(staticGroupJobsPerSecond(s) ? { groupJobsPerSecond: staticGroupJobsPerSecond(s) } : {}),
+      ...settings,
       begin: () => {
         t0 = Date.now();
+        steadyTimer = setTimeout(() => {
+          atSteady = served(sim.stats(), competitor?.counts());
+        }, steadyMs);
         if (s.competitor) {
           const at = t0 + s.competitor.atMs;
           competitor = startCompetitor(
@@ -142,6 +181,7 @@ async function runOne(s: Scenario, id: ApproachId, progress: (line: string) => v
       },
     });
     clearTimeout(dropTimer);
+    clearTimeout(steadyTimer);
     await competitor?.stop();
     const stats = sim.stats();
     const counts = competitor?.counts();
@@ -149,27 +189,26 @@ async function runOne(s: Scenario, id: ApproachId, progress: (line: string) => v
     const before = atDrop ? served(atDrop.stats, undefined) : undefined;
     return measure({
       approach: id,
-      label: approach.label(staticJobsPerSecond(s), s.workers, staticGroupJobsPerSecond(s)),
+      label: approach.label(settings),
       scenario: s,
       outcomes,
       t0,
       stats,
       served: total,
+      ...(atSteady ? { steady: { fromS: steadyMs / 1000, served: since(total, atSteady) } } : {}),
       ...(atDrop && before
         ? {
             afterDrop: {
               at: atDrop.at,
               competitor: counts ?? { sent: 0, rateLimited: 0, okAt: [] },
-              served: {
-                requests: total.requests - before.requests,
-                rateLimited: total.rateLimited - before.rateLimited,
-              },
+              served: since(total, before),
             },
           }
         : {}),
     });
   } finally {
     clearTimeout(dropTimer);
+    clearTimeout(steadyTimer);
     await competitor?.stop();
     await sim.close();
     await redis.destroy();
@@ -181,13 +220,14 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport[]> {
   const out = opts.out ?? ((t: string) => process.stdout.write(t));
   const progress = opts.progress ?? ((l: string) => process.stderr.write(`${l}\n`));
   const reports: BenchReport[] = [];
+  const rounds = opts.rounds ?? defaultRounds[opts.quick ? 'quick' : 'full'];
   for (const id of opts.scenarios) {
     if (isPipeline(id)) {
       // Both pipelines always run: the plain one is what promptq is measured against.
       const s = buildPipelineScenario(
         id,
         opts.jobs ?? pipelineJobs[id][opts.quick ? 'quick' : 'full'],
-        opts.quick ? 1 : pipelineRounds[id],
+        rounds,
       );
       const all: PipelineRun[] = [];
       for (let round = 1; round <= s.rounds; round++) {
@@ -202,8 +242,12 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport[]> {
     }
     const jobs = opts.jobs ?? (opts.quick ? defaultJobs[id].quick : defaultJobs[id].full);
     const s = buildScenario(id, { jobs, quick: opts.quick });
-    const results: RunResult[] = [];
-    for (const a of opts.approaches) results.push(await runOne(s, a, progress));
+    const byApproach = new Map<ApproachId, RunResult[]>(opts.approaches.map((a) => [a, []]));
+    for (let round = 1; round <= rounds; round++) {
+      if (rounds > 1) progress(`[${id}] round ${round} of ${rounds}`);
+      for (const a of opts.approaches) byApproach.get(a)?.push(await runOne(s, a, progress));
+    }
+    const results = [...byApproach.values()].map(medianResult);
     const idealS = idealSeconds(s, s.jobs);
     const table = renderTable(s, idealS, results);
     out(`${table}\n`);
@@ -223,6 +267,9 @@ S7 headers that overstate the limit ×2, S8 prompt caching, S9 two model familie
 limits, S10 pipeline overhead (promptq against a plain BullMQ worker + SDK, 1 and 4 processes:
 jobs/s, Redis commands and CPU per job), S11 a fleet of 16 worker processes on one Redis. S10/S11
 always run both of their pipelines (--approach does not apply) and, with --quick, only when named.
+S12 Scale tier (10,000 RPM, calls of seconds, hundreds in flight over 4 processes).
+Every scenario runs --rounds times (default 3, --quick 1); each table figure is the median over the
+rounds (a failed job in any round counts), and "429 steady" leaves out the start-up.
 --check: exit 1 when promptq misses a target (loose thresholds with --quick). --quick: smaller job counts (S1–S9, a few minutes).`;
 
 function list<T extends string>(
@@ -255,6 +302,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
       approach: { type: 'string' },
       jobs: { type: 'string' },
       quick: { type: 'boolean', default: false },
+      rounds: { type: 'string' },
       check: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -267,8 +315,16 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
     }
     jobs = Number(values.jobs);
   }
+  let rounds: number | undefined;
+  if (values.rounds !== undefined) {
+    if (!/^\d+$/.test(values.rounds) || Number(values.rounds) < 1 || Number(values.rounds) > 9) {
+      throw new BenchUsageError(`--rounds: expected a whole number from 1 to 9, got "${values.rounds}"`);
+    }
+    rounds = Number(values.rounds);
+  }
   const quick = values.quick ?? false;
   return {
+    ...(rounds !== undefined ? { rounds } : {}),
     scenarios: list<BenchScenarioId>(
       'scenario',
       values.scenario?.toUpperCase(),

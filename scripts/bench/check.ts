@@ -31,6 +31,7 @@ export const targets: Record<ScenarioId, Target> = {
   S7: { share: 0.9, rateLimited: 0.05 },
   S8: { share: 0.95, rateLimited: 0.02 },
   S9: { share: 0.95, rateLimited: 0.02 },
+  S12: { share: 0.95, rateLimited: 0.02 },
 };
 
 /** `--quick` S5: the interactive jobs come 1 s into the run (scenarios.ts). */

@@ -50,6 +50,21 @@ export interface RunResult {
   };
   /** S5: enqueue → finish p95 of the interactive tenant's completed jobs, ms. */
   smallTenantP95Ms?: number | null;
+  /**
+   * The steady state: requests from `fromS` seconds into the run to its end (the start-up, when a
+   * limiter is still learning, left out), and the share of them answered 429.
+   */
+  steady?: { fromS: number; served: Served; rateLimitedShare: number };
+  /** How many rounds this row is the median of (absent: one run). */
+  rounds?: number;
+}
+
+/**
+ * When the steady state starts, ms after the run's start: a quarter of the ideal run time, and at
+ * least 2 s (a limiter with no configuration learns the account in its first seconds).
+ */
+export function steadyFromMs(idealS: number): number {
+  return Math.max(2_000, idealS * 250);
 }
 
 /** The simulator's totals minus what the competitor was answered. */
@@ -72,6 +87,8 @@ export interface MeasureInput {
   served: Served;
   /** S4: what was served from the competitor's start on, when that was (epoch ms), and its own counts. */
   afterDrop?: { served: Served; at: number; competitor: CompetitorCounts };
+  /** What was served from the steady state's start ({@link steadyFromMs}) to the end. */
+  steady?: { served: Served; fromS: number };
 }
 
 const within = (times: readonly number[], from: number, to: number) =>
@@ -141,6 +158,13 @@ export function measure(m: MeasureInput): RunResult {
       throughputShare: windowShare(done, other, m.afterDrop.at + 10_000, last, bindingRate(s)),
       otherRequests: m.afterDrop.competitor.sent,
       otherRefused: m.afterDrop.competitor.rateLimited,
+    };
+  }
+  if (m.steady) {
+    result.steady = {
+      fromS: m.steady.fromS,
+      served: m.steady.served,
+      rateLimitedShare: share(m.steady.served.rateLimited, m.steady.served.requests),
     };
   }
   if (s.id === 'S5') {

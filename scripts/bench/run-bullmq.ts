@@ -8,7 +8,7 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { feed } from './feed.js';
 import { callOnce, sdkClient } from './run-sdk.js';
-import type { BenchJob, JobOutcome, Runner } from './types.js';
+import type { BenchJob, JobOutcome, RunContext, Runner } from './types.js';
 
 /**
  * The limit as a user writes it: `{ max: rpm / 60, duration: 1000 }`, i.e. whole jobs per second
@@ -21,6 +21,16 @@ export function bullmqLimiter(jobsPerSecond: number): { max: number; duration: n
 
 /** The job options a careful user adds: retries with backoff, on top of the SDK's own. */
 export const bullmqAttempts = { attempts: 5, backoff: { type: 'exponential', delay: 1_000 } } as const;
+
+/**
+ * Where tenants compete (S5), a careful user gives the urgent tenant's jobs priority 1 and every
+ * other job priority 2: a job with no priority would sit in BullMQ's wait list, served before every
+ * prioritized job.
+ */
+export function bullmqPriority(ctx: RunContext, job: BenchJob): { priority?: number } {
+  if (ctx.urgentTenant === undefined) return {};
+  return { priority: job.tenant === ctx.urgentTenant ? 1 : 2 };
+}
 
 export const bullmqRunner: Runner = async (ctx) => {
   const byId = new Map(ctx.jobs.map((j) => [j.id, j]));
@@ -73,7 +83,11 @@ export const bullmqRunner: Runner = async (ctx) => {
     const { t0, deadline } = ctx.begin();
     await feed(ctx.jobs, t0, async (batch) => {
       await queue.addBulk(
-        batch.map((j) => ({ name: 'bench', data: { id: j.id }, opts: { ...bullmqAttempts, jobId: j.id } })),
+        batch.map((j) => ({
+          name: 'bench',
+          data: { id: j.id },
+          opts: { ...bullmqAttempts, ...bullmqPriority(ctx, j), jobId: j.id },
+        })),
       );
     });
     await Promise.race([done, new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))]);

@@ -87,17 +87,82 @@ export function sdkRunner(maxRetries: number): Runner {
  * (jobs per second)`, `maxConcurrent` = the in-flight bound, SDK default retries inside. Each
  * instance (worker) stands for a separate process with its own limiter, so a careful user gives
  * each its share of the account's rate (`workers` × `minTime`); with separate limits per model
- * family (S9), one limiter per family.
+ * family (S9), one limiter per family. Where input tokens bind (S2), each call also goes through a
+ * second Bottleneck whose `reservoir` holds input tokens (and `minTime` follows the request limit), each job weighing its own: the reservoir
+ * starts empty (as the account's bucket does) and gains a quarter second's tokens every 250 ms,
+ * at most one second's worth banked. (A weight counts against `maxConcurrent` too, so the weighted
+ * limiter is a separate one without it.) Where tenants compete (S5), the urgent tenant's jobs get a
+ * higher `priority`.
  */
-export const bottleneckRunner: Runner = (ctx) =>
-  pool(ctx, () => {
+export const bottleneckRunner: Runner = async (ctx) => {
+  const outcomes: JobOutcome[] = [];
+  const calls: Promise<void>[] = [];
+  // One client and one set of limiters per worker, as separate processes would have; jobs are
+  // handed to the workers in turn and scheduled as they arrive (Bottleneck holds the queue, so its
+  // priority can act on every waiting job).
+  const processes = Array.from({ length: ctx.workers }, () => {
     const client = sdkClient(ctx.simUrl, 2);
-    const make = (jobsPerSecond: number) =>
-      new Bottleneck({ minTime: (1000 * ctx.workers) / jobsPerSecond, maxConcurrent: ctx.concurrency });
-    const whole = make(ctx.jobsPerSecond);
-    const byGroup = new Map(Object.entries(ctx.groupJobsPerSecond ?? {}).map(([g, r]) => [g, make(r)]));
-    return (job) => {
-      const limiter = byGroup.get(modelGroup(job.body.model)) ?? whole;
-      return limiter.schedule(() => callOnce(client, job));
-    };
+    const whole = bottleneckFor(ctx, ctx.jobsPerSecond);
+    const byGroup = new Map(
+      Object.entries(ctx.groupJobsPerSecond ?? {}).map(([g, r]) => [g, bottleneckFor(ctx, r)]),
+    );
+    return (job: BenchJob) =>
+      (byGroup.get(modelGroup(job.body.model)) ?? whole)(job, () => callOnce(client, job));
   });
+  const finish = (job: BenchJob, enqueuedAt: number, ok: boolean) => {
+    outcomes.push({ id: job.id, tenant: job.tenant, enqueuedAt, finishedAt: Date.now(), ok });
+    ctx.progress(outcomes.length);
+  };
+  let next = 0;
+  await feed(ctx.jobs, ctx.begin().t0, (batch) => {
+    const enqueuedAt = Date.now();
+    for (const job of batch) {
+      const run = processes[next++ % processes.length]!;
+      calls.push(
+        run(job).then(
+          () => finish(job, enqueuedAt, true),
+          () => finish(job, enqueuedAt, false),
+        ),
+      );
+    }
+  });
+  await Promise.all(calls);
+  return outcomes;
+};
+
+/** Schedules one job's call through a process's limiters. */
+type Schedule = (job: BenchJob, call: () => Promise<void>) => Promise<void>;
+
+/** One process's Bottleneck for `jobsPerSecond` of the account, and its token reservoir if any. */
+export function bottleneckFor(ctx: RunContext, jobsPerSecond: number): Schedule {
+  // Where tokens bind, the tokens pace the jobs; requests are spaced by the request limit.
+  const requests = new Bottleneck({
+    minTime: (1000 * ctx.workers) / (ctx.requestsPerSecond ?? jobsPerSecond),
+    maxConcurrent: ctx.concurrency,
+  });
+  const perProcess = ctx.tokensPerSecond === undefined ? undefined : ctx.tokensPerSecond / ctx.workers;
+  const tokens =
+    perProcess === undefined
+      ? undefined
+      : new Bottleneck({
+          reservoir: 0,
+          // Bottleneck adds at most one increase per heartbeat (250 ms by default): a shorter
+          // interval would silently refill slower than asked.
+          reservoirIncreaseInterval: 250,
+          reservoirIncreaseAmount: Math.ceil(perProcess / 4),
+          reservoirIncreaseMaximum: Math.ceil(perProcess),
+        });
+  return (job, call) => {
+    const { weight, priority } = bottleneckJobOptions(ctx, job);
+    const withTokens = tokens ? () => tokens.schedule({ weight }, call) : call;
+    return requests.schedule(priority === undefined ? {} : { priority }, withTokens);
+  };
+}
+
+/** A job's Bottleneck options: its token weight where tokens bind, its tenant's priority. */
+export function bottleneckJobOptions(ctx: RunContext, job: BenchJob): Bottleneck.JobOptions {
+  return {
+    ...(ctx.tokensPerSecond !== undefined ? { weight: job.inputTokens } : {}),
+    ...(ctx.urgentTenant !== undefined ? { priority: job.tenant === ctx.urgentTenant ? 1 : 5 } : {}),
+  };
+}

@@ -12,7 +12,7 @@ import { modelGroup } from '../../src/core/models.js';
 import type { Resource } from '../../src/core/rate-limits.js';
 import type { BenchJob } from './types.js';
 
-export const scenarioIds = ['S1', 'S2', 'S3', 'S4', 'S5', 'S6', 'S7', 'S8', 'S9'] as const;
+export const scenarioIds = ['S1', 'S2', 'S3', 'S4', 'S5', 'S6', 'S7', 'S8', 'S9', 'S12'] as const;
 export type ScenarioId = (typeof scenarioIds)[number];
 
 /** The binding resource: requests, or input tokens. */
@@ -45,6 +45,8 @@ export interface Scenario {
   groupLimits?: Record<string, Partial<Limits>>;
   /** What the headers claim instead of `limits` (S7: a key shared with a service nobody sees). */
   announced?: Partial<Limits>;
+  /** The simulator's delay before every answer, ms (S12: calls of seconds). @defaultValue 0 */
+  latencyMs?: number;
   jobs: BenchJob[];
 }
 
@@ -195,6 +197,17 @@ const builders: Record<ScenarioId, (n: number, size: ScenarioSize) => ScenarioPa
       jobs,
     };
   },
+  S12: (n) => ({
+    // Scale tier: 10,000 RPM, and every call takes 2.5 s, so the allowance needs about 420 calls in
+    // flight at once, spread over 4 worker processes (150 slots each).
+    title: 'Scale tier: 10,000 RPM, 2.5-s calls, hundreds in flight over 4 processes',
+    limits: { rpm: 10_000, itpm: 10_000_000, otpm: 2_000_000 },
+    binding: 'requests',
+    workers: 4,
+    concurrency: 150,
+    latencyMs: 2_500,
+    jobs: uniformJobs('s12', n, 40, 12),
+  }),
 };
 
 /** Builds a scenario's limits and workload; `size.jobs` scales it. */
@@ -213,6 +226,7 @@ export const defaultJobs: Record<ScenarioId, { full: number; quick: number }> = 
   S7: { full: 300, quick: 100 },
   S8: { full: 300, quick: 100 },
   S9: { full: 300, quick: 120 },
+  S12: { full: 12_000, quick: 2_000 },
 };
 
 /** Units of the binding resource per second the simulator admits. */
@@ -236,6 +250,8 @@ export function bindingCost(s: Scenario, j: BenchJob): number {
  * their total cost over the rate, with the competitor's share taken out once it starts.
  */
 export function idealSeconds(s: Scenario, jobs: readonly BenchJob[]): number {
+  // The last call admitted at the ideal moment still takes the simulator's latency to answer.
+  if (s.latencyMs) return idealSeconds({ ...s, latencyMs: 0 }, jobs) + s.latencyMs / 1000;
   if (s.groupLimits) {
     // Separate allowances: the slowest group's own ideal.
     const groups = new Set(jobs.map((j) => modelGroup(j.body.model)));
@@ -258,7 +274,7 @@ function bindingRateOf(s: Scenario, rpm: number): number {
 
 /** The true limit expressed as jobs per second. */
 export function jobsPerSecond(s: Scenario): number {
-  return s.jobs.length / idealSeconds({ ...s, competitor: undefined }, s.jobs);
+  return s.jobs.length / idealSeconds({ ...s, competitor: undefined, latencyMs: 0 }, s.jobs);
 }
 
 /**

@@ -14,6 +14,7 @@ export function columns(s: Scenario): string[] {
     'share of ideal throughput',
     'requests',
     'answered 429',
+    '429 steady',
     'jobs failed',
     'p50 latency (s)',
     'p95 latency (s)',
@@ -32,6 +33,7 @@ function row(s: Scenario, r: RunResult): string[] {
     ratio(r.throughputShare),
     String(r.served.requests),
     `${formatPercent(r.rateLimitedShare)} (${r.served.rateLimited})`,
+    r.steady ? `${formatPercent(r.steady.rateLimitedShare)} (${r.steady.served.rateLimited})` : '—',
     failed,
     secs(r.p50Ms),
     secs(r.p95Ms),
@@ -59,7 +61,13 @@ export function renderTable(s: Scenario, idealS: number, results: readonly RunRe
     s.announced?.rpm ? `headers announce ${s.announced.rpm} RPM` : null,
     s.competitor ? `another service takes ${s.competitor.rpm} RPM from ${s.competitor.atMs / 1000} s` : null,
   ].filter((x) => x !== null);
-  const head = `${s.id}: ${s.title} — ${s.jobs.length} jobs, ${s.workers} worker(s) × ${s.concurrency} in flight, ${limits.join(', ')}; ideal ${idealS.toFixed(1)} s`;
+  const rounds = results[0]?.rounds;
+  const steadyFrom = results.find((r) => r.steady)?.steady?.fromS;
+  const notes = [
+    rounds ? `medians of ${rounds} rounds` : null,
+    steadyFrom !== undefined ? `"429 steady": from ${steadyFrom.toFixed(1)} s on` : null,
+  ].filter((x) => x !== null);
+  const head = `${s.id}: ${s.title} — ${s.jobs.length} jobs, ${s.workers} worker(s) × ${s.concurrency} in flight, ${limits.join(', ')}; ideal ${idealS.toFixed(1)} s${notes.length ? ` (${notes.join('; ')})` : ''}`;
   const lines = [columns(s), ...results.map((r) => row(s, r))];
   const md = lines.map((cells) => `| ${cells.join(' | ')} |`);
   md.splice(

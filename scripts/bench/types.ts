@@ -44,6 +44,19 @@ export interface RunContext {
    * gets `jobsPerSecond / workers` per process.
    */
   jobsPerSecond: number;
+  /**
+   * Where input tokens bind (S2): the account's input tokens per second at the target share. A
+   * careful user weighs each job by its tokens against a reservoir refilled at this rate, and
+   * spaces requests by the account's request limit (`requestsPerSecond`), not by the mean job.
+   */
+  tokensPerSecond?: number;
+  /** With `tokensPerSecond`: the account's requests per second at the target share. */
+  requestsPerSecond?: number;
+  /**
+   * Where tenants compete (S5): the tenant whose jobs a careful user marks urgent (a higher
+   * priority than everything else).
+   */
+  urgentTenant?: string;
   /** S9: per model family (`modelGroup`), the family's own static rate; a careful user keeps one limiter per family. */
   groupJobsPerSecond?: Record<string, number>;
   /**

@@ -39,7 +39,14 @@ describe('promptq bench', () => {
       expect(Number(cells[2])).toBe(r.simulator.requests);
       const share = (100 * r.simulator.rateLimited) / r.simulator.requests;
       expect(cells[3]).toBe(`${share.toFixed(1)}% (${r.simulator.rateLimited})`);
-      expect(cells[4]!.startsWith(String(r.failed))).toBe(true);
+      // The steady state is a part of the run: the simulator's counts after its start.
+      const steady = r.steady!;
+      expect(steady.served.requests).toBeLessThanOrEqual(r.served.requests);
+      expect(steady.served.rateLimited).toBeLessThanOrEqual(r.served.rateLimited);
+      expect(cells[4]).toBe(
+        `${((100 * steady.served.rateLimited) / Math.max(1, steady.served.requests)).toFixed(1)}% (${steady.served.rateLimited})`,
+      );
+      expect(cells[5]!.startsWith(String(r.failed))).toBe(true);
 
       // Buckets start empty: nobody can finish faster than the limits allow (small clock slack).
       if (r.throughputShare !== null) expect(r.throughputShare, r.approach).toBeLessThanOrEqual(1.05);
@@ -51,6 +58,10 @@ describe('promptq bench', () => {
     expect(() => parseBenchArgs(['--scenario', 'S99'])).toThrow(/--scenario: unknown "S99"/);
     expect(() => parseBenchArgs(['--approach', 'celery'])).toThrow(/--approach/);
     expect(() => parseBenchArgs(['--jobs', 'many'])).toThrow(/--jobs: expected a whole number/);
+    expect(() => parseBenchArgs(['--rounds', '0'])).toThrow(/--rounds: expected a whole number from 1 to 9/);
+    expect(() => parseBenchArgs(['--rounds', '10'])).toThrow(/--rounds/);
+    expect(parseBenchArgs(['--rounds', '9'])).toMatchObject({ rounds: 9 });
+    expect(parseBenchArgs(['--rounds', '1'])).toMatchObject({ rounds: 1 });
     expect(parseBenchArgs(['--scenario', 's1,s5', '--quick'])).toMatchObject({
       scenarios: ['S1', 'S5'],
       quick: true,
@@ -68,6 +79,7 @@ describe('promptq bench', () => {
       'S7',
       'S8',
       'S9',
+      'S12',
     ]);
     expect(parseBenchArgs(['--quick', '--scenario', 's10'])).toMatchObject({ scenarios: ['S10'] });
   });
