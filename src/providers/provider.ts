@@ -135,16 +135,25 @@ export interface PriceOptions {
   batch?: boolean;
 }
 
+/** What a call may use at most, for {@link Pricing.worstCase}. */
+export interface WorstCaseCall {
+  /** An upper bound of its input tokens (core/tokens.ts `maxInputTokens`). */
+  inputTokens: number;
+  maxTokens: number;
+  /** Web searches it may run (counted on top of `serverToolUses`). */
+  webSearches?: number;
+  /** Server-tool uses it may make, by the usage field that counts them (`web_search_requests`, …). */
+  serverToolUses?: Record<string, number>;
+  /** The request's `service_tier`: anything but `standard_only` may be answered at `priority`. */
+  serviceTier?: string | undefined;
+}
+
 /** What calls cost on a provider (anthropic/pricing.ts's `PriceTable` is one). */
 export interface Pricing {
   /** The exact price of one call from its usage; `null` when the model has no known price. */
   priceCall(usage: Usage, model: string, options?: PriceOptions): CallCost | null;
   /** The most a call can cost before it is made (budget holds); `null` when the model has no known price. */
-  worstCase(
-    model: string,
-    call: { inputTokens: number; maxTokens: number; webSearches?: number },
-    options?: PriceOptions,
-  ): number | null;
+  worstCase(model: string, call: WorstCaseCall, options?: PriceOptions): number | null;
 }
 
 /** A batch's requests by how far they got. */
