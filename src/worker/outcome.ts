@@ -155,6 +155,16 @@ export function judgeBudget(
   random: () => number,
 ): BudgetOutcome {
   const usd = formatUsd;
+  if (refusal.unpriced) {
+    // No hold can be sized, so waiting would not help: refused for good, whatever on_exceed says.
+    record.error_type = 'budget_unpriced';
+    record.status_code = null;
+    const message =
+      `budget cannot hold this call: ${refusal.what ?? 'it has no known price'}, and tenant ` +
+      `"${refusal.tenant}" has a ${refusal.period === 'day' ? 'daily' : 'monthly'} budget of ${usd(refusal.budgetUsd)}; ` +
+      'price it in PROMPTQ_PRICING_FILE, bound the tool with max_uses, or send it on a priced model';
+    return { kind: 'budget_exceeded', refusal, message };
+  }
   const what =
     `tenant "${refusal.tenant}" is over its ${refusal.period === 'day' ? 'daily' : 'monthly'} budget of ` +
     `${usd(refusal.budgetUsd)}: spent ${usd(refusal.spentUsd)}, held by calls in flight ${usd(refusal.heldUsd)}, ` +

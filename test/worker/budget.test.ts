@@ -24,7 +24,7 @@ const over = (onExceed: 'wait' | 'fail'): Extract<BudgetAdmission, { kind: 'over
 
 /** A budget port that answers `admission` and records what it was asked. */
 function fakeBudgets(admission: BudgetAdmission) {
-  const reserved: Array<{ tenant: string; usd: number }> = [];
+  const reserved: Array<{ tenant: string; usd: number | null }> = [];
   const settled: Array<{ hold: BudgetHold; usd: number }> = [];
   const port: BudgetPort = {
     reserve: async (tenant, usd) => {
@@ -71,8 +71,9 @@ describe('job processor and tenant budgets (fake port)', () => {
     const b = fakeBudgets({ kind: 'held', hold });
     const { p } = processor(b.port, [{ ok: true, input: 20, output: 9 }]);
     const r = await p.process(fakeJob(body), 'tok');
-    // 13 input tokens (estimate) at the 1-hour cache-write rate ($2/M) + 100 output tokens at $5/M.
-    expect(b.reserved).toEqual([{ tenant: 'acme', usd: (13 * 2 + 100 * 5) / 1e6 }]);
+    // The input's upper bound (64 per request + 16 per message + 2 bytes) at the 1-hour
+    // cache-write rate ($2/M) + 100 output tokens at $5/M.
+    expect(b.reserved).toEqual([{ tenant: 'acme', usd: (82 * 2 + 100 * 5) / 1e6 }]);
     expect(b.settled).toEqual([{ hold, usd: r.record.cost_usd }]);
   });
 
