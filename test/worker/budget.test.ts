@@ -102,8 +102,21 @@ describe('job processor and tenant budgets (fake port)', () => {
     expect(b.settled).toEqual([]);
   });
 
-  it('over budget, failing: budget_exceeded, no call, no attempt', async () => {
+  it('failing over budget, with calls in flight that hold the room: the job waits for them to settle', async () => {
+    // $0.50 spent + this call fits $1.00 once the $0.40 held settles: not refused for good.
     const b = fakeBudgets(over('fail'));
+    const { p, calls, seen } = processor(b.port);
+    const job = fakeJob(body);
+    await expect(p.process(job, 'tok')).rejects.toBeInstanceOf(DelayedError);
+    expect(calls).toEqual([]);
+    expect(seen).toEqual(['budget:over_budget']);
+    const until = (job.moveToDelayed.mock.calls[0]?.[0] ?? 0) - Date.now();
+    expect(until).toBeGreaterThan(1500);
+    expect(until).toBeLessThanOrEqual(2000);
+  });
+
+  it('over budget, failing, with no room even once everything settles: budget_exceeded, no call, no attempt', async () => {
+    const b = fakeBudgets({ ...over('fail'), spentUsd: 1 });
     const { p, calls, seen } = processor(b.port);
     const err = await p.process(fakeJob(body), 'tok').catch((e: Error) => e);
     expect(err).toBeInstanceOf(UnrecoverableError);
