@@ -15,6 +15,7 @@
  * Jobs and results stay in the Messages API's format (core/job.ts, core/result.ts) whatever the
  * provider: the model a job names is an Anthropic model id, mapped by {@link Provider.modelId}.
  */
+
 import type { Simulator } from '@promptq/anthropic-simulator';
 import type { PromptqConfig } from '../core/config.js';
 import { PromptqError } from '../core/errors.js';
@@ -23,6 +24,7 @@ import type { Logger } from '../core/log.js';
 import type { AnnouncedResource } from '../core/rate-limits.js';
 import type { CostParts } from '../core/record.js';
 import type { ApiMessage, ApiStreamEvent } from '../core/result.js';
+import type { WorstCaseCall } from '../core/worst-case.js';
 import type { NetworkTiming } from './network-timing.js';
 
 export type { NetworkTiming } from './network-timing.js';
@@ -135,18 +137,7 @@ export interface PriceOptions {
   batch?: boolean;
 }
 
-/** What a call may use at most, for {@link Pricing.worstCase}. */
-export interface WorstCaseCall {
-  /** An upper bound of its input tokens (core/tokens.ts `maxInputTokens`). */
-  inputTokens: number;
-  maxTokens: number;
-  /** Web searches it may run (counted on top of `serverToolUses`). */
-  webSearches?: number;
-  /** Server-tool uses it may make, by the usage field that counts them (`web_search_requests`, …). */
-  serverToolUses?: Record<string, number>;
-  /** The request's `service_tier`: anything but `standard_only` may be answered at `priority`. */
-  serviceTier?: string | undefined;
-}
+export type { WorstCaseCall } from '../core/worst-case.js';
 
 /** What calls cost on a provider (anthropic/pricing.ts's `PriceTable` is one). */
 export interface Pricing {

@@ -172,3 +172,22 @@ export async function readSpend(
   });
   return out;
 }
+
+/**
+ * Settle the hold `id` of `tenant` (one whose holder may have restarted since: a Message Batches
+ * line) with its real cost, in the day and month it was admitted in (read from the hold; the
+ * current ones when the hold has expired). Nothing to settle: the cost is charged all the same.
+ */
+export async function settleBudgetById(
+  redis: Redis,
+  keys: Keyspace,
+  tenant: string,
+  id: string,
+  costUsd: number,
+  now = Date.now(),
+): Promise<void> {
+  const entry = await redis.hget(keys.budgetHolds(tenant), id);
+  const [, day, month] = /^\d+ (\S+) (\S+) \d+$/.exec(entry ?? '') ?? [];
+  const p = day && month ? { day, month } : periodIds(now);
+  await settleBudget(redis, keys, { tenant, id, ...p, at: now }, costUsd);
+}
