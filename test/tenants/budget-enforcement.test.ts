@@ -125,8 +125,9 @@ describe('budgets under concurrent workers (3 processes)', () => {
 
 describe('over budget with on_exceed wait', () => {
   let s: Stack;
+  const ledger = servedLedger();
   beforeAll(async () => {
-    s = await startStack();
+    s = await startStack({ sim: { onServed: ledger.onServed } });
   });
   afterAll(() => s.close());
 
@@ -144,6 +145,7 @@ describe('over budget with on_exceed wait', () => {
     expect(view.body.record.attempts).toBe(0);
     expect(view.body.record.error_type).toBeNull();
     expect(s.sim.stats().requests).toBe(served);
+    expect(ledger.to('waiter')).toEqual([]);
     const metrics = (await get(`${s.url}/metrics`)).body.text as string;
     expect(metrics).toMatch(/promptq_budget_rejections_total\{tenant="waiter"\} 1/);
     expect(metrics).toMatch(/promptq_tenant_budget_usd\{tenant="waiter",period="day"\} 0/);
@@ -162,7 +164,9 @@ describe('over budget with on_exceed wait', () => {
     expect(done.body.state).toBe('completed');
     expect(done.body.record.attempts).toBe(1);
     const spent = (await readSpend(s.redis, s.svc.queue.keys, ['waiter'])).get('waiter')!;
-    expect(spent.day).toBeCloseTo(done.body.record.cost_usd, 9);
+    // Charged what the simulator served it (priced from prices.json), once.
+    expect(ledger.to('waiter')).toHaveLength(1);
+    expect(spent.day).toBeCloseTo(ledger.spendOf('waiter'), 9);
     const after = (await get(`${s.url}/metrics`)).body.text as string;
     expect(after).toMatch(
       new RegExp(`promptq_tenant_spent_usd\\{tenant="waiter",period="day"\\} ${spent.day}`),
