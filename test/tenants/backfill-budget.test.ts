@@ -6,12 +6,14 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ServedResponse } from '../../packages/anthropic-simulator/src/index.js';
 import type { BatchRunSummary } from '../../src/producer/backfill/batch-types.js';
+import { PromptQueue } from '../../src/producer/queue.js';
 import { readSpend, reserveBudget, settleBudget } from '../../src/store/budget-store.js';
 import { Keyspace } from '../../src/store/keys.js';
 import { TenantStore } from '../../src/store/tenant-store.js';
 import { listPrice, servedLedger } from '../budget/served.js';
 import { spawnCli } from '../helpers/cli.js';
 import { type Stack, startStack, testApiKey, uniqueQueue } from '../helpers/stack.js';
+import { testSettings } from '../helpers/topology.js';
 
 describe('promptq backfill --dry-run and tenant budgets', () => {
   const redis = new Redis(inject('redisUrl'));
@@ -167,4 +169,40 @@ describe('promptq backfill --via batches --tenant: the budget holds there too (i
     expect(Math.abs(spent - (inBatches.usd + live))).toBeLessThanOrEqual(20 * 2e-9);
     expect(await redis.hlen(s.svc.queue.keys.budgetHolds('batcher'))).toBe(0);
   }, 120_000);
+
+  it('one budget under concurrent live and Batches load: within one call of it, never over, by the simulator count', async () => {
+    const budget = 0.02;
+    await new TenantStore(redis, s.svc.queue.keys).add('mixed', { dailyUsd: budget, onExceed: 'fail' });
+    const q = new PromptQueue({ ...testSettings(), queue: s.config.queue });
+    try {
+      // 20 live jobs ($0.005 each at most) and 20 batched lines ($0.0025 each) at once.
+      const live = q.addBatch(
+        Array.from({ length: 20 }, (_, i) => ({
+          model: 'claude-haiku-4-5',
+          max_tokens: 1000,
+          prompt: `live ${i}`,
+          tenant_id: 'mixed',
+        })),
+      );
+      const [{ ids }, { batches }] = await Promise.all([live, backfill('mixed', 'mix-')]);
+      for (;;) {
+        const views = await Promise.all(ids.map((id) => q.get(id)));
+        if (views.every((v) => v?.state === 'completed' || v?.state === 'failed')) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const served = (await batchSpend('mix-')).usd + ledger.spendOf('mixed');
+      const spent = (await readSpend(redis, s.svc.queue.keys, ['mixed'])).get('mixed')!.day;
+      // The most one of these calls may cost: a live one (the batched ones cost half).
+      const oneCall = (1000 * 5 + 200 * 2) / 1e6;
+      console.info(
+        `live + batches: ${batches.submitted} batched, ${ledger.to('mixed').length} served live; served $${served.toFixed(6)} of $${budget}, promptq charged $${spent.toFixed(6)}`,
+      );
+      expect(served).toBeLessThanOrEqual(budget);
+      expect(budget - served).toBeLessThan(oneCall);
+      expect(Math.abs(spent - served)).toBeLessThanOrEqual(40 * 2e-9);
+      expect(await redis.hlen(s.svc.queue.keys.budgetHolds('mixed'))).toBe(0);
+    } finally {
+      await q.close();
+    }
+  }, 180_000);
 });
