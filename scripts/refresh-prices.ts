@@ -6,7 +6,7 @@
  * SOURCE is a URL or a file: the pricing page (its Markdown or HTML, e.g. a saved copy of
  * https://docs.claude.com/en/docs/about-claude/pricing.md), or a price list already in the shape of
  * prices.json. From the page, the model table's rows (`| Claude Sonnet 4.5 | $3 / MTok | … | $15 /
- * MTok |`) give each model's base input and output price; aliases, long-context tiers and the
+ * MTok |`) give each model's base input and output price (and its cache prices from a full row); aliases, long-context tiers and the
  * multipliers are kept from the current file (the page states them in prose). The model list
  * becomes exactly what the source prices: a model it drops becomes unpriced, never guessed.
  */
@@ -31,16 +31,31 @@ export function modelId(name: string): string | null {
   return major < 4 ? `claude-${version}-${family}` : `claude-${family}-${version === '4' ? '4-0' : version}`;
 }
 
-/** Model rows of the pricing page's table: the first and the last `$N / MTok` are input and output. */
-export function parsePricingPage(text: string): Record<string, { input: number; output: number }> {
-  const out: Record<string, { input: number; output: number }> = {};
+type PagePrice = {
+  input: number;
+  output: number;
+  cache_write?: number;
+  cache_write_1h?: number;
+  cache_read?: number;
+};
+
+/**
+ * Model rows of the pricing page's table: the first and the last `$N / MTok` are input and output;
+ * a full row (input, 5m write, 1h write, cache hits, output) gives the model's cache prices too, as
+ * some models' differ from the multipliers (Opus 5.5's cache hits are 0.05x input).
+ */
+export function parsePricingPage(text: string): Record<string, PagePrice> {
+  const out: Record<string, PagePrice> = {};
   const plain = text.replace(/<\/t[dh]>\s*<t[dh][^>]*>/g, ' | ').replace(/<[^>]+>/g, ' ');
   for (const line of plain.split(/\r?\n|<\/tr>/)) {
     const id = modelId(line);
     if (!id) continue;
     const prices = [...line.matchAll(/\$\s*([\d.]+)\s*\/\s*MTok/gi)].map((p) => Number(p[1]));
     if (prices.length < 2 || id in out) continue;
-    out[id] = { input: prices[0] as number, output: prices[prices.length - 1] as number };
+    const [input, write5m, write1h, read] = prices as [number, number, number, number];
+    out[id] = { input, output: prices[prices.length - 1] as number };
+    if (prices.length === 5)
+      Object.assign(out[id], { cache_write: write5m, cache_write_1h: write1h, cache_read: read });
   }
   return out;
 }

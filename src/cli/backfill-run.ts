@@ -228,7 +228,7 @@ async function viaBatches(
       total: batches.succeeded + batches.errored + batches.expired + batches.canceled,
     });
     const wait = options.wait || options.out !== undefined;
-    if (!wait && batches.retried_live > 0) {
+    if (!wait && batches.retried_live + batches.over_budget_live > 0) {
       write(options.json ? JSON.stringify({ batches }) : batchesText(batches));
       return 0;
     }
@@ -255,7 +255,7 @@ function batchesText(b: BatchRunSummary): string {
   const c = (x: number) => x.toLocaleString('en-US');
   return [
     `message batches: ${c(b.batches)}; submitted ${c(b.submitted)} requests, ${c(b.resumed)} resumed from an earlier run, ${c(b.already_there)} already in the queue`,
-    `batch results: succeeded ${c(b.succeeded)}, errored ${c(b.errored)}, expired ${c(b.expired)}, canceled ${c(b.canceled)}; sent again: ${c(b.retried_live)} live, ${c(b.retried_batch)} in follow-up batches`,
+    `batch results: succeeded ${c(b.succeeded)}, errored ${c(b.errored)}, expired ${c(b.expired)}, canceled ${c(b.canceled)}; sent again: ${c(b.retried_live)} live, ${c(b.retried_batch)} in follow-up batches${b.over_budget_live > 0 ? `; ${c(b.over_budget_live)} over their tenant's budget sent live (the worker waits or fails them)` : ''}`,
   ].join('\n');
 }
 

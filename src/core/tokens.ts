@@ -72,3 +72,93 @@ function cachePrefix(request: Pick<JobRequest, 'messages' | 'system'>): {
 function hasCacheControl(block: unknown): boolean {
   return typeof block === 'object' && block !== null && 'cache_control' in block;
 }
+
+/**
+ * The most input tokens a request can be billed for, before any server tool adds to it: an upper
+ * bound, for budget holds (never for pacing, which wants the likely count: {@link estimateInputTokens}).
+ * - text (and JSON of tool definitions, tool calls and other blocks): its UTF-8 bytes, since a
+ *   tokenizer never makes more than one token of a byte;
+ * - images: from their real size (width × height / 750) up to {@link maxImageTokens};
+ * - documents: a text document by its bytes; a PDF by its pages (`/Type /Page`) at
+ *   {@link pdfPageTokens} each, or the whole context window when its pages cannot be counted
+ *   (compressed object streams, URLs, files);
+ * - overheads per request, message, system prompt and tool set.
+ * Capped at {@link contextWindowTokens}: the API refuses (and does not bill) a longer prompt.
+ */
+export function maxInputTokens(request: Pick<JobRequest, 'messages' | 'system' | 'tools'>): number {
+  let n = 64 + (request.system === undefined ? 0 : 16 + blockBound(request.system));
+  if (request.tools && request.tools.length > 0)
+    n += toolSetOverheadTokens + utf8(JSON.stringify(request.tools));
+  for (const m of request.messages) n += 16 + blockBound(m.content);
+  return Math.min(n, contextWindowTokens);
+}
+
+/** The largest context window of any model: no billed prompt is longer. */
+export const contextWindowTokens = 1_000_000;
+/** The most an image can cost, whatever its size (the API scales large images down first). */
+export const maxImageTokens = 5_000;
+/** The most one PDF page can cost: its text (up to ~3,000 tokens) and an image of the page. */
+export const pdfPageTokens = 3_000 + maxImageTokens;
+/** The system prompt the API adds when tools are given (a few hundred tokens; server tools more). */
+export const toolSetOverheadTokens = 2_000;
+
+const utf8 = (s: string) => Buffer.byteLength(s, 'utf8');
+
+function blockBound(content: unknown): number {
+  if (typeof content === 'string') return utf8(content);
+  if (Array.isArray(content)) return content.reduce((n: number, b) => n + 8 + blockBound(b), 0);
+  if (typeof content !== 'object' || content === null) return 0;
+  const block = content as Record<string, unknown>;
+  const source = (typeof block.source === 'object' && block.source !== null ? block.source : {}) as Record<
+    string,
+    unknown
+  >;
+  if (block.type === 'image') return imageBound(source);
+  if (block.type === 'document')
+    return documentBound(source) + utf8(JSON.stringify({ ...block, source: null }));
+  if (block.type === 'tool_result' && Array.isArray(block.content)) {
+    return utf8(JSON.stringify({ ...block, content: null })) + blockBound(block.content);
+  }
+  return utf8(JSON.stringify(block));
+}
+
+function imageBound(source: Record<string, unknown>): number {
+  if (source.type !== 'base64' || typeof source.data !== 'string') return maxImageTokens;
+  const size = imageSize(source.data);
+  if (!size) return maxImageTokens;
+  // About width × height / 750 (documented); a tenth more and a few tokens of margin.
+  return Math.min(maxImageTokens, Math.ceil(((size.width * size.height) / 750) * 1.1) + 16);
+}
+
+function documentBound(source: Record<string, unknown>): number {
+  if (source.type === 'text' && typeof source.data === 'string') return utf8(source.data);
+  if (source.type === 'content') return blockBound(source.content);
+  if (source.type !== 'base64' || typeof source.data !== 'string') return contextWindowTokens;
+  const pdf = Buffer.from(source.data, 'base64').toString('latin1');
+  const pages = (pdf.match(/\/Type\s*\/Page(?!s)/g) ?? []).length;
+  // Pages inside compressed object streams cannot be counted: the worst case is the window.
+  if (pages === 0 || /\/ObjStm/.test(pdf)) return contextWindowTokens;
+  return pages * pdfPageTokens;
+}
+
+/** Width and height of a base64 PNG, GIF or JPEG from its header; `null` when it cannot tell. */
+function imageSize(base64: string): { width: number; height: number } | null {
+  const bytes = Buffer.from(base64.slice(0, 200_000), 'base64');
+  if (bytes.length >= 24 && bytes.readUInt32BE(0) === 0x89504e47) {
+    return { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) };
+  }
+  if (bytes.length >= 10 && bytes.toString('latin1', 0, 3) === 'GIF') {
+    return { width: bytes.readUInt16LE(6), height: bytes.readUInt16LE(8) };
+  }
+  if (bytes.length >= 4 && bytes[0] === 0xff && bytes[1] === 0xd8) {
+    let i = 2;
+    while (i + 9 < bytes.length && bytes[i] === 0xff) {
+      const marker = bytes[i + 1] ?? 0;
+      if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+        return { width: bytes.readUInt16BE(i + 7), height: bytes.readUInt16BE(i + 5) };
+      }
+      i += 2 + bytes.readUInt16BE(i + 2);
+    }
+  }
+  return null;
+}

@@ -44,8 +44,10 @@ export type JobOutcome =
 /** Which budget refused a call, and its figures. */
 export type BudgetRefusal = Extract<BudgetAdmission, { kind: 'over' }> & {
   tenant: string;
-  /** The worst-case cost of the refused call (USD). */
+  /** The worst-case cost of the refused call (USD; 0 when it has none). */
   costUsd: number;
+  /** Why the call has no price (with `unpriced`): the model or the server tool, named. */
+  what?: string;
 };
 
 export type OutcomeKind = JobOutcome['kind'];

@@ -15,6 +15,7 @@
  * Jobs and results stay in the Messages API's format (core/job.ts, core/result.ts) whatever the
  * provider: the model a job names is an Anthropic model id, mapped by {@link Provider.modelId}.
  */
+
 import type { Simulator } from '@promptq/anthropic-simulator';
 import type { PromptqConfig } from '../core/config.js';
 import { PromptqError } from '../core/errors.js';
@@ -23,6 +24,7 @@ import type { Logger } from '../core/log.js';
 import type { AnnouncedResource } from '../core/rate-limits.js';
 import type { CostParts } from '../core/record.js';
 import type { ApiMessage, ApiStreamEvent } from '../core/result.js';
+import type { WorstCaseCall } from '../core/worst-case.js';
 import type { NetworkTiming } from './network-timing.js';
 
 export type { NetworkTiming } from './network-timing.js';
@@ -135,16 +137,14 @@ export interface PriceOptions {
   batch?: boolean;
 }
 
+export type { WorstCaseCall } from '../core/worst-case.js';
+
 /** What calls cost on a provider (anthropic/pricing.ts's `PriceTable` is one). */
 export interface Pricing {
   /** The exact price of one call from its usage; `null` when the model has no known price. */
   priceCall(usage: Usage, model: string, options?: PriceOptions): CallCost | null;
   /** The most a call can cost before it is made (budget holds); `null` when the model has no known price. */
-  worstCase(
-    model: string,
-    call: { inputTokens: number; maxTokens: number; webSearches?: number },
-    options?: PriceOptions,
-  ): number | null;
+  worstCase(model: string, call: WorstCaseCall, options?: PriceOptions): number | null;
 }
 
 /** A batch's requests by how far they got. */

@@ -75,17 +75,20 @@ export type BudgetAdmission =
       heldUsd: number;
       budgetUsd: number;
       onExceed: 'wait' | 'fail';
+      /** Set when the call has no price and the tenant a budget: refused for good, whatever `onExceed`. */
+      unpriced?: true;
     };
 
 /**
  * Hold `costUsd` (a call's worst case) for `tenant` if it fits under each of its budgets, in one
- * atomic step. A hold not settled within `holdMs` (its worker died) stops counting.
+ * atomic step. A hold not settled within `holdMs` (its worker died) stops counting. `null` (a call
+ * with no price) is refused when the tenant has a budget, and held as 0 when it has none.
  */
 export async function reserveBudget(
   redis: Redis,
   keys: Keyspace,
   tenant: string,
-  costUsd: number,
+  costUsd: number | null,
   opts: { id: string; holdMs: number; now?: number },
 ): Promise<BudgetAdmission> {
   const now = opts.now ?? Date.now();
@@ -101,7 +104,7 @@ export async function reserveBudget(
     {
       now,
       id: opts.id,
-      cost: toNano(costUsd),
+      cost: costUsd === null ? -1 : toNano(costUsd),
       day: p.day,
       month: p.month,
       expiresAt: now + opts.holdMs,
@@ -117,6 +120,7 @@ export async function reserveBudget(
     heldUsd: fromNano(Number(r[3])),
     budgetUsd: fromNano(Number(r[4])),
     onExceed: r[5] === 'fail' ? 'fail' : 'wait',
+    ...(r[0] === 'unpriced' ? { unpriced: true as const } : {}),
   };
 }
 
@@ -167,4 +171,23 @@ export async function readSpend(
     });
   });
   return out;
+}
+
+/**
+ * Settle the hold `id` of `tenant` (one whose holder may have restarted since: a Message Batches
+ * line) with its real cost, in the day and month it was admitted in (read from the hold; the
+ * current ones when the hold has expired). Nothing to settle: the cost is charged all the same.
+ */
+export async function settleBudgetById(
+  redis: Redis,
+  keys: Keyspace,
+  tenant: string,
+  id: string,
+  costUsd: number,
+  now = Date.now(),
+): Promise<void> {
+  const entry = await redis.hget(keys.budgetHolds(tenant), id);
+  const [, day, month] = /^\d+ (\S+) (\S+) \d+$/.exec(entry ?? '') ?? [];
+  const p = day && month ? { day, month } : periodIds(now);
+  await settleBudget(redis, keys, { tenant, id, ...p, at: now }, costUsd);
 }

@@ -6,38 +6,25 @@
  * records are, so the worker core runs against a fake in its unit tests.
  */
 
-import type { JobRequest } from '../core/job.js';
-import { estimateInputTokens } from '../core/tokens.js';
 import type { TenantQuota } from '../limiter/types.js';
-import type { Pricing } from '../providers/provider.js';
 import { type BudgetAdmission, type BudgetHold, reserveBudget, settleBudget } from '../store/budget-store.js';
 import type { RedisConnection as Redis } from '../store/connection.js';
 import type { Keyspace } from '../store/keys.js';
 import { admitQuota, refundQuota } from '../store/quota-store.js';
 
 export interface BudgetPort {
-  /** Hold `worstCaseUsd` against the tenant's budgets, or say which budget refused. */
-  reserve(tenant: string, worstCaseUsd: number, holdId: string): Promise<BudgetAdmission>;
+  /**
+   * Hold `worstCaseUsd` against the tenant's budgets, or say which budget refused; `null` (no price)
+   * is refused for a tenant with a budget and held as nothing for one without.
+   */
+  reserve(tenant: string, worstCaseUsd: number | null, holdId: string): Promise<BudgetAdmission>;
   /** Drop the hold, charging `costUsd` (0 when the call was not made). */
   settle(hold: BudgetHold, costUsd: number): Promise<void>;
   /** The tenant's quota for the limiter to enforce; `undefined` when it has none. */
   quotaOf(tenant: string): Promise<TenantQuota | undefined>;
 }
 
-/**
- * The most a call can cost ({@link Pricing.worstCase}: its estimated input at the dearest input
- * rate, a 1-hour cache write, plus all of `max_tokens` as output, long-context tier included).
- * Server tools billed per use are not included. 0 for a model with no price (nothing is recorded
- * for it either).
- */
-export function worstCaseCostUsd(request: JobRequest, prices: Pick<Pricing, 'worstCase'>): number {
-  return (
-    prices.worstCase(request.model, {
-      inputTokens: estimateInputTokens(request),
-      maxTokens: request.max_tokens,
-    }) ?? 0
-  );
-}
+export { type WorstCase, webSearchInputTokens, worstCaseCost } from '../core/worst-case.js';
 
 /**
  * Budgets in the queue's Redis keys; a hold left by a dead worker stops counting after `holdMs`.

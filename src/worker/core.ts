@@ -26,7 +26,7 @@ import type { CallPlan, Permit } from '../limiter/types.js';
 import type { AttemptResult, Pricing, Provider } from '../providers/provider.js';
 import type { BudgetHold } from '../store/budget-store.js';
 import { publicJobId } from '../store/keys.js';
-import { type BudgetPort, worstCaseCostUsd } from './budget.js';
+import { type BudgetPort, worstCaseCost } from './budget.js';
 import { emitAttempt, finish, iso, type JobHandle, type Run } from './finish.js';
 import {
   type AttemptOutcome,
@@ -150,12 +150,18 @@ export class JobProcessor {
     const budgets = this.#options.budgets;
     const tenant = request.tenant_id;
     if (budgets === undefined || tenant === undefined) return this.#call(run, request, plan, signal);
-    const costUsd = worstCaseCostUsd(request, this.#options.prices);
+    const worst = worstCaseCost(request, this.#options.prices);
+    const costUsd = worst.kind === 'priced' ? worst.usd : null;
     const admission = await budgets.reserve(tenant, costUsd, `${run.jobId}:${randomUUID()}`);
     if (admission.kind === 'over') {
       return judgeBudget(
         run.record,
-        { ...admission, tenant, costUsd },
+        {
+          ...admission,
+          tenant,
+          costUsd: costUsd ?? 0,
+          ...(worst.kind === 'unpriced' ? { what: worst.what } : {}),
+        },
         this.#options.budgetWait,
         Date.now(),
         this.#policy.random,

@@ -145,7 +145,8 @@ export function judgeSuccess(
 
 /**
  * A call its tenant's budget refused: wait (put back, no attempt spent) or fail for good with
- * `budget_exceeded`, as the tenant says.
+ * `budget_exceeded`, as the tenant says — but a call that fits once the calls in flight settle
+ * waits for them, whatever the tenant says.
  */
 export function judgeBudget(
   record: JobRecord,
@@ -155,17 +156,29 @@ export function judgeBudget(
   random: () => number,
 ): BudgetOutcome {
   const usd = formatUsd;
+  if (refusal.unpriced) {
+    // No hold can be sized, so waiting would not help: refused for good, whatever on_exceed says.
+    record.error_type = 'budget_unpriced';
+    record.status_code = null;
+    const message =
+      `budget cannot hold this call: ${refusal.what ?? 'it has no known price'}, and tenant ` +
+      `"${refusal.tenant}" has a ${refusal.period === 'day' ? 'daily' : 'monthly'} budget of ${usd(refusal.budgetUsd)}; ` +
+      'price it in PROMPTQ_PRICING_FILE, bound the tool with max_uses, or send it on a priced model';
+    return { kind: 'budget_exceeded', refusal, message };
+  }
   const what =
     `tenant "${refusal.tenant}" is over its ${refusal.period === 'day' ? 'daily' : 'monthly'} budget of ` +
     `${usd(refusal.budgetUsd)}: spent ${usd(refusal.spentUsd)}, held by calls in flight ${usd(refusal.heldUsd)}, ` +
     `this call up to ${usd(refusal.costUsd)}`;
-  if (refusal.onExceed === 'fail') {
+  // Only calls in flight stand in the way: they settle soon, usually below their worst case.
+  const fitsWhenSettled = refusal.spentUsd + refusal.costUsd <= refusal.budgetUsd;
+  // `fail` fails only a call the budget cannot fit once everything in flight has settled; until
+  // then it waits for them like `wait` does, so a budget is spent to within one call of its limit.
+  if (refusal.onExceed === 'fail' && !fitsWhenSettled) {
     record.error_type = 'budget_exceeded';
     record.status_code = null;
     return { kind: 'budget_exceeded', refusal, message: `budget exceeded: ${what}` };
   }
-  // Only calls in flight stand in the way: they settle soon, usually below their worst case.
-  const fitsWhenSettled = refusal.spentUsd + refusal.costUsd <= refusal.budgetUsd;
   const base = fitsWhenSettled
     ? policy.heldMs
     : Math.min(policy.spentMs, periodEnd(refusal.period, now) - now + 1000);

@@ -1,14 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Simulator, startSimulator } from '../../packages/anthropic-simulator/src/index.js';
+import { validateJob } from '../../src/core/job.js';
+import { defaultJobLimits } from '../../src/core/job-schema.js';
 import { PromptQueue } from '../../src/producer/queue.js';
+import { PriceTable } from '../../src/providers/anthropic/pricing.js';
 import { readSpend } from '../../src/store/budget-store.js';
 import { bullJobId } from '../../src/store/keys.js';
 import { TenantStore } from '../../src/store/tenant-store.js';
+import { worstCaseCost } from '../../src/worker/budget.js';
+import { servedLedger } from '../budget/served.js';
 import { type CliProcess, spawnCli } from '../helpers/cli.js';
 import { get, post, type Stack, startStack, uniqueQueue } from '../helpers/stack.js';
 import { redisEnv, testRedis, testSettings } from '../helpers/topology.js';
 
-const budgetUsd = 0.01;
+const budgetUsd = 0.002;
 const jobsPerTenant = 60;
 const body = (tenant: string, i: number) => ({
   model: 'claude-haiku-4-5',
@@ -30,6 +35,7 @@ async function settle(q: PromptQueue, ids: string[], timeoutMs: number) {
 
 describe('budgets under concurrent workers (3 processes)', () => {
   let sim: Simulator;
+  const ledger = servedLedger();
   let workers: CliProcess[] = [];
   const queue = uniqueQueue();
   // This run's Redis, whatever its topology.
@@ -37,8 +43,15 @@ describe('budgets under concurrent workers (3 processes)', () => {
   const q = new PromptQueue({ ...testSettings(), queue });
 
   beforeAll(async () => {
-    // Calls overlap (latency) and answer with 60-100% of max_tokens, so real cost is near the worst case.
-    sim = await startSimulator({ seed: 7, latencyMs: 40, output: { minFraction: 0.6, maxFraction: 1 } });
+    sim = await startSimulator({
+      seed: 7,
+      // Slow calls: many are in flight at once, holding most of the budget while others ask.
+      latencyMs: 400,
+      // Answers far below max_tokens: a call costs a fraction of what it holds, so the holds of calls
+      // in flight fill the budget long before the spend does.
+      output: { minFraction: 0.05, maxFraction: 0.15 },
+      onServed: ledger.onServed,
+    });
     workers = [0, 1, 2].map(() =>
       spawnCli(['worker'], {
         ...redisEnv(),
@@ -60,7 +73,7 @@ describe('budgets under concurrent workers (3 processes)', () => {
     await sim.close();
   });
 
-  it('spend never passes the budget; the same load without a budget does (control); other tenants run on', async () => {
+  it('spend ends within one call of the budget and never over it, by the simulator count; the same load without a budget passes it (control)', async () => {
     const store = new TenantStore(redis, q.keys);
     await store.add('capped', { dailyUsd: budgetUsd, onExceed: 'fail' });
     // "free" has no tenant record: the control, no budget enforced on the same load.
@@ -73,29 +86,38 @@ describe('budgets under concurrent workers (3 processes)', () => {
 
     const capped = views.filter((v) => v.request.tenant_id === 'capped');
     const free = views.filter((v) => v.request.tenant_id === 'free');
-    const cost = (vs: typeof views) => vs.reduce((n, v) => n + (v.record.cost_usd ?? 0), 0);
     const completed = capped.filter((v) => v.state === 'completed');
     const refused = capped.filter((v) => v.state === 'failed');
+    // What the simulator served each tenant, priced from prices.json: not promptq's records.
+    const served = ledger.spendOf('capped');
     const spent = (await readSpend(redis, q.keys, ['capped'])).get('capped')!.day;
+    // The most one of these calls may cost: what a job needs room for.
+    const oneCall = Math.max(
+      ...capped.map((v) => {
+        const w = worstCaseCost(validateJob(v.request, defaultJobLimits).request, new PriceTable());
+        return w.kind === 'priced' ? w.usd : Number.POSITIVE_INFINITY;
+      }),
+    );
 
-    // The control: without a budget this load spends well past it.
+    // The control: without a budget this load is served well past it.
     expect(free.every((v) => v.state === 'completed')).toBe(true);
-    expect(cost(free)).toBeGreaterThan(budgetUsd * 1.5);
-    // With it: some calls ran, the rest failed unmade with budget_exceeded, and spend stayed under.
-    expect(completed.length).toBeGreaterThan(5);
+    expect(ledger.spendOf('free')).toBeGreaterThan(budgetUsd * 1.5);
+    // With it: calls ran until no call could fit, the rest failed unmade with budget_exceeded.
+    expect(ledger.to('capped')).toHaveLength(completed.length);
     expect(refused.length).toBeGreaterThan(5);
     for (const v of refused) {
       expect(v.record.error_type).toBe('budget_exceeded');
       expect(v.record.attempts).toBe(0);
       expect(v.error?.type).toBe('budget_exceeded');
     }
-    // Redis's spend is the sum of the completed calls' costs (nano-USD rounding per call).
-    expect(Math.abs(spent - cost(completed))).toBeLessThanOrEqual(completed.length * 1e-9);
-    const overshoot = spent - budgetUsd;
     console.info(
-      `budget $${budgetUsd}: spent $${spent.toFixed(9)} over ${completed.length} calls (overshoot ${overshoot.toExponential(2)} USD); control spent $${cost(free).toFixed(6)}`,
+      `budget $${budgetUsd}: served $${served.toFixed(9)} over ${completed.length} calls, left $${(budgetUsd - served).toFixed(9)} (one call may cost $${oneCall.toFixed(9)}); control served $${ledger.spendOf('free').toFixed(6)}`,
     );
-    expect(overshoot).toBeLessThanOrEqual(1e-9);
+    // Never over, and within one call of it: no job was refused while it could still fit.
+    expect(served).toBeLessThanOrEqual(budgetUsd);
+    expect(budgetUsd - served).toBeLessThan(oneCall);
+    // promptq's own spend agrees with what was served (nano-USD rounding per call).
+    expect(Math.abs(spent - served)).toBeLessThanOrEqual(completed.length * 2e-9);
     // Nothing is left held.
     expect(await redis.hlen(q.keys.budgetHolds('capped'))).toBe(0);
   }, 120_000);
@@ -103,8 +125,9 @@ describe('budgets under concurrent workers (3 processes)', () => {
 
 describe('over budget with on_exceed wait', () => {
   let s: Stack;
+  const ledger = servedLedger();
   beforeAll(async () => {
-    s = await startStack();
+    s = await startStack({ sim: { onServed: ledger.onServed } });
   });
   afterAll(() => s.close());
 
@@ -122,6 +145,7 @@ describe('over budget with on_exceed wait', () => {
     expect(view.body.record.attempts).toBe(0);
     expect(view.body.record.error_type).toBeNull();
     expect(s.sim.stats().requests).toBe(served);
+    expect(ledger.to('waiter')).toEqual([]);
     const metrics = (await get(`${s.url}/metrics`)).body.text as string;
     expect(metrics).toMatch(/promptq_budget_rejections_total\{tenant="waiter"\} 1/);
     expect(metrics).toMatch(/promptq_tenant_budget_usd\{tenant="waiter",period="day"\} 0/);
@@ -140,7 +164,9 @@ describe('over budget with on_exceed wait', () => {
     expect(done.body.state).toBe('completed');
     expect(done.body.record.attempts).toBe(1);
     const spent = (await readSpend(s.redis, s.svc.queue.keys, ['waiter'])).get('waiter')!;
-    expect(spent.day).toBeCloseTo(done.body.record.cost_usd, 9);
+    // Charged what the simulator served it (priced from prices.json), once.
+    expect(ledger.to('waiter')).toHaveLength(1);
+    expect(spent.day).toBeCloseTo(ledger.spendOf('waiter'), 9);
     const after = (await get(`${s.url}/metrics`)).body.text as string;
     expect(after).toMatch(
       new RegExp(`promptq_tenant_spent_usd\\{tenant="waiter",period="day"\\} ${spent.day}`),

@@ -24,7 +24,7 @@ const over = (onExceed: 'wait' | 'fail'): Extract<BudgetAdmission, { kind: 'over
 
 /** A budget port that answers `admission` and records what it was asked. */
 function fakeBudgets(admission: BudgetAdmission) {
-  const reserved: Array<{ tenant: string; usd: number }> = [];
+  const reserved: Array<{ tenant: string; usd: number | null }> = [];
   const settled: Array<{ hold: BudgetHold; usd: number }> = [];
   const port: BudgetPort = {
     reserve: async (tenant, usd) => {
@@ -71,8 +71,9 @@ describe('job processor and tenant budgets (fake port)', () => {
     const b = fakeBudgets({ kind: 'held', hold });
     const { p } = processor(b.port, [{ ok: true, input: 20, output: 9 }]);
     const r = await p.process(fakeJob(body), 'tok');
-    // 13 input tokens (estimate) at the 1-hour cache-write rate ($2/M) + 100 output tokens at $5/M.
-    expect(b.reserved).toEqual([{ tenant: 'acme', usd: (13 * 2 + 100 * 5) / 1e6 }]);
+    // The input's upper bound (64 per request + 16 per message + 2 bytes) at the 1-hour
+    // cache-write rate ($2/M) + 100 output tokens at $5/M.
+    expect(b.reserved).toEqual([{ tenant: 'acme', usd: (82 * 2 + 100 * 5) / 1e6 }]);
     expect(b.settled).toEqual([{ hold, usd: r.record.cost_usd }]);
   });
 
@@ -101,8 +102,21 @@ describe('job processor and tenant budgets (fake port)', () => {
     expect(b.settled).toEqual([]);
   });
 
-  it('over budget, failing: budget_exceeded, no call, no attempt', async () => {
+  it('failing over budget, with calls in flight that hold the room: the job waits for them to settle', async () => {
+    // $0.50 spent + this call fits $1.00 once the $0.40 held settles: not refused for good.
     const b = fakeBudgets(over('fail'));
+    const { p, calls, seen } = processor(b.port);
+    const job = fakeJob(body);
+    await expect(p.process(job, 'tok')).rejects.toBeInstanceOf(DelayedError);
+    expect(calls).toEqual([]);
+    expect(seen).toEqual(['budget:over_budget']);
+    const until = (job.moveToDelayed.mock.calls[0]?.[0] ?? 0) - Date.now();
+    expect(until).toBeGreaterThan(1500);
+    expect(until).toBeLessThanOrEqual(2000);
+  });
+
+  it('over budget, failing, with no room even once everything settles: budget_exceeded, no call, no attempt', async () => {
+    const b = fakeBudgets({ ...over('fail'), spentUsd: 1 });
     const { p, calls, seen } = processor(b.port);
     const err = await p.process(fakeJob(body), 'tok').catch((e: Error) => e);
     expect(err).toBeInstanceOf(UnrecoverableError);

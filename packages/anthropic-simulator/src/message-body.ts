@@ -1,11 +1,15 @@
 import type { ContentPlan } from './content-plan.js';
 import type { CacheUsage } from './prompt-cache.js';
 
+/** The tier that answered (`usage.service_tier`). */
+export type ServiceTier = 'standard' | 'priority' | 'batch';
+
 /** The usage object exactly as the real API shapes it. */
 export function usageBody(
   usage: CacheUsage,
   outputTokens: number,
   serverToolUse: ContentPlan['serverToolUse'] = null,
+  serviceTier: ServiceTier = 'standard',
 ) {
   return {
     input_tokens: usage.inputTokens,
@@ -17,7 +21,7 @@ export function usageBody(
     },
     output_tokens: outputTokens,
     server_tool_use: serverToolUse,
-    service_tier: 'standard',
+    service_tier: serviceTier,
   };
 }
 
@@ -28,6 +32,7 @@ export function messageBody(
   plan: ContentPlan | null,
   usage: CacheUsage,
   outputTokens: number,
+  serviceTier: ServiceTier = 'standard',
 ) {
   return {
     id,
@@ -39,6 +44,6 @@ export function messageBody(
     stop_sequence: plan?.stopSequence ?? null,
     stop_details: null,
     container: null,
-    usage: usageBody(usage, outputTokens, plan?.serverToolUse ?? null),
+    usage: usageBody(usage, outputTokens, plan?.serverToolUse ?? null, serviceTier),
   };
 }

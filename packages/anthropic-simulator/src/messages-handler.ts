@@ -97,6 +97,7 @@ export async function handleMessages(
     ),
     midstream,
     extraDelayMs: forced?.delayMs ?? 0,
+    serviceTier: opts.priorityTier && request.serviceTier === 'auto' ? 'priority' : 'standard',
   };
   const delivery = await deliver(ctx, res, { group, request, gen, limitHeaders, signal: abort.signal });
   served(ctx, { group, request, gen, delivery, admittedAt });
@@ -301,6 +302,7 @@ function served(
       ephemeral_1h_input_tokens: usage.ephemeral1hInputTokens,
     },
     serverToolUse: gen.content.serverToolUse,
+    serviceTier: gen.serviceTier,
     admittedAt: done.admittedAt,
     finishedAt: now,
   });

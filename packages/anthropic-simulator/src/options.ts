@@ -172,6 +172,13 @@ export interface SimulatorOptions {
    */
   onServed?: (served: ServedResponse) => void;
   /**
+   * Answer as an organization with Priority Tier capacity: a request that allows it (`service_tier`
+   * `auto`, the default) is served at `priority` (`usage.service_tier`), one that says
+   * `standard_only` at `standard`.
+   * @defaultValue false
+   */
+  priorityTier?: boolean;
+  /**
    * The Message Batches endpoints: processing time, per-request failure and expiry rates, limits.
    * @defaultValue see `BatchesOptions`
    */
@@ -202,6 +209,7 @@ export interface ResolvedOptions {
   requireVersionHeader: boolean;
   now: () => number;
   onServed: ((served: ServedResponse) => void) | undefined;
+  priorityTier: boolean;
   batches: Required<BatchesOptions>;
 }
 
@@ -326,6 +334,7 @@ export function resolveOptions(opts: SimulatorOptions = {}): ResolvedOptions {
     requireVersionHeader: opts.requireVersionHeader ?? DEFAULTS.requireVersionHeader,
     now: opts.now ?? Date.now,
     onServed: opts.onServed,
+    priorityTier: opts.priorityTier === true,
     batches: resolvedBatches,
   };
 }

@@ -18,6 +18,8 @@ export interface Generation {
   midstream: boolean;
   /** Extra latency before the first token (scripted `delayMs`). */
   extraDelayMs: number;
+  /** The tier that answers (`usage.service_tier`). */
+  serviceTier: 'standard' | 'priority';
 }
 
 /** Timing knobs from the options. */
@@ -58,7 +60,12 @@ export async function sendMessage(
     sendJson(res, 529, errorBody('overloaded_error', 'Overloaded', gen.requestId), headers);
     return { sentTokens, outcome: 'midstream' };
   }
-  sendJson(res, 200, messageBody(gen.messageId, gen.model, gen.content, gen.usage, n), headers);
+  sendJson(
+    res,
+    200,
+    messageBody(gen.messageId, gen.model, gen.content, gen.usage, n, gen.serviceTier),
+    headers,
+  );
   return { sentTokens, outcome: 'completed' };
 }
 
@@ -84,7 +91,7 @@ export async function streamMessage(
   });
   writeEvent(res, 'message_start', {
     type: 'message_start',
-    message: messageBody(gen.messageId, gen.model, null, gen.usage, 1),
+    message: messageBody(gen.messageId, gen.model, null, gen.usage, 1, gen.serviceTier),
   });
 
   const start = performance.now() + gen.extraDelayMs + timing.ttftMs;

@@ -134,6 +134,8 @@ export interface ServedResponse {
   /** `usage.cache_creation` and `usage.server_tool_use` as reported. */
   cacheCreation: { ephemeral_5m_input_tokens: number; ephemeral_1h_input_tokens: number };
   serverToolUse: { web_search_requests: number } | null;
+  /** `usage.service_tier` as reported. */
+  serviceTier: 'standard' | 'priority';
   /** Clock readings (the simulator's `now`) when the request was admitted and when delivery ended. */
   admittedAt: number;
   finishedAt: number;

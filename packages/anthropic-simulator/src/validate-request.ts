@@ -12,6 +12,8 @@ export interface MessagesRequest {
   stopSequences: string[];
   /** `metadata.user_id`, or null. */
   userId: string | null;
+  /** `service_tier`: `standard_only` keeps the request off Priority Tier capacity. */
+  serviceTier: 'auto' | 'standard_only';
   input: SimTokenInput;
   /** What shapes the answer's content blocks. */
   content: ContentRequest;
@@ -282,6 +284,7 @@ export function validateMessagesRequest(
         stopSequences,
         userId:
           isRecord(body.metadata) && typeof body.metadata.user_id === 'string' ? body.metadata.user_id : null,
+        serviceTier: body.service_tier === 'standard_only' ? 'standard_only' : 'auto',
         input: { system: body.system, messages: body.messages, tools: body.tools },
         content: {
           maxTokens,

@@ -12,9 +12,10 @@ export function subscribeWorkerMetrics(events: EventSource, m: Metrics): void {
     m.queueWait.observe({ model: m.modelLabel(e.model) }, (e.record.queue_wait_ms ?? 0) / 1000);
   });
 
-  events.on('attempt', ({ model: name, outcome: o }) => {
-    const model = m.modelLabel(name);
+  events.on('attempt', ({ model: name, record, outcome: o }) => {
     if (o.kind === 'completed') {
+      // The model that answered (a fallback model, when the job moved to one).
+      const model = m.modelLabel(record.served_model ?? name);
       const r = o.result;
       m.requests.inc({ model, status_code: String(r.statusCode), outcome: 'success' });
       m.stopReasons.inc({ model, stop_reason: r.message.stop_reason ?? 'none' });
@@ -24,6 +25,7 @@ export function subscribeWorkerMetrics(events: EventSource, m: Metrics): void {
       if (r.network) m.observeNetwork(model, r.network);
       return;
     }
+    const model = m.modelLabel(name);
     const d = o.decision;
     m.requests.inc({
       model,
@@ -34,7 +36,8 @@ export function subscribeWorkerMetrics(events: EventSource, m: Metrics): void {
   });
 
   events.on('completed', ({ model: name, record, request }) => {
-    const model = m.modelLabel(name);
+    // Tokens and cost under the model that served them, not the job's first model.
+    const model = m.modelLabel(record.served_model ?? name);
     const tenant = m.tenantLabel(request.tenant_id);
     m.tokens.inc({ model, tenant, type: 'input' }, record.input_tokens);
     m.tokens.inc({ model, tenant, type: 'output' }, record.output_tokens);

@@ -34,6 +34,7 @@ import {
 } from '../../store/batch-store.js';
 import { bullJobId } from '../../store/keys.js';
 import type { PromptQueue } from '../queue.js';
+import { BatchBudgets } from './batch-budget.js';
 import { emitBatchJobEvents } from './batch-events.js';
 import { type CollectedJob, type EndedBatch, finishedBatchJob, retryOf } from './batch-outcome.js';
 import { batchCustomId } from './batch-requests.js';
@@ -79,6 +80,8 @@ export class BatchRun {
   readonly #lineDefaults: LineDefaults;
   readonly #keys: PromptQueue['keys'];
   readonly #api: Batches;
+  /** Tenants' budgets, held per line and settled per result (batch-budget.ts). */
+  readonly #budgets: BatchBudgets;
   /** Every batch of this file: id → round. */
   readonly #batches = new Map<string, number>();
   readonly #done = new Set<string>();
@@ -94,6 +97,7 @@ export class BatchRun {
     canceled: 0,
     retried_live: 0,
     retried_batch: 0,
+    over_budget_live: 0,
   };
 
   constructor(path: string, lineDefaults: LineDefaults, options: BatchRunOptions) {
@@ -106,6 +110,7 @@ export class BatchRun {
     this.#lineDefaults = lineDefaults;
     this.#keys = options.queue.keys;
     this.#api = api;
+    this.#budgets = new BatchBudgets(options.redis, this.#keys, options.prices);
   }
 
   /** Submit what is missing, poll until every batch of the file is collected. */
@@ -187,14 +192,20 @@ export class BatchRun {
       if (b.counts)
         this.#counts.set(b.id, { ...emptyProgress(), ...b.counts, batches: 1, submitted: b.requests });
     }
+    const overBudget: ValidLine[] = [];
     for (const [i, line] of chunk.entries()) {
       const batch = batchOf[i];
       if (exists[i]) this.summary.already_there += 1;
       // A collected batch whose job is missing: killed between collecting and re-sending.
       else if (batch !== null && batch !== undefined && this.#batches.has(batch) && !this.#done.has(batch))
         this.summary.resumed += 1;
-      else await sender.add(line);
+      else if (await this.#budgets.hold(line)) await sender.add(line);
+      // Refused by its tenant's budget: live, where the worker waits or fails it as the tenant says.
+      else overBudget.push(line);
     }
+    if (overBudget.length === 0) return;
+    await this.#options.queue.addValidated(overBudget);
+    this.summary.over_budget_live += overBudget.length;
   }
 
   async #exist(ids: readonly string[]): Promise<boolean[]> {
@@ -373,13 +384,17 @@ export class BatchRun {
       // No result (the API dropped it): as good as expired.
       const r = collection.results.get(`${batch.id}\n${batchCustomId(line.id)}`) ?? { type: 'expired' };
       const again = retryOf(r, batch.round, this.#options.retry, this.#options.maxRounds ?? 3);
-      if (again === 'live') collection.live.push(line);
-      else if (again === 'batch') await this.#followUp(collection, batch.round + 1, line);
+      if (again === 'live') {
+        // Held anew by the worker that runs it.
+        await this.#budgets.settle(line, null);
+        collection.live.push(line);
+      } else if (again === 'batch') await this.#followUp(collection, batch.round + 1, line);
       else finished.push(finishedBatchJob(line, r, batch, this.#options.prices, retention));
     }
     const written = await finishBatchJobs(redis, this.#keys, finished, retention);
     for (const [i, job] of finished.entries()) {
       if (!written[i]) continue;
+      await this.#budgets.settle(job.parsed, job.jobRecord.cost_usd);
       this.summary[job.kind] += 1;
       if (this.#options.events) await emitBatchJobEvents(this.#options.events, job);
     }

@@ -68,6 +68,8 @@ export interface BatchRunSummary {
   /** Requests sent again: to the live queue, in a follow-up batch. */
   retried_live: number;
   retried_batch: number;
+  /** Lines their tenant's budget could not hold at submission: sent to the live queue instead. */
+  over_budget_live: number;
 }
 
 /** No request counted yet. */

@@ -12,7 +12,7 @@
 
 import { readFileSync } from 'node:fs';
 import type { CostParts } from '../../core/record.js';
-import type { CallCost, PriceOptions, Pricing, Usage } from '../provider.js';
+import type { CallCost, PriceOptions, Pricing, Usage, WorstCaseCall } from '../provider.js';
 
 export interface ModelPrice {
   /** USD per million input tokens. */
@@ -27,11 +27,15 @@ export interface ModelPrice {
   cache_read: number;
   /** Prices over a total input (input + cache writes + cache reads) above `threshold` tokens. */
   long_context?: { threshold: number; input: number; output: number } | undefined;
-  /** Prices of the `priority` service tier, where known; without them a priority call is unpriced. */
+  /**
+   * Prices of the `priority` service tier, where they differ from the list prices. Without them a
+   * priority answer is priced at the list prices (Priority Tier capacity is drawn down at the list
+   * prices' relative rates).
+   */
   priority?: { input: number; output: number } | undefined;
 }
 
-export type { CallCost, PriceOptions, Usage } from '../provider.js';
+export type { CallCost, PriceOptions, Usage, WorstCaseCall } from '../provider.js';
 
 /** A price list: the shape of `prices.json` (and of a full `PROMPTQ_PRICING_FILE`). */
 export interface PriceListFile {
@@ -159,8 +163,9 @@ export class PriceTable implements Pricing {
   /**
    * The exact price of one call from its usage: input, output, 5-minute and 1-hour cache writes
    * (from `usage.cache_creation`; without it every write counts as 5-minute), cache reads, the
-   * long-context tier, the service tier, the Batches discount and server-tool uses. `null` when the
-   * model (or its priority tier) has no known price.
+   * long-context tier, the service tier (`priority` at its own prices where the list has them, else
+   * at the list prices), the Batches discount and server-tool uses. `null` when the model has no
+   * known price.
    */
   priceCall(usage: Usage, model: string, options: PriceOptions = {}): CallCost | null {
     const price = this.lookup(model);
@@ -178,8 +183,7 @@ export class PriceTable implements Pricing {
         : undefined;
     let input = lc?.input ?? price.input;
     let output = lc?.output ?? price.output;
-    if (tier === 'priority') {
-      if (!price.priority) return null;
+    if (tier === 'priority' && price.priority) {
       input = price.priority.input;
       output = price.priority.output;
     }
@@ -220,26 +224,33 @@ export class PriceTable implements Pricing {
   }
 
   /**
-   * The most a call can cost before it is made (for budget reservations): every input token at the
+   * The most a call can cost before it is made (for budget holds): every input token at the
    * dearest input rate (a 1-hour cache write, in the long-context tier when the input may pass its
-   * threshold), `maxTokens` output tokens, and every allowed server-tool use. `null` when unpriced.
+   * threshold), `maxTokens` output tokens, every allowed server-tool use, in the dearest service
+   * tier that may answer (`priority` unless the request says `standard_only`). `null` when unpriced.
    */
-  worstCase(
-    model: string,
-    call: { inputTokens: number; maxTokens: number; webSearches?: number },
-    options: PriceOptions = {},
-  ): number | null {
+  worstCase(model: string, call: WorstCaseCall, options: PriceOptions = {}): number | null {
     const price = this.lookup(model);
     if (!price) return null;
     const lc =
       price.long_context !== undefined && call.inputTokens > price.long_context.threshold
         ? price.long_context
         : undefined;
-    const ratio = (lc?.input ?? price.input) / price.input;
+    let input = lc?.input ?? price.input;
+    let output = lc?.output ?? price.output;
+    if (price.priority && call.serviceTier !== 'standard_only' && !options.batch) {
+      input = Math.max(input, price.priority.input);
+      output = Math.max(output, price.priority.output);
+    }
+    const ratio = input / price.input;
     const discount = options.batch ? this.#batchDiscount : 1;
-    const inputRate = Math.max(price.input, price.cache_write, price.cache_write_1h) * ratio;
-    const tokens = (call.inputTokens * inputRate + call.maxTokens * (lc?.output ?? price.output)) * discount;
-    const tools = (call.webSearches ?? 0) * (this.#serverTools.web_search_requests ?? 0);
+    const inputRate = Math.max(input, price.cache_write * ratio, price.cache_write_1h * ratio);
+    const tokens = (call.inputTokens * inputRate + call.maxTokens * output) * discount;
+    let tools = 0;
+    for (const [name, uses] of Object.entries(call.serverToolUses ?? {})) {
+      tools += uses * (this.#serverTools[name] ?? 0);
+    }
+    tools += (call.webSearches ?? 0) * (this.#serverTools.web_search_requests ?? 0);
     return round(tokens / 1_000_000 + tools);
   }
 }

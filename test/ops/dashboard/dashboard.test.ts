@@ -57,7 +57,7 @@ describe('built-in dashboard over real rollups', () => {
   });
 
   it('latency per model and max_tokens used match the completed records', () => {
-    for (const model of ['claude-haiku-4-5', 'claude-sonnet-5']) {
+    for (const model of ['claude-haiku-4-5', 'claude-sonnet-4-9']) {
       const done = jobs
         .filter((j) => j.state === 'completed' && j.record.model === model)
         .map((j) => j.record);
@@ -152,7 +152,7 @@ describe('built-in dashboard over real rollups', () => {
         );
         expect(Object.fromEntries(series)).toEqual({
           'claude-haiku-4-5': expect.any(Number),
-          'claude-sonnet-5': expect.any(Number),
+          'claude-sonnet-4-9': expect.any(Number),
         });
         for (const [, n] of series) expect(n).toBeGreaterThan(0);
         const errPoints = await page.$eval('svg[data-chart="errors"] path', (p) =>

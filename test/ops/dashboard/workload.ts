@@ -1,5 +1,6 @@
 /**
- * A small mixed workload through a real stack: two models, four tenants (with the tenant label
+ * A small mixed workload through a real stack: two models (one the price list does not name, so
+ * unpriced calls are counted too), four tenants (with the tenant label
  * bounded to 2, so two of them land in `other`), and one job the API rejects. Returns the finished
  * jobs as `GET /v1/jobs/:id` shows them, so tests can compare every aggregate with the records.
  */
@@ -16,9 +17,9 @@ export interface FinishedJob {
 
 export const workload = [
   { model: 'claude-haiku-4-5', max_tokens: 300, tenant_id: 'acme' },
-  { model: 'claude-sonnet-5', max_tokens: 800, tenant_id: 'acme' },
+  { model: 'claude-sonnet-4-9', max_tokens: 800, tenant_id: 'acme' },
   { model: 'claude-haiku-4-5', max_tokens: 120, tenant_id: 'globex' },
-  { model: 'claude-sonnet-5', max_tokens: 400, tenant_id: 'initech' },
+  { model: 'claude-sonnet-4-9', max_tokens: 400, tenant_id: 'initech' },
   { model: 'claude-haiku-4-5', max_tokens: 1000, tenant_id: 'umbrella' },
   { model: 'claude-haiku-4-5', max_tokens: 200, tenant_id: 'globex' },
 ];

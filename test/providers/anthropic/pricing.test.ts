@@ -21,7 +21,7 @@ describe('the vendored price list', () => {
     expect(t.lookup('claude-opus-4-5')?.input).toBe(5);
     expect(t.lookup('claude-haiku-4-5-20991231')?.input).toBe(1);
     // A newer model of a priced family is not given its family's price: it is unpriced.
-    expect(t.lookup('claude-opus-4-8')).toBeUndefined();
+    expect(t.lookup('claude-opus-4-9')).toBeUndefined();
     expect(t.lookup('claude-sonnet-4-5-turbo')).toBeUndefined();
     expect(t.lookup('gpt-4')).toBeUndefined();
   });
@@ -116,18 +116,40 @@ describe('priceCall: every part by hand', () => {
     expect(priceCall(usage, 'claude-haiku-4-5', { batch: true })?.total).toBe(3.1);
   });
 
-  it('the priority tier is priced only where its price is known', () => {
+  it('the priority tier: at its own price where the list has one, else at the list price', () => {
     const usage = { input_tokens: M, output_tokens: 0, service_tier: 'priority' };
-    expect(t.priceCall(usage, 'claude-haiku-4-5')).toBeNull();
+    expect(t.priceCall(usage, 'claude-haiku-4-5')).toMatchObject({ service_tier: 'priority', total: 1 });
     const withPriority = new PriceTable({
       models: { m: { input: 1, output: 5, priority: { input: 1.5, output: 7 } } },
     });
     expect(withPriority.priceCall(usage, 'm')).toMatchObject({ service_tier: 'priority', total: 1.5 });
+    // The hold covers the tier that may answer: priority unless the request says standard_only.
+    expect(withPriority.worstCase('m', { inputTokens: 0, maxTokens: M })).toBe(7);
+    expect(withPriority.worstCase('m', { inputTokens: 0, maxTokens: M, serviceTier: 'standard_only' })).toBe(
+      5,
+    );
+  });
+
+  it('the current lineup is priced: Opus 5.5, Sonnet 5.5, Haiku 5.5 (with its long-prompt step), Fable 5.x, Opus 4.6-4.8', () => {
+    expect(t.cost('claude-opus-5-5', { input_tokens: M, output_tokens: M, cache_read_input_tokens: M })).toBe(
+      24.2,
+    );
+    expect(t.cost('claude-sonnet-5-5', { input_tokens: M, output_tokens: M })).toBe(12);
+    expect(t.cost('claude-fable-5-1', { input_tokens: M, output_tokens: M })).toBe(60);
+    expect(t.cost('claude-fable-5', { input_tokens: 0, output_tokens: M })).toBe(50);
+    for (const m of ['claude-opus-4-6', 'claude-opus-4-7', 'claude-opus-4-8'])
+      expect(t.cost(m, { input_tokens: M, output_tokens: M })).toBe(30);
+    // Haiku 5.5: $0.10 / $0.50 up to a 100,000-token prompt, 5x on every token above it.
+    expect(t.cost('claude-haiku-5-5', { input_tokens: 100_000, output_tokens: M })).toBeCloseTo(0.51, 9);
+    expect(t.cost('claude-haiku-5-5', { input_tokens: 100_001, output_tokens: M })).toBeCloseTo(
+      100_001 * 0.5e-6 + 2.5,
+      9,
+    );
   });
 
   it('an unknown model has no cost: null, not 0', () => {
-    expect(t.priceCall({ input_tokens: 10, output_tokens: 10 }, 'claude-opus-4-8')).toBeNull();
-    expect(t.cost('claude-opus-4-8', { input_tokens: 10, output_tokens: 10 })).toBeNull();
+    expect(t.priceCall({ input_tokens: 10, output_tokens: 10 }, 'claude-opus-4-9')).toBeNull();
+    expect(t.cost('claude-opus-4-9', { input_tokens: 10, output_tokens: 10 })).toBeNull();
   });
 
   it('worstCase: every input token as a 1-hour write, max_tokens of output, every allowed search', () => {
@@ -139,7 +161,7 @@ describe('priceCall: every part by hand', () => {
       300_000 * 12e-6,
       9,
     );
-    expect(t.worstCase('claude-opus-4-8', { inputTokens: 1, maxTokens: 1 })).toBeNull();
+    expect(t.worstCase('claude-opus-4-9', { inputTokens: 1, maxTokens: 1 })).toBeNull();
   });
 });
 
