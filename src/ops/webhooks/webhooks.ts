@@ -1,0 +1,42 @@
+/**
+ * Webhooks in a process that runs a worker (`promptq start`, `promptq worker`): the observer that
+ * adds deliveries (subscriber.ts) and the delivery worker (deliverer.ts) on the webhook queue.
+ */
+import type { PromptqConfig } from '../../core/config.js';
+import type { Logger } from '../../core/log.js';
+import type { PromptqEvents } from '../../events/emitter.js';
+import type { AddressPolicy } from '../../events/webhooks/address-guard.js';
+import type { PromptQueue } from '../../producer/queue.js';
+import { TenantWebhooks } from '../../store/webhook-secrets.js';
+import { startDeliverer } from './deliverer.js';
+import { WebhookDeliveries } from './deliveries.js';
+import { subscribeWebhooks } from './subscriber.js';
+
+export interface RunningWebhooks {
+  deliveries: WebhookDeliveries;
+  close(force?: boolean): Promise<void>;
+}
+
+export function startWebhooks(o: {
+  queue: PromptQueue;
+  config: PromptqConfig;
+  events: PromptqEvents;
+  policy: AddressPolicy;
+  log: Logger;
+}): RunningWebhooks {
+  const { queue, config } = o;
+  const deliveries = new WebhookDeliveries(queue.connection, queue.keys, config.webhooks, {
+    completed: config.jobs.keepCompletedSeconds,
+    failed: config.jobs.keepFailedSeconds,
+  });
+  const tenants = new TenantWebhooks(queue.connection, queue.keys, config.webhooks.secret);
+  subscribeWebhooks(o.events, deliveries, tenants);
+  const deliverer = startDeliverer({ queue, config, tenants, policy: o.policy, log: o.log });
+  return {
+    deliveries,
+    async close(force = false) {
+      await deliverer.close(force);
+      if (!force) await deliveries.close();
+    },
+  };
+}
