@@ -220,6 +220,9 @@ const rules: ReadonlyArray<readonly [string, Rule]> = [
   ['webhooks.backoffBaseMs', wholeNumber(1, 3_600_000)],
   ['webhooks.backoffMaxMs', wholeNumber(1, 86_400_000)],
   ['webhooks.concurrency', wholeNumber(1, 1000)],
+  ['streams.maxLength', wholeNumber(10, 10_000_000)],
+  ['streams.jobMaxLength', wholeNumber(10, 1_000_000)],
+  ['streams.jobTtlSeconds', wholeNumber(1)],
   ['webhooks.deliveryTimeoutMs', wholeNumber(100, 600_000)],
 ];
 

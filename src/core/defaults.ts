@@ -137,6 +137,11 @@ export const defaults: PromptqConfig = deepFreeze<PromptqConfig>({
     deliveryTimeoutMs: 10_000,
     settleMs: 10_000,
   },
+  streams: {
+    maxLength: 10_000,
+    jobMaxLength: 5000,
+    jobTtlSeconds: 3600,
+  },
 });
 
 /** Freeze an object and everything in it: a resolved configuration is read, never written. */

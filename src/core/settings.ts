@@ -42,6 +42,7 @@ export interface PromptqConfig {
   readonly rollups: RollupsConfig;
   readonly backfill: BackfillConfig;
   readonly webhooks: WebhooksConfig;
+  readonly streams: StreamsConfig;
 }
 
 /** Where Redis is (store/connection.ts). */
@@ -411,4 +412,14 @@ export interface WebhooksConfig {
   readonly deliveryTimeoutMs: number;
   /** How long a delivery waits for its job's final state to be readable. @defaultValue `10000` */
   readonly settleMs: number;
+}
+
+/** Event streams (SSE, ops/streams/): what Redis keeps for `Last-Event-ID` to resume from. */
+export interface StreamsConfig {
+  /** State changes kept per tenant stream, and in the all-tenants stream (approximately). @defaultValue `10000` */
+  readonly maxLength: number;
+  /** Events kept per job (state changes and, while watched, its model stream events). @defaultValue `5000` */
+  readonly jobMaxLength: number;
+  /** A job's event stream expires this long after its last event, in seconds. @defaultValue `3600` */
+  readonly jobTtlSeconds: number;
 }

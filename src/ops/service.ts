@@ -17,6 +17,7 @@ import { ModelPolicy } from '../providers/anthropic/model-policy.js';
 import { PriceTable } from '../providers/anthropic/pricing.js';
 import { connectOrFail, type RedisConnection } from '../store/connection.js';
 import { type EmbeddedRedis, ensureRedis } from '../store/embedded-redis.js';
+import { keyspaceOf } from '../store/keys.js';
 import { TenantStore } from '../store/tenant-store.js';
 import type { PromptWorker } from '../worker/worker.js';
 import { createApp, createOpsApp } from './http/app.js';
@@ -25,6 +26,7 @@ import { Metrics } from './metrics/metrics.js';
 import { registerQueueGauges } from './metrics/queue-gauges.js';
 import { registerTenantGauges } from './metrics/tenant-gauges.js';
 import { type RunningWorker, startWorker } from './start-worker.js';
+import { subscribeStreams } from './streams/recorder.js';
 import { startTelemetry, type Telemetry } from './telemetry/telemetry.js';
 import { type RunningWebhooks, startWebhooks } from './webhooks/webhooks.js';
 
@@ -74,6 +76,7 @@ export async function runService(
   const metrics = new Metrics({ labels: config.labels });
   subscribeEventErrorMetric(events, metrics);
   const policy = addressPolicy(config.webhooks, hooks.resolve);
+  subscribeStreams(events, { connection, keys: keyspaceOf(config), config: config.streams });
   const queue = new PromptQueue({
     ...config,
     connection,
