@@ -26,6 +26,7 @@ import { Metrics } from './metrics/metrics.js';
 import { registerQueueGauges } from './metrics/queue-gauges.js';
 import { registerTenantGauges } from './metrics/tenant-gauges.js';
 import { type RunningWorker, startWorker } from './start-worker.js';
+import { subscribePace } from './streams/pace.js';
 import { subscribeStreams } from './streams/recorder.js';
 import { startTelemetry, type Telemetry } from './telemetry/telemetry.js';
 import { type RunningWebhooks, startWebhooks } from './webhooks/webhooks.js';
@@ -77,6 +78,7 @@ export async function runService(
   subscribeEventErrorMetric(events, metrics);
   const policy = addressPolicy(config.webhooks, hooks.resolve);
   subscribeStreams(events, { connection, keys: keyspaceOf(config), config: config.streams });
+  subscribePace(events, { connection, keys: keyspaceOf(config), tuning: config.limiter.tuning });
   const queue = new PromptQueue({
     ...config,
     connection,

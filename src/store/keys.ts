@@ -36,6 +36,7 @@
  * | `<base>:promptq:tenant-tokens` | hash token SHA-256 (hex) → tenant name | tenant-store.ts |
  * | `<base>:promptq:events:<tenant>`, `<base>:promptq:events` | capped streams of job state changes (a tenant's, every tenant's) | ops/streams/recorder.ts |
  * | `<base>:promptq:job-events:<id>` | capped stream of one job's state changes and, while watched, its model stream events; expires | ops/streams/recorder.ts |
+ * | `<base>:promptq:pace` | hash model group → its limiter's request pace (JSON), for `eta_s` | ops/streams/pace.ts |
  * | `<base>:promptq:job-events:<id>:watch` | string: an SSE client watches the job (its model events are recorded); expires | ops/streams/job-route.ts |
  * | `${prefix}:<queue>.webhooks:…` | BullMQ's keys of the webhook delivery queue ({@link Keyspace.webhookQueue}) | ops/webhooks |
  * | `<base>:promptq:budget:<name>:day:<YYYY-MM-DD>` | string, nano-USD spent; TTL past the day | budget-*.lua |
@@ -199,6 +200,11 @@ export class Keyspace {
   /** One job's events (state changes, and its model stream events while watched): a capped stream. */
   jobEvents(id: string): string {
     return `${this.base}:${own}:job-events:${id}`;
+  }
+
+  /** Each model group's current request pace as the limiter set it (a waiting job's `eta_s`). */
+  get pace(): string {
+    return `${this.base}:${own}:pace`;
   }
 
   /** Set while an SSE client watches the job: its model stream events are then recorded. */

@@ -54,7 +54,11 @@ export function subscribeStreams(
   events.on('queued', (e) => state('queued', e.jobId, e.request.tenant_id, { state: 'waiting' }));
   events.on('started', (e) => state('started', e.jobId, e.request.tenant_id, { state: 'active' }));
   events.on('retrying', (e) =>
-    state('retrying', e.jobId, e.request.tenant_id, { state: 'delayed', reason: e.reason }),
+    state('retrying', e.jobId, e.request.tenant_id, {
+      // A rate-limited job waits in its processing for its group's pause.
+      state: e.delayMs === null ? 'active' : 'delayed',
+      reason: e.reason,
+    }),
   );
   events.on('completed', (e) => state('completed', e.jobId, e.request.tenant_id, { state: 'completed' }));
   events.on('failed', (e) =>
