@@ -5,7 +5,11 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Simulator, startSimulator } from '../../packages/anthropic-simulator/src/index.js';
+import {
+  type Simulator,
+  type SimulatorOptions,
+  startSimulator,
+} from '../../packages/anthropic-simulator/src/index.js';
 import { loadConfig, type PromptqConfig, resolveConfig } from '../../src/core/config.js';
 import { Logger } from '../../src/core/log.js';
 import type { ResolveAll } from '../../src/events/webhooks/address-guard.js';
@@ -80,8 +84,9 @@ export async function startWebhookStack(
   env: Record<string, string>,
   resolve?: ResolveAll,
   queue = uniqueQueue(),
+  simOptions: SimulatorOptions = {},
 ): Promise<WebhookStack> {
-  const sim = await startSimulator({ seed: 1 });
+  const sim = await startSimulator({ seed: 1, ...simOptions });
   const base = loadConfig({
     ...redisEnv(),
     ANTHROPIC_API_KEY: testApiKey,

@@ -7,7 +7,10 @@ import type { Logger } from '../../core/log.js';
 import type { PromptqEvents } from '../../events/emitter.js';
 import type { AddressPolicy } from '../../events/webhooks/address-guard.js';
 import type { PromptQueue } from '../../producer/queue.js';
+import type { RedisConnection } from '../../store/connection.js';
+import type { Keyspace } from '../../store/keys.js';
 import { TenantWebhooks } from '../../store/webhook-secrets.js';
+import { subscribeStreams } from '../streams/recorder.js';
 import { startDeliverer } from './deliverer.js';
 import { WebhookDeliveries } from './deliveries.js';
 import { subscribeWebhooks } from './subscriber.js';
@@ -39,4 +42,23 @@ export function startWebhooks(o: {
       if (!force) await deliveries.close();
     },
   };
+}
+
+/**
+ * For a process that finishes jobs without running the delivery worker (`promptq backfill --via
+ * batches`): its finished jobs get their deliveries queued — a `promptq start|worker` delivers them
+ * — and their state changes recorded for event streams, as a live worker's are.
+ */
+export function subscribeJobNotifications(
+  events: PromptqEvents,
+  o: { connection: RedisConnection; keys: Keyspace; config: PromptqConfig },
+): { close(): Promise<void> } {
+  const { connection, keys, config } = o;
+  const deliveries = new WebhookDeliveries(connection, keys, config.webhooks, {
+    completed: config.jobs.keepCompletedSeconds,
+    failed: config.jobs.keepFailedSeconds,
+  });
+  subscribeWebhooks(events, deliveries, new TenantWebhooks(connection, keys, config.webhooks.secret));
+  subscribeStreams(events, { connection, keys, config: config.streams });
+  return { close: () => deliveries.close() };
 }
