@@ -140,6 +140,10 @@ describe('webhooks: signed, at least once', () => {
     expect(dump).not.toContain(secret!);
     expect(dump).not.toContain(secret!.slice(6));
     expect(dump).not.toContain(serverSecret.slice(6));
+    // Nor does any log line carry a secret, though the deliveries were logged (the 500s).
+    const logs = stack.logs.join('\n');
+    expect(logs).toContain('webhook delivery failed');
+    for (const s of [secret!.slice(6), serverSecret.slice(6)]) expect(logs).not.toContain(s);
     redis.disconnect();
   });
 });
