@@ -12,6 +12,7 @@ import { PromptqEvents } from '../events/emitter.js';
 import { Metrics } from '../ops/metrics/metrics.js';
 import { subscribeRollups } from '../ops/metrics/rollup-subscriber.js';
 import { RollupWriter } from '../ops/metrics/rollups.js';
+import { subscribeJobNotifications } from '../ops/webhooks/webhooks.js';
 import type { BatchRetry } from '../producer/backfill/batch-outcome.js';
 import { BatchRun } from '../producer/backfill/batch-run.js';
 import type { BatchRunSummary } from '../producer/backfill/batch-types.js';
@@ -191,6 +192,8 @@ async function viaBatches(
     repeatIntervalMs: config.log.repeatIntervalMs,
   });
   subscribeRollups(events, rollups);
+  // Webhooks and event streams hear a batch's jobs as a live worker's (a running worker delivers).
+  const notifications = subscribeJobNotifications(events, { connection: redis, keys: queue.keys, config });
   try {
     progress.begin('batches');
     const run = new BatchRun(path, lineDefaults, {
@@ -247,6 +250,7 @@ async function viaBatches(
   } finally {
     await events.idle();
     events.close();
+    await notifications.close();
     await provider.close();
   }
 }

@@ -20,6 +20,7 @@ export interface Cli {
 export function loadContext(): { config: PromptqConfig; log: Logger } {
   const config = loadConfig();
   Logger.redact(config.anthropic.apiKey);
+  Logger.redact(config.webhooks.secret);
   for (const url of [config.redis.url, config.anthropic.baseUrl])
     for (const secret of urlCredentials(url)) Logger.redact(secret);
   return { config, log: new Logger(config.log.level) };

@@ -20,6 +20,7 @@ import { registerResults } from './results.js';
 import { registerServe } from './serve.js';
 import { registerSimulate } from './simulate.js';
 import { registerTenants } from './tenants.js';
+import { registerWebhooks } from './webhooks.js';
 
 const environment = `
 Environment: REDIS_URL, ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL, PROMPTQ_QUEUE, HOST, PORT,
@@ -51,6 +52,7 @@ export function buildProgram(exit: (code: number) => void): Command {
     registerSimulate,
     registerBench,
     registerTenants,
+    registerWebhooks,
   ])
     register(cli);
   return program;

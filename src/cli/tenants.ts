@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { type PromptqConfig, topologyOf } from '../core/config.js';
 import { UsageError } from '../core/errors.js';
 import { formatUsd, textTable } from '../core/format.js';
+import type { RedisConnection } from '../store/connection.js';
 import {
   type TenantSettings,
   type TenantStore,
@@ -98,7 +99,10 @@ function settings(flags: SettingFlags): Partial<TenantSettings> {
 }
 
 /** Run `f` with the queue's tenant store, then close the connection. */
-async function withTenants<T>(config: PromptqConfig, f: (store: TenantStore) => Promise<T>): Promise<T> {
+async function withTenants<T>(
+  config: PromptqConfig,
+  f: (store: TenantStore, redis: RedisConnection) => Promise<T>,
+): Promise<T> {
   const [{ connectOrFail }, { TenantStore }, { keyspaceOf }] = await Promise.all([
     import('../store/connection.js'),
     import('../store/tenant-store.js'),
@@ -107,10 +111,59 @@ async function withTenants<T>(config: PromptqConfig, f: (store: TenantStore) => 
   // Any topology (a cluster's keys are hash-tagged): the keys the API and the workers read.
   const redis = await connectOrFail(topologyOf(config), { maxRetriesPerRequest: 1, timeoutMs: 3000 });
   try {
-    return await f(new TenantStore(redis, keyspaceOf(config)));
+    return await f(new TenantStore(redis, keyspaceOf(config)), redis);
   } finally {
     redis.disconnect();
   }
+}
+
+/** `--webhook-url URL|none`: checked as a job's `webhook.url` is (syntax, then where it points). */
+async function setWebhookUrl(
+  config: PromptqConfig,
+  redis: RedisConnection,
+  name: string,
+  raw: string,
+): Promise<{ secret?: string | undefined }> {
+  const [{ webhookUrlProblem }, guard, { TenantWebhooks }, { keyspaceOf }] = await Promise.all([
+    import('../core/job-schema.js'),
+    import('../events/webhooks/address-guard.js'),
+    import('../store/webhook-secrets.js'),
+    import('../store/keys.js'),
+  ]);
+  const url = raw === 'none' ? null : raw;
+  if (url !== null) {
+    const problem = webhookUrlProblem(url);
+    if (problem !== undefined) throw new UsageError(`--webhook-url: ${problem}`);
+    await guard.checkWebhookTarget(guard.addressPolicy(config.webhooks), url);
+  }
+  return new TenantWebhooks(redis, keyspaceOf(config), config.webhooks.secret).setUrl(name, url);
+}
+
+/** `tenants set`: budgets, quotas and the default webhook; a first webhook secret is printed alone. */
+async function setTenant(
+  config: PromptqConfig,
+  name: string,
+  flags: SettingFlags & { webhookUrl?: string },
+): Promise<number> {
+  const s = settings(flags);
+  if (Object.keys(s).length === 0 && flags.webhookUrl === undefined)
+    throw new UsageError(
+      'set: give --daily-usd, --monthly-usd, --on-exceed, --rpm, --tpm, --share or --webhook-url',
+    );
+  const { rows, secret } = await withTenants(config, async (store, redis) => {
+    if (Object.keys(s).length > 0) await store.set(name, s);
+    const made =
+      flags.webhookUrl === undefined ? {} : await setWebhookUrl(config, redis, name, flags.webhookUrl);
+    return { rows: (await store.list()).filter((t) => t.name === name), secret: made.secret };
+  });
+  if (secret === undefined) process.stdout.write(`${tenantsTable(rows)}\n`);
+  else {
+    process.stdout.write(`${secret}\n`);
+    process.stderr.write(
+      `promptq: tenant "${name}": the webhook secret above is shown only this once (it signs its webhooks)\n`,
+    );
+  }
+  return 0;
 }
 
 function spendCell(spent: number, budget: number | null): string {
@@ -182,21 +235,18 @@ export function registerTenants(cli: Cli): void {
   settingOptions(
     tenants
       .command('set')
-      .description("change a tenant's budgets or what its jobs do over budget")
+      .description("change a tenant's budgets, what its jobs do over budget, or its default webhook")
       .argument('<NAME>', 'the tenant'),
-  ).action(async (name: string, flags: SettingFlags) => {
-    await run(async (config) => {
-      const s = settings(flags);
-      if (Object.keys(s).length === 0)
-        throw new UsageError('set: give --daily-usd, --monthly-usd, --on-exceed, --rpm, --tpm or --share');
-      const rows = await withTenants(config, async (store) => {
-        await store.set(name, s);
-        return (await store.list()).filter((t) => t.name === name);
-      });
-      process.stdout.write(`${tenantsTable(rows)}\n`);
-      return 0;
-    })();
-  });
+  )
+    .option(
+      '--webhook-url <URL>',
+      'default receiver of its jobs\' webhooks ("none": no default); a first one prints the tenant\'s whsec_ secret alone on stdout, once',
+    )
+    .action(async (name: string, flags: SettingFlags & { webhookUrl?: string }) => {
+      await run((config) => setTenant(config, name, flags))();
+    });
+
+  registerRotateWebhookSecret(tenants, run);
 
   tenants
     .command('rotate')
@@ -217,6 +267,29 @@ export function registerTenants(cli: Cli): void {
       await run(async (config) => {
         await withTenants(config, (s) => s.revoke(name));
         process.stdout.write(`tenant "${name}": token revoked\n`);
+        return 0;
+      })();
+    });
+}
+
+function registerRotateWebhookSecret(
+  tenants: Command,
+  run: (f: (config: PromptqConfig) => Promise<number>) => () => Promise<void>,
+): void {
+  tenants
+    .command('rotate-webhook-secret')
+    .description(
+      "a new whsec_ secret for the tenant's webhooks (the old one stops signing at once); prints it alone on stdout",
+    )
+    .argument('<NAME>', 'the tenant')
+    .action(async (name: string) => {
+      await run(async (config) => {
+        const secret = await withTenants(config, async (_store, redis) => {
+          const { TenantWebhooks } = await import('../store/webhook-secrets.js');
+          const { keyspaceOf } = await import('../store/keys.js');
+          return new TenantWebhooks(redis, keyspaceOf(config), config.webhooks.secret).rotateSecret(name);
+        });
+        process.stdout.write(`${secret}\n`);
         return 0;
       })();
     });

@@ -215,7 +215,24 @@ const rules: ReadonlyArray<readonly [string, Rule]> = [
   ['rollups.dayRetentionSeconds', wholeNumber(86_400)],
   ['backfill.priority', wholeNumber(1, maxUserPriority)],
   ['backfill.batchSize', wholeNumber(1, 100_000)],
+  ['webhooks.secret', (secret) => webhookSecretProblem(secret as string | undefined)],
+  ['webhooks.retryPeriodSeconds', wholeNumber(1, 30 * 86_400)],
+  ['webhooks.backoffBaseMs', wholeNumber(1, 3_600_000)],
+  ['webhooks.backoffMaxMs', wholeNumber(1, 86_400_000)],
+  ['webhooks.concurrency', wholeNumber(1, 1000)],
+  ['streams.maxLength', wholeNumber(10, 10_000_000)],
+  ['streams.jobMaxLength', wholeNumber(10, 1_000_000)],
+  ['streams.jobTtlSeconds', wholeNumber(1)],
+  ['webhooks.deliveryTimeoutMs', wholeNumber(100, 600_000)],
 ];
+
+/** A Standard Webhooks secret: `whsec_` and the base64 of 24 to 64 random bytes. */
+function webhookSecretProblem(secret: string | undefined): string | undefined {
+  if (secret === undefined) return undefined;
+  const body = secret.startsWith('whsec_') ? secret.slice(6) : '';
+  const bytes = /^[A-Za-z0-9+/]+={0,2}$/.test(body) ? Buffer.from(body, 'base64').length : 0;
+  return bytes >= 24 && bytes <= 64 ? undefined : 'expected whsec_ and the base64 of 24 to 64 random bytes';
+}
 
 function prefixProblem(prefix: string, mode: string): string | undefined {
   if (prefix === '') return 'must not be empty';

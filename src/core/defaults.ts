@@ -126,6 +126,22 @@ export const defaults: PromptqConfig = deepFreeze<PromptqConfig>({
     batchesAutoMinJobs: 1000,
     batchSize: 10_000,
   },
+  webhooks: {
+    secret: undefined,
+    allowPrivate: false,
+    allowHosts: undefined,
+    retryPeriodSeconds: 86_400,
+    backoffBaseMs: 5000,
+    backoffMaxMs: 3_600_000,
+    concurrency: 8,
+    deliveryTimeoutMs: 10_000,
+    settleMs: 10_000,
+  },
+  streams: {
+    maxLength: 10_000,
+    jobMaxLength: 5000,
+    jobTtlSeconds: 3600,
+  },
 });
 
 /** Freeze an object and everything in it: a resolved configuration is read, never written. */

@@ -70,6 +70,12 @@ export const environmentVariables: readonly EnvVariable[] = [
   v('PROMPTQ_MODELS', 'models', 'jobs.models'),
   v('PROMPTQ_MAX_TENANT_LABELS', 'int', 'labels.maxTenants'),
   v('PROMPTQ_MAX_MODEL_LABELS', 'int', 'labels.maxModels'),
+  v('PROMPTQ_WEBHOOK_SECRET', 'string', 'webhooks.secret'),
+  v('PROMPTQ_WEBHOOK_ALLOW_PRIVATE', 'bool', 'webhooks.allowPrivate'),
+  v('PROMPTQ_WEBHOOK_ALLOW_HOSTS', 'string', 'webhooks.allowHosts'),
+  v('PROMPTQ_WEBHOOK_RETRY_PERIOD', 'int', 'webhooks.retryPeriodSeconds'),
+  v('PROMPTQ_WEBHOOK_CONCURRENCY', 'int', 'webhooks.concurrency'),
+  v('PROMPTQ_WEBHOOK_TIMEOUT_MS', 'int', 'webhooks.deliveryTimeoutMs'),
 ];
 
 export type Env = Readonly<Record<string, string | undefined>>;

@@ -217,6 +217,28 @@ const modelName = z
   .max(256)
   .refine((m) => !controlOrBidi.test(m), 'must not contain control or bidirectional characters');
 
+/**
+ * A webhook receiver: an `http(s)` URL without credentials. Where it points (no private address)
+ * is checked at enqueue and again at connect (events/webhooks/address-guard.ts).
+ */
+export const webhookUrl = z
+  .string()
+  .max(2048)
+  .refine((u) => webhookUrlProblem(u) === undefined, { error: (i) => webhookUrlProblem(String(i.input)) });
+
+/** Why a string is not a webhook URL; `undefined` when it is one. */
+export function webhookUrlProblem(raw: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return 'must be an absolute http(s) URL';
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'must be an http or https URL';
+  if (url.username !== '' || url.password !== '') return 'must not carry a user or password';
+  return undefined;
+}
+
 /** The job schema for the given limits. Every field promptq knows; others are forwarded. */
 export function jobSchema(limits: JobLimits = defaultJobLimits) {
   return z.looseObject({
@@ -247,6 +269,7 @@ export function jobSchema(limits: JobLimits = defaultJobLimits) {
     id: z.string().regex(jobIdPattern, 'must match [A-Za-z0-9_-]{1,128}').optional(),
     priority: z.int().min(1).max(maxPriority).optional(),
     fallback_models: z.array(modelName).min(1).max(8).optional(),
+    webhook: z.strictObject({ url: webhookUrl }).optional(),
     betas: z
       .array(z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must match [A-Za-z0-9._-]{1,128}'))
       .max(32)

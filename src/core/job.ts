@@ -19,7 +19,7 @@ export interface Message {
 /**
  * What a caller submits: any Messages API request (the typed fields below, and any other the API
  * takes, forwarded as given), with `prompt` instead of `messages` if it likes, and promptq's own
- * fields (`tenant_id`, `id`, `priority`, `fallback_models`, `betas`).
+ * fields (`tenant_id`, `id`, `priority`, `fallback_models`, `betas`, `webhook`).
  */
 export interface KnownJobFields {
   model: string;
@@ -45,6 +45,8 @@ export interface KnownJobFields {
   fallback_models?: string[];
   /** Beta flags sent as the `anthropic-beta` header of this job's calls. */
   betas?: string[];
+  /** Where `job.completed` / `job.failed` is delivered, signed (docs/events.md). */
+  webhook?: { url: string };
 }
 
 /** A job body: the known fields, and fields promptq does not know yet (forwarded to the API). */
@@ -60,7 +62,7 @@ export type JobRequest = Omit<KnownJobFields, 'messages' | 'prompt' | 'id' | 'pr
 };
 
 /** promptq's own fields of a request: never sent to the API as body fields. */
-export const promptqFields = ['tenant_id', 'fallback_models', 'betas'] as const;
+export const promptqFields = ['tenant_id', 'fallback_models', 'betas', 'webhook'] as const;
 
 /** One problem with a job body. */
 export interface FieldProblem {

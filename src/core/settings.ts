@@ -41,6 +41,8 @@ export interface PromptqConfig {
   readonly labels: LabelsConfig;
   readonly rollups: RollupsConfig;
   readonly backfill: BackfillConfig;
+  readonly webhooks: WebhooksConfig;
+  readonly streams: StreamsConfig;
 }
 
 /** Where Redis is (store/connection.ts). */
@@ -381,4 +383,43 @@ export interface BackfillConfig {
   readonly batchesAutoMinJobs: number;
   /** Requests per Message Batch (the API allows 100,000). @defaultValue `10000` */
   readonly batchSize: number;
+}
+
+/** Job webhooks: their delivery queue, signing and SSRF guard (ops/webhooks/, docs/events.md). */
+export interface WebhooksConfig {
+  /**
+   * `whsec_…` secret (`PROMPTQ_WEBHOOK_SECRET`): signs the webhooks of jobs whose tenant has no
+   * secret of its own, and the key that encrypts tenants' secrets at rest is derived from it.
+   * Never logged. @defaultValue `undefined`
+   */
+  readonly secret: string | undefined;
+  /** Allow receivers on loopback, private, link-local and metadata addresses (`PROMPTQ_WEBHOOK_ALLOW_PRIVATE`). @defaultValue `false` */
+  readonly allowPrivate: boolean;
+  /**
+   * Comma-separated host names and addresses or CIDR ranges allowed although private
+   * (`PROMPTQ_WEBHOOK_ALLOW_HOSTS`). @defaultValue `undefined`
+   */
+  readonly allowHosts: string | undefined;
+  /** How long a delivery is retried before it is dead-lettered, in seconds (`PROMPTQ_WEBHOOK_RETRY_PERIOD`). @defaultValue `86400` */
+  readonly retryPeriodSeconds: number;
+  /** First retry delay; doubled each attempt up to `backoffMaxMs`. @defaultValue `5000` */
+  readonly backoffBaseMs: number;
+  /** Longest delay between two attempts. @defaultValue `3600000` */
+  readonly backoffMaxMs: number;
+  /** Deliveries in flight per process, apart from the job worker's slots (`PROMPTQ_WEBHOOK_CONCURRENCY`). @defaultValue `8` */
+  readonly concurrency: number;
+  /** One delivery attempt's time limit, connect to answer (`PROMPTQ_WEBHOOK_TIMEOUT_MS`). @defaultValue `10000` */
+  readonly deliveryTimeoutMs: number;
+  /** How long a delivery waits for its job's final state to be readable. @defaultValue `10000` */
+  readonly settleMs: number;
+}
+
+/** Event streams (SSE, ops/streams/): what Redis keeps for `Last-Event-ID` to resume from. */
+export interface StreamsConfig {
+  /** State changes kept per tenant stream, and in the all-tenants stream (approximately). @defaultValue `10000` */
+  readonly maxLength: number;
+  /** Events kept per job (state changes and, while watched, its model stream events). @defaultValue `5000` */
+  readonly jobMaxLength: number;
+  /** A job's event stream expires this long after its last event, in seconds. @defaultValue `3600` */
+  readonly jobTtlSeconds: number;
 }

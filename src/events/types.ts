@@ -7,6 +7,7 @@
 import type { JobRequest } from '../core/job.js';
 import type { Resource } from '../core/rate-limits.js';
 import type { JobRecord } from '../core/record.js';
+import type { ApiStreamEvent } from '../core/result.js';
 import type { RateLimitSignals } from '../providers/provider.js';
 import type { AttemptOutcome, BudgetOutcome, FailedOutcome, JobOutcome, RetryOutcome } from './outcome.js';
 
@@ -90,6 +91,12 @@ export interface DeferredEvent extends JobEvent {
   reason: 'paused' | 'pacing' | 'queued';
 }
 
+/** One event of the model's answer stream, as it arrives (text delta, tool input, thinking, …). */
+export interface StreamEventEvent {
+  jobId: string;
+  event: ApiStreamEvent;
+}
+
 /** What a model group's answers announced of its limits. */
 export interface LimitSignalsEvent {
   group: string;
@@ -143,6 +150,8 @@ export interface EventListeners {
   returned: (e: { jobId: string }) => void;
   /** Another worker took the job over while this one froze: its late result is dropped. */
   lockLost: (e: { jobId: string }) => void;
+  /** The model's stream events while an attempt runs (not awaited by the call: off its path). */
+  stream: (e: StreamEventEvent) => void;
   limitSignals: (e: LimitSignalsEvent) => void;
   groupPaused: (e: GroupPausedEvent) => void;
   groupLimits: (e: GroupLimitsEvent) => void;

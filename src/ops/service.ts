@@ -11,11 +11,13 @@ import { checkListenAddress, type PromptqConfig, topologyOf } from '../core/conf
 import type { Logger } from '../core/log.js';
 import { captureConsole, RepeatedLog } from '../core/log-repeats.js';
 import { PromptqEvents } from '../events/emitter.js';
+import { addressPolicy, type ResolveAll } from '../events/webhooks/address-guard.js';
 import { PromptQueue } from '../producer/queue.js';
 import { ModelPolicy } from '../providers/anthropic/model-policy.js';
 import { PriceTable } from '../providers/anthropic/pricing.js';
 import { connectOrFail, type RedisConnection } from '../store/connection.js';
 import { type EmbeddedRedis, ensureRedis } from '../store/embedded-redis.js';
+import { keyspaceOf } from '../store/keys.js';
 import { TenantStore } from '../store/tenant-store.js';
 import type { PromptWorker } from '../worker/worker.js';
 import { createApp, createOpsApp } from './http/app.js';
@@ -24,13 +26,22 @@ import { Metrics } from './metrics/metrics.js';
 import { registerQueueGauges } from './metrics/queue-gauges.js';
 import { registerTenantGauges } from './metrics/tenant-gauges.js';
 import { type RunningWorker, startWorker } from './start-worker.js';
+import { subscribePace } from './streams/pace.js';
+import { subscribeStreams } from './streams/recorder.js';
 import { startTelemetry, type Telemetry } from './telemetry/telemetry.js';
+import { type RunningWebhooks, startWebhooks } from './webhooks/webhooks.js';
 
 export interface ServiceParts {
   api: boolean;
   worker: boolean;
   /** May start a private redis-server when none is reachable (`promptq start`). */
   embedRedis: boolean;
+}
+
+/** What a process may be handed besides its configuration. */
+export interface ServiceHooks {
+  /** Resolves webhook hosts for the SSRF guard, at enqueue and connect. @defaultValue the system resolver */
+  resolve?: ResolveAll;
 }
 
 export interface RunningService {
@@ -58,20 +69,27 @@ export async function runService(
   config: PromptqConfig,
   parts: ServiceParts,
   log: Logger,
+  hooks: ServiceHooks = {},
 ): Promise<RunningService> {
   checkListenAddress(config.http);
   const infrastructure = await openInfrastructure(config, parts, log);
   const { connection, events, telemetry } = infrastructure;
   const metrics = new Metrics({ labels: config.labels });
   subscribeEventErrorMetric(events, metrics);
+  const policy = addressPolicy(config.webhooks, hooks.resolve);
+  subscribeStreams(events, { connection, keys: keyspaceOf(config), config: config.streams });
+  subscribePace(events, { connection, keys: keyspaceOf(config), tuning: config.limiter.tuning });
   const queue = new PromptQueue({
     ...config,
     connection,
     modelPolicy: new ModelPolicy(config.jobs.models, PriceTable.load(config.pricingFile)),
     events,
+    webhookTargets: policy,
   });
   registerQueueGauges(metrics, queue.queue);
   registerTenantGauges(metrics, new TenantStore(connection, queue.keys));
+  // Deliveries run beside the worker, on their own queue (ops/webhooks/).
+  const webhooks = parts.worker ? startWebhooks({ queue, config, events, policy, log }) : undefined;
   const running = parts.worker
     ? await startWorker({
         ...config,
@@ -102,7 +120,7 @@ export async function runService(
     worker: running?.worker,
     metrics,
     simulator: running?.simulator,
-    close: closer(server, queue, running, infrastructure, config.worker.shutdownTimeoutMs),
+    close: closer(server, queue, running, webhooks, infrastructure, config.worker.shutdownTimeoutMs),
   };
 }
 
@@ -177,6 +195,7 @@ function closer(
   server: Server,
   queue: PromptQueue,
   running: RunningWorker | undefined,
+  webhooks: RunningWebhooks | undefined,
   { connection, events, embedded, telemetry, releaseConsole }: Infrastructure,
   shutdownTimeoutMs: number,
 ): (force?: boolean) => Promise<void> {
@@ -185,6 +204,7 @@ function closer(
     if (force) {
       return (async () => {
         await running?.close(true);
+        await webhooks?.close(true);
         server.closeAllConnections();
       })();
     }
@@ -196,8 +216,9 @@ function closer(
       await running?.close();
       server.closeAllConnections();
       await queue.close();
-      // What observers still owe (rollups) is written while Redis is there (the worker waited).
+      // What observers still owe (rollups, deliveries to add) is written while Redis is there.
       await events.idle(shutdownTimeoutMs);
+      await webhooks?.close();
       events.close();
       await connection.quit().catch(() => connection.disconnect());
       await embedded?.stop();

@@ -2,6 +2,7 @@
 import { Job, type Queue } from 'bullmq';
 import type { JobRequest } from '../core/job.js';
 import { jobIdPattern } from '../core/job-schema.js';
+import { modelGroup } from '../core/models.js';
 import { type JobRecord, newRecord } from '../core/record.js';
 import type { JobResult } from '../core/result.js';
 import type { RedisConnection } from '../store/connection.js';
@@ -20,6 +21,36 @@ export interface JobView {
   result: unknown;
   record: JobRecord;
   error: { type: string; message: string } | null;
+  /** While waiting: the jobs the queue serves before it (higher priority, then the tenant round robin). */
+  position?: number;
+  /**
+   * While waiting: seconds until it starts, estimated from `position` and its model group's request
+   * pace as the limiter runs it now; `null` while the pace is unknown (no call of the group yet).
+   */
+  eta_s?: number | null;
+}
+
+/**
+ * A waiting job's place: the jobs BullMQ hands out before it — its plain wait list first, then the
+ * prioritized set in order (promptq's jobs are all prioritized) — and the estimate of its start.
+ */
+async function placeInLine(
+  connection: RedisConnection,
+  keys: Keyspace,
+  bullId: string,
+  model: string,
+): Promise<{ position: number; eta_s: number | null } | null> {
+  const [[, plain], [, rank], [, pace]] = (await connection
+    .multi()
+    .llen(keys.bullmq('wait'))
+    .zrank(keys.bullmq('prioritized'), bullId)
+    .hget(keys.pace, modelGroup(model))
+    .exec()) as [[unknown, number], [unknown, number | null], [unknown, string | null]];
+  if (rank === null) return null;
+  const position = plain + rank;
+  const perSecond = pace === null ? 0 : Number((JSON.parse(pace) as { per_second?: number }).per_second);
+  const eta = perSecond > 0 ? Math.round(((position + 1) / perSecond) * 10) / 10 : null;
+  return { position, eta_s: eta };
 }
 
 function mapState(s: string): JobState | null {
@@ -77,6 +108,7 @@ export async function readJobView(
   const request = job.data;
   const stored = await loadRecord(connection, keys.job(bullId));
   const record = stored ?? job.returnvalue?.record ?? newRecord(request, job.timestamp);
+  const place = state === 'waiting' ? await placeInLine(connection, keys, bullId, request.model) : null;
   return {
     id,
     state,
@@ -87,5 +119,6 @@ export async function readJobView(
       state === 'failed'
         ? { type: record.error_type ?? 'failed', message: job.failedReason ?? 'failed' }
         : null,
+    ...(place ?? {}),
   };
 }

@@ -23,6 +23,12 @@ import {
 } from '../core/job.js';
 import { inSpan, SpanKind, traceMetadata } from '../core/trace.js';
 import type { EventSink } from '../events/types.js';
+import {
+  type AddressPolicy,
+  addressPolicy,
+  checkWebhookTarget,
+  WebhookTargetError,
+} from '../events/webhooks/address-guard.js';
 import { type ModelPolicy, modelPolicyOf } from '../providers/anthropic/model-policy.js';
 import { createConnection, type RedisConnection } from '../store/connection.js';
 import { bullJobId, type Keyspace, keyspaceOf } from '../store/keys.js';
@@ -49,6 +55,8 @@ export interface PromptQueueOptions extends PromptqOptions {
   modelPolicy?: ModelPolicy | undefined;
   /** Where each job added is announced (`queued`, events/types.ts). @defaultValue nowhere */
   events?: EventSink | undefined;
+  /** Which webhook receivers jobs may name. @defaultValue the policy of `webhooks` (the system resolver) */
+  webhookTargets?: AddressPolicy | undefined;
 }
 
 /** What {@link PromptQueue.#enqueue} did with a job: claimed and added it, added it unclaimed, or found it. */
@@ -83,9 +91,10 @@ export class PromptQueue {
   readonly #waiters: JobWaiters;
   readonly #models: ModelPolicy;
   readonly #events: EventSink | undefined;
+  readonly #webhookTargets: AddressPolicy;
 
   constructor(options: PromptQueueOptions = {}) {
-    const { connection, modelPolicy, events, ...settings } = options;
+    const { connection, modelPolicy, events, webhookTargets, ...settings } = options;
     this.config = resolveConfig(settings);
     this.keys = keyspaceOf(this.config);
     this.name = this.keys.queue;
@@ -100,6 +109,7 @@ export class PromptQueue {
     this.connection = connection ?? createConnection(topologyOf(this.config));
     this.#models = modelPolicy ?? modelPolicyOf(this.config);
     this.#events = events;
+    this.#webhookTargets = webhookTargets ?? addressPolicy(this.config.webhooks);
     this.queue = new Queue(this.name, { connection: this.connection, prefix: this.prefix });
     // The connection's own listeners see its errors (the service logs them). Without a listener
     // here BullMQ would print each one raw (`console.error`), a multi-line dump that is not JSON.
@@ -122,6 +132,22 @@ export class PromptQueue {
     };
   }
 
+  /** Refuse a job whose webhook receiver is a private address (events/webhooks/address-guard.ts). */
+  async #checkWebhooks(requests: readonly JobRequest[], prefix?: string): Promise<void> {
+    const problems: FieldProblem[] = [];
+    for (const [i, r] of requests.entries()) {
+      if (r.webhook === undefined) continue;
+      try {
+        await checkWebhookTarget(this.#webhookTargets, r.webhook.url);
+      } catch (err) {
+        if (!(err instanceof WebhookTargetError)) throw err;
+        const field = prefix === undefined ? 'webhook.url' : `${prefix}${i}.webhook.url`;
+        problems.push({ field, message: err.message.replace(/^webhook\.url: /, '') });
+      }
+    }
+    if (problems.length > 0) throw new ValidationError(problems);
+  }
+
   /**
    * Validate and enqueue one job. The same `id` twice makes one job (`created: false`); the same
    * `id` with a different request throws {@link JobConflictError}.
@@ -130,6 +156,7 @@ export class PromptQueue {
     const submission = validateJob(body, this.config.jobs.limits);
     const unknown = this.#models.problems(submission.request);
     if (unknown.length > 0) throw new ValidationError(unknown);
+    await this.#checkWebhooks([submission.request]);
     await checkSameRequest(this.connection, this.keys, [submission], () => 'id');
     const [job] = await this.#enqueue([submission]);
     const { id, outcome } = job!;
@@ -172,6 +199,10 @@ export class PromptQueue {
       seen.add(v.id);
     });
     if (problems.length > 0) throw new ValidationError(problems);
+    await this.#checkWebhooks(
+      valid.map((v) => v!.request),
+      'jobs.',
+    );
     await checkSameRequest(this.connection, this.keys, valid as Submission[], (i) => `jobs.${i}.id`);
     const added = await this.#enqueue(valid.map((v) => v!));
     return { ids: added.map((j) => j.id) };

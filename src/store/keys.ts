@@ -34,6 +34,11 @@
  * | `<base>:promptq:tenants` | set of tenant names | tenant-store.ts |
  * | `<base>:promptq:tenant:<name>` | hash: budgets, on_exceed, token digest | tenant-store.ts |
  * | `<base>:promptq:tenant-tokens` | hash token SHA-256 (hex) → tenant name | tenant-store.ts |
+ * | `<base>:promptq:events:<tenant>`, `<base>:promptq:events` | capped streams of job state changes (a tenant's, every tenant's) | ops/streams/recorder.ts |
+ * | `<base>:promptq:job-events:<id>` | capped stream of one job's state changes and, while watched, its model stream events; expires | ops/streams/recorder.ts |
+ * | `<base>:promptq:pace` | hash model group → its limiter's request pace (JSON), for `eta_s` | ops/streams/pace.ts |
+ * | `<base>:promptq:job-events:<id>:watch` | string: an SSE client watches the job (its model events are recorded); expires | ops/streams/job-route.ts |
+ * | `${prefix}:<queue>.webhooks:…` | BullMQ's keys of the webhook delivery queue ({@link Keyspace.webhookQueue}) | ops/webhooks |
  * | `<base>:promptq:budget:<name>:day:<YYYY-MM-DD>` | string, nano-USD spent; TTL past the day | budget-*.lua |
  * | `<base>:promptq:budget:<name>:month:<YYYY-MM>` | string, nano-USD spent; TTL past the month | budget-*.lua |
  * | `<base>:promptq:budget:<name>:holds` | hash reservation id → worst-case cost, periods, expiry | budget-*.lua |
@@ -182,6 +187,34 @@ export class Keyspace {
   /** One tenant: its budgets, what happens over budget, its token's digest (never the token). */
   tenant(name: string): string {
     return `${this.base}:${own}:tenant:${name}`;
+  }
+
+  /**
+   * The BullMQ queue (name; its prefix is {@link Keyspace.prefix}) of the queue's webhook
+   * deliveries: its keys sit in the queue's slot when hash-tagged.
+   */
+  get webhookQueue(): string {
+    return `${this.queue}.webhooks`;
+  }
+
+  /** One job's events (state changes, and its model stream events while watched): a capped stream. */
+  jobEvents(id: string): string {
+    return `${this.base}:${own}:job-events:${id}`;
+  }
+
+  /** Each model group's current request pace as the limiter set it (a waiting job's `eta_s`). */
+  get pace(): string {
+    return `${this.base}:${own}:pace`;
+  }
+
+  /** Set while an SSE client watches the job: its model stream events are then recorded. */
+  jobEventsWatch(id: string): string {
+    return `${this.base}:${own}:job-events:${id}:watch`;
+  }
+
+  /** Job state changes of one tenant (`null`: of every tenant), a capped Redis stream (SSE resume). */
+  eventStream(tenant: string | null): string {
+    return tenant === null ? `${this.base}:${own}:events` : `${this.base}:${own}:events:${tenant}`;
   }
 
   /** Token digest → tenant name: how a request's token finds its tenant. */

@@ -216,6 +216,8 @@ export class JobProcessor {
           timeoutMs: this.#options.requestTimeoutMs,
           signal,
           onSignals: (signals) => permit.observeSignals(signals),
+          // Relayed to event streams (SSE) off the call's path.
+          onStreamEvent: (event) => void this.#options.events.emit('stream', { jobId: run.jobId, event }),
         }),
       );
     } catch (err) {

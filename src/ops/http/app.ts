@@ -27,7 +27,7 @@ import { checkRawDepth } from './depth-guard.js';
 import { HttpError, statusOf } from './errors.js';
 import type { Reply, RouteContext } from './handler.js';
 import { openApiDocument } from './openapi.js';
-import { apiRoutes } from './routes.js';
+import { apiRoutes, streamRoutes } from './routes.js';
 import { principalOf, tenantAuth } from './tenant-auth.js';
 
 export { type ErrorType, HttpError } from './errors.js';
@@ -145,6 +145,9 @@ function mountRoutes(app: express.Express, context: RouteContext): void {
       route.path,
       wrap(serverSpan(route.method, route.path, handler, (e) => statusOf[toHttpError(e).type])),
     );
+  }
+  for (const route of streamRoutes) {
+    app.get(route.path, (req, res, next) => void route.handler(context, req, res).catch(next));
   }
 }
 

@@ -4,6 +4,8 @@
  * the table (one wrapper, one span, one error middleware); the handlers live in job-handlers.ts and
  * tenant-handlers.ts.
  */
+
+import { allEvents, jobEvents, type StreamHandler } from '../streams/routes.js';
 import type { Route } from './handler.js';
 import { addJob, addJobBatch, getJob } from './job-handlers.js';
 import {
@@ -26,4 +28,10 @@ export const apiRoutes: readonly Route[] = [
   { method: 'patch', path: '/v1/tenants/:name', handler: updateTenant },
   { method: 'post', path: '/v1/tenants/:name/rotate', handler: rotateTenantToken },
   { method: 'post', path: '/v1/tenants/:name/revoke', handler: revokeTenant },
+];
+
+/** The event stream routes (Server-Sent Events, ops/streams/routes.ts): they write the response themselves. */
+export const streamRoutes: ReadonlyArray<{ path: string; handler: StreamHandler }> = [
+  { path: '/v1/jobs/:id/events', handler: jobEvents },
+  { path: '/v1/events', handler: allEvents },
 ];

@@ -10,7 +10,7 @@ import { classifyBatchError } from './classify.js';
 
 /** The Messages API parameters of a job (promptq's own `tenant_id` stays out, as in a live call). */
 export function batchParams(request: JobRequest): Anthropic.Messages.MessageCreateParamsNonStreaming {
-  const { tenant_id: _tenant, ...params } = request;
+  const { tenant_id: _tenant, webhook: _webhook, ...params } = request;
   return params as Anthropic.Messages.MessageCreateParamsNonStreaming;
 }
 

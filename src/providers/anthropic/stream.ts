@@ -16,7 +16,13 @@ export function apiParams(
   request: JobRequest,
   model: string = request.model,
 ): Anthropic.MessageCreateParamsStreaming {
-  const { tenant_id: _tenant, fallback_models: _fallback, betas: _betas, ...params } = request;
+  const {
+    tenant_id: _tenant,
+    fallback_models: _fallback,
+    betas: _betas,
+    webhook: _webhook,
+    ...params
+  } = request;
   return { ...(params as unknown as Anthropic.MessageCreateParamsNonStreaming), model, stream: true };
 }
 

@@ -1,0 +1,174 @@
+/**
+ * The event stream routes (Server-Sent Events, framed by `better-sse`):
+ *
+ * - `GET /v1/jobs/:id/events`: the job's state changes and, while it runs, the model's own stream
+ *   events (`content_block_delta`, …) as they arrive; it ends after `completed` or `failed`.
+ * - `GET /v1/events`: every state change of the caller's tenant, or of every tenant for the admin.
+ *
+ * Each event's id is its Redis stream entry's (recorder.ts): a client that reconnects with
+ * `Last-Event-ID` gets what it missed, from any process. Scoped like the rest of the API (another
+ * tenant's job is a 404), and capped like long polls: at most `PROMPTQ_MAX_WAITERS` streams open
+ * per process (then `429`), each at most `maxWaitSeconds` long (then it ends and the client resumes).
+ * A stream reads Redis with a blocking `XREAD` on a connection of its own, closed with the stream.
+ */
+import { createSession, type Session } from 'better-sse';
+import type { Request, Response } from 'express';
+import type { JobView } from '../../producer/job-view.js';
+import type { PromptQueue } from '../../producer/queue.js';
+import type { RedisConnection } from '../../store/connection.js';
+import { HttpError } from '../http/errors.js';
+import type { RouteContext } from '../http/handler.js';
+import { mayAccess, principalOf } from '../http/tenant-auth.js';
+
+export type StreamHandler = (context: RouteContext, req: Request, res: Response) => Promise<void>;
+
+const final = new Set(['completed', 'failed']);
+const entryId = /^\d{1,20}-\d{1,20}$/;
+const open = new WeakMap<PromptQueue, number>();
+
+/** The client's `Last-Event-ID` (header, or `?last_event_id=` for clients that cannot set it). */
+function lastEventId(req: Request): string | undefined {
+  const raw = req.headers['last-event-id'] ?? req.query.last_event_id;
+  if (raw === undefined || raw === '') return undefined;
+  const id = String(raw);
+  if (!entryId.test(id))
+    throw new HttpError('invalid_request', 'Last-Event-ID: not an event id of this stream');
+  return id;
+}
+
+/** Take one of the process's stream slots, or refuse (429) past `maxWaiters`. */
+function takeSlot(queue: PromptQueue): () => void {
+  const max = queue.config.waiters.maxWaiters;
+  const n = open.get(queue) ?? 0;
+  if (n >= max)
+    throw new HttpError(
+      'too_many_requests',
+      `at most ${max} event streams at once`,
+      { max_streams: max },
+      {
+        'Retry-After': '1',
+      },
+    );
+  open.set(queue, n + 1);
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    open.set(queue, (open.get(queue) ?? 1) - 1);
+  };
+}
+
+type Entry = [id: string, fields: string[]];
+
+function push(session: Session, [id, fields]: Entry): string {
+  const name = fields[1] ?? 'message';
+  session.push(JSON.parse(fields[3] ?? 'null'), name, id);
+  return name;
+}
+
+/**
+ * Send the key's entries after `from` as they come, until `stop` says so, the client leaves or
+ * `untilMs` passes.
+ */
+async function pump(
+  session: Session,
+  redis: RedisConnection,
+  key: string,
+  from: string,
+  untilMs: number,
+  stop: (name: string) => boolean,
+): Promise<void> {
+  let last = from;
+  const reader = redis.duplicate();
+  reader.on('error', () => {});
+  session.once('disconnected', () => reader.disconnect());
+  try {
+    while (session.isConnected && Date.now() < untilMs) {
+      const block = Math.max(1, Math.min(5000, untilMs - Date.now()));
+      const got = (await reader.xread('COUNT', 100, 'BLOCK', block, 'STREAMS', key, last)) as Array<
+        [string, Entry[]]
+      > | null;
+      for (const [, entries] of got ?? []) {
+        for (const entry of entries) {
+          last = entry[0];
+          if (stop(push(session, entry))) return;
+        }
+      }
+    }
+  } catch (err) {
+    if (session.isConnected) throw err;
+  } finally {
+    reader.disconnect();
+  }
+}
+
+function end(res: Response): void {
+  if (!res.writableEnded) res.end();
+}
+
+/** `GET /v1/jobs/:id/events`. */
+export const jobEvents: StreamHandler = async ({ queue, maxWaitSeconds }, req, res) => {
+  const id = String(req.params.id);
+  const view = await queue.get(id);
+  if (!view || !mayAccess(principalOf(req), view.request))
+    throw new HttpError('not_found', `no job with id "${id}"`);
+  const from = lastEventId(req);
+  const { connection: redis, keys } = queue;
+  const key = keys.jobEvents(id);
+  if (final.has(view.state)) return replayFinished(req, res, redis, key, view, from);
+  const release = takeSlot(queue);
+  const watch = keys.jobEventsWatch(id);
+  await redis.set(watch, '1', 'PX', 60_000);
+  const refresh = setInterval(() => void redis.set(watch, '1', 'PX', 60_000).catch(() => {}), 20_000);
+  try {
+    const session = await createSession(req, res, { keepAlive: 15_000, trustClientEventId: false });
+    await pump(session, redis, key, from ?? '0', Date.now() + maxWaitSeconds * 1000, (n) => final.has(n));
+  } finally {
+    clearInterval(refresh);
+    release();
+    end(res);
+  }
+};
+
+/**
+ * A finished job: what the client has not seen yet, then the stream ends; `204` (EventSource stops
+ * reconnecting) when it has seen everything.
+ */
+async function replayFinished(
+  req: Request,
+  res: Response,
+  redis: RedisConnection,
+  key: string,
+  view: JobView,
+  from: string | undefined,
+): Promise<void> {
+  const entries = (await redis.xrange(key, from === undefined ? '-' : `(${from}`, '+')) as Entry[];
+  if (from !== undefined && entries.length === 0) {
+    res.status(204).end();
+    return;
+  }
+  const session = await createSession(req, res, { trustClientEventId: false });
+  let ended = false;
+  for (const entry of entries) ended = final.has(push(session, entry)) || ended;
+  // Its events expired: the final state, from the job itself.
+  if (!ended) session.push({ job_id: view.id, state: view.state, at: new Date().toISOString() }, view.state);
+  end(res);
+}
+
+/** `GET /v1/events`: the tenant's state changes (every tenant's for the admin), from now or `Last-Event-ID`. */
+export const allEvents: StreamHandler = async ({ queue, maxWaitSeconds }, req, res) => {
+  const principal = principalOf(req);
+  const key = queue.keys.eventStream(principal?.kind === 'tenant' ? principal.tenant : null);
+  const from = lastEventId(req);
+  const release = takeSlot(queue);
+  try {
+    // From now: the newest entry's id (`$` would skip what arrives between two reads).
+    const newest = (await queue.connection.xrevrange(key, '+', '-', 'COUNT', 1)) as Entry[];
+    const start = from ?? newest[0]?.[0] ?? '0';
+    const session = await createSession(req, res, { keepAlive: 15_000, trustClientEventId: false });
+    await pump(session, queue.connection, key, start, Date.now() + maxWaitSeconds * 1000, () => false);
+  } finally {
+    release();
+    end(res);
+  }
+};

@@ -1,0 +1,100 @@
+/**
+ * The delivery worker: a BullMQ worker of its own on the webhook queue (deliveries.ts), with its own
+ * concurrency (`PROMPTQ_WEBHOOK_CONCURRENCY`) and time limit (`PROMPTQ_WEBHOOK_TIMEOUT_MS`). Each
+ * delivery's body is made at its first attempt — `{"type", "timestamp", "data": <the job view>}`,
+ * once the job's final state is readable — and kept in the delivery, so every retry sends the same
+ * bytes under the same `webhook-id`; each attempt is signed anew (its own `webhook-timestamp`) with
+ * the tenant's secret, else `PROMPTQ_WEBHOOK_SECRET`. A 2xx delivers; another status, a network
+ * error or the timeout is retried with backoff; a refused address, a redirect or no secret to sign
+ * with dead-letters at once. A process killed mid-delivery leaves the delivery to BullMQ's stalled
+ * check: another process (or the same one restarted) delivers it.
+ */
+import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import type { PromptqConfig } from '../../core/config.js';
+import type { Logger } from '../../core/log.js';
+import { type AddressPolicy, WebhookTargetError } from '../../events/webhooks/address-guard.js';
+import { readJobView } from '../../producer/job-view.js';
+import type { PromptQueue } from '../../producer/queue.js';
+import type { TenantWebhooks } from '../../store/webhook-secrets.js';
+import { backoffDelay, type DeliveryData } from './deliveries.js';
+import { postSigned } from './post.js';
+
+export interface DelivererOptions {
+  queue: PromptQueue;
+  config: PromptqConfig;
+  tenants: TenantWebhooks;
+  policy: AddressPolicy;
+  log: Logger;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The body of a delivery: the job view once final (waits up to `settleMs` for it). */
+async function makeBody(d: DeliveryData, o: DelivererOptions): Promise<string> {
+  const { queue } = o;
+  const until = Date.now() + o.config.webhooks.settleMs;
+  let view = await readJobView(queue.queue, queue.connection, queue.keys, d.jobId);
+  while (view !== null && view.state !== 'completed' && view.state !== 'failed' && Date.now() < until) {
+    await sleep(50);
+    view = await readJobView(queue.queue, queue.connection, queue.keys, d.jobId);
+  }
+  const data = view ?? { id: d.jobId, state: d.event === 'job.completed' ? 'completed' : 'failed' };
+  return JSON.stringify({ type: d.event, timestamp: new Date().toISOString(), data });
+}
+
+async function deliver(job: Job<DeliveryData>, o: DelivererOptions): Promise<{ status: number }> {
+  let { body } = job.data;
+  if (body === undefined) {
+    body = await makeBody(job.data, o);
+    await job.updateData({ ...job.data, body });
+  }
+  const own = job.data.tenant === null ? null : (await o.tenants.get(job.data.tenant)).secret;
+  const secret = own ?? o.config.webhooks.secret;
+  if (secret === undefined) {
+    throw new UnrecoverableError(
+      'no secret to sign with: set PROMPTQ_WEBHOOK_SECRET, or give the tenant one (promptq tenants rotate-webhook-secret)',
+    );
+  }
+  let answer: Awaited<ReturnType<typeof postSigned>>;
+  try {
+    answer = await postSigned(
+      { url: job.data.url, webhookId: job.data.webhookId, body, secret },
+      o.policy,
+      o.config.webhooks.deliveryTimeoutMs,
+    );
+  } catch (err) {
+    if (err instanceof WebhookTargetError) throw new UnrecoverableError(`refused: ${err.message}`);
+    throw new Error(`not delivered: ${(err as Error).message}`);
+  }
+  if (answer.status >= 200 && answer.status < 300) return { status: answer.status };
+  if (answer.status >= 300 && answer.status < 400) {
+    throw new UnrecoverableError(`the receiver redirected (${answer.status}); redirects are not followed`);
+  }
+  throw new Error(`the receiver answered ${answer.status}`);
+}
+
+/** Start delivering; `close(force)` stops (a forced close leaves in-flight deliveries to the stalled check). */
+export function startDeliverer(o: DelivererOptions): { close(force?: boolean): Promise<void> } {
+  const { config, queue, log } = o;
+  const worker = new Worker<DeliveryData>(queue.keys.webhookQueue, (job) => deliver(job, o), {
+    connection: queue.connection,
+    prefix: queue.keys.prefix,
+    concurrency: config.webhooks.concurrency,
+    lockDuration: config.worker.lockDurationMs,
+    stalledInterval: config.worker.stalledIntervalMs,
+    maxStalledCount: config.worker.maxStalledCount,
+    settings: { backoffStrategy: (made) => backoffDelay(config.webhooks, made) },
+  });
+  worker.on('error', (err) => log.warn('webhook worker error', { error: err.message }));
+  worker.on('failed', (job, err) => {
+    if (!job) return;
+    const fields = { webhook_id: job.data.webhookId, job_id: job.data.jobId, attempt: job.attemptsMade };
+    const final = err instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
+    log.warn(final ? 'webhook dead-lettered' : 'webhook delivery failed', { ...fields, error: err.message });
+  });
+  return {
+    async close(force = false) {
+      await worker.close(force);
+    },
+  };
+}
