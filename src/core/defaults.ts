@@ -18,6 +18,8 @@ export const defaults: PromptqConfig = deepFreeze<PromptqConfig>({
     url: 'redis://127.0.0.1:6379',
     mode: 'single',
     sentinelName: undefined,
+    enqueueTimeoutMs: 10_000,
+    requestDeadlineMs: 2000,
   },
   anthropic: {
     apiKey: undefined,

@@ -59,6 +59,20 @@ export interface RedisConfig {
   readonly mode: RedisMode;
   /** The master's name; required with `mode: 'sentinel'`, refused otherwise (`PROMPTQ_REDIS_SENTINEL_NAME`). @defaultValue `undefined` */
   readonly sentinelName: string | undefined;
+  /**
+   * How long an enqueue waits for Redis (a Sentinel or Cluster failover, a restart) before it
+   * answers `503` with `Retry-After` (`PROMPTQ_ENQUEUE_TIMEOUT_MS`), 100-600,000: a few seconds past a
+   * typical promotion (down-after 5 s + election).
+   * @defaultValue `10000`
+   */
+  readonly enqueueTimeoutMs: number;
+  /**
+   * Longest any other API request waits for Redis during an outage before it answers `503` with
+   * `Retry-After` (`PROMPTQ_REDIS_TIMEOUT_MS`), 100-600,000; a `?wait=` long poll waits for its job as
+   * long as it asks, but not for Redis.
+   * @defaultValue `2000`
+   */
+  readonly requestDeadlineMs: number;
 }
 
 /** The Anthropic API (providers/anthropic/client.ts). */

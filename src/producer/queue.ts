@@ -26,6 +26,7 @@ import type { EventSink } from '../events/types.js';
 import { type ModelPolicy, modelPolicyOf } from '../providers/anthropic/model-policy.js';
 import { createConnection, type RedisConnection } from '../store/connection.js';
 import { bullJobId, type Keyspace, keyspaceOf } from '../store/keys.js';
+import { withinRedisDeadline } from '../store/redis-deadline.js';
 import { claimJobs, reserveRanks } from '../store/tenant-pending.js';
 import { checkSameRequest } from './conflicts.js';
 import { type JobState, type JobView, jobState, readJobView } from './job-view.js';
@@ -130,6 +131,13 @@ export class PromptQueue {
     const submission = validateJob(body, this.config.jobs.limits);
     const unknown = this.#models.problems(submission.request);
     if (unknown.length > 0) throw new ValidationError(unknown);
+    // Through a failover: wait for the new primary, at most redis.enqueueTimeoutMs (redis-deadline.ts).
+    return withinRedisDeadline(this.connection, this.config.redis.enqueueTimeoutMs, () =>
+      this.#addOne(submission),
+    );
+  }
+
+  async #addOne(submission: Submission): Promise<AddResult> {
     await checkSameRequest(this.connection, this.keys, [submission], () => 'id');
     const [job] = await this.#enqueue([submission]);
     const { id, outcome } = job!;
@@ -172,9 +180,11 @@ export class PromptQueue {
       seen.add(v.id);
     });
     if (problems.length > 0) throw new ValidationError(problems);
-    await checkSameRequest(this.connection, this.keys, valid as Submission[], (i) => `jobs.${i}.id`);
-    const added = await this.#enqueue(valid.map((v) => v!));
-    return { ids: added.map((j) => j.id) };
+    return withinRedisDeadline(this.connection, this.config.redis.enqueueTimeoutMs, async () => {
+      await checkSameRequest(this.connection, this.keys, valid as Submission[], (i) => `jobs.${i}.id`);
+      const added = await this.#enqueue(valid.map((v) => v!));
+      return { ids: added.map((j) => j.id) };
+    });
   }
 
   /**
