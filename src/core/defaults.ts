@@ -67,6 +67,7 @@ export const defaults: PromptqConfig = deepFreeze<PromptqConfig>({
     shutdownTimeoutMs: 30_000,
     shutdownGraceMs: 5000,
     lockDurationMs: 60_000,
+    writeRetryMs: 300_000,
     stalledIntervalMs: 30_000,
     maxStalledCount: 2,
     logPrompts: false,

@@ -246,6 +246,14 @@ export interface WorkerConfig {
   readonly shutdownGraceMs: number;
   /** A job's lock lifetime, ≥ 1000, renewed every half of it while the worker lives (`PROMPTQ_LOCK_DURATION_MS`). @defaultValue `60000` */
   readonly lockDurationMs: number;
+  /**
+   * How long a record or budget write that Redis refuses for a passing reason (`OOM`, `READONLY`,
+   * `LOADING`, …) is kept in memory and tried again, so that a call the API has answered is recorded
+   * and charged once Redis takes writes again (worker/records.ts). Past it the job fails (and is
+   * retried by BullMQ). At most one pending write per job in flight.
+   * @defaultValue `300000`
+   */
+  readonly writeRetryMs: number;
   /** How often workers look for jobs whose lock expired, ≥ 500 (`PROMPTQ_STALLED_INTERVAL_MS`). @defaultValue `30000` */
   readonly stalledIntervalMs: number;
   /** Times a job may be found stalled (its worker died) before BullMQ fails it. @defaultValue `2` */

@@ -26,7 +26,7 @@ export class RedisUnavailableError extends PromptqError {
 }
 
 /** The error prefixes Redis answers when it refuses a command for a passing reason. */
-const passing = /(?:^|\s)(OOM|READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|BUSY)\b/;
+const passing = /(?:^|[\s-])(OOM|READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|BUSY)\b/;
 
 /**
  * The Redis error code when `err` is Redis refusing for a reason that passes (`OOM`, `READONLY`,
