@@ -1,10 +1,13 @@
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServedResponse } from '../../packages/anthropic-simulator/src/index.js';
+import type { JobRecord } from '../../src/core/record.js';
 import { readSpend } from '../../src/store/budget-store.js';
+import { Keyspace } from '../../src/store/keys.js';
 import { TenantStore } from '../../src/store/tenant-store.js';
+import { redisRecords, retryRefusedWrites } from '../../src/worker/records.js';
 import { TestRedis } from '../helpers/redis-server.js';
-import { type Stack, startStack } from '../helpers/stack.js';
+import { type Stack, startStack, uniqueQueue } from '../helpers/stack.js';
 import { until } from './helpers.js';
 
 /**
@@ -156,6 +159,54 @@ describe('chaos: Redis out of memory, Redis read-only', () => {
     expect(recordedUsd).toBeCloseTo(servedUsd, 9);
     expect(spent).toBeCloseTo(servedUsd, 9);
   }, 120_000);
+
+  it("a job's final record refused (OOM) is kept and written once Redis has room; without the retry it is lost (control)", async () => {
+    own = new TestRedis();
+    await own.start();
+    admin = new Redis(own.url);
+    const conn = new Redis(own.url);
+    try {
+      const keys = new Keyspace({ queue: uniqueQueue() });
+      for (const id of ['kept', 'lost']) await conn.hset(keys.job(id), 'data', '{}');
+      const record = {
+        model: 'claude-haiku-4-5',
+        tenant_id: 'acme',
+        cost_usd: 0.0042,
+      } as unknown as JobRecord;
+      const refusals: string[] = [];
+      const kept = retryRefusedWrites(redisRecords(conn, keys), 10_000, (what, code) =>
+        refusals.push(`${what}:${code}`),
+      );
+      await admin.config('SET', 'maxmemory-policy', 'noeviction');
+      await admin.config('SET', 'maxmemory', '1');
+      const control = await redisRecords(conn, keys)
+        .saveFinal('lost', record, undefined)
+        .then(
+          () => 'written',
+          (err: Error) => err.message,
+        );
+      let settled = false;
+      const pending = kept.saveFinal('kept', record, undefined).then(() => {
+        settled = true;
+      });
+      await new Promise((r) => setTimeout(r, 800));
+      const whileFull = { settled, stored: await conn.hget(keys.job('kept'), 'record') };
+      await admin.config('SET', 'maxmemory', '0');
+      await pending;
+      const stored = JSON.parse((await conn.hget(keys.job('kept'), 'record')) ?? 'null') as {
+        cost_usd?: number;
+      };
+      console.log(
+        `redis-oom-record ${JSON.stringify({ control, whileFull, refusals: refusals.length, stored })}`,
+      );
+      expect(control).toMatch(/^OOM /);
+      expect(whileFull).toEqual({ settled: false, stored: null });
+      expect(refusals.length).toBeGreaterThanOrEqual(2);
+      expect(stored?.cost_usd).toBe(0.0042);
+    } finally {
+      conn.disconnect();
+    }
+  }, 60_000);
 
   it('READONLY (the Redis became a replica): enqueue 503 + Retry-After; writable again: 202 (control)', async () => {
     own = new TestRedis();
