@@ -93,5 +93,7 @@ export {
   type RedisTopology,
 } from './store/connection.js';
 export { bullJobId, Keyspace, type KeyspaceOptions, keyspaceOf, publicJobId } from './store/keys.js';
+// Redis away (a failover past redis.enqueueTimeoutMs) or refusing (OOM, READONLY…): try again.
+export { RedisUnavailableError } from './store/redis-deadline.js';
 // The worker.
 export { PromptWorker, type PromptWorkerOptions, type WorkerSettings } from './worker/worker.js';

@@ -166,6 +166,8 @@ const rules: ReadonlyArray<readonly [string, Rule]> = [
   ['redis.mode', (mode) => modeProblem(mode as string)],
   ['redis.url', (_, config) => redisUrlProblem(config.redis)],
   ['redis.sentinelName', (_, config) => sentinelProblem(config.redis)],
+  ['redis.enqueueTimeoutMs', wholeNumber(100, 600_000)],
+  ['redis.requestDeadlineMs', wholeNumber(100, 600_000)],
   ['anthropic.baseUrl', (url) => baseUrlProblem(url as string | undefined)],
   [
     'queue',

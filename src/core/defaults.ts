@@ -18,6 +18,8 @@ export const defaults: PromptqConfig = deepFreeze<PromptqConfig>({
     url: 'redis://127.0.0.1:6379',
     mode: 'single',
     sentinelName: undefined,
+    enqueueTimeoutMs: 10_000,
+    requestDeadlineMs: 2000,
   },
   anthropic: {
     apiKey: undefined,
@@ -65,6 +67,7 @@ export const defaults: PromptqConfig = deepFreeze<PromptqConfig>({
     shutdownTimeoutMs: 30_000,
     shutdownGraceMs: 5000,
     lockDurationMs: 60_000,
+    writeRetryMs: 300_000,
     stalledIntervalMs: 30_000,
     maxStalledCount: 2,
     logPrompts: false,

@@ -37,6 +37,8 @@ export const environmentVariables: readonly EnvVariable[] = [
   v('REDIS_URL', 'string', 'redis.url'),
   v('PROMPTQ_REDIS_MODE', 'lowercase', 'redis.mode'),
   v('PROMPTQ_REDIS_SENTINEL_NAME', 'string', 'redis.sentinelName'),
+  v('PROMPTQ_ENQUEUE_TIMEOUT_MS', 'int', 'redis.enqueueTimeoutMs'),
+  v('PROMPTQ_REDIS_TIMEOUT_MS', 'int', 'redis.requestDeadlineMs'),
   v('ANTHROPIC_API_KEY', 'string', 'anthropic.apiKey'),
   v('ANTHROPIC_BASE_URL', 'string', 'anthropic.baseUrl', "the SDK's default"),
   v('PROMPTQ_QUEUE', 'string', 'queue'),

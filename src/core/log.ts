@@ -39,13 +39,42 @@ function rootLogger(level: LogLevel, sink: LogSink): Pino {
   );
 }
 
+/**
+ * A broken stdout or stderr (`promptq start 2>&1 | tee log`, and the reader died with the same
+ * Ctrl-C) must not kill the process before it drains: Node reports EPIPE as an `error` event on
+ * the stream, which, unheard, is an uncaught exception. Once a stream fails, writes to it are
+ * dropped quietly (nobody can read them) and the process carries on — the signal still drains.
+ */
+const broken = new WeakSet<NodeJS.WriteStream>();
+let guarded = false;
+
+/** Install the guard on stdout and stderr (once per process). */
+export function guardStdio(): void {
+  if (guarded) return;
+  guarded = true;
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', () => broken.add(stream));
+  }
+}
+
+/** Write `text` to stdout or stderr unless it has failed; never throws. */
+export function writeStdio(stream: NodeJS.WriteStream, text: string): void {
+  guardStdio();
+  if (broken.has(stream) || stream.destroyed) return;
+  try {
+    stream.write(text);
+  } catch {
+    broken.add(stream);
+  }
+}
+
 export class Logger {
   static readonly #secrets = new Set<string>();
   readonly #pino: Pino;
 
   constructor(
     level: LogLevel = defaults.log.level,
-    sink: LogSink = (l) => process.stderr.write(`${l}\n`),
+    sink: LogSink = (l) => writeStdio(process.stderr, `${l}\n`),
     base: Record<string, unknown> = {},
     /** @internal a child's pino logger. */
     from?: Pino,

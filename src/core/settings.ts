@@ -61,6 +61,20 @@ export interface RedisConfig {
   readonly mode: RedisMode;
   /** The master's name; required with `mode: 'sentinel'`, refused otherwise (`PROMPTQ_REDIS_SENTINEL_NAME`). @defaultValue `undefined` */
   readonly sentinelName: string | undefined;
+  /**
+   * How long an enqueue waits for Redis (a Sentinel or Cluster failover, a restart) before it
+   * answers `503` with `Retry-After` (`PROMPTQ_ENQUEUE_TIMEOUT_MS`), 100-600,000: a few seconds past a
+   * typical promotion (down-after 5 s + election).
+   * @defaultValue `10000`
+   */
+  readonly enqueueTimeoutMs: number;
+  /**
+   * Longest any other API request waits for Redis during an outage before it answers `503` with
+   * `Retry-After` (`PROMPTQ_REDIS_TIMEOUT_MS`), 100-600,000; a `?wait=` long poll waits for its job as
+   * long as it asks, but not for Redis.
+   * @defaultValue `2000`
+   */
+  readonly requestDeadlineMs: number;
 }
 
 /** The Anthropic API (providers/anthropic/client.ts). */
@@ -234,6 +248,14 @@ export interface WorkerConfig {
   readonly shutdownGraceMs: number;
   /** A job's lock lifetime, ≥ 1000, renewed every half of it while the worker lives (`PROMPTQ_LOCK_DURATION_MS`). @defaultValue `60000` */
   readonly lockDurationMs: number;
+  /**
+   * How long a record or budget write that Redis refuses for a passing reason (`OOM`, `READONLY`,
+   * `LOADING`, …) is kept in memory and tried again, so that a call the API has answered is recorded
+   * and charged once Redis takes writes again (worker/records.ts). Past it the job fails (and is
+   * retried by BullMQ). At most one pending write per job in flight.
+   * @defaultValue `300000`
+   */
+  readonly writeRetryMs: number;
   /** How often workers look for jobs whose lock expired, ≥ 500 (`PROMPTQ_STALLED_INTERVAL_MS`). @defaultValue `30000` */
   readonly stalledIntervalMs: number;
   /** Times a job may be found stalled (its worker died) before BullMQ fails it. @defaultValue `2` */

@@ -32,6 +32,7 @@ import {
 import { type ModelPolicy, modelPolicyOf } from '../providers/anthropic/model-policy.js';
 import { createConnection, type RedisConnection } from '../store/connection.js';
 import { bullJobId, type Keyspace, keyspaceOf } from '../store/keys.js';
+import { withinRedisDeadline } from '../store/redis-deadline.js';
 import { claimJobs, reserveRanks } from '../store/tenant-pending.js';
 import { checkSameRequest } from './conflicts.js';
 import { type JobState, type JobView, jobState, readJobView } from './job-view.js';
@@ -157,6 +158,13 @@ export class PromptQueue {
     const unknown = this.#models.problems(submission.request);
     if (unknown.length > 0) throw new ValidationError(unknown);
     await this.#checkWebhooks([submission.request]);
+    // Through a failover: wait for the new primary, at most redis.enqueueTimeoutMs (redis-deadline.ts).
+    return withinRedisDeadline(this.connection, this.config.redis.enqueueTimeoutMs, () =>
+      this.#addOne(submission),
+    );
+  }
+
+  async #addOne(submission: Submission): Promise<AddResult> {
     await checkSameRequest(this.connection, this.keys, [submission], () => 'id');
     const [job] = await this.#enqueue([submission]);
     const { id, outcome } = job!;
@@ -203,9 +211,11 @@ export class PromptQueue {
       valid.map((v) => v!.request),
       'jobs.',
     );
-    await checkSameRequest(this.connection, this.keys, valid as Submission[], (i) => `jobs.${i}.id`);
-    const added = await this.#enqueue(valid.map((v) => v!));
-    return { ids: added.map((j) => j.id) };
+    return withinRedisDeadline(this.connection, this.config.redis.enqueueTimeoutMs, async () => {
+      await checkSameRequest(this.connection, this.keys, valid as Submission[], (i) => `jobs.${i}.id`);
+      const added = await this.#enqueue(valid.map((v) => v!));
+      return { ids: added.map((j) => j.id) };
+    });
   }
 
   /**

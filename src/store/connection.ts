@@ -42,7 +42,8 @@ export function createConnection(topology: RedisTopology, options: ConnectionOpt
     maxRetriesPerRequest: options.maxRetriesPerRequest === undefined ? null : options.maxRetriesPerRequest,
     ...(options.lazyConnect ? { lazyConnect: true } : {}),
     ...(options.connectTimeout !== undefined ? { connectTimeout: options.connectTimeout } : {}),
-    ...(options.noRetry ? { retryStrategy: () => null } : {}),
+    // Reconnect soon after a failover (ioredis's default waits up to 2 s between tries).
+    retryStrategy: options.noRetry ? () => null : (times: number) => Math.min(times * 50, 500),
   };
   // One endpoint: ioredis reads the URL itself (credentials, TLS, /db and `?` options), as always.
   if (mode === 'single') return new Redis(topology.url, common);
@@ -67,6 +68,10 @@ export function createConnection(topology: RedisTopology, options: ConnectionOpt
       db: address.db,
       ...(address.tls ? { enableTLSForSentinelMode: true, sentinelTLS: {} } : {}),
       ...(options.noRetry ? { sentinelRetryStrategy: () => null } : {}),
+      // Follow a promotion at once (the sentinels' +switch-master), and never keep writing to a
+      // demoted master: a READONLY answer reconnects to the current one and resends the command.
+      failoverDetector: true,
+      reconnectOnError: (err: Error) => (err.message.startsWith('READONLY') ? 2 : false),
     });
   }
   const cluster: ClusterOptions = {

@@ -69,6 +69,11 @@ export interface JobProcessorOptions extends ProcessorSettings {
   budgets?: BudgetPort | undefined;
   /** Jitter source. @defaultValue `Math.random` */
   random?: () => number;
+  /**
+   * How a write after an answered call is made: the worker tries it again while Redis refuses it
+   * (worker/records.ts `retryRefused`). @defaultValue once
+   */
+  retryWrite?: <T>(what: string, write: () => Promise<T>) => Promise<T>;
 }
 
 export class JobProcessor {
@@ -226,15 +231,19 @@ export class JobProcessor {
     }
     run.attemptMs = performance.now() - started;
     const usage = result.message.usage;
-    await permit.settle({
-      outcome: 'success',
-      signals: result.signals,
-      retryAfterMs: null,
-      inputTokens: usage.input_tokens,
-      outputTokens: usage.output_tokens,
-      cacheCreationInputTokens: usage.cache_creation_input_tokens ?? 0,
-      cacheReadInputTokens: usage.cache_read_input_tokens ?? 0,
-    });
+    // The call is answered (and paid): a refused limiter write must not undo it.
+    const retryWrite = this.#options.retryWrite ?? ((_, write) => write());
+    await retryWrite('limiter settle', () =>
+      permit.settle({
+        outcome: 'success',
+        signals: result.signals,
+        retryAfterMs: null,
+        inputTokens: usage.input_tokens,
+        outputTokens: usage.output_tokens,
+        cacheCreationInputTokens: usage.cache_creation_input_tokens ?? 0,
+        cacheReadInputTokens: usage.cache_read_input_tokens ?? 0,
+      }),
+    );
     record.overloaded_in_a_row = 0;
     return judged(span, judgeSuccess(record, result, model, this.#options.prices), record);
   }

@@ -1,12 +1,19 @@
 /**
  * Where the worker keeps job records: a port, so that the worker core runs against Redis in
  * production and against a map in its unit tests.
+ *
+ * A record is often written after the API has answered (and been paid). Redis may refuse that write
+ * for a while (out of memory, a read-only replica after a failover, loading): {@link retryRefusedWrites}
+ * keeps the write — and the record with it — in memory and tries again until Redis takes it, for at
+ * most `worker.writeRetryMs`. Memory stays bounded: each pending write belongs to a job the worker
+ * is running, so there are at most `concurrency` of them.
  */
 
 import type { JobRecord } from '../core/record.js';
 import type { RedisConnection as Redis } from '../store/connection.js';
 import type { Keyspace } from '../store/keys.js';
 import { loadRecord, saveFinalRecord, saveRecord } from '../store/record-store.js';
+import { redisRefusal } from '../store/redis-deadline.js';
 
 export interface RecordPort {
   load(jobId: string): Promise<JobRecord | null>;
@@ -32,5 +39,42 @@ export function redisRecords(connection: Redis, keys: Keyspace): RecordPort {
     saveFinal: async (id, record, token) => {
       await saveFinalRecord(connection, key(id), pending, record, token, id);
     },
+  };
+}
+
+/** Told of each refused write that will be tried again (the first of a run is worth a log line). */
+export type OnRefusedWrite = (what: string, code: string, attempt: number) => void;
+
+/**
+ * `write()`, again and again while Redis refuses it for a passing reason (`OOM`, `READONLY`,
+ * `LOADING`, …: store/redis-deadline.ts), backing off from 50 ms to 2 s, for at most `maxMs`; any
+ * other error, or the last refusal past `maxMs`, is thrown.
+ */
+export async function retryRefused<T>(
+  what: string,
+  write: () => Promise<T>,
+  maxMs: number,
+  onRefused?: OnRefusedWrite,
+): Promise<T> {
+  const deadline = Date.now() + maxMs;
+  for (let attempt = 1, delay = 50; ; attempt++, delay = Math.min(delay * 2, 2000)) {
+    try {
+      return await write();
+    } catch (err) {
+      const code = redisRefusal(err);
+      if (code === undefined || Date.now() + delay > deadline) throw err;
+      onRefused?.(what, code, attempt);
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
+/** The port's writes, each tried again while Redis refuses it ({@link retryRefused}). */
+export function retryRefusedWrites(port: RecordPort, maxMs: number, onRefused?: OnRefusedWrite): RecordPort {
+  return {
+    load: (id) => port.load(id),
+    save: (id, record) => retryRefused('record', () => port.save(id, record), maxMs, onRefused),
+    saveFinal: (id, record, token) =>
+      retryRefused('final record', () => port.saveFinal(id, record, token), maxMs, onRefused),
   };
 }

@@ -15,10 +15,10 @@ import type { RateLimiter } from '../limiter/limiter.js';
 import type { Pricing, Provider } from '../providers/provider.js';
 import type { RedisConnection as Redis } from '../store/connection.js';
 import type { Keyspace } from '../store/keys.js';
-import { redisBudgets } from './budget.js';
+import { type BudgetPort, redisBudgets } from './budget.js';
 import { ConcurrencyTuner } from './concurrency.js';
 import { JobProcessor, shutdownReason } from './core.js';
-import { redisRecords } from './records.js';
+import { type OnRefusedWrite, redisRecords, retryRefused, retryRefusedWrites } from './records.js';
 import { subscribeAttemptLog } from './subscribers/attempt-log.js';
 import { SpendLimitPauser } from './subscribers/spend-limit-pauser.js';
 
@@ -82,22 +82,32 @@ export class PromptWorker implements EventSource {
       log,
     }).subscribe(this.#events);
 
+    // One line per distinct error, then a summary: a Redis outage makes one per reconnect attempt.
+    const repeats = new RepeatedLog(log, { intervalMs: config.log.repeatIntervalMs });
+    // A write Redis refuses (OOM, READONLY…) after the API answered is kept and tried again.
+    const onRefused: OnRefusedWrite = (what, code) =>
+      repeats.warn('Redis refused a write; keeping it and trying again', { error: code, write: what });
     const processor = new JobProcessor({
       ...settings,
       jobLimits: config.jobs.limits,
       provider: options.provider,
       limiter: options.limiter,
-      records: redisRecords(connection, keys),
+      records: retryRefusedWrites(redisRecords(connection, keys), settings.writeRetryMs, onRefused),
+      retryWrite: (what, write) => retryRefused(what, write, settings.writeRetryMs, onRefused),
       prices: options.prices,
       events: this.#events,
       budgets:
         options.budgets === false
           ? undefined
-          : redisBudgets(
-              connection,
-              keys,
-              settings.requestTimeoutMs + settings.budgetHoldGraceMs,
-              settings.tenantUnknownCacheMs,
+          : settleRetried(
+              redisBudgets(
+                connection,
+                keys,
+                settings.requestTimeoutMs + settings.budgetHoldGraceMs,
+                settings.tenantUnknownCacheMs,
+              ),
+              settings.writeRetryMs,
+              onRefused,
             ),
     });
     this.worker = new Worker(keys.queue, (job, token, signal) => processor.process(job, token, signal), {
@@ -113,8 +123,6 @@ export class PromptWorker implements EventSource {
       removeOnComplete: { age: config.jobs.keepCompletedSeconds },
       removeOnFail: { age: config.jobs.keepFailedSeconds },
     });
-    // One line per distinct error, then a summary: a Redis outage makes one per reconnect attempt.
-    const repeats = new RepeatedLog(log, { intervalMs: config.log.repeatIntervalMs });
     this.worker.on('error', (err) => repeats.error('worker error', { error: err.message }));
     this.#tuner = settings.adaptiveConcurrency
       ? this.#adaptConcurrency(options, settings.adaptiveConcurrency)
@@ -193,4 +201,12 @@ export class PromptWorker implements EventSource {
     })();
     return this.#closing;
   }
+}
+
+/** A budget port whose settle (the charge of a call already made) is tried again while Redis refuses it. */
+function settleRetried(port: BudgetPort, maxMs: number, onRefused: OnRefusedWrite): BudgetPort {
+  return {
+    ...port,
+    settle: (hold, usd) => retryRefused('budget settle', () => port.settle(hold, usd), maxMs, onRefused),
+  };
 }

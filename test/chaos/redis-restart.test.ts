@@ -16,7 +16,7 @@ async function call(url: string, init: RequestInit = {}) {
   const started = Date.now();
   const res = await fetch(url, { ...init, signal: AbortSignal.timeout(5000) });
   const body = (await res.json()) as any;
-  return { status: res.status, body, ms: Date.now() - started };
+  return { status: res.status, body, ms: Date.now() - started, retryAfter: res.headers.get('retry-after') };
 }
 
 const jobs = (from: number, n: number) =>
@@ -62,7 +62,13 @@ describe('chaos: Redis restarted mid-run', () => {
       ANTHROPIC_BASE_URL: sim.url,
       PROMPTQ_QUEUE: queue,
     };
-    const api = spawnCli(['api'], { ...env, PORT: '0' });
+    // Short deadlines: an enqueue waits 1.5 s for Redis (PROMPTQ_ENQUEUE_TIMEOUT_MS), a read 1 s.
+    const api = spawnCli(['api'], {
+      ...env,
+      PORT: '0',
+      PROMPTQ_ENQUEUE_TIMEOUT_MS: '1500',
+      PROMPTQ_REDIS_TIMEOUT_MS: '1000',
+    });
     procs.push(api);
     const apiUrl = String((await api.waitForLog((l) => l.msg === 'promptq running')).url);
     const w1 = await startWorker({ ...env, PROMPTQ_CONCURRENCY: '4' });
@@ -84,12 +90,18 @@ describe('chaos: Redis restarted mid-run', () => {
     }
     // A valid job (accepted once Redis is back, below): refused for Redis, not for its body.
     const one = JSON.stringify({ model: 'claude-haiku-4-5', max_tokens: 100, prompt: 'while down' });
+    // It waits out its deadline for Redis to come back (a failover would be over by then), then 503.
     const refused = await call(`${apiUrl}/v1/jobs`, postJson(one));
     expect(refused.status).toBe(503);
     expect(refused.body.error.type).toBe('unavailable');
-    expect(refused.ms).toBeLessThan(2000);
+    expect(refused.retryAfter).toBe('2');
+    expect(refused.ms).toBeGreaterThanOrEqual(1400);
+    expect(refused.ms).toBeLessThan(3500);
+    // Nothing else waits past PROMPTQ_REDIS_TIMEOUT_MS either.
     const lookup = await call(`${apiUrl}/v1/jobs/${ids[0]}`);
     expect(lookup.status).toBe(503);
+    expect(lookup.retryAfter).toBe('2');
+    expect(lookup.ms).toBeLessThan(3000);
 
     await redisServer.start();
     await until(async () => (await call(`${apiUrl}/readyz`)).status === 200, 'the API to reconnect', 30_000);

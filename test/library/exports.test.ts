@@ -36,6 +36,7 @@ describe("promptq's exports", () => {
       'PromptqError',
       'PromptqEvents',
       'RateLimiter',
+      'RedisUnavailableError',
       'TooManyWaitersError',
       'UsageError',
       'ValidationError',

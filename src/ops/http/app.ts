@@ -11,6 +11,7 @@ import { ExpressAdapter } from '@bull-board/express';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { ValidationError } from '../../core/job.js';
 import { Logger } from '../../core/log.js';
+import { RepeatedLog } from '../../core/log-repeats.js';
 import type { HttpConfig } from '../../core/settings.js';
 import { JobConflictError } from '../../producer/conflicts.js';
 import type { PromptQueue } from '../../producer/queue.js';
@@ -18,6 +19,12 @@ import { TooManyWaitersError } from '../../producer/waiters.js';
 import type { RedisConnection as Redis } from '../../store/connection.js';
 import type { Keyspace } from '../../store/keys.js';
 import { checkQueueScripts, queueKeyProblems } from '../../store/queue-health.js';
+import {
+  RedisUnavailableError,
+  redisRefusal,
+  whenReady,
+  withinRedisDeadline,
+} from '../../store/redis-deadline.js';
 import { TenantStore } from '../../store/tenant-store.js';
 import { dashboardRouter } from '../dashboard/router.js';
 import { Metrics } from '../metrics/metrics.js';
@@ -105,7 +112,12 @@ export function createApp(opts: AppOptions): express.Express {
       // Bearer only on /v1: a browser's Basic credentials must not act there (csrf.ts).
       isAdmin: (h) => http.authToken !== undefined && bearerMatches(h, http.authToken, false),
       tenants,
-      redisReady: () => queue.connection.status === 'ready',
+      // A token cannot be checked without Redis: wait for it as the route would.
+      whenRedis: (req) =>
+        whenReady(
+          queue.connection,
+          req.method === 'POST' ? queue.config.redis.enqueueTimeoutMs : queue.config.redis.requestDeadlineMs,
+        ),
     }),
   );
   requireToken(app, http.authToken);
@@ -122,7 +134,7 @@ export function createApp(opts: AppOptions): express.Express {
   app.use(express.json({ limit: http.bodyLimit, strict: false, type: () => true, verify: checkRawDepth }));
   mountRoutes(app, { queue, tenants, maxWaitSeconds: http.maxWaitSeconds });
 
-  finish(app, log);
+  finish(app, log, queue.config.log.repeatIntervalMs);
   return app;
 }
 
@@ -140,7 +152,13 @@ function mountBoard(app: express.Express, queue: PromptQueue, readOnly: boolean)
 /** The route table (routes.ts), each handler in a server span. */
 function mountRoutes(app: express.Express, context: RouteContext): void {
   for (const route of apiRoutes) {
-    const handler = (req: Request) => route.handler(context, req);
+    const { connection, config } = context.queue;
+    // Every route answers within PROMPTQ_REDIS_TIMEOUT_MS while Redis is away (503, Retry-After),
+    // but enqueues (their own, longer deadline) and long polls (getJob waits for Redis first).
+    const handler = (req: Request) =>
+      route.redisDeadline === 'enqueue' || req.query.wait !== undefined
+        ? route.handler(context, req)
+        : withinRedisDeadline(connection, config.redis.requestDeadlineMs, () => route.handler(context, req));
     app[route.method](
       route.path,
       wrap(serverSpan(route.method, route.path, handler, (e) => statusOf[toHttpError(e).type])),
@@ -177,7 +195,7 @@ export function createOpsApp(options: OpsOptions): express.Express {
   app.disable('x-powered-by');
   mountOps(app, options);
   requireToken(app, options.http.authToken);
-  finish(app, options.log);
+  finish(app, options.log, undefined);
   return app;
 }
 
@@ -241,12 +259,19 @@ function requireToken(app: express.Express, token: string | undefined): void {
   });
 }
 
-/** The 404 for unknown routes and the one error middleware. */
-function finish(app: express.Express, log: Logger): void {
+/**
+ * The 404 for unknown routes and the one error middleware. Redis being away or refusing (503) is
+ * logged once, then counted (core/log-repeats.ts): an outage must not write a line per request.
+ */
+function finish(app: express.Express, log: Logger, repeatIntervalMs: number | undefined): void {
+  const repeats =
+    repeatIntervalMs === undefined ? undefined : new RepeatedLog(log, { intervalMs: repeatIntervalMs });
   app.use((req, _res, next) => next(new HttpError('not_found', `no route ${req.method} ${req.path}`)));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const e = toHttpError(err);
     if (e.type === 'internal') log.error('request failed', { error: (err as Error)?.message });
+    else if (e.type === 'unavailable' && repeats)
+      repeats.warn('request refused: Redis unavailable', { error: e.message });
     sendError(res, e);
   });
 }
@@ -266,6 +291,16 @@ function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
   if (err instanceof ValidationError) return new HttpError('invalid_request', err.message, err.problems);
   if (err instanceof JobConflictError) return new HttpError('conflict', err.message, err.problems);
+  // Redis away past the request's deadline, or refusing for a passing reason (OOM, READONLY…).
+  if (err instanceof RedisUnavailableError)
+    return new HttpError('unavailable', err.message, undefined, {
+      'Retry-After': String(err.retryAfterSeconds),
+    });
+  const refused = redisRefusal(err);
+  if (refused !== undefined)
+    return new HttpError('unavailable', `Redis refused the command (${refused}); try again`, undefined, {
+      'Retry-After': '1',
+    });
   // Past PROMPTQ_MAX_WAITERS: the client retries after a second (or reads without waiting).
   if (err instanceof TooManyWaitersError)
     return new HttpError('too_many_requests', err.message, { max_waiters: err.max }, { 'Retry-After': '1' });

@@ -23,4 +23,10 @@ export interface Route {
   method: 'get' | 'post' | 'patch';
   path: string;
   handler: Handler;
+  /**
+   * How long the route may wait for Redis: `enqueue` (PROMPTQ_ENQUEUE_TIMEOUT_MS, the queue's own
+   * deadline: it rides through a failover) or, by default, PROMPTQ_REDIS_TIMEOUT_MS (a `?wait=` long
+   * poll: for Redis to be there, then for its job).
+   */
+  redisDeadline?: 'enqueue';
 }

@@ -7,18 +7,13 @@ import type { Request } from 'express';
 import { JobConflictError } from '../../producer/conflicts.js';
 import type { JobView } from '../../producer/job-view.js';
 import type { PromptQueue } from '../../producer/queue.js';
+import { whenReady } from '../../store/redis-deadline.js';
 import { HttpError } from './errors.js';
 import type { Reply, RouteContext } from './handler.js';
 import { mayAccess, principalOf, scopeJobBody } from './tenant-auth.js';
 
-function requireRedis(queue: PromptQueue): void {
-  if (queue.connection.status !== 'ready')
-    throw new HttpError('unavailable', 'Redis is not reachable; try again');
-}
-
 /** `POST /v1/jobs`: 202 when added, 200 when the id was there already. */
 export async function addJob({ queue }: RouteContext, req: Request): Promise<Reply> {
-  requireRedis(queue);
   const body = scopeJobBody(principalOf(req), req.body);
   const added = await queue.add(body).catch(async (err: unknown) => {
     // A clash with another tenant's job is that tenant's business: the same 403 as below.
@@ -42,7 +37,6 @@ async function refuseOthersJob(queue: PromptQueue, req: Request, id: unknown): P
 
 /** `POST /v1/jobs/batch`: `{"jobs": [...]}`, all or none. */
 export async function addJobBatch({ queue }: RouteContext, req: Request): Promise<Reply> {
-  requireRedis(queue);
   const body = req.body as { jobs?: unknown } | undefined;
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new HttpError('invalid_request', 'body: must be {"jobs":[...]}');
@@ -57,7 +51,9 @@ export async function addJobBatch({ queue }: RouteContext, req: Request): Promis
 
 /** `GET /v1/jobs/:id[?wait=S]`: the job view, at once or when the job ends (at most S seconds). */
 export async function getJob({ queue, maxWaitSeconds }: RouteContext, req: Request): Promise<Reply> {
-  requireRedis(queue);
+  // A long poll waits for its job, not for Redis: PROMPTQ_REDIS_TIMEOUT_MS at most (a read without
+  // `wait` runs within that deadline as a whole: routes.ts).
+  await whenReady(queue.connection, queue.config.redis.requestDeadlineMs);
   const id = String(req.params.id);
   const rawWait = req.query.wait;
   let view: JobView | null;

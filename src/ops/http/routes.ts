@@ -19,8 +19,8 @@ import {
 
 /** Every `/v1` route (docs/reference/http-api.md). */
 export const apiRoutes: readonly Route[] = [
-  { method: 'post', path: '/v1/jobs', handler: addJob },
-  { method: 'post', path: '/v1/jobs/batch', handler: addJobBatch },
+  { method: 'post', path: '/v1/jobs', handler: addJob, redisDeadline: 'enqueue' },
+  { method: 'post', path: '/v1/jobs/batch', handler: addJobBatch, redisDeadline: 'enqueue' },
   { method: 'get', path: '/v1/jobs/:id', handler: getJob },
   { method: 'get', path: '/v1/tenants', handler: listTenants },
   { method: 'post', path: '/v1/tenants', handler: addTenant },

@@ -29,8 +29,8 @@ export interface TenantAuthOptions {
   /** Does the header carry the admin token (app.ts's constant-time check)? */
   isAdmin: (header: string | undefined) => boolean;
   tenants: Pick<TenantStore, 'resolve'>;
-  /** Is Redis there to ask? (A tenant token cannot be checked without it.) */
-  redisReady: () => boolean;
+  /** Resolves once Redis is there to ask (a tenant token cannot be checked without it), bounded. */
+  whenRedis: (req: Request) => Promise<void>;
 }
 
 /** Middleware for `/v1`: finds the principal, or answers 401. */
@@ -44,7 +44,7 @@ export function tenantAuth(options: TenantAuthOptions) {
       }
       const token = bearer(header);
       if (token !== undefined) {
-        if (!options.redisReady()) throw new HttpError('unavailable', 'Redis is not reachable; try again');
+        await options.whenRedis(req);
         const tenant = await options.tenants.resolve(token);
         if (tenant !== null) {
           principals.set(req, { kind: 'tenant', tenant });

@@ -38,12 +38,36 @@ export function startSdk(log: Logger): Telemetry {
   return {
     observe: (events, opts) => subscribeGenAiMetrics(events, opts),
     shutdown() {
-      stopping ??= sdk.shutdown().catch((err: unknown) => {
-        log.warn('OpenTelemetry shutdown failed', {
-          error: err instanceof Error ? err.message : String(err),
-        });
-      });
+      stopping ??= boundedShutdown(sdk, log);
       return stopping;
     },
   };
+}
+
+/**
+ * The last flush may not wait on a collector that is down: a refused one is retried, a blackholed
+ * one never answers, each up to the exporter's timeout (`OTEL_EXPORTER_OTLP_TIMEOUT`, 10 s by
+ * default), and a process that has drained its jobs would wait that long to exit. Past
+ * {@link flushBudgetMs} what is still unexported is dropped, with one line saying so.
+ */
+export const flushBudgetMs = 2000;
+
+async function boundedShutdown(sdk: NodeSDK, log: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), flushBudgetMs);
+    timer.unref();
+  });
+  try {
+    const done = await Promise.race([sdk.shutdown().then(() => 'done' as const), late]);
+    if (done === 'late') {
+      log.warn('OpenTelemetry: the collector did not take the last export in time; dropped', {
+        waited_ms: flushBudgetMs,
+      });
+    }
+  } catch (err) {
+    log.warn('OpenTelemetry shutdown failed', { error: err instanceof Error ? err.message : String(err) });
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -1,0 +1,72 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Stack, startStack } from '../helpers/stack.js';
+import { until } from './helpers.js';
+
+/**
+ * Unknown model names cannot make limiter state (issue 24, item 5): 30 jobs, each naming a
+ * different made-up model, and 5 on a known one, through a worker. Every made-up name runs on the
+ * one shared `other` limiter group — no group (so no discovery request) per name — and fails fast:
+ * one attempt, the API's 404, no retry. The known jobs complete. The throughput side is
+ * `scripts/bench/unknown-models.ts`.
+ */
+describe('unknown model names: one shared limiter group, fail fast', () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack({ env: { PROMPTQ_CONCURRENCY: '8' } });
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  async function limiterKeys(): Promise<string[]> {
+    const found: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, batch] = await s.redis.scan(cursor, 'MATCH', 'promptq:limiter:*', 'COUNT', 1000);
+      found.push(...batch);
+      cursor = next;
+    } while (cursor !== '0');
+    return found;
+  }
+
+  it('30 made-up names: no limiter group of their own, each job one attempt and failed; known jobs complete', async () => {
+    const before = new Set(await limiterKeys());
+    const names = Array.from({ length: 30 }, (_, i) => `made-up-model-${i}-x${Date.now() % 10_000}`);
+    const { ids } = await s.svc.queue.addBatch([
+      ...names.map((model) => ({ model, max_tokens: 16, prompt: 'junk' })),
+      ...Array.from({ length: 5 }, () => ({ model: 'claude-haiku-4-5', max_tokens: 16, prompt: 'hello' })),
+    ]);
+    const views = new Map<string, Awaited<ReturnType<typeof s.svc.queue.get>>>();
+    await until(
+      async () => {
+        for (const id of ids) views.set(id, await s.svc.queue.get(id));
+        return [...views.values()].every((v) => v?.state === 'completed' || v?.state === 'failed');
+      },
+      'every job to finish',
+      60_000,
+    );
+    const created = (await limiterKeys()).filter((k) => !before.has(k));
+    const groups = [...new Set(created.map((k) => k.split(':').at(-1)))].sort();
+    const junk = ids.slice(0, 30).map((id) => views.get(id)!);
+    const known = ids.slice(30).map((id) => views.get(id)!);
+    console.log(
+      `unknown-models ${JSON.stringify({
+        limiter_keys_created: created.length,
+        groups,
+        junk_states: [...new Set(junk.map((v) => v?.state))],
+        junk_attempts: [...new Set(junk.map((v) => v?.record.attempts))],
+        junk_error_types: [...new Set(junk.map((v) => v?.record.error_type))],
+      })}`,
+    );
+
+    // No name of its own in any limiter key: every made-up name is the `other` group.
+    for (const name of names) expect(created.some((k) => k.includes(name))).toBe(false);
+    expect(groups).toEqual(['haiku', 'other']);
+    for (const v of junk) {
+      expect(v?.state).toBe('failed');
+      expect(v?.record.attempts).toBe(1);
+      expect(v?.record.status_code).toBe(404);
+    }
+    for (const v of known) expect(v?.state).toBe('completed');
+  });
+});
