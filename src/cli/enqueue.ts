@@ -81,7 +81,10 @@ async function enqueue(
       process.stdout.write(`${added.id}\n`);
       return 0;
     }
-    const view = await q.wait(added.id, o.timeout * 1000);
+    // Ids are per tenant: the job is read back in its tenant's namespace.
+    const tenant = (body as { tenant_id?: unknown }).tenant_id;
+    const ref = { id: added.id, tenant: typeof tenant === 'string' ? tenant : undefined };
+    const view = await q.wait(ref, o.timeout * 1000);
     process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
     if (view?.state === 'completed') return 0;
     if (view?.state !== 'failed')

@@ -210,6 +210,7 @@ const rules: ReadonlyArray<readonly [string, Rule]> = [
   ['worker.lockDurationMs', wholeNumber(1000)],
   ['worker.stalledIntervalMs', wholeNumber(500)],
   ['waiters.maxWaiters', wholeNumber(1, 1_000_000)],
+  ['waiters.maxPerTenant', wholeNumber(1, 1_000_000)],
   ['observers.queueCapacity', wholeNumber(1)],
   ['rollups.minuteRetentionSeconds', wholeNumber(3600)],
   ['rollups.dayRetentionSeconds', wholeNumber(86_400)],

@@ -35,6 +35,7 @@ export const defaults: PromptqConfig = deepFreeze<PromptqConfig>({
   },
   waiters: {
     maxWaiters: 1000,
+    maxPerTenant: 100,
     events: true,
     recheckMs: 30_000,
     lingerMs: 30_000,

@@ -46,6 +46,7 @@ export const environmentVariables: readonly EnvVariable[] = [
   v('PROMPTQ_METRICS_TOKEN', 'string', 'http.metricsToken'),
   v('PROMPTQ_BOARD_READ_ONLY', 'bool', 'http.boardReadOnly'),
   v('PROMPTQ_MAX_WAITERS', 'int', 'waiters.maxWaiters'),
+  v('PROMPTQ_MAX_WAITERS_PER_TENANT', 'int', 'waiters.maxPerTenant'),
   v('PROMPTQ_CONCURRENCY', 'int', 'worker.concurrency', 'chosen by the limiter'),
   v('PROMPTQ_MAX_ATTEMPTS', 'int', 'worker.maxAttempts'),
   v('PROMPTQ_MAX_RATE_LIMITED', 'int', 'worker.maxRateLimited'),

@@ -106,6 +106,13 @@ export interface WaitersConfig {
    */
   readonly maxWaiters: number;
   /**
+   * Most of those waits one tenant (a tenant token's requests) holds at once, 1-1,000,000
+   * (`PROMPTQ_MAX_WAITERS_PER_TENANT`): one tenant's polls cannot take every wait of the process.
+   * One more of that tenant's is refused (`TooManyWaitersError`, HTTP 429); other tenants' are not.
+   * @defaultValue `100`
+   */
+  readonly maxPerTenant: number;
+  /**
    * Wake on BullMQ's events (one blocking connection per queue handle). `false` re-reads the job on
    * a backoff (25 ms doubling to 500 ms): no extra connection, but Redis work for every wait.
    * @defaultValue `true`

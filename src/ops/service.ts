@@ -21,6 +21,7 @@ import type { PromptWorker } from '../worker/worker.js';
 import { createApp, createOpsApp } from './http/app.js';
 import { subscribeEventErrorMetric } from './metrics/event-metrics.js';
 import { Metrics } from './metrics/metrics.js';
+import { modelCatalogOf } from './metrics/model-labels.js';
 import { registerQueueGauges } from './metrics/queue-gauges.js';
 import { registerTenantGauges } from './metrics/tenant-gauges.js';
 import { type RunningWorker, startWorker } from './start-worker.js';
@@ -62,7 +63,7 @@ export async function runService(
   checkListenAddress(config.http);
   const infrastructure = await openInfrastructure(config, parts, log);
   const { connection, events, telemetry } = infrastructure;
-  const metrics = new Metrics({ labels: config.labels });
+  const metrics = new Metrics({ labels: config.labels, models: modelCatalogOf(config) });
   subscribeEventErrorMetric(events, metrics);
   const queue = new PromptQueue({
     ...config,
@@ -79,7 +80,11 @@ export async function runService(
         logger: log,
         metrics,
         events,
-        subscribe: () => telemetry?.observe(events, { maxModelLabels: config.labels.maxModels }),
+        subscribe: () =>
+          telemetry?.observe(events, {
+            maxModelLabels: config.labels.maxModels,
+            models: modelCatalogOf(config),
+          }),
       })
     : undefined;
   const server = createServer(

@@ -21,6 +21,7 @@ import { checkQueueScripts, queueKeyProblems } from '../../store/queue-health.js
 import { TenantStore } from '../../store/tenant-store.js';
 import { dashboardRouter } from '../dashboard/router.js';
 import { Metrics } from '../metrics/metrics.js';
+import { modelCatalogOf } from '../metrics/model-labels.js';
 import { serverSpan } from '../telemetry/http-span.js';
 import { apiRequestGuard, isBrowserPage } from './csrf.js';
 import { checkRawDepth } from './depth-guard.js';
@@ -91,7 +92,8 @@ export function createApp(opts: AppOptions): express.Express {
   const { queue } = opts;
   const http = opts.http ?? queue.config.http;
   const log = opts.log ?? new Logger(queue.config.log.level);
-  const metrics = opts.metrics ?? new Metrics({ labels: queue.config.labels });
+  const metrics =
+    opts.metrics ?? new Metrics({ labels: queue.config.labels, models: modelCatalogOf(queue.config) });
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -263,9 +265,12 @@ function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
   if (err instanceof ValidationError) return new HttpError('invalid_request', err.message, err.problems);
   if (err instanceof JobConflictError) return new HttpError('conflict', err.message, err.problems);
-  // Past PROMPTQ_MAX_WAITERS: the client retries after a second (or reads without waiting).
-  if (err instanceof TooManyWaitersError)
-    return new HttpError('too_many_requests', err.message, { max_waiters: err.max }, { 'Retry-After': '1' });
+  // Past PROMPTQ_MAX_WAITERS (or the tenant's own cap): the client retries after a second (or reads
+  // without waiting).
+  if (err instanceof TooManyWaitersError) {
+    const details = err.scope === 'tenant' ? { max_waiters_per_tenant: err.max } : { max_waiters: err.max };
+    return new HttpError('too_many_requests', err.message, details, { 'Retry-After': '1' });
+  }
   const e = err as { type?: string; status?: number; message?: string };
   if (e?.type === 'entity.parse.failed')
     return new HttpError('invalid_json', `body is not valid JSON: ${e.message}`);
