@@ -95,6 +95,23 @@ export interface HttpConfig {
   readonly maxWaitSeconds: number;
   /** `/readyz` answers 503 when Redis (and the queue's keys) do not answer within this. @defaultValue `1000` */
   readonly readyTimeoutMs: number;
+  /**
+   * A connection must send a request's headers within this, 100-300,000 ms
+   * (`PROMPTQ_HTTP_HEADERS_TIMEOUT_MS`), else it is closed (slowloris). @defaultValue `10000`
+   */
+  readonly headersTimeoutMs: number;
+  /**
+   * A connection must send a whole request (headers and body; not the answer, so long polls and
+   * event streams are not concerned) within this, 100-3,600,000 ms (`PROMPTQ_HTTP_REQUEST_TIMEOUT_MS`).
+   * @defaultValue `30000`
+   */
+  readonly requestTimeoutMs: number;
+  /**
+   * Most connections open at once from one client address, 0-1,000,000 (`PROMPTQ_MAX_CONNECTIONS_PER_IP`;
+   * 0: no cap). One more is closed at once. Behind a proxy every client has the proxy's address:
+   * raise it there, and cap at the proxy. @defaultValue `256`
+   */
+  readonly maxConnectionsPerIp: number;
 }
 
 /** Waiting for a job to finish: `PromptQueue.wait` and `?wait=` (producer/waiters.ts). */

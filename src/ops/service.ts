@@ -4,7 +4,7 @@
  * simulator —, the limiter, the rollups) and the HTTP server. `start`, `worker` and `api` are this
  * with different parts switched on.
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Simulator } from '@promptq/anthropic-simulator';
 import { checkListenAddress, type PromptqConfig, topologyOf } from '../core/config.js';
@@ -19,6 +19,7 @@ import { type EmbeddedRedis, ensureRedis } from '../store/embedded-redis.js';
 import { TenantStore } from '../store/tenant-store.js';
 import type { PromptWorker } from '../worker/worker.js';
 import { createApp, createOpsApp } from './http/app.js';
+import { limitedServer } from './http/server-limits.js';
 import { subscribeEventErrorMetric } from './metrics/event-metrics.js';
 import { Metrics } from './metrics/metrics.js';
 import { modelCatalogOf } from './metrics/model-labels.js';
@@ -87,7 +88,7 @@ export async function runService(
           }),
       })
     : undefined;
-  const server = createServer(
+  const server = limitedServer(
     parts.api
       ? createApp({ queue, metrics, log, http: config.http })
       : // A worker alone still serves /metrics (and health) on PORT.
@@ -98,6 +99,7 @@ export async function runService(
           log,
           http: config.http,
         }),
+    config.http,
   );
   const url = await listen(server, config.http);
   logRunning(log, config, parts, url, running);

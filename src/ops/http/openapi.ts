@@ -116,11 +116,20 @@ function build({ maxBatch, maxWaitSeconds }: OpenApiLimits, version: string): Re
               required: false,
               schema: { type: 'number', minimum: 0, maximum: maxWaitSeconds },
             },
+            {
+              name: 'tenant',
+              in: 'query',
+              required: false,
+              description: "the admin's: read this tenant's job of this id (ids are per tenant)",
+              schema: { type: 'string' },
+            },
           ],
           responses: {
             '200': { description: 'the job', content: json(ref('JobView')) },
             '404': errorReply('no such job'),
-            '429': errorReply('with wait: PROMPTQ_MAX_WAITERS requests already wait (Retry-After: 1)'),
+            '429': errorReply(
+              "with wait: PROMPTQ_MAX_WAITERS requests already wait, or the tenant's PROMPTQ_MAX_WAITERS_PER_TENANT (Retry-After: 1)",
+            ),
           },
         },
       },
