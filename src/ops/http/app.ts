@@ -23,7 +23,7 @@ import { dashboardRouter } from '../dashboard/router.js';
 import { Metrics } from '../metrics/metrics.js';
 import { modelCatalogOf } from '../metrics/model-labels.js';
 import { serverSpan } from '../telemetry/http-span.js';
-import { apiRequestGuard, isBrowserPage } from './csrf.js';
+import { apiRequestGuard, isBrowserPage, loopbackHostGuard, stateChangeGuard } from './csrf.js';
 import { checkRawDepth } from './depth-guard.js';
 import { HttpError, statusOf } from './errors.js';
 import type { Reply, RouteContext } from './handler.js';
@@ -99,6 +99,7 @@ export function createApp(opts: AppOptions): express.Express {
   app.set('query parser', 'simple');
   const tenants = new TenantStore(queue.connection, queue.keys);
 
+  guardBrowsers(app, http.authToken);
   mountOps(app, { metrics, log, http, connection: queue.connection, keys: queue.keys });
   app.use(
     '/v1',
@@ -174,10 +175,17 @@ export interface OpsOptions {
 export function createOpsApp(options: OpsOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  guardBrowsers(app, options.http.authToken);
   mountOps(app, options);
   requireToken(app, options.http.authToken);
   finish(app, options.log);
   return app;
+}
+
+/** Before every route: loopback names only without a token, no cross-site state change (csrf.ts). */
+function guardBrowsers(app: express.Express, token: string | undefined): void {
+  app.use(loopbackHostGuard(token));
+  app.use(stateChangeGuard);
 }
 
 /** Liveness, readiness (Redis answers) and /metrics; health needs no token, /metrics its own rule. */
