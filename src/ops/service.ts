@@ -7,8 +7,8 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Simulator } from '@promptq/anthropic-simulator';
-import { checkListenAddress, type PromptqConfig, topologyOf } from '../core/config.js';
-import type { Logger } from '../core/log.js';
+import { checkListenAddress, type PromptqConfig, topologyOf, urlCredentials } from '../core/config.js';
+import { Logger } from '../core/log.js';
 import { captureConsole, RepeatedLog } from '../core/log-repeats.js';
 import { PromptqEvents } from '../events/emitter.js';
 import { PromptQueue } from '../producer/queue.js';
@@ -57,12 +57,18 @@ interface Infrastructure {
 }
 
 export async function runService(
-  config: PromptqConfig,
+  given: PromptqConfig,
   parts: ServiceParts,
   log: Logger,
 ): Promise<RunningService> {
-  checkListenAddress(config.http);
-  const infrastructure = await openInfrastructure(config, parts, log);
+  checkListenAddress(given.http);
+  // A private redis-server only stands in for one Redis (`promptq start` on a laptop); its URL
+  // carries its password.
+  const embedded =
+    parts.embedRedis && given.redis.mode === 'single' ? await ensureRedis(given.redis.url, log) : null;
+  const config = embedded ? { ...given, redis: { ...given.redis, url: embedded.url } } : given;
+  for (const secret of urlCredentials(config.redis.url)) Logger.redact(secret);
+  const infrastructure = await openInfrastructure(config, embedded, log);
   const { connection, events, telemetry } = infrastructure;
   const metrics = new Metrics({ labels: config.labels, models: modelCatalogOf(config) });
   subscribeEventErrorMetric(events, metrics);
@@ -116,12 +122,9 @@ export async function runService(
 /** The Redis connection (a private redis-server first, for `promptq start`), console capture, telemetry. */
 async function openInfrastructure(
   config: PromptqConfig,
-  parts: ServiceParts,
+  embedded: EmbeddedRedis | null,
   log: Logger,
 ): Promise<Infrastructure> {
-  // A private redis-server only stands in for one Redis (`promptq start` on a laptop).
-  const embedded =
-    parts.embedRedis && config.redis.mode === 'single' ? await ensureRedis(config.redis.url, log) : null;
   const connection = await connectOrFail(topologyOf(config), {
     hint:
       config.redis.mode === 'single'
