@@ -107,7 +107,7 @@ export function registerEnqueue(cli: Cli): void {
     )
     .option('--model <M>', 'the model', 'claude-haiku-4-5')
     .option('--max-tokens <N>', 'max_tokens', wholeNumber('max-tokens'), 1024)
-    .option('--tenant <T>', 'tenant_id (also sent as metadata.user_id)')
+    .option('--tenant <T>', 'tenant_id (also sent as metadata.user_id, unless the body has its own)')
     .option('--priority <P>', 'priority, 1 = highest', wholeNumber('priority'))
     .option('--id <ID>', 'idempotency key: the same id again returns the existing job')
     .option('--system <S>', 'a system prompt')
