@@ -185,7 +185,10 @@ export class PromptQueue {
     valid.forEach((v, i) => {
       if (v?.id === undefined) return;
       if (seen.has(v.id))
-        problems.push({ field: `jobs.${i}.id`, message: `duplicate id "${v.id}" in this batch` });
+        problems.push({
+          field: `jobs.${i}.id`,
+          message: `duplicate id "${callerJobId(v.id)}" in this batch`,
+        });
       seen.add(v.id);
     });
     if (problems.length > 0) throw new ValidationError(problems);

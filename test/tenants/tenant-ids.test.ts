@@ -76,6 +76,13 @@ describe('ids are per tenant', () => {
     );
     expect(batch.status).toBe(202);
     expect(batch.body.ids).toEqual(['acme-only']);
+    // Answers name the caller's id, never the stored one.
+    const dup = await post(
+      `${s.url}/v1/jobs/batch`,
+      { jobs: [job('a', { id: 'dup' }), job('b', { id: 'dup' })] },
+      bearer(globex),
+    );
+    expect(dup.body.error?.message).toBe('jobs.1.id: duplicate id "dup" in this batch');
 
     // An id only globex uses, and one nobody uses: the same answer to acme, but for the id.
     const onlyGlobex = await post(`${s.url}/v1/jobs`, job('g', { id: 'g-7' }), bearer(globex));
