@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { loadConfig, type PromptqConfig, urlCredentials } from '../core/config.js';
 import { Logger } from '../core/log.js';
+import { embeddedRedisUrl } from '../store/embedded-redis.js';
 
 /** Handed to each command's `register…` function. */
 export interface Cli {
@@ -18,7 +19,10 @@ export interface Cli {
 
 /** The environment's configuration and a logger; the API key is redacted from logs from here on. */
 export function loadContext(): { config: PromptqConfig; log: Logger } {
-  const config = loadConfig();
+  const loaded = loadConfig();
+  // The private Redis `promptq start` runs for this directory, with its password (embedded-redis.ts).
+  const url = loaded.redis.mode === 'single' ? embeddedRedisUrl(loaded.redis.url) : loaded.redis.url;
+  const config = url === loaded.redis.url ? loaded : { ...loaded, redis: { ...loaded.redis, url } };
   Logger.redact(config.anthropic.apiKey);
   Logger.redact(config.webhooks.secret);
   for (const url of [config.redis.url, config.anthropic.baseUrl])

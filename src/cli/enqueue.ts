@@ -81,7 +81,10 @@ async function enqueue(
       process.stdout.write(`${added.id}\n`);
       return 0;
     }
-    const view = await q.wait(added.id, o.timeout * 1000);
+    // Ids are per tenant: the job is read back in its tenant's namespace.
+    const tenant = (body as { tenant_id?: unknown }).tenant_id;
+    const ref = { id: added.id, tenant: typeof tenant === 'string' ? tenant : undefined };
+    const view = await q.wait(ref, o.timeout * 1000);
     process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
     if (view?.state === 'completed') return 0;
     if (view?.state !== 'failed')
@@ -104,7 +107,7 @@ export function registerEnqueue(cli: Cli): void {
     )
     .option('--model <M>', 'the model', 'claude-haiku-4-5')
     .option('--max-tokens <N>', 'max_tokens', wholeNumber('max-tokens'), 1024)
-    .option('--tenant <T>', 'tenant_id (also sent as metadata.user_id)')
+    .option('--tenant <T>', 'tenant_id (also sent as metadata.user_id, unless the body has its own)')
     .option('--priority <P>', 'priority, 1 = highest', wholeNumber('priority'))
     .option('--id <ID>', 'idempotency key: the same id again returns the existing job')
     .option('--system <S>', 'a system prompt')

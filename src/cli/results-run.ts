@@ -40,7 +40,9 @@ export async function results(
   },
 ): Promise<BackfillSummary> {
   // stdout is written to as it is (it may be a socket, which `/dev/stdout` cannot be opened on).
-  const file = typeof options.out === 'string' ? createWriteStream(options.out) : undefined;
+  // Results hold prompts' answers: a new file is private (0600, which a umask can only narrow); a
+  // file that exists keeps the mode its owner gave it.
+  const file = typeof options.out === 'string' ? createWriteStream(options.out, { mode: 0o600 }) : undefined;
   const out: NodeJS.WritableStream | undefined =
     file ?? (options.out === undefined ? undefined : process.stdout);
   options.progress.begin(options.wait ? 'wait' : 'results');
@@ -85,6 +87,8 @@ export interface ResultsOptions {
   wait: boolean;
   timeout?: number;
   idPrefix: string;
+  /** The `--tenant` the backfill used: its lines' ids are that tenant's (ids are per tenant). */
+  tenant?: string;
   json: boolean;
 }
 
@@ -95,7 +99,7 @@ export async function runResults(
   config: PromptqConfig,
 ): Promise<number> {
   const lineDefaults: LineDefaults = {
-    tenant: undefined,
+    tenant: options.tenant,
     priority: config.backfill.priority,
     idPrefix: options.idPrefix,
     limits: config.jobs.limits,

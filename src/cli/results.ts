@@ -20,6 +20,7 @@ export function registerResults(cli: Cli): void {
       wholeNumber('timeout', { min: 1, max: 1e9 }),
     )
     .option('--id-prefix <P>', 'the --id-prefix the backfill used', idPrefix, '')
+    .option('--tenant <T>', 'the --tenant the backfill used (ids are per tenant)')
     .option('--json', 'print the summary as JSON', false)
     .action(async (file: string, o: ResultsOptions) => {
       const { config } = loadContext();

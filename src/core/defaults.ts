@@ -34,9 +34,13 @@ export const defaults: PromptqConfig = deepFreeze<PromptqConfig>({
     bodyLimit: '4mb',
     maxWaitSeconds: 300,
     readyTimeoutMs: 1000,
+    headersTimeoutMs: 10_000,
+    requestTimeoutMs: 30_000,
+    maxConnectionsPerIp: 256,
   },
   waiters: {
     maxWaiters: 1000,
+    maxPerTenant: 100,
     events: true,
     recheckMs: 30_000,
     lingerMs: 30_000,

@@ -53,7 +53,8 @@ export interface KnownJobFields {
 export type JobBody = KnownJobFields & { [field: string]: unknown };
 
 /**
- * A validated job: `prompt` turned into `messages`, `tenant_id` mirrored into `metadata.user_id`;
+ * A validated job: `prompt` turned into `messages`, `tenant_id` mirrored into `metadata.user_id` when
+ * the caller gave no `metadata.user_id` of its own;
  * `id` and `priority` live in the BullMQ job, not in its data.
  */
 export type JobRequest = Omit<KnownJobFields, 'messages' | 'prompt' | 'id' | 'priority'> & {
@@ -237,7 +238,9 @@ export function validateJob(
   delete request.stream;
   if (typeof tenant === 'string') {
     request.tenant_id = tenant;
-    request.metadata = { ...(metadata as object | undefined), user_id: tenant };
+    // The caller's own end-user id is kept; the tenant stands in only when the caller gave none.
+    const own = (metadata as JobRequest['metadata'])?.user_id;
+    request.metadata = { ...(metadata as object | undefined), user_id: own ?? tenant };
   } else if (metadata !== undefined) {
     request.metadata = metadata as JobRequest['metadata'];
   }

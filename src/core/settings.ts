@@ -111,6 +111,23 @@ export interface HttpConfig {
   readonly maxWaitSeconds: number;
   /** `/readyz` answers 503 when Redis (and the queue's keys) do not answer within this. @defaultValue `1000` */
   readonly readyTimeoutMs: number;
+  /**
+   * A connection must send a request's headers within this, 100-300,000 ms
+   * (`PROMPTQ_HTTP_HEADERS_TIMEOUT_MS`), else it is closed (slowloris). @defaultValue `10000`
+   */
+  readonly headersTimeoutMs: number;
+  /**
+   * A connection must send a whole request (headers and body; not the answer, so long polls and
+   * event streams are not concerned) within this, 100-3,600,000 ms (`PROMPTQ_HTTP_REQUEST_TIMEOUT_MS`).
+   * @defaultValue `30000`
+   */
+  readonly requestTimeoutMs: number;
+  /**
+   * Most connections open at once from one client address, 0-1,000,000 (`PROMPTQ_MAX_CONNECTIONS_PER_IP`;
+   * 0: no cap). One more is closed at once. Behind a proxy every client has the proxy's address:
+   * raise it there, and cap at the proxy. @defaultValue `256`
+   */
+  readonly maxConnectionsPerIp: number;
 }
 
 /** Waiting for a job to finish: `PromptQueue.wait` and `?wait=` (producer/waiters.ts). */
@@ -121,6 +138,13 @@ export interface WaitersConfig {
    * @defaultValue `1000`
    */
   readonly maxWaiters: number;
+  /**
+   * Most of those waits one tenant (a tenant token's requests) holds at once, 1-1,000,000
+   * (`PROMPTQ_MAX_WAITERS_PER_TENANT`): one tenant's polls cannot take every wait of the process.
+   * One more of that tenant's is refused (`TooManyWaitersError`, HTTP 429); other tenants' are not.
+   * @defaultValue `100`
+   */
+  readonly maxPerTenant: number;
   /**
    * Wake on BullMQ's events (one blocking connection per queue handle). `false` re-reads the job on
    * a backoff (25 ms doubling to 500 ms): no extra connection, but Redis work for every wait.

@@ -4,11 +4,11 @@
  * simulator —, the limiter, the rollups) and the HTTP server. `start`, `worker` and `api` are this
  * with different parts switched on.
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Simulator } from '@promptq/anthropic-simulator';
-import { checkListenAddress, type PromptqConfig, topologyOf } from '../core/config.js';
-import type { Logger } from '../core/log.js';
+import { checkListenAddress, type PromptqConfig, topologyOf, urlCredentials } from '../core/config.js';
+import { Logger } from '../core/log.js';
 import { captureConsole, RepeatedLog } from '../core/log-repeats.js';
 import { PromptqEvents } from '../events/emitter.js';
 import { addressPolicy, type ResolveAll } from '../events/webhooks/address-guard.js';
@@ -21,8 +21,10 @@ import { keyspaceOf } from '../store/keys.js';
 import { TenantStore } from '../store/tenant-store.js';
 import type { PromptWorker } from '../worker/worker.js';
 import { createApp, createOpsApp } from './http/app.js';
+import { limitedServer } from './http/server-limits.js';
 import { subscribeEventErrorMetric } from './metrics/event-metrics.js';
 import { Metrics } from './metrics/metrics.js';
+import { modelCatalogOf } from './metrics/model-labels.js';
 import { registerQueueGauges } from './metrics/queue-gauges.js';
 import { registerTenantGauges } from './metrics/tenant-gauges.js';
 import { type RunningWorker, startWorker } from './start-worker.js';
@@ -66,15 +68,21 @@ interface Infrastructure {
 }
 
 export async function runService(
-  config: PromptqConfig,
+  given: PromptqConfig,
   parts: ServiceParts,
   log: Logger,
   hooks: ServiceHooks = {},
 ): Promise<RunningService> {
-  checkListenAddress(config.http);
-  const infrastructure = await openInfrastructure(config, parts, log);
+  checkListenAddress(given.http);
+  // A private redis-server only stands in for one Redis (`promptq start` on a laptop); its URL
+  // carries its password.
+  const embedded =
+    parts.embedRedis && given.redis.mode === 'single' ? await ensureRedis(given.redis.url, log) : null;
+  const config = embedded ? { ...given, redis: { ...given.redis, url: embedded.url } } : given;
+  for (const secret of urlCredentials(config.redis.url)) Logger.redact(secret);
+  const infrastructure = await openInfrastructure(config, embedded, log);
   const { connection, events, telemetry } = infrastructure;
-  const metrics = new Metrics({ labels: config.labels });
+  const metrics = new Metrics({ labels: config.labels, models: modelCatalogOf(config) });
   subscribeEventErrorMetric(events, metrics);
   const policy = addressPolicy(config.webhooks, hooks.resolve);
   subscribeStreams(events, { connection, keys: keyspaceOf(config), config: config.streams });
@@ -97,10 +105,14 @@ export async function runService(
         logger: log,
         metrics,
         events,
-        subscribe: () => telemetry?.observe(events, { maxModelLabels: config.labels.maxModels }),
+        subscribe: () =>
+          telemetry?.observe(events, {
+            maxModelLabels: config.labels.maxModels,
+            models: modelCatalogOf(config),
+          }),
       })
     : undefined;
-  const server = createServer(
+  const server = limitedServer(
     parts.api
       ? createApp({ queue, metrics, log, http: config.http })
       : // A worker alone still serves /metrics (and health) on PORT.
@@ -111,6 +123,7 @@ export async function runService(
           log,
           http: config.http,
         }),
+    config.http,
   );
   const url = await listen(server, config.http);
   logRunning(log, config, parts, url, running);
@@ -127,12 +140,9 @@ export async function runService(
 /** The Redis connection (a private redis-server first, for `promptq start`), console capture, telemetry. */
 async function openInfrastructure(
   config: PromptqConfig,
-  parts: ServiceParts,
+  embedded: EmbeddedRedis | null,
   log: Logger,
 ): Promise<Infrastructure> {
-  // A private redis-server only stands in for one Redis (`promptq start` on a laptop).
-  const embedded =
-    parts.embedRedis && config.redis.mode === 'single' ? await ensureRedis(config.redis.url, log) : null;
   const connection = await connectOrFail(topologyOf(config), {
     hint:
       config.redis.mode === 'single'

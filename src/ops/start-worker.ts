@@ -17,6 +17,7 @@ import { PromptWorker } from '../worker/worker.js';
 import { subscribeEventErrorMetric } from './metrics/event-metrics.js';
 import { subscribeLimiterMetrics } from './metrics/limiter-metrics.js';
 import { Metrics } from './metrics/metrics.js';
+import { modelCatalogOf } from './metrics/model-labels.js';
 import { subscribeRollups } from './metrics/rollup-subscriber.js';
 import { RollupWriter } from './metrics/rollups.js';
 import { subscribeWorkerMetrics } from './metrics/worker-metrics.js';
@@ -68,7 +69,7 @@ export async function startWorker(options: StartWorkerOptions = {}): Promise<Run
   } = options;
   const config = resolveConfig(settings);
   const log = logger ?? new Logger(config.log.level);
-  const metrics = givenMetrics ?? new Metrics({ labels: config.labels });
+  const metrics = givenMetrics ?? new Metrics({ labels: config.labels, models: modelCatalogOf(config) });
   const connection = given ?? (await connectOrFail(topologyOf(config), { hint: 'check redis.url' }));
   const keys = keyspaceOf(config);
   const events = givenEvents ?? ownEvents(config, log, metrics);

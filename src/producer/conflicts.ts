@@ -5,11 +5,11 @@
 import { PromptqError } from '../core/errors.js';
 import type { FieldProblem, JobRequest } from '../core/job.js';
 import type { RedisConnection } from '../store/connection.js';
-import { bullJobId, type Keyspace } from '../store/keys.js';
+import { bullJobId, callerJobId, type Keyspace } from '../store/keys.js';
 
 /**
  * An `id` that names an existing job with a different request: an idempotency key reused for other
- * work (or someone else's job). Nothing was enqueued. `problems` names each such id's field.
+ * work. Ids are per tenant, so it is never another tenant's job. Nothing was enqueued. `problems` names each such id's field.
  */
 export class JobConflictError extends PromptqError {
   override readonly name = 'JobConflictError';
@@ -36,9 +36,35 @@ function safeParse(text: string): unknown {
   }
 }
 
+/** Is `data` (a job hash's `data` field) this request, compared whole (key order aside)? */
+export function isSameRequest(data: string, request: JobRequest): boolean {
+  return canonical(safeParse(data)) === canonical(request);
+}
+
+/**
+ * The stored ids among `jobs` that name an existing job whose request is not the job's own (the
+ * stored data is the validated request, compared whole; key order does not matter). Ids of jobs
+ * that do not exist are not among them.
+ */
+export async function differentRequests(
+  connection: RedisConnection,
+  keys: Keyspace,
+  jobs: ReadonlyArray<{ id: string; request: JobRequest }>,
+): Promise<string[]> {
+  if (jobs.length === 0) return [];
+  const pipe = connection.pipeline();
+  for (const j of jobs) pipe.hget(keys.job(bullJobId(j.id)), 'data');
+  const stored = (await pipe.exec()) ?? [];
+  return jobs.flatMap((j, k) => {
+    const [err, data] = stored[k] ?? [null, null];
+    if (err) throw err;
+    return typeof data === 'string' && !isSameRequest(data, j.request) ? [j.id] : [];
+  });
+}
+
 /**
  * Throw {@link JobConflictError} when a caller-given id names an existing job whose request is
- * not this one (the stored data is the validated request; key order does not matter).
+ * not this one. `jobs` carry stored ids (store/keys.ts `scopedJobId`); the message names the caller's.
  */
 export async function checkSameRequest(
   connection: RedisConnection,
@@ -47,20 +73,12 @@ export async function checkSameRequest(
   field: (i: number) => string,
 ): Promise<void> {
   const given = jobs.flatMap((j, i) => (j.id === undefined ? [] : [{ i, id: j.id, request: j.request }]));
-  if (given.length === 0) return;
-  const pipe = connection.pipeline();
-  for (const g of given) pipe.hget(keys.job(bullJobId(g.id)), 'data');
-  const stored = (await pipe.exec()) ?? [];
-  const problems: FieldProblem[] = [];
-  given.forEach((g, k) => {
-    const [err, data] = stored[k] ?? [null, null];
-    if (err) throw err;
-    if (typeof data === 'string' && canonical(safeParse(data)) !== canonical(g.request)) {
-      problems.push({
-        field: field(g.i),
-        message: `a job with id "${g.id}" exists with a different request; use another id`,
-      });
-    }
-  });
+  const differ = new Set(await differentRequests(connection, keys, given));
+  const problems: FieldProblem[] = given
+    .filter((g) => differ.has(g.id))
+    .map((g) => ({
+      field: field(g.i),
+      message: `a job with id "${callerJobId(g.id)}" exists with a different request; use another id`,
+    }));
   if (problems.length > 0) throw new JobConflictError(problems);
 }

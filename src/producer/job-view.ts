@@ -1,12 +1,11 @@
 /** Reading a job back: its state, request, result, record and error (`GET /v1/jobs/:id`). */
 import { Job, type Queue } from 'bullmq';
 import type { JobRequest } from '../core/job.js';
-import { jobIdPattern } from '../core/job-schema.js';
 import { modelGroup } from '../core/models.js';
 import { type JobRecord, newRecord } from '../core/record.js';
 import type { JobResult } from '../core/result.js';
 import type { RedisConnection } from '../store/connection.js';
-import { bullJobId, bullmqKeySuffixes, type Keyspace } from '../store/keys.js';
+import { bullJobId, bullmqKeySuffixes, callerJobId, type Keyspace } from '../store/keys.js';
 import { loadRecord } from '../store/record-store.js';
 
 /** Job states (docs/reference/http-api.md). */
@@ -70,6 +69,9 @@ function mapState(s: string): JobState | null {
   }
 }
 
+/** A stored id (store/keys.ts `scopedJobId`): a caller's id, with its tenant's tag when it has one. */
+const storedIdPattern = /^[A-Za-z0-9_-]{1,128}(\.t[A-Za-z0-9_-]{22})?$/;
+
 /** The job's state in promptq's terms; null when there is no such job. */
 export async function jobState(queue: Queue, bullId: string): Promise<JobState | null> {
   return mapState(await queue.getJobState(bullId));
@@ -84,19 +86,22 @@ async function findJob(queue: Queue, id: string): Promise<{ bullId: string; stat
   const own = bullJobId(id);
   const state = await jobState(queue, own);
   if (state !== null) return { bullId: own, state };
-  if (bullmqKeySuffixes.has(id)) return null;
+  if (bullmqKeySuffixes.has(id) || id.includes('.')) return null;
   const foreign = await jobState(queue, id);
   return foreign === null ? null : { bullId: id, state: foreign };
 }
 
-/** The job's state, request, result, record and error; `null` for an unknown id. */
+/**
+ * The job's state, request, result, record and error; `null` for an unknown id. `id` is the stored
+ * id (a tenant's ids carry its tag); the view shows the caller's.
+ */
 export async function readJobView(
   queue: Queue,
   connection: RedisConnection,
   keys: Keyspace,
   id: string,
 ): Promise<JobView | null> {
-  if (!jobIdPattern.test(id)) return null;
+  if (!storedIdPattern.test(id)) return null;
   // State first, then the job: the job's data is then at least as new as its state, so a job seen
   // as completed or failed always comes with its result or reason (the other order could pair a
   // fresh "completed" with the hash read just before it finished).
@@ -110,7 +115,7 @@ export async function readJobView(
   const record = stored ?? job.returnvalue?.record ?? newRecord(request, job.timestamp);
   const place = state === 'waiting' ? await placeInLine(connection, keys, bullId, request.model) : null;
   return {
-    id,
+    id: callerJobId(id),
     state,
     request,
     result: state === 'completed' ? (job.returnvalue?.message ?? null) : null,

@@ -31,7 +31,7 @@ import {
 } from '../events/webhooks/address-guard.js';
 import { type ModelPolicy, modelPolicyOf } from '../providers/anthropic/model-policy.js';
 import { createConnection, type RedisConnection } from '../store/connection.js';
-import { bullJobId, type Keyspace, keyspaceOf } from '../store/keys.js';
+import { bullJobId, callerJobId, type Keyspace, keyspaceOf, scopedJobId } from '../store/keys.js';
 import { withinRedisDeadline } from '../store/redis-deadline.js';
 import { claimJobs, reserveRanks } from '../store/tenant-pending.js';
 import { checkSameRequest } from './conflicts.js';
@@ -69,6 +69,18 @@ interface Submission {
   /** The caller's idempotency key; a random id when none. */
   id?: string | undefined;
   priority?: number | undefined;
+}
+
+/**
+ * A job to read: its id as its caller gave it, and the tenant it belongs to. A tenant's ids are its
+ * own (store/keys.ts `scopedJobId`): the same id of another tenant, or of no tenant, is another job.
+ * A plain string is an id of no tenant, or one promptq generated.
+ */
+export type JobRef = string | { id: string; tenant?: string | undefined };
+
+/** A submission with its id as stored: a tenant's caller-given id carries the tenant's tag. */
+function scoped(s: Submission): Submission {
+  return s.id === undefined ? s : { ...s, id: scopedJobId(s.id, s.request.tenant_id) };
 }
 
 export interface AddResult {
@@ -115,7 +127,12 @@ export class PromptQueue {
     // The connection's own listeners see its errors (the service logs them). Without a listener
     // here BullMQ would print each one raw (`console.error`), a multi-line dump that is not JSON.
     this.queue.on('error', () => {});
-    this.#waiters = new JobWaiters(this.connection, this.keys, (id) => this.get(id), this.config.waiters);
+    this.#waiters = new JobWaiters(
+      this.connection,
+      this.keys,
+      (id) => readJobView(this.queue, this.connection, this.keys, id),
+      this.config.waiters,
+    );
   }
 
   #jobOptions(id: string, priority: number, timestamp: number) {
@@ -154,7 +171,7 @@ export class PromptQueue {
    * `id` with a different request throws {@link JobConflictError}.
    */
   async add(body: JobBody | unknown): Promise<AddResult> {
-    const submission = validateJob(body, this.config.jobs.limits);
+    const submission = scoped(validateJob(body, this.config.jobs.limits));
     const unknown = this.#models.problems(submission.request);
     if (unknown.length > 0) throw new ValidationError(unknown);
     await this.#checkWebhooks([submission.request]);
@@ -172,7 +189,7 @@ export class PromptQueue {
     if (outcome !== 'created') await checkSameRequest(this.connection, this.keys, [submission], () => 'id');
     // Only the claim's winner answers "created": of concurrent submitters of one id, one gets 202.
     return {
-      id,
+      id: callerJobId(id),
       state: (await jobState(this.queue, bullJobId(id))) ?? 'waiting',
       created: outcome === 'created',
     };
@@ -190,7 +207,7 @@ export class PromptQueue {
     const problems: FieldProblem[] = [];
     const valid = bodies.map((b, i) => {
       try {
-        const v = validateJob(b, this.config.jobs.limits);
+        const v = scoped(validateJob(b, this.config.jobs.limits));
         problems.push(...this.#models.problems(v.request, `jobs.${i}.`));
         return v;
       } catch (err) {
@@ -203,7 +220,10 @@ export class PromptQueue {
     valid.forEach((v, i) => {
       if (v?.id === undefined) return;
       if (seen.has(v.id))
-        problems.push({ field: `jobs.${i}.id`, message: `duplicate id "${v.id}" in this batch` });
+        problems.push({
+          field: `jobs.${i}.id`,
+          message: `duplicate id "${callerJobId(v.id)}" in this batch`,
+        });
       seen.add(v.id);
     });
     if (problems.length > 0) throw new ValidationError(problems);
@@ -214,14 +234,17 @@ export class PromptQueue {
     return withinRedisDeadline(this.connection, this.config.redis.enqueueTimeoutMs, async () => {
       await checkSameRequest(this.connection, this.keys, valid as Submission[], (i) => `jobs.${i}.id`);
       const added = await this.#enqueue(valid.map((v) => v!));
-      return { ids: added.map((j) => j.id) };
+      return { ids: added.map((j) => callerJobId(j.id)) };
     });
   }
 
   /**
    * Enqueue already-validated jobs with caller-chosen ids in one round trip (backfills: deterministic
-   * ids make a re-run add nothing twice). Returns how many were new: not there before this call
-   * (including those a killed run had claimed but not added).
+   * ids make a re-run add nothing twice). The ids are stored ids: a tenant's carry its tag
+   * (`scopedJobId(id, request.tenant_id)`). Returns how many were new: not there before this call
+   * (including those a killed run had claimed but not added). A job that exists is left as it is,
+   * whatever its request: the backfill's results pass compares the whole request and reports a
+   * different one as that line's error (backfill/results.ts).
    */
   async addValidated(
     jobs: ReadonlyArray<{ request: JobRequest; id: string; priority?: number }>,
@@ -303,7 +326,11 @@ export class PromptQueue {
         })),
       );
       for (const { job } of add) {
-        await this.#events?.emit('queued', { jobId: job.id, model: job.request.model, request: job.request });
+        await this.#events?.emit('queued', {
+          jobId: callerJobId(job.id),
+          model: job.request.model,
+          request: job.request,
+        });
       }
     }
     const added = new Set(unseen.map((j) => j.id));
@@ -324,18 +351,37 @@ export class PromptQueue {
     await this.queue.waitUntilReady();
   }
 
-  /** The job's state, request, result, record and error; `null` for an unknown id. */
-  async get(id: string): Promise<JobView | null> {
-    return readJobView(this.queue, this.connection, this.keys, id);
+  /**
+   * The job's state, request, result, record and error; `null` for an unknown id. With a tenant,
+   * that tenant's job of this id (or the job promptq generated this id for, when it is the
+   * tenant's); without, the job of no tenant (or with a generated id).
+   */
+  async get(ref: JobRef): Promise<JobView | null> {
+    const { id, tenant } = typeof ref === 'string' ? { id: ref, tenant: undefined } : ref;
+    const own = await readJobView(this.queue, this.connection, this.keys, scopedJobId(id, tenant));
+    if (own !== null || tenant === undefined) return own;
+    const shared = await readJobView(this.queue, this.connection, this.keys, id);
+    return shared?.request.tenant_id === tenant ? shared : null;
+  }
+
+  /** The stored id {@link get} reads for `ref` (the tenant's own when neither exists). */
+  async #storedIdOf(ref: JobRef): Promise<string> {
+    if (typeof ref === 'string' || ref.tenant === undefined) return typeof ref === 'string' ? ref : ref.id;
+    const own = scopedJobId(ref.id, ref.tenant);
+    if ((await jobState(this.queue, bullJobId(own))) !== null) return own;
+    const shared = await readJobView(this.queue, this.connection, this.keys, ref.id);
+    return shared?.request.tenant_id === ref.tenant ? ref.id : own;
   }
 
   /**
    * Wait until the job is completed or failed, or `timeoutMs` passes; returns its view either way
    * (`null` for an unknown id). Woken by BullMQ's events, not by polling (producer/waiters.ts).
-   * Throws {@link TooManyWaitersError} when `waiters.maxWaiters` waits are already under way.
+   * Throws {@link TooManyWaitersError} when `waiters.maxWaiters` waits are already under way, or
+   * `waiters.maxPerTenant` of `ref`'s tenant.
    */
-  async wait(id: string, timeoutMs: number, signal?: AbortSignal): Promise<JobView | null> {
-    return this.#waiters.wait(id, timeoutMs, signal);
+  async wait(ref: JobRef, timeoutMs: number, signal?: AbortSignal): Promise<JobView | null> {
+    const tenant = typeof ref === 'string' ? undefined : ref.tenant;
+    return this.#waiters.wait(await this.#storedIdOf(ref), timeoutMs, signal, tenant);
   }
 
   /** Waits under way now. */

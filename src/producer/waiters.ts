@@ -7,7 +7,8 @@
  * reconnect. An idle waiter costs Redis one read of its job per safety re-check; the subscription's
  * one blocking read is shared.
  *
- * The number of concurrent waits is capped ({@link JobWaiters.maxWaiters}): past it,
+ * The number of concurrent waits is capped ({@link JobWaiters.maxWaiters}), and each tenant's
+ * ({@link JobWaiters.maxPerTenant}, so that one tenant's polls cannot take them all): past either,
  * {@link TooManyWaitersError} (the HTTP API answers `429` with `Retry-After`). On
  * {@link JobWaiters.release} (shutdown) every waiter answers at once with the job's current state.
  */
@@ -16,17 +17,24 @@ import { Cluster } from 'ioredis';
 import { PromptqError } from '../core/errors.js';
 import type { WaitersConfig } from '../core/settings.js';
 import type { RedisConnection } from '../store/connection.js';
-import { type Keyspace, publicJobId } from '../store/keys.js';
+import { type Keyspace, storedJobId } from '../store/keys.js';
 import type { JobView } from './job-view.js';
 
 /** A wait refused because the process already holds its maximum of concurrent waits. */
 export class TooManyWaitersError extends PromptqError {
   override readonly name = 'TooManyWaitersError';
-  constructor(readonly max: number) {
-    super(
-      `too many requests waiting for jobs (at most ${max} at once, PROMPTQ_MAX_WAITERS); retry shortly, or read the job without "wait"`,
-      { code: 'too_many_waiters' },
-    );
+  /** `tenant`: the cap reached is the tenant's own (`PROMPTQ_MAX_WAITERS_PER_TENANT`). */
+  constructor(
+    readonly max: number,
+    readonly scope: 'process' | 'tenant' = 'process',
+  ) {
+    const what =
+      scope === 'tenant'
+        ? `at most ${max} at once per tenant, PROMPTQ_MAX_WAITERS_PER_TENANT`
+        : `at most ${max} at once, PROMPTQ_MAX_WAITERS`;
+    super(`too many requests waiting for jobs (${what}); retry shortly, or read the job without "wait"`, {
+      code: 'too_many_waiters',
+    });
   }
 }
 
@@ -50,13 +58,16 @@ interface Waiter {
 /** The waits of one queue handle. */
 export class JobWaiters {
   readonly maxWaiters: number;
+  readonly maxPerTenant: number;
+  /** Waits under way per tenant (only tenants with some). */
+  readonly #perTenant = new Map<string, number>();
   readonly #events: boolean;
   readonly #recheckMs: number;
   readonly #lingerMs: number;
   readonly #connection: RedisConnection;
   readonly #keys: Keyspace;
   readonly #read: (id: string) => Promise<JobView | null>;
-  /** Waiters by the job's public id. */
+  /** Waiters by the job's stored id (a tenant's ids carry its tag: store/keys.ts). */
   readonly #byId = new Map<string, Set<Waiter>>();
   #count = 0;
   #released = false;
@@ -75,6 +86,7 @@ export class JobWaiters {
     this.#keys = keys;
     this.#read = read;
     this.maxWaiters = settings.maxWaiters;
+    this.maxPerTenant = settings.maxPerTenant;
     this.#events = settings.events;
     this.#recheckMs = settings.recheckMs;
     this.#lingerMs = settings.lingerMs;
@@ -88,12 +100,16 @@ export class JobWaiters {
   /**
    * The job's view once it is completed or failed, or when `timeoutMs` passes, `signal` aborts or
    * the waiters are released; `null` for an unknown id. Throws {@link TooManyWaitersError} past
-   * the cap.
+   * the cap, or past `tenant`'s own cap when a tenant waits.
    */
-  async wait(id: string, timeoutMs: number, signal?: AbortSignal): Promise<JobView | null> {
+  async wait(id: string, timeoutMs: number, signal?: AbortSignal, tenant?: string): Promise<JobView | null> {
     if (this.#released || timeoutMs <= 0) return this.#read(id);
+    const held = tenant === undefined ? 0 : (this.#perTenant.get(tenant) ?? 0);
+    if (tenant !== undefined && held >= this.maxPerTenant)
+      throw new TooManyWaitersError(this.maxPerTenant, 'tenant');
     if (this.#count >= this.maxWaiters) throw new TooManyWaitersError(this.maxWaiters);
     this.#count += 1;
+    if (tenant !== undefined) this.#perTenant.set(tenant, held + 1);
     clearTimeout(this.#linger);
     try {
       return this.#events
@@ -101,6 +117,11 @@ export class JobWaiters {
         : await this.#poll(id, timeoutMs, signal);
     } finally {
       this.#count -= 1;
+      if (tenant !== undefined) {
+        const left = (this.#perTenant.get(tenant) ?? 1) - 1;
+        if (left > 0) this.#perTenant.set(tenant, left);
+        else this.#perTenant.delete(tenant);
+      }
       if (this.#count === 0 && this.#subscription !== undefined) {
         this.#linger = setTimeout(() => void this.#unsubscribe(), this.#lingerMs);
         this.#linger.unref();
@@ -174,7 +195,7 @@ export class JobWaiters {
   /** Wake every waiter of the job with this BullMQ id. */
   #wake(bullId: string | undefined): void {
     if (bullId === undefined) return;
-    for (const w of this.#byId.get(publicJobId(bullId)) ?? []) w.wake();
+    for (const w of this.#byId.get(storedJobId(bullId)) ?? []) w.wake();
   }
 
   #wakeAll(): void {

@@ -21,7 +21,8 @@
  * `pq.<id>` ({@link bullJobId}): a caller's id can then never name one of BullMQ's own keys (`id:
  * "marker"` would otherwise make the job hash `…:marker`, BullMQ's marker, and break every later
  * add), nor be an integer BullMQ refuses. Everything that shows an id shows the caller's
- * ({@link publicJobId}). Jobs added by another BullMQ client keep their own ids.
+ * ({@link publicJobId}). Jobs added by another BullMQ client keep their own ids. A tenant's ids are
+ * its own ({@link scopedJobId}): its job `req-1` is `pq.req-1.t<digest of the tenant>`.
  *
  * | key | type | written by |
  * |---|---|---|
@@ -51,6 +52,7 @@
  * | `promptq:limiter:<account>:<group>:tenant:<prefix>:<queue>/<name>` | hash: a tenant's share buckets of the group; expires once full | limiter-admit-2.lua, limiter-share-refund-1.lua |
  */
 
+import { createHash } from 'node:crypto';
 import { defaults } from '../core/defaults.js';
 import type { PromptqConfig } from '../core/settings.js';
 
@@ -103,14 +105,37 @@ export const bullmqKeySuffixes: ReadonlySet<string> = new Set([
 /** What sets promptq's job ids apart in BullMQ's key space (`.` is not in a caller's id). */
 const jobIdMark = 'pq.';
 
-/** The BullMQ job id of an id given through promptq (see the file's header). */
-export function bullJobId(id: string): string {
-  return `${jobIdMark}${id}`;
+/**
+ * The stored id of a caller's id: ids are per tenant. A tenant's job (`tenant_id` set) given an id
+ * by its caller is stored as `<id>.<tag>`, the tag a digest of the tenant's name, so two tenants may
+ * use one id without seeing or blocking each other, and no tenant can take an id another will use.
+ * Ids without a tenant, and ids promptq generates (random UUIDs, not guessable), stay as they are.
+ */
+export function scopedJobId(id: string, tenant: string | undefined): string {
+  if (tenant === undefined || tenant === '') return id;
+  const tag = createHash('sha256').update(tenant).digest('base64url').slice(0, 22);
+  return `${id}.t${tag}`;
+}
+
+/** The caller's id of a stored id ({@link scopedJobId}): the part before the tenant's tag. */
+export function callerJobId(storedId: string): string {
+  const dot = storedId.indexOf('.');
+  return dot < 0 ? storedId : storedId.slice(0, dot);
+}
+
+/** The BullMQ job id of a stored id given through promptq (see the file's header). */
+export function bullJobId(storedId: string): string {
+  return `${jobIdMark}${storedId}`;
+}
+
+/** The stored id of a BullMQ job id ({@link scopedJobId}'s form); others unchanged. */
+export function storedJobId(bullId: string): string {
+  return bullId.startsWith(jobIdMark) ? bullId.slice(jobIdMark.length) : bullId;
 }
 
 /** The id to show for a BullMQ job id: the caller's id for promptq's jobs, others unchanged. */
 export function publicJobId(bullId: string): string {
-  return bullId.startsWith(jobIdMark) ? bullId.slice(jobIdMark.length) : bullId;
+  return bullId.startsWith(jobIdMark) ? callerJobId(bullId.slice(jobIdMark.length)) : bullId;
 }
 
 /**

@@ -242,12 +242,12 @@ describe('promptq backfill (real processes, real Redis)', () => {
 
       // Later, from Redis alone: the same lines.
       const again = join(dir, 'again.jsonl');
-      const later = spawnCli(['results', path, '--out', again], e);
+      const later = spawnCli(['results', path, '--tenant', 't1', '--out', again], e);
       expect(await later.exited).toBe(1);
       expect(readFileSync(again, 'utf8')).toBe(readFileSync(out, 'utf8'));
       // Without --out the lines go to stdout (here a socket, which /dev/stdout cannot be opened on),
       // the summary to stderr.
-      const toStdout = spawnCli(['results', path], e);
+      const toStdout = spawnCli(['results', path, '--tenant', 't1'], e);
       expect(await toStdout.exited).toBe(1);
       expect(toStdout.stdout()).toBe(readFileSync(out, 'utf8'));
       expect(toStdout.stderr()).toContain('succeeded');

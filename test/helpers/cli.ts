@@ -1,7 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const entry = fileURLToPath(new URL('./cli-entry.ts', import.meta.url));
+/** tsx's loader by its path: a process run in another directory cannot resolve `tsx` by name. */
+const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 export interface CliProcess {
   proc: ChildProcess;
@@ -17,11 +20,20 @@ export interface CliProcess {
   ) => Promise<Record<string, unknown>>;
 }
 
-/** Spawn `promptq ARGS` from source with the given environment (nothing inherited but PATH/HOME). */
-export function spawnCli(args: string[], env: Record<string, string>): CliProcess {
-  const proc = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', entry, ...args], {
+/**
+ * Spawn `promptq ARGS` from source with the given environment (nothing inherited but PATH/HOME),
+ * in `opts.cwd` when given.
+ */
+export function spawnCli(
+  args: string[],
+  env: Record<string, string>,
+  opts: { cwd?: string } = {},
+): CliProcess {
+  const loader = opts.cwd === undefined ? 'tsx' : tsx;
+  const proc = spawn(process.execPath, ['--conditions=source', '--import', loader, entry, ...args], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }),
   });
   let out = '';
   let err = '';

@@ -2,7 +2,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { defaults } from '../../src/core/defaults.js';
 import { combinedPriority } from '../../src/core/fairness.js';
 import { PromptQueue } from '../../src/producer/queue.js';
-import { bullJobId } from '../../src/store/keys.js';
+import { bullJobId, scopedJobId } from '../../src/store/keys.js';
 import { uniqueQueue } from '../helpers/stack.js';
 import { testRedis, testSettings } from '../helpers/topology.js';
 
@@ -33,6 +33,8 @@ describe('the one enqueue path', () => {
     // What validateJob makes of `body`: the same request, so the same job (a different one is a 409).
     metadata: { user_id: 'acme' },
   };
+  /** acme's stored id (ids are per tenant): what addValidated is given, as a backfill gives it. */
+  const sid = (id: string) => scopedJobId(id, 'acme');
   const pending = async (q: PromptQueue) => Number((await redis.hget(q.keys.tenantPending, 'acme')) ?? 0);
 
   it('an id that exists is neither added again nor counted again, whichever way it comes', async () => {
@@ -47,9 +49,9 @@ describe('the one enqueue path', () => {
     ).toEqual({ ids: ['x', 'y'] });
     expect(
       await q.addValidated([
-        { request, id: 'x' },
-        { request, id: 'y' },
-        { request, id: 'z' },
+        { request, id: sid('x') },
+        { request, id: sid('y') },
+        { request, id: sid('z') },
       ]),
     ).toEqual({
       added: 1,
@@ -61,7 +63,7 @@ describe('the one enqueue path', () => {
 
   it('a re-run bulk adds nothing; ranks continue where the tenant is', async () => {
     const q = open();
-    const jobs = Array.from({ length: 5 }, (_, i) => ({ request, id: `bf-${i}` }));
+    const jobs = Array.from({ length: 5 }, (_, i) => ({ request, id: sid(`bf-${i}`) }));
     expect(await q.addValidated(jobs)).toEqual({ added: 5 });
     expect(await q.addValidated(jobs)).toEqual({ added: 0 });
     expect(await pending(q)).toBe(5);
@@ -80,7 +82,7 @@ describe('the one enqueue path', () => {
     const rs = await Promise.all([
       ...Array.from({ length: 4 }, () => q.add({ ...body, id: 'race' })),
       q.addBatch([{ ...body, id: 'race' }]),
-      q.addValidated([{ request, id: 'race' }]),
+      q.addValidated([{ request, id: sid('race') }]),
     ]);
     // One winner of the claim answers "created" (a 202); the others see the job (a 200).
     expect(rs.filter((r) => 'created' in r && r.created).length).toBeLessThanOrEqual(1);
@@ -90,16 +92,16 @@ describe('the one enqueue path', () => {
   it('a bulk run resumed after a kill counts the jobs the killed run had claimed but not added', async () => {
     const q = open();
     // The killed run claimed (and ranked) "k1" but died before its addBulk: the claim is still held.
-    await redis.set(q.keys.claim('k1'), '1', 'PX', 30_000);
+    await redis.set(q.keys.claim(sid('k1')), '1', 'PX', 30_000);
     expect(
       await q.addValidated([
-        { request, id: 'k1' },
-        { request, id: 'k2' },
+        { request, id: sid('k1') },
+        { request, id: sid('k2') },
       ]),
     ).toEqual({ added: 2 });
     expect(await q.queue.count()).toBe(2);
     // A single add of an id whose claim someone else holds is not the one that created it.
-    await redis.set(q.keys.claim('k3'), '1', 'PX', 30_000);
+    await redis.set(q.keys.claim(sid('k3')), '1', 'PX', 30_000);
     expect(await q.add({ ...body, id: 'k3' })).toMatchObject({ id: 'k3', created: false, state: 'waiting' });
     expect(await q.queue.count()).toBe(3);
   });

@@ -99,7 +99,7 @@ describe('the key builder', () => {
         expect(new Set(keys.map(keySlot))).toEqual(new Set([keySlot(`{${name}}`)]));
         // Nothing of this queue outside its prefix.
         expect(await redis.keys(`*${name}*`)).toHaveLength(keys.length);
-        expect((await q.get(id))?.state).toBe('waiting');
+        expect((await q.get({ id, tenant: 'acme' }))?.state).toBe('waiting');
       } finally {
         await q.queue.obliterate({ force: true });
         await q.close();

@@ -183,7 +183,8 @@ describe(`failover on Redis ${mode === 'cluster' ? 'Cluster' : 'Sentinel'}`, { t
         accepted
           .filter((id) => states.get(id) !== 'completed')
           .map(async (id) => {
-            const res = await fetch(`${apiUrl}/v1/jobs/${id}`).catch(() => undefined);
+            // Each job is its own tenant's, by its own id (ids are per tenant).
+            const res = await fetch(`${apiUrl}/v1/jobs/${id}?tenant=${id}`).catch(() => undefined);
             const body = res ? ((await res.json().catch(() => ({}))) as { state?: string }) : {};
             states.set(id, res?.status === 404 ? 'missing' : (body.state ?? 'unknown'));
           }),

@@ -28,8 +28,9 @@ import {
 import { TenantStore } from '../../store/tenant-store.js';
 import { dashboardRouter } from '../dashboard/router.js';
 import { Metrics } from '../metrics/metrics.js';
+import { modelCatalogOf } from '../metrics/model-labels.js';
 import { serverSpan } from '../telemetry/http-span.js';
-import { apiRequestGuard, isBrowserPage } from './csrf.js';
+import { apiRequestGuard, isBrowserPage, loopbackHostGuard, stateChangeGuard } from './csrf.js';
 import { checkRawDepth } from './depth-guard.js';
 import { HttpError, statusOf } from './errors.js';
 import type { Reply, RouteContext } from './handler.js';
@@ -98,12 +99,14 @@ export function createApp(opts: AppOptions): express.Express {
   const { queue } = opts;
   const http = opts.http ?? queue.config.http;
   const log = opts.log ?? new Logger(queue.config.log.level);
-  const metrics = opts.metrics ?? new Metrics({ labels: queue.config.labels });
+  const metrics =
+    opts.metrics ?? new Metrics({ labels: queue.config.labels, models: modelCatalogOf(queue.config) });
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   const tenants = new TenantStore(queue.connection, queue.keys);
 
+  guardBrowsers(app, http.authToken);
   mountOps(app, { metrics, log, http, connection: queue.connection, keys: queue.keys });
   app.use(
     '/v1',
@@ -193,10 +196,17 @@ export interface OpsOptions {
 export function createOpsApp(options: OpsOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  guardBrowsers(app, options.http.authToken);
   mountOps(app, options);
   requireToken(app, options.http.authToken);
   finish(app, options.log, undefined);
   return app;
+}
+
+/** Before every route: loopback names only without a token, no cross-site state change (csrf.ts). */
+function guardBrowsers(app: express.Express, token: string | undefined): void {
+  app.use(loopbackHostGuard(token));
+  app.use(stateChangeGuard);
 }
 
 /** Liveness, readiness (Redis answers) and /metrics; health needs no token, /metrics its own rule. */
@@ -301,9 +311,12 @@ function toHttpError(err: unknown): HttpError {
     return new HttpError('unavailable', `Redis refused the command (${refused}); try again`, undefined, {
       'Retry-After': '1',
     });
-  // Past PROMPTQ_MAX_WAITERS: the client retries after a second (or reads without waiting).
-  if (err instanceof TooManyWaitersError)
-    return new HttpError('too_many_requests', err.message, { max_waiters: err.max }, { 'Retry-After': '1' });
+  // Past PROMPTQ_MAX_WAITERS (or the tenant's own cap): the client retries after a second (or reads
+  // without waiting).
+  if (err instanceof TooManyWaitersError) {
+    const details = err.scope === 'tenant' ? { max_waiters_per_tenant: err.max } : { max_waiters: err.max };
+    return new HttpError('too_many_requests', err.message, details, { 'Retry-After': '1' });
+  }
   const e = err as { type?: string; status?: number; message?: string };
   if (e?.type === 'entity.parse.failed')
     return new HttpError('invalid_json', `body is not valid JSON: ${e.message}`);

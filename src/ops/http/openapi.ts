@@ -40,6 +40,25 @@ export function openApiDocument(limits: OpenApiLimits, version = '0.1.0'): Recor
   return document;
 }
 
+/** `GET /v1/jobs/{id}`'s answer. */
+const jobView = {
+  type: 'object',
+  required: ['id', 'state', 'request', 'result', 'record', 'error'],
+  properties: {
+    id: { type: 'string' },
+    state: { enum: ['waiting', 'delayed', 'active', 'completed', 'failed'] },
+    request: { type: 'object' },
+    result: { type: ['object', 'null'], description: 'the API’s Message, once completed' },
+    record: { type: 'object', description: 'the job record' },
+    error: { type: ['object', 'null'] },
+    position: { type: 'integer', description: 'while waiting: jobs the queue serves before it' },
+    eta_s: {
+      type: ['number', 'null'],
+      description: "while waiting: seconds until it starts, from its model group's current pace",
+    },
+  },
+};
+
 function build({ maxBatch, maxWaitSeconds }: OpenApiLimits, version: string): Record<string, unknown> {
   const { $schema: _dialect, ...job } = jobJsonSchema();
   const enqueued = {
@@ -54,23 +73,7 @@ function build({ maxBatch, maxWaitSeconds }: OpenApiLimits, version: string): Re
       schemas: {
         Job: job,
         Error: error,
-        JobView: {
-          type: 'object',
-          required: ['id', 'state', 'request', 'result', 'record', 'error'],
-          properties: {
-            id: { type: 'string' },
-            state: { enum: ['waiting', 'delayed', 'active', 'completed', 'failed'] },
-            request: { type: 'object' },
-            result: { type: ['object', 'null'], description: 'the API’s Message, once completed' },
-            record: { type: 'object', description: 'the job record' },
-            error: { type: ['object', 'null'] },
-            position: { type: 'integer', description: 'while waiting: jobs the queue serves before it' },
-            eta_s: {
-              type: ['number', 'null'],
-              description: "while waiting: seconds until it starts, from its model group's current pace",
-            },
-          },
-        },
+        JobView: jobView,
       },
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
     },
@@ -121,11 +124,20 @@ function build({ maxBatch, maxWaitSeconds }: OpenApiLimits, version: string): Re
               required: false,
               schema: { type: 'number', minimum: 0, maximum: maxWaitSeconds },
             },
+            {
+              name: 'tenant',
+              in: 'query',
+              required: false,
+              description: "the admin's: read this tenant's job of this id (ids are per tenant)",
+              schema: { type: 'string' },
+            },
           ],
           responses: {
             '200': { description: 'the job', content: json(ref('JobView')) },
             '404': errorReply('no such job'),
-            '429': errorReply('with wait: PROMPTQ_MAX_WAITERS requests already wait (Retry-After: 1)'),
+            '429': errorReply(
+              "with wait: PROMPTQ_MAX_WAITERS requests already wait, or the tenant's PROMPTQ_MAX_WAITERS_PER_TENANT (Retry-After: 1)",
+            ),
           },
         },
       },

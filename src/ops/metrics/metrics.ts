@@ -9,6 +9,7 @@ import { defaults } from '../../core/defaults.js';
 import type { AnnouncedResource } from '../../core/rate-limits.js';
 import type { LabelsConfig } from '../../core/settings.js';
 import type { NetworkTiming } from '../../providers/network-timing.js';
+import { type ModelCatalog, ModelLabels } from './model-labels.js';
 
 /** LLM calls run from tens of milliseconds to many minutes. */
 const latencyBuckets = [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300, 600];
@@ -20,14 +21,15 @@ export interface MetricsOptions {
   labels?: LabelsConfig;
   /** Node.js process metrics (`promptq_process_*`, `promptq_nodejs_*`) too. @defaultValue `true` */
   defaultMetrics?: boolean;
+  /** The model names that always keep their label (model-labels.ts). @defaultValue the vendored price list */
+  models?: ModelCatalog;
 }
 
 export class Metrics {
   readonly registry = new Registry();
   readonly #tenants = new Set<string>();
   readonly #maxTenants: number;
-  readonly #models = new Set<string>();
-  readonly #maxModels: number;
+  readonly #models: ModelLabels;
 
   readonly requests = new Counter({
     name: 'promptq_requests_total',
@@ -166,7 +168,7 @@ export class Metrics {
   constructor(options: MetricsOptions = {}) {
     const labels = options.labels ?? defaults.labels;
     this.#maxTenants = labels.maxTenants;
-    this.#maxModels = labels.maxModels;
+    this.#models = new ModelLabels(labels.maxModels, options.models);
     if (options.defaultMetrics !== false) {
       collectDefaultMetrics({ register: this.registry, prefix: 'promptq_' });
       this.#dropTotalGauges();
@@ -195,14 +197,12 @@ export class Metrics {
     return 'other';
   }
 
-  /** The first N models keep their name; the rest share `other` (made-up names cannot grow /metrics). */
+  /**
+   * Known models keep their name; of the rest the first N do, later ones share `other` (made-up
+   * names cannot grow /metrics, nor push a real model into `other`: model-labels.ts).
+   */
   modelLabel(model: string): string {
-    if (this.#models.has(model)) return model;
-    if (this.#models.size < this.#maxModels) {
-      this.#models.add(model);
-      return model;
-    }
-    return 'other';
+    return this.#models.label(model);
   }
 
   observeRateLimit(

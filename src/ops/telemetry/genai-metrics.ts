@@ -7,6 +7,7 @@
 import { type Attributes, metrics } from '@opentelemetry/api';
 import { defaults } from '../../core/defaults.js';
 import type { EventSource } from '../../events/types.js';
+import { type ModelCatalog, ModelLabels } from '../metrics/model-labels.js';
 
 /** `gen_ai.client.token.usage`: powers of 4, 1 → 67,108,864 tokens. */
 export const tokenBuckets = [
@@ -24,23 +25,18 @@ export interface GenAiMetricsOptions {
    * @defaultValue `defaults.labels.maxModels`
    */
   maxModelLabels?: number;
+  /** The model names that always keep theirs (ops/metrics/model-labels.ts). @defaultValue the vendored price list */
+  models?: ModelCatalog | undefined;
 }
 
-/** The first `max` distinct names keep their name; the rest are `other`. */
-export function modelNameCap(max: number): (model: string) => string {
-  const kept = new Set<string>();
-  return (model) => {
-    if (kept.has(model)) return model;
-    if (kept.size < max) {
-      kept.add(model);
-      return model;
-    }
-    return 'other';
-  };
+/** Known models keep their name; of the rest the first `max` do, later ones are `other` (model-labels.ts). */
+export function modelNameCap(max: number, models?: ModelCatalog): (model: string) => string {
+  const labels = new ModelLabels(max, models);
+  return (model) => labels.label(model);
 }
 
 export function subscribeGenAiMetrics(events: EventSource, opts: GenAiMetricsOptions = {}): void {
-  const label = modelNameCap(opts.maxModelLabels ?? defaults.labels.maxModels);
+  const label = modelNameCap(opts.maxModelLabels ?? defaults.labels.maxModels, opts.models);
   const meter = metrics.getMeter('promptq');
   const tokens = meter.createHistogram('gen_ai.client.token.usage', {
     description: 'Number of input and output tokens used',

@@ -8,6 +8,7 @@
 import type { AttemptOutcome, FailedOutcome } from '../../events/outcome.js';
 import type { EventSink } from '../../events/types.js';
 import type { BatchResult, Decision } from '../../providers/provider.js';
+import { callerJobId } from '../../store/keys.js';
 import type { CollectedJob } from './batch-outcome.js';
 
 /** A request the API never answered (expired, canceled): what its failure says, as a decision. */
@@ -52,7 +53,9 @@ function attemptOutcome(result: BatchResult, job: CollectedJob): AttemptOutcome 
 
 /** Emit the events of one job a batch finished (after its record and final state were written). */
 export async function emitBatchJobEvents(events: EventSink, job: CollectedJob): Promise<void> {
-  const { id: jobId, jobRecord: record, batchResult: result } = job;
+  const { jobRecord: record, batchResult: result } = job;
+  // Events name the caller's id, as a live job's do (the stored id carries the tenant's tag).
+  const jobId = callerJobId(job.id);
   const request = job.parsed.request;
   const model = request.model;
   await events.emit('started', { jobId, model, record, request });

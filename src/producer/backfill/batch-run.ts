@@ -32,7 +32,7 @@ import {
   saveSubmittedBatch,
   updateBatch,
 } from '../../store/batch-store.js';
-import { bullJobId } from '../../store/keys.js';
+import { bullJobId, callerJobId } from '../../store/keys.js';
 import type { PromptQueue } from '../queue.js';
 import { BatchBudgets } from './batch-budget.js';
 import { emitBatchJobEvents } from './batch-events.js';
@@ -281,7 +281,11 @@ export class BatchRun {
     const events = this.#options.events;
     if (events !== undefined && round === 0) {
       for (const line of lines) {
-        await events.emit('queued', { jobId: line.id, model: line.request.model, request: line.request });
+        await events.emit('queued', {
+          jobId: callerJobId(line.id),
+          model: line.request.model,
+          request: line.request,
+        });
       }
     }
   }

@@ -10,6 +10,7 @@
 import { type FieldProblem, type JobRequest, ValidationError, validateJob } from '../../core/job.js';
 import type { JobLimits } from '../../core/job-schema.js';
 import type { ModelPolicy } from '../../providers/anthropic/model-policy.js';
+import { scopedJobId } from '../../store/keys.js';
 import { backfillJobId } from './ids.js';
 
 /** Settings that apply to every line of a backfill. */
@@ -28,6 +29,7 @@ export interface LineDefaults {
 export interface ValidLine {
   kind: 'job';
   line: number;
+  /** The stored id: the line's job id, with its tenant's tag when it has one (store/keys.ts). */
   id: string;
   customId: string | null;
   request: JobRequest;
@@ -91,7 +93,11 @@ export function parseLine(text: string, line: number, d: LineDefaults): ParsedLi
     return {
       kind: 'job',
       line,
-      id: backfillJobId(d.idPrefix, line, text, { id, customId: customId ?? undefined }),
+      // Ids are per tenant (store/keys.ts): the line's job lives in its tenant's namespace.
+      id: scopedJobId(
+        backfillJobId(d.idPrefix, line, text, { id, customId: customId ?? undefined }),
+        request.tenant_id,
+      ),
       customId: customId ?? id ?? null,
       request,
       priority: priority ?? d.priority,

@@ -12,8 +12,9 @@
 import { once } from 'node:events';
 import type { JobRecord } from '../../core/record.js';
 import type { RedisConnection as Redis } from '../../store/connection.js';
-import type { Keyspace } from '../../store/keys.js';
+import { callerJobId, type Keyspace } from '../../store/keys.js';
 import { readJobFields } from '../../store/record-store.js';
+import { isSameRequest } from '../conflicts.js';
 import type { LineDefaults, ParsedLine } from './parse.js';
 import { type BackfillSummary, type OutcomeType, SummaryBuilder } from './run-summary.js';
 import { parsedLines } from './scan.js';
@@ -51,7 +52,7 @@ interface Entry {
   result?: ResultLine;
 }
 
-const fields = ['timestamp', 'finishedOn', 'returnvalue', 'failedReason', 'record'] as const;
+const fields = ['timestamp', 'finishedOn', 'returnvalue', 'failedReason', 'record', 'data'] as const;
 
 function json<T>(raw: string | null | undefined): T | null {
   if (raw === null || raw === undefined) return null;
@@ -68,11 +69,16 @@ function outcome(
   row: Array<string | null>,
   final: boolean,
 ): ResultLine | null {
-  const [timestamp, finishedOn, returnvalue, failedReason, recordRaw] = row;
+  const [timestamp, finishedOn, returnvalue, failedReason, recordRaw, data] = row;
   const p = entry.parsed;
-  const base = { custom_id: p.customId, line: p.line, job_id: p.id };
+  const base = { custom_id: p.customId, line: p.line, job_id: callerJobId(p.id) };
   if (timestamp === null || timestamp === undefined) {
     return { ...base, result: { type: 'missing' }, record: null };
+  }
+  // The job of this id is another request (the id was used for other work): never its result.
+  if (typeof data === 'string' && !isSameRequest(data, p.request)) {
+    const message = `a job with id "${base.job_id}" exists with a different request: this line did not run; use another --id-prefix`;
+    return { ...base, result: { type: 'errored', error: { type: 'id_conflict', message } }, record: null };
   }
   const ret = json<{ message?: unknown; record?: JobRecord }>(returnvalue);
   const record = json<JobRecord>(recordRaw) ?? ret?.record ?? null;

@@ -5,6 +5,7 @@
 
 import type { FieldProblem } from '../../core/job.js';
 import { estimateInputTokens } from '../../core/tokens.js';
+import { callerJobId } from '../../store/keys.js';
 import { heapBounder } from './bounded-heap.js';
 import { type LineDefaults, type ParsedLine, parseLine } from './parse.js';
 import { readLines } from './reader.js';
@@ -60,7 +61,12 @@ export async function* parsedLines(path: string, lineDefaults: LineDefaults): As
           kind: 'invalid',
           line,
           customId: parsed.customId,
-          problems: [{ field: 'custom_id', message: `duplicate of line ${first} (job id "${parsed.id}")` }],
+          problems: [
+            {
+              field: 'custom_id',
+              message: `duplicate of line ${first} (job id "${callerJobId(parsed.id)}")`,
+            },
+          ],
         };
         continue;
       }

@@ -147,6 +147,11 @@ export class PriceTable implements Pricing {
   }
 
   /** The price of `model`, or `undefined` when the list does not name it. */
+  /** The exact names of the list (ids and aliases; not prefix entries, not dated snapshots). */
+  names(): string[] {
+    return this.#entries.filter((e) => !e.prefix).map((e) => e.name);
+  }
+
   lookup(model: string): ModelPrice | undefined {
     for (const e of this.#entries) {
       if (

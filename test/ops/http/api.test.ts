@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openApiDocument } from '../../../src/ops/http/openapi.js';
-import { bullJobId } from '../../../src/store/keys.js';
+import { bullJobId, scopedJobId } from '../../../src/store/keys.js';
+
+/** The BullMQ id of acme's job `id` (ids are per tenant: store/keys.ts). */
+const acmeJob = (id: string) => bullJobId(scopedJobId(id, 'acme'));
+
 import { get, post, type Stack, startStack } from '../../helpers/stack.js';
 
 /** The API alone (no worker), so queued jobs stay put while we look at them. */
@@ -104,8 +108,8 @@ describe('HTTP API: enqueue routes', () => {
     expect(b).toEqual({ status: 200, body: { id, state: 'waiting' } });
     expect(await s.bull.getJobCountByTypes('waiting', 'prioritized')).toBeGreaterThanOrEqual(1);
     const jobs = await s.bull.getJobs(['waiting', 'prioritized']);
-    expect(jobs.filter((j) => j.id === bullJobId(id))).toHaveLength(1);
-    const g = await get(`${s.url}/v1/jobs/${id}`);
+    expect(jobs.filter((j) => j.id === acmeJob(id))).toHaveLength(1);
+    const g = await get(`${s.url}/v1/jobs/${id}?tenant=acme`);
     expect(g.body.request.messages[0].content).toBe(body.prompt);
   });
 
@@ -118,8 +122,9 @@ describe('HTTP API: enqueue routes', () => {
     expect(other.body.error?.message).toBe(
       `id: a job with id "${id}" exists with a different request; use another id`,
     );
+    // Ids are per tenant: another tenant's job of this id is another job (test/tenants/tenant-ids.test.ts).
     const tenant = await post(`${s.url}/v1/jobs`, { ...body, id, tenant_id: 'other-tenant' });
-    expect(tenant.status).toBe(409);
+    expect(tenant.status).toBe(202);
     // In a batch: all or nothing, the field named.
     const fresh = `fresh-${Date.now()}`;
     const batch = await post(`${s.url}/v1/jobs/batch`, {
@@ -130,8 +135,10 @@ describe('HTTP API: enqueue routes', () => {
     });
     expect(batch.status).toBe(409);
     expect(batch.body.error?.message).toMatch(/^jobs\.1\.id: a job with id/);
-    expect((await get(`${s.url}/v1/jobs/${fresh}`)).status).toBe(404);
-    expect((await get(`${s.url}/v1/jobs/${id}`)).body.request.messages[0].content).toBe(body.prompt);
+    expect((await get(`${s.url}/v1/jobs/${fresh}?tenant=acme`)).status).toBe(404);
+    expect((await get(`${s.url}/v1/jobs/${id}?tenant=acme`)).body.request.messages[0].content).toBe(
+      body.prompt,
+    );
     // The same request again is still the idempotent 200.
     expect((await post(`${s.url}/v1/jobs`, { ...body, id })).status).toBe(200);
   });
@@ -143,7 +150,7 @@ describe('HTTP API: enqueue routes', () => {
     expect(rs.filter((r) => r.status === 202)).toHaveLength(1);
     expect(rs.filter((r) => r.status === 200)).toHaveLength(7);
     const jobs = await s.bull.getJobs(['waiting', 'prioritized']);
-    expect(jobs.filter((j) => j.id === bullJobId(id))).toHaveLength(1);
+    expect(jobs.filter((j) => j.id === acmeJob(id))).toHaveLength(1);
   });
 
   it.each([
@@ -181,7 +188,11 @@ describe('HTTP API: enqueue routes', () => {
     });
     expect(ok.status).toBe(202);
     expect(ok.body.ids).toHaveLength(3);
-    for (const id of ok.body.ids as string[]) expect((await get(`${s.url}/v1/jobs/${id}`)).status).toBe(200);
+    // The job given an id is acme's by that id (ids are per tenant); generated ids are unique.
+    const [first, second, given] = ok.body.ids as string[];
+    for (const id of [first, second]) expect((await get(`${s.url}/v1/jobs/${id}`)).status).toBe(200);
+    expect((await get(`${s.url}/v1/jobs/${given}?tenant=acme`)).status).toBe(200);
+    expect((await get(`${s.url}/v1/jobs/${given}`)).body.error.message).toMatch(/\?tenant=/);
 
     const before = await s.bull.count();
     const bad = await post(`${s.url}/v1/jobs/batch`, { jobs: [body, { ...body, max_tokens: 'lots' }] });
