@@ -94,6 +94,8 @@ export interface DeferredEvent extends JobEvent {
 /** One event of the model's answer stream, as it arrives (text delta, tool input, thinking, …). */
 export interface StreamEventEvent {
   jobId: string;
+  /** The job's tenant: ids are per tenant, so the job is (tenant, jobId). */
+  tenant: string | undefined;
   event: ApiStreamEvent;
 }
 

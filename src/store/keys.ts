@@ -222,9 +222,12 @@ export class Keyspace {
     return `${this.queue}.webhooks`;
   }
 
-  /** One job's events (state changes, and its model stream events while watched): a capped stream. */
-  jobEvents(id: string): string {
-    return `${this.base}:${own}:job-events:${id}`;
+  /**
+   * One job's events (state changes, and its model stream events while watched): a capped stream.
+   * Ids are per tenant, so the job is its caller's id and its tenant ({@link scopedJobId}).
+   */
+  jobEvents(id: string, tenant: string | null | undefined): string {
+    return `${this.base}:${own}:job-events:${scopedJobId(id, tenant ?? undefined)}`;
   }
 
   /** Each model group's current request pace as the limiter set it (a waiting job's `eta_s`). */
@@ -233,8 +236,8 @@ export class Keyspace {
   }
 
   /** Set while an SSE client watches the job: its model stream events are then recorded. */
-  jobEventsWatch(id: string): string {
-    return `${this.base}:${own}:job-events:${id}:watch`;
+  jobEventsWatch(id: string, tenant: string | null | undefined): string {
+    return `${this.jobEvents(id, tenant)}:watch`;
   }
 
   /** Job state changes of one tenant (`null`: of every tenant), a capped Redis stream (SSE resume). */

@@ -222,7 +222,8 @@ export class JobProcessor {
           signal,
           onSignals: (signals) => permit.observeSignals(signals),
           // Relayed to event streams (SSE) off the call's path.
-          onStreamEvent: (event) => void this.#options.events.emit('stream', { jobId: run.jobId, event }),
+          onStreamEvent: (event) =>
+            void this.#options.events.emit('stream', { jobId: run.jobId, tenant: request.tenant_id, event }),
         }),
       );
     } catch (err) {

@@ -110,7 +110,7 @@ describe('a job finished through a batch fires the webhook and stream events of 
     expect(payload('b-bad')).toMatchObject({ type: 'job.failed', data: { state: 'failed' } });
     // The same state changes for event streams as the live job.
     const names = async (id: string) =>
-      ((await redis.xrange(queue.keys.jobEvents(id), '-', '+')) as Array<[string, string[]]>)
+      ((await redis.xrange(queue.keys.jobEvents(id, undefined), '-', '+')) as Array<[string, string[]]>)
         .map(([, f]) => f[1])
         .filter((n) => ['queued', 'started', 'retrying', 'completed', 'failed'].includes(n!));
     expect(await names('live-ok')).toEqual(['queued', 'started', 'completed']);

@@ -169,3 +169,64 @@ describe('SSE: scoped by tenant, capped like long polls', () => {
     }, 15_000);
   });
 });
+
+describe('SSE: ids per tenant, and a cap per tenant', () => {
+  let stack: Stack;
+  const admin = 'admin-token-0123456789abcdef';
+  const auth = (t: string) => ({ authorization: `Bearer ${t}` });
+  beforeAll(async () => {
+    stack = await startStack({
+      sim: { msPerToken: 40, tokensPerDelta: 2 },
+      env: { PROMPTQ_AUTH_TOKEN: admin, PROMPTQ_MAX_WAITERS: '3', PROMPTQ_MAX_WAITERS_PER_TENANT: '1' },
+    });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it("two tenants' jobs of one id: each tenant's job stream is its own job's", async () => {
+    const tok = async (name: string) =>
+      String((await post(`${stack.url}/v1/tenants`, { name }, auth(admin))).body.token);
+    const [a, b] = [await tok('sa'), await tok('sb')];
+    const job = (prompt: string) => ({ id: 'same', model: 'claude-haiku-4-5', max_tokens: 40, prompt });
+    expect((await post(`${stack.url}/v1/jobs`, job('story for a'), auth(a))).status).toBe(202);
+    expect((await post(`${stack.url}/v1/jobs`, job('story for b'), auth(b))).status).toBe(202);
+    const watch = (token: string, query = '') => {
+      const seen: Seen[] = [];
+      const es = new EventSource(`${stack.url}/v1/jobs/same/events${query}`, {
+        fetch: (url, init) => fetch(url, { ...init, headers: { ...init.headers, ...auth(token) } }),
+      });
+      listen(es, stateTypes, seen);
+      return { es, seen };
+    };
+    const [wa, wb] = [watch(a), watch(b)];
+    await until(
+      () =>
+        (wa.seen.some((s) => s.type === 'completed') && wb.seen.some((s) => s.type === 'completed')) ||
+        undefined,
+      30_000,
+    );
+    wa.es.close();
+    wb.es.close();
+    // Each stream carries only its own tenant's job (same id, other tenant: never seen).
+    expect(new Set(wa.seen.map((s) => s.data.tenant))).toEqual(new Set(['sa']));
+    expect(new Set(wb.seen.map((s) => s.data.tenant))).toEqual(new Set(['sb']));
+    expect(wa.seen.filter((s) => s.type === 'queued')).toHaveLength(1);
+    expect(wb.seen.filter((s) => s.type === 'queued')).toHaveLength(1);
+  });
+
+  it('a tenant holds at most PROMPTQ_MAX_WAITERS_PER_TENANT streams; another tenant still gets one', async () => {
+    const tok = async (name: string) =>
+      String((await post(`${stack.url}/v1/tenants`, { name }, auth(admin))).body.token);
+    const [c, d] = [await tok('sc'), await tok('sd')];
+    const first = await fetch(`${stack.url}/v1/events`, { headers: auth(c) });
+    expect(first.status).toBe(200); // at the cap: accepted
+    const second = await fetch(`${stack.url}/v1/events`, { headers: auth(c) });
+    expect(second.status).toBe(429); // one past it: refused
+    expect(await second.json()).toMatchObject({ error: { details: { max_streams_per_tenant: 1 } } });
+    // The control: the process has slots left, and another tenant gets one.
+    const other = await fetch(`${stack.url}/v1/events`, { headers: auth(d) });
+    expect(other.status).toBe(200);
+    await Promise.all([first.body?.cancel(), other.body?.cancel()]);
+  });
+});

@@ -36,8 +36,11 @@ export async function addJobBatch({ queue }: RouteContext, req: Request): Promis
   return { status: 202, body: await queue.addBatch(jobs) };
 }
 
-/** Which job `GET /v1/jobs/:id` names: a tenant's in its own namespace; the admin's any, by `?tenant=`. */
-function jobRefOf(req: Request): JobRef {
+/**
+ * Which job `GET /v1/jobs/:id` (and its event stream) names: a tenant's in its own namespace; the
+ * admin's any, by `?tenant=`.
+ */
+export function jobRefOf(req: Request): JobRef {
   const id = String(req.params.id);
   const principal = principalOf(req);
   if (principal?.kind === 'tenant') return { id, tenant: principal.tenant };

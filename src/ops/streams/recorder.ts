@@ -44,7 +44,7 @@ export function subscribeStreams(
       at: new Date().toISOString(),
     });
     const m = redis.multi();
-    const jobKey = keys.jobEvents(jobId);
+    const jobKey = keys.jobEvents(jobId, tenant);
     m.xadd(jobKey, 'MAXLEN', '~', config.jobMaxLength, '*', 'e', name, 'd', data);
     m.expire(jobKey, config.jobTtlSeconds);
     m.xadd(keys.eventStream(null), 'MAXLEN', '~', config.maxLength, '*', 'e', name, 'd', data);
@@ -70,16 +70,16 @@ export function subscribeStreams(
 
   // Model stream events: recorded only while someone watches the job.
   const watched = new Map<string, { on: boolean; at: number }>();
-  const isWatched = async (jobId: string) => {
-    const known = watched.get(jobId);
+  const isWatched = async (key: string) => {
+    const known = watched.get(key);
     if (known && Date.now() - known.at < watchRecheckMs) return known.on;
-    const on = (await redis.exists(keys.jobEventsWatch(jobId))) === 1;
-    watched.set(jobId, { on, at: Date.now() });
+    const on = (await redis.exists(`${key}:watch`)) === 1;
+    watched.set(key, { on, at: Date.now() });
     return on;
   };
   events.on('stream', async (e) => {
-    if (!(await isWatched(e.jobId))) return;
-    const key = keys.jobEvents(e.jobId);
+    const key = keys.jobEvents(e.jobId, e.tenant);
+    if (!(await isWatched(key))) return;
     await redis.xadd(
       key,
       'MAXLEN',
@@ -92,7 +92,8 @@ export function subscribeStreams(
       JSON.stringify(e.event),
     );
   });
-  const forget = (e: { jobId: string }) => void watched.delete(e.jobId);
+  const forget = (e: { jobId: string; request?: { tenant_id?: string | undefined } | undefined }) =>
+    void watched.delete(keys.jobEvents(e.jobId, e.request?.tenant_id));
   events.on('completed', forget);
   events.on('failed', forget);
 }

@@ -18,13 +18,15 @@ import type { PromptQueue } from '../../producer/queue.js';
 import type { RedisConnection } from '../../store/connection.js';
 import { HttpError } from '../http/errors.js';
 import type { RouteContext } from '../http/handler.js';
+import { jobRefOf } from '../http/job-handlers.js';
 import { mayAccess, principalOf } from '../http/tenant-auth.js';
 
 export type StreamHandler = (context: RouteContext, req: Request, res: Response) => Promise<void>;
 
 const final = new Set(['completed', 'failed']);
 const entryId = /^\d{1,20}-\d{1,20}$/;
-const open = new WeakMap<PromptQueue, number>();
+/** Streams open in this process, per queue: in all, and per tenant. */
+const open = new WeakMap<PromptQueue, { all: number; byTenant: Map<string, number> }>();
 
 /** The client's `Last-Event-ID` (header, or `?last_event_id=` for clients that cannot set it). */
 function lastEventId(req: Request): string | undefined {
@@ -36,26 +38,36 @@ function lastEventId(req: Request): string | undefined {
   return id;
 }
 
-/** Take one of the process's stream slots, or refuse (429) past `maxWaiters`. */
-function takeSlot(queue: PromptQueue): () => void {
-  const max = queue.config.waiters.maxWaiters;
-  const n = open.get(queue) ?? 0;
-  if (n >= max)
-    throw new HttpError(
-      'too_many_requests',
-      `at most ${max} event streams at once`,
-      { max_streams: max },
-      {
-        'Retry-After': '1',
-      },
-    );
-  open.set(queue, n + 1);
+/**
+ * Take one of the process's stream slots, or refuse (429) past `maxWaiters` — or, for a tenant's
+ * stream, past its own `maxPerTenant`, so that one tenant cannot hold every slot (as long polls).
+ */
+function takeSlot(queue: PromptQueue, tenant: string | undefined): () => void {
+  const { maxWaiters: max, maxPerTenant } = queue.config.waiters;
+  const held = open.get(queue) ?? { all: 0, byTenant: new Map<string, number>() };
+  open.set(queue, held);
+  const mine = tenant === undefined ? 0 : (held.byTenant.get(tenant) ?? 0);
+  if (tenant !== undefined && mine >= maxPerTenant)
+    throw tooMany(`at most ${maxPerTenant} event streams of one tenant at once`, {
+      max_streams_per_tenant: maxPerTenant,
+    });
+  if (held.all >= max) throw tooMany(`at most ${max} event streams at once`, { max_streams: max });
+  held.all += 1;
+  if (tenant !== undefined) held.byTenant.set(tenant, mine + 1);
   let released = false;
   return () => {
     if (released) return;
     released = true;
-    open.set(queue, (open.get(queue) ?? 1) - 1);
+    held.all -= 1;
+    if (tenant === undefined) return;
+    const left = (held.byTenant.get(tenant) ?? 1) - 1;
+    if (left > 0) held.byTenant.set(tenant, left);
+    else held.byTenant.delete(tenant);
   };
+}
+
+function tooMany(message: string, details: Record<string, number>): HttpError {
+  return new HttpError('too_many_requests', message, details, { 'Retry-After': '1' });
 }
 
 type Entry = [id: string, fields: string[]];
@@ -109,15 +121,17 @@ function end(res: Response): void {
 /** `GET /v1/jobs/:id/events`. */
 export const jobEvents: StreamHandler = async ({ queue, maxWaitSeconds }, req, res) => {
   const id = String(req.params.id);
-  const view = await queue.get(id);
-  if (!view || !mayAccess(principalOf(req), view.request))
+  // Ids are per tenant: the tenant's own job of this id (the admin's by `?tenant=`).
+  const view = await queue.get(jobRefOf(req));
+  const principal = principalOf(req);
+  if (!view || !mayAccess(principal, view.request))
     throw new HttpError('not_found', `no job with id "${id}"`);
   const from = lastEventId(req);
   const { connection: redis, keys } = queue;
-  const key = keys.jobEvents(id);
+  const key = keys.jobEvents(view.id, view.request.tenant_id);
   if (final.has(view.state)) return replayFinished(req, res, redis, key, view, from);
-  const release = takeSlot(queue);
-  const watch = keys.jobEventsWatch(id);
+  const release = takeSlot(queue, principal?.kind === 'tenant' ? principal.tenant : undefined);
+  const watch = keys.jobEventsWatch(view.id, view.request.tenant_id);
   await redis.set(watch, '1', 'PX', 60_000);
   const refresh = setInterval(() => void redis.set(watch, '1', 'PX', 60_000).catch(() => {}), 20_000);
   try {
@@ -160,7 +174,7 @@ export const allEvents: StreamHandler = async ({ queue, maxWaitSeconds }, req, r
   const principal = principalOf(req);
   const key = queue.keys.eventStream(principal?.kind === 'tenant' ? principal.tenant : null);
   const from = lastEventId(req);
-  const release = takeSlot(queue);
+  const release = takeSlot(queue, principal?.kind === 'tenant' ? principal.tenant : undefined);
   try {
     // From now: the newest entry's id (`$` would skip what arrives between two reads).
     const newest = (await queue.connection.xrevrange(key, '+', '-', 'COUNT', 1)) as Entry[];
