@@ -124,6 +124,27 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
     expect((await s.read(k)).levels.input_tokens).toBeCloseTo(after.levels.input_tokens! + 4000, 6);
   });
 
+  it('an oversized request goes once the bucket is full, whatever the limit (6241 OTPM: the need rounds one ulp above the capacity)', async () => {
+    // Default tuning (target 0.995, reserve 200 ms): (cap - reserve) + reserve = cap + 1 ulp at 6241.
+    const s = new SharedLimiterState(redis, defaults.limiter.tuning);
+    for (const otpm of [6241, 6000]) {
+      const k = key();
+      await s.observe(
+        k,
+        { requests: 10_000, input_tokens: 1_000_000, output_tokens: otpm },
+        { requests: 10_000, input_tokens: 1_000_000, output_tokens: otpm },
+        noCeil,
+        0,
+      );
+      const big = { requests: 1, input_tokens: 10, output_tokens: 32_000 };
+      expect(await s.admit(k, big, 60_000)).toEqual({ waitMs: 0, state: 'ok' });
+      // The next one waits for the bucket to refill completely (about one second at this pace).
+      const next = await s.admit(k, big, 60_000);
+      expect(next.state).toBe('pacing');
+      expect(next.waitMs).toBeGreaterThan(900);
+    }
+  });
+
   it('a 429 pauses the group for retry-after, cuts pace and burst; successes recover them', async () => {
     const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
     const k = key();

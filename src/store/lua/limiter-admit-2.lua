@@ -58,8 +58,10 @@ for i = 1, 3 do
     -- much too, which absorbs the jitter between our admission and the request's arrival. It costs
     -- a one-time delay, not throughput. An oversized request (more than the bucket holds) goes once
     -- the bucket is full.
+    -- (The need is clamped to the capacity itself: (cap - reserve) + reserve may round to one ulp
+    -- above cap, and a full bucket would then never admit the oversized request.)
     local reserve = math.min(rate * tonumber(ARGV[8]), cap / 2)
-    local need = math.min(cost[i], cap - reserve) + reserve
+    local need = math.min(cap, math.min(cost[i], cap - reserve) + reserve)
     if level < need then wait = math.max(wait, math.ceil((need - level) / rate)) end
   end
 end
