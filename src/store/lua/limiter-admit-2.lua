@@ -1,23 +1,19 @@
 --[[
   Admit one request if every bucket of its model group can take it (limiter/shared-state.ts
-  describes the hash's fields) and, when the call's tenant has a share quota, the tenant's share
-  buckets of the group can too: both or neither are charged, so a tenant over its share takes
-  nothing from the group.
+  describes the hash's fields; docs/limiter.md states the algorithm) and, when the call's tenant
+  has a share quota, the tenant's share buckets of the group can too: both or neither are charged,
+  so a tenant over its share takes nothing from the group.
 
   Input:
     KEYS[1] the group's hash
     KEYS[2] the tenant's share buckets of this group (hash: req_level, in_level, out_level, ts;
-            under the group's hash tag; untouched when ARGV[9] is 0)
+            under the group's hash tag; untouched when share is 0)
 
-    ARGV[1] now (ms)
-    ARGV[2] cost: requests
-    ARGV[3] cost: input tokens
-    ARGV[4] cost: output tokens
-    ARGV[5] target utilisation (0..1]
-    ARGV[6] default burst (ms of refill a bucket holds)
-    ARGV[7] discovery request lifetime (ms): a dead worker's discovery frees the group after it
-    ARGV[8] reserve (ms of refill never spent)
-    ARGV[9] the tenant's share of the group's limits, (0, 1]; 0 = no share quota
+    ARGV[1] the arguments, one JSON object:
+      now     ms
+      cost    {requests, input tokens, output tokens} the call takes
+      share   the tenant's share of the group's limits, (0, 1]; 0 = no share quota
+      tuning  config.limiter.tuning (core/settings.ts): target, burstMs, reserveMs, discoveryTtlMs
 
   Output:
     {waitMs, state[, bucket]}: waitMs 0 = admitted (the costs are taken);
@@ -25,10 +21,12 @@
     | paused | pacing | discovering (another request's discovery is out) | quota (the tenant's
     share has no room: bucket = req | in | out, the share bucket that is short)
 ]]
+local a = cjson.decode(ARGV[1])
+local tuning = a.tuning
 local h = KEYS[1]
-local now = tonumber(ARGV[1])
-local cost = { tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]) }
-local target = tonumber(ARGV[5])
+local now = a.now
+local cost = a.cost
+local target = tuning.target
 local names = { 'req', 'in', 'out' }
 local st = redis.call('HMGET', h, 'paused_until', 'req_limit', 'in_limit', 'out_limit', 'req_level', 'in_level', 'out_level',
   'ts', 'factor', 'burst_ms', 'probe_until')
@@ -38,12 +36,12 @@ local limits = { tonumber(st[2]), tonumber(st[3]), tonumber(st[4]) }
 if not limits[1] and not limits[2] and not limits[3] then
   local discovery_until = tonumber(st[11]) or 0
   if discovery_until > now then return { discovery_until - now, 'discovering' } end
-  redis.call('HSET', h, 'probe_until', now + tonumber(ARGV[7]))
+  redis.call('HSET', h, 'probe_until', now + tuning.discoveryTtlMs)
   return { 0, 'discovery' }
 end
 local ts = tonumber(st[8]) or now
 local factor = tonumber(st[9]) or 1
-local burst = tonumber(st[10]) or tonumber(ARGV[6])
+local burst = tonumber(st[10]) or tuning.burstMs
 local dt = math.max(0, now - ts)
 local wait = 0
 local levels = {}
@@ -60,7 +58,7 @@ for i = 1, 3 do
     -- the bucket is full.
     -- (The need is clamped to the capacity itself: (cap - reserve) + reserve may round to one ulp
     -- above cap, and a full bucket would then never admit the oversized request.)
-    local reserve = math.min(rate * tonumber(ARGV[8]), cap / 2)
+    local reserve = math.min(rate * tuning.reserveMs, cap / 2)
     local need = math.min(cap, math.min(cost[i], cap - reserve) + reserve)
     if level < need then wait = math.max(wait, math.ceil((need - level) / rate)) end
   end
@@ -68,7 +66,7 @@ end
 -- The tenant's share: the same buckets at `share` of the group's pace (no reserve: the group's
 -- holds it). A bucket never seen (or expired) starts full. Its capacity is the group's burst at that
 -- pace (at least one call); a call larger than that goes once the share bucket is full.
-local share = tonumber(ARGV[9]) or 0
+local share = a.share or 0
 local sh = KEYS[2]
 local swait, short = 0, nil
 local slevels, scaps, srates = {}, {}, {}
