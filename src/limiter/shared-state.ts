@@ -88,6 +88,12 @@ export interface HeaderObservation {
   limits: Record<Resource, number | undefined>;
   remaining: Record<Resource, number | undefined>;
   ceilings: Record<Resource, number>;
+  /**
+   * What the API's bucket has shown it holds: a remainder above zero (its lower end) plus the charge
+   * of the request it answered (the API charges before it answers). Learned for output tokens
+   * (lua/include/limiter-bucket.lua).
+   */
+  held?: Partial<Record<Resource, number>> | undefined;
 }
 
 /** A value per resource → the scripts' triple (requests, input, output tokens). */
@@ -101,6 +107,7 @@ function headerArgs(observation: HeaderObservation): HeaderArgs {
     limit: perBucket(observation.limits, sent),
     remaining: perBucket(observation.remaining, sent),
     ceiling: perBucket(observation.ceilings, Number),
+    held: perBucket({ requests: -1, input_tokens: -1, output_tokens: -1, ...observation.held }, Number),
   };
 }
 
@@ -163,11 +170,12 @@ export class SharedLimiterState {
     remaining: Record<Resource, number | undefined>,
     ceilings: Record<Resource, number>,
     now = Date.now(),
+    held?: HeaderObservation['held'],
   ): Promise<Partial<Record<Resource, number>>> {
     const before = await observeScript(
       this.#redis,
       { group: key },
-      { now, headers: headerArgs({ limits, remaining, ceilings }), tuning: this.#tuning },
+      { now, headers: headerArgs({ limits, remaining, ceilings, held }), tuning: this.#tuning },
     );
     return limitsBefore(before);
   }

@@ -20,6 +20,8 @@ export interface HeaderArgs {
   limit: PerBucket;
   remaining: PerBucket;
   ceiling: PerBucket;
+  /** What the API's bucket has shown it holds (lua/include/limiter-bucket.lua); -1: nothing shown. */
+  held: PerBucket;
 }
 
 export interface AdmitArgs {

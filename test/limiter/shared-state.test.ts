@@ -145,6 +145,65 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
     }
   });
 
+  /**
+   * OTPM-bound at a low tier: 8,000 OTPM enforced over the minute, `max_tokens` 4,096 (30 s of
+   * refill), real outputs half of it, streamed for 40 s (about 50 tokens a second). A model of the API's output bucket (charged
+   * `max_tokens` at admission, given back the unused part at the end) answers each admission with
+   * its remainder. Returns the output served per second in the steady state (calls ending after the
+   * first 100 s, when the API's initial full bucket is spent) and the admissions the API's bucket
+   * would have refused (429s).
+   */
+  async function otpmRun(learnHeld: boolean) {
+    const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
+    const k = key();
+    const limit = 8000;
+    const perMs = limit / 60_000;
+    const M = 4096;
+    const A = 2048;
+    let api = limit;
+    let apiAt = 0;
+    const apiLevel = (now: number) => Math.min(limit, api + (now - apiAt) * perMs);
+    const limits = { requests: 10_000, input_tokens: 1_000_000, output_tokens: limit };
+    let inFlight: number[] = [];
+    let served = 0;
+    let refused = 0;
+    for (let now = 0; now < 400_000; now += 100) {
+      for (const _end of inFlight.filter((e) => e <= now)) {
+        api = apiLevel(now) + (M - A);
+        apiAt = now;
+        if (now >= 100_000) served += A;
+        const answer = { ...plain('success'), refundOutputTokens: M - A };
+        await s.settle(k, answer, now);
+      }
+      inFlight = inFlight.filter((e) => e > now);
+      for (;;) {
+        const call = { requests: 1, input_tokens: 10, output_tokens: M };
+        const first = now === 0 && inFlight.length === 0 && served === 0;
+        const r = first ? { waitMs: 0 } : await s.admit(k, call, now);
+        if (r.waitMs > 0) break;
+        if (apiLevel(now) < Math.min(M, limit)) refused++;
+        api = apiLevel(now) - M;
+        apiAt = now;
+        inFlight.push(now + 40_000);
+        const left = Math.max(0, Math.floor(api));
+        const held = learnHeld && left > 0 ? { output_tokens: left + M } : undefined;
+        await s.observe(k, limits, { ...limits, output_tokens: left }, noCeil, now, held);
+      }
+    }
+    return { perSecond: served / 300, refused };
+  }
+
+  it('OTPM-bound with max_tokens of 30 s of refill: calls overlap as far as the API bucket holds them (control: a one-second bucket lets one out at a time)', async () => {
+    const learned = await otpmRun(true);
+    const control = await otpmRun(false);
+    console.log(`otpm ${JSON.stringify({ learned, control, rate: 8000 / 60 })}`);
+    // 8,000 OTPM = 133 output tokens a second.
+    expect(learned.perSecond).toBeGreaterThan(0.95 * (8000 / 60));
+    expect(learned.refused).toBe(0);
+    // (Measured: 102 a second, two calls in flight where the API holds three.)
+    expect(control.perSecond).toBeLessThan(0.8 * (8000 / 60));
+  });
+
   it('a 429 pauses the group for retry-after, cuts pace and burst; successes recover them', async () => {
     const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
     const k = key();

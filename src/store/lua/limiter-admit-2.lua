@@ -21,6 +21,8 @@
     | paused | pacing | discovering (another request's discovery is out) | quota (the tenant's
     share has no room: bucket = req | in | out, the share bucket that is short)
 ]]
+--- @include "limiter-bucket"
+
 local a = cjson.decode(ARGV[1])
 local tuning = a.tuning
 local h = KEYS[1]
@@ -29,7 +31,7 @@ local cost = a.cost
 local target = tuning.target
 local names = { 'req', 'in', 'out' }
 local st = redis.call('HMGET', h, 'paused_until', 'req_limit', 'in_limit', 'out_limit', 'req_level', 'in_level', 'out_level',
-  'ts', 'factor', 'burst_ms', 'probe_until')
+  'ts', 'factor', 'burst_ms', 'probe_until', 'out_held')
 local paused = tonumber(st[1]) or 0
 if paused > now then return { paused - now, 'paused' } end
 local limits = { tonumber(st[2]), tonumber(st[3]), tonumber(st[4]) }
@@ -42,6 +44,7 @@ end
 local ts = tonumber(st[8]) or now
 local factor = tonumber(st[9]) or 1
 local burst = tonumber(st[10]) or tuning.burstMs
+local out_held = tonumber(st[12])
 local dt = math.max(0, now - ts)
 local wait = 0
 local levels = {}
@@ -49,7 +52,7 @@ for i = 1, 3 do
   local limit = limits[i]
   if limit and limit > 0 then
     local rate = limit * factor * target / 60000
-    local cap = math.max(rate * burst, 1)
+    local cap = bucket_capacity(i, rate, burst, limit, out_held, tuning)
     local level = math.min(cap, (tonumber(st[4 + i]) or 0) + rate * dt)
     levels[i] = level
     -- Keep a reserve of reserve_ms of refill in the bucket: the API's bucket then always holds that
@@ -77,7 +80,7 @@ if share > 0 then
     local limit = limits[i]
     if limit and limit > 0 then
       local rate = limit * factor * target * share / 60000
-      local cap = math.max(rate * burst, 1)
+      local cap = bucket_capacity(i, rate, burst, limit, out_held, tuning)
       local level = cap
       if sts then level = math.min(cap, (tonumber(ss[i]) or cap) + rate * math.max(0, now - sts)) end
       slevels[i], scaps[i], srates[i] = level, cap, rate

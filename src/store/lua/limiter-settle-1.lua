@@ -28,6 +28,7 @@
     expires a day after this call
 ]]
 --- @include "limiter-hash"
+--- @include "limiter-bucket"
 --- @include "limiter-learn-headers"
 
 local a = cjson.decode(ARGV[1])
@@ -37,7 +38,7 @@ local outcome = a.outcome
 local hash = load_hash(KEYS[1], { 'factor', 'burst_ms', 'paused_until', 'req_level', 'in_level',
   'out_level', 'learned', 'req_limit', 'in_limit', 'out_limit', 'headerless', 'slow_start', 'ok_since',
   'ok_count', 'learn_hold_until', 'in_ratio', 'overload_streak', 'probe_until', 'ts', 'last_429',
-  'caution_until', 'probe_rate' })
+  'caution_until', 'probe_rate', 'out_held' })
 local f = hash.f
 
 -- What the call did not use goes back to the group's buckets.

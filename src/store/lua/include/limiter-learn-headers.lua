@@ -1,7 +1,10 @@
 -- Learning an answer's rate-limit headers (included by limiter-observe-1.lua and
--- limiter-settle-1.lua; needs limiter-hash.lua). `headers` is the named argument both take:
+-- limiter-settle-1.lua; needs limiter-hash.lua and limiter-bucket.lua). `headers` is the named argument both take:
 --   limit, remaining, ceiling: arrays {requests, input tokens, output tokens}; -1 = not sent
---   (ceiling: 0 = none); remaining at its upper end when the API rounds it.
+--   (ceiling: 0 = none); remaining at its upper end when the API rounds it;
+--   held: what the API's bucket has shown it holds (a remainder above zero, at its lower end, plus
+--   the charge of the request it answered); -1 = nothing shown. Only the output bucket uses it
+--   (limiter-bucket.lua).
 -- The announced limit (capped by the ceiling) replaces the stored one; the level refills to `now`
 -- and takes the API's remainder when that is lower (someone else shares the key). Headers end a
 -- learned (header-less) limit and the discovery. Returns the limits known before, as "req,in,out".
@@ -27,9 +30,11 @@ local function learn_headers(hash, headers, tuning, now)
     if limit >= 0 then
       if ceiling > 0 and ceiling < limit then limit = ceiling end
       put(hash, b .. '_limit', limit)
+      local held = headers.held and headers.held[i] or -1
+      if held > (num(hash, b .. '_held') or 0) then put(hash, b .. '_held', math.min(held, limit)) end
       if limit > 0 and remaining >= 0 then
         local rate = limit * factor * tuning.target / 60000
-        local cap = math.max(rate * burst, 1)
+        local cap = bucket_capacity(i, rate, burst, limit, num(hash, b .. '_held'), tuning)
         local level = num(hash, b .. '_level')
         if level == nil then
           level = math.min(cap, remaining)

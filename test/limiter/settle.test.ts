@@ -1,0 +1,60 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { resolveConfig } from '../../src/core/config.js';
+import { RateLimiter } from '../../src/limiter/limiter.js';
+import type { CallPlan, Permit } from '../../src/limiter/types.js';
+import { Keyspace } from '../../src/store/keys.js';
+
+/** What a permit gives back when its call ends: the group's buckets get the API's own count. */
+describe('a permit settles its charge with what the API counted', () => {
+  let redis: Redis;
+  let limiter: RateLimiter;
+  beforeAll(() => {
+    redis = new Redis(inject('redisUrl'));
+  });
+  afterAll(() => redis.disconnect());
+  afterEach(() => limiter?.close());
+
+  const plan: CallPlan = { model: 'claude-haiku-4-5', inputTokens: 500, maxTokens: 4000, tenant: '' };
+  const ceilings = { requests: 0, input_tokens: 0, output_tokens: 0 };
+
+  /** 600,000 ITPM and 60,000 OTPM: 10,000 and 1,000 a second, buckets of one second, full. */
+  async function admitted(): Promise<{ permit: Permit; key: string }> {
+    limiter = new RateLimiter({
+      redis,
+      account: randomUUID(),
+      keys: new Keyspace({ queue: 'limiter' }),
+      config: resolveConfig({ limiter: { tuning: { target: 1, reserveMs: 0 } } }).limiter,
+    });
+    const key = limiter.key('haiku');
+    const limits = { requests: 6000, input_tokens: 600_000, output_tokens: 60_000 };
+    await limiter.state.observe(key, limits, limits, ceilings);
+    return { permit: await limiter.acquire(plan), key };
+  }
+
+  it('a 429 gives the whole charge back (a refused call counts nothing at the API); a success gives back max_tokens less the output (control)', async () => {
+    const refused = await admitted();
+    // max_tokens 4,000 > the 1,000-token bucket: admitted full, 3,000 in debt.
+    expect((await limiter.state.read(refused.key)).levels.output_tokens).toBeLessThan(-2900);
+    await refused.permit.settle({ outcome: 'rate_limited', signals: {}, retryAfterMs: 1000 });
+    const after = await limiter.state.read(refused.key);
+    // The 429 empties the buckets (what was sent did not all land), but leaves no debt of this call.
+    expect(after.levels.output_tokens).toBe(0);
+    expect(after.levels.input_tokens).toBe(0);
+    await limiter.close();
+
+    const ok = await admitted();
+    await ok.permit.settle({
+      outcome: 'success',
+      signals: {},
+      retryAfterMs: null,
+      inputTokens: 500,
+      outputTokens: 1000,
+    });
+    // 1,000 - 4,000 + (4,000 - 1,000) = 0, give or take a few ms of refill.
+    const level = (await limiter.state.read(ok.key)).levels.output_tokens!;
+    expect(level).toBeGreaterThanOrEqual(0);
+    expect(level).toBeLessThan(200);
+  });
+});
