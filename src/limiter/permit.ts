@@ -190,7 +190,10 @@ export function createPermit(ctx: PermitContext, call: PermitCall): Permit {
     observeSignals: (signals) => {
       if (settled || headersSeen || arrived) return;
       if (discovery) {
-        void observe(signals);
+        // Without headers the discovery's answer still ends the discovery as it begins: the
+        // group's request limit is learned from here.
+        if (Object.keys(signals).length === 0) headersSeen = ctx.state.answerBegan(key).catch(() => {});
+        else void observe(signals);
         return;
       }
       arrived = signals;

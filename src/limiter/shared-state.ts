@@ -180,6 +180,21 @@ export class SharedLimiterState {
     return limitsBefore(before);
   }
 
+  /**
+   * The discovery request's answer began without rate-limit headers: while the group knows no limit,
+   * its request limit is learned from now on (lua/include/limiter-learn-limit.lua) instead of when
+   * that call ends.
+   */
+  async answerBegan(key: string, now = Date.now()): Promise<void> {
+    const unknown = { requests: undefined, input_tokens: undefined, output_tokens: undefined };
+    const headers = headerArgs({
+      limits: unknown,
+      remaining: unknown,
+      ceilings: { requests: 0, input_tokens: 0, output_tokens: 0 },
+    });
+    await observeScript(this.#redis, { group: key }, { now, headers, answered: true, tuning: this.#tuning });
+  }
+
   async settle(
     key: string,
     answer: {

@@ -35,6 +35,8 @@ export interface AdmitArgs {
 export interface ObserveArgs {
   now: number;
   headers: HeaderArgs;
+  /** An answer began (the discovery request's): without headers, the request limit is learned from here. */
+  answered?: boolean;
   tuning: LimiterTuning;
 }
 

@@ -313,36 +313,44 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
     expect((await s.read(c)).limits).toEqual({ requests: 120, input_tokens: 100_000 });
   });
 
-  it('without rate-limit headers, learns the request limit: slow start, then a 429 sets it from the success rate', async () => {
+  it('without rate-limit headers, learns the request limit: slow start, a 429 sets it from the rate the API took, hold, then re-probe', async () => {
     const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
     const k = key();
     const noHeaders = (outcome: 'success' | 'rate_limited', retryAfterMs: number | null = null) =>
       plain(outcome, retryAfterMs, false);
     expect((await s.admit(k, one, 0)).state).toBe('discovery');
-    await s.settle(k, noHeaders('success'), 10);
+    // The discovery's answer begins without headers: the limit is learned from here, not from its end.
+    await s.answerBegan(k, 10);
     let st = await s.read(k);
     expect(st).toMatchObject({ headerless: true, learned: true, limits: { requests: 60 } });
+    await s.settle(k, noHeaders('success'), 15);
     // Paced at the learned limit, never admitted freely: the bucket starts empty, one request a second.
     expect((await s.admit(k, one, 20)).state).toBe('pacing');
     expect((await s.admit(k, one, 1010)).state).toBe('ok');
-    // Slow start: each success adds 30 RPM.
-    for (let i = 1; i <= 10; i++) await s.settle(k, noHeaders('success'), 10 + i * 200);
-    expect((await s.read(k)).limits.requests).toBe(360);
-    // A 429 at 3,010 ms: 11 successes in 3,000 ms = 220 RPM measured, × 0.95.
+    // Slow start: each success (the discovery's too) adds 60 RPM.
+    for (let i = 1; i <= 10; i++) await s.settle(k, noHeaders('success'), 1000 + i * 10);
+    expect((await s.read(k)).limits.requests).toBe(60 + 11 * 60);
+    // Admissions at the learned pace until 3,010 ms; then a 429: the API took all of them but
+    // that one, over the 3,000 ms measured since learning began.
+    let sent = 1;
+    for (let t = 1110; t < 3010; t += 10) if ((await s.admit(k, one, t)).waitMs === 0) sent++;
+    expect(sent).toBeGreaterThan(15);
     await s.settle(k, noHeaders('rate_limited', 1000), 3010);
     st = await s.read(k);
-    expect(st.limits.requests).toBeCloseTo(220 * 0.95, 6);
+    const measured = ((sent - 1) * 60_000) / 3000;
+    expect(measured).toBeLessThan(720);
+    expect(st.limits.requests).toBeCloseTo(measured * 0.95, 6);
     expect(st.factor).toBe(1); // the pace factor is for announced limits
     expect(st.pausedUntil).toBe(4010);
+    const corrected = st.limits.requests!;
     // Other answers of the same pause (requests already in flight) correct nothing more…
     await s.settle(k, noHeaders('rate_limited', 1000), 3020);
-    expect((await s.read(k)).limits.requests).toBeCloseTo(220 * 0.95, 6);
-    // …after it, successes add 0.3 RPM each (slow start is over), and the next 429 corrects again.
-    for (let i = 1; i <= 10; i++) await s.settle(k, noHeaders('success'), 4010 + i * 150);
-    expect((await s.read(k)).limits.requests).toBeCloseTo(220 * 0.95 + 3, 6);
-    await s.settle(k, noHeaders('rate_limited', 1000), 5510);
-    // 10 successes in 1,500 ms = 400 RPM measured: above the limit, so the limit itself × 0.95.
-    expect((await s.read(k)).limits.requests).toBeCloseTo((220 * 0.95 + 3) * 0.95, 6);
+    expect((await s.read(k)).limits.requests).toBe(corrected);
+    // …a window after the pause (5 s) the limit holds, then each success adds 0.3 RPM.
+    for (let i = 1; i <= 10; i++) await s.settle(k, noHeaders('success'), 4010 + i * 400);
+    expect((await s.read(k)).limits.requests).toBe(corrected);
+    for (let i = 1; i <= 10; i++) await s.settle(k, noHeaders('success'), 9010 + i * 100);
+    expect((await s.read(k)).limits.requests).toBeCloseTo(corrected + 3, 6);
   });
 
   it('a 429 before the first success only pauses; headers arriving later replace the learned limit', async () => {

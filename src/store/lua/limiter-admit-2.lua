@@ -21,7 +21,9 @@
     | paused | pacing | discovering (another request's discovery is out) | quota (the tenant's
     share has no room: bucket = req | in | out, the share bucket that is short)
 ]]
+--- @include "limiter-hash"
 --- @include "limiter-bucket"
+--- @include "limiter-meter"
 
 local a = cjson.decode(ARGV[1])
 local tuning = a.tuning
@@ -29,9 +31,9 @@ local h = KEYS[1]
 local now = a.now
 local cost = a.cost
 local target = tuning.target
-local names = { 'req', 'in', 'out' }
+local names = bucket_names
 local st = redis.call('HMGET', h, 'paused_until', 'req_limit', 'in_limit', 'out_limit', 'req_level', 'in_level', 'out_level',
-  'ts', 'factor', 'burst_ms', 'probe_until', 'out_held')
+  'ts', 'factor', 'burst_ms', 'probe_until', 'out_held', 'learned')
 local paused = tonumber(st[1]) or 0
 if paused > now then return { paused - now, 'paused' } end
 local limits = { tonumber(st[2]), tonumber(st[3]), tonumber(st[4]) }
@@ -103,6 +105,12 @@ for i = 1, 3 do
   end
 end
 redis.call('HSET', h, unpack(set))
+if charge and st[13] == '1' then
+  -- A learned (header-less) limit: count the admission; a 429 takes it back (limiter-learn-limit.lua).
+  local hash = load_hash(h, { 'sent_start', 'sent_since', 'sent_count', 'sent_prev' })
+  meter_add(hash, 'sent', now, tuning.learnWindowMs, 1)
+  flush(hash)
+end
 -- Over its share, the tenant's call steps aside (the limiter defers it) whatever the group's pace.
 if swait > 0 then return { math.max(wait, swait), 'quota', short } end
 if wait > 0 then return { wait, 'pacing' } end

@@ -29,16 +29,19 @@
 ]]
 --- @include "limiter-hash"
 --- @include "limiter-bucket"
+--- @include "limiter-meter"
 --- @include "limiter-learn-headers"
+--- @include "limiter-learn-limit"
 
 local a = cjson.decode(ARGV[1])
 local t = a.tuning
 local now = a.now
 local outcome = a.outcome
 local hash = load_hash(KEYS[1], { 'factor', 'burst_ms', 'paused_until', 'req_level', 'in_level',
-  'out_level', 'learned', 'req_limit', 'in_limit', 'out_limit', 'headerless', 'slow_start', 'ok_since',
-  'ok_count', 'learn_hold_until', 'in_ratio', 'overload_streak', 'probe_until', 'ts', 'last_429',
-  'caution_until', 'probe_rate', 'out_held' })
+  'out_level', 'learned', 'req_limit', 'in_limit', 'out_limit', 'headerless', 'slow_start',
+  'learn_hold_until', 'probe_after', 'in_ratio', 'overload_streak', 'probe_until', 'ts', 'last_429',
+  'caution_until', 'out_held', 'ok_start', 'ok_since', 'ok_count', 'ok_prev', 'sent_start',
+  'sent_since', 'sent_count', 'sent_prev' })
 local f = hash.f
 
 -- What the call did not use goes back to the group's buckets.
@@ -50,59 +53,20 @@ local function give_back()
   end
 end
 
--- Successes counted over about the last window (every group: a learned limit and a cautious pace
--- are both corrected from it): past two windows, keep the last one's worth at the average rate.
-local function count_success()
-  local window = t.learnWindowMs
-  local since = num(hash, 'ok_since') or now
-  local count = (num(hash, 'ok_count') or 0) + 1
-  put(hash, 'ok_count', count)
-  if not f.ok_since then put(hash, 'ok_since', now) end
-  if now - since > 2 * window then
-    put(hash, 'ok_since', now - window)
-    put(hash, 'ok_count', count * window / (now - since))
-  end
-end
-
--- The success rate measured since ok_since (per minute), or nil with too little to go on.
-local function measured_rpm()
-  local since = num(hash, 'ok_since') or now
-  local count = num(hash, 'ok_count') or 0
-  if now - since >= 1000 and count >= 5 then return count * 60000 / (now - since) end
-  return nil
-end
-
 -- Header-less (an answer from the API without rate-limit headers while none were ever seen): the
--- request limit is learned (learned = 1) from successes and 429s instead of read. Returns whether
--- the group's limit is a learned one.
+-- request limit is learned (include/limiter-learn-limit.lua) instead of read. Returns whether the
+-- group's limit is a learned one.
 local function learn_limit()
   local learned = f.learned == '1'
   local answered = outcome == 'success' or outcome == 'rate_limited'
-  if a.headersSeen == 0 and answered and not learned and not f.req_limit and not f.in_limit
-     and not f.out_limit then
-    put(hash, 'headerless', '1')
-  end
+  local known = f.req_limit or f.in_limit or f.out_limit
+  if a.headersSeen == 0 and answered and not learned and not known then put(hash, 'headerless', '1') end
   if outcome == 'success' and f.headerless == '1' then
     if not learned then
-      put(hash, 'learned', '1')
-      put(hash, 'slow_start', '1')
-      put(hash, 'req_limit', t.learnStartRpm)
-      put(hash, 'req_level', 0)
-      put(hash, 'ts', now)
-      put(hash, 'ok_since', now)
-      put(hash, 'ok_count', 0)
+      start_learning(hash, now, t)
       return true
     end
-    local step = t.learnStep
-    if f.slow_start == '1' then step = t.learnSlowStartStep end
-    put(hash, 'req_limit', (num(hash, 'req_limit') or 0) + step)
-  elseif outcome == 'rate_limited' and learned and not a.discovery
-     and now >= (num(hash, 'learn_hold_until') or 0) then
-    -- Over the limit: the API's bucket is empty, so what got through lately is the limit itself.
-    local limit = num(hash, 'req_limit')
-    local measured = measured_rpm() or limit
-    put(hash, 'req_limit', math.max(1, math.min(limit, measured) * t.learnDecrease))
-    put(hash, 'slow_start', '0')
+    raise_learned(hash, now, t)
   end
   return learned
 end
@@ -116,7 +80,7 @@ local function cut_pace(factor, burst, last)
     -- limit: pace just under it (at most two decreases' worth in one step: the window may have
     -- held idle time), and climb back slowly.
     local req = num(hash, 'req_limit')
-    local rpm = measured_rpm()
+    local rpm = meter_rpm(hash, 'ok', now, t.learnWindowMs, 5)
     if req and req > 0 and rpm then
       local measured = rpm / (req * t.target)
       decreased = math.max(decreased * t.decreaseFactor, math.min(factor, measured) * t.learnDecrease)
@@ -139,11 +103,12 @@ local function on_rate_limited(factor, burst, paused, learned)
     put(hash, 'paused_until', paused)
     put(hash, 'pause_reason', 'rate_limited')
   end
-  if learned or episode then
+  if learned and not a.discovery then
+    correct_learned(hash, now, paused, t)
+  elseif episode and not learned then
     -- The episode ends with its pause; successes are measured afresh from there.
-    if learned then put(hash, 'learn_hold_until', paused) else put(hash, 'last_429', paused) end
-    put(hash, 'ok_since', paused)
-    put(hash, 'ok_count', 0)
+    put(hash, 'last_429', paused)
+    meter_restart(hash, 'ok', paused)
   end
   -- What was sent while we thought there was room did not all land: start from empty.
   for i = 1, 3 do
@@ -191,7 +156,7 @@ local burst = num(hash, 'burst_ms') or t.burstMs
 local paused = num(hash, 'paused_until') or 0
 give_back()
 local learned = learn_limit()
-if outcome == 'success' and not a.discovery then count_success() end
+if outcome == 'success' and not a.discovery then meter_add(hash, 'ok', now, t.learnWindowMs, 1) end
 del(hash, 'probe_until')
 if outcome == 'success' then
   factor, burst = on_success(factor, burst)

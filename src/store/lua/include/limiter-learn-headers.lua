@@ -8,8 +8,8 @@
 -- The announced limit (capped by the ceiling) replaces the stored one; the level refills to `now`
 -- and takes the API's remainder when that is lower (someone else shares the key). Headers end a
 -- learned (header-less) limit and the discovery. Returns the limits known before, as "req,in,out".
-local LEARNING_FIELDS = { 'req_limit', 'req_level', 'learned', 'slow_start', 'ok_since', 'ok_count',
-  'learn_hold_until', 'probe_rate' }
+local LEARNING_FIELDS = { 'req_limit', 'req_level', 'learned', 'slow_start', 'learn_hold_until',
+  'probe_after', 'sent_start', 'sent_since', 'sent_count', 'sent_prev' }
 
 local function learn_headers(hash, headers, tuning, now)
   local factor = num(hash, 'factor') or 1
