@@ -171,12 +171,55 @@ async function reportPause(
 }
 
 /**
+ * Settle an answered call in one script: what it gives back, the answer's headers (unless they were
+ * learned on their own already: `headersSeen`), the pace; then report what changed.
+ */
+async function settleCall(
+  ctx: PermitContext,
+  call: PermitCall,
+  result: CallResult,
+  headersSeen: Promise<void> | undefined,
+  arrived: RateLimitSignals | undefined,
+): Promise<void> {
+  const { group, key, costs } = call;
+  const outcome = settleOutcome(result);
+  const pausing = outcome === 'rate_limited' || outcome === 'overloaded';
+  // Headers learned on their own already: as before, first on success (on a 429/529 the pause goes
+  // first, so that the discovery request's end cannot let another request slip in before it).
+  if (headersSeen && !pausing) await headersSeen;
+  const signals = result.signals ?? arrived;
+  const merged = signals && !headersSeen ? observation(ctx, group, signals, costs) : undefined;
+  const usage = usageOf(result, call.plan, costs, call.cacheReadsCount);
+  if (usage.cached) call.onCached?.();
+  const [{ pausedUntil, factor, limitsBefore }] = await Promise.all([
+    ctx.state.settle(key, {
+      outcome,
+      refundInputTokens: usage.refundIn,
+      refundOutputTokens: usage.refundOut,
+      retryAfterMs: result.retryAfterMs,
+      inRatioSample: usage.sample,
+      // Did the API's answer carry rate-limit headers? (null: there was no answer.)
+      headersSeen: result.signals ? Object.keys(result.signals).length > 0 : null,
+      discovery: call.discovery,
+      headers: merged,
+    }),
+    call.shareKey === undefined
+      ? undefined
+      : ctx.state.refundShare(call.shareKey, usage.refundIn, usage.refundOut),
+    outcome === 'rate_limited' ? undefined : call.perMinute?.giveBack(0, usage.quotaIn + usage.refundOut),
+  ]);
+  if (merged) reportLimits(ctx, group, key, merged, limitsBefore ?? {});
+  await ctx.options.events?.emit('groupPace', { group, factor });
+  if (pausing) await reportPause(ctx, group, key, outcome, pausedUntil);
+}
+
+/**
  * The permit of an admitted call. Its answer's headers are learned in the settle's script (one
  * round trip per call), except the discovery request's, learned as they arrive (they end the
  * discovery for every waiting call), and those of a call still running `headersEarlyMs` after them.
  */
 export function createPermit(ctx: PermitContext, call: PermitCall): Permit {
-  const { group, key, plan, costs, discovery, cacheReadsCount } = call;
+  const { group, key, costs, discovery } = call;
   let headersSeen: Promise<void> | undefined;
   let arrived: RateLimitSignals | undefined;
   let early: NodeJS.Timeout | undefined;
@@ -204,35 +247,7 @@ export function createPermit(ctx: PermitContext, call: PermitCall): Permit {
       if (settled) return;
       settled = true;
       clearTimeout(early);
-      const outcome = settleOutcome(result);
-      const pausing = outcome === 'rate_limited' || outcome === 'overloaded';
-      // Headers learned on their own already: as before, first on success (on a 429/529 the pause
-      // goes first, so that the discovery request's end cannot let another request slip in before it).
-      if (headersSeen && !pausing) await headersSeen;
-      const signals = result.signals ?? arrived;
-      const merged = signals && !headersSeen ? observation(ctx, group, signals, costs) : undefined;
-      const usage = usageOf(result, plan, costs, cacheReadsCount);
-      if (usage.cached) call.onCached?.();
-      const [{ pausedUntil, factor, limitsBefore }] = await Promise.all([
-        ctx.state.settle(key, {
-          outcome,
-          refundInputTokens: usage.refundIn,
-          refundOutputTokens: usage.refundOut,
-          retryAfterMs: result.retryAfterMs,
-          inRatioSample: usage.sample,
-          // Did the API's answer carry rate-limit headers? (null: there was no answer.)
-          headersSeen: result.signals ? Object.keys(result.signals).length > 0 : null,
-          discovery,
-          headers: merged,
-        }),
-        call.shareKey === undefined
-          ? undefined
-          : ctx.state.refundShare(call.shareKey, usage.refundIn, usage.refundOut),
-        outcome === 'rate_limited' ? undefined : call.perMinute?.giveBack(0, usage.quotaIn + usage.refundOut),
-      ]);
-      if (merged) reportLimits(ctx, group, key, merged, limitsBefore ?? {});
-      await ctx.options.events?.emit('groupPace', { group, factor });
-      if (pausing) await reportPause(ctx, group, key, outcome, pausedUntil);
+      await settleCall(ctx, call, result, headersSeen, arrived);
     },
   };
 }
