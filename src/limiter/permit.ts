@@ -50,6 +50,7 @@ function observation(
   group: string,
   snap: RateLimitSignals,
   costs: Costs,
+  at: number | undefined,
 ): HeaderObservation | undefined {
   if (Object.keys(snap).length === 0) return undefined;
   void ctx.options.events?.emit('limitSignals', { group, signals: snap });
@@ -60,6 +61,7 @@ function observation(
     outLeft !== undefined && outLeft > 0 ? { output_tokens: outLeft + costs.output_tokens } : undefined;
   return {
     held,
+    at,
     limits: {
       requests: snap.requests?.limit,
       input_tokens: snap.input_tokens?.limit,
@@ -108,17 +110,12 @@ async function observeLimitSignals(
   key: string,
   signals: RateLimitSignals,
   costs: Costs,
+  at: number,
 ): Promise<void> {
-  const seen = observation(ctx, group, signals, costs);
+  const seen = observation(ctx, group, signals, costs, at);
   if (!seen) return;
-  const before = await ctx.state.observe(
-    key,
-    seen.limits,
-    seen.remaining,
-    seen.ceilings,
-    Date.now(),
-    seen.held,
-  );
+  const { limits, remaining, ceilings, held } = seen;
+  const before = await ctx.state.observe(key, limits, remaining, ceilings, Date.now(), held, at);
   reportLimits(ctx, group, key, seen, before);
 }
 
@@ -180,6 +177,7 @@ async function settleCall(
   result: CallResult,
   headersSeen: Promise<void> | undefined,
   arrived: RateLimitSignals | undefined,
+  arrivedAt: number | undefined,
 ): Promise<void> {
   const { group, key, costs } = call;
   const outcome = settleOutcome(result);
@@ -188,7 +186,7 @@ async function settleCall(
   // first, so that the discovery request's end cannot let another request slip in before it).
   if (headersSeen && !pausing) await headersSeen;
   const signals = result.signals ?? arrived;
-  const merged = signals && !headersSeen ? observation(ctx, group, signals, costs) : undefined;
+  const merged = signals && !headersSeen ? observation(ctx, group, signals, costs, arrivedAt) : undefined;
   const usage = usageOf(result, call.plan, costs, call.cacheReadsCount);
   if (usage.cached) call.onCached?.();
   const [{ pausedUntil, factor, limitsBefore }] = await Promise.all([
@@ -222,16 +220,21 @@ export function createPermit(ctx: PermitContext, call: PermitCall): Permit {
   const { group, key, costs, discovery } = call;
   let headersSeen: Promise<void> | undefined;
   let arrived: RateLimitSignals | undefined;
+  /** When the answer began (its signals arrived): their remainders are as of then. */
+  let arrivedAt: number | undefined;
   let early: NodeJS.Timeout | undefined;
   let settled = false;
   const observe = (signals: RateLimitSignals) => {
     clearTimeout(early);
-    headersSeen ??= observeLimitSignals(ctx, group, key, signals, costs).catch(() => {});
+    headersSeen ??= observeLimitSignals(ctx, group, key, signals, costs, arrivedAt ?? Date.now()).catch(
+      () => {},
+    );
     return headersSeen;
   };
   return {
     observeSignals: (signals) => {
       if (settled || headersSeen || arrived) return;
+      arrivedAt = Date.now();
       if (discovery) {
         // Without headers the discovery's answer still ends the discovery as it begins: the
         // group's request limit is learned from here.
@@ -247,7 +250,7 @@ export function createPermit(ctx: PermitContext, call: PermitCall): Permit {
       if (settled) return;
       settled = true;
       clearTimeout(early);
-      await settleCall(ctx, call, result, headersSeen, arrived);
+      await settleCall(ctx, call, result, headersSeen, arrived, arrivedAt);
     },
   };
 }

@@ -94,6 +94,8 @@ export interface HeaderObservation {
    * (lua/include/limiter-bucket.lua).
    */
   held?: Partial<Record<Resource, number>> | undefined;
+  /** When the answer carrying them began (ms): the remainders are as of then (default: when learned). */
+  at?: number | undefined;
 }
 
 /** A value per resource → the scripts' triple (requests, input, output tokens). */
@@ -108,6 +110,7 @@ function headerArgs(observation: HeaderObservation): HeaderArgs {
     remaining: perBucket(observation.remaining, sent),
     ceiling: perBucket(observation.ceilings, Number),
     held: perBucket({ requests: -1, input_tokens: -1, output_tokens: -1, ...observation.held }, Number),
+    at: observation.at,
   };
 }
 
@@ -171,11 +174,12 @@ export class SharedLimiterState {
     ceilings: Record<Resource, number>,
     now = Date.now(),
     held?: HeaderObservation['held'],
+    at?: number,
   ): Promise<Partial<Record<Resource, number>>> {
     const before = await observeScript(
       this.#redis,
       { group: key },
-      { now, headers: headerArgs({ limits, remaining, ceilings, held }), tuning: this.#tuning },
+      { now, headers: headerArgs({ limits, remaining, ceilings, held, at }), tuning: this.#tuning },
     );
     return limitsBefore(before);
   }

@@ -22,6 +22,8 @@ export interface HeaderArgs {
   ceiling: PerBucket;
   /** What the API's bucket has shown it holds (lua/include/limiter-bucket.lua); -1: nothing shown. */
   held: PerBucket;
+  /** When the answer began (ms): the remainders are as of then. */
+  at?: number | undefined;
 }
 
 export interface AdmitArgs {

@@ -204,6 +204,21 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
     expect(control.perSecond).toBeLessThan(0.8 * (8000 / 60));
   });
 
+  it('a remainder learned late counts the refill since the answer began (control: learned as of now it drags the level down)', async () => {
+    const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
+    const limits = { requests: 6000, input_tokens: 60_000, output_tokens: 60_000 };
+    const levelAfter = async (at: number | undefined) => {
+      const k = key();
+      await s.observe(k, limits, limits, noCeil, 0);
+      // An answer that began at 10,000 ms with 200 input tokens left, learned at 10,800 ms.
+      await s.observe(k, limits, { ...limits, input_tokens: 200 }, noCeil, 10_800, undefined, at);
+      return (await s.read(k)).levels.input_tokens;
+    };
+    // 60,000 ITPM = 1,000 a second: 200 + 800 ms of refill.
+    expect(await levelAfter(10_000)).toBeCloseTo(1000, 6);
+    expect(await levelAfter(undefined)).toBe(200);
+  });
+
   it('a 429 pauses the group for retry-after, cuts pace and burst; successes recover them', async () => {
     const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
     const k = key();

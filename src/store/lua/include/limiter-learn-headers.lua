@@ -4,7 +4,8 @@
 --   (ceiling: 0 = none); remaining at its upper end when the API rounds it;
 --   held: what the API's bucket has shown it holds (a remainder above zero, at its lower end, plus
 --   the charge of the request it answered); -1 = nothing shown. Only the output bucket uses it
---   (limiter-bucket.lua).
+--   (limiter-bucket.lua);
+--   at: when the answer began (ms): its remainders are as of then (default: now).
 -- The announced limit (capped by the ceiling) replaces the stored one; the level refills to `now`
 -- and takes the API's remainder when that is lower (someone else shares the key). Headers end a
 -- learned (header-less) limit and the discovery. Returns the limits known before, as "req,in,out".
@@ -40,8 +41,10 @@ local function learn_headers(hash, headers, tuning, now)
           level = math.min(cap, remaining)
         else
           level = math.min(cap, level + rate * math.max(0, now - ts))
-          -- The API's view wins when it has less: someone else shares the key.
-          if remaining < level then level = remaining end
+          -- The API's view wins when it has less: someone else shares the key. The remainder is
+          -- as of when the answer began (`at`): the API's bucket has refilled since.
+          local seen = remaining + rate * math.max(0, now - (headers.at or now))
+          if seen < level then level = seen end
         end
         put(hash, b .. '_level', level)
       end
