@@ -287,15 +287,34 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
       overloadMaxMs: 8000,
     });
     const k = key();
+    // Each 529 that comes after the last pause ended is a new episode: the backoff doubles.
     const pauses: number[] = [];
+    let now = 0;
     for (let i = 0; i < 5; i++) {
-      const r = await s.settle(k, plain('overloaded'), 0, () => 1);
-      pauses.push(r.pausedUntil);
+      const r = await s.settle(k, plain('overloaded'), now, () => 1);
+      pauses.push(r.pausedUntil - now);
+      now = r.pausedUntil;
     }
     expect(pauses).toEqual([1000, 2000, 4000, 8000, 8000]);
-    await s.settle(k, plain('success'), 9000);
-    const again = await s.settle(k, plain('overloaded'), 9000, () => 0);
-    expect(again.pausedUntil).toBe(9500);
+    await s.settle(k, plain('success'), now + 1000);
+    const again = await s.settle(k, plain('overloaded'), now + 1000, () => 0);
+    expect(again.pausedUntil).toBe(now + 1500);
+  });
+
+  it('a burst of 529s answered to many calls in flight is one episode: the backoff steps once (control: the same 529s spread over episodes step each time)', async () => {
+    const s = new SharedLimiterState(redis, {
+      ...defaults.limiter.tuning,
+      overloadBaseMs: 1000,
+      overloadMaxMs: 60_000,
+    });
+    const k = key();
+    // 200 calls in flight answer 529 within 300 ms of the first.
+    let last = 0;
+    for (let i = 0; i < 200; i++)
+      last = (await s.settle(k, plain('overloaded'), 1000 + i * 1.5, () => 1)).pausedUntil;
+    expect(last).toBe(2000);
+    // After the pause, the next burst is the second episode: 2 s.
+    expect((await s.settle(k, plain('overloaded'), 2100, () => 1)).pausedUntil).toBe(4100);
   });
 
   it('takes the API remainder when it is lower (a key shared with someone else), and honours ceilings', async () => {

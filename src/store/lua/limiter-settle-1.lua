@@ -40,7 +40,7 @@ local outcome = a.outcome
 local hash = load_hash(KEYS[1], { 'factor', 'burst_ms', 'paused_until', 'req_level', 'in_level',
   'out_level', 'learned', 'req_limit', 'in_limit', 'out_limit', 'headerless', 'slow_start',
   'learn_hold_until', 'probe_after', 'in_ratio', 'overload_streak', 'probe_until', 'ts', 'last_429',
-  'caution_until', 'out_held', 'ok_start', 'ok_since', 'ok_count', 'ok_prev', 'sent_start',
+  'caution_until', 'pause_reason', 'out_held', 'ok_start', 'ok_since', 'ok_count', 'ok_prev', 'sent_start',
   'sent_since', 'sent_count', 'sent_prev' })
 local f = hash.f
 
@@ -119,6 +119,10 @@ local function on_rate_limited(factor, burst, paused, learned)
 end
 
 local function on_overloaded(paused)
+  -- One step per episode: the 529s of requests already in flight when the first came answer during
+  -- its pause, and are the same burst (with hundreds in flight, counting each doubled the backoff
+  -- to its longest for one burst).
+  if now < paused and f.pause_reason == 'overloaded' then return paused end
   local streak = (num(hash, 'overload_streak') or 0) + 1
   put(hash, 'overload_streak', streak)
   local d = math.min(t.overloadMaxMs, t.overloadBaseMs * 2 ^ (streak - 1))
