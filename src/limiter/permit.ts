@@ -62,6 +62,7 @@ function observation(
   return {
     held,
     at,
+    charge: costs,
     limits: {
       requests: snap.requests?.limit,
       input_tokens: snap.input_tokens?.limit,
@@ -115,7 +116,7 @@ async function observeLimitSignals(
   const seen = observation(ctx, group, signals, costs, at);
   if (!seen) return;
   const { limits, remaining, ceilings, held } = seen;
-  const before = await ctx.state.observe(key, limits, remaining, ceilings, Date.now(), held, at);
+  const before = await ctx.state.observe(key, limits, remaining, ceilings, Date.now(), held, at, costs);
   reportLimits(ctx, group, key, seen, before);
 }
 

@@ -96,6 +96,8 @@ export interface HeaderObservation {
   held?: Partial<Record<Resource, number>> | undefined;
   /** When the answer carrying them began (ms): the remainders are as of then (default: when learned). */
   at?: number | undefined;
+  /** The answered call's cost. */
+  charge?: Costs | undefined;
 }
 
 /** A value per resource → the scripts' triple (requests, input, output tokens). */
@@ -111,6 +113,7 @@ function headerArgs(observation: HeaderObservation): HeaderArgs {
     ceiling: perBucket(observation.ceilings, Number),
     held: perBucket({ requests: -1, input_tokens: -1, output_tokens: -1, ...observation.held }, Number),
     at: observation.at,
+    charge: observation.charge && perBucket(observation.charge, Number),
   };
 }
 
@@ -175,12 +178,10 @@ export class SharedLimiterState {
     now = Date.now(),
     held?: HeaderObservation['held'],
     at?: number,
+    charge?: Costs,
   ): Promise<Partial<Record<Resource, number>>> {
-    const before = await observeScript(
-      this.#redis,
-      { group: key },
-      { now, headers: headerArgs({ limits, remaining, ceilings, held, at }), tuning: this.#tuning },
-    );
+    const headers = headerArgs({ limits, remaining, ceilings, held, at, charge });
+    const before = await observeScript(this.#redis, { group: key }, { now, headers, tuning: this.#tuning });
     return limitsBefore(before);
   }
 

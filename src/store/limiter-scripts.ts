@@ -24,6 +24,8 @@ export interface HeaderArgs {
   held: PerBucket;
   /** When the answer began (ms): the remainders are as of then. */
   at?: number | undefined;
+  /** The answered call's cost: a first remainder of zero may hide its debt. */
+  charge?: PerBucket | undefined;
 }
 
 export interface AdmitArgs {

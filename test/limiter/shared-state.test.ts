@@ -204,6 +204,21 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
     expect(control.perSecond).toBeLessThan(0.8 * (8000 / 60));
   });
 
+  it('the first remainder of zero after a charge larger than the bucket starts in that debt (control: no charge known, from zero)', async () => {
+    const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
+    const limits = { requests: 6000, input_tokens: 600_000, output_tokens: 60_000 };
+    const first = async (
+      charge: { requests: number; input_tokens: number; output_tokens: number } | undefined,
+    ) => {
+      const k = key();
+      // The discovery request charged max_tokens 5,000 against a 1,000-token second of OTPM.
+      await s.observe(k, limits, { ...limits, output_tokens: 0 }, noCeil, 0, undefined, 0, charge);
+      return (await s.read(k)).levels.output_tokens;
+    };
+    expect(await first({ requests: 1, input_tokens: 10, output_tokens: 5000 })).toBe(-4000);
+    expect(await first(undefined)).toBe(0);
+  });
+
   it('a remainder learned late counts the refill since the answer began (control: learned as of now it drags the level down)', async () => {
     const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
     const limits = { requests: 6000, input_tokens: 60_000, output_tokens: 60_000 };

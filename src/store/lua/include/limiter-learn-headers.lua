@@ -5,7 +5,8 @@
 --   held: what the API's bucket has shown it holds (a remainder above zero, at its lower end, plus
 --   the charge of the request it answered); -1 = nothing shown. Only the output bucket uses it
 --   (limiter-bucket.lua);
---   at: when the answer began (ms): its remainders are as of then (default: now).
+--   at: when the answer began (ms): its remainders are as of then (default: now);
+--   charge: the answered call's cost {requests, input, output tokens} (optional).
 -- The announced limit (capped by the ceiling) replaces the stored one; the level refills to `now`
 -- and takes the API's remainder when that is lower (someone else shares the key). Headers end a
 -- learned (header-less) limit and the discovery. Returns the limits known before, as "req,in,out".
@@ -39,6 +40,10 @@ local function learn_headers(hash, headers, tuning, now)
         local level = num(hash, b .. '_level')
         if level == nil then
           level = math.min(cap, remaining)
+          -- The first remainder (the discovery's answer): zero may hide a debt, the part of the
+          -- call's charge beyond what the API's bucket held (taken as this bucket's capacity).
+          local charge = headers.charge and headers.charge[i] or 0
+          if remaining <= 0 and charge > cap then level = cap - charge end
         else
           level = math.min(cap, level + rate * math.max(0, now - ts))
           -- The API's view wins when it has less: someone else shares the key. The remainder is
