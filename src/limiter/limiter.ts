@@ -150,7 +150,7 @@ export class RateLimiter {
     opts: AcquireOptions,
   ): Promise<Permit | Deferral>;
   async acquire(plan: CallPlan, signal?: AbortSignal, opts: AcquireOptions = {}): Promise<Permit | Deferral> {
-    const group = modelGroup(plan.model);
+    const group = limiterGroup(plan);
     const key = this.key(group);
     // The group is in use from here (requestRate reads it, idle groups are dropped), gate or not.
     const gate = this.#gate(group);
@@ -400,3 +400,9 @@ interface Admission {
 type Look = AdmitState | Deferral | { sleepMs: number };
 
 const isSleep = (look: Look): look is { sleepMs: number } => typeof look === 'object' && 'sleepMs' in look;
+
+/** The group a call is paced in: its model's family, or that family's `speed: "fast"` bucket. */
+export function limiterGroup(plan: Pick<CallPlan, 'model' | 'speed'>): string {
+  const group = modelGroup(plan.model);
+  return plan.speed === 'fast' ? `${group}-fast` : group;
+}

@@ -58,3 +58,39 @@ describe('a permit settles its charge with what the API counted', () => {
     expect(level).toBeLessThan(200);
   });
 });
+
+describe('speed: "fast" has its own bucket', () => {
+  let redis: Redis;
+  let limiter: RateLimiter;
+  beforeAll(() => {
+    redis = new Redis(inject('redisUrl'));
+  });
+  afterAll(() => redis.disconnect());
+  afterEach(() => limiter?.close());
+
+  it("a fast call is paced in its family's fast group: a paused standard group does not hold it (control: a standard call is handed back)", async () => {
+    limiter = new RateLimiter({
+      redis,
+      account: randomUUID(),
+      keys: new Keyspace({ queue: 'limiter' }),
+      config: resolveConfig({ limiter: { tuning: { target: 1, reserveMs: 0 } } }).limiter,
+    });
+    const limits = { requests: 6000, input_tokens: 600_000, output_tokens: 60_000 };
+    const none = { requests: 0, input_tokens: 0, output_tokens: 0 };
+    for (const group of ['sonnet', 'sonnet-fast'])
+      await limiter.state.observe(limiter.key(group), limits, limits, none);
+    // The standard bucket answers 429: its group pauses for 30 s.
+    const first = await limiter.acquire({
+      model: 'claude-sonnet-4-5',
+      inputTokens: 10,
+      maxTokens: 10,
+      tenant: '',
+    });
+    await first.settle({ outcome: 'rate_limited', signals: {}, retryAfterMs: 30_000 });
+    const plan = { model: 'claude-sonnet-4-5', inputTokens: 10, maxTokens: 10, tenant: '' };
+    const standard = await limiter.acquire(plan, undefined, { mayDefer: true });
+    expect(standard).toMatchObject({ deferred: true, reason: 'paused' });
+    const fast = await limiter.acquire({ ...plan, speed: 'fast' }, undefined, { mayDefer: true });
+    expect('deferred' in fast).toBe(false);
+  });
+});
