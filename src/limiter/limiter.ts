@@ -314,14 +314,26 @@ export class RateLimiter {
       perMinute: plan.quota?.perMinute,
       onCached: cacheKey === undefined ? undefined : () => this.#cache.remember(cacheKey),
     });
-    if (!wrote) return permit;
+    if (!wrote || cacheKey === undefined) return permit;
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      wrote();
+    };
     return {
-      observeSignals: (signals) => permit.observeSignals(signals),
+      observeSignals: (signals) => {
+        permit.observeSignals(signals);
+        // The answer began: the API wrote the prefix before its first token, so the calls waiting
+        // for it go now as reads, not when this call (maybe a long one) ends.
+        this.#cache.remember(cacheKey);
+        end();
+      },
       settle: async (result) => {
         try {
           await permit.settle(result);
         } finally {
-          wrote();
+          end();
         }
       },
     };

@@ -94,3 +94,60 @@ describe('speed: "fast" has its own bucket', () => {
     expect('deferred' in fast).toBe(false);
   });
 });
+
+describe('a cacheable prefix is a read once its first answer begins', () => {
+  let redis: Redis;
+  let limiter: RateLimiter;
+  beforeAll(() => {
+    redis = new Redis(inject('redisUrl'));
+  });
+  afterAll(() => redis.disconnect());
+  afterEach(() => limiter?.close());
+
+  it('the calls waiting for the writer go as reads when its answer begins, not when it ends (control: without the answer they wait holdMs and pay the write)', async () => {
+    const run = async (begins: boolean) => {
+      limiter = new RateLimiter({
+        redis,
+        account: randomUUID(),
+        keys: new Keyspace({ queue: 'limiter' }),
+        // A minute's bucket: the level is the charges less the refill, never capped in the test.
+        config: resolveConfig({
+          limiter: { tuning: { target: 1, reserveMs: 0, holdMs: 2000, burstMs: 60_000 } },
+        }).limiter,
+      });
+      const key = limiter.key('sonnet');
+      // 600,000 ITPM: 10 tokens a ms.
+      const limits = { requests: 60_000, input_tokens: 600_000, output_tokens: 600_000 };
+      const left = { ...limits, input_tokens: 100_000 };
+      await limiter.state.observe(key, limits, left, { requests: 0, input_tokens: 0, output_tokens: 0 });
+      const plan = {
+        model: 'claude-sonnet-4-5',
+        inputTokens: 10_000,
+        cachePrefixTokens: 9_000,
+        cachePrefixKey: 'p1',
+        maxTokens: 10,
+        tenant: '',
+      };
+      const writer = await limiter.acquire(plan);
+      const t0 = Date.now();
+      const before = (await limiter.state.read(key)).levels.input_tokens!;
+      const reader = limiter.acquire(plan);
+      if (begins) setTimeout(() => writer.observeSignals({}), 100);
+      await reader;
+      const waited = Date.now() - t0;
+      const after = await limiter.state.read(key);
+      const charged = Math.round(before + 10 * (Date.now() - t0) - after.levels.input_tokens!);
+      await limiter.close();
+      return { waited, charged };
+    };
+    const began = await run(true);
+    const control = await run(false);
+    console.log(`prefix ${JSON.stringify({ began, control })}`);
+    // The reader went when the writer's answer began, charged its uncached 1,000 tokens (less the
+    // refill meanwhile), where the control waited holdMs and paid the whole prompt.
+    expect(began.waited).toBeLessThan(1500);
+    expect(began.charged).toBeLessThan(2000);
+    expect(control.waited).toBeGreaterThanOrEqual(1900);
+    expect(control.charged).toBeGreaterThan(9000);
+  });
+});
