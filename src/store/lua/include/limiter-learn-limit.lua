@@ -10,7 +10,8 @@
 --               every second) until the first 429;
 --   correct:    a 429 means the API's bucket is empty, so the admissions it took over the last
 --               window are the limit: the limit becomes the smaller of itself and that rate,
---               × learnDecrease; the group pauses for retry-after and measures afresh from there;
+--               × learnDecrease (none taken in the window: half the limit); the group pauses for
+--               retry-after and measures afresh from there;
 --   hold:       no increase for a window after the pause;
 --   re-probe:   then each success adds learnStep (additive: a limit that was raised is found
 --               again, slowly enough that the next 429 costs few calls).
@@ -32,7 +33,8 @@ local function correct_learned(hash, now, paused, t)
   meter_add(hash, 'sent', now, t.learnWindowMs, -1)
   if now < (num(hash, 'learn_hold_until') or 0) then return end
   local limit = num(hash, 'req_limit')
-  local measured = meter_rpm(hash, 'sent', now, t.learnWindowMs, 3) or limit
+  -- (Nothing taken over the window: fewer than one request in it, so at most half of the limit.)
+  local measured = meter_rpm(hash, 'sent', now, t.learnWindowMs, 1) or limit * 0.5
   put(hash, 'req_limit', math.max(1, math.min(limit, measured) * t.learnDecrease))
   put(hash, 'slow_start', '0')
   put(hash, 'learn_hold_until', paused)
