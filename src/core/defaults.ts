@@ -98,7 +98,7 @@ export const defaults: PromptqConfig = deepFreeze<PromptqConfig>({
       pauseWithoutRetryAfterMs: 1000,
       inRatioWeight: 0.2,
       learnStartRpm: 60,
-      learnSlowStartStep: 30,
+      learnSlowStartStep: 60,
       learnStep: 0.3,
       learnDecrease: 0.95,
       learnWindowMs: 5000,

@@ -341,13 +341,13 @@ export interface LimiterTuning {
   readonly inRatioWeight: number;
   /** Header-less endpoints: the request limit (per minute) assumed after the first success. @defaultValue `60` */
   readonly learnStartRpm: number;
-  /** Header-less: requests per minute added to the learned limit per success until the first 429. @defaultValue `30` */
+  /** Header-less: requests per minute added to the learned limit per success until the first 429 (the rate doubles in well under a second's worth of successes). @defaultValue `60` */
   readonly learnSlowStartStep: number;
   /** Header-less: requests per minute added per success after the first 429. @defaultValue `0.3` */
   readonly learnStep: number;
-  /** Header-less: after a 429 the learned limit becomes at most the measured success rate × this. @defaultValue `0.95` */
+  /** Header-less: after a 429 the learned limit becomes at most the rate the API took over the last window × this. @defaultValue `0.95` */
   readonly learnDecrease: number;
-  /** Header-less: the success rate is measured over about this long. @defaultValue `5000` */
+  /** The sliding window of the success and admission meters (a learned limit's correction, its hold after a 429, a cautious pace). @defaultValue `5000` */
   readonly learnWindowMs: number;
   /**
    * Announced limits: a 429 episode this soon after the last one makes the group cautious for this

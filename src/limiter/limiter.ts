@@ -25,7 +25,16 @@
  */
 import Bottleneck from 'bottleneck';
 import { cacheReadsCountTowardItpm, modelGroup } from '../core/models.js';
-import { type Resource, resources } from '../core/rate-limits.js';
+import type { Resource } from '../core/rate-limits.js';
+import {
+  abortError,
+  deferral,
+  earlyDeferral,
+  type LocalGroup,
+  quotaDeferral,
+  sleep,
+  takePerMinute,
+} from './deferral.js';
 import { createPermit, type PermitContext } from './permit.js';
 import { PromptCacheTracker } from './prompt-cache.js';
 import {
@@ -35,15 +44,7 @@ import {
   type ShareBuckets,
   SharedLimiterState,
 } from './shared-state.js';
-import type {
-  AccountQuotaPort,
-  AcquireOptions,
-  CallPlan,
-  Deferral,
-  LimiterOptions,
-  Permit,
-  QuotaResource,
-} from './types.js';
+import type { AcquireOptions, CallPlan, Deferral, LimiterOptions, Permit } from './types.js';
 
 function bottleneckPriority(priority: number | undefined): number {
   if (priority === undefined) return 5;
@@ -51,7 +52,6 @@ function bottleneckPriority(priority: number | undefined): number {
   if (priority <= 100) return 5;
   return 8;
 }
-const abortError = (signal: AbortSignal) => signal.reason ?? new Error('aborted');
 
 export class RateLimiter {
   readonly #options: LimiterOptions;
@@ -150,7 +150,7 @@ export class RateLimiter {
     opts: AcquireOptions,
   ): Promise<Permit | Deferral>;
   async acquire(plan: CallPlan, signal?: AbortSignal, opts: AcquireOptions = {}): Promise<Permit | Deferral> {
-    const group = modelGroup(plan.model);
+    const group = limiterGroup(plan);
     const key = this.key(group);
     // The group is in use from here (requestRate reads it, idle groups are dropped), gate or not.
     const gate = this.#gate(group);
@@ -170,7 +170,7 @@ export class RateLimiter {
     const mayDefer = opts.mayDefer === true;
     const local = this.#localOf(group);
     if (mayDefer) {
-      const early = this.#earlyDeferral(groupState, costs, local, priority);
+      const early = earlyDeferral(groupState, costs, local, priority, this.#state.tuning);
       if (early) return early;
     }
     const quota = plan.quota;
@@ -204,37 +204,6 @@ export class RateLimiter {
     const cached = !readsCount && cacheKey !== undefined && this.#cache.isCached(cacheKey);
     const prefixTokens = cached ? Math.min(plan.cachePrefixTokens ?? 0, plan.inputTokens) : 0;
     return { readsCount, cacheKey, cached, inputTokens: plan.inputTokens - prefixTokens };
-  }
-
-  /**
-   * The deferral decision before asking Redis (with `mayDefer`): the group is paused past `holdMs`,
-   * or this process's calls already waiting for it fill `holdMs` and this call's priority beats
-   * none of theirs.
-   */
-  #earlyDeferral(
-    groupState: GroupState,
-    costs: Costs,
-    local: LocalGroup,
-    priority: number,
-  ): Deferral | undefined {
-    const hold = this.#state.tuning.holdMs;
-    const parked = local.parked;
-    const now = Date.now();
-    if (groupState.pausedUntil - now > hold) return deferral(groupState.pausedUntil, 'paused');
-    // Calls of this process already waiting for the group, one call's interval apart. (While
-    // the limits are unknown every call waits: the discovery request's answer usually comes within
-    // one call.) A learned limit (no headers) is still being raised step by step: its interval says
-    // little about the next seconds, so its calls wait as in discovery.
-    const interval = groupState.learned ? null : callIntervalMs(groupState, costs, this.#state.tuning.target);
-    const room = interval === null ? Number.POSITIVE_INFINITY : Math.max(1, Math.ceil(hold / interval));
-    if (interval === null || parked.length < room || parked.some((p) => p > priority)) return undefined;
-    // Past maxDeferMs the cursor starts over (still spaced): the interval may shrink meanwhile.
-    const first = now + Math.max(hold, parked.length * interval);
-    local.nextBackAt = Math.max(local.nextBackAt, first);
-    if (local.nextBackAt > now + this.#state.tuning.maxDeferMs) local.nextBackAt = first;
-    const untilMs = local.nextBackAt;
-    local.nextBackAt += interval;
-    return deferral(untilMs, 'queued');
   }
 
   /**
@@ -299,7 +268,8 @@ export class RateLimiter {
     // Over its share: step aside at once, whatever the wait (others of the group may go).
     if (a.mayDefer && state === 'quota') {
       const tenantId = a.quota?.id ?? '';
-      return this.#quotaDeferral(
+      return quotaDeferral(
+        this.#state.tuning,
         a.local,
         tenantId,
         a.groupState,
@@ -344,14 +314,26 @@ export class RateLimiter {
       perMinute: plan.quota?.perMinute,
       onCached: cacheKey === undefined ? undefined : () => this.#cache.remember(cacheKey),
     });
-    if (!wrote) return permit;
+    if (!wrote || cacheKey === undefined) return permit;
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      wrote();
+    };
     return {
-      observeSignals: (signals) => permit.observeSignals(signals),
+      observeSignals: (signals) => {
+        permit.observeSignals(signals);
+        // The answer began: the API wrote the prefix before its first token, so the calls waiting
+        // for it go now as reads, not when this call (maybe a long one) ends.
+        this.#cache.remember(cacheKey);
+        end();
+      },
       settle: async (result) => {
         try {
           await permit.settle(result);
         } finally {
-          wrote();
+          end();
         }
       },
     };
@@ -378,31 +360,6 @@ export class RateLimiter {
   }
 
   /**
-   * A call over its tenant's share: back when the share has room, and the tenant's next deferred
-   * call one of the tenant's intervals later (at most `maxDeferMs` ahead, then the line starts
-   * over), so a tenant's many waiting jobs do not all come back at once to be handed back again.
-   */
-  #quotaDeferral(
-    local: LocalGroup,
-    tenantId: string,
-    groupState: GroupState,
-    costs: Costs,
-    share: number,
-    waitMs: number,
-    resource: Resource | undefined,
-  ): Deferral {
-    const now = Date.now();
-    let untilMs = now + waitMs;
-    const interval = callIntervalMs(groupState, costs, this.#state.tuning.target);
-    if (interval !== null) {
-      untilMs = Math.max(untilMs, local.quotaBackAt.get(tenantId) ?? 0);
-      if (untilMs > now + Math.max(waitMs, this.#state.tuning.maxDeferMs)) untilMs = now + waitMs;
-      local.quotaBackAt.set(tenantId, untilMs + interval / share);
-    }
-    return deferral(untilMs, 'quota', quotaResource(resource));
-  }
-
-  /**
    * Requests per second the groups this process has used may take (sum of the discovered request
    * limits at the current pace); 0 while nothing is known.
    */
@@ -423,18 +380,6 @@ export class RateLimiter {
     await Promise.all([...this.#gates.values()].map((g) => g.stop({ dropWaitingJobs: true })));
     this.#gates.clear();
   }
-}
-
-/**
- * Per group, this process's: the priorities of its calls waiting for the group (looking or in the
- * gate) and how many are in the gate, when its next call deferred for the group's line should come
- * back, and per tenant over its share the same.
- */
-interface LocalGroup {
-  parked: number[];
-  gated: number;
-  nextBackAt: number;
-  quotaBackAt: Map<string, number>;
 }
 
 /** A call's cacheable prefix as {@link RateLimiter.acquire} charges it. */
@@ -468,62 +413,8 @@ type Look = AdmitState | Deferral | { sleepMs: number };
 
 const isSleep = (look: Look): look is { sleepMs: number } => typeof look === 'object' && 'sleepMs' in look;
 
-/**
- * The tenant's per-minute quota lives in another slot: counted first, before the group's turn. Over
- * it, a deferral with `mayDefer`, else a wait.
- */
-async function takePerMinute(
-  perMinute: AccountQuotaPort,
-  tokens: number,
-  mayDefer: boolean,
-  signal: AbortSignal | undefined,
-): Promise<Deferral | undefined> {
-  for (;;) {
-    const taken = await perMinute.take(tokens);
-    if (taken.waitMs <= 0) return undefined;
-    if (mayDefer) return deferral(Date.now() + taken.waitMs, 'quota', taken.resource);
-    await sleep(Math.min(taken.waitMs, 1000), signal);
-  }
-}
-
-function deferral(untilMs: number, reason: Deferral['reason'], resource?: QuotaResource): Deferral {
-  return resource === undefined
-    ? { deferred: true, untilMs, reason }
-    : { deferred: true, untilMs, reason, resource };
-}
-
-/** The share bucket the admission found short → what the tenant ran short of. */
-function quotaResource(r: Resource | undefined): QuotaResource {
-  return r === 'requests' ? 'requests' : 'tokens';
-}
-
-/**
- * Milliseconds between two calls like this one at the group's pace (the slowest of its known
- * limits); `null` while no limit is known.
- */
-function callIntervalMs(groupState: GroupState, costs: Costs, target: number): number | null {
-  let ms: number | null = null;
-  for (const r of resources) {
-    const limit = groupState.limits[r];
-    if (limit) ms = Math.max(ms ?? 0, (costs[r] * 60_000) / (limit * groupState.factor * target));
-  }
-  return ms;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(abortError(signal));
-      return;
-    }
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(abortError(signal!));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+/** The group a call is paced in: its model's family, or that family's `speed: "fast"` bucket. */
+export function limiterGroup(plan: Pick<CallPlan, 'model' | 'speed'>): string {
+  const group = modelGroup(plan.model);
+  return plan.speed === 'fast' ? `${group}-fast` : group;
 }

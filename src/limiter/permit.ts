@@ -6,7 +6,7 @@
 import { type Resource, resources } from '../core/rate-limits.js';
 import type { RateLimitSignals } from '../providers/provider.js';
 import type { Costs, HeaderObservation, SharedLimiterState } from './shared-state.js';
-import type { AccountQuotaPort, CallPlan, LimiterOptions, Permit } from './types.js';
+import type { AccountQuotaPort, CallPlan, CallResult, LimiterOptions, Permit } from './types.js';
 
 /** What a permit needs of its limiter. */
 export interface PermitContext {
@@ -49,10 +49,20 @@ function observation(
   ctx: PermitContext,
   group: string,
   snap: RateLimitSignals,
+  costs: Costs,
+  at: number | undefined,
 ): HeaderObservation | undefined {
   if (Object.keys(snap).length === 0) return undefined;
   void ctx.options.events?.emit('limitSignals', { group, signals: snap });
+  // The API answered after charging this call's max_tokens: a remainder above zero (not a debt
+  // shown as zero) plus that charge is what its output bucket held.
+  const outLeft = snap.output_tokens?.remaining;
+  const held =
+    outLeft !== undefined && outLeft > 0 ? { output_tokens: outLeft + costs.output_tokens } : undefined;
   return {
+    held,
+    at,
+    charge: costs,
     limits: {
       requests: snap.requests?.limit,
       input_tokens: snap.input_tokens?.limit,
@@ -100,11 +110,106 @@ async function observeLimitSignals(
   group: string,
   key: string,
   signals: RateLimitSignals,
+  costs: Costs,
+  at: number,
 ): Promise<void> {
-  const seen = observation(ctx, group, signals);
+  const seen = observation(ctx, group, signals, costs, at);
   if (!seen) return;
-  const before = await ctx.state.observe(key, seen.limits, seen.remaining, seen.ceilings);
+  const { limits, remaining, ceilings, held } = seen;
+  const before = await ctx.state.observe(key, limits, remaining, ceilings, Date.now(), held, at, costs);
   reportLimits(ctx, group, key, seen, before);
+}
+
+type SettleOutcome = 'success' | 'rate_limited' | 'overloaded' | 'other';
+
+function settleOutcome(result: CallResult): SettleOutcome {
+  const o = result.outcome;
+  return o === 'success' || o === 'rate_limited' || o === 'overloaded' ? o : 'other';
+}
+
+/**
+ * What an answered call gives back: to the group (and the tenant's share), the admission's charge
+ * less what the API counted — on success the unused estimate and `max_tokens` less the output; on
+ * a 429 all of it (the API counted none: a refused call charges nothing); on any other failure all
+ * of `max_tokens` (no output). To the tenant's per-minute quota, the whole prompt's estimate less
+ * its real tokens. And the input-token ratio's sample.
+ */
+function usageOf(result: CallResult, plan: CallPlan, costs: Costs, cacheReadsCount: boolean) {
+  const ok = result.outcome === 'success';
+  const written = result.cacheCreationInputTokens ?? 0;
+  const read = result.cacheReadInputTokens ?? 0;
+  const inputTokens = ok ? result.inputTokens : undefined;
+  const billedIn =
+    inputTokens === undefined ? undefined : inputTokens + written + (cacheReadsCount ? read : 0);
+  const refused = result.outcome === 'rate_limited';
+  const refundIn = refused ? costs.input_tokens : billedIn === undefined ? 0 : costs.input_tokens - billedIn;
+  const refundOut =
+    ok && result.outputTokens !== undefined ? costs.output_tokens - result.outputTokens : costs.output_tokens;
+  // The estimate covers the whole prompt: compare it with all of the prompt's tokens.
+  const whole = inputTokens === undefined ? undefined : inputTokens + written + read;
+  return {
+    refundIn,
+    refundOut,
+    quotaIn: whole === undefined ? 0 : plan.inputTokens - whole,
+    sample: whole !== undefined && plan.inputTokens > 0 ? whole / plan.inputTokens : null,
+    cached: ok && written + read > 0,
+  };
+}
+
+async function reportPause(
+  ctx: PermitContext,
+  group: string,
+  key: string,
+  reason: 'rate_limited' | 'overloaded',
+  pausedUntil: number,
+): Promise<void> {
+  ctx.forget?.(key);
+  const pauseMs = pausedUntil - Date.now();
+  if (pauseMs > 0) await ctx.options.events?.emit('groupPaused', { group, reason, pauseMs });
+}
+
+/**
+ * Settle an answered call in one script: what it gives back, the answer's headers (unless they were
+ * learned on their own already: `headersSeen`), the pace; then report what changed.
+ */
+async function settleCall(
+  ctx: PermitContext,
+  call: PermitCall,
+  result: CallResult,
+  headersSeen: Promise<void> | undefined,
+  arrived: RateLimitSignals | undefined,
+  arrivedAt: number | undefined,
+): Promise<void> {
+  const { group, key, costs } = call;
+  const outcome = settleOutcome(result);
+  const pausing = outcome === 'rate_limited' || outcome === 'overloaded';
+  // Headers learned on their own already: as before, first on success (on a 429/529 the pause goes
+  // first, so that the discovery request's end cannot let another request slip in before it).
+  if (headersSeen && !pausing) await headersSeen;
+  const signals = result.signals ?? arrived;
+  const merged = signals && !headersSeen ? observation(ctx, group, signals, costs, arrivedAt) : undefined;
+  const usage = usageOf(result, call.plan, costs, call.cacheReadsCount);
+  if (usage.cached) call.onCached?.();
+  const [{ pausedUntil, factor, limitsBefore }] = await Promise.all([
+    ctx.state.settle(key, {
+      outcome,
+      refundInputTokens: usage.refundIn,
+      refundOutputTokens: usage.refundOut,
+      retryAfterMs: result.retryAfterMs,
+      inRatioSample: usage.sample,
+      // Did the API's answer carry rate-limit headers? (null: there was no answer.)
+      headersSeen: result.signals ? Object.keys(result.signals).length > 0 : null,
+      discovery: call.discovery,
+      headers: merged,
+    }),
+    call.shareKey === undefined
+      ? undefined
+      : ctx.state.refundShare(call.shareKey, usage.refundIn, usage.refundOut),
+    outcome === 'rate_limited' ? undefined : call.perMinute?.giveBack(0, usage.quotaIn + usage.refundOut),
+  ]);
+  if (merged) reportLimits(ctx, group, key, merged, limitsBefore ?? {});
+  await ctx.options.events?.emit('groupPace', { group, factor });
+  if (pausing) await reportPause(ctx, group, key, outcome, pausedUntil);
 }
 
 /**
@@ -113,21 +218,29 @@ async function observeLimitSignals(
  * discovery for every waiting call), and those of a call still running `headersEarlyMs` after them.
  */
 export function createPermit(ctx: PermitContext, call: PermitCall): Permit {
-  const { group, key, plan, costs, discovery, cacheReadsCount } = call;
+  const { group, key, costs, discovery } = call;
   let headersSeen: Promise<void> | undefined;
   let arrived: RateLimitSignals | undefined;
+  /** When the answer began (its signals arrived): their remainders are as of then. */
+  let arrivedAt: number | undefined;
   let early: NodeJS.Timeout | undefined;
   let settled = false;
   const observe = (signals: RateLimitSignals) => {
     clearTimeout(early);
-    headersSeen ??= observeLimitSignals(ctx, group, key, signals).catch(() => {});
+    headersSeen ??= observeLimitSignals(ctx, group, key, signals, costs, arrivedAt ?? Date.now()).catch(
+      () => {},
+    );
     return headersSeen;
   };
   return {
     observeSignals: (signals) => {
       if (settled || headersSeen || arrived) return;
+      arrivedAt = Date.now();
       if (discovery) {
-        void observe(signals);
+        // Without headers the discovery's answer still ends the discovery as it begins: the
+        // group's request limit is learned from here.
+        if (Object.keys(signals).length === 0) headersSeen = ctx.state.answerBegan(key).catch(() => {});
+        else void observe(signals);
         return;
       }
       arrived = signals;
@@ -138,65 +251,7 @@ export function createPermit(ctx: PermitContext, call: PermitCall): Permit {
       if (settled) return;
       settled = true;
       clearTimeout(early);
-      const pausing = result.outcome === 'rate_limited' || result.outcome === 'overloaded';
-      // Headers learned on their own already: as before, first on success (on a 429/529 the pause
-      // goes first, so that the discovery request's end cannot let another request slip in before it).
-      if (headersSeen && !pausing) await headersSeen;
-      const signals = result.signals ?? arrived;
-      const merged = signals && !headersSeen ? observation(ctx, group, signals) : undefined;
-      const ok = result.outcome === 'success';
-      const outcome: 'success' | 'rate_limited' | 'overloaded' | 'other' =
-        result.outcome === 'success' || result.outcome === 'rate_limited' || result.outcome === 'overloaded'
-          ? result.outcome
-          : 'other';
-      const written = result.cacheCreationInputTokens ?? 0;
-      const read = result.cacheReadInputTokens ?? 0;
-      const billedIn =
-        result.inputTokens === undefined
-          ? undefined
-          : result.inputTokens + written + (cacheReadsCount ? read : 0);
-      const refundIn = ok && billedIn !== undefined ? costs.input_tokens - billedIn : 0;
-      // A failed call produced no output: give all of max_tokens back.
-      const refundOut =
-        ok && result.outputTokens !== undefined
-          ? costs.output_tokens - result.outputTokens
-          : costs.output_tokens;
-      // The estimate covers the whole prompt: compare it with all of the prompt's tokens.
-      const sample =
-        ok && result.inputTokens !== undefined && plan.inputTokens > 0
-          ? (result.inputTokens + written + read) / plan.inputTokens
-          : null;
-      if (ok && written + read > 0) call.onCached?.();
-      // Did the API's answer carry rate-limit headers? (null: there was no answer.)
-      const rateHeaders = result.signals ? Object.keys(result.signals).length > 0 : null;
-      const giveIn = outcome === 'rate_limited' ? 0 : refundIn;
-      const giveOut = outcome === 'rate_limited' ? 0 : refundOut;
-      // The tenant's quotas get back what the group gets back (its per-minute quota counted the
-      // whole prompt's estimate, so it is refunded against all of the prompt's real tokens).
-      const quotaIn =
-        ok && result.inputTokens !== undefined ? plan.inputTokens - (result.inputTokens + written + read) : 0;
-      const [{ pausedUntil, factor, limitsBefore }] = await Promise.all([
-        ctx.state.settle(key, {
-          outcome,
-          refundInputTokens: giveIn,
-          refundOutputTokens: giveOut,
-          retryAfterMs: result.retryAfterMs,
-          inRatioSample: sample,
-          headersSeen: rateHeaders,
-          discovery,
-          headers: merged,
-        }),
-        call.shareKey === undefined ? undefined : ctx.state.refundShare(call.shareKey, giveIn, giveOut),
-        outcome === 'rate_limited' ? undefined : call.perMinute?.giveBack(0, quotaIn + refundOut),
-      ]);
-      if (merged) reportLimits(ctx, group, key, merged, limitsBefore ?? {});
-      await ctx.options.events?.emit('groupPace', { group, factor });
-      if (pausing) {
-        ctx.forget?.(key);
-        const pauseMs = pausedUntil - Date.now();
-        const reason = outcome as 'rate_limited' | 'overloaded';
-        if (pauseMs > 0) await ctx.options.events?.emit('groupPaused', { group, reason, pauseMs });
-      }
+      await settleCall(ctx, call, result, headersSeen, arrived, arrivedAt);
     },
   };
 }

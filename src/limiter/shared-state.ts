@@ -33,7 +33,9 @@ import type { LimiterTuning } from '../core/settings.js';
 import type { RedisConnection as Redis } from '../store/connection.js';
 import {
   admitScript,
+  type HeaderArgs,
   observeScript,
+  type PerBucket,
   readGroup,
   settleScript,
   shareRefundScript,
@@ -86,28 +88,32 @@ export interface HeaderObservation {
   limits: Record<Resource, number | undefined>;
   remaining: Record<Resource, number | undefined>;
   ceilings: Record<Resource, number>;
+  /**
+   * What the API's bucket has shown it holds: a remainder above zero (its lower end) plus the charge
+   * of the request it answered (the API charges before it answers). Learned for output tokens
+   * (lua/include/limiter-bucket.lua).
+   */
+  held?: Partial<Record<Resource, number>> | undefined;
+  /** When the answer carrying them began (ms): the remainders are as of then (default: when learned). */
+  at?: number | undefined;
+  /** The answered call's cost. */
+  charge?: Costs | undefined;
 }
 
-const none = { requests: undefined, input_tokens: undefined, output_tokens: undefined };
-const noHeaders: HeaderObservation = {
-  limits: none,
-  remaining: none,
-  ceilings: { requests: 0, input_tokens: 0, output_tokens: 0 },
-};
+/** A value per resource → the scripts' triple (requests, input, output tokens). */
+function perBucket<T>(v: Record<Resource, T>, n: (x: T) => number): PerBucket {
+  return [n(v.requests), n(v.input_tokens), n(v.output_tokens)];
+}
 
-function observeArgs(observation: HeaderObservation) {
-  const { limits, remaining, ceilings } = observation;
-  const n = (v: number | undefined) => (v === undefined ? -1 : v);
+function headerArgs(observation: HeaderObservation): HeaderArgs {
+  const sent = (v: number | undefined) => (v === undefined ? -1 : v);
   return {
-    limitReq: n(limits.requests),
-    limitIn: n(limits.input_tokens),
-    limitOut: n(limits.output_tokens),
-    remainingReq: n(remaining.requests),
-    remainingIn: n(remaining.input_tokens),
-    remainingOut: n(remaining.output_tokens),
-    ceilingReq: ceilings.requests,
-    ceilingIn: ceilings.input_tokens,
-    ceilingOut: ceilings.output_tokens,
+    limit: perBucket(observation.limits, sent),
+    remaining: perBucket(observation.remaining, sent),
+    ceiling: perBucket(observation.ceilings, Number),
+    held: perBucket({ requests: -1, input_tokens: -1, output_tokens: -1, ...observation.held }, Number),
+    at: observation.at,
+    charge: observation.charge && perBucket(observation.charge, Number),
   };
 }
 
@@ -147,22 +153,11 @@ export class SharedLimiterState {
     now = Date.now(),
     share?: ShareBuckets,
   ): Promise<{ waitMs: number; state: AdmitState; resource?: Resource }> {
-    const t = this.#tuning;
     const [wait, state, resource] = await admitScript(
       this.#redis,
       // Without a share the second key is the group's own (same slot; the script leaves it alone).
       { group: key, share: share?.key ?? key },
-      {
-        now,
-        costReq: costs.requests,
-        costIn: costs.input_tokens,
-        costOut: costs.output_tokens,
-        target: t.target,
-        burstMs: t.burstMs,
-        discoveryTtlMs: t.discoveryTtlMs,
-        reserveMs: t.reserveMs,
-        share: share?.share ?? 0,
-      },
+      { now, cost: perBucket(costs, Number), share: share?.share ?? 0, tuning: this.#tuning },
     );
     const out = { waitMs: Number(wait), state: state as AdmitState };
     return resource === undefined ? out : { ...out, resource: resourceOf[resource as BucketName] };
@@ -171,11 +166,7 @@ export class SharedLimiterState {
   /** Give back to a tenant's share buckets what a call did not use (the group's refund, same amounts). */
   async refundShare(shareKey: string, inputTokens: number, outputTokens: number): Promise<void> {
     if (inputTokens === 0 && outputTokens === 0) return;
-    await shareRefundScript(
-      this.#redis,
-      { share: shareKey },
-      { refundIn: inputTokens, refundOut: outputTokens },
-    );
+    await shareRefundScript(this.#redis, { share: shareKey }, { refund: [inputTokens, outputTokens] });
   }
 
   /** Returns the limits known before this observation. */
@@ -185,18 +176,28 @@ export class SharedLimiterState {
     remaining: Record<Resource, number | undefined>,
     ceilings: Record<Resource, number>,
     now = Date.now(),
+    held?: HeaderObservation['held'],
+    at?: number,
+    charge?: Costs,
   ): Promise<Partial<Record<Resource, number>>> {
-    const before = await observeScript(
-      this.#redis,
-      { group: key },
-      {
-        now,
-        ...observeArgs({ limits, remaining, ceilings }),
-        target: this.#tuning.target,
-        burstMs: this.#tuning.burstMs,
-      },
-    );
+    const headers = headerArgs({ limits, remaining, ceilings, held, at, charge });
+    const before = await observeScript(this.#redis, { group: key }, { now, headers, tuning: this.#tuning });
     return limitsBefore(before);
+  }
+
+  /**
+   * The discovery request's answer began without rate-limit headers: while the group knows no limit,
+   * its request limit is learned from now on (lua/include/limiter-learn-limit.lua) instead of when
+   * that call ends.
+   */
+  async answerBegan(key: string, now = Date.now()): Promise<void> {
+    const unknown = { requests: undefined, input_tokens: undefined, output_tokens: undefined };
+    const headers = headerArgs({
+      limits: unknown,
+      remaining: unknown,
+      ceilings: { requests: 0, input_tokens: 0, output_tokens: 0 },
+    });
+    await observeScript(this.#redis, { group: key }, { now, headers, answered: true, tuning: this.#tuning });
   }
 
   async settle(
@@ -223,41 +224,20 @@ export class SharedLimiterState {
     /** With `headers`: the limits known before they were learned. */
     limitsBefore?: Partial<Record<Resource, number>>;
   }> {
-    const t = this.#tuning;
     const [paused, factor, before] = await settleScript(
       this.#redis,
       { group: key },
       {
         now,
         outcome: answer.outcome,
-        refundIn: answer.refundInputTokens,
-        refundOut: answer.refundOutputTokens,
+        refund: [answer.refundInputTokens, answer.refundOutputTokens],
         retryAfterMs: answer.retryAfterMs ?? -1,
-        burstMs: t.burstMs,
-        minFactor: t.minFactor,
-        overloadBaseMs: t.overloadBaseMs,
-        overloadMaxMs: t.overloadMaxMs,
         jitter: random(),
         inRatioSample: answer.inRatioSample ?? -1,
         headersSeen: answer.headersSeen === null ? -1 : answer.headersSeen ? 1 : 0,
-        discovery: answer.discovery ? 1 : 0,
-        recoveryStep: t.recoveryStep,
-        burstRecoveryMs: t.burstRecoveryMs,
-        decreaseFactor: t.decreaseFactor,
-        burstDecrease: t.burstDecrease,
-        minBurstMs: t.minBurstMs,
-        pauseWithoutRetryAfterMs: t.pauseWithoutRetryAfterMs,
-        inRatioWeight: t.inRatioWeight,
-        learnStartRpm: t.learnStartRpm,
-        learnSlowStartStep: t.learnSlowStartStep,
-        learnStep: t.learnStep,
-        learnDecrease: t.learnDecrease,
-        learnWindowMs: t.learnWindowMs,
-        observe: answer.headers ? 1 : 0,
-        ...observeArgs(answer.headers ?? noHeaders),
-        target: t.target,
-        cautiousRecoveryStep: t.cautiousRecoveryStep,
-        cautionMs: t.cautionMs,
+        discovery: answer.discovery === true,
+        headers: answer.headers ? headerArgs(answer.headers) : undefined,
+        tuning: this.#tuning,
       },
     );
     return {

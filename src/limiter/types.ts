@@ -16,6 +16,12 @@ export interface CallPlan {
   /** A fingerprint of that prefix (the cache hits only an identical prefix). */
   cachePrefixKey?: string;
   maxTokens: number;
+  /**
+   * `fast`: the call asks for `speed: "fast"`, which the API limits in a bucket of its own
+   * (`anthropic-fast-*` headers): it is paced in a group of its own, `<group>-fast`.
+   * @defaultValue standard
+   */
+  speed?: 'fast' | 'standard' | undefined;
   tenant: string;
   /** Job priority (1 = highest). */
   priority?: number;

@@ -1,77 +1,88 @@
 /**
- * The limiter's scripts (lua/limiter-*.lua) with their KEYS and ARGV named in header order. What
- * the group hash holds and why is limiter/shared-state.ts; the key is keys.ts's `limiterKey`.
+ * The limiter's scripts (lua/limiter-*.lua) with their KEYS named in header order and their
+ * arguments as one named object each (ARGV[1], JSON). The header-learning Lua both the observe and
+ * the settle run is one file, `lua/include/limiter-learn-headers.lua`. What the group hash holds
+ * and why is limiter/shared-state.ts; the algorithm is docs/limiter.md; the key is keys.ts's
+ * `limiterGroup`.
  */
+import type { LimiterTuning } from '../core/settings.js';
 import type { RedisConnection as Redis } from './connection.js';
-import { script } from './scripts.js';
+import { jsonScript } from './scripts.js';
 
-const groupKeys = ['group'] as const;
-/** What a response's rate-limit headers announce, as limiter-observe-1.lua and limiter-settle-1.lua take it. */
-const headerArgs = [
-  'limitReq',
-  'limitIn',
-  'limitOut',
-  'remainingReq',
-  'remainingIn',
-  'remainingOut',
-  'ceilingReq',
-  'ceilingIn',
-  'ceilingOut',
-  'target',
-] as const;
-export const admitScript = script(
+/** A triple per bucket, in the order requests, input tokens, output tokens. */
+export type PerBucket = readonly [number, number, number];
+
+/**
+ * What a response's rate-limit headers announce: -1 where a value was not sent; ceilings 0 = none.
+ * Remainders at their upper end when the API rounds them.
+ */
+export interface HeaderArgs {
+  limit: PerBucket;
+  remaining: PerBucket;
+  ceiling: PerBucket;
+  /** What the API's bucket has shown it holds (lua/include/limiter-bucket.lua); -1: nothing shown. */
+  held: PerBucket;
+  /** When the answer began (ms): the remainders are as of then. */
+  at?: number | undefined;
+  /** The answered call's cost: a first remainder of zero may hide its debt. */
+  charge?: PerBucket | undefined;
+}
+
+export interface AdmitArgs {
+  now: number;
+  cost: PerBucket;
+  /** The tenant's share of the group's limits, (0, 1]; 0 = no share quota. */
+  share: number;
+  tuning: LimiterTuning;
+}
+
+export interface ObserveArgs {
+  now: number;
+  headers: HeaderArgs;
+  /** An answer began (the discovery request's): without headers, the request limit is learned from here. */
+  answered?: boolean;
+  tuning: LimiterTuning;
+}
+
+export interface SettleArgs {
+  now: number;
+  outcome: 'success' | 'rate_limited' | 'overloaded' | 'other';
+  /** Input and output tokens to give back (negative: charge more). */
+  refund: readonly [number, number];
+  /** -1: none. */
+  retryAfterMs: number;
+  /** 0..1. */
+  jitter: number;
+  /** Real/estimated input tokens of this request; -1: none. */
+  inRatioSample: number;
+  /** 1: the answer carried rate-limit headers; 0: an answer without them; -1: no answer. */
+  headersSeen: 1 | 0 | -1;
+  /** The request was the discovery request. */
+  discovery: boolean;
+  /** The answer's headers, learned in the same step. */
+  headers?: HeaderArgs | undefined;
+  tuning: LimiterTuning;
+}
+
+export const admitScript = jsonScript<['group', 'share'], AdmitArgs, [number, string, string | undefined]>(
   'limiter-admit-2.lua',
   ['group', 'share'],
-  ['now', 'costReq', 'costIn', 'costOut', 'target', 'burstMs', 'discoveryTtlMs', 'reserveMs', 'share'],
   (r) => r as [number, string, string | undefined],
 );
 /** Give back to a tenant's share buckets what a call did not use (lua/limiter-share-refund-1.lua). */
-export const shareRefundScript = script(
+export const shareRefundScript = jsonScript<['share'], { refund: readonly [number, number] }, number>(
   'limiter-share-refund-1.lua',
   ['share'],
-  ['refundIn', 'refundOut'],
   Number,
 );
-export const observeScript = script(
+export const observeScript = jsonScript<['group'], ObserveArgs, string>(
   'limiter-observe-1.lua',
-  groupKeys,
-  ['now', ...headerArgs, 'burstMs'],
+  ['group'],
   String,
 );
-export const settleScript = script(
+export const settleScript = jsonScript<['group'], SettleArgs, [string, string, string]>(
   'limiter-settle-1.lua',
-  groupKeys,
-  [
-    'now',
-    'outcome',
-    'refundIn',
-    'refundOut',
-    'retryAfterMs',
-    'burstMs',
-    'minFactor',
-    'overloadBaseMs',
-    'overloadMaxMs',
-    'jitter',
-    'inRatioSample',
-    'headersSeen',
-    'discovery',
-    'recoveryStep',
-    'burstRecoveryMs',
-    'decreaseFactor',
-    'burstDecrease',
-    'minBurstMs',
-    'pauseWithoutRetryAfterMs',
-    'inRatioWeight',
-    'learnStartRpm',
-    'learnSlowStartStep',
-    'learnStep',
-    'learnDecrease',
-    'learnWindowMs',
-    'observe',
-    ...headerArgs,
-    'cautiousRecoveryStep',
-    'cautionMs',
-  ],
+  ['group'],
   (r) => r as [string, string, string],
 );
 

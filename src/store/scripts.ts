@@ -19,14 +19,41 @@ const luaDir = new URL('./lua/', import.meta.url);
 const defined = new WeakMap<Redis, Map<string, (...args: Arg[]) => Promise<unknown>>>();
 const sources = new Map<string, string>();
 
-/** The source of a Lua file (read once). */
+/** A line `--- @include "name"`: replaced by `lua/include/name.lua` when the script is loaded. */
+const includeLine = /^--- @include "([a-z]+(?:-[a-z]+)*)"[ \t]*$/gm;
+
+/**
+ * The source of a Lua file (read once), its includes resolved: each `--- @include "name"` line is
+ * replaced by the file `include/name.lua` (itself resolved), each file at most once per script —
+ * as bullmq does for its commands, so code shared by scripts (the limiter's header learning) lives
+ * in one file.
+ */
 export function luaSource(file: string): string {
   let src = sources.get(file);
   if (src === undefined) {
-    src = readFileSync(new URL(file, luaDir), 'utf8');
+    src = resolveIncludes(readFileSync(new URL(file, luaDir), 'utf8'), file);
     sources.set(file, src);
   }
   return src;
+}
+
+/** `src` with its `--- @include` lines resolved (`from` names it in errors). */
+export function resolveIncludes(src: string, from: string): string {
+  return withIncludes(src, new Set(), from);
+}
+
+function withIncludes(src: string, seen: Set<string>, from: string): string {
+  return src.replace(includeLine, (_line, name: string) => {
+    if (seen.has(name)) return `-- (${name} included above)`;
+    seen.add(name);
+    let inner: string;
+    try {
+      inner = readFileSync(new URL(`include/${name}.lua`, luaDir), 'utf8');
+    } catch {
+      throw new Error(`${from}: no include/${name}.lua to include`);
+    }
+    return `-- include/${name}.lua\n${withIncludes(inner, seen, name)}`;
+  });
 }
 
 /** `claim-jobs-N.lua` → `promptqClaimJobs`; `limiter-settle-1.lua` → `promptqLimiterSettle`. */
@@ -85,6 +112,27 @@ export function script<const K extends readonly string[], const A extends readon
       await command(redis, file)(...keys.map((n: K[number]) => k[n]), ...argv.map((n: A[number]) => a[n])),
     );
   return Object.assign(run, { file });
+}
+
+/**
+ * A script with a fixed set of keys whose arguments are one JSON object (ARGV[1], decoded by the
+ * script with `cjson.decode`): named fields instead of positional ARGV, nested where that reads
+ * better. `A` is the object's type; the file's header lists its fields.
+ */
+export function jsonScript<const K extends readonly string[], A extends object, R>(
+  file: string,
+  keys: K,
+  decode: (reply: unknown) => R,
+): JsonScript<K, A, R> {
+  const inner = script(file, keys, ['args'], decode);
+  const run = (redis: Redis, k: Named<K, string>, args: A) => inner(redis, k, { args: JSON.stringify(args) });
+  return Object.assign(run, { file });
+}
+
+/** A {@link jsonScript}: named KEYS, and its arguments as one object. */
+export interface JsonScript<K extends readonly string[], A extends object, R> {
+  readonly file: string;
+  (redis: Redis, keys: Named<K, string>, args: A): Promise<R>;
 }
 
 /** A script whose number of keys depends on the call (`name-N.lua`): positional, wrapped by its module. */

@@ -124,6 +124,116 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
     expect((await s.read(k)).levels.input_tokens).toBeCloseTo(after.levels.input_tokens! + 4000, 6);
   });
 
+  it('an oversized request goes once the bucket is full, whatever the limit (6241 OTPM: the need rounds one ulp above the capacity)', async () => {
+    // Default tuning (target 0.995, reserve 200 ms): (cap - reserve) + reserve = cap + 1 ulp at 6241.
+    const s = new SharedLimiterState(redis, defaults.limiter.tuning);
+    for (const otpm of [6241, 6000]) {
+      const k = key();
+      await s.observe(
+        k,
+        { requests: 10_000, input_tokens: 1_000_000, output_tokens: otpm },
+        { requests: 10_000, input_tokens: 1_000_000, output_tokens: otpm },
+        noCeil,
+        0,
+      );
+      const big = { requests: 1, input_tokens: 10, output_tokens: 32_000 };
+      expect(await s.admit(k, big, 60_000)).toEqual({ waitMs: 0, state: 'ok' });
+      // The next one waits for the bucket to refill completely (about one second at this pace).
+      const next = await s.admit(k, big, 60_000);
+      expect(next.state).toBe('pacing');
+      expect(next.waitMs).toBeGreaterThan(900);
+    }
+  });
+
+  /**
+   * OTPM-bound at a low tier: 8,000 OTPM enforced over the minute, `max_tokens` 4,096 (30 s of
+   * refill), real outputs half of it, streamed for 40 s (about 50 tokens a second). A model of the API's output bucket (charged
+   * `max_tokens` at admission, given back the unused part at the end) answers each admission with
+   * its remainder. Returns the output served per second in the steady state (calls ending after the
+   * first 100 s, when the API's initial full bucket is spent) and the admissions the API's bucket
+   * would have refused (429s).
+   */
+  async function otpmRun(learnHeld: boolean) {
+    const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
+    const k = key();
+    const limit = 8000;
+    const perMs = limit / 60_000;
+    const M = 4096;
+    const A = 2048;
+    let api = limit;
+    let apiAt = 0;
+    const apiLevel = (now: number) => Math.min(limit, api + (now - apiAt) * perMs);
+    const limits = { requests: 10_000, input_tokens: 1_000_000, output_tokens: limit };
+    let inFlight: number[] = [];
+    let served = 0;
+    let refused = 0;
+    for (let now = 0; now < 400_000; now += 100) {
+      for (const _end of inFlight.filter((e) => e <= now)) {
+        api = apiLevel(now) + (M - A);
+        apiAt = now;
+        if (now >= 100_000) served += A;
+        const answer = { ...plain('success'), refundOutputTokens: M - A };
+        await s.settle(k, answer, now);
+      }
+      inFlight = inFlight.filter((e) => e > now);
+      for (;;) {
+        const call = { requests: 1, input_tokens: 10, output_tokens: M };
+        const first = now === 0 && inFlight.length === 0 && served === 0;
+        const r = first ? { waitMs: 0 } : await s.admit(k, call, now);
+        if (r.waitMs > 0) break;
+        if (apiLevel(now) < Math.min(M, limit)) refused++;
+        api = apiLevel(now) - M;
+        apiAt = now;
+        inFlight.push(now + 40_000);
+        const left = Math.max(0, Math.floor(api));
+        const held = learnHeld && left > 0 ? { output_tokens: left + M } : undefined;
+        await s.observe(k, limits, { ...limits, output_tokens: left }, noCeil, now, held);
+      }
+    }
+    return { perSecond: served / 300, refused };
+  }
+
+  it('OTPM-bound with max_tokens of 30 s of refill: calls overlap as far as the API bucket holds them (control: a one-second bucket lets one out at a time)', async () => {
+    const learned = await otpmRun(true);
+    const control = await otpmRun(false);
+    console.log(`otpm ${JSON.stringify({ learned, control, rate: 8000 / 60 })}`);
+    // 8,000 OTPM = 133 output tokens a second.
+    expect(learned.perSecond).toBeGreaterThan(0.95 * (8000 / 60));
+    expect(learned.refused).toBe(0);
+    // (Measured: 102 a second, two calls in flight where the API holds three.)
+    expect(control.perSecond).toBeLessThan(0.8 * (8000 / 60));
+  });
+
+  it('the first remainder of zero after a charge larger than the bucket starts in that debt (control: no charge known, from zero)', async () => {
+    const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
+    const limits = { requests: 6000, input_tokens: 600_000, output_tokens: 60_000 };
+    const first = async (
+      charge: { requests: number; input_tokens: number; output_tokens: number } | undefined,
+    ) => {
+      const k = key();
+      // The discovery request charged max_tokens 5,000 against a 1,000-token second of OTPM.
+      await s.observe(k, limits, { ...limits, output_tokens: 0 }, noCeil, 0, undefined, 0, charge);
+      return (await s.read(k)).levels.output_tokens;
+    };
+    expect(await first({ requests: 1, input_tokens: 10, output_tokens: 5000 })).toBe(-4000);
+    expect(await first(undefined)).toBe(0);
+  });
+
+  it('a remainder learned late counts the refill since the answer began (control: learned as of now it drags the level down)', async () => {
+    const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
+    const limits = { requests: 6000, input_tokens: 60_000, output_tokens: 60_000 };
+    const levelAfter = async (at: number | undefined) => {
+      const k = key();
+      await s.observe(k, limits, limits, noCeil, 0);
+      // An answer that began at 10,000 ms with 200 input tokens left, learned at 10,800 ms.
+      await s.observe(k, limits, { ...limits, input_tokens: 200 }, noCeil, 10_800, undefined, at);
+      return (await s.read(k)).levels.input_tokens;
+    };
+    // 60,000 ITPM = 1,000 a second: 200 + 800 ms of refill.
+    expect(await levelAfter(10_000)).toBeCloseTo(1000, 6);
+    expect(await levelAfter(undefined)).toBe(200);
+  });
+
   it('a 429 pauses the group for retry-after, cuts pace and burst; successes recover them', async () => {
     const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
     const k = key();
@@ -192,15 +302,34 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
       overloadMaxMs: 8000,
     });
     const k = key();
+    // Each 529 that comes after the last pause ended is a new episode: the backoff doubles.
     const pauses: number[] = [];
+    let now = 0;
     for (let i = 0; i < 5; i++) {
-      const r = await s.settle(k, plain('overloaded'), 0, () => 1);
-      pauses.push(r.pausedUntil);
+      const r = await s.settle(k, plain('overloaded'), now, () => 1);
+      pauses.push(r.pausedUntil - now);
+      now = r.pausedUntil;
     }
     expect(pauses).toEqual([1000, 2000, 4000, 8000, 8000]);
-    await s.settle(k, plain('success'), 9000);
-    const again = await s.settle(k, plain('overloaded'), 9000, () => 0);
-    expect(again.pausedUntil).toBe(9500);
+    await s.settle(k, plain('success'), now + 1000);
+    const again = await s.settle(k, plain('overloaded'), now + 1000, () => 0);
+    expect(again.pausedUntil).toBe(now + 1500);
+  });
+
+  it('a burst of 529s answered to many calls in flight is one episode: the backoff steps once (control: the same 529s spread over episodes step each time)', async () => {
+    const s = new SharedLimiterState(redis, {
+      ...defaults.limiter.tuning,
+      overloadBaseMs: 1000,
+      overloadMaxMs: 60_000,
+    });
+    const k = key();
+    // 200 calls in flight answer 529 within 300 ms of the first.
+    let last = 0;
+    for (let i = 0; i < 200; i++)
+      last = (await s.settle(k, plain('overloaded'), 1000 + i * 1.5, () => 1)).pausedUntil;
+    expect(last).toBe(2000);
+    // After the pause, the next burst is the second episode: 2 s.
+    expect((await s.settle(k, plain('overloaded'), 2100, () => 1)).pausedUntil).toBe(4100);
   });
 
   it('takes the API remainder when it is lower (a key shared with someone else), and honours ceilings', async () => {
@@ -233,36 +362,44 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
     expect((await s.read(c)).limits).toEqual({ requests: 120, input_tokens: 100_000 });
   });
 
-  it('without rate-limit headers, learns the request limit: slow start, then a 429 sets it from the success rate', async () => {
+  it('without rate-limit headers, learns the request limit: slow start, a 429 sets it from the rate the API took, hold, then re-probe', async () => {
     const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
     const k = key();
     const noHeaders = (outcome: 'success' | 'rate_limited', retryAfterMs: number | null = null) =>
       plain(outcome, retryAfterMs, false);
     expect((await s.admit(k, one, 0)).state).toBe('discovery');
-    await s.settle(k, noHeaders('success'), 10);
+    // The discovery's answer begins without headers: the limit is learned from here, not from its end.
+    await s.answerBegan(k, 10);
     let st = await s.read(k);
     expect(st).toMatchObject({ headerless: true, learned: true, limits: { requests: 60 } });
+    await s.settle(k, noHeaders('success'), 15);
     // Paced at the learned limit, never admitted freely: the bucket starts empty, one request a second.
     expect((await s.admit(k, one, 20)).state).toBe('pacing');
     expect((await s.admit(k, one, 1010)).state).toBe('ok');
-    // Slow start: each success adds 30 RPM.
-    for (let i = 1; i <= 10; i++) await s.settle(k, noHeaders('success'), 10 + i * 200);
-    expect((await s.read(k)).limits.requests).toBe(360);
-    // A 429 at 3,010 ms: 11 successes in 3,000 ms = 220 RPM measured, × 0.95.
+    // Slow start: each success (the discovery's too) adds 60 RPM.
+    for (let i = 1; i <= 10; i++) await s.settle(k, noHeaders('success'), 1000 + i * 10);
+    expect((await s.read(k)).limits.requests).toBe(60 + 11 * 60);
+    // Admissions at the learned pace until 3,010 ms; then a 429: the API took all of them but
+    // that one, over the 3,000 ms measured since learning began.
+    let sent = 1;
+    for (let t = 1110; t < 3010; t += 10) if ((await s.admit(k, one, t)).waitMs === 0) sent++;
+    expect(sent).toBeGreaterThan(15);
     await s.settle(k, noHeaders('rate_limited', 1000), 3010);
     st = await s.read(k);
-    expect(st.limits.requests).toBeCloseTo(220 * 0.95, 6);
+    const measured = ((sent - 1) * 60_000) / 3000;
+    expect(measured).toBeLessThan(720);
+    expect(st.limits.requests).toBeCloseTo(measured * 0.95, 6);
     expect(st.factor).toBe(1); // the pace factor is for announced limits
     expect(st.pausedUntil).toBe(4010);
+    const corrected = st.limits.requests!;
     // Other answers of the same pause (requests already in flight) correct nothing more…
     await s.settle(k, noHeaders('rate_limited', 1000), 3020);
-    expect((await s.read(k)).limits.requests).toBeCloseTo(220 * 0.95, 6);
-    // …after it, successes add 0.3 RPM each (slow start is over), and the next 429 corrects again.
-    for (let i = 1; i <= 10; i++) await s.settle(k, noHeaders('success'), 4010 + i * 150);
-    expect((await s.read(k)).limits.requests).toBeCloseTo(220 * 0.95 + 3, 6);
-    await s.settle(k, noHeaders('rate_limited', 1000), 5510);
-    // 10 successes in 1,500 ms = 400 RPM measured: above the limit, so the limit itself × 0.95.
-    expect((await s.read(k)).limits.requests).toBeCloseTo((220 * 0.95 + 3) * 0.95, 6);
+    expect((await s.read(k)).limits.requests).toBe(corrected);
+    // …a window after the pause (5 s) the limit holds, then each success adds 0.3 RPM.
+    for (let i = 1; i <= 10; i++) await s.settle(k, noHeaders('success'), 4010 + i * 400);
+    expect((await s.read(k)).limits.requests).toBe(corrected);
+    for (let i = 1; i <= 10; i++) await s.settle(k, noHeaders('success'), 9010 + i * 100);
+    expect((await s.read(k)).limits.requests).toBeCloseTo(corrected + 3, 6);
   });
 
   it('a 429 before the first success only pauses; headers arriving later replace the learned limit', async () => {

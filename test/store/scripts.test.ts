@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { defaults } from '../../src/core/defaults.js';
@@ -6,7 +6,7 @@ import { newRecord } from '../../src/core/record.js';
 import { SharedLimiterState } from '../../src/limiter/shared-state.js';
 import { bullJobId, Keyspace } from '../../src/store/keys.js';
 import { LockLostError, loadRecord, saveFinalRecord, saveRecord } from '../../src/store/record-store.js';
-import { luaSource, script, variadicScript } from '../../src/store/scripts.js';
+import { luaSource, resolveIncludes, script, variadicScript } from '../../src/store/scripts.js';
 import { claimJobs } from '../../src/store/tenant-pending.js';
 import { uniqueQueue } from '../helpers/stack.js';
 
@@ -16,7 +16,9 @@ describe('Lua scripts and their typed wrappers', () => {
   const record = newRecord({ model: 'claude-haiku-4-5', max_tokens: 5, messages: [] }, 0);
 
   it('every script file is named name-NUMKEYS.lua and lists its Input KEYS/ARGV and Output', () => {
-    const files = readdirSync(new URL('../../src/store/lua/', import.meta.url));
+    const files = readdirSync(new URL('../../src/store/lua/', import.meta.url), { withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => e.name);
     expect(files.length).toBeGreaterThanOrEqual(7);
     for (const f of files) {
       expect(f).toMatch(/^[a-z]+(-[a-z]+)*-(\d+|N)\.lua$/);
@@ -27,6 +29,43 @@ describe('Lua scripts and their typed wrappers', () => {
     }
     expect(() => script('save-record-1.lua', ['a', 'b'], [], Number)).toThrow(/declared with 2 keys/);
     expect(() => variadicScript('save-record-1.lua', Number)).toThrow(/-N\.lua/);
+  });
+
+  it('includes: the header learning is one file, resolved into both limiter scripts that run it, once each', () => {
+    const shared = 'local function learn_headers(';
+    for (const f of ['limiter-observe-1.lua', 'limiter-settle-1.lua']) {
+      const src = luaSource(f);
+      expect(src.split(shared).length - 1, f).toBe(1);
+      expect(src.split('local function load_hash(').length - 1, f).toBe(1);
+      expect(src, f).not.toMatch(/^--- @include/m);
+    }
+    // Written by hand in no script: only the include defines it.
+    const files = readdirSync(new URL('../../src/store/lua/', import.meta.url)).filter((f) =>
+      f.endsWith('.lua'),
+    );
+    for (const f of files) {
+      const raw = readFileSync(new URL(`../../src/store/lua/${f}`, import.meta.url), 'utf8');
+      expect(raw.includes(shared), f).toBe(false);
+    }
+    // An include named twice is inlined once; an unknown one is an error naming the script.
+    const twice = resolveIncludes('--- @include "limiter-hash"\n--- @include "limiter-hash"\n', 'x.lua');
+    expect(twice.split('local function load_hash(').length - 1).toBe(1);
+    expect(() => resolveIncludes('--- @include "no-such-file"\n', 'x.lua')).toThrow(
+      /x\.lua: no include\/no-such-file\.lua/,
+    );
+  });
+
+  it('named arguments: the limiter scripts take one JSON object, no positional ARGV past the first', () => {
+    for (const f of [
+      'limiter-admit-2.lua',
+      'limiter-observe-1.lua',
+      'limiter-settle-1.lua',
+      'limiter-share-refund-1.lua',
+    ]) {
+      const body = luaSource(f).split(']]').slice(1).join(']]');
+      expect(body, f).toContain('cjson.decode(ARGV[1])');
+      expect(body.match(/ARGV\[(\d+)\]/g) ?? [], f).toEqual(['ARGV[1]']);
+    }
   });
 
   it('save-record writes only into an existing job; save-final-record only with the lock', async () => {

@@ -17,6 +17,7 @@ export { REDACTED_THINKING_TRIGGER } from './redacted-thinking.js';
 export { type Simulator, startSimulator } from './server.js';
 export { estimateSimTokens, type SimTokenInput } from './tokenizer.js';
 export type {
+  Arrival,
   GroupStats,
   LimitSet,
   Limits,

@@ -10,7 +10,7 @@ import type { CacheUsage } from './prompt-cache.js';
 import { type Delivery, type Generation, sendMessage, streamMessage } from './respond-message.js';
 import { randomId } from './rng.js';
 import { promptSegments } from './tokenizer.js';
-import type { ScriptedFault, ScriptedStatusFault, ServedResponse } from './types.js';
+import type { Arrival, ScriptedFault, ScriptedStatusFault, ServedResponse } from './types.js';
 import { type MessagesRequest, validateMessagesRequest } from './validate-request.js';
 
 /** Stats group for requests whose body names no model. */
@@ -23,6 +23,14 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 function report(ctx: SimContext, served: ServedResponse): void {
   try {
     ctx.opts.onServed?.(served);
+  } catch {
+    // A faulty observer must not break the simulated API.
+  }
+}
+
+function arrived(ctx: SimContext, arrival: Arrival): void {
+  try {
+    ctx.opts.onArrival?.(arrival);
   } catch {
     // A faulty observer must not break the simulated API.
   }
@@ -216,6 +224,13 @@ function admit(
     },
     forced !== undefined,
   );
+  arrived(ctx, {
+    group,
+    at: opts.now(),
+    inputTokens: usage.inputTokens + usage.cacheCreationInputTokens,
+    maxTokens: request.maxTokens,
+    admitted: admission.ok,
+  });
   if (!admission.ok) {
     stats.record(group, (c) => {
       c.rateLimited.total++;

@@ -1,6 +1,6 @@
 import { type BatchesOptions, resolveBatchesOptions } from './batches-options.js';
 import { defaultCacheMinTokens, defaultGroupOf, defaultMaxOutputTokens } from './models.js';
-import type { LimitSet, Limits, ServedResponse } from './types.js';
+import type { Arrival, LimitSet, Limits, ServedResponse } from './types.js';
 
 /** Probabilities (0..1, summing to at most 1) of random faults per `POST /v1/messages`. */
 export interface FaultRates {
@@ -179,6 +179,13 @@ export interface SimulatorOptions {
    */
   priorityTier?: boolean;
   /**
+   * Called once per `POST /v1/messages` that reaches the rate limits, admitted or answered 429
+   * (ground truth for pacing checks: a client that ignores the limits shows here, not in
+   * `onServed`). Errors thrown by it are ignored.
+   * @defaultValue undefined
+   */
+  onArrival?: (arrival: Arrival) => void;
+  /**
    * The Message Batches endpoints: processing time, per-request failure and expiry rates, limits.
    * @defaultValue see `BatchesOptions`
    */
@@ -210,6 +217,7 @@ export interface ResolvedOptions {
   now: () => number;
   onServed: ((served: ServedResponse) => void) | undefined;
   priorityTier: boolean;
+  onArrival: ((arrival: Arrival) => void) | undefined;
   batches: Required<BatchesOptions>;
 }
 
@@ -335,6 +343,7 @@ export function resolveOptions(opts: SimulatorOptions = {}): ResolvedOptions {
     now: opts.now ?? Date.now,
     onServed: opts.onServed,
     priorityTier: opts.priorityTier === true,
+    onArrival: opts.onArrival,
     batches: resolvedBatches,
   };
 }
@@ -419,5 +428,11 @@ function checkHooks(opts: SimulatorOptions): void {
     'onServed',
     'a function',
     typeof opts.onServed,
+  );
+  check(
+    opts.onArrival === undefined || typeof opts.onArrival === 'function',
+    'onArrival',
+    'a function',
+    typeof opts.onArrival,
   );
 }

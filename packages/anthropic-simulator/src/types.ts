@@ -107,6 +107,18 @@ export interface SimulatorStats extends SimulatorCounters {
   groups: Record<string, GroupStats>;
 }
 
+/** One `POST /v1/messages` that reached the rate limits, reported to `onArrival` admitted or not. */
+export interface Arrival {
+  group: string;
+  /** The simulator's clock when the limits were checked. */
+  at: number;
+  /** What the request counts toward ITPM (uncached input and cache writes) and OTPM (`max_tokens`). */
+  inputTokens: number;
+  maxTokens: number;
+  /** `false`: answered 429. */
+  admitted: boolean;
+}
+
 /** One admitted `POST /v1/messages`, reported to `onServed` when its delivery ends. */
 export interface ServedResponse {
   /** The `request-id` header (and error `request_id`) sent to the client. */

@@ -1,23 +1,19 @@
 --[[
   Admit one request if every bucket of its model group can take it (limiter/shared-state.ts
-  describes the hash's fields) and, when the call's tenant has a share quota, the tenant's share
-  buckets of the group can too: both or neither are charged, so a tenant over its share takes
-  nothing from the group.
+  describes the hash's fields; docs/limiter.md states the algorithm) and, when the call's tenant
+  has a share quota, the tenant's share buckets of the group can too: both or neither are charged,
+  so a tenant over its share takes nothing from the group.
 
   Input:
     KEYS[1] the group's hash
     KEYS[2] the tenant's share buckets of this group (hash: req_level, in_level, out_level, ts;
-            under the group's hash tag; untouched when ARGV[9] is 0)
+            under the group's hash tag; untouched when share is 0)
 
-    ARGV[1] now (ms)
-    ARGV[2] cost: requests
-    ARGV[3] cost: input tokens
-    ARGV[4] cost: output tokens
-    ARGV[5] target utilisation (0..1]
-    ARGV[6] default burst (ms of refill a bucket holds)
-    ARGV[7] discovery request lifetime (ms): a dead worker's discovery frees the group after it
-    ARGV[8] reserve (ms of refill never spent)
-    ARGV[9] the tenant's share of the group's limits, (0, 1]; 0 = no share quota
+    ARGV[1] the arguments, one JSON object:
+      now     ms
+      cost    {requests, input tokens, output tokens} the call takes
+      share   the tenant's share of the group's limits, (0, 1]; 0 = no share quota
+      tuning  config.limiter.tuning (core/settings.ts): target, burstMs, reserveMs, discoveryTtlMs
 
   Output:
     {waitMs, state[, bucket]}: waitMs 0 = admitted (the costs are taken);
@@ -25,25 +21,32 @@
     | paused | pacing | discovering (another request's discovery is out) | quota (the tenant's
     share has no room: bucket = req | in | out, the share bucket that is short)
 ]]
+--- @include "limiter-hash"
+--- @include "limiter-bucket"
+--- @include "limiter-meter"
+
+local a = cjson.decode(ARGV[1])
+local tuning = a.tuning
 local h = KEYS[1]
-local now = tonumber(ARGV[1])
-local cost = { tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]) }
-local target = tonumber(ARGV[5])
-local names = { 'req', 'in', 'out' }
+local now = a.now
+local cost = a.cost
+local target = tuning.target
+local names = bucket_names
 local st = redis.call('HMGET', h, 'paused_until', 'req_limit', 'in_limit', 'out_limit', 'req_level', 'in_level', 'out_level',
-  'ts', 'factor', 'burst_ms', 'probe_until')
+  'ts', 'factor', 'burst_ms', 'probe_until', 'out_held', 'learned')
 local paused = tonumber(st[1]) or 0
 if paused > now then return { paused - now, 'paused' } end
 local limits = { tonumber(st[2]), tonumber(st[3]), tonumber(st[4]) }
 if not limits[1] and not limits[2] and not limits[3] then
   local discovery_until = tonumber(st[11]) or 0
   if discovery_until > now then return { discovery_until - now, 'discovering' } end
-  redis.call('HSET', h, 'probe_until', now + tonumber(ARGV[7]))
+  redis.call('HSET', h, 'probe_until', now + tuning.discoveryTtlMs)
   return { 0, 'discovery' }
 end
 local ts = tonumber(st[8]) or now
 local factor = tonumber(st[9]) or 1
-local burst = tonumber(st[10]) or tonumber(ARGV[6])
+local burst = tonumber(st[10]) or tuning.burstMs
+local out_held = tonumber(st[12])
 local dt = math.max(0, now - ts)
 local wait = 0
 local levels = {}
@@ -51,22 +54,24 @@ for i = 1, 3 do
   local limit = limits[i]
   if limit and limit > 0 then
     local rate = limit * factor * target / 60000
-    local cap = math.max(rate * burst, 1)
+    local cap = bucket_capacity(i, rate, burst, limit, out_held, tuning)
     local level = math.min(cap, (tonumber(st[4 + i]) or 0) + rate * dt)
     levels[i] = level
     -- Keep a reserve of reserve_ms of refill in the bucket: the API's bucket then always holds that
     -- much too, which absorbs the jitter between our admission and the request's arrival. It costs
     -- a one-time delay, not throughput. An oversized request (more than the bucket holds) goes once
     -- the bucket is full.
-    local reserve = math.min(rate * tonumber(ARGV[8]), cap / 2)
-    local need = math.min(cost[i], cap - reserve) + reserve
+    -- (The need is clamped to the capacity itself: (cap - reserve) + reserve may round to one ulp
+    -- above cap, and a full bucket would then never admit the oversized request.)
+    local reserve = math.min(rate * tuning.reserveMs, cap / 2)
+    local need = math.min(cap, math.min(cost[i], cap - reserve) + reserve)
     if level < need then wait = math.max(wait, math.ceil((need - level) / rate)) end
   end
 end
 -- The tenant's share: the same buckets at `share` of the group's pace (no reserve: the group's
 -- holds it). A bucket never seen (or expired) starts full. Its capacity is the group's burst at that
 -- pace (at least one call); a call larger than that goes once the share bucket is full.
-local share = tonumber(ARGV[9]) or 0
+local share = a.share or 0
 local sh = KEYS[2]
 local swait, short = 0, nil
 local slevels, scaps, srates = {}, {}, {}
@@ -77,7 +82,7 @@ if share > 0 then
     local limit = limits[i]
     if limit and limit > 0 then
       local rate = limit * factor * target * share / 60000
-      local cap = math.max(rate * burst, 1)
+      local cap = bucket_capacity(i, rate, burst, limit, out_held, tuning)
       local level = cap
       if sts then level = math.min(cap, (tonumber(ss[i]) or cap) + rate * math.max(0, now - sts)) end
       slevels[i], scaps[i], srates[i] = level, cap, rate
@@ -100,6 +105,12 @@ for i = 1, 3 do
   end
 end
 redis.call('HSET', h, unpack(set))
+if charge and st[13] == '1' then
+  -- A learned (header-less) limit: count the admission; a 429 takes it back (limiter-learn-limit.lua).
+  local hash = load_hash(h, { 'sent_start', 'sent_since', 'sent_count', 'sent_prev' })
+  meter_add(hash, 'sent', now, tuning.learnWindowMs, 1)
+  flush(hash)
+end
 -- Over its share, the tenant's call steps aside (the limiter defers it) whatever the group's pace.
 if swait > 0 then return { math.max(wait, swait), 'quota', short } end
 if wait > 0 then return { wait, 'pacing' } end

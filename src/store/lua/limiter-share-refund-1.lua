@@ -6,17 +6,18 @@
   Input:
     KEYS[1] the tenant's share buckets of the group (limiter-admit-2.lua's KEYS[2])
 
-    ARGV[1] input tokens to give back (negative = charge more)
-    ARGV[2] output tokens to give back (negative = charge more)
+    ARGV[1] the arguments, one JSON object:
+      refund  {input, output} tokens to give back (negative = charge more)
 
   Output:
     1 when the buckets were there, else 0
 ]]
+local refund = cjson.decode(ARGV[1]).refund
 local sh = KEYS[1]
 if redis.call('EXISTS', sh) == 0 then return 0 end
 local names = { 'in', 'out' }
 for i = 1, 2 do
-  local d = tonumber(ARGV[i])
+  local d = refund[i]
   if d ~= 0 and redis.call('HEXISTS', sh, names[i] .. '_level') == 1 then
     redis.call('HINCRBYFLOAT', sh, names[i] .. '_level', d)
   end

@@ -1,0 +1,78 @@
+/**
+ * `npm run lab [-- FLAGS]`: the limiter lab (docs/limiter-lab.md). Runs the fixed-seed matrix, a
+ * matrix of a fresh seed (printed, for replay) and the named conditions on the real limiter in
+ * virtual time, and prints the distribution and the worst conditions. `--check` exits 1 on a
+ * missed target.
+ */
+import { randomInt } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { Command, InvalidArgumentError } from 'commander';
+import type { ClientKind } from './client.js';
+import { drawCondition, namedConditions } from './conditions.js';
+import { describe, missedTargets, summary } from './report.js';
+import { runParallel } from './runner.js';
+
+/** The matrix's fixed seed: the same 1,000 conditions in every run. */
+export const FIXED_SEED = 22_022;
+
+const int = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError('a whole number');
+  return n;
+};
+
+const program = new Command('lab')
+  .description('The limiter lab: the real limiter against a model of the API, in virtual time')
+  .option('--check', 'exit 1 when a target is missed')
+  .option('--condition <id...>', 'run only these conditions (SEED:K or a name), each line printed')
+  .option('--limit <n>', 'only the first n conditions of each seed', int)
+  .option('--conditions <n>', 'conditions of the fixed seed', int, 1000)
+  .option('--fresh <n>', 'conditions of the fresh seed', int, 100)
+  .option('--fresh-seed <seed>', 'the fresh seed (default: a new one, printed)', int)
+  .option('--jobs <n>', 'conditions run at once (child processes)', int, availableParallelism())
+  .option('--client <kind>', 'promptq, or none (a control that never waits)', 'promptq')
+  .option('--verbose', 'print every condition');
+
+program.parse();
+const opts = program.opts<{
+  check?: boolean;
+  condition?: string[];
+  limit?: number;
+  conditions: number;
+  fresh: number;
+  freshSeed?: number;
+  jobs: number;
+  client: ClientKind;
+  verbose?: boolean;
+}>();
+
+function ids(): string[] {
+  if (opts.condition) return opts.condition;
+  const freshSeed = opts.freshSeed ?? randomInt(1, 2 ** 31 - 1);
+  const fixed = Math.min(opts.conditions, opts.limit ?? Number.POSITIVE_INFINITY);
+  const fresh = Math.min(opts.fresh, opts.limit ?? Number.POSITIVE_INFINITY);
+  console.log(
+    `fixed seed ${FIXED_SEED} (${fixed} conditions), fresh seed ${freshSeed} (${fresh}; replay: --fresh-seed ${freshSeed}), ` +
+      `${namedConditions().length} named; ${opts.jobs} at once; client ${opts.client}`,
+  );
+  const out: string[] = [];
+  for (let k = 0; k < fixed; k++) out.push(drawCondition(FIXED_SEED, k).id);
+  for (let k = 0; k < fresh; k++) out.push(drawCondition(freshSeed, k).id);
+  return [...out, ...namedConditions().map((c) => c.id)];
+}
+
+const started = performance.now();
+const list = ids();
+const verbose = opts.verbose === true || opts.condition !== undefined;
+let done = 0;
+const results = await runParallel(list, { client: opts.client }, opts.jobs, (r) => {
+  done += 1;
+  if (verbose) console.log(describe(r));
+  else if (done % 100 === 0) console.log(`  ${done}/${list.length} …`);
+});
+console.log(summary(results));
+console.log(`lab: ${results.length} conditions in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+const missed = missedTargets(results);
+if (missed.length > 0) console.log(`missed targets:\n${missed.map((m) => `  - ${m}`).join('\n')}`);
+else console.log('all targets met');
+process.exit(opts.check && missed.length > 0 ? 1 : 0);

@@ -1,0 +1,99 @@
+/**
+ * What the lab prints: per condition the utilisation of the binding resource against the ideal, the
+ * 429 share and the calls wasted; over the run their distribution (min/p10/median/p90/max) and the
+ * 10 worst conditions with their ids (replay: `npm run lab -- --condition ID`). `missedTargets`
+ * says which of issue 22's targets the run missed.
+ */
+import type { ConditionResult } from './client.js';
+
+export const targets = {
+  /** Every condition's utilisation of the binding resource (vs ideal) at least… */
+  minUtilisation: 0.9,
+  medianUtilisation: 0.97,
+  /** Every condition's 429s / calls at most… */
+  max429: 0.03,
+  median429: 0.01,
+};
+
+export function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.round(q * (sorted.length - 1))));
+  return sorted[i] as number;
+}
+
+export interface Distribution {
+  min: number;
+  p10: number;
+  median: number;
+  p90: number;
+  max: number;
+}
+
+export function distribution(values: number[]): Distribution {
+  const s = [...values].sort((a, b) => a - b);
+  return {
+    min: quantile(s, 0),
+    p10: quantile(s, 0.1),
+    median: quantile(s, 0.5),
+    p90: quantile(s, 0.9),
+    max: quantile(s, 1),
+  };
+}
+
+const f3 = (n: number) => n.toFixed(3);
+const pct = (n: number) => `${(n * 100).toFixed(2)}%`;
+
+export function describe(r: ConditionResult): string {
+  const sets = r.sets
+    .map((s) => `f${s.family}${s.fast ? 'fast' : ''}:${s.binding}=${f3(s.utilisation)}`)
+    .join(' ');
+  return (
+    `${r.id.padEnd(14)} util ${f3(r.utilisation)}  429 ${pct(r.share429).padStart(7)} ` +
+    `(${r.refused429}/${r.arrivals})  529 ${r.refused529}  wasted ${r.wasted}  ` +
+    `failed(rl) ${r.failedForRateLimits}  ${sets}  [${Math.round(r.virtualMs / 1000)} s virtual${r.stalled ? ' STALLED' : ''}, ${Math.round(r.realMs)} ms]`
+  );
+}
+
+/** The whole run, as printed. */
+export function summary(results: ConditionResult[], worst = 10): string {
+  const u = distribution(results.map((r) => r.utilisation));
+  const q = distribution(results.map((r) => r.share429));
+  const w = distribution(results.map((r) => r.wasted));
+  const lines = [
+    `conditions: ${results.length}`,
+    `utilisation vs ideal   min ${f3(u.min)}  p10 ${f3(u.p10)}  median ${f3(u.median)}  p90 ${f3(u.p90)}  max ${f3(u.max)}`,
+    `429 share              min ${pct(q.min)}  p10 ${pct(q.p10)}  median ${pct(q.median)}  p90 ${pct(q.p90)}  max ${pct(q.max)}`,
+    `calls wasted           min ${w.min}  p10 ${w.p10}  median ${w.median}  p90 ${w.p90}  max ${w.max}`,
+    `jobs failed for rate limits: ${results.reduce((s, r) => s + r.failedForRateLimits, 0)}; ` +
+      `stalled (the limiter polled past its step budget): ${results.filter((r) => r.stalled).length}`,
+    `conditions under ${targets.minUtilisation}: ${results.filter((r) => r.utilisation < targets.minUtilisation).length}; ` +
+      `over ${pct(targets.max429)} 429s: ${results.filter((r) => r.share429 > targets.max429).length}`,
+    `${worst} worst (by utilisation; replay with --condition ID):`,
+    ...worstOf(results, worst).map((r) => `  ${describe(r)}`),
+  ];
+  return lines.join('\n');
+}
+
+/** The lowest utilisation first; ties by the larger 429 share. */
+export function worstOf(results: ConditionResult[], n: number): ConditionResult[] {
+  return [...results].sort((a, b) => a.utilisation - b.utilisation || b.share429 - a.share429).slice(0, n);
+}
+
+/** The targets the run missed (none: an empty list). */
+export function missedTargets(results: ConditionResult[]): string[] {
+  const out: string[] = [];
+  const u = distribution(results.map((r) => r.utilisation));
+  const q = distribution(results.map((r) => r.share429));
+  const low = results.filter((r) => r.utilisation < targets.minUtilisation);
+  const many429 = results.filter((r) => r.share429 > targets.max429);
+  const failed = results.reduce((s, r) => s + r.failedForRateLimits, 0);
+  if (low.length > 0) out.push(`${low.length} conditions under ${targets.minUtilisation} of the ideal`);
+  if (u.median < targets.medianUtilisation)
+    out.push(`median utilisation ${f3(u.median)} < ${targets.medianUtilisation}`);
+  if (many429.length > 0) out.push(`${many429.length} conditions over ${pct(targets.max429)} 429s`);
+  if (q.median > targets.median429) out.push(`median 429 share ${pct(q.median)} > ${pct(targets.median429)}`);
+  if (failed > 0) out.push(`${failed} jobs failed for rate limits`);
+  const stalled = results.filter((r) => r.stalled).length;
+  if (stalled > 0) out.push(`${stalled} conditions stalled`);
+  return out;
+}
