@@ -2,6 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const entry = fileURLToPath(new URL('./cli-entry.ts', import.meta.url));
+/** tsx's loader by path: `--import tsx` would be looked up from the process' working directory. */
+const tsx = new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url).href;
 
 export interface CliProcess {
   proc: ChildProcess;
@@ -17,9 +19,14 @@ export interface CliProcess {
   ) => Promise<Record<string, unknown>>;
 }
 
-/** Spawn `promptq ARGS` from source with the given environment (nothing inherited but PATH/HOME). */
-export function spawnCli(args: string[], env: Record<string, string>): CliProcess {
-  const proc = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', entry, ...args], {
+/**
+ * Spawn `promptq ARGS` from source with the given environment (nothing inherited but PATH/HOME),
+ * in `cwd` when given (where `.promptq/` goes).
+ */
+export function spawnCli(args: string[], env: Record<string, string>, cwd?: string): CliProcess {
+  const loader = cwd === undefined ? 'tsx' : tsx;
+  const proc = spawn(process.execPath, ['--conditions=source', '--import', loader, entry, ...args], {
+    ...(cwd === undefined ? {} : { cwd }),
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
