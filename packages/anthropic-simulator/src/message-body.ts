@@ -1,12 +1,20 @@
 import type { ContentPlan } from './content-plan.js';
+import type { SimMessage, SimUsage } from './message-types.js';
 import type { CacheUsage } from './prompt-cache.js';
 
-/** The usage object exactly as the real API shapes it. */
+/** Output tokens spent in thinking blocks (what `usage.output_tokens_details` reports). */
+export function thinkingTokens(plan: ContentPlan): number {
+  let n = 0;
+  for (const b of plan.blocks) if (b.final.type === 'thinking') for (const d of b.deltas) n += d.tokens;
+  return n;
+}
+
+/** The usage object exactly as the real API shapes it; `plan` null: `message_start`'s. */
 export function usageBody(
   usage: CacheUsage,
   outputTokens: number,
-  serverToolUse: ContentPlan['serverToolUse'] = null,
-) {
+  plan: ContentPlan | null = null,
+): SimUsage {
   return {
     input_tokens: usage.inputTokens,
     cache_creation_input_tokens: usage.cacheCreationInputTokens,
@@ -16,8 +24,11 @@ export function usageBody(
       ephemeral_1h_input_tokens: usage.ephemeral1hInputTokens,
     },
     output_tokens: outputTokens,
-    server_tool_use: serverToolUse,
+    output_tokens_details: plan === null ? null : { thinking_tokens: thinkingTokens(plan) },
+    server_tool_use: plan?.serverToolUse ?? null,
     service_tier: 'standard',
+    inference_geo: 'global',
+    speed: 'standard',
   };
 }
 
@@ -28,7 +39,7 @@ export function messageBody(
   plan: ContentPlan | null,
   usage: CacheUsage,
   outputTokens: number,
-) {
+): SimMessage {
   return {
     id,
     type: 'message',
@@ -39,6 +50,7 @@ export function messageBody(
     stop_sequence: plan?.stopSequence ?? null,
     stop_details: null,
     container: null,
-    usage: usageBody(usage, outputTokens, plan?.serverToolUse ?? null),
+    diagnostics: null,
+    usage: usageBody(usage, outputTokens, plan),
   };
 }
