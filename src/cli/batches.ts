@@ -6,7 +6,7 @@
 import { ConfigError, type PromptqConfig, topologyOf } from '../core/config.js';
 import { PromptqError } from '../core/errors.js';
 import { formatCount } from '../core/format.js';
-import type { Logger } from '../core/log.js';
+import { Logger } from '../core/log.js';
 import type { Batches, BatchInfo } from '../providers/provider.js';
 import { type Cli, loadContext } from './context.js';
 import { wholeNumber } from './options.js';
@@ -56,7 +56,13 @@ async function withBatches(
   // Any topology (a cluster's keys are hash-tagged): the keys the backfill wrote.
   const redis = await connectOrFail(topologyOf(config), { timeoutMs: 3000 });
   const keys = keyspaceOf(config);
-  const provider = await createProvider('anthropic', config, log);
+  // A short command's output is plain text: the provider's notices (the built-in simulator's, when
+  // there is no key) are not worth a JSON line in it; its errors still are.
+  const provider = await createProvider(
+    'anthropic',
+    config,
+    config.log.level === 'debug' ? log : new Logger('error'),
+  );
   const api = provider.batches;
   if (api === undefined) {
     redis.disconnect();

@@ -42,6 +42,15 @@ describe('the CLI speaks promptq, not its libraries', () => {
     );
   }, 30_000);
 
+  it('`batches show` of an unknown batch without a key: one plain line (no JSON notice before it), exit 1 as for a tenant', async () => {
+    const queue = uniqueQueue();
+    const cli = spawnCli(['batches', 'show', 'msgbatch_nope'], { ...redisEnv(), PROMPTQ_QUEUE: queue });
+    expect(await cli.exited).toBe(1);
+    expect(cli.stderr()).toBe(
+      `promptq: no batch msgbatch_nope was submitted by promptq for queue "${queue}"\n`,
+    );
+  });
+
   it('Ctrl-C on `backfill` says to run it again to resume, and the rerun adds nothing twice', async () => {
     const n = 5;
     const path = join(dir, 'jobs.jsonl');
