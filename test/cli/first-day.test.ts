@@ -7,6 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { environmentVariables } from '../../src/core/env.js';
 import { until } from '../chaos/helpers.js';
 import { spawnCli } from '../helpers/cli.js';
 import { uniqueQueue } from '../helpers/stack.js';
@@ -49,6 +50,18 @@ describe('the CLI speaks promptq, not its libraries', () => {
     expect(cli.stderr()).toBe(
       `promptq: no batch msgbatch_nope was submitted by promptq for queue "${queue}"\n`,
     );
+  });
+
+  it('`start`, `worker` and `api --help` name the environment variables they read', async () => {
+    const runs = ['start', 'worker', 'api'].map((c) => ({ c, p: spawnCli([c, '--help'], {}) }));
+    for (const { c, p } of runs) {
+      expect(await p.exited, c).toBe(0);
+      const out = p.stdout();
+      expect(out, c).toMatch(/^Environment \(every variable: docs\/reference\/environment\.md\):$/m);
+      expect(out, c).toMatch(/^ {2}REDIS_URL {2,}the queue's Redis/m);
+      for (const v of environmentVariables)
+        expect(out, `${c}: ${v.name}`).toMatch(new RegExp(`\\b${v.name}\\b`));
+    }
   });
 
   it('Ctrl-C on `backfill` says to run it again to resume, and the rerun adds nothing twice', async () => {
