@@ -49,9 +49,10 @@ describe('the npm package', () => {
     tarball = join(dir, packed?.filename ?? '');
     files = packed?.files.map((f) => f.path) ?? [];
   }, 120_000);
+  // The installed prefix and npx's copy hold thousands of files: removing them takes a while.
   afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  }, 120_000);
 
   it('ships the build, the bin and the simulator, and no tests, sources or scripts', () => {
     expect(files).toContain('bin/promptq.js');
