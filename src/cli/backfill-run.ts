@@ -206,7 +206,10 @@ async function viaBatches(
       keepCompletedSeconds: config.jobs.keepCompletedSeconds,
       keepFailedSeconds: config.jobs.keepFailedSeconds,
       events,
-      onBatch: (e) => log.info(`message batch ${e.event}`, { batch_id: e.id, requests: e.requests }),
+      onBatch: (e) =>
+        e.event === 'gone'
+          ? log.warn(goneText(e.id, e.requests ?? 0, options.batchRetry), { batch_id: e.id })
+          : log.info(`message batch ${e.event}`, { batch_id: e.id, requests: e.requests }),
       onProgress: (p) =>
         progress.update({
           phase: 'batches',
@@ -253,6 +256,17 @@ async function viaBatches(
     await notifications.close();
     await provider.close();
   }
+}
+
+/** One line for a batch the API no longer knows: what happened, what becomes of its requests. */
+export function goneText(id: string, requests: number, retry: BatchRetry): string {
+  const what =
+    retry === 'live'
+      ? 'are sent again through the live queue (--batch-retry live)'
+      : retry === 'batches'
+        ? 'are sent again in a follow-up batch (--batch-retry batches)'
+        : 'end failed as expired (--batch-retry none; live or batches would send them again)';
+  return `message batch ${id} is no longer known to the API (expired, deleted, or made with another API key or by a simulator that is gone): its ${requests} requests ${what}`;
 }
 
 function batchesText(b: BatchRunSummary): string {

@@ -75,6 +75,33 @@ export function registerBackfill(cli: Cli): void {
     .action(async (file: string, o: BackfillOptions) => {
       const { config } = loadContext();
       const { runBackfill } = await import('./backfill-run.js');
-      cli.exit(await runBackfill(file, o, config));
+      const interrupted = onInterrupt(file, o);
+      try {
+        cli.exit(await runBackfill(file, o, config));
+      } finally {
+        interrupted.off();
+      }
     });
+}
+
+/**
+ * Ctrl-C (or SIGTERM) during a backfill: say how to pick it up again, then exit 130. Nothing is
+ * lost: what was enqueued or submitted is found by the same command, which adds only what is missing.
+ */
+function onInterrupt(file: string, o: BackfillOptions): { off: () => void } {
+  const handler = (signal: NodeJS.Signals) => {
+    const what = o.dryRun ? 'nothing was enqueued' : 'what was enqueued or submitted stays';
+    process.stderr.write(
+      `\npromptq: interrupted (${signal}); ${what}: run the same command again (promptq backfill ${file} …) to resume\n`,
+    );
+    process.exit(130);
+  };
+  process.once('SIGINT', handler);
+  process.once('SIGTERM', handler);
+  return {
+    off: () => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
+  };
 }

@@ -4,9 +4,9 @@
  * batch, else what promptq saw last (Redis, store/batch-store.ts).
  */
 import { ConfigError, type PromptqConfig, topologyOf } from '../core/config.js';
-import { UsageError } from '../core/errors.js';
+import { PromptqError } from '../core/errors.js';
 import { formatCount } from '../core/format.js';
-import type { Logger } from '../core/log.js';
+import { Logger } from '../core/log.js';
 import type { Batches, BatchInfo } from '../providers/provider.js';
 import { type Cli, loadContext } from './context.js';
 import { wholeNumber } from './options.js';
@@ -56,7 +56,13 @@ async function withBatches(
   // Any topology (a cluster's keys are hash-tagged): the keys the backfill wrote.
   const redis = await connectOrFail(topologyOf(config), { timeoutMs: 3000 });
   const keys = keyspaceOf(config);
-  const provider = await createProvider('anthropic', config, log);
+  // A short command's output is plain text: the provider's notices (the built-in simulator's, when
+  // there is no key) are not worth a JSON line in it; its errors still are.
+  const provider = await createProvider(
+    'anthropic',
+    config,
+    config.log.level === 'debug' ? log : new Logger('error'),
+  );
   const api = provider.batches;
   if (api === undefined) {
     redis.disconnect();
@@ -96,6 +102,17 @@ async function withBatches(
 
 const write = (s: string) => process.stdout.write(`${s}\n`);
 
+/** A batch promptq did not submit for this queue: exit 1, as an unknown tenant. */
+const notOurs = (id: string, queue: string) =>
+  new PromptqError(`no batch ${id} was submitted by promptq for queue "${queue}"`, {
+    code: 'batch_not_found',
+    exitCode: 1,
+  });
+
+/** One line for a batch promptq submitted that the API no longer knows, and what it means. */
+export const goneFromApi = (id: string) =>
+  `batch ${id} is no longer known to the API (expired, deleted, or made with another API key or by a simulator that is gone); a backfill of its file sends its requests again, as --batch-retry says`;
+
 export function registerBatches(cli: Cli): void {
   const batches = cli.program
     .command('batches')
@@ -131,9 +148,9 @@ export function registerBatches(cli: Cli): void {
       cli.exit(
         await withBatches(config, log, async ({ view }) => {
           const b = await view(id);
-          if (b === null)
-            throw new UsageError(`no batch ${id} was submitted by promptq for queue "${config.queue}"`);
+          if (b === null) throw notOurs(id, config.queue);
           write(options.json ? JSON.stringify(b) : line(b));
+          if (b.status === 'unknown' && !options.json) write(goneFromApi(id));
           return 0;
         }),
       );
@@ -148,8 +165,12 @@ export function registerBatches(cli: Cli): void {
       const { config, log } = loadContext();
       cli.exit(
         await withBatches(config, log, async ({ view, known, api }) => {
-          if (!(await known(id)))
-            throw new UsageError(`no batch ${id} was submitted by promptq for queue "${config.queue}"`);
+          if (!(await known(id))) throw notOurs(id, config.queue);
+          if ((await api.retrieve(id)) === null)
+            throw new PromptqError(`${goneFromApi(id)}: nothing to cancel`, {
+              code: 'batch_gone',
+              exitCode: 1,
+            });
           await api.cancel(id);
           const b = await view(id);
           if (b) write(options.json ? JSON.stringify(b) : line(b));

@@ -6,6 +6,7 @@ import type { PromptqConfig } from '../core/config.js';
 import type { Logger } from '../core/log.js';
 import type { ServiceParts } from '../ops/service.js';
 import { type Cli, loadContext } from './context.js';
+import { serviceEnvHelp } from './env-help.js';
 
 /** Run a long-lived service until SIGTERM/SIGINT: the first signal drains, a second forces. */
 async function serve(config: PromptqConfig, parts: ServiceParts, log: Logger): Promise<number> {
@@ -83,6 +84,7 @@ export function registerServe(cli: Cli): void {
     cli.program
       .command(c.name)
       .description(c.description)
+      .addHelpText('after', serviceEnvHelp())
       .action(async () => {
         const { config, log } = loadContext();
         cli.exit(await serve(config, c.parts, log));

@@ -213,8 +213,8 @@ const thinking = byType('thinking', {
 
 const modelName = z
   .string()
-  .min(1)
-  .max(256)
+  .min(1, 'must not be empty: a model name, e.g. claude-haiku-4-5')
+  .max(256, 'at most 256 characters')
   .refine((m) => !controlOrBidi.test(m), 'must not contain control or bidirectional characters');
 
 /**

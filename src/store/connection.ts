@@ -144,7 +144,9 @@ export async function connectOrFail(
     return connection;
   } catch (err) {
     connection.disconnect();
-    const why = (err as Error).message === 'timeout' ? 'no answer' : (err as Error).message;
+    // ioredis' own words for "nothing answered" (its maxRetriesPerRequest error) say the same.
+    const e = err as Error;
+    const why = e.message === 'timeout' || e.name === 'MaxRetriesPerRequestError' ? 'no answer' : e.message;
     throw new ConfigError(
       'REDIS_URL',
       `cannot reach ${describeTopology(topology)}: ${why}${options.hint ? ` (${options.hint})` : ''}`,

@@ -40,6 +40,10 @@ export const modelCounters = {
   outputTokens: 'out_tokens',
   /** Cost in integer micro-dollars: HINCRBY is exact where HINCRBYFLOAT drifts. */
   costMicro: 'cost_micro_model',
+  /** API attempts, counted as each one gets its answer (not when its job finishes). */
+  apiAttempts: 'att',
+  /** Attempts that will be retried (429s included): `promptq_retries_total`. */
+  retried: 'retry',
 } as const;
 export type ModelCounter = keyof typeof modelCounters;
 
@@ -61,6 +65,22 @@ export type DayCounter = keyof typeof dayCounters;
 const latencyKind = 'lat_b';
 const usageKind = 'use_b';
 const errorKind = 'error';
+/** Failed API attempts by class: `att_err|overloaded`. */
+const attemptErrorKind = 'att_err';
+
+/**
+ * The classes of a failed API attempt: the `outcome` label of `promptq_requests_total`, so the
+ * dashboard's attempt error rate is the one Prometheus computes. Shown as 429, 529, 5xx, timeout,
+ * network, 4xx.
+ */
+export const attemptErrorClasses = {
+  rate_limited: '429',
+  overloaded: '529',
+  server_error: '5xx',
+  timeout: 'timeout',
+  network_error: 'network',
+  client_error: '4xx',
+} as const;
 
 /** One model's counters in a minute. */
 export type ModelMinute = Record<ModelCounter, number> & {
@@ -76,6 +96,8 @@ export interface MinuteRollup {
   tenants: Record<string, Record<TenantCounter, number>>;
   /** Failed jobs per error type. */
   errors: Record<string, number>;
+  /** Failed API attempts per class ({@link attemptErrorClasses}). */
+  attemptErrors: Record<string, number>;
 }
 
 /** What one finished job adds to its minute. */
@@ -87,6 +109,8 @@ export interface MinuteIncrement {
   latencyBucket?: number;
   usageBucket?: number;
   error?: string;
+  /** A failed API attempt's class ({@link attemptErrorClasses}). */
+  attemptError?: string;
 }
 
 /** One slow call, as kept in an hour's slowest set (JSON member, score = total_ms). */
@@ -128,6 +152,7 @@ export function encodeMinute(inc: MinuteIncrement): Array<[field: string, by: nu
   if (inc.latencyBucket !== undefined) push(field(`${latencyKind}${inc.latencyBucket}`, inc.model), 1);
   if (inc.usageBucket !== undefined) push(field(`${usageKind}${inc.usageBucket}`, inc.model), 1);
   if (inc.error !== undefined) push(field(errorKind, inc.error), 1);
+  if (inc.attemptError !== undefined) push(field(attemptErrorKind, inc.attemptError), 1);
   for (const [k, kind] of Object.entries(tenantCounters))
     push(field(kind, inc.tenant), inc.tenantCounters[k as TenantCounter]);
   return out;
@@ -166,7 +191,7 @@ function split(f: string): [kind: string, label: string] {
 
 /** A minute's hash → its typed content (unknown fields are ignored). */
 export function decodeMinute(hash: Record<string, string>): MinuteRollup {
-  const r: MinuteRollup = { models: dict(), tenants: dict(), errors: dict() };
+  const r: MinuteRollup = { models: dict(), tenants: dict(), errors: dict(), attemptErrors: dict() };
   const model = (m: string) => entry(r.models, m, emptyModel);
   for (const [f, raw] of Object.entries(hash)) {
     const [kind, label] = split(f);
@@ -176,6 +201,7 @@ export function decodeMinute(hash: Record<string, string>): MinuteRollup {
     if (mc !== undefined) model(label)[mc] += v;
     else if (tc !== undefined) entry(r.tenants, label, () => zeros(tenantCounters))[tc] += v;
     else if (kind === errorKind) r.errors[label] = (own(r.errors, label) ?? 0) + v;
+    else if (kind === attemptErrorKind) r.attemptErrors[label] = (own(r.attemptErrors, label) ?? 0) + v;
     else if (kind.startsWith(latencyKind))
       addAt(model(label).latency, Number(kind.slice(latencyKind.length)), v);
     else if (kind.startsWith(usageKind)) addAt(model(label).usage, Number(kind.slice(usageKind.length)), v);

@@ -26,12 +26,15 @@ export interface RollupRetention {
   daySeconds: number;
 }
 
-/** One finished job's part of the rollups. */
+/**
+ * One finished job's part of the rollups, or one API attempt's (no `slow`: it adds to its minute
+ * only, not to the day's jobs or the slowest calls).
+ */
 export interface RollupEntry {
   finishedMs: number;
   minute: MinuteIncrement;
   costMicro: number;
-  slow: SlowCall;
+  slow?: SlowCall;
 }
 
 const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
@@ -53,7 +56,7 @@ export class RollupStore {
   async addMany(jobs: readonly RollupEntry[], retention: RollupRetention): Promise<void> {
     if (jobs.length === 0) return;
     const sums = new Map<string, { seconds: number; fields: Map<string, number> }>();
-    const slowest = new Map<string, RollupEntry['slow'][]>();
+    const slowest = new Map<string, SlowCall[]>();
     const bump = (key: string, seconds: number, increments: Array<[string, number]>) => {
       let k = sums.get(key);
       if (!k) {
@@ -65,6 +68,7 @@ export class RollupStore {
     for (const j of jobs) {
       const epochMinute = Math.floor(j.finishedMs / 60_000);
       bump(this.#keys.rollupMinute(epochMinute), retention.minuteSeconds, encodeMinute(j.minute));
+      if (j.slow === undefined) continue;
       bump(
         this.#keys.rollupDay(utcDay(j.finishedMs)),
         retention.daySeconds,

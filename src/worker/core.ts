@@ -127,6 +127,8 @@ export class JobProcessor {
     const record =
       (firstPickup ? null : await this.#options.records.load(bullId)) ?? newRecord(request, job.timestamp);
     const run: Run = { job, bullId, jobId, token, record, request, model: request.model };
+    // Normalised on arrival (arrival.ts), a job's priority is in its hash, not in its options.
+    const bullPriority = Number(job.priority) || job.opts.priority || 0;
     const plan: CallPlan = {
       model: request.model,
       inputTokens: estimateInputTokens(request),
@@ -135,7 +137,7 @@ export class JobProcessor {
       maxTokens: request.max_tokens,
       tenant: request.tenant_id ?? '',
       // BullMQ's priority carries the tenant rank too (fairness.ts); the limiter wants the user's.
-      priority: job.opts.priority === undefined ? undefined : Math.floor(job.opts.priority / rankSlots),
+      priority: bullPriority === 0 ? undefined : Math.floor(bullPriority / rankSlots),
     };
     for (;;) {
       const outcome = await this.#attempt(run, request, plan, signal);

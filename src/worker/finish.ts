@@ -24,6 +24,8 @@ export interface JobHandle {
   readonly attemptsStarted?: number;
   /** `telemetry.metadata`: the trace context the job was enqueued in (worker/tracing.ts). */
   readonly opts: { priority?: number | undefined } & TraceCarrierOpts;
+  /** BullMQ's priority as it stands (a job normalised on arrival has it here, not in `opts`). */
+  readonly priority?: number | string | undefined;
   moveToDelayed(timestamp: number, token?: string): Promise<void>;
 }
 

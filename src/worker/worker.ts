@@ -5,7 +5,7 @@
  * save). Metrics and rollups are the service's to add: `worker.on(event, listener)`, or subscribers
  * of the {@link PromptqEvents} it is given (ops/service.ts).
  */
-import { Worker } from 'bullmq';
+import { DelayedError, type Job, Worker } from 'bullmq';
 import type { Logger } from '../core/log.js';
 import { RepeatedLog } from '../core/log-repeats.js';
 import type { PromptqConfig } from '../core/settings.js';
@@ -15,6 +15,7 @@ import type { RateLimiter } from '../limiter/limiter.js';
 import type { Pricing, Provider } from '../providers/provider.js';
 import type { RedisConnection as Redis } from '../store/connection.js';
 import type { Keyspace } from '../store/keys.js';
+import { normaliseArrival } from './arrival.js';
 import { type BudgetPort, redisBudgets } from './budget.js';
 import { ConcurrencyTuner } from './concurrency.js';
 import { JobProcessor, shutdownReason } from './core.js';
@@ -110,7 +111,18 @@ export class PromptWorker implements EventSource {
               onRefused,
             ),
     });
-    this.worker = new Worker(keys.queue, (job, token, signal) => processor.process(job, token, signal), {
+    const arrival = {
+      connection,
+      keys,
+      defaultPriority: config.jobs.defaultPriority,
+      jobLimits: config.jobs.limits,
+    };
+    const process = async (job: Job, token: string | undefined, signal?: AbortSignal) => {
+      // A job from another BullMQ client without promptq's priority goes back in its turn (arrival.ts).
+      if (await normaliseArrival(job, token, arrival)) throw new DelayedError();
+      return processor.process(job, token, signal);
+    };
+    this.worker = new Worker(keys.queue, process, {
       connection,
       prefix: keys.prefix,
       concurrency: settings.concurrency,

@@ -269,7 +269,10 @@ describe('promptq backfill --via batches (real CLI processes, real Redis, the si
       expect(await cancel.exited, cancel.stderr()).toBe(0);
       expect(JSON.parse(cancel.stdout())).toMatchObject({ id, status: 'canceling' });
       const unknown = spawnCli(['batches', 'cancel', 'msgbatch_not_ours'], env(stack));
-      expect(await unknown.exited).toBe(2);
+      expect(await unknown.exited).toBe(1);
+      expect(unknown.stderr()).toMatch(
+        /^promptq: no batch msgbatch_not_ours was submitted by promptq for queue "[^"]+"\n$/,
+      );
 
       expect(await run.exited, run.stderr()).toBe(1);
       const rows = readOut(out);

@@ -98,6 +98,10 @@ describe('backfill lines', () => {
     expect(backfillJobId('', 4, 'text', {})).not.toBe(a);
     expect(backfillJobId('', 3, 'text2', {})).not.toBe(a);
     expect(backfillJobId('run2-', 3, 'text', {})).toBe(`run2-${a}`);
+    // A prefix without its own separator gets one: `run2-bf-…`, not `run2bf-…`.
+    expect(backfillJobId('run2', 3, 'text', {})).toBe(`run2-${a}`);
+    expect(backfillJobId('run2_', 3, 'text', {})).toBe(`run2_${a}`);
+    expect(backfillJobId('run2', 1, 'x', { customId: 'q1' })).toBe('run2-q1');
     expect(backfillJobId('', 1, 'x', { customId: 'ok_1' })).toBe('ok_1');
     const hashed = backfillJobId('', 1, 'x', { customId: 'has space/slash' });
     expect(hashed).toMatch(/^cid-[A-Za-z0-9_-]{32}$/);

@@ -499,6 +499,11 @@ describe('promtool', () => {
     run('check', 'config', '--syntax-only', 'deploy/prometheus/prometheus.yml');
   });
 
+  it.runIf(promtool !== undefined || onCI)('check config deploy/prometheus/prometheus.local.yml', () => {
+    // The variant for Prometheus on the host, next to `promptq start`: fully checked (no secrets).
+    run('check', 'config', 'deploy/prometheus/prometheus.local.yml');
+  });
+
   it.runIf(promtool !== undefined || onCI)('test rules deploy/prometheus/alerts.test.yml', () => {
     run('test', 'rules', 'deploy/prometheus/alerts.test.yml');
   });

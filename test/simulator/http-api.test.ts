@@ -97,7 +97,7 @@ describe('simulator HTTP surface', () => {
       'message_delta',
       'message_stop',
     ]);
-    expect(text).toContain('"usage":{"output_tokens":9}');
+    expect(text).toContain('"usage":{"output_tokens":9,"output_tokens_details":{"thinking_tokens":0}}');
   });
 
   it('non-streaming responses take the generation time', async () => {

@@ -37,6 +37,13 @@ export interface BatchesOptions {
    * @defaultValue 268435456 (256 MB)
    */
   maxBytes?: number;
+  /**
+   * A JSON file the batches are kept in, so that they outlive the process: read when it changed,
+   * written after each create, cancel, delete and first read of results (0600, its directory 0700).
+   * Empty: in memory only.
+   * @defaultValue `''`
+   */
+  stateFile?: string;
 }
 
 export const BATCHES_DEFAULTS = {
@@ -46,6 +53,7 @@ export const BATCHES_DEFAULTS = {
   cancelSeconds: 1,
   maxRequests: 100_000,
   maxBytes: 256 * 1024 * 1024,
+  stateFile: '',
 } as const satisfies Required<BatchesOptions>;
 
 /** Checks `SimulatorOptions.batches`; returns a message naming the bad field, or the resolved options. */
@@ -57,6 +65,7 @@ export function resolveBatchesOptions(given: BatchesOptions = {}): Required<Batc
   for (const k of ['errorRate', 'expiryRate'] as const) {
     if (!(finite(r[k]) && r[k] <= 1)) return `batches.${k} must be a probability in [0, 1]`;
   }
+  if (typeof r.stateFile !== 'string') return 'batches.stateFile must be a path (a string)';
   if (r.errorRate + r.expiryRate > 1) return 'batches.errorRate + batches.expiryRate must be at most 1';
   for (const k of ['maxRequests', 'maxBytes'] as const) {
     if (!(Number.isInteger(r[k]) && r[k] >= 1)) return `batches.${k} must be an integer >= 1`;

@@ -4,6 +4,8 @@
  * batch's processing time, so `request_counts` move while a client polls. Batches have their own
  * limits and never touch the Messages rate limiter, as in the real API.
  */
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { BatchesOptions } from './batches-options.js';
 import { planContent } from './content-plan.js';
 import { messageBody } from './message-body.js';
@@ -73,12 +75,46 @@ export class BatchStore {
   readonly #batches = new Map<string, SimBatch>();
   #rng: Rng;
   #made = 0;
+  /** `stateFile`'s modification time when last read or written (-1: never). */
+  #seen = -1;
 
   constructor(opts: ResolvedOptions, cfg: Required<BatchesOptions>, cache: PromptCache) {
     this.#opts = opts;
     this.#cfg = cfg;
     this.#cache = cache;
     this.#rng = seededRng(opts.seed ^ 0x2f6b_a7c1);
+    this.#load();
+  }
+
+  /** The batches in `stateFile`, when another process (or an earlier one) wrote it since. */
+  #load(): void {
+    const file = this.#cfg.stateFile;
+    if (file === '') return;
+    let mtime: number;
+    try {
+      mtime = statSync(file).mtimeMs;
+    } catch {
+      return;
+    }
+    if (mtime === this.#seen) return;
+    const state = JSON.parse(readFileSync(file, 'utf8')) as { made: number; batches: SimBatch[] };
+    this.#batches.clear();
+    for (const b of state.batches) this.#batches.set(b.id, b);
+    this.#made = state.made;
+    this.#seen = mtime;
+  }
+
+  /** Write the batches to `stateFile` (whole, then renamed over it: a reader never sees half). */
+  #save(): void {
+    const file = this.#cfg.stateFile;
+    if (file === '') return;
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ made: this.#made, batches: [...this.#batches.values()] }), {
+      mode: 0o600,
+    });
+    renameSync(tmp, file);
+    this.#seen = statSync(file).mtimeMs;
   }
 
   get config(): Required<BatchesOptions> {
@@ -89,10 +125,12 @@ export class BatchStore {
     this.#batches.clear();
     this.#rng = seededRng(this.#opts.seed ^ 0x2f6b_a7c1);
     this.#made = 0;
+    if (this.#seen !== -1) this.#save();
   }
 
   /** A new batch of already-checked requests. */
   create(requests: Array<{ custom_id: string; params: unknown }>): string {
+    this.#load();
     const now = this.#opts.now();
     const span = this.#cfg.processingSeconds * 1000;
     const id = randomId('msgbatch_');
@@ -116,6 +154,7 @@ export class BatchStore {
       }),
       results: null,
     });
+    this.#save();
     return id;
   }
 
@@ -127,25 +166,32 @@ export class BatchStore {
   }
 
   has(id: string): boolean {
+    this.#load();
     return this.#batches.has(id);
   }
 
   /** Newest first. */
   ids(): string[] {
+    this.#load();
     return [...this.#batches.keys()].reverse();
   }
 
   /** Starts canceling (no-op once canceling or ended). */
   cancel(id: string): void {
+    this.#load();
     const b = this.#batches.get(id);
     if (!b || b.cancelAt !== null) return;
     const now = this.#opts.now();
     if (now >= b.readyAt) return;
     b.cancelAt = now;
+    this.#save();
   }
 
   delete(id: string): boolean {
-    return this.#batches.delete(id);
+    this.#load();
+    const deleted = this.#batches.delete(id);
+    if (deleted) this.#save();
+    return deleted;
   }
 
   #endedAt(b: SimBatch): number {
@@ -162,6 +208,7 @@ export class BatchStore {
 
   /** The batch object; `baseUrl` makes `results_url` absolute, as the SDK expects. */
   view(id: string, baseUrl: string): MessageBatchBody | null {
+    this.#load();
     const b = this.#batches.get(id);
     if (!b) return null;
     const now = this.#opts.now();
@@ -185,6 +232,7 @@ export class BatchStore {
 
   /** The results as JSONL lines (not in request order, as the real API warns), or `null` before the end. */
   results(id: string): string[] | null {
+    this.#load();
     const b = this.#batches.get(id);
     if (!b) return null;
     const end = this.#endedAt(b);
@@ -200,6 +248,8 @@ export class BatchStore {
         [lines[i], lines[j]] = [lines[j] as string, lines[i] as string];
       }
       b.results = lines;
+      // Kept: a client that reads them again (a resumed run) gets the same answers, as from the API.
+      this.#save();
     }
     return b.results;
   }

@@ -8,6 +8,7 @@
  * its non-streaming form, so both paths return the same message.
  */
 import { randomBytes } from 'node:crypto';
+import type { SimCitation, SimContentBlock, SimWebSearchToolResultBlock } from './message-types.js';
 import type { OutputPlan, StopReason } from './output.js';
 import { asksForRedaction, redactedThinkingData } from './redacted-thinking.js';
 import { type Rng, randomId } from './rng.js';
@@ -19,7 +20,7 @@ export interface BlockPlan {
   /** `content_block_delta.delta`s, each worth `tokens` output tokens (0 for signatures, citations). */
   deltas: Array<{ delta: Record<string, unknown>; tokens: number }>;
   /** The block in a non-streaming message. */
-  final: Record<string, unknown>;
+  final: SimContentBlock;
 }
 
 export interface ContentPlan {
@@ -28,7 +29,7 @@ export interface ContentPlan {
   stopSequence: string | null;
   outputTokens: number;
   /** `usage.server_tool_use`, when a server tool ran. */
-  serverToolUse: { web_search_requests: number } | null;
+  serverToolUse: { web_search_requests: number; web_fetch_requests: number } | null;
 }
 
 type Json = Record<string, unknown>;
@@ -74,7 +75,7 @@ function signature(): string {
   return randomBytes(96).toString('base64');
 }
 
-function textBlock(pieces: string[], tokensPerDelta: number, citations: Json[] | null): BlockPlan {
+function textBlock(pieces: string[], tokensPerDelta: number, citations: SimCitation[] | null): BlockPlan {
   const deltas: BlockPlan['deltas'] = [];
   for (let i = 0; i < pieces.length; i += tokensPerDelta) {
     const chunk = pieces.slice(i, i + tokensPerDelta);
@@ -82,9 +83,8 @@ function textBlock(pieces: string[], tokensPerDelta: number, citations: Json[] |
   }
   for (const citation of citations ?? [])
     deltas.push({ delta: { type: 'citations_delta', citation }, tokens: 0 });
-  const final: Json = { type: 'text', text: pieces.join('') };
-  if (citations) final.citations = citations;
-  return { start: { type: 'text', text: '' }, deltas, final };
+  const final: SimContentBlock = { type: 'text', text: pieces.join(''), citations };
+  return { start: { type: 'text', text: '', citations: citations ? [] : null }, deltas, final };
 }
 
 function thinkingBlock(pieces: string[], tokensPerDelta: number): BlockPlan {
@@ -103,6 +103,8 @@ function thinkingBlock(pieces: string[], tokensPerDelta: number): BlockPlan {
 }
 
 /** A tool call: its input streamed as JSON in pieces of about four characters (one token each). */
+function toolUseBlock(type: 'tool_use', id: string, name: string, input: Json): BlockPlan;
+function toolUseBlock(type: 'server_tool_use', id: string, name: 'web_search', input: Json): BlockPlan;
 function toolUseBlock(
   type: 'tool_use' | 'server_tool_use',
   id: string,
@@ -118,11 +120,16 @@ function toolUseBlock(
       tokens: Math.ceil(part.length / 4),
     });
   }
-  return { start: { type, id, name, input: {} }, deltas, final: { type, id, name, input } };
+  const caller = { type: 'direct' } as const;
+  const final =
+    type === 'tool_use'
+      ? { type, id, name, input, caller }
+      : { type, id, name: name as 'web_search', input, caller };
+  return { start: { type, id, name, input: {}, caller }, deltas, final };
 }
 
 /** The first document with citations enabled in the last user message, as a citation of it. */
-function citationFor(messages: unknown): Json[] | null {
+function citationFor(messages: unknown): SimCitation[] | null {
   if (!Array.isArray(messages)) return null;
   const last = messages[messages.length - 1];
   if (!isRecord(last) || !Array.isArray(last.content)) return null;
@@ -193,19 +200,18 @@ export function planContent(
     pieces = pieces.slice(n);
     if (asksForRedaction(req.messages)) {
       // Streamed whole in its start event, like a server tool's result.
-      const redacted = { type: 'redacted_thinking', data: redactedThinkingData() };
-      blocks.push({ start: redacted, deltas: [], final: redacted });
+      const redacted = { type: 'redacted_thinking', data: redactedThinkingData() } as const;
+      blocks.push({ start: { ...redacted }, deltas: [], final: redacted });
     }
   }
 
   const search = tools.find((t) => typeof t.type === 'string' && t.type.startsWith('web_search_'));
   if (search && choice.type !== 'none' && choice.type !== 'tool') {
     const id = randomId('srvtoolu_');
-    blocks.push(
-      toolUseBlock('server_tool_use', id, String(search.name ?? 'web_search'), { query: 'promptq' }),
-    );
-    const result = {
+    blocks.push(toolUseBlock('server_tool_use', id, 'web_search', { query: 'promptq' }));
+    const result: SimWebSearchToolResultBlock = {
       type: 'web_search_tool_result',
+      caller: { type: 'direct' },
       tool_use_id: id,
       content: [
         {
@@ -217,8 +223,8 @@ export function planContent(
         },
       ],
     };
-    blocks.push({ start: result, deltas: [], final: result });
-    serverToolUse = { web_search_requests: 1 };
+    blocks.push({ start: { ...result }, deltas: [], final: result });
+    serverToolUse = { web_search_requests: 1, web_fetch_requests: 0 };
   }
 
   const forced =

@@ -1,16 +1,24 @@
 import type { ContentPlan } from './content-plan.js';
+import type { SimMessage, SimUsage } from './message-types.js';
 import type { CacheUsage } from './prompt-cache.js';
 
 /** The tier that answered (`usage.service_tier`). */
 export type ServiceTier = 'standard' | 'priority' | 'batch';
 
-/** The usage object exactly as the real API shapes it. */
+/** Output tokens spent in thinking blocks (what `usage.output_tokens_details` reports). */
+export function thinkingTokens(plan: ContentPlan): number {
+  let n = 0;
+  for (const b of plan.blocks) if (b.final.type === 'thinking') for (const d of b.deltas) n += d.tokens;
+  return n;
+}
+
+/** The usage object exactly as the real API shapes it; `plan` null: `message_start`'s. */
 export function usageBody(
   usage: CacheUsage,
   outputTokens: number,
-  serverToolUse: ContentPlan['serverToolUse'] = null,
+  plan: ContentPlan | null = null,
   serviceTier: ServiceTier = 'standard',
-) {
+): SimUsage {
   return {
     input_tokens: usage.inputTokens,
     cache_creation_input_tokens: usage.cacheCreationInputTokens,
@@ -20,8 +28,11 @@ export function usageBody(
       ephemeral_1h_input_tokens: usage.ephemeral1hInputTokens,
     },
     output_tokens: outputTokens,
-    server_tool_use: serverToolUse,
+    output_tokens_details: plan === null ? null : { thinking_tokens: thinkingTokens(plan) },
+    server_tool_use: plan?.serverToolUse ?? null,
     service_tier: serviceTier,
+    inference_geo: 'global',
+    speed: 'standard',
   };
 }
 
@@ -33,7 +44,7 @@ export function messageBody(
   usage: CacheUsage,
   outputTokens: number,
   serviceTier: ServiceTier = 'standard',
-) {
+): SimMessage {
   return {
     id,
     type: 'message',
@@ -44,6 +55,7 @@ export function messageBody(
     stop_sequence: plan?.stopSequence ?? null,
     stop_details: null,
     container: null,
-    usage: usageBody(usage, outputTokens, plan?.serverToolUse ?? null, serviceTier),
+    diagnostics: null,
+    usage: usageBody(usage, outputTokens, plan, serviceTier),
   };
 }

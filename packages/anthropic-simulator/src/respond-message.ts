@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { ContentPlan } from './content-plan.js';
 import { errorBody } from './errors.js';
 import { delay, sendJson } from './http-util.js';
-import { messageBody } from './message-body.js';
+import { messageBody, thinkingTokens } from './message-body.js';
 import type { CacheUsage } from './prompt-cache.js';
 import { writeEvent } from './sse.js';
 
@@ -123,7 +123,11 @@ export async function streamMessage(
     res.end();
     return { sentTokens: sent, outcome: 'midstream' };
   }
-  const usage: Record<string, unknown> = { output_tokens: n };
+  // As the API's: the output tokens and their breakdown are known at the end.
+  const usage: Record<string, unknown> = {
+    output_tokens: n,
+    output_tokens_details: { thinking_tokens: thinkingTokens(gen.content) },
+  };
   if (gen.content.serverToolUse) usage.server_tool_use = gen.content.serverToolUse;
   writeEvent(res, 'message_delta', {
     type: 'message_delta',

@@ -29,6 +29,7 @@ td:first-child,th:first-child{text-align:left}.wide{grid-column:1/-1}
 const script = `
 const colors=['#4a7bd0','#d0694a','#3a9b6b','#9b59b6','#c9a227','#2aa3b8','#b83a6b','#6b7a8f'];
 const NS='http://www.w3.org/2000/svg';
+const CLASS={rate_limited:'429',overloaded:'529',server_error:'5xx',timeout:'timeout',network_error:'network',client_error:'4xx'};
 const params=new URLSearchParams(location.search);
 let range=params.get('range')||'1h';
 let tenant=params.get('tenant')||'';
@@ -73,17 +74,23 @@ function table(id,head,rows){const box=clear(id);
   const tb=h('table');const tr=h('tr');head.forEach((c)=>tr.append(h('th',c)));tb.append(tr);
   rows.forEach((r)=>{const tr=h('tr');r.forEach((c)=>tr.append(h('td',String(c))));tb.append(tr)});box.append(tb)}
 function kpis(d){const box=clear('kpis');const p=d.projection;
-  [['jobs',fmtN(d.totals.jobs)],['error rate',fmtPct(d.totals.error_rate)],['tokens in / out',fmtN(d.totals.input_tokens)+' / '+fmtN(d.totals.output_tokens)],
+  [['jobs',fmtN(d.totals.jobs)],['error rate',fmtPct(d.totals.error_rate)],['API error rate',fmtPct(d.totals.attempt_error_rate)],['retries',fmtN(d.totals.retries)],['tokens in / out',fmtN(d.totals.input_tokens)+' / '+fmtN(d.totals.output_tokens)],
    ['cost in range',fmtUsd(d.totals.cost_usd)],['month to date',fmtUsd(p.month_to_date_usd)],['projected month end',fmtUsd(p.month_end_usd)]]
   .forEach(([k,v])=>{const e=h('div',undefined,{class:'kpi','data-kpi':k});e.append(h('b',v),h('span',k));box.append(e)})}
 function render(d){
   kpis(d);
   lineChart('latency',d.series.t,d.series.latency_ms,fmtMs);
-  lineChart('errors',d.series.t,{'error rate':d.series.error_rate},fmtPct);
+  lineChart('errors',d.series.t,{'failed jobs':d.series.error_rate,'failed API attempts':d.series.attempt_error_rate},fmtPct);
+  const byClass={};for(const c of Object.keys(d.series.attempt_errors))byClass[CLASS[c]||c]=d.series.attempt_errors[c].map((n,i)=>d.series.attempts[i]?n/d.series.attempts[i]:null);
+  lineChart('apierrors',d.series.t,byClass,fmtPct);
+  lineChart('retries',d.series.t,{attempts:d.series.attempts,retries:d.series.retries},fmtN);
+  table('errorclasses',['failed API attempts','attempts','share of attempts'],
+    Object.entries(d.attempt_errors).sort((a,b)=>b[1].attempts-a[1].attempts).map(([c,v])=>[CLASS[c]||c,v.attempts,fmtPct(v.rate)]));
+  table('failedjobs',['failed jobs by error type','jobs'],Object.entries(d.errors).sort((a,b)=>b[1]-a[1]));
   lineChart('spend',d.series.t,{cost:d.series.cost_usd},fmtUsd);
   lineChart('throughput',d.series.t,{jobs:d.series.jobs,failed:d.series.failed,'429s':d.series.rate_limited},fmtN);
   const models=Object.entries(d.models).sort((a,b)=>b[1].jobs-a[1].jobs);
-  table('models',['model','jobs','failed','p50','p95','avg','avg TTFB (network)','avg TTFT','avg wait','cost'],
+  table('models',['model','jobs','failed','p50 ≤ (bucket bound)','p95 ≤ (bucket bound)','avg','avg TTFB (network)','avg TTFT','avg wait','cost'],
     models.map(([m,f])=>[m,f.jobs,f.failed,fmtMs(f.p50_ms),fmtMs(f.p95_ms),fmtMs(f.avg_ms),fmtMs(f.avg_ttfb_ms),fmtMs(f.avg_ttft_ms),fmtMs(f.avg_queue_wait_ms),fmtUsd(f.cost_usd)]));
   const tenants=Object.entries(d.tenants).sort((a,b)=>b[1].cost_usd-a[1].cost_usd);
   barChart('tokens',tenants.map(([t,f])=>({label:t,input:f.input_tokens,output:f.output_tokens})),['input','output'],fmtN);
@@ -115,10 +122,14 @@ load();setInterval(load,30000);
 
 const sections: Array<[string, string, string?]> = [
   ['latency', 'Latency per model (average of successful calls)'],
-  ['errors', 'Error rate over time (failed jobs / finished jobs)'],
+  ['errors', 'Error rate over time (failed jobs / finished jobs; failed API attempts / attempts)'],
+  ['apierrors', 'API attempt errors by class (share of attempts: 429, 529, 5xx, timeout, network, 4xx)'],
+  ['errorclasses', 'Failed API attempts by class (retried or not)'],
+  ['failedjobs', 'Failed jobs by error type'],
+  ['retries', 'API attempts and retries over time'],
   ['throughput', 'Jobs finished, failed and 429s'],
   ['spend', 'Cost over time (USD per step)'],
-  ['models', 'Per model: latency percentiles and cost', 'wide'],
+  ['models', 'Per model: latency (percentiles are latency bucket bounds) and cost', 'wide'],
   ['tokens', 'Tokens per tenant'],
   ['cost', 'Cost per tenant (USD)'],
   ['maxtokens', 'max_tokens actually used (output tokens / max_tokens)'],

@@ -3,6 +3,7 @@
  * same rollups through the same function ({@link readDashboard}). One function per section.
  */
 import { formatMs, formatPercent, formatUsd, textTable } from '../../core/format.js';
+import { attemptErrorClasses } from '../../store/rollup-format.js';
 import type { DashboardData } from './summary.js';
 
 /** The report as text. */
@@ -11,6 +12,7 @@ export function formatReport(data: DashboardData, queue: string, since: string):
   out.push(totalsTable(data.totals));
   out.push('', 'Per model', modelTable(data.models));
   out.push('', 'Per tenant', tenantTable(data.tenants));
+  out.push('', 'API attempts by error class (retried or not)', attemptErrorTable(data));
   if (Object.keys(data.errors).length > 0) {
     out.push('', 'Failed jobs by error type');
     out.push(
@@ -27,15 +29,36 @@ export function formatReport(data: DashboardData, queue: string, since: string):
   return `${out.join('\n')}\n`;
 }
 
+/** Shown like HTTP answers: 429, 529, 5xx, timeout, network, 4xx. */
+const classNames: Record<string, string> = attemptErrorClasses;
+
+/** Attempts, then every class that happened, most frequent first, then retries. */
+function attemptErrorTable(data: DashboardData): string {
+  const { totals } = data;
+  const rows: Array<Array<string | number>> = [
+    ['all attempts', totals.attempts, ''],
+    ['failed attempts', totals.failed_attempts, formatPercent(totals.attempt_error_rate)],
+  ];
+  for (const [cls, v] of Object.entries(data.attempt_errors).sort((a, b) => b[1].attempts - a[1].attempts))
+    rows.push([
+      `  ${Object.hasOwn(classNames, cls) ? classNames[cls] : cls}`,
+      v.attempts,
+      formatPercent(v.rate),
+    ]);
+  rows.push(['retried', totals.retries, '']);
+  return textTable(['API attempts', 'count', 'share'], rows);
+}
+
 function totalsTable(totals: DashboardData['totals']): string {
   return textTable(
-    ['jobs', 'completed', 'failed', 'error rate', 'input tokens', 'output tokens', 'cost'],
+    ['jobs', 'completed', 'failed', 'error rate', 'API error rate', 'input tokens', 'output tokens', 'cost'],
     [
       [
         totals.jobs,
         totals.completed,
         totals.failed,
         formatPercent(totals.error_rate),
+        formatPercent(totals.attempt_error_rate),
         totals.input_tokens,
         totals.output_tokens,
         formatUsd(totals.cost_usd),
@@ -43,6 +66,9 @@ function totalsTable(totals: DashboardData['totals']): string {
     ],
   );
 }
+
+/** A latency bucket's upper bound: the quantile is at most this. */
+const bound = (ms: number | null) => (ms === null ? formatMs(null) : `≤ ${formatMs(ms)}`);
 
 /** Busiest model first. */
 function modelTable(models: DashboardData['models']): string {
@@ -52,8 +78,8 @@ function modelTable(models: DashboardData['models']): string {
       'jobs',
       'failed',
       '429s',
-      'p50',
-      'p95',
+      'p50 (bucket bound)',
+      'p95 (bucket bound)',
       'avg',
       'avg TTFB (network)',
       'avg TTFT',
@@ -68,8 +94,8 @@ function modelTable(models: DashboardData['models']): string {
         figures.jobs,
         figures.failed,
         figures.rate_limited,
-        formatMs(figures.p50_ms),
-        formatMs(figures.p95_ms),
+        bound(figures.p50_ms),
+        bound(figures.p95_ms),
         formatMs(figures.avg_ms),
         formatMs(figures.avg_ttfb_ms),
         formatMs(figures.avg_ttft_ms),

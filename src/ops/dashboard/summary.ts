@@ -8,6 +8,7 @@ import { bucketQuantile } from '../../core/stats.js';
 import type { RedisConnection as Redis } from '../../store/connection.js';
 import type { Keyspace } from '../../store/keys.js';
 import {
+  attemptErrorClasses,
   emptyModel,
   entry,
   latencyBucketsMs,
@@ -37,7 +38,10 @@ export interface ModelFigures {
   failed: number;
   attempts: number;
   rate_limited: number;
-  /** From the latency buckets: the upper bound of the bucket holding the quantile (ms). */
+  /**
+   * From the latency buckets: the upper bound of the bucket holding the quantile (ms), not the
+   * exact quantile ({@link DashboardData.percentiles}).
+   */
   p50_ms: number | null;
   p95_ms: number | null;
   avg_ms: number | null;
@@ -78,12 +82,25 @@ export interface DashboardData {
     cost_usd: number[];
     /** Average latency of completed calls per model, per step. */
     latency_ms: Record<string, Array<number | null>>;
+    /** API attempts that got an answer (or an error) per step, as they happened. */
+    attempts: number[];
+    /** Failed API attempts per class (429, 529, 5xx, timeout, network, 4xx) per step. */
+    attempt_errors: Record<string, number[]>;
+    /** Failed API attempts / API attempts per step. */
+    attempt_error_rate: Array<number | null>;
+    /** Attempts that were retried (429s included) per step. */
+    retries: number[];
   };
   totals: {
     jobs: number;
     completed: number;
     failed: number;
     error_rate: number | null;
+    /** API attempts, failed ones, and the attempt error rate (what `PromptqHighErrorRate` watches). */
+    attempts: number;
+    failed_attempts: number;
+    attempt_error_rate: number | null;
+    retries: number;
     input_tokens: number;
     output_tokens: number;
     cost_usd: number;
@@ -91,6 +108,10 @@ export interface DashboardData {
   models: Record<string, ModelFigures>;
   tenants: Record<string, TenantFigures>;
   errors: Record<string, number>;
+  /** Failed API attempts by class over the range: count and share of all attempts. */
+  attempt_errors: Record<string, { attempts: number; rate: number }>;
+  /** How p50_ms/p95_ms are read: `bucket_bound`, the upper bound of the latency bucket holding them. */
+  percentiles: 'bucket_bound';
   projection: {
     month_to_date_usd: number;
     /** Spend per day at the rate of the last 24 hours. */
@@ -135,6 +156,7 @@ interface Folded {
   models: Record<string, ModelTotals>;
   tenants: Record<string, TenantFigures>;
   errors: Record<string, number>;
+  attemptErrors: Record<string, number>;
 }
 
 /** Figures for the last `rangeMinutes` minutes (the current minute included). */
@@ -150,9 +172,18 @@ export async function readDashboard(
   // At most ~100 points per chart: 1h → 1 min, 24h → 15 min.
   const stepMin = rangeMinutes <= 120 ? 1 : Math.ceil(rangeMinutes / 100 / 5) * 5;
   const minutes = await store.minutes(first, rangeMinutes);
-  const { series, models, tenants, errors } = foldMinutes(minutes, first, stepMin, rangeMinutes);
+  const { series, models, tenants, errors, attemptErrors } = foldMinutes(
+    minutes,
+    first,
+    stepMin,
+    rangeMinutes,
+  );
 
   series.error_rate = series.jobs.map((j, i) => (j === 0 ? null : (series.failed[i] ?? 0) / j));
+  const failedAttempts = series.attempts.map((_, i) =>
+    sum(Object.values(series.attempt_errors).map((xs) => xs[i] ?? 0)),
+  );
+  series.attempt_error_rate = series.attempts.map((a, i) => (a === 0 ? null : (failedAttempts[i] ?? 0) / a));
   const figures = dict<ModelFigures>();
   for (const [name, totals] of Object.entries(models)) {
     if (totals.counters.latencySum > 0)
@@ -163,6 +194,10 @@ export async function readDashboard(
   const jobs = sum(series.jobs);
   const failed = sum(series.failed);
   const tenantList = Object.values(tenants);
+  const attempts = sum(series.attempts);
+  const attempt_errors = dict<{ attempts: number; rate: number }>();
+  for (const [cls, n] of Object.entries(attemptErrors))
+    attempt_errors[cls] = { attempts: n, rate: attempts === 0 ? 0 : n / attempts };
 
   return {
     range_minutes: rangeMinutes,
@@ -175,6 +210,10 @@ export async function readDashboard(
       completed: jobs - failed,
       failed,
       error_rate: jobs === 0 ? null : failed / jobs,
+      attempts,
+      failed_attempts: sum(failedAttempts),
+      attempt_error_rate: attempts === 0 ? null : sum(failedAttempts) / attempts,
+      retries: sum(series.retries),
       input_tokens: sum(tenantList.map((t) => t.input_tokens)),
       output_tokens: sum(tenantList.map((t) => t.output_tokens)),
       cost_usd: sum(tenantList.map((t) => t.cost_usd)),
@@ -182,6 +221,8 @@ export async function readDashboard(
     models: figures,
     tenants,
     errors,
+    attempt_errors,
+    percentiles: 'bucket_bound',
     projection: await projection(store, now, minutes.slice(-1440)),
     slowest: await slowest(store, first, last),
     latency_bucket_bounds_ms: latencyBucketsMs,
@@ -201,11 +242,18 @@ function foldMinutes(minutes: MinuteRollup[], first: number, stepMin: number, ra
     rate_limited: zeros(),
     cost_usd: zeros(),
     latency_ms: dict(),
+    attempts: zeros(),
+    attempt_errors: dict(),
+    attempt_error_rate: [],
+    retries: zeros(),
   };
   // Keyed by model names, tenant ids and error types: records without a prototype (core/dict.ts).
   const models = dict<ModelTotals>();
   const tenants = dict<TenantFigures>();
   const errors = dict<number>();
+  const attemptErrors = dict<number>();
+  // Every class has a series (zero when none happened): the charts and alerts read them by name.
+  for (const cls of Object.keys(attemptErrorClasses)) series.attempt_errors[cls] = zeros();
 
   minutes.forEach((m, i) => {
     const step = Math.floor(i / stepMin);
@@ -224,6 +272,8 @@ function foldMinutes(minutes: MinuteRollup[], first: number, stepMin: number, ra
       add(series.failed, step, c.failed);
       add(series.rate_limited, step, c.rateLimited);
       add(series.cost_usd, step, c.costMicro / 1e6);
+      add(series.attempts, step, c.apiAttempts);
+      add(series.retries, step, c.retried);
     }
     for (const [name, c] of Object.entries(m.tenants)) {
       const t = entry(tenants, name, () => ({
@@ -240,8 +290,12 @@ function foldMinutes(minutes: MinuteRollup[], first: number, stepMin: number, ra
       t.cost_usd += c.costMicro / 1e6;
     }
     for (const [type, n] of Object.entries(m.errors)) errors[type] = (own(errors, type) ?? 0) + n;
+    for (const [cls, n] of Object.entries(m.attemptErrors)) {
+      attemptErrors[cls] = (own(attemptErrors, cls) ?? 0) + n;
+      add(entry(series.attempt_errors, cls, zeros), step, n);
+    }
   });
-  return { series, models, tenants, errors };
+  return { series, models, tenants, errors, attemptErrors };
 }
 
 /** A model's figures over the range, from its added-up counters. */

@@ -1,10 +1,18 @@
 /**
- * Finished jobs into the queue-wide per-minute rollups (rollups.ts) that the dashboard and
- * `promptq report` read.
+ * Finished jobs and API attempts into the queue-wide per-minute rollups (rollups.ts) that the
+ * dashboard and `promptq report` read.
  */
 import type { EventSource } from '../../events/types.js';
 import type { RollupWriter } from './rollups.js';
 
 export function subscribeRollups(events: EventSource, rollups: RollupWriter): void {
   events.on('finished', (e) => rollups.record(e.jobId, e.status, e.record));
+  // Every API attempt as it gets its answer, classed like `promptq_requests_total`'s `outcome`.
+  events.on('attempt', ({ model, outcome: o }) =>
+    rollups.attempt(
+      model,
+      o.kind === 'completed' ? 'success' : o.decision.outcome,
+      o.kind === 'retry' || o.kind === 'rate_limited',
+    ),
+  );
 }

@@ -113,6 +113,24 @@ export function rollupEntry(
   };
 }
 
+/** What one API attempt adds to the rollups of the minute it got its answer in. */
+export function attemptEntry(
+  model: string,
+  outcome: string,
+  retried: boolean,
+  atMs: number,
+  labels: Pick<RollupOptions, 'modelLabel'>,
+): RollupEntry {
+  const minute: MinuteIncrement = {
+    model: labels.modelLabel(model),
+    tenant: '',
+    counters: { apiAttempts: 1, ...(retried ? { retried: 1 } : {}) },
+    tenantCounters: {},
+  };
+  if (outcome !== 'success') minute.attemptError = outcome;
+  return { finishedMs: atMs, minute, costMicro: 0 };
+}
+
 export class RollupWriter {
   readonly #options: RollupOptions;
   readonly #store: RollupStore;
@@ -131,6 +149,15 @@ export class RollupWriter {
   /** Add one finished job to the rollups of the minute it finished in. */
   async record(jobId: string, status: 'completed' | 'failed', r: JobRecord): Promise<void> {
     this.#pending.push(rollupEntry(jobId, status, r, this.#options));
+    return this.#commit();
+  }
+
+  /**
+   * Add one API attempt (`outcome`: `success` or the failed attempt's class, the `outcome` label of
+   * `promptq_requests_total`) to the minute it got its answer in.
+   */
+  async attempt(model: string, outcome: string, retried: boolean, atMs = Date.now()): Promise<void> {
+    this.#pending.push(attemptEntry(model, outcome, retried, atMs, this.#options));
     return this.#commit();
   }
 

@@ -17,6 +17,8 @@ export interface EndedBatch {
   createdAt: number;
   endedAt: number;
   round: number;
+  /** The API no longer knows it: no results, every request counts as expired. */
+  gone?: boolean;
 }
 
 /** A finished job, with the line it came from, its result in the batch and its record. */

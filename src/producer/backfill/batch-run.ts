@@ -323,7 +323,7 @@ export class BatchRun {
   /** One batch's state from the API into Redis and the progress; the batch when it has ended. */
   async #poll(id: string): Promise<EndedBatch | undefined> {
     const b = await this.#api.retrieve(id);
-    if (b === null) throw new Error(`message batch ${id} is no longer known to the API`);
+    if (b === null) return this.#gone(id);
     const counts = b.counts;
     this.#counts.set(id, { batches: 1, submitted: requestsIn(b), ...counts });
     await updateBatch(this.#options.redis, this.#keys, id, { status: b.status, counts: { ...counts } });
@@ -337,6 +337,19 @@ export class BatchRun {
     };
   }
 
+  /**
+   * A batch the API no longer knows (expired, deleted, or made with another API key): said once,
+   * then ended with no results, so its requests are handled as expired ones (`retry`).
+   */
+  async #gone(id: string): Promise<EndedBatch> {
+    const [stored] = await loadBatches(this.#options.redis, this.#keys, [id]);
+    const requests = stored?.requests ?? this.#counts.get(id)?.submitted ?? 0;
+    this.#options.onBatch?.({ event: 'gone', id, requests });
+    this.#counts.set(id, { ...emptyProgress(), batches: 1, submitted: requests, expired: requests });
+    const createdAt = stored ? Date.parse(stored.created_at) : Date.now();
+    return { id, createdAt, endedAt: Date.now(), round: this.#batches.get(id) ?? 0, gone: true };
+  }
+
   /** Results of ended batches → finished jobs and retries, in one pass over the file. */
   async #collect(ended: EndedBatch[]): Promise<void> {
     const collection: Collection = {
@@ -346,6 +359,7 @@ export class BatchRun {
       live: [],
     };
     for (const b of ended) {
+      if (b.gone) continue;
       for await (const r of this.#api.results(b.id))
         collection.results.set(`${b.id}\n${r.customId}`, r.result);
     }

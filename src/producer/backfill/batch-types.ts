@@ -32,9 +32,13 @@ export interface BatchRunOptions {
    * written. Rollups and metrics subscribe there.
    */
   events?: EventSink;
-  /** A batch was submitted, adopted (found after a kill), ended or collected. */
+  /**
+   * A batch was submitted, adopted (found after a kill), ended or collected; or is `gone`: the API
+   * no longer knows it (expired, deleted, or made with another API key), and its requests are
+   * handled as expired ones (sent again or failed, as `retry` says).
+   */
   onBatch?: (e: {
-    event: 'submitted' | 'adopted' | 'ended' | 'collected';
+    event: 'submitted' | 'adopted' | 'ended' | 'collected' | 'gone';
     id: string;
     requests?: number;
   }) => void;

@@ -16,13 +16,19 @@ function digest(text: string): string {
   return createHash('sha256').update(text).digest('base64url').slice(0, 32);
 }
 
-/** The job id for a line. `prefix` (may be empty) namespaces a run. */
+/** `--id-prefix run2` → `run2-`: a prefix ending in neither `-` nor `_` gets a `-` before the id. */
+export function joinedPrefix(prefix: string): string {
+  return prefix === '' || /[-_]$/.test(prefix) ? prefix : `${prefix}-`;
+}
+
+/** The job id for a line. `prefixGiven` (may be empty) namespaces a run, separated by `-` (joinedPrefix). */
 export function backfillJobId(
-  prefix: string,
+  prefixGiven: string,
   line: number,
   text: string,
   given: { id?: string | undefined; customId?: string | undefined },
 ): string {
+  const prefix = joinedPrefix(prefixGiven);
   const key = given.id ?? given.customId;
   if (key !== undefined) {
     const candidate = prefix + key;

@@ -2,11 +2,19 @@
  * The Anthropic SDK client a process uses: the real API (or ANTHROPIC_BASE_URL) with the key, or the
  * built-in simulator when there is no key. promptq owns retries and timeouts, so the SDK's are off.
  */
+import { resolve } from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
 import type { Simulator } from '@promptq/anthropic-simulator';
 import type { PromptqConfig } from '../../core/config.js';
 import { Logger } from '../../core/log.js';
 import { timedFetch } from '../network-timing.js';
+
+/**
+ * Where the built-in simulator keeps its Message Batches, beside the embedded Redis' data
+ * (`.promptq/redis`): a `backfill --via batches` killed or stopped resumes them, and `batches
+ * show|cancel` finds them, from any later process in the same directory.
+ */
+export const simulatorBatchesFile = '.promptq/simulator/batches.json';
 
 /** Build the SDK client, starting the simulator when there is no key. */
 export async function anthropicClient(
@@ -24,7 +32,7 @@ export async function anthropicClient(
   if (apiKey === undefined) {
     // Loaded only here: a process with a key never loads the simulator.
     const { startSimulator } = await import('@promptq/anthropic-simulator');
-    simulator = await startSimulator({});
+    simulator = await startSimulator({ batches: { stateFile: resolve(simulatorBatchesFile) } });
     baseURL = simulator.url;
     apiKey = 'sk-ant-simulator-local';
     log.warn('ANTHROPIC_API_KEY is not set: using the built-in API simulator (no real calls are made)', {

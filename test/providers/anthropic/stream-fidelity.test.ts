@@ -40,7 +40,7 @@ describe('streamed results equal non-streamed results, per block type', () => {
       for (const block of streamed.message.content) {
         if (block.type === 'thinking') expect(block.signature.length).toBeGreaterThan(20);
         if (block.type === 'tool_use')
-          expect(Object.keys(block).sort()).toEqual(['id', 'input', 'name', 'type']);
+          expect(Object.keys(block).sort()).toEqual(['caller', 'id', 'input', 'name', 'type']);
       }
       const types = streamed.message.content.map((c) => c.type);
       const expected: Record<string, string[]> = {
