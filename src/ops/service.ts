@@ -4,6 +4,7 @@
  * simulator —, the limiter, the rollups) and the HTTP server. `start`, `worker` and `api` are this
  * with different parts switched on.
  */
+
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Simulator } from '@promptq/anthropic-simulator';
@@ -12,6 +13,7 @@ import type { Logger } from '../core/log.js';
 import { captureConsole, RepeatedLog } from '../core/log-repeats.js';
 import { PromptqEvents } from '../events/emitter.js';
 import { PromptQueue } from '../producer/queue.js';
+import { accountsOf } from '../providers/accounts.js';
 import { ModelPolicy } from '../providers/anthropic/model-policy.js';
 import { PriceTable } from '../providers/anthropic/pricing.js';
 import { connectOrFail, type RedisConnection } from '../store/connection.js';
@@ -60,6 +62,8 @@ export async function runService(
   log: Logger,
 ): Promise<RunningService> {
   checkListenAddress(config.http);
+  // A bad accounts file is a configuration error (exit 2) before anything starts.
+  if (parts.worker) accountsOf(config);
   const infrastructure = await openInfrastructure(config, parts, log);
   const { connection, events, telemetry } = infrastructure;
   const metrics = new Metrics({ labels: config.labels });
