@@ -55,6 +55,8 @@ export class AccountRouter {
   readonly #opts: AccountRouterOptions;
   /** `group:prefix` → the account holding its cache, and until when (oldest first). */
   readonly #sticky = new Map<string, { account: string; until: number }>();
+  /** `group:prefix` → settles once the call choosing its account has one (or none). */
+  readonly #choosing = new Map<string, Promise<void>>();
   #next = 0;
 
   constructor(accounts: readonly PooledAccount[], opts: AccountRouterOptions) {
@@ -95,12 +97,29 @@ export class AccountRouter {
     if (eligible.length === 0) return nothingPermit(this.#opts.unserved(plan.model, routing.accounts));
     const prefixKey =
       plan.cachePrefixKey === undefined ? undefined : `${modelGroup(plan.model)}:${plan.cachePrefixKey}`;
-    const warm = prefixKey === undefined ? undefined : this.#warm(prefixKey, eligible);
-    const order = warm ? [warm] : this.#rotate(eligible);
-    // Claimed before asking: the next calls with the prefix follow this one instead of racing it
-    // to another account (its limiter then makes them wait for the cache write).
-    const first = order[0];
-    if (prefixKey !== undefined && !warm && first) this.#stick(prefixKey, accountNameOf(first.provider));
+    if (prefixKey === undefined) return this.#ask(this.#rotate(eligible), plan, signal, opts);
+    // A call choosing an account for this prefix is out: its choice is this call's too.
+    for (let c = this.#choosing.get(prefixKey); c !== undefined; c = this.#choosing.get(prefixKey)) await c;
+    const warm = this.#warm(prefixKey, eligible);
+    if (warm) return this.#ask([warm], plan, signal, opts, prefixKey);
+    let chosen!: () => void;
+    this.#choosing.set(prefixKey, new Promise<void>((resolve) => (chosen = resolve)));
+    try {
+      return await this.#ask(this.#rotate(eligible), plan, signal, opts, prefixKey);
+    } finally {
+      this.#choosing.delete(prefixKey);
+      chosen();
+    }
+  }
+
+  /** Ask the accounts in order: the first permit, or the earliest deferral. */
+  async #ask(
+    order: readonly PooledAccount[],
+    plan: CallPlan,
+    signal: AbortSignal | undefined,
+    opts: AcquireOptions,
+    prefixKey?: string,
+  ): Promise<RoutedPermit | Deferral> {
     let earliest: Deferral | undefined;
     for (const [i, account] of order.entries()) {
       // The last one asked waits as the caller asked; the others hand back at once when full.
