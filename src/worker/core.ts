@@ -230,7 +230,7 @@ export class JobProcessor {
       cacheReadInputTokens: usage.cache_read_input_tokens ?? 0,
     });
     record.overloaded_in_a_row = 0;
-    return judged(span, judgeSuccess(record, result, model, this.#options.prices), record);
+    return judged(span, judgeSuccess(record, result, model, provider.prices), record);
   }
 
   /** The limiter's permit, or what becomes of the job without one (deferred, over quota, returned). */

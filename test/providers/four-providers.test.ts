@@ -119,6 +119,12 @@ describe('promptq start with anthropic, bedrock, vertex and gateway accounts', (
       expect(sims[name]!.stats().succeeded, name).toBe(1);
     }
     expect(views['proxy#5'].state).toBe('failed');
+    // Vertex in a region (not global) prices Sonnet 4.5 at 1.1 × the API's $3/$15 per million,
+    // priced here from what its simulator served; the Anthropic account at the API's price.
+    const priced = (sim: Simulator, factor: number) =>
+      ((sim.stats().inputTokens * 3 + sim.stats().outputTokens * 15) / 1e6) * factor;
+    expect(views['gcp#3'].record.cost_usd).toBeCloseTo(priced(sims.gcp, 1.1), 12);
+    expect(views['direct#1'].record.cost_usd).toBeCloseTo(priced(sims.direct, 1), 12);
 
     // A model Bedrock does not map: a clear error at once, no call made.
     const unmapped = await post(`${url}/v1/jobs`, {

@@ -14,6 +14,7 @@ import { PriceTable } from '../anthropic/pricing.js';
 import { bedrockModelId, ModelIds } from '../model-ids.js';
 import { timedFetch } from '../network-timing.js';
 import type { Decision } from '../provider.js';
+import { endpointPricing } from '../provider-pricing.js';
 import { SdkProvider } from '../sdk-provider.js';
 
 /** A Bedrock stream's exception frames (camel-cased by the SDK) → promptq's classes. */
@@ -69,7 +70,8 @@ export function bedrockProvider(account: BedrockAccount, config: PromptqConfig):
       served: account.models,
       prefix: account.inference_profile,
     }),
-    prices: PriceTable.load(config.pricingFile),
+    // The global inference profile is priced as the API; any other endpoint is regional.
+    prices: endpointPricing(PriceTable.load(config.pricingFile), account.inference_profile !== 'global'),
     errorType: bedrockErrorType,
     refine,
   });

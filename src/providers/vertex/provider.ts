@@ -15,6 +15,7 @@ import type { VertexAccount } from '../accounts.js';
 import { PriceTable } from '../anthropic/pricing.js';
 import { ModelIds, vertexModelId } from '../model-ids.js';
 import { timedFetch } from '../network-timing.js';
+import { endpointPricing } from '../provider-pricing.js';
 import { SdkProvider } from '../sdk-provider.js';
 
 /** Google's error body `{"error": {"status": "RESOURCE_EXHAUSTED", …}}` → `RESOURCE_EXHAUSTED`. */
@@ -63,7 +64,7 @@ export function vertexProvider(
     endpoint,
     client,
     models: new ModelIds({ builtIn: vertexModelId, overrides: account.model_ids, served: account.models }),
-    prices: PriceTable.load(config.pricingFile),
+    prices: endpointPricing(PriceTable.load(config.pricingFile), account.region !== 'global'),
     errorType: vertexErrorType,
   });
 }
