@@ -14,6 +14,7 @@ export const defaults: PromptqConfig = deepFreeze<PromptqConfig>({
   queue: 'prompts',
   prefix: 'bull',
   pricingFile: undefined,
+  accountsFile: undefined,
   redis: {
     url: 'redis://127.0.0.1:6379',
     mode: 'single',

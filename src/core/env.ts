@@ -41,6 +41,7 @@ export const environmentVariables: readonly EnvVariable[] = [
   v('PROMPTQ_REDIS_TIMEOUT_MS', 'int', 'redis.requestDeadlineMs'),
   v('ANTHROPIC_API_KEY', 'string', 'anthropic.apiKey'),
   v('ANTHROPIC_BASE_URL', 'string', 'anthropic.baseUrl', "the SDK's default"),
+  v('PROMPTQ_ACCOUNTS', 'string', 'accountsFile'),
   v('PROMPTQ_QUEUE', 'string', 'queue'),
   v('HOST', 'string', 'http.host'),
   v('PORT', 'int', 'http.port'),

@@ -14,6 +14,11 @@ export type { JobLimits } from './settings.js';
 export const defaultJobLimits: JobLimits = defaults.jobs.limits;
 
 export const jobIdPattern = /^[A-Za-z0-9_-]{1,128}$/;
+/** An account of the accounts file, by name (providers/accounts.ts). */
+const accountName = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be an account name: 1-64 characters from A-Z a-z 0-9 _ . -');
+
 /** Largest user priority (BullMQ's 2^21 is shared with the tenant rank: see fairness.ts). */
 export const maxPriority = maxUserPriority;
 /** C0/C1 controls, and the bidirectional overrides and isolates that make a name read differently. */
@@ -270,6 +275,8 @@ export function jobSchema(limits: JobLimits = defaultJobLimits) {
     priority: z.int().min(1).max(maxPriority).optional(),
     fallback_models: z.array(modelName).min(1).max(8).optional(),
     webhook: z.strictObject({ url: webhookUrl }).optional(),
+    account: z.union([accountName, z.array(accountName).min(1).max(16)]).optional(),
+    account_fallback: z.boolean().optional(),
     betas: z
       .array(z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must match [A-Za-z0-9._-]{1,128}'))
       .max(32)

@@ -47,6 +47,10 @@ export interface KnownJobFields {
   betas?: string[];
   /** Where `job.completed` / `job.failed` is delivered, signed (docs/events.md). */
   webhook?: { url: string };
+  /** The account (or accounts to choose from) that may serve the job; default: every one serving its model. */
+  account?: string | string[];
+  /** On overload (529) or an account's outage, move to another eligible account (opt-in). */
+  account_fallback?: boolean;
 }
 
 /** A job body: the known fields, and fields promptq does not know yet (forwarded to the API). */
@@ -63,7 +67,14 @@ export type JobRequest = Omit<KnownJobFields, 'messages' | 'prompt' | 'id' | 'pr
 };
 
 /** promptq's own fields of a request: never sent to the API as body fields. */
-export const promptqFields = ['tenant_id', 'fallback_models', 'betas', 'webhook'] as const;
+export const promptqFields = [
+  'tenant_id',
+  'fallback_models',
+  'betas',
+  'webhook',
+  'account',
+  'account_fallback',
+] as const;
 
 /** One problem with a job body. */
 export interface FieldProblem {

@@ -59,6 +59,10 @@ export interface JobRecord {
   status_code: number | null;
   error_type: string | null;
   request_id: string | null;
+  /** The provider of the account that served the last attempt (`anthropic`, `bedrock`, `vertex`, `gateway`). */
+  provider: string | null;
+  /** That account's name (accounts file; `default` without one). */
+  account: string | null;
   /** `null` when the model has no known price: never guessed. */
   cost_usd: number | null;
   cost: CostParts | null;
@@ -98,6 +102,8 @@ export function newRecord(request: JobRequest, enqueuedAt: number): JobRecord {
     status_code: null,
     error_type: null,
     request_id: null,
+    provider: null,
+    account: null,
     cost_usd: 0,
     cost: null,
   };

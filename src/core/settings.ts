@@ -29,6 +29,12 @@ export interface PromptqConfig {
   readonly prefix: string;
   /** A JSON price list that replaces or extends the built-in one (`PROMPTQ_PRICING_FILE`). @defaultValue `undefined` */
   readonly pricingFile: string | undefined;
+  /**
+   * An accounts file (`PROMPTQ_ACCOUNTS`, JSON or YAML): the accounts of every provider the worker
+   * calls (providers/accounts.ts). `undefined`: one `anthropic` account from `anthropic`.
+   * @defaultValue `undefined`
+   */
+  readonly accountsFile: string | undefined;
   readonly redis: RedisConfig;
   readonly anthropic: AnthropicConfig;
   readonly http: HttpConfig;

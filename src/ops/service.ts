@@ -13,6 +13,7 @@ import { captureConsole, RepeatedLog } from '../core/log-repeats.js';
 import { PromptqEvents } from '../events/emitter.js';
 import { addressPolicy, type ResolveAll } from '../events/webhooks/address-guard.js';
 import { PromptQueue } from '../producer/queue.js';
+import { accountsOf } from '../providers/accounts.js';
 import { ModelPolicy } from '../providers/anthropic/model-policy.js';
 import { PriceTable } from '../providers/anthropic/pricing.js';
 import { connectOrFail, type RedisConnection } from '../store/connection.js';
@@ -74,6 +75,8 @@ export async function runService(
   hooks: ServiceHooks = {},
 ): Promise<RunningService> {
   checkListenAddress(given.http);
+  // A bad accounts file is a configuration error (exit 2) before anything starts.
+  if (parts.worker) accountsOf(given);
   // A private redis-server only stands in for one Redis (`promptq start` on a laptop); its URL
   // carries its password.
   const embedded =

@@ -8,12 +8,15 @@ import type { Simulator } from '@promptq/anthropic-simulator';
 import { type PromptqConfig, type PromptqOptions, resolveConfig, topologyOf } from '../core/config.js';
 import { Logger } from '../core/log.js';
 import { PromptqEvents } from '../events/emitter.js';
+import { AccountRouter } from '../limiter/account-router.js';
 import { RateLimiter } from '../limiter/limiter.js';
 import type { Provider } from '../providers/provider.js';
-import { createProvider } from '../providers/registry.js';
+import { createAccountProviders } from '../providers/registry.js';
+import { unservedProvider } from '../providers/unserved.js';
 import { connectOrFail, type RedisConnection } from '../store/connection.js';
 import { type Keyspace, keyspaceOf } from '../store/keys.js';
 import { PromptWorker } from '../worker/worker.js';
+import { subscribeAccountMetrics } from './metrics/account-metrics.js';
 import { subscribeEventErrorMetric } from './metrics/event-metrics.js';
 import { subscribeLimiterMetrics } from './metrics/limiter-metrics.js';
 import { Metrics } from './metrics/metrics.js';
@@ -43,7 +46,10 @@ export interface RunningWorker {
   /** Subscribe to its events with `worker.on(…)`. */
   readonly worker: PromptWorker;
   readonly limiter: RateLimiter;
+  /** The first account's provider (the only one without an accounts file). */
   readonly provider: Provider;
+  /** Every account's provider and limiter (one without an accounts file). */
+  readonly router: AccountRouter;
   readonly config: PromptqConfig;
   readonly keys: Keyspace;
   readonly metrics: Metrics;
@@ -73,21 +79,25 @@ export async function startWorker(options: StartWorkerOptions = {}): Promise<Run
   const connection = given ?? (await connectOrFail(topologyOf(config), { hint: 'check redis.url' }));
   const keys = keyspaceOf(config);
   const events = givenEvents ?? ownEvents(config, log, metrics);
-  const provider = await createProvider('anthropic', config, log);
-  // One shared state per account: the provider's fingerprint of it, never a secret.
-  const limiter = new RateLimiter({
-    redis: connection,
-    account: provider.account,
-    keys,
-    config: config.limiter,
-    events,
+  const providers = await createAccountProviders(config, log);
+  // One shared limiter state per account: the provider's fingerprint of it, never a secret.
+  const pooled = providers.map((p) => ({
+    provider: p,
+    limiter: new RateLimiter({ redis: connection, account: p.account, keys, config: config.limiter, events }),
+  }));
+  const router = new AccountRouter(pooled, {
+    cacheTtlMs: config.limiter.tuning.cacheTtlMs,
+    unserved: unservedProvider,
   });
+  const [{ provider, limiter }] = pooled as [(typeof pooled)[number]];
   const worker = new PromptWorker({
     connection,
     keys,
     config,
     provider,
     limiter,
+    // One account: the router would only add a step.
+    router: pooled.length > 1 || config.accountsFile !== undefined ? router : undefined,
     prices: provider.prices,
     log,
     events,
@@ -99,6 +109,7 @@ export async function startWorker(options: StartWorkerOptions = {}): Promise<Run
     worker,
     limiter,
     provider,
+    router,
     config,
     keys,
     metrics,
@@ -106,9 +117,9 @@ export async function startWorker(options: StartWorkerOptions = {}): Promise<Run
     async close(force = false) {
       await worker.close(force);
       if (force) return;
-      await limiter.close();
+      for (const p of pooled) await p.limiter.close();
       if (givenEvents === undefined) events.close();
-      await provider.close();
+      for (const p of pooled) await p.provider.close();
       if (given === undefined) await connection.quit().catch(() => connection.disconnect());
     },
   };
@@ -139,6 +150,7 @@ function subscribeObservers(
   const { metrics } = parts;
   subscribeLimiterMetrics(events, metrics, parts.log);
   subscribeWorkerMetrics(events, metrics);
+  subscribeAccountMetrics(events, metrics);
   // Queue-wide per-minute figures for /dashboard and `promptq report`.
   const rollups = new RollupWriter({
     connection: parts.connection,

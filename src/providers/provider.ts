@@ -85,6 +85,39 @@ export class AttemptTimeoutError extends PromptqError {
   }
 }
 
+/**
+ * A model the account cannot serve (its provider has no id for it, or the account's `models` leave it
+ * out): the attempt fails at once, as a client error no retry will mend, naming the model and account.
+ */
+export class UnservedModelError extends PromptqError {
+  override readonly name = 'UnservedModelError';
+  constructor(
+    readonly model: string,
+    readonly where: string,
+  ) {
+    super(`model "${model}" is not served by ${where} (no model id mapped for it)`, {
+      code: 'unserved_model',
+    });
+  }
+
+  /** As a {@link Decision}: a client error, not retried. */
+  decision(): Decision {
+    return {
+      outcome: 'client_error',
+      retry: false,
+      reason: 'unserved_model',
+      statusCode: null,
+      errorType: 'unserved_model',
+      errorCode: null,
+      spendLimit: false,
+      retryAfterMs: null,
+      message: this.message,
+      requestId: null,
+      signals: null,
+    };
+  }
+}
+
 /** One streamed call to make. */
 export interface AttemptCall {
   request: JobRequest;
@@ -207,6 +240,13 @@ export interface Provider {
    * credentials, never a secret itself.
    */
   readonly account: string;
+  /** The account's name in the accounts file (`default`: the one account of `ANTHROPIC_API_KEY`). */
+  readonly accountName?: string | undefined;
+  /**
+   * The GenAI semantic conventions' `gen_ai.provider.name` (`anthropic`, `aws.bedrock`,
+   * `gcp.vertex_ai`). @defaultValue `anthropic`
+   */
+  readonly genAiName?: string | undefined;
   /** Where calls go, as a log line may show it (no secret): `api.anthropic.com`, `simulator`, a redacted URL. */
   readonly endpoint: string;
   /** What calls cost here. */

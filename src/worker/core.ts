@@ -21,6 +21,7 @@ import type { JobLimits, WorkerConfig } from '../core/settings.js';
 import { cachePrefixKey, estimateCachePrefixTokens, estimateInputTokens } from '../core/tokens.js';
 import { inSpan, jobContext, SpanKind, withSpan } from '../core/trace.js';
 import type { EventSink } from '../events/types.js';
+import { type AccountRouter, accountNameOf, type Routing } from '../limiter/account-router.js';
 import type { RateLimiter } from '../limiter/limiter.js';
 import type { CallPlan, Permit } from '../limiter/types.js';
 import type { AttemptResult, Pricing, Provider } from '../providers/provider.js';
@@ -59,6 +60,8 @@ export interface JobProcessorOptions extends ProcessorSettings {
   /** Who serves the calls (providers/provider.ts). */
   provider: Provider;
   limiter: Pick<RateLimiter, 'acquire'>;
+  /** Several accounts (an accounts file): each call goes to one with room (limiter/account-router.ts). */
+  router?: Pick<AccountRouter, 'acquire'> | undefined;
   records: RecordPort;
   prices: Pricing;
   /** Where the job's events go (events/emitter.ts). */
@@ -193,8 +196,12 @@ export class JobProcessor {
     // The model to call: the job's, or the fallback model it moved to (kept in the record).
     const model = record.served_model ?? request.model;
     plan.model = model;
-    const permit = await this.#permit(plan, signal);
+    const permit = await this.#permit(plan, routingOf(request, record), signal);
     if (!('settle' in permit)) return permit;
+    // The account the router chose, or the one provider of a single account.
+    const provider = 'provider' in permit ? (permit.provider as Provider) : this.#options.provider;
+    record.provider = provider.name;
+    record.account = accountNameOf(provider);
     // Started at its first permit: a job handed back before it (deferred) is still waiting in the queue.
     if (record.started_at === null) {
       const now = Date.now();
@@ -206,18 +213,13 @@ export class JobProcessor {
     // Counted (and saved) before the call: a worker that dies mid-call has still spent the attempt.
     record.attempts += 1;
     await this.#options.records.save(run.bullId, record);
-    const span = startAttemptSpan(
-      this.#options.provider.name,
-      { ...request, model },
-      run.jobId,
-      record.attempts,
-    );
+    const span = startAttemptSpan(provider.name, { ...request, model }, run.jobId, record.attempts);
     run.span = span;
     let result: AttemptResult;
     const started = performance.now();
     try {
       result = await withSpan(span, () =>
-        this.#options.provider.stream({
+        provider.stream({
           request,
           model,
           timeoutMs: this.#options.requestTimeoutMs,
@@ -230,7 +232,7 @@ export class JobProcessor {
       );
     } catch (err) {
       run.attemptMs = performance.now() - started;
-      return this.#failedCall(run, request, permit, err, signal);
+      return this.#failedCall(run, request, permit, err, signal, provider);
     }
     run.attemptMs = performance.now() - started;
     const usage = result.message.usage;
@@ -248,14 +250,17 @@ export class JobProcessor {
       }),
     );
     record.overloaded_in_a_row = 0;
-    return judged(span, judgeSuccess(record, result, model, this.#options.prices), record);
+    return judged(span, judgeSuccess(record, result, model, provider.prices), record);
   }
 
   /** The limiter's permit, or what becomes of the job without one (deferred, over quota, returned). */
-  async #permit(plan: CallPlan, signal?: AbortSignal): Promise<Permit | JobOutcome> {
+  async #permit(plan: CallPlan, routing: Routing, signal?: AbortSignal): Promise<Permit | JobOutcome> {
     try {
+      const router = this.#options.router;
       const answer = await inSpan('promptq.limiter.wait', {}, () =>
-        this.#options.limiter.acquire(plan, signal, { mayDefer: true }),
+        router
+          ? router.acquire(plan, routing, signal, { mayDefer: true })
+          : this.#options.limiter.acquire(plan, signal, { mayDefer: true }),
       );
       if (!('deferred' in answer)) return answer;
       if (answer.reason !== 'quota')
@@ -277,7 +282,8 @@ export class JobProcessor {
     request: JobRequest,
     permit: Permit,
     err: unknown,
-    signal?: AbortSignal,
+    signal: AbortSignal | undefined,
+    provider: Provider,
   ): Promise<JobOutcome> {
     const { record } = run;
     const span = run.span as Span;
@@ -289,7 +295,7 @@ export class JobProcessor {
       await this.#options.records.save(run.bullId, record);
       return { kind: 'returned' };
     }
-    const decision = this.#options.provider.classify(err);
+    const decision = provider.classify(err);
     await permit.settle({
       outcome: decision.outcome,
       signals: decision.signals,
@@ -301,6 +307,23 @@ export class JobProcessor {
     const after = this.#options.fallbackAfterOverloaded;
     return judged(span, judgeFallback(record, outcome, models, after, this.#policy), record);
   }
+}
+
+/**
+ * Which accounts the job allows, and the one to avoid. After an overload, a server error or no
+ * answer at all, a job stays on its account unless it opted in (`account_fallback`): then its next
+ * attempt avoids that account when another is eligible.
+ */
+function routingOf(request: JobRequest, record: JobRecord): Routing {
+  const accounts = typeof request.account === 'string' ? [request.account] : request.account;
+  const last = record.account;
+  const failed =
+    last !== null &&
+    ((record.status_code ?? 0) >= 500 ||
+      ['network_error', 'timeout_error', 'overloaded_error', 'api_error'].includes(record.error_type ?? ''));
+  if (!failed || last === null) return { accounts };
+  if (request.account_fallback) return { accounts, avoid: last };
+  return { accounts: accounts === undefined || accounts.includes(last) ? [last] : accounts };
 }
 
 /** The attempt's span gets its answer and ends, before the record is saved and the events go out. */

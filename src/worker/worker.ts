@@ -11,6 +11,7 @@ import { RepeatedLog } from '../core/log-repeats.js';
 import type { PromptqConfig } from '../core/settings.js';
 import { PromptqEvents } from '../events/emitter.js';
 import type { EventListeners, EventName, EventSource, ListenOptions } from '../events/types.js';
+import type { AccountRouter } from '../limiter/account-router.js';
 import type { RateLimiter } from '../limiter/limiter.js';
 import type { Pricing, Provider } from '../providers/provider.js';
 import type { RedisConnection as Redis } from '../store/connection.js';
@@ -36,6 +37,11 @@ export interface PromptWorkerOptions {
   /** Who serves the calls (providers/registry.ts makes one from the configuration). */
   provider: Provider;
   limiter: Pick<RateLimiter, 'acquire' | 'requestRate'>;
+  /**
+   * Several accounts: each call goes to one with room (limiter/account-router.ts), and the worker's
+   * concurrency follows their summed request rate. @defaultValue `undefined` (`limiter` alone)
+   */
+  router?: AccountRouter | undefined;
   prices: Pricing;
   log: Logger;
   /**
@@ -93,6 +99,7 @@ export class PromptWorker implements EventSource {
       jobLimits: config.jobs.limits,
       provider: options.provider,
       limiter: options.limiter,
+      router: options.router,
       records: retryRefusedWrites(redisRecords(connection, keys), settings.writeRetryMs, onRefused),
       retryWrite: (what, write) => retryRefused(what, write, settings.writeRetryMs, onRefused),
       prices: options.prices,
@@ -148,7 +155,7 @@ export class PromptWorker implements EventSource {
   ): ConcurrencyTuner {
     const tuner = new ConcurrencyTuner({
       ...bounds,
-      requestRate: () => options.limiter.requestRate(),
+      requestRate: () => requestRateOf(options),
       target: this.worker,
       log: options.log,
     });
@@ -221,4 +228,11 @@ function settleRetried(port: BudgetPort, maxMs: number, onRefused: OnRefusedWrit
     ...port,
     settle: (hold, usd) => retryRefused('budget settle', () => port.settle(hold, usd), maxMs, onRefused),
   };
+}
+
+/** Requests per second the worker's accounts may take together. */
+async function requestRateOf(options: PromptWorkerOptions): Promise<number> {
+  if (options.router === undefined) return options.limiter.requestRate();
+  const rates = await Promise.all(options.router.accounts.map((a) => a.limiter.requestRate()));
+  return rates.reduce((a, b) => a + b, 0);
 }

@@ -141,6 +141,12 @@ export interface SimulatorOptions {
    */
   output?: OutputDistribution;
   /**
+   * Amazon Bedrock's quota on its routes (provider-routes.ts): tokens per minute per model group,
+   * input plus `max_tokens` reserved at the start, the unused output given back. 0 = none.
+   * @defaultValue 0
+   */
+  bedrockTpm?: number;
+  /**
    * Largest accepted request body in bytes (larger → 413 `request_too_large`).
    * @defaultValue 33554432 (32 MB, the real Messages API limit)
    */
@@ -211,6 +217,7 @@ export interface ResolvedOptions {
   faults: Required<FaultRates>;
   output: Required<OutputDistribution>;
   maxBodyBytes: number;
+  bedrockTpm: number;
   maxOutputTokens: (model: string) => number;
   cacheMinTokens: (model: string) => number;
   requireVersionHeader: boolean;
@@ -242,6 +249,7 @@ export const DEFAULTS = {
     stopSequenceRate: 0.5,
   } satisfies Required<OutputDistribution>,
   maxBodyBytes: 32 * 1024 * 1024,
+  bedrockTpm: 0,
   requireVersionHeader: true,
 } as const;
 
@@ -337,6 +345,7 @@ export function resolveOptions(opts: SimulatorOptions = {}): ResolvedOptions {
     faults,
     output,
     maxBodyBytes,
+    bedrockTpm: nonNegative(opts.bedrockTpm ?? DEFAULTS.bedrockTpm, 'bedrockTpm'),
     maxOutputTokens: perModel(opts.maxOutputTokens, 'maxOutputTokens', defaultMaxOutputTokens),
     cacheMinTokens: perModel(opts.cacheMinTokens, 'cacheMinTokens', defaultCacheMinTokens),
     requireVersionHeader: opts.requireVersionHeader ?? DEFAULTS.requireVersionHeader,

@@ -11,6 +11,7 @@ import { newRequestId, sendJson } from './http-util.js';
 import { handleMessages } from './messages-handler.js';
 import { resolveOptions, type SimulatorOptions } from './options.js';
 import { PromptCache } from './prompt-cache.js';
+import { handleProviderRoutes, resetProviderQuotas } from './provider-routes.js';
 import { RateLimiter } from './rate-limiter.js';
 import { seededRng } from './rng.js';
 import { StatsRecorder } from './stats.js';
@@ -47,6 +48,7 @@ async function route(ctx: SimContext, req: IncomingMessage, res: ServerResponse,
   }
   if (path === '/v1/models' && req.method === 'GET') return handleListModels(ctx, req, res, requestId);
   if (await handleBatches(ctx, req, res, path, requestId)) return;
+  if (await handleProviderRoutes(ctx, req, res, path, requestId)) return;
   req.resume();
   const known = ['/v1/messages', '/v1/messages/count_tokens', '/v1/models'].includes(path);
   const status = known ? 405 : 404;
@@ -87,6 +89,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     ctx.faultRng = seededRng(opts.seed);
     ctx.outputRng = seededRng(opts.seed ^ 0x5bd1e995);
     ctx.batches.reset();
+    resetProviderQuotas(ctx);
   };
 
   const sockets = new Set<Socket>();

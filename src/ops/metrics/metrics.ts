@@ -37,6 +37,13 @@ export class Metrics {
     labelNames: ['model', 'status_code', 'outcome'] as const,
     registers: [this.registry],
   });
+  /** Bounded: the accounts come from the accounts file (ops/metrics/account-metrics.ts). */
+  readonly accountRequests = new Counter({
+    name: 'promptq_account_requests_total',
+    help: 'API attempts by the provider and account that served them, and outcome.',
+    labelNames: ['provider', 'account', 'outcome'] as const,
+    registers: [this.registry],
+  });
   readonly requestDuration = new Histogram({
     name: 'promptq_request_duration_seconds',
     help: 'Duration of one API attempt, request sent to last byte.',

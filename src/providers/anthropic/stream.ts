@@ -21,6 +21,8 @@ export function apiParams(
     fallback_models: _fallback,
     betas: _betas,
     webhook: _webhook,
+    account: _account,
+    account_fallback: _accountFallback,
     ...params
   } = request;
   return { ...(params as unknown as Anthropic.MessageCreateParamsNonStreaming), model, stream: true };

@@ -101,6 +101,8 @@ function subscribeAttemptLines(
       status_code: record.status_code,
       error_type: record.error_type,
       request_id: record.request_id,
+      provider: record.provider,
+      account: record.account,
       ...(logPrompts ? { messages: request.messages, system: request.system } : {}),
       ...extra,
     });

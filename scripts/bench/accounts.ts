@@ -1,0 +1,225 @@
+/**
+ * Benchmarks of several accounts (issue 26): promptq with an accounts file against simulators,
+ * judged by what the simulators served (their own `onServed` reports), in real time.
+ *
+ * - A1: two Anthropic accounts with different request limits serve one queue: requests served in
+ *   the window over the sum of both allowances (buckets start empty: no free first minute).
+ * - A2: one Bedrock account (no rate-limit headers, a combined tokens-per-minute quota that
+ *   reserves input + max_tokens): tokens the quota kept (input + output served) in the window over
+ *   the quota.
+ * - A3: jobs sharing cacheable prefixes over two accounts: cache writes per prefix.
+ *
+ *   npm run bench:accounts -- [--seconds N] [--only A1|A2|A3] [--check]
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  type ServedResponse,
+  type Simulator,
+  type SimulatorOptions,
+  startSimulator,
+} from '../../packages/anthropic-simulator/src/index.js';
+import { loadConfig } from '../../src/core/config.js';
+import { Logger } from '../../src/core/log.js';
+import { runService } from '../../src/ops/service.js';
+import { PromptQueue } from '../../src/producer/queue.js';
+import { TestRedis } from '../lib/redis-server.js';
+
+const args = process.argv.slice(2);
+const seconds = Number(args[args.indexOf('--seconds') + 1]) || 40;
+const check = args.includes('--check');
+/** `--only A2`: one scenario. */
+const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
+
+interface Served {
+  at: number;
+  served: ServedResponse;
+}
+
+/** A simulator that remembers what it served, when. */
+async function recordingSim(opts: SimulatorOptions): Promise<{ sim: Simulator; served: Served[] }> {
+  const served: Served[] = [];
+  const sim = await startSimulator({
+    ...opts,
+    onServed: (s) => {
+      if (s.outcome === 'completed') served.push({ at: Date.now(), served: s });
+    },
+  });
+  return { sim, served };
+}
+
+/** promptq (worker only) on a fresh queue with this accounts file. */
+async function promptq(redisUrl: string, accounts: unknown[], env: Record<string, string> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'promptq-bench-accounts-'));
+  const file = join(dir, 'accounts.json');
+  writeFileSync(file, JSON.stringify({ accounts }), { mode: 0o600 });
+  const queueName = `bench-accounts-${Date.now()}`;
+  const config = loadConfig({
+    REDIS_URL: redisUrl,
+    PROMPTQ_QUEUE: queueName,
+    PROMPTQ_ACCOUNTS: file,
+    PORT: '0',
+    PROMPTQ_LOG_LEVEL: 'error',
+    PROMPTQ_SHUTDOWN_TIMEOUT_MS: '1000',
+    ...env,
+  });
+  const svc = await runService(config, { api: false, worker: true, embedRedis: false }, new Logger('error'));
+  const queue = new PromptQueue({ redis: { url: redisUrl }, queue: queueName });
+  return {
+    queue,
+    async close() {
+      await queue.close();
+      await svc.close(true);
+    },
+  };
+}
+
+async function feedJobs(queue: PromptQueue, jobs: unknown[]): Promise<void> {
+  for (let i = 0; i < jobs.length; i += 500) await queue.addBatch(jobs.slice(i, i + 500));
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const fast: SimulatorOptions = { ttftMs: 5, msPerToken: 0.05, startEmpty: true };
+
+/** A1: two Anthropic accounts, 240 and 120 requests a minute. */
+async function twoAccounts(redisUrl: string): Promise<number> {
+  const rpm = { a: 240, b: 120 };
+  process.env.BENCH_KEY_A = 'sk-ant-bench-a';
+  process.env.BENCH_KEY_B = 'sk-ant-bench-b';
+  const a = await recordingSim({
+    ...fast,
+    seed: 1,
+    limits: { rpm: rpm.a, itpm: 10_000_000, otpm: 10_000_000 },
+  });
+  const b = await recordingSim({
+    ...fast,
+    seed: 2,
+    limits: { rpm: rpm.b, itpm: 10_000_000, otpm: 10_000_000 },
+  });
+  const p = await promptq(redisUrl, [
+    { name: 'a', provider: 'anthropic', api_key_env: 'BENCH_KEY_A', base_url: a.sim.url },
+    { name: 'b', provider: 'anthropic', api_key_env: 'BENCH_KEY_B', base_url: b.sim.url },
+  ]);
+  const start = Date.now();
+  const total = Math.ceil((((rpm.a + rpm.b) * seconds) / 60) * 1.3);
+  await feedJobs(
+    p.queue,
+    Array.from({ length: total }, (_, i) => ({ model: 'claude-haiku-4-5', max_tokens: 16, prompt: `q${i}` })),
+  );
+  await sleep(seconds * 1000 - (Date.now() - start));
+  const inWindow = (s: Served[]) => s.filter((x) => x.at - start <= seconds * 1000).length;
+  const servedA = inWindow(a.served);
+  const servedB = inWindow(b.served);
+  const allowed = ((rpm.a + rpm.b) * seconds) / 60;
+  const share = (servedA + servedB) / allowed;
+  console.log(
+    `A1 two anthropic accounts (${rpm.a} + ${rpm.b} rpm, ${seconds} s from empty buckets): served ${servedA} + ${servedB} = ${servedA + servedB} of ${allowed} allowed → ${share.toFixed(3)} of the summed allowance; 429s ${a.sim.stats().rateLimited.total} + ${b.sim.stats().rateLimited.total}`,
+  );
+  await p.close();
+  await a.sim.close();
+  await b.sim.close();
+  return share;
+}
+
+/** A2: a Bedrock account with a 60,000 tokens-per-minute quota, no headers. */
+async function bedrockNoHeaders(redisUrl: string): Promise<number> {
+  const tpm = 60_000;
+  process.env.AWS_ACCESS_KEY_ID = 'AKIABENCHACCOUNTS01';
+  process.env.AWS_SECRET_ACCESS_KEY = 'bench-secret-not-checked';
+  const s = await recordingSim({
+    ...fast,
+    seed: 3,
+    bedrockTpm: tpm,
+    limits: { rpm: 100_000, itpm: 100_000_000, otpm: 100_000_000 },
+  });
+  const p = await promptq(redisUrl, [
+    { name: 'aws', provider: 'bedrock', region: 'us-east-1', base_url: s.sim.url },
+  ]);
+  const start = Date.now();
+  const maxTokens = 200;
+  // More than the quota can take (a call keeps ~130 of its tokens): promptq never runs out of jobs.
+  const total = Math.ceil(((tpm / 80) * seconds) / 60);
+  await feedJobs(
+    p.queue,
+    Array.from({ length: total }, (_, i) => ({
+      model: 'claude-sonnet-4-5',
+      max_tokens: maxTokens,
+      prompt: `question ${i}`,
+    })),
+  );
+  await sleep(seconds * 1000 - (Date.now() - start));
+  const kept = s.served
+    .filter((x) => x.at - start <= seconds * 1000)
+    .reduce((n, x) => n + x.served.usage.input_tokens + x.served.usage.output_tokens, 0);
+  const allowed = (tpm * seconds) / 60;
+  const share = kept / allowed;
+  console.log(
+    `A2 bedrock, no headers (${tpm} tokens/min of input + max_tokens, ${seconds} s from empty): ${kept} tokens served of ${allowed} → ${share.toFixed(3)}; ${s.served.length} calls, ${s.sim.stats().rateLimited.total} ThrottlingExceptions`,
+  );
+  await p.close();
+  await s.sim.close();
+  return share;
+}
+
+/** A3: 20 prefixes × 10 jobs over two accounts. */
+async function sharedPrefix(redisUrl: string): Promise<number> {
+  const a = await recordingSim({ seed: 4 });
+  const b = await recordingSim({ seed: 5 });
+  const p = await promptq(
+    redisUrl,
+    [
+      { name: 'a', provider: 'anthropic', api_key_env: 'BENCH_KEY_A', base_url: a.sim.url },
+      { name: 'b', provider: 'anthropic', api_key_env: 'BENCH_KEY_B', base_url: b.sim.url },
+    ],
+    { PROMPTQ_CONCURRENCY: '16' },
+  );
+  const prefixes = 20;
+  const jobs = Array.from({ length: prefixes * 10 }, (_, i) => ({
+    model: 'claude-sonnet-4-5',
+    max_tokens: 16,
+    system: [
+      {
+        type: 'text',
+        text: `Prefix ${i % prefixes}. ${'Shared instructions. '.repeat(900)}`,
+        cache_control: { type: 'ephemeral' },
+      },
+    ],
+    prompt: `question ${i}`,
+  }));
+  await feedJobs(p.queue, jobs);
+  const deadline = Date.now() + 120_000;
+  while (a.served.length + b.served.length < jobs.length && Date.now() < deadline) await sleep(100);
+  const writes = (s: Served[]) =>
+    s.filter((x) => (x.served.usage.cache_creation_input_tokens ?? 0) > 0).length;
+  const perPrefix = (writes(a.served) + writes(b.served)) / prefixes;
+  console.log(
+    `A3 shared prefix over two accounts (${prefixes} prefixes × 10 jobs): cache writes ${writes(a.served)} on a + ${writes(b.served)} on b = ${perPrefix.toFixed(2)} per prefix (served ${a.served.length} + ${b.served.length})`,
+  );
+  await p.close();
+  await a.sim.close();
+  await b.sim.close();
+  return perPrefix;
+}
+
+async function main(): Promise<number> {
+  const redis = new TestRedis();
+  await redis.start();
+  try {
+    const run = (id: string) => only === undefined || only === id;
+    const a1 = run('A1') ? await twoAccounts(redis.url) : 1;
+    const a2 = run('A2') ? await bedrockNoHeaders(redis.url) : 1;
+    const a3 = run('A3') ? await sharedPrefix(redis.url) : 1;
+    const misses = [
+      a1 < 0.95 ? `A1 ${a1.toFixed(3)} < 0.95` : '',
+      a2 < 0.9 ? `A2 ${a2.toFixed(3)} < 0.90` : '',
+      a3 > 1 ? `A3 ${a3.toFixed(2)} writes per prefix > 1` : '',
+    ].filter(Boolean);
+    if (misses.length > 0) console.log(`missed: ${misses.join('; ')}`);
+    return check && misses.length > 0 ? 1 : 0;
+  } finally {
+    await redis.stop();
+  }
+}
+
+process.exitCode = await main();
