@@ -277,3 +277,16 @@ export interface ProviderFactory {
   readonly name: string;
   create(config: PromptqConfig, log: Logger): Promise<Provider>;
 }
+
+/** The GenAI conventions' `gen_ai.provider.name` of a record's `provider` (an accounts file's kind). */
+const genAiProviderNames: Readonly<Record<string, string>> = {
+  anthropic: 'anthropic',
+  gateway: 'anthropic',
+  bedrock: 'aws.bedrock',
+  vertex: 'gcp.vertex_ai',
+};
+
+/** `gen_ai.provider.name` for the provider that served a call (`anthropic` when unknown). */
+export function genAiProviderName(provider: string | null | undefined): string {
+  return (provider && genAiProviderNames[provider]) || 'anthropic';
+}

@@ -4,9 +4,11 @@
  * beside the Prometheus families (which keep their names). The bucket boundaries are the
  * conventions' advice.
  */
+
 import { type Attributes, metrics } from '@opentelemetry/api';
 import { defaults } from '../../core/defaults.js';
 import type { EventSource } from '../../events/types.js';
+import { genAiProviderName } from '../../providers/provider.js';
 import { type ModelCatalog, ModelLabels } from '../metrics/model-labels.js';
 
 /** `gen_ai.client.token.usage`: powers of 4, 1 → 67,108,864 tokens. */
@@ -54,10 +56,11 @@ export function subscribeGenAiMetrics(events: EventSource, opts: GenAiMetricsOpt
     advice: { explicitBucketBoundaries: secondsBuckets },
   });
 
-  events.on('attempt', ({ model, outcome, durationMs }) => {
+  events.on('attempt', ({ model, outcome, durationMs, record }) => {
     const base: Attributes = {
       'gen_ai.operation.name': 'chat',
-      'gen_ai.provider.name': 'anthropic',
+      // The provider of the account that served the attempt (Bedrock, Vertex, …).
+      'gen_ai.provider.name': genAiProviderName(record.provider),
       'gen_ai.request.model': label(model),
     };
     if (outcome.kind === 'completed') {
