@@ -73,9 +73,11 @@ const maxRateLimited = defaults.worker.maxRateLimited;
  * limiter polling in a loop would take forever in real time. Past it the condition is cut short
  * and reported `stalled`.
  */
-export const stepsPerCall = 15;
+export const stepsPerCall = 10;
 /** …and per worker slot (each starts, and may be deferred, on its own). */
-export const stepsPerSlot = 5;
+export const stepsPerSlot = 3;
+/** …and at most this many in all. */
+export const maxSteps = 10_000;
 const maxAttempts = defaults.worker.maxAttempts;
 
 interface Ctx {
@@ -133,7 +135,7 @@ export async function runCondition(
       });
     });
     const slots = c.processes * c.slots.reduce((a, b) => a + b, 0);
-    const budget = Math.max(2000, stepsPerCall * c.expectedCalls + stepsPerSlot * slots);
+    const budget = Math.min(maxSteps, Math.max(1500, stepsPerCall * c.expectedCalls + stepsPerSlot * slots));
     const reached = await vt.runUntil(START + c.durationMs, budget);
     ctx.stopped = true;
     // Whatever still waits sleeps on this clock's timers, which never fire once it is uninstalled.

@@ -60,7 +60,7 @@ const familyModels: { model: string; cacheReadsCount: boolean }[][] = [
 ];
 
 /** How many calls a condition aims at (its duration follows), and its bounds. */
-export const sizing = { calls: 150, minMs: 10_000, maxMs: 1_800_000, maxCalls: 1_000 };
+export const sizing = { calls: 100, minMs: 10_000, maxMs: 1_800_000, maxCalls: 600 };
 
 function drawLimits(rng: Rng): Limits {
   const base = tiers[rng.pick(Object.keys(tiers))] as Limits;
@@ -176,7 +176,9 @@ function finish(
       Math.max(sizing.minMs, (sizing.calls / perS) * 1000),
     ),
   );
-  const slots = paces.map((p) => Math.max(2, Math.ceil((2 * p.perS * p.latencyMs) / 1000 / c.processes) + 2));
+  const slots = paces.map((p) =>
+    Math.max(2, Math.ceil((1.3 * p.perS * p.latencyMs) / 1000 / c.processes) + 2),
+  );
   const api = { ...c.api };
   if (rng.chance(0.15))
     api.limitChange = { atMs: durationMs * rng.between(0.3, 0.7), factor: rng.logBetween(0.5, 2) };

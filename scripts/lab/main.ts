@@ -29,7 +29,7 @@ const program = new Command('lab')
   .option('--conditions <n>', 'conditions of the fixed seed', int, 1000)
   .option('--fresh <n>', 'conditions of the fresh seed', int, 100)
   .option('--fresh-seed <seed>', 'the fresh seed (default: a new one, printed)', int)
-  .option('--jobs <n>', 'conditions run at once (child processes)', int, availableParallelism())
+  .option('--jobs <n>', 'conditions run at once (child processes)', int, availableParallelism() + 1)
   .option('--client <kind>', 'promptq, or none (a control that never waits)', 'promptq')
   .option('--verbose', 'print every condition');
 
