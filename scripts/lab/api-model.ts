@@ -85,6 +85,9 @@ export interface ServedCounters {
   used: Limits;
   /** The same, for requests admitted at or after the measurement start. */
   usedMeasured: Limits;
+  /** Arrivals and 429s at or after the measurement start (the steady state). */
+  arrivalsMeasured: number;
+  refused429Measured: number;
 }
 
 /** What a request counts against each bucket, and its usage (cache reads and writes by the cache's state). */
@@ -142,7 +145,16 @@ class BucketSet {
       output_tokens: mk('output_tokens'),
     };
     const zero = () => ({ requests: 0, input_tokens: 0, output_tokens: 0 });
-    this.counters = { arrivals: 0, ok: 0, refused429: 0, refused529: 0, used: zero(), usedMeasured: zero() };
+    this.counters = {
+      arrivals: 0,
+      ok: 0,
+      refused429: 0,
+      refused529: 0,
+      used: zero(),
+      usedMeasured: zero(),
+      arrivalsMeasured: 0,
+      refused429Measured: 0,
+    };
   }
 }
 
@@ -219,7 +231,9 @@ export class ApiModel {
   send(req: ApiRequest, now: number): Reply {
     this.#applyLimitChange(now);
     const set = this.#setOf(req);
+    const measured = now >= this.measureFrom;
     set.counters.arrivals += 1;
+    if (measured) set.counters.arrivalsMeasured += 1;
     if (this.overloadedUntil(now) !== undefined) {
       set.counters.refused529 += 1;
       return { status: 529, headers: new Headers(), latencyMs: this.#rng.between(20, 200) };
@@ -230,6 +244,7 @@ export class ApiModel {
       const wait = set.buckets[r].waitFor(cost[r]);
       if (wait > 0) {
         set.counters.refused429 += 1;
+        if (measured) set.counters.refused429Measured += 1;
         const retryAfterMs = Math.max(1, Math.ceil(wait / 1000)) * 1000;
         const headers = this.#headers(set);
         headers.set('retry-after', String(retryAfterMs / 1000));

@@ -53,6 +53,8 @@ export interface ConditionResult {
   refused429: number;
   refused529: number;
   share429: number;
+  /** The same after the warm-up (the steady state). */
+  share429Steady: number;
   /** Calls sent and refused (429 or 529). */
   wasted: number;
   /** Jobs that failed for rate limits (more than maxRateLimited 429s). */
@@ -266,8 +268,9 @@ function summarize(ctx: Ctx, vt: VirtualTime, virtualMs: number, realMs: number)
   const { c, model } = ctx;
   const ideal = idealRun(c, virtualMs);
   const sets = utilisationVsIdeal(c, model, ideal, virtualMs);
-  const sum = (k: 'arrivals' | 'refused429' | 'refused529') =>
+  const sum = (k: 'arrivals' | 'refused429' | 'refused529' | 'arrivalsMeasured' | 'refused429Measured') =>
     model.sets.reduce((t, s) => t + s.counters[k], 0);
+  const steady = sum('arrivalsMeasured');
   const arrivals = sum('arrivals');
   const refused429 = sum('refused429');
   const refused529 = sum('refused529');
@@ -280,6 +283,7 @@ function summarize(ctx: Ctx, vt: VirtualTime, virtualMs: number, realMs: number)
     refused429,
     refused529,
     share429: arrivals === 0 ? 0 : refused429 / arrivals,
+    share429Steady: steady === 0 ? 0 : sum('refused429Measured') / steady,
     wasted: refused429 + refused529,
     failedForRateLimits: ctx.failedRl,
     failedForOverload: ctx.failedOverload,

@@ -68,7 +68,9 @@ export function idealRun(c: Condition, endMs: number): ApiModel {
   const model = new ApiModel(c.api, START, Rng.of(c.seed, c.index, 0x1dea));
   model.measureFrom = START + c.warmupMs;
   const rng = Rng.of(c.seed, c.index, 0x0ac1e);
-  const heads = c.workload.map((_, f) => drawApiRequest(c, f, rng));
+  // One line of requests per bucket set (family, and its fast bucket): a request waiting for one
+  // bucket set never holds back the other's.
+  const lines = new Lines(c, rng);
   const ends: { at: number; id: number }[] = [];
   const end = START + endMs;
   let t = START;
@@ -81,17 +83,18 @@ export function idealRun(c: Condition, endMs: number): ApiModel {
     const over = model.overloadedUntil(t);
     if (over !== undefined) wake = Math.min(wake, over);
     else {
-      for (let f = 0; f < heads.length; f++) {
+      for (const line of lines.keys) {
         for (;;) {
-          const wait = model.waitMs(heads[f] as ApiRequest, t);
+          const head = lines.head(line);
+          const wait = model.waitMs(head, t);
           if (wait > 0) {
             wake = Math.min(wake, t + wait);
             break;
           }
-          const reply = model.send(heads[f] as ApiRequest, t);
+          const reply = model.send(head, t);
           if (reply.status !== 200) throw new Error(`the ideal client was refused (${reply.status})`);
           insertSorted(ends, { at: t + reply.latencyMs, id: reply.id });
-          heads[f] = drawApiRequest(c, f, rng);
+          lines.next(line);
         }
       }
       const change = c.api.limitChange;
@@ -100,6 +103,34 @@ export function idealRun(c: Condition, endMs: number): ApiModel {
     t = Math.max(wake, t + 0.001);
   }
   return model;
+}
+
+/** The ideal client's requests, one line per bucket set, drawn from the condition's workload. */
+class Lines {
+  readonly keys: string[] = [];
+  readonly #queues = new Map<string, ApiRequest[]>();
+  constructor(
+    readonly c: Condition,
+    readonly rng: Rng,
+  ) {
+    c.api.families.forEach((f, fam) => {
+      this.keys.push(`${fam}:std`);
+      if (f.fast && (c.workload[fam]?.fastShare ?? 0) > 0) this.keys.push(`${fam}:fast`);
+    });
+    for (const k of this.keys) this.#queues.set(k, []);
+  }
+  head(key: string): ApiRequest {
+    const q = this.#queues.get(key) as ApiRequest[];
+    const fam = Number(key.split(':')[0]);
+    while (q.length === 0) {
+      const r = drawApiRequest(this.c, fam, this.rng);
+      this.#queues.get(`${fam}:${r.fast ? 'fast' : 'std'}`)?.push(r);
+    }
+    return q[0] as ApiRequest;
+  }
+  next(key: string): void {
+    this.#queues.get(key)?.shift();
+  }
 }
 
 function insertSorted(list: { at: number; id: number }[], item: { at: number; id: number }): void {
