@@ -33,6 +33,12 @@ export interface FamilySpec {
   fast?: Limits | undefined;
   /** Cache reads count toward ITPM on this model (older models). */
   cacheReadsCount: boolean;
+  /**
+   * Each bucket holds at least this much (the workload's largest request): a short window never
+   * makes a request larger than the whole bucket (that would go only into debt, a regime whose
+   * ideal is ill-defined).
+   */
+  minBucket?: Limits | undefined;
 }
 
 export interface ApiSpec {
@@ -137,8 +143,9 @@ class BucketSet {
     readonly fast: boolean,
     spec: ApiSpec,
     now: number,
+    readonly minBucket?: Limits,
   ) {
-    const mk = (r: Resource) => new Bucket(...rateAndCapacity(limits[r], spec), now);
+    const mk = (r: Resource) => new Bucket(...rateAndCapacity(limits[r], spec, minBucket?.[r]), now);
     this.buckets = {
       requests: mk('requests'),
       input_tokens: mk('input_tokens'),
@@ -159,8 +166,8 @@ class BucketSet {
 }
 
 /** The refill rate (per minute, less the other user's part) and the capacity of a limit. */
-function rateAndCapacity(limit: number, spec: ApiSpec): [number, number] {
-  return [limit * (1 - spec.otherUser), Math.max((limit * spec.windowS) / 60, 1)];
+function rateAndCapacity(limit: number, spec: ApiSpec, min = 1): [number, number] {
+  return [limit * (1 - spec.otherUser), Math.max((limit * spec.windowS) / 60, 1, min)];
 }
 
 export class ApiModel {
@@ -182,8 +189,8 @@ export class ApiModel {
     this.#start = now;
     this.#rng = rng;
     for (const f of spec.families) {
-      this.#sets.push(new BucketSet(f.limits, false, spec, now));
-      this.#fastSets.push(f.fast ? new BucketSet(f.fast, true, spec, now) : undefined);
+      this.#sets.push(new BucketSet(f.limits, false, spec, now, f.minBucket));
+      this.#fastSets.push(f.fast ? new BucketSet(f.fast, true, spec, now, f.minBucket) : undefined);
     }
   }
 
@@ -345,7 +352,11 @@ export class ApiModel {
       for (const r of resources) {
         const b = set.buckets[r];
         b.refill(this.#start + change.atMs);
-        const [rate, capacity] = rateAndCapacity(set.limits[r] * change.factor, this.spec);
+        const [rate, capacity] = rateAndCapacity(
+          set.limits[r] * change.factor,
+          this.spec,
+          set.minBucket?.[r],
+        );
         b.rate = rate;
         b.capacity = capacity;
         b.level = Math.min(b.level, capacity);

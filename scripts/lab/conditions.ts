@@ -62,8 +62,8 @@ const familyModels: { model: string; cacheReadsCount: boolean }[][] = [
 /** How many calls a condition aims at (its duration follows), and its bounds. */
 export const sizing = { calls: 100, minMs: 10_000, maxMs: 1_800_000, maxCalls: 600 };
 
-function drawLimits(rng: Rng): Limits {
-  const base = tiers[rng.pick(Object.keys(tiers))] as Limits;
+/** A family's limits at the account's tier (families of one account differ, within its tier). */
+function drawLimits(rng: Rng, base: Limits): Limits {
   const j = () => rng.logBetween(0.6, 1.6);
   return {
     requests: Math.max(5, Math.round(base.requests * j())),
@@ -107,13 +107,22 @@ export function drawCondition(seed: number, index: number): Condition {
   const families: FamilySpec[] = [];
   const workload: Workload[] = [];
   const fastFamily = rng.chance(0.15) ? rng.int(0, nFamilies - 1) : -1;
+  const tier = tiers[rng.pick(Object.keys(tiers))] as Limits;
   for (let f = 0; f < nFamilies; f++) {
-    const limits = drawLimits(rng);
+    const limits = drawLimits(rng, tier);
     const m = rng.pick(familyModels[f] ?? []);
     const fast = f === fastFamily;
     const fastLimits = fast ? scaleLimits(limits, rng.between(0.2, 1)) : undefined;
-    families.push({ model: m.model, limits, fast: fastLimits, cacheReadsCount: m.cacheReadsCount });
-    workload.push(drawWorkload(rng, limits, fast));
+    const w = drawWorkload(rng, limits, fast);
+    const minBucket = { requests: 1, input_tokens: w.input[1] + 1, output_tokens: w.maxTokens };
+    families.push({
+      model: m.model,
+      limits,
+      fast: fastLimits,
+      cacheReadsCount: m.cacheReadsCount,
+      minBucket,
+    });
+    workload.push(w);
   }
   const api: ApiSpec = {
     families,

@@ -11,12 +11,19 @@ import { type Condition, drawApiRequest } from './conditions.js';
 import { Rng } from './rng.js';
 
 /** Units of each resource the bucket set refills over [fromMs, toMs) (ms from the start). */
-export function allowance(spec: ApiSpec, limits: Limits, fromMs: number, toMs: number): Limits {
+export function allowance(
+  spec: ApiSpec,
+  limits: Limits,
+  fromMs: number,
+  toMs: number,
+  minBucket?: Limits,
+): Limits {
   const out = { requests: 0, input_tokens: 0, output_tokens: 0 };
   const change = spec.limitChange;
   for (const r of resources) {
     const perMs = (factor: number) => (limits[r] * factor * (1 - spec.otherUser)) / 60_000;
-    const capacity = (factor: number) => Math.max((limits[r] * factor * spec.windowS) / 60, 1);
+    const capacity = (factor: number) =>
+      Math.max((limits[r] * factor * spec.windowS) / 60, 1, minBucket?.[r] ?? 1);
     // Piecewise: before and after the change.
     const at = change ? Math.min(Math.max(change.atMs, fromMs), toMs) : toMs;
     const factorAfter = change?.factor ?? 1;
@@ -158,7 +165,8 @@ export function utilisationVsIdeal(
   return real.sets.flatMap((s, i) => {
     const is = idealSets[i];
     if (!is) return [];
-    const u = utilisationOf(is.counters, allowance(c.api, s.limits, c.warmupMs, endMs));
+    const minBucket = c.api.families[s.family]?.minBucket;
+    const u = utilisationOf(is.counters, allowance(c.api, s.limits, c.warmupMs, endMs, minBucket));
     const idealUnits = is.counters.usedMeasured[u.binding];
     if (idealUnits <= 0) return [];
     const utilisation = s.counters.usedMeasured[u.binding] / idealUnits;
