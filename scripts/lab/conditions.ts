@@ -178,13 +178,12 @@ function finish(
 ): Condition {
   const paces = c.api.families.map((f, i) => idealPace(c.api, c.workload[i] as Workload, f));
   const perS = paces.reduce((s, p) => s + p.perS, 0);
-  const durationMs = Math.round(
-    Math.min(
-      sizing.maxMs,
-      (sizing.maxCalls / perS) * 1000,
-      Math.max(sizing.minMs, (sizing.calls / perS) * 1000),
-    ),
-  );
+  // Long enough for `calls` in all and a third of them for the slowest family, at most maxMs or
+  // maxCalls — but never under minMs (a Scale-tier condition makes more calls rather than run for 3 s).
+  const slowest = Math.min(...paces.map((p) => p.perS));
+  const wanted = Math.max((sizing.calls / perS) * 1000, (sizing.calls / 3 / slowest) * 1000);
+  const capped = Math.min(sizing.maxMs, (sizing.maxCalls / perS) * 1000, wanted);
+  const durationMs = Math.round(Math.max(sizing.minMs, capped));
   const slots = paces.map((p) =>
     Math.max(2, Math.ceil((1.3 * p.perS * p.latencyMs) / 1000 / c.processes) + 2),
   );
@@ -199,7 +198,7 @@ function finish(
         durationMs: rng.between(1000, 10_000),
       });
   }
-  const warmupMs = Math.round(Math.min(60_000, Math.max(2_000, durationMs * 0.15)));
+  const warmupMs = Math.round(Math.min(60_000, Math.max(3_000, durationMs * 0.15)));
   return { ...c, api, slots, durationMs, warmupMs, expectedCalls: Math.round((perS * durationMs) / 1000) };
 }
 
