@@ -33,6 +33,12 @@ export interface FamilySpec {
   fast?: Limits | undefined;
   /** Cache reads count toward ITPM on this model (older models). */
   cacheReadsCount: boolean;
+  /**
+   * Each bucket holds at least this much (the workload's largest request): a short window never
+   * makes a request larger than the whole bucket (that would go only into debt, a regime whose
+   * ideal is ill-defined).
+   */
+  minBucket?: Limits | undefined;
 }
 
 export interface ApiSpec {
@@ -85,6 +91,9 @@ export interface ServedCounters {
   used: Limits;
   /** The same, for requests admitted at or after the measurement start. */
   usedMeasured: Limits;
+  /** Arrivals and 429s at or after the measurement start (the steady state). */
+  arrivalsMeasured: number;
+  refused429Measured: number;
 }
 
 /** What a request counts against each bucket, and its usage (cache reads and writes by the cache's state). */
@@ -134,21 +143,31 @@ class BucketSet {
     readonly fast: boolean,
     spec: ApiSpec,
     now: number,
+    readonly minBucket?: Limits,
   ) {
-    const mk = (r: Resource) => new Bucket(...rateAndCapacity(limits[r], spec), now);
+    const mk = (r: Resource) => new Bucket(...rateAndCapacity(limits[r], spec, minBucket?.[r]), now);
     this.buckets = {
       requests: mk('requests'),
       input_tokens: mk('input_tokens'),
       output_tokens: mk('output_tokens'),
     };
     const zero = () => ({ requests: 0, input_tokens: 0, output_tokens: 0 });
-    this.counters = { arrivals: 0, ok: 0, refused429: 0, refused529: 0, used: zero(), usedMeasured: zero() };
+    this.counters = {
+      arrivals: 0,
+      ok: 0,
+      refused429: 0,
+      refused529: 0,
+      used: zero(),
+      usedMeasured: zero(),
+      arrivalsMeasured: 0,
+      refused429Measured: 0,
+    };
   }
 }
 
 /** The refill rate (per minute, less the other user's part) and the capacity of a limit. */
-function rateAndCapacity(limit: number, spec: ApiSpec): [number, number] {
-  return [limit * (1 - spec.otherUser), Math.max((limit * spec.windowS) / 60, 1)];
+function rateAndCapacity(limit: number, spec: ApiSpec, min = 1): [number, number] {
+  return [limit * (1 - spec.otherUser), Math.max((limit * spec.windowS) / 60, 1, min)];
 }
 
 export class ApiModel {
@@ -170,8 +189,8 @@ export class ApiModel {
     this.#start = now;
     this.#rng = rng;
     for (const f of spec.families) {
-      this.#sets.push(new BucketSet(f.limits, false, spec, now));
-      this.#fastSets.push(f.fast ? new BucketSet(f.fast, true, spec, now) : undefined);
+      this.#sets.push(new BucketSet(f.limits, false, spec, now, f.minBucket));
+      this.#fastSets.push(f.fast ? new BucketSet(f.fast, true, spec, now, f.minBucket) : undefined);
     }
   }
 
@@ -219,7 +238,9 @@ export class ApiModel {
   send(req: ApiRequest, now: number): Reply {
     this.#applyLimitChange(now);
     const set = this.#setOf(req);
+    const measured = now >= this.measureFrom;
     set.counters.arrivals += 1;
+    if (measured) set.counters.arrivalsMeasured += 1;
     if (this.overloadedUntil(now) !== undefined) {
       set.counters.refused529 += 1;
       return { status: 529, headers: new Headers(), latencyMs: this.#rng.between(20, 200) };
@@ -230,6 +251,7 @@ export class ApiModel {
       const wait = set.buckets[r].waitFor(cost[r]);
       if (wait > 0) {
         set.counters.refused429 += 1;
+        if (measured) set.counters.refused429Measured += 1;
         const retryAfterMs = Math.max(1, Math.ceil(wait / 1000)) * 1000;
         const headers = this.#headers(set);
         headers.set('retry-after', String(retryAfterMs / 1000));
@@ -330,7 +352,11 @@ export class ApiModel {
       for (const r of resources) {
         const b = set.buckets[r];
         b.refill(this.#start + change.atMs);
-        const [rate, capacity] = rateAndCapacity(set.limits[r] * change.factor, this.spec);
+        const [rate, capacity] = rateAndCapacity(
+          set.limits[r] * change.factor,
+          this.spec,
+          set.minBucket?.[r],
+        );
         b.rate = rate;
         b.capacity = capacity;
         b.level = Math.min(b.level, capacity);

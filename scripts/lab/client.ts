@@ -53,6 +53,8 @@ export interface ConditionResult {
   refused429: number;
   refused529: number;
   share429: number;
+  /** The same after the warm-up (the steady state). */
+  share429Steady: number;
   /** Calls sent and refused (429 or 529). */
   wasted: number;
   /** Jobs that failed for rate limits (more than maxRateLimited 429s). */
@@ -73,9 +75,11 @@ const maxRateLimited = defaults.worker.maxRateLimited;
  * limiter polling in a loop would take forever in real time. Past it the condition is cut short
  * and reported `stalled`.
  */
-export const stepsPerCall = 15;
+export const stepsPerCall = 10;
 /** …and per worker slot (each starts, and may be deferred, on its own). */
-export const stepsPerSlot = 5;
+export const stepsPerSlot = 3;
+/** …and at most this many in all. */
+export const maxSteps = 10_000;
 const maxAttempts = defaults.worker.maxAttempts;
 
 interface Ctx {
@@ -133,7 +137,7 @@ export async function runCondition(
       });
     });
     const slots = c.processes * c.slots.reduce((a, b) => a + b, 0);
-    const budget = Math.max(2000, stepsPerCall * c.expectedCalls + stepsPerSlot * slots);
+    const budget = Math.min(maxSteps, Math.max(1500, stepsPerCall * c.expectedCalls + stepsPerSlot * slots));
     const reached = await vt.runUntil(START + c.durationMs, budget);
     ctx.stopped = true;
     // Whatever still waits sleeps on this clock's timers, which never fire once it is uninstalled.
@@ -264,8 +268,9 @@ function summarize(ctx: Ctx, vt: VirtualTime, virtualMs: number, realMs: number)
   const { c, model } = ctx;
   const ideal = idealRun(c, virtualMs);
   const sets = utilisationVsIdeal(c, model, ideal, virtualMs);
-  const sum = (k: 'arrivals' | 'refused429' | 'refused529') =>
+  const sum = (k: 'arrivals' | 'refused429' | 'refused529' | 'arrivalsMeasured' | 'refused429Measured') =>
     model.sets.reduce((t, s) => t + s.counters[k], 0);
+  const steady = sum('arrivalsMeasured');
   const arrivals = sum('arrivals');
   const refused429 = sum('refused429');
   const refused529 = sum('refused529');
@@ -278,6 +283,7 @@ function summarize(ctx: Ctx, vt: VirtualTime, virtualMs: number, realMs: number)
     refused429,
     refused529,
     share429: arrivals === 0 ? 0 : refused429 / arrivals,
+    share429Steady: steady === 0 ? 0 : sum('refused429Measured') / steady,
     wasted: refused429 + refused529,
     failedForRateLimits: ctx.failedRl,
     failedForOverload: ctx.failedOverload,

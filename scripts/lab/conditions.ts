@@ -60,10 +60,10 @@ const familyModels: { model: string; cacheReadsCount: boolean }[][] = [
 ];
 
 /** How many calls a condition aims at (its duration follows), and its bounds. */
-export const sizing = { calls: 150, minMs: 10_000, maxMs: 1_800_000, maxCalls: 1_000 };
+export const sizing = { calls: 100, minMs: 10_000, maxMs: 1_800_000, maxCalls: 600 };
 
-function drawLimits(rng: Rng): Limits {
-  const base = tiers[rng.pick(Object.keys(tiers))] as Limits;
+/** A family's limits at the account's tier (families of one account differ, within its tier). */
+function drawLimits(rng: Rng, base: Limits): Limits {
   const j = () => rng.logBetween(0.6, 1.6);
   return {
     requests: Math.max(5, Math.round(base.requests * j())),
@@ -107,13 +107,22 @@ export function drawCondition(seed: number, index: number): Condition {
   const families: FamilySpec[] = [];
   const workload: Workload[] = [];
   const fastFamily = rng.chance(0.15) ? rng.int(0, nFamilies - 1) : -1;
+  const tier = tiers[rng.pick(Object.keys(tiers))] as Limits;
   for (let f = 0; f < nFamilies; f++) {
-    const limits = drawLimits(rng);
+    const limits = drawLimits(rng, tier);
     const m = rng.pick(familyModels[f] ?? []);
     const fast = f === fastFamily;
     const fastLimits = fast ? scaleLimits(limits, rng.between(0.2, 1)) : undefined;
-    families.push({ model: m.model, limits, fast: fastLimits, cacheReadsCount: m.cacheReadsCount });
-    workload.push(drawWorkload(rng, limits, fast));
+    const w = drawWorkload(rng, limits, fast);
+    const minBucket = { requests: 1, input_tokens: w.input[1] + 1, output_tokens: w.maxTokens };
+    families.push({
+      model: m.model,
+      limits,
+      fast: fastLimits,
+      cacheReadsCount: m.cacheReadsCount,
+      minBucket,
+    });
+    workload.push(w);
   }
   const api: ApiSpec = {
     families,
@@ -169,14 +178,15 @@ function finish(
 ): Condition {
   const paces = c.api.families.map((f, i) => idealPace(c.api, c.workload[i] as Workload, f));
   const perS = paces.reduce((s, p) => s + p.perS, 0);
-  const durationMs = Math.round(
-    Math.min(
-      sizing.maxMs,
-      (sizing.maxCalls / perS) * 1000,
-      Math.max(sizing.minMs, (sizing.calls / perS) * 1000),
-    ),
+  // Long enough for `calls` in all and a third of them for the slowest family, at most maxMs or
+  // maxCalls — but never under minMs (a Scale-tier condition makes more calls rather than run for 3 s).
+  const slowest = Math.min(...paces.map((p) => p.perS));
+  const wanted = Math.max((sizing.calls / perS) * 1000, (sizing.calls / 3 / slowest) * 1000);
+  const capped = Math.min(sizing.maxMs, (sizing.maxCalls / perS) * 1000, wanted);
+  const durationMs = Math.round(Math.max(sizing.minMs, capped));
+  const slots = paces.map((p) =>
+    Math.max(2, Math.ceil((1.3 * p.perS * p.latencyMs) / 1000 / c.processes) + 2),
   );
-  const slots = paces.map((p) => Math.max(2, Math.ceil((2 * p.perS * p.latencyMs) / 1000 / c.processes) + 2));
   const api = { ...c.api };
   if (rng.chance(0.15))
     api.limitChange = { atMs: durationMs * rng.between(0.3, 0.7), factor: rng.logBetween(0.5, 2) };
@@ -188,7 +198,7 @@ function finish(
         durationMs: rng.between(1000, 10_000),
       });
   }
-  const warmupMs = Math.round(Math.min(60_000, Math.max(2_000, durationMs * 0.15)));
+  const warmupMs = Math.round(Math.min(60_000, Math.max(3_000, durationMs * 0.15)));
   return { ...c, api, slots, durationMs, warmupMs, expectedCalls: Math.round((perS * durationMs) / 1000) };
 }
 

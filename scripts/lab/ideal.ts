@@ -11,12 +11,19 @@ import { type Condition, drawApiRequest } from './conditions.js';
 import { Rng } from './rng.js';
 
 /** Units of each resource the bucket set refills over [fromMs, toMs) (ms from the start). */
-export function allowance(spec: ApiSpec, limits: Limits, fromMs: number, toMs: number): Limits {
+export function allowance(
+  spec: ApiSpec,
+  limits: Limits,
+  fromMs: number,
+  toMs: number,
+  minBucket?: Limits,
+): Limits {
   const out = { requests: 0, input_tokens: 0, output_tokens: 0 };
   const change = spec.limitChange;
   for (const r of resources) {
     const perMs = (factor: number) => (limits[r] * factor * (1 - spec.otherUser)) / 60_000;
-    const capacity = (factor: number) => Math.max((limits[r] * factor * spec.windowS) / 60, 1);
+    const capacity = (factor: number) =>
+      Math.max((limits[r] * factor * spec.windowS) / 60, 1, minBucket?.[r] ?? 1);
     // Piecewise: before and after the change.
     const at = change ? Math.min(Math.max(change.atMs, fromMs), toMs) : toMs;
     const factorAfter = change?.factor ?? 1;
@@ -68,7 +75,9 @@ export function idealRun(c: Condition, endMs: number): ApiModel {
   const model = new ApiModel(c.api, START, Rng.of(c.seed, c.index, 0x1dea));
   model.measureFrom = START + c.warmupMs;
   const rng = Rng.of(c.seed, c.index, 0x0ac1e);
-  const heads = c.workload.map((_, f) => drawApiRequest(c, f, rng));
+  // One line of requests per bucket set (family, and its fast bucket): a request waiting for one
+  // bucket set never holds back the other's.
+  const lines = new Lines(c, rng);
   const ends: { at: number; id: number }[] = [];
   const end = START + endMs;
   let t = START;
@@ -81,17 +90,18 @@ export function idealRun(c: Condition, endMs: number): ApiModel {
     const over = model.overloadedUntil(t);
     if (over !== undefined) wake = Math.min(wake, over);
     else {
-      for (let f = 0; f < heads.length; f++) {
+      for (const line of lines.keys) {
         for (;;) {
-          const wait = model.waitMs(heads[f] as ApiRequest, t);
+          const head = lines.head(line);
+          const wait = model.waitMs(head, t);
           if (wait > 0) {
             wake = Math.min(wake, t + wait);
             break;
           }
-          const reply = model.send(heads[f] as ApiRequest, t);
+          const reply = model.send(head, t);
           if (reply.status !== 200) throw new Error(`the ideal client was refused (${reply.status})`);
           insertSorted(ends, { at: t + reply.latencyMs, id: reply.id });
-          heads[f] = drawApiRequest(c, f, rng);
+          lines.next(line);
         }
       }
       const change = c.api.limitChange;
@@ -100,6 +110,34 @@ export function idealRun(c: Condition, endMs: number): ApiModel {
     t = Math.max(wake, t + 0.001);
   }
   return model;
+}
+
+/** The ideal client's requests, one line per bucket set, drawn from the condition's workload. */
+class Lines {
+  readonly keys: string[] = [];
+  readonly #queues = new Map<string, ApiRequest[]>();
+  constructor(
+    readonly c: Condition,
+    readonly rng: Rng,
+  ) {
+    c.api.families.forEach((f, fam) => {
+      this.keys.push(`${fam}:std`);
+      if (f.fast && (c.workload[fam]?.fastShare ?? 0) > 0) this.keys.push(`${fam}:fast`);
+    });
+    for (const k of this.keys) this.#queues.set(k, []);
+  }
+  head(key: string): ApiRequest {
+    const q = this.#queues.get(key) as ApiRequest[];
+    const fam = Number(key.split(':')[0]);
+    while (q.length === 0) {
+      const r = drawApiRequest(this.c, fam, this.rng);
+      this.#queues.get(`${fam}:${r.fast ? 'fast' : 'std'}`)?.push(r);
+    }
+    return q[0] as ApiRequest;
+  }
+  next(key: string): void {
+    this.#queues.get(key)?.shift();
+  }
 }
 
 function insertSorted(list: { at: number; id: number }[], item: { at: number; id: number }): void {
@@ -127,7 +165,8 @@ export function utilisationVsIdeal(
   return real.sets.flatMap((s, i) => {
     const is = idealSets[i];
     if (!is) return [];
-    const u = utilisationOf(is.counters, allowance(c.api, s.limits, c.warmupMs, endMs));
+    const minBucket = c.api.families[s.family]?.minBucket;
+    const u = utilisationOf(is.counters, allowance(c.api, s.limits, c.warmupMs, endMs, minBucket));
     const idealUnits = is.counters.usedMeasured[u.binding];
     if (idealUnits <= 0) return [];
     const utilisation = s.counters.usedMeasured[u.binding] / idealUnits;

@@ -5,6 +5,7 @@
  * missed target.
  */
 import { randomInt } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
 import type { ClientKind } from './client.js';
@@ -29,9 +30,10 @@ const program = new Command('lab')
   .option('--conditions <n>', 'conditions of the fixed seed', int, 1000)
   .option('--fresh <n>', 'conditions of the fresh seed', int, 100)
   .option('--fresh-seed <seed>', 'the fresh seed (default: a new one, printed)', int)
-  .option('--jobs <n>', 'conditions run at once (child processes)', int, availableParallelism())
+  .option('--jobs <n>', 'conditions run at once (child processes)', int, availableParallelism() + 1)
   .option('--client <kind>', 'promptq, or none (a control that never waits)', 'promptq')
-  .option('--verbose', 'print every condition');
+  .option('--verbose', 'print every condition')
+  .option('--json <file>', "write every condition's result to this file");
 
 program.parse();
 const opts = program.opts<{
@@ -44,6 +46,7 @@ const opts = program.opts<{
   jobs: number;
   client: ClientKind;
   verbose?: boolean;
+  json?: string;
 }>();
 
 function ids(): string[] {
@@ -70,6 +73,7 @@ const results = await runParallel(list, { client: opts.client }, opts.jobs, (r) 
   if (verbose) console.log(describe(r));
   else if (done % 100 === 0) console.log(`  ${done}/${list.length} …`);
 });
+if (opts.json) writeFileSync(opts.json, `${JSON.stringify(results, null, 1)}\n`);
 console.log(summary(results));
 console.log(`lab: ${results.length} conditions in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 const missed = missedTargets(results);

@@ -58,11 +58,13 @@ export function describe(r: ConditionResult): string {
 export function summary(results: ConditionResult[], worst = 10): string {
   const u = distribution(results.map((r) => r.utilisation));
   const q = distribution(results.map((r) => r.share429));
+  const qs = distribution(results.map((r) => r.share429Steady));
   const w = distribution(results.map((r) => r.wasted));
   const lines = [
     `conditions: ${results.length}`,
     `utilisation vs ideal   min ${f3(u.min)}  p10 ${f3(u.p10)}  median ${f3(u.median)}  p90 ${f3(u.p90)}  max ${f3(u.max)}`,
     `429 share              min ${pct(q.min)}  p10 ${pct(q.p10)}  median ${pct(q.median)}  p90 ${pct(q.p90)}  max ${pct(q.max)}`,
+    `429 share, steady      min ${pct(qs.min)}  p10 ${pct(qs.p10)}  median ${pct(qs.median)}  p90 ${pct(qs.p90)}  max ${pct(qs.max)}`,
     `calls wasted           min ${w.min}  p10 ${w.p10}  median ${w.median}  p90 ${w.p90}  max ${w.max}`,
     `jobs failed for rate limits: ${results.reduce((s, r) => s + r.failedForRateLimits, 0)}; ` +
       `stalled (the limiter polled past its step budget): ${results.filter((r) => r.stalled).length}`,
@@ -71,6 +73,13 @@ export function summary(results: ConditionResult[], worst = 10): string {
     `${worst} worst (by utilisation; replay with --condition ID):`,
     ...worstOf(results, worst).map((r) => `  ${describe(r)}`),
   ];
+  const ran = results.filter((r) => !r.stalled);
+  if (ran.length < results.length) {
+    lines.push(
+      `${worst} worst of those that did not stall:`,
+      ...worstOf(ran, worst).map((r) => `  ${describe(r)}`),
+    );
+  }
   return lines.join('\n');
 }
 

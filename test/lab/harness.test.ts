@@ -1,0 +1,93 @@
+/**
+ * The lab's harness (scripts/lab/client.ts) drives the real limiter on a real Redis in virtual time,
+ * and it can fail: a client that never waits is caught by its 429 share, a limiter that holds back
+ * too much by its utilisation — both on the same condition on which promptq's limiter passes.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ApiSpec } from '../../scripts/lab/api-model.js';
+import { type HarnessOptions, runCondition } from '../../scripts/lab/client.js';
+import type { Condition } from '../../scripts/lab/conditions.js';
+import { labRedis } from '../../scripts/lab/runner.js';
+
+/** Headers present, 600 RPM over 5-second windows, short calls: request-bound. */
+function requestBound(processes: number): Condition {
+  const api: ApiSpec = {
+    families: [
+      {
+        model: 'claude-haiku-4-5',
+        limits: { requests: 600, input_tokens: 10_000_000, output_tokens: 1_000_000 },
+        cacheReadsCount: false,
+      },
+    ],
+    windowS: 5,
+    headers: { mode: 'present', scale: 1 },
+    otherUser: 0,
+    overload: [],
+    latency: { ttftMs: 200, sigma: 0.3, tokensPerS: 100 },
+  };
+  return {
+    id: 'harness-test',
+    seed: 7,
+    index: 0,
+    api,
+    workload: [
+      {
+        input: [100, 300],
+        prefixShare: 0,
+        prefixes: 0,
+        maxTokens: 40,
+        outFrac: [0.5, 1],
+        estimateBias: 1,
+        fastShare: 0,
+      },
+    ],
+    processes,
+    slots: [8],
+    durationMs: 40_000,
+    expectedCalls: 400,
+    warmupMs: 6_000,
+  };
+}
+
+describe('lab harness (real limiter, real Redis, virtual time)', () => {
+  let redis: Awaited<ReturnType<typeof labRedis>>;
+  beforeAll(async () => {
+    redis = await labRedis();
+  });
+  afterAll(async () => {
+    await redis?.close();
+  });
+  const run = async (c: Condition, opts: HarnessOptions = {}) => {
+    const r = await runCondition(c, redis.conns, opts);
+    await redis.flush();
+    return r;
+  };
+
+  it('runs 40 virtual seconds of the real limiter in far less real time, and it passes there', async () => {
+    const r = await run(requestBound(2));
+    expect(r.stalled).toBe(false);
+    expect(r.virtualMs).toBe(40_000);
+    expect(r.realMs).toBeLessThan(20_000);
+    // 600 RPM for 40 s: about 400 requests reached the API (refused ones counted).
+    expect(r.arrivals).toBeGreaterThan(300);
+    expect(r.sets[0]?.binding).toBe('requests');
+    expect(r.utilisation).toBeGreaterThanOrEqual(0.9);
+    expect(r.share429).toBeLessThanOrEqual(0.03);
+    expect(r.failedForRateLimits).toBe(0);
+  });
+
+  it('control: a client that never waits gets a large 429 share — and all of the ideal (it is reachable)', async () => {
+    const r = await run(requestBound(2), { client: 'none' });
+    expect(r.share429).toBeGreaterThan(0.3);
+    expect(r.wasted).toBeGreaterThan(r.arrivals / 3);
+    // Hammering takes every request the API would take: the ideal is no more than the API serves.
+    expect(r.utilisation).toBeGreaterThan(0.97);
+    expect(r.utilisation).toBeLessThan(1.03);
+  });
+
+  it('control: a limiter that aims at half the limit gets about half the utilisation', async () => {
+    const r = await run(requestBound(1), { tuning: { target: 0.5 } });
+    expect(r.utilisation).toBeLessThan(0.6);
+    expect(r.utilisation).toBeGreaterThan(0.4);
+  });
+});
