@@ -440,9 +440,9 @@ export interface BackfillConfig {
 /** Job webhooks: their delivery queue, signing and SSRF guard (ops/webhooks/, docs/events.md). */
 export interface WebhooksConfig {
   /**
-   * `whsec_…` secret (`PROMPTQ_WEBHOOK_SECRET`): signs the webhooks of jobs whose tenant has no
-   * secret of its own, and the key that encrypts tenants' secrets at rest is derived from it.
-   * Never logged. @defaultValue `undefined`
+   * `whsec_…` secret (`PROMPTQ_WEBHOOK_SECRET`): signs the webhooks of jobs of no tenant (never a
+   * tenant's job: that is signed with the tenant's own secret), and the key that encrypts tenants'
+   * secrets at rest is derived from it. Never logged. @defaultValue `undefined`
    */
   readonly secret: string | undefined;
   /** Allow receivers on loopback, private, link-local and metadata addresses (`PROMPTQ_WEBHOOK_ALLOW_PRIVATE`). @defaultValue `false` */

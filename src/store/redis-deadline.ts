@@ -40,24 +40,35 @@ export function redisRefusal(err: unknown): string | undefined {
   return passing.exec(message)?.[1];
 }
 
+/**
+ * The connection's next `ready`: one listener per connection, however many requests wait on it (a
+ * listener per waiting request would pass Node's limit of 10 in an outage under load, and Node
+ * would print a non-JSON warning to stderr).
+ */
+const nextReady = new WeakMap<RedisConnection, Promise<void>>();
+
+function readyOnce(connection: RedisConnection): Promise<void> {
+  let ready = nextReady.get(connection);
+  if (ready === undefined) {
+    ready = new Promise<void>((resolve) => {
+      connection.once('ready', () => {
+        nextReady.delete(connection);
+        resolve();
+      });
+    });
+    nextReady.set(connection, ready);
+  }
+  return ready;
+}
+
 /** Resolves once the connection is ready; rejects with {@link RedisUnavailableError} after `ms`. */
 export function whenReady(connection: RedisConnection, ms: number): Promise<void> {
   if (connection.status === 'ready') return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const done = () => {
-      clearTimeout(timer);
-      connection.off('ready', ready);
-    };
-    const ready = () => {
-      done();
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      done();
-      reject(unavailable(ms));
-    }, ms);
-    connection.on('ready', ready);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(unavailable(ms)), ms);
   });
+  return Promise.race([readyOnce(connection), late]).finally(() => clearTimeout(timer));
 }
 
 /**

@@ -74,6 +74,8 @@ describe('webhooks: SSRF guard', () => {
     for (const [i, url] of [
       `http://127.0.0.1:${target.port}/hook`,
       `http://[::1]:${target.port}/hook`,
+      `http://[::127.0.0.1]:${target.port}/hook`,
+      'http://[::a9fe:a9fe]/latest/meta-data/',
       'http://10.1.2.3/hook',
       'http://192.168.1.1/hook',
       'http://169.254.169.254/latest/meta-data/',

@@ -146,4 +146,35 @@ describe('webhooks: signed, at least once', () => {
     for (const s of [secret!.slice(6), serverSecret.slice(6)]) expect(logs).not.toContain(s);
     redis.disconnect();
   });
+
+  it("a tenant's job is never signed with the server's secret: no tenant secret, no delivery", async () => {
+    const redis = testRedis();
+    const keys = keyspaceOf(stack.config);
+    await new TenantStore(redis, keys).add('mallory');
+    const deliveries = new WebhookDeliveries(redis, keys, stack.config.webhooks, {
+      completed: 60,
+      failed: 60,
+    });
+    // The tenant has no webhook secret and names the admin's receiver for its own job.
+    const url = `${receiver.url}?t=mallory`;
+    expect((await post(`${stack.url}/v1/jobs`, { ...job('wh-m1', url), tenant_id: 'mallory' })).status).toBe(
+      202,
+    );
+    const dead = await until(async () => (await deliveries.list(true)).find((d) => d.job_id === 'wh-m1'));
+    expect(dead.last_error).toMatch(/tenant "mallory" has no webhook secret/);
+    expect(receiver.received.filter((r) => r.path.includes('t=mallory'))).toEqual([]);
+    // The control: once the tenant has a secret, the same kind of job is delivered, signed with it.
+    const secret = await new TenantWebhooks(redis, keys, serverSecret).rotateSecret('mallory');
+    expect((await post(`${stack.url}/v1/jobs`, { ...job('wh-m2', url), tenant_id: 'mallory' })).status).toBe(
+      202,
+    );
+    const delivered = await until(() =>
+      receiver.received.find((r) => r.path.includes('t=mallory') && r.status === 200),
+    );
+    expect(
+      (new Webhook(secret).verify(delivered.body, delivered.headers) as { data: { id: string } }).data.id,
+    ).toBe('wh-m2');
+    await deliveries.close();
+    redis.disconnect();
+  });
 });

@@ -56,8 +56,7 @@ for (const [net, prefix] of [
   blocked.addSubnet(net, prefix, 'ipv4');
 }
 for (const [net, prefix] of [
-  ['::', 128],
-  ['::1', 128],
+  ['::', 96], // the unspecified address, loopback and the deprecated IPv4-compatible ::a.b.c.d
   ['64:ff9b::', 96],
   ['100::', 64],
   ['2001:db8::', 32],

@@ -34,6 +34,7 @@ import { apiRequestGuard, isBrowserPage, loopbackHostGuard, stateChangeGuard } f
 import { checkRawDepth } from './depth-guard.js';
 import { HttpError, statusOf } from './errors.js';
 import type { Reply, RouteContext } from './handler.js';
+import { getJob } from './job-handlers.js';
 import { openApiDocument } from './openapi.js';
 import { apiRoutes, streamRoutes } from './routes.js';
 import { principalOf, tenantAuth } from './tenant-auth.js';
@@ -157,9 +158,11 @@ function mountRoutes(app: express.Express, context: RouteContext): void {
   for (const route of apiRoutes) {
     const { connection, config } = context.queue;
     // Every route answers within PROMPTQ_REDIS_TIMEOUT_MS while Redis is away (503, Retry-After),
-    // but enqueues (their own, longer deadline) and long polls (getJob waits for Redis first).
+    // but enqueues (their own, longer deadline) and long polls (getJob waits for Redis first; a
+    // `?wait=` on another route is no long poll, and gets the deadline).
+    const longPoll = route.handler === getJob;
     const handler = (req: Request) =>
-      route.redisDeadline === 'enqueue' || req.query.wait !== undefined
+      route.redisDeadline === 'enqueue' || (longPoll && req.query.wait !== undefined)
         ? route.handler(context, req)
         : withinRedisDeadline(connection, config.redis.requestDeadlineMs, () => route.handler(context, req));
     app[route.method](

@@ -10,12 +10,15 @@
  * tenant's job is a 404), and capped like long polls: at most `PROMPTQ_MAX_WAITERS` streams open
  * per process (then `429`), each at most `maxWaitSeconds` long (then it ends and the client resumes).
  * A stream reads Redis with a blocking `XREAD` on a connection of its own, closed with the stream.
+ * What a stream reads before it opens is bounded by `PROMPTQ_REDIS_TIMEOUT_MS`: while Redis is away
+ * the route answers `503` with `Retry-After`, as every other route does, rather than hang.
  */
 import { createSession, type Session } from 'better-sse';
 import type { Request, Response } from 'express';
 import type { JobView } from '../../producer/job-view.js';
 import type { PromptQueue } from '../../producer/queue.js';
 import type { RedisConnection } from '../../store/connection.js';
+import { withinRedisDeadline } from '../../store/redis-deadline.js';
 import { HttpError } from '../http/errors.js';
 import type { RouteContext } from '../http/handler.js';
 import { jobRefOf } from '../http/job-handlers.js';
@@ -114,27 +117,36 @@ async function pump(
   }
 }
 
+/** End a stream that has begun; one that has not is left to the error handler (a 503, a 429…). */
 function end(res: Response): void {
-  if (!res.writableEnded) res.end();
+  if (res.headersSent && !res.writableEnded) res.end();
 }
 
 /** `GET /v1/jobs/:id/events`. */
 export const jobEvents: StreamHandler = async ({ queue, maxWaitSeconds }, req, res) => {
   const id = String(req.params.id);
+  const within = <T>(work: () => Promise<T>) =>
+    withinRedisDeadline(queue.connection, queue.config.redis.requestDeadlineMs, work);
   // Ids are per tenant: the tenant's own job of this id (the admin's by `?tenant=`).
-  const view = await queue.get(jobRefOf(req));
+  const view = await within(() => queue.get(jobRefOf(req)));
   const principal = principalOf(req);
   if (!view || !mayAccess(principal, view.request))
     throw new HttpError('not_found', `no job with id "${id}"`);
   const from = lastEventId(req);
   const { connection: redis, keys } = queue;
   const key = keys.jobEvents(view.id, view.request.tenant_id);
-  if (final.has(view.state)) return replayFinished(req, res, redis, key, view, from);
+  if (final.has(view.state)) {
+    const entries = (await within(() =>
+      redis.xrange(key, from === undefined ? '-' : `(${from}`, '+'),
+    )) as Entry[];
+    return replayFinished(req, res, entries, view, from);
+  }
   const release = takeSlot(queue, principal?.kind === 'tenant' ? principal.tenant : undefined);
   const watch = keys.jobEventsWatch(view.id, view.request.tenant_id);
-  await redis.set(watch, '1', 'PX', 60_000);
-  const refresh = setInterval(() => void redis.set(watch, '1', 'PX', 60_000).catch(() => {}), 20_000);
+  let refresh: NodeJS.Timeout | undefined;
   try {
+    await within(() => redis.set(watch, '1', 'PX', 60_000));
+    refresh = setInterval(() => void redis.set(watch, '1', 'PX', 60_000).catch(() => {}), 20_000);
     const session = await createSession(req, res, { keepAlive: 15_000, trustClientEventId: false });
     await pump(session, redis, key, from ?? '0', Date.now() + maxWaitSeconds * 1000, (n) => final.has(n));
   } finally {
@@ -151,12 +163,10 @@ export const jobEvents: StreamHandler = async ({ queue, maxWaitSeconds }, req, r
 async function replayFinished(
   req: Request,
   res: Response,
-  redis: RedisConnection,
-  key: string,
+  entries: Entry[],
   view: JobView,
   from: string | undefined,
 ): Promise<void> {
-  const entries = (await redis.xrange(key, from === undefined ? '-' : `(${from}`, '+')) as Entry[];
   if (from !== undefined && entries.length === 0) {
     res.status(204).end();
     return;
@@ -177,7 +187,9 @@ export const allEvents: StreamHandler = async ({ queue, maxWaitSeconds }, req, r
   const release = takeSlot(queue, principal?.kind === 'tenant' ? principal.tenant : undefined);
   try {
     // From now: the newest entry's id (`$` would skip what arrives between two reads).
-    const newest = (await queue.connection.xrevrange(key, '+', '-', 'COUNT', 1)) as Entry[];
+    const newest = (await withinRedisDeadline(queue.connection, queue.config.redis.requestDeadlineMs, () =>
+      queue.connection.xrevrange(key, '+', '-', 'COUNT', 1),
+    )) as Entry[];
     const start = from ?? newest[0]?.[0] ?? '0';
     const session = await createSession(req, res, { keepAlive: 15_000, trustClientEventId: false });
     await pump(session, queue.connection, key, start, Date.now() + maxWaitSeconds * 1000, () => false);

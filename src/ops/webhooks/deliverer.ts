@@ -4,10 +4,11 @@
  * delivery's body is made at its first attempt — `{"type", "timestamp", "data": <the job view>}`,
  * once the job's final state is readable — and kept in the delivery, so every retry sends the same
  * bytes under the same `webhook-id`; each attempt is signed anew (its own `webhook-timestamp`) with
- * the tenant's secret, else `PROMPTQ_WEBHOOK_SECRET`. A 2xx delivers; another status, a network
- * error or the timeout is retried with backoff; a refused address, a redirect or no secret to sign
- * with dead-letters at once. A process killed mid-delivery leaves the delivery to BullMQ's stalled
- * check: another process (or the same one restarted) delivers it.
+ * the tenant's secret for a tenant's job (none: dead-lettered), `PROMPTQ_WEBHOOK_SECRET` for a job
+ * of no tenant. A 2xx delivers; another status, a network error or the timeout is retried with
+ * backoff; a refused address, a redirect or no secret to sign with dead-letters at once. A process
+ * killed mid-delivery leaves the delivery to BullMQ's stalled check: another process (or the same
+ * one restarted) delivers it.
  */
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { PromptqConfig } from '../../core/config.js';
@@ -48,11 +49,16 @@ async function deliver(job: Job<DeliveryData>, o: DelivererOptions): Promise<{ s
     body = await makeBody(job.data, o);
     await job.updateData({ ...job.data, body });
   }
-  const own = job.data.tenant === null ? null : (await o.tenants.get(job.data.tenant)).secret;
-  const secret = own ?? o.config.webhooks.secret;
+  // A tenant's job is signed with the tenant's secret only: never the server's, which would let a
+  // tenant have its own bodies signed as the admin's and sent to the admin's receivers.
+  const { tenant } = job.data;
+  const secret =
+    tenant === null ? o.config.webhooks.secret : ((await o.tenants.get(tenant)).secret ?? undefined);
   if (secret === undefined) {
     throw new UnrecoverableError(
-      'no secret to sign with: set PROMPTQ_WEBHOOK_SECRET, or give the tenant one (promptq tenants rotate-webhook-secret)',
+      tenant === null
+        ? 'no secret to sign with: set PROMPTQ_WEBHOOK_SECRET'
+        : `tenant "${tenant}" has no webhook secret: give it one (promptq tenants rotate-webhook-secret)`,
     );
   }
   let answer: Awaited<ReturnType<typeof postSigned>>;
