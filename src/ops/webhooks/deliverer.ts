@@ -14,7 +14,6 @@ import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { PromptqConfig } from '../../core/config.js';
 import type { Logger } from '../../core/log.js';
 import { type AddressPolicy, WebhookTargetError } from '../../events/webhooks/address-guard.js';
-import { readJobView } from '../../producer/job-view.js';
 import type { PromptQueue } from '../../producer/queue.js';
 import type { TenantWebhooks } from '../../store/webhook-secrets.js';
 import { backoffDelay, type DeliveryData } from './deliveries.js';
@@ -34,10 +33,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function makeBody(d: DeliveryData, o: DelivererOptions): Promise<string> {
   const { queue } = o;
   const until = Date.now() + o.config.webhooks.settleMs;
-  let view = await readJobView(queue.queue, queue.connection, queue.keys, d.jobId);
+  // Ids are per tenant: the delivery's tenant's job of that id, never another principal's.
+  const ref = { id: d.jobId, tenant: d.tenant ?? undefined };
+  let view = await queue.get(ref);
   while (view !== null && view.state !== 'completed' && view.state !== 'failed' && Date.now() < until) {
     await sleep(50);
-    view = await readJobView(queue.queue, queue.connection, queue.keys, d.jobId);
+    view = await queue.get(ref);
   }
   const data = view ?? { id: d.jobId, state: d.event === 'job.completed' ? 'completed' : 'failed' };
   return JSON.stringify({ type: d.event, timestamp: new Date().toISOString(), data });

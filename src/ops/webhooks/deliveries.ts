@@ -42,8 +42,16 @@ export interface DeliveryView {
 }
 
 /** The `webhook-id` of a job's event. */
-export function webhookIdOf(queue: string, jobId: string, event: WebhookEvent): string {
-  const hash = createHash('sha256').update(`${queue}\0${jobId}\0${event}`).digest('base64url');
+export function webhookIdOf(
+  queue: string,
+  jobId: string,
+  event: WebhookEvent,
+  tenant: string | null,
+): string {
+  // Ids are per tenant: two tenants' jobs of one id are two deliveries (a job of no tenant keeps
+  // the id it always had).
+  const key = `${queue}\0${jobId}\0${event}${tenant === null ? '' : `\0${tenant}`}`;
+  const hash = createHash('sha256').update(key).digest('base64url');
   return `msg_${hash.slice(0, 26)}`;
 }
 
@@ -98,7 +106,7 @@ export class WebhookDeliveries {
 
   /** Add the delivery of a job's event (once: the same event again is the same delivery). */
   async enqueue(d: Omit<DeliveryData, 'webhookId' | 'body'>): Promise<string> {
-    const webhookId = webhookIdOf(this.#keys.queue, d.jobId, d.event);
+    const webhookId = webhookIdOf(this.#keys.queue, d.jobId, d.event, d.tenant);
     await this.queue.add(
       d.event,
       { ...d, webhookId },
