@@ -18,6 +18,20 @@ export interface CostParts {
   batch: boolean;
 }
 
+/** A call's usage as the API reports it (the SDK's `Usage`; the breakdowns are optional). */
+export interface Usage {
+  input_tokens: number;
+  output_tokens: number;
+  cache_creation_input_tokens?: number | null;
+  cache_read_input_tokens?: number | null;
+  cache_creation?: { ephemeral_5m_input_tokens?: number; ephemeral_1h_input_tokens?: number } | null;
+  server_tool_use?: { web_search_requests?: number; web_fetch_requests?: number } | null;
+  service_tier?: string | null;
+}
+
+/** How a job reached the API: a live call, or a request in a Message Batch (docs/cost.md). */
+export type Route = 'live' | 'batch';
+
 /** The per-job record (docs/reference/record.md). */
 export interface JobRecord {
   enqueued_at: string;
@@ -62,6 +76,8 @@ export interface JobRecord {
   /** `null` when the model has no known price: never guessed. */
   cost_usd: number | null;
   cost: CostParts | null;
+  /** `live` or `batch`: the route that ran the job (its last attempt). */
+  route: Route;
 }
 
 /** A fresh record for a job enqueued at `enqueuedAt` (ms). */
@@ -100,5 +116,32 @@ export function newRecord(request: JobRequest, enqueuedAt: number): JobRecord {
     request_id: null,
     cost_usd: 0,
     cost: null,
+    route: 'live',
   };
+}
+
+/**
+ * An answer's usage, stop reason and model into the record: the one place both routes (the worker's
+ * live call, a Message Batches result) fill these fields, so their records cannot drift apart.
+ */
+export function recordAnswer(
+  record: JobRecord,
+  message: { usage: Usage; stop_reason?: string | null },
+  model: string,
+): void {
+  const usage = message.usage;
+  record.input_tokens = usage.input_tokens;
+  record.output_tokens = usage.output_tokens;
+  record.cache_creation_input_tokens = usage.cache_creation_input_tokens ?? 0;
+  record.cache_read_input_tokens = usage.cache_read_input_tokens ?? 0;
+  // Without the breakdown (older API versions) every cache write was a 5-minute one.
+  record.cache_creation_5m_input_tokens = usage.cache_creation
+    ? (usage.cache_creation.ephemeral_5m_input_tokens ?? 0)
+    : record.cache_creation_input_tokens;
+  record.cache_creation_1h_input_tokens = usage.cache_creation?.ephemeral_1h_input_tokens ?? 0;
+  record.web_search_requests = usage.server_tool_use?.web_search_requests ?? 0;
+  record.web_fetch_requests = usage.server_tool_use?.web_fetch_requests ?? 0;
+  record.service_tier = usage.service_tier ?? null;
+  record.stop_reason = message.stop_reason ?? null;
+  record.served_model = model;
 }
