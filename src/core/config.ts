@@ -215,6 +215,9 @@ const rules: ReadonlyArray<readonly [string, Rule]> = [
   ['rollups.dayRetentionSeconds', wholeNumber(86_400)],
   ['backfill.priority', wholeNumber(1, maxUserPriority)],
   ['backfill.batchSize', wholeNumber(1, 100_000)],
+  ['routing.batchTurnaroundSeconds', wholeNumber(1, 86_400)],
+  ['routing.turnaroundSafety', (v) => ((v as number) >= 1 ? undefined : `must be at least 1, got ${v}`)],
+  ['routing.liveLeadSeconds', wholeNumber(0)],
 ];
 
 function prefixProblem(prefix: string, mode: string): string | undefined {

@@ -126,6 +126,11 @@ export const defaults: PromptqConfig = deepFreeze<PromptqConfig>({
     batchesAutoMinJobs: 1000,
     batchSize: 10_000,
   },
+  routing: {
+    batchTurnaroundSeconds: 86_400,
+    turnaroundSafety: 1.5,
+    liveLeadSeconds: 600,
+  },
 });
 
 /** Freeze an object and everything in it: a resolved configuration is read, never written. */

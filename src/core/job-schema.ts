@@ -4,6 +4,7 @@
  * {@link validateJob} in `job.ts` runs it; nothing else should need to.
  */
 import { z } from 'zod';
+import { deadlineFormat, parseDeadline, routeChoices } from './deadline.js';
 import { defaults } from './defaults.js';
 import { maxUserPriority } from './fairness.js';
 import type { JobLimits } from './settings.js';
@@ -247,6 +248,12 @@ export function jobSchema(limits: JobLimits = defaultJobLimits) {
     id: z.string().regex(jobIdPattern, 'must match [A-Za-z0-9_-]{1,128}').optional(),
     priority: z.int().min(1).max(maxPriority).optional(),
     fallback_models: z.array(modelName).min(1).max(8).optional(),
+    deadline: z
+      .string()
+      .max(64)
+      .refine((d) => parseDeadline(d, 0) !== null, deadlineFormat)
+      .optional(),
+    route: z.enum(routeChoices).optional(),
     betas: z
       .array(z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must match [A-Za-z0-9._-]{1,128}'))
       .max(32)

@@ -41,6 +41,7 @@ export interface PromptqConfig {
   readonly labels: LabelsConfig;
   readonly rollups: RollupsConfig;
   readonly backfill: BackfillConfig;
+  readonly routing: RoutingConfig;
 }
 
 /** Where Redis is (store/connection.ts). */
@@ -381,4 +382,17 @@ export interface BackfillConfig {
   readonly batchesAutoMinJobs: number;
   /** Requests per Message Batch (the API allows 100,000). @defaultValue `10000` */
   readonly batchSize: number;
+}
+
+/** Routing jobs with a `deadline` between the live and the Message Batches route (producer/routing.ts, docs/cost.md). */
+export interface RoutingConfig {
+  /**
+   * What a Message Batch is assumed to take until this account's own batches have been measured:
+   * the API's ceiling, the conservative choice. @defaultValue `86400`
+   */
+  readonly batchTurnaroundSeconds: number;
+  /** Measured turnarounds are multiplied by this before a deadline is judged by them. @defaultValue `1.5` */
+  readonly turnaroundSafety: number;
+  /** Time kept to run a job live when its batch is late (and the least a live job's deadline may leave). @defaultValue `600` */
+  readonly liveLeadSeconds: number;
 }

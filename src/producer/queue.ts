@@ -29,6 +29,7 @@ import { bullJobId, type Keyspace, keyspaceOf } from '../store/keys.js';
 import { claimJobs, reserveRanks } from '../store/tenant-pending.js';
 import { checkSameRequest } from './conflicts.js';
 import { type JobState, type JobView, jobState, readJobView } from './job-view.js';
+import { batchTurnaround, chooseRoute } from './routing.js';
 import { JobWaiters } from './waiters.js';
 
 /**
@@ -130,6 +131,8 @@ export class PromptQueue {
     const submission = validateJob(body, this.config.jobs.limits);
     const unknown = this.#models.problems(submission.request);
     if (unknown.length > 0) throw new ValidationError(unknown);
+    const late = await this.#deadlineProblems([submission], () => '');
+    if (late.length > 0) throw new ValidationError(late);
     await checkSameRequest(this.connection, this.keys, [submission], () => 'id');
     const [job] = await this.#enqueue([submission]);
     const { id, outcome } = job!;
@@ -171,10 +174,29 @@ export class PromptQueue {
         problems.push({ field: `jobs.${i}.id`, message: `duplicate id "${v.id}" in this batch` });
       seen.add(v.id);
     });
+    if (problems.length === 0)
+      problems.push(...(await this.#deadlineProblems(valid as Submission[], (i) => `jobs.${i}.`)));
     if (problems.length > 0) throw new ValidationError(problems);
     await checkSameRequest(this.connection, this.keys, valid as Submission[], (i) => `jobs.${i}.id`);
     const added = await this.#enqueue(valid.map((v) => v!));
     return { ids: added.map((j) => j.id) };
+  }
+
+  /** Deadlines no route can meet (producer/routing.ts), each named under `prefix(i)`. */
+  async #deadlineProblems(
+    jobs: readonly Submission[],
+    prefix: (i: number) => string,
+  ): Promise<FieldProblem[]> {
+    if (!jobs.some((j) => j.request.deadline !== undefined)) return [];
+    const { routing } = this.config;
+    const turnaround = await batchTurnaround(this.connection, this.keys, routing);
+    const now = Date.now();
+    const problems: FieldProblem[] = [];
+    jobs.forEach((j, i) => {
+      const r = chooseRoute(j.request, now, turnaround, routing);
+      if ('problem' in r) problems.push({ ...r.problem, field: `${prefix(i)}${r.problem.field}` });
+    });
+    return problems;
   }
 
   /**

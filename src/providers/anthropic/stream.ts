@@ -16,7 +16,14 @@ export function apiParams(
   request: JobRequest,
   model: string = request.model,
 ): Anthropic.MessageCreateParamsStreaming {
-  const { tenant_id: _tenant, fallback_models: _fallback, betas: _betas, ...params } = request;
+  const {
+    tenant_id: _tenant,
+    fallback_models: _fallback,
+    betas: _betas,
+    deadline: _deadline,
+    route: _route,
+    ...params
+  } = request;
   return { ...(params as unknown as Anthropic.MessageCreateParamsNonStreaming), model, stream: true };
 }
 
