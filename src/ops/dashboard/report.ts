@@ -21,6 +21,12 @@ export function formatReport(data: DashboardData, queue: string, since: string):
     );
   }
   out.push('', 'Cost projection (UTC month)', projectionTable(data.projection));
+  if (Object.keys(data.projection.tenants).length > 0)
+    out.push(
+      '',
+      'Cost projection per tenant (UTC day and month)',
+      tenantProjectionTable(data.projection.tenants),
+    );
   out.push('', 'Slowest calls (enqueue → finish)', slowestTable(data.slowest));
   if (data.totals.jobs === 0)
     out.push('', 'No job finished in this period (rollups are written by workers as jobs finish).');
@@ -125,5 +131,21 @@ function slowestTable(slowest: DashboardData['slowest']): string {
       `${call.output_tokens}/${call.max_tokens}`,
       call.attempts,
     ]),
+  );
+}
+
+/** Biggest month first. */
+function tenantProjectionTable(tenants: DashboardData['projection']['tenants']): string {
+  return textTable(
+    ['tenant', 'today', 'projected day end', 'month to date', 'projected month end'],
+    Object.entries(tenants)
+      .sort((a, b) => b[1].month_end_usd - a[1].month_end_usd)
+      .map(([tenant, p]) => [
+        tenant,
+        formatUsd(p.today_usd),
+        formatUsd(p.day_end_usd),
+        formatUsd(p.month_to_date_usd),
+        formatUsd(p.month_end_usd),
+      ]),
   );
 }
