@@ -78,6 +78,12 @@ export interface JobRecord {
   cost: CostParts | null;
   /** `live` or `batch`: the route that ran the job (its last attempt). */
   route: Route;
+  /**
+   * What the Batches discount and cache reads saved against the same tokens sent live without
+   * caching (USD; a cache write dearer than the reads it served makes `cache` negative). `null`
+   * when unpriced or unanswered.
+   */
+  savings: { batch_usd: number; cache_usd: number } | null;
 }
 
 /** A fresh record for a job enqueued at `enqueuedAt` (ms). */
@@ -117,7 +123,39 @@ export function newRecord(request: JobRequest, enqueuedAt: number): JobRecord {
     cost_usd: 0,
     cost: null,
     route: 'live',
+    savings: null,
   };
+}
+
+/** A price list as {@link savingsOf} uses it (providers/provider.ts `Pricing.priceCall`). */
+type PriceCall = (usage: Usage, model: string, options?: { batch?: boolean }) => { total: number } | null;
+
+/**
+ * What a call that cost `cost` saved: against the same usage sent live (no Batches discount), and
+ * that against the same tokens sent live with no cache (every cached token plain input).
+ */
+export function savingsOf(
+  priceCall: PriceCall,
+  usage: Usage,
+  model: string,
+  cost: number,
+): JobRecord['savings'] {
+  const tier = usage.service_tier === 'batch' || !usage.service_tier ? 'standard' : usage.service_tier;
+  const live = priceCall({ ...usage, service_tier: tier }, model, { batch: false });
+  const uncached = priceCall(
+    {
+      input_tokens:
+        usage.input_tokens + (usage.cache_creation_input_tokens ?? 0) + (usage.cache_read_input_tokens ?? 0),
+      output_tokens: usage.output_tokens,
+      server_tool_use: usage.server_tool_use ?? null,
+      service_tier: tier,
+    },
+    model,
+    { batch: false },
+  );
+  if (!live || !uncached) return null;
+  const round = (v: number) => Math.round(v * 1e9) / 1e9;
+  return { batch_usd: round(live.total - cost), cache_usd: round(uncached.total - live.total) };
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 
 import { formatUsd } from '../core/format.js';
-import { type JobRecord, recordAnswer } from '../core/record.js';
+import { type JobRecord, recordAnswer, savingsOf } from '../core/record.js';
 import type { AttemptOutcome, BudgetOutcome, BudgetRefusal } from '../events/outcome.js';
 import type { AttemptResult, Decision, Pricing } from '../providers/provider.js';
 import { periodEnd } from '../store/budget-store.js';
@@ -124,6 +124,7 @@ export function judgeSuccess(
     const { total, ...parts } = cost;
     record.cost_usd = total;
     record.cost = parts;
+    record.savings = savingsOf((u, m, o) => prices.priceCall(u, m, o), usage, model, total);
   } else {
     record.cost_usd = null;
     record.cost = null;

@@ -89,7 +89,16 @@ function modelTable(models: DashboardData['models']): string {
 /** Costliest tenant first. */
 function tenantTable(tenants: DashboardData['tenants']): string {
   return textTable(
-    ['tenant', 'input tokens', 'output tokens', 'cache write', 'cache read', 'cost'],
+    [
+      'tenant',
+      'input tokens',
+      'output tokens',
+      'cache write',
+      'cache read',
+      'cost',
+      'saved by batches',
+      'saved by cache',
+    ],
     Object.entries(tenants)
       .sort((a, b) => b[1].cost_usd - a[1].cost_usd)
       .map(([tenant, figures]) => [
@@ -99,6 +108,8 @@ function tenantTable(tenants: DashboardData['tenants']): string {
         figures.cache_creation_input_tokens,
         figures.cache_read_input_tokens,
         formatUsd(figures.cost_usd),
+        formatUsd(figures.batch_saving_usd),
+        formatUsd(figures.cache_saving_usd),
       ]),
   );
 }

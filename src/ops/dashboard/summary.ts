@@ -61,6 +61,9 @@ export interface TenantFigures {
   cache_creation_input_tokens: number;
   cache_read_input_tokens: number;
   cost_usd: number;
+  /** Saved by the Batches discount and by cache reads against the same work sent live uncached. */
+  batch_saving_usd: number;
+  cache_saving_usd: number;
 }
 
 export interface DashboardData {
@@ -244,12 +247,16 @@ function foldMinutes(minutes: MinuteRollup[], first: number, stepMin: number, ra
         cache_creation_input_tokens: 0,
         cache_read_input_tokens: 0,
         cost_usd: 0,
+        batch_saving_usd: 0,
+        cache_saving_usd: 0,
       }));
       t.input_tokens += c.inputTokens;
       t.output_tokens += c.outputTokens;
       t.cache_creation_input_tokens += c.cacheCreationTokens;
       t.cache_read_input_tokens += c.cacheReadTokens;
       t.cost_usd += c.costMicro / 1e6;
+      t.batch_saving_usd += (c.batchSavedMicro ?? 0) / 1e6;
+      t.cache_saving_usd += (c.cacheSavedMicro ?? 0) / 1e6;
     }
     for (const [type, n] of Object.entries(m.errors)) errors[type] = (own(errors, type) ?? 0) + n;
   });

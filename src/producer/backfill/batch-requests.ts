@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { JobRequest } from '../../core/job.js';
-import { type JobRecord, newRecord, recordAnswer } from '../../core/record.js';
+import { type JobRecord, newRecord, recordAnswer, savingsOf } from '../../core/record.js';
 import type { BatchResult, Pricing } from '../../providers/provider.js';
 
 /** The API's `custom_id` rule. */
@@ -46,6 +46,7 @@ export function batchRecord(
       const { total, ...parts } = cost;
       r.cost_usd = total;
       r.cost = parts;
+      r.savings = savingsOf((x, m, o) => prices.priceCall(x, m, o), u, request.model, total);
     } else {
       r.cost_usd = null;
       r.cost = null;
