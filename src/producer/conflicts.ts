@@ -28,6 +28,16 @@ function canonical(v: unknown): string {
   );
 }
 
+/**
+ * The work a request asks for: without its `deadline`, which a duration (`"1h"`) makes differ
+ * between two submissions of the same job (the job keeps the deadline it was first given).
+ */
+function work(request: unknown): unknown {
+  if (request === null || typeof request !== 'object' || Array.isArray(request)) return request;
+  const { deadline: _deadline, ...rest } = request as Record<string, unknown>;
+  return rest;
+}
+
 function safeParse(text: string): unknown {
   try {
     return JSON.parse(text);
@@ -55,7 +65,7 @@ export async function checkSameRequest(
   given.forEach((g, k) => {
     const [err, data] = stored[k] ?? [null, null];
     if (err) throw err;
-    if (typeof data === 'string' && canonical(safeParse(data)) !== canonical(g.request)) {
+    if (typeof data === 'string' && canonical(work(safeParse(data))) !== canonical(work(g.request))) {
       problems.push({
         field: field(g.i),
         message: `a job with id "${g.id}" exists with a different request; use another id`,

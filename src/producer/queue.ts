@@ -182,7 +182,10 @@ export class PromptQueue {
     return { ids: added.map((j) => j.id) };
   }
 
-  /** Deadlines no route can meet (producer/routing.ts), each named under `prefix(i)`. */
+  /**
+   * Deadlines no route can meet (producer/routing.ts), each named under `prefix(i)`. A job that
+   * exists already is answered as it is (the same id again), whatever its deadline says now.
+   */
   async #deadlineProblems(
     jobs: readonly Submission[],
     prefix: (i: number) => string,
@@ -190,9 +193,14 @@ export class PromptQueue {
     if (!jobs.some((j) => j.request.deadline !== undefined)) return [];
     const { routing } = this.config;
     const turnaround = await batchTurnaround(this.connection, this.keys, routing);
+    const pipe = this.connection.pipeline();
+    for (const j of jobs) pipe.exists(this.keys.job(bullJobId(j.id ?? '-')));
+    const rows = (await pipe.exec()) ?? [];
+    const exists = rows.map((row, i) => jobs[i]?.id !== undefined && row[1] === 1);
     const now = Date.now();
     const problems: FieldProblem[] = [];
     jobs.forEach((j, i) => {
+      if (exists[i]) return;
       const r = chooseRoute(j.request, now, turnaround, routing);
       if ('problem' in r) problems.push({ ...r.problem, field: `${prefix(i)}${r.problem.field}` });
     });

@@ -110,6 +110,21 @@ describe('a deadline no route can meet is refused at enqueue', () => {
     );
     expect(await refusal(q, { ...base, route: 'batch', deadline: '181s' })).toBe('ok');
   });
+
+  it('the same id again is the same job: a duration that moved and a deadline since passed do not refuse it', async () => {
+    const first = await q.add({ ...base, id: 'again-1', deadline: '62s' });
+    expect(first.created).toBe(true);
+    await new Promise((r) => setTimeout(r, 1100));
+    // "62s" now names a later time than it did: still the same work, so the same job.
+    const second = await q.add({ ...base, id: 'again-1', deadline: '62s' });
+    expect(second).toMatchObject({ id: 'again-1', created: false });
+    const late = await q.add({ ...base, id: 'again-1', deadline: '2020-01-01T00:00:00Z' });
+    expect(late).toMatchObject({ id: 'again-1', created: false });
+    // Control: the same past deadline on a new id is refused.
+    expect(await refusal(q, { ...base, id: 'again-2', deadline: '2020-01-01T00:00:00Z' })).toMatch(
+      /^deadline: has already passed/,
+    );
+  });
 });
 
 describe('deadline and route stay out of the API request', () => {
