@@ -230,6 +230,9 @@ const rules: ReadonlyArray<readonly [string, Rule]> = [
   ['streams.jobMaxLength', wholeNumber(10, 1_000_000)],
   ['streams.jobTtlSeconds', wholeNumber(1)],
   ['webhooks.deliveryTimeoutMs', wholeNumber(100, 600_000)],
+  ['routing.batchTurnaroundSeconds', wholeNumber(1, 86_400)],
+  ['routing.turnaroundSafety', (v) => ((v as number) >= 1 ? undefined : `must be at least 1, got ${v}`)],
+  ['routing.liveLeadSeconds', wholeNumber(0)],
 ];
 
 /** A Standard Webhooks secret: `whsec_` and the base64 of 24 to 64 random bytes. */

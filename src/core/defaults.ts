@@ -150,6 +150,11 @@ export const defaults: PromptqConfig = deepFreeze<PromptqConfig>({
     jobMaxLength: 5000,
     jobTtlSeconds: 3600,
   },
+  routing: {
+    batchTurnaroundSeconds: 86_400,
+    turnaroundSafety: 1.5,
+    liveLeadSeconds: 600,
+  },
 });
 
 /** Freeze an object and everything in it: a resolved configuration is read, never written. */

@@ -4,6 +4,7 @@
  * {@link validateJob} in `job.ts` runs it; nothing else should need to.
  */
 import { z } from 'zod';
+import { deadlineFormat, parseDeadline, routeChoices } from './deadline.js';
 import { defaults } from './defaults.js';
 import { maxUserPriority } from './fairness.js';
 import type { JobLimits } from './settings.js';
@@ -277,6 +278,12 @@ export function jobSchema(limits: JobLimits = defaultJobLimits) {
     webhook: z.strictObject({ url: webhookUrl }).optional(),
     account: z.union([accountName, z.array(accountName).min(1).max(16)]).optional(),
     account_fallback: z.boolean().optional(),
+    deadline: z
+      .string()
+      .max(64)
+      .refine((d) => parseDeadline(d, 0) !== null, deadlineFormat)
+      .optional(),
+    route: z.enum(routeChoices).optional(),
     betas: z
       .array(z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must match [A-Za-z0-9._-]{1,128}'))
       .max(32)

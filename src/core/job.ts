@@ -7,6 +7,7 @@
  * the SDK's `MessageCreateParams`), forwards the ones it does not know to the API, which stays the
  * authority, and is published as JSON Schema ({@link jobJsonSchema}).
  */
+import { parseDeadline, type RouteChoice } from './deadline.js';
 import { PromptqError } from './errors.js';
 import { defaultJobLimits, defaultSchema, type JobLimits, schemaFor } from './job-schema.js';
 
@@ -51,6 +52,10 @@ export interface KnownJobFields {
   account?: string | string[];
   /** On overload (529) or an account's outage, move to another eligible account (opt-in). */
   account_fallback?: boolean;
+  /** When the answer is needed: an RFC 3339 time, or a duration (`"6h"`); stored as an RFC 3339 time. */
+  deadline?: string;
+  /** `live`, `batch`, or `auto` (the default with a deadline: the cheapest route that meets it). */
+  route?: RouteChoice;
 }
 
 /** A job body: the known fields, and fields promptq does not know yet (forwarded to the API). */
@@ -74,6 +79,8 @@ export const promptqFields = [
   'webhook',
   'account',
   'account_fallback',
+  'deadline',
+  'route',
 ] as const;
 
 /** One problem with a job body. */
@@ -255,5 +262,8 @@ export function validateJob(
   } else if (metadata !== undefined) {
     request.metadata = metadata as JobRequest['metadata'];
   }
+  // A duration counts from now: stored as the time it names, so it does not move when read again.
+  if (typeof request.deadline === 'string')
+    request.deadline = new Date(parseDeadline(request.deadline, Date.now()) as number).toISOString();
   return { request, id: id as string | undefined, priority: priority as number | undefined };
 }

@@ -18,6 +18,20 @@ export interface CostParts {
   batch: boolean;
 }
 
+/** A call's usage as the API reports it (the SDK's `Usage`; the breakdowns are optional). */
+export interface Usage {
+  input_tokens: number;
+  output_tokens: number;
+  cache_creation_input_tokens?: number | null;
+  cache_read_input_tokens?: number | null;
+  cache_creation?: { ephemeral_5m_input_tokens?: number; ephemeral_1h_input_tokens?: number } | null;
+  server_tool_use?: { web_search_requests?: number; web_fetch_requests?: number } | null;
+  service_tier?: string | null;
+}
+
+/** How a job reached the API: a live call, or a request in a Message Batch (docs/cost.md). */
+export type Route = 'live' | 'batch';
+
 /** The per-job record (docs/reference/record.md). */
 export interface JobRecord {
   enqueued_at: string;
@@ -66,6 +80,14 @@ export interface JobRecord {
   /** `null` when the model has no known price: never guessed. */
   cost_usd: number | null;
   cost: CostParts | null;
+  /** `live` or `batch`: the route that ran the job (its last attempt). */
+  route: Route;
+  /**
+   * What the Batches discount and cache reads saved against the same tokens sent live without
+   * caching (USD; a cache write dearer than the reads it served makes `cache` negative). `null`
+   * when unpriced or unanswered.
+   */
+  savings: { batch_usd: number; cache_usd: number } | null;
 }
 
 /** A fresh record for a job enqueued at `enqueuedAt` (ms). */
@@ -106,5 +128,64 @@ export function newRecord(request: JobRequest, enqueuedAt: number): JobRecord {
     account: null,
     cost_usd: 0,
     cost: null,
+    route: 'live',
+    savings: null,
   };
+}
+
+/** A price list as {@link savingsOf} uses it (providers/provider.ts `Pricing.priceCall`). */
+type PriceCall = (usage: Usage, model: string, options?: { batch?: boolean }) => { total: number } | null;
+
+/**
+ * What a call that cost `cost` saved: against the same usage sent live (no Batches discount), and
+ * that against the same tokens sent live with no cache (every cached token plain input).
+ */
+export function savingsOf(
+  priceCall: PriceCall,
+  usage: Usage,
+  model: string,
+  cost: number,
+): JobRecord['savings'] {
+  const tier = usage.service_tier === 'batch' || !usage.service_tier ? 'standard' : usage.service_tier;
+  const live = priceCall({ ...usage, service_tier: tier }, model, { batch: false });
+  const uncached = priceCall(
+    {
+      input_tokens:
+        usage.input_tokens + (usage.cache_creation_input_tokens ?? 0) + (usage.cache_read_input_tokens ?? 0),
+      output_tokens: usage.output_tokens,
+      server_tool_use: usage.server_tool_use ?? null,
+      service_tier: tier,
+    },
+    model,
+    { batch: false },
+  );
+  if (!live || !uncached) return null;
+  const round = (v: number) => Math.round(v * 1e9) / 1e9;
+  return { batch_usd: round(live.total - cost), cache_usd: round(uncached.total - live.total) };
+}
+
+/**
+ * An answer's usage, stop reason and model into the record: the one place both routes (the worker's
+ * live call, a Message Batches result) fill these fields, so their records cannot drift apart.
+ */
+export function recordAnswer(
+  record: JobRecord,
+  message: { usage: Usage; stop_reason?: string | null },
+  model: string,
+): void {
+  const usage = message.usage;
+  record.input_tokens = usage.input_tokens;
+  record.output_tokens = usage.output_tokens;
+  record.cache_creation_input_tokens = usage.cache_creation_input_tokens ?? 0;
+  record.cache_read_input_tokens = usage.cache_read_input_tokens ?? 0;
+  // Without the breakdown (older API versions) every cache write was a 5-minute one.
+  record.cache_creation_5m_input_tokens = usage.cache_creation
+    ? (usage.cache_creation.ephemeral_5m_input_tokens ?? 0)
+    : record.cache_creation_input_tokens;
+  record.cache_creation_1h_input_tokens = usage.cache_creation?.ephemeral_1h_input_tokens ?? 0;
+  record.web_search_requests = usage.server_tool_use?.web_search_requests ?? 0;
+  record.web_fetch_requests = usage.server_tool_use?.web_fetch_requests ?? 0;
+  record.service_tier = usage.service_tier ?? null;
+  record.stop_reason = message.stop_reason ?? null;
+  record.served_model = model;
 }

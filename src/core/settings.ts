@@ -49,6 +49,7 @@ export interface PromptqConfig {
   readonly backfill: BackfillConfig;
   readonly webhooks: WebhooksConfig;
   readonly streams: StreamsConfig;
+  readonly routing: RoutingConfig;
 }
 
 /** Where Redis is (store/connection.ts). */
@@ -474,4 +475,17 @@ export interface StreamsConfig {
   readonly jobMaxLength: number;
   /** A job's event stream expires this long after its last event, in seconds. @defaultValue `3600` */
   readonly jobTtlSeconds: number;
+}
+
+/** Routing jobs with a `deadline` between the live and the Message Batches route (producer/routing.ts, docs/cost.md). */
+export interface RoutingConfig {
+  /**
+   * What a Message Batch is assumed to take until this account's own batches have been measured:
+   * the API's ceiling, the conservative choice. @defaultValue `86400`
+   */
+  readonly batchTurnaroundSeconds: number;
+  /** Measured turnarounds are multiplied by this before a deadline is judged by them. @defaultValue `1.5` */
+  readonly turnaroundSafety: number;
+  /** Time kept to run a job live when its batch is late (and the least a live job's deadline may leave). @defaultValue `600` */
+  readonly liveLeadSeconds: number;
 }

@@ -28,6 +28,16 @@ function canonical(v: unknown): string {
   );
 }
 
+/**
+ * The work a request asks for: without its `deadline`, which a duration (`"1h"`) makes differ
+ * between two submissions of the same job (the job keeps the deadline it was first given).
+ */
+function work(request: unknown): unknown {
+  if (request === null || typeof request !== 'object' || Array.isArray(request)) return request;
+  const { deadline: _deadline, ...rest } = request as Record<string, unknown>;
+  return rest;
+}
+
 function safeParse(text: string): unknown {
   try {
     return JSON.parse(text);
@@ -36,9 +46,9 @@ function safeParse(text: string): unknown {
   }
 }
 
-/** Is `data` (a job hash's `data` field) this request, compared whole (key order aside)? */
+/** Is `data` (a job hash's `data` field) this request, compared whole (key order and `deadline` aside)? */
 export function isSameRequest(data: string, request: JobRequest): boolean {
-  return canonical(safeParse(data)) === canonical(request);
+  return canonical(work(safeParse(data))) === canonical(work(request));
 }
 
 /**

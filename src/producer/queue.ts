@@ -36,6 +36,7 @@ import { withinRedisDeadline } from '../store/redis-deadline.js';
 import { claimJobs, reserveRanks } from '../store/tenant-pending.js';
 import { checkSameRequest } from './conflicts.js';
 import { type JobState, type JobView, jobState, readJobView } from './job-view.js';
+import { batchTurnaround, chooseRoute } from './routing.js';
 import { JobWaiters } from './waiters.js';
 
 /**
@@ -175,6 +176,8 @@ export class PromptQueue {
     const unknown = this.#models.problems(submission.request);
     if (unknown.length > 0) throw new ValidationError(unknown);
     await this.#checkWebhooks([submission.request]);
+    const late = await this.#deadlineProblems([submission], () => '');
+    if (late.length > 0) throw new ValidationError(late);
     // Through a failover: wait for the new primary, at most redis.enqueueTimeoutMs (redis-deadline.ts).
     return withinRedisDeadline(this.connection, this.config.redis.enqueueTimeoutMs, () =>
       this.#addOne(submission),
@@ -226,6 +229,8 @@ export class PromptQueue {
         });
       seen.add(v.id);
     });
+    if (problems.length === 0)
+      problems.push(...(await this.#deadlineProblems(valid as Submission[], (i) => `jobs.${i}.`)));
     if (problems.length > 0) throw new ValidationError(problems);
     await this.#checkWebhooks(
       valid.map((v) => v!.request),
@@ -236,6 +241,31 @@ export class PromptQueue {
       const added = await this.#enqueue(valid.map((v) => v!));
       return { ids: added.map((j) => callerJobId(j.id)) };
     });
+  }
+
+  /**
+   * Deadlines no route can meet (producer/routing.ts), each named under `prefix(i)`. A job that
+   * exists already is answered as it is (the same id again), whatever its deadline says now.
+   */
+  async #deadlineProblems(
+    jobs: readonly Submission[],
+    prefix: (i: number) => string,
+  ): Promise<FieldProblem[]> {
+    if (!jobs.some((j) => j.request.deadline !== undefined)) return [];
+    const { routing } = this.config;
+    const turnaround = await batchTurnaround(this.connection, this.keys, routing);
+    const pipe = this.connection.pipeline();
+    for (const j of jobs) pipe.exists(this.keys.job(bullJobId(j.id ?? '-')));
+    const rows = (await pipe.exec()) ?? [];
+    const exists = rows.map((row, i) => jobs[i]?.id !== undefined && row[1] === 1);
+    const now = Date.now();
+    const problems: FieldProblem[] = [];
+    jobs.forEach((j, i) => {
+      if (exists[i]) return;
+      const r = chooseRoute(j.request, now, turnaround, routing);
+      if ('problem' in r) problems.push({ ...r.problem, field: `${prefix(i)}${r.problem.field}` });
+    });
+    return problems;
   }
 
   /**

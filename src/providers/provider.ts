@@ -22,7 +22,7 @@ import { PromptqError } from '../core/errors.js';
 import type { JobRequest } from '../core/job.js';
 import type { Logger } from '../core/log.js';
 import type { AnnouncedResource } from '../core/rate-limits.js';
-import type { CostParts } from '../core/record.js';
+import type { CostParts, Usage } from '../core/record.js';
 import type { ApiMessage, ApiStreamEvent } from '../core/result.js';
 import type { WorstCaseCall } from '../core/worst-case.js';
 import type { NetworkTiming } from './network-timing.js';
@@ -149,16 +149,7 @@ export interface AttemptResult {
   network?: NetworkTiming | undefined;
 }
 
-/** A call's usage as the API reports it (the SDK's `Usage`; the breakdowns are optional). */
-export interface Usage {
-  input_tokens: number;
-  output_tokens: number;
-  cache_creation_input_tokens?: number | null;
-  cache_read_input_tokens?: number | null;
-  cache_creation?: { ephemeral_5m_input_tokens?: number; ephemeral_1h_input_tokens?: number } | null;
-  server_tool_use?: { web_search_requests?: number; web_fetch_requests?: number } | null;
-  service_tier?: string | null;
-}
+export type { Usage };
 
 /** A call's price, part by part, and the total (USD). */
 export interface CallCost extends CostParts {

@@ -224,3 +224,21 @@ export async function finishBatchJobs(
   ]);
   return written.map((w) => w === 1);
 }
+
+/** Turnarounds kept: enough for a recent maximum, few enough to follow the account's changes. */
+const turnaroundSamples = 20;
+
+/** One ended batch's created → ended time (ms), the newest first. */
+export async function saveTurnaround(redis: Redis, keys: Keyspace, ms: number): Promise<void> {
+  await redis
+    .multi()
+    .lpush(keys.batchTurnarounds, String(Math.max(0, Math.round(ms))))
+    .ltrim(keys.batchTurnarounds, 0, turnaroundSamples - 1)
+    .exec();
+}
+
+/** The turnarounds measured on this account (ms), newest first; empty until a batch has ended. */
+export async function loadTurnarounds(redis: Redis, keys: Keyspace): Promise<number[]> {
+  const rows = await redis.lrange(keys.batchTurnarounds, 0, turnaroundSamples - 1);
+  return rows.map(Number).filter((n) => Number.isFinite(n));
+}

@@ -48,6 +48,7 @@
  * | `<base>:promptq:batch:<batch id>` | hash, see batch-store.ts | batch-store.ts |
  * | `<base>:promptq:batch-of` | hash job id → batch id | batch-store.ts |
  * | `<base>:promptq:batch-intents` | hash token → batch being submitted (JSON) | batch-store.ts |
+ * | `<base>:promptq:batch-turnarounds` | list of the last Message Batches' created → ended (ms), newest first | batch-store.ts |
  * | `promptq:limiter:<account>:<group>` | hash, see limiter/shared-state.ts | limiter-*.lua |
  * | `promptq:limiter:<account>:<group>:tenant:<prefix>:<queue>/<name>` | hash: a tenant's share buckets of the group; expires once full | limiter-admit-2.lua, limiter-share-refund-1.lua |
  */
@@ -283,6 +284,11 @@ export class Keyspace {
   /** Batches being submitted: written before the API is asked, removed once its answer is saved. */
   get batchIntents(): string {
     return `${this.base}:${own}:batch-intents`;
+  }
+
+  /** How long this account's last Message Batches took, created → ended (ms), newest first. */
+  get batchTurnarounds(): string {
+    return `${this.base}:${own}:batch-turnarounds`;
   }
 
   /**

@@ -54,6 +54,9 @@ export const tenantCounters = {
   cacheCreationTokens: 'tok_cw',
   cacheReadTokens: 'tok_cr',
   costMicro: 'cost_micro',
+  /** What the Batches discount and cache reads saved (core/record.ts `savings`), micro-dollars. */
+  batchSavedMicro: 'saved_batch_micro',
+  cacheSavedMicro: 'saved_cache_micro',
 } as const;
 export type TenantCounter = keyof typeof tenantCounters;
 

@@ -5,7 +5,7 @@
  */
 
 import { formatUsd } from '../core/format.js';
-import type { JobRecord } from '../core/record.js';
+import { type JobRecord, recordAnswer, savingsOf } from '../core/record.js';
 import type { AttemptOutcome, BudgetOutcome, BudgetRefusal } from '../events/outcome.js';
 import type { AttemptResult, Decision, Pricing } from '../providers/provider.js';
 import { periodEnd } from '../store/budget-store.js';
@@ -110,20 +110,8 @@ export function judgeSuccess(
   prices: Pick<Pricing, 'priceCall'>,
 ): AttemptOutcome {
   const usage = result.message.usage;
-  record.input_tokens = usage.input_tokens;
-  record.output_tokens = usage.output_tokens;
-  record.cache_creation_input_tokens = usage.cache_creation_input_tokens ?? 0;
-  record.cache_read_input_tokens = usage.cache_read_input_tokens ?? 0;
-  // Without the breakdown (older API versions) every cache write was a 5-minute one.
-  record.cache_creation_5m_input_tokens = usage.cache_creation
-    ? (usage.cache_creation.ephemeral_5m_input_tokens ?? 0)
-    : record.cache_creation_input_tokens;
-  record.cache_creation_1h_input_tokens = usage.cache_creation?.ephemeral_1h_input_tokens ?? 0;
-  record.web_search_requests = usage.server_tool_use?.web_search_requests ?? 0;
-  record.web_fetch_requests = usage.server_tool_use?.web_fetch_requests ?? 0;
-  record.service_tier = usage.service_tier ?? null;
-  record.stop_reason = result.message.stop_reason ?? null;
-  record.served_model = model;
+  recordAnswer(record, result.message, model);
+  record.route = 'live';
   record.latency_ms = result.latencyMs;
   record.ttft_ms = result.ttftMs;
   record.connect_ms = result.network ? Math.round(result.network.connect_ms ?? 0) : null;
@@ -136,6 +124,7 @@ export function judgeSuccess(
     const { total, ...parts } = cost;
     record.cost_usd = total;
     record.cost = parts;
+    record.savings = savingsOf((u, m, o) => prices.priceCall(u, m, o), usage, model, total);
   } else {
     record.cost_usd = null;
     record.cost = null;

@@ -86,7 +86,7 @@ describe('a budget cannot be escaped (the simulator served, priced independently
     expect(done.record.cost_usd).toBeCloseTo(listPrice(served), 9);
     const metrics = (await get(`${s.url}/metrics`)).body.text as string;
     expect(metrics).toMatch(
-      /promptq_cost_usd_total\{model="claude-opus-4-1",tenant="fallback-roomy-capped",type="output"\} 2\.4/,
+      /promptq_cost_usd_total\{model="claude-opus-4-1",tenant="fallback-roomy-capped",type="output",route="live"\} 2\.4/,
     );
     expect(metrics).not.toMatch(
       /promptq_cost_usd_total\{model="claude-3-5-sonnet-20240620",tenant="fallback-roomy-capped"/,

@@ -118,7 +118,7 @@ describe('worker: a job through the simulator', () => {
     );
     const costParts = [
       ...m.matchAll(
-        /promptq_cost_usd_total\{model="claude-haiku-4-5",tenant="acme",type="\w+"\} ([\d.e-]+)/g,
+        /promptq_cost_usd_total\{model="claude-haiku-4-5",tenant="acme",type="\w+",route="live"\} ([\d.e-]+)/g,
       ),
     ];
     expect(costParts.length).toBeGreaterThanOrEqual(2);

@@ -105,6 +105,9 @@ function render(d){
   sel.value=tenant;
   const p=d.projection;
   table('projection',['','USD'],[['month to date',fmtUsd(p.month_to_date_usd)],['last 24 h (per day)',fmtUsd(p.daily_rate_usd)],['days left',p.days_left.toFixed(1)],['projected month end',fmtUsd(p.month_end_usd)]]);
+  table('tenantcost',['tenant','today','projected day end','month to date','projected month end','saved by batches (range)','saved by cache (range)'],
+    Object.entries(p.tenants).sort((x,y)=>y[1].month_end_usd-x[1].month_end_usd).map(([t,q])=>{const f=d.tenants[t];
+      return [t,fmtUsd(q.today_usd),fmtUsd(q.day_end_usd),fmtUsd(q.month_to_date_usd),fmtUsd(q.month_end_usd),f?fmtUsd(f.batch_saving_usd):'–',f?fmtUsd(f.cache_saving_usd):'–']}));
   table('slowest',['job','model','tenant','status','total','API call','TTFT','wait','out / max tokens','attempts','finished'],
     d.slowest.map((c)=>[c.id,c.model,c.tenant,c.status,fmtMs(c.total_ms),fmtMs(c.latency_ms),fmtMs(c.ttft_ms),fmtMs(c.queue_wait_ms),c.output_tokens+' / '+c.max_tokens,c.attempts,c.finished_at.slice(11,19)]));
   $('status').textContent='updated '+new Date().toISOString().slice(11,19)+' UTC · '+d.step_seconds/60+' min steps';
@@ -135,6 +138,11 @@ const sections: Array<[string, string, string?]> = [
   ['maxtokens', 'max_tokens actually used (output tokens / max_tokens)'],
   ['budgets', 'Tenant budgets: spend against budget (UTC day and month)'],
   ['projection', 'Month-end cost projection'],
+  [
+    'tenantcost',
+    'Spend per tenant: today and this month, projected (UTC), and saved by Batches and cache',
+    'wide',
+  ],
   ['slowest', 'Slowest calls (enqueue → finish)', 'wide'],
 ];
 

@@ -23,6 +23,12 @@ export function formatReport(data: DashboardData, queue: string, since: string):
     );
   }
   out.push('', 'Cost projection (UTC month)', projectionTable(data.projection));
+  if (Object.keys(data.projection.tenants).length > 0)
+    out.push(
+      '',
+      'Cost projection per tenant (UTC day and month)',
+      tenantProjectionTable(data.projection.tenants),
+    );
   out.push('', 'Slowest calls (enqueue → finish)', slowestTable(data.slowest));
   if (data.totals.jobs === 0)
     out.push('', 'No job finished in this period (rollups are written by workers as jobs finish).');
@@ -109,7 +115,16 @@ function modelTable(models: DashboardData['models']): string {
 /** Costliest tenant first. */
 function tenantTable(tenants: DashboardData['tenants']): string {
   return textTable(
-    ['tenant', 'input tokens', 'output tokens', 'cache write', 'cache read', 'cost'],
+    [
+      'tenant',
+      'input tokens',
+      'output tokens',
+      'cache write',
+      'cache read',
+      'cost',
+      'saved by batches',
+      'saved by cache',
+    ],
     Object.entries(tenants)
       .sort((a, b) => b[1].cost_usd - a[1].cost_usd)
       .map(([tenant, figures]) => [
@@ -119,6 +134,8 @@ function tenantTable(tenants: DashboardData['tenants']): string {
         figures.cache_creation_input_tokens,
         figures.cache_read_input_tokens,
         formatUsd(figures.cost_usd),
+        formatUsd(figures.batch_saving_usd),
+        formatUsd(figures.cache_saving_usd),
       ]),
   );
 }
@@ -151,5 +168,21 @@ function slowestTable(slowest: DashboardData['slowest']): string {
       `${call.output_tokens}/${call.max_tokens}`,
       call.attempts,
     ]),
+  );
+}
+
+/** Biggest month first. */
+function tenantProjectionTable(tenants: DashboardData['projection']['tenants']): string {
+  return textTable(
+    ['tenant', 'today', 'projected day end', 'month to date', 'projected month end'],
+    Object.entries(tenants)
+      .sort((a, b) => b[1].month_end_usd - a[1].month_end_usd)
+      .map(([tenant, p]) => [
+        tenant,
+        formatUsd(p.today_usd),
+        formatUsd(p.day_end_usd),
+        formatUsd(p.month_to_date_usd),
+        formatUsd(p.month_end_usd),
+      ]),
   );
 }

@@ -65,6 +65,9 @@ export interface TenantFigures {
   cache_creation_input_tokens: number;
   cache_read_input_tokens: number;
   cost_usd: number;
+  /** Saved by the Batches discount and by cache reads against the same work sent live uncached. */
+  batch_saving_usd: number;
+  cache_saving_usd: number;
 }
 
 export interface DashboardData {
@@ -118,10 +121,22 @@ export interface DashboardData {
     daily_rate_usd: number;
     days_left: number;
     month_end_usd: number;
+    /** The same per tenant, and for the UTC day: spent so far and projected at its last-24-h rate. */
+    tenants: Record<string, TenantProjection>;
   };
   slowest: SlowCall[];
   latency_bucket_bounds_ms: number[];
   usage_bucket_bounds: number[];
+}
+
+/** A tenant's spend so far and projected to the end of the UTC day and month (USD). */
+export interface TenantProjection {
+  today_usd: number;
+  day_end_usd: number;
+  month_to_date_usd: number;
+  month_end_usd: number;
+  /** Spend per day at the rate of the last 24 hours. */
+  daily_rate_usd: number;
 }
 
 const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
@@ -282,12 +297,16 @@ function foldMinutes(minutes: MinuteRollup[], first: number, stepMin: number, ra
         cache_creation_input_tokens: 0,
         cache_read_input_tokens: 0,
         cost_usd: 0,
+        batch_saving_usd: 0,
+        cache_saving_usd: 0,
       }));
       t.input_tokens += c.inputTokens;
       t.output_tokens += c.outputTokens;
       t.cache_creation_input_tokens += c.cacheCreationTokens;
       t.cache_read_input_tokens += c.cacheReadTokens;
       t.cost_usd += c.costMicro / 1e6;
+      t.batch_saving_usd += (c.batchSavedMicro ?? 0) / 1e6;
+      t.cache_saving_usd += (c.cacheSavedMicro ?? 0) / 1e6;
     }
     for (const [type, n] of Object.entries(m.errors)) errors[type] = (own(errors, type) ?? 0) + n;
     for (const [cls, n] of Object.entries(m.attemptErrors)) {
@@ -333,22 +352,59 @@ async function projection(
   const days = Array.from({ length: today.getUTCDate() }, (_, i) =>
     new Date(Date.UTC(y, mo, i + 1)).toISOString().slice(0, 10),
   );
-  let mtdMicro = 0;
-  for (const day of await store.days(days)) for (const t of Object.values(day)) mtdMicro += t.costMicro;
+  const dayRows = await store.days(days);
   // The last 24 h of minute rollups when the range covers them; otherwise read them.
   const last24 = recent.length < 1440 ? await store.minutes(Math.floor(now / 60_000) - 1439, 1440) : recent;
-  let dayMicro = 0;
-  for (const m of last24) for (const t of Object.values(m.tenants)) dayMicro += t.costMicro;
   const monthEnd = Date.UTC(y, mo + 1, 1);
   const daysLeft = Math.max(0, (monthEnd - now) / 86_400_000);
-  const mtd = mtdMicro / 1e6;
-  const rate = dayMicro / 1e6;
+  const dayLeft = (Date.UTC(y, mo, today.getUTCDate() + 1) - now) / 86_400_000;
+  const tenants = tenantProjections(dayRows, last24, daysLeft, dayLeft);
+  const all = Object.values(tenants);
+  const mtd = sum(all.map((t) => t.month_to_date_usd));
+  const rate = sum(all.map((t) => t.daily_rate_usd));
   return {
     month_to_date_usd: mtd,
     daily_rate_usd: rate,
     days_left: Math.round(daysLeft * 100) / 100,
     month_end_usd: mtd + rate * daysLeft,
+    tenants,
   };
+}
+
+/**
+ * Per tenant: the month so far and today (the day rollups, today last), the last 24 hours' spend
+ * as the daily rate, and the rate carried over what is left of the day and of the month.
+ */
+function tenantProjections(
+  dayRows: ReadonlyArray<Record<string, { costMicro: number }>>,
+  last24: readonly MinuteRollup[],
+  daysLeft: number,
+  dayLeft: number,
+): Record<string, TenantProjection> {
+  const micro = { month: dict<number>(), today: dict<number>(), rate: dict<number>() };
+  const bump = (m: Record<string, number>, t: string, v: number) => {
+    m[t] = (m[t] ?? 0) + v;
+  };
+  dayRows.forEach((day, i) => {
+    for (const [t, c] of Object.entries(day)) {
+      bump(micro.month, t, c.costMicro);
+      if (i === dayRows.length - 1) bump(micro.today, t, c.costMicro);
+    }
+  });
+  for (const m of last24) for (const [t, c] of Object.entries(m.tenants)) bump(micro.rate, t, c.costMicro);
+  const out = dict<TenantProjection>();
+  for (const t of new Set([...Object.keys(micro.month), ...Object.keys(micro.rate)])) {
+    const usd = (m: Record<string, number>) => (m[t] ?? 0) / 1e6;
+    const [mtd, today, rate] = [usd(micro.month), usd(micro.today), usd(micro.rate)];
+    out[t] = {
+      today_usd: today,
+      day_end_usd: today + rate * dayLeft,
+      month_to_date_usd: mtd,
+      month_end_usd: mtd + rate * daysLeft,
+      daily_rate_usd: rate,
+    };
+  }
+  return out;
 }
 
 /** The slowest calls that finished in the range (by enqueue → finish). */

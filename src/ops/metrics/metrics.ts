@@ -92,8 +92,8 @@ export class Metrics {
   });
   readonly cost = new Counter({
     name: 'promptq_cost_usd_total',
-    help: 'Cost in US dollars at list price, by model, tenant and part (input, output, cache writes by lifetime, cache reads, server tools).',
-    labelNames: ['model', 'tenant', 'type'] as const,
+    help: 'Cost in US dollars at list price, by model, tenant, part (input, output, cache writes by lifetime, cache reads, server tools) and route (live, batch).',
+    labelNames: ['model', 'tenant', 'type', 'route'] as const,
     registers: [this.registry],
   });
   readonly unpriced = new Counter({

@@ -72,6 +72,8 @@ export function minuteIncrement(
       cacheCreationTokens: r.cache_creation_input_tokens,
       cacheReadTokens: r.cache_read_input_tokens,
       costMicro,
+      batchSavedMicro: Math.round((r.savings?.batch_usd ?? 0) * 1e6),
+      cacheSavedMicro: Math.round((r.savings?.cache_usd ?? 0) * 1e6),
     },
   };
   if (completed) inc.latencyBucket = bucketIndex(latencyBucketsMs, r.latency_ms ?? 0);

@@ -45,12 +45,15 @@ export function subscribeWorkerMetrics(events: EventSource, m: Metrics): void {
     m.tokens.inc({ model, tenant, type: 'cache_read' }, record.cache_read_input_tokens);
     const c = record.cost;
     if (c) {
-      m.cost.inc({ model, tenant, type: 'input' }, c.input);
-      m.cost.inc({ model, tenant, type: 'output' }, c.output);
-      m.cost.inc({ model, tenant, type: 'cache_write_5m' }, c.cache_write_5m);
-      m.cost.inc({ model, tenant, type: 'cache_write_1h' }, c.cache_write_1h);
-      m.cost.inc({ model, tenant, type: 'cache_read' }, c.cache_read);
-      m.cost.inc({ model, tenant, type: 'server_tools' }, c.server_tools);
+      // Records written before routes existed ran live.
+      const route = record.route ?? 'live';
+      const cost = (type: string, usd: number) => m.cost.inc({ model, tenant, type, route }, usd);
+      cost('input', c.input);
+      cost('output', c.output);
+      cost('cache_write_5m', c.cache_write_5m);
+      cost('cache_write_1h', c.cache_write_1h);
+      cost('cache_read', c.cache_read);
+      cost('server_tools', c.server_tools);
     }
     m.jobs.inc({ status: 'completed' });
     m.jobDuration.observe({ model, status: 'completed' }, (record.total_ms ?? 0) / 1000);

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { JobRequest } from '../../core/job.js';
-import { type JobRecord, newRecord } from '../../core/record.js';
+import { type JobRecord, newRecord, recordAnswer, savingsOf } from '../../core/record.js';
 import type { BatchResult, Pricing } from '../../providers/provider.js';
 
 /** The API's `custom_id` rule. */
@@ -28,6 +28,7 @@ export function batchRecord(
   prices: Pricing,
 ): JobRecord {
   const r = newRecord(request, batch.createdAt);
+  r.route = 'batch';
   r.started_at = r.enqueued_at;
   r.finished_at = new Date(batch.endedAt).toISOString();
   r.queue_wait_ms = 0;
@@ -36,12 +37,8 @@ export function batchRecord(
   if (batch.round > 0) r.retries = { batch: batch.round };
   if (result.type === 'succeeded') {
     const u = result.message.usage;
-    Object.assign(r, {
-      input_tokens: u.input_tokens,
-      output_tokens: u.output_tokens,
-      cache_creation_input_tokens: u.cache_creation_input_tokens ?? 0,
-      cache_read_input_tokens: u.cache_read_input_tokens ?? 0,
-    });
+    // The same fields as a live answer (core/record.ts), served by the model the job named.
+    recordAnswer(r, result.message, request.model);
     r.status_code = 200;
     // The Batches price: every part at the batch discount (cache tokens included).
     const cost = prices.priceCall(u, request.model, { batch: true });
@@ -49,6 +46,7 @@ export function batchRecord(
       const { total, ...parts } = cost;
       r.cost_usd = total;
       r.cost = parts;
+      r.savings = savingsOf((x, m, o) => prices.priceCall(x, m, o), u, request.model, total);
     } else {
       r.cost_usd = null;
       r.cost = null;

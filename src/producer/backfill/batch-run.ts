@@ -30,6 +30,7 @@ import {
   loadBatchIntents,
   saveBatchIntent,
   saveSubmittedBatch,
+  saveTurnaround,
   updateBatch,
 } from '../../store/batch-store.js';
 import { bullJobId, callerJobId } from '../../store/keys.js';
@@ -329,12 +330,15 @@ export class BatchRun {
     await updateBatch(this.#options.redis, this.#keys, id, { status: b.status, counts: { ...counts } });
     if (b.status !== 'ended') return undefined;
     this.#options.onBatch?.({ event: 'ended', id });
-    return {
+    const ended = {
       id,
       createdAt: Date.parse(b.createdAt),
       endedAt: Date.parse(b.endedAt ?? new Date().toISOString()),
       round: this.#batches.get(id) ?? 0,
     };
+    // This account's turnaround, which deadlines are judged by (producer/routing.ts).
+    await saveTurnaround(this.#options.redis, this.#keys, ended.endedAt - ended.createdAt);
+    return ended;
   }
 
   /**

@@ -8,9 +8,9 @@ import type { JobRequest } from '../../core/job.js';
 import type { Batches, BatchInfo, BatchRequest, BatchResult } from '../provider.js';
 import { classifyBatchError } from './classify.js';
 
-/** The Messages API parameters of a job (promptq's own `tenant_id` stays out, as in a live call). */
+/** The Messages API parameters of a job (promptq's own `tenant_id`, `deadline`, `route` stay out, as in a live call). */
 export function batchParams(request: JobRequest): Anthropic.Messages.MessageCreateParamsNonStreaming {
-  const { tenant_id: _tenant, webhook: _webhook, ...params } = request;
+  const { tenant_id: _tenant, webhook: _webhook, deadline: _deadline, route: _route, ...params } = request;
   return params as Anthropic.Messages.MessageCreateParamsNonStreaming;
 }
 

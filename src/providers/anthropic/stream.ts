@@ -23,6 +23,8 @@ export function apiParams(
     webhook: _webhook,
     account: _account,
     account_fallback: _accountFallback,
+    deadline: _deadline,
+    route: _route,
     ...params
   } = request;
   return { ...(params as unknown as Anthropic.MessageCreateParamsNonStreaming), model, stream: true };

@@ -179,6 +179,8 @@ describe('built-in dashboard over real rollups', () => {
         expect(await page.$$('svg[data-chart="cost"] rect')).toHaveLength(3);
         expect(await page.$$('svg[data-chart="maxtokens"] rect')).toHaveLength(2);
         expect(await page.$$('#slowest tr')).toHaveLength(jobs.length + 1);
+        // Spend and projection per tenant: a row per tenant under the header.
+        expect(await page.$$('#tenantcost tr')).toHaveLength(4);
         const kpi = await page.$eval('[data-kpi="jobs"] b', (b) => b.textContent);
         expect(kpi).toBe(String(jobs.length));
 

@@ -69,10 +69,10 @@ describe('worker metrics and attempt log, from the worker events', () => {
     // 30 input tokens at $1/M and 4 output tokens at $5/M.
     expect(r.record.cost_usd).toBe(0.00005);
     expect(text).toContain(
-      'promptq_cost_usd_total{model="claude-haiku-4-5",tenant="acme",type="input"} 0.00003',
+      'promptq_cost_usd_total{model="claude-haiku-4-5",tenant="acme",type="input",route="live"} 0.00003',
     );
     expect(text).toContain(
-      'promptq_cost_usd_total{model="claude-haiku-4-5",tenant="acme",type="output"} 0.00002',
+      'promptq_cost_usd_total{model="claude-haiku-4-5",tenant="acme",type="output",route="live"} 0.00002',
     );
     expect(text).toContain('promptq_stop_reasons_total{model="claude-haiku-4-5",stop_reason="end_turn"} 1');
     expect(text).toContain('promptq_jobs_total{status="completed"} 1');
