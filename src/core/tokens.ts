@@ -2,7 +2,9 @@
  * A fast local estimate of a request's input tokens (no network): about 4 characters per token for
  * text, plus a small overhead per message. The limiter corrects it with the real usage afterwards.
  */
+
 import { createHash } from 'node:crypto';
+import { imageSize } from 'image-size';
 import type { JobRequest } from './job.js';
 
 function textLength(content: unknown): number {
@@ -124,7 +126,7 @@ function blockBound(content: unknown): number {
 
 function imageBound(source: Record<string, unknown>): number {
   if (source.type !== 'base64' || typeof source.data !== 'string') return maxImageTokens;
-  const size = imageSize(source.data);
+  const size = imageDimensions(source.data);
   if (!size) return maxImageTokens;
   // About width × height / 750 (documented); a tenth more and a few tokens of margin.
   return Math.min(maxImageTokens, Math.ceil(((size.width * size.height) / 750) * 1.1) + 16);
@@ -141,24 +143,15 @@ function documentBound(source: Record<string, unknown>): number {
   return pages * pdfPageTokens;
 }
 
-/** Width and height of a base64 PNG, GIF or JPEG from its header; `null` when it cannot tell. */
-function imageSize(base64: string): { width: number; height: number } | null {
-  const bytes = Buffer.from(base64.slice(0, 200_000), 'base64');
-  if (bytes.length >= 24 && bytes.readUInt32BE(0) === 0x89504e47) {
-    return { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) };
+/**
+ * Width and height of a base64 image (PNG, GIF, JPEG, WebP, …) from its header, read by the
+ * `image-size` package; `null` when it cannot tell.
+ */
+function imageDimensions(base64: string): { width: number; height: number } | null {
+  try {
+    const { width, height } = imageSize(Buffer.from(base64.slice(0, 200_000), 'base64'));
+    return width !== undefined && height !== undefined ? { width, height } : null;
+  } catch {
+    return null;
   }
-  if (bytes.length >= 10 && bytes.toString('latin1', 0, 3) === 'GIF') {
-    return { width: bytes.readUInt16LE(6), height: bytes.readUInt16LE(8) };
-  }
-  if (bytes.length >= 4 && bytes[0] === 0xff && bytes[1] === 0xd8) {
-    let i = 2;
-    while (i + 9 < bytes.length && bytes[i] === 0xff) {
-      const marker = bytes[i + 1] ?? 0;
-      if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
-        return { width: bytes.readUInt16BE(i + 7), height: bytes.readUInt16BE(i + 5) };
-      }
-      i += 2 + bytes.readUInt16BE(i + 2);
-    }
-  }
-  return null;
 }
