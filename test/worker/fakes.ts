@@ -9,6 +9,7 @@ import type { JobRecord } from '../../src/core/record.js';
 import type { RateLimiter } from '../../src/limiter/limiter.js';
 import type { AcquireOptions, CallPlan, CallResult, Deferral, Permit } from '../../src/limiter/types.js';
 import { AnthropicProvider } from '../../src/providers/anthropic/provider.js';
+import type { Pricing } from '../../src/providers/provider.js';
 import type { JobHandle } from '../../src/worker/finish.js';
 import type { RecordPort } from '../../src/worker/records.js';
 
@@ -62,7 +63,7 @@ export function sse(evs: ReadonlyArray<{ type: string }>): string {
  * the SDK's own request, stream and error code run as they do against the API. `provider` is the
  * Anthropic provider on that client, as the worker takes it.
  */
-export function fakeClient(script: Answer[], okHeaders: Record<string, string> = {}) {
+export function fakeClient(script: Answer[], okHeaders: Record<string, string> = {}, prices?: Pricing) {
   const calls: Array<Record<string, unknown>> = [];
   const headers: Array<Record<string, string>> = [];
   let n = 0;
@@ -105,7 +106,12 @@ export function fakeClient(script: Answer[], okHeaders: Record<string, string> =
     maxRetries: 0,
     fetch,
   });
-  return { client, provider: new AnthropicProvider({ client }), calls, headers };
+  return {
+    client,
+    provider: new AnthropicProvider({ client, ...(prices ? { prices } : {}) }),
+    calls,
+    headers,
+  };
 }
 
 /**

@@ -7,16 +7,20 @@ import { createHash } from 'node:crypto';
 import type { JobRequest } from '../../core/job.js';
 import { type JobRecord, newRecord, recordAnswer, savingsOf } from '../../core/record.js';
 import type { BatchResult, Pricing } from '../../providers/provider.js';
+import { callerJobId } from '../../store/keys.js';
 
 /** The API's `custom_id` rule. */
 const customIdPattern = /^[a-zA-Z0-9_-]{1,64}$/;
 
 /**
- * The `custom_id` of a job in a batch: its job id when the API accepts it (up to 64 characters),
- * else a hash of it. Deterministic, so results map back to jobs without a stored table.
+ * The `custom_id` of a job in a batch: the caller's id when the API accepts it (up to 64
+ * characters; a tenant's job is stored under its id and the tenant's tag, and one backfill run is
+ * one tenant's, so the caller's id is unique in its batches), else a hash of the stored id.
+ * Deterministic, so results map back to jobs without a stored table.
  */
 export function batchCustomId(jobId: string): string {
-  if (customIdPattern.test(jobId)) return jobId;
+  const own = callerJobId(jobId);
+  if (customIdPattern.test(own)) return own;
   return `h-${createHash('sha256').update(jobId).digest('base64url')}`;
 }
 

@@ -31,7 +31,7 @@ function rig(
   subscribeWorkerMetrics(events, metrics);
   const p = new JobProcessor({
     ...defaults.worker,
-    provider: fakeClient(script).provider,
+    provider: fakeClient(script, {}, prices).provider,
     limiter: fakeLimiter(deferrals).limiter,
     records: memoryRecords().port,
     prices,
