@@ -102,7 +102,7 @@ describe('a job finished through a batch is recorded and counted as a live one',
       ).run();
       expect(summary).toMatchObject({ succeeded: 1 });
       await events.idle();
-      const view = await queue.get('b1');
+      const view = await queue.get({ id: 'b1', tenant: 'acme' });
       return { record: view?.record as JobRecord, metrics: await metrics.registry.metrics() };
     } finally {
       await queue.queue.obliterate({ force: true });

@@ -90,7 +90,7 @@ describe('savings from Batches and cache reads', () => {
           keepFailedSeconds: 3600,
         },
       ).run();
-      const b = (await queue.get('b1'))?.record as JobRecord;
+      const b = (await queue.get({ id: 'b1', tenant: 'acme' }))?.record as JobRecord;
       const liveCost =
         usd(b.input_tokens, 1) + usd(b.output_tokens, 5) + usd(b.cache_creation_1h_input_tokens, 2);
       expect(b.cost_usd).toBeCloseTo(liveCost / 2, 9);
