@@ -24,7 +24,7 @@ import type { EventSink } from '../events/types.js';
 import { type AccountRouter, accountNameOf, type Routing } from '../limiter/account-router.js';
 import type { RateLimiter } from '../limiter/limiter.js';
 import type { CallPlan, Permit } from '../limiter/types.js';
-import type { AttemptResult, Pricing, Provider } from '../providers/provider.js';
+import { type AttemptResult, genAiProviderName, type Pricing, type Provider } from '../providers/provider.js';
 import type { BudgetHold } from '../store/budget-store.js';
 import { publicJobId } from '../store/keys.js';
 import { type BudgetPort, worstCaseCost } from './budget.js';
@@ -213,7 +213,8 @@ export class JobProcessor {
     // Counted (and saved) before the call: a worker that dies mid-call has still spent the attempt.
     record.attempts += 1;
     await this.#options.records.save(run.bullId, record);
-    const span = startAttemptSpan(provider.name, { ...request, model }, run.jobId, record.attempts);
+    const genAi = provider.genAiName ?? genAiProviderName(provider.name);
+    const span = startAttemptSpan(genAi, { ...request, model }, run.jobId, record.attempts);
     run.span = span;
     let result: AttemptResult;
     const started = performance.now();
