@@ -20,6 +20,7 @@ import type { JobResult } from '../core/result.js';
 import type { JobLimits, WorkerConfig } from '../core/settings.js';
 import { cachePrefixKey, estimateCachePrefixTokens, estimateInputTokens } from '../core/tokens.js';
 import { inSpan, jobContext, SpanKind, withSpan } from '../core/trace.js';
+import { dearestPricing, type WorstCasePricing } from '../core/worst-case.js';
 import type { EventSink } from '../events/types.js';
 import { type AccountRouter, accountNameOf, type Routing } from '../limiter/account-router.js';
 import type { RateLimiter } from '../limiter/limiter.js';
@@ -61,7 +62,7 @@ export interface JobProcessorOptions extends ProcessorSettings {
   provider: Provider;
   limiter: Pick<RateLimiter, 'acquire'>;
   /** Several accounts (an accounts file): each call goes to one with room (limiter/account-router.ts). */
-  router?: Pick<AccountRouter, 'acquire'> | undefined;
+  router?: Pick<AccountRouter, 'acquire' | 'eligible'> | undefined;
   records: RecordPort;
   prices: Pricing;
   /** Where the job's events go (events/emitter.ts). */
@@ -160,7 +161,7 @@ export class JobProcessor {
     const budgets = this.#options.budgets;
     const tenant = request.tenant_id;
     if (budgets === undefined || tenant === undefined) return this.#call(run, request, plan, signal);
-    const worst = worstCaseCost(request, this.#options.prices);
+    const worst = worstCaseCost(request, this.#holdPrices(request, run.record));
     const costUsd = worst.kind === 'priced' ? worst.usd : null;
     const admission = await budgets.reserve(tenant, costUsd, `${run.jobId}:${randomUUID()}`);
     if (admission.kind === 'over') {
@@ -188,6 +189,17 @@ export class JobProcessor {
     } finally {
       if (hold) await budgets.settle(hold, spent);
     }
+  }
+
+  /** The prices a hold is taken at: per model, the dearest account that may serve the call. */
+  #holdPrices(request: JobRequest, record: JobRecord): WorstCasePricing {
+    const router = this.#options.router;
+    if (router === undefined) return this.#options.prices;
+    const routing = routingOf(request, record);
+    return dearestPricing(
+      (model) => router.eligible(model, routing).map((a) => a.provider.prices),
+      this.#options.prices,
+    );
   }
 
   /** One permit, one API call, judged. */
