@@ -174,8 +174,8 @@ async function viaBatches(
   progress: Progress,
 ): Promise<number> {
   const log = new Logger(config.log.level);
-  const { createProvider } = await import('../providers/registry.js');
-  const provider = await createProvider('anthropic', config, log);
+  const { createAnthropicApiProvider } = await import('../providers/registry.js');
+  const provider = await createAnthropicApiProvider(config, log, 'Message Batches');
   // Finished batch requests count in the dashboard's rollups as jobs a worker finished do: the same
   // events, the same subscriber, the same labels, the queue's keys (hash-tagged on a cluster).
   const labels = new Metrics({ labels: config.labels, defaultMetrics: false });
@@ -315,8 +315,8 @@ async function dryRun(
   let counted: Map<string, number> | undefined;
   if (countTokens) {
     // The SDK is loaded only for --count-tokens: enqueueing never calls the API.
-    const { createProvider } = await import('../providers/registry.js');
-    const provider = await createProvider('anthropic', config, new Logger(config.log.level));
+    const { createAnthropicApiProvider } = await import('../providers/registry.js');
+    const provider = await createAnthropicApiProvider(config, new Logger(config.log.level), 'token counting');
     try {
       counted = await countInputTokens(provider, path, lineDefaults);
     } finally {

@@ -52,17 +52,20 @@ async function withBatches(
   const { connectOrFail } = await import('../store/connection.js');
   const { keyspaceOf } = await import('../store/keys.js');
   const store = await import('../store/batch-store.js');
-  const { createProvider } = await import('../providers/registry.js');
+  const { createAnthropicApiProvider } = await import('../providers/registry.js');
   // Any topology (a cluster's keys are hash-tagged): the keys the backfill wrote.
   const redis = await connectOrFail(topologyOf(config), { timeoutMs: 3000 });
   const keys = keyspaceOf(config);
   // A short command's output is plain text: the provider's notices (the built-in simulator's, when
   // there is no key) are not worth a JSON line in it; its errors still are.
-  const provider = await createProvider(
-    'anthropic',
+  const provider = await createAnthropicApiProvider(
     config,
     config.log.level === 'debug' ? log : new Logger('error'),
-  );
+    'Message Batches',
+  ).catch((err: unknown) => {
+    redis.disconnect();
+    throw err;
+  });
   const api = provider.batches;
   if (api === undefined) {
     redis.disconnect();

@@ -23,6 +23,30 @@ export interface WorstCasePricing {
   worstCase(model: string, call: WorstCaseCall, options?: { batch?: boolean }): number | null;
 }
 
+/**
+ * The worst case of a call that any of several accounts may serve: per model, the dearest of the
+ * accounts that serve it (`accountsOf(model)`), so a regional premium cannot escape a budget; the
+ * `fallback` prices when none does (the call then fails unserved, and costs nothing).
+ */
+export function dearestPricing(
+  accountsOf: (model: string) => readonly WorstCasePricing[],
+  fallback: WorstCasePricing,
+): WorstCasePricing {
+  return {
+    worstCase(model, call, options) {
+      const accounts = accountsOf(model);
+      if (accounts.length === 0) return fallback.worstCase(model, call, options);
+      let worst = 0;
+      for (const prices of accounts) {
+        const usd = prices.worstCase(model, call, options);
+        if (usd === null) return null;
+        worst = Math.max(worst, usd);
+      }
+      return worst;
+    },
+  };
+}
+
 /** What a call may cost at most, or why that cannot be told. */
 export type WorstCase =
   | { kind: 'priced'; usd: number; model: string }

@@ -29,6 +29,7 @@ import {
   checkWebhookTarget,
   WebhookTargetError,
 } from '../events/webhooks/address-guard.js';
+import { AccountNames } from '../providers/account-names.js';
 import { type ModelPolicy, modelPolicyOf } from '../providers/anthropic/model-policy.js';
 import { createConnection, type RedisConnection } from '../store/connection.js';
 import { bullJobId, callerJobId, type Keyspace, keyspaceOf, scopedJobId } from '../store/keys.js';
@@ -104,6 +105,8 @@ export class PromptQueue {
   readonly #ownsConnection: boolean;
   readonly #waiters: JobWaiters;
   readonly #models: ModelPolicy;
+  /** The accounts a job may name (providers/account-names.ts), read at the first job naming one. */
+  readonly #accounts: AccountNames;
   readonly #events: EventSink | undefined;
   readonly #webhookTargets: AddressPolicy;
 
@@ -122,6 +125,7 @@ export class PromptQueue {
     this.#ownsConnection = connection === undefined;
     this.connection = connection ?? createConnection(topologyOf(this.config));
     this.#models = modelPolicy ?? modelPolicyOf(this.config);
+    this.#accounts = new AccountNames(this.config);
     this.#events = events;
     this.#webhookTargets = webhookTargets ?? addressPolicy(this.config.webhooks);
     this.queue = new Queue(this.name, { connection: this.connection, prefix: this.prefix });
@@ -173,7 +177,10 @@ export class PromptQueue {
    */
   async add(body: JobBody | unknown): Promise<AddResult> {
     const submission = scoped(validateJob(body, this.config.jobs.limits));
-    const unknown = this.#models.problems(submission.request);
+    const unknown = [
+      ...this.#models.problems(submission.request),
+      ...this.#accounts.problems(submission.request),
+    ];
     if (unknown.length > 0) throw new ValidationError(unknown);
     await this.#checkWebhooks([submission.request]);
     const late = await this.#deadlineProblems([submission], () => '');
@@ -212,6 +219,7 @@ export class PromptQueue {
       try {
         const v = scoped(validateJob(b, this.config.jobs.limits));
         problems.push(...this.#models.problems(v.request, `jobs.${i}.`));
+        problems.push(...this.#accounts.problems(v.request, `jobs.${i}.`));
         return v;
       } catch (err) {
         if (!(err instanceof ValidationError)) throw err;

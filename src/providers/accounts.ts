@@ -103,14 +103,18 @@ export function accountsOf(config: Pick<PromptqConfig, 'accountsFile'>): Account
 }
 
 /** Read and check an accounts file; throws a {@link ConfigError} naming the entry and field. */
-export function loadAccounts(path: string, env: NodeJS.ProcessEnv = process.env): AccountConfig[] {
+export function loadAccounts(
+  path: string,
+  env: NodeJS.ProcessEnv = process.env,
+  checkEnv = true,
+): AccountConfig[] {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     throw new ConfigError(variable, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`);
   }
-  return parseAccounts(text, path, env);
+  return parseAccounts(text, path, env, checkEnv);
 }
 
 /** Check an accounts file's text (JSON, or YAML). */
@@ -118,6 +122,8 @@ export function parseAccounts(
   text: string,
   where: string,
   env: NodeJS.ProcessEnv = process.env,
+  /** false: the credentials' variables need not be set here (a process that only enqueues). */
+  checkEnv = true,
 ): AccountConfig[] {
   let data: unknown;
   try {
@@ -141,7 +147,7 @@ export function parseAccounts(
       throw new ConfigError(variable, `${where}: ${label}: name: "${entry.data.name}" is used twice`);
     }
     names.add(entry.data.name);
-    checkEnvReferences(entry.data, label, where, env);
+    if (checkEnv) checkEnvReferences(entry.data, label, where, env);
     accounts.push(entry.data);
   });
   return accounts;

@@ -54,3 +54,30 @@ export async function createAccountProviders(config: PromptqConfig, log: Logger)
   });
   return providers;
 }
+
+/**
+ * The provider of what only the Anthropic API offers (Message Batches, token counting): without an
+ * accounts file the one account of `ANTHROPIC_API_KEY`/`ANTHROPIC_BASE_URL`; with one, its first
+ * `anthropic` account. A file with no `anthropic` account is a {@link ConfigError} saying so.
+ * `what`: what needs it, for that error (`Message Batches`).
+ */
+export async function createAnthropicApiProvider(
+  config: PromptqConfig,
+  log: Logger,
+  what: string,
+): Promise<Provider> {
+  const accounts = accountsOf(config);
+  if (accounts === undefined) return createProvider('anthropic', config, log);
+  const account = accounts.find((a) => a.provider === 'anthropic');
+  if (account === undefined || account.provider !== 'anthropic') {
+    const kinds = accounts.map((a) => `${a.name} (${a.provider})`).join(', ');
+    throw new ConfigError(
+      'PROMPTQ_ACCOUNTS',
+      `${what} needs an anthropic account (only the Anthropic API has it); the accounts file has ${kinds}`,
+    );
+  }
+  const anthropic = { ...config.anthropic, apiKey: process.env[account.api_key_env] };
+  if (account.base_url !== undefined) anthropic.baseUrl = account.base_url;
+  log.info(`${what} through account ${account.name}`, { account: account.name });
+  return createProvider('anthropic', { ...config, anthropic }, log);
+}

@@ -60,6 +60,19 @@ export const tenantCounters = {
 } as const;
 export type TenantCounter = keyof typeof tenantCounters;
 
+/**
+ * Per-account counters of a minute → their field kind, labelled `provider/account` (bounded: the
+ * accounts come from the accounts file, never from a job): API attempts it answered, the failed
+ * ones, and the jobs it completed with their cost.
+ */
+export const accountCounters = {
+  attempts: 'acct_att',
+  failedAttempts: 'acct_err',
+  completed: 'acct_ok',
+  costMicro: 'acct_cost',
+} as const;
+export type AccountCounter = keyof typeof accountCounters;
+
 /** Per-tenant counters of a day (the month-end projection) → their field kind. */
 export const dayCounters = { costMicro: 'cost_micro', jobs: 'jobs' } as const;
 export type DayCounter = keyof typeof dayCounters;
@@ -101,6 +114,8 @@ export interface MinuteRollup {
   errors: Record<string, number>;
   /** Failed API attempts per class ({@link attemptErrorClasses}). */
   attemptErrors: Record<string, number>;
+  /** Per serving account, `provider/account`. */
+  accounts: Record<string, Record<AccountCounter, number>>;
 }
 
 /** What one finished job adds to its minute. */
@@ -114,6 +129,9 @@ export interface MinuteIncrement {
   error?: string;
   /** A failed API attempt's class ({@link attemptErrorClasses}). */
   attemptError?: string;
+  /** The account that served it, `provider/account`, and what it adds to that account. */
+  account?: string;
+  accountCounters?: Partial<Record<AccountCounter, number>>;
 }
 
 /** One slow call, as kept in an hour's slowest set (JSON member, score = total_ms). */
@@ -158,6 +176,9 @@ export function encodeMinute(inc: MinuteIncrement): Array<[field: string, by: nu
   if (inc.attemptError !== undefined) push(field(attemptErrorKind, inc.attemptError), 1);
   for (const [k, kind] of Object.entries(tenantCounters))
     push(field(kind, inc.tenant), inc.tenantCounters[k as TenantCounter]);
+  if (inc.account !== undefined)
+    for (const [k, kind] of Object.entries(accountCounters))
+      push(field(kind, inc.account), inc.accountCounters?.[k as AccountCounter]);
   return out;
 }
 
@@ -174,6 +195,7 @@ const byKind = <T extends string>(m: Record<T, string>) =>
 const modelByKind = byKind<ModelCounter>(modelCounters);
 const tenantByKind = byKind<TenantCounter>(tenantCounters);
 const dayByKind = byKind<DayCounter>(dayCounters);
+const accountByKind = byKind<AccountCounter>(accountCounters);
 
 const zeros = <T extends string>(m: Record<T, string>) =>
   Object.fromEntries(Object.keys(m).map((k) => [k, 0])) as Record<T, number>;
@@ -194,14 +216,22 @@ function split(f: string): [kind: string, label: string] {
 
 /** A minute's hash → its typed content (unknown fields are ignored). */
 export function decodeMinute(hash: Record<string, string>): MinuteRollup {
-  const r: MinuteRollup = { models: dict(), tenants: dict(), errors: dict(), attemptErrors: dict() };
+  const r: MinuteRollup = {
+    models: dict(),
+    tenants: dict(),
+    errors: dict(),
+    attemptErrors: dict(),
+    accounts: dict(),
+  };
   const model = (m: string) => entry(r.models, m, emptyModel);
   for (const [f, raw] of Object.entries(hash)) {
     const [kind, label] = split(f);
     const v = Number(raw);
     const mc = modelByKind.get(kind);
     const tc = tenantByKind.get(kind);
+    const ac = accountByKind.get(kind);
     if (mc !== undefined) model(label)[mc] += v;
+    else if (ac !== undefined) entry(r.accounts, label, () => zeros(accountCounters))[ac] += v;
     else if (tc !== undefined) entry(r.tenants, label, () => zeros(tenantCounters))[tc] += v;
     else if (kind === errorKind) r.errors[label] = (own(r.errors, label) ?? 0) + v;
     else if (kind === attemptErrorKind) r.attemptErrors[label] = (own(r.attemptErrors, label) ?? 0) + v;

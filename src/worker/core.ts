@@ -20,11 +20,12 @@ import type { JobResult } from '../core/result.js';
 import type { JobLimits, WorkerConfig } from '../core/settings.js';
 import { cachePrefixKey, estimateCachePrefixTokens, estimateInputTokens } from '../core/tokens.js';
 import { inSpan, jobContext, SpanKind, withSpan } from '../core/trace.js';
+import { dearestPricing, type WorstCasePricing } from '../core/worst-case.js';
 import type { EventSink } from '../events/types.js';
 import { type AccountRouter, accountNameOf, type Routing } from '../limiter/account-router.js';
 import type { RateLimiter } from '../limiter/limiter.js';
 import type { CallPlan, Permit } from '../limiter/types.js';
-import type { AttemptResult, Pricing, Provider } from '../providers/provider.js';
+import { type AttemptResult, genAiProviderName, type Pricing, type Provider } from '../providers/provider.js';
 import type { BudgetHold } from '../store/budget-store.js';
 import { publicJobId } from '../store/keys.js';
 import { type BudgetPort, worstCaseCost } from './budget.js';
@@ -61,7 +62,7 @@ export interface JobProcessorOptions extends ProcessorSettings {
   provider: Provider;
   limiter: Pick<RateLimiter, 'acquire'>;
   /** Several accounts (an accounts file): each call goes to one with room (limiter/account-router.ts). */
-  router?: Pick<AccountRouter, 'acquire'> | undefined;
+  router?: Pick<AccountRouter, 'acquire' | 'eligible'> | undefined;
   records: RecordPort;
   prices: Pricing;
   /** Where the job's events go (events/emitter.ts). */
@@ -160,7 +161,7 @@ export class JobProcessor {
     const budgets = this.#options.budgets;
     const tenant = request.tenant_id;
     if (budgets === undefined || tenant === undefined) return this.#call(run, request, plan, signal);
-    const worst = worstCaseCost(request, this.#options.prices);
+    const worst = worstCaseCost(request, this.#holdPrices(request, run.record));
     const costUsd = worst.kind === 'priced' ? worst.usd : null;
     const admission = await budgets.reserve(tenant, costUsd, `${run.jobId}:${randomUUID()}`);
     if (admission.kind === 'over') {
@@ -190,6 +191,17 @@ export class JobProcessor {
     }
   }
 
+  /** The prices a hold is taken at: per model, the dearest account that may serve the call. */
+  #holdPrices(request: JobRequest, record: JobRecord): WorstCasePricing {
+    const router = this.#options.router;
+    if (router === undefined) return this.#options.prices;
+    const routing = routingOf(request, record);
+    return dearestPricing(
+      (model) => router.eligible(model, routing).map((a) => a.provider.prices),
+      this.#options.prices,
+    );
+  }
+
   /** One permit, one API call, judged. */
   async #call(run: Run, request: JobRequest, plan: CallPlan, signal?: AbortSignal): Promise<JobOutcome> {
     const { record } = run;
@@ -213,7 +225,8 @@ export class JobProcessor {
     // Counted (and saved) before the call: a worker that dies mid-call has still spent the attempt.
     record.attempts += 1;
     await this.#options.records.save(run.bullId, record);
-    const span = startAttemptSpan(provider.name, { ...request, model }, run.jobId, record.attempts);
+    const genAi = provider.genAiName ?? genAiProviderName(provider.name);
+    const span = startAttemptSpan(genAi, { ...request, model }, run.jobId, record.attempts);
     run.span = span;
     let result: AttemptResult;
     const started = performance.now();

@@ -92,6 +92,8 @@ function render(d){
   const models=Object.entries(d.models).sort((a,b)=>b[1].jobs-a[1].jobs);
   table('models',['model','jobs','failed','p50 ≤ (bucket bound)','p95 ≤ (bucket bound)','avg','avg TTFB (network)','avg TTFT','avg wait','cost'],
     models.map(([m,f])=>[m,f.jobs,f.failed,fmtMs(f.p50_ms),fmtMs(f.p95_ms),fmtMs(f.avg_ms),fmtMs(f.avg_ttfb_ms),fmtMs(f.avg_ttft_ms),fmtMs(f.avg_queue_wait_ms),fmtUsd(f.cost_usd)]));
+  table('accounts',['provider','account','API attempts','failed attempts','jobs completed','cost'],
+    Object.values(d.accounts).sort((a,b)=>b.attempts-a.attempts).map((a)=>[a.provider,a.account,a.attempts,a.failed_attempts,a.completed,fmtUsd(a.cost_usd)]));
   const tenants=Object.entries(d.tenants).sort((a,b)=>b[1].cost_usd-a[1].cost_usd);
   barChart('tokens',tenants.map(([t,f])=>({label:t,input:f.input_tokens,output:f.output_tokens})),['input','output'],fmtN);
   barChart('cost',tenants.map(([t,f])=>({label:t,cost:f.cost_usd})),['cost'],fmtUsd);
@@ -133,6 +135,7 @@ const sections: Array<[string, string, string?]> = [
   ['throughput', 'Jobs finished, failed and 429s'],
   ['spend', 'Cost over time (USD per step)'],
   ['models', 'Per model: latency (percentiles are latency bucket bounds) and cost', 'wide'],
+  ['accounts', 'Which account served the calls (provider, account of the accounts file)', 'wide'],
   ['tokens', 'Tokens per tenant'],
   ['cost', 'Cost per tenant (USD)'],
   ['maxtokens', 'max_tokens actually used (output tokens / max_tokens)'],

@@ -12,6 +12,7 @@ export function formatReport(data: DashboardData, queue: string, since: string):
   out.push(totalsTable(data.totals));
   out.push('', 'Per model', modelTable(data.models));
   out.push('', 'Per tenant', tenantTable(data.tenants));
+  out.push('', 'Per account (which served the calls)', accountTable(data.accounts));
   out.push('', 'API attempts by error class (retried or not)', attemptErrorTable(data));
   if (Object.keys(data.errors).length > 0) {
     out.push('', 'Failed jobs by error type');
@@ -137,6 +138,16 @@ function tenantTable(tenants: DashboardData['tenants']): string {
         formatUsd(figures.batch_saving_usd),
         formatUsd(figures.cache_saving_usd),
       ]),
+  );
+}
+
+/** Busiest account first. */
+function accountTable(accounts: DashboardData['accounts']): string {
+  return textTable(
+    ['provider', 'account', 'API attempts', 'failed attempts', 'jobs completed', 'cost'],
+    Object.values(accounts)
+      .sort((a, b) => b.attempts - a.attempts)
+      .map((a) => [a.provider, a.account, a.attempts, a.failed_attempts, a.completed, formatUsd(a.cost_usd)]),
   );
 }
 

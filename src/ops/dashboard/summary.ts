@@ -18,6 +18,7 @@ import {
   usageBuckets,
 } from '../../store/rollup-format.js';
 import { RollupStore } from '../../store/rollup-store.js';
+import { type AccountFigures, accountFigures } from './accounts.js';
 
 /** The ranges the dashboard offers, in minutes. */
 export const ranges = { '1h': 60, '6h': 360, '24h': 1440 } as const;
@@ -110,6 +111,8 @@ export interface DashboardData {
   };
   models: Record<string, ModelFigures>;
   tenants: Record<string, TenantFigures>;
+  /** Which account served the calls, by `provider/account` (accounts.ts). */
+  accounts: Record<string, AccountFigures>;
   errors: Record<string, number>;
   /** Failed API attempts by class over the range: count and share of all attempts. */
   attempt_errors: Record<string, { attempts: number; rate: number }>;
@@ -235,6 +238,7 @@ export async function readDashboard(
     },
     models: figures,
     tenants,
+    accounts: accountFigures(minutes),
     errors,
     attempt_errors,
     percentiles: 'bucket_bound',

@@ -3,16 +3,19 @@
  * dashboard and `promptq report` read.
  */
 import type { EventSource } from '../../events/types.js';
-import type { RollupWriter } from './rollups.js';
+import { accountLabel, type RollupWriter } from './rollups.js';
 
 export function subscribeRollups(events: EventSource, rollups: RollupWriter): void {
   events.on('finished', (e) => rollups.record(e.jobId, e.status, e.record));
   // Every API attempt as it gets its answer, classed like `promptq_requests_total`'s `outcome`.
-  events.on('attempt', ({ model, outcome: o }) =>
+  // And by the account that answered it (provider/account, from the record).
+  events.on('attempt', ({ model, outcome: o, record }) =>
     rollups.attempt(
       model,
       o.kind === 'completed' ? 'success' : o.decision.outcome,
       o.kind === 'retry' || o.kind === 'rate_limited',
+      Date.now(),
+      accountLabel(record),
     ),
   );
 }

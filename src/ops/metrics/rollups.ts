@@ -42,6 +42,15 @@ export interface RollupOptions {
   modelLabel: (model: string) => string;
 }
 
+/**
+ * The rollups' label of the account that served a record's last call, `provider/account`
+ * (`undefined`: no account served it). Bounded: both come from the accounts file.
+ */
+export function accountLabel(r: Pick<JobRecord, 'provider' | 'account'>): string | undefined {
+  if (r.provider === null || r.provider === undefined || r.provider === 'none') return undefined;
+  return `${r.provider}/${r.account ?? 'default'}`;
+}
+
 /** What a finished job adds to its minute. */
 export function minuteIncrement(
   status: 'completed' | 'failed',
@@ -79,6 +88,11 @@ export function minuteIncrement(
   if (completed) inc.latencyBucket = bucketIndex(latencyBucketsMs, r.latency_ms ?? 0);
   if (counted) inc.usageBucket = bucketIndex(usageBuckets, r.output_tokens / r.max_tokens);
   if (status === 'failed') inc.error = r.error_type ?? 'unknown';
+  const account = accountLabel(r);
+  if (status === 'completed' && account !== undefined) {
+    inc.account = account;
+    inc.accountCounters = { completed: 1, costMicro };
+  }
   return inc;
 }
 
@@ -122,6 +136,7 @@ export function attemptEntry(
   retried: boolean,
   atMs: number,
   labels: Pick<RollupOptions, 'modelLabel'>,
+  account?: string,
 ): RollupEntry {
   const minute: MinuteIncrement = {
     model: labels.modelLabel(model),
@@ -130,6 +145,10 @@ export function attemptEntry(
     tenantCounters: {},
   };
   if (outcome !== 'success') minute.attemptError = outcome;
+  if (account !== undefined) {
+    minute.account = account;
+    minute.accountCounters = { attempts: 1, ...(outcome === 'success' ? {} : { failedAttempts: 1 }) };
+  }
   return { finishedMs: atMs, minute, costMicro: 0 };
 }
 
@@ -158,8 +177,14 @@ export class RollupWriter {
    * Add one API attempt (`outcome`: `success` or the failed attempt's class, the `outcome` label of
    * `promptq_requests_total`) to the minute it got its answer in.
    */
-  async attempt(model: string, outcome: string, retried: boolean, atMs = Date.now()): Promise<void> {
-    this.#pending.push(attemptEntry(model, outcome, retried, atMs, this.#options));
+  async attempt(
+    model: string,
+    outcome: string,
+    retried: boolean,
+    atMs = Date.now(),
+    account?: string,
+  ): Promise<void> {
+    this.#pending.push(attemptEntry(model, outcome, retried, atMs, this.#options, account));
     return this.#commit();
   }
 
