@@ -141,13 +141,15 @@ function usageOf(result: CallResult, plan: CallPlan, costs: Costs, cacheReadsCou
   const inputTokens = ok ? result.inputTokens : undefined;
   const billedIn =
     inputTokens === undefined ? undefined : inputTokens + written + (cacheReadsCount ? read : 0);
-  const refused = result.outcome === 'rate_limited';
+  // Refused (a 429), or never counted (a 404 for a model the API has not): the API took nothing.
+  const refused = result.outcome === 'rate_limited' || result.notCharged === true;
   const refundIn = refused ? costs.input_tokens : billedIn === undefined ? 0 : costs.input_tokens - billedIn;
   const refundOut =
     ok && result.outputTokens !== undefined ? costs.output_tokens - result.outputTokens : costs.output_tokens;
   // The estimate covers the whole prompt: compare it with all of the prompt's tokens.
   const whole = inputTokens === undefined ? undefined : inputTokens + written + read;
   return {
+    refundRequests: result.notCharged === true ? costs.requests : 0,
     refundIn,
     refundOut,
     quotaIn: whole === undefined ? 0 : plan.inputTokens - whole,
@@ -193,6 +195,7 @@ async function settleCall(
   const [{ pausedUntil, factor, limitsBefore }] = await Promise.all([
     ctx.state.settle(key, {
       outcome,
+      refundRequests: usage.refundRequests,
       refundInputTokens: usage.refundIn,
       refundOutputTokens: usage.refundOut,
       retryAfterMs: result.retryAfterMs,

@@ -206,6 +206,8 @@ export class SharedLimiterState {
       outcome: 'success' | 'rate_limited' | 'overloaded' | 'other';
       /** Input tokens given back to the group's bucket (what the call did not use). */
       refundInputTokens: number;
+      /** Requests given back (1: the API did not count the call, a 404 for a model it has not). */
+      refundRequests?: number;
       refundOutputTokens: number;
       retryAfterMs: number | null;
       inRatioSample: number | null;
@@ -230,7 +232,7 @@ export class SharedLimiterState {
       {
         now,
         outcome: answer.outcome,
-        refund: [answer.refundInputTokens, answer.refundOutputTokens],
+        refund: [answer.refundRequests ?? 0, answer.refundInputTokens, answer.refundOutputTokens],
         retryAfterMs: answer.retryAfterMs ?? -1,
         jitter: random(),
         inRatioSample: answer.inRatioSample ?? -1,

@@ -68,6 +68,11 @@ export interface CallResult {
   outputTokens?: number;
   cacheCreationInputTokens?: number;
   cacheReadInputTokens?: number;
+  /**
+   * The API refused the call before its rate limits counted it: a 404 `not_found_error` (no such
+   * model). The whole charge, its request included, goes back to the group.
+   */
+  notCharged?: boolean;
 }
 
 /**

@@ -47,8 +47,8 @@ export interface ObserveArgs {
 export interface SettleArgs {
   now: number;
   outcome: 'success' | 'rate_limited' | 'overloaded' | 'other';
-  /** Input and output tokens to give back (negative: charge more). */
-  refund: readonly [number, number];
+  /** Requests, input and output tokens to give back (negative: charge more). */
+  refund: readonly [number, number, number];
   /** -1: none. */
   retryAfterMs: number;
   /** 0..1. */

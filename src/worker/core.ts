@@ -313,6 +313,8 @@ export class JobProcessor {
       outcome: decision.outcome,
       signals: decision.signals,
       retryAfterMs: decision.retryAfterMs,
+      // No such model: the API counted the call against no rate limit (its charge goes back).
+      notCharged: decision.statusCode === 404 && decision.errorType === 'not_found_error',
     });
     const outcome = judgeError(record, decision, this.#policy);
     if (!request.fallback_models) return judged(span, outcome, record);

@@ -57,6 +57,31 @@ describe('a permit settles its charge with what the API counted', () => {
     expect(level).toBeGreaterThanOrEqual(0);
     expect(level).toBeLessThan(200);
   });
+
+  it('a 404 for a model the API has not gives the whole charge back, its request too (control: another failure keeps the request)', async () => {
+    // 60 RPM at target 1: one request a second, a bucket of one request. Each admission takes it.
+    async function afterSettle(notCharged: boolean): Promise<number> {
+      limiter = new RateLimiter({
+        redis,
+        account: randomUUID(),
+        keys: new Keyspace({ queue: 'limiter' }),
+        config: resolveConfig({ limiter: { tuning: { target: 1, reserveMs: 0 } } }).limiter,
+      });
+      const key = limiter.key('other');
+      const limits = { requests: 60, input_tokens: 600_000, output_tokens: 60_000 };
+      await limiter.state.observe(key, limits, limits, ceilings);
+      const made = { ...plan, model: `made-up-model-${randomUUID()}` };
+      const permit = await limiter.acquire(made);
+      await permit.settle({ outcome: 'client_error', signals: {}, retryAfterMs: null, notCharged });
+      const s = await limiter.state.read(key);
+      await limiter.close();
+      return s.levels.requests!;
+    }
+    // Given back: the bucket is full again (a few ms of refill at most on top, capped at one).
+    expect(await afterSettle(true)).toBeGreaterThan(0.95);
+    // Kept: empty, plus the few ms of refill since (1 request a second).
+    expect(await afterSettle(false)).toBeLessThan(0.2);
+  });
 });
 
 describe('speed: "fast" has its own bucket', () => {

@@ -10,7 +10,8 @@
     ARGV[1] the arguments, one JSON object:
       now            ms
       outcome        success | rate_limited | overloaded | other
-      refund         {input, output} tokens to give back (negative = charge more)
+      refund         {requests, input tokens, output tokens} to give back (negative = charge more;
+                     requests: 1 for a call the API did not count, a 404 for a model it has not)
       retryAfterMs   -1 = none
       jitter         0..1
       inRatioSample  real/estimated input tokens of this request (-1 = none)
@@ -46,9 +47,9 @@ local f = hash.f
 
 -- What the call did not use goes back to the group's buckets.
 local function give_back()
-  for i = 2, 3 do
+  for i = 1, 3 do
     local level = num(hash, bucket_names[i] .. '_level')
-    local d = a.refund[i - 1]
+    local d = a.refund[i]
     if d ~= 0 and level then put(hash, bucket_names[i] .. '_level', level + d) end
   end
 end
