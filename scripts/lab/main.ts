@@ -9,12 +9,9 @@ import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
 import type { ClientKind } from './client.js';
-import { drawCondition, namedConditions } from './conditions.js';
+import { drawCondition, FIXED_SEED, namedConditions } from './conditions.js';
 import { describe, missedTargets, summary } from './report.js';
 import { runParallel } from './runner.js';
-
-/** The matrix's fixed seed: the same 1,000 conditions in every run. */
-export const FIXED_SEED = 22_022;
 
 const int = (v: string) => {
   const n = Number(v);
