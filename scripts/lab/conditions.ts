@@ -71,7 +71,7 @@ export const familyModels: { model: string; cacheReadsCount: boolean }[][] = [
 export const FIXED_SEED = 22_022;
 
 /** How many calls a condition aims at (its duration follows), and its bounds. */
-export const sizing = { calls: 60, minMs: 8_000, maxMs: 1_800_000, maxCalls: 360 };
+export const sizing = { calls: 100, minMs: 8_000, maxMs: 1_800_000, maxCalls: 400 };
 
 /** A family's limits at the account's tier (families of one account differ, within its tier). */
 function drawLimits(rng: Rng, base: Limits): Limits {
