@@ -79,7 +79,7 @@ export const stepsPerCall = 10;
 /** …and per worker slot (each starts, and may be deferred, on its own). */
 export const stepsPerSlot = 3;
 /** …and at most this many in all. */
-export const maxSteps = 6_000;
+export const maxSteps = 10_000;
 const maxAttempts = defaults.worker.maxAttempts;
 
 interface Ctx {

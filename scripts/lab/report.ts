@@ -100,7 +100,7 @@ export const floors = {
   shareAtTarget: 0.1,
   /** At most… */
   median429: 0.1,
-  stalledShare: 0.1,
+  stalledShare: 0.15,
 };
 
 /** The floors the run fell below (none: an empty list). */
