@@ -88,6 +88,44 @@ export function worstOf(results: ConditionResult[], n: number): ConditionResult[
   return [...results].sort((a, b) => a.utilisation - b.utilisation || b.share429 - a.share429).slice(0, n);
 }
 
+/**
+ * Floors: what `--check-floor` (the CI step) gates. Not the targets — set below what the limiter
+ * measured when they were set (docs/limiter-lab.md, "Floors"), so that only a regression fails:
+ * the median utilisation, the share of conditions at ≥ 0.90, the median 429 share, the share of
+ * stalled conditions, and no job failed for rate limits (a target already met).
+ */
+export const floors = {
+  medianUtilisation: 0.6,
+  /** Share of conditions with utilisation ≥ targets.minUtilisation, at least… */
+  shareAtTarget: 0.1,
+  /** At most… */
+  median429: 0.1,
+  stalledShare: 0.15,
+};
+
+/** The floors the run fell below (none: an empty list). */
+export function missedFloors(results: ConditionResult[]): string[] {
+  const out: string[] = [];
+  const n = Math.max(1, results.length);
+  const u = distribution(results.map((r) => r.utilisation));
+  const q = distribution(results.map((r) => r.share429));
+  const atTarget = results.filter((r) => r.utilisation >= targets.minUtilisation).length / n;
+  const stalled = results.filter((r) => r.stalled).length / n;
+  const failed = results.reduce((s, r) => s + r.failedForRateLimits, 0);
+  if (u.median < floors.medianUtilisation)
+    out.push(`median utilisation ${f3(u.median)} < floor ${floors.medianUtilisation}`);
+  if (atTarget < floors.shareAtTarget)
+    out.push(
+      `${pct(atTarget)} of conditions at >= ${targets.minUtilisation} < floor ${pct(floors.shareAtTarget)}`,
+    );
+  if (q.median > floors.median429)
+    out.push(`median 429 share ${pct(q.median)} > floor ${pct(floors.median429)}`);
+  if (stalled > floors.stalledShare)
+    out.push(`${pct(stalled)} of conditions stalled > floor ${pct(floors.stalledShare)}`);
+  if (failed > 0) out.push(`${failed} jobs failed for rate limits`);
+  return out;
+}
+
 /** The targets the run missed (none: an empty list). */
 export function missedTargets(results: ConditionResult[]): string[] {
   const out: string[] = [];
