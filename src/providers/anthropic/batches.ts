@@ -4,14 +4,19 @@
  * {@link BatchResult}.
  */
 import Anthropic from '@anthropic-ai/sdk';
-import type { JobRequest } from '../../core/job.js';
+import { type JobRequest, promptqFields } from '../../core/job.js';
 import type { Batches, BatchInfo, BatchRequest, BatchResult } from '../provider.js';
 import { classifyBatchError } from './classify.js';
 
-/** The Messages API parameters of a job (promptq's own `tenant_id`, `deadline`, `route` stay out, as in a live call). */
+/**
+ * The Messages API parameters of a job: promptq's own fields (`tenant_id`, `webhook`, `deadline`,
+ * `route`, `fallback_models`, `account`, `account_fallback`) stay out, as in a live call.
+ * (`betas`, a header on a live call, is not applied to a batch request: it stays out too.)
+ */
 export function batchParams(request: JobRequest): Anthropic.Messages.MessageCreateParamsNonStreaming {
-  const { tenant_id: _tenant, webhook: _webhook, deadline: _deadline, route: _route, ...params } = request;
-  return params as Anthropic.Messages.MessageCreateParamsNonStreaming;
+  const params: Record<string, unknown> = { ...request };
+  for (const field of promptqFields) delete params[field];
+  return params as unknown as Anthropic.Messages.MessageCreateParamsNonStreaming;
 }
 
 function apiRequest(r: BatchRequest): Anthropic.Messages.Batches.BatchCreateParams.Request {
