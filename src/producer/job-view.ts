@@ -100,6 +100,8 @@ export async function readJobView(
   connection: RedisConnection,
   keys: Keyspace,
   id: string,
+  /** Add a waiting job's `position` and `eta_s` (a long poll's re-checks leave them out: their cost). */
+  withPlace = true,
 ): Promise<JobView | null> {
   if (!storedIdPattern.test(id)) return null;
   // State first, then the job: the job's data is then at least as new as its state, so a job seen
@@ -113,7 +115,8 @@ export async function readJobView(
   const request = job.data;
   const stored = await loadRecord(connection, keys.job(bullId));
   const record = stored ?? job.returnvalue?.record ?? newRecord(request, job.timestamp);
-  const place = state === 'waiting' ? await placeInLine(connection, keys, bullId, request.model) : null;
+  const place =
+    withPlace && state === 'waiting' ? await placeInLine(connection, keys, bullId, request.model) : null;
   return {
     id: callerJobId(id),
     state,

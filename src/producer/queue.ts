@@ -135,7 +135,7 @@ export class PromptQueue {
     this.#waiters = new JobWaiters(
       this.connection,
       this.keys,
-      (id) => readJobView(this.queue, this.connection, this.keys, id),
+      (id, withPlace) => readJobView(this.queue, this.connection, this.keys, id, withPlace),
       this.config.waiters,
     );
   }

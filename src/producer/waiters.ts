@@ -66,7 +66,8 @@ export class JobWaiters {
   readonly #lingerMs: number;
   readonly #connection: RedisConnection;
   readonly #keys: Keyspace;
-  readonly #read: (id: string) => Promise<JobView | null>;
+  /** Read a job's view; `withPlace` false: without a waiting job's position and ETA (cheaper). */
+  readonly #read: (id: string, withPlace: boolean) => Promise<JobView | null>;
   /** Waiters by the job's stored id (a tenant's ids carry its tag: store/keys.ts). */
   readonly #byId = new Map<string, Set<Waiter>>();
   #count = 0;
@@ -79,7 +80,7 @@ export class JobWaiters {
   constructor(
     connection: RedisConnection,
     keys: Keyspace,
-    read: (id: string) => Promise<JobView | null>,
+    read: (id: string, withPlace: boolean) => Promise<JobView | null>,
     settings: WaitersConfig,
   ) {
     this.#connection = connection;
@@ -103,7 +104,7 @@ export class JobWaiters {
    * the cap, or past `tenant`'s own cap when a tenant waits.
    */
   async wait(id: string, timeoutMs: number, signal?: AbortSignal, tenant?: string): Promise<JobView | null> {
-    if (this.#released || timeoutMs <= 0) return this.#read(id);
+    if (this.#released || timeoutMs <= 0) return this.#read(id, true);
     const held = tenant === undefined ? 0 : (this.#perTenant.get(tenant) ?? 0);
     if (tenant !== undefined && held >= this.maxPerTenant)
       throw new TooManyWaitersError(this.maxPerTenant, 'tenant');
@@ -157,9 +158,12 @@ export class JobWaiters {
         // The caller has gone: no read for nobody.
         if (signal?.aborted) return view;
         waiter.woken = false;
-        view = await this.#read(id);
+        // A re-check reads the state, not the place in line (its own commands, per waiter per period).
+        view = await this.#read(id, false);
         const left = deadline - Date.now();
-        if (terminal(view) || left <= 0 || signal?.aborted || this.#released) return view;
+        if (terminal(view) || signal?.aborted || this.#released) return view;
+        // The wait is over with the job still waiting: the answer carries its place in line.
+        if (left <= 0) return this.#read(id, true);
         if (waiter.woken) continue;
         // Until an event, the deadline, the safety re-check (spread so that waiters do not re-read
         // together), an abort or release.
@@ -184,9 +188,10 @@ export class JobWaiters {
     const deadline = Date.now() + timeoutMs;
     let interval = 25;
     for (;;) {
-      const view = await this.#read(id);
+      const view = await this.#read(id, false);
       const left = deadline - Date.now();
-      if (terminal(view) || left <= 0 || signal?.aborted || this.#released) return view;
+      if (terminal(view) || signal?.aborted || this.#released) return view;
+      if (left <= 0) return this.#read(id, true);
       await new Promise((r) => setTimeout(r, Math.min(interval, left)));
       interval = Math.min(500, interval * 2);
     }
