@@ -241,6 +241,14 @@ export class Keyspace {
     return `${this.jobEvents(id, tenant)}:watch`;
   }
 
+  /**
+   * Set (with a time to live) while a `GET /v1/events` client listens, or listened lately: the
+   * tenant-wide streams are written only then (a job's own stream always is).
+   */
+  get eventsListened(): string {
+    return `${this.base}:${own}:events-listened`;
+  }
+
   /** Job state changes of one tenant (`null`: of every tenant), a capped Redis stream (SSE resume). */
   eventStream(tenant: string | null): string {
     return tenant === null ? `${this.base}:${own}:events` : `${this.base}:${own}:events:${tenant}`;

@@ -25,12 +25,50 @@ export interface StateChange {
 
 /** How long a job's watch flag is trusted before it is read again. */
 const watchRecheckMs = 250;
+/** How long whether a `/v1/events` client listens is trusted before it is read again. */
+const listenedRecheckMs = 1000;
+/**
+ * How long the tenant-wide streams are still written after the last `/v1/events` client was seen:
+ * a client that drops may resume within it (streams/routes.ts refreshes it while one is connected).
+ */
+export const listenedWindowMs = 10 * 60_000;
+
+/** When a `/v1/events` client of this process was last seen (the recorder in it need not ask Redis). */
+let listenedHereAt = Number.NEGATIVE_INFINITY;
+
+/**
+ * A `/v1/events` client listens: the tenant-wide streams are written from now on, by this process
+ * at once and by every process within a second (the flag in Redis lasts {@link listenedWindowMs}).
+ */
+export async function markListening(redis: RedisConnection, keys: Keyspace): Promise<void> {
+  listenedHereAt = Date.now();
+  await redis.set(keys.eventsListened, '1', 'PX', listenedWindowMs);
+}
+
+/**
+ * Whether a `/v1/events` client listens (or listened within the window): at once for this process's
+ * own clients, else read from Redis at most once a second per process, not per job.
+ */
+function listenedCheck(redis: RedisConnection, keys: Keyspace): () => Promise<boolean> {
+  let listenedRead: { on: Promise<boolean>; at: number } | undefined;
+  return () => {
+    if (Date.now() - listenedHereAt < listenedWindowMs) return Promise.resolve(true);
+    if (listenedRead && Date.now() - listenedRead.at < listenedRecheckMs) return listenedRead.on;
+    const on = redis.exists(keys.eventsListened).then(
+      (n) => n === 1,
+      () => true,
+    );
+    listenedRead = { on, at: Date.now() };
+    return on;
+  };
+}
 
 export function subscribeStreams(
   events: EventSource,
   o: { connection: RedisConnection; keys: Keyspace; config: StreamsConfig },
 ): void {
   const { connection: redis, keys, config } = o;
+  const listened = listenedCheck(redis, keys);
   const state = async (
     name: StateEventName,
     jobId: string,
@@ -43,12 +81,20 @@ export function subscribeStreams(
       ...change,
       at: new Date().toISOString(),
     });
-    const m = redis.multi();
+    // A pipeline, not MULTI/EXEC: each write stands alone (capped streams), and MULTI and EXEC would
+    // be two more commands per state change of every job.
+    const m = redis.pipeline();
     const jobKey = keys.jobEvents(jobId, tenant);
     m.xadd(jobKey, 'MAXLEN', '~', config.jobMaxLength, '*', 'e', name, 'd', data);
-    m.expire(jobKey, config.jobTtlSeconds);
-    m.xadd(keys.eventStream(null), 'MAXLEN', '~', config.maxLength, '*', 'e', name, 'd', data);
-    if (tenant) m.xadd(keys.eventStream(tenant), 'MAXLEN', '~', config.maxLength, '*', 'e', name, 'd', data);
+    // Its time to live runs from the first and the last change (the ones between need no renewal).
+    if (name !== 'started' && name !== 'retrying') m.expire(jobKey, config.jobTtlSeconds);
+    // The tenant-wide streams only while a /v1/events client listens or listened within the resume
+    // window (keys.eventsListened): nobody can resume from what nobody was reading.
+    if (await listened()) {
+      m.xadd(keys.eventStream(null), 'MAXLEN', '~', config.maxLength, '*', 'e', name, 'd', data);
+      if (tenant)
+        m.xadd(keys.eventStream(tenant), 'MAXLEN', '~', config.maxLength, '*', 'e', name, 'd', data);
+    }
     await m.exec();
   };
   events.on('queued', (e) => state('queued', e.jobId, e.request.tenant_id, { state: 'waiting' }));
@@ -69,11 +115,16 @@ export function subscribeStreams(
   );
 
   // Model stream events: recorded only while someone watches the job.
-  const watched = new Map<string, { on: boolean; at: number }>();
-  const isWatched = async (key: string) => {
+  // The read itself is kept, not only its answer: an answer's first stream events arrive together,
+  // and they share one EXISTS.
+  const watched = new Map<string, { on: Promise<boolean>; at: number }>();
+  const isWatched = (key: string): Promise<boolean> => {
     const known = watched.get(key);
     if (known && Date.now() - known.at < watchRecheckMs) return known.on;
-    const on = (await redis.exists(`${key}:watch`)) === 1;
+    const on = redis.exists(`${key}:watch`).then(
+      (n) => n === 1,
+      () => false,
+    );
     watched.set(key, { on, at: Date.now() });
     return on;
   };

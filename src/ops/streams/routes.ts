@@ -23,6 +23,7 @@ import { HttpError } from '../http/errors.js';
 import type { RouteContext } from '../http/handler.js';
 import { jobRefOf } from '../http/job-handlers.js';
 import { mayAccess, principalOf } from '../http/tenant-auth.js';
+import { listenedWindowMs, markListening } from './recorder.js';
 
 export type StreamHandler = (context: RouteContext, req: Request, res: Response) => Promise<void>;
 
@@ -185,7 +186,17 @@ export const allEvents: StreamHandler = async ({ queue, maxWaitSeconds }, req, r
   const key = queue.keys.eventStream(principal?.kind === 'tenant' ? principal.tenant : null);
   const from = lastEventId(req);
   const release = takeSlot(queue, principal?.kind === 'tenant' ? principal.tenant : undefined);
+  let listening: NodeJS.Timeout | undefined;
   try {
+    // The tenant-wide streams are written while someone listens (recorder.ts): say so, and keep
+    // saying it while this client is connected.
+    await withinRedisDeadline(queue.connection, queue.config.redis.requestDeadlineMs, () =>
+      markListening(queue.connection, queue.keys),
+    );
+    listening = setInterval(
+      () => void markListening(queue.connection, queue.keys).catch(() => {}),
+      listenedWindowMs / 10,
+    );
     // From now: the newest entry's id (`$` would skip what arrives between two reads).
     const newest = (await withinRedisDeadline(queue.connection, queue.config.redis.requestDeadlineMs, () =>
       queue.connection.xrevrange(key, '+', '-', 'COUNT', 1),
@@ -194,6 +205,7 @@ export const allEvents: StreamHandler = async ({ queue, maxWaitSeconds }, req, r
     const session = await createSession(req, res, { keepAlive: 15_000, trustClientEventId: false });
     await pump(session, queue.connection, key, start, Date.now() + maxWaitSeconds * 1000, () => false);
   } finally {
+    clearInterval(listening);
     release();
     end(res);
   }
