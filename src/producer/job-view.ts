@@ -39,16 +39,27 @@ async function placeInLine(
   bullId: string,
   model: string,
 ): Promise<{ position: number; eta_s: number | null } | null> {
-  const [[, plain], [, rank], [, pace]] = (await connection
+  const [[, plain], [, rank], [, pace], [, active], [, delayed]] = (await connection
     .multi()
     .llen(keys.bullmq('wait'))
     .zrank(keys.bullmq('prioritized'), bullId)
     .hget(keys.pace, modelGroup(model))
-    .exec()) as [[unknown, number], [unknown, number | null], [unknown, string | null]];
+    .llen(keys.bullmq('active'))
+    .zcard(keys.bullmq('delayed'))
+    .exec()) as [
+    [unknown, number],
+    [unknown, number | null],
+    [unknown, string | null],
+    [unknown, number],
+    [unknown, number],
+  ];
   if (rank === null) return null;
   const position = plain + rank;
   const perSecond = pace === null ? 0 : Number((JSON.parse(pace) as { per_second?: number }).per_second);
-  const eta = perSecond > 0 ? Math.round(((position + 1) / perSecond) * 10) / 10 : null;
+  // The jobs workers hold (active, most of them waiting for the limiter, or handed back to wait
+  // delayed) start before it too, though they are no longer ahead of it in the queue.
+  const before = position + active + delayed;
+  const eta = perSecond > 0 ? Math.round(((before + 1) / perSecond) * 10) / 10 : null;
   return { position, eta_s: eta };
 }
 

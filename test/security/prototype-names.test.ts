@@ -100,8 +100,9 @@ describe('Object.prototype names as user strings', () => {
       expect(reported.tenants[name]?.cost_usd, `report tenant ${name}`).toBe(data.tenants[name].cost_usd);
       expect(reported.models[name]?.failed, `report model ${name}`).toBe(1);
       expect(Object.hasOwn(reported.errors, name) && reported.errors[name], `report error ${name}`).toBe(1);
-      // A row starting with the name in the text tables: tenant, model and error type.
-      expect(rows.filter((l) => l.startsWith(`${name} `)).length, `report rows ${name}`).toBe(3);
+      // A row starting with the name in the text tables: tenant (its spend, and its spend and
+      // projection per tenant), model and error type.
+      expect(rows.filter((l) => l.startsWith(`${name} `)).length, `report rows ${name}`).toBe(4);
     }
   }, 120_000);
 
