@@ -119,7 +119,8 @@ describe('chaos: Sentinel failover under a steady stream of enqueues', { timeout
         accepted
           .filter((id) => states.get(id) !== 'completed')
           .map(async (id) => {
-            const res = await fetch(`${apiUrl}/v1/jobs/${id}`).catch(() => undefined);
+            // Each job is its own tenant's (ids are per tenant): the admin reads it with ?tenant=.
+            const res = await fetch(`${apiUrl}/v1/jobs/${id}?tenant=${id}`).catch(() => undefined);
             const body = res ? ((await res.json().catch(() => ({}))) as { state?: string }) : {};
             states.set(id, res?.status === 404 ? 'missing' : (body.state ?? 'unknown'));
           }),

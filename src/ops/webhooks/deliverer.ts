@@ -10,9 +10,11 @@
  * killed mid-delivery leaves the delivery to BullMQ's stalled check: another process (or the same
  * one restarted) delivers it.
  */
+
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { PromptqConfig } from '../../core/config.js';
 import type { Logger } from '../../core/log.js';
+import { RepeatedLog } from '../../core/log-repeats.js';
 import { type AddressPolicy, WebhookTargetError } from '../../events/webhooks/address-guard.js';
 import type { PromptQueue } from '../../producer/queue.js';
 import type { TenantWebhooks } from '../../store/webhook-secrets.js';
@@ -80,6 +82,9 @@ async function deliver(job: Job<DeliveryData>, o: DelivererOptions): Promise<{ s
   throw new Error(`the receiver answered ${answer.status}`);
 }
 
+/** A lost or refused connection to Redis (the connection's own error log covers it). */
+const connectionError = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Connection is closed|connect ETIMEDOUT/;
+
 /** Start delivering; `close(force)` stops (a forced close leaves in-flight deliveries to the stalled check). */
 export function startDeliverer(o: DelivererOptions): { close(force?: boolean): Promise<void> } {
   const { config, queue, log } = o;
@@ -92,7 +97,13 @@ export function startDeliverer(o: DelivererOptions): { close(force?: boolean): P
     maxStalledCount: config.worker.maxStalledCount,
     settings: { backoffStrategy: (made) => backoffDelay(config.webhooks, made) },
   });
-  worker.on('error', (err) => log.warn('webhook worker error', { error: err.message }));
+  // Redis away is the connection's to report (service.ts: once, then summarised); anything else once
+  // per kind, then summarised.
+  const repeats = new RepeatedLog(log, { intervalMs: config.log.repeatIntervalMs });
+  worker.on('error', (err) => {
+    if (queue.connection.status !== 'ready' || connectionError.test(err.message)) return;
+    repeats.warn('webhook worker error', { error: err.message });
+  });
   worker.on('failed', (job, err) => {
     if (!job) return;
     const fields = { webhook_id: job.data.webhookId, job_id: job.data.jobId, attempt: job.attemptsMade };
