@@ -183,7 +183,10 @@ export class PromptQueue {
     ];
     if (unknown.length > 0) throw new ValidationError(unknown);
     await this.#checkWebhooks([submission.request]);
-    const late = await this.#deadlineProblems([submission], () => '');
+    // Its reads, too, wait for Redis at most as long as the enqueue does (a failover).
+    const late = await withinRedisDeadline(this.connection, this.config.redis.enqueueTimeoutMs, () =>
+      this.#deadlineProblems([submission], () => ''),
+    );
     if (late.length > 0) throw new ValidationError(late);
     // Through a failover: wait for the new primary, at most redis.enqueueTimeoutMs (redis-deadline.ts).
     return withinRedisDeadline(this.connection, this.config.redis.enqueueTimeoutMs, () =>
@@ -238,7 +241,11 @@ export class PromptQueue {
       seen.add(v.id);
     });
     if (problems.length === 0)
-      problems.push(...(await this.#deadlineProblems(valid as Submission[], (i) => `jobs.${i}.`)));
+      problems.push(
+        ...(await withinRedisDeadline(this.connection, this.config.redis.enqueueTimeoutMs, () =>
+          this.#deadlineProblems(valid as Submission[], (i) => `jobs.${i}.`),
+        )),
+      );
     if (problems.length > 0) throw new ValidationError(problems);
     await this.#checkWebhooks(
       valid.map((v) => v!.request),
