@@ -12,7 +12,7 @@ import { loadConfig } from '../../src/core/config.js';
 import { Logger } from '../../src/core/log.js';
 import { runService } from '../../src/ops/service.js';
 import { PromptQueue } from '../../src/producer/queue.js';
-import { bullJobId } from '../../src/store/keys.js';
+import { bullJobId, scopedJobId } from '../../src/store/keys.js';
 import { feed } from './feed.js';
 import { benchApiKey } from './run-sdk.js';
 import type { JobOutcome, RunContext, Runner } from './types.js';
@@ -151,7 +151,8 @@ async function collect(
     new Promise((r) => setTimeout(r, Math.max(0, run.deadline - Date.now()))),
   ]);
   return ctx.jobs.map((j) => {
-    const f = watcher.finished.get(bullJobId(j.id));
+    // Ids are per tenant: a tenant's job is stored under its id and its tenant's tag.
+    const f = watcher.finished.get(bullJobId(scopedJobId(j.id, j.tenant)));
     return {
       id: j.id,
       tenant: j.tenant,
