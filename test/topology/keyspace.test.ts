@@ -144,7 +144,10 @@ describe('the keyspace: every key promptq writes is its queue’s or its limiter
     // The keys this run wrote: every key naming its queue or its account (other test files' queues
     // are not its business). Each must be the queue's (under its prefix) or the limiter's.
     const mine = [...written].filter((k) => k.includes(queue) || k.includes(account));
-    const ofQueue = mine.filter((k) => k.startsWith(`${base}:`));
+    // The queue's own keys, and those of the queues beside it (its webhook deliveries' BullMQ queue,
+    // `<queue>.webhooks`, under the same prefix and hash tag).
+    const beside = `${s.svc.queue.keys.prefix}:${s.svc.queue.keys.webhookQueue}:`;
+    const ofQueue = mine.filter((k) => k.startsWith(`${base}:`) || k.startsWith(beside));
     // The limiter's keys: `promptq:limiter:<account>:<group>[…]`, the group hash-tagged on a cluster.
     const limiterKey =
       mode === 'cluster'
