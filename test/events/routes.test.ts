@@ -6,15 +6,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultJobLimits } from '../../src/core/job-schema.js';
 import { PromptqEvents } from '../../src/events/emitter.js';
 import type { EventName, EventSource } from '../../src/events/types.js';
-import { BatchRun } from '../../src/producer/backfill/batch-run.js';
 import { PromptQueue } from '../../src/producer/queue.js';
-import { PriceTable } from '../../src/providers/anthropic/pricing.js';
-import { AnthropicProvider } from '../../src/providers/anthropic/provider.js';
+import { runBatchFile } from '../helpers/batch-file.js';
 import { get, post, type Stack, startStack, uniqueQueue } from '../helpers/stack.js';
 import { testRedis, testSettings } from '../helpers/topology.js';
 
@@ -96,22 +92,7 @@ describe('a job finished through a batch emits the events of a live one', () => 
     const events = new PromptqEvents();
     const seen = recorder(events);
     try {
-      const client = new Anthropic({ apiKey: 'k', baseURL: s.sim.url, maxRetries: 0 });
-      const summary = await new BatchRun(
-        path,
-        { tenant: undefined, priority: 500, idPrefix: '', limits: defaultJobLimits },
-        {
-          provider: new AnthropicProvider({ client }),
-          redis,
-          queue,
-          prices: new PriceTable(),
-          retry: 'none',
-          poll: { minMs: 100, maxMs: 300 },
-          keepCompletedSeconds: 3600,
-          keepFailedSeconds: 3600,
-          events,
-        },
-      ).run();
+      const summary = await runBatchFile(path, { simUrl: s.sim.url, redis, queue, events });
       expect(summary).toMatchObject({ succeeded: 1, errored: 1 });
       await events.idle();
       return { ok: seen.get('ok') ?? [], unknownModel: seen.get('bad') ?? [] };

@@ -6,17 +6,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultJobLimits } from '../../src/core/job-schema.js';
 import type { JobRecord } from '../../src/core/record.js';
 import { PromptqEvents } from '../../src/events/emitter.js';
 import { Metrics } from '../../src/ops/metrics/metrics.js';
 import { subscribeWorkerMetrics } from '../../src/ops/metrics/worker-metrics.js';
-import { BatchRun } from '../../src/producer/backfill/batch-run.js';
 import { PromptQueue } from '../../src/producer/queue.js';
-import { PriceTable } from '../../src/providers/anthropic/pricing.js';
-import { AnthropicProvider } from '../../src/providers/anthropic/provider.js';
+import { runBatchFile } from '../helpers/batch-file.js';
 import { get, post, type Stack, startStack, uniqueQueue } from '../helpers/stack.js';
 import { testRedis, testSettings } from '../helpers/topology.js';
 
@@ -84,22 +80,7 @@ describe('a job finished through a batch is recorded and counted as a live one',
     const metrics = new Metrics();
     subscribeWorkerMetrics(events, metrics);
     try {
-      const client = new Anthropic({ apiKey: 'k', baseURL: s.sim.url, maxRetries: 0 });
-      const summary = await new BatchRun(
-        path,
-        { tenant: undefined, priority: 500, idPrefix: '', limits: defaultJobLimits },
-        {
-          provider: new AnthropicProvider({ client }),
-          redis,
-          queue,
-          prices: new PriceTable(),
-          retry: 'none',
-          poll: { minMs: 100, maxMs: 300 },
-          keepCompletedSeconds: 3600,
-          keepFailedSeconds: 3600,
-          events,
-        },
-      ).run();
+      const summary = await runBatchFile(path, { simUrl: s.sim.url, redis, queue, events });
       expect(summary).toMatchObject({ succeeded: 1 });
       await events.idle();
       const view = await queue.get({ id: 'b1', tenant: 'acme' });

@@ -7,17 +7,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultJobLimits } from '../../src/core/job-schema.js';
 import type { JobRecord } from '../../src/core/record.js';
 import { formatReport } from '../../src/ops/dashboard/report.js';
 import { readDashboard } from '../../src/ops/dashboard/summary.js';
-import { BatchRun } from '../../src/producer/backfill/batch-run.js';
 import { PromptQueue } from '../../src/producer/queue.js';
-import { PriceTable } from '../../src/providers/anthropic/pricing.js';
-import { AnthropicProvider } from '../../src/providers/anthropic/provider.js';
 import { keyspaceOf } from '../../src/store/keys.js';
+import { runBatchFile } from '../helpers/batch-file.js';
 import { get, post, type Stack, startStack, uniqueQueue } from '../helpers/stack.js';
 import { testRedis, testSettings } from '../helpers/topology.js';
 
@@ -75,21 +71,7 @@ describe('savings from Batches and cache reads', () => {
     const redis = testRedis();
     const queue = new PromptQueue({ connection: redis, queue: uniqueQueue(), ...testSettings() });
     try {
-      const client = new Anthropic({ apiKey: 'k', baseURL: s.sim.url, maxRetries: 0 });
-      await new BatchRun(
-        path,
-        { tenant: undefined, priority: 500, idPrefix: '', limits: defaultJobLimits },
-        {
-          provider: new AnthropicProvider({ client }),
-          redis,
-          queue,
-          prices: new PriceTable(),
-          retry: 'none',
-          poll: { minMs: 100, maxMs: 300 },
-          keepCompletedSeconds: 3600,
-          keepFailedSeconds: 3600,
-        },
-      ).run();
+      await runBatchFile(path, { simUrl: s.sim.url, redis, queue });
       const b = (await queue.get({ id: 'b1', tenant: 'acme' }))?.record as JobRecord;
       const liveCost =
         usd(b.input_tokens, 1) + usd(b.output_tokens, 5) + usd(b.cache_creation_1h_input_tokens, 2);
