@@ -233,11 +233,6 @@ export interface Provider {
   readonly account: string;
   /** The account's name in the accounts file (`default`: the one account of `ANTHROPIC_API_KEY`). */
   readonly accountName?: string | undefined;
-  /**
-   * The GenAI semantic conventions' `gen_ai.provider.name` (`anthropic`, `aws.bedrock`,
-   * `gcp.vertex_ai`). @defaultValue `anthropic`
-   */
-  readonly genAiName?: string | undefined;
   /** Where calls go, as a log line may show it (no secret): `api.anthropic.com`, `simulator`, a redacted URL. */
   readonly endpoint: string;
   /** What calls cost here. */

@@ -26,8 +26,6 @@ export interface SdkProviderOptions {
   name: string;
   /** The account's name in the accounts file. */
   accountName: string;
-  /** `gen_ai.provider.name`. @defaultValue `anthropic` */
-  genAiName?: string;
   /** The limiter's name of the account (a fingerprint, account.ts). */
   account: string;
   endpoint: string;
@@ -46,7 +44,6 @@ export interface SdkProviderOptions {
 export class SdkProvider implements Provider {
   readonly name: string;
   readonly accountName: string;
-  readonly genAiName: string;
   readonly account: string;
   readonly endpoint: string;
   readonly prices: Pricing;
@@ -57,7 +54,6 @@ export class SdkProvider implements Provider {
     this.#opts = opts;
     this.name = opts.name;
     this.accountName = opts.accountName;
-    this.genAiName = opts.genAiName ?? 'anthropic';
     this.account = opts.account;
     this.endpoint = opts.endpoint;
     this.prices = opts.prices;

@@ -225,7 +225,7 @@ export class JobProcessor {
     // Counted (and saved) before the call: a worker that dies mid-call has still spent the attempt.
     record.attempts += 1;
     await this.#options.records.save(run.bullId, record);
-    const genAi = provider.genAiName ?? genAiProviderName(provider.name);
+    const genAi = genAiProviderName(provider.name);
     const span = startAttemptSpan(genAi, { ...request, model }, run.jobId, record.attempts);
     run.span = span;
     let result: AttemptResult;

@@ -58,7 +58,6 @@ export function bedrockProvider(account: BedrockAccount, config: PromptqConfig):
   return new SdkProvider({
     name: 'bedrock',
     accountName: account.name,
-    genAiName: 'aws.bedrock',
     // Quotas are per AWS account and region; the credentials are not in the file, so the account's
     // name, region and endpoint say which quota it draws from.
     account: accountFingerprint(`bedrock|${account.name}|${account.region}|${endpoint}`),

@@ -58,7 +58,6 @@ export function vertexProvider(
   return new SdkProvider({
     name: 'vertex',
     accountName: account.name,
-    genAiName: 'gcp.vertex_ai',
     // Quotas are per project, region and model line.
     account: accountFingerprint(`vertex|${account.project}|${account.region}|${endpoint}`),
     endpoint,
