@@ -25,6 +25,7 @@ export function loadContext(): { config: PromptqConfig; log: Logger } {
   const config = url === loaded.redis.url ? loaded : { ...loaded, redis: { ...loaded.redis, url } };
   Logger.redact(config.anthropic.apiKey);
   Logger.redact(config.webhooks.secret);
+  Logger.redact(config.webhooks.secretsKey);
   for (const url of [config.redis.url, config.anthropic.baseUrl])
     for (const secret of urlCredentials(url)) Logger.redact(secret);
   return { config, log: new Logger(config.log.level) };

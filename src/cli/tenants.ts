@@ -136,7 +136,7 @@ async function setWebhookUrl(
     if (problem !== undefined) throw new UsageError(`--webhook-url: ${problem}`);
     await guard.checkWebhookTarget(guard.addressPolicy(config.webhooks), url);
   }
-  return new TenantWebhooks(redis, keyspaceOf(config), config.webhooks.secret).setUrl(name, url);
+  return new TenantWebhooks(redis, keyspaceOf(config), config.webhooks).setUrl(name, url);
 }
 
 /** `tenants set`: budgets, quotas and the default webhook; a first webhook secret is printed alone. */
@@ -287,7 +287,7 @@ function registerRotateWebhookSecret(
         const secret = await withTenants(config, async (_store, redis) => {
           const { TenantWebhooks } = await import('../store/webhook-secrets.js');
           const { keyspaceOf } = await import('../store/keys.js');
-          return new TenantWebhooks(redis, keyspaceOf(config), config.webhooks.secret).rotateSecret(name);
+          return new TenantWebhooks(redis, keyspaceOf(config), config.webhooks).rotateSecret(name);
         });
         process.stdout.write(`${secret}\n`);
         return 0;

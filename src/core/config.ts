@@ -222,6 +222,7 @@ const rules: ReadonlyArray<readonly [string, Rule]> = [
   ['backfill.priority', wholeNumber(1, maxUserPriority)],
   ['backfill.batchSize', wholeNumber(1, 100_000)],
   ['webhooks.secret', (secret) => webhookSecretProblem(secret as string | undefined)],
+  ['webhooks.secretsKey', (_, config) => secretsKeyProblem(config.webhooks)],
   ['webhooks.retryPeriodSeconds', wholeNumber(1, 30 * 86_400)],
   ['webhooks.backoffBaseMs', wholeNumber(1, 3_600_000)],
   ['webhooks.backoffMaxMs', wholeNumber(1, 86_400_000)],
@@ -241,6 +242,13 @@ function webhookSecretProblem(secret: string | undefined): string | undefined {
   const body = secret.startsWith('whsec_') ? secret.slice(6) : '';
   const bytes = /^[A-Za-z0-9+/]+={0,2}$/.test(body) ? Buffer.from(body, 'base64').length : 0;
   return bytes >= 24 && bytes <= 64 ? undefined : 'expected whsec_ and the base64 of 24 to 64 random bytes';
+}
+
+/** The master secret of secrets at rest: long enough, and not the signing secret the receivers hold. */
+function secretsKeyProblem({ secret, secretsKey }: PromptqConfig['webhooks']): string | undefined {
+  if (secretsKey === undefined) return undefined;
+  if (secretsKey.length < 32) return 'must be at least 32 characters (openssl rand -base64 32)';
+  return secretsKey === secret ? 'must not be PROMPTQ_WEBHOOK_SECRET (its receivers hold that)' : undefined;
 }
 
 function prefixProblem(prefix: string, mode: string): string | undefined {

@@ -136,6 +136,7 @@ export const defaults: PromptqConfig = deepFreeze<PromptqConfig>({
   },
   webhooks: {
     secret: undefined,
+    secretsKey: undefined,
     allowPrivate: false,
     allowHosts: undefined,
     retryPeriodSeconds: 86_400,

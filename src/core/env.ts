@@ -78,6 +78,7 @@ export const environmentVariables: readonly EnvVariable[] = [
   v('PROMPTQ_MAX_TENANT_LABELS', 'int', 'labels.maxTenants'),
   v('PROMPTQ_MAX_MODEL_LABELS', 'int', 'labels.maxModels'),
   v('PROMPTQ_WEBHOOK_SECRET', 'string', 'webhooks.secret'),
+  v('PROMPTQ_SECRETS_KEY', 'string', 'webhooks.secretsKey'),
   v('PROMPTQ_WEBHOOK_ALLOW_PRIVATE', 'bool', 'webhooks.allowPrivate'),
   v('PROMPTQ_WEBHOOK_ALLOW_HOSTS', 'string', 'webhooks.allowHosts'),
   v('PROMPTQ_WEBHOOK_RETRY_PERIOD', 'int', 'webhooks.retryPeriodSeconds'),

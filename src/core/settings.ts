@@ -442,10 +442,15 @@ export interface BackfillConfig {
 export interface WebhooksConfig {
   /**
    * `whsec_…` secret (`PROMPTQ_WEBHOOK_SECRET`): signs the webhooks of jobs of no tenant (never a
-   * tenant's job: that is signed with the tenant's own secret), and the key that encrypts tenants'
-   * secrets at rest is derived from it. Never logged. @defaultValue `undefined`
+   * tenant's job: that is signed with the tenant's own secret). Never logged. @defaultValue `undefined`
    */
   readonly secret: string | undefined;
+  /**
+   * Master secret (`PROMPTQ_SECRETS_KEY`, at least 32 characters, not `secret`): the key that
+   * encrypts tenants' webhook secrets at rest is derived from it (store/webhook-secrets.ts). Never
+   * logged. @defaultValue `undefined`
+   */
+  readonly secretsKey: string | undefined;
   /** Allow receivers on loopback, private, link-local and metadata addresses (`PROMPTQ_WEBHOOK_ALLOW_PRIVATE`). @defaultValue `false` */
   readonly allowPrivate: boolean;
   /**

@@ -21,6 +21,11 @@ export function newSecret(): string {
   return `whsec_${randomBytes(32).toString('base64')}`;
 }
 
+/** A `PROMPTQ_SECRETS_KEY`: the master secret of tenants' webhook secrets at rest. */
+export function newSecretsKey(): string {
+  return randomBytes(32).toString('base64');
+}
+
 export interface Received {
   headers: Record<string, string>;
   body: string;

@@ -11,6 +11,7 @@ import { post } from '../helpers/stack.js';
 import { testRedis } from '../helpers/topology.js';
 import {
   newSecret,
+  newSecretsKey,
   type Receiver,
   startReceiver,
   startWebhookStack,
@@ -21,12 +22,14 @@ import {
 describe('webhooks of tenants that share a job id', () => {
   const admin = 'admin-token-0123456789abcdef';
   const serverSecret = newSecret();
+  const secretsKey = newSecretsKey();
   let stack: WebhookStack;
   let receiver: Receiver;
   beforeAll(async () => {
     receiver = await startReceiver(() => 200);
     stack = await startWebhookStack({
       PROMPTQ_WEBHOOK_SECRET: serverSecret,
+      PROMPTQ_SECRETS_KEY: secretsKey,
       PROMPTQ_WEBHOOK_ALLOW_PRIVATE: 'true',
       PROMPTQ_AUTH_TOKEN: admin,
     });
@@ -42,7 +45,7 @@ describe('webhooks of tenants that share a job id', () => {
       String((await post(`${stack.url}/v1/tenants`, { name }, auth(admin))).body.token);
     const tokens = { ta: await tok('ta'), tb: await tok('tb') };
     const redis = testRedis();
-    const tw = new TenantWebhooks(redis, keyspaceOf(stack.config), serverSecret);
+    const tw = new TenantWebhooks(redis, keyspaceOf(stack.config), { secret: serverSecret, secretsKey });
     const secrets = { ta: await tw.rotateSecret('ta'), tb: await tw.rotateSecret('tb') };
     redis.disconnect();
     const job = (who: string) => ({

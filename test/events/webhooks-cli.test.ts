@@ -1,7 +1,7 @@
 /**
  * The commands: `promptq tenants set NAME --webhook-url URL` prints the tenant's whsec_ secret once
  * (alone on stdout), `rotate-webhook-secret` replaces it, a private receiver or a missing
- * PROMPTQ_WEBHOOK_SECRET exits 2; a delivery that keeps failing is dead-lettered, `promptq webhooks
+ * PROMPTQ_SECRETS_KEY exits 2; a delivery that keeps failing is dead-lettered, `promptq webhooks
  * list --failed` shows it and `promptq webhooks retry ID` delivers it under the same webhook-id.
  */
 import { Webhook } from 'standardwebhooks';
@@ -11,6 +11,7 @@ import { post } from '../helpers/stack.js';
 import { redisEnv } from '../helpers/topology.js';
 import {
   newSecret,
+  newSecretsKey,
   type Receiver,
   startReceiver,
   startWebhookStack,
@@ -26,6 +27,7 @@ async function cli(args: string[], env: Record<string, string>) {
 
 describe('webhook commands', () => {
   const secret = newSecret();
+  const secretsKey = newSecretsKey();
   let stack: WebhookStack;
   let receiver: Receiver;
   let answer = 500;
@@ -40,6 +42,7 @@ describe('webhook commands', () => {
       ...redisEnv(),
       PROMPTQ_QUEUE: stack.config.queue,
       PROMPTQ_WEBHOOK_SECRET: secret,
+      PROMPTQ_SECRETS_KEY: secretsKey,
       PROMPTQ_WEBHOOK_ALLOW_PRIVATE: 'true',
     };
   });
@@ -66,11 +69,12 @@ describe('webhook commands', () => {
     const refused = await cli(['tenants', 'set', 'hooked', '--webhook-url', receiver.url], strict);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('private');
-    // Without the server secret a tenant secret cannot be made.
-    const { PROMPTQ_WEBHOOK_SECRET: __, ...noSecret } = env;
-    const missing = await cli(['tenants', 'rotate-webhook-secret', 'hooked'], noSecret);
+    // Without the secrets key a tenant secret cannot be made (the signing secret is not enough).
+    const { PROMPTQ_SECRETS_KEY: __, ...noKey } = env;
+    const missing = await cli(['tenants', 'rotate-webhook-secret', 'hooked'], noKey);
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toContain('PROMPTQ_WEBHOOK_SECRET');
+    expect(missing.stderr).toContain('PROMPTQ_SECRETS_KEY');
+    expect(missing.stderr).not.toContain(secret.slice(6));
   }, 60_000);
 
   it('a dead-lettered delivery is listed and replayed under the same webhook-id', async () => {

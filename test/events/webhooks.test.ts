@@ -16,6 +16,7 @@ import { post } from '../helpers/stack.js';
 import { testRedis } from '../helpers/topology.js';
 import {
   newSecret,
+  newSecretsKey,
   type Receiver,
   startReceiver,
   startWebhookStack,
@@ -24,6 +25,8 @@ import {
 } from './webhook-helpers.js';
 
 const serverSecret = newSecret();
+const secretsKey = newSecretsKey();
+const secrets = { secret: serverSecret, secretsKey };
 const job = (id: string, url?: string) => ({
   id,
   model: 'claude-haiku-4-5',
@@ -47,6 +50,7 @@ describe('webhooks: signed, at least once', () => {
     });
     stack = await startWebhookStack({
       PROMPTQ_WEBHOOK_SECRET: serverSecret,
+      PROMPTQ_SECRETS_KEY: secretsKey,
       PROMPTQ_WEBHOOK_ALLOW_PRIVATE: 'true',
     });
   });
@@ -119,7 +123,7 @@ describe('webhooks: signed, at least once', () => {
     const redis = testRedis();
     const keys = keyspaceOf(stack.config);
     await new TenantStore(redis, keys).add('acme');
-    const { secret } = await new TenantWebhooks(redis, keys, serverSecret).setUrl(
+    const { secret } = await new TenantWebhooks(redis, keys, secrets).setUrl(
       'acme',
       `${receiver.url}?t=acme`,
     );
@@ -140,6 +144,7 @@ describe('webhooks: signed, at least once', () => {
     expect(dump).not.toContain(secret!);
     expect(dump).not.toContain(secret!.slice(6));
     expect(dump).not.toContain(serverSecret.slice(6));
+    expect(dump).not.toContain(secretsKey);
     // Nor does any log line carry a secret, though the deliveries were logged (the 500s).
     const logs = stack.logs.join('\n');
     expect(logs).toContain('webhook delivery failed');
@@ -164,7 +169,7 @@ describe('webhooks: signed, at least once', () => {
     expect(dead.last_error).toMatch(/tenant "mallory" has no webhook secret/);
     expect(receiver.received.filter((r) => r.path.includes('t=mallory'))).toEqual([]);
     // The control: once the tenant has a secret, the same kind of job is delivered, signed with it.
-    const secret = await new TenantWebhooks(redis, keys, serverSecret).rotateSecret('mallory');
+    const secret = await new TenantWebhooks(redis, keys, secrets).rotateSecret('mallory');
     expect((await post(`${stack.url}/v1/jobs`, { ...job('wh-m2', url), tenant_id: 'mallory' })).status).toBe(
       202,
     );

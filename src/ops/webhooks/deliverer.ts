@@ -6,12 +6,16 @@
  * bytes under the same `webhook-id`; each attempt is signed anew (its own `webhook-timestamp`) with
  * the tenant's secret for a tenant's job (none: dead-lettered), `PROMPTQ_WEBHOOK_SECRET` for a job
  * of no tenant. A 2xx delivers; another status, a network error or the timeout is retried with
- * backoff; a refused address, a redirect or no secret to sign with dead-letters at once. A process
+ * backoff; a refused address, a redirect or no secret to sign with dead-letters at once. A tenant
+ * whose sealed secret cannot be decrypted (`PROMPTQ_SECRETS_KEY` unset or changed) is not a tenant
+ * without one — that would send unsigned, or dead-letter: its deliveries are held (delayed, no
+ * attempt spent, `held` in `promptq webhooks list`), logged once per tenant, and go out once
+ * `promptq tenants rotate-webhook-secret` re-sets it (or the key is restored). A process
  * killed mid-delivery leaves the delivery to BullMQ's stalled check: another process (or the same
  * one restarted) delivers it.
  */
 
-import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import { DelayedError, type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { PromptqConfig } from '../../core/config.js';
 import type { Logger } from '../../core/log.js';
 import { RepeatedLog } from '../../core/log-repeats.js';
@@ -46,17 +50,58 @@ async function makeBody(d: DeliveryData, o: DelivererOptions): Promise<string> {
   return JSON.stringify({ type: d.event, timestamp: new Date().toISOString(), data });
 }
 
-async function deliver(job: Job<DeliveryData>, o: DelivererOptions): Promise<{ status: number }> {
+/** How long a held delivery waits before it looks at its tenant's secret again. */
+export const heldRecheckMs = (config: DelivererOptions['config']) =>
+  Math.min(config.webhooks.backoffMaxMs, 60_000);
+
+/** Hold a delivery whose tenant's secret cannot be read: delayed, no attempt spent, the reason kept. */
+async function hold(
+  job: Job<DeliveryData>,
+  token: string | undefined,
+  reason: string,
+  o: Held,
+): Promise<never> {
+  const { tenant } = job.data;
+  const held = `tenant "${tenant}": its webhook secret cannot be decrypted (${reason}); re-set it: promptq tenants rotate-webhook-secret ${tenant}`;
+  if (job.data.held !== held) await job.updateData({ ...job.data, held });
+  if (!o.loggedHeld.has(`${tenant}\0${reason}`)) {
+    o.loggedHeld.add(`${tenant}\0${reason}`);
+    o.log.error('webhook deliveries held', {
+      tenant,
+      reason,
+      fix: `promptq tenants rotate-webhook-secret ${tenant}`,
+    });
+  }
+  await job.moveToDelayed(Date.now() + heldRecheckMs(o.config), token);
+  throw new DelayedError(held);
+}
+
+type Held = DelivererOptions & { loggedHeld: Set<string> };
+
+/** The secret that signs the delivery (undefined: none), or the delivery is held. */
+async function secretOf(job: Job<DeliveryData>, token: string | undefined, o: Held) {
+  // A tenant's job is signed with the tenant's secret only: never the server's, which would let a
+  // tenant have its own bodies signed as the admin's and sent to the admin's receivers.
+  const { tenant } = job.data;
+  if (tenant === null) return o.config.webhooks.secret;
+  const found = await o.tenants.get(tenant);
+  if (found.unreadable !== undefined) return hold(job, token, found.unreadable, o);
+  if (job.data.held !== undefined) await job.updateData({ ...job.data, held: undefined });
+  return found.secret ?? undefined;
+}
+
+async function deliver(
+  job: Job<DeliveryData>,
+  token: string | undefined,
+  o: Held,
+): Promise<{ status: number }> {
   let { body } = job.data;
   if (body === undefined) {
     body = await makeBody(job.data, o);
     await job.updateData({ ...job.data, body });
   }
-  // A tenant's job is signed with the tenant's secret only: never the server's, which would let a
-  // tenant have its own bodies signed as the admin's and sent to the admin's receivers.
   const { tenant } = job.data;
-  const secret =
-    tenant === null ? o.config.webhooks.secret : ((await o.tenants.get(tenant)).secret ?? undefined);
+  const secret = await secretOf(job, token, o);
   if (secret === undefined) {
     throw new UnrecoverableError(
       tenant === null
@@ -88,15 +133,20 @@ const connectionError = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Connection is c
 /** Start delivering; `close(force)` stops (a forced close leaves in-flight deliveries to the stalled check). */
 export function startDeliverer(o: DelivererOptions): { close(force?: boolean): Promise<void> } {
   const { config, queue, log } = o;
-  const worker = new Worker<DeliveryData>(queue.keys.webhookQueue, (job) => deliver(job, o), {
-    connection: queue.connection,
-    prefix: queue.keys.prefix,
-    concurrency: config.webhooks.concurrency,
-    lockDuration: config.worker.lockDurationMs,
-    stalledInterval: config.worker.stalledIntervalMs,
-    maxStalledCount: config.worker.maxStalledCount,
-    settings: { backoffStrategy: (made) => backoffDelay(config.webhooks, made) },
-  });
+  const held: Held = { ...o, loggedHeld: new Set() };
+  const worker = new Worker<DeliveryData>(
+    queue.keys.webhookQueue,
+    (job, token) => deliver(job, token, held),
+    {
+      connection: queue.connection,
+      prefix: queue.keys.prefix,
+      concurrency: config.webhooks.concurrency,
+      lockDuration: config.worker.lockDurationMs,
+      stalledInterval: config.worker.stalledIntervalMs,
+      maxStalledCount: config.worker.maxStalledCount,
+      settings: { backoffStrategy: (made) => backoffDelay(config.webhooks, made) },
+    },
+  );
   // Redis away is the connection's to report (service.ts: once, then summarised); anything else once
   // per kind, then summarised.
   const repeats = new RepeatedLog(log, { intervalMs: config.log.repeatIntervalMs });

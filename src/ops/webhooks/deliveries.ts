@@ -27,6 +27,8 @@ export interface DeliveryData {
   tenant: string | null;
   /** The body, fixed at the first attempt so that every retry sends the same bytes. */
   body?: string;
+  /** Why the delivery is held (its tenant's secret cannot be decrypted); gone once it can be. */
+  held?: string | undefined;
 }
 
 /** What `promptq webhooks list` shows of a delivery (never the URL's path or query: they may hold a token). */
@@ -105,7 +107,7 @@ export class WebhookDeliveries {
   }
 
   /** Add the delivery of a job's event (once: the same event again is the same delivery). */
-  async enqueue(d: Omit<DeliveryData, 'webhookId' | 'body'>): Promise<string> {
+  async enqueue(d: Omit<DeliveryData, 'webhookId' | 'body' | 'held'>): Promise<string> {
     const webhookId = webhookIdOf(this.#keys.queue, d.jobId, d.event, d.tenant);
     await this.queue.add(
       d.event,
@@ -141,7 +143,7 @@ export class WebhookDeliveries {
       state: await job.getState(),
       receiver: receiverOf(job.data.url),
       attempts: job.attemptsMade,
-      last_error: job.failedReason || null,
+      last_error: job.data.held ?? (job.failedReason || null),
       finished_at: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
     };
   }

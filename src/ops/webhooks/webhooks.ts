@@ -32,7 +32,7 @@ export function startWebhooks(o: {
     completed: config.jobs.keepCompletedSeconds,
     failed: config.jobs.keepFailedSeconds,
   });
-  const tenants = new TenantWebhooks(queue.connection, queue.keys, config.webhooks.secret);
+  const tenants = new TenantWebhooks(queue.connection, queue.keys, config.webhooks);
   subscribeWebhooks(o.events, deliveries, tenants);
   const deliverer = startDeliverer({ queue, config, tenants, policy: o.policy, log: o.log });
   return {
@@ -58,7 +58,7 @@ export function subscribeJobNotifications(
     completed: config.jobs.keepCompletedSeconds,
     failed: config.jobs.keepFailedSeconds,
   });
-  subscribeWebhooks(events, deliveries, new TenantWebhooks(connection, keys, config.webhooks.secret));
+  subscribeWebhooks(events, deliveries, new TenantWebhooks(connection, keys, config.webhooks));
   subscribeStreams(events, { connection, keys, config: config.streams });
   return { close: () => deliveries.close() };
 }
