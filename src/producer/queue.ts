@@ -23,12 +23,7 @@ import {
 } from '../core/job.js';
 import { inSpan, SpanKind, traceMetadata } from '../core/trace.js';
 import type { EventSink } from '../events/types.js';
-import {
-  type AddressPolicy,
-  addressPolicy,
-  checkWebhookTarget,
-  WebhookTargetError,
-} from '../events/webhooks/address-guard.js';
+import { type AddressPolicy, addressPolicy } from '../events/webhooks/address-guard.js';
 import { AccountNames } from '../providers/account-names.js';
 import { type ModelPolicy, modelPolicyOf } from '../providers/anthropic/model-policy.js';
 import { createConnection, type RedisConnection } from '../store/connection.js';
@@ -37,7 +32,7 @@ import { withinRedisDeadline } from '../store/redis-deadline.js';
 import { claimJobs, reserveRanks } from '../store/tenant-pending.js';
 import { checkSameRequest } from './conflicts.js';
 import { type JobState, type JobView, jobState, readJobView } from './job-view.js';
-import { batchTurnaround, chooseRoute } from './routing.js';
+import { type Judged, type RefusalContext, refusals } from './refusals.js';
 import { JobWaiters } from './waiters.js';
 
 /**
@@ -155,20 +150,26 @@ export class PromptQueue {
     };
   }
 
-  /** Refuse a job whose webhook receiver is a private address (events/webhooks/address-guard.ts). */
-  async #checkWebhooks(requests: readonly JobRequest[], prefix?: string): Promise<void> {
-    const problems: FieldProblem[] = [];
-    for (const [i, r] of requests.entries()) {
-      if (r.webhook === undefined) continue;
-      try {
-        await checkWebhookTarget(this.#webhookTargets, r.webhook.url);
-      } catch (err) {
-        if (!(err instanceof WebhookTargetError)) throw err;
-        const field = prefix === undefined ? 'webhook.url' : `${prefix}${i}.webhook.url`;
-        problems.push({ field, message: err.message.replace(/^webhook\.url: /, '') });
-      }
-    }
-    if (problems.length > 0) throw new ValidationError(problems);
+  /** What {@link refusals} reads. */
+  get #refusalContext(): RefusalContext {
+    const { config, connection, keys } = this;
+    return {
+      config,
+      connection,
+      keys,
+      models: this.#models,
+      accounts: this.#accounts,
+      webhookTargets: this.#webhookTargets,
+    };
+  }
+
+  /**
+   * Every reason this queue refuses these jobs beyond their bodies' shape (producer/refusals.ts):
+   * their models, accounts, webhook receivers and deadlines, each field named under `fieldOf(i)`.
+   * The one judgement of `add`, `addBatch` and `addValidated`.
+   */
+  refusals(jobs: readonly Judged[], fieldOf: (i: number) => string, opts: { deadlines?: boolean } = {}) {
+    return refusals(this.#refusalContext, jobs, fieldOf, opts);
   }
 
   /**
@@ -177,17 +178,8 @@ export class PromptQueue {
    */
   async add(body: JobBody | unknown): Promise<AddResult> {
     const submission = scoped(validateJob(body, this.config.jobs.limits));
-    const unknown = [
-      ...this.#models.problems(submission.request),
-      ...this.#accounts.problems(submission.request),
-    ];
-    if (unknown.length > 0) throw new ValidationError(unknown);
-    await this.#checkWebhooks([submission.request]);
-    // Its reads, too, wait for Redis at most as long as the enqueue does (a failover).
-    const late = await withinRedisDeadline(this.connection, this.config.redis.enqueueTimeoutMs, () =>
-      this.#deadlineProblems([submission], () => ''),
-    );
-    if (late.length > 0) throw new ValidationError(late);
+    const problems = await this.refusals([submission], () => '');
+    if (problems.length > 0) throw new ValidationError(problems);
     // Through a failover: wait for the new primary, at most redis.enqueueTimeoutMs (redis-deadline.ts).
     return withinRedisDeadline(this.connection, this.config.redis.enqueueTimeoutMs, () =>
       this.#addOne(submission),
@@ -220,10 +212,7 @@ export class PromptQueue {
     const problems: FieldProblem[] = [];
     const valid = bodies.map((b, i) => {
       try {
-        const v = scoped(validateJob(b, this.config.jobs.limits));
-        problems.push(...this.#models.problems(v.request, `jobs.${i}.`));
-        problems.push(...this.#accounts.problems(v.request, `jobs.${i}.`));
-        return v;
+        return scoped(validateJob(b, this.config.jobs.limits));
       } catch (err) {
         if (!(err instanceof ValidationError)) throw err;
         for (const p of err.problems) problems.push({ field: `jobs.${i}.${p.field}`, message: p.message });
@@ -241,16 +230,8 @@ export class PromptQueue {
       seen.add(v.id);
     });
     if (problems.length === 0)
-      problems.push(
-        ...(await withinRedisDeadline(this.connection, this.config.redis.enqueueTimeoutMs, () =>
-          this.#deadlineProblems(valid as Submission[], (i) => `jobs.${i}.`),
-        )),
-      );
+      problems.push(...(await this.refusals(valid as Submission[], (i) => `jobs.${i}.`)));
     if (problems.length > 0) throw new ValidationError(problems);
-    await this.#checkWebhooks(
-      valid.map((v) => v!.request),
-      'jobs.',
-    );
     return withinRedisDeadline(this.connection, this.config.redis.enqueueTimeoutMs, async () => {
       await checkSameRequest(this.connection, this.keys, valid as Submission[], (i) => `jobs.${i}.id`);
       const added = await this.#enqueue(valid.map((v) => v!));
@@ -259,41 +240,27 @@ export class PromptQueue {
   }
 
   /**
-   * Deadlines no route can meet (producer/routing.ts), each named under `prefix(i)`. A job that
-   * exists already is answered as it is (the same id again), whatever its deadline says now.
-   */
-  async #deadlineProblems(
-    jobs: readonly Submission[],
-    prefix: (i: number) => string,
-  ): Promise<FieldProblem[]> {
-    if (!jobs.some((j) => j.request.deadline !== undefined)) return [];
-    const { routing } = this.config;
-    const turnaround = await batchTurnaround(this.connection, this.keys, routing);
-    const pipe = this.connection.pipeline();
-    for (const j of jobs) pipe.exists(this.keys.job(bullJobId(j.id ?? '-')));
-    const rows = (await pipe.exec()) ?? [];
-    const exists = rows.map((row, i) => jobs[i]?.id !== undefined && row[1] === 1);
-    const now = Date.now();
-    const problems: FieldProblem[] = [];
-    jobs.forEach((j, i) => {
-      if (exists[i]) return;
-      const r = chooseRoute(j.request, now, turnaround, routing);
-      if ('problem' in r) problems.push({ ...r.problem, field: `${prefix(i)}${r.problem.field}` });
-    });
-    return problems;
-  }
-
-  /**
-   * Enqueue already-validated jobs with caller-chosen ids in one round trip (backfills: deterministic
-   * ids make a re-run add nothing twice). The ids are stored ids: a tenant's carry its tag
-   * (`scopedJobId(id, request.tenant_id)`). Returns how many were new: not there before this call
-   * (including those a killed run had claimed but not added). A job that exists is left as it is,
-   * whatever its request: the backfill's results pass compares the whole request and reports a
-   * different one as that line's error (backfill/results.ts).
+   * Enqueue jobs whose bodies are validated (`validateJob`) with caller-chosen ids in one round trip
+   * (backfills: deterministic ids make a re-run add nothing twice). The ids are stored ids: a
+   * tenant's carry its tag (`scopedJobId(id, request.tenant_id)`). They are judged as `add` judges
+   * a job ({@link refusals}: models, accounts, webhook receivers, deadlines) before any is added: a
+   * refusal throws {@link ValidationError} naming the job's input line (`line.12.webhook.url`) when
+   * it has one, else its index (`jobs.3.`), and adds none. `resubmit`: jobs accepted before and
+   * added again (a batch's jobs sent live), whose deadlines are not judged again. Returns how many
+   * were new: not there before this call (including those a killed run had claimed but not added).
+   * A job that exists is left as it is, whatever its request: the backfill's results pass compares
+   * the whole request and reports a different one as that line's error (backfill/results.ts).
    */
   async addValidated(
-    jobs: ReadonlyArray<{ request: JobRequest; id: string; priority?: number }>,
+    jobs: ReadonlyArray<{ request: JobRequest; id: string; priority?: number; line?: number }>,
+    opts: { resubmit?: boolean } = {},
   ): Promise<{ added: number }> {
+    const fieldOf = (i: number) => {
+      const line = jobs[i]?.line;
+      return line === undefined ? `jobs.${i}.` : `line.${line}.`;
+    };
+    const problems = await this.refusals(jobs, fieldOf, { deadlines: opts.resubmit !== true });
+    if (problems.length > 0) throw new ValidationError(problems);
     const added = await this.#enqueue(jobs);
     return { added: added.filter((j) => j.outcome !== 'existed').length };
   }
