@@ -21,7 +21,7 @@ import { AnthropicBatches } from './batches.js';
 import { classifyError } from './classify.js';
 import { anthropicClient } from './client.js';
 import { PriceTable } from './pricing.js';
-import { parseRateLimitHeaders } from './rate-limit-headers.js';
+import { parseRateLimitHeaders, type Speed } from './rate-limit-headers.js';
 import { runAttempt } from './stream.js';
 
 export interface AnthropicProviderOptions {
@@ -63,8 +63,8 @@ export class AnthropicProvider implements Provider {
     return runAttempt(this.#client, { ...call, model: this.modelId(call.model) });
   }
 
-  classify(err: unknown): Decision {
-    return classifyError(err);
+  classify(err: unknown, speed?: Speed): Decision {
+    return classifyError(err, speed);
   }
 
   rateLimitSignals(headers: Headers): RateLimitSignals {
