@@ -144,7 +144,7 @@ export function registerBatches(cli: Cli): void {
   batches
     .command('show')
     .description('one batch and its progress')
-    .argument('<ID>', 'the batch id (msgbatch_…)')
+    .argument('<ID>', 'the batch id (msgbatch_…; with several anthropic accounts <account>/<id>+…)')
     .option('--json', 'as JSON', false)
     .action(async (id: string, options: { json: boolean }) => {
       const { config, log } = loadContext();
@@ -162,7 +162,7 @@ export function registerBatches(cli: Cli): void {
   batches
     .command('cancel')
     .description('cancel a batch: requests not yet processed end canceled (a running backfill reports them)')
-    .argument('<ID>', 'the batch id (msgbatch_…)')
+    .argument('<ID>', 'the batch id (msgbatch_…; with several anthropic accounts <account>/<id>+…)')
     .option('--json', 'as JSON', false)
     .action(async (id: string, options: { json: boolean }) => {
       const { config, log } = loadContext();

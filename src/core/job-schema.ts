@@ -245,6 +245,25 @@ export function webhookUrlProblem(raw: string): string | undefined {
   return undefined;
 }
 
+/**
+ * `speed: "fast"` on a model that has no fast mode: the API's docs name Opus-class models only
+ * (Claude Opus 5.5, Opus 5, Fable 5.2, Mythos 5.2 as of 2026-12) and never Sonnet or Haiku. Sonnet
+ * and Haiku models (the job's and its `fallback_models`) are refused here; any other model is
+ * accepted, and the API's own error answers it if it has no fast mode.
+ */
+export function speedProblems(body: Record<string, unknown>): Array<{ field: string; message: string }> {
+  if (body.speed !== 'fast') return [];
+  const noFast = (m: unknown) => typeof m === 'string' && /sonnet|haiku/i.test(m);
+  const message =
+    'speed "fast" is not available on Sonnet or Haiku models (fast mode runs on Opus-class models)';
+  const problems = noFast(body.model) ? [{ field: 'speed', message }] : [];
+  const fallbacks = Array.isArray(body.fallback_models) ? body.fallback_models : [];
+  fallbacks.forEach((m, i) => {
+    if (noFast(m)) problems.push({ field: `fallback_models.${i}`, message });
+  });
+  return problems;
+}
+
 /** The job schema for the given limits. Every field promptq knows; others are forwarded. */
 export function jobSchema(limits: JobLimits = defaultJobLimits) {
   return z.looseObject({
@@ -264,6 +283,7 @@ export function jobSchema(limits: JobLimits = defaultJobLimits) {
     metadata: z.strictObject({ user_id: z.string().max(256).nullish() }).optional(),
     stream: z.boolean().optional(),
     service_tier: z.enum(['auto', 'standard_only']).optional(),
+    speed: z.enum(['standard', 'fast']).optional(),
     tools: z.array(tool).optional(),
     tool_choice: toolChoice.optional(),
     thinking: thinking.optional(),

@@ -9,7 +9,7 @@
  */
 import { parseDeadline, type RouteChoice } from './deadline.js';
 import { PromptqError } from './errors.js';
-import { defaultJobLimits, defaultSchema, type JobLimits, schemaFor } from './job-schema.js';
+import { defaultJobLimits, defaultSchema, type JobLimits, schemaFor, speedProblems } from './job-schema.js';
 
 /** A message in Anthropic format. Content blocks are passed to the API as they are. */
 export interface Message {
@@ -37,6 +37,8 @@ export interface KnownJobFields {
   tool_choice?: Record<string, unknown>;
   thinking?: Record<string, unknown>;
   service_tier?: 'auto' | 'standard_only';
+  /** `fast`: fast mode (dearer, faster output), limited and paced in a bucket of its own. */
+  speed?: 'standard' | 'fast';
   tenant_id?: string;
   /** Idempotency key: `[A-Za-z0-9_-]{1,128}`. */
   id?: string;
@@ -247,6 +249,7 @@ export function validateJob(
   ) {
     problems.push({ field: 'thinking.budget_tokens', message: 'must be less than max_tokens' });
   }
+  if (problems.length === 0) problems.push(...speedProblems(b));
   if (problems.length > 0) throw new ValidationError(problems);
 
   const { prompt, messages, id, priority, tenant_id: tenant, metadata, ...rest } = b;

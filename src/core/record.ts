@@ -27,6 +27,8 @@ export interface Usage {
   cache_creation?: { ephemeral_5m_input_tokens?: number; ephemeral_1h_input_tokens?: number } | null;
   server_tool_use?: { web_search_requests?: number; web_fetch_requests?: number } | null;
   service_tier?: string | null;
+  /** `fast` when fast mode served the call (`standard`, or absent, otherwise). */
+  speed?: string | null;
 }
 
 /** How a job reached the API: a live call, or a request in a Message Batch (docs/cost.md). */
@@ -51,6 +53,8 @@ export interface JobRecord {
   web_search_requests: number;
   web_fetch_requests: number;
   service_tier: string | null;
+  /** The speed that served the call (`usage.speed`: `standard`, `fast`). */
+  speed: string | null;
   stop_reason: string | null;
   /** The model that answered (a fallback model when `fallback_reason` is set). */
   served_model: string | null;
@@ -108,6 +112,7 @@ export function newRecord(request: JobRequest, enqueuedAt: number): JobRecord {
     web_search_requests: 0,
     web_fetch_requests: 0,
     service_tier: null,
+    speed: null,
     stop_reason: null,
     served_model: null,
     fallback_reason: null,
@@ -155,6 +160,7 @@ export function savingsOf(
       output_tokens: usage.output_tokens,
       server_tool_use: usage.server_tool_use ?? null,
       service_tier: tier,
+      speed: usage.speed ?? null,
     },
     model,
     { batch: false },
@@ -186,6 +192,7 @@ export function recordAnswer(
   record.web_search_requests = usage.server_tool_use?.web_search_requests ?? 0;
   record.web_fetch_requests = usage.server_tool_use?.web_fetch_requests ?? 0;
   record.service_tier = usage.service_tier ?? null;
+  record.speed = usage.speed ?? null;
   record.stop_reason = message.stop_reason ?? null;
   record.served_model = model;
 }

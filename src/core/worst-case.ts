@@ -16,6 +16,8 @@ export interface WorstCaseCall {
   serverToolUses?: Record<string, number>;
   /** The request's `service_tier`: anything but `standard_only` may be answered at `priority`. */
   serviceTier?: string | undefined;
+  /** The request's `speed`: `fast` is priced at the model's fast-mode multiplier. */
+  speed?: string | undefined;
 }
 
 /** The price list's worst case of one call on one model (providers/provider.ts `Pricing`). */
@@ -76,6 +78,7 @@ export function worstCaseCost(
     maxTokens: request.max_tokens,
     serverToolUses: tools.uses,
     serviceTier: request.service_tier,
+    speed: request.speed,
   };
   let worst: WorstCase = { kind: 'priced', usd: 0, model: request.model };
   for (const model of [request.model, ...(request.fallback_models ?? [])]) {

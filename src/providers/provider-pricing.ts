@@ -1,9 +1,11 @@
 /**
  * Prices per provider where they differ from the Anthropic API's: a regional endpoint of Bedrock
  * (no `global` inference profile) or Vertex AI (a region other than `global`) costs 10% more than
- * the global one for the models from Claude Sonnet 4.5 and Haiku 4.5 on (Anthropic's pricing page,
- * third-party platform pricing: https://docs.claude.com/en/docs/about-claude/pricing). The Anthropic
- * price list (anthropic/prices.json) stays the one source of the base prices.
+ * the global one for Claude Sonnet 4.5 and every model after it; the models before it keep their
+ * one price (Anthropic's pricing page, third-party platform pricing:
+ * https://docs.claude.com/en/docs/about-claude/pricing; Vertex AI's "global and regional endpoints":
+ * https://docs.claude.com/en/docs/build-with-claude/claude-on-vertex-ai). The Anthropic price list
+ * (anthropic/prices.json) stays the one source of the base prices.
  */
 import type { CallCost, PriceOptions, Pricing, Usage } from './provider.js';
 
@@ -11,31 +13,38 @@ import type { CallCost, PriceOptions, Pricing, Usage } from './provider.js';
 const prices = {
   regional_premium: {
     factor: 1.1,
-    models: [
-      'claude-sonnet-4-5',
-      'claude-haiku-4-5',
-      'claude-opus-4-5',
-      'claude-sonnet-4-6',
-      'claude-opus-4-6',
+    /** The models before Claude Sonnet 4.5 (aliases without a date): no regional premium. */
+    before: [
+      'claude-opus-4-1',
+      'claude-opus-4-0',
+      'claude-opus-4',
+      'claude-sonnet-4-0',
+      'claude-sonnet-4',
+      'claude-3-7-sonnet',
+      'claude-3-5-sonnet',
+      'claude-3-5-haiku',
+      'claude-3-opus',
+      'claude-3-sonnet',
+      'claude-3-haiku',
     ],
   },
 } as const;
 
 /** The model's alias without a date (`claude-sonnet-4-5-20250929` → `claude-sonnet-4-5`). */
 function alias(model: string): string {
-  return model.replace(/-\d{8}$/, '');
+  return model.replace(/-(\d{8}|latest)$/, '');
 }
 
-/** A price list with every part of a call's price scaled for the models listed. */
+/** A price list with every part of a call's price scaled, but for the models exempt. */
 class ScaledPricing implements Pricing {
   constructor(
     readonly base: Pricing,
     readonly factor: number,
-    readonly models: ReadonlySet<string>,
+    readonly exempt: ReadonlySet<string>,
   ) {}
 
   #factorOf(model: string): number {
-    return this.models.has(alias(model)) ? this.factor : 1;
+    return this.exempt.has(alias(model)) ? 1 : this.factor;
   }
 
   priceCall(usage: Usage, model: string, options?: PriceOptions): CallCost | null {
@@ -67,5 +76,5 @@ class ScaledPricing implements Pricing {
 export function endpointPricing(base: Pricing, regional: boolean): Pricing {
   if (!regional) return base;
   const premium = prices.regional_premium;
-  return new ScaledPricing(base, premium.factor, new Set(premium.models));
+  return new ScaledPricing(base, premium.factor, new Set(premium.before));
 }

@@ -248,8 +248,11 @@ export interface Provider {
    * with {@link classify}), or the abort signal's reason.
    */
   stream(call: AttemptCall): Promise<AttemptResult>;
-  /** Anything {@link stream} threw, as a {@link Decision}. */
-  classify(err: unknown): Decision;
+  /**
+   * Anything {@link stream} threw, as a {@link Decision}; `speed` is the call's (a fast call's
+   * rate-limit signals are its fast bucket's).
+   */
+  classify(err: unknown, speed?: 'standard' | 'fast'): Decision;
   /** The rate-limit signals of an answer's headers (`{}` for a provider that sends none). */
   rateLimitSignals(headers: Headers): RateLimitSignals;
   /** Exact input tokens of a request, where the provider can count them (free, rate limited apart). */

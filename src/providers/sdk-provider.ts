@@ -8,7 +8,7 @@
  */
 import type { Simulator } from '@promptq/anthropic-simulator';
 import { classifyError } from './anthropic/classify.js';
-import { parseRateLimitHeaders } from './anthropic/rate-limit-headers.js';
+import { parseRateLimitHeaders, type Speed } from './anthropic/rate-limit-headers.js';
 import { runAttempt, type StreamingClient } from './anthropic/stream.js';
 import type { ModelIds } from './model-ids.js';
 import {
@@ -79,9 +79,9 @@ export class SdkProvider implements Provider {
     return { ...result, signals, message: { ...result.message, model: call.model } };
   }
 
-  classify(err: unknown): Decision {
+  classify(err: unknown, speed?: Speed): Decision {
     if (err instanceof UnservedModelError) return err.decision();
-    const decision = classifyError(err);
+    const decision = classifyError(err, speed);
     const type = this.#opts.errorType?.(err);
     const typed = type === undefined ? decision : { ...decision, errorType: type };
     const signals = this.#opts.rateLimitHeaders || typed.signals === null ? typed.signals : {};

@@ -139,6 +139,8 @@ export class JobProcessor {
       cachePrefixTokens: estimateCachePrefixTokens(request),
       cachePrefixKey: cachePrefixKey(request),
       maxTokens: request.max_tokens,
+      // `speed: "fast"` is paced in its model group's fast bucket (`<group>-fast`).
+      speed: request.speed,
       tenant: request.tenant_id ?? '',
       // BullMQ's priority carries the tenant rank too (fairness.ts); the limiter wants the user's.
       priority: bullPriority === 0 ? undefined : Math.floor(bullPriority / rankSlots),
@@ -308,7 +310,7 @@ export class JobProcessor {
       await this.#options.records.save(run.bullId, record);
       return { kind: 'returned' };
     }
-    const decision = provider.classify(err);
+    const decision = provider.classify(err, request.speed);
     await permit.settle({
       outcome: decision.outcome,
       signals: decision.signals,

@@ -22,4 +22,27 @@ describe('per-endpoint prices', () => {
       base.priceCall(usage, 'claude-opus-4-1')!.total,
     );
   });
+  it('every model from Sonnet 4.5 on has the premium, those after Opus 4.6 included; every older one none', () => {
+    const regional = endpointPricing(base, true);
+    for (const model of [
+      'claude-opus-4-8',
+      'claude-opus-5-5',
+      'claude-fable-5-2',
+      'claude-sonnet-5-5',
+      'claude-haiku-5-5',
+    ]) {
+      expect(regional.priceCall(usage, model)!.total, model).toBeCloseTo(
+        base.priceCall(usage, model)!.total * 1.1,
+        9,
+      );
+    }
+    for (const model of [
+      'claude-opus-4-20250514',
+      'claude-sonnet-4-0',
+      'claude-3-5-haiku-20241022',
+      'claude-3-7-sonnet-latest',
+    ]) {
+      expect(regional.priceCall(usage, model)!.total, model).toBe(base.priceCall(usage, model)!.total);
+    }
+  });
 });

@@ -18,6 +18,7 @@ export function usageBody(
   outputTokens: number,
   plan: ContentPlan | null = null,
   serviceTier: ServiceTier = 'standard',
+  speed: 'standard' | 'fast' = 'standard',
 ): SimUsage {
   return {
     input_tokens: usage.inputTokens,
@@ -32,7 +33,7 @@ export function usageBody(
     server_tool_use: plan?.serverToolUse ?? null,
     service_tier: serviceTier,
     inference_geo: 'global',
-    speed: 'standard',
+    speed,
   };
 }
 
@@ -44,6 +45,7 @@ export function messageBody(
   usage: CacheUsage,
   outputTokens: number,
   serviceTier: ServiceTier = 'standard',
+  speed: 'standard' | 'fast' = 'standard',
 ): SimMessage {
   return {
     id,
@@ -56,6 +58,6 @@ export function messageBody(
     stop_details: null,
     container: null,
     diagnostics: null,
-    usage: usageBody(usage, outputTokens, plan, serviceTier),
+    usage: usageBody(usage, outputTokens, plan, serviceTier, speed),
   };
 }

@@ -7,6 +7,7 @@ import { drawFault } from './faults.js';
 import { delay, parseJson, readBody, sendJson } from './http-util.js';
 import { planOutput } from './output.js';
 import type { CacheUsage } from './prompt-cache.js';
+import { FAST_SUFFIX } from './rate-limiter.js';
 import { type Delivery, type Generation, sendMessage, streamMessage } from './respond-message.js';
 import { randomId } from './rng.js';
 import { promptSegments } from './tokenizer.js';
@@ -55,7 +56,9 @@ export async function handleMessages(
   const { body: raw, tooLarge } = await readBody(req, opts.maxBodyBytes);
   const json = tooLarge ? undefined : parseJson(raw);
   const model = isRecord(json) && typeof json.model === 'string' ? json.model : undefined;
-  const group = model === undefined ? NO_MODEL_GROUP : opts.groupOf(model);
+  // A `speed: "fast"` call is served from its group's own fast bucket (`opus-fast`).
+  const fast = isRecord(json) && json.speed === 'fast';
+  const group = model === undefined ? NO_MODEL_GROUP : `${opts.groupOf(model)}${fast ? FAST_SUFFIX : ''}`;
   stats.record(group, (c) => {
     c.requests++;
   });
@@ -106,6 +109,7 @@ export async function handleMessages(
     midstream,
     extraDelayMs: forced?.delayMs ?? 0,
     serviceTier: opts.priorityTier && request.serviceTier === 'auto' ? 'priority' : 'standard',
+    speed: request.speed,
   };
   const delivery = await deliver(ctx, res, { group, request, gen, limitHeaders, signal: abort.signal });
   served(ctx, { group, request, gen, delivery, admittedAt });

@@ -1,5 +1,10 @@
 import { mergeLimits } from './options.js';
-import { type HeaderResource, type HeaderView, rateLimitHeaders } from './ratelimit-headers.js';
+import {
+  fastRateLimitHeaders,
+  type HeaderResource,
+  type HeaderView,
+  rateLimitHeaders,
+} from './ratelimit-headers.js';
 import {
   type BucketSpec,
   type BucketState,
@@ -28,6 +33,16 @@ const HEADER_NAME: Record<Resource, HeaderResource> = {
   input_tokens: 'input-tokens',
   output_tokens: 'output-tokens',
 };
+
+/** The suffix of a model group's `speed: "fast"` bucket (`opus-fast`). */
+export const FAST_SUFFIX = '-fast';
+
+/** The standard group of a fast group (`opus-fast` → `opus`); `undefined` for any other group. */
+export function fastBase(group: string): string | undefined {
+  return group.endsWith(FAST_SUFFIX) && group.length > FAST_SUFFIX.length
+    ? group.slice(0, -FAST_SUFFIX.length)
+    : undefined;
+}
 
 /** What admitting one request costs. */
 export type Cost = Record<Resource, number>;
@@ -159,11 +174,23 @@ export class RateLimiter {
     }
   }
 
-  /** The `anthropic-ratelimit-*` headers for `group` as of now (the announced view when set). */
+  /**
+   * The `anthropic-ratelimit-*` headers for `group` as of now (the announced view when set); for a
+   * fast group (`<group>-fast`) its `anthropic-fast-*` headers beside the standard group's.
+   */
   headers(group: string): Record<string, string> {
     if (this.#config.rateLimitHeaders === false) return {};
-    const g = this.#group(group);
     const now = this.#config.now();
+    const standard = fastBase(group);
+    if (standard === undefined) return rateLimitHeaders(this.#views(group, now), now);
+    return {
+      ...rateLimitHeaders(this.#views(standard, now), now),
+      ...fastRateLimitHeaders(this.#views(group, now), now),
+    };
+  }
+
+  #views(group: string, now: number): Partial<Record<HeaderResource, HeaderView>> {
+    const g = this.#group(group);
     const view = g.announced ?? g.enforced;
     const views: Partial<Record<HeaderResource, HeaderView>> = {};
     for (const resource of RESOURCES) {
@@ -175,7 +202,7 @@ export class RateLimiter {
         msUntilFull: msUntilFull(bucket.state, bucket.spec, now),
       };
     }
-    return rateLimitHeaders(views, now);
+    return views;
   }
 
   /**
@@ -210,7 +237,9 @@ export class RateLimiter {
   #group(name: string): Group {
     let g = this.#groups.get(name);
     if (!g) {
-      const limits = mergeLimits(this.#defaults, this.#config.groupLimits[name] ?? {});
+      // A fast bucket limits tokens only (the API announces no requests for it) unless configured.
+      const defaults = fastBase(name) === undefined ? this.#defaults : { ...this.#defaults, rpm: 0 };
+      const limits = mergeLimits(defaults, this.#config.groupLimits[name] ?? {});
       g = { limits, enforced: {}, announced: null, short: {} };
       this.#rebuild(g, limits);
       this.#groups.set(name, g);

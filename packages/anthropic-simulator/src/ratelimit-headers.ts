@@ -25,6 +25,25 @@ export function roundTokensDown(level: number): number {
 }
 
 /**
+ * The `anthropic-fast-*` headers of a `speed: "fast"` call: its own bucket of input and output
+ * tokens (the API announces no requests or combined tokens for it).
+ */
+export function fastRateLimitHeaders(
+  views: Partial<Record<HeaderResource, HeaderView>>,
+  now: number,
+): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const name of ['input-tokens', 'output-tokens'] as const) {
+    const view = views[name];
+    if (!view) continue;
+    headers[`anthropic-fast-${name}-limit`] = String(Math.round(view.limit));
+    headers[`anthropic-fast-${name}-remaining`] = String(roundTokensDown(view.level));
+    headers[`anthropic-fast-${name}-reset`] = rfc3339(now + view.msUntilFull);
+  }
+  return headers;
+}
+
+/**
  * The `anthropic-ratelimit-*` headers. Resources without a view (unlimited) get no headers; the
  * combined `tokens-*` headers describe the most restrictive of input and output (lower remaining).
  */

@@ -20,6 +20,8 @@ export interface Generation {
   extraDelayMs: number;
   /** The tier that answers (`usage.service_tier`). */
   serviceTier: 'standard' | 'priority';
+  /** The speed that answers (`usage.speed`). @defaultValue standard */
+  speed?: 'standard' | 'fast';
 }
 
 /** Timing knobs from the options. */
@@ -63,7 +65,7 @@ export async function sendMessage(
   sendJson(
     res,
     200,
-    messageBody(gen.messageId, gen.model, gen.content, gen.usage, n, gen.serviceTier),
+    messageBody(gen.messageId, gen.model, gen.content, gen.usage, n, gen.serviceTier, gen.speed),
     headers,
   );
   return { sentTokens, outcome: 'completed' };
@@ -91,7 +93,7 @@ export async function streamMessage(
   });
   writeEvent(res, 'message_start', {
     type: 'message_start',
-    message: messageBody(gen.messageId, gen.model, null, gen.usage, 1, gen.serviceTier),
+    message: messageBody(gen.messageId, gen.model, null, gen.usage, 1, gen.serviceTier, gen.speed),
   });
 
   const start = performance.now() + gen.extraDelayMs + timing.ttftMs;

@@ -14,6 +14,8 @@ export interface MessagesRequest {
   userId: string | null;
   /** `service_tier`: `standard_only` keeps the request off Priority Tier capacity. */
   serviceTier: 'auto' | 'standard_only';
+  /** `speed`: `fast` is served from the model group's fast bucket (`<group>-fast`). */
+  speed: 'standard' | 'fast';
   input: SimTokenInput;
   /** What shapes the answer's content blocks. */
   content: ContentRequest;
@@ -133,6 +135,16 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 
 function fail(message: string): never {
   throw new Invalid(message);
+}
+
+/**
+ * `speed`: `standard`, `fast` or null. Fast mode runs on some Opus-class models only; Sonnet and
+ * Haiku models refuse it, as the API does.
+ */
+function checkSpeed(speed: unknown, model: string): void {
+  if (speed === undefined || speed === null || speed === 'standard') return;
+  if (speed !== 'fast') fail("speed: Input should be 'standard' or 'fast'");
+  if (/sonnet|haiku/i.test(model)) fail(`speed: fast mode is not supported for model ${model}`);
 }
 
 function checkCacheControl(block: Record<string, unknown>, field: string, count: { n: number }): void {
@@ -271,6 +283,7 @@ export function validateMessagesRequest(
     checkTools(body, typeof body.max_tokens === 'number' ? body.max_tokens : undefined);
     if (body.stream !== undefined && typeof body.stream !== 'boolean')
       fail('stream: Input should be a valid boolean');
+    checkSpeed(body.speed, model);
     // The model is looked up after the schema checks, as the real API does.
     if (!isKnownModel(model))
       return { ok: false, error: { status: 404, type: 'not_found_error', message: `model: ${model}` } };
@@ -285,6 +298,7 @@ export function validateMessagesRequest(
         userId:
           isRecord(body.metadata) && typeof body.metadata.user_id === 'string' ? body.metadata.user_id : null,
         serviceTier: body.service_tier === 'standard_only' ? 'standard_only' : 'auto',
+        speed: body.speed === 'fast' ? 'fast' : 'standard',
         input: { system: body.system, messages: body.messages, tools: body.tools },
         content: {
           maxTokens,

@@ -6,7 +6,7 @@
 import { APIConnectionError, APIConnectionTimeoutError, APIError } from '@anthropic-ai/sdk';
 import { own } from '../../core/dict.js';
 import { AttemptTimeoutError, type Decision } from '../provider.js';
-import { parseRateLimitHeaders } from './rate-limit-headers.js';
+import { parseRateLimitHeaders, type Speed } from './rate-limit-headers.js';
 
 /** `error_code`s of 429s that mean money, not pace: waiting a few seconds will not help. */
 export const spendLimitCodes: ReadonlySet<string> = new Set([
@@ -64,8 +64,8 @@ function rowFor(status: number): Row {
   return { outcome: 'client_error', retry: false, reason: 'client_error' };
 }
 
-/** Classify anything an attempt threw. */
-export function classifyError(err: unknown): Decision {
+/** Classify anything an attempt threw (a `speed: "fast"` call's rate-limit signals are its fast bucket's). */
+export function classifyError(err: unknown, speed: Speed = 'standard'): Decision {
   if (err instanceof AttemptTimeoutError || err instanceof APIConnectionTimeoutError) {
     return noResponse('timeout', 'timeout_error', err.message);
   }
@@ -85,7 +85,7 @@ export function classifyError(err: unknown): Decision {
       retryAfterMs: parseRetryAfter(headers),
       message,
       requestId: err.requestID ?? headers?.get('request-id') ?? null,
-      signals: headers === null ? null : parseRateLimitHeaders(headers),
+      signals: headers === null ? null : parseRateLimitHeaders(headers, speed),
     };
     if (err.status === undefined) {
       const row = own(byStreamErrorType, errorType) ?? {

@@ -33,6 +33,11 @@ export interface ModelPrice {
    * prices' relative rates).
    */
   priority?: { input: number; output: number } | undefined;
+  /**
+   * Fast mode (`speed: "fast"`): every token price times this. Without it a fast call has no known
+   * price (`null`): fast mode is priced per model, never guessed.
+   */
+  fast?: number | undefined;
 }
 
 export type { CallCost, PriceOptions, Usage, WorstCaseCall } from '../provider.js';
@@ -84,6 +89,7 @@ function modelPrice(
     cache_read: ok(e.cache_read) ? e.cache_read : e.input * cache.read,
     long_context: lc,
     priority: e.priority,
+    fast: ok(e.fast) ? e.fast : undefined,
   };
 }
 
@@ -169,8 +175,9 @@ export class PriceTable implements Pricing {
    * The exact price of one call from its usage: input, output, 5-minute and 1-hour cache writes
    * (from `usage.cache_creation`; without it every write counts as 5-minute), cache reads, the
    * long-context tier, the service tier (`priority` at its own prices where the list has them, else
-   * at the list prices), the Batches discount and server-tool uses. `null` when the model has no
-   * known price.
+   * at the list prices), fast mode (`usage.speed` `fast`: the model's `fast` multiplier on every
+   * token price), the Batches discount and server-tool uses. `null` when the model has no known
+   * price, or the call ran fast on a model whose fast multiplier the list does not have.
    */
   priceCall(usage: Usage, model: string, options: PriceOptions = {}): CallCost | null {
     const price = this.lookup(model);
@@ -191,6 +198,11 @@ export class PriceTable implements Pricing {
     if (tier === 'priority' && price.priority) {
       input = price.priority.input;
       output = price.priority.output;
+    }
+    if (usage.speed === 'fast') {
+      if (price.fast === undefined) return null;
+      input *= price.fast;
+      output *= price.fast;
     }
     // Cache prices keep their ratio to the input price of the tier that applies.
     const ratio = input / price.input;
@@ -246,6 +258,11 @@ export class PriceTable implements Pricing {
     if (price.priority && call.serviceTier !== 'standard_only' && !options.batch) {
       input = Math.max(input, price.priority.input);
       output = Math.max(output, price.priority.output);
+    }
+    if (call.speed === 'fast') {
+      if (price.fast === undefined) return null;
+      input *= price.fast;
+      output *= price.fast;
     }
     const ratio = input / price.input;
     const discount = options.batch ? this.#batchDiscount : 1;

@@ -11,6 +11,7 @@ import { accountFingerprint } from '../account.js';
 import type {
   AttemptCall,
   AttemptResult,
+  Batches,
   Decision,
   Pricing,
   Provider,
@@ -21,7 +22,7 @@ import { AnthropicBatches } from './batches.js';
 import { classifyError } from './classify.js';
 import { anthropicClient } from './client.js';
 import { PriceTable } from './pricing.js';
-import { parseRateLimitHeaders } from './rate-limit-headers.js';
+import { parseRateLimitHeaders, type Speed } from './rate-limit-headers.js';
 import { runAttempt } from './stream.js';
 
 export interface AnthropicProviderOptions {
@@ -34,6 +35,8 @@ export interface AnthropicProviderOptions {
   prices?: Pricing;
   /** The simulator the client talks to, when one was started for it (closed with the provider). */
   simulator?: Simulator | undefined;
+  /** @defaultValue this client's Message Batches (pooled-batches.ts: several accounts' as one) */
+  batches?: Batches | undefined;
 }
 
 export class AnthropicProvider implements Provider {
@@ -41,7 +44,7 @@ export class AnthropicProvider implements Provider {
   readonly account: string;
   readonly endpoint: string;
   readonly prices: Pricing;
-  readonly batches: AnthropicBatches;
+  readonly batches: Batches;
   readonly simulator: Simulator | undefined;
   readonly #client: Anthropic;
 
@@ -50,7 +53,7 @@ export class AnthropicProvider implements Provider {
     this.account = opts.account ?? accountFingerprint(undefined);
     this.endpoint = opts.endpoint ?? 'api.anthropic.com';
     this.prices = opts.prices ?? new PriceTable();
-    this.batches = new AnthropicBatches(opts.client);
+    this.batches = opts.batches ?? new AnthropicBatches(opts.client);
     this.simulator = opts.simulator;
   }
 
@@ -63,8 +66,8 @@ export class AnthropicProvider implements Provider {
     return runAttempt(this.#client, { ...call, model: this.modelId(call.model) });
   }
 
-  classify(err: unknown): Decision {
-    return classifyError(err);
+  classify(err: unknown, speed?: Speed): Decision {
+    return classifyError(err, speed);
   }
 
   rateLimitSignals(headers: Headers): RateLimitSignals {
@@ -79,6 +82,18 @@ export class AnthropicProvider implements Provider {
       ...(system !== undefined ? { system: system as Anthropic.MessageCountTokensParams['system'] } : {}),
     });
     return counted.input_tokens;
+  }
+
+  /** This account with other Message Batches (several accounts' as one: pooled-batches.ts). */
+  withBatches(batches: Batches): AnthropicProvider {
+    return new AnthropicProvider({
+      client: this.#client,
+      account: this.account,
+      endpoint: this.endpoint,
+      prices: this.prices,
+      simulator: this.simulator,
+      batches,
+    });
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,6 @@
 /**
- * Anthropic's rate-limit signals: its `anthropic-ratelimit-*` response headers → the
+ * Anthropic's rate-limit signals: its `anthropic-ratelimit-*` (and, for fast calls,
+ * `anthropic-fast-*`) response headers → the
  * {@link RateLimitSignals} the limiter learns from. Missing or garbage values are left out rather
  * than guessed, so the limiter can tell "no information" from "zero left".
  */
@@ -32,19 +33,43 @@ function rfc3339(v: string | null): number | undefined {
   return Number.isNaN(t) ? undefined : t;
 }
 
-/** Parse the rate-limit headers of one response (none: `{}`). */
-export function parseRateLimitHeaders(headers: Headers | null | undefined): RateLimitSignals {
+/** A call's `speed`: `fast` calls have a bucket of their own (`anthropic-fast-*`). */
+export type Speed = 'standard' | 'fast';
+
+/** One bucket's `<prefix>limit`, `<prefix>remaining`, `<prefix>reset`; `undefined` when none is there. */
+function bucketOf(headers: Headers, prefix: string): BucketSignal | undefined {
+  const bucket: BucketSignal = {
+    limit: nonNegativeInt(headers.get(`${prefix}limit`)),
+    remaining: nonNegativeInt(headers.get(`${prefix}remaining`)),
+    resetAt: rfc3339(headers.get(`${prefix}reset`)),
+  };
+  return bucket.limit !== undefined || bucket.remaining !== undefined || bucket.resetAt !== undefined
+    ? bucket
+    : undefined;
+}
+
+/**
+ * Parse the rate-limit headers of one response (none: `{}`). A `speed: "fast"` call is limited by
+ * the fast bucket, which the `anthropic-fast-input-tokens-*` and `anthropic-fast-output-tokens-*`
+ * headers describe: they are its signals (the `anthropic-ratelimit-*` ones describe the standard
+ * bucket, which a fast call does not draw from), and a fast answer announces no requests limit.
+ */
+export function parseRateLimitHeaders(
+  headers: Headers | null | undefined,
+  speed: Speed = 'standard',
+): RateLimitSignals {
   const out: RateLimitSignals = {};
   if (!headers) return out;
+  if (speed === 'fast') {
+    for (const resource of ['input_tokens', 'output_tokens'] as const) {
+      const bucket = bucketOf(headers, `anthropic-fast-${headerName[resource]}-`);
+      if (bucket) out[resource] = bucket;
+    }
+    return out;
+  }
   for (const resource of announcedResources) {
-    const prefix = `anthropic-ratelimit-${headerName[resource]}-`;
-    const bucket: BucketSignal = {
-      limit: nonNegativeInt(headers.get(`${prefix}limit`)),
-      remaining: nonNegativeInt(headers.get(`${prefix}remaining`)),
-      resetAt: rfc3339(headers.get(`${prefix}reset`)),
-    };
-    if (bucket.limit !== undefined || bucket.remaining !== undefined || bucket.resetAt !== undefined)
-      out[resource] = bucket;
+    const bucket = bucketOf(headers, `anthropic-ratelimit-${headerName[resource]}-`);
+    if (bucket) out[resource] = bucket;
   }
   return out;
 }

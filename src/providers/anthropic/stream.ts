@@ -77,7 +77,7 @@ export async function runAttempt(client: StreamingClient, call: AttemptCall): Pr
     const final = stream.finalMessage();
     final.catch(() => {});
     const { response, request_id } = await stream.withResponse();
-    const signals = parseRateLimitHeaders(response.headers);
+    const signals = parseRateLimitHeaders(response.headers, request.speed ?? 'standard');
     call.onSignals?.(signals);
     const message: Anthropic.Message = await final;
     // The helper adds `parsed_output` for structured outputs; without them it is not the API's.

@@ -39,4 +39,33 @@ describe('parseRateLimitHeaders', () => {
     );
     expect(s).toEqual({});
   });
+
+  it('a fast call reads its anthropic-fast-* bucket at the exact values, never the standard headers', () => {
+    const h = new Headers({
+      'anthropic-ratelimit-requests-limit': '4000',
+      'anthropic-ratelimit-requests-remaining': '3999',
+      'anthropic-ratelimit-input-tokens-limit': '2000000',
+      'anthropic-ratelimit-input-tokens-remaining': '1998000',
+      'anthropic-ratelimit-output-tokens-limit': '400000',
+      'anthropic-ratelimit-output-tokens-remaining': '399000',
+      'anthropic-fast-input-tokens-limit': '250000',
+      'anthropic-fast-input-tokens-remaining': '249000',
+      'anthropic-fast-input-tokens-reset': '2026-12-07T12:00:01Z',
+      'anthropic-fast-output-tokens-limit': '50000',
+      'anthropic-fast-output-tokens-remaining': '48000',
+      'anthropic-fast-output-tokens-reset': '2026-12-07T12:00:03Z',
+    });
+    expect(parseRateLimitHeaders(h, 'fast')).toEqual({
+      input_tokens: { limit: 250000, remaining: 249000, resetAt: Date.parse('2026-12-07T12:00:01Z') },
+      output_tokens: { limit: 50000, remaining: 48000, resetAt: Date.parse('2026-12-07T12:00:03Z') },
+    });
+    // A standard call of the same answer reads the standard bucket and ignores the fast one.
+    const standard = parseRateLimitHeaders(h);
+    expect(standard.requests?.limit).toBe(4000);
+    expect(standard.output_tokens).toEqual({ limit: 400000, remaining: 399000, resetAt: undefined });
+    // A fast answer without fast headers announces nothing (not the standard bucket's limits).
+    expect(
+      parseRateLimitHeaders(new Headers({ 'anthropic-ratelimit-requests-limit': '4000' }), 'fast'),
+    ).toEqual({});
+  });
 });

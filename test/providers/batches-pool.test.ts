@@ -1,0 +1,112 @@
+/**
+ * Message Batches over two `anthropic` accounts: each job's request goes to the account it may use
+ * that serves its model (the job's `account` honoured, the account's `models` too), the first such
+ * in the file, as live routing's eligibility has it — not every request to the first account. Each
+ * account is its own simulator with its own key; what each one was sent is read back from it with
+ * the official SDK (its batches and their results' models).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Anthropic from '@anthropic-ai/sdk';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type Simulator, startSimulator } from '../../packages/anthropic-simulator/src/index.js';
+import { loadConfig } from '../../src/core/config.js';
+import { defaultJobLimits } from '../../src/core/job-schema.js';
+import { Logger } from '../../src/core/log.js';
+import { BatchRun } from '../../src/producer/backfill/batch-run.js';
+import { PromptQueue } from '../../src/producer/queue.js';
+import { PriceTable } from '../../src/providers/anthropic/pricing.js';
+import { createAnthropicApiProvider } from '../../src/providers/registry.js';
+import { uniqueQueue } from '../helpers/stack.js';
+import { redisEnv, testRedis, testSettings } from '../helpers/topology.js';
+
+const keyA = `sk-ant-api03-${randomBytes(24).toString('base64url')}`;
+const keyB = `sk-ant-api03-${randomBytes(24).toString('base64url')}`;
+const dir = mkdtempSync(join(tmpdir(), 'promptq-batches-pool-'));
+
+/** The models of every result the simulator's batches hold, sorted. */
+async function servedModels(sim: Simulator, key: string): Promise<string[]> {
+  const client = new Anthropic({ apiKey: key, baseURL: sim.url });
+  const models: string[] = [];
+  for await (const b of client.messages.batches.list()) {
+    for await (const r of await client.messages.batches.results(b.id)) {
+      if (r.result.type === 'succeeded') models.push(r.result.message.model);
+    }
+  }
+  return models.sort();
+}
+
+describe('Message Batches over two anthropic accounts', () => {
+  const sims: Simulator[] = [];
+  afterAll(async () => {
+    await Promise.all(sims.map((s) => s.close()));
+    rmSync(dir, { recursive: true, force: true });
+    delete process.env.PQ_POOL_KEY_A;
+    delete process.env.PQ_POOL_KEY_B;
+  });
+
+  it('each job goes to the first account it may use that serves its model', async () => {
+    const a = await startSimulator({ apiKey: keyA, seed: 41, batches: { processingSeconds: 0.2 } });
+    const b = await startSimulator({ apiKey: keyB, seed: 42, batches: { processingSeconds: 0.2 } });
+    sims.push(a, b);
+    process.env.PQ_POOL_KEY_A = keyA;
+    process.env.PQ_POOL_KEY_B = keyB;
+    const accounts = join(dir, 'accounts.yaml');
+    writeFileSync(
+      accounts,
+      `accounts:
+  - name: main
+    provider: anthropic
+    api_key_env: PQ_POOL_KEY_A
+    base_url: ${a.url}
+    models: [claude-sonnet-4-5]
+  - name: second
+    provider: anthropic
+    api_key_env: PQ_POOL_KEY_B
+    base_url: ${b.url}
+`,
+    );
+    const job = (id: string, model: string, extra: Record<string, unknown> = {}) =>
+      JSON.stringify({ id, model, max_tokens: 20, prompt: `q ${id}`, ...extra });
+    const path = join(dir, 'jobs.jsonl');
+    writeFileSync(
+      path,
+      `${[
+        job('s1', 'claude-sonnet-4-5'), // main: the first account, and it serves Sonnet 4.5
+        job('h1', 'claude-haiku-4-5'), // second: main's `models` leave Haiku out
+        job('s2', 'claude-sonnet-4-5', { account: 'second' }), // second: the job names it
+        job('s3', 'claude-sonnet-4-5', { account: ['second', 'main'] }), // main: the first in the file it allows
+      ].join('\n')}\n`,
+    );
+    const config = loadConfig({ ...redisEnv(), PROMPTQ_QUEUE: uniqueQueue(), PROMPTQ_ACCOUNTS: accounts });
+    const provider = await createAnthropicApiProvider(config, new Logger('error'), 'Message Batches');
+    const redis = testRedis();
+    const queue = new PromptQueue({ connection: redis, queue: config.queue, ...testSettings() });
+    try {
+      const summary = await new BatchRun(
+        path,
+        { tenant: undefined, priority: 500, idPrefix: '', limits: defaultJobLimits },
+        {
+          provider,
+          redis,
+          queue,
+          prices: new PriceTable(),
+          retry: 'none',
+          poll: { minMs: 100, maxMs: 300 },
+          keepCompletedSeconds: 3600,
+          keepFailedSeconds: 3600,
+        },
+      ).run();
+      expect(summary).toMatchObject({ succeeded: 4, errored: 0, expired: 0 });
+      for (const id of ['s1', 'h1', 's2', 's3']) expect((await queue.get({ id }))?.state).toBe('completed');
+    } finally {
+      await queue.close();
+      redis.disconnect();
+      await provider.close();
+    }
+    expect(await servedModels(a, keyA)).toEqual(['claude-sonnet-4-5', 'claude-sonnet-4-5']);
+    expect(await servedModels(b, keyB)).toEqual(['claude-haiku-4-5', 'claude-sonnet-4-5']);
+  }, 60_000);
+});
