@@ -24,8 +24,8 @@ export interface LocalGroup {
 
 /**
  * The deferral decision before asking Redis (with `mayDefer`): the group is paused past `holdMs`,
- * or this process's calls already waiting for it fill `holdMs` and this call's priority beats
- * none of theirs.
+ * or this process's calls already waiting for it fill what the group's buckets hold now plus
+ * `holdMs` of refill, and this call's priority beats none of theirs.
  */
 export function earlyDeferral(
   groupState: GroupState,
@@ -43,10 +43,14 @@ export function earlyDeferral(
   // one call.) A learned limit (no headers) is still being raised step by step: its interval says
   // little about the next seconds, so its calls wait as in discovery.
   const interval = groupState.learned ? null : callIntervalMs(groupState, costs, tuning.target);
-  const room = interval === null ? Number.POSITIVE_INFINITY : Math.max(1, Math.ceil(hold / interval));
+  // The calls the buckets hold now go at once: a call the API gives back at its answer (a 404 for
+  // a model it has not) leaves them full, and a group with room is never a reason to hand back.
+  const inBuckets = callsInBuckets(groupState, costs, tuning);
+  const room =
+    interval === null ? Number.POSITIVE_INFINITY : inBuckets + Math.max(1, Math.ceil(hold / interval));
   if (interval === null || parked.length < room || parked.some((p) => p > priority)) return undefined;
   // Past maxDeferMs the cursor starts over (still spaced): the interval may shrink meanwhile.
-  const first = now + Math.max(hold, parked.length * interval);
+  const first = now + Math.max(hold, (parked.length - inBuckets) * interval);
   local.nextBackAt = Math.max(local.nextBackAt, first);
   if (local.nextBackAt > now + tuning.maxDeferMs) local.nextBackAt = first;
   const untilMs = local.nextBackAt;
@@ -120,6 +124,22 @@ export function callIntervalMs(groupState: GroupState, costs: Costs, target: num
     if (limit) ms = Math.max(ms ?? 0, (costs[r] * 60_000) / (limit * groupState.factor * target));
   }
   return ms;
+}
+
+/**
+ * How many calls like this one the group's buckets held at the last read, less the reserve
+ * admission keeps (store/lua/limiter-admit-2.lua); refill since then not counted.
+ */
+export function callsInBuckets(groupState: GroupState, costs: Costs, tuning: LimiterTuning): number {
+  let calls = Number.POSITIVE_INFINITY;
+  for (const r of resources) {
+    const limit = groupState.limits[r];
+    if (!limit) continue;
+    const reserve = ((limit * groupState.factor * tuning.target) / 60_000) * tuning.reserveMs;
+    const level = groupState.levels[r] ?? 0;
+    calls = Math.min(calls, Math.floor((level - reserve) / Math.max(costs[r], 1)));
+  }
+  return Number.isFinite(calls) ? Math.max(0, calls) : 0;
 }
 
 /** Wait `ms`, or reject when `signal` aborts. */

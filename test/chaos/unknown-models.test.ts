@@ -70,3 +70,71 @@ describe('unknown model names: one shared limiter group, fail fast', () => {
     for (const v of known) expect(v?.state).toBe('completed');
   });
 });
+
+/**
+ * Unknown model names cannot slow known ones: a flood of made-up names ahead of known jobs, through
+ * a worker whose slots outnumber the `other` group's line (`holdMs` of its pace: 20 calls at 1,200
+ * requests a minute). The API counts a 404 against no limit, so the group's buckets stay full and
+ * a made-up job is never a reason to hand one back: each is taken once, called once (the
+ * simulator's own count) and fails; the known jobs all complete.
+ */
+describe('a flood of made-up names is not handed back while their group has room', () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack({
+      env: { PROMPTQ_CONCURRENCY: '32' },
+      sim: { limits: { rpm: 1200, itpm: 1_000_000_000, otpm: 1_000_000_000 }, ttftMs: 20 },
+    });
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  it('240 made-up names interleaved with 60 known jobs: each taken and called once, the known ones complete', async () => {
+    const worker = s.svc.worker!;
+    const taken = new Map<string, number>();
+    worker.worker.on('active', (job) => {
+      const model = (job.data as { model?: string }).model ?? '';
+      if (model.startsWith('made-up')) taken.set(job.id ?? '', (taken.get(job.id ?? '') ?? 0) + 1);
+    });
+    let deferred = 0;
+    worker.on('deferred', (e) => {
+      if (e.model.startsWith('made-up')) deferred += 1;
+    });
+    const tag = Date.now() % 100_000;
+    const jobs = Array.from({ length: 60 }, (_, k) => [
+      ...Array.from({ length: 4 }, (_, j) => ({
+        model: `made-up-${tag}-${k}-${j}`,
+        max_tokens: 16,
+        prompt: 'junk',
+      })),
+      { model: 'claude-haiku-4-5', max_tokens: 16, prompt: 'hello' },
+    ]).flat();
+    await s.svc.queue.addBatch(jobs);
+    await until(
+      async () => {
+        const c = await s.svc.queue.queue.getJobCounts('completed', 'failed');
+        return (c.completed ?? 0) + (c.failed ?? 0) === jobs.length;
+      },
+      'every job to finish',
+      120_000,
+    );
+    const counts = await s.svc.queue.queue.getJobCounts('completed', 'failed');
+    const stats = s.sim.stats();
+    const madeUpCalls = Object.entries(stats.groups)
+      .filter(([group]) => group.startsWith('made-up'))
+      .reduce((n, [, g]) => n + g.requests, 0);
+    const pickups = [...taken.values()].reduce((a, b) => a + b, 0);
+    console.log(`made-up flood ${JSON.stringify({ counts, deferred, pickups, madeUpCalls })}`);
+
+    expect(counts.completed).toBe(60);
+    expect(counts.failed).toBe(240);
+    // What the simulator served: one call per made-up name, no retry.
+    expect(madeUpCalls).toBe(240);
+    // Not handed back for being many while the group's buckets hold them (the unfixed limiter
+    // deferred them as soon as 20 were waiting: about one deferral per made-up job).
+    expect(deferred).toBe(0);
+    expect(taken.size).toBe(240);
+    expect(pickups).toBe(240);
+  });
+});

@@ -27,8 +27,11 @@ describe('RateLimiter.acquire with mayDefer', () => {
   const noCeil = { requests: 0, input_tokens: 0, output_tokens: 0 };
   const isDeferral = (p: Permit | Deferral): p is Deferral => 'deferred' in p;
 
-  /** A limiter whose `group` is known at `rpm` with an empty bucket (every permit waits for refill). */
-  async function limiterWith(groups: Record<string, number>) {
+  /**
+   * A limiter whose `group` is known at `rpm` with an empty bucket (every permit waits for refill),
+   * or a full one (`remaining` the whole minute: the bucket holds one second, `rpm / 60` calls).
+   */
+  async function limiterWith(groups: Record<string, number>, full = false) {
     limiter = new RateLimiter({
       redis,
       account: randomUUID(),
@@ -39,7 +42,7 @@ describe('RateLimiter.acquire with mayDefer', () => {
       await limiter.state.observe(
         limiter.key(group),
         { ...none, requests: rpm },
-        { ...none, requests: 0 },
+        { ...none, requests: full ? rpm : 0 },
         noCeil,
       );
     }
@@ -64,6 +67,20 @@ describe('RateLimiter.acquire with mayDefer', () => {
     const c = await limiterWith({ haiku: 600 });
     const held = await Promise.all(Array.from({ length: 15 }, () => c.acquire(plan('claude-haiku-4-5'))));
     expect(held.filter((p) => isDeferral(p)).length).toBe(0);
+  });
+
+  it('what the full bucket holds is not a line: 20 calls (10 in the bucket + 10 in holdMs) all go, the 21st is deferred', async () => {
+    const calls = async (n: number) => {
+      const l = await limiterWith({ haiku: 600 }, true); // 10 in the bucket, one more every 100 ms
+      return Promise.all(
+        Array.from({ length: n }, () => l.acquire(plan('claude-haiku-4-5'), undefined, { mayDefer: true })),
+      );
+    };
+    // At the boundary, from both sides: the empty bucket's line (10) plus the full bucket's 10.
+    expect((await calls(20)).filter(isDeferral).length).toBe(0);
+    const over = await calls(21);
+    expect(over.filter(isDeferral).length).toBe(1);
+    expect(isDeferral(over[20]!) && over[20].reason).toBe('queued');
   });
 
   it('a paused group defers at once and does not slow another group; without mayDefer it holds the caller (control)', async () => {
