@@ -23,6 +23,7 @@ function result(over: Partial<ConditionResult>): ConditionResult {
     stalled: false,
     realMs: 1,
     steps: 1,
+    firings: 1,
     ...over,
   };
 }
