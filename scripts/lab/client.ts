@@ -45,8 +45,12 @@ export type { SetResult };
 
 export interface ConditionResult {
   id: string;
-  /** The lowest utilisation of the binding resource over the condition's bucket sets (vs ideal). */
-  utilisation: number;
+  /**
+   * The lowest utilisation of the binding resource over the condition's bucket sets (vs ideal);
+   * `null` when there is none to measure: the ideal client used no bucket set in the measured
+   * interval (report.ts leaves these out of the utilisation and counts them).
+   */
+  utilisation: number | null;
   sets: SetResult[];
   /** Requests that reached the API (the model's counters), refused ones included. */
   arrivals: number;
@@ -285,8 +289,8 @@ function summarize(ctx: Ctx, vt: VirtualTime, virtualMs: number, realMs: number)
   const refused529 = sum('refused529');
   return {
     id: c.id,
-    // (No set the ideal client could use in the measured interval: nothing to compare, 0.)
-    utilisation: sets.length === 0 ? 0 : Math.min(...sets.map((s) => s.utilisation)),
+    // (No set the ideal client used in the measured interval: nothing to compare with.)
+    utilisation: sets.length === 0 ? null : Math.min(...sets.map((s) => s.utilisation)),
     sets,
     arrivals,
     refused429,
