@@ -45,8 +45,12 @@ export type { SetResult };
 
 export interface ConditionResult {
   id: string;
-  /** The lowest utilisation of the binding resource over the condition's bucket sets (vs ideal). */
-  utilisation: number;
+  /**
+   * The lowest utilisation of the binding resource over the condition's bucket sets (vs ideal);
+   * `null` when there is none to measure: the ideal client used no bucket set in the measured
+   * interval (report.ts leaves these out of the utilisation and counts them).
+   */
+  utilisation: number | null;
   sets: SetResult[];
   /** Requests that reached the API (the model's counters), refused ones included. */
   arrivals: number;
@@ -61,25 +65,34 @@ export interface ConditionResult {
   failedForRateLimits: number;
   /** Jobs that gave up after 529s (the API's fault, reported apart). */
   failedForOverload: number;
-  /** Virtual time run: less than the condition's when it ran out of steps (`stalled`). */
+  /** Virtual time run: less than the condition's when it ran out of its budget (`stalled`). */
   virtualMs: number;
-  /** The limiter took more than its budget of timer steps (it polls in a loop): cut short. */
+  /** The limiter took more than its budget of steps or timer firings (it polls in a loop): cut short. */
   stalled: boolean;
   realMs: number;
+  /** Instants the virtual clock moved to. */
   steps: number;
+  /** Timers fired, zero-delay ones included. */
+  firings: number;
 }
 
 const maxRateLimited = defaults.worker.maxRateLimited;
 /**
- * Timer steps a condition may take per call the ideal client makes (a call takes about 8): a
- * limiter polling in a loop would take forever in real time. Past it the condition is cut short
- * and reported `stalled`.
+ * Steps (instants the virtual clock moves to) a condition may take per call the ideal client makes
+ * (a call takes about 8): a limiter polling in a loop would take forever in real time. Past it the
+ * condition is cut short and reported `stalled`. Timers due at the instant the clock stands at
+ * (Bottleneck's zero-delay yields, every slot's deferral at one instant) are no step of their own.
  */
 export const stepsPerCall = 10;
 /** …and per worker slot (each starts, and may be deferred, on its own). */
 export const stepsPerSlot = 3;
 /** …and at most this many in all. */
 export const maxSteps = 10_000;
+/**
+ * Timers fired (zero-delay ones included) per step of the budget: a limiter that polls without
+ * letting the clock move (a loop of zero-delay timers) is cut short by this.
+ */
+export const firingsPerStep = 100;
 const maxAttempts = defaults.worker.maxAttempts;
 
 interface Ctx {
@@ -138,7 +151,7 @@ export async function runCondition(
     });
     const slots = c.processes * c.slots.reduce((a, b) => a + b, 0);
     const budget = Math.min(maxSteps, Math.max(1500, stepsPerCall * c.expectedCalls + stepsPerSlot * slots));
-    const reached = await vt.runUntil(START + c.durationMs, budget);
+    const reached = await vt.runUntil(START + c.durationMs, budget, firingsPerStep * budget);
     ctx.stopped = true;
     // Whatever still waits sleeps on this clock's timers, which never fire once it is uninstalled.
     for (const limiter of limiters) void limiter.close().catch(() => {});
@@ -276,8 +289,8 @@ function summarize(ctx: Ctx, vt: VirtualTime, virtualMs: number, realMs: number)
   const refused529 = sum('refused529');
   return {
     id: c.id,
-    // (No set the ideal client could use in the measured interval: nothing to compare, 0.)
-    utilisation: sets.length === 0 ? 0 : Math.min(...sets.map((s) => s.utilisation)),
+    // (No set the ideal client used in the measured interval: nothing to compare with.)
+    utilisation: sets.length === 0 ? null : Math.min(...sets.map((s) => s.utilisation)),
     sets,
     arrivals,
     refused429,
@@ -291,5 +304,6 @@ function summarize(ctx: Ctx, vt: VirtualTime, virtualMs: number, realMs: number)
     stalled: virtualMs < c.durationMs,
     realMs,
     steps: vt.steps,
+    firings: vt.firings,
   };
 }

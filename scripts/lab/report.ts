@@ -41,6 +41,12 @@ export function distribution(values: number[]): Distribution {
 }
 
 const f3 = (n: number) => n.toFixed(3);
+const f3u = (n: number | null) => (n === null ? 'n/a' : f3(n));
+
+/** A condition whose utilisation was measured (the ideal client used one of its bucket sets). */
+export type Measured = ConditionResult & { utilisation: number };
+export const measured = (results: ConditionResult[]): Measured[] =>
+  results.filter((r): r is Measured => r.utilisation !== null);
 const pct = (n: number) => `${(n * 100).toFixed(2)}%`;
 
 export function describe(r: ConditionResult): string {
@@ -48,7 +54,7 @@ export function describe(r: ConditionResult): string {
     .map((s) => `f${s.family}${s.fast ? 'fast' : ''}:${s.binding}=${f3(s.utilisation)}`)
     .join(' ');
   return (
-    `${r.id.padEnd(14)} util ${f3(r.utilisation)}  429 ${pct(r.share429).padStart(7)} ` +
+    `${r.id.padEnd(14)} util ${f3u(r.utilisation)}  429 ${pct(r.share429).padStart(7)} ` +
     `(${r.refused429}/${r.arrivals})  529 ${r.refused529}  wasted ${r.wasted}  ` +
     `failed(rl) ${r.failedForRateLimits}  ${sets}  [${Math.round(r.virtualMs / 1000)} s virtual${r.stalled ? ' STALLED' : ''}, ${Math.round(r.realMs)} ms]`
   );
@@ -56,7 +62,8 @@ export function describe(r: ConditionResult): string {
 
 /** The whole run, as printed. */
 export function summary(results: ConditionResult[], worst = 10): string {
-  const u = distribution(results.map((r) => r.utilisation));
+  const m = measured(results);
+  const u = distribution(m.map((r) => r.utilisation));
   const q = distribution(results.map((r) => r.share429));
   const qs = distribution(results.map((r) => r.share429Steady));
   const w = distribution(results.map((r) => r.wasted));
@@ -68,12 +75,14 @@ export function summary(results: ConditionResult[], worst = 10): string {
     `calls wasted           min ${w.min}  p10 ${w.p10}  median ${w.median}  p90 ${w.p90}  max ${w.max}`,
     `jobs failed for rate limits: ${results.reduce((s, r) => s + r.failedForRateLimits, 0)}; ` +
       `stalled (the limiter polled past its step budget): ${results.filter((r) => r.stalled).length}`,
-    `conditions under ${targets.minUtilisation}: ${results.filter((r) => r.utilisation < targets.minUtilisation).length}; ` +
+    `utilisation not measurable (the ideal client used no bucket set after the warm-up): ${results.length - m.length}` +
+      (m.length < results.length ? ` (${unmeasured(results)})` : ''),
+    `conditions under ${targets.minUtilisation}: ${m.filter((r) => r.utilisation < targets.minUtilisation).length}; ` +
       `over ${pct(targets.max429)} 429s: ${results.filter((r) => r.share429 > targets.max429).length}`,
     `${worst} worst (by utilisation; replay with --condition ID):`,
     ...worstOf(results, worst).map((r) => `  ${describe(r)}`),
   ];
-  const ran = results.filter((r) => !r.stalled);
+  const ran = m.filter((r) => !r.stalled);
   if (ran.length < results.length) {
     lines.push(
       `${worst} worst of those that did not stall:`,
@@ -83,9 +92,17 @@ export function summary(results: ConditionResult[], worst = 10): string {
   return lines.join('\n');
 }
 
-/** The lowest utilisation first; ties by the larger 429 share. */
-export function worstOf(results: ConditionResult[], n: number): ConditionResult[] {
-  return [...results].sort((a, b) => a.utilisation - b.utilisation || b.share429 - a.share429).slice(0, n);
+/** The lowest utilisation first (of those measured); ties by the larger 429 share. */
+export function worstOf(results: ConditionResult[], n: number): Measured[] {
+  return measured(results)
+    .sort((a, b) => a.utilisation - b.utilisation || b.share429 - a.share429)
+    .slice(0, n);
+}
+
+/** The ids of the conditions without a measurable utilisation (the first 10). */
+function unmeasured(results: ConditionResult[]): string {
+  const ids = results.filter((r) => r.utilisation === null).map((r) => r.id);
+  return ids.slice(0, 10).join(' ') + (ids.length > 10 ? ' …' : '');
 }
 
 /**
@@ -107,11 +124,13 @@ export const floors = {
 export function missedFloors(results: ConditionResult[]): string[] {
   const out: string[] = [];
   const n = Math.max(1, results.length);
-  const u = distribution(results.map((r) => r.utilisation));
+  const m = measured(results);
+  const u = distribution(m.map((r) => r.utilisation));
   const q = distribution(results.map((r) => r.share429));
-  const atTarget = results.filter((r) => r.utilisation >= targets.minUtilisation).length / n;
+  const atTarget = m.filter((r) => r.utilisation >= targets.minUtilisation).length / Math.max(1, m.length);
   const stalled = results.filter((r) => r.stalled).length / n;
   const failed = results.reduce((s, r) => s + r.failedForRateLimits, 0);
+  if (m.length === 0) out.push('no condition with a measurable utilisation');
   if (u.median < floors.medianUtilisation)
     out.push(`median utilisation ${f3(u.median)} < floor ${floors.medianUtilisation}`);
   if (atTarget < floors.shareAtTarget)
@@ -129,11 +148,13 @@ export function missedFloors(results: ConditionResult[]): string[] {
 /** The targets the run missed (none: an empty list). */
 export function missedTargets(results: ConditionResult[]): string[] {
   const out: string[] = [];
-  const u = distribution(results.map((r) => r.utilisation));
+  const m = measured(results);
+  const u = distribution(m.map((r) => r.utilisation));
   const q = distribution(results.map((r) => r.share429));
-  const low = results.filter((r) => r.utilisation < targets.minUtilisation);
+  const low = m.filter((r) => r.utilisation < targets.minUtilisation);
   const many429 = results.filter((r) => r.share429 > targets.max429);
   const failed = results.reduce((s, r) => s + r.failedForRateLimits, 0);
+  if (m.length === 0) out.push('no condition with a measurable utilisation');
   if (low.length > 0) out.push(`${low.length} conditions under ${targets.minUtilisation} of the ideal`);
   if (u.median < targets.medianUtilisation)
     out.push(`median utilisation ${f3(u.median)} < ${targets.medianUtilisation}`);

@@ -90,4 +90,13 @@ describe('lab harness (real limiter, real Redis, virtual time)', () => {
     expect(r.utilisation).toBeLessThan(0.6);
     expect(r.utilisation).toBeGreaterThan(0.4);
   });
+
+  it('a condition whose ideal client used no bucket set after the warm-up has no utilisation (not 0)', async () => {
+    // The warm-up is the whole run: nothing is measured, by either client.
+    const r = await run({ ...requestBound(1), durationMs: 10_000, warmupMs: 10_000 });
+    expect(r.stalled).toBe(false);
+    expect(r.arrivals).toBeGreaterThan(50);
+    expect(r.sets).toEqual([]);
+    expect(r.utilisation).toBeNull();
+  });
 });

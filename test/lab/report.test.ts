@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ConditionResult } from '../../scripts/lab/client.js';
-import { floors, missedFloors, missedTargets, targets } from '../../scripts/lab/report.js';
+import { floors, missedFloors, missedTargets, summary, targets, worstOf } from '../../scripts/lab/report.js';
 
 function result(over: Partial<ConditionResult>): ConditionResult {
   return {
@@ -23,6 +23,7 @@ function result(over: Partial<ConditionResult>): ConditionResult {
     stalled: false,
     realMs: 1,
     steps: 1,
+    firings: 1,
     ...over,
   };
 }
@@ -74,5 +75,19 @@ describe('lab floors', () => {
     const atFloors = withMedian(floors.medianUtilisation);
     expect(missedFloors(atFloors)).toEqual([]);
     expect(missedTargets(atFloors).length).toBeGreaterThan(0);
+  });
+
+  it('a condition without a measurable utilisation is left out of it and counted, not taken as 0', () => {
+    // 60 unmeasurable, 40 at 1: the median is 1, every floor and the utilisation targets hold.
+    const rs = run(60, { utilisation: null }, { utilisation: 1 });
+    expect(missedFloors(rs)).toEqual([]);
+    expect(missedTargets(rs)).toEqual([]);
+    expect(summary(rs)).toMatch(/utilisation not measurable \(.*\): 60 \(x x/);
+    expect(summary(rs)).toMatch(/median 1\.000/);
+    expect(worstOf(rs, 10).every((r) => r.utilisation === 1)).toBe(true);
+    // …and a run with nothing measurable fails both.
+    const none = run(100, { utilisation: null });
+    expect(missedFloors(none).join()).toMatch(/no condition with a measurable utilisation/);
+    expect(missedTargets(none).join()).toMatch(/no condition with a measurable utilisation/);
   });
 });
