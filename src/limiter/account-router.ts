@@ -1,7 +1,7 @@
 /**
  * Several accounts serving one queue: each call goes to an eligible account with room now. An
  * account is eligible when the job allows it (`account`: a name or a list) and it serves the model
- * (its provider maps the model id). Each account has its own limiter (its own groups, its own
+ * (its provider maps the model id; fast mode for a `speed: "fast"` job). Each account has its own limiter (its own groups, its own
  * allowance), so together they give their sum: the accounts are asked in turn (starting from the
  * next one each call), each may hand the call back (a deferral) when it has no room soon, and the
  * call goes to the first that admits it. Only when every eligible account defers is the job handed
@@ -29,6 +29,8 @@ export interface Routing {
   accounts?: readonly string[] | undefined;
   /** An account to avoid when another is eligible (the one that just failed an opted-in job). */
   avoid?: string | undefined;
+  /** The job's `speed`: a `fast` one goes only to accounts with fast mode (`Provider.fastMode`). */
+  speed?: 'standard' | 'fast' | undefined;
 }
 
 /** A permit of one account, and the provider that makes the call. */
@@ -75,7 +77,8 @@ export class AccountRouter {
     let out = this.#accounts.filter(
       (a) =>
         (allowed === undefined || allowed.includes(accountNameOf(a.provider))) &&
-        a.provider.modelId(model) !== undefined,
+        a.provider.modelId(model) !== undefined &&
+        (routing.speed !== 'fast' || a.provider.fastMode !== false),
     );
     if (routing.avoid !== undefined && out.length > 1) {
       out = out.filter((a) => accountNameOf(a.provider) !== routing.avoid);

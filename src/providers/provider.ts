@@ -239,6 +239,11 @@ export interface Provider {
   readonly prices: Pricing;
   /** The Message Batches API; absent where the provider has none. */
   readonly batches?: Batches | undefined;
+  /**
+   * `false`: the provider has no fast mode (`speed: "fast"`), and a fast job is not routed to the
+   * account (Bedrock: fast mode runs on the Claude API and Google Cloud). @defaultValue true
+   */
+  readonly fastMode?: boolean | undefined;
   /** The built-in simulator, when the provider started one (no credentials). */
   readonly simulator?: Simulator | undefined;
   /** The provider's id of an Anthropic model id; `undefined` when this provider does not serve it. */

@@ -36,6 +36,8 @@ export interface SdkProviderOptions {
   rateLimitHeaders?: boolean;
   /** The provider's own error type of an error (`ThrottlingException`, `RESOURCE_EXHAUSTED`). */
   errorType?: (err: unknown) => string | undefined;
+  /** `false`: no fast mode here (provider.ts `Provider.fastMode`). @defaultValue true */
+  fastMode?: boolean;
   /** Reclassify what the Anthropic table does not know (a Bedrock stream's `throttlingException`). */
   refine?: (decision: Decision) => Decision;
   simulator?: Simulator | undefined;
@@ -48,6 +50,7 @@ export class SdkProvider implements Provider {
   readonly endpoint: string;
   readonly prices: Pricing;
   readonly simulator: Simulator | undefined;
+  readonly fastMode: boolean;
   readonly #opts: SdkProviderOptions;
 
   constructor(opts: SdkProviderOptions) {
@@ -58,6 +61,7 @@ export class SdkProvider implements Provider {
     this.endpoint = opts.endpoint;
     this.prices = opts.prices;
     this.simulator = opts.simulator;
+    this.fastMode = opts.fastMode ?? true;
   }
 
   modelId(model: string): string | undefined {

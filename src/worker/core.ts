@@ -332,6 +332,12 @@ export class JobProcessor {
  * attempt avoids that account when another is eligible.
  */
 function routingOf(request: JobRequest, record: JobRecord): Routing {
+  const routing = accountRouting(request, record);
+  // A fast job goes only to accounts with fast mode.
+  return request.speed === 'fast' ? { ...routing, speed: 'fast' } : routing;
+}
+
+function accountRouting(request: JobRequest, record: JobRecord): Routing {
   const accounts = typeof request.account === 'string' ? [request.account] : request.account;
   const last = record.account;
   const failed =

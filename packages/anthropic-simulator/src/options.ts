@@ -83,7 +83,9 @@ export interface SimulatorOptions {
    */
   limits?: Partial<LimitSet>;
   /**
-   * Per-group overrides of `limits`, keyed by group name (see `groupOf`).
+   * Per-group overrides of `limits`, keyed by group name (see `groupOf`). A `speed: "fast"` call is
+   * served from its group's fast bucket, `<group>-fast` (`opus-fast`), announced in
+   * `anthropic-fast-*` headers: its limits are `limits` (requests unlimited) unless set here.
    * @defaultValue `{}`
    */
   groupLimits?: Record<string, Partial<LimitSet>>;

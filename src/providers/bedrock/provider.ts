@@ -73,5 +73,7 @@ export function bedrockProvider(account: BedrockAccount, config: PromptqConfig):
     prices: endpointPricing(PriceTable.load(config.pricingFile), account.inference_profile !== 'global'),
     errorType: bedrockErrorType,
     refine,
+    // Fast mode runs on the Claude API and Google Cloud, not on Bedrock (the fast mode page's platforms).
+    fastMode: false,
   });
 }

@@ -135,6 +135,27 @@ describe('rate-limit signals of an error answer', () => {
     expect(classifyError(apiError(500, 'api_error')).signals).toEqual({});
     expect(classifyError(new APIConnectionError({ message: 'Connection error.' })).signals).toBeNull();
   });
+
+  it("a fast call's 429 carries its fast bucket (anthropic-fast-*) as signals, not the standard one", () => {
+    const err = apiError(
+      429,
+      'rate_limit_error',
+      {},
+      {
+        'anthropic-ratelimit-output-tokens-limit': '90000',
+        'anthropic-ratelimit-output-tokens-remaining': '89000',
+        'anthropic-fast-output-tokens-limit': '3000',
+        'anthropic-fast-output-tokens-remaining': '0',
+        'retry-after': '2',
+      },
+    );
+    expect(classifyError(err, 'fast').signals).toEqual({
+      output_tokens: { limit: 3000, remaining: 0, resetAt: undefined },
+    });
+    expect(classifyError(err).signals).toEqual({
+      output_tokens: { limit: 90000, remaining: 89000, resetAt: undefined },
+    });
+  });
 });
 
 describe('classifyBatchError: an errored Message Batches result', () => {
