@@ -106,7 +106,7 @@ export const defaults: PromptqConfig = deepFreeze<PromptqConfig>({
       cautionMs: 30_000,
       cautiousRecoveryStep: 0.0005,
       holdMs: 1000,
-      maxDeferMs: 5000,
+      maxDeferMs: 60_000,
       cacheTtlMs: 300_000,
       cachePrefixesKept: 10_000,
       stateReadMs: 100,

@@ -370,7 +370,10 @@ export interface LimiterTuning {
    * @defaultValue `1000`
    */
   readonly holdMs: number;
-  /** Deferred jobs come back at most this long after now. @defaultValue `5000` */
+  /**
+   * Deferred jobs come back at most this long after now: a group's line longer than this starts
+   * over (its jobs come back early, to be handed back again). @defaultValue `60000`
+   */
   readonly maxDeferMs: number;
   /** How long a cacheable prefix counts as cached after the API last wrote or read it. @defaultValue `300000` */
   readonly cacheTtlMs: number;

@@ -49,7 +49,9 @@ export function earlyDeferral(
   const room =
     interval === null ? Number.POSITIVE_INFINITY : inBuckets + Math.max(1, Math.ceil(hold / interval));
   if (interval === null || parked.length < room || parked.some((p) => p > priority)) return undefined;
-  // Past maxDeferMs the cursor starts over (still spaced): the interval may shrink meanwhile.
+  // Each deferred call comes back at its place in line, so it is taken about once more, not every
+  // few seconds while the line lasts. Past maxDeferMs (a minute) the cursor starts over (still
+  // spaced): the interval may shrink meanwhile.
   const first = now + Math.max(hold, (parked.length - inBuckets) * interval);
   local.nextBackAt = Math.max(local.nextBackAt, first);
   if (local.nextBackAt > now + tuning.maxDeferMs) local.nextBackAt = first;

@@ -138,3 +138,57 @@ describe('a flood of made-up names is not handed back while their group has room
     expect(pickups).toBe(240);
   });
 });
+
+/**
+ * Any slow group, not only made-up names: a flood on a group paced at 30 requests a minute (opus),
+ * ahead of jobs on a fast one (haiku). The slow group's jobs wait handed back, each until its place
+ * in the group's line comes, so the worker takes each of them about twice (once to learn its
+ * place, once to run), not again every few seconds while the line lasts; the fast group's jobs do
+ * not wait behind them.
+ */
+describe('a flood on a slow group waits in line without churning, and another group does not wait for it', () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack({
+      env: { PROMPTQ_CONCURRENCY: '8' },
+      sim: {
+        limits: { rpm: 1200, itpm: 1_000_000_000, otpm: 1_000_000_000 },
+        groupLimits: { opus: { rpm: 30 } },
+        ttftMs: 20,
+      },
+    });
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  it('15 opus jobs at 30 rpm (a 30 s line) ahead of 20 haiku jobs: haiku done first, each opus job taken at most 3 times', async () => {
+    const worker = s.svc.worker!;
+    const pickups = new Map<string, number>();
+    worker.worker.on('active', (job) => {
+      const model = (job.data as { model?: string }).model ?? '';
+      pickups.set(model, (pickups.get(model) ?? 0) + 1);
+    });
+    const completedAt: Array<{ model: string; at: number }> = [];
+    worker.on('completed', (e) => completedAt.push({ model: e.model, at: Date.now() }));
+    const body = (model: string) => ({ model, max_tokens: 16, prompt: 'hello' });
+    await s.svc.queue.addBatch([
+      ...Array.from({ length: 15 }, () => body('claude-opus-4-5')),
+      ...Array.from({ length: 20 }, () => body('claude-haiku-4-5')),
+    ]);
+    await until(async () => completedAt.length === 35, 'every job to complete', 90_000);
+    const lastHaiku = completedAt.findLastIndex((c) => c.model === 'claude-haiku-4-5');
+    const opusBeforeLastHaiku = completedAt.slice(0, lastHaiku).filter((c) => c.model !== 'claude-haiku-4-5');
+    const stats = s.sim.stats();
+    const served = { opus: stats.groups.opus?.succeeded, haiku: stats.groups.haiku?.succeeded };
+    const opusPickups = pickups.get('claude-opus-4-5') ?? 0;
+    console.log(
+      `slow flood ${JSON.stringify({ served, opusPickups, haikuPickups: pickups.get('claude-haiku-4-5'), opusBeforeLastHaiku: opusBeforeLastHaiku.length })}`,
+    );
+    expect(served).toEqual({ opus: 15, haiku: 20 });
+    expect(opusBeforeLastHaiku.length).toBeLessThanOrEqual(5);
+    // Each opus job taken about twice (to learn its place in line, and to run), at most 3 times;
+    // a line that started over every 5 s took each about once per 5 s of its wait.
+    expect(opusPickups).toBeLessThanOrEqual(45);
+  });
+});

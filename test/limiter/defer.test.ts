@@ -83,6 +83,20 @@ describe('RateLimiter.acquire with mayDefer', () => {
     expect(isDeferral(over[20]!) && over[20].reason).toBe('queued');
   });
 
+  it('a long line comes back in order, one interval apart, and does not start over after a few seconds', async () => {
+    const l = await limiterWith({ haiku: 600 }); // one permit every 100 ms: 120 calls are a 12 s line
+    const t0 = Date.now();
+    const answers = await Promise.all(
+      Array.from({ length: 120 }, () => l.acquire(plan('claude-haiku-4-5'), undefined, { mayDefer: true })),
+    );
+    const back = answers.filter(isDeferral).map((d) => d.untilMs);
+    expect(back.length).toBe(110);
+    // Each handed-back call returns at its place in line: a line that started over would send the
+    // later ones back early, to be handed back again (and again) while the group is still busy.
+    for (let i = 1; i < back.length; i++) expect(back[i]! - back[i - 1]!).toBe(100);
+    expect(back.at(-1)!).toBeGreaterThanOrEqual(t0 + 11_900);
+  });
+
   it('a paused group defers at once and does not slow another group; without mayDefer it holds the caller (control)', async () => {
     const l = await limiterWith({ haiku: 6_000, sonnet: 6_000 });
     await l.state.settle(l.key('sonnet'), {
