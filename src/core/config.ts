@@ -198,6 +198,7 @@ const rules: ReadonlyArray<readonly [string, Rule]> = [
   ['worker.backoff.baseMs', wholeNumber(1, 3_600_000)],
   ['worker.backoff.maxMs', wholeNumber(1, 86_400_000)],
   ['limiter.tuning.overloadBaseMs', wholeNumber(1, 3_600_000)],
+  ['limiter.tuning.cacheWriteWaitMs', wholeNumber(0, 600_000)],
   ['limiter.tuning.overloadMaxMs', wholeNumber(1, 86_400_000)],
   ['worker.requestTimeoutMs', wholeNumber(100)],
   ['worker.shutdownTimeoutMs', wholeNumber(0)],

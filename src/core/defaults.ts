@@ -108,6 +108,7 @@ export const defaults: PromptqConfig = deepFreeze<PromptqConfig>({
       holdMs: 1000,
       maxDeferMs: 60_000,
       cacheTtlMs: 300_000,
+      cacheWriteWaitMs: 10_000,
       cachePrefixesKept: 10_000,
       stateReadMs: 100,
       headersEarlyMs: 1000,

@@ -68,6 +68,7 @@ export const environmentVariables: readonly EnvVariable[] = [
   v('PROMPTQ_MAX_ITPM', 'int', 'limiter.ceilings.itpm', 'none'),
   v('PROMPTQ_MAX_OTPM', 'int', 'limiter.ceilings.otpm', 'none'),
   v('PROMPTQ_TARGET_UTILIZATION', 'fraction', 'limiter.tuning.target'),
+  v('PROMPTQ_CACHE_WRITE_WAIT_MS', 'int', 'limiter.tuning.cacheWriteWaitMs'),
   v('PROMPTQ_MAX_TOKENS_CAP', 'int', 'jobs.limits.maxTokens'),
   v('PROMPTQ_KEEP_COMPLETED_SECONDS', 'int', 'jobs.keepCompletedSeconds'),
   v('PROMPTQ_KEEP_FAILED_SECONDS', 'int', 'jobs.keepFailedSeconds'),

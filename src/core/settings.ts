@@ -377,6 +377,13 @@ export interface LimiterTuning {
   readonly maxDeferMs: number;
   /** How long a cacheable prefix counts as cached after the API last wrote or read it. @defaultValue `300000` */
   readonly cacheTtlMs: number;
+  /**
+   * Cache-aware order: a call whose cacheable prefix another call (of any process) is writing waits
+   * this long at most for that answer to begin, then reads the prefix instead of writing it again;
+   * 0 = no order, every call goes at once (`PROMPTQ_CACHE_WRITE_WAIT_MS`).
+   * @defaultValue `10000`
+   */
+  readonly cacheWriteWaitMs: number;
   /** Cacheable prefixes remembered per process (the oldest is forgotten first). @defaultValue `10000` */
   readonly cachePrefixesKept: number;
   /** How long a process reuses its read of a group's state across acquisitions. @defaultValue `100` */

@@ -24,8 +24,9 @@
  * joins the gate.
  */
 import Bottleneck from 'bottleneck';
-import { cacheReadsCountTowardItpm, modelGroup } from '../core/models.js';
+import { modelGroup } from '../core/models.js';
 import type { Resource } from '../core/rate-limits.js';
+import { CacheOrder, type CacheState, type PrefixCharge, prefixCharge, prefixId } from './cache-order.js';
 import {
   abortError,
   deferral,
@@ -36,7 +37,6 @@ import {
   takePerMinute,
 } from './deferral.js';
 import { createPermit, type PermitContext } from './permit.js';
-import { PromptCacheTracker } from './prompt-cache.js';
 import {
   type AdmitState,
   type Costs,
@@ -57,7 +57,7 @@ export class RateLimiter {
   readonly #options: LimiterOptions;
   readonly #state: SharedLimiterState;
   readonly #gates = new Map<string, Bottleneck>();
-  readonly #cache: PromptCacheTracker;
+  readonly #cache: CacheOrder;
   /**
    * Per group: the priorities of this process's calls waiting for it, and when the next call
    * this process defers should come back (spaced one call's interval apart, so deferred jobs
@@ -77,7 +77,7 @@ export class RateLimiter {
     this.#state = new SharedLimiterState(opts.redis, opts.config.tuning);
     const { rpm, itpm, otpm } = opts.config.ceilings;
     this.#ceilings = { requests: rpm, input_tokens: itpm, output_tokens: otpm };
-    this.#cache = new PromptCacheTracker(() => this.#state.tuning);
+    this.#cache = new CacheOrder(opts.redis, () => this.#state.tuning);
     this.#permits = {
       state: this.#state,
       options: opts,
@@ -138,6 +138,10 @@ export class RateLimiter {
    * next permit is that far, or this process already has `holdMs` worth of calls waiting for it
    * (unless this call's priority beats one of theirs).
    *
+   * A call with a cacheable prompt prefix first takes its turn in the prefix's order across
+   * processes ({@link CacheOrder}): while another call writes the prefix, it waits for that answer
+   * to begin (at most `cacheWriteWaitMs`) and is then charged as a read.
+   *
    * A call with a tenant quota ({@link CallPlan.quota}) is also charged to it: the per-minute quota
    * first (given back if the call is then not admitted), the share of the group's limits in the same
    * Lua step as the group's buckets. Over its quota, the call is deferred (reason `quota`) at once
@@ -151,16 +155,36 @@ export class RateLimiter {
   ): Promise<Permit | Deferral>;
   async acquire(plan: CallPlan, signal?: AbortSignal, opts: AcquireOptions = {}): Promise<Permit | Deferral> {
     const group = limiterGroup(plan);
+    const prefix = prefixId(plan, group, (id) =>
+      this.#options.keys.limiterCachePrefix(this.#options.account, group, id),
+    );
+    // Cache-aware order (cache-order.ts): a call whose prefix another call is writing waits for
+    // that answer to begin, so it reads the prefix instead of paying the write again.
+    const turn = prefix === undefined ? undefined : await this.#cache.turn(prefix, signal);
+    const abandon = () => (turn?.kind === 'write' ? turn.abandon() : undefined);
+    try {
+      const answer = await this.#acquireInTurn(plan, group, { prefix, turn }, signal, opts);
+      if ('deferred' in answer) abandon();
+      return answer;
+    } catch (err) {
+      abandon();
+      throw err;
+    }
+  }
+
+  /** {@link acquire} once the call's turn in its prefix's order came. */
+  async #acquireInTurn(
+    plan: CallPlan,
+    group: string,
+    cache: CacheState,
+    signal: AbortSignal | undefined,
+    opts: AcquireOptions,
+  ): Promise<Permit | Deferral> {
     const key = this.key(group);
     // The group is in use from here (requestRate reads it, idle groups are dropped), gate or not.
     const gate = this.#gate(group);
     const groupState = await this.#read(key);
-    const cacheKey = plan.cachePrefixKey === undefined ? undefined : `${group}:${plan.cachePrefixKey}`;
-    // While this process's first call with the prefix is out, wait for it (at most holdMs): its
-    // answer makes the prefix a cheap read for the others instead of as many writes.
-    const writing = cacheKey === undefined ? undefined : this.#cache.writing(cacheKey);
-    if (writing) await Promise.race([writing, sleep(this.#state.tuning.holdMs, signal)]);
-    const prefix = this.#prefixCharge(plan, cacheKey);
+    const prefix = prefixCharge(plan, cache);
     const costs: Costs = {
       requests: 1,
       input_tokens: Math.max(1, Math.round(prefix.inputTokens * groupState.inRatio)),
@@ -192,18 +216,6 @@ export class RateLimiter {
       return admitted;
     }
     return this.#permit(plan, group, key, costs, admitted, share?.key, prefix);
-  }
-
-  /**
-   * The cacheable prefix's charge. What the API will count toward ITPM: uncached input and cache
-   * writes; cache reads only on models where they count. The prefix is free when the API answered
-   * with it lately (a read), else it is a write.
-   */
-  #prefixCharge(plan: CallPlan, cacheKey: string | undefined): PrefixCharge {
-    const readsCount = cacheReadsCountTowardItpm(plan.model);
-    const cached = !readsCount && cacheKey !== undefined && this.#cache.isCached(cacheKey);
-    const prefixTokens = cached ? Math.min(plan.cachePrefixTokens ?? 0, plan.inputTokens) : 0;
-    return { readsCount, cacheKey, cached, inputTokens: plan.inputTokens - prefixTokens };
   }
 
   /**
@@ -287,7 +299,7 @@ export class RateLimiter {
     return { sleepMs: Math.min(Math.max(waitMs, 1), state === 'discovering' ? 50 : 1000) };
   }
 
-  /** The admitted call's permit; the first writer of a cacheable prefix ends its write when it settles. */
+  /** The admitted call's permit; the writer of a cacheable prefix ends its write when its answer begins. */
   #permit(
     plan: CallPlan,
     group: string,
@@ -295,45 +307,35 @@ export class RateLimiter {
     costs: Costs,
     admitted: AdmitState,
     shareKey: string | undefined,
-    prefix: PrefixCharge,
+    charge: PrefixCharge,
   ): Permit {
-    const { cacheKey } = prefix;
-    const wrote =
-      !prefix.cached && !prefix.readsCount && cacheKey !== undefined
-        ? this.#cache.beginWrite(cacheKey)
-        : undefined;
+    const { prefix, turn } = charge;
     const permit = createPermit(this.#permits, {
       group,
       key,
       plan,
       costs,
       discovery: admitted === 'discovery',
-      cacheReadsCount: prefix.readsCount,
+      cacheReadsCount: charge.readsCount,
       // (The discovery request was charged to no share: the group's limits were unknown.)
       shareKey: admitted === 'ok' ? shareKey : undefined,
       perMinute: plan.quota?.perMinute,
-      onCached: cacheKey === undefined ? undefined : () => this.#cache.remember(cacheKey),
+      onCached: prefix === undefined ? undefined : () => this.#cache.remember(prefix),
     });
-    if (!wrote || cacheKey === undefined) return permit;
-    let ended = false;
-    const end = () => {
-      if (ended) return;
-      ended = true;
-      wrote();
-    };
+    if (turn?.kind !== 'write') return permit;
     return {
-      observeSignals: (signals) => {
-        permit.observeSignals(signals);
-        // The answer began: the API wrote the prefix before its first token, so the calls waiting
-        // for it go now as reads, not when this call (maybe a long one) ends.
-        this.#cache.remember(cacheKey);
-        end();
-      },
+      ...permit,
+      // The first token: the API wrote the prefix, so the calls waiting for it go now as reads,
+      // not when this call (maybe a long one) ends.
+      observeFirstToken: () => turn.answered(),
       settle: async (result) => {
         try {
           await permit.settle(result);
         } finally {
-          end();
+          // Answered (the prefix is cached, or too short to be): the others go; no answer: the
+          // next call with the prefix writes it.
+          if (result.outcome === 'success') turn.answered();
+          else turn.abandon();
         }
       },
     };
@@ -380,18 +382,6 @@ export class RateLimiter {
     await Promise.all([...this.#gates.values()].map((g) => g.stop({ dropWaitingJobs: true })));
     this.#gates.clear();
   }
-}
-
-/** A call's cacheable prefix as {@link RateLimiter.acquire} charges it. */
-interface PrefixCharge {
-  /** Cache reads count toward the model's ITPM. */
-  readsCount: boolean;
-  /** The prefix's key in this process's cache tracker (`group:fingerprint`). */
-  cacheKey: string | undefined;
-  /** The prefix is cached (and reads are free): it is not charged. */
-  cached: boolean;
-  /** The input tokens charged: the estimate less a cached prefix. */
-  inputTokens: number;
 }
 
 /** One call's admission: what each look at the buckets needs. */

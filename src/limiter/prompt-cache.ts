@@ -1,14 +1,14 @@
 /**
- * Which cacheable prompt prefixes the API holds now, as this process saw it. A call whose prefix is
- * cached is charged ITPM for its uncached part only (on models where cache reads do not count); the
- * first call with a new prefix is a cache write, and the others of this process wait for its answer
- * (at most `holdMs`) so that they become cheap reads instead of as many writes.
+ * Which cacheable prompt prefixes the API holds now, as this process saw it (its own answers, and
+ * what {@link CacheOrder} read from Redis), and which of them a call of this process is writing. A
+ * call whose prefix is cached is charged ITPM for its uncached part only (on models where cache
+ * reads do not count). The shared, cross-process part of the order is limiter/cache-order.ts.
  */
 import type { LimiterTuning } from '../core/settings.js';
 
 export class PromptCacheTracker {
   readonly #tuning: () => LimiterTuning;
-  /** Prefixes (group:fingerprint) → until when the API keeps them cached, oldest first. */
+  /** Prefixes (group:model:fingerprint) → until when the API keeps them cached, oldest first. */
   readonly #cached = new Map<string, number>();
   /** Prefixes whose first call (a cache write) is out → settled. */
   readonly #writing = new Map<string, Promise<void>>();
@@ -17,7 +17,7 @@ export class PromptCacheTracker {
     this.#tuning = tuning;
   }
 
-  /** Settles when the call writing this prefix has its answer; undefined when none is out. */
+  /** Settles when this process's call writing this prefix has its answer; undefined when none is out. */
   writing(key: string): Promise<void> | undefined {
     return this.#writing.get(key);
   }
@@ -26,11 +26,11 @@ export class PromptCacheTracker {
     return (this.#cached.get(key) ?? 0) > Date.now();
   }
 
-  /** The API wrote or read this prefix just now: it stays cached for the cache lifetime. */
-  remember(key: string): void {
+  /** The API holds this prefix for `ttlMs` more (by default the cache lifetime: it wrote or read it just now). */
+  remember(key: string, ttlMs = this.#tuning().cacheTtlMs): void {
     const t = this.#tuning();
     this.#cached.delete(key);
-    this.#cached.set(key, Date.now() + t.cacheTtlMs);
+    this.#cached.set(key, Date.now() + ttlMs);
     if (this.#cached.size > t.cachePrefixesKept) {
       const oldest = this.#cached.keys().next().value;
       if (oldest !== undefined) this.#cached.delete(oldest);
@@ -38,8 +38,8 @@ export class PromptCacheTracker {
   }
 
   /**
-   * This call will write the prefix, unless another is already writing it: returns the function
-   * to call when its answer is in, or undefined.
+   * This call will write the prefix, unless another of this process is already writing it: returns
+   * the function to call when its answer is in (or it ends without one), or undefined.
    */
   beginWrite(key: string): (() => void) | undefined {
     if (this.#writing.has(key)) return undefined;

@@ -102,6 +102,11 @@ export interface AcquireOptions {
 export interface Permit {
   /** The answer's rate-limit signals, as soon as its headers arrive (before the body streams). */
   observeSignals(signals: RateLimitSignals): void;
+  /**
+   * The answer's first token arrived: the API has processed the prompt, so a cache prefix it wrote
+   * can be read now (cache-aware order, limiter/cache-order.ts). Optional to call.
+   */
+  observeFirstToken?(): void;
   /** Report the answer. Idempotent. */
   settle(result: CallResult): Promise<void>;
 }
@@ -112,7 +117,7 @@ export interface LimiterOptions {
   /** Separates accounts: a fingerprint of the API key (never the key itself) or a fixed name. */
   account: string;
   /** Names the groups' keys (hash-tagged on a cluster): `keyspaceOf(config)`. */
-  keys: Pick<Keyspace, 'limiterGroup' | 'limiterShare'>;
+  keys: Pick<Keyspace, 'limiterGroup' | 'limiterShare' | 'limiterCachePrefix'>;
   /** `config.limiter`: the ceilings, the tuning, when an idle group is forgotten. */
   config: LimiterConfig;
   /**

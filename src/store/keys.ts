@@ -51,6 +51,7 @@
  * | `<base>:promptq:batch-turnarounds` | list of the last Message Batches' created → ended (ms), newest first | batch-store.ts |
  * | `promptq:limiter:<account>:<group>` | hash, see limiter/shared-state.ts | limiter-*.lua |
  * | `promptq:limiter:<account>:<group>:tenant:<prefix>:<queue>/<name>` | hash: a tenant's share buckets of the group; expires once full | limiter-admit-2.lua, limiter-share-refund-1.lua |
+ * | `promptq:limiter:<account>:<group>:cache:<model>:<prefix digest>` | string: `c` while the API holds the prompt prefix, `w:<token>` while its writer is out; expires | cache-turn-1.lua |
  */
 
 import { createHash } from 'node:crypto';
@@ -315,6 +316,14 @@ export class Keyspace {
    */
   limiterShare(account: string, group: string, tenant: string): string {
     return `${this.limiterGroup(account, group)}:tenant:${tenant}`;
+  }
+
+  /**
+   * A cacheable prompt prefix of one account's model group (limiter/cache-order.ts): whether the
+   * API holds it or a call is writing it. Under the group's key (and hash tag).
+   */
+  limiterCachePrefix(account: string, group: string, prefix: string): string {
+    return `${this.limiterGroup(account, group)}:cache:${prefix}`;
   }
 
   /** A pattern matching every key of the queue (tests and tools; never in a hot path). */

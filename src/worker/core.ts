@@ -241,8 +241,10 @@ export class JobProcessor {
           signal,
           onSignals: (signals) => permit.observeSignals(signals),
           // Relayed to event streams (SSE) off the call's path.
-          onStreamEvent: (event) =>
-            void this.#options.events.emit('stream', { jobId: run.jobId, tenant: request.tenant_id, event }),
+          onStreamEvent: (event) => {
+            if (event.type === 'content_block_delta') permit.observeFirstToken?.();
+            void this.#options.events.emit('stream', { jobId: run.jobId, tenant: request.tenant_id, event });
+          },
         }),
       );
     } catch (err) {

@@ -51,6 +51,15 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ PROMPTQ_MAX_ATTEMPTS: '0' })).toThrow(
       'PROMPTQ_MAX_ATTEMPTS: must be between 1 and 100, got 0',
     );
+    // The cache-aware order's wait: 0 (off) to 10 minutes.
+    expect(loadConfig({ PROMPTQ_CACHE_WRITE_WAIT_MS: '600000' }).limiter.tuning.cacheWriteWaitMs).toBe(
+      600_000,
+    );
+    expect(() => loadConfig({ PROMPTQ_CACHE_WRITE_WAIT_MS: '600001' })).toThrow(
+      'PROMPTQ_CACHE_WRITE_WAIT_MS: must be between 0 and 600000, got 600001',
+    );
+    expect(loadConfig({ PROMPTQ_CACHE_WRITE_WAIT_MS: '0' }).limiter.tuning.cacheWriteWaitMs).toBe(0);
+    expect(() => loadConfig({ PROMPTQ_CACHE_WRITE_WAIT_MS: '-1' })).toThrow('PROMPTQ_CACHE_WRITE_WAIT_MS: ');
     expect(resolveConfig({ worker: { maxAttempts: 100 } }).worker.maxAttempts).toBe(100);
     expect(() => resolveConfig({ worker: { maxAttempts: 101 } })).toThrow(
       'worker.maxAttempts: must be between 1 and 100, got 101',

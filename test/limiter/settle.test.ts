@@ -120,7 +120,7 @@ describe('speed: "fast" has its own bucket', () => {
   });
 });
 
-describe('a cacheable prefix is a read once its first answer begins', () => {
+describe('a cacheable prefix is a read once its first answer begins (its first token)', () => {
   let redis: Redis;
   let limiter: RateLimiter;
   beforeAll(() => {
@@ -129,7 +129,7 @@ describe('a cacheable prefix is a read once its first answer begins', () => {
   afterAll(() => redis.disconnect());
   afterEach(() => limiter?.close());
 
-  it('the calls waiting for the writer go as reads when its answer begins, not when it ends (control: without the answer they wait holdMs and pay the write)', async () => {
+  it('the calls waiting for the writer go as reads when its answer begins, not when it ends (control: without the answer they wait cacheWriteWaitMs and pay the write)', async () => {
     const run = async (begins: boolean) => {
       limiter = new RateLimiter({
         redis,
@@ -137,7 +137,7 @@ describe('a cacheable prefix is a read once its first answer begins', () => {
         keys: new Keyspace({ queue: 'limiter' }),
         // A minute's bucket: the level is the charges less the refill, never capped in the test.
         config: resolveConfig({
-          limiter: { tuning: { target: 1, reserveMs: 0, holdMs: 2000, burstMs: 60_000 } },
+          limiter: { tuning: { target: 1, reserveMs: 0, cacheWriteWaitMs: 2000, burstMs: 60_000 } },
         }).limiter,
       });
       const key = limiter.key('sonnet');
@@ -157,7 +157,7 @@ describe('a cacheable prefix is a read once its first answer begins', () => {
       const t0 = Date.now();
       const before = (await limiter.state.read(key)).levels.input_tokens!;
       const reader = limiter.acquire(plan);
-      if (begins) setTimeout(() => writer.observeSignals({}), 100);
+      if (begins) setTimeout(() => writer.observeFirstToken?.(), 100);
       await reader;
       const waited = Date.now() - t0;
       const after = await limiter.state.read(key);
@@ -169,7 +169,7 @@ describe('a cacheable prefix is a read once its first answer begins', () => {
     const control = await run(false);
     console.log(`prefix ${JSON.stringify({ began, control })}`);
     // The reader went when the writer's answer began, charged its uncached 1,000 tokens (less the
-    // refill meanwhile), where the control waited holdMs and paid the whole prompt.
+    // refill meanwhile), where the control waited cacheWriteWaitMs and paid the whole prompt.
     expect(began.waited).toBeLessThan(1500);
     expect(began.charged).toBeLessThan(2000);
     expect(control.waited).toBeGreaterThanOrEqual(1900);

@@ -127,6 +127,19 @@ describe('PromptCache', () => {
     expect(hourCache.plan('m', hour, 1024, 30 * 60_000).usage.cacheReadInputTokens).toBeGreaterThan(0);
   });
 
+  it('a write is readable once its answer begins: a request sent before that writes again, at the boundary from both sides', () => {
+    const cache = new PromptCache();
+    const segs = promptSegments(input('q'));
+    // Admitted at 0, its first token at 400.
+    cache.plan('m', segs, 1024, 0).commit(0, 400);
+    const early = cache.plan('m', segs, 1024, 399);
+    expect(early.usage.cacheReadInputTokens).toBe(0);
+    expect(early.usage.cacheCreationInputTokens).toBeGreaterThan(0);
+    // The second write (first token at 799) does not delay the first one's.
+    early.commit(399, 799);
+    expect(cache.plan('m', segs, 1024, 400).usage.cacheReadInputTokens).toBeGreaterThan(0);
+  });
+
   it('ignores breakpoints below the minimum cacheable length', () => {
     const cache = new PromptCache();
     const segs = promptSegments(input('q'));

@@ -29,6 +29,7 @@ describe('the key builder', () => {
     expect(k.slowest(483_000)).toBe('bull:prompts:promptq:slowest:483000');
     expect(new Keyspace({ queue: 'q', prefix: 'app' }).job('1')).toBe('app:q:1');
     expect(k.limiterGroup('a1b2c3', 'sonnet')).toBe('promptq:limiter:a1b2c3:sonnet');
+    expect(k.limiterCachePrefix('a1b2c3', 'sonnet', 'm:d')).toBe('promptq:limiter:a1b2c3:sonnet:cache:m:d');
   });
 
   it('hash-tagged: every key of a queue, BullMQ’s and promptq’s, in one slot; queues spread', () => {
@@ -59,6 +60,9 @@ describe('the key builder', () => {
     const key = k.limiterGroup('a1b2c3', 'sonnet');
     expect(key).toBe('promptq:limiter:{a1b2c3:sonnet}');
     expect(keySlot(key)).toBe(keySlot(k.limiterShare('a1b2c3', 'sonnet', 'bull:{prompts}:prompts/acme')));
+    const cached = k.limiterCachePrefix('a1b2c3', 'sonnet', 'claude-sonnet-4-6:AbC');
+    expect(cached).toBe('promptq:limiter:{a1b2c3:sonnet}:cache:claude-sonnet-4-6:AbC');
+    expect(keySlot(cached)).toBe(keySlot(key));
     expect(keySlot(key)).not.toBe(keySlot(k.limiterGroup('a1b2c3', 'haiku')));
     // The limiter's keys are the account's, not the queue's: every queue names the same ones.
     expect(new Keyspace({ queue: 'other', hashTag: true }).limiterGroup('a1b2c3', 'sonnet')).toBe(key);

@@ -148,11 +148,11 @@ describe('the keyspace: every key promptq writes is its queue’s or its limiter
     // `<queue>.webhooks`, under the same prefix and hash tag).
     const beside = `${s.svc.queue.keys.prefix}:${s.svc.queue.keys.webhookQueue}:`;
     const ofQueue = mine.filter((k) => k.startsWith(`${base}:`) || k.startsWith(beside));
-    // The limiter's keys: `promptq:limiter:<account>:<group>[…]`, the group hash-tagged on a cluster.
+    // The limiter's keys: `promptq:limiter:<account>:<group>[…]` (a tenant's share, a cached prefix), the group hash-tagged on a cluster.
     const limiterKey =
       mode === 'cluster'
-        ? new RegExp(`^promptq:limiter:\\{${regex(account)}:([^}]+)\\}(:tenant:.+)?$`)
-        : new RegExp(`^promptq:limiter:${regex(account)}:([^:{}]+)(:tenant:.+)?$`);
+        ? new RegExp(`^promptq:limiter:\\{${regex(account)}:([^}]+)\\}(:tenant:.+|:cache:.+)?$`)
+        : new RegExp(`^promptq:limiter:${regex(account)}:([^:{}]+)(:tenant:.+|:cache:.+)?$`);
     const ofLimiter = mine.filter((k) => limiterKey.test(k));
     // Nothing outside the keyspace (an untagged key of the queue would be here).
     expect(mine.filter((k) => !ofQueue.includes(k) && !ofLimiter.includes(k))).toEqual([]);

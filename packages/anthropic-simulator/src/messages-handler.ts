@@ -249,7 +249,8 @@ function admit(
     );
   }
   const admittedAt = opts.now();
-  plan.commit(admittedAt);
+  // Readable by other requests once this answer's first token is out (the prompt is processed).
+  plan.commit(admittedAt, admittedAt + opts.ttftMs);
   stats.record(group, (c) => {
     c.inputTokens += usage.inputTokens;
     c.cacheCreationInputTokens += usage.cacheCreationInputTokens;

@@ -15,7 +15,12 @@ export interface CacheUsage {
 /** A computed split plus the cache writes to apply only if the request is admitted. */
 export interface CachePlan {
   usage: CacheUsage;
-  commit(now: number): void;
+  /**
+   * Apply the writes at `now`; other requests can read them from `readableAt` (default `now`): as at
+   * the real API, a cache entry becomes available once the writing request's answer begins, so
+   * requests sent before that write it again.
+   */
+  commit(now: number, readableAt?: number): void;
 }
 
 const TTL_MS: Record<CacheTtl, number> = { '5m': 5 * 60_000, '1h': 60 * 60_000 };
@@ -27,12 +32,15 @@ const SWEEP_THRESHOLD = 50_000;
 interface Entry {
   expiresAt: number;
   ttlMs: number;
+  /** Requests read it from then on (its writer's answer began). */
+  readableAt: number;
 }
 
 /**
  * Prompt-cache bookkeeping as the real API reports it: a breakpoint writes the prefix up to its
  * block (if at least the model's minimum length); a later request whose prefix hash matches an
- * unexpired entry reads it, which also refreshes the entry's lifetime.
+ * unexpired entry that is readable already (its writer's answer began) reads it, which also
+ * refreshes the entry's lifetime.
  */
 export class PromptCache {
   readonly #entries = new Map<string, Entry>();
@@ -55,7 +63,7 @@ export class PromptCache {
     for (const bp of breakpoints) {
       for (let j = bp; j >= Math.max(0, bp - LOOKBACK_BLOCKS) && j > hit; j--) {
         const entry = this.#entries.get(digests[j] ?? '');
-        if (entry && entry.expiresAt > now) {
+        if (entry && entry.expiresAt > now && entry.readableAt <= now) {
           hit = j;
           break;
         }
@@ -88,12 +96,19 @@ export class PromptCache {
     const hitDigest = hit >= 0 ? digests[hit] : undefined;
     return {
       usage,
-      commit: (at: number) => {
+      commit: (at: number, readableAt = at) => {
         if (hitDigest) {
           const entry = this.#entries.get(hitDigest);
           if (entry) entry.expiresAt = at + entry.ttlMs;
         }
-        for (const w of writes) this.#entries.set(w.digest, { expiresAt: at + w.ttlMs, ttlMs: w.ttlMs });
+        for (const w of writes) {
+          // A write of an entry still being written (sent before its first writer's answer began)
+          // does not make it readable later than that first write does.
+          const earlier = this.#entries.get(w.digest);
+          const from =
+            earlier && earlier.expiresAt > at ? Math.min(earlier.readableAt, readableAt) : readableAt;
+          this.#entries.set(w.digest, { expiresAt: at + w.ttlMs, ttlMs: w.ttlMs, readableAt: from });
+        }
         if (this.#entries.size > SWEEP_THRESHOLD) this.#sweep(at);
       },
     };
