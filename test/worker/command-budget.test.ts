@@ -150,7 +150,8 @@ describe('Redis commands per job', () => {
 
     console.info(
       `commands per job: plain ${plain.perJob.toFixed(1)}, promptq ${ours.perJob.toFixed(1)}, control ${control.perJob.toFixed(1)}\n` +
-        `promptq by command: ${JSON.stringify(ours.byCommand)}`,
+        `promptq by command: ${JSON.stringify(ours.byCommand)}\n` +
+        `plain by command: ${JSON.stringify(plain.byCommand)}`,
     );
     // Both pipelines did the work: a plain job costs Redis a few dozen commands.
     expect(plain.perJob).toBeGreaterThan(20);
