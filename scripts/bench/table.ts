@@ -55,10 +55,12 @@ export function renderTable(s: Scenario, idealS: number, results: readonly RunRe
   const limits = [
     `${s.limits.rpm} RPM`,
     `${s.limits.itpm.toLocaleString('en-US')} ITPM`,
+    s.binding === 'output_tokens' ? `${s.limits.otpm.toLocaleString('en-US')} OTPM` : null,
     s.shortIntervalSeconds > 0 ? `${s.shortIntervalSeconds}-s guard` : null,
     ...Object.entries(s.groupLimits ?? {}).map(([g, l]) => `${g} ${l.rpm ?? s.limits.rpm} RPM`),
     s.rateLimitHeaders === false ? 'no rate-limit headers' : null,
     s.announced?.rpm ? `headers announce ${s.announced.rpm} RPM` : null,
+    s.announced?.otpm ? `headers announce ${s.announced.otpm.toLocaleString('en-US')} OTPM` : null,
     s.competitor ? `another service takes ${s.competitor.rpm} RPM from ${s.competitor.atMs / 1000} s` : null,
   ].filter((x) => x !== null);
   const rounds = results[0]?.rounds;
@@ -67,7 +69,7 @@ export function renderTable(s: Scenario, idealS: number, results: readonly RunRe
     rounds ? `medians of ${rounds} rounds` : null,
     steadyFrom !== undefined ? `"429 steady": from ${steadyFrom.toFixed(1)} s on` : null,
   ].filter((x) => x !== null);
-  const head = `${s.id}: ${s.title} — ${s.jobs.length} jobs, ${s.workers} worker(s) × ${s.concurrency} in flight, ${limits.join(', ')}; ideal ${idealS.toFixed(1)} s${notes.length ? ` (${notes.join('; ')})` : ''}`;
+  const head = `${s.id}: ${s.title} — ${s.jobs.length} jobs, ${s.workers} worker(s) × ${s.concurrency} in flight, ${limits.join(', ')}; ideal ${s.binding === 'output_tokens' ? '≈' : ''}${idealS.toFixed(1)} s${notes.length ? ` (${notes.join('; ')})` : ''}`;
   const lines = [columns(s), ...results.map((r) => row(s, r))];
   const md = lines.map((cells) => `| ${cells.join(' | ')} |`);
   md.splice(

@@ -36,4 +36,29 @@ describe('bench measurements', () => {
     // The window from drop + 10 s is past the end of this short run.
     expect(r.afterDrop?.throughputShare).toBeNull();
   });
+
+  it('output-token-bound (S14): the ideal counts the outputs the simulator served, not what the jobs asked for', () => {
+    const s = buildScenario('S14', { jobs: 20, quick: true }); // 60,000 OTPM = 1,000 a second, max_tokens 2,000
+    const t0 = 1_000_000;
+    const outcomes = s.jobs.map((j, i) => ({
+      id: j.id,
+      tenant: undefined,
+      enqueuedAt: t0,
+      finishedAt: t0 + 1_550 * (i + 1),
+      ok: true,
+    }));
+    const r = measure({
+      approach: 'x',
+      label: 'x',
+      scenario: s,
+      outcomes,
+      t0,
+      // The simulator served 30,000 output tokens (the jobs' mean share would say 20,000).
+      stats: { requests: 20, rateLimited: { total: 0 }, succeeded: 20, outputTokens: 30_000 } as never,
+      served: { requests: 20, rateLimited: 0 },
+    });
+    // 30,000 served + the last call's unused half of its 2,000 held until it ended, at 1,000/s.
+    expect(r.idealS).toBeCloseTo(31, 5);
+    expect(r.throughputShare).toBeCloseTo(31 / 31, 5);
+  });
 });
