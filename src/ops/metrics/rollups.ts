@@ -158,7 +158,7 @@ export function attemptEntry(
  * How long the first pending entry waits for others to join its write: the dashboard is at most
  * this late, and a busy worker sends one write per this interval instead of one per finished job.
  */
-export const rollupLingerMs = 100;
+export const rollupLingerMs = 250;
 /** Entries that start the write at once, linger or not: the observer queue's room stays free. */
 export const rollupMaxBatch = 500;
 
