@@ -48,6 +48,11 @@ export interface RunResult {
     otherRequests: number;
     otherRefused: number;
   };
+  /**
+   * Where calls take time (S12): the most calls the simulator had in flight at once (its own gauge),
+   * against the calls in flight the allowance needs (rate × latency): whether slots or the limiter bind.
+   */
+  peakInFlight?: number;
   /** S5: enqueue → finish p95 of the interactive tenant's completed jobs, ms. */
   smallTenantP95Ms?: number | null;
   /**
@@ -174,6 +179,7 @@ export function measure(m: MeasureInput): RunResult {
       rateLimitedShare: share(m.steady.served.rateLimited, m.steady.served.requests),
     };
   }
+  if (s.latencyMs) result.peakInFlight = m.stats.peakInFlight;
   if (s.id === 'S5') {
     result.smallTenantP95Ms = quantile(
       completed.filter((o) => o.tenant === 'interactive').map((o) => o.finishedAt! - o.enqueuedAt),

@@ -7,6 +7,11 @@ const ratio = (x: number | null | undefined) => (x === null || x === undefined ?
 const secs = (ms: number | null | undefined) =>
   ms === null || ms === undefined ? '—' : (ms / 1000).toFixed(1);
 
+/** Calls in flight the binding allowance needs at the scenario's call latency (Little's law). */
+export function inFlightNeeded(s: Scenario): number {
+  return Math.ceil((s.limits.rpm / 60) * ((s.latencyMs ?? 0) / 1000));
+}
+
 /** The column headers of a scenario's table. */
 export function columns(s: Scenario): string[] {
   const cols = [
@@ -23,6 +28,7 @@ export function columns(s: Scenario): string[] {
     cols.push('429 after the drop', 'share of new ideal from drop+10 s', 'other service refused');
   }
   if (s.id === 'S5') cols.push('interactive tenant p95 (s)');
+  if (s.latencyMs) cols.push(`peak in flight (simulator; the allowance needs ${inFlightNeeded(s)})`);
   return cols;
 }
 
@@ -47,6 +53,7 @@ function row(s: Scenario, r: RunResult): string[] {
     );
   }
   if (s.id === 'S5') cells.push(secs(r.smallTenantP95Ms));
+  if (s.latencyMs) cells.push(r.peakInFlight === undefined ? '—' : String(r.peakInFlight));
   return cells;
 }
 
