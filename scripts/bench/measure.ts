@@ -2,7 +2,7 @@
 import type { SimulatorStats } from '../../packages/anthropic-simulator/src/index.js';
 import { quantile } from '../../src/core/stats.js';
 import type { CompetitorCounts } from './competitor.js';
-import { bindingRate, idealSeconds, type Scenario } from './scenarios.js';
+import { bindingRate, idealSeconds, outputIdealSeconds, type Scenario } from './scenarios.js';
 import type { JobOutcome } from './types.js';
 
 /** What the simulator served to the approach under test (the competitor's share taken out). */
@@ -48,6 +48,11 @@ export interface RunResult {
     otherRequests: number;
     otherRefused: number;
   };
+  /**
+   * Where calls take time (S12): the most calls the simulator had in flight at once (its own gauge),
+   * against the calls in flight the allowance needs (rate × latency): whether slots or the limiter bind.
+   */
+  peakInFlight?: number;
   /** S5: enqueue → finish p95 of the interactive tenant's completed jobs, ms. */
   smallTenantP95Ms?: number | null;
   /**
@@ -110,6 +115,21 @@ function windowShare(
   return left > 0 ? within(done, from, to) / left : null;
 }
 
+/**
+ * What an ideal client needs for the completed jobs, seconds. With another service on the key, the
+ * account served both: their sum at the full rate (request-bound), so taking the other service's
+ * share does not count as throughput. Where output tokens bind, the outputs the simulator served
+ * (its own count, not the jobs' records), each call charged `max_tokens` until it ends.
+ */
+function idealOf(m: MeasureInput, ids: ReadonlySet<string>, completed: number, otherOk: number): number {
+  const s = m.scenario;
+  if (s.competitor && m.afterDrop) return (completed + otherOk) / bindingRate(s);
+  const done = s.jobs.filter((j) => ids.has(j.id));
+  if (s.binding !== 'output_tokens') return idealSeconds(s, done);
+  const maxTokens = Math.max(0, ...done.map((j) => j.body.max_tokens));
+  return outputIdealSeconds(s, m.stats.outputTokens, maxTokens);
+}
+
 export function measure(m: MeasureInput): RunResult {
   const { scenario: s, outcomes } = m;
   const completed = outcomes.filter((o) => o.ok && o.finishedAt !== null);
@@ -120,15 +140,7 @@ export function measure(m: MeasureInput): RunResult {
   const elapsedS = (last - m.t0) / 1000;
   const ids = new Set(completed.map((o) => o.id));
   const other = m.afterDrop?.competitor.okAt ?? [];
-  // With another service on the key, the account served both: the ideal is their sum at the full
-  // rate (request-bound), so taking the other service's share does not count as throughput.
-  const idealS =
-    s.competitor && m.afterDrop
-      ? (completed.length + within(other, m.t0, last)) / bindingRate(s)
-      : idealSeconds(
-          s,
-          s.jobs.filter((j) => ids.has(j.id)),
-        );
+  const idealS = idealOf(m, ids, completed.length, within(other, m.t0, last));
   const comparable = completed.length >= 0.95 * s.jobs.length && elapsedS > 0;
   const latencies = completed.map((o) => o.finishedAt! - o.enqueuedAt);
   const result: RunResult = {
@@ -167,6 +179,7 @@ export function measure(m: MeasureInput): RunResult {
       rateLimitedShare: share(m.steady.served.rateLimited, m.steady.served.requests),
     };
   }
+  if (s.latencyMs) result.peakInFlight = m.stats.peakInFlight;
   if (s.id === 'S5') {
     result.smallTenantP95Ms = quantile(
       completed.filter((o) => o.tenant === 'interactive').map((o) => o.finishedAt! - o.enqueuedAt),

@@ -61,6 +61,7 @@ export function medianResult(rounds: readonly RunResult[]): RunResult {
       otherRequests: Math.round(medN(rounds, (r) => r.afterDrop?.otherRequests)),
     };
   }
+  if (first.peakInFlight !== undefined) result.peakInFlight = Math.round(medN(rounds, (r) => r.peakInFlight));
   if (first.smallTenantP95Ms !== undefined) result.smallTenantP95Ms = med(rounds, (r) => r.smallTenantP95Ms);
   return result;
 }

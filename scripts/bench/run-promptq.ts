@@ -82,12 +82,15 @@ export function spawnWorker(env: Record<string, string>): ChildProcess {
   });
 }
 
-/** Resolves once the worker logged that it runs (the log level hides info lines, so: its port is up). */
+/**
+ * Resolves once the worker logged that it runs (the log level hides info lines, so: its port is up).
+ * Two minutes at most: four workers compiling from source on a loaded 2-core machine took over 30 s.
+ */
 export async function workerReady(
   proc: ChildProcess,
   queue: { getWorkersCount(): Promise<number> },
   want: number,
-  timeoutMs = 30_000,
+  timeoutMs = 120_000,
 ): Promise<void> {
   let stderr = '';
   proc.stderr?.on('data', (d) => {

@@ -12,11 +12,31 @@ import { modelGroup } from '../../src/core/models.js';
 import type { Resource } from '../../src/core/rate-limits.js';
 import type { BenchJob } from './types.js';
 
-export const scenarioIds = ['S1', 'S2', 'S3', 'S4', 'S5', 'S6', 'S7', 'S8', 'S9', 'S12'] as const;
+export const scenarioIds = [
+  'S1',
+  'S2',
+  'S3',
+  'S4',
+  'S5',
+  'S6',
+  'S7',
+  'S8',
+  'S9',
+  'S12',
+  'S13',
+  'S14',
+  'S15',
+] as const;
 export type ScenarioId = (typeof scenarioIds)[number];
 
-/** The binding resource: requests, or input tokens. */
-export type Binding = Extract<Resource, 'requests' | 'input_tokens'>;
+/**
+ * The conditions the limiter lab finds hardest (docs/limiter-lab.md), as real-time scenarios: a
+ * `--quick` run (the CI smoke step) leaves them out unless named, as it does S10/S11.
+ */
+export const hardScenarioIds = ['S13', 'S14', 'S15'] as const satisfies readonly ScenarioId[];
+
+/** The binding resource: requests, input tokens, or output tokens. */
+export type Binding = Resource;
 
 /** Another service that starts using the same key mid-run (S4). */
 export interface Competitor {
@@ -47,6 +67,12 @@ export interface Scenario {
   announced?: Partial<Limits>;
   /** The simulator's delay before every answer, ms (S12: calls of seconds). @defaultValue 0 */
   latencyMs?: number;
+  /**
+   * Real outputs as shares of `max_tokens` (the simulator's output distribution, uniform between
+   * the two; no cap). Where output tokens bind, the ideal counts the outputs the simulator served.
+   * @defaultValue the simulator's own (short answers)
+   */
+  output?: { minFraction: number; maxFraction: number };
   jobs: BenchJob[];
 }
 
@@ -74,10 +100,17 @@ function promptOf(tokens: number, next: () => number): string {
   return out.join(' ');
 }
 
-function job(id: string, prompt: string, enqueueAtMs: number, tenant?: string, jobModel = model): BenchJob {
+function job(
+  id: string,
+  prompt: string,
+  enqueueAtMs: number,
+  tenant?: string,
+  jobModel = model,
+  jobMaxTokens = maxTokens,
+): BenchJob {
   const body = {
     model: jobModel,
-    max_tokens: maxTokens,
+    max_tokens: jobMaxTokens,
     prompt,
     ...(tenant !== undefined ? { tenant_id: tenant } : {}),
   };
@@ -85,10 +118,30 @@ function job(id: string, prompt: string, enqueueAtMs: number, tenant?: string, j
   return { id, tenant, enqueueAtMs, body, inputTokens };
 }
 
-export function uniformJobs(prefix: string, n: number, tokens: number, seed: number): BenchJob[] {
+export function uniformJobs(
+  prefix: string,
+  n: number,
+  tokens: number,
+  seed: number,
+  jobMaxTokens = maxTokens,
+): BenchJob[] {
   const next = rng(seed);
-  return Array.from({ length: n }, (_, i) => job(`${prefix}-${i}`, promptOf(tokens, next), 0));
+  return Array.from({ length: n }, (_, i) =>
+    job(`${prefix}-${i}`, promptOf(tokens, next), 0, undefined, model, jobMaxTokens),
+  );
 }
+
+/**
+ * Output-token-bound at a low tier (S13, S14): 60,000 OTPM (1,000 a second), `max_tokens` 2,000 —
+ * two seconds of OTPM refill, charged at admission and corrected at the end — and real outputs
+ * 40–60% of it, so about one call a second fits.
+ */
+const otpmBound = {
+  limits: { rpm: 1_000, itpm: 4_000_000, otpm: 60_000 },
+  binding: 'output_tokens' as const,
+  output: { minFraction: 0.4, maxFraction: 0.6 },
+  maxTokens: 2_000,
+};
 
 /** What every scenario has unless it says otherwise. */
 const base = { workers: 1, concurrency: 20, shortIntervalSeconds: 0 };
@@ -208,6 +261,32 @@ const builders: Record<ScenarioId, (n: number, size: ScenarioSize) => ScenarioPa
     latencyMs: 2_500,
     jobs: uniformJobs('s12', n, 40, 12),
   }),
+  // The lab's hardest families that the simulator can stage (its `speed: "fast"` buckets it cannot).
+  S13: (n) => ({
+    title:
+      'headers understate the limit (×0.6), output-token-bound, max_tokens 2 s of OTPM, outputs 40–60% of it',
+    limits: otpmBound.limits,
+    announced: { otpm: 36_000 },
+    binding: otpmBound.binding,
+    output: otpmBound.output,
+    jobs: uniformJobs('s13', n, 40, 13, otpmBound.maxTokens),
+  }),
+  S14: (n) => ({
+    title: 'no rate-limit headers, output-token-bound, max_tokens 2 s of OTPM, outputs 40–60% of it',
+    limits: otpmBound.limits,
+    rateLimitHeaders: false,
+    binding: otpmBound.binding,
+    output: otpmBound.output,
+    jobs: uniformJobs('s14', n, 40, 14, otpmBound.maxTokens),
+  }),
+  S15: (n) => ({
+    title: 'no rate-limit headers, the per-minute limit enforced over 1-second windows (request-bound)',
+    limits: { rpm: 600, ...plentyTokens },
+    shortIntervalSeconds: 1,
+    rateLimitHeaders: false,
+    binding: 'requests',
+    jobs: uniformJobs('s15', n, 40, 15),
+  }),
 };
 
 /** Builds a scenario's limits and workload; `size.jobs` scales it. */
@@ -227,12 +306,19 @@ export const defaultJobs: Record<ScenarioId, { full: number; quick: number }> = 
   S8: { full: 300, quick: 100 },
   S9: { full: 300, quick: 120 },
   S12: { full: 12_000, quick: 2_000 },
+  S13: { full: 60, quick: 20 },
+  S14: { full: 60, quick: 20 },
+  S15: { full: 300, quick: 100 },
 };
 
 /** Units of the binding resource per second the simulator admits. */
 export function bindingRate(s: Scenario): number {
-  return (s.binding === 'requests' ? s.limits.rpm : s.limits.itpm) / 60;
+  const perMinute = { requests: s.limits.rpm, input_tokens: s.limits.itpm, output_tokens: s.limits.otpm };
+  return perMinute[s.binding] / 60;
 }
+
+/** The mean real output as a share of `max_tokens` (where output tokens bind). */
+const meanOutputShare = (s: Scenario) => (s.output ? (s.output.minFraction + s.output.maxFraction) / 2 : 1);
 
 /** The scenario as one model group sees it: that group's limits and jobs. */
 function groupView(s: Scenario, group: string, jobs: readonly BenchJob[]): [Scenario, BenchJob[]] {
@@ -240,9 +326,23 @@ function groupView(s: Scenario, group: string, jobs: readonly BenchJob[]): [Scen
   return [{ ...s, limits, groupLimits: undefined }, jobs.filter((j) => modelGroup(j.body.model) === group)];
 }
 
-/** What one job costs of the binding resource. */
+/**
+ * What one job costs of the binding resource, as known before the run: output tokens at the
+ * output distribution's mean (the run's own ideal counts what the simulator served, measure.ts).
+ */
 export function bindingCost(s: Scenario, j: BenchJob): number {
+  if (s.binding === 'output_tokens') return j.body.max_tokens * meanOutputShare(s);
   return s.binding === 'requests' ? 1 : j.inputTokens;
+}
+
+/**
+ * Output-bound: seconds an ideal client needs to be served `outputTokens` of the jobs' output. Every
+ * call is charged its `max_tokens` at admission and given back the unused part at its end, so the
+ * last call also waits for the part of its `max_tokens` it will not use (at the mean output share).
+ */
+export function outputIdealSeconds(s: Scenario, outputTokens: number, jobMaxTokens: number): number {
+  const lastUnused = jobMaxTokens * (1 - meanOutputShare(s));
+  return (outputTokens + lastUnused) / bindingRate(s) + (s.latencyMs ?? 0) / 1000;
 }
 
 /**

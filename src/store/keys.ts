@@ -39,6 +39,7 @@
  * | `<base>:promptq:job-events:<id>` | capped stream of one job's state changes and, while watched, its model stream events; expires | ops/streams/recorder.ts |
  * | `<base>:promptq:pace` | hash model group → its limiter's request pace (JSON), for `eta_s` | ops/streams/pace.ts |
  * | `<base>:promptq:job-events:<id>:watch` | string: an SSE client watches the job (its model events are recorded); expires | ops/streams/job-route.ts |
+ * | `<base>:promptq:job-events-watched` | string: some SSE client watches some job of the queue (set and renewed with each job's watch); expires | ops/streams/routes.ts |
  * | `${prefix}:<queue>.webhooks:…` | BullMQ's keys of the webhook delivery queue ({@link Keyspace.webhookQueue}) | ops/webhooks |
  * | `<base>:promptq:budget:<name>:day:<YYYY-MM-DD>` | string, nano-USD spent; TTL past the day | budget-*.lua |
  * | `<base>:promptq:budget:<name>:month:<YYYY-MM>` | string, nano-USD spent; TTL past the month | budget-*.lua |
@@ -235,6 +236,14 @@ export class Keyspace {
   /** Each model group's current request pace as the limiter set it (a waiting job's `eta_s`). */
   get pace(): string {
     return `${this.base}:${own}:pace`;
+  }
+
+  /**
+   * Set while an SSE client watches any job of the queue (renewed with each job's watch key): while
+   * it is absent, a worker records no job's model events and need not ask about each job.
+   */
+  get jobEventsWatched(): string {
+    return `${this.base}:${own}:job-events-watched`;
   }
 
   /** Set while an SSE client watches the job: its model stream events are then recorded. */

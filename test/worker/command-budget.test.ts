@@ -2,8 +2,9 @@
  * The Redis command budget of a job: every command Redis executes for N jobs (enqueue, pickup,
  * limiter, records, rollups, tenant counters, completion; those run inside Lua scripts included),
  * counted from `INFO commandstats` deltas on a private redis-server, against a plain BullMQ worker
- * streaming the same jobs through the SDK on the same server. promptq may spend at most twice the
- * plain pipeline's commands per job (docs/sizing.md has the breakdown). The control adds back what
+ * streaming the same jobs through the SDK on the same server. promptq may spend at most 1.9 times
+ * the plain pipeline's commands per job (docs/sizing.md has the breakdown; measured 1.78–1.84 on the
+ * loaded 2-core machine, the rollups' share moving with the run's pace). The control adds back what
  * a per-job rollup write cost before rollups were group-committed, and must break the bound.
  */
 import Anthropic from '@anthropic-ai/sdk';
@@ -21,6 +22,8 @@ import { RollupStore } from '../../src/store/rollup-store.js';
 import { TestRedis } from '../helpers/redis-server.js';
 
 const jobs = 300;
+/** promptq's commands per job over the plain pipeline's, at most (issue 22 asks 1.5: not reached). */
+const maxRatio = 1.9;
 const apiKey = 'sk-ant-budget-0123456789';
 const body = (i: number) => ({
   model: 'claude-haiku-4-5',
@@ -128,7 +131,7 @@ async function promptqJobs(svc: RunningService): Promise<void> {
 }
 
 describe('Redis commands per job', () => {
-  it('promptq spends at most twice the commands of a plain BullMQ worker + SDK; the control (per-job rollup writes) does not fit', async () => {
+  it('promptq spends at most 1.9 times the commands of a plain BullMQ worker + SDK; the control (per-job rollup writes) does not fit', async () => {
     const plain = await measure(plainPipeline);
 
     const svc = await promptq('budget');
@@ -150,13 +153,14 @@ describe('Redis commands per job', () => {
 
     console.info(
       `commands per job: plain ${plain.perJob.toFixed(1)}, promptq ${ours.perJob.toFixed(1)}, control ${control.perJob.toFixed(1)}\n` +
-        `promptq by command: ${JSON.stringify(ours.byCommand)}`,
+        `promptq by command: ${JSON.stringify(ours.byCommand)}\n` +
+        `plain by command: ${JSON.stringify(plain.byCommand)}`,
     );
     // Both pipelines did the work: a plain job costs Redis a few dozen commands.
     expect(plain.perJob).toBeGreaterThan(20);
-    expect(ours.perJob).toBeLessThanOrEqual(2 * plain.perJob);
+    expect(ours.perJob).toBeLessThanOrEqual(maxRatio * plain.perJob);
     // The counter sees per-job writes: the control's extra ~20 commands per job break the bound.
-    expect(control.perJob).toBeGreaterThan(2 * plain.perJob);
+    expect(control.perJob).toBeGreaterThan(maxRatio * plain.perJob);
     expect(control.perJob - ours.perJob).toBeGreaterThan(15);
   }, 240_000);
 });

@@ -3,8 +3,10 @@
  * (users without Prometheus/Grafana). Written from the `finished` event (rollup-subscriber.ts, off
  * the job's path), so every worker process adds into the same queue-wide keys and nothing is counted
  * twice. Writes are group commits: one write at a time per process (one command,
- * lua/rollup-add-N.lua), and the jobs that finish while it is out go together in the next one, their
- * increments summed. `record` still resolves once the job's own increments are in Redis. The format
+ * lua/rollup-add-N.lua), and the jobs that finish within {@link rollupLingerMs} of the first one
+ * pending (or while the write before is out) go together, their increments summed — a busy worker
+ * writes its rollups a few times a second, not once per job (docs/sizing.md). `record` still resolves
+ * once the job's own increments are in Redis. The format
  * (fields, buckets) is store/rollup-format.ts, shared with the reader; the keys (all under the
  * queue's prefix, all expiring) are store/keys.ts.
  */
@@ -152,6 +154,14 @@ export function attemptEntry(
   return { finishedMs: atMs, minute, costMicro: 0 };
 }
 
+/**
+ * How long the first pending entry waits for others to join its write: the dashboard is at most
+ * this late, and a busy worker sends one write per this interval instead of one per finished job.
+ */
+export const rollupLingerMs = 250;
+/** Entries that start the write at once, linger or not: the observer queue's room stays free. */
+export const rollupMaxBatch = 500;
+
 export class RollupWriter {
   readonly #options: RollupOptions;
   readonly #store: RollupStore;
@@ -161,6 +171,8 @@ export class RollupWriter {
   #next: Promise<void> | undefined;
   /** The last write started or waiting to start. */
   #last: Promise<void> | undefined;
+  /** Ends the next write's linger early (a full batch). */
+  #flush: (() => void) | undefined;
 
   constructor(options: RollupOptions) {
     this.#options = options;
@@ -169,8 +181,7 @@ export class RollupWriter {
 
   /** Add one finished job to the rollups of the minute it finished in. */
   async record(jobId: string, status: 'completed' | 'failed', r: JobRecord): Promise<void> {
-    this.#pending.push(rollupEntry(jobId, status, r, this.#options));
-    return this.#commit();
+    return this.#add(rollupEntry(jobId, status, r, this.#options));
   }
 
   /**
@@ -184,19 +195,35 @@ export class RollupWriter {
     atMs = Date.now(),
     account?: string,
   ): Promise<void> {
-    this.#pending.push(attemptEntry(model, outcome, retried, atMs, this.#options, account));
-    return this.#commit();
+    return this.#add(attemptEntry(model, outcome, retried, atMs, this.#options, account));
   }
 
-  /** Join the next group commit, starting it if none waits: it goes once the one before it is done. */
+  #add(entry: RollupEntry): Promise<void> {
+    this.#pending.push(entry);
+    const next = this.#commit();
+    if (this.#pending.length >= rollupMaxBatch) this.#flush?.();
+    return next;
+  }
+
+  /**
+   * Join the next group commit, starting it if none waits: it goes {@link rollupLingerMs} after its
+   * first entry (or once {@link rollupMaxBatch} are pending), and not before the write before it is
+   * done. The writer is an observer, off the jobs' path: the linger holds no worker slot.
+   */
   #commit(): Promise<void> {
     if (this.#next) return this.#next;
     const before = this.#last;
-    // The first job of a batch waits for the write before it (at least a turn): the jobs that
-    // finish meanwhile join it. No timer: it would hold every job's worker slot.
+    const linger = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, rollupLingerMs);
+      this.#flush = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
     const next = (async () => {
-      await before?.catch(() => {});
+      await Promise.all([before?.catch(() => {}), linger]);
       this.#next = undefined;
+      this.#flush = undefined;
       const batch = this.#pending;
       this.#pending = [];
       const { retention } = this.#options;

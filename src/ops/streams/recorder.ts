@@ -25,6 +25,16 @@ export interface StateChange {
 
 /** How long a job's watch flag is trusted before it is read again. */
 const watchRecheckMs = 250;
+/** How long whether any job of the queue is watched is trusted before it is read again. */
+const anyWatchRecheckMs = 100;
+
+/** SSE clients of this process watching a job now (the recorder in it need not ask Redis). */
+let watchingHere = 0;
+
+/** An SSE client of this process starts (+1) or stops (−1) watching a job (routes.ts). */
+export function markWatching(delta: 1 | -1): void {
+  watchingHere = Math.max(0, watchingHere + delta);
+}
 /** How long whether a `/v1/events` client listens is trusted before it is read again. */
 const listenedRecheckMs = 1000;
 /**
@@ -61,6 +71,39 @@ function listenedCheck(redis: RedisConnection, keys: Keyspace): () => Promise<bo
     listenedRead = { on, at: Date.now() };
     return on;
   };
+}
+
+/**
+ * Whether a job (its events stream key) is watched by an SSE client. The read itself is kept, not
+ * only its answer: an answer's first stream events arrive together, and they share one EXISTS.
+ * Whether any job of the queue is watched is read first, at most once per 100 ms per process, so
+ * the jobs nobody watches (nearly all) cost no read of their own.
+ */
+function watchCheck(redis: RedisConnection, keys: Keyspace) {
+  const watched = new Map<string, { on: Promise<boolean>; at: number }>();
+  let anyRead: { on: Promise<boolean>; at: number } | undefined;
+  const anyWatched = (): Promise<boolean> => {
+    if (watchingHere > 0) return Promise.resolve(true);
+    if (anyRead && Date.now() - anyRead.at < anyWatchRecheckMs) return anyRead.on;
+    const on = redis.exists(keys.jobEventsWatched).then(
+      (n) => n === 1,
+      () => false,
+    );
+    anyRead = { on, at: Date.now() };
+    return on;
+  };
+  const isWatched = async (key: string): Promise<boolean> => {
+    if (!(await anyWatched())) return false;
+    const known = watched.get(key);
+    if (known && Date.now() - known.at < watchRecheckMs) return known.on;
+    const on = redis.exists(`${key}:watch`).then(
+      (n) => n === 1,
+      () => false,
+    );
+    watched.set(key, { on, at: Date.now() });
+    return on;
+  };
+  return { isWatched, forget: (key: string) => void watched.delete(key) };
 }
 
 export function subscribeStreams(
@@ -115,19 +158,8 @@ export function subscribeStreams(
   );
 
   // Model stream events: recorded only while someone watches the job.
-  // The read itself is kept, not only its answer: an answer's first stream events arrive together,
-  // and they share one EXISTS.
-  const watched = new Map<string, { on: Promise<boolean>; at: number }>();
-  const isWatched = (key: string): Promise<boolean> => {
-    const known = watched.get(key);
-    if (known && Date.now() - known.at < watchRecheckMs) return known.on;
-    const on = redis.exists(`${key}:watch`).then(
-      (n) => n === 1,
-      () => false,
-    );
-    watched.set(key, { on, at: Date.now() });
-    return on;
-  };
+  const watched = watchCheck(redis, keys);
+  const isWatched = watched.isWatched;
   events.on('stream', async (e) => {
     const key = keys.jobEvents(e.jobId, e.tenant);
     if (!(await isWatched(key))) return;
@@ -144,7 +176,7 @@ export function subscribeStreams(
     );
   });
   const forget = (e: { jobId: string; request?: { tenant_id?: string | undefined } | undefined }) =>
-    void watched.delete(keys.jobEvents(e.jobId, e.request?.tenant_id));
+    watched.forget(keys.jobEvents(e.jobId, e.request?.tenant_id));
   events.on('completed', forget);
   events.on('failed', forget);
 }

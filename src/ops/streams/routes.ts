@@ -23,7 +23,7 @@ import { HttpError } from '../http/errors.js';
 import type { RouteContext } from '../http/handler.js';
 import { jobRefOf } from '../http/job-handlers.js';
 import { mayAccess, principalOf } from '../http/tenant-auth.js';
-import { listenedWindowMs, markListening } from './recorder.js';
+import { listenedWindowMs, markListening, markWatching } from './recorder.js';
 
 export type StreamHandler = (context: RouteContext, req: Request, res: Response) => Promise<void>;
 
@@ -145,13 +145,20 @@ export const jobEvents: StreamHandler = async ({ queue, maxWaitSeconds }, req, r
   const release = takeSlot(queue, principal?.kind === 'tenant' ? principal.tenant : undefined);
   const watch = keys.jobEventsWatch(view.id, view.request.tenant_id);
   let refresh: NodeJS.Timeout | undefined;
+  let watching = false;
   try {
-    await within(() => redis.set(watch, '1', 'PX', 60_000));
-    refresh = setInterval(() => void redis.set(watch, '1', 'PX', 60_000).catch(() => {}), 20_000);
+    // The job's watch, and the queue's "some job is watched" that workers read first (recorder.ts).
+    const mark = () =>
+      redis.pipeline().set(watch, '1', 'PX', 60_000).set(keys.jobEventsWatched, '1', 'PX', 60_000).exec();
+    markWatching(1);
+    watching = true;
+    await within(mark);
+    refresh = setInterval(() => void mark().catch(() => {}), 20_000);
     const session = await createSession(req, res, { keepAlive: 15_000, trustClientEventId: false });
     await pump(session, redis, key, from ?? '0', Date.now() + maxWaitSeconds * 1000, (n) => final.has(n));
   } finally {
     clearInterval(refresh);
+    if (watching) markWatching(-1);
     release();
     end(res);
   }

@@ -3,7 +3,7 @@ import { resolveConfig } from '../../../src/core/config.js';
 import { defaults } from '../../../src/core/defaults.js';
 import { newRecord } from '../../../src/core/record.js';
 import { parseSince, readDashboard } from '../../../src/ops/dashboard/summary.js';
-import { RollupWriter, slowestKept } from '../../../src/ops/metrics/rollups.js';
+import { RollupWriter, rollupLingerMs, slowestKept } from '../../../src/ops/metrics/rollups.js';
 import { uniqueQueue } from '../../helpers/stack.js';
 import { testKeys, testRedis } from '../../helpers/topology.js';
 
@@ -84,6 +84,36 @@ describe('rollups in Redis', () => {
     expect(ids[0]).toBe(`b${n - 1}`);
     expect(ids.at(-1)).toBe(`b${n - slowestKept}`);
     expect(ids).not.toContain(`b${n - slowestKept - 1}`);
+  });
+
+  it("jobs that finish within the linger go in the first one's write (a busy worker writes a few times a second, not per job)", async () => {
+    const queue = uniqueQueue();
+    const w = new RollupWriter({
+      connection: redis,
+      keys: testKeys(queue),
+      retention: defaults.rollups,
+      tenantLabel: (t) => t ?? 'none',
+      modelLabel: (m) => m,
+    });
+    const now = Date.now();
+    const t0 = Date.now();
+    const first = w.record('l0', 'completed', finished(now, 10));
+    // What Redis holds the moment the first job's write is done (read before any later write).
+    const atFirst = first.then(() => readDashboard(redis, testKeys(queue), 60, now));
+    // More jobs finish a few ms apart, each after Redis could have answered a write of the first.
+    let inTime = 1;
+    const later: Array<Promise<void>> = [];
+    while (Date.now() - t0 < rollupLingerMs / 2) {
+      await new Promise((r) => setTimeout(r, 5));
+      if (Date.now() - t0 >= rollupLingerMs) break;
+      later.push(w.record(`l${inTime}`, 'completed', finished(now, 10)));
+      inTime += 1;
+    }
+    // The first job's write carried every job that finished before its linger ran out.
+    expect(inTime).toBeGreaterThan(2);
+    expect((await atFirst).totals.jobs).toBe(inTime);
+    await Promise.all(later);
+    expect((await readDashboard(redis, testKeys(queue), 60, now)).totals.jobs).toBe(inTime);
   });
 
   it('a job that finished before the range is not in it', async () => {
