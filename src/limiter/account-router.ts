@@ -43,8 +43,11 @@ export interface AccountRouterOptions {
   cacheTtlMs: number;
   /** The most prefixes remembered. @defaultValue 10000 */
   maxPrefixes?: number;
-  /** The provider of a call no account may serve (its stream fails naming the model). */
-  unserved: (model: string, accounts: readonly string[] | undefined) => Provider;
+  /**
+   * The provider of a call no account may serve (its stream fails naming the model); `why`, when
+   * the accounts map the model but none has fast mode for a `speed: "fast"` call.
+   */
+  unserved: (model: string, accounts: readonly string[] | undefined, why?: string) => Provider;
 }
 
 /** The name an account goes by in routing, records and labels. */
@@ -97,7 +100,7 @@ export class AccountRouter {
     opts: AcquireOptions = {},
   ): Promise<RoutedPermit | Deferral> {
     const eligible = this.eligible(plan.model, routing);
-    if (eligible.length === 0) return nothingPermit(this.#opts.unserved(plan.model, routing.accounts));
+    if (eligible.length === 0) return nothingPermit(this.#unserved(plan.model, routing));
     const prefixKey =
       plan.cachePrefixKey === undefined ? undefined : `${modelGroup(plan.model)}:${plan.cachePrefixKey}`;
     if (prefixKey === undefined) return this.#ask(this.#rotate(eligible), plan, signal, opts);
@@ -113,6 +116,17 @@ export class AccountRouter {
       this.#choosing.delete(prefixKey);
       chosen();
     }
+  }
+
+  /** The provider failing a call no account may serve, saying why when fast mode is the reason. */
+  #unserved(model: string, routing: Routing): Provider {
+    const onlyFast =
+      routing.speed === 'fast' && this.eligible(model, { ...routing, speed: undefined }).length > 0;
+    return this.#opts.unserved(
+      model,
+      routing.accounts,
+      onlyFast ? 'speed "fast": none of them has fast mode (Bedrock has not)' : undefined,
+    );
   }
 
   /** Ask the accounts in order: the first permit, or the earliest deferral. */

@@ -60,26 +60,42 @@ export async function refusals(
   );
 }
 
-/** A receiver that is a private address (events/webhooks/address-guard.ts). */
+/**
+ * A receiver that is a private address (events/webhooks/address-guard.ts). Each host is resolved
+ * once per call, however many jobs name it (a backfill's chunk: a thousand lines, one receiver).
+ */
 async function webhookProblems(
   policy: AddressPolicy,
   jobs: readonly Judged[],
   fieldOf: (i: number) => string,
 ): Promise<FieldProblem[]> {
   const problems: FieldProblem[] = [];
+  // The guard judges a host (its name and addresses), never a path: one verdict per host.
+  const verdicts = new Map<string, Promise<string | undefined>>();
   for (const [i, { request }] of jobs.entries()) {
     if (request.webhook === undefined) continue;
-    try {
-      await checkWebhookTarget(policy, request.webhook.url);
-    } catch (err) {
-      if (!(err instanceof WebhookTargetError)) throw err;
-      problems.push({
-        field: `${fieldOf(i)}webhook.url`,
-        message: err.message.replace(/^webhook\.url: /, ''),
-      });
+    const { url } = request.webhook;
+    const host = new URL(url).hostname.toLowerCase();
+    let verdict = verdicts.get(host);
+    if (verdict === undefined) {
+      verdict = hostProblem(policy, url);
+      verdicts.set(host, verdict);
     }
+    const message = await verdict;
+    if (message !== undefined) problems.push({ field: `${fieldOf(i)}webhook.url`, message });
   }
   return problems;
+}
+
+/** Why the guard refuses `url`'s host (`undefined`: it does not). */
+async function hostProblem(policy: AddressPolicy, url: string): Promise<string | undefined> {
+  try {
+    await checkWebhookTarget(policy, url);
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof WebhookTargetError)) throw err;
+    return err.message.replace(/^webhook\.url: /, '');
+  }
 }
 
 /**

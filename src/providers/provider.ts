@@ -94,8 +94,9 @@ export class UnservedModelError extends PromptqError {
   constructor(
     readonly model: string,
     readonly where: string,
+    why = 'no model id mapped for it',
   ) {
-    super(`model "${model}" is not served by ${where} (no model id mapped for it)`, {
+    super(`model "${model}" is not served by ${where} (${why})`, {
       code: 'unserved_model',
     });
   }

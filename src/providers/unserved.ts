@@ -5,9 +5,13 @@
  */
 import { type Provider, UnservedModelError } from './provider.js';
 
-export function unservedProvider(model: string, accounts: readonly string[] | undefined): Provider {
+export function unservedProvider(
+  model: string,
+  accounts: readonly string[] | undefined,
+  why?: string,
+): Provider {
   const where = accounts === undefined ? 'any configured account' : `the account(s) ${accounts.join(', ')}`;
-  const error = new UnservedModelError(model, where);
+  const error = new UnservedModelError(model, where, why);
   return {
     name: 'none',
     account: 'none',

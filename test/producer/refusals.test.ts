@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defaults } from '../../src/core/defaults.js';
 import { ValidationError } from '../../src/core/job.js';
+import { addressPolicy } from '../../src/events/webhooks/address-guard.js';
 import { enqueueFile } from '../../src/producer/backfill/enqueue.js';
 import { PromptQueue } from '../../src/producer/queue.js';
 import { uniqueQueue } from '../helpers/stack.js';
@@ -63,5 +64,60 @@ describe('one judgement for HTTP and backfill', () => {
     const path = file('control.jsonl', [base, { ...base, prompt: 'second' }]);
     expect(await enqueueFile(q, path, lineDefaults)).toMatchObject({ added: 2 });
     expect(await q.queue.count()).toBe(before + 3);
+  });
+});
+
+describe('webhook receivers: one lookup per host, however many lines name it', () => {
+  // The resolver stands in for DNS (the guard's seam): a public host and a private one, counted.
+  const lookups = new Map<string, number>();
+  const addresses: Record<string, string> = {
+    'hooks.example.test': '93.184.215.14',
+    'inner.example.test': '10.0.0.5',
+  };
+  const resolve = async (host: string) => {
+    lookups.set(host, (lookups.get(host) ?? 0) + 1);
+    const address = addresses[host];
+    if (address === undefined) throw new Error(`ENOTFOUND ${host}`);
+    return [{ address, family: 4 }];
+  };
+  const redis = testRedis();
+  const q = new PromptQueue({
+    connection: redis,
+    queue: uniqueQueue(),
+    ...testSettings(),
+    webhookTargets: addressPolicy({ allowPrivate: false, allowHosts: undefined }, resolve),
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'pq-refusals-hosts-'));
+  afterAll(async () => {
+    await q.queue.obliterate({ force: true });
+    await q.close();
+    redis.disconnect();
+  });
+
+  it('300 lines to one receiver and 2 to a private one: each host resolved once, both private lines named', async () => {
+    const hook = (host: string, i: number) => ({
+      ...base,
+      prompt: `p${i}`,
+      webhook: { url: `https://${host}/h/${i}` },
+    });
+    const lines = [
+      ...Array.from({ length: 300 }, (_, i) => hook('hooks.example.test', i)),
+      hook('inner.example.test', 300),
+      hook('INNER.example.test', 301),
+    ];
+    const path = join(dir, 'hooks.jsonl');
+    writeFileSync(path, `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
+    const lineDefaults = { tenant: undefined, priority: 500, idPrefix: 'h', limits: defaults.jobs.limits };
+    const err = await enqueueFile(q, path, lineDefaults).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).problems.map((p) => p.field)).toEqual([
+      'line.301.webhook.url',
+      'line.302.webhook.url',
+    ]);
+    expect(Object.fromEntries(lookups)).toEqual({ 'hooks.example.test': 1, 'inner.example.test': 1 });
+    expect(await q.queue.count()).toBe(0);
   });
 });

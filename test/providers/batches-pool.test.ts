@@ -13,10 +13,13 @@ import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type Simulator, startSimulator } from '../../packages/anthropic-simulator/src/index.js';
 import { loadConfig } from '../../src/core/config.js';
+import type { JobRequest } from '../../src/core/job.js';
 import { defaultJobLimits } from '../../src/core/job-schema.js';
 import { Logger } from '../../src/core/log.js';
 import { BatchRun } from '../../src/producer/backfill/batch-run.js';
 import { PromptQueue } from '../../src/producer/queue.js';
+import { AnthropicBatches } from '../../src/providers/anthropic/batches.js';
+import { PooledBatches } from '../../src/providers/anthropic/pooled-batches.js';
 import { PriceTable } from '../../src/providers/anthropic/pricing.js';
 import { createAnthropicApiProvider } from '../../src/providers/registry.js';
 import { uniqueQueue } from '../helpers/stack.js';
@@ -109,4 +112,34 @@ describe('Message Batches over two anthropic accounts', () => {
     expect(await servedModels(a, keyA)).toEqual(['claude-sonnet-4-5', 'claude-sonnet-4-5']);
     expect(await servedModels(b, keyB)).toEqual(['claude-haiku-4-5', 'claude-sonnet-4-5']);
   }, 60_000);
+
+  it("a batch id stored before pooling (the API's own, the first account's) is still polled and collected", async () => {
+    const a = await startSimulator({ apiKey: keyA, seed: 43, batches: { processingSeconds: 0.1 } });
+    const b = await startSimulator({ apiKey: keyB, seed: 44, batches: { processingSeconds: 0.1 } });
+    sims.push(a, b);
+    const batchesOf = (sim: Simulator, key: string) =>
+      new AnthropicBatches(new Anthropic({ apiKey: key, baseURL: sim.url, maxRetries: 0 }));
+    const first = batchesOf(a, keyA);
+    // Before pooling every batch went to the first anthropic account and its id was stored as is.
+    const request = {
+      model: 'claude-haiku-4-5',
+      max_tokens: 8,
+      messages: [{ role: 'user', content: 'old' }],
+    } as JobRequest;
+    const old = await first.create([{ customId: 'old-1', request }]);
+    expect(old.id).not.toContain('/');
+    const pool = new PooledBatches([
+      { name: 'main', batches: first, serves: () => true },
+      { name: 'second', batches: batchesOf(b, keyB), serves: () => true },
+    ]);
+    let info = await pool.retrieve(old.id);
+    for (let i = 0; i < 50 && info?.status !== 'ended'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      info = await pool.retrieve(old.id);
+    }
+    expect(info).toMatchObject({ id: old.id, status: 'ended', counts: { succeeded: 1 } });
+    const got: string[] = [];
+    for await (const r of pool.results(old.id)) got.push(`${r.customId}:${r.result.type}`);
+    expect(got).toEqual(['old-1:succeeded']);
+  }, 30_000);
 });

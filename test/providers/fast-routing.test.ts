@@ -1,7 +1,8 @@
 /**
  * A `speed: "fast"` job is routed only to accounts with fast mode: a Bedrock account (listed first,
  * mapping the model) serves the standard jobs it is given but none of the fast ones, which go to
- * the Anthropic account; the Bedrock simulator's own counters show it was sent no fast call.
+ * the Anthropic account; the Bedrock simulator's own counters show it was sent no fast call. A
+ * fast job allowed only the Bedrock account fails `unserved_model`, saying fast mode is why.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -68,13 +69,20 @@ describe('fast jobs and accounts without fast mode', () => {
         prompt: `standard ${i}`,
         account: 'aws',
       })),
+      // Fast, and allowed only the Bedrock account: no account may serve it, and it says why.
+      { model, max_tokens: 16, prompt: 'fast pinned', speed: 'fast', account: 'aws' },
     ];
     const r = await post(`${s.url}/v1/jobs/batch`, { jobs });
     expect(r.status).toBe(202);
     const views = await Promise.all(
       (r.body.ids as string[]).map(async (id) => (await get(`${s!.url}/v1/jobs/${id}?wait=60`)).body),
     );
+    const pinned = views.pop()!;
     for (const v of views) expect(v.state).toBe('completed');
+    expect(pinned.state).toBe('failed');
+    expect(pinned.record.error_type).toBe('unserved_model');
+    expect(pinned.record.attempts).toBe(1);
+    expect(pinned.error.message).toMatch(/aws \(speed "fast": none of them has fast mode/);
     const fast = views.filter((v) => v.request.speed === 'fast');
     expect(fast.map((v) => `${v.record.provider}/${v.record.account}/${v.record.speed}`)).toEqual(
       Array(6).fill('anthropic/a/fast'),

@@ -4,7 +4,9 @@
  * name or a list) honoured, and the account's `models` — the first such in the file's order, as
  * live routing's eligibility has it. One `create` makes a batch on each account it needs; the
  * batch promptq stores is their composite, `<account>/<id>` joined by `+`, so polling, results and
- * cancelling go to every part on its own account (and a resumed run finds them again).
+ * cancelling go to every part on its own account (and a resumed run finds them again). An id of
+ * the API's own (`msgbatch_…`, no `/`), as promptq stored before batches were pooled, is the first
+ * account's: the one every batch went to then.
  */
 import type { JobRequest } from '../../core/job.js';
 import type { Batches, BatchInfo, BatchRequest, BatchResult } from '../provider.js';
@@ -24,8 +26,9 @@ export class UnservedBatchError extends Error {
 const partSeparator = '+';
 const nameSeparator = '/';
 
-/** The parts of a composite id: `[account, batch id]` each. */
-function partsOf(id: string): Array<[string, string]> {
+/** The parts of a composite id: `[account, batch id]` each; a plain id is `legacy`'s (the first account). */
+function partsOf(id: string, legacy: string): Array<[string, string]> {
+  if (!id.includes(nameSeparator)) return [[legacy, id]];
   return id.split(partSeparator).map((part) => {
     const at = part.indexOf(nameSeparator);
     if (at <= 0) throw new Error(`not a pooled batch id: ${JSON.stringify(id)}`);
@@ -106,6 +109,10 @@ export class PooledBatches implements Batches {
     );
   }
 
+  #parts(id: string): Array<[string, string]> {
+    return partsOf(id, (this.#accounts[0] as BatchAccount).name);
+  }
+
   #account(name: string): BatchAccount {
     const account = this.#accounts.find((a) => a.name === name);
     if (account === undefined)
@@ -115,7 +122,7 @@ export class PooledBatches implements Batches {
 
   async retrieve(id: string): Promise<BatchInfo | null> {
     const infos: BatchInfo[] = [];
-    for (const [name, part] of partsOf(id)) {
+    for (const [name, part] of this.#parts(id)) {
       const info = await this.#account(name).batches.retrieve(part);
       if (info === null) return null;
       infos.push(info);
@@ -134,10 +141,10 @@ export class PooledBatches implements Batches {
   }
 
   async *results(id: string): AsyncIterable<{ customId: string; result: BatchResult }> {
-    for (const [name, part] of partsOf(id)) yield* this.#account(name).batches.results(part);
+    for (const [name, part] of this.#parts(id)) yield* this.#account(name).batches.results(part);
   }
 
   async cancel(id: string): Promise<void> {
-    for (const [name, part] of partsOf(id)) await this.#account(name).batches.cancel(part);
+    for (const [name, part] of this.#parts(id)) await this.#account(name).batches.cancel(part);
   }
 }
