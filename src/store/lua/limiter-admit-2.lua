@@ -35,11 +35,13 @@ local names = bucket_names
 local st = redis.call('HMGET', h, 'paused_until', 'req_limit', 'in_limit', 'out_limit', 'req_level', 'in_level', 'out_level',
   'ts', 'factor', 'burst_ms', 'probe_until', 'out_held', 'learned')
 local paused = tonumber(st[1]) or 0
-if paused > now then return { paused - now, 'paused' } end
+-- (Waits go up to whole ms: Redis answers a script's numbers as integers, and a jittered pause
+-- ending 0.4 ms from now would read as a wait of 0, admitted.)
+if paused > now then return { math.ceil(paused - now), 'paused' } end
 local limits = { tonumber(st[2]), tonumber(st[3]), tonumber(st[4]) }
 if not limits[1] and not limits[2] and not limits[3] then
   local discovery_until = tonumber(st[11]) or 0
-  if discovery_until > now then return { discovery_until - now, 'discovering' } end
+  if discovery_until > now then return { math.ceil(discovery_until - now), 'discovering' } end
   redis.call('HSET', h, 'probe_until', now + tuning.discoveryTtlMs)
   return { 0, 'discovery' }
 end
