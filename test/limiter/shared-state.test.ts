@@ -137,7 +137,7 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
         0,
       );
       const big = { requests: 1, input_tokens: 10, output_tokens: 32_000 };
-      expect(await s.admit(k, big, 60_000)).toEqual({ waitMs: 0, state: 'ok' });
+      expect(await s.admit(k, big, 60_000)).toMatchObject({ waitMs: 0, state: 'ok' });
       // The next one waits for the bucket to refill completely (about one second at this pace).
       const next = await s.admit(k, big, 60_000);
       expect(next.state).toBe('pacing');

@@ -16,7 +16,9 @@
       tuning  config.limiter.tuning (core/settings.ts): target, burstMs, reserveMs, discoveryTtlMs
 
   Output:
-    {waitMs, state[, bucket]}: waitMs 0 = admitted (the costs are taken);
+    {waitMs, state[, bucket, levels...]}: waitMs 0 = admitted (the costs are taken), then '' and
+    the group's three levels after the charge ('' where no limit is known: the discovery), which
+    the answer's remainders are compared with (include/limiter-learn-headers.lua);
     state = ok | discovery (admitted as the group's one discovery request: its limits are unknown)
     | paused | pacing | discovering (another request's discovery is out) | quota (the tenant's
     share has no room: bucket = req | in | out, the share bucket that is short)
@@ -131,4 +133,9 @@ if share > 0 then
   redis.call('HSET', sh, unpack(sset))
   redis.call('PEXPIRE', sh, ttl)
 end
-return { 0, 'ok' }
+-- The levels after the charge, as strings (a script's numbers reach the caller as integers).
+local after = {}
+for i = 1, 3 do
+  if levels[i] then after[i] = tostring(levels[i] - cost[i]) else after[i] = '' end
+end
+return { 0, 'ok', '', after[1], after[2], after[3] }
