@@ -105,6 +105,8 @@ export const defaults: PromptqConfig = deepFreeze<PromptqConfig>({
       learnWindowMs: 5000,
       cautionMs: 30_000,
       cautiousRecoveryStep: 0.0005,
+      trustStep: 0.05,
+      trustMax: 3,
       holdMs: 1000,
       maxDeferMs: 60_000,
       cacheTtlMs: 300_000,

@@ -365,6 +365,14 @@ export interface LimiterTuning {
   /** Added to the pace multiplier per success while cautious. @defaultValue `0.0005` */
   readonly cautiousRecoveryStep: number;
   /**
+   * Announced limits: the pace follows the trend of the API's remainders against the group's own
+   * bucket when they disagree by at least this share of the announced limit (the headers
+   * understate: faster; overstate: slower). @defaultValue `0.05`
+   */
+  readonly trustStep: number;
+  /** The highest pace multiplier the remainders may teach (headers understating ×1/3). @defaultValue `3` */
+  readonly trustMax: number;
+  /**
    * A worker holds a job's slot while its permit is at most this far; further, it hands the job
    * back delayed without spending an attempt.
    * @defaultValue `1000`

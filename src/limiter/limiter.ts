@@ -38,7 +38,7 @@ import {
 } from './deferral.js';
 import { createPermit, type PermitContext } from './permit.js';
 import {
-  type AdmitState,
+  type AdmitResult,
   type Costs,
   type GroupState,
   type ShareBuckets,
@@ -210,7 +210,7 @@ export class RateLimiter {
       quota?.share !== undefined ? { key: this.shareKey(group, quota.id), share: quota.share } : undefined;
     const admission = { key, costs, priority, mayDefer, local, groupState, quota, share, quotaTokens };
     const admitted = await this.#admit(admission, gate, signal);
-    if (typeof admitted !== 'string') {
+    if ('deferred' in admitted) {
       // Not admitted: the call is not made now, so it has not used the tenant's per-minute quota.
       await perMinute?.giveBack(1, quotaTokens);
       return admitted;
@@ -227,7 +227,7 @@ export class RateLimiter {
     a: Admission,
     gate: Bottleneck,
     signal: AbortSignal | undefined,
-  ): Promise<AdmitState | Deferral> {
+  ): Promise<AdmitResult | Deferral> {
     let admitted: Look = { sleepMs: 0 };
     // Counted among the group's waiting calls from here (the room above counts calls still looking).
     a.local.parked.push(a.priority);
@@ -251,7 +251,7 @@ export class RateLimiter {
     gate: Bottleneck,
     sleepMs: number,
     signal: AbortSignal | undefined,
-  ): Promise<AdmitState | Deferral> {
+  ): Promise<AdmitResult | Deferral> {
     const sleepUntil = Date.now() + sleepMs;
     a.local.gated += 1;
     try {
@@ -272,11 +272,12 @@ export class RateLimiter {
     }
   }
 
-  /** One look at the buckets: admitted (the state), handed back (a deferral), or how long to sleep. */
+  /** One look at the buckets: admitted (what admission found), handed back (a deferral), or how long to sleep. */
   async #look(a: Admission): Promise<Look> {
     const hold = this.#state.tuning.holdMs;
-    const { waitMs, state, resource } = await this.#state.admit(a.key, a.costs, Date.now(), a.share);
-    if (waitMs <= 0) return state;
+    const found = await this.#state.admit(a.key, a.costs, Date.now(), a.share);
+    const { waitMs, state, resource } = found;
+    if (waitMs <= 0) return found;
     // Over its share: step aside at once, whatever the wait (others of the group may go).
     if (a.mayDefer && state === 'quota') {
       const tenantId = a.quota?.id ?? '';
@@ -305,7 +306,7 @@ export class RateLimiter {
     group: string,
     key: string,
     costs: Costs,
-    admitted: AdmitState,
+    admitted: AdmitResult,
     shareKey: string | undefined,
     charge: PrefixCharge,
   ): Permit {
@@ -315,10 +316,11 @@ export class RateLimiter {
       key,
       plan,
       costs,
-      discovery: admitted === 'discovery',
+      discovery: admitted.state === 'discovery',
+      admitted: { levels: admitted.levels, at: Date.now() },
       cacheReadsCount: charge.readsCount,
       // (The discovery request was charged to no share: the group's limits were unknown.)
-      shareKey: admitted === 'ok' ? shareKey : undefined,
+      shareKey: admitted.state === 'ok' ? shareKey : undefined,
       perMinute: plan.quota?.perMinute,
       onCached: prefix === undefined ? undefined : () => this.#cache.remember(prefix),
     });
@@ -398,10 +400,10 @@ interface Admission {
   quotaTokens: number;
 }
 
-/** A look's answer: admitted (the state), handed back (a deferral), or sleep and look again. */
-type Look = AdmitState | Deferral | { sleepMs: number };
+/** A look's answer: admitted, handed back (a deferral), or sleep and look again. */
+type Look = AdmitResult | Deferral | { sleepMs: number };
 
-const isSleep = (look: Look): look is { sleepMs: number } => typeof look === 'object' && 'sleepMs' in look;
+const isSleep = (look: Look): look is { sleepMs: number } => 'sleepMs' in look;
 
 /** The group a call is paced in: its model's family, or that family's `speed: "fast"` bucket. */
 export function limiterGroup(plan: Pick<CallPlan, 'model' | 'speed'>): string {

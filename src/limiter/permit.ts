@@ -28,6 +28,8 @@ export interface PermitCall {
   costs: Costs;
   /** The discovery request (the group's limits were unknown). */
   discovery: boolean;
+  /** The group's levels right after this call was admitted (unknown for the discovery request), and when. */
+  admitted?: { levels: Partial<Costs> | undefined; at: number } | undefined;
   /** Cache reads count toward ITPM on this model. */
   cacheReadsCount: boolean;
   /** Called when the API answered with cache writes or reads (the prefix is cached now). */
@@ -51,6 +53,7 @@ function observation(
   snap: RateLimitSignals,
   costs: Costs,
   at: number | undefined,
+  admitted?: PermitCall['admitted'],
 ): HeaderObservation | undefined {
   if (Object.keys(snap).length === 0) return undefined;
   void ctx.options.events?.emit('limitSignals', { group, signals: snap });
@@ -63,6 +66,8 @@ function observation(
     held,
     at,
     charge: costs,
+    admitted: admitted?.levels,
+    admittedAt: admitted?.at,
     limits: {
       requests: snap.requests?.limit,
       input_tokens: snap.input_tokens?.limit,
@@ -112,11 +117,22 @@ async function observeLimitSignals(
   signals: RateLimitSignals,
   costs: Costs,
   at: number,
+  admitted: PermitCall['admitted'],
 ): Promise<void> {
-  const seen = observation(ctx, group, signals, costs, at);
+  const seen = observation(ctx, group, signals, costs, at, admitted);
   if (!seen) return;
   const { limits, remaining, ceilings, held } = seen;
-  const before = await ctx.state.observe(key, limits, remaining, ceilings, Date.now(), held, at, costs);
+  const before = await ctx.state.observe(
+    key,
+    limits,
+    remaining,
+    ceilings,
+    Date.now(),
+    held,
+    at,
+    costs,
+    admitted,
+  );
   reportLimits(ctx, group, key, seen, before);
 }
 
@@ -189,7 +205,8 @@ async function settleCall(
   // first, so that the discovery request's end cannot let another request slip in before it).
   if (headersSeen && !pausing) await headersSeen;
   const signals = result.signals ?? arrived;
-  const merged = signals && !headersSeen ? observation(ctx, group, signals, costs, arrivedAt) : undefined;
+  const merged =
+    signals && !headersSeen ? observation(ctx, group, signals, costs, arrivedAt, call.admitted) : undefined;
   const usage = usageOf(result, call.plan, costs, call.cacheReadsCount);
   if (usage.cached) call.onCached?.();
   const [{ pausedUntil, factor, limitsBefore }] = await Promise.all([
@@ -230,9 +247,8 @@ export function createPermit(ctx: PermitContext, call: PermitCall): Permit {
   let settled = false;
   const observe = (signals: RateLimitSignals) => {
     clearTimeout(early);
-    headersSeen ??= observeLimitSignals(ctx, group, key, signals, costs, arrivedAt ?? Date.now()).catch(
-      () => {},
-    );
+    const at = arrivedAt ?? Date.now();
+    headersSeen ??= observeLimitSignals(ctx, group, key, signals, costs, at, call.admitted).catch(() => {});
     return headersSeen;
   };
   return {

@@ -8,7 +8,10 @@
  *   {b}_limit   per-minute limit of bucket b, from headers (capped by a ceiling)
  *   {b}_level   tokens available at `ts` (may be negative: debt after an oversized request)
  *   ts          ms of the last refill
- *   factor      pace multiplier (multiplicative decrease on 429, additive recovery on success)
+ *   factor      pace multiplier (multiplicative decrease on 429, additive recovery on success up to
+ *               1; above 1, or below, as the trend of the answers' remainders says: headers that
+ *               understate or overstate; pace_ref_at, pace_ref_e, pace_ref_b: that trend's reference
+ *               point, lua/include/limiter-learn-headers.lua)
  *   burst_ms    bucket capacity in ms of refill (shrinks when 429s come while the model had room:
  *               a hidden short-interval limit)
  *   paused_until, pause_reason   the group sends nothing until then
@@ -98,6 +101,18 @@ export interface HeaderObservation {
   at?: number | undefined;
   /** The answered call's cost. */
   charge?: Costs | undefined;
+  /** The group's levels right after the answered call was admitted (what the remainders are compared with). */
+  admitted?: Partial<Costs> | undefined;
+  /** When the answered call was admitted (ms). */
+  admittedAt?: number | undefined;
+}
+
+/** What an admission found: `levels` after the charge when admitted with known limits. */
+export interface AdmitResult {
+  waitMs: number;
+  state: AdmitState;
+  resource?: Resource;
+  levels?: Partial<Costs>;
 }
 
 /** A value per resource → the scripts' triple (requests, input, output tokens). */
@@ -114,6 +129,12 @@ function headerArgs(observation: HeaderObservation): HeaderArgs {
     held: perBucket({ requests: -1, input_tokens: -1, output_tokens: -1, ...observation.held }, Number),
     at: observation.at,
     charge: observation.charge && perBucket(observation.charge, Number),
+    admitted: observation.admitted && [
+      observation.admitted.requests ?? null,
+      observation.admitted.input_tokens ?? null,
+      observation.admitted.output_tokens ?? null,
+    ],
+    admittedAt: observation.admittedAt,
   };
 }
 
@@ -147,20 +168,22 @@ export class SharedLimiterState {
    * the group — both or neither. `resource` names the share bucket that was short when the state
    * is `quota`.
    */
-  async admit(
-    key: string,
-    costs: Costs,
-    now = Date.now(),
-    share?: ShareBuckets,
-  ): Promise<{ waitMs: number; state: AdmitState; resource?: Resource }> {
-    const [wait, state, resource] = await admitScript(
+  async admit(key: string, costs: Costs, now = Date.now(), share?: ShareBuckets): Promise<AdmitResult> {
+    const [wait, state, resource, ...after] = await admitScript(
       this.#redis,
       // Without a share the second key is the group's own (same slot; the script leaves it alone).
       { group: key, share: share?.key ?? key },
       { now, cost: perBucket(costs, Number), share: share?.share ?? 0, tuning: this.#tuning },
     );
-    const out = { waitMs: Number(wait), state: state as AdmitState };
-    return resource === undefined ? out : { ...out, resource: resourceOf[resource as BucketName] };
+    const out: AdmitResult = { waitMs: Number(wait), state: state as AdmitState };
+    if (resource) out.resource = resourceOf[resource as BucketName];
+    const levels: Partial<Costs> = {};
+    after.forEach((v, i) => {
+      const r = resources[i];
+      if (r && v !== undefined && v !== '') levels[r] = Number(v);
+    });
+    if (Object.keys(levels).length > 0) out.levels = levels;
+    return out;
   }
 
   /** Give back to a tenant's share buckets what a call did not use (the group's refund, same amounts). */
@@ -179,8 +202,18 @@ export class SharedLimiterState {
     held?: HeaderObservation['held'],
     at?: number,
     charge?: Costs,
+    admitted?: { levels: Partial<Costs> | undefined; at: number },
   ): Promise<Partial<Record<Resource, number>>> {
-    const headers = headerArgs({ limits, remaining, ceilings, held, at, charge });
+    const headers = headerArgs({
+      limits,
+      remaining,
+      ceilings,
+      held,
+      at,
+      charge,
+      admitted: admitted?.levels,
+      admittedAt: admitted?.at,
+    });
     const before = await observeScript(this.#redis, { group: key }, { now, headers, tuning: this.#tuning });
     return limitsBefore(before);
   }

@@ -26,6 +26,13 @@ export interface HeaderArgs {
   at?: number | undefined;
   /** The answered call's cost: a first remainder of zero may hide its debt. */
   charge?: PerBucket | undefined;
+  /**
+   * The group's levels right after this call was admitted (null: unknown), as of the instant the
+   * API's remainders describe: the two are compared to learn the pace (lua/include/limiter-learn-headers.lua).
+   */
+  admitted?: readonly [number | null, number | null, number | null] | undefined;
+  /** When the answered call was admitted (ms). */
+  admittedAt?: number | undefined;
 }
 
 export interface AdmitArgs {
@@ -64,10 +71,12 @@ export interface SettleArgs {
   tuning: LimiterTuning;
 }
 
-export const admitScript = jsonScript<['group', 'share'], AdmitArgs, [number, string, string | undefined]>(
+/** waitMs, state, the short share bucket ('' or absent), and when admitted the levels after the charge. */
+export type AdmitReply = [number, string, string | undefined, string?, string?, string?];
+export const admitScript = jsonScript<['group', 'share'], AdmitArgs, AdmitReply>(
   'limiter-admit-2.lua',
   ['group', 'share'],
-  (r) => r as [number, string, string | undefined],
+  (r) => r as AdmitReply,
 );
 /** Give back to a tenant's share buckets what a call did not use (lua/limiter-share-refund-1.lua). */
 export const shareRefundScript = jsonScript<['share'], { refund: readonly [number, number] }, number>(

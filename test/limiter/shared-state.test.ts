@@ -137,7 +137,7 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
         0,
       );
       const big = { requests: 1, input_tokens: 10, output_tokens: 32_000 };
-      expect(await s.admit(k, big, 60_000)).toEqual({ waitMs: 0, state: 'ok' });
+      expect(await s.admit(k, big, 60_000)).toMatchObject({ waitMs: 0, state: 'ok' });
       // The next one waits for the bucket to refill completely (about one second at this pace).
       const next = await s.admit(k, big, 60_000);
       expect(next.state).toBe('pacing');
@@ -314,6 +314,27 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
     await s.settle(k, plain('success'), now + 1000);
     const again = await s.settle(k, plain('overloaded'), now + 1000, () => 0);
     expect(again.pausedUntil).toBe(now + 1500);
+  });
+
+  it('a pause that ends within a millisecond still pauses: a jittered 529 backoff (a fraction of a ms) admits nobody before its end', async () => {
+    const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
+    const k = key();
+    await s.observe(
+      k,
+      { requests: 600, input_tokens: undefined, output_tokens: undefined },
+      { requests: 10, input_tokens: undefined, output_tokens: undefined },
+      noCeil,
+      0,
+    );
+    // 1000 ms base, jitter 1/3: 500 + 500/3 ms, a pause that ends at a fraction of a millisecond.
+    const { pausedUntil } = await s.settle(k, plain('overloaded'), 0, () => 1 / 3);
+    expect(pausedUntil % 1).not.toBe(0);
+    const last = Math.floor(pausedUntil);
+    // Redis answers a script's numbers as integers: a wait of 0.67 ms must not read as 0 (admitted).
+    const before = await s.admit(k, one, last);
+    expect(before.state).toBe('paused');
+    expect(before.waitMs).toBeGreaterThanOrEqual(1);
+    expect((await s.admit(k, one, last + 1)).state).toBe('ok');
   });
 
   it('a burst of 529s answered to many calls in flight is one episode: the backoff steps once (control: the same 529s spread over episodes step each time)', async () => {

@@ -16,7 +16,9 @@
       tuning  config.limiter.tuning (core/settings.ts): target, burstMs, reserveMs, discoveryTtlMs
 
   Output:
-    {waitMs, state[, bucket]}: waitMs 0 = admitted (the costs are taken);
+    {waitMs, state[, bucket, levels...]}: waitMs 0 = admitted (the costs are taken), then '' and
+    the group's three levels after the charge ('' where no limit is known: the discovery), which
+    the answer's remainders are compared with (include/limiter-learn-headers.lua);
     state = ok | discovery (admitted as the group's one discovery request: its limits are unknown)
     | paused | pacing | discovering (another request's discovery is out) | quota (the tenant's
     share has no room: bucket = req | in | out, the share bucket that is short)
@@ -35,11 +37,13 @@ local names = bucket_names
 local st = redis.call('HMGET', h, 'paused_until', 'req_limit', 'in_limit', 'out_limit', 'req_level', 'in_level', 'out_level',
   'ts', 'factor', 'burst_ms', 'probe_until', 'out_held', 'learned')
 local paused = tonumber(st[1]) or 0
-if paused > now then return { paused - now, 'paused' } end
+-- (Waits go up to whole ms: Redis answers a script's numbers as integers, and a jittered pause
+-- ending 0.4 ms from now would read as a wait of 0, admitted.)
+if paused > now then return { math.ceil(paused - now), 'paused' } end
 local limits = { tonumber(st[2]), tonumber(st[3]), tonumber(st[4]) }
 if not limits[1] and not limits[2] and not limits[3] then
   local discovery_until = tonumber(st[11]) or 0
-  if discovery_until > now then return { discovery_until - now, 'discovering' } end
+  if discovery_until > now then return { math.ceil(discovery_until - now), 'discovering' } end
   redis.call('HSET', h, 'probe_until', now + tuning.discoveryTtlMs)
   return { 0, 'discovery' }
 end
@@ -129,4 +133,9 @@ if share > 0 then
   redis.call('HSET', sh, unpack(sset))
   redis.call('PEXPIRE', sh, ttl)
 end
-return { 0, 'ok' }
+-- The levels after the charge, as strings (a script's numbers reach the caller as integers).
+local after = {}
+for i = 1, 3 do
+  if levels[i] then after[i] = tostring(levels[i] - cost[i]) else after[i] = '' end
+end
+return { 0, 'ok', '', after[1], after[2], after[3] }

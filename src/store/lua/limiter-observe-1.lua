@@ -25,12 +25,12 @@
 
 local a = cjson.decode(ARGV[1])
 local hash = load_hash(KEYS[1], { 'factor', 'burst_ms', 'ts', 'learned', 'probe_until', 'headerless',
-  'req_limit', 'in_limit', 'out_limit', 'req_level', 'in_level', 'out_level', 'out_held' })
+  'req_limit', 'in_limit', 'out_limit', 'req_level', 'in_level', 'out_level', 'out_held', 'pace_ref_at', 'pace_ref_e', 'pace_ref_b' })
 local sent = false
 for i = 1, 3 do if a.headers.limit[i] >= 0 then sent = true end end
 local before = ',,'
 if sent then
-  before = learn_headers(hash, a.headers, a.tuning, a.now)
+  before = learn_headers(hash, a.headers, a.tuning, a.now, true)
 elseif a.answered and hash.f.learned ~= '1' and not hash.f.req_limit and not hash.f.in_limit
    and not hash.f.out_limit then
   start_learning(hash, a.now, a.tuning)

@@ -41,7 +41,7 @@ local outcome = a.outcome
 local hash = load_hash(KEYS[1], { 'factor', 'burst_ms', 'paused_until', 'req_level', 'in_level',
   'out_level', 'learned', 'req_limit', 'in_limit', 'out_limit', 'headerless', 'slow_start',
   'learn_hold_until', 'probe_after', 'in_ratio', 'overload_streak', 'probe_until', 'ts', 'last_429',
-  'caution_until', 'pause_reason', 'out_held', 'ok_start', 'ok_since', 'ok_count', 'ok_prev', 'sent_start',
+  'caution_until', 'pause_reason', 'out_held', 'pace_ref_at', 'pace_ref_e', 'pace_ref_b', 'ok_start', 'ok_since', 'ok_count', 'ok_prev', 'sent_start',
   'sent_since', 'sent_count', 'sent_prev' })
 local f = hash.f
 
@@ -111,6 +111,8 @@ local function on_rate_limited(factor, burst, paused, learned)
     put(hash, 'last_429', paused)
     meter_restart(hash, 'ok', paused)
   end
+  -- The API's bucket is empty: the remainders' trend is measured afresh (limiter-learn-headers.lua).
+  del(hash, 'pace_ref_at')
   -- What was sent while we thought there was room did not all land: start from empty.
   for i = 1, 3 do
     local level = num(hash, bucket_names[i] .. '_level')
@@ -141,7 +143,8 @@ local function on_success(factor, burst)
   -- Cautious (429 episodes close together under announced limits): climb back slowly.
   local step = t.recoveryStep
   if now < (num(hash, 'caution_until') or 0) then step = t.cautiousRecoveryStep end
-  factor = math.min(1, factor + step)
+  -- (Above 1 the headers understate: learned from their remainders, learn_pace; kept.)
+  if factor < 1 then factor = math.min(1, factor + step) end
   burst = math.min(t.burstMs, burst + t.burstRecoveryMs)
   put(hash, 'overload_streak', 0)
   local sample = a.inRatioSample
@@ -155,7 +158,7 @@ end
 
 local pausing = outcome == 'rate_limited' or outcome == 'overloaded'
 local before = ''
-if a.headers and not pausing then before = learn_headers(hash, a.headers, t, now) end
+if a.headers and not pausing then before = learn_headers(hash, a.headers, t, now, outcome == 'success') end
 local factor = num(hash, 'factor') or 1
 local burst = num(hash, 'burst_ms') or t.burstMs
 local paused = num(hash, 'paused_until') or 0
