@@ -31,13 +31,14 @@ import {
 } from '../events/webhooks/address-guard.js';
 import { AccountNames } from '../providers/account-names.js';
 import { type ModelPolicy, modelPolicyOf } from '../providers/anthropic/model-policy.js';
+import { enterLane } from '../store/batch-lane.js';
 import { createConnection, type RedisConnection } from '../store/connection.js';
 import { bullJobId, callerJobId, type Keyspace, keyspaceOf, scopedJobId } from '../store/keys.js';
 import { withinRedisDeadline } from '../store/redis-deadline.js';
 import { claimJobs, reserveRanks } from '../store/tenant-pending.js';
 import { checkSameRequest } from './conflicts.js';
 import { type JobState, type JobView, jobState, readJobView } from './job-view.js';
-import { batchTurnaround, chooseRoute } from './routing.js';
+import { batchCeilingMs, batchTurnaround, chooseRoute } from './routing.js';
 import { JobWaiters } from './waiters.js';
 
 /**
@@ -71,6 +72,11 @@ interface Submission {
   /** The caller's idempotency key; a random id when none. */
   id?: string | undefined;
   priority?: number | undefined;
+  /**
+   * Routed `batch`: when the job turns live should no batch have answered it (its deadline − the
+   * live lead; the batch ceiling and the lead without a deadline). It waits in the batch lane.
+   */
+  batchDue?: number | undefined;
 }
 
 /**
@@ -184,13 +190,13 @@ export class PromptQueue {
     if (unknown.length > 0) throw new ValidationError(unknown);
     await this.#checkWebhooks([submission.request]);
     // Its reads, too, wait for Redis at most as long as the enqueue does (a failover).
-    const late = await withinRedisDeadline(this.connection, this.config.redis.enqueueTimeoutMs, () =>
-      this.#deadlineProblems([submission], () => ''),
+    const routed = await withinRedisDeadline(this.connection, this.config.redis.enqueueTimeoutMs, () =>
+      this.#routes([submission], () => ''),
     );
-    if (late.length > 0) throw new ValidationError(late);
+    if (routed.problems.length > 0) throw new ValidationError(routed.problems);
     // Through a failover: wait for the new primary, at most redis.enqueueTimeoutMs (redis-deadline.ts).
     return withinRedisDeadline(this.connection, this.config.redis.enqueueTimeoutMs, () =>
-      this.#addOne(submission),
+      this.#addOne(routed.jobs[0] ?? submission),
     );
   }
 
@@ -240,33 +246,38 @@ export class PromptQueue {
         });
       seen.add(v.id);
     });
-    if (problems.length === 0)
-      problems.push(
-        ...(await withinRedisDeadline(this.connection, this.config.redis.enqueueTimeoutMs, () =>
-          this.#deadlineProblems(valid as Submission[], (i) => `jobs.${i}.`),
-        )),
+    let jobs = valid as Submission[];
+    if (problems.length === 0) {
+      const routed = await withinRedisDeadline(this.connection, this.config.redis.enqueueTimeoutMs, () =>
+        this.#routes(jobs, (i) => `jobs.${i}.`),
       );
+      problems.push(...routed.problems);
+      jobs = routed.jobs;
+    }
     if (problems.length > 0) throw new ValidationError(problems);
     await this.#checkWebhooks(
       valid.map((v) => v!.request),
       'jobs.',
     );
     return withinRedisDeadline(this.connection, this.config.redis.enqueueTimeoutMs, async () => {
-      await checkSameRequest(this.connection, this.keys, valid as Submission[], (i) => `jobs.${i}.id`);
-      const added = await this.#enqueue(valid.map((v) => v!));
+      await checkSameRequest(this.connection, this.keys, jobs, (i) => `jobs.${i}.id`);
+      const added = await this.#enqueue(jobs);
       return { ids: added.map((j) => callerJobId(j.id)) };
     });
   }
 
   /**
-   * Deadlines no route can meet (producer/routing.ts), each named under `prefix(i)`. A job that
-   * exists already is answered as it is (the same id again), whatever its deadline says now.
+   * Each job's route (producer/routing.ts): the jobs routed `batch` with their `batchDue`, and the
+   * deadlines no route can meet, each named under `prefix(i)`. A job that exists already is
+   * answered as it is (the same id again), whatever its deadline says now.
    */
-  async #deadlineProblems(
+  async #routes(
     jobs: readonly Submission[],
     prefix: (i: number) => string,
-  ): Promise<FieldProblem[]> {
-    if (!jobs.some((j) => j.request.deadline !== undefined)) return [];
+  ): Promise<{ problems: FieldProblem[]; jobs: Submission[] }> {
+    const routed = [...jobs];
+    if (!jobs.some((j) => j.request.deadline !== undefined || j.request.route === 'batch'))
+      return { problems: [], jobs: routed };
     const { routing } = this.config;
     const turnaround = await batchTurnaround(this.connection, this.keys, routing);
     const pipe = this.connection.pipeline();
@@ -275,12 +286,20 @@ export class PromptQueue {
     const exists = rows.map((row, i) => jobs[i]?.id !== undefined && row[1] === 1);
     const now = Date.now();
     const problems: FieldProblem[] = [];
+    const lead = routing.liveLeadSeconds * 1000;
     jobs.forEach((j, i) => {
       if (exists[i]) return;
       const r = chooseRoute(j.request, now, turnaround, routing);
       if ('problem' in r) problems.push({ ...r.problem, field: `${prefix(i)}${r.problem.field}` });
+      else if (r.route === 'batch') {
+        const d = j.request.deadline;
+        routed[i] = {
+          ...j,
+          batchDue: (d === undefined ? now + batchCeilingMs + lead : Date.parse(d)) - lead,
+        };
+      }
     });
-    return problems;
+    return { problems, jobs: routed };
   }
 
   /**
@@ -367,9 +386,15 @@ export class PromptQueue {
               timestamp,
             ),
             ...(metadata === undefined ? {} : { telemetry: { metadata } }),
+            // Routed `batch`: delayed until it must run live; meanwhile in the batch lane (batches/collector.ts).
+            ...(job.batchDue === undefined ? {} : { delay: Math.max(1, job.batchDue - timestamp) }),
           },
         })),
       );
+      const lane = add
+        .filter(({ job }) => job.batchDue !== undefined)
+        .map(({ job }) => ({ id: job.id, at: timestamp }));
+      await enterLane(this.connection, this.keys, lane);
       for (const { job } of add) {
         await this.#events?.emit('queued', {
           jobId: callerJobId(job.id),

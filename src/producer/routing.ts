@@ -17,6 +17,9 @@ import { loadTurnarounds } from '../store/batch-store.js';
 import type { RedisConnection } from '../store/connection.js';
 import type { Keyspace } from '../store/keys.js';
 
+/** The settings a route is chosen by. */
+type RouteSettings = Pick<RoutingConfig, 'batchTurnaroundSeconds' | 'turnaroundSafety' | 'liveLeadSeconds'>;
+
 /** A duration as people say it: `45 s`, `12 min`, `6 h`, `1.5 d`. */
 function formatDuration(ms: number): string {
   const round = (n: number) => String(Math.round(n * 10) / 10);
@@ -39,7 +42,7 @@ export interface Turnaround {
 export async function batchTurnaround(
   redis: RedisConnection,
   keys: Keyspace,
-  routing: RoutingConfig,
+  routing: RouteSettings,
 ): Promise<Turnaround> {
   const samples = await loadTurnarounds(redis, keys);
   if (samples.length === 0) return { ms: routing.batchTurnaroundSeconds * 1000, measured: false };
@@ -52,7 +55,7 @@ export function chooseRoute(
   request: Pick<JobRequest, 'deadline' | 'route'>,
   now: number,
   turnaround: Turnaround,
-  routing: RoutingConfig,
+  routing: RouteSettings,
 ): { route: 'live' | 'batch' } | { problem: FieldProblem } {
   const choice = request.route ?? (request.deadline === undefined ? 'live' : 'auto');
   if (request.deadline === undefined) return { route: choice === 'batch' ? 'batch' : 'live' };

@@ -30,6 +30,16 @@ export interface StoredBatch {
   status: string;
   collected: boolean;
   counts: Record<string, number> | null;
+  /** A collector's batch: its jobs' stored ids (empty for a backfill's). */
+  jobs: string[];
+  /** A collector's batch: when its first job is at risk (deadline − live lead, ms); null: never. */
+  due: number | null;
+}
+
+/** A collector's batch (batches/collector.ts): its jobs leave the lane, it joins the open batches. */
+export interface LaneBatch {
+  /** Its earliest job's deadline − live lead (ms); null when none has a deadline. */
+  due: number | null;
 }
 
 /** Remember a batch that the API accepted, and which jobs it carries. */
@@ -39,9 +49,15 @@ export async function saveSubmittedBatch(
   batch: { id: string; createdAt: number; round: number; status: string },
   jobIds: readonly string[],
   intent?: string,
+  lane?: LaneBatch,
 ): Promise<void> {
   const tx = redis.multi();
   if (intent !== undefined) tx.hdel(keys.batchIntents, intent);
+  if (lane !== undefined) {
+    tx.hset(keys.batch(batch.id), { jobs: JSON.stringify(jobIds), due: lane.due ?? '' });
+    tx.sadd(keys.batchOpen, batch.id);
+    if (jobIds.length > 0) tx.zrem(keys.batchLane, ...jobIds);
+  }
   tx.zadd(keys.batches, batch.createdAt, batch.id);
   tx.hset(keys.batch(batch.id), {
     created_at: new Date(batch.createdAt).toISOString(),
@@ -133,6 +149,12 @@ function decode(id: string, h: Record<string, string>): StoredBatch | null {
   } catch {
     counts = null;
   }
+  let jobs: string[] = [];
+  try {
+    jobs = h.jobs === undefined ? [] : (JSON.parse(h.jobs) as string[]);
+  } catch {
+    jobs = [];
+  }
   return {
     id,
     created_at: h.created_at,
@@ -141,6 +163,8 @@ function decode(id: string, h: Record<string, string>): StoredBatch | null {
     status: h.status ?? 'in_progress',
     collected: h.collected === '1',
     counts,
+    jobs,
+    due: h.due === undefined || h.due === '' ? null : Number(h.due),
   };
 }
 
