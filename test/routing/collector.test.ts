@@ -16,7 +16,9 @@ import { type RunningWorker, startWorker } from '../../src/ops/start-worker.js';
 import { PromptQueue } from '../../src/producer/queue.js';
 import { PriceTable } from '../../src/providers/anthropic/pricing.js';
 import { AnthropicProvider } from '../../src/providers/anthropic/provider.js';
+import { readSpend } from '../../src/store/budget-store.js';
 import { bullJobId, scopedJobId } from '../../src/store/keys.js';
+import { TenantStore } from '../../src/store/tenant-store.js';
 import { uniqueQueue } from '../helpers/stack.js';
 import { testRedis, testSettings } from '../helpers/topology.js';
 
@@ -115,7 +117,8 @@ describe('batch collector', () => {
 
   it('a deadline job goes through a batch and its record has the fields of a live one', async () => {
     env = await setUp(sim, { batchMaxAgeSeconds: 0 });
-    await env.worker();
+    await new TenantStore(env.redis, env.queue.keys).add('acme', { dailyUsd: 100, onExceed: 'fail' });
+    const worker = await env.worker();
     const live = await env.queue.add(job('live-1'));
     const liveView = await env.queue.wait({ id: live.id, tenant: 'acme' }, 20_000);
     const added = await env.queue.add(job('b-1', { deadline: '1h' }));
@@ -123,8 +126,23 @@ describe('batch collector', () => {
     // Not run live: still waiting for its batch a while later.
     await sleep(500);
     expect((await env.queue.get({ id: 'b-1', tenant: 'acme' }))?.state).toBe('delayed');
-    const view = await tickUntilDone(env, env.collector(), 'b-1');
+    const c = env.collector();
+    await c.tick();
+    // Its worst case is held before the batch is sent.
+    const holds = env.queue.keys.budgetHolds('acme');
+    expect(await env.redis.hexists(holds, `batch:${scopedJobId('b-1', 'acme')}`)).toBe(1);
+    const view = await tickUntilDone(env, c, 'b-1');
     expect(view?.state).toBe('completed');
+    // Settled to the exact cost: the budget's spend is the two records' cost.
+    expect(await env.redis.hlen(holds)).toBe(0);
+    const spent = (await readSpend(env.redis, env.queue.keys, ['acme'])).get('acme')?.day;
+    const costs = [liveView?.record, view?.record].map((r) => (r as JobRecord).cost_usd ?? Number.NaN);
+    expect(spent).toBeCloseTo((costs[0] ?? 0) + (costs[1] ?? 0), 9);
+    expect(costs[1]).toBeGreaterThan(0);
+    // The worker's metrics count it under route="batch", at its record's cost.
+    const text = await worker.metrics.registry.metrics();
+    const series = text.split('\n').filter((l) => /^promptq_cost_usd_total\{.*route="batch"/.test(l));
+    expect(series.reduce((sum, l) => sum + Number(l.split(' ').pop()), 0)).toBeCloseTo(costs[1] ?? 0, 9);
     const [l, b] = [liveView?.record as JobRecord, view?.record as JobRecord];
     expect(Object.keys(b).sort()).toEqual(Object.keys(l).sort());
     expect([l.route, b.route]).toEqual(['live', 'batch']);
@@ -159,6 +177,29 @@ describe('batch collector', () => {
     clock = at + 30_000;
     await c.tick();
     expect(await env.batchesOnSim()).toHaveLength(1);
+  });
+
+  it('a job the live route took is not finished again by its batch answer', async () => {
+    env = await setUp(sim, { batchMaxAgeSeconds: 0 });
+    await env.worker();
+    const c = env.collector();
+    await env.queue.add(job('both', { deadline: '1h', route: 'batch' }));
+    await c.tick();
+    expect(await env.batchesOnSim()).toHaveLength(1);
+    // Its time came before the batch answered: BullMQ hands it to the live route.
+    await (await env.queue.queue.getJob(bullJobId(scopedJobId('both', 'acme'))))?.promote();
+    const live = await env.queue.wait({ id: 'both', tenant: 'acme' }, 20_000);
+    expect(live?.state).toBe('completed');
+    // The batch answers it too; collected, the answer is ignored.
+    for (let i = 0; i < 50 && (await env.redis.scard(env.queue.keys.batchOpen)) > 0; i++) {
+      await sleep(100);
+      await c.tick();
+    }
+    expect(await env.redis.scard(env.queue.keys.batchOpen)).toBe(0);
+    expect((await env.batchesOnSim())[0]?.counts.succeeded).toBe(1);
+    const view = await env.queue.get({ id: 'both', tenant: 'acme' });
+    expect((view?.record as JobRecord | undefined)?.route).toBe('live');
+    expect(env.finished).toEqual(['both']);
   });
 
   it('a collector that dies mid-batch is taken over after its lease; each job finishes once', async () => {
