@@ -22,11 +22,17 @@ import { Queue } from 'bullmq';
 import type { PromptqConfig } from '../core/config.js';
 import type { Logger } from '../core/log.js';
 import type { EventSink } from '../events/types.js';
+import { orphansOf } from '../producer/backfill/batch-adopt.js';
 import { BatchBudgets } from '../producer/backfill/batch-budget.js';
 import { batchCustomId } from '../producer/backfill/batch-requests.js';
 import type { Batches, Pricing, Provider } from '../providers/provider.js';
-import { holdLease, leaveLane, openBatchIds, readLane, releaseLease } from '../store/batch-lane.js';
-import { dropBatchIntent, saveBatchIntent, saveSubmittedBatch } from '../store/batch-store.js';
+import { holdLease, jobsOf, leaveLane, openBatchIds, readLane, releaseLease } from '../store/batch-lane.js';
+import {
+  dropBatchIntent,
+  loadBatchIntents,
+  saveBatchIntent,
+  saveSubmittedBatch,
+} from '../store/batch-store.js';
 import type { RedisConnection as Redis } from '../store/connection.js';
 import { bullJobId, type Keyspace } from '../store/keys.js';
 import { batchesToSend, lineOf, type ReadyJob } from './collector-fill.js';
@@ -48,6 +54,12 @@ export interface CollectorOptions {
 
 /** Jobs read from the lane per tick at most. */
 const laneRead = 100_000;
+
+/** When the first of these jobs is at risk: its deadline − the live lead (null: none has a deadline). */
+function dueOf(requests: ReadonlyArray<ReadyJob['request']>, leadMs: number): number | null {
+  const at = requests.flatMap((r) => (r.deadline ? [Date.parse(r.deadline) - leadMs] : []));
+  return at.length > 0 ? Math.min(...at) : null;
+}
 
 export class Collector {
   readonly #o: CollectorOptions;
@@ -109,12 +121,42 @@ export class Collector {
       now: this.#now(),
       promote: (ids: readonly string[]) => this.#promote(ids),
     };
+    await this.#adoptOrphans();
     for (const id of await openBatchIds(connection, keys)) {
       const ended = await pollBatch(ctx, id);
       if (ended !== undefined) await collectBatch(ctx, ended);
     }
     await this.#fill();
     return true;
+  }
+
+  /**
+   * A collector that died between the API accepting a batch and Redis recording it left an intent:
+   * the batch the API made then becomes an open batch of the lane (its jobs leave the lane), so its
+   * jobs are not sent twice. No such batch: the jobs are still in the lane, and go in the next one.
+   */
+  async #adoptOrphans(): Promise<void> {
+    const { connection, keys, config } = this.#o;
+    const intents = (await loadBatchIntents(connection, keys)).filter((i) => i.lane);
+    const lead = config.routing.liveLeadSeconds * 1000;
+    for (const { intent, batch: b } of await orphansOf(this.#api, connection, keys, intents)) {
+      if (b === undefined) {
+        await dropBatchIntent(connection, keys, intent.token);
+        continue;
+      }
+      const jobs = await jobsOf(
+        connection,
+        keys,
+        intent.ids.map((id) => ({ id, at: intent.at })),
+      );
+      const due = dueOf(
+        jobs.flatMap((j) => (j.request === null ? [] : [j.request])),
+        lead,
+      );
+      const batch = { id: b.id, createdAt: Date.parse(b.createdAt), round: 0, status: b.status };
+      await saveSubmittedBatch(connection, keys, batch, intent.ids, intent.token, { due });
+      this.#o.log?.info('batch adopted', { batch: b.id, requests: intent.ids.length });
+    }
   }
 
   /** Send the batches the lane fills now. */
@@ -155,7 +197,7 @@ export class Collector {
     await this.#promote(refused);
     if (held.length === 0) return;
     const ids = held.map((j) => j.id);
-    const intent = { token: randomUUID(), at: this.#now(), round: 0, ids };
+    const intent = { token: randomUUID(), at: Date.now(), round: 0, ids, lane: true };
     await saveBatchIntent(connection, keys, intent);
     let batch: Awaited<ReturnType<Batches['create']>>;
     try {
@@ -168,11 +210,10 @@ export class Collector {
       if (provider.classify(err).statusCode !== null) await dropBatchIntent(connection, keys, intent.token);
       throw err;
     }
-    const lead = config.routing.liveLeadSeconds * 1000;
-    const deadlines = held.flatMap((j) =>
-      j.request.deadline ? [Date.parse(j.request.deadline) - lead] : [],
+    const due = dueOf(
+      held.map((j) => j.request),
+      config.routing.liveLeadSeconds * 1000,
     );
-    const due = deadlines.length > 0 ? Math.min(...deadlines) : null;
     const createdAt = Date.parse(batch.createdAt);
     await saveSubmittedBatch(
       connection,

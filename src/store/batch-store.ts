@@ -82,6 +82,8 @@ export interface BatchIntent {
   /** 0 = first submission, 1+ = follow-ups. */
   round: number;
   ids: string[];
+  /** The batch collector's (batches/collector.ts), not a backfill's. */
+  lane?: boolean | undefined;
 }
 
 export async function saveBatchIntent(redis: Redis, keys: Keyspace, intent: BatchIntent): Promise<void> {
@@ -90,7 +92,12 @@ export async function saveBatchIntent(redis: Redis, keys: Keyspace, intent: Batc
     .hset(
       keys.batchIntents,
       intent.token,
-      JSON.stringify({ at: intent.at, round: intent.round, ids: intent.ids }),
+      JSON.stringify({
+        at: intent.at,
+        round: intent.round,
+        ids: intent.ids,
+        ...(intent.lane ? { lane: true } : {}),
+      }),
     )
     .expire(keys.batchIntents, batchRetentionSeconds)
     .exec();
@@ -100,8 +107,13 @@ export async function loadBatchIntents(redis: Redis, keys: Keyspace): Promise<Ba
   const all = await redis.hgetall(keys.batchIntents);
   return Object.entries(all).flatMap(([token, raw]) => {
     try {
-      const { at, round, ids } = JSON.parse(raw) as { at: number; round?: number; ids: string[] };
-      return [{ token, at, round: round ?? 0, ids }];
+      const { at, round, ids, lane } = JSON.parse(raw) as {
+        at: number;
+        round?: number;
+        ids: string[];
+        lane?: boolean;
+      };
+      return [{ token, at, round: round ?? 0, ids, lane: lane === true }];
     } catch {
       return [];
     }

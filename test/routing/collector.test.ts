@@ -13,9 +13,11 @@ import type { JobRecord } from '../../src/core/record.js';
 import type { RoutingConfig } from '../../src/core/settings.js';
 import { PromptqEvents } from '../../src/events/emitter.js';
 import { type RunningWorker, startWorker } from '../../src/ops/start-worker.js';
+import { batchCustomId } from '../../src/producer/backfill/batch-requests.js';
 import { PromptQueue } from '../../src/producer/queue.js';
 import { PriceTable } from '../../src/providers/anthropic/pricing.js';
 import { AnthropicProvider } from '../../src/providers/anthropic/provider.js';
+import { saveBatchIntent } from '../../src/store/batch-store.js';
 import { readSpend } from '../../src/store/budget-store.js';
 import { bullJobId, scopedJobId } from '../../src/store/keys.js';
 import { TenantStore } from '../../src/store/tenant-store.js';
@@ -218,6 +220,30 @@ describe('batch collector', () => {
     expect(env.finished.sort()).toEqual(ids);
     const completed = await env.redis.zrange(env.queue.keys.bullmq('completed'), 0, -1);
     expect(completed.sort()).toEqual(ids.map((id) => bullJobId(scopedJobId(id, 'acme'))).sort());
+  });
+
+  it('a collector that died between the API accepting its batch and saving it: the batch is adopted, not sent again', async () => {
+    env = await setUp(sim, { batchMaxAgeSeconds: 0 });
+    const ids = ['o1', 'o2'];
+    for (const id of ids) await env.queue.add(job(id, { deadline: '1h', route: 'batch' }));
+    // What the dead collector did: its intent, then the API's batch; then it died.
+    const stored = ids.map((id) => scopedJobId(id, 'acme'));
+    const token = 'dead-collector';
+    await saveBatchIntent(env.redis, env.queue.keys, {
+      token,
+      at: Date.now(),
+      round: 0,
+      ids: stored,
+      lane: true,
+    });
+    const views = await Promise.all(ids.map((id) => env.queue.get({ id, tenant: 'acme' })));
+    await env.provider.batches!.create(
+      stored.map((id, i) => ({ customId: batchCustomId(id), request: views[i]!.request })),
+    );
+    const c = env.collector();
+    for (const id of ids) expect((await tickUntilDone(env, c, id))?.state).toBe('completed');
+    expect(await env.batchesOnSim()).toHaveLength(1);
+    expect(env.finished.sort()).toEqual(ids);
   });
 });
 
