@@ -4,10 +4,13 @@
  * - `batches`: every batch id with its creation time, for `promptq batches list`;
  * - `batch:<id>`: `created_at`, `requests`, `round` (0 = first submission, 1+ = follow-ups of
  *   errored or expired requests), `status` (`in_progress`, `canceling`, `ended`), `collected`
- *   (`1` once its results were written) and the last `request_counts` seen (`counts`, JSON);
+ *   (`1` once its results were written) and the last `request_counts` seen (`counts`, JSON); a
+ *   batch collector's batch also `jobs` (its jobs' stored ids, JSON) and `due` (when its first job
+ *   is at risk: deadline − live lead, ms; empty when none has a deadline);
  * - `batch-intents`: token → `{at, ids}` of a batch being submitted, written before the API is asked
  *   and removed with the write of its answer, so a run killed in between can find the batch the API
- *   accepted (batch-run.ts) instead of submitting its lines again;
+ *   accepted (batch-run.ts, batches/collector.ts: a collector's intents carry `lane`) instead of
+ *   submitting its lines again;
  * - `batch-of`: job id → batch id. A job is submitted only while it has no entry (or its entry's
  *   batch was collected and the job was sent again), so a killed run resumes without submitting
  *   anything twice.
