@@ -38,7 +38,7 @@ import { withinRedisDeadline } from '../store/redis-deadline.js';
 import { claimJobs, reserveRanks } from '../store/tenant-pending.js';
 import { checkSameRequest } from './conflicts.js';
 import { type JobState, type JobView, jobState, readJobView } from './job-view.js';
-import { batchCeilingMs, batchTurnaround, chooseRoute } from './routing.js';
+import { batchDues, batchTurnaround, chooseRoute } from './routing.js';
 import { JobWaiters } from './waiters.js';
 
 /**
@@ -72,11 +72,6 @@ interface Submission {
   /** The caller's idempotency key; a random id when none. */
   id?: string | undefined;
   priority?: number | undefined;
-  /**
-   * Routed `batch`: when the job turns live should no batch have answered it (its deadline − the
-   * live lead; the batch ceiling and the lead without a deadline). It waits in the batch lane.
-   */
-  batchDue?: number | undefined;
 }
 
 /**
@@ -190,19 +185,19 @@ export class PromptQueue {
     if (unknown.length > 0) throw new ValidationError(unknown);
     await this.#checkWebhooks([submission.request]);
     // Its reads, too, wait for Redis at most as long as the enqueue does (a failover).
-    const routed = await withinRedisDeadline(this.connection, this.config.redis.enqueueTimeoutMs, () =>
-      this.#routes([submission], () => ''),
+    const late = await withinRedisDeadline(this.connection, this.config.redis.enqueueTimeoutMs, () =>
+      this.#deadlineProblems([submission], () => ''),
     );
-    if (routed.problems.length > 0) throw new ValidationError(routed.problems);
+    if (late.length > 0) throw new ValidationError(late);
     // Through a failover: wait for the new primary, at most redis.enqueueTimeoutMs (redis-deadline.ts).
     return withinRedisDeadline(this.connection, this.config.redis.enqueueTimeoutMs, () =>
-      this.#addOne(routed.jobs[0] ?? submission),
+      this.#addOne(submission),
     );
   }
 
   async #addOne(submission: Submission): Promise<AddResult> {
     await checkSameRequest(this.connection, this.keys, [submission], () => 'id');
-    const [job] = await this.#enqueue([submission]);
+    const [job] = await this.#enqueue([submission], { route: true });
     const { id, outcome } = job!;
     // A concurrent submitter of this id with another request may have won the claim meanwhile.
     if (outcome !== 'created') await checkSameRequest(this.connection, this.keys, [submission], () => 'id');
@@ -246,38 +241,36 @@ export class PromptQueue {
         });
       seen.add(v.id);
     });
-    let jobs = valid as Submission[];
-    if (problems.length === 0) {
-      const routed = await withinRedisDeadline(this.connection, this.config.redis.enqueueTimeoutMs, () =>
-        this.#routes(jobs, (i) => `jobs.${i}.`),
+    if (problems.length === 0)
+      problems.push(
+        ...(await withinRedisDeadline(this.connection, this.config.redis.enqueueTimeoutMs, () =>
+          this.#deadlineProblems(valid as Submission[], (i) => `jobs.${i}.`),
+        )),
       );
-      problems.push(...routed.problems);
-      jobs = routed.jobs;
-    }
     if (problems.length > 0) throw new ValidationError(problems);
     await this.#checkWebhooks(
       valid.map((v) => v!.request),
       'jobs.',
     );
     return withinRedisDeadline(this.connection, this.config.redis.enqueueTimeoutMs, async () => {
-      await checkSameRequest(this.connection, this.keys, jobs, (i) => `jobs.${i}.id`);
-      const added = await this.#enqueue(jobs);
+      await checkSameRequest(this.connection, this.keys, valid as Submission[], (i) => `jobs.${i}.id`);
+      const added = await this.#enqueue(
+        valid.map((v) => v!),
+        { route: true },
+      );
       return { ids: added.map((j) => callerJobId(j.id)) };
     });
   }
 
   /**
-   * Each job's route (producer/routing.ts): the jobs routed `batch` with their `batchDue`, and the
-   * deadlines no route can meet, each named under `prefix(i)`. A job that exists already is
-   * answered as it is (the same id again), whatever its deadline says now.
+   * Deadlines no route can meet (producer/routing.ts), each named under `prefix(i)`. A job that
+   * exists already is answered as it is (the same id again), whatever its deadline says now.
    */
-  async #routes(
+  async #deadlineProblems(
     jobs: readonly Submission[],
     prefix: (i: number) => string,
-  ): Promise<{ problems: FieldProblem[]; jobs: Submission[] }> {
-    const routed = [...jobs];
-    if (!jobs.some((j) => j.request.deadline !== undefined || j.request.route === 'batch'))
-      return { problems: [], jobs: routed };
+  ): Promise<FieldProblem[]> {
+    if (!jobs.some((j) => j.request.deadline !== undefined)) return [];
     const { routing } = this.config;
     const turnaround = await batchTurnaround(this.connection, this.keys, routing);
     const pipe = this.connection.pipeline();
@@ -286,20 +279,12 @@ export class PromptQueue {
     const exists = rows.map((row, i) => jobs[i]?.id !== undefined && row[1] === 1);
     const now = Date.now();
     const problems: FieldProblem[] = [];
-    const lead = routing.liveLeadSeconds * 1000;
     jobs.forEach((j, i) => {
       if (exists[i]) return;
       const r = chooseRoute(j.request, now, turnaround, routing);
       if ('problem' in r) problems.push({ ...r.problem, field: `${prefix(i)}${r.problem.field}` });
-      else if (r.route === 'batch') {
-        const d = j.request.deadline;
-        routed[i] = {
-          ...j,
-          batchDue: (d === undefined ? now + batchCeilingMs + lead : Date.parse(d)) - lead,
-        };
-      }
     });
-    return { problems, jobs: routed };
+    return problems;
   }
 
   /**
@@ -325,7 +310,10 @@ export class PromptQueue {
    * BullMQ ignores an existing jobId, and this covers a submitter that died between its claim and
    * its add.
    */
-  async #enqueue(jobs: readonly Submission[]): Promise<Array<{ id: string; outcome: EnqueueOutcome }>> {
+  async #enqueue(
+    jobs: readonly Submission[],
+    opts: { route?: boolean } = {},
+  ): Promise<Array<{ id: string; outcome: EnqueueOutcome }>> {
     if (jobs.length === 0) return [];
     // The jobs start their traces here (a child of the caller's span, e.g. the HTTP request that
     // carried a `traceparent`); each job carries this context to whichever worker runs it.
@@ -340,16 +328,25 @@ export class PromptQueue {
           'messaging.batch.message_count': jobs.length,
         },
       },
-      () => this.#enqueueTraced(jobs),
+      () => this.#enqueueTraced(jobs, opts.route === true),
     );
   }
 
-  async #enqueueTraced(jobs: readonly Submission[]): Promise<Array<{ id: string; outcome: EnqueueOutcome }>> {
+  async #enqueueTraced(
+    jobs: readonly Submission[],
+    route: boolean,
+  ): Promise<Array<{ id: string; outcome: EnqueueOutcome }>> {
     const timestamp = Date.now();
+    // Routed `batch` (producer/routing.ts): delayed until the job must run live, and in the batch lane.
+    const dues = route
+      ? await batchDues(this.connection, this.keys, this.config.routing, jobs, timestamp)
+      : jobs.map(() => undefined);
+    const dueOf = new Map(jobs.map((j, i) => [j, dues[i]]));
     const all = jobs.map((j) => ({
       ...j,
       id: j.id ?? randomUUID(),
       tenant: tenantOf(j.request),
+      batchDue: dueOf.get(j),
       // An id generated here cannot exist or be claimed by another submitter: no claim needed.
       fresh: j.id === undefined,
     }));
@@ -386,15 +383,17 @@ export class PromptQueue {
               timestamp,
             ),
             ...(metadata === undefined ? {} : { telemetry: { metadata } }),
-            // Routed `batch`: delayed until it must run live; meanwhile in the batch lane (batches/collector.ts).
             ...(job.batchDue === undefined ? {} : { delay: Math.max(1, job.batchDue - timestamp) }),
           },
         })),
       );
-      const lane = add
-        .filter(({ job }) => job.batchDue !== undefined)
-        .map(({ job }) => ({ id: job.id, at: timestamp }));
-      await enterLane(this.connection, this.keys, lane);
+      const lane = add.filter(({ job }) => job.batchDue !== undefined);
+      // The batch collector gathers them (batches/collector.ts).
+      await enterLane(
+        this.connection,
+        this.keys,
+        lane.map(({ job }) => ({ id: job.id, at: timestamp })),
+      );
       for (const { job } of add) {
         await this.#events?.emit('queued', {
           jobId: callerJobId(job.id),

@@ -79,3 +79,27 @@ export function chooseRoute(
   if (choice === 'batch') return { route: 'batch' };
   return { route: left >= turnaround.ms + lead ? 'batch' : 'live' };
 }
+
+/**
+ * For each job routed `batch`, when it must turn live should no batch have answered it: its
+ * deadline − the live lead (without a deadline, the 24-hour ceiling plus the lead, from now);
+ * `undefined` for a job that runs live or whose deadline no route meets (refused at enqueue).
+ */
+export async function batchDues(
+  redis: RedisConnection,
+  keys: Keyspace,
+  routing: RouteSettings,
+  jobs: ReadonlyArray<{ request: Pick<JobRequest, 'deadline' | 'route'> }>,
+  now: number,
+): Promise<Array<number | undefined>> {
+  if (!jobs.some((j) => j.request.deadline !== undefined || j.request.route === 'batch'))
+    return jobs.map(() => undefined);
+  const turnaround = await batchTurnaround(redis, keys, routing);
+  const lead = routing.liveLeadSeconds * 1000;
+  return jobs.map(({ request }) => {
+    const r = chooseRoute(request, now, turnaround, routing);
+    if (!('route' in r) || r.route !== 'batch') return undefined;
+    const d = request.deadline;
+    return (d === undefined ? now + batchCeilingMs + lead : Date.parse(d)) - lead;
+  });
+}
