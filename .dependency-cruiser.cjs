@@ -2,20 +2,34 @@
  * The dependency rule of src/ and packages/ (`npm run depcheck`, run in .ci/run). Layers of src/,
  * lowest first; a layer may import only the ones below it:
  *
- *   core ← store ← providers ← events ← limiter ← worker, producer ← ops ← cli
+ *   core ← store ← providers ← events ← limiter ← worker, producer ← batches ← ops ← cli
  *
- * worker and producer sit side by side and do not import each other. src/index.ts (the library's
+ * worker and producer sit side by side and do not import each other; batches (the batch collector)
+ * joins the two routes and may import both. src/index.ts (the library's public exports) is outside
+ * the layers.
  */
-const layers = ['core', 'store', 'providers', 'events', 'limiter', 'worker', 'producer', 'ops', 'cli'];
+const layers = [
+  'core',
+  'store',
+  'providers',
+  'events',
+  'limiter',
+  'worker',
+  'producer',
+  'batches',
+  'ops',
+  'cli',
+];
 /** What each layer must not import. */
 const above = {
-  core: ['store', 'providers', 'events', 'limiter', 'worker', 'producer', 'ops', 'cli'],
-  store: ['providers', 'events', 'limiter', 'worker', 'producer', 'ops', 'cli'],
-  providers: ['events', 'limiter', 'worker', 'producer', 'ops', 'cli'],
-  events: ['limiter', 'worker', 'producer', 'ops', 'cli'],
-  limiter: ['worker', 'producer', 'ops', 'cli'],
-  worker: ['producer', 'ops', 'cli'],
-  producer: ['worker', 'ops', 'cli'],
+  core: ['store', 'providers', 'events', 'limiter', 'worker', 'producer', 'batches', 'ops', 'cli'],
+  store: ['providers', 'events', 'limiter', 'worker', 'producer', 'batches', 'ops', 'cli'],
+  providers: ['events', 'limiter', 'worker', 'producer', 'batches', 'ops', 'cli'],
+  events: ['limiter', 'worker', 'producer', 'batches', 'ops', 'cli'],
+  limiter: ['worker', 'producer', 'batches', 'ops', 'cli'],
+  worker: ['producer', 'batches', 'ops', 'cli'],
+  producer: ['worker', 'batches', 'ops', 'cli'],
+  batches: ['ops', 'cli'],
   ops: ['cli'],
   cli: [],
 };

@@ -235,6 +235,10 @@ const rules: ReadonlyArray<readonly [string, Rule]> = [
   ['routing.batchTurnaroundSeconds', wholeNumber(1, 86_400)],
   ['routing.turnaroundSafety', (v) => ((v as number) >= 1 ? undefined : `must be at least 1, got ${v}`)],
   ['routing.liveLeadSeconds', wholeNumber(0)],
+  ['routing.batchMaxRequests', wholeNumber(1, 100_000)],
+  ['routing.batchMaxAgeSeconds', wholeNumber(0, 86_400)],
+  ['routing.collectorIntervalMs', wholeNumber(10, 600_000)],
+  ['routing.collectorLeaseMs', wholeNumber(100, 3_600_000)],
 ];
 
 /** A Standard Webhooks secret: `whsec_` and the base64 of 24 to 64 random bytes. */

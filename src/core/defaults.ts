@@ -158,6 +158,11 @@ export const defaults: PromptqConfig = deepFreeze<PromptqConfig>({
     batchTurnaroundSeconds: 86_400,
     turnaroundSafety: 1.5,
     liveLeadSeconds: 600,
+    batchMaxRequests: 10_000,
+    batchMaxAgeSeconds: 60,
+    collector: true,
+    collectorIntervalMs: 1000,
+    collectorLeaseMs: 30_000,
   },
 });
 

@@ -511,4 +511,14 @@ export interface RoutingConfig {
   readonly turnaroundSafety: number;
   /** Time kept to run a job live when its batch is late (and the least a live job's deadline may leave). @defaultValue `600` */
   readonly liveLeadSeconds: number;
+  /** The collector closes a batch at this many requests (at most the API's 100,000). @defaultValue `10000` */
+  readonly batchMaxRequests: number;
+  /** The collector closes a batch once its oldest job has waited this long in the lane. @defaultValue `60` */
+  readonly batchMaxAgeSeconds: number;
+  /** Whether workers run the batch collector (one active across processes, batches/collector.ts). @defaultValue `true` */
+  readonly collector: boolean;
+  /** How often the active collector fills, polls and collects batches. @defaultValue `1000` */
+  readonly collectorIntervalMs: number;
+  /** The collector's lease: another process takes over this long after the active one stopped renewing it. @defaultValue `30000` */
+  readonly collectorLeaseMs: number;
 }

@@ -5,6 +5,7 @@
  * (ops/service.ts); library users call {@link startWorker} in their own process (docs/library.md).
  */
 import type { Simulator } from '@promptq/anthropic-simulator';
+import { Collector } from '../batches/collector.js';
 import { type PromptqConfig, type PromptqOptions, resolveConfig, topologyOf } from '../core/config.js';
 import { Logger } from '../core/log.js';
 import { PromptqEvents } from '../events/emitter.js';
@@ -105,6 +106,12 @@ export async function startWorker(options: StartWorkerOptions = {}): Promise<Run
   subscribeObservers(events, { connection, keys, config, metrics, log });
   subscribe?.(worker);
   await worker.start();
+  // Jobs routed `batch` go through Message Batches: one collector active across processes.
+  const collector =
+    config.routing.collector && provider.batches !== undefined
+      ? new Collector({ connection, keys, config, provider, prices: provider.prices, events, log })
+      : undefined;
+  collector?.start();
   return {
     worker,
     limiter,
@@ -115,6 +122,7 @@ export async function startWorker(options: StartWorkerOptions = {}): Promise<Run
     metrics,
     simulator: provider.simulator,
     async close(force = false) {
+      await collector?.stop();
       await worker.close(force);
       if (force) return;
       for (const p of pooled) await p.limiter.close();

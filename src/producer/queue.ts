@@ -26,6 +26,7 @@ import type { EventSink } from '../events/types.js';
 import { type AddressPolicy, addressPolicy } from '../events/webhooks/address-guard.js';
 import { AccountNames } from '../providers/account-names.js';
 import { type ModelPolicy, modelPolicyOf } from '../providers/anthropic/model-policy.js';
+import { enterLane } from '../store/batch-lane.js';
 import { createConnection, type RedisConnection } from '../store/connection.js';
 import { bullJobId, callerJobId, type Keyspace, keyspaceOf, scopedJobId } from '../store/keys.js';
 import { withinRedisDeadline } from '../store/redis-deadline.js';
@@ -33,6 +34,7 @@ import { claimJobs, reserveRanks } from '../store/tenant-pending.js';
 import { checkSameRequest } from './conflicts.js';
 import { type JobState, type JobView, jobState, readJobView } from './job-view.js';
 import { type Judged, type RefusalContext, refusals } from './refusals.js';
+import { batchDues } from './routing.js';
 import { JobWaiters } from './waiters.js';
 
 /**
@@ -188,7 +190,7 @@ export class PromptQueue {
 
   async #addOne(submission: Submission): Promise<AddResult> {
     await checkSameRequest(this.connection, this.keys, [submission], () => 'id');
-    const [job] = await this.#enqueue([submission]);
+    const [job] = await this.#enqueue([submission], { route: true });
     const { id, outcome } = job!;
     // A concurrent submitter of this id with another request may have won the claim meanwhile.
     if (outcome !== 'created') await checkSameRequest(this.connection, this.keys, [submission], () => 'id');
@@ -234,7 +236,10 @@ export class PromptQueue {
     if (problems.length > 0) throw new ValidationError(problems);
     return withinRedisDeadline(this.connection, this.config.redis.enqueueTimeoutMs, async () => {
       await checkSameRequest(this.connection, this.keys, valid as Submission[], (i) => `jobs.${i}.id`);
-      const added = await this.#enqueue(valid.map((v) => v!));
+      const added = await this.#enqueue(
+        valid.map((v) => v!),
+        { route: true },
+      );
       return { ids: added.map((j) => callerJobId(j.id)) };
     });
   }
@@ -273,7 +278,10 @@ export class PromptQueue {
    * BullMQ ignores an existing jobId, and this covers a submitter that died between its claim and
    * its add.
    */
-  async #enqueue(jobs: readonly Submission[]): Promise<Array<{ id: string; outcome: EnqueueOutcome }>> {
+  async #enqueue(
+    jobs: readonly Submission[],
+    opts: { route?: boolean } = {},
+  ): Promise<Array<{ id: string; outcome: EnqueueOutcome }>> {
     if (jobs.length === 0) return [];
     // The jobs start their traces here (a child of the caller's span, e.g. the HTTP request that
     // carried a `traceparent`); each job carries this context to whichever worker runs it.
@@ -288,16 +296,25 @@ export class PromptQueue {
           'messaging.batch.message_count': jobs.length,
         },
       },
-      () => this.#enqueueTraced(jobs),
+      () => this.#enqueueTraced(jobs, opts.route === true),
     );
   }
 
-  async #enqueueTraced(jobs: readonly Submission[]): Promise<Array<{ id: string; outcome: EnqueueOutcome }>> {
+  async #enqueueTraced(
+    jobs: readonly Submission[],
+    route: boolean,
+  ): Promise<Array<{ id: string; outcome: EnqueueOutcome }>> {
     const timestamp = Date.now();
+    // Routed `batch` (producer/routing.ts): delayed until the job must run live, and in the batch lane.
+    const dues = route
+      ? await batchDues(this.connection, this.keys, this.config.routing, jobs, timestamp)
+      : jobs.map(() => undefined);
+    const dueOf = new Map(jobs.map((j, i) => [j, dues[i]]));
     const all = jobs.map((j) => ({
       ...j,
       id: j.id ?? randomUUID(),
       tenant: tenantOf(j.request),
+      batchDue: dueOf.get(j),
       // An id generated here cannot exist or be claimed by another submitter: no claim needed.
       fresh: j.id === undefined,
     }));
@@ -334,8 +351,16 @@ export class PromptQueue {
               timestamp,
             ),
             ...(metadata === undefined ? {} : { telemetry: { metadata } }),
+            ...(job.batchDue === undefined ? {} : { delay: Math.max(1, job.batchDue - timestamp) }),
           },
         })),
+      );
+      const lane = add.filter(({ job }) => job.batchDue !== undefined);
+      // The batch collector gathers them (batches/collector.ts).
+      await enterLane(
+        this.connection,
+        this.keys,
+        lane.map(({ job }) => ({ id: job.id, at: timestamp })),
       );
       for (const { job } of add) {
         await this.#events?.emit('queued', {

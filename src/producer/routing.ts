@@ -17,6 +17,9 @@ import { loadTurnarounds } from '../store/batch-store.js';
 import type { RedisConnection } from '../store/connection.js';
 import type { Keyspace } from '../store/keys.js';
 
+/** The settings a route is chosen by. */
+type RouteSettings = Pick<RoutingConfig, 'batchTurnaroundSeconds' | 'turnaroundSafety' | 'liveLeadSeconds'>;
+
 /** A duration as people say it: `45 s`, `12 min`, `6 h`, `1.5 d`. */
 function formatDuration(ms: number): string {
   const round = (n: number) => String(Math.round(n * 10) / 10);
@@ -39,7 +42,7 @@ export interface Turnaround {
 export async function batchTurnaround(
   redis: RedisConnection,
   keys: Keyspace,
-  routing: RoutingConfig,
+  routing: RouteSettings,
 ): Promise<Turnaround> {
   const samples = await loadTurnarounds(redis, keys);
   if (samples.length === 0) return { ms: routing.batchTurnaroundSeconds * 1000, measured: false };
@@ -52,7 +55,7 @@ export function chooseRoute(
   request: Pick<JobRequest, 'deadline' | 'route'>,
   now: number,
   turnaround: Turnaround,
-  routing: RoutingConfig,
+  routing: RouteSettings,
 ): { route: 'live' | 'batch' } | { problem: FieldProblem } {
   const choice = request.route ?? (request.deadline === undefined ? 'live' : 'auto');
   if (request.deadline === undefined) return { route: choice === 'batch' ? 'batch' : 'live' };
@@ -75,4 +78,28 @@ export function chooseRoute(
   if (choice === 'live') return { route: 'live' };
   if (choice === 'batch') return { route: 'batch' };
   return { route: left >= turnaround.ms + lead ? 'batch' : 'live' };
+}
+
+/**
+ * For each job routed `batch`, when it must turn live should no batch have answered it: its
+ * deadline − the live lead (without a deadline, the 24-hour ceiling plus the lead, from now);
+ * `undefined` for a job that runs live or whose deadline no route meets (refused at enqueue).
+ */
+export async function batchDues(
+  redis: RedisConnection,
+  keys: Keyspace,
+  routing: RouteSettings,
+  jobs: ReadonlyArray<{ request: Pick<JobRequest, 'deadline' | 'route'> }>,
+  now: number,
+): Promise<Array<number | undefined>> {
+  if (!jobs.some((j) => j.request.deadline !== undefined || j.request.route === 'batch'))
+    return jobs.map(() => undefined);
+  const turnaround = await batchTurnaround(redis, keys, routing);
+  const lead = routing.liveLeadSeconds * 1000;
+  return jobs.map(({ request }) => {
+    const r = chooseRoute(request, now, turnaround, routing);
+    if (!('route' in r) || r.route !== 'batch') return undefined;
+    const d = request.deadline;
+    return (d === undefined ? now + batchCeilingMs + lead : Date.parse(d)) - lead;
+  });
 }

@@ -4,10 +4,13 @@
  * - `batches`: every batch id with its creation time, for `promptq batches list`;
  * - `batch:<id>`: `created_at`, `requests`, `round` (0 = first submission, 1+ = follow-ups of
  *   errored or expired requests), `status` (`in_progress`, `canceling`, `ended`), `collected`
- *   (`1` once its results were written) and the last `request_counts` seen (`counts`, JSON);
+ *   (`1` once its results were written) and the last `request_counts` seen (`counts`, JSON); a
+ *   batch collector's batch also `jobs` (its jobs' stored ids, JSON) and `due` (when its first job
+ *   is at risk: deadline − live lead, ms; empty when none has a deadline);
  * - `batch-intents`: token → `{at, ids}` of a batch being submitted, written before the API is asked
  *   and removed with the write of its answer, so a run killed in between can find the batch the API
- *   accepted (batch-run.ts) instead of submitting its lines again;
+ *   accepted (batch-run.ts, batches/collector.ts: a collector's intents carry `lane`) instead of
+ *   submitting its lines again;
  * - `batch-of`: job id → batch id. A job is submitted only while it has no entry (or its entry's
  *   batch was collected and the job was sent again), so a killed run resumes without submitting
  *   anything twice.
@@ -30,6 +33,16 @@ export interface StoredBatch {
   status: string;
   collected: boolean;
   counts: Record<string, number> | null;
+  /** A collector's batch: its jobs' stored ids (empty for a backfill's). */
+  jobs: string[];
+  /** A collector's batch: when its first job is at risk (deadline − live lead, ms); null: never. */
+  due: number | null;
+}
+
+/** A collector's batch (batches/collector.ts): its jobs leave the lane, it joins the open batches. */
+export interface LaneBatch {
+  /** Its earliest job's deadline − live lead (ms); null when none has a deadline. */
+  due: number | null;
 }
 
 /** Remember a batch that the API accepted, and which jobs it carries. */
@@ -39,9 +52,15 @@ export async function saveSubmittedBatch(
   batch: { id: string; createdAt: number; round: number; status: string },
   jobIds: readonly string[],
   intent?: string,
+  lane?: LaneBatch,
 ): Promise<void> {
   const tx = redis.multi();
   if (intent !== undefined) tx.hdel(keys.batchIntents, intent);
+  if (lane !== undefined) {
+    tx.hset(keys.batch(batch.id), { jobs: JSON.stringify(jobIds), due: lane.due ?? '' });
+    tx.sadd(keys.batchOpen, batch.id);
+    if (jobIds.length > 0) tx.zrem(keys.batchLane, ...jobIds);
+  }
   tx.zadd(keys.batches, batch.createdAt, batch.id);
   tx.hset(keys.batch(batch.id), {
     created_at: new Date(batch.createdAt).toISOString(),
@@ -66,6 +85,8 @@ export interface BatchIntent {
   /** 0 = first submission, 1+ = follow-ups. */
   round: number;
   ids: string[];
+  /** The batch collector's (batches/collector.ts), not a backfill's. */
+  lane?: boolean | undefined;
 }
 
 export async function saveBatchIntent(redis: Redis, keys: Keyspace, intent: BatchIntent): Promise<void> {
@@ -74,7 +95,12 @@ export async function saveBatchIntent(redis: Redis, keys: Keyspace, intent: Batc
     .hset(
       keys.batchIntents,
       intent.token,
-      JSON.stringify({ at: intent.at, round: intent.round, ids: intent.ids }),
+      JSON.stringify({
+        at: intent.at,
+        round: intent.round,
+        ids: intent.ids,
+        ...(intent.lane ? { lane: true } : {}),
+      }),
     )
     .expire(keys.batchIntents, batchRetentionSeconds)
     .exec();
@@ -84,8 +110,13 @@ export async function loadBatchIntents(redis: Redis, keys: Keyspace): Promise<Ba
   const all = await redis.hgetall(keys.batchIntents);
   return Object.entries(all).flatMap(([token, raw]) => {
     try {
-      const { at, round, ids } = JSON.parse(raw) as { at: number; round?: number; ids: string[] };
-      return [{ token, at, round: round ?? 0, ids }];
+      const { at, round, ids, lane } = JSON.parse(raw) as {
+        at: number;
+        round?: number;
+        ids: string[];
+        lane?: boolean;
+      };
+      return [{ token, at, round: round ?? 0, ids, lane: lane === true }];
     } catch {
       return [];
     }
@@ -133,6 +164,12 @@ function decode(id: string, h: Record<string, string>): StoredBatch | null {
   } catch {
     counts = null;
   }
+  let jobs: string[] = [];
+  try {
+    jobs = h.jobs === undefined ? [] : (JSON.parse(h.jobs) as string[]);
+  } catch {
+    jobs = [];
+  }
   return {
     id,
     created_at: h.created_at,
@@ -141,6 +178,8 @@ function decode(id: string, h: Record<string, string>): StoredBatch | null {
     status: h.status ?? 'in_progress',
     collected: h.collected === '1',
     counts,
+    jobs,
+    due: h.due === undefined || h.due === '' ? null : Number(h.due),
   };
 }
 

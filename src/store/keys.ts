@@ -50,6 +50,9 @@
  * | `<base>:promptq:batch-of` | hash job id → batch id | batch-store.ts |
  * | `<base>:promptq:batch-intents` | hash token → batch being submitted (JSON) | batch-store.ts |
  * | `<base>:promptq:batch-turnarounds` | list of the last Message Batches' created → ended (ms), newest first | batch-store.ts |
+ * | `<base>:promptq:batch-lane` | sorted set job id → entered the lane (ms): jobs routed `batch` waiting for a batch | batch-lane.ts |
+ * | `<base>:promptq:batch-open` | set of the collector's batches not collected yet | batch-lane.ts |
+ * | `<base>:promptq:collector-lease` | string: the token of the one active collector; expires | batch-lane.ts |
  * | `promptq:limiter:<account>:<group>` | hash, see limiter/shared-state.ts | limiter-*.lua |
  * | `promptq:limiter:<account>:<group>:tenant:<prefix>:<queue>/<name>` | hash: a tenant's share buckets of the group; expires once full | limiter-admit-2.lua, limiter-share-refund-1.lua |
  * | `promptq:limiter:<account>:<group>:cache:<model>:<prefix digest>` | string: `c` while the API holds the prompt prefix, `w:<token>` while its writer is out; expires | cache-turn-1.lua |
@@ -307,6 +310,21 @@ export class Keyspace {
   /** How long this account's last Message Batches took, created → ended (ms), newest first. */
   get batchTurnarounds(): string {
     return `${this.base}:${own}:batch-turnarounds`;
+  }
+
+  /** Jobs routed `batch` that wait for the collector to put them in a batch (job id → entered, ms). */
+  get batchLane(): string {
+    return `${this.base}:${own}:batch-lane`;
+  }
+
+  /** The collector's batches that were submitted and not collected yet. */
+  get batchOpen(): string {
+    return `${this.base}:${own}:batch-open`;
+  }
+
+  /** The lease of the one active collector (batches/collector.ts). */
+  get collectorLease(): string {
+    return `${this.base}:${own}:collector-lease`;
   }
 
   /**

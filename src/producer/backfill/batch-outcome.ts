@@ -54,7 +54,7 @@ export function retryOf(
 }
 
 /** Why a request that did not succeed failed its job. */
-function failureOf(r: Exclude<BatchResult, { type: 'succeeded' }>, batchId: string): string {
+export function failureOf(r: Exclude<BatchResult, { type: 'succeeded' }>, batchId: string): string {
   if (r.type === 'errored') return r.decision.message;
   return `the request ${r.type === 'canceled' ? 'was canceled' : 'expired'} in batch ${batchId}`;
 }
@@ -66,8 +66,10 @@ export function finishedBatchJob(
   batch: EndedBatch,
   prices: Pricing,
   retention: Retention,
+  /** When the job was enqueued (a job of the queue's batch lane); the batch's creation otherwise. */
+  enqueuedAt: number = batch.createdAt,
 ): CollectedJob {
-  const record = batchRecord(line.request, r, batch, prices);
+  const record = batchRecord(line.request, r, batch, prices, enqueuedAt);
   const failure = r.type === 'succeeded' ? null : failureOf(r, batch.id);
   return {
     parsed: line,
@@ -84,7 +86,7 @@ export function finishedBatchJob(
         ? { removeOnComplete: { age: retention.completedSeconds } }
         : { removeOnFail: { age: retention.failedSeconds } },
     ),
-    enqueuedAt: batch.createdAt,
+    enqueuedAt,
     processedOn: batch.createdAt,
     finishedOn: batch.endedAt,
     result: r.type === 'succeeded' ? JSON.stringify({ message: r.message, record }) : (failure ?? r.type),

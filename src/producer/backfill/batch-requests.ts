@@ -30,13 +30,15 @@ export function batchRecord(
   result: BatchResult,
   batch: { createdAt: number; endedAt: number; round: number },
   prices: Pricing,
+  /** When the job was enqueued (a job of the queue's batch lane); the batch's creation otherwise. */
+  enqueuedAt: number = batch.createdAt,
 ): JobRecord {
-  const r = newRecord(request, batch.createdAt);
+  const r = newRecord(request, enqueuedAt);
   r.route = 'batch';
-  r.started_at = r.enqueued_at;
+  r.started_at = new Date(batch.createdAt).toISOString();
   r.finished_at = new Date(batch.endedAt).toISOString();
-  r.queue_wait_ms = 0;
-  r.total_ms = batch.endedAt - batch.createdAt;
+  r.queue_wait_ms = Math.max(0, batch.createdAt - enqueuedAt);
+  r.total_ms = batch.endedAt - enqueuedAt;
   r.attempts = batch.round + 1;
   if (batch.round > 0) r.retries = { batch: batch.round };
   if (result.type === 'succeeded') {

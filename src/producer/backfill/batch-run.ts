@@ -25,7 +25,6 @@ import {
   batchesOfJobs,
   dropBatchIntent,
   finishBatchJobs,
-  knownBatchIds,
   loadBatches,
   loadBatchIntents,
   saveBatchIntent,
@@ -35,6 +34,7 @@ import {
 } from '../../store/batch-store.js';
 import { bullJobId, callerJobId } from '../../store/keys.js';
 import type { PromptQueue } from '../queue.js';
+import { orphansOf, requestsIn } from './batch-adopt.js';
 import { BatchBudgets } from './batch-budget.js';
 import { emitBatchJobEvents } from './batch-events.js';
 import { type CollectedJob, type EndedBatch, finishedBatchJob, retryOf } from './batch-outcome.js';
@@ -68,12 +68,6 @@ interface Collection {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** How many requests a batch holds. */
-function requestsIn(batch: BatchInfo): number {
-  const c = batch.counts;
-  return c.processing + c.succeeded + c.errored + c.expired + c.canceled;
-}
 
 export class BatchRun {
   readonly #options: BatchRunOptions;
@@ -131,29 +125,13 @@ export class BatchRun {
    */
   async #adoptOrphans(): Promise<void> {
     const { redis } = this.#options;
-    const intents = await loadBatchIntents(redis, this.#keys);
-    if (intents.length === 0) return;
-    const known = await knownBatchIds(redis, this.#keys);
-    const skewMs = 60_000;
-    const oldest = Math.min(...intents.map((i) => i.at)) - skewMs;
-    const candidates: BatchInfo[] = [];
-    for await (const b of this.#api.list()) {
-      if (Date.parse(b.createdAt) < oldest) break;
-      if (!known.has(b.id)) candidates.push(b);
-    }
-    for (const intent of intents) {
-      const i = candidates.findIndex((b) => {
-        const at = Date.parse(b.createdAt);
-        return (
-          requestsIn(b) === intent.ids.length && at >= intent.at - skewMs && at <= intent.at + 10 * skewMs
-        );
-      });
-      const b = candidates[i];
+    // The collector's intents are the collector's to adopt (batches/collector.ts).
+    const intents = (await loadBatchIntents(redis, this.#keys)).filter((i) => !i.lane);
+    for (const { intent, batch: b } of await orphansOf(this.#api, redis, this.#keys, intents)) {
       if (b === undefined) {
         await dropBatchIntent(redis, this.#keys, intent.token);
         continue;
       }
-      candidates.splice(i, 1);
       await saveSubmittedBatch(
         redis,
         this.#keys,
