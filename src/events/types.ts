@@ -38,6 +38,12 @@ export interface AttemptEvent extends JobEvent {
   outcome: AttemptOutcome;
   /** Wall time of the attempt: request sent → answer or error in hand (the limiter wait excluded). */
   durationMs?: number | undefined;
+  /**
+   * The model this attempt called: the job's, or a fallback model (`fallback_models`). Not
+   * `record.served_model` for a failed attempt: a fallback decided on its answer has moved that on
+   * to the next model already. @defaultValue `record.served_model`, else `model`
+   */
+  attemptModel?: string | undefined;
 }
 
 /** The job will try again: `delayMs` from now, or (`rate_limited`) once its model group's pause ends. */

@@ -7,6 +7,7 @@ import type { JobResult } from '../core/result.js';
 import type { RedisConnection } from '../store/connection.js';
 import { bullJobId, bullmqKeySuffixes, callerJobId, type Keyspace } from '../store/keys.js';
 import { loadRecord } from '../store/record-store.js';
+import { script } from '../store/scripts.js';
 
 /** Job states (docs/reference/http-api.md). */
 export type JobState = 'waiting' | 'delayed' | 'active' | 'completed' | 'failed';
@@ -20,7 +21,10 @@ export interface JobView {
   result: unknown;
   record: JobRecord;
   error: { type: string; message: string } | null;
-  /** While waiting: the jobs the queue serves before it (higher priority, then the tenant round robin). */
+  /**
+   * While waiting: the jobs of its model group the queue serves before it (higher priority, then
+   * the tenant round robin).
+   */
   position?: number;
   /**
    * While waiting: seconds until it starts, estimated from `position` and its model group's request
@@ -29,9 +33,30 @@ export interface JobView {
   eta_s?: number | null;
 }
 
+/** Jobs of each kind read one by one for a place in line; past it, the share read stands for the rest. */
+export const placeScanCap = 10_000;
+
+const placeScript = script(
+  'place-in-line-4.lua',
+  ['prioritized', 'wait', 'active', 'delayed'],
+  ['jobPrefix', 'bullId', 'cap'],
+  (reply) => reply as [number, number, Array<string | number>, number, number, Array<string | number>] | null,
+);
+
+/** Of `total` jobs, `read` tallied by name: those of `group`, the unread ones at the share of the read. */
+function ofGroup(total: number, read: number, names: Array<string | number>, group: string): number {
+  let same = 0;
+  for (let i = 0; i < names.length; i += 2)
+    if (modelGroup(String(names[i])) === group) same += Number(names[i + 1]);
+  return read >= total || read === 0 ? same : Math.round((same * total) / read);
+}
+
 /**
- * A waiting job's place: the jobs BullMQ hands out before it — its plain wait list first, then the
- * prioritized set in order (promptq's jobs are all prioritized) — and the estimate of its start.
+ * A waiting job's place: the jobs of its own model group that BullMQ hands out before it — its
+ * plain wait list first, then the prioritized set in order (promptq's jobs are all prioritized,
+ * by user priority and then the tenant round robin: core/fairness.ts) — and the estimate of its
+ * start. Jobs of other model groups ahead of it are not ahead of it: they are paced by their own
+ * group's limiter, and a worker hands back one whose group has no permit soon.
  */
 async function placeInLine(
   connection: RedisConnection,
@@ -39,26 +64,27 @@ async function placeInLine(
   bullId: string,
   model: string,
 ): Promise<{ position: number; eta_s: number | null } | null> {
-  const [[, plain], [, rank], [, pace], [, active], [, delayed]] = (await connection
-    .multi()
-    .llen(keys.bullmq('wait'))
-    .zrank(keys.bullmq('prioritized'), bullId)
-    .hget(keys.pace, modelGroup(model))
-    .llen(keys.bullmq('active'))
-    .zcard(keys.bullmq('delayed'))
-    .exec()) as [
-    [unknown, number],
-    [unknown, number | null],
-    [unknown, string | null],
-    [unknown, number],
-    [unknown, number],
-  ];
-  if (rank === null) return null;
-  const position = plain + rank;
+  const group = modelGroup(model);
+  const [place, pace] = await Promise.all([
+    placeScript(
+      connection,
+      {
+        prioritized: keys.bullmq('prioritized'),
+        wait: keys.bullmq('wait'),
+        active: keys.bullmq('active'),
+        delayed: keys.bullmq('delayed'),
+      },
+      { jobPrefix: keys.job(''), bullId, cap: placeScanCap },
+    ),
+    connection.hget(keys.pace, group),
+  ]);
+  if (place === null) return null;
+  const [ahead, aheadRead, aheadNames, held, heldRead, heldNames] = place;
+  const position = ofGroup(ahead, aheadRead, aheadNames, group);
   const perSecond = pace === null ? 0 : Number((JSON.parse(pace) as { per_second?: number }).per_second);
-  // The jobs workers hold (active, most of them waiting for the limiter, or handed back to wait
-  // delayed) start before it too, though they are no longer ahead of it in the queue.
-  const before = position + active + delayed;
+  // The jobs of its group workers hold (active, most of them waiting for the limiter, or handed
+  // back to wait delayed) start before it too, though they are no longer ahead of it in the queue.
+  const before = position + ofGroup(held, heldRead, heldNames, group);
   const eta = perSecond > 0 ? Math.round(((before + 1) / perSecond) * 10) / 10 : null;
   return { position, eta_s: eta };
 }

@@ -8,12 +8,10 @@
  * const job = await q.wait(id, 30_000);
  * ```
  */
-import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Cluster } from 'ioredis';
 import { type PromptqConfig, type PromptqOptions, resolveConfig, topologyOf } from '../core/config.js';
 import { ConfigError } from '../core/errors.js';
-import { combinedPriority, tenantOf } from '../core/fairness.js';
 import {
   type FieldProblem,
   type JobBody,
@@ -21,20 +19,17 @@ import {
   ValidationError,
   validateJob,
 } from '../core/job.js';
-import { inSpan, SpanKind, traceMetadata } from '../core/trace.js';
 import type { EventSink } from '../events/types.js';
 import { type AddressPolicy, addressPolicy } from '../events/webhooks/address-guard.js';
 import { AccountNames } from '../providers/account-names.js';
 import { type ModelPolicy, modelPolicyOf } from '../providers/anthropic/model-policy.js';
-import { enterLane } from '../store/batch-lane.js';
 import { createConnection, type RedisConnection } from '../store/connection.js';
 import { bullJobId, callerJobId, type Keyspace, keyspaceOf, scopedJobId } from '../store/keys.js';
 import { withinRedisDeadline } from '../store/redis-deadline.js';
-import { claimJobs, reserveRanks } from '../store/tenant-pending.js';
 import { checkSameRequest } from './conflicts.js';
+import { type EnqueueOutcome, enqueueJobs, type Submission } from './enqueue-jobs.js';
 import { type JobState, type JobView, jobState, readJobView } from './job-view.js';
 import { type Judged, type RefusalContext, refusals } from './refusals.js';
-import { batchDues } from './routing.js';
 import { JobWaiters } from './waiters.js';
 
 /**
@@ -57,17 +52,6 @@ export interface PromptQueueOptions extends PromptqOptions {
   events?: EventSink | undefined;
   /** Which webhook receivers jobs may name. @defaultValue the policy of `webhooks` (the system resolver) */
   webhookTargets?: AddressPolicy | undefined;
-}
-
-/** What {@link PromptQueue.#enqueue} did with a job: claimed and added it, added it unclaimed, or found it. */
-type EnqueueOutcome = 'created' | 'added' | 'existed';
-
-/** A validated job on its way into the queue. */
-interface Submission {
-  request: JobRequest;
-  /** The caller's idempotency key; a random id when none. */
-  id?: string | undefined;
-  priority?: number | undefined;
 }
 
 /**
@@ -135,21 +119,6 @@ export class PromptQueue {
       (id, withPlace) => readJobView(this.queue, this.connection, this.keys, id, withPlace),
       this.config.waiters,
     );
-  }
-
-  #jobOptions(id: string, priority: number, timestamp: number) {
-    const { jobs } = this.config;
-    return {
-      // Never the caller's id itself: it could name one of BullMQ's keys (store/keys.ts).
-      jobId: bullJobId(id),
-      timestamp,
-      priority,
-      // API errors are retried by the worker itself; these cover infrastructure faults only.
-      attempts: jobs.infraAttempts,
-      backoff: { type: 'exponential', delay: jobs.infraBackoffMs },
-      removeOnComplete: { age: jobs.keepCompletedSeconds },
-      removeOnFail: { age: jobs.keepFailedSeconds },
-    };
   }
 
   /** What {@link refusals} reads. */
@@ -270,117 +239,13 @@ export class PromptQueue {
     return { added: added.filter((j) => j.outcome !== 'existed').length };
   }
 
-  /**
-   * The one way into the queue (single, batch and bulk): claim the ids and count the claimed jobs in
-   * their tenants' fairness ranks in one atomic step (store/tenant-pending.ts), then add the claimed
-   * jobs in one `addBulk`. A job that exists is left as it is (`existed`). An id whose claim another
-   * submitter holds and that does not exist yet is added too (`added`, at a rank reserved apart):
-   * BullMQ ignores an existing jobId, and this covers a submitter that died between its claim and
-   * its add.
-   */
-  async #enqueue(
+  /** The one way into the queue (producer/enqueue-jobs.ts); `route`: jobs routed `batch` wait for the collector. */
+  #enqueue(
     jobs: readonly Submission[],
     opts: { route?: boolean } = {},
   ): Promise<Array<{ id: string; outcome: EnqueueOutcome }>> {
-    if (jobs.length === 0) return [];
-    // The jobs start their traces here (a child of the caller's span, e.g. the HTTP request that
-    // carried a `traceparent`); each job carries this context to whichever worker runs it.
-    return inSpan(
-      `send ${this.name}`,
-      {
-        kind: SpanKind.PRODUCER,
-        attributes: {
-          'messaging.system': 'bullmq',
-          'messaging.operation.type': 'send',
-          'messaging.destination.name': this.name,
-          'messaging.batch.message_count': jobs.length,
-        },
-      },
-      () => this.#enqueueTraced(jobs, opts.route === true),
-    );
-  }
-
-  async #enqueueTraced(
-    jobs: readonly Submission[],
-    route: boolean,
-  ): Promise<Array<{ id: string; outcome: EnqueueOutcome }>> {
-    const timestamp = Date.now();
-    // Routed `batch` (producer/routing.ts): delayed until the job must run live, and in the batch lane.
-    const dues = route
-      ? await batchDues(this.connection, this.keys, this.config.routing, jobs, timestamp)
-      : jobs.map(() => undefined);
-    const dueOf = new Map(jobs.map((j, i) => [j, dues[i]]));
-    const all = jobs.map((j) => ({
-      ...j,
-      id: j.id ?? randomUUID(),
-      tenant: tenantOf(j.request),
-      batchDue: dueOf.get(j),
-      // An id generated here cannot exist or be claimed by another submitter: no claim needed.
-      fresh: j.id === undefined,
-    }));
-    const claims = await claimJobs(this.connection, this.keys, all, this.config.jobs.claimTtlMs);
-    const add: Array<{ job: (typeof all)[number]; rank: number }> = [];
-    const busy: typeof all = [];
-    all.forEach((job, i) => {
-      const claim = claims[i];
-      if (claim?.kind === 'claimed') add.push({ job, rank: claim.rank });
-      else if (claim?.kind === 'busy') busy.push(job);
-    });
-    const unseen = await this.#notExisting(busy);
-    if (unseen.length > 0) {
-      const counts = new Map<string, number>();
-      for (const j of unseen) counts.set(j.tenant, (counts.get(j.tenant) ?? 0) + 1);
-      const next = await reserveRanks(this.connection, this.keys.tenantPending, counts);
-      for (const job of unseen) {
-        const rank = next.get(job.tenant) ?? 0;
-        next.set(job.tenant, rank + 1);
-        add.push({ job, rank });
-      }
-    }
-    if (add.length > 0) {
-      const metadata = traceMetadata();
-      await this.queue.addBulk(
-        add.map(({ job, rank }) => ({
-          name: job.request.model,
-          data: job.request,
-          // BullMQ priorities: user priority first, then round robin between tenants (fairness.ts).
-          opts: {
-            ...this.#jobOptions(
-              job.id,
-              combinedPriority(job.priority ?? this.config.jobs.defaultPriority, rank),
-              timestamp,
-            ),
-            ...(metadata === undefined ? {} : { telemetry: { metadata } }),
-            ...(job.batchDue === undefined ? {} : { delay: Math.max(1, job.batchDue - timestamp) }),
-          },
-        })),
-      );
-      const lane = add.filter(({ job }) => job.batchDue !== undefined);
-      // The batch collector gathers them (batches/collector.ts).
-      await enterLane(
-        this.connection,
-        this.keys,
-        lane.map(({ job }) => ({ id: job.id, at: timestamp })),
-      );
-      for (const { job } of add) {
-        await this.#events?.emit('queued', {
-          jobId: callerJobId(job.id),
-          model: job.request.model,
-          request: job.request,
-        });
-      }
-    }
-    const added = new Set(unseen.map((j) => j.id));
-    return all.map((j, i) => ({
-      id: j.id,
-      outcome: claims[i]?.kind === 'claimed' ? 'created' : added.has(j.id) ? 'added' : 'existed',
-    }));
-  }
-
-  /** The jobs among `jobs` that do not exist (yet). */
-  async #notExisting<J extends { id: string }>(jobs: readonly J[]): Promise<J[]> {
-    const states = await Promise.all(jobs.map((j) => jobState(this.queue, bullJobId(j.id))));
-    return jobs.filter((_, i) => states[i] === null);
+    const { queue, connection, keys, config } = this;
+    return enqueueJobs({ queue, connection, keys, config, events: this.#events }, jobs, opts.route === true);
   }
 
   /** Resolves once Redis answers this handle (until then the HTTP API answers `503`). */

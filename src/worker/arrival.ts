@@ -5,7 +5,7 @@
  * worker gives such a job — any job whose BullMQ priority is not one promptq's producer gives
  * (below `rankSlots`: none, or a raw BullMQ priority) — the priority the producer would have given
  * it (core/fairness.ts): its `priority` field (else a raw BullMQ priority of 1–1000, else
- * `PROMPTQ_DEFAULT_PRIORITY`) × 2048 + its tenant's rank, counting it in its tenant's pending jobs.
+ * the `jobs.defaultPriority` setting) × 2048 + its tenant's rank, counting it in its tenant's pending jobs.
  * Then it hands the job back, no attempt spent and no event emitted, and the queue serves it in its
  * turn. A job whose data does not validate is left to the processor, which fails it.
  */

@@ -230,6 +230,7 @@ export class JobProcessor {
     const genAi = genAiProviderName(provider.name);
     const span = startAttemptSpan(genAi, { ...request, model }, run.jobId, record.attempts);
     run.span = span;
+    run.attemptModel = model;
     let result: AttemptResult;
     const started = performance.now();
     try {

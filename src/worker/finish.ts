@@ -45,6 +45,8 @@ export interface Run {
   span?: Span | undefined;
   /** How long the current API attempt took, request sent → answer (or error) in hand. */
   attemptMs?: number | undefined;
+  /** The model the current API attempt called: the job's, or the fallback model it had moved to. */
+  attemptModel?: string | undefined;
 }
 
 /** What finishing needs: where records go, who hears of it. */
@@ -88,11 +90,19 @@ export async function emitAttempt(
   run: Run,
   outcome: Extract<FinalOutcome, { kind: 'completed' | 'failed' | 'retry' | 'spend_limit' }> | RetryOutcome,
 ): Promise<void> {
-  const { jobId, model, record, attemptMs } = run;
+  const { jobId, model, record, attemptMs, attemptModel } = run;
   // Undefined only for 'invalid', which made no attempt.
   const request = run.request as JobRequest;
   await withSpan(run.span, async () => {
-    await events.emit('attempt', { jobId, model, record, request, outcome, durationMs: attemptMs });
+    await events.emit('attempt', {
+      jobId,
+      model,
+      record,
+      request,
+      outcome,
+      durationMs: attemptMs,
+      attemptModel,
+    });
     if (outcome.kind !== 'retry' && outcome.kind !== 'rate_limited') return;
     const delayMs = outcome.kind === 'retry' ? outcome.delayMs : null;
     await events.emit('retrying', {

@@ -1,6 +1,7 @@
 /**
  * Every configuration field has exactly one default: its value in `defaults` (src/core/defaults.ts),
- * documented once, by its field in src/core/settings.ts; no other file in src/ states one.
+ * documented once, by its field in src/core/settings.ts (or settings-worker.ts, the worker's and
+ * the limiter's slices); no other file in src/ states one.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -37,9 +38,12 @@ function written(value: unknown): string {
   return String(value);
 }
 
+/** Where the fields are documented: settings.ts, and the worker's and limiter's slices. */
+const settingsFiles = ['src/core/settings.ts', 'src/core/settings-worker.ts'];
+
 /** The `@defaultValue` of each field in settings.ts, by path, following the interfaces from PromptqConfig. */
 function documentedDefaults(): Map<string, string | undefined> {
-  const source = read('src/core/settings.ts');
+  const source = settingsFiles.map(read).join('\n');
   const interfaces = new Map<string, Array<{ name: string; type: string; doc: string }>>();
   for (const m of source.matchAll(/export interface (\w+) \{([\s\S]*?)\n\}/g)) {
     const fields = [...m[2]!.matchAll(/((?:\s*\/\*\*[\s\S]*?\*\/)?)\s*readonly (\w+): ([^;]+);/g)].map(
@@ -119,7 +123,10 @@ function secondDefaults(
 
 /** src/, but for the one place of the values and the one place of their documentation. */
 function srcFiles(): Array<{ path: string; text: string }> {
-  const skip = new Set([join('src', 'core', 'defaults.ts'), join('src', 'core', 'settings.ts')]);
+  const skip = new Set([
+    join('src', 'core', 'defaults.ts'),
+    ...settingsFiles.map((f) => join(...f.split('/'))),
+  ]);
   return sourceFiles('src')
     .map((file) => relative(root, join(root, file)))
     .filter((path) => !skip.has(path))

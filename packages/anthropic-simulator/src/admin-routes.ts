@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SimContext } from './context.js';
 import { ScriptError, validateScript } from './faults.js';
 import { parseJson, readBody, sendJson } from './http-util.js';
-import { SimulatorOptionError } from './options.js';
+import { SimulatorOptionError } from './resolve-options.js';
 import { emptyCounters } from './stats.js';
 import type { GroupStats, LimitSet, SimulatorStats } from './types.js';
 

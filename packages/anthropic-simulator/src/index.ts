@@ -10,10 +10,10 @@ export {
   DEFAULTS as SIMULATOR_DEFAULTS,
   type FaultRates,
   type OutputDistribution,
-  SimulatorOptionError,
   type SimulatorOptions,
 } from './options.js';
 export { REDACTED_THINKING_TRIGGER } from './redacted-thinking.js';
+export { SimulatorOptionError } from './resolve-options.js';
 export { type Simulator, startSimulator } from './server.js';
 export { estimateSimTokens, type SimTokenInput } from './tokenizer.js';
 export type {

@@ -1,10 +1,10 @@
-import { mergeLimits } from './options.js';
 import {
   fastRateLimitHeaders,
   type HeaderResource,
   type HeaderView,
   rateLimitHeaders,
 } from './ratelimit-headers.js';
+import { mergeLimits } from './resolve-options.js';
 import {
   type BucketSpec,
   type BucketState,

@@ -51,7 +51,10 @@ const jobView = {
     result: { type: ['object', 'null'], description: 'the API’s Message, once completed' },
     record: { type: 'object', description: 'the job record' },
     error: { type: ['object', 'null'] },
-    position: { type: 'integer', description: 'while waiting: jobs the queue serves before it' },
+    position: {
+      type: 'integer',
+      description: 'while waiting: jobs of its model group the queue serves before it',
+    },
     eta_s: {
       type: ['number', 'null'],
       description: "while waiting: seconds until it starts, from its model group's current pace",

@@ -12,7 +12,7 @@ export function subscribeWorkerMetrics(events: EventSource, m: Metrics): void {
     m.queueWait.observe({ model: m.modelLabel(e.model) }, (e.record.queue_wait_ms ?? 0) / 1000);
   });
 
-  events.on('attempt', ({ model: name, record, outcome: o }) => {
+  events.on('attempt', ({ model: name, record, outcome: o, attemptModel }) => {
     if (o.kind === 'completed') {
       // The model that answered (a fallback model, when the job moved to one).
       const model = m.modelLabel(record.served_model ?? name);
@@ -25,7 +25,9 @@ export function subscribeWorkerMetrics(events: EventSource, m: Metrics): void {
       if (r.network) m.observeNetwork(model, r.network);
       return;
     }
-    const model = m.modelLabel(name);
+    // The model this attempt called and that answered it (a fallback model's own failures are its
+    // own), not the job's first model nor the next one a fallback has just moved to.
+    const model = m.modelLabel(attemptModel ?? record.served_model ?? name);
     const d = o.decision;
     m.requests.inc({
       model,

@@ -9,7 +9,8 @@
  * `Last-Event-ID` gets what it missed, from any process. Scoped like the rest of the API (another
  * tenant's job is a 404), and capped like long polls: at most `PROMPTQ_MAX_WAITERS` streams open
  * per process (then `429`), each at most `maxWaitSeconds` long (then it ends and the client resumes).
- * A stream reads Redis with a blocking `XREAD` on a connection of its own, closed with the stream.
+ * Streams read Redis through one reader per process (shared-reader.ts): one connection, one
+ * blocking `XREAD` over every followed key, each entry handed to the streams that follow it.
  * What a stream reads before it opens is bounded by `PROMPTQ_REDIS_TIMEOUT_MS`: while Redis is away
  * the route answers `503` with `Retry-After`, as every other route does, rather than hang.
  */
@@ -24,6 +25,7 @@ import type { RouteContext } from '../http/handler.js';
 import { jobRefOf } from '../http/job-handlers.js';
 import { mayAccess, principalOf } from '../http/tenant-auth.js';
 import { listenedWindowMs, markListening, markWatching } from './recorder.js';
+import { type Entry, sharedReader } from './shared-reader.js';
 
 export type StreamHandler = (context: RouteContext, req: Request, res: Response) => Promise<void>;
 
@@ -74,8 +76,6 @@ function tooMany(message: string, details: Record<string, number>): HttpError {
   return new HttpError('too_many_requests', message, details, { 'Retry-After': '1' });
 }
 
-type Entry = [id: string, fields: string[]];
-
 function push(session: Session, [id, fields]: Entry): string {
   const name = fields[1] ?? 'message';
   session.push(JSON.parse(fields[3] ?? 'null'), name, id);
@@ -84,9 +84,9 @@ function push(session: Session, [id, fields]: Entry): string {
 
 /**
  * Send the key's entries after `from` as they come, until `stop` says so, the client leaves or
- * `untilMs` passes.
+ * `untilMs` passes: read by the process's one shared reader (shared-reader.ts).
  */
-async function pump(
+function pump(
   session: Session,
   redis: RedisConnection,
   key: string,
@@ -94,28 +94,13 @@ async function pump(
   untilMs: number,
   stop: (name: string) => boolean,
 ): Promise<void> {
-  let last = from;
-  const reader = redis.duplicate();
-  reader.on('error', () => {});
-  session.once('disconnected', () => reader.disconnect());
-  try {
-    while (session.isConnected && Date.now() < untilMs) {
-      const block = Math.max(1, Math.min(5000, untilMs - Date.now()));
-      const got = (await reader.xread('COUNT', 100, 'BLOCK', block, 'STREAMS', key, last)) as Array<
-        [string, Entry[]]
-      > | null;
-      for (const [, entries] of got ?? []) {
-        for (const entry of entries) {
-          last = entry[0];
-          if (stop(push(session, entry))) return;
-        }
-      }
-    }
-  } catch (err) {
-    if (session.isConnected) throw err;
-  } finally {
-    reader.disconnect();
-  }
+  return sharedReader(redis).follow(
+    key,
+    from,
+    untilMs,
+    (entry) => stop(push(session, entry)),
+    () => session.isConnected,
+  );
 }
 
 /** End a stream that has begun; one that has not is left to the error handler (a 503, a 429…). */

@@ -63,7 +63,8 @@ export async function emitBatchJobEvents(events: EventSink, job: CollectedJob): 
   // Not timed: a batch says when it ended, not how long each request took.
   const durationMs = undefined;
   if (outcome !== undefined)
-    await events.emit('attempt', { jobId, model, record, request, outcome, durationMs });
+    // A batch request calls the job's own model (no fallback models on this route).
+    await events.emit('attempt', { jobId, model, record, request, outcome, durationMs, attemptModel: model });
   if (result.type === 'succeeded') {
     await events.emit('completed', { jobId, model, record, request });
     await events.emit('finished', { jobId, status: 'completed', record });
