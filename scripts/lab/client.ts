@@ -203,6 +203,8 @@ function drawRequest(ctx: Ctx, fam: number): Job {
       ? {}
       : { cachePrefixTokens: estimate(req.prefixTokens), cachePrefixKey: req.prefixKey }),
     maxTokens: req.maxTokens,
+    // (A fast call is paced in its family's fast group, as the API limits it in a bucket of its own.)
+    ...(req.fast ? { speed: 'fast' as const } : {}),
     tenant: '',
   };
   return { req, plan, attempts: 0, rateLimited: 0 };

@@ -99,4 +99,16 @@ describe('lab harness (real limiter, real Redis, virtual time)', () => {
     expect(r.sets).toEqual([]);
     expect(r.utilisation).toBeNull();
   });
+
+  it('a fast call is paced in its own group: the fast bucket, a fifth of the standard one, is not overrun', async () => {
+    const c = requestBound(1);
+    const fam = c.api.families[0]!;
+    const api = { ...c.api, families: [{ ...fam, fast: { ...fam.limits, requests: 120 } }] };
+    const r = await run({ ...c, api, workload: [{ ...c.workload[0]!, fastShare: 0.5 }] });
+    const fast = r.sets.find((s) => s.fast);
+    expect(fast?.binding).toBe('requests');
+    expect(fast?.utilisation).toBeGreaterThan(0.8);
+    expect(r.share429).toBeLessThanOrEqual(0.05);
+    expect(r.failedForRateLimits).toBe(0);
+  });
 });
