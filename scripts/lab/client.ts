@@ -84,10 +84,22 @@ const maxRateLimited = defaults.worker.maxRateLimited;
  * (Bottleneck's zero-delay yields, every slot's deferral at one instant) are no step of their own.
  */
 export const stepsPerCall = 10;
-/** …and per worker slot (each starts, and may be deferred, on its own). */
+/** …and per worker slot (each starts, and may be deferred, on its own)… */
 export const stepsPerSlot = 3;
 /** …and at most this many in all. */
-export const maxSteps = 10_000;
+export const maxSteps = 20_000;
+
+/**
+ * A condition's step budget: per call, per slot, and one look per waiting slot per `maxDeferMs`
+ * of the run — a job handed back comes back at most that much later (docs/limiter.md, "No
+ * head-of-line blocking"), so a slot waiting the whole run looks that often without polling.
+ */
+export function stepBudget(c: Condition, maxDeferMs: number): number {
+  const slots = c.processes * c.slots.reduce((a, b) => a + b, 0);
+  const looks = slots * Math.ceil(c.durationMs / maxDeferMs);
+  return Math.min(maxSteps, Math.max(1500, stepsPerCall * c.expectedCalls + stepsPerSlot * slots + looks));
+}
+
 /**
  * Timers fired (zero-delay ones included) per step of the budget: a limiter that polls without
  * letting the clock move (a loop of zero-delay timers) is cut short by this.
@@ -149,8 +161,7 @@ export async function runCondition(
         for (let s = 0; s < (c.slots[fam] ?? 1); s++) void slot(ctx, acquire, fam, p * 1000 + s);
       });
     });
-    const slots = c.processes * c.slots.reduce((a, b) => a + b, 0);
-    const budget = Math.min(maxSteps, Math.max(1500, stepsPerCall * c.expectedCalls + stepsPerSlot * slots));
+    const budget = stepBudget(c, config.tuning.maxDeferMs);
     const reached = await vt.runUntil(START + c.durationMs, budget, firingsPerStep * budget);
     ctx.stopped = true;
     // Whatever still waits sleeps on this clock's timers, which never fire once it is uninstalled.

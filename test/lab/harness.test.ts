@@ -5,9 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiSpec } from '../../scripts/lab/api-model.js';
-import { type HarnessOptions, runCondition } from '../../scripts/lab/client.js';
-import type { Condition } from '../../scripts/lab/conditions.js';
+import { type HarnessOptions, runCondition, stepBudget } from '../../scripts/lab/client.js';
+import { type Condition, conditionById } from '../../scripts/lab/conditions.js';
 import { labRedis } from '../../scripts/lab/runner.js';
+import { defaults } from '../../src/core/defaults.js';
 
 /** Headers present, 600 RPM over 5-second windows, short calls: request-bound. */
 function requestBound(processes: number): Condition {
@@ -110,5 +111,15 @@ describe('lab harness (real limiter, real Redis, virtual time)', () => {
     expect(fast?.utilisation).toBeGreaterThan(0.8);
     expect(r.share429).toBeLessThanOrEqual(0.05);
     expect(r.failedForRateLimits).toBe(0);
+  });
+
+  it('a condition whose slots wait most of the run is within its step budget (22022:172: 95 slots, 334 s)', async () => {
+    const c = conditionById('22022:172');
+    const r = await run(c);
+    // Each waiting slot looks once per maxDeferMs: 95 slots × 67 periods of 5 s, and its calls.
+    expect(stepBudget(c, defaults.limiter.tuning.maxDeferMs)).toBeGreaterThan(95 * 67);
+    expect(r.steps).toBeGreaterThan(1500);
+    expect(r.stalled).toBe(false);
+    expect(r.virtualMs).toBe(c.durationMs);
   });
 });
