@@ -65,6 +65,8 @@ export interface ConditionResult {
   failedForRateLimits: number;
   /** Jobs that gave up after 529s (the API's fault, reported apart). */
   failedForOverload: number;
+  /** Times the limiter handed a job back (a deferral): each a look at the buckets that admitted nothing. */
+  handedBack: number;
   /** Virtual time run: less than the condition's when it ran out of its budget (`stalled`). */
   virtualMs: number;
   /** The limiter took more than its budget of steps or timer firings (it polls in a loop): cut short. */
@@ -117,6 +119,7 @@ interface Ctx {
   failedRl: number;
   failedOverload: number;
   jobs: number;
+  handedBack: number;
 }
 
 type Acquire = (plan: CallPlan) => Promise<Permit | Deferral>;
@@ -145,6 +148,7 @@ export async function runCondition(
       stopped: false,
       failedRl: 0,
       failedOverload: 0,
+      handedBack: 0,
       jobs: 0,
     };
     const config = resolveConfig({ limiter: { tuning: opts.tuning ?? {} } }).limiter;
@@ -243,6 +247,7 @@ async function runJob(ctx: Ctx, acquire: Acquire, fam: number, job: Job) {
     const answer = await acquire(job.plan);
     if (ctx.stopped) return;
     if ('deferred' in answer) {
+      ctx.handedBack += 1;
       await vsleep(ctx, answer.untilMs - Date.now());
       continue;
     }
@@ -313,6 +318,7 @@ function summarize(ctx: Ctx, vt: VirtualTime, virtualMs: number, realMs: number)
     wasted: refused429 + refused529,
     failedForRateLimits: ctx.failedRl,
     failedForOverload: ctx.failedOverload,
+    handedBack: ctx.handedBack,
     virtualMs,
     stalled: virtualMs < c.durationMs,
     realMs,

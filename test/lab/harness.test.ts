@@ -81,6 +81,8 @@ describe('lab harness (real limiter, real Redis, virtual time)', () => {
     const r = await run(requestBound(2), { client: 'none' });
     expect(r.share429).toBeGreaterThan(0.3);
     expect(r.wasted).toBeGreaterThan(r.arrivals / 3);
+    // It never waits, so it is never handed back.
+    expect(r.handedBack).toBe(0);
     // Hammering takes every request the API would take: the ideal is no more than the API serves.
     expect(r.utilisation).toBeGreaterThan(0.97);
     expect(r.utilisation).toBeLessThan(1.03);
@@ -119,6 +121,8 @@ describe('lab harness (real limiter, real Redis, virtual time)', () => {
     // Each waiting slot looks once per maxDeferMs: 95 slots × 67 periods of 5 s, and its calls.
     expect(stepBudget(c, defaults.limiter.tuning.maxDeferMs)).toBeGreaterThan(95 * 67);
     expect(r.steps).toBeGreaterThan(1500);
+    // …every slot handed back (and counted) more than once while it waits.
+    expect(r.handedBack).toBeGreaterThan(2 * 95);
     expect(r.stalled).toBe(false);
     expect(r.virtualMs).toBe(c.durationMs);
   });

@@ -24,6 +24,7 @@ function result(over: Partial<ConditionResult>): ConditionResult {
     realMs: 1,
     steps: 1,
     firings: 1,
+    handedBack: 0,
     ...over,
   };
 }
