@@ -92,13 +92,15 @@ export const stepsPerSlot = 3;
 export const maxSteps = 20_000;
 
 /**
- * A condition's step budget: per call, per slot, and one look per waiting slot per `maxDeferMs`
- * of the run — a job handed back comes back at most that much later (docs/limiter.md, "No
- * head-of-line blocking"), so a slot waiting the whole run looks that often without polling.
+ * A waiting slot may look once per this much of the run without polling: a job handed back came
+ * back at most 5 s later (`maxDeferMs` when the budget was set; the limiter may space them further).
  */
-export function stepBudget(c: Condition, maxDeferMs: number): number {
+export const lookEveryMs = 5_000;
+
+/** A condition's step budget: per call, per slot, and one look per waiting slot per {@link lookEveryMs}. */
+export function stepBudget(c: Condition): number {
   const slots = c.processes * c.slots.reduce((a, b) => a + b, 0);
-  const looks = slots * Math.ceil(c.durationMs / maxDeferMs);
+  const looks = slots * Math.ceil(c.durationMs / lookEveryMs);
   return Math.min(maxSteps, Math.max(1500, stepsPerCall * c.expectedCalls + stepsPerSlot * slots + looks));
 }
 
@@ -165,7 +167,7 @@ export async function runCondition(
         for (let s = 0; s < (c.slots[fam] ?? 1); s++) void slot(ctx, acquire, fam, p * 1000 + s);
       });
     });
-    const budget = stepBudget(c, config.tuning.maxDeferMs);
+    const budget = stepBudget(c);
     const reached = await vt.runUntil(START + c.durationMs, budget, firingsPerStep * budget);
     ctx.stopped = true;
     // Whatever still waits sleeps on this clock's timers, which never fire once it is uninstalled.
