@@ -119,9 +119,8 @@ describe('lab harness (real limiter, real Redis, virtual time)', () => {
     const r = await run(c);
     // Each waiting slot may look once per 5 s: 95 slots × 67 periods, and its calls.
     expect(stepBudget(c)).toBeGreaterThan(95 * 67);
-    expect(r.steps).toBeGreaterThan(1500);
-    // …every slot handed back (and counted) more than once while it waits.
-    expect(r.handedBack).toBeGreaterThan(2 * 95);
+    // …every slot handed back (and counted) while it waits.
+    expect(r.handedBack).toBeGreaterThan(95);
     expect(r.stalled).toBe(false);
     expect(r.virtualMs).toBe(c.durationMs);
   });
