@@ -65,6 +65,8 @@ export interface ConditionResult {
   failedForRateLimits: number;
   /** Jobs that gave up after 529s (the API's fault, reported apart). */
   failedForOverload: number;
+  /** Times the limiter handed a job back (a deferral): each a look at the buckets that admitted nothing. */
+  handedBack: number;
   /** Virtual time run: less than the condition's when it ran out of its budget (`stalled`). */
   virtualMs: number;
   /** The limiter took more than its budget of steps or timer firings (it polls in a loop): cut short. */
@@ -84,10 +86,24 @@ const maxRateLimited = defaults.worker.maxRateLimited;
  * (Bottleneck's zero-delay yields, every slot's deferral at one instant) are no step of their own.
  */
 export const stepsPerCall = 10;
-/** …and per worker slot (each starts, and may be deferred, on its own). */
+/** …and per worker slot (each starts, and may be deferred, on its own)… */
 export const stepsPerSlot = 3;
 /** …and at most this many in all. */
-export const maxSteps = 10_000;
+export const maxSteps = 20_000;
+
+/**
+ * A waiting slot may look once per this much of the run without polling: a job handed back came
+ * back at most 5 s later (`maxDeferMs` when the budget was set; the limiter may space them further).
+ */
+export const lookEveryMs = 5_000;
+
+/** A condition's step budget: per call, per slot, and one look per waiting slot per {@link lookEveryMs}. */
+export function stepBudget(c: Condition): number {
+  const slots = c.processes * c.slots.reduce((a, b) => a + b, 0);
+  const looks = slots * Math.ceil(c.durationMs / lookEveryMs);
+  return Math.min(maxSteps, Math.max(1500, stepsPerCall * c.expectedCalls + stepsPerSlot * slots + looks));
+}
+
 /**
  * Timers fired (zero-delay ones included) per step of the budget: a limiter that polls without
  * letting the clock move (a loop of zero-delay timers) is cut short by this.
@@ -105,6 +121,7 @@ interface Ctx {
   failedRl: number;
   failedOverload: number;
   jobs: number;
+  handedBack: number;
 }
 
 type Acquire = (plan: CallPlan) => Promise<Permit | Deferral>;
@@ -133,6 +150,7 @@ export async function runCondition(
       stopped: false,
       failedRl: 0,
       failedOverload: 0,
+      handedBack: 0,
       jobs: 0,
     };
     const config = resolveConfig({ limiter: { tuning: opts.tuning ?? {} } }).limiter;
@@ -149,8 +167,7 @@ export async function runCondition(
         for (let s = 0; s < (c.slots[fam] ?? 1); s++) void slot(ctx, acquire, fam, p * 1000 + s);
       });
     });
-    const slots = c.processes * c.slots.reduce((a, b) => a + b, 0);
-    const budget = Math.min(maxSteps, Math.max(1500, stepsPerCall * c.expectedCalls + stepsPerSlot * slots));
+    const budget = stepBudget(c);
     const reached = await vt.runUntil(START + c.durationMs, budget, firingsPerStep * budget);
     ctx.stopped = true;
     // Whatever still waits sleeps on this clock's timers, which never fire once it is uninstalled.
@@ -203,6 +220,8 @@ function drawRequest(ctx: Ctx, fam: number): Job {
       ? {}
       : { cachePrefixTokens: estimate(req.prefixTokens), cachePrefixKey: req.prefixKey }),
     maxTokens: req.maxTokens,
+    // (A fast call is paced in its family's fast group, as the API limits it in a bucket of its own.)
+    ...(req.fast ? { speed: 'fast' as const } : {}),
     tenant: '',
   };
   return { req, plan, attempts: 0, rateLimited: 0 };
@@ -230,6 +249,7 @@ async function runJob(ctx: Ctx, acquire: Acquire, fam: number, job: Job) {
     const answer = await acquire(job.plan);
     if (ctx.stopped) return;
     if ('deferred' in answer) {
+      ctx.handedBack += 1;
       await vsleep(ctx, answer.untilMs - Date.now());
       continue;
     }
@@ -300,6 +320,7 @@ function summarize(ctx: Ctx, vt: VirtualTime, virtualMs: number, realMs: number)
     wasted: refused429 + refused529,
     failedForRateLimits: ctx.failedRl,
     failedForOverload: ctx.failedOverload,
+    handedBack: ctx.handedBack,
     virtualMs,
     stalled: virtualMs < c.durationMs,
     realMs,

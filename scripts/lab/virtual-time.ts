@@ -98,8 +98,7 @@ export class VirtualTime {
       await turn();
       if (firstDue(this.clock) <= this.clock.now) {
         if (this.firings >= maxFirings) return Math.min(this.clock.now, endMs);
-        this.clock.tick(0);
-        this.firings += 1;
+        this.#fireDue();
         continue;
       }
       if (this.#conns.some((c) => pending(c) > 0)) {
@@ -113,10 +112,22 @@ export class VirtualTime {
         return Math.min(this.clock.now, endMs);
       // Every timer due at that instant, as Node's timers phase runs them: before any I/O.
       this.clock.next();
-      this.clock.tick(0);
-      this.steps += 1;
       this.firings += 1;
+      this.#fireDue();
+      this.steps += 1;
       if (next >= endMs) return endMs;
+    }
+  }
+
+  /**
+   * Every timer due at the instant the clock stands at, earliest first, each counted (what
+   * `clock.tick(0)` does, without its scan of every timer once none is due: thousands of slots
+   * wait on timers).
+   */
+  #fireDue(): void {
+    while (firstDue(this.clock) <= this.clock.now) {
+      this.clock.next();
+      this.firings += 1;
     }
   }
 

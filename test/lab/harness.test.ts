@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiSpec } from '../../scripts/lab/api-model.js';
-import { type HarnessOptions, runCondition } from '../../scripts/lab/client.js';
-import type { Condition } from '../../scripts/lab/conditions.js';
+import { type HarnessOptions, runCondition, stepBudget } from '../../scripts/lab/client.js';
+import { type Condition, conditionById } from '../../scripts/lab/conditions.js';
 import { labRedis } from '../../scripts/lab/runner.js';
 
 /** Headers present, 600 RPM over 5-second windows, short calls: request-bound. */
@@ -80,6 +80,8 @@ describe('lab harness (real limiter, real Redis, virtual time)', () => {
     const r = await run(requestBound(2), { client: 'none' });
     expect(r.share429).toBeGreaterThan(0.3);
     expect(r.wasted).toBeGreaterThan(r.arrivals / 3);
+    // It never waits, so it is never handed back.
+    expect(r.handedBack).toBe(0);
     // Hammering takes every request the API would take: the ideal is no more than the API serves.
     expect(r.utilisation).toBeGreaterThan(0.97);
     expect(r.utilisation).toBeLessThan(1.03);
@@ -98,5 +100,28 @@ describe('lab harness (real limiter, real Redis, virtual time)', () => {
     expect(r.arrivals).toBeGreaterThan(50);
     expect(r.sets).toEqual([]);
     expect(r.utilisation).toBeNull();
+  });
+
+  it('a fast call is paced in its own group: the fast bucket, a fifth of the standard one, is not overrun', async () => {
+    const c = requestBound(1);
+    const fam = c.api.families[0]!;
+    const api = { ...c.api, families: [{ ...fam, fast: { ...fam.limits, requests: 120 } }] };
+    const r = await run({ ...c, api, workload: [{ ...c.workload[0]!, fastShare: 0.5 }] });
+    const fast = r.sets.find((s) => s.fast);
+    expect(fast?.binding).toBe('requests');
+    expect(fast?.utilisation).toBeGreaterThan(0.8);
+    expect(r.share429).toBeLessThanOrEqual(0.05);
+    expect(r.failedForRateLimits).toBe(0);
+  });
+
+  it('a condition whose slots wait most of the run is within its step budget (22022:172: 95 slots, 334 s)', async () => {
+    const c = conditionById('22022:172');
+    const r = await run(c);
+    // Each waiting slot may look once per 5 s: 95 slots × 67 periods, and its calls.
+    expect(stepBudget(c)).toBeGreaterThan(95 * 67);
+    // …every slot handed back (and counted) while it waits.
+    expect(r.handedBack).toBeGreaterThan(95);
+    expect(r.stalled).toBe(false);
+    expect(r.virtualMs).toBe(c.durationMs);
   });
 });

@@ -24,6 +24,7 @@ function result(over: Partial<ConditionResult>): ConditionResult {
     realMs: 1,
     steps: 1,
     firings: 1,
+    handedBack: 0,
     ...over,
   };
 }
@@ -38,9 +39,9 @@ describe('lab floors', () => {
     expect(floors.median429).toBeGreaterThan(targets.median429);
   });
 
-  /** 100 results: 50 at 0, 40 with utilisation `m`, 10 at 1 (the median, index 50, is `m`). */
+  /** 100 results: 50 at 0, 25 with utilisation `m`, 25 at 1 (the median, index 50, is `m`). */
   const withMedian = (m: number) =>
-    Array.from({ length: 100 }, (_, i) => result({ utilisation: i < 50 ? 0 : i < 90 ? m : 1 }));
+    Array.from({ length: 100 }, (_, i) => result({ utilisation: i < 50 ? 0 : i < 75 ? m : 1 }));
 
   it('median utilisation: at the floor holds, just under it fails', () => {
     expect(missedFloors(withMedian(floors.medianUtilisation))).toEqual([]);
@@ -71,6 +72,12 @@ describe('lab floors', () => {
     expect(missedFloors(run(1, { failedForRateLimits: 1 })).join()).toMatch(/failed for rate limits/);
   });
 
+  it('share without a measurable utilisation: at the floor holds, one more fails', () => {
+    const k = Math.round(floors.unmeasuredShare * 100);
+    expect(missedFloors(run(k, { utilisation: null }))).toEqual([]);
+    expect(missedFloors(run(k + 1, { utilisation: null })).join()).toMatch(/not measurable/);
+  });
+
   it("a run at the floors still misses the targets (the CI step is not the issue's check)", () => {
     const atFloors = withMedian(floors.medianUtilisation);
     expect(missedFloors(atFloors)).toEqual([]);
@@ -78,9 +85,9 @@ describe('lab floors', () => {
   });
 
   it('a condition without a measurable utilisation is left out of it and counted, not taken as 0', () => {
-    // 60 unmeasurable, 40 at 1: the median is 1, every floor and the utilisation targets hold.
+    // 60 unmeasurable, 40 at 1: the median is 1, the utilisation's floors and targets hold.
     const rs = run(60, { utilisation: null }, { utilisation: 1 });
-    expect(missedFloors(rs)).toEqual([]);
+    expect(missedFloors(rs).join()).not.toMatch(/utilisation|at >=/);
     expect(missedTargets(rs)).toEqual([]);
     expect(summary(rs)).toMatch(/utilisation not measurable \(.*\): 60 \(x x/);
     expect(summary(rs)).toMatch(/median 1\.000/);
