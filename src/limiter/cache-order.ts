@@ -12,7 +12,8 @@
  * order holds across processes, and the limiter's charging (a cached prefix is not charged where
  * reads are free) follows what any process saw. Within a process, waiting calls wake on the local
  * writer's answer ({@link PromptCacheTracker}); a call waiting for another process's writer looks
- * again every {@link pollMs}.
+ * again after {@link pollMs}, doubling up to {@link pollMaxMs} (and never past the writer's lease):
+ * about 8 looks in the first second, 4 a second after that, not one every 25 ms for the whole wait.
  */
 import { randomUUID } from 'node:crypto';
 import { cacheReadsCountTowardItpm } from '../core/models.js';
@@ -32,8 +33,10 @@ const cacheTurn = script(
   (reply) => reply as TurnReply | number,
 );
 
-/** How often a call waiting for another process's writer looks again (ms). */
+/** How soon a call waiting for another process's writer first looks again (ms). */
 export const pollMs = 25;
+/** The longest a call waiting for another process's writer goes without looking (ms). */
+export const pollMaxMs = 250;
 
 /** A call's place in the order of its prefix. */
 export type CacheTurn =
@@ -70,6 +73,8 @@ export class CacheOrder {
     const waitMs = this.#tuning().cacheWriteWaitMs;
     if (waitMs <= 0) return unordered;
     const until = Date.now() + waitMs;
+    let pollNext = pollMs;
+    let leaseLeft = waitMs;
     for (;;) {
       const mine = this.local.writing(prefix.key);
       if (mine) {
@@ -87,10 +92,14 @@ export class CacheOrder {
           return cached;
         }
         if (state === 'write') return this.#writer(prefix, token);
+        leaseLeft = Math.max(1, ms);
       }
       const left = until - Date.now();
       if (left <= 0) return unordered;
-      if (!mine) await sleep(Math.min(pollMs, left), signal);
+      if (!mine) {
+        await sleep(Math.min(pollNext, left, leaseLeft), signal);
+        pollNext = Math.min(pollMaxMs, pollNext * 2);
+      }
     }
   }
 
