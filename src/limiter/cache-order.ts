@@ -11,16 +11,17 @@
  * (`Keyspace.limiterCachePrefix`, under the group's hash tag), changed by `cache-turn-1.lua`: so the
  * order holds across processes, and the limiter's charging (a cached prefix is not charged where
  * reads are free) follows what any process saw. Within a process, waiting calls wake on the local
- * writer's answer ({@link PromptCacheTracker}); a call waiting for another process's writer looks
- * again after {@link pollMs}, doubling up to {@link pollMaxMs} (and never past the writer's lease):
- * about 8 looks in the first second, 4 a second after that, not one every 25 ms for the whole wait.
+ * writer's answer ({@link PromptCacheTracker}); the calls of a process waiting for another process's
+ * writer share one watch of the prefix, which looks again after {@link pollMs}, doubling up to
+ * {@link pollMaxMs} (never past the writer's lease): about 8 looks in the first second and 4 a
+ * second after that per process and prefix, however many calls wait.
  */
 import { randomUUID } from 'node:crypto';
 import { cacheReadsCountTowardItpm } from '../core/models.js';
 import type { LimiterTuning } from '../core/settings.js';
 import type { RedisConnection as Redis } from '../store/connection.js';
 import { script } from '../store/scripts.js';
-import { sleep } from './deferral.js';
+import { abortError, sleep } from './deferral.js';
 import { PromptCacheTracker } from './prompt-cache.js';
 import type { CallPlan } from './types.js';
 
@@ -37,6 +38,18 @@ const cacheTurn = script(
 export const pollMs = 25;
 /** The longest a call waiting for another process's writer goes without looking (ms). */
 export const pollMaxMs = 250;
+
+/** `p`, or its signal's abort error when the signal aborts first. */
+function abortable(p: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (signal === undefined) return p;
+  if (signal.aborted) return Promise.reject(abortError(signal));
+  let onAbort = () => {};
+  const aborted = new Promise<void>((_, reject) => {
+    onAbort = () => reject(abortError(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  return Promise.race([p, aborted]).finally(() => signal.removeEventListener('abort', onAbort));
+}
 
 /** A call's place in the order of its prefix. */
 export type CacheTurn =
@@ -60,6 +73,7 @@ export class CacheOrder {
   readonly #redis: Redis;
   readonly #tuning: () => LimiterTuning;
   readonly local: PromptCacheTracker;
+  readonly #watches = new Map<string, Promise<void>>();
 
   constructor(redis: Redis, tuning: () => LimiterTuning) {
     this.#redis = redis;
@@ -73,8 +87,6 @@ export class CacheOrder {
     const waitMs = this.#tuning().cacheWriteWaitMs;
     if (waitMs <= 0) return unordered;
     const until = Date.now() + waitMs;
-    let pollNext = pollMs;
-    let leaseLeft = waitMs;
     for (;;) {
       const mine = this.local.writing(prefix.key);
       if (mine) {
@@ -92,14 +104,45 @@ export class CacheOrder {
           return cached;
         }
         if (state === 'write') return this.#writer(prefix, token);
-        leaseLeft = Math.max(1, ms);
+        if (until - Date.now() > 0) await abortable(this.#watch(prefix, until, ms), signal);
+        if (this.local.isCached(prefix.key)) return cached;
       }
+      if (until - Date.now() <= 0) return unordered;
+    }
+  }
+
+  /**
+   * Resolves when a look finds nobody writing the prefix (cached: remembered here), or at `until`.
+   * One watch per prefix in this process, shared by every call waiting for it: waiting costs
+   * Redis a few looks a second per process and prefix, not per waiting call.
+   */
+  #watch(prefix: PrefixId, until: number, leaseMs: number): Promise<void> {
+    let watch = this.#watches.get(prefix.key);
+    if (watch === undefined) {
+      watch = this.#look(prefix, until, leaseMs)
+        .catch(() => {})
+        .finally(() => this.#watches.delete(prefix.key));
+      this.#watches.set(prefix.key, watch);
+    }
+    return watch;
+  }
+
+  async #look(prefix: PrefixId, until: number, leaseMs: number): Promise<void> {
+    let next = pollMs;
+    let lease = leaseMs;
+    for (;;) {
       const left = until - Date.now();
-      if (left <= 0) return unordered;
-      if (!mine) {
-        await sleep(Math.min(pollNext, left, leaseLeft), signal);
-        pollNext = Math.min(pollMaxMs, pollNext * 2);
-      }
+      if (left <= 0) return;
+      await sleep(Math.max(1, Math.min(next, left, lease)));
+      next = Math.min(pollMaxMs, next * 2);
+      const [state, ms] = (await cacheTurn(
+        this.#redis,
+        { prefix: prefix.redisKey },
+        { op: 'peek', token: '', ms: 0 },
+      )) as TurnReply | ['free', number];
+      if (state === 'cached') this.local.remember(prefix.key, ms);
+      if (state !== 'writing') return;
+      lease = ms;
     }
   }
 

@@ -7,12 +7,13 @@
   Input:
     KEYS[1] the prefix's key (Keyspace.limiterCachePrefix)
 
-    ARGV[1] op: `claim`, `cached` or `release`
+    ARGV[1] op: `claim`, `peek` (claim nothing), `cached` or `release`
     ARGV[2] the caller's token (claim, release)
     ARGV[3] ms: the writer's lease (claim) or the cache lifetime (cached)
 
   Output:
     claim:   {'cached', ms left} | {'write', lease ms} | {'writing', ms left on the writer's lease}
+    peek:    {'cached', ms left} | {'free', 0} | {'writing', ms left on the writer's lease}
     cached:  1
     release: 1 when the caller's write was released, else 0
 ]]
@@ -30,6 +31,7 @@ if op == 'release' then
   return 0
 end
 if not v then
+  if op == 'peek' then return { 'free', 0 } end
   redis.call('SET', key, 'w:' .. token, 'PX', ms)
   return { 'write', ms }
 end
