@@ -358,7 +358,7 @@ export class BatchRun {
     for (const sender of collection.followUps.values()) await sender.flush();
     for (let i = 0; i < collection.live.length; i += chunkLines) {
       const part = collection.live.slice(i, i + chunkLines);
-      await this.#options.queue.addValidated(part);
+      await this.#options.queue.addValidated(part, { resubmit: true });
       this.summary.retried_live += part.length;
     }
     for (const b of ended) {
