@@ -32,7 +32,8 @@ end
 -- learnWindowMs at least, and enough of the limit that two grains of the remainders (1, or 1000
 -- when rounded) are less than trustStep of it; a reference older than two minutes starts over. Measured
 -- on the bucket of ours that was the emptiest (the one pacing us) over learnWindowMs at least,
--- between answers whose remainders are above zero (a zero may hide a debt or a refusal).
+-- between answers whose remainders are above zero (a zero may hide a debt or a refusal). Only when
+-- the limiter aims at the whole limit (target at least 1 - trustStep).
 local PACE_FIELDS = { 'pace_ref_at', 'pace_ref_e', 'pace_ref_b' }
 
 local function pace_sample(hash, headers, tuning, burst)
@@ -59,6 +60,9 @@ local function pace_sample(hash, headers, tuning, burst)
 end
 
 local function learn_pace(hash, headers, tuning, burst)
+  -- Aiming below the whole limit (target < 1 - trustStep), the API's bucket fills by design: its
+  -- trend says nothing about the headers, which are then taken as announced.
+  if tuning.target < 1 - tuning.trustStep then return end
   local s = pace_sample(hash, headers, tuning, burst)
   if not s then return end
   local ref_at, ref_b = num(hash, 'pace_ref_at'), num(hash, 'pace_ref_b')
