@@ -142,4 +142,37 @@ describe('Message Batches over two anthropic accounts', () => {
     for await (const r of pool.results(old.id)) got.push(`${r.customId}:${r.result.type}`);
     expect(got).toEqual(['old-1:succeeded']);
   }, 30_000);
+
+  it('a part the API no longer knows is left out: the other part is still polled and collected, not sent again', async () => {
+    const a = await startSimulator({ apiKey: keyA, seed: 45, batches: { processingSeconds: 0.1 } });
+    const b = await startSimulator({ apiKey: keyB, seed: 46, batches: { processingSeconds: 0.1 } });
+    sims.push(a, b);
+    const clientB = new Anthropic({ apiKey: keyB, baseURL: b.url, maxRetries: 0 });
+    const batchesOf = (sim: Simulator, key: string) =>
+      new AnthropicBatches(new Anthropic({ apiKey: key, baseURL: sim.url, maxRetries: 0 }));
+    const pool = new PooledBatches([
+      { name: 'main', batches: batchesOf(a, keyA), serves: (m) => m === 'claude-sonnet-4-5' },
+      { name: 'second', batches: batchesOf(b, keyB), serves: () => true },
+    ]);
+    const request = (model: string) =>
+      ({ model, max_tokens: 8, messages: [{ role: 'user', content: 'q' }] }) as JobRequest;
+    const made = await pool.create([
+      { customId: 'on-a', request: request('claude-sonnet-4-5') },
+      { customId: 'on-b', request: request('claude-haiku-4-5') },
+    ]);
+    expect(made.id).toContain('+');
+    let info = await pool.retrieve(made.id);
+    for (let i = 0; i < 50 && info?.status !== 'ended'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      info = await pool.retrieve(made.id);
+    }
+    expect(info?.status).toBe('ended');
+    // The second account's part is deleted (the API keeps results 29 days): gone.
+    for await (const batch of clientB.messages.batches.list())
+      await clientB.messages.batches.delete(batch.id);
+    expect(await pool.retrieve(made.id)).toMatchObject({ status: 'ended', counts: { succeeded: 1 } });
+    const got: string[] = [];
+    for await (const r of pool.results(made.id)) got.push(`${r.customId}:${r.result.type}`);
+    expect(got).toEqual(['on-a:succeeded']);
+  }, 30_000);
 });

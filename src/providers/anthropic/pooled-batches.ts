@@ -120,14 +120,24 @@ export class PooledBatches implements Batches {
     return account;
   }
 
+  /**
+   * The parts as one batch. A part the API no longer knows is left out (its requests have no
+   * result: the caller sends them again); only when every part is gone is the batch (`null`), so
+   * one lost part never has the answered requests of the others sent, and paid, twice.
+   */
   async retrieve(id: string): Promise<BatchInfo | null> {
-    const infos: BatchInfo[] = [];
+    const infos = (await this.#known(id)).map(([, , info]) => info);
+    return infos.length === 0 ? null : merged(id, infos);
+  }
+
+  /** The parts the API still knows, with what it says of each. */
+  async #known(id: string): Promise<Array<[string, string, BatchInfo]>> {
+    const known: Array<[string, string, BatchInfo]> = [];
     for (const [name, part] of this.#parts(id)) {
       const info = await this.#account(name).batches.retrieve(part);
-      if (info === null) return null;
-      infos.push(info);
+      if (info !== null) known.push([name, part, info]);
     }
-    return merged(id, infos);
+    return known;
   }
 
   /** Every account's batches, newest first, each by its `<account>/<id>`. */
@@ -140,11 +150,17 @@ export class PooledBatches implements Batches {
     yield* all.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
   }
 
+  /** The results of the parts the API still knows (a gone part's requests have none). */
   async *results(id: string): AsyncIterable<{ customId: string; result: BatchResult }> {
-    for (const [name, part] of this.#parts(id)) yield* this.#account(name).batches.results(part);
+    for (const [name, part] of await this.#known(id)) yield* this.#account(name).batches.results(part);
   }
 
+  /** Cancel every part, each tried even when another fails; the first failure is then thrown. */
   async cancel(id: string): Promise<void> {
-    for (const [name, part] of this.#parts(id)) await this.#account(name).batches.cancel(part);
+    const tried = await Promise.allSettled(
+      this.#parts(id).map(([name, part]) => this.#account(name).batches.cancel(part)),
+    );
+    const failed = tried.find((t): t is PromiseRejectedResult => t.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 }
