@@ -168,3 +168,49 @@ describe('the key of webhook secrets at rest', () => {
     redis.disconnect();
   });
 });
+
+describe('a held delivery is held no longer than PROMPTQ_WEBHOOK_RETRY_PERIOD', () => {
+  let stack: WebhookStack;
+  let receiver: Receiver;
+  beforeAll(async () => {
+    receiver = await startReceiver(() => 200);
+    stack = await startWebhookStack({
+      PROMPTQ_WEBHOOK_SECRET: serverSecret,
+      PROMPTQ_SECRETS_KEY: stackKey,
+      PROMPTQ_WEBHOOK_ALLOW_PRIVATE: 'true',
+      PROMPTQ_WEBHOOK_RETRY_PERIOD: '3',
+    });
+  });
+  afterAll(async () => {
+    await stack?.close();
+    await receiver?.close();
+  });
+
+  it('held (delayed, no attempt) before the period ends; dead-lettered, never sent, once it has', async () => {
+    const redis = testRedis();
+    const keys = keyspaceOf(stack.config);
+    await new TenantStore(redis, keys).add('gone');
+    const old = new TenantWebhooks(redis, keys, { secret: serverSecret, secretsKey: newSecretsKey() });
+    await old.setUrl('gone', `${receiver.url}?t=gone`);
+    expect((await post(`${stack.url}/v1/jobs`, job('late-1', 'gone'))).status).toBe(202);
+    const deliveries = new WebhookDeliveries(redis, keys, stack.config.webhooks, {
+      completed: 60,
+      failed: 60,
+    });
+    const mine = async (dead: boolean) => (await deliveries.list(dead)).filter((d) => d.job_id === 'late-1');
+    const held = await until(async () => {
+      const [d] = await mine(false);
+      return d?.state === 'delayed' && d.last_error ? d : undefined;
+    });
+    expect(held.attempts).toBe(0);
+    expect(await mine(true)).toEqual([]);
+    const dead = await until(async () => {
+      const [d] = await mine(true);
+      return d;
+    }, 15_000);
+    expect(dead.last_error).toMatch(/held for PROMPTQ_WEBHOOK_RETRY_PERIOD \(3 s\): dead-lettered/);
+    expect(receiver.received.filter((r) => r.path.includes('t=gone'))).toEqual([]);
+    await deliveries.close();
+    redis.disconnect();
+  }, 30_000);
+});

@@ -10,7 +10,9 @@
  * whose sealed secret cannot be decrypted (`PROMPTQ_SECRETS_KEY` unset or changed) is not a tenant
  * without one — that would send unsigned, or dead-letter: its deliveries are held (delayed, no
  * attempt spent, `held` in `promptq webhooks list`), logged once per tenant, and go out once
- * `promptq tenants rotate-webhook-secret` re-sets it (or the key is restored). A process
+ * `promptq tenants rotate-webhook-secret` re-sets it (or the key is restored) — for at most
+ * `PROMPTQ_WEBHOOK_RETRY_PERIOD` after they were made, then dead-lettered like a delivery whose
+ * retries ran out (`promptq webhooks retry` sends them again). A process
  * killed mid-delivery leaves the delivery to BullMQ's stalled check: another process (or the same
  * one restarted) delivers it.
  */
@@ -63,6 +65,15 @@ async function hold(
 ): Promise<never> {
   const { tenant } = job.data;
   const held = `tenant "${tenant}": its webhook secret cannot be decrypted (${reason}); re-set it: promptq tenants rotate-webhook-secret ${tenant}`;
+  // Held no longer than a failing delivery is retried: then dead-lettered (`promptq webhooks retry`
+  // sends it again once the secret is re-set), so held deliveries cannot pile up in Redis.
+  const periodS = o.config.webhooks.retryPeriodSeconds;
+  if (Date.now() - job.timestamp >= periodS * 1000) {
+    if (job.data.held !== undefined) await job.updateData({ ...job.data, held: undefined });
+    throw new UnrecoverableError(
+      `${held}; held for PROMPTQ_WEBHOOK_RETRY_PERIOD (${periodS} s): dead-lettered`,
+    );
+  }
   if (job.data.held !== held) await job.updateData({ ...job.data, held });
   if (!o.loggedHeld.has(`${tenant}\0${reason}`)) {
     o.loggedHeld.add(`${tenant}\0${reason}`);
