@@ -37,29 +37,26 @@ local function flat(counts)
   return out
 end
 
-local plain = redis.call('LLEN', KEYS[2])
-local ahead, read = {}, 0
-if plain > 0 then
-  local ids = redis.call('LRANGE', KEYS[2], 0, math.min(plain, cap) - 1)
-  tally(ids, ahead)
-  read = #ids
-end
-if rank > 0 and read < cap then
-  local ids = redis.call('ZRANGE', KEYS[1], 0, math.min(rank, cap - read) - 1)
-  tally(ids, ahead)
-  read = read + #ids
+-- Tally the first `cap` ids of a list (`n` long), then of a sorted set (its first `m`): how many read.
+local function tally_both(list, n, zset, m, into)
+  local read = 0
+  if n > 0 then
+    local ids = redis.call('LRANGE', list, 0, math.min(n, cap) - 1)
+    tally(ids, into)
+    read = #ids
+  end
+  if m > 0 and read < cap then
+    local ids = redis.call('ZRANGE', zset, 0, math.min(m, cap - read) - 1)
+    tally(ids, into)
+    read = read + #ids
+  end
+  return read
 end
 
+local plain = redis.call('LLEN', KEYS[2])
+local ahead = {}
+local read = tally_both(KEYS[2], plain, KEYS[1], rank, ahead)
 local active, delayed = redis.call('LLEN', KEYS[3]), redis.call('ZCARD', KEYS[4])
-local held, heldRead = {}, 0
-if active > 0 then
-  local ids = redis.call('LRANGE', KEYS[3], 0, math.min(active, cap) - 1)
-  tally(ids, held)
-  heldRead = #ids
-end
-if delayed > 0 and heldRead < cap then
-  local ids = redis.call('ZRANGE', KEYS[4], 0, math.min(delayed, cap - heldRead) - 1)
-  tally(ids, held)
-  heldRead = heldRead + #ids
-end
+local held = {}
+local heldRead = tally_both(KEYS[3], active, KEYS[4], delayed, held)
 return { plain + rank, read, flat(ahead), active + delayed, heldRead, flat(held) }
