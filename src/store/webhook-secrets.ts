@@ -66,6 +66,18 @@ export interface TenantWebhook {
 const resealScript = `if redis.call('HGET', KEYS[1], 'webhook_secret') == ARGV[1] then
   return redis.call('HSET', KEYS[1], 'webhook_secret', ARGV[2]) end return 0`;
 
+/**
+ * Set an existing tenant's receiver, and its sealed secret only if it has none: 0 = no tenant,
+ * 1 = set (the secret kept), 2 = set with the new secret.
+ */
+const setUrlScript = `if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'webhook_url', ARGV[1])
+return 1 + redis.call('HSETNX', KEYS[1], 'webhook_secret', ARGV[2])`;
+
+/** Replace an existing tenant's sealed secret: 0 = no tenant, 1 = replaced. */
+const rotateScript = `if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'webhook_secret', ARGV[1]) return 1`;
+
 /** The default webhooks of one queue's tenants. */
 export class TenantWebhooks {
   readonly #redis: Redis;
@@ -112,20 +124,22 @@ export class TenantWebhooks {
       await this.#redis.hdel(key, 'webhook_url');
       return { secret: undefined };
     }
-    const enc = this.#requireKey();
-    const secret = (await this.#redis.hexists(key, 'webhook_secret')) ? undefined : newWebhookSecret();
-    await this.#redis.hset(key, {
-      webhook_url: url,
-      ...(secret === undefined ? {} : { webhook_secret: seal(enc, secret, key) }),
-    });
-    return { secret };
+    // One script: two concurrent calls cannot both make a secret (the one handed back must be the
+    // one that signs).
+    const secret = newWebhookSecret();
+    const set = Number(
+      await this.#redis.eval(setUrlScript, 1, key, url, seal(this.#requireKey(), secret, key)),
+    );
+    if (set === 0) throw new TenantError('not_found', `no tenant "${name}"`);
+    return { secret: set === 2 ? secret : undefined };
   }
 
   /** A new secret for the tenant (the old one stops signing at once); returned once. */
   async rotateSecret(name: string): Promise<string> {
     const key = await this.#requireTenant(name);
     const secret = newWebhookSecret();
-    await this.#redis.hset(key, 'webhook_secret', seal(this.#requireKey(), secret, key));
+    const set = Number(await this.#redis.eval(rotateScript, 1, key, seal(this.#requireKey(), secret, key)));
+    if (set === 0) throw new TenantError('not_found', `no tenant "${name}"`);
     return secret;
   }
 

@@ -97,6 +97,22 @@ describe('the key of webhook secrets at rest', () => {
     redis.disconnect();
   });
 
+  it('two concurrent first receivers make one secret, and the one handed back is the one that signs', async () => {
+    const redis = testRedis();
+    const keys = keyspaceOf(stack.config);
+    await new TenantStore(redis, keys).add('racing');
+    const hooks = new TenantWebhooks(redis, keys, { secret: serverSecret, secretsKey: stackKey });
+    const results = await Promise.all(
+      ['https://a.example/hook', 'https://b.example/hook', 'https://c.example/hook'].map((url) =>
+        hooks.setUrl('racing', url),
+      ),
+    );
+    const made = results.map((r) => r.secret).filter((s) => s !== undefined);
+    expect(made).toHaveLength(1);
+    expect((await hooks.get('racing')).secret).toBe(made[0]);
+    redis.disconnect();
+  });
+
   it('a v1 value (key from the signing secret) is read, and sealed again under PROMPTQ_SECRETS_KEY', async () => {
     const redis = testRedis();
     const keys = keyspaceOf(stack.config);
