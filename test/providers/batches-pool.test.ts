@@ -175,4 +175,31 @@ describe('Message Batches over two anthropic accounts', () => {
     for await (const r of pool.results(made.id)) got.push(`${r.customId}:${r.result.type}`);
     expect(got).toEqual(['on-a:succeeded']);
   }, 30_000);
+  it("list(): both accounts' batches, newest first, merged as they are read", async () => {
+    const a = await startSimulator({ apiKey: keyA, seed: 47, batches: { processingSeconds: 0.1 } });
+    const b = await startSimulator({ apiKey: keyB, seed: 48, batches: { processingSeconds: 0.1 } });
+    sims.push(a, b);
+    const batchesOf = (sim: Simulator, key: string) =>
+      new AnthropicBatches(new Anthropic({ apiKey: key, baseURL: sim.url, maxRetries: 0 }));
+    const pool = new PooledBatches([
+      { name: 'main', batches: batchesOf(a, keyA), serves: (m) => m === 'claude-sonnet-4-5' },
+      { name: 'second', batches: batchesOf(b, keyB), serves: () => true },
+    ]);
+    const request = (model: string) =>
+      ({ model, max_tokens: 8, messages: [{ role: 'user', content: 'q' }] }) as JobRequest;
+    const made: string[] = [];
+    for (const model of ['claude-sonnet-4-5', 'claude-haiku-4-5', 'claude-sonnet-4-5', 'claude-haiku-4-5']) {
+      made.push((await pool.create([{ customId: `c${made.length}`, request: request(model) }])).id);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(made.map((id) => id.split('/')[0])).toEqual(['main', 'second', 'main', 'second']);
+    const listed: string[] = [];
+    for await (const batch of pool.list()) listed.push(batch.id);
+    expect(listed).toEqual([...made].reverse());
+    // A reader may stop at any point (batch adoption stops at the oldest date it looks for).
+    for await (const batch of pool.list()) {
+      expect(batch.id).toBe(made[3]);
+      break;
+    }
+  }, 30_000);
 });

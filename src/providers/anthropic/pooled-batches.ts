@@ -140,14 +140,28 @@ export class PooledBatches implements Batches {
     return known;
   }
 
-  /** Every account's batches, newest first, each by its `<account>/<id>`. */
+  /**
+   * Every account's batches, newest first, each by its `<account>/<id>`: the accounts' lists (each
+   * newest first) merged as they are read, so a reader that stops at a date reads no further pages.
+   */
   async *list(): AsyncIterable<BatchInfo> {
-    const all: BatchInfo[] = [];
-    for (const account of this.#accounts) {
-      for await (const b of account.batches.list())
-        all.push({ ...b, id: `${account.name}${nameSeparator}${b.id}` });
+    const heads = await Promise.all(
+      this.#accounts.map(async (account) => {
+        const pages = account.batches.list()[Symbol.asyncIterator]();
+        return { name: account.name, pages, next: await pages.next() };
+      }),
+    );
+    for (;;) {
+      let newest: (typeof heads)[number] | undefined;
+      for (const head of heads) {
+        if (head.next.done) continue;
+        if (newest === undefined || head.next.value.createdAt > (newest.next.value as BatchInfo).createdAt)
+          newest = head;
+      }
+      if (newest === undefined || newest.next.done) return;
+      yield { ...newest.next.value, id: `${newest.name}${nameSeparator}${newest.next.value.id}` };
+      newest.next = await newest.pages.next();
     }
-    yield* all.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
   }
 
   /** The results of the parts the API still knows (a gone part's requests have none). */
