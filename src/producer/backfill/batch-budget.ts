@@ -7,7 +7,10 @@
  * waits or fails it as the tenant says (`--on-exceed`), and refuses one with no price.
  *
  * Holds are named after the job (`batch:<job id>`), so a resumed run settles what a killed one held;
- * they last `holdMs` (a batch may take 24 hours, and follow-up rounds as long again).
+ * they last `holdMs` (a batch may take 24 hours, and follow-up rounds as long again). Settling is
+ * exactly once (budget-settle-3.lua `once`): only a hold still there is charged, so a batch collected
+ * again after a crash — its jobs finished, some holds settled, then the process died — charges each
+ * job once; holding a job again replaces its hold (budget-reserve-4.lua).
  */
 import { worstCaseCost } from '../../core/worst-case.js';
 import type { Pricing } from '../../providers/provider.js';
@@ -48,7 +51,7 @@ export class BatchBudgets {
     return admission.kind !== 'over';
   }
 
-  /** Settle the line's hold with what its request cost (`null`: nothing). */
+  /** Settle the line's hold with what its request cost (`null`: nothing); a hold settled already is left. */
   async settle(line: ValidLine, costUsd: number | null): Promise<void> {
     const tenant = line.request.tenant_id;
     if (tenant === undefined || this.#unknown.has(tenant)) return;

@@ -393,8 +393,9 @@ export class BatchRun {
     }
     const written = await finishBatchJobs(redis, this.#keys, finished, retention);
     for (const [i, job] of finished.entries()) {
-      if (!written[i]) continue;
+      // Settled once whoever wrote the job: a run killed between the write and the settle left the hold.
       await this.#budgets.settle(job.parsed, job.jobRecord.cost_usd);
+      if (!written[i]) continue;
       this.summary[job.kind] += 1;
       if (this.#options.events) await emitBatchJobEvents(this.#options.events, job);
     }
