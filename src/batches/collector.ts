@@ -192,7 +192,11 @@ export class Collector {
     const held: ReadyJob[] = [];
     const refused: string[] = [];
     for (const j of jobs) {
-      if (await this.#budgets.hold(lineOf(j))) held.push(j);
+      const admission = await this.#budgets.hold(lineOf(j));
+      if (admission === 'held') held.push(j);
+      // Only holds in flight stand in the way: it stays in the lane until they settle (or its time
+      // comes and it runs live), as a live call waits for them.
+      else if (admission === 'wait') continue;
       else {
         refused.push(j.id);
         // A hold left of an earlier try (a collector that died before sending) is let go.

@@ -178,7 +178,7 @@ export class BatchRun {
       // A collected batch whose job is missing: killed between collecting and re-sending.
       else if (batch !== null && batch !== undefined && this.#batches.has(batch) && !this.#done.has(batch))
         this.summary.resumed += 1;
-      else if (await this.#budgets.hold(line)) await sender.add(line);
+      else if ((await this.#budgets.hold(line)) === 'held') await sender.add(line);
       // Refused by its tenant's budget: live, where the worker waits or fails it as the tenant says.
       else overBudget.push(line);
     }
