@@ -140,15 +140,17 @@ export class Collector {
     const intents = (await loadBatchIntents(connection, keys)).filter((i) => i.lane);
     const lead = config.routing.liveLeadSeconds * 1000;
     for (const { intent, batch: b } of await orphansOf(this.#api, connection, keys, intents)) {
-      if (b === undefined) {
-        await dropBatchIntent(connection, keys, intent.token);
-        continue;
-      }
       const jobs = await jobsOf(
         connection,
         keys,
         intent.ids.map((id) => ({ id, at: intent.at })),
       );
+      if (b === undefined) {
+        // The API made no batch: the jobs are still in the lane; their holds are let go until then.
+        for (const j of jobs) if (j.request !== null) await this.#budgets.settle(lineOf(j as ReadyJob), null);
+        await dropBatchIntent(connection, keys, intent.token);
+        continue;
+      }
       const due = dueOf(
         jobs.flatMap((j) => (j.request === null ? [] : [j.request])),
         lead,
@@ -190,8 +192,16 @@ export class Collector {
     const held: ReadyJob[] = [];
     const refused: string[] = [];
     for (const j of jobs) {
-      if (await this.#budgets.hold(lineOf(j))) held.push(j);
-      else refused.push(j.id);
+      const admission = await this.#budgets.hold(lineOf(j));
+      if (admission === 'held') held.push(j);
+      // Only holds in flight stand in the way: it stays in the lane until they settle (or its time
+      // comes and it runs live), as a live call waits for them.
+      else if (admission === 'wait') continue;
+      else {
+        refused.push(j.id);
+        // A hold left of an earlier try (a collector that died before sending) is let go.
+        await this.#budgets.settle(lineOf(j), null);
+      }
     }
     // Refused by the tenant's budget: live, where the worker waits or fails it as the tenant says.
     await this.#promote(refused);

@@ -46,7 +46,7 @@ const reserveScript = script(
 const settleScript = script(
   'budget-settle-3.lua',
   ['holds', 'daySpent', 'monthSpent'],
-  ['id', 'cost', 'dayTtl', 'monthTtl'],
+  ['id', 'cost', 'dayTtl', 'monthTtl', 'once'],
   (r) => (r as number[]).map(Number) as [number, number],
 );
 
@@ -124,12 +124,16 @@ export async function reserveBudget(
   };
 }
 
-/** Drop a hold and charge the call's real cost (0 when no call was made) to its periods. */
+/**
+ * Drop a hold and charge the call's real cost (0 when no call was made) to its periods. `once`:
+ * charge only when the hold is still there, so settling the same hold again charges nothing.
+ */
 export async function settleBudget(
   redis: Redis,
   keys: Keyspace,
   hold: BudgetHold,
   costUsd: number,
+  opts: { once?: boolean } = {},
 ): Promise<{ dayUsd: number; monthUsd: number }> {
   const [day, month] = await settleScript(
     redis,
@@ -143,6 +147,7 @@ export async function settleBudget(
       cost: Math.max(0, toNano(costUsd)),
       dayTtl: ttlSeconds('day', hold.at),
       monthTtl: ttlSeconds('month', hold.at),
+      once: opts.once ? '1' : '0',
     },
   );
   return { dayUsd: fromNano(day), monthUsd: fromNano(month) };
@@ -175,8 +180,9 @@ export async function readSpend(
 
 /**
  * Settle the hold `id` of `tenant` (one whose holder may have restarted since: a Message Batches
- * line) with its real cost, in the day and month it was admitted in (read from the hold; the
- * current ones when the hold has expired). Nothing to settle: the cost is charged all the same.
+ * job) with its real cost, in the day and month it was admitted in (read from the hold), exactly
+ * once: a hold no longer there was settled already (by a collector that died before it could say
+ * so), and nothing is charged again.
  */
 export async function settleBudgetById(
   redis: Redis,
@@ -188,6 +194,6 @@ export async function settleBudgetById(
 ): Promise<void> {
   const entry = await redis.hget(keys.budgetHolds(tenant), id);
   const [, day, month] = /^\d+ (\S+) (\S+) \d+$/.exec(entry ?? '') ?? [];
-  const p = day && month ? { day, month } : periodIds(now);
-  await settleBudget(redis, keys, { tenant, id, ...p, at: now }, costUsd);
+  if (!day || !month) return;
+  await settleBudget(redis, keys, { tenant, id, day, month, at: now }, costUsd, { once: true });
 }

@@ -61,3 +61,38 @@ export function servedLedger() {
       served.filter((s) => s.userId === tenant).reduce((n, s) => n + listPrice(s), 0),
   };
 }
+
+/**
+ * What a simulator's Message Batches answered, request by request: each succeeded result's usage at
+ * the list price of its served model, halved (the Batches discount on every token type), read back
+ * through the official SDK — the ground truth for spend through the `batch` route.
+ */
+export async function batchServed(
+  simUrl: string,
+  apiKey = 'k',
+): Promise<Array<{ customId: string; usd: number }>> {
+  const { default: Anthropic } = await import('@anthropic-ai/sdk');
+  const c = new Anthropic({ apiKey, baseURL: simUrl, maxRetries: 0 });
+  const out: Array<{ customId: string; usd: number }> = [];
+  for await (const b of c.messages.batches.list({ limit: 100 })) {
+    if (b.processing_status !== 'ended') throw new Error(`batch ${b.id} has not ended`);
+    for await (const r of await c.messages.batches.results(b.id)) {
+      if (r.result.type !== 'succeeded') continue;
+      const m = r.result.message;
+      const u = m.usage;
+      const served = {
+        model: m.model,
+        usage: {
+          input_tokens: u.input_tokens,
+          output_tokens: u.output_tokens,
+          cache_creation_input_tokens: u.cache_creation_input_tokens ?? 0,
+          cache_read_input_tokens: u.cache_read_input_tokens ?? 0,
+        },
+        cacheCreation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 0, ...u.cache_creation },
+        serverToolUse: u.server_tool_use ?? null,
+      };
+      out.push({ customId: r.custom_id, usd: listPrice(served as unknown as ServedResponse) / 2 });
+    }
+  }
+  return out;
+}

@@ -14,6 +14,10 @@ import type { LineDefaults } from '../../src/producer/backfill/parse.js';
 import { PromptQueue } from '../../src/producer/queue.js';
 import { PriceTable } from '../../src/providers/anthropic/pricing.js';
 import { AnthropicProvider } from '../../src/providers/anthropic/provider.js';
+import { updateBatch } from '../../src/store/batch-store.js';
+import { periodIds, readSpend, toNano } from '../../src/store/budget-store.js';
+import { scopedJobId } from '../../src/store/keys.js';
+import { TenantStore } from '../../src/store/tenant-store.js';
 import { uniqueQueue } from '../helpers/stack.js';
 
 const d: LineDefaults = { tenant: undefined, priority: 500, idPrefix: '', limits: defaultJobLimits };
@@ -131,6 +135,40 @@ describe('BatchRun (the simulator, real Redis)', () => {
     // A third run finds every job done and asks the API for nothing new.
     const again = await new BatchRun(path, d, o).run();
     expect(again).toMatchObject({ submitted: 0, already_there: 30, succeeded: 0 });
+  });
+
+  it("a run killed between writing a batch's jobs and settling their holds settles them, once, when run again", async () => {
+    const { path, client, o, queue } = setup(5);
+    const k = queue.keys;
+    await new TenantStore(redis, k).add('acme', { dailyUsd: 10 });
+    const acme = { ...d, tenant: 'acme' };
+    expect(await new BatchRun(path, acme, o).run()).toMatchObject({ submitted: 5, succeeded: 5 });
+    const spent = async () => toNano((await readSpend(redis, k, ['acme'])).get('acme')?.day ?? 0);
+    const full = await spent();
+    expect(await redis.hlen(k.budgetHolds('acme'))).toBe(0);
+    // The state a kill right after finish-batch-jobs leaves: job-3 written, its hold not settled,
+    // the batch not marked collected.
+    const view = await queue.get({ id: 'job-3', tenant: 'acme' });
+    const cost = toNano(view?.record.cost_usd ?? Number.NaN);
+    expect(cost).toBeGreaterThan(0);
+    const p = periodIds(Date.now());
+    await redis.decrby(k.budgetSpent('acme', 'day', p.day), cost);
+    await redis.decrby(k.budgetSpent('acme', 'month', p.month), cost);
+    const hold = `batch:${scopedJobId('job-3', 'acme')}`;
+    await redis.hset(k.budgetHolds('acme'), hold, `${cost * 2} ${p.day} ${p.month} ${Date.now() + 3600_000}`);
+    const [batch] = await apiBatches(client);
+    await updateBatch(redis, k, batch!.id, { collected: false });
+    expect(await spent()).toBe(full - cost);
+
+    // Run again: the batch is collected again, job-3 is not written twice, its hold is settled once.
+    const again = await new BatchRun(path, acme, o).run();
+    expect(again).toMatchObject({ submitted: 0, succeeded: 0 });
+    expect(await redis.hexists(k.budgetHolds('acme'), hold)).toBe(0);
+    expect(await spent()).toBe(full);
+    // A third run finds nothing held and charges nothing more.
+    await updateBatch(redis, k, batch!.id, { collected: false });
+    await new BatchRun(path, acme, o).run();
+    expect(await spent()).toBe(full);
   });
 
   it('an intent the API never accepted is dropped and its lines are submitted', async () => {

@@ -9,15 +9,19 @@ import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Simulator, startSimulator } from '../../packages/anthropic-simulator/src/index.js';
 import { Collector } from '../../src/batches/collector.js';
+import { lineOf } from '../../src/batches/collector-fill.js';
 import type { JobRecord } from '../../src/core/record.js';
 import type { RoutingConfig } from '../../src/core/settings.js';
 import { PromptqEvents } from '../../src/events/emitter.js';
 import { type RunningWorker, startWorker } from '../../src/ops/start-worker.js';
+import { BatchBudgets } from '../../src/producer/backfill/batch-budget.js';
+import { finishedBatchJob } from '../../src/producer/backfill/batch-outcome.js';
 import { batchCustomId } from '../../src/producer/backfill/batch-requests.js';
 import { PromptQueue } from '../../src/producer/queue.js';
 import { PriceTable } from '../../src/providers/anthropic/pricing.js';
 import { AnthropicProvider } from '../../src/providers/anthropic/provider.js';
-import { saveBatchIntent } from '../../src/store/batch-store.js';
+import { finishDelayedJobs, jobsOf } from '../../src/store/batch-lane.js';
+import { loadBatch, saveBatchIntent } from '../../src/store/batch-store.js';
 import { readSpend } from '../../src/store/budget-store.js';
 import { bullJobId, scopedJobId } from '../../src/store/keys.js';
 import { TenantStore } from '../../src/store/tenant-store.js';
@@ -244,6 +248,63 @@ describe('batch collector', () => {
     for (const id of ids) expect((await tickUntilDone(env, c, id))?.state).toBe('completed');
     expect(await env.batchesOnSim()).toHaveLength(1);
     expect(env.finished.sort()).toEqual(ids);
+  });
+
+  it('a collector that died between finishing a batch and settling its holds: the next one settles each hold once', async () => {
+    env = await setUp(sim, { batchMaxAgeSeconds: 0, collectorLeaseMs: 800 });
+    await new TenantStore(env.redis, env.queue.keys).add('acme', { dailyUsd: 100, onExceed: 'fail' });
+    const ids = ['h1', 'h2', 'h3'];
+    for (const id of ids) await env.queue.add(job(id, { deadline: '1h', route: 'batch' }));
+    const first = env.collector();
+    await first.tick();
+    const [b] = await env.batchesOnSim();
+    const holds = env.queue.keys.budgetHolds('acme');
+    expect(await env.redis.hlen(holds)).toBe(3);
+    while ((await env.provider.batches!.retrieve(b!.id))?.status !== 'ended') await sleep(100);
+    // What `first` did of collecting before it died: every job finished, h1's hold settled; then it died.
+    const results = new Map<string, Parameters<typeof finishedBatchJob>[1]>();
+    for await (const r of env.provider.batches!.results(b!.id)) results.set(r.customId, r.result);
+    const stored = await loadBatch(env.redis, env.queue.keys, b!.id);
+    const jobs = await jobsOf(
+      env.redis,
+      env.queue.keys,
+      stored!.jobs.map((id) => ({ id, at: 0 })),
+    );
+    const ended = { id: b!.id, createdAt: Date.now() - 1000, endedAt: Date.now(), round: 0 };
+    const retention = { completedSeconds: 3600, failedSeconds: 3600 };
+    const done = jobs.map((j) => {
+      const line = lineOf({ id: j.id, request: j.request! });
+      const r = results.get(batchCustomId(j.id))!;
+      return finishedBatchJob(line, r, ended, new PriceTable(), retention, j.enqueuedAt);
+    });
+    const written = await finishDelayedJobs(
+      env.redis,
+      env.queue.keys,
+      done.map((j) => ({ ...j, tenant: 'acme' })),
+    );
+    expect(written).toEqual([true, true, true]);
+    const h1 = done.find((j) => j.id === scopedJobId('h1', 'acme'))!;
+    await new BatchBudgets(env.redis, env.queue.keys, new PriceTable()).settle(
+      h1.parsed,
+      h1.jobRecord.cost_usd,
+    );
+    expect(await env.redis.hlen(holds)).toBe(2);
+    // `first` never ticks again; after its lease, `second` collects the same batch.
+    await sleep(900);
+    const second = env.collector();
+    expect(await second.tick()).toBe(true);
+    expect(await env.redis.scard(env.queue.keys.batchOpen)).toBe(0);
+    expect(await env.redis.hlen(holds)).toBe(0);
+    // Each job charged once: the spend is the three records' cost, h1's not twice, h2's and h3's not lost.
+    const costs = done.map((j) => j.jobRecord.cost_usd ?? Number.NaN);
+    expect(Math.min(...costs)).toBeGreaterThan(0);
+    const spent = (await readSpend(env.redis, env.queue.keys, ['acme'])).get('acme')?.day ?? 0;
+    expect(Math.abs(spent - costs.reduce((a, c) => a + c, 0))).toBeLessThanOrEqual(3e-9);
+    // A third collect (a collector that died after settling, before closing) charges nothing more.
+    await env.redis.sadd(env.queue.keys.batchOpen, b!.id);
+    await second.tick();
+    expect((await readSpend(env.redis, env.queue.keys, ['acme'])).get('acme')?.day).toBe(spent);
+    for (const id of ids) expect((await env.queue.get({ id, tenant: 'acme' }))?.state).toBe('completed');
   });
 });
 

@@ -5,6 +5,7 @@ import {
   readSpend,
   reserveBudget,
   settleBudget,
+  settleBudgetById,
 } from '../../src/store/budget-store.js';
 import { Keyspace } from '../../src/store/keys.js';
 import { TenantStore } from '../../src/store/tenant-store.js';
@@ -114,6 +115,31 @@ describe('tenant budgets in Redis (budget-reserve / budget-settle)', () => {
     } finally {
       for (const c of conns) c.disconnect();
     }
+  });
+
+  it('a Message Batches hold settles once, however often it is settled; holding the same id again replaces it', async () => {
+    const k = testKeys(uniqueQueue());
+    await new TenantStore(redis, k).add('t', { dailyUsd: 1 });
+    const now = Date.UTC(2026, 10, 27, 12);
+    expect((await reserveBudget(redis, k, 't', 0.6, { ...hold, id: 'batch:j', now })).kind).toBe('held');
+    // Held again under its own id (a collector that died before sending): replaced, not 1.2 held.
+    expect((await reserveBudget(redis, k, 't', 0.6, { ...hold, id: 'batch:j', now })).kind).toBe('held');
+    // The boundary from both sides: 0.6 + 0.4 = 1 fits; 0.6 + 0.4 + 1 nano-USD does not.
+    expect(await reserveBudget(redis, k, 't', 0.4 + 1e-9, { ...hold, id: 'over', now })).toMatchObject({
+      kind: 'over',
+      heldUsd: 0.6,
+    });
+    expect((await reserveBudget(redis, k, 't', 0.4, { ...hold, id: 'fits', now })).kind).toBe('held');
+    // A collector settles, dies before it can say so; the next one settles the same hold again.
+    await settleBudgetById(redis, k, 't', 'batch:j', 0.25, now);
+    await settleBudgetById(redis, k, 't', 'batch:j', 0.25, now);
+    expect((await readSpend(redis, k, ['t'], now)).get('t')).toEqual({ day: 0.25, month: 0.25 });
+    // A live hold settled twice (settleBudget, no `once`) is still charged as before: the control.
+    const live = await reserveBudget(redis, k, 't', 0.1, { ...hold, id: 'live', now });
+    if (live.kind !== 'held') throw new Error('held');
+    await settleBudget(redis, k, live.hold, 0.1);
+    await settleBudget(redis, k, live.hold, 0.1);
+    expect((await readSpend(redis, k, ['t'], now)).get('t')?.day).toBeCloseTo(0.45, 12);
   });
 
   it('with hash tags, every key a budget script touches is in the queue slot', () => {

@@ -1,16 +1,15 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Anthropic from '@anthropic-ai/sdk';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { ServedResponse } from '../../packages/anthropic-simulator/src/index.js';
+import { batchCustomId } from '../../src/producer/backfill/batch-requests.js';
 import type { BatchRunSummary } from '../../src/producer/backfill/batch-types.js';
 import { PromptQueue } from '../../src/producer/queue.js';
 import { readSpend, reserveBudget, settleBudget } from '../../src/store/budget-store.js';
-import { Keyspace } from '../../src/store/keys.js';
+import { Keyspace, scopedJobId } from '../../src/store/keys.js';
 import { TenantStore } from '../../src/store/tenant-store.js';
-import { listPrice, servedLedger } from '../budget/served.js';
+import { batchServed, servedLedger } from '../budget/served.js';
 import { spawnCli } from '../helpers/cli.js';
 import { type Stack, startStack, testApiKey, uniqueQueue } from '../helpers/stack.js';
 import { testSettings } from '../helpers/topology.js';
@@ -93,32 +92,13 @@ describe('promptq backfill --via batches --tenant: the budget holds there too (i
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** What the simulator's batches answered for the lines whose custom_id starts with `prefix`, at half price. */
-  async function batchSpend(prefix: string): Promise<{ usd: number; requests: number }> {
-    const c = new Anthropic({ apiKey: testApiKey, baseURL: s.sim.url });
-    let usd = 0;
-    let requests = 0;
-    for await (const b of c.messages.batches.list({ limit: 100 })) {
-      for await (const r of await c.messages.batches.results(b.id)) {
-        if (!r.custom_id.startsWith(prefix) || r.result.type !== 'succeeded') continue;
-        const m = r.result.message;
-        const u = m.usage;
-        const served = {
-          model: m.model,
-          usage: {
-            input_tokens: u.input_tokens,
-            output_tokens: u.output_tokens,
-            cache_creation_input_tokens: u.cache_creation_input_tokens ?? 0,
-            cache_read_input_tokens: u.cache_read_input_tokens ?? 0,
-          },
-          cacheCreation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 0, ...u.cache_creation },
-          serverToolUse: null,
-        };
-        usd += listPrice(served as unknown as ServedResponse) / 2;
-        requests += 1;
-      }
-    }
-    return { usd, requests };
+  /** What the simulator's batches answered for the 20 lines `prefix`0…19 of `tenant`, at half price. */
+  async function batchSpend(prefix: string, tenant: string): Promise<{ usd: number; requests: number }> {
+    const mine = new Set(
+      Array.from({ length: 20 }, (_, i) => batchCustomId(scopedJobId(`${prefix}${i}`, tenant))),
+    );
+    const served = (await batchServed(s.sim.url, testApiKey)).filter((r) => mine.has(r.customId));
+    return { usd: served.reduce((n, r) => n + r.usd, 0), requests: served.length };
   }
 
   async function backfill(tenant: string, prefix: string) {
@@ -152,10 +132,10 @@ describe('promptq backfill --via batches --tenant: the budget holds there too (i
     // The control: the same file for a tenant with no budget is served past it, all in batches.
     const control = await backfill('no-budget', 'free-');
     expect(control.batches).toMatchObject({ submitted: 20, over_budget_live: 0 });
-    expect((await batchSpend('free-')).usd).toBeGreaterThan(budget);
+    expect((await batchSpend('free-', 'no-budget')).usd).toBeGreaterThan(budget);
 
     const { batches } = await backfill('batcher', 'cap-');
-    const inBatches = await batchSpend('cap-');
+    const inBatches = await batchSpend('cap-', 'batcher');
     const live = ledger.spendOf('batcher');
     const spent = (await readSpend(redis, s.svc.queue.keys, ['batcher'])).get('batcher')!.day;
     console.info(
@@ -190,7 +170,7 @@ describe('promptq backfill --via batches --tenant: the budget holds there too (i
         if (views.every((v) => v?.state === 'completed' || v?.state === 'failed')) break;
         await new Promise((r) => setTimeout(r, 200));
       }
-      const served = (await batchSpend('mix-')).usd + ledger.spendOf('mixed');
+      const served = (await batchSpend('mix-', 'mixed')).usd + ledger.spendOf('mixed');
       const spent = (await readSpend(redis, s.svc.queue.keys, ['mixed'])).get('mixed')!.day;
       // The most one of these calls may cost: a live one (the batched ones cost half).
       const oneCall = (1000 * 5 + 200 * 2) / 1e6;

@@ -7,11 +7,14 @@
  * waits or fails it as the tenant says (`--on-exceed`), and refuses one with no price.
  *
  * Holds are named after the job (`batch:<job id>`), so a resumed run settles what a killed one held;
- * they last `holdMs` (a batch may take 24 hours, and follow-up rounds as long again).
+ * they last `holdMs` (a batch may take 24 hours, and follow-up rounds as long again). Settling is
+ * exactly once (budget-settle-3.lua `once`): only a hold still there is charged, so a batch collected
+ * again after a crash — its jobs finished, some holds settled, then the process died — charges each
+ * job once; holding a job again replaces its hold (budget-reserve-4.lua).
  */
 import { worstCaseCost } from '../../core/worst-case.js';
 import type { Pricing } from '../../providers/provider.js';
-import { reserveBudget, settleBudgetById } from '../../store/budget-store.js';
+import { reserveBudget, settleBudgetById, toNano } from '../../store/budget-store.js';
 import type { RedisConnection as Redis } from '../../store/connection.js';
 import type { Keyspace } from '../../store/keys.js';
 import type { ValidLine } from './parse.js';
@@ -32,10 +35,13 @@ export class BatchBudgets {
     this.#prices = prices;
   }
 
-  /** Hold the line's worst case at the Batches price; `false` when its tenant's budget refuses it. */
-  async hold(line: ValidLine): Promise<boolean> {
+  /**
+   * Hold the line's worst case at the Batches price: `held`; `wait` when its tenant's budget refuses
+   * it only for the holds in flight (it fits once they settle); `over` when it does not fit even then.
+   */
+  async hold(line: ValidLine): Promise<'held' | 'wait' | 'over'> {
     const tenant = line.request.tenant_id;
-    if (tenant === undefined || this.#unknown.has(tenant)) return true;
+    if (tenant === undefined || this.#unknown.has(tenant)) return 'held';
     const worst = worstCaseCost(line.request, this.#prices, { batch: true });
     const admission = await reserveBudget(
       this.#redis,
@@ -45,10 +51,15 @@ export class BatchBudgets {
       { id: holdId(line), holdMs: batchHoldMs },
     );
     if (admission.kind === 'unknown') this.#unknown.add(tenant);
-    return admission.kind !== 'over';
+    if (admission.kind !== 'over') return 'held';
+    const fitsWhenSettled =
+      admission.unpriced !== true &&
+      worst.kind === 'priced' &&
+      toNano(admission.spentUsd) + toNano(worst.usd) <= toNano(admission.budgetUsd);
+    return fitsWhenSettled ? 'wait' : 'over';
   }
 
-  /** Settle the line's hold with what its request cost (`null`: nothing). */
+  /** Settle the line's hold with what its request cost (`null`: nothing); a hold settled already is left. */
   async settle(line: ValidLine, costUsd: number | null): Promise<void> {
     const tenant = line.request.tenant_id;
     if (tenant === undefined || this.#unknown.has(tenant)) return;

@@ -13,14 +13,15 @@ import { callerJobId } from '../../store/keys.js';
 const customIdPattern = /^[a-zA-Z0-9_-]{1,64}$/;
 
 /**
- * The `custom_id` of a job in a batch: the caller's id when the API accepts it (up to 64
- * characters; a tenant's job is stored under its id and the tenant's tag, and one backfill run is
- * one tenant's, so the caller's id is unique in its batches), else a hash of the stored id.
- * Deterministic, so results map back to jobs without a stored table.
+ * The `custom_id` of a job in a batch: the job's id when it has no tenant and the API accepts it
+ * (up to 64 characters, not starting `h-`), else `h-` and a hash of the stored id. A tenant's job
+ * is stored under its id and the tenant's tag, and the collector's batches mix tenants: two tenants'
+ * `batch-0` must not share a `custom_id` (the API refuses the batch, and a result could map back to
+ * the other tenant's job). Deterministic, so results map back to jobs without a stored table.
  */
 export function batchCustomId(jobId: string): string {
-  const own = callerJobId(jobId);
-  if (customIdPattern.test(own)) return own;
+  const untagged = callerJobId(jobId) === jobId;
+  if (untagged && customIdPattern.test(jobId) && !jobId.startsWith('h-')) return jobId;
   return `h-${createHash('sha256').update(jobId).digest('base64url')}`;
 }
 

@@ -178,7 +178,7 @@ export class BatchRun {
       // A collected batch whose job is missing: killed between collecting and re-sending.
       else if (batch !== null && batch !== undefined && this.#batches.has(batch) && !this.#done.has(batch))
         this.summary.resumed += 1;
-      else if (await this.#budgets.hold(line)) await sender.add(line);
+      else if ((await this.#budgets.hold(line)) === 'held') await sender.add(line);
       // Refused by its tenant's budget: live, where the worker waits or fails it as the tenant says.
       else overBudget.push(line);
     }
@@ -393,8 +393,9 @@ export class BatchRun {
     }
     const written = await finishBatchJobs(redis, this.#keys, finished, retention);
     for (const [i, job] of finished.entries()) {
-      if (!written[i]) continue;
+      // Settled once whoever wrote the job: a run killed between the write and the settle left the hold.
       await this.#budgets.settle(job.parsed, job.jobRecord.cost_usd);
+      if (!written[i]) continue;
       this.summary[job.kind] += 1;
       if (this.#options.events) await emitBatchJobEvents(this.#options.events, job);
     }

@@ -1,6 +1,7 @@
 --[[
   Admit one call against its tenant's budgets: hold its worst-case cost if the tenant's spend plus
-  every live hold plus this one fits under each budget (UTC day and month), else refuse. Holds of
+  every live hold plus this one fits under each budget (UTC day and month), else refuse. A hold of
+  the same id is replaced, not added to (a Message Batches job held again after a crash). Holds of
   workers that died expire; a hold is settled to the real cost by budget-settle-3.lua. All amounts
   are whole nano-USD.
 
@@ -41,7 +42,7 @@ for i = 1, #holds, 2 do
   local c, d, m, expires = string.match(holds[i + 1], '^(%d+) (%S+) (%S+) (%d+)$')
   if c == nil or tonumber(expires) <= now then
     redis.call('HDEL', KEYS[4], holds[i])
-  else
+  elseif holds[i] ~= ARGV[2] then
     if d == ARGV[4] then held_day = held_day + tonumber(c) end
     if m == ARGV[5] then held_month = held_month + tonumber(c) end
   end
