@@ -20,6 +20,11 @@ export async function freePort(): Promise<number> {
 export interface TestRedisOptions {
   /** Append-only file with fsync every second (for restart tests). */
   appendonly?: boolean;
+  /**
+   * Listen on a unix socket too ({@link TestRedis.socketPath}): a round trip costs both processes
+   * less CPU than over loopback TCP (the limiter lab's clients use it).
+   */
+  unixSocket?: boolean;
 }
 
 /**
@@ -37,10 +42,16 @@ export class TestRedis {
     return `redis://127.0.0.1:${this.port}`;
   }
 
+  /** The unix socket (with the `unixSocket` option; ioredis's `path`). */
+  get socketPath(): string {
+    return join(this.dir, 'redis.sock');
+  }
+
   async start(): Promise<void> {
     if (this.port === 0) this.port = await freePort();
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', ''];
     args.push('--appendonly', this.options.appendonly ? 'yes' : 'no', '--appendfsync', 'everysec');
+    if (this.options.unixSocket) args.push('--unixsocket', this.socketPath, '--unixsocketperm', '700');
     const proc = spawn('redis-server', args, { stdio: 'ignore' });
     this.#proc = proc;
     await new Promise<void>((resolve, reject) => {
