@@ -201,6 +201,11 @@ export class RollupWriter {
     return this.#add(attemptEntry(model, outcome, retried, atMs, this.#options, account));
   }
 
+  /** Send what is pending now, without waiting out the linger (a shutdown). */
+  flush(): void {
+    this.#flush?.();
+  }
+
   #add(entry: RollupEntry): Promise<void> {
     this.#pending.push(entry);
     const next = this.#commit();
