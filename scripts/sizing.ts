@@ -12,6 +12,8 @@
  *   node --conditions=source --import tsx scripts/sizing.ts [--jobs 5000] [--concurrency 64] [--mode single|cluster]
  *        [--by-script]   watch Redis with MONITOR: EVALSHA per script name, and what each script ran
  *        [--plain]       the same jobs through a plain BullMQ worker streaming each job through the SDK
+ *        [--unknown]     every job names a made-up model (a different name each; the API's 404): what a
+ *                        failed unknown-model job costs
  *
  * With `--mode cluster` it starts a 3-primary Redis Cluster and sums the figures over its primaries.
  * `--by-script` slows Redis down (MONITOR): read its counts, not its rates.
@@ -40,6 +42,7 @@ const { values } = parseArgs({
     mode: { type: 'string', default: 'single' },
     'by-script': { type: 'boolean', default: false },
     plain: { type: 'boolean', default: false },
+    unknown: { type: 'boolean', default: false },
   },
 });
 const n = Number(values.jobs);
@@ -77,7 +80,7 @@ const sim = await startSimulator({
 const apiKey = 'sk-ant-sizing-0123456789';
 const prompt = 'Summarise the following paragraph in one sentence. '.repeat(8); // ~400 characters
 const jobAt = (i: number) => ({
-  model: 'claude-haiku-4-5',
+  model: values.unknown ? `made-up-model-${i}` : 'claude-haiku-4-5',
   max_tokens: 100,
   prompt: `${prompt} #${i}`,
   tenant_id: `tenant-${i % 10}`,
@@ -180,6 +183,7 @@ const perJob = (k: number) => Number((k / n).toFixed(2));
 const result = {
   pipeline: values.plain ? 'plain BullMQ worker + SDK stream' : 'promptq',
   mode,
+  jobs_on: values.unknown ? 'made-up model names (each failed: 404)' : 'claude-haiku-4-5',
   jobs: n,
   seconds: Number(seconds.toFixed(1)),
   jobs_per_second: Math.round(n / seconds),

@@ -52,6 +52,8 @@ export class PromptqEvents implements EventSource, EventSink {
   readonly #errorHandlers: ListenerErrorHandler[] = [];
   readonly #repeats: RepeatedLog | undefined;
   readonly #capacity: number;
+  /** Called while {@link idle} waits: listeners that hold writes back (the rollups' linger) send them. */
+  readonly #drainHooks: Array<() => void> = [];
 
   constructor(opts: PromptqEventsOptions = {}) {
     const intervalMs = opts.repeatIntervalMs ?? defaults.log.repeatIntervalMs;
@@ -77,6 +79,15 @@ export class PromptqEvents implements EventSource, EventSink {
     const list = this.#subscriptions.get(event);
     const i = list?.findIndex((s) => s.listener === listener) ?? -1;
     if (i >= 0) list?.splice(i, 1);
+    return this;
+  }
+
+  /**
+   * `hook` runs while a shutdown (or anyone) waits for the listeners to be {@link idle}: a listener
+   * that holds writes back to batch them (the rollups' linger) sends what it holds at once.
+   */
+  onDrain(hook: () => void): this {
+    this.#drainHooks.push(hook);
     return this;
   }
 
@@ -128,12 +139,14 @@ export class PromptqEvents implements EventSource, EventSink {
 
   async #drained(): Promise<true> {
     for (;;) {
+      // Again each turn: an event handled meanwhile may have started another batch's wait.
+      for (const hook of this.#drainHooks) hook();
       const busy = [...this.#subscriptions.values()]
         .flat()
         .map((s) => s.queue)
         .filter((q): q is ObserverQueue => q !== undefined && q.size > 0);
       if (busy.length === 0) return true;
-      await Promise.all(busy.map((q) => q.idle()));
+      await Promise.race([Promise.all(busy.map((q) => q.idle())), new Promise((r) => setTimeout(r, 20))]);
     }
   }
 

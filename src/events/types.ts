@@ -182,6 +182,8 @@ export interface ListenOptions {
 /** Where subscribers attach (a {@link PromptqEvents} or a `PromptWorker`). */
 export interface EventSource {
   on<E extends EventName>(event: E, listener: EventListeners[E], options?: ListenOptions): unknown;
+  /** Run `hook` while the source waits for its listeners to finish (a shutdown): see emitter.ts. */
+  onDrain?(hook: () => void): unknown;
 }
 
 /** Where events go in (the worker, the Batches route, the producer, the limiter emit into it). */

@@ -26,6 +26,8 @@
  *   ok_since, ok_count          successes since then (every group; the last window's worth)
  *   last_429                    the end of the last 429 episode's pause (announced limits)
  *   caution_until               429 episodes came close together: recover slowly until then
+ *   expires_at                  when the hash expires (ms): a settle renews it (PEXPIRE, a day)
+ *                               only once less than half a day is left
  *
  * The buckets are the rate-limited resources (core/rate-limits.ts: `requests`, `input_tokens`,
  * `output_tokens`); the scripts and the hash call them by short names ({@link bucketName}: `req`,

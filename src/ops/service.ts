@@ -97,7 +97,7 @@ export async function runService(
     events,
     webhookTargets: policy,
   });
-  registerQueueGauges(metrics, queue.queue);
+  registerQueueGauges(metrics, queue.queue, { connection, keys: queue.keys });
   registerTenantGauges(metrics, new TenantStore(connection, queue.keys));
   // Deliveries run beside the worker, on their own queue (ops/webhooks/).
   const webhooks = parts.worker ? startWebhooks({ queue, config, events, policy, log }) : undefined;

@@ -143,6 +143,16 @@ export class TenantWebhooks {
     return secret;
   }
 
+  /**
+   * The tenant's default receiver (`null`: none), and whether the tenant has a record at all (one
+   * HMGET: `created_at` is in every tenant's hash). The secret is not read: the deliverer reads it.
+   */
+  async defaultUrl(name: string): Promise<{ url: string | null; exists: boolean }> {
+    if (!tenantNamePattern.test(name)) return { url: null, exists: false };
+    const [url, created] = await this.#redis.hmget(this.#keys.tenant(name), 'webhook_url', 'created_at');
+    return { url: url ?? null, exists: url !== null || created !== null };
+  }
+
   /** The tenant's receiver and secret (`null` fields when it has none; `unreadable` when it cannot be read). */
   async get(name: string): Promise<TenantWebhook> {
     if (!tenantNamePattern.test(name)) return { url: null, secret: null };

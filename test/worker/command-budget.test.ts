@@ -2,10 +2,12 @@
  * The Redis command budget of a job: every command Redis executes for N jobs (enqueue, pickup,
  * limiter, records, rollups, tenant counters, completion; those run inside Lua scripts included),
  * counted from `INFO commandstats` deltas on a private redis-server, against a plain BullMQ worker
- * streaming the same jobs through the SDK on the same server. promptq may spend at most 1.9 times
- * the plain pipeline's commands per job (docs/sizing.md has the breakdown; measured 1.78–1.84 on the
- * loaded 2-core machine, the rollups' share moving with the run's pace). The control adds back what
- * a per-job rollup write cost before rollups were group-committed, and must break the bound.
+ * streaming the same jobs through the SDK on the same server. promptq may spend at most 1.8 times
+ * the plain pipeline's commands per job (docs/sizing.md has the breakdown; measured 1.74–1.76 on the
+ * loaded 2-core machine, the rollups' share moving with the run's pace; the code before the 1 s
+ * rollup linger, the lock-trusting final save, the limiter's half-day PEXPIRE and the unknown
+ * tenants' remembered default receiver measured 1.89 and fails it). The control adds back what a
+ * per-job rollup write cost before rollups were group-committed, and must break the bound.
  */
 import Anthropic from '@anthropic-ai/sdk';
 import { Queue, Worker } from 'bullmq';
@@ -23,7 +25,7 @@ import { TestRedis } from '../helpers/redis-server.js';
 
 const jobs = 300;
 /** promptq's commands per job over the plain pipeline's, at most (issue 22 asks 1.5: not reached). */
-const maxRatio = 1.9;
+const maxRatio = 1.8;
 const apiKey = 'sk-ant-budget-0123456789';
 const body = (i: number) => ({
   model: 'claude-haiku-4-5',
@@ -131,12 +133,15 @@ async function promptqJobs(svc: RunningService): Promise<void> {
 }
 
 describe('Redis commands per job', () => {
-  it('promptq spends at most 1.9 times the commands of a plain BullMQ worker + SDK; the control (per-job rollup writes) does not fit', async () => {
+  it('promptq spends at most 1.8 times the commands of a plain BullMQ worker + SDK; the control (per-job rollup writes) does not fit', async () => {
     const plain = await measure(plainPipeline);
 
+    // Closed inside the count, as the plain worker is: what the rollups' linger still held is counted.
     const svc = await promptq('budget');
-    const ours = await measure(() => promptqJobs(svc));
-    await svc.close();
+    const ours = await measure(async () => {
+      await promptqJobs(svc);
+      await svc.close();
+    });
 
     // The control: the same run with what the rollups cost per job before they were group-committed.
     const ctl = await promptq('budget-control');
@@ -148,11 +153,14 @@ describe('Redis commands per job', () => {
         daySeconds: 86_400,
       });
     });
-    const control = await measure(() => promptqJobs(ctl));
-    await ctl.close();
+    const control = await measure(async () => {
+      await promptqJobs(ctl);
+      await ctl.close();
+    });
 
     console.info(
-      `commands per job: plain ${plain.perJob.toFixed(1)}, promptq ${ours.perJob.toFixed(1)}, control ${control.perJob.toFixed(1)}\n` +
+      `commands per job: plain ${plain.perJob.toFixed(1)}, promptq ${ours.perJob.toFixed(1)}, control ${control.perJob.toFixed(1)}; ` +
+        `ratio ${(ours.perJob / plain.perJob).toFixed(3)} (bound ${maxRatio})\n` +
         `promptq by command: ${JSON.stringify(ours.byCommand)}\n` +
         `plain by command: ${JSON.stringify(plain.byCommand)}`,
     );

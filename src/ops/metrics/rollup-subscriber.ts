@@ -7,6 +7,8 @@ import { accountLabel, type RollupWriter } from './rollups.js';
 
 export function subscribeRollups(events: EventSource, rollups: RollupWriter): void {
   events.on('finished', (e) => rollups.record(e.jobId, e.status, e.record));
+  // A shutdown waiting for the listeners does not wait out the linger as well.
+  events.onDrain?.(() => rollups.flush());
   // Every API attempt as it gets its answer, classed like `promptq_requests_total`'s `outcome`.
   // And by the account that answered it (provider/account, from the record).
   events.on('attempt', ({ model, outcome: o, record }) =>

@@ -33,7 +33,7 @@ export function startWebhooks(o: {
     failed: config.jobs.keepFailedSeconds,
   });
   const tenants = new TenantWebhooks(queue.connection, queue.keys, config.webhooks);
-  subscribeWebhooks(o.events, deliveries, tenants);
+  subscribeWebhooks(o.events, deliveries, tenants, config.worker.tenantUnknownCacheMs);
   const deliverer = startDeliverer({ queue, config, tenants, policy: o.policy, log: o.log });
   return {
     deliveries,
@@ -58,7 +58,12 @@ export function subscribeJobNotifications(
     completed: config.jobs.keepCompletedSeconds,
     failed: config.jobs.keepFailedSeconds,
   });
-  subscribeWebhooks(events, deliveries, new TenantWebhooks(connection, keys, config.webhooks));
+  subscribeWebhooks(
+    events,
+    deliveries,
+    new TenantWebhooks(connection, keys, config.webhooks),
+    config.worker.tenantUnknownCacheMs,
+  );
   subscribeStreams(events, { connection, keys, config: config.streams });
   return { close: () => deliveries.close() };
 }

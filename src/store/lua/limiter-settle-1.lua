@@ -26,7 +26,7 @@
   Output:
     {pausedUntil, factor, limitsBefore} as strings (limitsBefore: "req,in,out" known before the
     headers were learned, as limiter-observe-1.lua returns; '' without headers); the group's hash
-    expires a day after this call
+    expires 12 to 24 hours after this call (expires_at: when, renewed below 12 hours)
 ]]
 --- @include "limiter-hash"
 --- @include "limiter-bucket"
@@ -42,7 +42,7 @@ local hash = load_hash(KEYS[1], { 'factor', 'burst_ms', 'paused_until', 'req_lev
   'out_level', 'learned', 'req_limit', 'in_limit', 'out_limit', 'headerless', 'slow_start',
   'learn_hold_until', 'probe_after', 'in_ratio', 'overload_streak', 'probe_until', 'ts', 'last_429',
   'caution_until', 'pause_reason', 'out_held', 'pace_ref_at', 'pace_ref_e', 'pace_ref_b', 'ok_start', 'ok_since', 'ok_count', 'ok_prev', 'sent_start',
-  'sent_since', 'sent_count', 'sent_prev' })
+  'sent_since', 'sent_count', 'sent_prev', 'expires_at' })
 local f = hash.f
 
 -- What the call did not use goes back to the group's buckets.
@@ -177,7 +177,10 @@ put(hash, 'factor', factor)
 put(hash, 'burst_ms', burst)
 -- On a 429/529 the pause is set first, then the headers are learned.
 if a.headers and pausing then before = learn_headers(hash, a.headers, t, now) end
+-- A group nobody uses any more goes away by itself, a day after its last answered request: its
+-- expiry is renewed (one PEXPIRE) when less than half a day of it is left, not on every answer.
+local renew = (num(hash, 'expires_at') or 0) < now + 43200000
+if renew then put(hash, 'expires_at', now + 86400000) end
 flush(hash)
--- A group nobody uses any more goes away by itself, a day after its last answered request.
-redis.call('PEXPIRE', hash.key, 86400000)
+if renew then redis.call('PEXPIRE', hash.key, 86400000) end
 return { tostring(paused), tostring(factor), before }

@@ -1,7 +1,8 @@
 --[[
   Add a batch of finished jobs to the rollups (rollup-store.ts; the increments are summed per key
   and field before they come here): every counter hash gets its increments and its expiry, every
-  slowest-calls set its members, trimmed to the slowest kept, and its expiry. One command for the
+  slowest-calls set its members, trimmed to the slowest kept, and its expiry (a counter hash only
+  when the write makes one of its fields). One command for the
   whole batch, however many jobs, keys and fields. All keys are the queue's (one slot when tagged).
 
   Input (N = counter hashes + slowest sets):
@@ -25,11 +26,16 @@ local a = 4
 for i = 1, hashes do
   local key, ttl, fields = KEYS[i], ARGV[a], tonumber(ARGV[a + 1])
   a = a + 2
+  -- A hash gets its expiry when one of its fields is new (HINCRBY answered the increment itself):
+  -- a hash whose fields all existed already got its expiry when they were made, so no EXPIRE is
+  -- sent for it (most writes to a busy minute).
+  local fresh = false
   for _ = 1, fields do
-    rcall('HINCRBY', key, ARGV[a], ARGV[a + 1])
+    local by = ARGV[a + 1]
+    if rcall('HINCRBY', key, ARGV[a], by) == tonumber(by) then fresh = true end
     a = a + 2
   end
-  rcall('EXPIRE', key, ttl)
+  if fresh then rcall('EXPIRE', key, ttl) end
 end
 for i = hashes + 1, #KEYS do
   local key, members = KEYS[i], tonumber(ARGV[a])

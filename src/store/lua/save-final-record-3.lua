@@ -17,9 +17,14 @@
   Output:
     1 written, 0 the job no longer exists, -1 the lock is not ours (nothing written or counted)
 ]]
-if ARGV[2] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[2] then return -1 end
 local written = 0
-if redis.call('EXISTS', KEYS[1]) == 1 then
+if ARGV[2] ~= '' then
+  if redis.call('GET', KEYS[2]) ~= ARGV[2] then return -1 end
+  -- The lock is ours, so the job exists: BullMQ removes no locked job (and a forced obliterate
+  -- takes the lock with it). No EXISTS needed.
+  redis.call('HSET', KEYS[1], 'record', ARGV[1])
+  written = 1
+elseif redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('HSET', KEYS[1], 'record', ARGV[1])
   written = 1
 end
