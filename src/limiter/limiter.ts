@@ -36,6 +36,7 @@ import {
   sleep,
   takePerMinute,
 } from './deferral.js';
+import { AccountPeers } from './peers.js';
 import { createPermit, type PermitContext } from './permit.js';
 import {
   type AdmitResult,
@@ -58,6 +59,8 @@ export class RateLimiter {
   readonly #state: SharedLimiterState;
   readonly #gates = new Map<string, Bottleneck>();
   readonly #cache: CacheOrder;
+  /** The worker processes drawing on this account ({@link requestShare}). */
+  readonly #peers: AccountPeers;
   /**
    * Per group: the priorities of this process's calls waiting for it, and when the next call
    * this process defers should come back (spaced one call's interval apart, so deferred jobs
@@ -78,6 +81,7 @@ export class RateLimiter {
     const { rpm, itpm, otpm } = opts.config.ceilings;
     this.#ceilings = { requests: rpm, input_tokens: itpm, output_tokens: otpm };
     this.#cache = new CacheOrder(opts.redis, () => this.#state.tuning);
+    this.#peers = new AccountPeers(opts.redis, opts.keys.limiterPeers(opts.account));
     this.#permits = {
       state: this.#state,
       options: opts,
@@ -376,6 +380,19 @@ export class RateLimiter {
         rps += (groupState.limits.requests * groupState.factor * this.#state.tuning.target) / 60;
     }
     return rps;
+  }
+
+  /**
+   * This process's share of {@link requestRate}: the rate over the worker processes that asked the
+   * account for permits within the last `windowMs` (limiter/peers.ts). A process counts itself
+   * while it has asked for one within that window; 0 while nothing is known.
+   */
+  async requestShare(windowMs: number): Promise<number> {
+    const rps = await this.requestRate();
+    const now = Date.now();
+    const active = [...this.#lastUsed.values()].some((at) => now - at <= windowMs);
+    const peers = await this.#peers.count(windowMs, active, now);
+    return rps / peers;
   }
 
   /** Stop: pending acquisitions are rejected. */
