@@ -118,6 +118,7 @@ function approachSettings(s: Scenario): ApproachSettings {
           requestsPerSecond: (s.limits.rpm / 60) * targetShare,
         }
       : {}),
+    ...(s.adaptiveConcurrency ? { adaptiveConcurrency: true } : {}),
     // Tenants compete in S5: the interactive one is what a careful user marks urgent.
     ...(s.id === 'S5' ? { urgentTenant: 'interactive' } : {}),
   };

@@ -60,9 +60,10 @@ export class ConcurrencyTuner {
   /** Look once: set the target's concurrency if it should change. */
   async tune(): Promise<void> {
     const options = this.#options;
-    if (this.#latencyMs === 0) return;
+    // Asked at every look, latency known or not: the asking is how a process counts among the
+    // account's (limiter/peers.ts) before its first answer, so the first sizing sees its peers.
     const rps = await options.requestRate();
-    if (rps <= 0) return;
+    if (this.#latencyMs === 0 || rps <= 0) return;
     const want = Math.ceil(rps * (this.#latencyMs / 1000) * headroom) + jitterSlots;
     const next = Math.max(options.min, Math.min(options.max, want));
     const now = options.target.concurrency;
