@@ -89,6 +89,32 @@ describe('the processes drawing on an account', () => {
     await Promise.all([busy!.close(), idle!.close()]);
   });
 
+  it('where tokens bind, the rate is the calls the tokens allow, not the request limit; before any answer, the request limit (the control)', async () => {
+    // 6,000 RPM (100 calls a second) but 60,000 OTPM (1,000 tokens a second): calls of 100 output
+    // tokens fit 10 a second.
+    const account = randomUUID();
+    const limiter = new RateLimiter({ redis: redis(), account, keys: new Keyspace({ queue: 'q' }), config });
+    const tight = { requests: 6_000, input_tokens: 1e7, output_tokens: 60_000 };
+    await limiter.state.observe(limiter.key('haiku'), tight, tight, ceilings);
+    const permit = await limiter.acquire(plan);
+    expect(await limiter.requestRate()).toBeCloseTo(100, 6);
+    await permit.settle({
+      outcome: 'success',
+      signals: {},
+      retryAfterMs: null,
+      inputTokens: 10,
+      outputTokens: 100,
+    });
+    expect(await limiter.requestRate()).toBeCloseTo(10, 6);
+    // A refused call teaches nothing about size (the 429 only lowers the pace, by its factor).
+    const refused = await limiter.acquire(plan);
+    await refused.settle({ outcome: 'rate_limited', signals: {}, retryAfterMs: 0 });
+    const { factor } = await limiter.state.read(limiter.key('haiku'));
+    expect(factor).toBeLessThan(1);
+    expect(await limiter.requestRate()).toBeCloseTo(10 * factor, 6);
+    await limiter.close();
+  });
+
   it("four processes' tuners together hold what the account needs (rate × latency × 1.5), not four times it", async () => {
     const four = await processes(4);
     for (const p of four)
