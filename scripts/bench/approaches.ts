@@ -16,6 +16,7 @@ export type ApproachSettings = Pick<
   | 'tokensPerSecond'
   | 'requestsPerSecond'
   | 'urgentTenant'
+  | 'adaptiveConcurrency'
 >;
 
 export interface Approach {
@@ -58,5 +59,12 @@ export const approaches: Record<ApproachId, Approach> = {
     runner: bullmqRunner,
   },
   bottleneck: { id: 'bottleneck', label: bottleneckLabel, runner: bottleneckRunner },
-  promptq: { id: 'promptq', label: () => 'promptq (no limits configured)', runner: promptqRunner },
+  promptq: {
+    id: 'promptq',
+    label: (s) =>
+      s.adaptiveConcurrency
+        ? 'promptq (no limits or concurrency configured)'
+        : 'promptq (no limits configured)',
+    runner: promptqRunner,
+  },
 };

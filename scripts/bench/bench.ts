@@ -9,6 +9,7 @@ import { startSimulator } from '../../packages/anthropic-simulator/src/index.js'
 import { UsageError } from '../../src/core/errors.js';
 import { TestRedis } from '../lib/redis-server.js';
 import { type ApproachId, type ApproachSettings, approaches, approachIds } from './approaches.js';
+import { openBuckets } from './buckets.js';
 import { checkPipeline, checkResult } from './check.js';
 import { type RunningCompetitor, startCompetitor } from './competitor.js';
 import { measure, type RunResult, type Served, served, steadyFromMs } from './measure.js';
@@ -117,16 +118,15 @@ function approachSettings(s: Scenario): ApproachSettings {
           requestsPerSecond: (s.limits.rpm / 60) * targetShare,
         }
       : {}),
+    ...(s.adaptiveConcurrency ? { adaptiveConcurrency: true } : {}),
     // Tenants compete in S5: the interactive one is what a careful user marks urgent.
     ...(s.id === 'S5' ? { urgentTenant: 'interactive' } : {}),
   };
 }
 
-async function runOne(s: Scenario, id: ApproachId, progress: (line: string) => void): Promise<RunResult> {
-  const approach = approaches[id];
-  const redis = new TestRedis();
-  await redis.start();
-  const sim = await startSimulator({
+/** A fresh simulator enforcing the scenario's limits, every bucket starting empty. */
+function scenarioSimulator(s: Scenario) {
+  return startSimulator({
     seed: 1,
     startEmpty: true,
     limits: { ...s.limits, announced: s.announced ?? null },
@@ -136,6 +136,13 @@ async function runOne(s: Scenario, id: ApproachId, progress: (line: string) => v
     ...(s.latencyMs !== undefined ? { latencyMs: s.latencyMs } : {}),
     ...(s.output ? { output: { ...s.output, cap: 0 } } : {}),
   });
+}
+
+async function runOne(s: Scenario, id: ApproachId, progress: (line: string) => void): Promise<RunResult> {
+  const approach = approaches[id];
+  const redis = new TestRedis();
+  await redis.start();
+  const sim = await scenarioSimulator(s);
   const idealS = idealSeconds(s, s.jobs);
   const settings = approachSettings(s);
   const tag = `[${s.id} ${id}]`;
@@ -158,6 +165,7 @@ async function runOne(s: Scenario, id: ApproachId, progress: (line: string) => v
       ...settings,
       begin: () => {
         t0 = Date.now();
+        openBuckets(sim, s.jobs);
         steadyTimer = setTimeout(() => {
           atSteady = served(sim.stats(), competitor?.counts());
         }, steadyMs);

@@ -19,15 +19,16 @@ import type { JobOutcome, RunContext, Runner } from './types.js';
 
 /** The environment a user would give promptq here: where things are, and nothing about limits. */
 export function workerEnv(
-  ctx: Pick<RunContext, 'redisUrl' | 'simUrl' | 'queue' | 'concurrency'>,
+  ctx: Pick<RunContext, 'redisUrl' | 'simUrl' | 'queue' | 'concurrency' | 'adaptiveConcurrency'>,
 ): Record<string, string> {
   return {
+    // Unset, promptq chooses (its concurrency tuner); set, it is fixed.
+    ...(ctx.adaptiveConcurrency ? {} : { PROMPTQ_CONCURRENCY: String(ctx.concurrency) }),
     REDIS_URL: ctx.redisUrl,
     ANTHROPIC_API_KEY: benchApiKey,
     ANTHROPIC_BASE_URL: ctx.simUrl,
     PROMPTQ_QUEUE: ctx.queue,
     PORT: '0',
-    PROMPTQ_CONCURRENCY: String(ctx.concurrency),
     PROMPTQ_LOG_LEVEL: 'error',
     // A run that hits its deadline should not wait long for stragglers.
     PROMPTQ_SHUTDOWN_TIMEOUT_MS: '1000',

@@ -56,8 +56,10 @@ export interface Scenario {
   binding: Binding;
   /** Worker processes sharing the account. */
   workers: number;
-  /** In-flight calls per worker, the same for every approach. */
+  /** In-flight calls per worker, the same for every approach (but promptq's with `adaptiveConcurrency`). */
   concurrency: number;
+  /** promptq's worker processes size their own slots (its concurrency tuner; S12). @defaultValue false */
+  adaptiveConcurrency?: boolean;
   competitor?: Competitor;
   /** The simulator sends `anthropic-ratelimit-*` headers (S6: it does not). @defaultValue true */
   rateLimitHeaders?: boolean;
@@ -252,12 +254,14 @@ const builders: Record<ScenarioId, (n: number, size: ScenarioSize) => ScenarioPa
   },
   S12: (n) => ({
     // Scale tier: 10,000 RPM, and every call takes 2.5 s, so the allowance needs about 420 calls in
-    // flight at once, spread over 4 worker processes (150 slots each).
+    // flight at once, spread over 4 worker processes (150 slots each for the others; promptq's
+    // processes size their own from their share of the account, as with no PROMPTQ_CONCURRENCY).
     title: 'Scale tier: 10,000 RPM, 2.5-s calls, hundreds in flight over 4 processes',
     limits: { rpm: 10_000, itpm: 10_000_000, otpm: 2_000_000 },
     binding: 'requests',
     workers: 4,
     concurrency: 150,
+    adaptiveConcurrency: true,
     latencyMs: 2_500,
     jobs: uniformJobs('s12', n, 40, 12),
   }),

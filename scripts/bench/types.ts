@@ -39,6 +39,11 @@ export interface RunContext {
   /** In-flight calls per worker. */
   concurrency: number;
   /**
+   * promptq sizes its own slots (no `PROMPTQ_CONCURRENCY`: its concurrency tuner, from its share of
+   * the account); `concurrency` binds the other approaches only (S12).
+   */
+  adaptiveConcurrency?: boolean;
+  /**
    * What a hand-tuned count limiter is set to for the whole account, jobs per second: the same
    * target share of the true limit promptq aims at. A limiter that is not shared between processes
    * gets `jobsPerSecond / workers` per process.

@@ -30,13 +30,23 @@ export { START } from './ideal.js';
 import { type Condition, drawApiRequest, type Workload } from './conditions.js';
 import { idealRun, type SetResult, START, utilisationVsIdeal } from './ideal.js';
 import { Rng } from './rng.js';
+import { type SlotPool, tunedPool } from './slot-pool.js';
 import { VirtualTime } from './virtual-time.js';
 
 /** Who asks before each call: promptq's limiter, or a control that never waits. */
 export type ClientKind = 'promptq' | 'none';
 
+/**
+ * Worker slots per process: `ample` (enough per family that demand never binds: the limiter alone
+ * is judged), or `tuner` (the worker's own ConcurrencyTuner sizes each process's slots from its
+ * share of the account, as `promptq worker` does with no `PROMPTQ_CONCURRENCY`; slot-pool.ts).
+ */
+export type SlotsKind = 'ample' | 'tuner';
+
 export interface HarnessOptions {
   client?: ClientKind;
+  /** @defaultValue `ample` */
+  slots?: SlotsKind;
   /** Tuning over the defaults (controls: a limiter that holds back too much). */
   tuning?: Partial<LimiterTuning>;
 }
@@ -67,6 +77,8 @@ export interface ConditionResult {
   failedForOverload: number;
   /** Times the limiter handed a job back (a deferral): each a look at the buckets that admitted nothing. */
   handedBack: number;
+  /** `--slots tuner`: the most worker slots the processes held together (the tuner's sizes). */
+  peakSlots?: number;
   /** Virtual time run: less than the condition's when it ran out of its budget (`stalled`). */
   virtualMs: number;
   /** The limiter took more than its budget of steps or timer firings (it polls in a loop): cut short. */
@@ -122,6 +134,8 @@ interface Ctx {
   failedOverload: number;
   jobs: number;
   handedBack: number;
+  /** `--slots tuner`: the most slots the processes held together. */
+  peakSlots?: number;
 }
 
 type Acquire = (plan: CallPlan) => Promise<Permit | Deferral>;
@@ -155,6 +169,7 @@ export async function runCondition(
     };
     const config = resolveConfig({ limiter: { tuning: opts.tuning ?? {} } }).limiter;
     const account = `lab-${c.id}`;
+    const pools: SlotPool[] = [];
     const limiters = used.map(
       (redis) => new RateLimiter({ redis, account, keys: new Keyspace({ queue: 'lab' }), config }),
     );
@@ -163,6 +178,10 @@ export async function runCondition(
         opts.client === 'none'
           ? async () => noLimit
           : (plan) => limiter.acquire(plan, undefined, { mayDefer: true });
+      if (opts.slots === 'tuner') {
+        pools.push(tunedPool(c, limiter, (fam, id, pool) => slot(ctx, acquire, fam, p * 1000 + id, pool)));
+        return;
+      }
       c.workload.forEach((_, fam) => {
         for (let s = 0; s < (c.slots[fam] ?? 1); s++) void slot(ctx, acquire, fam, p * 1000 + s);
       });
@@ -170,6 +189,8 @@ export async function runCondition(
     const budget = stepBudget(c);
     const reached = await vt.runUntil(START + c.durationMs, budget, firingsPerStep * budget);
     ctx.stopped = true;
+    for (const pool of pools) pool.stop();
+    if (pools.length > 0) ctx.peakSlots = pools.reduce((n, pool) => n + pool.peak, 0);
     // Whatever still waits sleeps on this clock's timers, which never fire once it is uninstalled.
     for (const limiter of limiters) void limiter.close().catch(() => {});
     await vt.quiesce();
@@ -187,13 +208,13 @@ const never = new Promise<never>(() => {});
 const vsleep = (ctx: Ctx, ms: number) =>
   ctx.stopped ? never : new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
-/** One worker slot: jobs one after another until the condition ends. */
-async function slot(ctx: Ctx, acquire: Acquire, fam: number, slotId: number): Promise<void> {
+/** One worker slot: jobs one after another until the condition ends (or its pool shrinks). */
+async function slot(ctx: Ctx, acquire: Acquire, fam: number, slotId: number, pool?: SlotPool): Promise<void> {
   // Slots start over the first 100 ms, not all in one instant.
   await vsleep(ctx, (slotId % 100) + ctx.rng.float());
-  while (!ctx.stopped) {
+  while (!ctx.stopped && pool?.keep(fam) !== false) {
     try {
-      await runJob(ctx, acquire, fam, ctx.retries[fam]?.shift() ?? drawRequest(ctx, fam));
+      await runJob(ctx, acquire, fam, ctx.retries[fam]?.shift() ?? drawRequest(ctx, fam), pool);
     } catch (err) {
       if (!ctx.stopped) throw err;
     }
@@ -244,7 +265,7 @@ function decision(outcome: 'overloaded' | 'rate_limited', retryAfterMs: number |
 }
 
 /** One job: attempts until it succeeds, fails, or the condition ends. */
-async function runJob(ctx: Ctx, acquire: Acquire, fam: number, job: Job) {
+async function runJob(ctx: Ctx, acquire: Acquire, fam: number, job: Job, pool?: SlotPool) {
   while (!ctx.stopped) {
     const answer = await acquire(job.plan);
     if (ctx.stopped) return;
@@ -259,6 +280,7 @@ async function runJob(ctx: Ctx, acquire: Acquire, fam: number, job: Job) {
     if (reply.status === 200) {
       const early = setTimeout(() => answer.observeSignals(signals), reply.ttftMs);
       await vsleep(ctx, reply.latencyMs);
+      pool?.observe(reply.latencyMs);
       clearTimeout(early);
       ctx.model.finish(reply.id, Date.now());
       const u = reply.usage;
@@ -321,6 +343,7 @@ function summarize(ctx: Ctx, vt: VirtualTime, virtualMs: number, realMs: number)
     failedForRateLimits: ctx.failedRl,
     failedForOverload: ctx.failedOverload,
     handedBack: ctx.handedBack,
+    ...(ctx.peakSlots !== undefined ? { peakSlots: ctx.peakSlots } : {}),
     virtualMs,
     stalled: virtualMs < c.durationMs,
     realMs,

@@ -8,7 +8,7 @@ import { randomInt } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
-import type { ClientKind } from './client.js';
+import type { ClientKind, SlotsKind } from './client.js';
 import { drawCondition, FIXED_SEED, namedConditions } from './conditions.js';
 import { describe, missedFloors, missedTargets, summary } from './report.js';
 import { runParallel } from './runner.js';
@@ -30,6 +30,11 @@ const program = new Command('lab')
   .option('--fresh-seed <seed>', 'the fresh seed (default: a new one, printed)', int)
   .option('--jobs <n>', 'conditions run at once (child processes)', int, availableParallelism())
   .option('--client <kind>', 'promptq, or none (a control that never waits)', 'promptq')
+  .option(
+    '--slots <kind>',
+    "ample (demand never binds), or tuner (the worker's own concurrency tuner)",
+    'ample',
+  )
   .option('--verbose', 'print every condition')
   .option('--json <file>', "write every condition's result to this file");
 
@@ -44,9 +49,15 @@ const opts = program.opts<{
   freshSeed?: number;
   jobs: number;
   client: ClientKind;
+  slots: SlotsKind;
   verbose?: boolean;
   json?: string;
 }>();
+
+if (opts.slots !== 'ample' && opts.slots !== 'tuner') {
+  console.error(`lab: --slots: ample or tuner, got "${opts.slots}"`);
+  process.exit(2);
+}
 
 function ids(): string[] {
   if (opts.condition) return opts.condition;
@@ -55,7 +66,7 @@ function ids(): string[] {
   const fresh = Math.min(opts.fresh, opts.limit ?? Number.POSITIVE_INFINITY);
   console.log(
     `fixed seed ${FIXED_SEED} (${fixed} conditions), fresh seed ${freshSeed} (${fresh}; replay: --fresh-seed ${freshSeed}), ` +
-      `${namedConditions().length} named; ${opts.jobs} at once; client ${opts.client}`,
+      `${namedConditions().length} named; ${opts.jobs} at once; client ${opts.client}; slots ${opts.slots}`,
   );
   const out: string[] = [];
   for (let k = 0; k < fixed; k++) out.push(drawCondition(FIXED_SEED, k).id);
@@ -67,7 +78,7 @@ const started = performance.now();
 const list = ids();
 const verbose = opts.verbose === true || opts.condition !== undefined;
 let done = 0;
-const results = await runParallel(list, { client: opts.client }, opts.jobs, (r) => {
+const results = await runParallel(list, { client: opts.client, slots: opts.slots }, opts.jobs, (r) => {
   done += 1;
   if (verbose) console.log(describe(r));
   else if (done % 100 === 0) console.log(`  ${done}/${list.length} …`);

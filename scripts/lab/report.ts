@@ -60,7 +60,7 @@ export function describe(r: ConditionResult): string {
   return (
     `${r.id.padEnd(14)} util ${f3u(r.utilisation)}  429 ${pct(r.share429).padStart(7)} ` +
     `(${r.refused429}/${r.arrivals})  529 ${r.refused529}  wasted ${r.wasted}  ` +
-    `failed(rl) ${r.failedForRateLimits}  handed back ${r.handedBack}  ${sets}  [${Math.round(r.virtualMs / 1000)} s virtual${r.stalled ? ' STALLED' : ''}, ${Math.round(r.realMs)} ms]`
+    `failed(rl) ${r.failedForRateLimits}  handed back ${r.handedBack}${r.peakSlots === undefined ? '' : `  slots ${r.peakSlots}`}  ${sets}  [${Math.round(r.virtualMs / 1000)} s virtual${r.stalled ? ' STALLED' : ''}, ${Math.round(r.realMs)} ms]`
   );
 }
 

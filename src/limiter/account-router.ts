@@ -20,7 +20,7 @@ import type { AcquireOptions, CallPlan, Deferral, Permit } from './types.js';
 /** One account of the pool: its provider (client) and its limiter. */
 export interface PooledAccount {
   readonly provider: Provider;
-  readonly limiter: Pick<RateLimiter, 'acquire' | 'requestRate'>;
+  readonly limiter: Pick<RateLimiter, 'acquire' | 'requestShare'>;
 }
 
 /** Which accounts a call may go to. */

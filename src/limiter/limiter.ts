@@ -36,6 +36,7 @@ import {
   sleep,
   takePerMinute,
 } from './deferral.js';
+import { AccountPeers } from './peers.js';
 import { createPermit, type PermitContext } from './permit.js';
 import {
   type AdmitResult,
@@ -58,6 +59,10 @@ export class RateLimiter {
   readonly #state: SharedLimiterState;
   readonly #gates = new Map<string, Bottleneck>();
   readonly #cache: CacheOrder;
+  /** The worker processes drawing on this account ({@link requestShare}). */
+  readonly #peers: AccountPeers;
+  /** Per group: running means of what this process's successful calls cost of the token limits ({@link requestRate}). */
+  readonly #callCosts = new Map<string, CallCosts>();
   /**
    * Per group: the priorities of this process's calls waiting for it, and when the next call
    * this process defers should come back (spaced one call's interval apart, so deferred jobs
@@ -78,6 +83,7 @@ export class RateLimiter {
     const { rpm, itpm, otpm } = opts.config.ceilings;
     this.#ceilings = { requests: rpm, input_tokens: itpm, output_tokens: otpm };
     this.#cache = new CacheOrder(opts.redis, () => this.#state.tuning);
+    this.#peers = new AccountPeers(opts.redis, opts.keys.limiterPeers(opts.account));
     this.#permits = {
       state: this.#state,
       options: opts,
@@ -311,7 +317,7 @@ export class RateLimiter {
     charge: PrefixCharge,
   ): Permit {
     const { prefix, turn } = charge;
-    const permit = createPermit(this.#permits, {
+    const made = createPermit(this.#permits, {
       group,
       key,
       plan,
@@ -324,6 +330,13 @@ export class RateLimiter {
       perMinute: plan.quota?.perMinute,
       onCached: prefix === undefined ? undefined : () => this.#cache.remember(prefix),
     });
+    const permit: Permit = {
+      ...made,
+      settle: (result) => {
+        if (result.outcome === 'success') noteCallCosts(this.#callCosts, group, costs, result.outputTokens);
+        return made.settle(result);
+      },
+    };
     if (turn?.kind !== 'write') return permit;
     return {
       ...permit,
@@ -364,18 +377,31 @@ export class RateLimiter {
   }
 
   /**
-   * Requests per second the groups this process has used may take (sum of the discovered request
-   * limits at the current pace); 0 while nothing is known.
+   * Requests per second the groups this process has used may take, summed: each group's discovered
+   * request limit at the current pace, or fewer where its token limits allow fewer calls of the
+   * size this process's calls have had ({@link callsPerMinute}); 0 while nothing is known.
    */
   async requestRate(): Promise<number> {
     this.#dropIdleGroups();
     let rps = 0;
     for (const group of this.#gates.keys()) {
       const groupState = await this.#state.read(this.key(group));
-      if (groupState.limits.requests)
-        rps += (groupState.limits.requests * groupState.factor * this.#state.tuning.target) / 60;
+      rps += (callsPerMinute(groupState, this.#callCosts.get(group)) * this.#state.tuning.target) / 60;
     }
     return rps;
+  }
+
+  /**
+   * This process's share of {@link requestRate}: the rate over the worker processes that asked the
+   * account for permits within the last `windowMs` (limiter/peers.ts). A process counts itself
+   * while it has asked for one within that window; 0 while nothing is known.
+   */
+  async requestShare(windowMs: number): Promise<number> {
+    const rps = await this.requestRate();
+    const now = Date.now();
+    const active = [...this.#lastUsed.values()].some((at) => now - at <= windowMs);
+    const peers = await this.#peers.count(windowMs, active, now);
+    return rps / peers;
   }
 
   /** Stop: pending acquisitions are rejected. */
@@ -384,6 +410,49 @@ export class RateLimiter {
     await Promise.all([...this.#gates.values()].map((g) => g.stop({ dropWaitingJobs: true })));
     this.#gates.clear();
   }
+}
+
+/** Running means of a successful call's input tokens (as charged) and output tokens (as served). */
+interface CallCosts {
+  input: number;
+  output: number;
+}
+
+/** Weight of a new call in {@link CallCosts}. */
+const callCostWeight = 0.1;
+
+function noteCallCosts(
+  means: Map<string, CallCosts>,
+  group: string,
+  costs: Costs,
+  outputTokens: number | undefined,
+): void {
+  if (outputTokens === undefined) return;
+  const input = costs.input_tokens;
+  const m = means.get(group);
+  if (!m) {
+    means.set(group, { input, output: outputTokens });
+    return;
+  }
+  m.input += (input - m.input) * callCostWeight;
+  m.output += (outputTokens - m.output) * callCostWeight;
+}
+
+/**
+ * Calls a minute a group may take at its pace: its request limit, or fewer where a token limit over
+ * the mean call's tokens allows fewer (where tokens bind, the request limit overstates the calls
+ * by as much as the tokens bind); 0 with no request limit known.
+ */
+export function callsPerMinute(
+  state: Pick<GroupState, 'limits' | 'factor'>,
+  costs: CallCosts | undefined,
+): number {
+  const { requests, input_tokens: input, output_tokens: output } = state.limits;
+  if (!requests) return 0;
+  let calls = requests;
+  if (costs && input && costs.input > 0) calls = Math.min(calls, input / costs.input);
+  if (costs && output && costs.output > 0) calls = Math.min(calls, output / costs.output);
+  return calls * state.factor;
 }
 
 /** One call's admission: what each look at the buckets needs. */

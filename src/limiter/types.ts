@@ -117,7 +117,7 @@ export interface LimiterOptions {
   /** Separates accounts: a fingerprint of the API key (never the key itself) or a fixed name. */
   account: string;
   /** Names the groups' keys (hash-tagged on a cluster): `keyspaceOf(config)`. */
-  keys: Pick<Keyspace, 'limiterGroup' | 'limiterShare' | 'limiterCachePrefix'>;
+  keys: Pick<Keyspace, 'limiterGroup' | 'limiterShare' | 'limiterCachePrefix' | 'limiterPeers'>;
   /** `config.limiter`: the ceilings, the tuning, when an idle group is forgotten. */
   config: LimiterConfig;
   /**

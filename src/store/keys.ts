@@ -346,6 +346,14 @@ export class Keyspace {
   }
 
   /**
+   * The worker processes that asked one account for permits lately (limiter/peers.ts): one sorted
+   * set per account, outside the groups' keys (no model group can share its name).
+   */
+  limiterPeers(account: string): string {
+    return `${globalNamespace}:limiter-peers:${this.hashTag ? tag(account) : account}`;
+  }
+
+  /**
    * A cacheable prompt prefix of one account's model group (limiter/cache-order.ts): whether the
    * API holds it or a call is writing it. Under the group's key (and hash tag).
    */

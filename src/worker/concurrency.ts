@@ -1,6 +1,8 @@
 /**
- * Adaptive concurrency: enough jobs in flight to use the request rate the limiter discovered at the
- * latency the worker observes (Little's law: in flight = rate × latency), within bounds.
+ * Adaptive concurrency: enough jobs in flight to use this process's share of the request rate the
+ * limiter discovered, at the latency the worker observes (Little's law: in flight = rate ×
+ * latency), within bounds. The share is the account's rate over the worker processes drawing on it
+ * (limiter/peers.ts), so N processes together hold about what the account needs, not N times it.
  */
 import type { Logger } from '../core/log.js';
 
@@ -16,7 +18,7 @@ const latencyWeight = 0.1;
 export interface ConcurrencyTunerOptions {
   min: number;
   max: number;
-  /** Requests per second the API will take (0 while unknown). */
+  /** This process's share of the requests per second the API will take (0 while unknown). */
   requestRate: () => Promise<number>;
   /** What is tuned: a BullMQ `Worker`'s `concurrency`. */
   target: { concurrency: number };
@@ -38,10 +40,11 @@ export class ConcurrencyTuner {
     this.#options = opts;
   }
 
-  /** The latency of a successful attempt. */
+  /** The latency of a successful attempt; the first one is acted on at once (calls of seconds: no waiting an interval more). */
   observe(latencyMs: number): void {
-    this.#latencyMs =
-      this.#latencyMs === 0 ? latencyMs : this.#latencyMs * (1 - latencyWeight) + latencyMs * latencyWeight;
+    const first = this.#latencyMs === 0;
+    this.#latencyMs = first ? latencyMs : this.#latencyMs * (1 - latencyWeight) + latencyMs * latencyWeight;
+    if (first && this.#timer !== undefined) void this.tune().catch(() => {});
   }
 
   start(): void {
@@ -57,9 +60,10 @@ export class ConcurrencyTuner {
   /** Look once: set the target's concurrency if it should change. */
   async tune(): Promise<void> {
     const options = this.#options;
-    if (this.#latencyMs === 0) return;
+    // Asked at every look, latency known or not: the asking is how a process counts among the
+    // account's (limiter/peers.ts) before its first answer, so the first sizing sees its peers.
     const rps = await options.requestRate();
-    if (rps <= 0) return;
+    if (this.#latencyMs === 0 || rps <= 0) return;
     const want = Math.ceil(rps * (this.#latencyMs / 1000) * headroom) + jitterSlots;
     const next = Math.max(options.min, Math.min(options.max, want));
     const now = options.target.concurrency;

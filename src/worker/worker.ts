@@ -36,7 +36,7 @@ export interface PromptWorkerOptions {
   config: WorkerSettings;
   /** Who serves the calls (providers/registry.ts makes one from the configuration). */
   provider: Provider;
-  limiter: Pick<RateLimiter, 'acquire' | 'requestRate'>;
+  limiter: Pick<RateLimiter, 'acquire' | 'requestShare'>;
   /**
    * Several accounts: each call goes to one with room (limiter/account-router.ts), and the worker's
    * concurrency follows their summed request rate. @defaultValue `undefined` (`limiter` alone)
@@ -148,14 +148,15 @@ export class PromptWorker implements EventSource {
       : undefined;
   }
 
-  /** Concurrency follows the limiter's request rate and the observed latency (worker/concurrency.ts). */
+  /** Concurrency follows this process's share of the limiter's request rate and the observed latency (worker/concurrency.ts). */
   #adaptConcurrency(
     options: PromptWorkerOptions,
     bounds: Exclude<WorkerSettings['worker']['adaptiveConcurrency'], false>,
   ): ConcurrencyTuner {
     const tuner = new ConcurrencyTuner({
       ...bounds,
-      requestRate: () => requestRateOf(options),
+      // A process counts among an account's while it asked for a permit within three looks.
+      requestRate: () => requestShareOf(options, 3 * bounds.intervalMs),
       target: this.worker,
       log: options.log,
     });
@@ -230,9 +231,9 @@ function settleRetried(port: BudgetPort, maxMs: number, onRefused: OnRefusedWrit
   };
 }
 
-/** Requests per second the worker's accounts may take together. */
-async function requestRateOf(options: PromptWorkerOptions): Promise<number> {
-  if (options.router === undefined) return options.limiter.requestRate();
-  const rates = await Promise.all(options.router.accounts.map((a) => a.limiter.requestRate()));
+/** This process's share of the requests per second the worker's accounts may take together. */
+async function requestShareOf(options: PromptWorkerOptions, windowMs: number): Promise<number> {
+  if (options.router === undefined) return options.limiter.requestShare(windowMs);
+  const rates = await Promise.all(options.router.accounts.map((a) => a.limiter.requestShare(windowMs)));
   return rates.reduce((a, b) => a + b, 0);
 }

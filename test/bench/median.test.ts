@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import type { RunResult } from '../../scripts/bench/measure.js';
 import { medianOf, medianResult } from '../../scripts/bench/median.js';
 import { bullmqPriority } from '../../scripts/bench/run-bullmq.js';
+import { workerEnv } from '../../scripts/bench/run-promptq.js';
 import { bottleneckJobOptions } from '../../scripts/bench/run-sdk.js';
+import { buildScenario } from '../../scripts/bench/scenarios.js';
 import type { BenchJob, RunContext } from '../../scripts/bench/types.js';
 
 const run = (over: Partial<RunResult>): RunResult =>
@@ -70,5 +72,16 @@ describe('bench alternatives, configured as a careful user would', () => {
     expect(bullmqPriority(c, job('interactive', 1))).toEqual({ priority: 1 });
     expect(bullmqPriority(c, job('backfill', 1))).toEqual({ priority: 2 });
     expect(bullmqPriority(ctx({}), job('backfill', 1))).toEqual({});
+  });
+});
+
+describe('bench S12: promptq sizes its own slots', () => {
+  const where = { redisUrl: 'redis://x', simUrl: 'http://x', queue: 'q', concurrency: 150 };
+
+  it('S12 runs promptq with no PROMPTQ_CONCURRENCY (its tuner chooses); elsewhere it gets the same fixed slots as the others (the control)', () => {
+    expect(buildScenario('S12', { jobs: 10, quick: true }).adaptiveConcurrency).toBe(true);
+    expect(buildScenario('S3', { jobs: 10, quick: true }).adaptiveConcurrency).toBeUndefined();
+    expect(workerEnv({ ...where, adaptiveConcurrency: true })).not.toHaveProperty('PROMPTQ_CONCURRENCY');
+    expect(workerEnv(where).PROMPTQ_CONCURRENCY).toBe('150');
   });
 });

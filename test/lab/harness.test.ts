@@ -114,6 +114,33 @@ describe('lab harness (real limiter, real Redis, virtual time)', () => {
     expect(r.failedForRateLimits).toBe(0);
   });
 
+  it("--slots tuner: four processes' own tuners hold about what the account needs in flight, and fill it", async () => {
+    // 3,000 RPM (50 a second) and calls of about 2.4 s: about 120 in flight needed, over 4 processes.
+    const base = requestBound(4);
+    const fam = base.api.families[0]!;
+    const c: Condition = {
+      ...base,
+      api: {
+        ...base.api,
+        families: [{ ...fam, limits: { ...fam.limits, requests: 3_000 } }],
+        latency: { ttftMs: 2_000, sigma: 0.3, tokensPerS: 100 },
+      },
+      slots: [40],
+      durationMs: 30_000,
+      expectedCalls: 1_500,
+      warmupMs: 6_000,
+    };
+    const r = await run(c, { slots: 'tuner' });
+    const { ttftMs, sigma } = c.api.latency;
+    const needed = 50 * ((ttftMs * Math.exp((sigma * sigma) / 2) + (30 / 100) * 1000) / 1000);
+    expect(r.stalled).toBe(false);
+    expect(r.utilisation).toBeGreaterThanOrEqual(0.9);
+    expect(r.share429).toBeLessThanOrEqual(0.03);
+    // Each sized for its quarter (× 1.5 + 2), not for the whole account (4 × 1.5 × needed: 720).
+    expect(r.peakSlots).toBeGreaterThanOrEqual(needed);
+    expect(r.peakSlots).toBeLessThanOrEqual(2 * needed);
+  });
+
   it('a condition whose slots wait most of the run is within its step budget (22022:172: 95 slots, 334 s)', async () => {
     const c = conditionById('22022:172');
     const r = await run(c);

@@ -53,6 +53,21 @@ describe("ConcurrencyTuner: Little's law within bounds", () => {
     expect(lo.target.concurrency).toBe(8);
   });
 
+  it('acts on the first latency at once once started, not an interval later; later samples wait for the look (the control)', async () => {
+    const { t, target } = tuner(20);
+    t.start();
+    try {
+      t.observe(1500);
+      await new Promise((r) => setImmediate(r));
+      expect(target.concurrency).toBe(Math.ceil(20 * 1.5 * 1.5) + 2);
+      t.observe(15_000); // the average moves to 2,850 ms: 88 wanted, but only at the next look
+      await new Promise((r) => setImmediate(r));
+      expect(target.concurrency).toBe(47);
+    } finally {
+      t.stop();
+    }
+  });
+
   it('averages latency (new samples weigh 10 %)', async () => {
     const { t, target } = tuner(10);
     t.observe(1000);
