@@ -257,7 +257,12 @@ async function runJob(ctx: Ctx, acquire: Acquire, fam: number, job: Job) {
     const reply: Reply = ctx.model.send(job.req, Date.now());
     const signals = parseRateLimitHeaders(reply.headers);
     if (reply.status === 200) {
-      const early = setTimeout(() => answer.observeSignals(signals), reply.ttftMs);
+      // The answer begins: its headers, then its first token (the worker relays each
+      // content_block_delta as permit.observeFirstToken, worker/core.ts).
+      const early = setTimeout(() => {
+        answer.observeSignals(signals);
+        answer.observeFirstToken?.();
+      }, reply.ttftMs);
       await vsleep(ctx, reply.latencyMs);
       clearTimeout(early);
       ctx.model.finish(reply.id, Date.now());

@@ -114,6 +114,26 @@ describe('lab harness (real limiter, real Redis, virtual time)', () => {
     expect(r.failedForRateLimits).toBe(0);
   });
 
+  it("calls with a cached prefix go when the writer's first token arrives, not when its long answer ends", async () => {
+    // One prefix, answers of 10 s (300 tokens at 30/s) that begin after about 200 ms: the worker
+    // relays the first content_block_delta (permit.observeFirstToken), and the calls waiting for
+    // the prefix's write go then. Were the answer's end taken for its beginning, one call would
+    // go in the first 10 s.
+    const c = requestBound(1);
+    const w = { ...c.workload[0]!, input: [2000, 2400] as [number, number], prefixShare: 0.9, prefixes: 1 };
+    const api = { ...c.api, latency: { ttftMs: 200, sigma: 0.2, tokensPerS: 30 } };
+    const r = await run({
+      ...c,
+      api,
+      workload: [{ ...w, maxTokens: 300, outFrac: [1, 1] }],
+      slots: [120],
+      durationMs: 9_000,
+      warmupMs: 3_000,
+    });
+    expect(r.arrivals).toBeGreaterThan(40);
+    expect(r.utilisation).toBeGreaterThan(0.8);
+  });
+
   it('a condition whose slots wait most of the run is within its step budget (22022:172: 95 slots, 334 s)', async () => {
     const c = conditionById('22022:172');
     const r = await run(c);
