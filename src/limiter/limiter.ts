@@ -292,12 +292,14 @@ export class RateLimiter {
         resource,
       );
     }
-    // (Not while discovering: the discovery request's answer usually comes long before its lifetime ends.)
-    if (a.mayDefer && waitMs > hold && state !== 'discovering') {
+    // (Not while a discovery request or an overload probe is out: its answer usually comes long
+    // before its lifetime ends.)
+    const awaiting = state === 'discovering' || state === 'probing';
+    if (a.mayDefer && waitMs > hold && !awaiting) {
       return deferral(Date.now() + waitMs, state === 'paused' ? 'paused' : 'pacing');
     }
-    // While the discovery request is out, look again soon: its headers end the discovery at once.
-    return { sleepMs: Math.min(Math.max(waitMs, 1), state === 'discovering' ? 50 : 1000) };
+    // While it is out, look again soon: its answer ends the wait at once.
+    return { sleepMs: Math.min(Math.max(waitMs, 1), awaiting ? 50 : 1000) };
   }
 
   /** The admitted call's permit; the writer of a cacheable prefix ends its write when its answer begins. */
@@ -317,10 +319,11 @@ export class RateLimiter {
       plan,
       costs,
       discovery: admitted.state === 'discovery',
+      probe: admitted.state === 'probe',
       admitted: { levels: admitted.levels, at: Date.now() },
       cacheReadsCount: charge.readsCount,
       // (The discovery request was charged to no share: the group's limits were unknown.)
-      shareKey: admitted.state === 'ok' ? shareKey : undefined,
+      shareKey: admitted.state === 'ok' || admitted.state === 'probe' ? shareKey : undefined,
       perMinute: plan.quota?.perMinute,
       onCached: prefix === undefined ? undefined : () => this.#cache.remember(prefix),
     });
