@@ -255,7 +255,8 @@ async function runJob(ctx: Ctx, acquire: Acquire, fam: number, job: Job) {
     }
     job.attempts += 1;
     const reply: Reply = ctx.model.send(job.req, Date.now());
-    const signals = parseRateLimitHeaders(reply.headers);
+    // (A fast call's signals are its `anthropic-fast-*` headers, as the provider parses them.)
+    const signals = parseRateLimitHeaders(reply.headers, job.req.fast ? 'fast' : 'standard');
     if (reply.status === 200) {
       // The answer begins: its headers, then its first token (the worker relays each
       // content_block_delta as permit.observeFirstToken, worker/core.ts).

@@ -29,11 +29,11 @@ import type { Resource } from '../core/rate-limits.js';
 import { CacheOrder, type CacheState, type PrefixCharge, prefixCharge, prefixId } from './cache-order.js';
 import {
   abortError,
-  deferral,
   earlyDeferral,
   type LocalGroup,
   quotaDeferral,
   sleep,
+  spacedDeferral,
   takePerMinute,
 } from './deferral.js';
 import { createPermit, type PermitContext } from './permit.js';
@@ -296,7 +296,8 @@ export class RateLimiter {
     // before its lifetime ends.)
     const awaiting = state === 'discovering' || state === 'probing';
     if (a.mayDefer && waitMs > hold && !awaiting) {
-      return deferral(Date.now() + waitMs, state === 'paused' ? 'paused' : 'pacing');
+      const reason = state === 'paused' ? 'paused' : 'pacing';
+      return spacedDeferral(this.#state.tuning, a.local, a.groupState, a.costs, Date.now() + waitMs, reason);
     }
     // While it is out, look again soon: its answer ends the wait at once.
     return { sleepMs: Math.min(Math.max(waitMs, 1), awaiting ? 50 : 1000) };

@@ -102,13 +102,23 @@ describe('lab harness (real limiter, real Redis, virtual time)', () => {
     expect(r.utilisation).toBeNull();
   });
 
-  it('a fast call is paced in its own group: the fast bucket, a fifth of the standard one, is not overrun', async () => {
+  it('a fast call is paced in its own group, by its anthropic-fast-* headers: the fast bucket (OTPM-bound) is not overrun', async () => {
+    // The fast bucket's output tokens: 12,000 a minute, 5 calls of 40 a second, calls of 8 s (40
+    // tokens at 5 a second). Its limits reach promptq only in the answers' anthropic-fast-* headers,
+    // which the provider parses for a fast call (a fast answer announces no requests limit); read
+    // as the standard headers they are none, and promptq learns the fast group as header-less: 60
+    // RPM until its first calls end.
     const c = requestBound(1);
     const fam = c.api.families[0]!;
-    const api = { ...c.api, families: [{ ...fam, fast: { ...fam.limits, requests: 120 } }] };
-    const r = await run({ ...c, api, workload: [{ ...c.workload[0]!, fastShare: 0.5 }] });
+    const api = {
+      ...c.api,
+      families: [{ ...fam, fast: { ...fam.limits, output_tokens: 12_000 } }],
+      latency: { ttftMs: 200, sigma: 0.2, tokensPerS: 5 },
+    };
+    const workload = [{ ...c.workload[0]!, fastShare: 0.5, outFrac: [1, 1] as [number, number] }];
+    const r = await run({ ...c, api, workload, slots: [300], durationMs: 12_000, warmupMs: 3_000 });
     const fast = r.sets.find((s) => s.fast);
-    expect(fast?.binding).toBe('requests');
+    expect(fast?.binding).toBe('output_tokens');
     expect(fast?.utilisation).toBeGreaterThan(0.8);
     expect(r.share429).toBeLessThanOrEqual(0.05);
     expect(r.failedForRateLimits).toBe(0);
