@@ -67,6 +67,12 @@ export interface ConditionResult {
   failedForOverload: number;
   /** Times the limiter handed a job back (a deferral): each a look at the buckets that admitted nothing. */
   handedBack: number;
+  /**
+   * The longest time (ms) from the end of a 529 burst to the first request the API admitted after
+   * it, over the bursts that ended at least 10 s before the run did (a burst never recovered from
+   * counts those 10 s or more: up to the run's end); null: no such burst. The ideal client's is 0.
+   */
+  overloadRecoveryMs: number | null;
   /** Virtual time run: less than the condition's when it ran out of its budget (`stalled`). */
   virtualMs: number;
   /** The limiter took more than its budget of steps or timer firings (it polls in a loop): cut short. */
@@ -327,10 +333,23 @@ function summarize(ctx: Ctx, vt: VirtualTime, virtualMs: number, realMs: number)
     failedForRateLimits: ctx.failedRl,
     failedForOverload: ctx.failedOverload,
     handedBack: ctx.handedBack,
+    overloadRecoveryMs: overloadRecovery(c, model, virtualMs),
     virtualMs,
     stalled: virtualMs < c.durationMs,
     realMs,
     steps: vt.steps,
     firings: vt.firings,
   };
+}
+
+/** {@link ConditionResult.overloadRecoveryMs}: bursts that ended 10 s or more before the run did. */
+function overloadRecovery(c: Condition, model: ApiModel, virtualMs: number): number | null {
+  let worst: number | null = null;
+  c.api.overload.forEach((o, i) => {
+    const end = o.startMs + o.durationMs;
+    if (virtualMs - end < 10_000) return;
+    const ms = model.recoveredAfterMs[i] ?? virtualMs - end;
+    worst = Math.max(worst ?? 0, ms);
+  });
+  return worst;
 }

@@ -338,7 +338,8 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
     expect((await s.admit(k, one, 1000)).state).toBe('probe');
     const second = await s.admit(k, one, 1000);
     expect(second.state).toBe('probing');
-    expect(second.waitMs).toBe(defaults.limiter.tuning.discoveryTtlMs);
+    // At most overloadBaseMs (1 s): an overloaded API answers 529 at once.
+    expect(second.waitMs).toBe(1000);
     // A call sent before the pause answers meanwhile: it says nothing of the API now.
     await s.settle(k, plain('success'), 1100);
     expect((await s.admit(k, one, 1100)).state).toBe('probing');
@@ -347,6 +348,19 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
     expect((await s.admit(k, one, 1200)).state).toBe('ok');
     expect((await s.admit(k, one, 1200)).state).toBe('ok');
     expect((await s.read(k)).pauseReason).toBeNull();
+    // A probe whose answer has not begun after overloadBaseMs (a 529 would have come) frees the next.
+    const k3 = key();
+    await s.observe(
+      k3,
+      limits,
+      { requests: 10, input_tokens: undefined, output_tokens: undefined },
+      noCeil,
+      0,
+    );
+    await s.settle(k3, plain('overloaded'), 0, () => 1);
+    expect((await s.admit(k3, one, 1000)).state).toBe('probe');
+    expect((await s.admit(k3, one, 1999)).state).toBe('probing');
+    expect((await s.admit(k3, one, 2000)).state).toBe('probe');
   });
 
   it("a probe answered 529 pauses the group again, doubling up to overloadProbeMaxMs (4 s), not the job backoff's 60 s", async () => {

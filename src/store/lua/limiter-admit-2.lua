@@ -148,8 +148,9 @@ for i = 1, 3 do
   if levels[i] then after[i] = tostring(levels[i] - cost[i]) else after[i] = '' end
 end
 if probing then
-  -- Held until its answer begins (or its settle; a dead worker's after discoveryTtlMs).
-  redis.call('HSET', h, 'probe_until', now + tuning.discoveryTtlMs)
+  -- The others wait until its answer begins or its settle, at most overloadBaseMs: an overloaded
+  -- API answers 529 at once, before any output, while a call it serves may take seconds to begin.
+  redis.call('HSET', h, 'probe_until', now + math.min(tuning.overloadBaseMs, tuning.discoveryTtlMs))
   return { 0, 'probe', '', after[1], after[2], after[3] }
 end
 return { 0, 'ok', '', after[1], after[2], after[3] }
