@@ -53,8 +53,13 @@ end
 -- wait for its answer: every waiting call sent at the pause's end would meet the same 529s.
 local probing = st[14] == 'overloaded'
 if probing then
-  local probe_until = tonumber(st[11]) or 0
-  if probe_until > now then return { math.ceil(probe_until - now), 'probing' } end
+  local probe_until = tonumber(st[11])
+  if probe_until and probe_until > now then return { math.ceil(probe_until - now), 'probing' } end
+  if probe_until then
+    -- The probe went and no 529 came back in time: the API serves again, every call goes.
+    redis.call('HDEL', h, 'pause_reason', 'probe_until')
+    probing = false
+  end
 end
 local ts = tonumber(st[8]) or now
 local factor = tonumber(st[9]) or 1
@@ -149,7 +154,8 @@ for i = 1, 3 do
 end
 if probing then
   -- The others wait until its answer begins or its settle, at most overloadBaseMs: an overloaded
-  -- API answers 529 at once, before any output, while a call it serves may take seconds to begin.
+  -- API answers 529 at once, before any output, while a call it serves may take seconds to begin;
+  -- no 529 by then ends the overload (above).
   redis.call('HSET', h, 'probe_until', now + math.min(tuning.overloadBaseMs, tuning.discoveryTtlMs))
   return { 0, 'probe', '', after[1], after[2], after[3] }
 end
