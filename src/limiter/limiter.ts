@@ -361,7 +361,7 @@ export class RateLimiter {
   #localOf(group: string): LocalGroup {
     let l = this.#local.get(group);
     if (!l) {
-      l = { parked: [], gated: 0, nextBackAt: 0, quotaBackAt: new Map() };
+      l = { parked: [], gated: 0, nextBackAt: 0, pacedBackAt: 0, quotaBackAt: new Map() };
       this.#local.set(group, l);
     }
     return l;

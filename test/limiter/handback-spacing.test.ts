@@ -21,7 +21,13 @@ const group = (learned: boolean): GroupState => ({
   headerless: learned,
   learned,
 });
-const local = (): LocalGroup => ({ parked: [], gated: 0, nextBackAt: 0, quotaBackAt: new Map() });
+const local = (): LocalGroup => ({
+  parked: [],
+  gated: 0,
+  nextBackAt: 0,
+  pacedBackAt: 0,
+  quotaBackAt: new Map(),
+});
 
 describe('spaced hand-backs', () => {
   beforeEach(() => {
@@ -31,36 +37,40 @@ describe('spaced hand-backs', () => {
     vi.useRealTimers();
   });
 
-  it('100 calls handed back at one instant come back half an interval apart (600 RPM: 50 ms), the first when the bucket has room', () => {
+  it('100 calls handed back at one instant for a learned limit come back a quarter of an interval apart (600 RPM: 25 ms), the first when the bucket has room', () => {
     const l = local();
     const now = Date.now();
     const back = Array.from({ length: 100 }, () =>
-      spacedDeferral(tuning, l, group(false), costs, now + 300, 'pacing'),
+      spacedDeferral(tuning, l, group(true), costs, now + 300, 'pacing'),
     );
     expect(back[0]?.untilMs).toBe(now + 300);
     const gaps = back.slice(1).map((d, i) => d.untilMs - (back[i]?.untilMs ?? 0));
-    expect(gaps.every((g) => Math.abs(g - 50) < 1e-9)).toBe(true);
+    expect(gaps.every((g) => Math.abs(g - 25) < 1e-9)).toBe(true);
     expect(back.every((d) => d.reason === 'pacing')).toBe(true);
   });
 
-  it('a learned (header-less) limit in slow start: a quarter of its interval apart', () => {
+  it('announced limits: unspaced (answers give back much of the charge: the interval overstates the wait)', () => {
     expect(handBackSpacingMs(group(true), costs, tuning)).toBe(25);
-    expect(handBackSpacingMs(group(false), costs, tuning)).toBe(50);
+    expect(handBackSpacingMs(group(false), costs, tuning)).toBeNull();
+    const l = local();
+    const now = Date.now();
+    const back = [1, 2, 3].map(() => spacedDeferral(tuning, l, group(false), costs, now + 300, 'pacing'));
+    expect(back.map((d) => d.untilMs)).toEqual([now + 300, now + 300, now + 300]);
   });
 
   it('never later than the wait or maxDeferMs ahead, whichever is further: past it the line starts over', () => {
     const l = local();
     const now = Date.now();
-    // 50 ms positions from 300 ms up to 60 s: 1,195 calls; the 1,196th starts the line over at the wait.
-    const back = Array.from({ length: 1202 }, () =>
-      spacedDeferral(tuning, l, group(false), costs, now + 300, 'pacing'),
+    // 25 ms positions from 300 ms up to 60 s: 2,389 calls; the 2,390th starts the line over at the wait.
+    const back = Array.from({ length: 2400 }, () =>
+      spacedDeferral(tuning, l, group(true), costs, now + 300, 'pacing'),
     );
     expect(Math.max(...back.map((d) => d.untilMs))).toBeLessThanOrEqual(now + tuning.maxDeferMs);
-    expect(back[1194]?.untilMs).toBe(now + 300 + 1194 * 50);
-    expect(back[1195]?.untilMs).toBe(now + 300);
-    expect(back[1196]?.untilMs).toBe(now + 350);
+    expect(back[2388]?.untilMs).toBe(now + 300 + 2388 * 25);
+    expect(back[2389]?.untilMs).toBe(now + 300);
+    expect(back[2390]?.untilMs).toBe(now + 325);
     // A wait longer than maxDeferMs is kept.
-    expect(spacedDeferral(tuning, local(), group(false), costs, now + 90_000, 'paused').untilMs).toBe(
+    expect(spacedDeferral(tuning, local(), group(true), costs, now + 90_000, 'paused').untilMs).toBe(
       now + 90_000,
     );
   });
@@ -68,7 +78,7 @@ describe('spaced hand-backs', () => {
   it('no limit known (discovery): back when asked, unspaced', () => {
     const l = local();
     const now = Date.now();
-    const unknown = { ...group(false), limits: {} };
+    const unknown = { ...group(true), limits: {} };
     const back = [1, 2, 3].map(() => spacedDeferral(tuning, l, unknown, costs, now + 300, 'pacing'));
     expect(back.map((d) => d.untilMs)).toEqual([now + 300, now + 300, now + 300]);
   });
