@@ -183,6 +183,11 @@ export class ApiModel {
   #changed = false;
   /** Requests admitted at or after this (virtual ms) count as measured. */
   measureFrom = 0;
+  /**
+   * Per overload burst (in `spec.overload`'s order): ms from its end to the first request the API
+   * admitted after it (any bucket set); undefined while none was.
+   */
+  readonly recoveredAfterMs: (number | undefined)[] = [];
 
   constructor(spec: ApiSpec, now: number, rng: Rng) {
     this.spec = spec;
@@ -286,6 +291,10 @@ export class ApiModel {
 
   #admit(set: BucketSet, req: ApiRequest, now: number, a: Charge): Reply {
     const { cost, usage, cacheKey, readable } = a;
+    this.spec.overload.forEach((o, i) => {
+      const end = this.#start + o.startMs + o.durationMs;
+      if (now >= end && this.recoveredAfterMs[i] === undefined) this.recoveredAfterMs[i] = now - end;
+    });
     for (const r of resources) set.buckets[r].level -= cost[r];
     set.counters.ok += 1;
     const measured = now >= this.measureFrom;

@@ -79,6 +79,12 @@ export interface ConditionResult {
   handedBack: number;
   /** `--slots tuner`: the most worker slots the processes held together (the tuner's sizes). */
   peakSlots?: number;
+  /**
+   * The longest time (ms) from the end of a 529 burst to the first request the API admitted after
+   * it, over the bursts that ended at least 10 s before the run did (a burst never recovered from
+   * counts those 10 s or more: up to the run's end); null: no such burst. The ideal client's is 0.
+   */
+  overloadRecoveryMs: number | null;
   /** Virtual time run: less than the condition's when it ran out of its budget (`stalled`). */
   virtualMs: number;
   /** The limiter took more than its budget of steps or timer firings (it polls in a loop): cut short. */
@@ -276,9 +282,15 @@ async function runJob(ctx: Ctx, acquire: Acquire, fam: number, job: Job, pool?: 
     }
     job.attempts += 1;
     const reply: Reply = ctx.model.send(job.req, Date.now());
-    const signals = parseRateLimitHeaders(reply.headers);
+    // (A fast call's signals are its `anthropic-fast-*` headers, as the provider parses them.)
+    const signals = parseRateLimitHeaders(reply.headers, job.req.fast ? 'fast' : 'standard');
     if (reply.status === 200) {
-      const early = setTimeout(() => answer.observeSignals(signals), reply.ttftMs);
+      // The answer begins: its headers, then its first token (the worker relays each
+      // content_block_delta as permit.observeFirstToken, worker/core.ts).
+      const early = setTimeout(() => {
+        answer.observeSignals(signals);
+        answer.observeFirstToken?.();
+      }, reply.ttftMs);
       await vsleep(ctx, reply.latencyMs);
       pool?.observe(reply.latencyMs);
       clearTimeout(early);
@@ -344,10 +356,23 @@ function summarize(ctx: Ctx, vt: VirtualTime, virtualMs: number, realMs: number)
     failedForOverload: ctx.failedOverload,
     handedBack: ctx.handedBack,
     ...(ctx.peakSlots !== undefined ? { peakSlots: ctx.peakSlots } : {}),
+    overloadRecoveryMs: overloadRecovery(c, model, virtualMs),
     virtualMs,
     stalled: virtualMs < c.durationMs,
     realMs,
     steps: vt.steps,
     firings: vt.firings,
   };
+}
+
+/** {@link ConditionResult.overloadRecoveryMs}: bursts that ended 10 s or more before the run did. */
+function overloadRecovery(c: Condition, model: ApiModel, virtualMs: number): number | null {
+  let worst: number | null = null;
+  c.api.overload.forEach((o, i) => {
+    const end = o.startMs + o.durationMs;
+    if (virtualMs - end < 10_000) return;
+    const ms = model.recoveredAfterMs[i] ?? virtualMs - end;
+    worst = Math.max(worst ?? 0, ms);
+  });
+  return worst;
 }

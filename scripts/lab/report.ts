@@ -72,6 +72,8 @@ export function summary(results: ConditionResult[], worst = 10): string {
   const qs = distribution(results.map((r) => r.share429Steady));
   const w = distribution(results.map((r) => r.wasted));
   const hb = distribution(results.map(handedBackPerCall));
+  const rec = results.flatMap((r) => (r.overloadRecoveryMs === null ? [] : [r.overloadRecoveryMs]));
+  const rd = distribution(rec);
   const lines = [
     `conditions: ${results.length}`,
     `utilisation vs ideal   min ${f3(u.min)}  p10 ${f3(u.p10)}  median ${f3(u.median)}  p90 ${f3(u.p90)}  max ${f3(u.max)}`,
@@ -79,6 +81,7 @@ export function summary(results: ConditionResult[], worst = 10): string {
     `429 share, steady      min ${pct(qs.min)}  p10 ${pct(qs.p10)}  median ${pct(qs.median)}  p90 ${pct(qs.p90)}  max ${pct(qs.max)}`,
     `calls wasted           min ${w.min}  p10 ${w.p10}  median ${w.median}  p90 ${w.p90}  max ${w.max}`,
     `handed back per call   min ${f1(hb.min)}  p10 ${f1(hb.p10)}  median ${f1(hb.median)}  p90 ${f1(hb.p90)}  max ${f1(hb.max)}`,
+    `529 recovery (ms)      ${rec.length === 0 ? 'no burst ended 10 s before its run' : `min ${Math.round(rd.min)}  median ${Math.round(rd.median)}  p90 ${Math.round(rd.p90)}  max ${Math.round(rd.max)}  (${rec.length} conditions)`}`,
     `jobs failed for rate limits: ${results.reduce((s, r) => s + r.failedForRateLimits, 0)}; ` +
       `stalled (the limiter polled past its step budget): ${results.filter((r) => r.stalled).length}`,
     `utilisation not measurable (the ideal client used no bucket set after the warm-up): ${results.length - m.length}` +

@@ -200,6 +200,7 @@ const rules: ReadonlyArray<readonly [string, Rule]> = [
   ['limiter.tuning.overloadBaseMs', wholeNumber(1, 3_600_000)],
   ['limiter.tuning.cacheWriteWaitMs', wholeNumber(0, 600_000)],
   ['limiter.tuning.overloadMaxMs', wholeNumber(1, 86_400_000)],
+  ['limiter.tuning.overloadProbeMaxMs', wholeNumber(1, 86_400_000)],
   ['worker.requestTimeoutMs', wholeNumber(100)],
   ['worker.shutdownTimeoutMs', wholeNumber(0)],
   ['worker.adaptiveConcurrency', (a) => adaptiveProblem(a as PromptqConfig['worker']['adaptiveConcurrency'])],

@@ -91,6 +91,7 @@ export const defaults: PromptqConfig = deepFreeze<PromptqConfig>({
       minFactor: 0.3,
       overloadBaseMs: retryBaseMs,
       overloadMaxMs: retryMaxMs,
+      overloadProbeMaxMs: 4000,
       recoveryStep: 0.01,
       burstRecoveryMs: 20,
       decreaseFactor: 0.8,

@@ -130,6 +130,12 @@ export interface LimiterTuning {
   readonly overloadBaseMs: number;
   /** Longest overload pause of the group; `PROMPTQ_RETRY_MAX_MS` sets it with the job backoff. @defaultValue `60000` */
   readonly overloadMaxMs: number;
+  /**
+   * Longest overload pause once the group probes: after a 529 pause one request (the probe) tries
+   * the API and the others wait for its answer, so the pause only bounds how late the group resumes
+   * after the overload ends. At most `overloadMaxMs`. @defaultValue `4000`
+   */
+  readonly overloadProbeMaxMs: number;
   /** Added to the pace multiplier per success (additive increase, up to 1). @defaultValue `0.01` */
   readonly recoveryStep: number;
   /** Added to the burst per success, in ms (up to `burstMs`). @defaultValue `20` */

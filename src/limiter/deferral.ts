@@ -19,6 +19,8 @@ export interface LocalGroup {
   parked: number[];
   gated: number;
   nextBackAt: number;
+  /** When its next call handed back for a far permit comes back ({@link spacedDeferral}). */
+  pacedBackAt: number;
   quotaBackAt: Map<string, number>;
 }
 
@@ -58,6 +60,49 @@ export function earlyDeferral(
   const untilMs = local.nextBackAt;
   local.nextBackAt += interval;
   return deferral(untilMs, 'queued');
+}
+
+/**
+ * A call handed back because its group is paused or its buckets are short (`untilMs`: when they
+ * have room): back then, and this process's next call handed back for the group one
+ * `spacing` later, in this process's line of such calls for the group (`pacedBackAt`; apart
+ * from {@link earlyDeferral}'s line, whose calls come back a whole interval apart); past `maxDeferMs` ahead the line starts over at `untilMs`. So a group's
+ * waiting calls come back about as fast as it can take them, each looking once: the looks are
+ * O(permits), not one per waiting call at every instant the group has room (22022:340: 37,488
+ * hand-backs for 40 permits).
+ */
+export function spacedDeferral(
+  tuning: LimiterTuning,
+  local: LocalGroup,
+  groupState: GroupState,
+  costs: Costs,
+  untilMs: number,
+  reason: 'paused' | 'pacing',
+): Deferral {
+  const now = Date.now();
+  const spacing = handBackSpacingMs(groupState, costs, tuning);
+  if (spacing === null) return deferral(untilMs, reason);
+  let at = Math.max(untilMs, local.pacedBackAt);
+  if (at > Math.max(untilMs, now + tuning.maxDeferMs)) at = untilMs;
+  local.pacedBackAt = at + spacing;
+  return deferral(at, reason);
+}
+
+/**
+ * How far apart a process's hand-backs for a group come back: a quarter of a call's interval at a
+ * learned (header-less) limit, which is in slow start and may double within a second; `null`
+ * (unspaced, back when the buckets have room) otherwise. Under announced limits the interval is
+ * the charge's, and answers give back much of it (`max_tokens` less the output): spaced by it, the
+ * lab's otpm-low-tier fell from 0.833 to 0.629 of the ideal.
+ */
+export function handBackSpacingMs(
+  groupState: GroupState,
+  costs: Costs,
+  tuning: LimiterTuning,
+): number | null {
+  if (!groupState.learned) return null;
+  const interval = callIntervalMs(groupState, costs, tuning.target);
+  return interval === null ? null : interval / 4;
 }
 
 /**

@@ -29,11 +29,11 @@ import type { Resource } from '../core/rate-limits.js';
 import { CacheOrder, type CacheState, type PrefixCharge, prefixCharge, prefixId } from './cache-order.js';
 import {
   abortError,
-  deferral,
   earlyDeferral,
   type LocalGroup,
   quotaDeferral,
   sleep,
+  spacedDeferral,
   takePerMinute,
 } from './deferral.js';
 import { AccountPeers } from './peers.js';
@@ -298,12 +298,15 @@ export class RateLimiter {
         resource,
       );
     }
-    // (Not while discovering: the discovery request's answer usually comes long before its lifetime ends.)
-    if (a.mayDefer && waitMs > hold && state !== 'discovering') {
-      return deferral(Date.now() + waitMs, state === 'paused' ? 'paused' : 'pacing');
+    // (Not while a discovery request or an overload probe is out: its answer usually comes long
+    // before its lifetime ends.)
+    const awaiting = state === 'discovering' || state === 'probing';
+    if (a.mayDefer && waitMs > hold && !awaiting) {
+      const reason = state === 'paused' ? 'paused' : 'pacing';
+      return spacedDeferral(this.#state.tuning, a.local, a.groupState, a.costs, Date.now() + waitMs, reason);
     }
-    // While the discovery request is out, look again soon: its headers end the discovery at once.
-    return { sleepMs: Math.min(Math.max(waitMs, 1), state === 'discovering' ? 50 : 1000) };
+    // While it is out, look again soon: its answer ends the wait at once.
+    return { sleepMs: Math.min(Math.max(waitMs, 1), awaiting ? 50 : 1000) };
   }
 
   /** The admitted call's permit; the writer of a cacheable prefix ends its write when its answer begins. */
@@ -323,10 +326,11 @@ export class RateLimiter {
       plan,
       costs,
       discovery: admitted.state === 'discovery',
+      probe: admitted.state === 'probe',
       admitted: { levels: admitted.levels, at: Date.now() },
       cacheReadsCount: charge.readsCount,
       // (The discovery request was charged to no share: the group's limits were unknown.)
-      shareKey: admitted.state === 'ok' ? shareKey : undefined,
+      shareKey: admitted.state === 'ok' || admitted.state === 'probe' ? shareKey : undefined,
       perMinute: plan.quota?.perMinute,
       onCached: prefix === undefined ? undefined : () => this.#cache.remember(prefix),
     });
@@ -370,7 +374,7 @@ export class RateLimiter {
   #localOf(group: string): LocalGroup {
     let l = this.#local.get(group);
     if (!l) {
-      l = { parked: [], gated: 0, nextBackAt: 0, quotaBackAt: new Map() };
+      l = { parked: [], gated: 0, nextBackAt: 0, pacedBackAt: 0, quotaBackAt: new Map() };
       this.#local.set(group, l);
     }
     return l;

@@ -28,6 +28,8 @@ export interface PermitCall {
   costs: Costs;
   /** The discovery request (the group's limits were unknown). */
   discovery: boolean;
+  /** The overload probe: the one request that tries the API after a 529 pause. */
+  probe?: boolean | undefined;
   /** The group's levels right after this call was admitted (unknown for the discovery request), and when. */
   admitted?: { levels: Partial<Costs> | undefined; at: number } | undefined;
   /** Cache reads count toward ITPM on this model. */
@@ -220,6 +222,7 @@ async function settleCall(
       // Did the API's answer carry rate-limit headers? (null: there was no answer.)
       headersSeen: result.signals ? Object.keys(result.signals).length > 0 : null,
       discovery: call.discovery,
+      probe: call.probe === true,
       headers: merged,
     }),
     call.shareKey === undefined
@@ -262,6 +265,8 @@ export function createPermit(ctx: PermitContext, call: PermitCall): Permit {
         else void observe(signals);
         return;
       }
+      // The overload probe's answer began: the API serves again, the group's other calls go.
+      if (call.probe) void ctx.state.answerBegan(key).catch(() => {});
       arrived = signals;
       early = setTimeout(() => void observe(signals), ctx.state.tuning.headersEarlyMs);
       early.unref?.();

@@ -18,7 +18,9 @@
  *   overload_streak             consecutive 529s (exponential group backoff)
  *   probe_until                 the discovery request's deadline: while the group's limits are
  *                               unknown, one request at a time until the first headers arrive (the
- *                               stored name predates the word: two versions share it in a deploy)
+ *                               stored name predates the word: two versions share it in a deploy);
+ *                               after an overload pause (pause_reason overloaded), the overload
+ *                               probe's: one request tries the API until its answer begins
  *   headerless                  the API answers without rate-limit headers: the request limit is learned
  *   learned                     req_limit is learned, not announced (slow_start, ok_since, ok_count,
  *                               learn_hold_until: the learning's state; limiter-settle-1.lua)
@@ -59,10 +61,19 @@ const resourceOf = Object.fromEntries(resources.map((r) => [bucketName[r], r])) 
 
 /**
  * `discovery`: admitted as the group's one discovery request (its limits are unknown); `discovering`:
- * another call's discovery request is out. `quota`: the group has room (or not), but the call's
+ * another call's discovery request is out. `probe`: admitted as the one request that tries the API
+ * after an overload (529) pause; `probing`: another call's probe is out. `quota`: the group has room (or not), but the call's
  * tenant's share of it has none.
  */
-export type AdmitState = 'ok' | 'discovery' | 'paused' | 'pacing' | 'discovering' | 'quota';
+export type AdmitState =
+  | 'ok'
+  | 'discovery'
+  | 'probe'
+  | 'paused'
+  | 'pacing'
+  | 'discovering'
+  | 'probing'
+  | 'quota';
 
 /** A tenant's share of a group's limits: its buckets' key (`Keyspace.limiterShare`, store/keys.ts) and the fraction. */
 export interface ShareBuckets {
@@ -224,6 +235,7 @@ export class SharedLimiterState {
    * The discovery request's answer began without rate-limit headers: while the group knows no limit,
    * its request limit is learned from now on (lua/include/limiter-learn-limit.lua) instead of when
    * that call ends.
+   * The overload probe's answer began: the overload is over (the group's other calls go).
    */
   async answerBegan(key: string, now = Date.now()): Promise<void> {
     const unknown = { requests: undefined, input_tokens: undefined, output_tokens: undefined };
@@ -250,6 +262,8 @@ export class SharedLimiterState {
       headersSeen: boolean | null;
       /** Admitted as the discovery request (limits unknown). */
       discovery?: boolean;
+      /** Admitted as the overload probe (the first request after a 529 pause). */
+      probe?: boolean;
       /** The answer's rate-limit headers, learned in the same script (as {@link observe} would). */
       headers?: HeaderObservation | undefined;
     },
@@ -273,6 +287,7 @@ export class SharedLimiterState {
         inRatioSample: answer.inRatioSample ?? -1,
         headersSeen: answer.headersSeen === null ? -1 : answer.headersSeen ? 1 : 0,
         discovery: answer.discovery === true,
+        probe: answer.probe === true,
         headers: answer.headers ? headerArgs(answer.headers) : undefined,
         tuning: this.#tuning,
       },

@@ -46,7 +46,10 @@ export interface AdmitArgs {
 export interface ObserveArgs {
   now: number;
   headers: HeaderArgs;
-  /** An answer began (the discovery request's): without headers, the request limit is learned from here. */
+  /**
+   * An answer began (the discovery request's: without headers, the request limit is learned from
+   * here; the overload probe's: the overload is over).
+   */
   answered?: boolean;
   tuning: LimiterTuning;
 }
@@ -66,6 +69,8 @@ export interface SettleArgs {
   headersSeen: 1 | 0 | -1;
   /** The request was the discovery request. */
   discovery: boolean;
+  /** The request was the overload probe (the first after a 529 pause). */
+  probe: boolean;
   /** The answer's headers, learned in the same step. */
   headers?: HeaderArgs | undefined;
   tuning: LimiterTuning;

@@ -4,7 +4,7 @@
  * naming mismatch (two API bucket sets sharing one limiter group), not the limiter.
  */
 import { describe, expect, it } from 'vitest';
-import { drawCondition, FIXED_SEED, familyModels } from '../../scripts/lab/conditions.js';
+import { drawCondition, FIXED_SEED, familyModels, sizing } from '../../scripts/lab/conditions.js';
 import { cacheReadsCountTowardItpm, modelGroup, otherModelGroup } from '../../src/core/models.js';
 
 describe('lab conditions: model families', () => {
@@ -32,5 +32,21 @@ describe('lab conditions: model families', () => {
       if (c.api.families.length === 4) fours += 1;
     }
     expect(fours).toBeGreaterThan(0);
+  });
+});
+
+describe('lab conditions: 529 bursts', () => {
+  it('a run lasts as much longer as its bursts last: every burst ends within it, and the API serves at least the sizing minimum (22022:581)', () => {
+    let withBursts = 0;
+    for (let k = 0; k < 1000; k++) {
+      const c = drawCondition(FIXED_SEED, k);
+      if (c.api.overload.length === 0) continue;
+      withBursts += 1;
+      const burstMs = c.api.overload.reduce((t, o) => t + o.durationMs, 0);
+      for (const o of c.api.overload) expect(o.startMs + o.durationMs).toBeLessThanOrEqual(c.durationMs);
+      expect(c.durationMs - burstMs).toBeGreaterThanOrEqual(sizing.minMs - 1);
+    }
+    // (About 15% of the matrix has bursts.)
+    expect(withBursts).toBeGreaterThan(100);
   });
 });

@@ -102,13 +102,23 @@ describe('lab harness (real limiter, real Redis, virtual time)', () => {
     expect(r.utilisation).toBeNull();
   });
 
-  it('a fast call is paced in its own group: the fast bucket, a fifth of the standard one, is not overrun', async () => {
+  it('a fast call is paced in its own group, by its anthropic-fast-* headers: the fast bucket (OTPM-bound) is not overrun', async () => {
+    // The fast bucket's output tokens: 12,000 a minute, 5 calls of 40 a second, calls of 8 s (40
+    // tokens at 5 a second). Its limits reach promptq only in the answers' anthropic-fast-* headers,
+    // which the provider parses for a fast call (a fast answer announces no requests limit); read
+    // as the standard headers they are none, and promptq learns the fast group as header-less: 60
+    // RPM until its first calls end.
     const c = requestBound(1);
     const fam = c.api.families[0]!;
-    const api = { ...c.api, families: [{ ...fam, fast: { ...fam.limits, requests: 120 } }] };
-    const r = await run({ ...c, api, workload: [{ ...c.workload[0]!, fastShare: 0.5 }] });
+    const api = {
+      ...c.api,
+      families: [{ ...fam, fast: { ...fam.limits, output_tokens: 12_000 } }],
+      latency: { ttftMs: 200, sigma: 0.2, tokensPerS: 5 },
+    };
+    const workload = [{ ...c.workload[0]!, fastShare: 0.5, outFrac: [1, 1] as [number, number] }];
+    const r = await run({ ...c, api, workload, slots: [300], durationMs: 12_000, warmupMs: 3_000 });
     const fast = r.sets.find((s) => s.fast);
-    expect(fast?.binding).toBe('requests');
+    expect(fast?.binding).toBe('output_tokens');
     expect(fast?.utilisation).toBeGreaterThan(0.8);
     expect(r.share429).toBeLessThanOrEqual(0.05);
     expect(r.failedForRateLimits).toBe(0);
@@ -139,6 +149,26 @@ describe('lab harness (real limiter, real Redis, virtual time)', () => {
     // Each sized for its quarter (× 1.5 + 2), not for the whole account (4 × 1.5 × needed: 720).
     expect(r.peakSlots).toBeGreaterThanOrEqual(needed);
     expect(r.peakSlots).toBeLessThanOrEqual(2 * needed);
+  });
+
+  it("calls with a cached prefix go when the writer's first token arrives, not when its long answer ends", async () => {
+    // One prefix, answers of 10 s (300 tokens at 30/s) that begin after about 200 ms: the worker
+    // relays the first content_block_delta (permit.observeFirstToken), and the calls waiting for
+    // the prefix's write go then. Were the answer's end taken for its beginning, one call would
+    // go in the first 10 s.
+    const c = requestBound(1);
+    const w = { ...c.workload[0]!, input: [2000, 2400] as [number, number], prefixShare: 0.9, prefixes: 1 };
+    const api = { ...c.api, latency: { ttftMs: 200, sigma: 0.2, tokensPerS: 30 } };
+    const r = await run({
+      ...c,
+      api,
+      workload: [{ ...w, maxTokens: 300, outFrac: [1, 1] }],
+      slots: [120],
+      durationMs: 9_000,
+      warmupMs: 3_000,
+    });
+    expect(r.arrivals).toBeGreaterThan(40);
+    expect(r.utilisation).toBeGreaterThan(0.8);
   });
 
   it('a condition whose slots wait most of the run is within its step budget (22022:172: 95 slots, 334 s)', async () => {

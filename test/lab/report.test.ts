@@ -25,6 +25,7 @@ function result(over: Partial<ConditionResult>): ConditionResult {
     steps: 1,
     firings: 1,
     handedBack: 0,
+    overloadRecoveryMs: null,
     ...over,
   };
 }

@@ -300,6 +300,7 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
       ...defaults.limiter.tuning,
       overloadBaseMs: 1000,
       overloadMaxMs: 8000,
+      overloadProbeMaxMs: 8000,
     });
     const k = key();
     // Each 529 that comes after the last pause ended is a new episode: the backoff doubles.
@@ -314,6 +315,99 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
     await s.settle(k, plain('success'), now + 1000);
     const again = await s.settle(k, plain('overloaded'), now + 1000, () => 0);
     expect(again.pausedUntil).toBe(now + 1500);
+  });
+
+  it('after a 529 pause one request probes the API and the others wait for its answer (control: with announced limits and no pause, both go)', async () => {
+    const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
+    const k = key();
+    const limits = { requests: 600, input_tokens: undefined, output_tokens: undefined };
+    await s.observe(
+      k,
+      limits,
+      { requests: 10, input_tokens: undefined, output_tokens: undefined },
+      noCeil,
+      0,
+    );
+    // Control: the bucket holds 10 requests, so two calls go at once.
+    expect((await s.admit(k, one, 0)).state).toBe('ok');
+    expect((await s.admit(k, one, 0)).state).toBe('ok');
+    const { pausedUntil } = await s.settle(k, plain('overloaded'), 0, () => 1);
+    expect(pausedUntil).toBe(1000);
+    expect((await s.admit(k, one, 999)).state).toBe('paused');
+    // The pause ends: the first call is the probe; the bucket has room, yet the next waits for it.
+    expect((await s.admit(k, one, 1000)).state).toBe('probe');
+    const second = await s.admit(k, one, 1000);
+    expect(second.state).toBe('probing');
+    // At most overloadBaseMs (1 s): an overloaded API answers 529 at once.
+    expect(second.waitMs).toBe(1000);
+    // A call sent before the pause answers meanwhile: it says nothing of the API now.
+    await s.settle(k, plain('success'), 1100);
+    expect((await s.admit(k, one, 1100)).state).toBe('probing');
+    // The probe's answer begins: the API serves again, every call goes.
+    await s.answerBegan(k, 1200);
+    expect((await s.admit(k, one, 1200)).state).toBe('ok');
+    expect((await s.admit(k, one, 1200)).state).toBe('ok');
+    expect((await s.read(k)).pauseReason).toBeNull();
+    // A probe not answered 529 within overloadBaseMs (an overloaded API answers at once): the
+    // overload is over, every call goes.
+    const k3 = key();
+    await s.observe(
+      k3,
+      limits,
+      { requests: 10, input_tokens: undefined, output_tokens: undefined },
+      noCeil,
+      0,
+    );
+    await s.settle(k3, plain('overloaded'), 0, () => 1);
+    expect((await s.admit(k3, one, 1000)).state).toBe('probe');
+    expect((await s.admit(k3, one, 1999)).state).toBe('probing');
+    expect((await s.admit(k3, one, 2000)).state).toBe('ok');
+    expect((await s.admit(k3, one, 2000)).state).toBe('ok');
+    expect((await s.read(k3)).pauseReason).toBeNull();
+  });
+
+  it("a probe answered 529 pauses the group again, doubling up to overloadProbeMaxMs (4 s), not the job backoff's 60 s", async () => {
+    const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
+    expect(s.tuning.overloadMaxMs).toBe(60_000);
+    const k = key();
+    const limits = { requests: 600, input_tokens: undefined, output_tokens: undefined };
+    await s.observe(
+      k,
+      limits,
+      { requests: 10, input_tokens: undefined, output_tokens: undefined },
+      noCeil,
+      0,
+    );
+    let now = 0;
+    let { pausedUntil } = await s.settle(k, plain('overloaded'), now, () => 1);
+    const pauses = [pausedUntil - now];
+    for (let i = 0; i < 5; i++) {
+      now = pausedUntil;
+      expect((await s.admit(k, one, now)).state).toBe('probe');
+      expect((await s.admit(k, one, now)).state).toBe('probing');
+      ({ pausedUntil } = await s.settle(k, { ...plain('overloaded'), probe: true }, now + 50, () => 1));
+      pauses.push(pausedUntil - (now + 50));
+    }
+    // At the boundary: 4000 ms is reached and never passed.
+    expect(pauses).toEqual([1000, 2000, 4000, 4000, 4000, 4000]);
+    // The probe's success ends the overload (no answerBegan: the settle alone).
+    now = pausedUntil;
+    expect((await s.admit(k, one, now)).state).toBe('probe');
+    await s.settle(k, { ...plain('success'), probe: true }, now + 100);
+    expect((await s.admit(k, one, now + 100)).state).toBe('ok');
+    // A probe that got no answer frees the next probe at once.
+    const k2 = key();
+    await s.observe(
+      k2,
+      limits,
+      { requests: 10, input_tokens: undefined, output_tokens: undefined },
+      noCeil,
+      0,
+    );
+    await s.settle(k2, plain('overloaded'), 0, () => 1);
+    expect((await s.admit(k2, one, 1000)).state).toBe('probe');
+    await s.settle(k2, { ...plain('success'), outcome: 'other', probe: true, headersSeen: null }, 1100);
+    expect((await s.admit(k2, one, 1100)).state).toBe('probe');
   });
 
   it('a pause that ends within a millisecond still pauses: a jittered 529 backoff (a fraction of a ms) admits nobody before its end', async () => {
@@ -334,7 +428,8 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
     const before = await s.admit(k, one, last);
     expect(before.state).toBe('paused');
     expect(before.waitMs).toBeGreaterThanOrEqual(1);
-    expect((await s.admit(k, one, last + 1)).state).toBe('ok');
+    // (Admitted at its end, as the overload probe.)
+    expect((await s.admit(k, one, last + 1)).state).toBe('probe');
   });
 
   it('a burst of 529s answered to many calls in flight is one episode: the backoff steps once (control: the same 529s spread over episodes step each time)', async () => {

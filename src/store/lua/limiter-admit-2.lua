@@ -20,8 +20,10 @@
     the group's three levels after the charge ('' where no limit is known: the discovery), which
     the answer's remainders are compared with (include/limiter-learn-headers.lua);
     state = ok | discovery (admitted as the group's one discovery request: its limits are unknown)
-    | paused | pacing | discovering (another request's discovery is out) | quota (the tenant's
-    share has no room: bucket = req | in | out, the share bucket that is short)
+    | probe (admitted as the one request that tries the API after an overload pause) | paused |
+    pacing | discovering (another request's discovery is out) | probing (another request's overload
+    probe is out) | quota (the tenant's share has no room: bucket = req | in | out, the share bucket
+    that is short)
 ]]
 --- @include "limiter-hash"
 --- @include "limiter-bucket"
@@ -35,7 +37,7 @@ local cost = a.cost
 local target = tuning.target
 local names = bucket_names
 local st = redis.call('HMGET', h, 'paused_until', 'req_limit', 'in_limit', 'out_limit', 'req_level', 'in_level', 'out_level',
-  'ts', 'factor', 'burst_ms', 'probe_until', 'out_held', 'learned')
+  'ts', 'factor', 'burst_ms', 'probe_until', 'out_held', 'learned', 'pause_reason')
 local paused = tonumber(st[1]) or 0
 -- (Waits go up to whole ms: Redis answers a script's numbers as integers, and a jittered pause
 -- ending 0.4 ms from now would read as a wait of 0, admitted.)
@@ -46,6 +48,18 @@ if not limits[1] and not limits[2] and not limits[3] then
   if discovery_until > now then return { math.ceil(discovery_until - now), 'discovering' } end
   redis.call('HSET', h, 'probe_until', now + tuning.discoveryTtlMs)
   return { 0, 'discovery' }
+end
+-- After an overload (529) pause, one request tries the API (the overload probe) and the others
+-- wait for its answer: every waiting call sent at the pause's end would meet the same 529s.
+local probing = st[14] == 'overloaded'
+if probing then
+  local probe_until = tonumber(st[11])
+  if probe_until and probe_until > now then return { math.ceil(probe_until - now), 'probing' } end
+  if probe_until then
+    -- The probe went and no 529 came back in time: the API serves again, every call goes.
+    redis.call('HDEL', h, 'pause_reason', 'probe_until')
+    probing = false
+  end
 end
 local ts = tonumber(st[8]) or now
 local factor = tonumber(st[9]) or 1
@@ -137,5 +151,12 @@ end
 local after = {}
 for i = 1, 3 do
   if levels[i] then after[i] = tostring(levels[i] - cost[i]) else after[i] = '' end
+end
+if probing then
+  -- The others wait until its answer begins or its settle, at most overloadBaseMs: an overloaded
+  -- API answers 529 at once, before any output, while a call it serves may take seconds to begin;
+  -- no 529 by then ends the overload (above).
+  redis.call('HSET', h, 'probe_until', now + math.min(tuning.overloadBaseMs, tuning.discoveryTtlMs))
+  return { 0, 'probe', '', after[1], after[2], after[3] }
 end
 return { 0, 'ok', '', after[1], after[2], after[3] }

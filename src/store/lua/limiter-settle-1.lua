@@ -19,6 +19,8 @@
                      -1 = no answer (network error, timeout)
       discovery      true: the request was the discovery request (a 429 then teaches nothing
                      about pace, the limits were unknown, so it only pauses)
+      probe          true: the request was the overload probe (limiter-admit-2.lua): its answer
+                     ends the overload (a 529: the next pause, and the next probe after it)
       headers        (optional) the answer's headers to learn, as limiter-observe-1.lua takes them:
                      before the settle on success, after it on a 429/529
       tuning         config.limiter.tuning (core/settings.ts: what each number does)
@@ -128,7 +130,9 @@ local function on_overloaded(paused)
   if now < paused and f.pause_reason == 'overloaded' then return paused end
   local streak = (num(hash, 'overload_streak') or 0) + 1
   put(hash, 'overload_streak', streak)
-  local d = math.min(t.overloadMaxMs, t.overloadBaseMs * 2 ^ (streak - 1))
+  -- (One probe per pause: the pause bounds how late the group resumes after the overload ends, so
+  -- it doubles up to overloadProbeMaxMs, not to the job backoff's longest.)
+  local d = math.min(t.overloadMaxMs, t.overloadProbeMaxMs, t.overloadBaseMs * 2 ^ (streak - 1))
   d = d / 2 + d / 2 * a.jitter
   if a.retryAfterMs > d then d = a.retryAfterMs end
   if now + d > paused then
@@ -165,7 +169,11 @@ local paused = num(hash, 'paused_until') or 0
 give_back()
 local learned = learn_limit()
 if outcome == 'success' and not a.discovery then meter_add(hash, 'ok', now, t.learnWindowMs, 1) end
-del(hash, 'probe_until')
+-- The discovery request's or the overload probe's answer frees the next; the answers of calls sent
+-- before an overload pause do not (they say nothing of the API since).
+local overload = f.pause_reason == 'overloaded'
+if not overload or a.probe then del(hash, 'probe_until') end
+if a.probe and overload and outcome == 'success' then del(hash, 'pause_reason') end
 if outcome == 'success' then
   factor, burst = on_success(factor, burst)
 elseif outcome == 'rate_limited' then
