@@ -405,6 +405,51 @@ describe('batch collector', () => {
   });
 });
 
+describe('a batch the API refuses at create without naming the request', () => {
+  let sim: Simulator;
+  let env: Env;
+  beforeAll(async () => {
+    sim = await startSimulator({ seed: 3, batches: { processingSeconds: 0.3, refusalNamesRequest: false } });
+  });
+  afterAll(async () => {
+    await env.close();
+    await sim.close();
+  });
+
+  it('is split until each refused request is alone: those run live, every other job goes through a batch', async () => {
+    env = await setUp(sim, { batchMaxAgeSeconds: 0 });
+    await env.worker();
+    const c = env.collector();
+    const bad = {
+      prompt: undefined,
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'hi', bogus: 1 }] }],
+    };
+    // Refused requests first and last in the lane, good ones between.
+    const order = ['bad1', 'n1', 'n2', 'n3', 'bad2'];
+    for (const id of order) {
+      await env.queue.add(job(id, { ...(id.startsWith('bad') ? bad : {}), deadline: '1h', route: 'batch' }));
+    }
+    await c.tick();
+    expect(await env.redis.zcard(env.queue.keys.batchLane)).toBe(0);
+    const sent = (await env.batchesOnSim()).map((b) =>
+      Object.values({ ...b.counts } as Record<string, number>).reduce((a, n) => a + n, 0),
+    );
+    expect(sent.reduce((a, n) => a + n, 0)).toBe(3);
+    for (const id of ['bad1', 'bad2']) {
+      const view = await env.queue.wait({ id, tenant: 'acme' }, 20_000);
+      expect(view?.state).toBe('failed');
+      expect((view?.record as JobRecord | undefined)?.route).toBe('live');
+      expect(view?.error?.message).toMatch(/Extra inputs are not permitted/);
+    }
+    for (const id of ['n1', 'n2', 'n3']) {
+      const view = await tickUntilDone(env, c, id);
+      expect(view?.state).toBe('completed');
+      expect((view?.record as JobRecord | undefined)?.route).toBe('batch');
+    }
+    expect(env.finished.sort()).toEqual([...order].sort());
+  });
+});
+
 describe('a batched job at risk of its deadline', () => {
   let sim: Simulator;
   let env: Env;

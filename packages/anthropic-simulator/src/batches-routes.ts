@@ -45,9 +45,10 @@ function paramsProblem(params: unknown, maxOutputTokens: (model: string) => numb
 /** The problem with a create body, as the real API words it, or `null`. */
 function checkCreate(
   body: unknown,
-  maxRequests: number,
+  config: { maxRequests: number; refusalNamesRequest: boolean },
   maxOutputTokens: (model: string) => number,
 ): string | null {
+  const { maxRequests } = config;
   if (!isRecord(body)) return 'Request body must be a JSON object';
   const { requests } = body;
   if (!Array.isArray(requests)) return 'requests: Field required';
@@ -70,7 +71,7 @@ function checkCreate(
     const extra = Object.keys(r).find((k) => k !== 'custom_id' && k !== 'params');
     if (extra !== undefined) return `requests.${i}.${extra}: Extra inputs are not permitted`;
     const schema = paramsProblem(r.params, maxOutputTokens);
-    if (schema !== null) return `requests.${i}.params.${schema}`;
+    if (schema !== null) return config.refusalNamesRequest ? `requests.${i}.params.${schema}` : schema;
   }
   return null;
 }
@@ -146,7 +147,7 @@ async function createBatch(ctx: SimContext, req: IncomingMessage, reply: Reply):
   const problem =
     json === undefined
       ? 'There was an issue with the formatting of your request body: invalid JSON'
-      : checkCreate(json, store.config.maxRequests, ctx.opts.maxOutputTokens);
+      : checkCreate(json, store.config, ctx.opts.maxOutputTokens);
   if (problem !== null) {
     reply.fail(400, 'invalid_request_error', problem);
     return;
