@@ -148,8 +148,13 @@ async function finishAll(ctx: TickContext, finished: readonly CollectedJob[]): P
     const stored = record === null ? null : (JSON.parse(record) as JobRecord);
     if (!owed) {
       // Not finished by this answer now: a collector before this one finished it and emitted its
-      // events (its record says `batch`), or the live route ran it.
-      const how = stored?.route === 'batch' ? 'finished by its batch earlier' : 'the job ran live';
+      // events (its record says `batch`), the live route ran it, or the job is gone.
+      const how =
+        stored === null
+          ? 'the job is gone'
+          : stored.route === 'batch'
+            ? 'finished by its batch earlier'
+            : 'the job ran live';
       ctx.log?.info(`batch result ignored: ${how}`, { job: job.id, cost_usd: job.jobRecord.cost_usd });
       continue;
     }
