@@ -218,6 +218,7 @@ describe('batch collector', () => {
 
   it('a request the API refuses at create runs live with its own verdict; the rest of the lane is batched', async () => {
     env = await setUp(sim, { batchMaxAgeSeconds: 0 });
+    await new TenantStore(env.redis, env.queue.keys).add('acme', { dailyUsd: 100, onExceed: 'fail' });
     await env.worker();
     const c = env.collector();
     // A text block with a field the API's schema does not permit: promptq forwards it, the API
@@ -236,6 +237,10 @@ describe('batch collector', () => {
     expect(batches).toHaveLength(1);
     expect(Object.values(batches[0]?.counts ?? {}).reduce((a, n) => a + n, 0)).toBe(4);
     expect(await env.redis.zcard(env.queue.keys.batchLane)).toBe(0);
+    // The batched jobs' holds were kept through the refusal; the refused job's was let go.
+    const holds = env.queue.keys.budgetHolds('acme');
+    const held = (id: string) => env.redis.hexists(holds, `batch:${scopedJobId(id, 'acme')}`);
+    expect(await Promise.all([...ids, 'bad'].map(held))).toEqual([1, 1, 1, 1, 0]);
     // Live, it gets the Messages API's own verdict, in its record.
     const refused = await env.queue.wait({ id: 'bad', tenant: 'acme' }, 20_000);
     expect(refused?.state).toBe('failed');
@@ -250,6 +255,7 @@ describe('batch collector', () => {
     }
     expect(env.finished.sort()).toEqual(['bad', ...ids].sort());
     expect(await env.batchesOnSim()).toHaveLength(1);
+    expect(await env.redis.hlen(holds)).toBe(0);
   });
 
   it('a collector that died between finishing a batch and emitting its events: the next emits each once', async () => {
