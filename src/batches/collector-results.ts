@@ -5,13 +5,21 @@
  * returns to the lane or to the live route.
  */
 import { tenantOf } from '../core/fairness.js';
+import type { JobRecord } from '../core/record.js';
 import type { BatchBudgets } from '../producer/backfill/batch-budget.js';
 import { emitBatchJobEvents } from '../producer/backfill/batch-events.js';
 import { type CollectedJob, type EndedBatch, finishedBatchJob } from '../producer/backfill/batch-outcome.js';
 import { batchCustomId } from '../producer/backfill/batch-requests.js';
 import { batchTurnaround } from '../producer/routing.js';
 import type { Batches, BatchResult } from '../providers/provider.js';
-import { closeBatch, enterLane, finishDelayedJobs, jobsOf } from '../store/batch-lane.js';
+import {
+  closeBatch,
+  enterLane,
+  eventsEmitted,
+  finishDelayedJobs,
+  jobsOf,
+  owedEvents,
+} from '../store/batch-lane.js';
 import { loadBatch, type StoredBatch, saveTurnaround, updateBatch } from '../store/batch-store.js';
 import type { CollectorOptions } from './collector.js';
 import { lineOf, type ReadyJob } from './collector-fill.js';
@@ -107,14 +115,18 @@ export async function collectBatch(ctx: TickContext, batch: Ended): Promise<void
 }
 
 /**
- * Finish the jobs still delayed, settle their holds to their exact cost and emit their events. A job
- * the live route took meanwhile is not finished again; what its batch answer cost is still settled
- * (the API charged it), and said in the log.
+ * Finish the jobs still delayed, settle their holds to their exact cost and emit their events. The
+ * finish marks each job's events owed in the same step; they are emitted from the record written,
+ * then marked emitted, so a collector that died between finishing and emitting is followed by one
+ * that emits them (a death between the emit and its mark emits again: at least once). A job the
+ * live route took meanwhile is not finished again; what its batch answer cost is still settled (the
+ * API charged it), and said in the log.
  */
 async function finishAll(ctx: TickContext, finished: readonly CollectedJob[]): Promise<void> {
+  const { connection, keys } = ctx;
   const written = await finishDelayedJobs(
-    ctx.connection,
-    ctx.keys,
+    connection,
+    keys,
     finished.map((j) => ({
       id: j.id,
       status: j.status,
@@ -125,15 +137,30 @@ async function finishAll(ctx: TickContext, finished: readonly CollectedJob[]): P
       tenant: tenantOf(j.parsed.request),
     })),
   );
+  const debts = await owedEvents(
+    connection,
+    keys,
+    finished.map((j) => j.id),
+  );
   for (const [i, job] of finished.entries()) {
     await ctx.budgets.settle(job.parsed, job.jobRecord.cost_usd);
-    if (!written[i]) {
-      ctx.log?.info('batch result ignored: the job ran live', {
-        job: job.id,
-        cost_usd: job.jobRecord.cost_usd,
-      });
+    const { owed, record } = debts[i] ?? { owed: false, record: null };
+    const stored = record === null ? null : (JSON.parse(record) as JobRecord);
+    if (!owed) {
+      // Not finished by this answer now: a collector before this one finished it and emitted its
+      // events (its record says `batch`), the live route ran it, or the job is gone.
+      const how =
+        stored === null
+          ? 'the job is gone'
+          : stored.route === 'batch'
+            ? 'finished by its batch earlier'
+            : 'the job ran live';
+      ctx.log?.info(`batch result ignored: ${how}`, { job: job.id, cost_usd: job.jobRecord.cost_usd });
       continue;
     }
-    if (ctx.events) await emitBatchJobEvents(ctx.events, job);
+    if (!written[i])
+      ctx.log?.info('batch job finished by an earlier collector: its events go out now', { job: job.id });
+    if (ctx.events) await emitBatchJobEvents(ctx.events, { ...job, jobRecord: stored ?? job.jobRecord });
+    await eventsEmitted(connection, keys, job.id);
   }
 }

@@ -188,7 +188,6 @@ export class Collector {
 
   /** Hold the budgets, then submit one batch and record it (its jobs leave the lane in the same step). */
   async #send(jobs: ReadyJob[]): Promise<void> {
-    const { connection, keys, config, provider } = this.#o;
     const held: ReadyJob[] = [];
     const refused: string[] = [];
     for (const j of jobs) {
@@ -205,7 +204,51 @@ export class Collector {
     }
     // Refused by the tenant's budget: live, where the worker waits or fails it as the tenant says.
     await this.#promote(refused);
-    if (held.length === 0) return;
+    if (held.length > 0) await this.#submitIsolating(held);
+  }
+
+  /**
+   * Submit these held jobs. A batch the API refuses whole at create (`400 invalid_request_error`) is
+   * not sent again as it was: the request its error names (`requests.<i>…`) goes live, where it gets
+   * its own verdict and record (the API's error, or an answer when only the Batches API refuses it);
+   * an error naming none splits the batch in halves, each tried on its own (down to single jobs).
+   * Each refusal takes a job out or halves a group, so at most 2n − 1 creates for n jobs. The holds
+   * of the jobs still to send are kept across the retries. Other errors: the jobs not sent yet stay
+   * in the lane for the next tick, their holds let go.
+   */
+  async #submitIsolating(jobs: ReadyJob[]): Promise<void> {
+    const groups: ReadyJob[][] = [jobs];
+    for (let group = groups.shift(); group !== undefined; group = groups.shift()) {
+      let refusal: string | null;
+      try {
+        refusal = await this.#create(group);
+      } catch (err) {
+        for (const j of groups.flat()) await this.#budgets.settle(lineOf(j), null);
+        throw err;
+      }
+      if (refusal === null) continue;
+      const named = /^requests\.(\d+)\b/.exec(refusal);
+      const at = named === null ? -1 : Number(named[1]);
+      if (group.length === 1 || (at >= 0 && at < group.length)) {
+        const bad = group.length === 1 ? group[0]! : group[at]!;
+        this.#o.log?.warn('batch refused a request at create: it runs live', { job: bad.id });
+        await this.#budgets.settle(lineOf(bad), null);
+        await this.#promote([bad.id]);
+        const rest = group.filter((j) => j !== bad);
+        if (rest.length > 0) groups.unshift(rest);
+      } else {
+        const half = Math.ceil(group.length / 2);
+        groups.unshift(group.slice(0, half), group.slice(half));
+      }
+    }
+  }
+
+  /**
+   * One create of these held jobs, recorded (its jobs leave the lane in the same step). Refused at
+   * create (400 invalid_request): the API's message, the holds kept; null once sent.
+   */
+  async #create(held: ReadyJob[]): Promise<string | null> {
+    const { connection, keys, config, provider } = this.#o;
     const ids = held.map((j) => j.id);
     const intent = { token: randomUUID(), at: Date.now(), round: 0, ids, lane: true };
     await saveBatchIntent(connection, keys, intent);
@@ -215,9 +258,12 @@ export class Collector {
         held.map((j) => ({ customId: batchCustomId(j.id), request: j.request })),
       );
     } catch (err) {
-      // The jobs stay in the lane for the next tick; their holds are let go until then.
+      const d = provider.classify(err);
+      if (d.statusCode !== null) await dropBatchIntent(connection, keys, intent.token);
+      // Refused for what it holds: the caller isolates the request; the holds stay for the retries.
+      if (d.statusCode === 400 && d.errorType === 'invalid_request_error') return d.message;
+      // The jobs stay in the lane; their holds are let go until they are sent.
       for (const j of held) await this.#budgets.settle(lineOf(j), null);
-      if (provider.classify(err).statusCode !== null) await dropBatchIntent(connection, keys, intent.token);
       throw err;
     }
     const due = dueOf(
@@ -234,6 +280,7 @@ export class Collector {
       { due },
     );
     this.#o.log?.info('batch submitted', { batch: batch.id, requests: ids.length });
+    return null;
   }
 
   /** Run these delayed jobs live now (BullMQ's promote); one the live route has already is left alone. */

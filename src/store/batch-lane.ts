@@ -7,6 +7,9 @@
  *   by then, BullMQ promotes it and a live worker runs it. The delayed set is the one arbiter of
  *   exactly-once: a batch result finishes the job only by taking it out of the delayed set
  *   (lua/finish-delayed-jobs-N.lua), in the same step as it writes the final state.
+ * - `batch-unemitted`: jobs finished that way whose events are still owed; the collector emits them
+ *   (from the record written) and takes them out, so a collector that died in between is followed
+ *   by one that emits them.
  * - `batch-open`: the collector's batches not collected yet (their jobs: batch-store.ts `jobs`).
  * - `collector-lease`: the token of the one active collector across processes; it expires, so a
  *   collector that died is taken over once its lease runs out.
@@ -142,6 +145,7 @@ export async function finishDelayedJobs(
     keys.bullmq('failed'),
     keys.bullmq('events'),
     keys.tenantPending,
+    keys.batchUnemitted,
     ...jobs.map((j) => keys.job(bullJobId(j.id))),
   ];
   const argv = [
@@ -151,4 +155,31 @@ export async function finishDelayedJobs(
   ];
   const written = await finishScript(redis, k, argv);
   return written.map((w) => w === 1);
+}
+
+/**
+ * Per job, the record it has now (null: none, or the job is gone) and whether it is owed events from
+ * a batch finish (`batch-unemitted`).
+ */
+export async function owedEvents(
+  redis: Redis,
+  keys: Keyspace,
+  ids: readonly string[],
+): Promise<Array<{ owed: boolean; record: string | null }>> {
+  if (ids.length === 0) return [];
+  const pipe = redis.pipeline();
+  for (const id of ids) {
+    pipe.sismember(keys.batchUnemitted, bullJobId(id));
+    pipe.hget(keys.job(bullJobId(id)), 'record');
+  }
+  const rows = (await pipe.exec()) ?? [];
+  return ids.map((_, i) => ({
+    owed: rows[2 * i]?.[1] === 1,
+    record: (rows[2 * i + 1]?.[1] as string | null | undefined) ?? null,
+  }));
+}
+
+/** A job's events were emitted: no longer owed. */
+export async function eventsEmitted(redis: Redis, keys: Keyspace, id: string): Promise<void> {
+  await redis.srem(keys.batchUnemitted, bullJobId(id));
 }

@@ -322,6 +322,11 @@ export class Keyspace {
     return `${this.base}:${own}:batch-open`;
   }
 
+  /** Jobs a batch finished whose events are not emitted yet (batches/collector-results.ts). */
+  get batchUnemitted(): string {
+    return `${this.base}:${own}:batch-unemitted`;
+  }
+
   /** The lease of the one active collector (batches/collector.ts). */
   get collectorLease(): string {
     return `${this.base}:${own}:collector-lease`;

@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { type Simulator, startSimulator } from '../../packages/anthropic-simulator/src/index.js';
 import { Collector } from '../../src/batches/collector.js';
 import { lineOf } from '../../src/batches/collector-fill.js';
+import { Logger } from '../../src/core/log.js';
 import type { JobRecord } from '../../src/core/record.js';
 import type { RoutingConfig } from '../../src/core/settings.js';
 import { PromptqEvents } from '../../src/events/emitter.js';
@@ -56,6 +57,8 @@ async function setUp(sim: Simulator, routing: Partial<RoutingConfig>) {
   events.on('finished', (e) => void finished.push(e.jobId), { blocking: true });
   const client = new Anthropic({ apiKey: 'k', baseURL: sim.url, maxRetries: 0 });
   const provider = new AnthropicProvider({ client });
+  const logs: Array<Record<string, unknown>> = [];
+  const log = new Logger('info', (line) => void logs.push(JSON.parse(line) as Record<string, unknown>));
   const collector = (o: { now?: () => number } = {}) =>
     new Collector({
       connection: redis,
@@ -64,6 +67,7 @@ async function setUp(sim: Simulator, routing: Partial<RoutingConfig>) {
       provider,
       prices: new PriceTable(),
       events,
+      log,
       ...o,
     });
   let worker: RunningWorker | undefined;
@@ -71,6 +75,7 @@ async function setUp(sim: Simulator, routing: Partial<RoutingConfig>) {
     redis,
     queue,
     finished,
+    logs,
     collector,
     provider,
     async worker() {
@@ -168,7 +173,9 @@ describe('batch collector', () => {
     await c.tick();
     const batches = await env.batchesOnSim();
     expect(batches).toHaveLength(1);
-    expect(batches[0]?.counts.processing).toBe(3);
+    // Its three requests, however many the simulator has processed by now (a loaded machine is slow).
+    const counts: Record<string, number> = { ...batches[0]?.counts };
+    expect(Object.values(counts).reduce((a, n) => a + n, 0)).toBe(3);
   });
 
   it('closes a batch when its oldest job is batchMaxAgeSeconds old, not a millisecond before', async () => {
@@ -206,6 +213,102 @@ describe('batch collector', () => {
     const view = await env.queue.get({ id: 'both', tenant: 'acme' });
     expect((view?.record as JobRecord | undefined)?.route).toBe('live');
     expect(env.finished).toEqual(['both']);
+    expect(env.logs.map((l) => l.msg)).toContain('batch result ignored: the job ran live');
+  });
+
+  it('a request the API refuses at create runs live with its own verdict; the rest of the lane is batched', async () => {
+    env = await setUp(sim, { batchMaxAgeSeconds: 0 });
+    await new TenantStore(env.redis, env.queue.keys).add('acme', { dailyUsd: 100, onExceed: 'fail' });
+    await env.worker();
+    const c = env.collector();
+    // A text block with a field the API's schema does not permit: promptq forwards it, the API
+    // refuses the whole batch that carries it.
+    const bad = {
+      prompt: undefined,
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'hi', bogus: 1 }] }],
+    };
+    const ids = ['g1', 'g2', 'g3', 'g4'];
+    for (const id of ids.slice(0, 2)) await env.queue.add(job(id, { deadline: '1h', route: 'batch' }));
+    await env.queue.add(job('bad', { ...bad, deadline: '1h', route: 'batch' }));
+    for (const id of ids.slice(2)) await env.queue.add(job(id, { deadline: '1h', route: 'batch' }));
+    // One tick: the refused request is taken out and the others go in one batch.
+    await c.tick();
+    const batches = await env.batchesOnSim();
+    expect(batches).toHaveLength(1);
+    expect(Object.values(batches[0]?.counts ?? {}).reduce((a, n) => a + n, 0)).toBe(4);
+    expect(await env.redis.zcard(env.queue.keys.batchLane)).toBe(0);
+    // The batched jobs' holds were kept through the refusal; the refused job's was let go.
+    const holds = env.queue.keys.budgetHolds('acme');
+    const held = (id: string) => env.redis.hexists(holds, `batch:${scopedJobId(id, 'acme')}`);
+    expect(await Promise.all([...ids, 'bad'].map(held))).toEqual([1, 1, 1, 1, 0]);
+    // Live, it gets the Messages API's own verdict, in its record.
+    const refused = await env.queue.wait({ id: 'bad', tenant: 'acme' }, 20_000);
+    expect(refused?.state).toBe('failed');
+    const record = refused?.record as JobRecord;
+    expect(record.route).toBe('live');
+    expect([record.status_code, record.error_type]).toEqual([400, 'invalid_request_error']);
+    expect(refused?.error?.message).toMatch(/text\.bogus: Extra inputs are not permitted/);
+    for (const id of ids) {
+      const view = await tickUntilDone(env, c, id);
+      expect(view?.state).toBe('completed');
+      expect((view?.record as JobRecord | undefined)?.route).toBe('batch');
+    }
+    expect(env.finished.sort()).toEqual(['bad', ...ids].sort());
+    expect(await env.batchesOnSim()).toHaveLength(1);
+    expect(await env.redis.hlen(holds)).toBe(0);
+  });
+
+  it('a collector that died between finishing a batch and emitting its events: the next emits each once', async () => {
+    env = await setUp(sim, { batchMaxAgeSeconds: 0, collectorLeaseMs: 800 });
+    const ids = ['e1', 'e2'];
+    for (const id of ids) await env.queue.add(job(id, { deadline: '1h', route: 'batch' }));
+    const first = env.collector();
+    await first.tick();
+    const [b] = await env.batchesOnSim();
+    while ((await env.provider.batches!.retrieve(b!.id))?.status !== 'ended') await sleep(100);
+    // What `first` did: every job finished from its result, then it died before emitting.
+    const results = new Map<string, Parameters<typeof finishedBatchJob>[1]>();
+    for await (const r of env.provider.batches!.results(b!.id)) results.set(r.customId, r.result);
+    const stored = await loadBatch(env.redis, env.queue.keys, b!.id);
+    const jobs = await jobsOf(
+      env.redis,
+      env.queue.keys,
+      stored!.jobs.map((id) => ({ id, at: 0 })),
+    );
+    const ended = { id: b!.id, createdAt: Date.now() - 1000, endedAt: Date.now(), round: 0 };
+    const retention = { completedSeconds: 3600, failedSeconds: 3600 };
+    const done = jobs.map((j) =>
+      finishedBatchJob(
+        lineOf({ id: j.id, request: j.request! }),
+        results.get(batchCustomId(j.id))!,
+        ended,
+        new PriceTable(),
+        retention,
+        j.enqueuedAt,
+      ),
+    );
+    const written = await finishDelayedJobs(
+      env.redis,
+      env.queue.keys,
+      done.map((j) => ({ ...j, tenant: 'acme' })),
+    );
+    expect(written).toEqual([true, true]);
+    expect(env.finished).toEqual([]);
+    await sleep(900);
+    const second = env.collector();
+    expect(await second.tick()).toBe(true);
+    expect(env.finished.sort()).toEqual(ids);
+    const messages = env.logs.map((l) => l.msg);
+    expect(messages).not.toContain('batch result ignored: the job ran live');
+    expect(
+      messages.filter((m) => m === 'batch job finished by an earlier collector: its events go out now'),
+    ).toHaveLength(2);
+    // Collected again (a collector that died after emitting, before closing): nothing emitted twice.
+    await env.redis.sadd(env.queue.keys.batchOpen, b!.id);
+    await second.tick();
+    expect(env.finished.sort()).toEqual(ids);
+    expect(env.logs.map((l) => l.msg)).toContain('batch result ignored: finished by its batch earlier');
+    expect(env.logs.map((l) => l.msg)).not.toContain('batch result ignored: the job ran live');
   });
 
   it('a collector that dies mid-batch is taken over after its lease; each job finishes once', async () => {
@@ -305,6 +408,51 @@ describe('batch collector', () => {
     await second.tick();
     expect((await readSpend(env.redis, env.queue.keys, ['acme'])).get('acme')?.day).toBe(spent);
     for (const id of ids) expect((await env.queue.get({ id, tenant: 'acme' }))?.state).toBe('completed');
+  });
+});
+
+describe('a batch the API refuses at create without naming the request', () => {
+  let sim: Simulator;
+  let env: Env;
+  beforeAll(async () => {
+    sim = await startSimulator({ seed: 3, batches: { processingSeconds: 0.3, refusalNamesRequest: false } });
+  });
+  afterAll(async () => {
+    await env.close();
+    await sim.close();
+  });
+
+  it('is split until each refused request is alone: those run live, every other job goes through a batch', async () => {
+    env = await setUp(sim, { batchMaxAgeSeconds: 0 });
+    await env.worker();
+    const c = env.collector();
+    const bad = {
+      prompt: undefined,
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'hi', bogus: 1 }] }],
+    };
+    // Refused requests first and last in the lane, good ones between.
+    const order = ['bad1', 'n1', 'n2', 'n3', 'bad2'];
+    for (const id of order) {
+      await env.queue.add(job(id, { ...(id.startsWith('bad') ? bad : {}), deadline: '1h', route: 'batch' }));
+    }
+    await c.tick();
+    expect(await env.redis.zcard(env.queue.keys.batchLane)).toBe(0);
+    const sent = (await env.batchesOnSim()).map((b) =>
+      Object.values({ ...b.counts } as Record<string, number>).reduce((a, n) => a + n, 0),
+    );
+    expect(sent.reduce((a, n) => a + n, 0)).toBe(3);
+    for (const id of ['bad1', 'bad2']) {
+      const view = await env.queue.wait({ id, tenant: 'acme' }, 20_000);
+      expect(view?.state).toBe('failed');
+      expect((view?.record as JobRecord | undefined)?.route).toBe('live');
+      expect(view?.error?.message).toMatch(/Extra inputs are not permitted/);
+    }
+    for (const id of ['n1', 'n2', 'n3']) {
+      const view = await tickUntilDone(env, c, id);
+      expect(view?.state).toBe('completed');
+      expect((view?.record as JobRecord | undefined)?.route).toBe('batch');
+    }
+    expect(env.finished.sort()).toEqual([...order].sort());
   });
 });
 

@@ -141,6 +141,26 @@ describe('simulator: Message Batches API through the SDK', () => {
     ]);
     expect(dup?.message).toMatch(/unique/);
     expect(await create([])).toBeInstanceOf(BadRequestError);
+    // A field the params' schema does not permit refuses the whole batch at create, naming its index;
+    // the same request without it is accepted.
+    const block = (extra: Record<string, unknown>) => ({
+      ...params('x'),
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'hi', ...extra }] }],
+    });
+    const refused = await create([
+      { custom_id: 'ok', params: params('x') },
+      { custom_id: 'bad', params: block({ bogus: 1 }) },
+    ]);
+    expect(refused).toBeInstanceOf(BadRequestError);
+    expect(refused?.error).toMatchObject({
+      error: {
+        type: 'invalid_request_error',
+        message: 'requests.1.params.messages.0.content.0.text.bogus: Extra inputs are not permitted',
+      },
+    });
+    expect(await create([{ custom_id: 'fine', params: block({}) }])).toBeNull();
+    // The Messages API refuses it too.
+    await expect(c.messages.create(block({ bogus: 1 }) as never)).rejects.toBeInstanceOf(BadRequestError);
     await expect(c.messages.batches.retrieve('msgbatch_nope')).rejects.toBeInstanceOf(NotFoundError);
     const b = await c.messages.batches.create({ requests: [{ custom_id: 'a', params: params('x') }] });
     const early = await fetch(`${sim.url}/v1/messages/batches/${b.id}/results`, {

@@ -44,6 +44,14 @@ export interface BatchesOptions {
    * @defaultValue `''`
    */
   stateFile?: string;
+  /**
+   * Whether a create refused for one request's params names the request (`requests.3.params.…`).
+   * The real API's wording is not documented; anthropics/anthropic-sdk-typescript#553 quotes one
+   * without the index (`system.0.cache_control: Extra inputs are not permitted`). `false`: the
+   * message names only the field inside the params, so a client cannot tell which request it was.
+   * @defaultValue true
+   */
+  refusalNamesRequest?: boolean;
 }
 
 export const BATCHES_DEFAULTS = {
@@ -54,6 +62,7 @@ export const BATCHES_DEFAULTS = {
   maxRequests: 100_000,
   maxBytes: 256 * 1024 * 1024,
   stateFile: '',
+  refusalNamesRequest: true,
 } as const satisfies Required<BatchesOptions>;
 
 /** Checks `SimulatorOptions.batches`; returns a message naming the bad field, or the resolved options. */
@@ -65,6 +74,7 @@ export function resolveBatchesOptions(given: BatchesOptions = {}): Required<Batc
   for (const k of ['errorRate', 'expiryRate'] as const) {
     if (!(finite(r[k]) && r[k] <= 1)) return `batches.${k} must be a probability in [0, 1]`;
   }
+  if (typeof r.refusalNamesRequest !== 'boolean') return 'batches.refusalNamesRequest must be true or false';
   if (typeof r.stateFile !== 'string') return 'batches.stateFile must be a path (a string)';
   if (r.errorRate + r.expiryRate > 1) return 'batches.errorRate + batches.expiryRate must be at most 1';
   for (const k of ['maxRequests', 'maxBytes'] as const) {

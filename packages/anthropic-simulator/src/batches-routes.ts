@@ -10,6 +10,14 @@
  * | `POST /v1/messages/batches/{id}/cancel` | the batch, now `canceling` |
  * | `GET /v1/messages/batches/{id}/results` | JSONL, once the batch has ended |
  * | `DELETE /v1/messages/batches/{id}` | `{id, type: "message_batch_deleted"}`, ended batches only |
+ *
+ * A create whose `params` carry a field the Messages schema does not permit is refused whole,
+ * `400 invalid_request_error`, naming the request's index
+ * (`requests.3.params.messages.0.content.0.text.foo: Extra inputs are not permitted`), as the real
+ * API's create refuses params its parser rejects (anthropics/anthropic-sdk-typescript#553:
+ * `system.0.cache_control: Extra inputs are not permitted` from `batches.create`). Other problems
+ * of params (a bad value, an unknown model, `max_tokens: 0`) are found while processing, as the
+ * docs say of params validation: that request ends `errored` (batches.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { checkCredentials } from './auth.js';
@@ -17,6 +25,7 @@ import { CUSTOM_ID } from './batches.js';
 import type { SimContext } from './context.js';
 import { errorBody } from './errors.js';
 import { parseJson, readBody, sendJson } from './http-util.js';
+import { validateMessagesRequest } from './validate-request.js';
 
 const PREFIX = '/v1/messages/batches';
 
@@ -24,8 +33,22 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** A field the params' schema does not permit: refused by the API's parser at create. */
+const SCHEMA_ERROR = /Extra inputs are not permitted/;
+
+/** The schema problem of one request's params, or `null`. */
+function paramsProblem(params: unknown, maxOutputTokens: (model: string) => number): string | null {
+  const v = validateMessagesRequest(params, maxOutputTokens);
+  return !v.ok && SCHEMA_ERROR.test(v.error.message) ? v.error.message : null;
+}
+
 /** The problem with a create body, as the real API words it, or `null`. */
-function checkCreate(body: unknown, maxRequests: number): string | null {
+function checkCreate(
+  body: unknown,
+  config: { maxRequests: number; refusalNamesRequest: boolean },
+  maxOutputTokens: (model: string) => number,
+): string | null {
+  const { maxRequests } = config;
   if (!isRecord(body)) return 'Request body must be a JSON object';
   const { requests } = body;
   if (!Array.isArray(requests)) return 'requests: Field required';
@@ -47,6 +70,8 @@ function checkCreate(body: unknown, maxRequests: number): string | null {
     if (!isRecord(r.params)) return `requests.${i}.params: Field required`;
     const extra = Object.keys(r).find((k) => k !== 'custom_id' && k !== 'params');
     if (extra !== undefined) return `requests.${i}.${extra}: Extra inputs are not permitted`;
+    const schema = paramsProblem(r.params, maxOutputTokens);
+    if (schema !== null) return config.refusalNamesRequest ? `requests.${i}.params.${schema}` : schema;
   }
   return null;
 }
@@ -122,7 +147,7 @@ async function createBatch(ctx: SimContext, req: IncomingMessage, reply: Reply):
   const problem =
     json === undefined
       ? 'There was an issue with the formatting of your request body: invalid JSON'
-      : checkCreate(json, store.config.maxRequests);
+      : checkCreate(json, store.config, ctx.opts.maxOutputTokens);
   if (problem !== null) {
     reply.fail(400, 'invalid_request_error', problem);
     return;

@@ -158,12 +158,17 @@ function checkCacheControl(block: Record<string, unknown>, field: string, count:
   count.n++;
 }
 
+/** The fields of a text block (the API refuses others). */
+const TEXT_BLOCK_FIELDS = new Set(['type', 'text', 'cache_control', 'citations']);
+
 function checkBlock(block: unknown, field: string, count: { n: number }): void {
   if (!isRecord(block)) fail(`${field}: Input should be a valid dictionary or object`);
   if (typeof block.type !== 'string') fail(`${field}.type: Field required`);
   if (block.type === 'text') {
     if (typeof block.text !== 'string') fail(`${field}.text: Input should be a valid string`);
     if (block.text.length === 0) fail(`${field}.text: text content blocks must be non-empty`);
+    const extra = Object.keys(block).find((k) => !TEXT_BLOCK_FIELDS.has(k));
+    if (extra !== undefined) fail(`${field}.text.${extra}: Extra inputs are not permitted`);
   }
   checkCacheControl(block, field, count);
 }
