@@ -250,4 +250,6 @@ async function main(): Promise<number> {
   }
 }
 
-process.exitCode = await main();
+// Exit when done: a worker closed with force keeps its connections (ops/start-worker.ts), so the
+// process would not end by itself.
+process.exit(await main());
