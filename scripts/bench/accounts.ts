@@ -7,7 +7,8 @@
  * - A2: one Bedrock account (no rate-limit headers, a combined tokens-per-minute quota that
  *   reserves input + max_tokens): tokens the quota kept (input + output served) in the window over
  *   the quota.
- * - A3: jobs sharing cacheable prefixes over two accounts: cache writes per prefix.
+ * - A3: jobs sharing cacheable prefixes over two accounts, served by two workers (each its own
+ *   connections and router, as two processes): cache writes per prefix.
  *
  *   npm run bench:accounts -- [--seconds N] [--only A1|A2|A3] [--check]
  */
@@ -49,8 +50,11 @@ async function recordingSim(opts: SimulatorOptions): Promise<{ sim: Simulator; s
   return { sim, served };
 }
 
-/** promptq (worker only) on a fresh queue with this accounts file. */
-async function promptq(redisUrl: string, accounts: unknown[], env: Record<string, string> = {}) {
+/**
+ * promptq (worker only) on a fresh queue with this accounts file: `workers` services, each with its
+ * own Redis connections, router and limiters (as separate processes would have).
+ */
+async function promptq(redisUrl: string, accounts: unknown[], env: Record<string, string> = {}, workers = 1) {
   const dir = mkdtempSync(join(tmpdir(), 'promptq-bench-accounts-'));
   const file = join(dir, 'accounts.json');
   writeFileSync(file, JSON.stringify({ accounts }), { mode: 0o600 });
@@ -64,13 +68,16 @@ async function promptq(redisUrl: string, accounts: unknown[], env: Record<string
     PROMPTQ_SHUTDOWN_TIMEOUT_MS: '1000',
     ...env,
   });
-  const svc = await runService(config, { api: false, worker: true, embedRedis: false }, new Logger('error'));
+  const svcs: Array<Awaited<ReturnType<typeof runService>>> = [];
+  for (let i = 0; i < workers; i++) {
+    svcs.push(await runService(config, { api: false, worker: true, embedRedis: false }, new Logger('error')));
+  }
   const queue = new PromptQueue({ redis: { url: redisUrl }, queue: queueName });
   return {
     queue,
     async close() {
       await queue.close();
-      await svc.close(true);
+      for (const svc of svcs) await svc.close(true);
     },
   };
 }
@@ -80,6 +87,20 @@ async function feedJobs(queue: PromptQueue, jobs: unknown[]): Promise<void> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** What was served in each 5 s of the window (`weight`: per answer, 1 = calls): where a shortfall is. */
+function perFiveSeconds(
+  served: Served[],
+  start: number,
+  weight: (s: ServedResponse) => number = () => 1,
+): string {
+  const bins = Array.from({ length: Math.ceil(seconds / 5) }, () => 0);
+  for (const x of served) {
+    const i = Math.floor((x.at - start) / 5000);
+    if (i >= 0 && i < bins.length) bins[i] = (bins[i] ?? 0) + weight(x.served);
+  }
+  return bins.join(' ');
+}
 const fast: SimulatorOptions = { ttftMs: 5, msPerToken: 0.05, startEmpty: true };
 
 /** A1: two Anthropic accounts, 240 and 120 requests a minute. */
@@ -113,6 +134,7 @@ async function twoAccounts(redisUrl: string): Promise<number> {
   const servedB = inWindow(b.served);
   const allowed = ((rpm.a + rpm.b) * seconds) / 60;
   const share = (servedA + servedB) / allowed;
+  console.log(`   per 5 s: a ${perFiveSeconds(a.served, start)}; b ${perFiveSeconds(b.served, start)}`);
   console.log(
     `A1 two anthropic accounts (${rpm.a} + ${rpm.b} rpm, ${seconds} s from empty buckets): served ${servedA} + ${servedB} = ${servedA + servedB} of ${allowed} allowed → ${share.toFixed(3)} of the summed allowance; 429s ${a.sim.stats().rateLimited.total} + ${b.sim.stats().rateLimited.total}`,
   );
@@ -154,6 +176,8 @@ async function bedrockNoHeaders(redisUrl: string): Promise<number> {
     .reduce((n, x) => n + x.served.usage.input_tokens + x.served.usage.output_tokens, 0);
   const allowed = (tpm * seconds) / 60;
   const share = kept / allowed;
+  const tokens = (x: ServedResponse) => x.usage.input_tokens + x.usage.output_tokens;
+  console.log(`   tokens per 5 s: ${perFiveSeconds(s.served, start, tokens)}`);
   console.log(
     `A2 bedrock, no headers (${tpm} tokens/min of input + max_tokens, ${seconds} s from empty): ${kept} tokens served of ${allowed} → ${share.toFixed(3)}; ${s.served.length} calls, ${s.sim.stats().rateLimited.total} ThrottlingExceptions`,
   );
@@ -162,8 +186,11 @@ async function bedrockNoHeaders(redisUrl: string): Promise<number> {
   return share;
 }
 
-/** A3: 20 prefixes × 10 jobs over two accounts. */
+/** A3: 20 prefixes × 10 jobs over two accounts, served by two workers (each its own router). */
 async function sharedPrefix(redisUrl: string): Promise<number> {
+  // (Set here too: `--only A3` runs no A1.)
+  process.env.BENCH_KEY_A = 'sk-ant-bench-a';
+  process.env.BENCH_KEY_B = 'sk-ant-bench-b';
   const a = await recordingSim({ seed: 4 });
   const b = await recordingSim({ seed: 5 });
   const p = await promptq(
@@ -172,7 +199,8 @@ async function sharedPrefix(redisUrl: string): Promise<number> {
       { name: 'a', provider: 'anthropic', api_key_env: 'BENCH_KEY_A', base_url: a.sim.url },
       { name: 'b', provider: 'anthropic', api_key_env: 'BENCH_KEY_B', base_url: b.sim.url },
     ],
-    { PROMPTQ_CONCURRENCY: '16' },
+    { PROMPTQ_CONCURRENCY: '8' },
+    2,
   );
   const prefixes = 20;
   const jobs = Array.from({ length: prefixes * 10 }, (_, i) => ({
@@ -194,7 +222,7 @@ async function sharedPrefix(redisUrl: string): Promise<number> {
     s.filter((x) => (x.served.usage.cache_creation_input_tokens ?? 0) > 0).length;
   const perPrefix = (writes(a.served) + writes(b.served)) / prefixes;
   console.log(
-    `A3 shared prefix over two accounts (${prefixes} prefixes × 10 jobs): cache writes ${writes(a.served)} on a + ${writes(b.served)} on b = ${perPrefix.toFixed(2)} per prefix (served ${a.served.length} + ${b.served.length})`,
+    `A3 shared prefix over two accounts, two workers (${prefixes} prefixes × 10 jobs): cache writes ${writes(a.served)} on a + ${writes(b.served)} on b = ${perPrefix.toFixed(2)} per prefix (served ${a.served.length} + ${b.served.length})`,
   );
   await p.close();
   await a.sim.close();
@@ -222,4 +250,6 @@ async function main(): Promise<number> {
   }
 }
 
-process.exitCode = await main();
+// Exit when done: a worker closed with force keeps its connections (ops/start-worker.ts), so the
+// process would not end by itself.
+process.exit(await main());

@@ -7,14 +7,21 @@
  * call goes to the first that admits it. Only when every eligible account defers is the job handed
  * back, until the earliest of them.
  *
- * A shared cacheable prefix stays on one account while the cache is warm there: caches belong to an
- * organization or workspace, so spreading a prefix over accounts would pay the cache write on each.
+ * A shared cacheable prefix stays on one account while the cache is warm there, across processes:
+ * caches belong to an organization or workspace, so spreading a prefix over accounts would pay the
+ * cache write on each. The first call with a prefix pins it (in Redis, {@link PrefixAffinityStore})
+ * to the account first in its turn; every call with the prefix, from any process, then asks that
+ * account only, and waits for room there (or is handed back until then) unless that is more than
+ * `affinityWaitMs` away (`cacheWriteWaitMs`, 10 s by default: the longest a call waits to save a
+ * cache write): then the other accounts are asked, and the one that admits it pays the write. The pin
+ * lasts the cache lifetime past the last call admitted on its account. A pin made by the call that
+ * found no room moves to the account that served it.
  * A job that opted in (`account_fallback`) avoids the account that just failed it (overloaded, a
  * server error, no answer), when another is eligible.
  */
-import { modelGroup } from '../core/models.js';
 import type { Provider } from '../providers/provider.js';
 import type { RateLimiter } from './limiter.js';
+import type { PrefixAffinityStore } from './prefix-affinity.js';
 import type { AcquireOptions, CallPlan, Deferral, Permit } from './types.js';
 
 /** One account of the pool: its provider (client) and its limiter. */
@@ -39,10 +46,14 @@ export interface RoutedPermit extends Permit {
 }
 
 export interface AccountRouterOptions {
-  /** How long a prefix stays with its account after its last call (the cache lifetime). */
-  cacheTtlMs: number;
-  /** The most prefixes remembered. @defaultValue 10000 */
-  maxPrefixes?: number;
+  /** Which account holds each cacheable prefix, shared by every process ({@link PrefixAffinity}). */
+  affinity: PrefixAffinityStore;
+  /**
+   * The longest a call waits for room on the account holding its prefix's cache before another
+   * account with room serves it (and pays the cache write there): `limiter.tuning.cacheWriteWaitMs`,
+   * read at each call.
+   */
+  affinityWaitMs: () => number;
   /**
    * The provider of a call no account may serve (its stream fails naming the model); `why`, when
    * the accounts map the model but none has fast mode for a `speed: "fast"` call.
@@ -58,10 +69,6 @@ export function accountNameOf(provider: Provider): string {
 export class AccountRouter {
   readonly #accounts: readonly PooledAccount[];
   readonly #opts: AccountRouterOptions;
-  /** `group:prefix` → the account holding its cache, and until when (oldest first). */
-  readonly #sticky = new Map<string, { account: string; until: number }>();
-  /** `group:prefix` → settles once the call choosing its account has one (or none). */
-  readonly #choosing = new Map<string, Promise<void>>();
   #next = 0;
 
   constructor(accounts: readonly PooledAccount[], opts: AccountRouterOptions) {
@@ -101,21 +108,25 @@ export class AccountRouter {
   ): Promise<RoutedPermit | Deferral> {
     const eligible = this.eligible(plan.model, routing);
     if (eligible.length === 0) return nothingPermit(this.#unserved(plan.model, routing));
-    const prefixKey =
-      plan.cachePrefixKey === undefined ? undefined : `${modelGroup(plan.model)}:${plan.cachePrefixKey}`;
-    if (prefixKey === undefined) return this.#ask(this.#rotate(eligible), plan, signal, opts);
-    // A call choosing an account for this prefix is out: its choice is this call's too.
-    for (let c = this.#choosing.get(prefixKey); c !== undefined; c = this.#choosing.get(prefixKey)) await c;
-    const warm = this.#warm(prefixKey, eligible);
-    if (warm) return this.#ask([warm], plan, signal, opts, prefixKey);
-    let chosen!: () => void;
-    this.#choosing.set(prefixKey, new Promise<void>((resolve) => (chosen = resolve)));
-    try {
-      return await this.#ask(this.#rotate(eligible), plan, signal, opts, prefixKey);
-    } finally {
-      this.#choosing.delete(prefixKey);
-      chosen();
+    const order = this.#rotate(eligible);
+    if (plan.cachePrefixKey === undefined) return this.#ask(order, plan, signal, opts);
+    const prefix = `${plan.model}:${plan.cachePrefixKey}`;
+    // The prefix's account, from every process: pinned to the first in turn when none holds it.
+    const pin = await this.#opts.affinity.claim(prefix, accountNameOf((order[0] as PooledAccount).provider));
+    const pinned = order.find((a) => accountNameOf(a.provider) === pin.account);
+    // Pinned where this job may not go (its `account`, fast mode, a fallback): any other, in turn.
+    if (pinned === undefined) return this.#ask(order, plan, signal, opts, { prefix });
+    const there = await this.#ask([pinned], plan, signal, { mayDefer: true }, { prefix });
+    if (!('deferred' in there)) return there;
+    const others = order.filter((a) => a !== pinned);
+    if (others.length === 0 || there.untilMs - Date.now() <= this.#opts.affinityWaitMs()) {
+      // Room soon enough there: wait for it (or hand the job back until then).
+      return opts.mayDefer === true ? there : this.#ask([pinned], plan, signal, opts, { prefix });
     }
+    // No room there for longer than a cache write is worth waiting for: another account serves it.
+    const from = pin.created ? pin.account : undefined;
+    const elsewhere = await this.#ask(others, plan, signal, opts, { prefix, from });
+    return 'deferred' in elsewhere && there.untilMs < elsewhere.untilMs ? there : elsewhere;
   }
 
   /** The provider failing a call no account may serve, saying why when fast mode is the reason. */
@@ -135,7 +146,7 @@ export class AccountRouter {
     plan: CallPlan,
     signal: AbortSignal | undefined,
     opts: AcquireOptions,
-    prefixKey?: string,
+    affinity?: { prefix: string; from?: string | undefined },
   ): Promise<RoutedPermit | Deferral> {
     let earliest: Deferral | undefined;
     for (const [i, account] of order.entries()) {
@@ -143,7 +154,9 @@ export class AccountRouter {
       const mayDefer = opts.mayDefer === true || i < order.length - 1;
       const answer = await account.limiter.acquire(plan, signal, { mayDefer });
       if (!('deferred' in answer)) {
-        if (prefixKey !== undefined) this.#stick(prefixKey, accountNameOf(account.provider));
+        if (affinity !== undefined) {
+          this.#opts.affinity.touch(affinity.prefix, accountNameOf(account.provider), affinity.from);
+        }
         return {
           ...answer,
           provider: account.provider,
@@ -154,22 +167,6 @@ export class AccountRouter {
       if (earliest === undefined || answer.untilMs < earliest.untilMs) earliest = answer;
     }
     return earliest as Deferral;
-  }
-
-  /** The account holding the prefix's cache, while warm and still eligible. */
-  #warm(key: string, eligible: readonly PooledAccount[]): PooledAccount | undefined {
-    const held = this.#sticky.get(key);
-    if (held === undefined || held.until <= Date.now()) return undefined;
-    return eligible.find((a) => accountNameOf(a.provider) === held.account);
-  }
-
-  #stick(key: string, account: string): void {
-    this.#sticky.delete(key);
-    this.#sticky.set(key, { account, until: Date.now() + this.#opts.cacheTtlMs });
-    if (this.#sticky.size > (this.#opts.maxPrefixes ?? 10_000)) {
-      const oldest = this.#sticky.keys().next().value;
-      if (oldest !== undefined) this.#sticky.delete(oldest);
-    }
   }
 
   /** The eligible accounts starting from the next one in turn. */

@@ -11,6 +11,7 @@ import { Logger } from '../core/log.js';
 import { PromptqEvents } from '../events/emitter.js';
 import { AccountRouter } from '../limiter/account-router.js';
 import { RateLimiter } from '../limiter/limiter.js';
+import { PrefixAffinity } from '../limiter/prefix-affinity.js';
 import type { Provider } from '../providers/provider.js';
 import { createAccountProviders } from '../providers/registry.js';
 import { unservedProvider } from '../providers/unserved.js';
@@ -87,7 +88,8 @@ export async function startWorker(options: StartWorkerOptions = {}): Promise<Run
     limiter: new RateLimiter({ redis: connection, account: p.account, keys, config: config.limiter, events }),
   }));
   const router = new AccountRouter(pooled, {
-    cacheTtlMs: config.limiter.tuning.cacheTtlMs,
+    affinity: new PrefixAffinity(connection, keys, () => config.limiter.tuning.cacheTtlMs),
+    affinityWaitMs: () => config.limiter.tuning.cacheWriteWaitMs,
     unserved: unservedProvider,
   });
   const [{ provider, limiter }] = pooled as [(typeof pooled)[number]];

@@ -56,6 +56,7 @@
  * | `promptq:limiter:<account>:<group>` | hash, see limiter/shared-state.ts | limiter-*.lua |
  * | `promptq:limiter:<account>:<group>:tenant:<prefix>:<queue>/<name>` | hash: a tenant's share buckets of the group; expires once full | limiter-admit-2.lua, limiter-share-refund-1.lua |
  * | `promptq:limiter:<account>:<group>:cache:<model>:<prefix digest>` | string: `c` while the API holds the prompt prefix, `w:<token>` while its writer is out; expires | cache-turn-1.lua |
+ * | `promptq:affinity:<model>:<prefix digest>` | string: the NAME of the pool's account holding the prompt prefix's cache; expires after the cache lifetime | prefix-affinity-1.lua |
  */
 
 import { createHash } from 'node:crypto';
@@ -364,6 +365,15 @@ export class Keyspace {
    */
   limiterCachePrefix(account: string, group: string, prefix: string): string {
     return `${this.limiterGroup(account, group)}:cache:${prefix}`;
+  }
+
+  /**
+   * The account of a pool that holds a cacheable prompt prefix's cache (limiter/prefix-affinity.ts):
+   * `prefix` is `<model>:<prefix digest>`. Not the queue's: every queue of the pool shares it. On a
+   * cluster, in the prefix's own slot.
+   */
+  prefixAffinity(prefix: string): string {
+    return `${globalNamespace}:affinity:${this.hashTag ? tag(prefix) : prefix}`;
   }
 
   /** A pattern matching every key of the queue (tests and tools; never in a hot path). */
