@@ -6,7 +6,10 @@
  * round's rates, their ratio and what the flood cost (pickups and deferrals per job, Redis commands),
  * then the median ratio over the rounds; exits 1 when the median is below 0.9.
  *
- *   node --conditions=source --import tsx scripts/bench/unknown-models.ts [KNOWN] [UNKNOWN] [ROUNDS]
+ *   node --conditions=source --import tsx scripts/bench/unknown-models.ts [KNOWN] [UNKNOWN] [ROUNDS] [--no-headers]
+ *
+ * `--no-headers`: the simulator sends no rate-limit headers (a gateway in between), so the known
+ * model's limit is learned, not announced.
  *
  * Starts its own redis-server (needs `redis-server` on PATH) and simulator (100 ms to first token,
  * 1,200 requests a minute per model group).
@@ -20,9 +23,12 @@ import { runService } from '../../src/ops/service.js';
 import { TestRedis } from '../lib/redis-server.js';
 import { medianOf } from './median.js';
 
-const known = Number(process.argv[2] ?? 300);
-const unknown = Number(process.argv[3] ?? 900);
-const rounds = Number(process.argv[4] ?? 3);
+const args = process.argv.slice(2);
+const noHeaders = args.includes('--no-headers');
+const [knownArg, unknownArg, roundsArg] = args.filter((a) => !a.startsWith('--'));
+const known = Number(knownArg ?? 300);
+const unknown = Number(unknownArg ?? 900);
+const rounds = Number(roundsArg ?? 3);
 
 interface Run {
   knownPerSecond: number;
@@ -59,6 +65,7 @@ async function run(redisUrl: string, flood: number): Promise<Run> {
     limits: { rpm: 1200, itpm: 1_000_000_000, otpm: 1_000_000_000 },
     ttftMs: 100,
     msPerToken: 0,
+    ...(noHeaders ? { rateLimitHeaders: false } : {}),
   });
   const config = loadConfig({
     REDIS_URL: redisUrl,
@@ -115,7 +122,7 @@ await redis.start();
 try {
   console.log(
     `unknown models: ${known} jobs on claude-haiku-4-5, concurrency 32, 100 ms per call, 1,200 requests/min; ` +
-      `${rounds} rounds`,
+      `${rounds} rounds${noHeaders ? ', no rate-limit headers (a gateway)' : ''}`,
   );
   const ratios: number[] = [];
   for (let round = 1; round <= rounds; round++) {

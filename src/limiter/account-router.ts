@@ -109,7 +109,11 @@ export class AccountRouter {
     const eligible = this.eligible(plan.model, routing);
     if (eligible.length === 0) return nothingPermit(this.#unserved(plan.model, routing));
     const order = this.#rotate(eligible);
-    if (plan.cachePrefixKey === undefined) return this.#ask(order, plan, signal, opts);
+    // (A pool of one account: nothing to choose, no pin to read. A job that may go to one account
+    // of several still pins: its cache is written there.)
+    if (plan.cachePrefixKey === undefined || this.#accounts.length === 1) {
+      return this.#ask(order, plan, signal, opts);
+    }
     const prefix = `${plan.model}:${plan.cachePrefixKey}`;
     // The prefix's account, from every process: pinned to the first in turn when none holds it.
     const pin = await this.#opts.affinity.claim(prefix, accountNameOf((order[0] as PooledAccount).provider));

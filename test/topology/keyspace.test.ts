@@ -7,6 +7,7 @@
  *
  * - a key of the queue is under its prefix and, on a cluster, in the slot of `{<queue>}`;
  * - a key of the limiter is `promptq:limiter:{<account>:<group>}[…]`: in its group's slot;
+ * - the account's one key, the worker processes drawing on it, is `promptq:limiter-peers:{<account>}`;
  * - no key naming the queue or the account is anywhere else (an untagged key would be).
  *
  * Runs in `npm run test:topology` (PROMPTQ_TEST_REDIS_MODE=cluster or sentinel; on a sentinel set
@@ -43,7 +44,7 @@ async function allKeys(redis: RedisConnection): Promise<Set<string>> {
 
 const regex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-describe('the keyspace: every key promptq writes is its queue’s or its limiter group’s', () => {
+describe('the keyspace: every key promptq writes is its queue’s, its limiter group’s or its account’s', () => {
   let redis: RedisConnection;
   let s: Stack;
   let before: Set<string>;
@@ -154,8 +155,18 @@ describe('the keyspace: every key promptq writes is its queue’s or its limiter
         ? new RegExp(`^promptq:limiter:\\{${regex(account)}:([^}]+)\\}(:tenant:.+|:cache:.+)?$`)
         : new RegExp(`^promptq:limiter:${regex(account)}:([^:{}]+)(:tenant:.+|:cache:.+)?$`);
     const ofLimiter = mine.filter((k) => limiterKey.test(k));
+    // The account's one key of its own: the worker processes drawing on it (limiter/peers.ts), a
+    // single key (one slot), tagged on a cluster.
+    const peersKey =
+      mode === 'cluster'
+        ? new RegExp(`^promptq:limiter-peers:\\{${regex(account)}\\}$`)
+        : new RegExp(`^promptq:limiter-peers:${regex(account)}$`);
+    const ofAccount = mine.filter((k) => peersKey.test(k));
+    expect(ofAccount).toHaveLength(1);
     // Nothing outside the keyspace (an untagged key of the queue would be here).
-    expect(mine.filter((k) => !ofQueue.includes(k) && !ofLimiter.includes(k))).toEqual([]);
+    expect(
+      mine.filter((k) => !ofQueue.includes(k) && !ofLimiter.includes(k) && !ofAccount.includes(k)),
+    ).toEqual([]);
 
     // It wrote what it was asked to: BullMQ's keys and promptq's of every kind, the limiter's.
     const kinds = [
