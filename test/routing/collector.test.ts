@@ -114,6 +114,35 @@ async function tickUntilDone(env: Env, c: Collector, id: string, ms = 15_000) {
   }
 }
 
+/**
+ * What a collector does before it dies, done by hand: wait for the batch to end, finish every job
+ * from its result (`finishDelayedJobs`, for tenant acme), and nothing after (no events, no settles).
+ */
+async function finishAsDeadCollector(env: Env, batchId: string) {
+  while ((await env.provider.batches!.retrieve(batchId))?.status !== 'ended') await sleep(100);
+  const results = new Map<string, Parameters<typeof finishedBatchJob>[1]>();
+  for await (const r of env.provider.batches!.results(batchId)) results.set(r.customId, r.result);
+  const stored = await loadBatch(env.redis, env.queue.keys, batchId);
+  const jobs = await jobsOf(
+    env.redis,
+    env.queue.keys,
+    stored!.jobs.map((id) => ({ id, at: 0 })),
+  );
+  const ended = { id: batchId, createdAt: Date.now() - 1000, endedAt: Date.now(), round: 0 };
+  const retention = { completedSeconds: 3600, failedSeconds: 3600 };
+  const done = jobs.map((j) => {
+    const line = lineOf({ id: j.id, request: j.request! });
+    const r = results.get(batchCustomId(j.id))!;
+    return finishedBatchJob(line, r, ended, new PriceTable(), retention, j.enqueuedAt);
+  });
+  const written = await finishDelayedJobs(
+    env.redis,
+    env.queue.keys,
+    done.map((j) => ({ ...j, tenant: 'acme' })),
+  );
+  return { done, written };
+}
+
 describe('batch collector', () => {
   let sim: Simulator;
   let env: Env;
@@ -265,33 +294,8 @@ describe('batch collector', () => {
     const first = env.collector();
     await first.tick();
     const [b] = await env.batchesOnSim();
-    while ((await env.provider.batches!.retrieve(b!.id))?.status !== 'ended') await sleep(100);
     // What `first` did: every job finished from its result, then it died before emitting.
-    const results = new Map<string, Parameters<typeof finishedBatchJob>[1]>();
-    for await (const r of env.provider.batches!.results(b!.id)) results.set(r.customId, r.result);
-    const stored = await loadBatch(env.redis, env.queue.keys, b!.id);
-    const jobs = await jobsOf(
-      env.redis,
-      env.queue.keys,
-      stored!.jobs.map((id) => ({ id, at: 0 })),
-    );
-    const ended = { id: b!.id, createdAt: Date.now() - 1000, endedAt: Date.now(), round: 0 };
-    const retention = { completedSeconds: 3600, failedSeconds: 3600 };
-    const done = jobs.map((j) =>
-      finishedBatchJob(
-        lineOf({ id: j.id, request: j.request! }),
-        results.get(batchCustomId(j.id))!,
-        ended,
-        new PriceTable(),
-        retention,
-        j.enqueuedAt,
-      ),
-    );
-    const written = await finishDelayedJobs(
-      env.redis,
-      env.queue.keys,
-      done.map((j) => ({ ...j, tenant: 'acme' })),
-    );
+    const { written } = await finishAsDeadCollector(env, b!.id);
     expect(written).toEqual([true, true]);
     expect(env.finished).toEqual([]);
     await sleep(900);
@@ -363,28 +367,8 @@ describe('batch collector', () => {
     const [b] = await env.batchesOnSim();
     const holds = env.queue.keys.budgetHolds('acme');
     expect(await env.redis.hlen(holds)).toBe(3);
-    while ((await env.provider.batches!.retrieve(b!.id))?.status !== 'ended') await sleep(100);
     // What `first` did of collecting before it died: every job finished, h1's hold settled; then it died.
-    const results = new Map<string, Parameters<typeof finishedBatchJob>[1]>();
-    for await (const r of env.provider.batches!.results(b!.id)) results.set(r.customId, r.result);
-    const stored = await loadBatch(env.redis, env.queue.keys, b!.id);
-    const jobs = await jobsOf(
-      env.redis,
-      env.queue.keys,
-      stored!.jobs.map((id) => ({ id, at: 0 })),
-    );
-    const ended = { id: b!.id, createdAt: Date.now() - 1000, endedAt: Date.now(), round: 0 };
-    const retention = { completedSeconds: 3600, failedSeconds: 3600 };
-    const done = jobs.map((j) => {
-      const line = lineOf({ id: j.id, request: j.request! });
-      const r = results.get(batchCustomId(j.id))!;
-      return finishedBatchJob(line, r, ended, new PriceTable(), retention, j.enqueuedAt);
-    });
-    const written = await finishDelayedJobs(
-      env.redis,
-      env.queue.keys,
-      done.map((j) => ({ ...j, tenant: 'acme' })),
-    );
+    const { done, written } = await finishAsDeadCollector(env, b!.id);
     expect(written).toEqual([true, true, true]);
     const h1 = done.find((j) => j.id === scopedJobId('h1', 'acme'))!;
     await new BatchBudgets(env.redis, env.queue.keys, new PriceTable()).settle(
