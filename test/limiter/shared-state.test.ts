@@ -17,6 +17,15 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
   const none = { requests: undefined, input_tokens: undefined, output_tokens: undefined };
   const noCeil = { requests: 0, input_tokens: 0, output_tokens: 0 };
   const one = { requests: 1, input_tokens: 100, output_tokens: 200 };
+  /** Headers announce 600 requests a minute, 10 left, at time 0 (the overload tests' group). */
+  const announce600 = (s: SharedLimiterState, k: string) =>
+    s.observe(
+      k,
+      { requests: 600, input_tokens: undefined, output_tokens: undefined },
+      { requests: 10, input_tokens: undefined, output_tokens: undefined },
+      noCeil,
+      0,
+    );
   /** Settle arguments for an outcome with nothing else to say. */
   const plain = (
     outcome: 'success' | 'rate_limited' | 'overloaded',
@@ -320,14 +329,7 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
   it('after a 529 pause one request probes the API and the others wait for its answer (control: with announced limits and no pause, both go)', async () => {
     const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
     const k = key();
-    const limits = { requests: 600, input_tokens: undefined, output_tokens: undefined };
-    await s.observe(
-      k,
-      limits,
-      { requests: 10, input_tokens: undefined, output_tokens: undefined },
-      noCeil,
-      0,
-    );
+    await announce600(s, k);
     // Control: the bucket holds 10 requests, so two calls go at once.
     expect((await s.admit(k, one, 0)).state).toBe('ok');
     expect((await s.admit(k, one, 0)).state).toBe('ok');
@@ -351,13 +353,7 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
     // A probe not answered 529 within overloadBaseMs (an overloaded API answers at once): the
     // overload is over, every call goes.
     const k3 = key();
-    await s.observe(
-      k3,
-      limits,
-      { requests: 10, input_tokens: undefined, output_tokens: undefined },
-      noCeil,
-      0,
-    );
+    await announce600(s, k3);
     await s.settle(k3, plain('overloaded'), 0, () => 1);
     expect((await s.admit(k3, one, 1000)).state).toBe('probe');
     expect((await s.admit(k3, one, 1999)).state).toBe('probing');
@@ -370,14 +366,7 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
     const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
     expect(s.tuning.overloadMaxMs).toBe(60_000);
     const k = key();
-    const limits = { requests: 600, input_tokens: undefined, output_tokens: undefined };
-    await s.observe(
-      k,
-      limits,
-      { requests: 10, input_tokens: undefined, output_tokens: undefined },
-      noCeil,
-      0,
-    );
+    await announce600(s, k);
     let now = 0;
     let { pausedUntil } = await s.settle(k, plain('overloaded'), now, () => 1);
     const pauses = [pausedUntil - now];
@@ -397,13 +386,7 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
     expect((await s.admit(k, one, now + 100)).state).toBe('ok');
     // A probe that got no answer frees the next probe at once.
     const k2 = key();
-    await s.observe(
-      k2,
-      limits,
-      { requests: 10, input_tokens: undefined, output_tokens: undefined },
-      noCeil,
-      0,
-    );
+    await announce600(s, k2);
     await s.settle(k2, plain('overloaded'), 0, () => 1);
     expect((await s.admit(k2, one, 1000)).state).toBe('probe');
     await s.settle(k2, { ...plain('success'), outcome: 'other', probe: true, headersSeen: null }, 1100);
@@ -413,13 +396,7 @@ describe('SharedLimiterState (Lua token buckets in Redis)', () => {
   it('a pause that ends within a millisecond still pauses: a jittered 529 backoff (a fraction of a ms) admits nobody before its end', async () => {
     const s = new SharedLimiterState(redis, { ...defaults.limiter.tuning, target: 1, reserveMs: 0 });
     const k = key();
-    await s.observe(
-      k,
-      { requests: 600, input_tokens: undefined, output_tokens: undefined },
-      { requests: 10, input_tokens: undefined, output_tokens: undefined },
-      noCeil,
-      0,
-    );
+    await announce600(s, k);
     // 1000 ms base, jitter 1/3: 500 + 500/3 ms, a pause that ends at a fraction of a millisecond.
     const { pausedUntil } = await s.settle(k, plain('overloaded'), 0, () => 1 / 3);
     expect(pausedUntil % 1).not.toBe(0);
