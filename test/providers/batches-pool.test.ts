@@ -29,6 +29,9 @@ const keyA = `sk-ant-api03-${randomBytes(24).toString('base64url')}`;
 const keyB = `sk-ant-api03-${randomBytes(24).toString('base64url')}`;
 const dir = mkdtempSync(join(tmpdir(), 'promptq-batches-pool-'));
 
+const request = (model: string) =>
+  ({ model, max_tokens: 8, messages: [{ role: 'user', content: 'q' }] }) as JobRequest;
+
 /** The models of every result the simulator's batches hold, sorted. */
 async function servedModels(sim: Simulator, key: string): Promise<string[]> {
   const client = new Anthropic({ apiKey: key, baseURL: sim.url });
@@ -49,6 +52,20 @@ describe('Message Batches over two anthropic accounts', () => {
     delete process.env.PQ_POOL_KEY_A;
     delete process.env.PQ_POOL_KEY_B;
   });
+
+  /** Two simulators (the seeds given) pooled: `main` serves Sonnet 4.5 only, `second` every model. */
+  async function twoAccountPool(seedA: number, seedB: number) {
+    const a = await startSimulator({ apiKey: keyA, seed: seedA, batches: { processingSeconds: 0.1 } });
+    const b = await startSimulator({ apiKey: keyB, seed: seedB, batches: { processingSeconds: 0.1 } });
+    sims.push(a, b);
+    const batchesOf = (sim: Simulator, key: string) =>
+      new AnthropicBatches(new Anthropic({ apiKey: key, baseURL: sim.url, maxRetries: 0 }));
+    const pool = new PooledBatches([
+      { name: 'main', batches: batchesOf(a, keyA), serves: (m) => m === 'claude-sonnet-4-5' },
+      { name: 'second', batches: batchesOf(b, keyB), serves: () => true },
+    ]);
+    return { a, b, pool };
+  }
 
   it('each job goes to the first account it may use that serves its model', async () => {
     const a = await startSimulator({ apiKey: keyA, seed: 41, batches: { processingSeconds: 0.2 } });
@@ -144,18 +161,8 @@ describe('Message Batches over two anthropic accounts', () => {
   }, 30_000);
 
   it('a part the API no longer knows is left out: the other part is still polled and collected, not sent again', async () => {
-    const a = await startSimulator({ apiKey: keyA, seed: 45, batches: { processingSeconds: 0.1 } });
-    const b = await startSimulator({ apiKey: keyB, seed: 46, batches: { processingSeconds: 0.1 } });
-    sims.push(a, b);
+    const { b, pool } = await twoAccountPool(45, 46);
     const clientB = new Anthropic({ apiKey: keyB, baseURL: b.url, maxRetries: 0 });
-    const batchesOf = (sim: Simulator, key: string) =>
-      new AnthropicBatches(new Anthropic({ apiKey: key, baseURL: sim.url, maxRetries: 0 }));
-    const pool = new PooledBatches([
-      { name: 'main', batches: batchesOf(a, keyA), serves: (m) => m === 'claude-sonnet-4-5' },
-      { name: 'second', batches: batchesOf(b, keyB), serves: () => true },
-    ]);
-    const request = (model: string) =>
-      ({ model, max_tokens: 8, messages: [{ role: 'user', content: 'q' }] }) as JobRequest;
     const made = await pool.create([
       { customId: 'on-a', request: request('claude-sonnet-4-5') },
       { customId: 'on-b', request: request('claude-haiku-4-5') },
@@ -175,18 +182,9 @@ describe('Message Batches over two anthropic accounts', () => {
     for await (const r of pool.results(made.id)) got.push(`${r.customId}:${r.result.type}`);
     expect(got).toEqual(['on-a:succeeded']);
   }, 30_000);
+
   it("list(): both accounts' batches, newest first, merged as they are read", async () => {
-    const a = await startSimulator({ apiKey: keyA, seed: 47, batches: { processingSeconds: 0.1 } });
-    const b = await startSimulator({ apiKey: keyB, seed: 48, batches: { processingSeconds: 0.1 } });
-    sims.push(a, b);
-    const batchesOf = (sim: Simulator, key: string) =>
-      new AnthropicBatches(new Anthropic({ apiKey: key, baseURL: sim.url, maxRetries: 0 }));
-    const pool = new PooledBatches([
-      { name: 'main', batches: batchesOf(a, keyA), serves: (m) => m === 'claude-sonnet-4-5' },
-      { name: 'second', batches: batchesOf(b, keyB), serves: () => true },
-    ]);
-    const request = (model: string) =>
-      ({ model, max_tokens: 8, messages: [{ role: 'user', content: 'q' }] }) as JobRequest;
+    const { pool } = await twoAccountPool(47, 48);
     const made: string[] = [];
     for (const model of ['claude-sonnet-4-5', 'claude-haiku-4-5', 'claude-sonnet-4-5', 'claude-haiku-4-5']) {
       made.push((await pool.create([{ customId: `c${made.length}`, request: request(model) }])).id);
